@@ -1,0 +1,1 @@
+"""Personvern: the privacy engine a small online service runs beside its app."""

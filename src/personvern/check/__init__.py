@@ -1,0 +1,6 @@
+"""``personvern check``: lint a manifest against GDPR and Norwegian law, like a code linter."""
+
+from personvern.check.engine import Finding, run_checks
+from personvern.check.registry import RULES, Rule, Severity
+
+__all__ = ["RULES", "Finding", "Rule", "Severity", "run_checks"]

@@ -1,0 +1,52 @@
+"""The ``personvern`` command. Imports stay lazy so ``--help`` starts fast."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from personvern.cli import check_cmd, db_cmd, init_cmd
+
+app = typer.Typer(
+    name="personvern",
+    help="Personvern: keep every promise of your privacy policy in running code.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.command("check")(check_cmd.check)
+app.command("init")(init_cmd.init)
+app.add_typer(db_cmd.app, name="db")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the installed Personvern version."""
+    from importlib.metadata import version as installed
+
+    typer.echo(installed("personvern"))
+
+
+def run() -> None:
+    """Console-script entry: known errors become a message and an exit code, not a traceback."""
+    from personvern.errors import PersonvernError
+
+    try:
+        app(standalone_mode=False)
+    except PersonvernError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors carry their own exit code
+        code = getattr(exc, "exit_code", None)
+        show = getattr(exc, "show", None)
+        if code is not None and show is not None:
+            show()
+            sys.exit(code)
+        raise

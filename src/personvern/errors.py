@@ -1,0 +1,77 @@
+"""The one exception root of Personvern, and its tree.
+
+    PersonvernError                 every error the package raises on purpose
+    ├── ManifestError               the manifest cannot be read or is invalid (CLI exit 2)
+    │   └── ManifestTooLarge        the file is larger than the configured limit
+    ├── ConfigurationError          settings or environment are unusable
+    ├── StorageError                the engine's database cannot be reached or migrated
+    └── NotFound                    a named thing (template, version, ...) does not exist
+
+HTTP-facing errors carry their status as ``status``, so one handler can render
+problem+json for the API and a page for the portal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PersonvernError(Exception):
+    """Base of every error Personvern raises on purpose."""
+
+    status: int = 500
+    exit_code: int = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a file, with where it is (1-based line and column)."""
+
+    path: str
+    message: str
+    file: str = "<manifest>"
+    line: int | None = None
+    column: int | None = None
+
+    def location(self) -> str:
+        """``file:line:column`` as editors and CI annotate it."""
+        if self.line is None:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column or 1}"
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.location()}: {where}{self.message}"
+
+
+class ManifestError(PersonvernError):
+    """The manifest cannot be read or does not satisfy the schema."""
+
+    status = 422
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ManifestTooLarge(ManifestError):
+    """The manifest file is larger than the limit; it is not parsed at all."""
+
+
+class ConfigurationError(PersonvernError):
+    """Settings or environment are unusable (missing key, bad URL, ...)."""
+
+    exit_code = 2
+
+
+class StorageError(PersonvernError):
+    """The engine's database cannot be reached, created or migrated."""
+
+    status = 503
+
+
+class NotFound(PersonvernError):
+    """A named thing (template, version, record) does not exist."""
+
+    status = 404

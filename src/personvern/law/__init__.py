@@ -1,0 +1,21 @@
+"""Law as data: the rules that differ by country live here, nowhere else."""
+
+from personvern.law.jurisdiction import (
+    EEA_COUNTRIES,
+    JURISDICTIONS,
+    Authority,
+    Jurisdiction,
+    get_jurisdiction,
+    has_adequacy_decision,
+    is_eea,
+)
+
+__all__ = [
+    "EEA_COUNTRIES",
+    "JURISDICTIONS",
+    "Authority",
+    "Jurisdiction",
+    "get_jurisdiction",
+    "has_adequacy_decision",
+    "is_eea",
+]

@@ -1,0 +1,1 @@
+"""The manifest: a service's privacy policy as code (schema, loading, references)."""

@@ -1,0 +1,403 @@
+"""The manifest schema, version 1: a service's privacy policy as data.
+
+Every section is a strict Pydantic model (unknown keys are errors). References
+between sections (categories, purposes, recipients, retention rules) are
+checked by :mod:`personvern.manifest.references` after the shape is valid.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from personvern.manifest.types import (
+    LANGUAGES,
+    CategoryKey,
+    Country,
+    DurationField,
+    Email,
+    Id,
+    Text,
+)
+
+LegalBasis = Literal[
+    "consent", "contract", "legal_obligation", "vital_interests", "public_task",
+    "legitimate_interests",
+]
+# GDPR Art. 6(1) letter for each basis, and its W3C DPV term.
+LEGAL_BASIS_ARTICLE: dict[str, str] = {
+    "consent": "a", "contract": "b", "legal_obligation": "c", "vital_interests": "d",
+    "public_task": "e", "legitimate_interests": "f",
+}
+
+RetentionTrigger = Literal[
+    "collected", "last_activity", "account_closed", "contract_end", "subscription_end",
+    "course_end", "payment_settled", "fiscal_year_end", "consent_withdrawn",
+]
+RetentionAction = Literal["delete", "anonymise", "restrict"]
+RecipientRole = Literal[
+    "processor", "sub_processor", "controller", "joint_controller", "public_authority",
+]
+TransferMechanism = Literal[
+    "adequacy", "dpf", "scc", "bcr", "consent_derogation", "contract_derogation", "none",
+]
+SubProcessorRule = Literal["prohibited", "specific_authorisation", "general_authorisation"]
+CookieCategory = Literal["necessary", "preferences", "statistics", "marketing"]
+Right = Literal[
+    "access", "rectification", "erasure", "restriction", "objection", "portability",
+    "withdraw_consent", "human_review",
+]
+ALL_RIGHTS: tuple[str, ...] = Right.__args__  # type: ignore[attr-defined]
+ChannelType = Literal["portal", "in_app", "email", "post", "phone", "web_form"]
+MarketingChannel = Literal["email", "sms", "push", "phone", "post", "social", "web"]
+Art9Condition = Literal[
+    "explicit_consent", "employment", "vital_interests", "foundation", "made_public",
+    "legal_claims", "substantial_public_interest", "health_care", "public_health", "archiving",
+]
+Identity = Literal["email", "phone", "user_id", "national_id", "external_id"]
+
+
+class Strict(BaseModel):
+    """Base for manifest sections: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, coerce_numbers_to_str=True
+    )
+
+
+# ---- who ---------------------------------------------------------------------
+
+class Contact(Strict):
+    """A person or role people can reach."""
+
+    name: str | None = None
+    email: Email | None = None
+    phone: str | None = None
+    address: str | None = None
+    url: str | None = None
+
+
+class Controller(Strict):
+    """The controller (behandlingsansvarlig), Art. 4(7) and 13(1)(a)."""
+
+    name: str
+    orgnr: str = Field(description="organisasjonsnummer, 9 digits with a mod-11 check digit")
+    address: str | None = None
+    email: Email | None = None
+    phone: str | None = None
+    website: str | None = None
+    dpo: Contact | None = Field(None, description="personvernombud (data protection officer)")
+    privacy_contact: Contact | None = Field(
+        None, description="the person responsible for privacy where there is no DPO"
+    )
+    representative: Contact | None = None
+
+    @field_validator("orgnr")
+    @classmethod
+    def _valid_orgnr(cls, value: str) -> str:
+        from stdnum.exceptions import ValidationError
+        from stdnum.no import orgnr
+
+        try:
+            return str(orgnr.validate(value))
+        except ValidationError as exc:
+            raise ValueError(f"{value!r} is not a valid organisasjonsnummer ({exc})") from None
+
+
+class JurisdictionSettings(Strict):
+    """Which country's rules apply; a different child age only with its source."""
+
+    country: Country = "NO"
+    child_consent_age: int | None = Field(None, ge=13, le=16)
+
+
+class Subject(Strict):
+    """A kind of data subject (customer, pupil, guardian, employee, ...)."""
+
+    id: Id
+    name: Text
+    description: Text | None = None
+    includes_children: bool = False
+
+
+class Category(Strict):
+    """A data category the service processes; built-in keys need no names."""
+
+    id: CategoryKey
+    name: Text | None = None
+    description: Text | None = None
+    dpv: str | None = Field(None, description="a W3C DPV pd: concept, e.g. pd:EmailAddress")
+    special: bool | None = None
+    source: Text | None = Field(None, description="where the data comes from if not the person")
+
+
+# ---- why ---------------------------------------------------------------------
+
+class LegitimateInterest(Strict):
+    """Art. 6(1)(f): the interest pursued and the balancing against the person's rights."""
+
+    interest: Text
+    balancing: Text | None = None
+
+
+class LegalObligation(Strict):
+    """Art. 6(1)(c) and 6(3): the statute that requires the processing."""
+
+    statute: str
+    description: Text | None = None
+
+
+class ConsentSettings(Strict):
+    """How consent is asked for and how long it lasts."""
+
+    expires_after: DurationField | None = None
+    explicit: bool = False
+    how_to_withdraw: Text | None = None
+
+
+class Marketing(Strict):
+    """Direct marketing: channels and the markedsføringsloven § 15 exception."""
+
+    channels: list[MarketingChannel] = Field(min_length=1)
+    existing_customer_exception: bool = False
+    opt_out_at_collection: bool = False
+    opt_out_in_every_message: bool = False
+
+
+class AutomatedDecisions(Strict):
+    """Art. 22: decisions based solely on automated processing."""
+
+    legal_or_similar_effect: bool
+    logic: Text | None = None
+    human_review: bool = False
+
+
+class SpecialCategoryCondition(Strict):
+    """Art. 9(2): the condition that lifts the ban on special categories."""
+
+    condition: Art9Condition
+    note: Text | None = None
+
+
+class Purpose(Strict):
+    """A purpose of processing with its legal basis (Art. 5(1)(b), 6, 13(1)(c))."""
+
+    id: Id
+    name: Text
+    description: Text | None = None
+    legal_basis: LegalBasis | None = None
+    legitimate_interest: LegitimateInterest | None = None
+    legal_obligation: LegalObligation | None = None
+    consent: ConsentSettings | None = None
+    necessary_for_service: bool = Field(
+        False, description="the service the person asked for cannot be delivered without it"
+    )
+    categories: list[CategoryKey] = Field(default_factory=list)
+    subjects: list[Id] = Field(default_factory=list)
+    retention: Id | None = None
+    recipients: list[Id] = Field(default_factory=list)
+    marketing: Marketing | None = None
+    profiling: bool = False
+    automated_decisions: AutomatedDecisions | None = None
+    special_categories: SpecialCategoryCondition | None = None
+    required: bool | None = Field(
+        None, description="whether the person must provide the data (Art. 13(2)(e))"
+    )
+    third_party_sharing: bool = False
+
+
+# ---- how long ----------------------------------------------------------------
+
+class RetentionCondition(Strict):
+    """An exception that keeps data past its trigger, e.g. at the person's request."""
+
+    id: Id
+    description: Text
+    requested_by_subject: bool = False
+
+
+class RetentionRule(Strict):
+    """How long data lives: a trigger, a duration after it, and what happens then."""
+
+    id: Id
+    trigger: RetentionTrigger
+    duration: DurationField
+    action: RetentionAction = "delete"
+    description: Text | None = None
+    statute: str | None = None
+    bookkeeping: bool = Field(False, description="kept to meet bokføringsloven")
+    plus_withdrawal_period: bool = Field(
+        False, description="add the jurisdiction's right-of-withdrawal period (angrerettloven)"
+    )
+    conditions: list[RetentionCondition] = Field(default_factory=list)
+    notice_before: DurationField | None = Field(
+        None, description="warn the person this long before an inactivity deletion"
+    )
+
+
+# ---- who receives it ---------------------------------------------------------
+
+class Transfer(Strict):
+    """The safeguard for a transfer outside the EEA (Art. 44-49)."""
+
+    mechanism: TransferMechanism
+    note: Text | None = None
+
+
+class Recipient(Strict):
+    """A processor or other recipient (Art. 13(1)(e), 28, 30(1)(d))."""
+
+    id: Id
+    name: str
+    role: RecipientRole = "processor"
+    service: Text
+    categories: list[CategoryKey] = Field(default_factory=list)
+    country: Country | None = Field(None, description="where data is processed; unknown if absent")
+    transfer: Transfer | None = None
+    dpa_signed: date | None = Field(None, description="date the data processing agreement was signed")
+    sub_processors: SubProcessorRule | None = None
+    privacy_policy: str | None = None
+    joint_arrangement: bool = Field(False, description="Art. 26 arrangement in place")
+
+
+# ---- cookies -----------------------------------------------------------------
+
+class Cookie(Strict):
+    """A cookie, pixel or similar technology on the person's device (ekomloven)."""
+
+    name: str
+    provider: str
+    category: CookieCategory
+    purpose: Text
+    lifetime: DurationField | Literal["session"] | None = None
+    third_party: bool = False
+    joint_controller: bool = False
+    recipient: Id | None = None
+
+
+class CookieConsent(Strict):
+    """How cookie consent is asked for, and how a choice is changed."""
+
+    mechanism: Literal["banner", "checkboxes", "browser_settings", "none"]
+    withdraw: Literal["banner", "settings_page", "browser_settings"] = "banner"
+    expires_after: DurationField | None = None
+    reject_as_easy_as_accept: bool = True
+
+
+# ---- rights ------------------------------------------------------------------
+
+class Channel(Strict):
+    """A way to exercise rights: portal, e-mail, post, ..."""
+
+    type: ChannelType
+    address: str | None = None
+    rights: list[Right] | None = Field(None, description="rights served here; all if absent")
+
+
+class ResponseDeadline(Strict):
+    """The answer time promised; the law's is one month (Art. 12(3))."""
+
+    months: int | None = Field(None, ge=0)
+    working_days: int | None = Field(None, ge=0)
+    days: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ResponseDeadline:
+        given = [v for v in (self.months, self.working_days, self.days) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of months, working_days or days")
+        return self
+
+
+class Rights(Strict):
+    """The rights the policy offers and the channels to use them."""
+
+    offered: list[Right] = Field(default_factory=list)
+    channels: list[Channel] = Field(default_factory=list)
+    deadline: ResponseDeadline = ResponseDeadline(months=1)
+    identity_verification: Text | None = None
+
+
+class Children(Strict):
+    """Children among the subjects (Art. 8, personopplysningsloven § 5)."""
+
+    present: bool = False
+    guardian_consent: bool = False
+    verification: Text | None = None
+    guardian_subject: Id | None = None
+
+
+class PolicyChanges(Strict):
+    """How changes to the policy are announced."""
+
+    notice_days: int | None = Field(None, ge=0)
+    email_on_material_change: bool = False
+    effective_from: date | None = None
+
+
+class Column(Strict):
+    """A column holding personal data (provisional: the requests issue extends it)."""
+
+    name: str
+    categories: list[CategoryKey] = Field(default_factory=list)
+    identity: Identity | None = None
+
+
+class Table(Strict):
+    """A table of a dataset."""
+
+    name: str
+    columns: list[Column] = Field(default_factory=list)
+
+
+class Dataset(Strict):
+    """A database where the service keeps personal data."""
+
+    id: Id
+    description: Text | None = None
+    url_env: str | None = Field(None, description="environment variable holding the URL")
+    tables: list[Table] = Field(default_factory=list)
+
+
+class Service(Strict):
+    """The service the manifest describes."""
+
+    name: str
+    url: str | None = None
+    description: Text | None = None
+
+
+class Manifest(Strict):
+    """A Personvern manifest, schema version 1."""
+
+    personvern: Literal[1]
+    service: Service
+    controller: Controller
+    jurisdiction: JurisdictionSettings = JurisdictionSettings()
+    languages: list[Literal["nb", "en"]] = Field(default_factory=lambda: list(LANGUAGES))
+    subjects: list[Subject] = Field(default_factory=list)
+    categories: list[Category] = Field(default_factory=list)
+    purposes: list[Purpose] = Field(default_factory=list)
+    retention: list[RetentionRule] = Field(default_factory=list)
+    recipients: list[Recipient] = Field(default_factory=list)
+    cookies: list[Cookie] = Field(default_factory=list)
+    cookie_consent: CookieConsent | None = None
+    rights: Rights = Rights()
+    children: Children = Children()
+    policy_changes: PolicyChanges = PolicyChanges()
+    security: Text | None = Field(None, description="general description of security measures")
+    datasets: list[Dataset] = Field(default_factory=list)
+
+    def purpose(self, purpose_id: str) -> Purpose:
+        """The purpose with ``purpose_id`` (KeyError if none)."""
+        return {p.id: p for p in self.purposes}[purpose_id]
+
+    def retention_rule(self, rule_id: str) -> RetentionRule | None:
+        """The retention rule with ``rule_id``, or None."""
+        return next((r for r in self.retention if r.id == rule_id), None)
+
+    def recipient(self, recipient_id: str) -> Recipient | None:
+        """The recipient with ``recipient_id``, or None."""
+        return next((r for r in self.recipients if r.id == recipient_id), None)

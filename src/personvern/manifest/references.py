@@ -1,0 +1,94 @@
+"""Cross-references inside a manifest: every id used must be declared, once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from personvern.manifest.categories import BUILTIN_CATEGORIES
+from personvern.manifest.model import Manifest
+
+Loc = tuple[str | int, ...]
+
+
+def reference_problems(m: Manifest) -> list[tuple[Loc, str]]:
+    """Each unknown reference or duplicate id, with where it is."""
+    return [*_duplicates(m), *_unknown_references(m)]
+
+
+def _duplicates(m: Manifest) -> Iterator[tuple[Loc, str]]:
+    sections: dict[str, Sequence[Any]] = {
+        "subjects": m.subjects, "categories": m.categories, "purposes": m.purposes,
+        "retention": m.retention, "recipients": m.recipients, "datasets": m.datasets,
+    }
+    for section, items in sections.items():
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if item.id in seen:
+                yield (section, i, "id"), (
+                    f"duplicate id {item.id!r} (already used by {section}[{seen[item.id]}])"
+                )
+            else:
+                seen[item.id] = i
+    cookies: dict[tuple[str, str], int] = {}
+    for i, cookie in enumerate(m.cookies):
+        key = (cookie.name, cookie.provider)
+        if key in cookies:
+            yield ("cookies", i, "name"), (
+                f"duplicate cookie {cookie.name!r} from {cookie.provider} "
+                f"(already cookies[{cookies[key]}])"
+            )
+        cookies.setdefault(key, i)
+
+
+def _unknown(kind: str, value: str, known: Sequence[str]) -> str:
+    import difflib
+
+    hint = difflib.get_close_matches(value, known, n=1)
+    if hint:
+        return f"unknown {kind} {value!r}; did you mean {hint[0]!r}?"
+    listed = ", ".join(sorted(known)) if known else f"none declared in {kind}s"
+    return f"unknown {kind} {value!r}; declared: {listed}"
+
+
+def _unknown_references(m: Manifest) -> Iterator[tuple[Loc, str]]:
+    categories = set(BUILTIN_CATEGORIES) | {c.id for c in m.categories}
+    subjects = [s.id for s in m.subjects]
+    retention = [r.id for r in m.retention]
+    recipients = [r.id for r in m.recipients]
+
+    for i, cat in enumerate(m.categories):
+        if cat.id not in BUILTIN_CATEGORIES and cat.name is None:
+            yield ("categories", i, "id"), (
+                f"{cat.id!r} is not a built-in category; give it a name"
+            )
+
+    def check_categories(loc: Loc, keys: Sequence[str]) -> Iterator[tuple[Loc, str]]:
+        for j, key in enumerate(keys):
+            if key not in categories:
+                yield (*loc, j), _unknown("category", key, sorted(categories))
+
+    for i, p in enumerate(m.purposes):
+        yield from check_categories(("purposes", i, "categories"), p.categories)
+        for j, s in enumerate(p.subjects):
+            if s not in subjects:
+                yield ("purposes", i, "subjects", j), _unknown("subject", s, subjects)
+        if p.retention is not None and p.retention not in retention:
+            yield ("purposes", i, "retention"), _unknown("retention rule", p.retention, retention)
+        for j, r in enumerate(p.recipients):
+            if r not in recipients:
+                yield ("purposes", i, "recipients", j), _unknown("recipient", r, recipients)
+    for i, rec in enumerate(m.recipients):
+        yield from check_categories(("recipients", i, "categories"), rec.categories)
+    for i, cookie in enumerate(m.cookies):
+        if cookie.recipient is not None and cookie.recipient not in recipients:
+            yield ("cookies", i, "recipient"), _unknown("recipient", cookie.recipient, recipients)
+    guardian = m.children.guardian_subject
+    if guardian is not None and guardian not in subjects:
+        yield ("children", "guardian_subject"), _unknown("subject", guardian, subjects)
+    for d, ds in enumerate(m.datasets):
+        for t, table in enumerate(ds.tables):
+            for c, col in enumerate(table.columns):
+                yield from check_categories(
+                    ("datasets", d, "tables", t, "columns", c, "categories"), col.categories
+                )
