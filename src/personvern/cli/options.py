@@ -10,7 +10,8 @@ import typer
 ManifestOption = Annotated[
     Path | None,
     typer.Option(
-        "--manifest", "-m", help="Manifest file [env: PERSONVERN_MANIFEST; default personvern.yaml]",
+        "--manifest", "-m",
+        help="Manifest file [env: PERSONVERN_MANIFEST; default personvern.yaml]",
         show_default=False,
     ),
 ]

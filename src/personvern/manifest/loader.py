@@ -14,10 +14,12 @@ from personvern.manifest.model import Manifest
 from personvern.manifest.references import reference_problems
 from personvern.manifest.yamlpos import (
     DuplicateKey,
-    Path as DataPath,
     Positions,
     TooManyNodes,
     load_with_positions,
+)
+from personvern.manifest.yamlpos import (
+    Path as DataPath,
 )
 
 # A real manifest is tens of kilobytes; refusing huge files keeps the answer fast.
@@ -162,9 +164,9 @@ def _data_prefix(data: Any, loc: tuple[Any, ...]) -> DataPath:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             node = node[part]
         else:
             break

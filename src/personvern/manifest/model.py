@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from personvern.manifest.types import (
-    LANGUAGES,
     CategoryKey,
     Country,
     DurationField,
@@ -22,6 +21,7 @@ from personvern.manifest.types import (
     Text,
 )
 
+Language = Literal["nb", "en"]
 LegalBasis = Literal[
     "consent", "contract", "legal_obligation", "vital_interests", "public_task",
     "legitimate_interests",
@@ -57,6 +57,9 @@ Art9Condition = Literal[
     "legal_claims", "substantial_public_interest", "health_care", "public_health", "archiving",
 ]
 Identity = Literal["email", "phone", "user_id", "national_id", "external_id"]
+
+
+_LANGUAGES: tuple[Language, ...] = ("nb", "en")
 
 
 class Strict(BaseModel):
@@ -256,7 +259,9 @@ class Recipient(Strict):
     categories: list[CategoryKey] = Field(default_factory=list)
     country: Country | None = Field(None, description="where data is processed; unknown if absent")
     transfer: Transfer | None = None
-    dpa_signed: date | None = Field(None, description="date the data processing agreement was signed")
+    dpa_signed: date | None = Field(
+        None, description="date the data processing agreement was signed"
+    )
     sub_processors: SubProcessorRule | None = None
     privacy_policy: str | None = None
     joint_arrangement: bool = Field(False, description="Art. 26 arrangement in place")
@@ -376,7 +381,7 @@ class Manifest(Strict):
     service: Service
     controller: Controller
     jurisdiction: JurisdictionSettings = JurisdictionSettings()
-    languages: list[Literal["nb", "en"]] = Field(default_factory=lambda: list(LANGUAGES))
+    languages: list[Language] = Field(default_factory=lambda: list(_LANGUAGES))
     subjects: list[Subject] = Field(default_factory=list)
     categories: list[Category] = Field(default_factory=list)
     purposes: list[Purpose] = Field(default_factory=list)

@@ -150,7 +150,9 @@ class Duration:
 
     def approx_days(self) -> float:
         """Length in days on average calendars, for ordering only."""
-        return float("inf") if self.unlimited else self.years * 365.25 + self.months * 30.44 + self.days
+        if self.unlimited:
+            return float("inf")
+        return self.years * 365.25 + self.months * 30.44 + self.days
 
     def __str__(self) -> str:
         if self.unlimited:

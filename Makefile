@@ -1,0 +1,62 @@
+# Personvern — the two commands a fresh machine needs are `make demo` and `make test`.
+# Every target creates or reuses .venv and installs what it needs.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_DIR ?= demo
+
+.PHONY: help demo test test-fast lint bench bench-quick docs system-deps postgres clean
+
+help:
+	@echo "make demo   - check the five example manifests and show the reports"
+	@echo "make test   - install everything needed and run the whole test suite"
+	@echo "make lint   - ruff and mypy --strict"
+	@echo "make bench  - run every benchmark at full size (bench-quick: small sizes)"
+	@echo "make docs   - regenerate docs/manifest.md and docs/rules.md from the code"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# PostgreSQL server binaries for the throwaway test cluster (tests start and remove it).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing PostgreSQL (needed by the storage tests)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+system-deps: postgres
+
+test: $(STAMP) system-deps
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+docs: $(STAMP)
+	$(BIN)/python -m personvern.manifest.reference > docs/manifest.md
+	$(BIN)/python -m personvern.check.reference > docs/rules.md
+
+bench: $(STAMP) system-deps
+	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+bench-quick: $(STAMP) system-deps
+	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
+
+demo: $(STAMP)
+	@for f in examples/*.yaml; do \
+	  echo; echo "=== personvern check $$f"; \
+	  $(BIN)/personvern check $$f; \
+	  true; \
+	done
+	@echo; echo "Start your own: $(BIN)/personvern init --template blank personvern.yaml"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,15 @@
+"""All rules of ``personvern check``; importing this package registers them.
+
+Ids are stable: a rule that is removed leaves its id unused forever.
+"""
+
+from personvern.check.rules import (  # noqa: F401
+    basis,
+    cookies,
+    marketing,
+    records,
+    retention,
+    rights,
+    sensitive,
+    transfers,
+)

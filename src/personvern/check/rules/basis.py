@@ -1,0 +1,108 @@
+"""Legal basis rules: GDPR Art. 6(1), 6(3), 7(4) and 13(1)(c)-(d)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from personvern.check.registry import Hit, Severity, rule
+from personvern.law import Jurisdiction
+from personvern.manifest.model import Manifest
+
+
+@rule("PV001", "purpose-without-legal-basis", Severity.ERROR,
+      "A purpose has no legal basis", "GDPR Art. 6(1), Art. 13(1)(c)")
+def purpose_without_basis(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Processing is lawful only on one of the six bases of Art. 6(1), and the
+    privacy notice must name it. Give every purpose a `legal_basis`."""
+    for i, p in enumerate(m.purposes):
+        if p.legal_basis is None:
+            yield ("purposes", i, "id"), (
+                f"purpose {p.id!r} has no legal basis; choose one of consent, contract, "
+                "legal_obligation, vital_interests, public_task or legitimate_interests"
+            )
+
+
+@rule("PV002", "consent-for-necessary-processing", Severity.WARNING,
+      "Consent is asked for processing the service cannot do without",
+      "GDPR Art. 7(4), Art. 6(1)(b)")
+def consent_for_necessary(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Consent is not freely given when the service depends on it (Art. 7(4)).
+    Processing the service needs rests on the contract (6(1)(b)); if it rested on
+    consent, withdrawing consent would have to stop the service, which a user
+    cannot really refuse."""
+    for i, p in enumerate(m.purposes):
+        if p.legal_basis == "consent" and p.necessary_for_service:
+            yield ("purposes", i, "legal_basis"), (
+                f"purpose {p.id!r} is needed to deliver the service but rests on consent; "
+                "use contract (Art. 6(1)(b)), since consent a person cannot refuse without "
+                "losing the service is not freely given"
+            )
+
+
+@rule("PV003", "legitimate-interest-without-interest", Severity.ERROR,
+      "Legitimate interest without the interest named", "GDPR Art. 6(1)(f), Art. 13(1)(d)")
+def li_without_interest(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """When the basis is legitimate interest, the notice must say which interest
+    (Art. 13(1)(d)). Add `legitimate_interest.interest`."""
+    for i, p in enumerate(m.purposes):
+        if p.legal_basis == "legitimate_interests" and p.legitimate_interest is None:
+            yield ("purposes", i, "legal_basis"), (
+                f"purpose {p.id!r} rests on legitimate interest but does not say which interest"
+            )
+
+
+@rule("PV004", "legitimate-interest-without-balancing", Severity.WARNING,
+      "Legitimate interest without a balancing test", "GDPR Art. 6(1)(f), Art. 5(2)")
+def li_without_balancing(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Legitimate interest requires weighing the interest against the person's
+    rights and expectations, and documenting it (accountability, Art. 5(2))."""
+    for i, p in enumerate(m.purposes):
+        li = p.legitimate_interest
+        if p.legal_basis == "legitimate_interests" and li is not None and li.balancing is None:
+            yield ("purposes", i, "legitimate_interest"), (
+                f"purpose {p.id!r}: the balancing of the interest against the person's "
+                "rights is not documented; add legitimate_interest.balancing"
+            )
+
+
+@rule("PV005", "legal-obligation-without-statute", Severity.ERROR,
+      "Legal obligation without the statute", "GDPR Art. 6(1)(c), Art. 6(3)")
+def obligation_without_statute(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """A legal obligation must be laid down in law (Art. 6(3)); name the statute,
+    e.g. "bokføringsloven § 13"."""
+    for i, p in enumerate(m.purposes):
+        if p.legal_basis == "legal_obligation" and p.legal_obligation is None:
+            yield ("purposes", i, "legal_basis"), (
+                f"purpose {p.id!r} rests on a legal obligation but names no statute"
+            )
+
+
+@rule("PV026", "purpose-without-categories", Severity.ERROR,
+      "A purpose lists no data categories", "GDPR Art. 30(1)(c), Art. 14(1)(d)")
+def purpose_without_categories(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """The record of processing and the notice name the categories of personal
+    data per purpose; a purpose with none cannot be documented or enforced."""
+    for i, p in enumerate(m.purposes):
+        if not p.categories:
+            yield ("purposes", i, "id"), f"purpose {p.id!r} lists no data categories"
+
+
+@rule("PV028", "automated-decision-without-safeguards", Severity.ERROR,
+      "Automated decisions without the Art. 22 safeguards", "GDPR Art. 22(2)-(3)")
+def automated_without_safeguards(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Decisions based solely on automated processing with legal or similarly
+    significant effect are allowed only for a contract, by law, or with explicit
+    consent, and then with human review and a chance to contest."""
+    for i, p in enumerate(m.purposes):
+        ad = p.automated_decisions
+        if ad is None or not ad.legal_or_similar_effect:
+            continue
+        if p.legal_basis not in {"contract", "consent", "legal_obligation"}:
+            yield ("purposes", i, "automated_decisions"), (
+                f"purpose {p.id!r} makes significant automated decisions on {p.legal_basis}; "
+                "Art. 22(2) allows them only for a contract, by law or with explicit consent"
+            )
+        elif not ad.human_review:
+            yield ("purposes", i, "automated_decisions"), (
+                f"purpose {p.id!r} makes significant automated decisions without human review"
+            )

@@ -1,0 +1,89 @@
+"""Who is responsible and how it is documented: GDPR Art. 12-13, 24, 30, 37."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from personvern.check.registry import Hit, Severity, rule
+from personvern.law import Jurisdiction
+from personvern.manifest.model import Manifest
+from personvern.manifest.types import Text
+
+
+@rule("PV020", "controller-without-contact", Severity.ERROR,
+      "The controller cannot be contacted", "GDPR Art. 13(1)(a)")
+def controller_without_contact(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """The notice must give the controller's identity and contact details."""
+    c = m.controller
+    if not (c.email or c.phone or c.address):
+        yield ("controller",), f"{c.name} gives no e-mail, phone or postal address"
+
+
+@rule("PV021", "no-privacy-contact", Severity.WARNING,
+      "No data protection officer or privacy contact", "GDPR Art. 13(1)(b), Art. 37-38")
+def no_privacy_contact(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Where a DPO is appointed the notice must give their contact. A small
+    service need not appoint one (Art. 37), but naming who answers privacy
+    questions is what people expect."""
+    c = m.controller
+    if c.dpo is None and c.privacy_contact is None:
+        yield ("controller",), "neither a data protection officer nor a privacy contact is named"
+
+
+def _texts(m: Manifest) -> Iterator[tuple[tuple[str | int, ...], Text]]:
+    for i, p in enumerate(m.purposes):
+        yield ("purposes", i, "name"), p.name
+        if p.description is not None:
+            yield ("purposes", i, "description"), p.description
+    for i, s in enumerate(m.subjects):
+        yield ("subjects", i, "name"), s.name
+    for i, r in enumerate(m.retention):
+        if r.description is not None:
+            yield ("retention", i, "description"), r.description
+    for i, rec in enumerate(m.recipients):
+        yield ("recipients", i, "service"), rec.service
+    for i, c in enumerate(m.cookies):
+        yield ("cookies", i, "purpose"), c.purpose
+
+
+@rule("PV031", "missing-translation", Severity.WARNING,
+      "Text missing in one of the policy's languages", "GDPR Art. 12(1)")
+def missing_translation(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Information must be intelligible to the people it is for; a policy
+    published in bokmål and English needs every text in both."""
+    langs = list(m.languages)
+    for loc, text in _texts(m):
+        missing = [lang for lang in langs if lang not in text.root]
+        if len(langs) > 1 and text.neutral:
+            yield loc, f"written once for all languages; write it in {' and '.join(langs)}"
+        elif missing and not text.neutral:
+            yield loc, f"no text in {', '.join(missing)}"
+
+
+@rule("PV033", "no-change-notice", Severity.INFO,
+      "How policy changes are announced is not stated", "GDPR Art. 12(1), Art. 13(3)")
+def no_change_notice(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """People should learn of changes before they apply, and new purposes need
+    information first (Art. 13(3)). State a notice period."""
+    if m.policy_changes.notice_days is None:
+        yield ("policy_changes",), "no notice period for policy changes is given"
+
+
+@rule("PV036", "no-security-description", Severity.INFO,
+      "No general description of security measures", "GDPR Art. 30(1)(g), Art. 32")
+def no_security(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """The record of processing includes, where possible, a general description
+    of the technical and organisational security measures."""
+    if m.security is None:
+        yield ("personvern",), "no description of security measures (security)"
+
+
+@rule("PV037", "unused-category", Severity.INFO,
+      "A declared data category no purpose uses", "GDPR Art. 5(1)(c)")
+def unused_category(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Data minimisation: a category collected for no purpose should not be
+    collected at all, or the purpose is missing from the manifest."""
+    used = {k for p in m.purposes for k in p.categories}
+    for i, c in enumerate(m.categories):
+        if c.id not in used:
+            yield ("categories", i, "id"), f"category {c.id!r} is declared but no purpose uses it"

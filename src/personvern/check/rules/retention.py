@@ -1,0 +1,64 @@
+"""Storage limitation: GDPR Art. 5(1)(e), 13(2)(a) and bokføringsloven § 13."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from personvern.check.registry import Hit, Severity, rule
+from personvern.law import Jurisdiction
+from personvern.manifest.model import Manifest, RetentionRule
+
+
+@rule("PV009", "retention-missing", Severity.ERROR,
+      "A purpose without a retention rule", "GDPR Art. 5(1)(e), Art. 13(2)(a)")
+def retention_missing(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Data may be kept no longer than the purpose needs, and the notice must say
+    for how long or by which criteria. Give every purpose a `retention` rule."""
+    for i, p in enumerate(m.purposes):
+        if p.retention is None:
+            yield ("purposes", i, "id"), (
+                f"purpose {p.id!r} says nothing about how long data is kept"
+            )
+
+
+@rule("PV010", "retention-unlimited", Severity.ERROR,
+      "Data kept without a time limit", "GDPR Art. 5(1)(e)")
+def retention_unlimited(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Storage limitation forbids keeping identifiable data longer than necessary;
+    an unlimited period is never a valid answer. Anonymise instead if the data is
+    wanted for statistics."""
+    for i, r in enumerate(m.retention):
+        if r.duration.unlimited and r.action != "anonymise":
+            yield ("retention", i, "duration"), f"retention rule {r.id!r} keeps data forever"
+
+
+def is_bookkeeping(rule_: RetentionRule, j: Jurisdiction) -> bool:
+    """Whether a retention rule exists to meet the bookkeeping statute."""
+    statute = (rule_.statute or "").lower()
+    return rule_.bookkeeping or "bokføring" in statute or "regnskap" in statute
+
+
+@rule("PV011", "bookkeeping-retention-too-short", Severity.ERROR,
+      "Bookkeeping data kept shorter than the law requires", "bokføringsloven § 13")
+def bookkeeping_too_short(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Primary accounting documentation must be kept five years after the end of
+    the fiscal year (an invoice from 2025 until at least 31 December 2030).
+    Counted from any other event, that is up to six years: a rule of "5 years
+    after payment" deletes too early."""
+    years = j.bookkeeping_years
+    for i, r in enumerate(m.retention):
+        if not is_bookkeeping(r, j) or r.duration.unlimited:
+            continue
+        months = r.duration.total_months
+        if r.trigger == "fiscal_year_end":
+            if months < years * 12:
+                yield ("retention", i, "duration"), (
+                    f"retention rule {r.id!r} keeps bookkeeping data {r.duration} after the "
+                    f"fiscal year ends; {j.bookkeeping_source.citation} requires {years} years"
+                )
+        elif months < (years + 1) * 12:
+            yield ("retention", i, "duration"), (
+                f"retention rule {r.id!r} keeps bookkeeping data {r.duration} after "
+                f"{r.trigger.replace('_', ' ')}; {j.bookkeeping_source.citation} requires "
+                f"{years} years after the end of the fiscal year (use trigger fiscal_year_end)"
+            )

@@ -1,0 +1,120 @@
+"""Data-subject rights and how to use them: GDPR Art. 7(3), 12-22."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from personvern.check.registry import Hit, Severity, rule
+from personvern.law import Jurisdiction
+from personvern.manifest.model import ALL_RIGHTS, Manifest
+
+_NAMES = {
+    "access": "access (Art. 15)", "rectification": "rectification (Art. 16)",
+    "erasure": "erasure (Art. 17)", "restriction": "restriction (Art. 18)",
+    "objection": "objection (Art. 21)", "portability": "portability (Art. 20)",
+    "withdraw_consent": "withdrawing consent (Art. 7(3))",
+    "human_review": "human review of automated decisions (Art. 22(3))",
+}
+# Longest honest promises, in the unit given: one calendar month can be as short
+# as 28 days and, with Easter, hold as few as 17 working days in Norway.
+_MAX_DAYS = 28
+_MAX_WORKING_DAYS = 17
+
+
+def rights_given(m: Manifest) -> set[str]:
+    """The rights the declared processing gives people (DPV's basis-rights mapping)."""
+    bases = {p.legal_basis for p in m.purposes}
+    given = {"access", "rectification", "erasure", "restriction"}
+    if bases & {"consent", "contract"}:
+        given.add("portability")
+    if bases & {"legitimate_interests", "public_task"} or any(p.marketing for p in m.purposes):
+        given.add("objection")
+    if "consent" in bases:
+        given.add("withdraw_consent")
+    if any(p.automated_decisions and p.automated_decisions.legal_or_similar_effect
+           for p in m.purposes):
+        given.add("human_review")
+    return given
+
+
+@rule("PV018", "response-deadline-too-long", Severity.ERROR,
+      "The promised answer time is longer than the law allows", "GDPR Art. 12(3)")
+def deadline_too_long(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Requests must be answered without undue delay and within one month of
+    receipt (extendable by two months for complex cases, with notice)."""
+    d = m.rights.deadline
+    months = j.response_months
+    if d.months is not None and d.months > months:
+        yield ("rights", "deadline"), (
+            f"the policy promises {d.months} months; the law allows {months}"
+        )
+    if d.days is not None and d.days > _MAX_DAYS:
+        yield ("rights", "deadline"), (
+            f"{d.days} days can be longer than one month (from 31 January, one month ends "
+            "28 February); promise one month or fewer days"
+        )
+    if d.working_days is not None and d.working_days > _MAX_WORKING_DAYS:
+        yield ("rights", "deadline"), (
+            f"{d.working_days} working days can be longer than one month around holidays; "
+            "promise one month or fewer working days"
+        )
+
+
+@rule("PV022", "right-without-channel", Severity.ERROR,
+      "A right with no way to use it", "GDPR Art. 12(2), Art. 13(2)(b)")
+def right_without_channel(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """The controller must facilitate the exercise of rights: every right offered
+    needs at least one channel (portal, e-mail, post, ...)."""
+    if not m.rights.channels:
+        yield ("rights", "channels"), "no channel is given for exercising any right"
+        return
+    served = set()
+    for ch in m.rights.channels:
+        served |= set(ch.rights if ch.rights is not None else ALL_RIGHTS)
+    for right in m.rights.offered:
+        if right not in served:
+            yield ("rights", "offered"), f"no channel serves the right to {_NAMES[right]}"
+
+
+@rule("PV023", "right-not-given-by-basis", Severity.INFO,
+      "A right is offered that the legal bases do not give", "GDPR Art. 20(1), Art. 21(1)")
+def right_not_given(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Generosity is allowed, but say it knowingly: portability follows only from
+    consent or contract, objection (Art. 21(1)) only from public task or
+    legitimate interest, withdrawal only from consent."""
+    given = rights_given(m)
+    for right in m.rights.offered:
+        if right not in given:
+            yield ("rights", "offered"), (
+                f"the right to {_NAMES[right]} is offered though no purpose's legal basis gives it"
+            )
+
+
+@rule("PV024", "right-not-offered", Severity.WARNING,
+      "A right people have is not mentioned", "GDPR Art. 13(2)(b)-(c), Art. 12(1)")
+def right_not_offered(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """The notice must tell people of each right the processing gives them:
+    access, rectification, erasure, restriction, and depending on the bases
+    portability, objection and withdrawal of consent."""
+    offered = set(m.rights.offered)
+    for right in sorted(rights_given(m) - offered, key=list(_NAMES).index):
+        yield ("rights", "offered"), (
+            f"people have the right to {_NAMES[right]}, but it is not offered"
+        )
+
+
+@rule("PV025", "consent-withdrawal-not-explained", Severity.WARNING,
+      "No way to withdraw consent is given", "GDPR Art. 7(3), Art. 13(2)(c)")
+def withdrawal_not_explained(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """A person may withdraw consent at any time, as easily as it was given, and
+    must be told how before consenting."""
+    channel_serves = any(
+        ch.rights is None or "withdraw_consent" in ch.rights for ch in m.rights.channels
+    ) and "withdraw_consent" in m.rights.offered
+    for i, p in enumerate(m.purposes):
+        if p.legal_basis != "consent" or channel_serves:
+            continue
+        if p.consent is None or p.consent.how_to_withdraw is None:
+            yield ("purposes", i, "legal_basis"), (
+                f"purpose {p.id!r} rests on consent, but how to withdraw it is not explained"
+            )

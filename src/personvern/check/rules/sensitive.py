@@ -1,0 +1,73 @@
+"""Special categories and children: GDPR Art. 8, 9 and personopplysningsloven § 5."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from personvern.check.registry import Hit, Severity, rule
+from personvern.law import Jurisdiction
+from personvern.manifest.categories import BUILTIN_CATEGORIES
+from personvern.manifest.model import Manifest
+
+
+def special_keys(m: Manifest) -> set[str]:
+    """Category keys that are Art. 9 special categories (built-in or declared so)."""
+    declared = {c.id: c.special for c in m.categories if c.special is not None}
+    keys = {k for k, c in BUILTIN_CATEGORIES.items() if c.special}
+    keys |= {k for k, special in declared.items() if special}
+    keys -= {k for k, special in declared.items() if not special}
+    return keys
+
+
+def _is_special(key: str, special: set[str]) -> bool:
+    return any(key == s or key.startswith(s + ".") for s in special)
+
+
+@rule("PV012", "special-category-without-condition", Severity.ERROR,
+      "Special-category data without an Art. 9 condition", "GDPR Art. 9(1)-(2)")
+def special_without_condition(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Health, religion, ethnicity, biometrics and the other Art. 9 categories are
+    forbidden unless one of the conditions in Art. 9(2) applies, in addition to
+    an Art. 6 basis."""
+    special = special_keys(m)
+    for i, p in enumerate(m.purposes):
+        hits = [k for k in p.categories if _is_special(k, special)]
+        if hits and p.special_categories is None:
+            yield ("purposes", i, "categories"), (
+                f"purpose {p.id!r} processes special-category data ({', '.join(hits)}) "
+                "without an Art. 9(2) condition"
+            )
+
+
+@rule("PV035", "special-category-consent-not-explicit", Severity.ERROR,
+      "Consent for special categories is not explicit", "GDPR Art. 9(2)(a)")
+def special_consent_not_explicit(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """When consent lifts the Art. 9 ban it must be explicit: a separate,
+    express statement, not a ticked box among others."""
+    for i, p in enumerate(m.purposes):
+        cond = p.special_categories
+        if cond and cond.condition == "explicit_consent" and not (p.consent and p.consent.explicit):
+            yield ("purposes", i, "special_categories"), (
+                f"purpose {p.id!r} relies on explicit consent for special categories, but "
+                "its consent is not marked explicit"
+            )
+
+
+@rule("PV013", "children-without-guardian-consent", Severity.ERROR,
+      "Children below the age limit consent without a guardian",
+      "GDPR Art. 8(1)-(2), personopplysningsloven § 5")
+def children_without_guardian(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Below the jurisdiction's age (13 in Norway) a child cannot consent to an
+    information-society service; a parent or guardian must, and the controller
+    must make reasonable efforts to verify it."""
+    children = m.children.present or any(s.includes_children for s in m.subjects)
+    if not children or m.children.guardian_consent:
+        return
+    age = m.jurisdiction.child_consent_age or j.child_consent_age
+    for i, p in enumerate(m.purposes):
+        if p.legal_basis == "consent":
+            yield ("purposes", i, "legal_basis"), (
+                f"children use the service, but purpose {p.id!r} asks for consent and the "
+                f"manifest has no guardian-consent path for those under {age} "
+                f"({j.child_consent_source.citation})"
+            )

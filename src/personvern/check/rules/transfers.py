@@ -1,0 +1,130 @@
+"""Recipients and transfers: GDPR Art. 26, 28, 44-49."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from personvern.check.registry import Hit, Severity, rule
+from personvern.law import Jurisdiction, has_adequacy_decision, is_eea
+from personvern.manifest.model import Manifest
+
+_SAFEGUARDS = {"scc", "bcr"}
+
+
+@rule("PV006", "transfer-without-safeguard", Severity.ERROR,
+      "Transfer outside the EEA without adequacy or safeguards", "GDPR Art. 44-46")
+def transfer_without_safeguard(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Personal data may leave the EEA only to a country with an adequacy decision
+    (Art. 45; for the USA only to companies certified under the Data Privacy
+    Framework) or under appropriate safeguards such as the standard contractual
+    clauses (Art. 46)."""
+    for i, r in enumerate(m.recipients):
+        if r.country is None or is_eea(r.country):
+            continue
+        mechanism = r.transfer.mechanism if r.transfer else None
+        if mechanism in _SAFEGUARDS:
+            continue
+        if mechanism in {"adequacy", "dpf"} and has_adequacy_decision(
+            r.country, certified=mechanism == "dpf"
+        ):
+            continue
+        if mechanism in {"consent_derogation", "contract_derogation"}:
+            continue  # PV007 speaks about derogations
+        if mechanism in {"adequacy", "dpf"}:
+            why = f"{r.country} has no adequacy decision" + (
+                " (for the USA, say `dpf` if the company is certified)" if r.country == "US"
+                else ""
+            )
+        else:
+            why = "no adequacy decision or standard contractual clauses are stated"
+        yield ("recipients", i, "country"), f"{r.name} processes data in {r.country}: {why}"
+
+
+@rule("PV007", "derogation-as-transfer-mechanism", Severity.WARNING,
+      "A derogation used for regular transfers", "GDPR Art. 49(1)")
+def derogation_as_mechanism(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Art. 49 derogations (the person's explicit consent, a contract with them)
+    are for occasional transfers only. Consent must be explicit and informed of
+    the risks, and can be withdrawn; it cannot carry a processor's everyday
+    hosting. Use standard contractual clauses or an adequate country."""
+    for i, r in enumerate(m.recipients):
+        if r.transfer and r.transfer.mechanism in {"consent_derogation", "contract_derogation"}:
+            kind = "consent" if r.transfer.mechanism == "consent_derogation" else "a contract"
+            yield ("recipients", i, "transfer"), (
+                f"{r.name}: transfers rest on {kind} (Art. 49), which is meant for occasional "
+                "transfers, not a processor's regular service; use standard contractual "
+                "clauses or an adequate country"
+            )
+
+
+@rule("PV008", "recipient-country-unknown", Severity.WARNING,
+      "A recipient's country is not stated", "GDPR Art. 13(1)(f), Art. 30(1)(e)")
+def recipient_country_unknown(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """The notice must say whether data leaves the EEA and the record of
+    processing names the third countries; both need each recipient's country."""
+    for i, r in enumerate(m.recipients):
+        if r.country is None and r.role != "public_authority":
+            yield ("recipients", i, "name"), (
+                f"{r.name}: the country where the data is processed is not stated, so "
+                "nobody can tell whether it leaves the EEA"
+            )
+
+
+@rule("PV019", "processor-without-dpa", Severity.ERROR,
+      "A processor without a data processing agreement", "GDPR Art. 28(3)")
+def processor_without_dpa(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Processing by a processor must be governed by a contract (databehandleravtale)
+    that sets out subject, duration, nature, purpose, data and subjects."""
+    for i, r in enumerate(m.recipients):
+        if r.role in {"processor", "sub_processor"} and r.dpa_signed is None:
+            yield ("recipients", i, "name"), (
+                f"{r.name} is a processor but no data processing agreement is recorded "
+                "(dpa_signed)"
+            )
+
+
+@rule("PV029", "sub-processors-without-authorisation", Severity.WARNING,
+      "No rule for the processor's sub-processors", "GDPR Art. 28(2), 28(4)")
+def sub_processors(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """A processor may engage another only with the controller's prior specific or
+    general written authorisation; record which applies."""
+    for i, r in enumerate(m.recipients):
+        if r.role == "processor" and r.sub_processors is None:
+            yield ("recipients", i, "name"), (
+                f"{r.name}: whether it may use sub-processors (and with what authorisation) "
+                "is not recorded"
+            )
+
+
+@rule("PV030", "joint-controller-without-arrangement", Severity.WARNING,
+      "Joint controllership without an arrangement", "GDPR Art. 26")
+def joint_without_arrangement(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Joint controllers (e.g. a site and the ad network whose pixel it embeds)
+    must set out their respective responsibilities in an arrangement whose
+    essence is made available to the person."""
+    for i, r in enumerate(m.recipients):
+        if r.role == "joint_controller" and not r.joint_arrangement:
+            yield ("recipients", i, "role"), (
+                f"{r.name} is a joint controller but no Art. 26 arrangement is recorded"
+            )
+    for i, c in enumerate(m.cookies):
+        if c.joint_controller:
+            rec = m.recipient(c.recipient) if c.recipient else None
+            if rec is None or not rec.joint_arrangement:
+                yield ("cookies", i, "joint_controller"), (
+                    f"cookie {c.name!r} ({c.provider}) involves joint controllership but no "
+                    "Art. 26 arrangement is recorded"
+                )
+
+
+@rule("PV027", "unused-recipient", Severity.WARNING,
+      "A recipient no purpose sends data to", "GDPR Art. 30(1)(d), Art. 13(1)(e)")
+def unused_recipient(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Every recipient should be tied to the purposes it serves, or the record of
+    processing and the notice cannot say who receives what and why."""
+    used = {r for p in m.purposes for r in p.recipients} | {
+        c.recipient for c in m.cookies if c.recipient
+    }
+    for i, r in enumerate(m.recipients):
+        if r.id not in used:
+            yield ("recipients", i, "id"), f"{r.name} is declared but no purpose uses it"
