@@ -1,0 +1,225 @@
+"""Each rule of ``personvern check`` fires on the manifest fault it names, and only then.
+
+The base is the blank starter (``personvern init``), which must be clean; each case
+breaks one thing and expects its rule, at the right place, citing its source.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import yaml
+
+from personvern.check import RULES, run_checks
+from personvern.check.engine import Finding, has_errors
+from personvern.manifest.loader import parse_manifest
+from personvern.manifest.yamlpos import load_with_positions
+from personvern.templates import template_text
+
+Data = dict[str, Any]
+
+
+def base() -> Data:
+    """The blank template as data: a manifest with no findings at all."""
+    data: Data = load_with_positions(template_text("blank"))[0]
+    return data
+
+
+def findings_for(data: Data) -> list[Finding]:
+    return run_checks(parse_manifest(yaml.safe_dump(data, allow_unicode=True), file="m.yaml"))
+
+
+def purpose(data: Data, **changes: Any) -> Data:
+    data["purposes"][0].update(changes)
+    return data
+
+
+def add_purpose(data: Data, **fields: Any) -> Data:
+    new = copy.deepcopy(data["purposes"][0])
+    new.update({"id": "extra", "necessary_for_service": False}, **fields)
+    data["purposes"].append(new)
+    return data
+
+
+def recipient(data: Data, **changes: Any) -> Data:
+    data["recipients"][0].update(changes)
+    return data
+
+
+def cookies(data: Data, category: str, **consent: Any) -> Data:
+    data["cookies"] = [{
+        "name": "_fbp", "provider": "Meta", "category": category, "lifetime": "90 days",
+        "purpose": {"nb": "Måle annonser", "en": "Measure ads"},
+    }]
+    if consent:
+        data["cookie_consent"] = consent
+    return data
+
+
+def bookkeeping(data: Data, trigger: str, duration: str) -> Data:
+    data["retention"].append({
+        "id": "books", "trigger": trigger, "duration": duration, "action": "restrict",
+        "bookkeeping": True, "statute": "bokføringsloven § 13",
+    })
+    return add_purpose(
+        data, legal_basis="legal_obligation", retention="books",
+        legal_obligation={"statute": "bokføringsloven § 13"},
+        categories=["user.payment"],
+    )
+
+
+def marketing(data: Data, **mk: Any) -> Data:
+    return add_purpose(
+        data, legal_basis="legitimate_interests",
+        legitimate_interest={"interest": "Selge mer", "balancing": "Lite inngripende"},
+        marketing={"channels": ["email"], **mk},
+    )
+
+
+# (rule, what breaks it, path expected in the finding)
+CASES: list[tuple[str, Callable[[Data], Data], str]] = [
+    ("PV001", lambda d: purpose(d, legal_basis=None), "purposes[0].id"),
+    ("PV002", lambda d: purpose(d, legal_basis="consent"), "purposes[0].legal_basis"),
+    ("PV003", lambda d: purpose(d, legal_basis="legitimate_interests"), "purposes[0].legal_basis"),
+    ("PV004", lambda d: purpose(d, legal_basis="legitimate_interests",
+                                legitimate_interest={"interest": "Forbedre tjenesten"}),
+     "purposes[0].legitimate_interest"),
+    ("PV005", lambda d: purpose(d, legal_basis="legal_obligation"), "purposes[0].legal_basis"),
+    ("PV006", lambda d: recipient(d, country="US"), "recipients[0].country"),
+    ("PV007", lambda d: recipient(d, country="US", transfer={"mechanism": "consent_derogation"}),
+     "recipients[0].transfer"),
+    ("PV008", lambda d: recipient(d, country=None), "recipients[0].name"),
+    ("PV009", lambda d: purpose(d, retention=None), "purposes[0].id"),
+    ("PV010", lambda d: d["retention"][0].update(duration="unlimited") or d,
+     "retention[0].duration"),
+    ("PV011", lambda d: bookkeeping(d, "payment_settled", "5 years"), "retention[1].duration"),
+    ("PV012", lambda d: purpose(d, categories=["user.health"]), "purposes[0].categories"),
+    ("PV013", lambda d: add_purpose(
+        d | {"children": {"present": True}}, legal_basis="consent",
+        consent={"how_to_withdraw": "I appen"}), "purposes[1].legal_basis"),
+    ("PV014", lambda d: marketing(d), "purposes[1].marketing"),
+    ("PV015", lambda d: marketing(d, existing_customer_exception=True), "purposes[1].marketing"),
+    ("PV016", lambda d: cookies(d, "marketing"), "cookies[0].category"),
+    ("PV017", lambda d: cookies(d, "marketing", mechanism="checkboxes",
+                                withdraw="browser_settings"), "cookie_consent.withdraw"),
+    ("PV018", lambda d: d["rights"].update(deadline={"months": 2}) or d, "rights.deadline"),
+    ("PV019", lambda d: recipient(d, dpa_signed=None), "recipients[0].name"),
+    ("PV020", lambda d: d["controller"].pop("email") and d["controller"].pop("address") and d,
+     "controller"),
+    ("PV021", lambda d: d["controller"].pop("privacy_contact") and d, "controller"),
+    ("PV022", lambda d: d["rights"].update(channels=[]) or d, "rights.channels"),
+    ("PV023", lambda d: d["rights"]["offered"].append("objection") or d, "rights.offered"),
+    ("PV024", lambda d: d["rights"]["offered"].remove("restriction") or d, "rights.offered"),
+    ("PV025", lambda d: add_purpose(d, legal_basis="consent"), "purposes[1].legal_basis"),
+    ("PV026", lambda d: purpose(d, categories=[]), "purposes[0].id"),
+    ("PV027", lambda d: purpose(d, recipients=[]), "recipients[0].id"),
+    ("PV028", lambda d: add_purpose(
+        d, legal_basis="legitimate_interests",
+        legitimate_interest={"interest": "Svindel", "balancing": "Nødvendig"},
+        automated_decisions={"legal_or_similar_effect": True}), "purposes[1].automated_decisions"),
+    ("PV029", lambda d: d["recipients"][0].pop("sub_processors") and d, "recipients[0].name"),
+    ("PV030", lambda d: recipient(d, role="joint_controller"), "recipients[0].role"),
+    ("PV031", lambda d: purpose(d, name={"nb": "Levere tjenesten"}), "purposes[0].name"),
+    ("PV032", lambda d: cookies(d, "necessary") and d["cookies"][0].pop("lifetime") and d,
+     "cookies[0].name"),
+    ("PV033", lambda d: d.pop("policy_changes") and d, "policy_changes"),
+    ("PV034", lambda d: marketing(d, existing_customer_exception=True, opt_out_at_collection=True,
+                                  opt_out_in_every_message=True), "purposes[1].marketing"),
+    ("PV035", lambda d: purpose(d, legal_basis="contract", categories=["user.health"],
+                                special_categories={"condition": "explicit_consent"}),
+     "purposes[0].special_categories"),
+    ("PV036", lambda d: d.pop("security") and d, "personvern"),
+    ("PV037", lambda d: d.update(categories=[{"id": "user.demographic.gender"}]) or d,
+     "categories[0].id"),
+]
+
+
+def test_base_manifest_is_clean() -> None:
+    assert findings_for(base()) == []
+
+
+def test_every_rule_has_a_case() -> None:
+    assert sorted(RULES) == sorted(rule for rule, _, _ in CASES)
+
+
+@pytest.mark.parametrize(("rule_id", "breaks", "path"), CASES, ids=[c[0] for c in CASES])
+def test_rule_fires_on_its_fault(
+    rule_id: str, breaks: Callable[[Data], Data], path: str
+) -> None:
+    found = [f for f in findings_for(breaks(base())) if f.rule == rule_id]
+    assert found, f"{rule_id} did not fire"
+    assert found[0].path == path
+    assert found[0].source == RULES[rule_id].source
+    assert found[0].line >= 1
+    assert found[0].severity == RULES[rule_id].severity
+
+
+def test_errors_decide_the_exit() -> None:
+    assert not has_errors(findings_for(base()))
+    assert has_errors(findings_for(purpose(base(), legal_basis=None)))
+
+
+def test_finding_points_at_the_line_in_the_file() -> None:
+    text = template_text("blank").replace("legal_basis: contract", "legal_basis: consent")
+    loaded = parse_manifest(text, file="m.yaml")
+    pv002 = next(f for f in run_checks(loaded) if f.rule == "PV002")
+    line = text.splitlines()[pv002.line - 1]
+    assert "legal_basis: consent" in line
+
+
+def test_bookkeeping_counted_from_fiscal_year_end_is_enough() -> None:
+    """bokføringsloven § 13: five years after the end of the fiscal year is compliant."""
+    ok = findings_for(bookkeeping(base(), "fiscal_year_end", "5 years"))
+    assert "PV011" not in {f.rule for f in ok}
+    short = findings_for(bookkeeping(base(), "fiscal_year_end", "3 years 6 months"))
+    assert "PV011" in {f.rule for f in short}
+
+
+def test_transfer_to_adequate_country_or_under_scc_is_fine() -> None:
+    """GDPR Art. 45 (adequacy: Japan) and Art. 46(2)(c) (standard contractual clauses)."""
+    for change in ({"country": "JP", "transfer": {"mechanism": "adequacy"}},
+                   {"country": "US", "transfer": {"mechanism": "scc"}},
+                   {"country": "US", "transfer": {"mechanism": "dpf"}}):
+        found = findings_for(recipient(base(), **change))
+        assert "PV006" not in {f.rule for f in found}, change
+    claimed = findings_for(recipient(base(), country="CN", transfer={"mechanism": "adequacy"}))
+    assert any(f.rule == "PV006" and "no adequacy decision" in f.message for f in claimed)
+
+
+def test_guardian_consent_path_satisfies_children_rule() -> None:
+    """GDPR Art. 8 / personopplysningsloven § 5: a guardian-consent path removes PV013."""
+    data = add_purpose(base() | {"children": {"present": True, "guardian_consent": True}},
+                       legal_basis="consent", consent={"how_to_withdraw": "I appen"})
+    assert "PV013" not in {f.rule for f in findings_for(data)}
+
+
+def test_child_age_message_uses_jurisdiction_age() -> None:
+    """personopplysningsloven § 5 sets 13; a manifest may set a stricter age (2025 hearing: 15)."""
+    data = add_purpose(base() | {"children": {"present": True}}, legal_basis="consent",
+                       consent={"how_to_withdraw": "I appen"})
+    assert "under 13" in next(f.message for f in findings_for(data) if f.rule == "PV013")
+    data["jurisdiction"]["child_consent_age"] = 15
+    assert "under 15" in next(f.message for f in findings_for(data) if f.rule == "PV013")
+
+
+def test_customer_exception_with_opt_outs_is_lawful_marketing() -> None:
+    """markedsføringsloven § 15: existing customers, opt-out at collection and in every message."""
+    data = marketing(base(), existing_customer_exception=True, opt_out_at_collection=True,
+                     opt_out_in_every_message=True)
+    data["rights"]["offered"].append("objection")
+    rules = {f.rule for f in findings_for(data)}
+    assert not rules & {"PV014", "PV015", "PV034"}
+
+
+@pytest.mark.parametrize(("deadline", "fires"), [
+    ({"months": 1}, False), ({"working_days": 14}, False), ({"days": 28}, False),
+    ({"days": 30}, True), ({"working_days": 25}, True),
+])
+def test_response_deadline_against_one_month(deadline: dict[str, int], fires: bool) -> None:
+    """GDPR Art. 12(3): one month; seed 001's 14 working days is a stricter promise."""
+    data = base()
+    data["rights"]["deadline"] = deadline
+    assert ("PV018" in {f.rule for f in findings_for(data)}) is fires
