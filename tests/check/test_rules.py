@@ -100,7 +100,7 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
     ("PV013", lambda d: add_purpose(
         d | {"children": {"present": True}}, legal_basis="consent",
         consent={"how_to_withdraw": "I appen"}), "purposes[1].legal_basis"),
-    ("PV014", lambda d: marketing(d), "purposes[1].marketing"),
+    ("PV014", marketing, "purposes[1].marketing"),
     ("PV015", lambda d: marketing(d, existing_customer_exception=True), "purposes[1].marketing"),
     ("PV016", lambda d: cookies(d, "marketing"), "cookies[0].category"),
     ("PV017", lambda d: cookies(d, "marketing", mechanism="checkboxes",

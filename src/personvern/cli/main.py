@@ -39,7 +39,9 @@ def run() -> None:
     from personvern.errors import ManifestError, PersonvernError
 
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns an Exit's code instead of exiting.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except ManifestError as exc:
         # Compiler style, one line per problem, so editors and CI can jump to it.
         for problem in exc.problems:

@@ -1,0 +1,122 @@
+"""``personvern check`` and ``personvern init`` as a user runs them: a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from personvern.check import RULES
+from personvern.check.reference import render_rules
+
+EXE = str(Path(sys.executable).parent / "personvern")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EXE, *args], capture_output=True, text=True, cwd=cwd, timeout=60, check=False
+    )
+
+
+@pytest.fixture
+def clean(tmp_path: Path) -> Path:
+    out = run("init", str(tmp_path / "clean.yaml"))
+    assert out.returncode == 0, out.stderr
+    return tmp_path / "clean.yaml"
+
+
+@pytest.fixture
+def faulty(clean: Path) -> Path:
+    text = clean.read_text().replace("legal_basis: contract", "legal_basis: consent")
+    text = text.replace("    country: NO\n    dpa_signed: 2025-01-01\n", "    country: US\n")
+    path = clean.with_name("faulty.yaml")
+    path.write_text(text)
+    return path
+
+
+def test_clean_manifest_exits_zero(clean: Path) -> None:
+    out = run("check", str(clean))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 errors, 0 warnings, 0 notes" in out.stdout
+
+
+def test_errors_exit_one_with_located_lines(faulty: Path) -> None:
+    out = run("check", str(faulty))
+    assert out.returncode == 1
+    lines = out.stdout.splitlines()
+    pv006 = next(line for line in lines if " PV006 " in line)
+    assert pv006.startswith(f"{faulty}:")
+    assert "error PV006" in pv006 and "GDPR Art. 44-46" in pv006
+    assert any(" PV002 " in line for line in lines)
+    assert "Traceback" not in out.stderr
+
+
+def test_json_format_keeps_the_public_contract(faulty: Path) -> None:
+    out = run("check", str(faulty), "--format", "json")
+    assert out.returncode == 1
+    findings = json.loads(out.stdout)
+    assert {"rule", "severity", "message", "line"} <= set(findings[0])
+    by_rule = {f["rule"]: f for f in findings}
+    assert by_rule["PV006"]["severity"] == "error"
+    assert by_rule["PV019"]["path"] == "recipients[0].name"
+    source = faulty.read_text().splitlines()
+    assert "legal_basis: consent" in source[by_rule["PV002"]["line"] - 1]
+
+
+def test_sarif_is_a_valid_2_1_0_log(faulty: Path) -> None:
+    out = run("check", str(faulty), "--format", "sarif")
+    log = json.loads(out.stdout)
+    assert log["version"] == "2.1.0"
+    driver = log["runs"][0]["tool"]["driver"]
+    assert len(driver["rules"]) == len(RULES)
+    results = log["runs"][0]["results"]
+    assert results and all(r["ruleId"] == driver["rules"][r["ruleIndex"]]["id"] for r in results)
+    region = results[0]["locations"][0]["physicalLocation"]["region"]
+    assert region["startLine"] >= 1 and region["startColumn"] >= 1
+
+
+def test_unknown_format_is_a_usage_error(clean: Path) -> None:
+    out = run("check", str(clean), "--format", "xml")
+    assert out.returncode == 2
+    assert "xml" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_manifest_from_environment(clean: Path) -> None:
+    out = subprocess.run([EXE, "check"], capture_output=True, text=True, timeout=60, check=False,
+                         env={"PATH": "/usr/bin:/bin", "PERSONVERN_MANIFEST": str(clean)})
+    assert out.returncode == 0, out.stderr
+
+
+def test_default_manifest_missing_is_a_clear_error(tmp_path: Path) -> None:
+    out = run("check", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "personvern.yaml: error: no such file" in out.stderr
+
+
+def test_init_refuses_to_overwrite(clean: Path) -> None:
+    before = clean.read_text()
+    out = run("init", str(clean))
+    assert out.returncode == 1 and "exists" in out.stderr
+    assert clean.read_text() == before
+
+
+def test_init_unknown_template(tmp_path: Path) -> None:
+    out = run("init", str(tmp_path / "x.yaml"), "--template", "nope")
+    assert out.returncode != 0
+    assert "unknown template 'nope'" in out.stderr
+    assert not (tmp_path / "x.yaml").exists()
+
+
+def test_every_command_has_help() -> None:
+    for args in (["--help"], ["check", "--help"], ["init", "--help"], ["db", "--help"]):
+        out = run(*args)
+        assert out.returncode == 0, args
+        assert "Usage:" in out.stdout
+
+
+def test_rules_doc_is_in_sync() -> None:
+    assert (ROOT / "docs" / "rules.md").read_text() == render_rules(), "run `make docs`"
