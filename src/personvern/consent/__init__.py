@@ -1,0 +1,1 @@
+"""Consent: the tamper-evident ledger and the decisions an app asks for."""
