@@ -1,0 +1,107 @@
+"""The append-only audit trail: each event carries the SHA-256 of itself and its predecessor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import Row, select, text
+from sqlalchemy.orm import Session
+
+from personvern.clock import Clock
+from personvern.storage.models import AuditEvent, as_utc
+
+# The prev_hash of the first event: no predecessor.
+GENESIS_HASH = "0" * 64
+# Version of the hashed layout below, hashed too, so the layout can change without
+# making old events look tampered with.
+HASH_SCHEME = 1
+# Key of the PostgreSQL advisory lock that serialises appends ("pv-audit" as an int).
+_PG_LOCK_KEY = int.from_bytes(b"pv-audit", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: one text per value, so its hash is stable."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+def event_hash(event: AuditEvent | Row[Any]) -> str:
+    """SHA-256 (hex) of the event's content and its predecessor's hash."""
+    body = {
+        "v": HASH_SCHEME,
+        "id": event.id,
+        "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": event.actor,
+        "action": event.action,
+        "target": event.target,
+        "details": event.details,
+        "prev": event.prev_hash,
+    }
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def _lock_trail(session: Session) -> None:
+    """Take the database's write lock so no other writer appends between our read and insert."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    elif dialect == "sqlite":
+        # A write that changes nothing still takes SQLite's single write lock (waiting up to
+        # busy_timeout), and starts the transaction, so the head read next is the latest.
+        session.execute(text("UPDATE audit_events SET id = id WHERE 0"))
+
+
+def audit_head(session: Session) -> AuditEvent | None:
+    """The newest event, whose hash can be kept elsewhere to detect a cut-off tail."""
+    return session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).first()
+
+
+def append_audit(
+    session: Session,
+    clock: Clock,
+    actor: str,
+    action: str,
+    target: str,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event at ``clock()`` to the trail, in the session's transaction."""
+    at = as_utc(clock())
+    try:
+        # Round-trip through canonical JSON so what is stored is exactly what is hashed.
+        stored_details = json.loads(canonical_json(details or {}))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"audit details must be plain JSON: {err}") from None
+    _lock_trail(session)
+    head = audit_head(session)
+    event = AuditEvent(
+        id=1 if head is None else head.id + 1,
+        at=at,
+        actor=actor,
+        action=action,
+        target=target,
+        details=stored_details,
+        prev_hash=GENESIS_HASH if head is None else head.hash,
+    )
+    event.hash = event_hash(event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def verify_audit_chain(session: Session, *, batch: int = 1000) -> int | None:
+    """The id of the first event that breaks the chain, or None when the trail is intact."""
+    expected_prev = GENESIS_HASH
+    # Plain rows, streamed: a long trail must not fill the session's identity map.
+    query = (
+        select(AuditEvent.__table__).order_by(AuditEvent.id).execution_options(yield_per=batch)
+    )
+    # Closed on early return too: on PostgreSQL, yield_per holds a server-side cursor.
+    with session.execute(query) as rows:
+        for row in rows:
+            if row.prev_hash != expected_prev or event_hash(row) != row.hash:
+                return int(row.id)
+            expected_prev = row.hash
+    return None

@@ -1,0 +1,163 @@
+"""Engines for the engine's own database: SQLite by default, PostgreSQL in production."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Engine, create_engine, event, exc, make_url
+
+from personvern.errors import ConfigurationError, StorageError
+
+# Seconds a connection waits for a lock (SQLite) or a server (PostgreSQL) before giving up.
+BUSY_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_S = 10
+
+# Run on every new SQLite connection. WAL lets readers work while one writer writes;
+# synchronous=NORMAL is durable across application crashes in WAL mode and much faster
+# than FULL; secure_delete overwrites freed pages with zeros, because erased personal
+# data must not stay readable in the file; foreign keys are off in SQLite unless asked.
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA secure_delete=ON",
+)
+
+
+def parse_url(url: str | URL) -> URL:
+    """The SQLAlchemy URL for ``url``, with PostgreSQL URLs bound to psycopg 3."""
+    if isinstance(url, URL):
+        parsed = url
+    else:
+        try:
+            parsed = make_url(url.strip())
+        except (exc.ArgumentError, ValueError):
+            raise ConfigurationError(
+                f"{url!r} is not a database URL; use e.g. sqlite:///personvern.db or "
+                "postgresql://user:password@host:5432/dbname"
+            ) from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgresql", "postgres"):
+        # A bare postgresql:// would pick psycopg2, which is not a dependency; postgres://
+        # is what Heroku-style hosts hand out and SQLAlchemy no longer accepts.
+        if driver not in ("", "psycopg"):
+            raise ConfigurationError(
+                f"PostgreSQL driver {driver!r} is not supported; use postgresql:// "
+                "(Personvern talks to PostgreSQL through psycopg 3)"
+            )
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        if driver not in ("", "pysqlite"):
+            raise ConfigurationError(f"SQLite driver {driver!r} is not supported; use sqlite://")
+        return parsed
+    raise ConfigurationError(
+        f"database {parsed.drivername!r} is not supported; use sqlite:///FILE or postgresql://..."
+    )
+
+
+def safe_url(url: str | URL) -> str:
+    """``url`` for messages and logs, with any password masked."""
+    try:
+        parsed = url if isinstance(url, URL) else make_url(url)
+    except (exc.ArgumentError, ValueError):
+        return "<unparsable URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file behind a SQLite URL, or None for an in-memory database."""
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def create_engine_for(url: str | URL, *, echo: bool = False) -> Engine:
+    """A configured engine for ``url``; nothing is opened until first use."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, echo=echo)
+    return _postgres_engine(parsed, echo=echo)
+
+
+def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
+    path = sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        raise StorageError(
+            f"cannot create SQLite database {path}: directory {path.parent} does not exist"
+        )
+    engine = create_engine(url, echo=echo)
+
+    @event.listens_for(engine, "do_connect")
+    def _create_private(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
+        # The file holds personal data: create it readable by its owner only. SQLite
+        # gives the -wal and -shm files the same mode as the database file.
+        if path is not None and not path.exists():
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass  # another connection created it in between; fine.
+            except OSError as err:
+                raise StorageError(
+                    f"cannot create SQLite database {path}: {err.strerror}"
+                ) from None
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in SQLITE_PRAGMAS:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    return engine
+
+
+def _postgres_engine(url: URL, *, echo: bool) -> Engine:
+    connect_args: dict[str, Any] = {"application_name": "personvern"}
+    if "connect_timeout" not in url.query:
+        # Without it an unreachable host hangs for minutes instead of failing clearly.
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    # pre_ping: the server may restart under a long-running `personvern serve`.
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+
+
+def one_line(error: BaseException) -> str:
+    """The driver's message of ``error`` squeezed onto one line."""
+    orig = getattr(error, "orig", None)
+    text = str(orig if orig is not None else error)
+    # SQLAlchemy appends a "(Background on this error at: ...)" link; drop it.
+    text = text.split("(Background on this error", 1)[0]
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+# Errors about the database itself (down, locked, not a database, full disk), as opposed to
+# errors in what was asked of it (a broken constraint, bad SQL), which callers handle.
+_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.InternalError, exc.TimeoutError)
+
+
+@contextmanager
+def storage_errors(url: str | URL, *, broad: bool = False) -> Iterator[None]:
+    """Turn database-unavailable errors (every driver error if ``broad``) into StorageError."""
+    try:
+        yield
+    except exc.SQLAlchemyError as err:
+        # A bare DatabaseError is what sqlite3 raises for a file that is not a database.
+        unavailable = isinstance(err, _UNAVAILABLE) or type(err) is exc.DatabaseError
+        if not (broad or unavailable):
+            raise
+        raise StorageError(f"database {safe_url(url)}: {one_line(err)}") from err
+
+
+def sqlite_checkpoint(engine: Engine) -> None:
+    """Fold the SQLite WAL into the main file and truncate it, so erased rows leave no copy."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,0 +1,100 @@
+"""Shared fixtures: a fresh database per test, on SQLite and on a throwaway PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from personvern.clock import Clock, fixed_clock
+from pgcluster import PgCluster, PostgresUnavailable
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+DB_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses PostgreSQL, so ``-m "not postgres"`` leaves them out."""
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One throwaway PostgreSQL cluster for the whole test session, removed afterwards."""
+    try:
+        cluster = PgCluster.start()
+    except PostgresUnavailable as err:
+        # In CI a missing PostgreSQL must not turn half the suite into silent skips.
+        if _in_ci():
+            pytest.fail(f"PostgreSQL tests cannot run (CI is set): {err}", pytrace=False)
+        pytest.skip(f"PostgreSQL not available: {err}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(pg_cluster: PgCluster) -> Iterator[str]:
+    """URL (``postgresql://...``) of a fresh, empty database on the cluster, dropped after."""
+    url = pg_cluster.create_database()
+    try:
+        yield url
+    finally:
+        pg_cluster.drop_database(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """URL of a fresh SQLite file (not yet created) in the test's temporary directory."""
+    return f"sqlite:///{tmp_path / 'personvern.db'}"
+
+
+@pytest.fixture(params=DB_KINDS)
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database URL: the test runs once on SQLite and once on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+@pytest.fixture
+def db_engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a fresh database migrated to the newest revision; disposed after."""
+    from personvern.storage.engine import create_engine_for
+    from personvern.storage.migrate import upgrade
+
+    upgrade(db_url)
+    engine = create_engine_for(db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def db_session(db_engine: Engine) -> Iterator[Session]:
+    """A session on the migrated database; the test commits what it wants kept."""
+    from personvern.storage.session import make_sessionmaker
+
+    with make_sessionmaker(db_engine)() as session:
+        yield session
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock stopped at 2027-03-01 12:00 Oslo time."""
+    return fixed_clock(datetime.fromisoformat("2027-03-01T12:00:00+01:00"))

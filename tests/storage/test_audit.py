@@ -1,0 +1,195 @@
+"""The audit trail: a hash chain that verifies, and that shows any edit, deletion or reorder."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError
+
+from personvern.clock import Clock, fixed_clock
+from personvern.storage.audit import (
+    GENESIS_HASH,
+    append_audit,
+    audit_head,
+    event_hash,
+    verify_audit_chain,
+)
+from personvern.storage.engine import create_engine_for
+from personvern.storage.migrate import upgrade
+from personvern.storage.models import AuditEvent
+from personvern.storage.session import make_sessionmaker, transaction
+
+
+def _ticking(start: str = "2027-03-01T12:00:00+01:00") -> Clock:
+    """A clock that moves one second (and a few microseconds) per reading."""
+    at = datetime.fromisoformat(start)
+    ticks = iter(range(1_000_000))
+    return lambda: at + timedelta(seconds=next(ticks), microseconds=7)
+
+
+def _fill(engine: Engine, count: int = 5) -> None:
+    clock = _ticking()
+    with transaction(engine) as session:
+        for n in range(count):
+            append_audit(session, clock, "admin@example.no", "consent.given", f"subject:{n}",
+                         {"purpose": "marketing", "n": n, "note": "Ærlig talt, ø og å"})
+
+
+def _verify(engine: Engine) -> int | None:
+    with make_sessionmaker(engine)() as session:
+        return verify_audit_chain(session)
+
+
+def test_an_empty_trail_verifies(db_engine: Engine) -> None:
+    assert _verify(db_engine) is None
+
+
+def test_appended_events_form_a_chain(db_engine: Engine, clock: Clock) -> None:
+    _fill(db_engine, 3)
+    with make_sessionmaker(db_engine)() as session:
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert [e.id for e in events] == [1, 2, 3]
+        assert events[0].prev_hash == GENESIS_HASH
+        assert events[1].prev_hash == events[0].hash
+        assert events[2].prev_hash == events[1].hash
+        assert all(len(e.hash) == 64 and e.hash == event_hash(e) for e in events)
+        assert events[0].at == datetime(2027, 3, 1, 11, 0, 0, 7, tzinfo=UTC)
+        assert events[0].at.tzinfo is not None
+        assert events[2].details == {"purpose": "marketing", "n": 2, "note": "Ærlig talt, ø og å"}
+        head = audit_head(session)
+        assert head is not None
+        assert head.id == 3
+        assert verify_audit_chain(session) is None
+
+
+def test_events_keep_their_session_transaction(db_engine: Engine, clock: Clock) -> None:
+    with make_sessionmaker(db_engine)() as session:
+        append_audit(session, clock, "a", "x", "t", {})
+        session.rollback()
+    assert _verify(db_engine) is None
+    with make_sessionmaker(db_engine)() as session:
+        assert audit_head(session) is None
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("actor", "'mallory'"), ("action", "'consent.withdrawn'"), ("target", "'subject:99'"),
+     ("details", "'{\"purpose\": \"analytics\"}'"), ("at", "'2020-01-01 00:00:00+00:00'")],
+)
+def test_an_edited_event_is_detected(db_engine: Engine, column: str, value: str) -> None:
+    _fill(db_engine)
+    with db_engine.begin() as conn:
+        conn.execute(text(f"UPDATE audit_events SET {column} = {value} WHERE id = 3"))
+    assert _verify(db_engine) == 3
+
+
+def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(db_engine: Engine) -> None:
+    _fill(db_engine)
+    with transaction(db_engine) as session:
+        event = session.get(AuditEvent, 3)
+        assert event is not None
+        event.actor = "mallory"
+        event.hash = event_hash(event)
+    assert _verify(db_engine) == 4
+
+
+@pytest.mark.parametrize(("deleted", "first_broken"), [(1, 2), (3, 4)])
+def test_a_deleted_event_is_detected(db_engine: Engine, deleted: int, first_broken: int) -> None:
+    _fill(db_engine)
+    with db_engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": deleted})
+    assert _verify(db_engine) == first_broken
+
+
+def test_reordered_events_are_detected(db_engine: Engine) -> None:
+    _fill(db_engine)
+    columns = "at, actor, action, target, details, prev_hash, hash"
+    with db_engine.begin() as conn:
+        rows = {r.id: r for r in conn.execute(
+            text(f"SELECT id, {columns} FROM audit_events WHERE id IN (2, 3)"))}
+        # Free the unique hashes first, then write each row's content into the other.
+        conn.execute(text("UPDATE audit_events SET prev_hash = 'x' || id, hash = 'y' || id "
+                          "WHERE id IN (2, 3)"))
+        for target, source in ((2, 3), (3, 2)):
+            row = rows[source]
+            conn.execute(text(
+                "UPDATE audit_events SET at = :at, actor = :actor, action = :action, "
+                "target = :target, prev_hash = :prev_hash, hash = :hash WHERE id = :id"
+            ), {**row._asdict(), "id": target})
+    assert _verify(db_engine) == 2
+
+
+def test_the_chain_cannot_fork(db_engine: Engine, clock: Clock) -> None:
+    _fill(db_engine, 2)
+    with pytest.raises(IntegrityError), transaction(db_engine) as session:
+        head = audit_head(session)
+        assert head is not None
+        fork = AuditEvent(id=head.id + 1, at=clock(), actor="a", action="x", target="t",
+                          details={}, prev_hash=head.prev_hash)
+        fork.hash = event_hash(fork)
+        session.add(fork)
+    assert _verify(db_engine) is None
+
+
+def test_bad_input_is_refused_and_nothing_is_stored(db_engine: Engine) -> None:
+    naive = fixed_clock(datetime(2027, 3, 1, 12, 0, tzinfo=UTC))
+    with pytest.raises(ValueError, match="naive"), transaction(db_engine) as session:
+        append_audit(session, lambda: datetime(2027, 3, 1), "a", "x", "t", {})
+    with pytest.raises(ValueError, match="plain JSON"), transaction(db_engine) as session:
+        append_audit(session, naive, "a", "x", "t", {"when": datetime(2027, 1, 1)})
+    with pytest.raises(ValueError, match="plain JSON"), transaction(db_engine) as session:
+        append_audit(session, naive, "a", "x", "t", {"n": float("nan")})
+    with make_sessionmaker(db_engine)() as session:
+        assert audit_head(session) is None
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(db_engine: Engine) -> None:
+    writers, each = 4, 15
+    errors: list[BaseException] = []
+    clock = _ticking()
+    lock = threading.Lock()
+
+    def safe_clock() -> datetime:
+        with lock:
+            return clock()
+
+    def write(n: int) -> None:
+        try:
+            for i in range(each):
+                with transaction(db_engine) as session:
+                    append_audit(session, safe_clock, f"worker-{n}", "tick", f"t:{i}", {"i": i})
+        except BaseException as err:  # collected, asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with make_sessionmaker(db_engine)() as session:
+        head = audit_head(session)
+        assert head is not None
+        assert head.id == writers * each
+        assert verify_audit_chain(session, batch=7) is None
+
+
+@pytest.mark.postgres
+def test_the_same_events_hash_the_same_on_sqlite_and_postgres(
+    sqlite_url: str, postgres_url: str
+) -> None:
+    hashes = []
+    for url in (sqlite_url, postgres_url):
+        upgrade(url)
+        engine = create_engine_for(url)
+        try:
+            _fill(engine, 4)
+            with make_sessionmaker(engine)() as session:
+                hashes.append(session.scalars(select(AuditEvent.hash)
+                                              .order_by(AuditEvent.id)).all())
+        finally:
+            engine.dispose()
+    assert hashes[0] == hashes[1]
