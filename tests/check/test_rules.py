@@ -92,7 +92,7 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
     ("PV007", lambda d: recipient(d, country="US", transfer={"mechanism": "consent_derogation"}),
      "recipients[0].transfer"),
     ("PV008", lambda d: recipient(d, country=None), "recipients[0].name"),
-    ("PV009", lambda d: purpose(d, retention=None), "purposes[0].id"),
+    ("PV009", lambda d: purpose(d, retention=[]), "purposes[0].id"),
     ("PV010", lambda d: d["retention"][0].update(duration="unlimited") or d,
      "retention[0].duration"),
     ("PV011", lambda d: bookkeeping(d, "payment_settled", "5 years"), "retention[1].duration"),
@@ -134,6 +134,13 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
     ("PV036", lambda d: d.pop("security") and d, "personvern"),
     ("PV037", lambda d: d.update(categories=[{"id": "user.demographic.gender"}]) or d,
      "categories[0].id"),
+    ("PV038", lambda d: d.update(children={"present": True, "guardian_consent": True}) or d,
+     "children.guardian_consent"),
+    ("PV039", lambda d: add_purpose(d, legal_basis="consent",
+                                    consent={"bundled": True, "how_to_withdraw": "I appen"}),
+     "purposes[1].consent"),
+    ("PV040", lambda d: d["retention"][0].update(trigger="purpose_fulfilled") or d,
+     "retention[0].trigger"),
 ]
 
 
@@ -208,7 +215,7 @@ def test_child_age_message_uses_jurisdiction_age() -> None:
 def test_customer_exception_with_opt_outs_is_lawful_marketing() -> None:
     """markedsføringsloven § 15: existing customers, opt-out at collection and in every message."""
     data = marketing(base(), existing_customer_exception=True, opt_out_at_collection=True,
-                     opt_out_in_every_message=True)
+                     opt_out_in_every_message=True, similar_products_only=True)
     data["rights"]["offered"].append("objection")
     rules = {f.rule for f in findings_for(data)}
     assert not rules & {"PV014", "PV015", "PV034"}
@@ -223,3 +230,20 @@ def test_response_deadline_against_one_month(deadline: dict[str, int], fires: bo
     data = base()
     data["rights"]["deadline"] = deadline
     assert ("PV018" in {f.rule for f in findings_for(data)}) is fires
+
+
+def test_marketing_without_a_named_channel_may_be_electronic() -> None:
+    """markedsføringsloven § 15: a policy that names no channel is read as possibly e-mail."""
+    found = findings_for(marketing(base(), channels=[]))
+    pv014 = next(f for f in found if f.rule == "PV014")
+    assert "unstated channels" in pv014.message
+
+
+def test_several_retention_rules_per_purpose() -> None:
+    """A datum lives until the last of its rules ends; each id must exist."""
+    data = base()
+    data["retention"].append({"id": "withdrawn", "trigger": "consent_withdrawn",
+                              "duration": "0 days"})
+    data["purposes"][0]["retention"] = ["account", "withdrawn"]
+    loaded = parse_manifest(yaml.safe_dump(data, allow_unicode=True), file="m.yaml")
+    assert loaded.manifest.purposes[0].retention == ["account", "withdrawn"]

@@ -8,9 +8,16 @@ checked by :mod:`personvern.manifest.references` after the shape is valid.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from personvern.manifest.types import (
     CategoryKey,
@@ -34,7 +41,8 @@ LEGAL_BASIS_ARTICLE: dict[str, str] = {
 
 RetentionTrigger = Literal[
     "collected", "last_activity", "account_closed", "contract_end", "subscription_end",
-    "course_end", "payment_settled", "fiscal_year_end", "consent_withdrawn",
+    "course_end", "payment_settled", "fiscal_year_end", "consent_withdrawn", "objection_raised",
+    "purpose_fulfilled",
 ]
 RetentionAction = Literal["delete", "anonymise", "restrict"]
 RecipientRole = Literal[
@@ -60,6 +68,14 @@ Identity = Literal["email", "phone", "user_id", "national_id", "external_id"]
 
 
 _LANGUAGES: tuple[Language, ...] = ("nb", "en")
+
+
+def _one_or_many(value: Any) -> Any:
+    """Let a single id stand for a list of one (``retention: account``)."""
+    return [value] if isinstance(value, str) else value
+
+
+IdList = Annotated[list[Id], BeforeValidator(_one_or_many)]
 
 
 class Strict(BaseModel):
@@ -158,13 +174,19 @@ class ConsentSettings(Strict):
     expires_after: DurationField | None = None
     explicit: bool = False
     how_to_withdraw: Text | None = None
+    bundled: bool = Field(
+        False, description="asked together with sign-up or terms, not as a separate choice"
+    )
 
 
 class Marketing(Strict):
     """Direct marketing: channels and the markedsføringsloven § 15 exception."""
 
-    channels: list[MarketingChannel] = Field(min_length=1)
+    channels: list[MarketingChannel] = Field(
+        default_factory=list, description="empty when the policy does not say how"
+    )
     existing_customer_exception: bool = False
+    similar_products_only: bool = False
     opt_out_at_collection: bool = False
     opt_out_in_every_message: bool = False
 
@@ -199,7 +221,9 @@ class Purpose(Strict):
     )
     categories: list[CategoryKey] = Field(default_factory=list)
     subjects: list[Id] = Field(default_factory=list)
-    retention: Id | None = None
+    retention: IdList = Field(
+        default_factory=list, description="retention rule ids; data lives until the last ends"
+    )
     recipients: list[Id] = Field(default_factory=list)
     marketing: Marketing | None = None
     profiling: bool = False
@@ -259,8 +283,8 @@ class Recipient(Strict):
     categories: list[CategoryKey] = Field(default_factory=list)
     country: Country | None = Field(None, description="where data is processed; unknown if absent")
     transfer: Transfer | None = None
-    dpa_signed: date | None = Field(
-        None, description="date the data processing agreement was signed"
+    dpa_signed: date | bool | None = Field(
+        None, description="date the data processing agreement was signed (true: date unknown)"
     )
     sub_processors: SubProcessorRule | None = None
     privacy_policy: str | None = None

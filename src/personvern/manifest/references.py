@@ -73,8 +73,9 @@ def _unknown_references(m: Manifest) -> Iterator[tuple[Loc, str]]:
         for j, s in enumerate(p.subjects):
             if s not in subjects:
                 yield ("purposes", i, "subjects", j), _unknown("subject", s, subjects)
-        if p.retention is not None and p.retention not in retention:
-            yield ("purposes", i, "retention"), _unknown("retention rule", p.retention, retention)
+        for rule_id in p.retention:
+            if rule_id not in retention:
+                yield ("purposes", i, "retention"), _unknown("retention rule", rule_id, retention)
         for j, r in enumerate(p.recipients):
             if r not in recipients:
                 yield ("purposes", i, "recipients", j), _unknown("recipient", r, recipients)

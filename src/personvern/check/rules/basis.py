@@ -106,3 +106,17 @@ def automated_without_safeguards(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             yield ("purposes", i, "automated_decisions"), (
                 f"purpose {p.id!r} makes significant automated decisions without human review"
             )
+
+
+@rule("PV039", "consent-bundled", Severity.WARNING,
+      "Consent is bundled with sign-up or terms", "GDPR Art. 7(2), Art. 7(4)")
+def consent_bundled(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """A request for consent must be clearly distinguishable from other matters;
+    consent given by accepting the terms or creating an account is not a free,
+    specific choice."""
+    for i, p in enumerate(m.purposes):
+        if p.legal_basis == "consent" and p.consent is not None and p.consent.bundled:
+            yield ("purposes", i, "consent"), (
+                f"purpose {p.id!r}: consent is asked together with sign-up or the terms, not "
+                "as a separate choice"
+            )

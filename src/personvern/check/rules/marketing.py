@@ -24,9 +24,11 @@ def marketing_without_consent(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
         if mk is None or p.legal_basis == "consent":
             continue
         electronic = sorted(set(mk.channels) & _ELECTRONIC)
-        if electronic and not mk.existing_customer_exception:
+        # A policy that does not name the channel may well mean e-mail.
+        how = "/".join(electronic) if electronic else "marketing by unstated channels, possibly"
+        if (electronic or not mk.channels) and not mk.existing_customer_exception:
             yield ("purposes", i, "marketing"), (
-                f"purpose {p.id!r} sends {'/'.join(electronic)} marketing on "
+                f"purpose {p.id!r} sends {how} electronic marketing on "
                 f"{p.legal_basis or 'no basis'}; {j.marketing_source.citation} requires prior "
                 "consent unless the existing-customer exception applies"
             )
@@ -35,9 +37,9 @@ def marketing_without_consent(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
 @rule("PV015", "customer-exception-without-opt-out", Severity.WARNING,
       "The existing-customer exception without its opt-outs", "markedsføringsloven § 15")
 def exception_without_opt_out(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
-    """The existing-customer exception holds only if the customer was offered a
-    free, easy opt-out when the address was collected and is offered one in
-    every message."""
+    """The existing-customer exception holds only for the seller's own similar
+    products, and only if the customer was offered a free, easy opt-out when the
+    address was collected and is offered one in every message."""
     for i, p in enumerate(m.purposes):
         mk = p.marketing
         if mk is None or not mk.existing_customer_exception:
@@ -52,6 +54,11 @@ def exception_without_opt_out(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             yield ("purposes", i, "marketing"), (
                 f"purpose {p.id!r} uses the existing-customer exception but no opt-out is "
                 f"offered {' or '.join(missing)}"
+            )
+        if not mk.similar_products_only:
+            yield ("purposes", i, "marketing"), (
+                f"purpose {p.id!r} uses the existing-customer exception for more than the "
+                "seller's own similar products"
             )
 
 

@@ -15,7 +15,7 @@ def retention_missing(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     """Data may be kept no longer than the purpose needs, and the notice must say
     for how long or by which criteria. Give every purpose a `retention` rule."""
     for i, p in enumerate(m.purposes):
-        if p.retention is None:
+        if not p.retention:
             yield ("purposes", i, "id"), (
                 f"purpose {p.id!r} says nothing about how long data is kept"
             )
@@ -61,4 +61,18 @@ def bookkeeping_too_short(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
                 f"retention rule {r.id!r} keeps bookkeeping data {r.duration} after "
                 f"{r.trigger.replace('_', ' ')}; {j.bookkeeping_source.citation} requires "
                 f"{years} years after the end of the fiscal year (use trigger fiscal_year_end)"
+            )
+
+
+@rule("PV040", "retention-by-vague-criterion", Severity.WARNING,
+      "Data kept 'as long as necessary' without a defined end", "GDPR Art. 13(2)(a), 5(1)(e)")
+def vague_retention(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """When no period is given, the notice must state the criteria that decide it,
+    concretely enough that a person can tell when their data goes. "As long as
+    necessary for the purpose" says nothing, and nothing can enforce it."""
+    for i, r in enumerate(m.retention):
+        if r.trigger == "purpose_fulfilled":
+            yield ("retention", i, "trigger"), (
+                f"retention rule {r.id!r} keeps data until the purpose is fulfilled, which no "
+                "one can tell or enforce; name the event that ends it"
             )

@@ -71,3 +71,15 @@ def children_without_guardian(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
                 f"manifest has no guardian-consent path for those under {age} "
                 f"({j.child_consent_source.citation})"
             )
+
+
+@rule("PV038", "guardian-consent-unverified", Severity.WARNING,
+      "Guardian consent without a way to verify it", "GDPR Art. 8(2)")
+def guardian_unverified(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """The controller must make reasonable efforts to verify that consent below
+    the age limit is given by the holder of parental responsibility. Describe
+    how (e.g. the guardian signs in with their own verified account)."""
+    if m.children.guardian_consent and m.children.verification is None:
+        yield ("children", "guardian_consent"), (
+            "guardians consent for children, but how that is verified is not described"
+        )

@@ -76,7 +76,7 @@ def processor_without_dpa(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     """Processing by a processor must be governed by a contract (databehandleravtale)
     that sets out subject, duration, nature, purpose, data and subjects."""
     for i, r in enumerate(m.recipients):
-        if r.role in {"processor", "sub_processor"} and r.dpa_signed is None:
+        if r.role in {"processor", "sub_processor"} and r.dpa_signed in (None, False):
             yield ("recipients", i, "name"), (
                 f"{r.name} is a processor but no data processing agreement is recorded "
                 "(dpa_signed)"
