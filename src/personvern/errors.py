@@ -5,7 +5,11 @@
     │   └── ManifestTooLarge        the file is larger than the configured limit
     ├── ConfigurationError          settings or environment are unusable
     ├── StorageError                the engine's database cannot be reached or migrated
-    └── NotFound                    a named thing (template, version, ...) does not exist
+    ├── NotFound                    a named thing (subject, purpose, version, ...) does not exist
+    ├── InvalidInput                a value from outside breaks a rule (a child consenting alone)
+    ├── Conflict                    the request contradicts what is stored (a reused key)
+    ├── Unauthorized                no valid credentials (a missing or wrong API key)
+    └── Forbidden                   valid credentials, but not for this (not your child)
 
 HTTP-facing errors carry their status as ``status``, so one handler can render
 problem+json for the API and a page for the portal.
@@ -75,3 +79,28 @@ class NotFound(PersonvernError):
     """A named thing (template, version, record) does not exist."""
 
     status = 404
+
+
+class InvalidInput(PersonvernError):
+    """A value from outside breaks a rule; nothing was stored."""
+
+    status = 422
+    exit_code = 2
+
+
+class Conflict(PersonvernError):
+    """The request contradicts what is already stored (e.g. a reused idempotency key)."""
+
+    status = 409
+
+
+class Unauthorized(PersonvernError):
+    """No valid credentials: a missing, unknown or revoked API key."""
+
+    status = 401
+
+
+class Forbidden(PersonvernError):
+    """Known caller, but not allowed to act here (e.g. not the child's guardian)."""
+
+    status = 403

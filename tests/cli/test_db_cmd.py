@@ -11,9 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from personvern.cli.main import app
+from personvern.storage.migrate import head_revision
 from pgcluster import free_port
 
 runner = CliRunner()
+
+
+HEAD = head_revision()
 
 
 def personvern(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -28,16 +32,16 @@ def personvern(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 def test_upgrade_then_current_report_the_head(db_url: str) -> None:
     first = runner.invoke(app, ["db", "upgrade", "--db", db_url])
     assert first.exit_code == 0, first.output
-    assert "migrated from empty to revision 0001" in first.output
+    assert f"migrated from empty to revision {HEAD}" in first.output
 
     again = runner.invoke(app, ["db", "upgrade", "--db", db_url])
     assert again.exit_code == 0, again.output
-    assert "already at revision 0001" in again.output
+    assert f"already at revision {HEAD}" in again.output
 
     current = runner.invoke(app, ["db", "current", "--db", db_url, "--json"])
     assert current.exit_code == 0, current.output
     report = json.loads(current.output)
-    assert report["current"] == report["head"] == "0001"
+    assert report["current"] == report["head"] == HEAD
     assert report["up_to_date"] is True
 
 
@@ -45,7 +49,7 @@ def test_upgrade_json(db_url: str) -> None:
     result = runner.invoke(app, ["db", "upgrade", "--db", db_url, "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert (report["previous"], report["current"], report["head"]) == (None, "0001", "0001")
+    assert (report["previous"], report["current"], report["head"]) == (None, HEAD, HEAD)
 
 
 def test_current_on_a_new_database_says_so(sqlite_url: str, tmp_path: Path) -> None:

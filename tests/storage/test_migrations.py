@@ -21,7 +21,11 @@ from personvern.storage.migrate import (
     upgrade,
 )
 
-TABLES = {"manifest_versions", "audit_events", VERSION_TABLE}
+# Every table the models declare, and Alembic's version table.
+from personvern.storage.tables import Base
+
+TABLES = set(Base.metadata.tables) | {VERSION_TABLE}
+HEAD = head_revision()
 
 
 def _tables(url: str) -> set[str]:
@@ -39,7 +43,7 @@ def test_migrations_ship_inside_the_package() -> None:
     assert MIGRATIONS_DIR.is_relative_to(next(iter(personvern.__path__)))
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
-    assert head_revision() == "0001"
+    assert f"{len(list((MIGRATIONS_DIR / 'versions').glob('0*.py'))):04d}" == HEAD
 
 
 def test_upgrade_creates_the_tables(db_url: str) -> None:
@@ -49,7 +53,7 @@ def test_upgrade_creates_the_tables(db_url: str) -> None:
 
     result = upgrade(db_url)
 
-    assert (result.previous, result.current, result.head) == (None, "0001", "0001")
+    assert (result.previous, result.current, result.head) == (None, HEAD, HEAD)
     assert _tables(db_url) == TABLES
     assert status(db_url).current == head_revision()
 
@@ -64,7 +68,7 @@ def test_upgrade_is_idempotent_and_keeps_data(db_url: str) -> None:
                 "VALUES (:h, 'svc', '2027-01-01 00:00:00+00:00', 'personvern: 1')"
             ), {"h": "c" * 64})
         again = upgrade(db_url)
-        assert (again.previous, again.current) == ("0001", "0001")
+        assert (again.previous, again.current) == (HEAD, HEAD)
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM manifest_versions")).scalar() == 1
     finally:
@@ -88,7 +92,7 @@ def test_an_empty_database_differs_from_the_models(db_url: str) -> None:
         with engine.connect() as conn:
             added = {diff[1].name for diff in schema_differences(conn)
                      if isinstance(diff, tuple) and diff[0] == "add_table"}
-        assert added == {"manifest_versions", "audit_events"}
+        assert added == TABLES - {VERSION_TABLE}
     finally:
         engine.dispose()
 
@@ -98,7 +102,7 @@ def test_downgrade_to_base_and_back(db_url: str) -> None:
     down = downgrade(db_url, "base")
     assert down.current is None
     assert _tables(db_url) == {VERSION_TABLE}
-    assert upgrade(db_url).current == "0001"
+    assert upgrade(db_url).current == HEAD
     assert _tables(db_url) == TABLES
 
 
@@ -132,7 +136,7 @@ def test_concurrent_upgrades_all_succeed_and_one_does_the_work(db_url: str) -> N
         thread.join()
     assert errors == []
     assert results.count(None) == 1
-    assert results.count("0001") == 3
+    assert results.count(HEAD) == 3
     assert _tables(db_url) == TABLES
 
 
@@ -146,15 +150,15 @@ FAILING_MIGRATION = '''"""A migration that fails half-way, for the test."""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9999"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     op.create_table("half_done", sa.Column("id", sa.Integer(), primary_key=True))
-    raise RuntimeError("migration 0002 failed half-way")
+    raise RuntimeError("migration 9999 failed half-way")
 
 
 def downgrade() -> None:
@@ -169,12 +173,12 @@ def test_a_failed_migration_leaves_the_database_as_it_was(
 
     scripts = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_fails.py").write_text(FAILING_MIGRATION)
+    (scripts / "versions" / "9999_fails.py").write_text(FAILING_MIGRATION.replace("{head}", HEAD))
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", scripts)
 
     with pytest.raises(RuntimeError, match="half-way"):
         upgrade(db_url)
 
-    # Not even 0001 was kept: the whole upgrade is one transaction, DDL included.
+    # Not even the first revision was kept: the whole upgrade is one transaction, DDL included.
     assert _tables(db_url) == set()
     assert status(db_url).current is None

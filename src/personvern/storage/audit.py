@@ -7,10 +7,11 @@ import json
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Row, select, text
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
+from personvern.storage.locks import lock_chain
 from personvern.storage.models import AuditEvent, as_utc
 
 # The prev_hash of the first event: no predecessor.
@@ -18,8 +19,6 @@ GENESIS_HASH = "0" * 64
 # Version of the hashed layout below, hashed too, so the layout can change without
 # making old events look tampered with.
 HASH_SCHEME = 1
-# Key of the PostgreSQL advisory lock that serialises appends ("pv-audit" as an int).
-_PG_LOCK_KEY = int.from_bytes(b"pv-audit", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def canonical_json(value: Any) -> str:
@@ -43,17 +42,6 @@ def event_hash(event: AuditEvent | Row[Any]) -> str:
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
-def _lock_trail(session: Session) -> None:
-    """Take the database's write lock so no other writer appends between our read and insert."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    elif dialect == "sqlite":
-        # A write that changes nothing still takes SQLite's single write lock (waiting up to
-        # busy_timeout), and starts the transaction, so the head read next is the latest.
-        session.execute(text("UPDATE audit_events SET id = id WHERE 0"))
-
-
 def audit_head(session: Session) -> AuditEvent | None:
     """The newest event, whose hash can be kept elsewhere to detect a cut-off tail."""
     return session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).first()
@@ -74,7 +62,7 @@ def append_audit(
         stored_details = json.loads(canonical_json(details or {}))
     except (TypeError, ValueError) as err:
         raise ValueError(f"audit details must be plain JSON: {err}") from None
-    _lock_trail(session)
+    lock_chain(session, AuditEvent.__tablename__)
     head = audit_head(session)
     event = AuditEvent(
         id=1 if head is None else head.id + 1,

@@ -181,7 +181,7 @@ def schema_differences(connection: Connection) -> list[object]:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from personvern.storage.models import Base
+    from personvern.storage.tables import Base
 
     context = MigrationContext.configure(
         connection, opts={"version_table": VERSION_TABLE, "compare_type": True}

@@ -9,7 +9,8 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 from personvern.storage.migrate import VERSION_TABLE
-from personvern.storage.models import AwareDateTime, Base
+from personvern.storage.models import AwareDateTime
+from personvern.storage.tables import Base
 
 
 def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:

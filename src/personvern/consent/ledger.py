@@ -1,0 +1,168 @@
+"""The consent ledger: append-only events chained by SHA-256, and its verification.
+
+The hash covers the event's facts and a digest of its evidence, not the evidence
+itself, so erasing a person's evidence leaves a chain that still verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
+from personvern.consent.events import Actor, Channel, ConsentEvent, EventType
+from personvern.consent.subjects import new_id
+from personvern.consent.tables import LedgerEvent, LedgerEvidence
+from personvern.errors import Conflict
+from personvern.storage.audit import GENESIS_HASH, canonical_json
+from personvern.storage.locks import lock_chain
+from personvern.storage.models import as_utc
+
+HASH_SCHEME = 1
+_HASHED = ("seq", "id", "subject_id", "purpose", "type", "actor", "actor_subject_id",
+           "channel", "policy_version", "idempotency_key", "evidence_digest", "prev_hash")
+
+
+def evidence_digest(evidence: dict[str, Any]) -> str:
+    """SHA-256 of the evidence in canonical JSON."""
+    return hashlib.sha256(canonical_json(evidence).encode()).hexdigest()
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def event_hash(event: LedgerEvent | Row[Any]) -> str:
+    """SHA-256 of an event's hashed fields and its predecessor's hash."""
+    body: dict[str, Any] = {name: getattr(event, name) for name in _HASHED}
+    body.update(v=HASH_SCHEME, at=_stamp(event.at), recorded_at=_stamp(event.recorded_at))
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def ledger_head(session: Session) -> LedgerEvent | None:
+    """The newest event."""
+    return session.scalars(select(LedgerEvent).order_by(LedgerEvent.seq.desc()).limit(1)).first()
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """What a caller wants appended; the ledger adds seq, time and hashes."""
+
+    subject_id: str
+    type: EventType
+    actor: Actor
+    channel: Channel
+    purpose: str | None = None
+    actor_subject_id: str | None = None
+    policy_version: str | None = None
+    evidence: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+
+    def same_as(self, stored: LedgerEvent) -> bool:
+        """Whether a replay with the same idempotency key asks for the same event."""
+        return (stored.subject_id, stored.type, stored.actor, stored.channel, stored.purpose,
+                stored.actor_subject_id) == (
+                    self.subject_id, self.type, self.actor, self.channel, self.purpose,
+                    self.actor_subject_id)
+
+
+def append_event(session: Session, at: datetime, new: NewEvent) -> tuple[LedgerEvent, bool]:
+    """Append ``new`` at ``at`` in the session's transaction; returns (event, replayed).
+
+    A replay (same idempotency key, same request) returns the stored event and adds
+    nothing; the same key for a different request is a Conflict.
+    """
+    if new.idempotency_key is not None:
+        stored = _by_key(session, new.idempotency_key)
+        if stored is not None:
+            return _replay(stored, new), True
+    evidence = json.loads(canonical_json(new.evidence or {}))
+    lock_chain(session, LedgerEvent.__tablename__)
+    if new.idempotency_key is not None:
+        stored = _by_key(session, new.idempotency_key)  # a racing writer may have won
+        if stored is not None:
+            return _replay(stored, new), True
+    head = ledger_head(session)
+    stamp = as_utc(at)
+    event = LedgerEvent(
+        seq=1 if head is None else head.seq + 1,
+        id=new_id(), subject_id=new.subject_id, purpose=new.purpose, type=str(new.type),
+        actor=str(new.actor), actor_subject_id=new.actor_subject_id, channel=str(new.channel),
+        policy_version=new.policy_version, at=stamp, recorded_at=stamp,
+        idempotency_key=new.idempotency_key, evidence_digest=evidence_digest(evidence),
+        prev_hash=GENESIS_HASH if head is None else head.hash,
+    )
+    event.hash = event_hash(event)
+    session.add(event)
+    session.flush()
+    session.add(LedgerEvidence(event_seq=event.seq, subject_id=new.subject_id, data=evidence))
+    session.flush()
+    return event, False
+
+
+def _by_key(session: Session, key: str) -> LedgerEvent | None:
+    return session.scalars(select(LedgerEvent).where(LedgerEvent.idempotency_key == key)).first()
+
+
+def _replay(stored: LedgerEvent, new: NewEvent) -> LedgerEvent:
+    if not new.same_as(stored):
+        raise Conflict(
+            f"idempotency key {new.idempotency_key!r} was already used for a different event"
+        )
+    return stored
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """Where the chain breaks and what that means."""
+
+    seq: int
+    event_id: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"event {self.seq} ({self.event_id}): {self.problem}"
+
+
+def verify_ledger(session: Session, *, batch: int = 5000) -> ChainBreak | None:
+    """The first break in the chain (an edited, deleted or reordered event), or None."""
+    expected_prev, expected_seq = GENESIS_HASH, 1
+    query = select(LedgerEvent.__table__).order_by(LedgerEvent.seq).execution_options(
+        yield_per=batch
+    )
+    with session.execute(query) as rows:
+        for row in rows:
+            if row.seq != expected_seq:
+                return ChainBreak(row.seq, row.id,
+                                  f"event {expected_seq} is missing (deleted or renumbered)")
+            if row.prev_hash != expected_prev:
+                return ChainBreak(row.seq, row.id, "does not follow the event before it "
+                                  "(an event was deleted, inserted or reordered)")
+            if event_hash(row) != row.hash:
+                return ChainBreak(row.seq, row.id, "its content was changed after it was written")
+            expected_prev, expected_seq = row.hash, expected_seq + 1
+    return None
+
+
+def as_consent_event(row: LedgerEvent) -> ConsentEvent:
+    """The decision-relevant facts of a stored event."""
+    return ConsentEvent(EventType(row.type), row.purpose, row.at, Actor(row.actor),
+                        Channel(row.channel), row.policy_version)
+
+
+def subject_events(session: Session, subject_id: str) -> list[LedgerEvent]:
+    """All of a subject's events in ledger order."""
+    return list(session.scalars(
+        select(LedgerEvent).where(LedgerEvent.subject_id == subject_id).order_by(LedgerEvent.seq)
+    ))
+
+
+def evidence_of(session: Session, seq: int) -> dict[str, Any] | None:
+    """The evidence kept for event ``seq``, or None once erased."""
+    row = session.get(LedgerEvidence, seq)
+    return None if row is None else row.data

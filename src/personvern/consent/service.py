@@ -1,0 +1,175 @@
+"""Consent use cases: record an event with every rule checked, decide, list, receipts.
+
+The web API, the CLI and the Python client all call these; none adds rules of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from personvern.consent.decide import Decision, age_on, decide
+from personvern.consent.events import (
+    CONSENT_TYPES,
+    OBJECTION_TYPES,
+    Actor,
+    Channel,
+    EventType,
+)
+from personvern.consent.ledger import NewEvent, append_event, as_consent_event, subject_events
+from personvern.consent.subjects import (
+    facts_of,
+    guardians_of,
+    is_admin_for,
+    require_subject,
+)
+from personvern.consent.tables import LedgerEvent, Subject
+from personvern.errors import Forbidden, InvalidInput, NotFound
+from personvern.law import Jurisdiction, get_jurisdiction
+from personvern.manifest.model import Manifest, Purpose
+
+
+@dataclass(frozen=True)
+class ConsentContext:
+    """The manifest in force and the policy version events are tied to."""
+
+    manifest: Manifest
+    jurisdiction: Jurisdiction
+    policy_version: str
+
+    @classmethod
+    def of(cls, manifest: Manifest, policy_version: str) -> ConsentContext:
+        """Context for ``manifest``, with its jurisdiction looked up once."""
+        return cls(manifest, get_jurisdiction(manifest.jurisdiction.country), policy_version)
+
+    def purpose(self, purpose_id: str) -> Purpose:
+        """The purpose, or NotFound naming the known ones."""
+        for p in self.manifest.purposes:
+            if p.id == purpose_id:
+                return p
+        known = ", ".join(p.id for p in self.manifest.purposes)
+        raise NotFound(f"unknown purpose {purpose_id!r}; the manifest declares: {known}")
+
+    def child_age(self) -> int:
+        """The age under which a guardian must consent."""
+        return self.manifest.jurisdiction.child_consent_age or self.jurisdiction.child_consent_age
+
+
+def record_event(
+    session: Session,
+    ctx: ConsentContext,
+    at: datetime,
+    subject_id: str,
+    type: EventType,
+    *,
+    purpose_id: str | None,
+    actor: Actor = Actor.SELF,
+    channel: Channel = Channel.API,
+    actor_subject_id: str | None = None,
+    evidence: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[LedgerEvent, bool]:
+    """Check every rule, then append; returns (event, replayed). Nothing is stored on error."""
+    subject = require_subject(session, subject_id)
+    purpose = ctx.purpose(purpose_id) if purpose_id is not None else None
+    if type in CONSENT_TYPES or type in OBJECTION_TYPES:
+        if purpose is None:
+            raise InvalidInput(f"{type} needs a purpose")
+        _check_purpose_allows(purpose, type)
+    _check_actor(session, ctx, subject, at, type, actor, actor_subject_id)
+    new = NewEvent(
+        subject_id=subject.id, type=type, actor=actor, channel=channel,
+        purpose=purpose_id, actor_subject_id=actor_subject_id,
+        policy_version=ctx.policy_version, evidence=evidence, idempotency_key=idempotency_key,
+    )
+    # A replayed withdrawal finds the consent already withdrawn; the ledger answers it.
+    if type is EventType.CONSENT_WITHDRAWN and not _replaying(session, idempotency_key):
+        _check_something_to_withdraw(session, subject, purpose_id, at)
+    return append_event(session, at, new)
+
+
+def _replaying(session: Session, key: str | None) -> bool:
+    return key is not None and session.scalars(
+        select(LedgerEvent.seq).where(LedgerEvent.idempotency_key == key)
+    ).first() is not None
+
+
+def _check_purpose_allows(purpose: Purpose, type: EventType) -> None:
+    if type in CONSENT_TYPES and purpose.legal_basis != "consent":
+        raise InvalidInput(
+            f"purpose {purpose.id!r} rests on {purpose.legal_basis}, not consent; there is no "
+            "consent to give or withdraw (object to it instead, where the basis allows)"
+        )
+    if type in OBJECTION_TYPES and purpose.marketing is None and purpose.legal_basis not in {
+        "legitimate_interests", "public_task"
+    }:
+        raise InvalidInput(
+            f"purpose {purpose.id!r} rests on {purpose.legal_basis}; the right to object "
+            "(GDPR Art. 21) covers legitimate interest, public task and direct marketing"
+        )
+
+
+def _check_actor(
+    session: Session, ctx: ConsentContext, subject: Subject, at: datetime, type: EventType,
+    actor: Actor, actor_subject_id: str | None,
+) -> None:
+    age = ctx.child_age()
+    child = subject.birth_date is not None and age_on(subject.birth_date, at.date()) < age
+    if actor is Actor.GUARDIAN:
+        if actor_subject_id is None:
+            raise InvalidInput("a guardian's event must name the guardian (actor_subject_id)")
+        require_subject(session, actor_subject_id)
+        if actor_subject_id not in guardians_of(session, subject.id):
+            raise Forbidden(f"{actor_subject_id} is not a guardian of {subject.id}")
+        if subject.birth_date is not None and not child:
+            raise InvalidInput(
+                f"{subject.id} is {age_on(subject.birth_date, at.date())}, old enough to decide "
+                f"for themselves; a guardian consents only under {age}"
+            )
+    elif actor is Actor.ADMIN:
+        if actor_subject_id is None or not is_admin_for(session, actor_subject_id, subject.id):
+            raise Forbidden(f"{actor_subject_id} is not an admin of an organisation "
+                            f"{subject.id} belongs to")
+    elif actor is Actor.SELF and type is EventType.CONSENT_GIVEN and child:
+        raise InvalidInput(
+            f"the subject is under {age}: a guardian must give this consent "
+            f"({ctx.jurisdiction.child_consent_source.citation}, GDPR Art. 8)"
+        )
+
+
+def _check_something_to_withdraw(
+    session: Session, subject: Subject, purpose_id: str | None, at: datetime
+) -> None:
+    last = None
+    for row in subject_events(session, subject.id):
+        if row.purpose == purpose_id and EventType(row.type) in CONSENT_TYPES and row.at <= at:
+            last = row
+    if last is None or last.type != EventType.CONSENT_GIVEN:
+        raise InvalidInput(f"there is no consent to withdraw for purpose {purpose_id!r}")
+
+
+def decide_for(
+    session: Session, ctx: ConsentContext, subject_id: str, purpose_id: str, at: datetime,
+    *, gpc: bool = False, fresh_consent_since: datetime | None = None,
+) -> Decision:
+    """The decision for a stored subject, from its events in ledger order."""
+    subject = require_subject(session, subject_id)
+    ctx.purpose(purpose_id)
+    events = [as_consent_event(e) for e in subject_events(session, subject.id)]
+    return decide(ctx.manifest, ctx.jurisdiction, purpose_id, facts_of(subject), events, at,
+                  gpc=gpc, fresh_consent_since=fresh_consent_since)
+
+
+def decisions_for(
+    session: Session, ctx: ConsentContext, subject_id: str, at: datetime
+) -> list[Decision]:
+    """A decision for every purpose, for showing a person their consents."""
+    subject = require_subject(session, subject_id)
+    events = [as_consent_event(e) for e in subject_events(session, subject.id)]
+    facts = facts_of(subject)
+    return [decide(ctx.manifest, ctx.jurisdiction, p.id, facts, events, at)
+            for p in ctx.manifest.purposes]

@@ -1,0 +1,238 @@
+"""The subject registry: stable ids, identities, guardians, organisations, activity."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from personvern.clock import Clock
+from personvern.consent.decide import SubjectFacts
+from personvern.consent.tables import (
+    Guardianship,
+    Identity,
+    Membership,
+    Organisation,
+    Subject,
+)
+from personvern.errors import Conflict, InvalidInput, NotFound
+
+IDENTITY_KINDS = ("email", "phone", "external_id")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def new_id() -> str:
+    """A random, meaningless id (uuid4 hex): it reveals nothing about the person."""
+    return uuid.uuid4().hex
+
+
+def normalise_email(value: str) -> str:
+    """E-mail addresses are compared case-folded and trimmed."""
+    email = value.strip().casefold()
+    if not _EMAIL.match(email) or len(email) > 320:
+        raise InvalidInput(f"{value!r} is not an e-mail address")
+    return email
+
+
+def normalise_phone(value: str, default_country_code: str = "+47") -> str:
+    """A phone number in E.164; eight digits alone are taken as Norwegian (+47)."""
+    digits = re.sub(r"[\s\-().]", "", value)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    if not digits.startswith("+"):
+        digits = default_country_code + digits
+    if not _E164.match(digits):
+        raise InvalidInput(f"{value!r} is not a phone number (E.164, e.g. +4791234567)")
+    return digits
+
+
+def normalise(kind: str, value: str) -> str:
+    """The stored form of an identity of ``kind``."""
+    if kind == "email":
+        return normalise_email(value)
+    if kind == "phone":
+        return normalise_phone(value)
+    if kind == "external_id":
+        ext = value.strip()
+        if not ext or len(ext) > 200:
+            raise InvalidInput("an external id must be 1 to 200 characters")
+        return ext
+    raise InvalidInput(f"unknown identity kind {kind!r}; use one of {', '.join(IDENTITY_KINDS)}")
+
+
+def find_subject(session: Session, kind: str, value: str) -> Subject | None:
+    """The subject with identity ``kind``=``value``, or None."""
+    return session.scalars(
+        select(Subject).join(Identity).where(
+            Identity.kind == kind, Identity.value == normalise(kind, value)
+        )
+    ).first()
+
+
+def get_subject(session: Session, ref: str) -> Subject:
+    """A subject by id, e-mail (has @), phone (starts with +) or ``ext:ID``; NotFound if none."""
+    ref = ref.strip()
+    if ref.startswith("ext:"):
+        found = find_subject(session, "external_id", ref[4:])
+    elif "@" in ref:
+        found = find_subject(session, "email", ref)
+    elif ref.startswith("+"):
+        found = find_subject(session, "phone", ref)
+    else:
+        found = session.get(Subject, ref)
+    if found is None or found.erased_at is not None:
+        raise NotFound(f"no subject {ref!r}")
+    return found
+
+
+def create_subject(
+    session: Session,
+    clock: Clock,
+    identities: dict[str, str],
+    *,
+    birth_date: date | None = None,
+    kind: str | None = None,
+    existing_customer: bool = False,
+) -> tuple[Subject, bool]:
+    """Find the subject owning these identities, or create one; returns (subject, created).
+
+    Identities that point at two different subjects are a Conflict, never a merge.
+    """
+    if not identities:
+        raise InvalidInput("give at least one identity: email, phone or external_id")
+    normal = {k: normalise(k, v) for k, v in identities.items()}
+    owners = {s.id: s for k, v in normal.items() if (s := find_subject(session, k, v))}
+    if len(owners) > 1:
+        raise Conflict("these identities belong to different subjects: " + ", ".join(owners))
+    if birth_date is not None and birth_date > clock().date():
+        raise InvalidInput(f"birth date {birth_date.isoformat()} is in the future")
+    if owners:
+        subject = next(iter(owners.values()))
+        _add_missing(session, clock, subject, normal)
+        return subject, False
+    subject = Subject(
+        id=new_id(), created_at=clock(), kind=kind, birth_date=birth_date,
+        existing_customer=existing_customer,
+    )
+    session.add(subject)
+    session.flush()
+    _add_missing(session, clock, subject, normal)
+    return subject, True
+
+
+def _add_missing(session: Session, clock: Clock, subject: Subject, normal: dict[str, str]) -> None:
+    have = {(i.kind, i.value) for i in identities_of(session, subject.id)}
+    for k, v in normal.items():
+        if (k, v) not in have:
+            session.add(Identity(subject_id=subject.id, kind=k, value=v, created_at=clock()))
+    session.flush()
+
+
+def identities_of(session: Session, subject_id: str) -> list[Identity]:
+    """The subject's identities, oldest first."""
+    return list(session.scalars(
+        select(Identity).where(Identity.subject_id == subject_id).order_by(Identity.id)
+    ))
+
+
+def record_activity(session: Session, subject: Subject, at: datetime) -> datetime:
+    """Note activity at ``at``; a clock that goes backwards never moves it back."""
+    if subject.last_activity is None or at > subject.last_activity:
+        subject.last_activity = at
+        session.flush()
+    assert subject.last_activity is not None
+    return subject.last_activity
+
+
+def link_guardian(
+    session: Session, clock: Clock, guardian: Subject, child: Subject, verified_by: str | None
+) -> Guardianship:
+    """Record that ``guardian`` acts for ``child`` (idempotent)."""
+    if guardian.id == child.id:
+        raise InvalidInput("a subject cannot be their own guardian")
+    existing = session.scalars(select(Guardianship).where(
+        Guardianship.guardian_id == guardian.id, Guardianship.child_id == child.id
+    )).first()
+    if existing is not None:
+        return existing
+    link = Guardianship(guardian_id=guardian.id, child_id=child.id, verified_by=verified_by,
+                        created_at=clock())
+    session.add(link)
+    session.flush()
+    return link
+
+
+def guardians_of(session: Session, child_id: str) -> set[str]:
+    """Ids of the child's guardians."""
+    return set(session.scalars(
+        select(Guardianship.guardian_id).where(Guardianship.child_id == child_id)
+    ))
+
+
+def children_of(session: Session, guardian_id: str) -> set[str]:
+    """Ids of the subjects this guardian acts for."""
+    return set(session.scalars(
+        select(Guardianship.child_id).where(Guardianship.guardian_id == guardian_id)
+    ))
+
+
+def create_organisation(
+    session: Session, clock: Clock, name: str, orgnr: str | None = None
+) -> Organisation:
+    """A customer organisation (seed 003); the orgnr is checked with mod-11."""
+    if orgnr is not None:
+        from stdnum.exceptions import ValidationError
+        from stdnum.no import orgnr as orgnr_check
+
+        try:
+            orgnr = str(orgnr_check.validate(orgnr))
+        except ValidationError:
+            raise InvalidInput(f"{orgnr!r} is not a valid organisasjonsnummer") from None
+    org = Organisation(id=new_id(), name=name.strip(), orgnr=orgnr, created_at=clock())
+    session.add(org)
+    session.flush()
+    return org
+
+
+def add_member(
+    session: Session, clock: Clock, org: Organisation, subject: Subject, role: str = "member"
+) -> Membership:
+    """Make ``subject`` a member (or admin) of ``org``."""
+    if role not in {"member", "admin"}:
+        raise InvalidInput(f"role must be member or admin, not {role!r}")
+    member = Membership(organisation_id=org.id, subject_id=subject.id, role=role,
+                        created_at=clock())
+    session.add(member)
+    session.flush()
+    return member
+
+
+def is_admin_for(session: Session, admin_id: str, member_id: str) -> bool:
+    """Whether ``admin_id`` administers an organisation that ``member_id`` belongs to."""
+    admin_orgs = select(Membership.organisation_id).where(
+        Membership.subject_id == admin_id, Membership.role == "admin"
+    )
+    return session.scalars(select(Membership.id).where(
+        Membership.subject_id == member_id, Membership.organisation_id.in_(admin_orgs)
+    )).first() is not None
+
+
+def facts_of(subject: Subject) -> SubjectFacts:
+    """What decisions need to know about ``subject``."""
+    return SubjectFacts(
+        birth_date=subject.birth_date,
+        existing_customer=subject.existing_customer,
+        relationship_active=subject.closed_at is None,
+    )
+
+
+def require_subject(session: Session, subject_id: str) -> Subject:
+    """The subject with ``subject_id``; NotFound if unknown or erased."""
+    found = session.get(Subject, subject_id)
+    if found is None or found.erased_at is not None:
+        raise NotFound(f"no subject {subject_id!r}")
+    return found

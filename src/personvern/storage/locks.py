@@ -1,0 +1,24 @@
+"""Serialising appends to a hash chain, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import zlib
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+def lock_chain(session: Session, table: str) -> None:
+    """Take a lock that keeps other writers of ``table``'s chain out until our commit.
+
+    PostgreSQL: a transaction-level advisory lock keyed by the table name. SQLite: a
+    write that changes nothing still takes the database's single write lock (waiting up
+    to busy_timeout) and begins the transaction, so the head read next is the latest.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        key = zlib.crc32(f"personvern:{table}".encode())
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif dialect == "sqlite":
+        # The table name comes from our models, never from input.
+        session.execute(text(f"UPDATE {table} SET rowid = rowid WHERE 0"))
