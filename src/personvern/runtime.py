@@ -1,0 +1,75 @@
+"""The running engine: settings, the manifest in force, the database, the clock.
+
+The CLI, the web app and jobs build one Runtime from Settings and pass it down;
+nothing opens a database or reads a manifest at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from personvern.clock import Clock, system_clock
+from personvern.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from personvern.consent.service import ConsentContext
+    from personvern.manifest.loader import LoadedManifest
+
+
+@dataclass
+class Runtime:
+    """Everything a command or request needs, built once."""
+
+    settings: Settings
+    loaded: LoadedManifest
+    consent: ConsentContext
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction (committed on success, rolled back on error)."""
+        from personvern.storage.session import transaction
+
+        with transaction(self.sessions) as session:
+            yield session
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+
+def open_runtime(
+    settings: Settings, clock: Clock = system_clock, *, migrate: bool = True
+) -> Runtime:
+    """Load the manifest, open (and by default migrate) the database, record the manifest.
+
+    The manifest text's SHA-256 is the policy version consent events are tied to.
+    """
+    from personvern.consent.service import ConsentContext
+    from personvern.manifest.loader import load_manifest
+    from personvern.storage.engine import create_engine_for
+    from personvern.storage.manifests import record_manifest
+    from personvern.storage.migrate import upgrade
+    from personvern.storage.session import make_sessionmaker, transaction
+
+    loaded = load_manifest(settings.manifest, max_bytes=settings.max_manifest_bytes)
+    if migrate:
+        upgrade(settings.database_url)
+    engine = create_engine_for(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        with transaction(sessions) as session:
+            version = record_manifest(session, clock, loaded.manifest.service.name, loaded.text)
+    except BaseException:
+        engine.dispose()
+        raise
+    ctx = ConsentContext.of(loaded.manifest, version.sha256)
+    return Runtime(settings, loaded, ctx, engine, sessions, clock)
