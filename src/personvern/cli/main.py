@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from personvern.cli import check_cmd, db_cmd, init_cmd
+from personvern.cli import check_cmd, consent_cmd, db_cmd, init_cmd, ledger_cmd, subject_cmd
 
 app = typer.Typer(
     name="personvern",
@@ -19,6 +19,9 @@ app = typer.Typer(
 app.command("check")(check_cmd.check)
 app.command("init")(init_cmd.init)
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(subject_cmd.app, name="subject")
+app.add_typer(consent_cmd.app, name="consent")
+app.add_typer(ledger_cmd.app, name="ledger")
 
 
 @app.command("version")

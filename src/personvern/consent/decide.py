@@ -98,9 +98,12 @@ def decide(
         return answer(False, "objected_marketing",
                       f"objected to direct marketing {_when(objection)} (GDPR Art. 21(3))")
     gpc_event = _last(past, {EventType.GPC_SEEN})
-    if (purpose.marketing is not None or purpose.third_party_sharing) and (gpc or gpc_event):
+    optional_cookies = any(c != "necessary" for c in purpose.cookie_categories)
+    gpc_applies = purpose.marketing is not None or purpose.third_party_sharing or optional_cookies
+    if gpc_applies and (gpc or gpc_event):
         return answer(False, "gpc", "Global Privacy Control signal, treated as an objection to "
-                      "marketing and third-party sharing (GDPR Art. 21(5))")
+                      "marketing and third-party sharing and a refusal of non-necessary cookies "
+                      "(GDPR Art. 21(5))")
     basis = purpose.legal_basis
     if basis is None:
         return answer(False, "no_basis", "the purpose has no legal basis in the manifest")

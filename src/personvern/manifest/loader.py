@@ -15,6 +15,7 @@ from personvern.manifest.references import reference_problems
 from personvern.manifest.yamlpos import (
     DuplicateKey,
     Positions,
+    TooComplex,
     TooManyNodes,
     load_with_positions,
 )
@@ -73,10 +74,11 @@ def parse_manifest(text: str, *, file: str = "<manifest>") -> LoadedManifest:
             "", "not a Personvern manifest: the top-level key `personvern: 1` is missing",
             file, 1, 1,
         )])
-    if data["personvern"] != 1:
+    version = data["personvern"]
+    if isinstance(version, bool) or not isinstance(version, int) or version != 1:
         line, col = positions.of(("personvern",)) or (1, 1)
         raise ManifestError([Problem(
-            "personvern", f"unsupported schema version {data['personvern']!r}; this Personvern "
+            "personvern", f"unsupported schema version {_got(version)}; this Personvern "
             "reads version 1", file, line, col,
         )])
     try:
@@ -127,15 +129,32 @@ def _parse_yaml(text: str, file: str) -> tuple[Any, Positions]:
         raise ManifestError([Problem(
             "", f"duplicate key {dup.key!r} (first at line {dup.first[0]})", file, *dup.again,
         )]) from None
+    except TooComplex as exc:
+        raise ManifestError([Problem("", str(exc), file, *exc.at)]) from None
     except TooManyNodes as exc:
         raise ManifestError([Problem("", f"the document expands to {exc}", file)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         what = exc.problem or exc.context or "invalid YAML"
+        what += _yaml_hint(exc, text)
         raise ManifestError([Problem("", f"invalid YAML: {what}", file, line, col)]) from None
     except yaml.YAMLError as exc:
         raise ManifestError([Problem("", f"invalid YAML: {exc}", file)]) from None
+
+
+def _yaml_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """Where an unclosed flow collection opened, or that a tab is the trouble."""
+    mark, opened = exc.problem_mark, exc.context_mark
+    if mark is not None:
+        lines = text.splitlines()
+        line = lines[mark.line] if mark.line < len(lines) else ""
+        if line[mark.column:mark.column + 1] == "\t" and "tab" not in str(exc.problem):
+            return " (a tab: indent with spaces)"
+    if exc.problem and exc.context and opened is not None and "flow" in exc.context:
+        kind = "list" if "sequence" in exc.context else "mapping"
+        return f" (in the {kind} opened at line {opened.line + 1}, column {opened.column + 1})"
+    return ""
 
 
 _TYPE_NAMES = {

@@ -183,7 +183,8 @@ class Marketing(Strict):
     """Direct marketing: channels and the markedsføringsloven § 15 exception."""
 
     channels: list[MarketingChannel] = Field(
-        default_factory=list, description="empty when the policy does not say how"
+        default_factory=list,
+        description="channels the marketing is sent through; empty when the policy does not say",
     )
     existing_customer_exception: bool = False
     similar_products_only: bool = False
@@ -222,7 +223,8 @@ class Purpose(Strict):
     categories: list[CategoryKey] = Field(default_factory=list)
     subjects: list[Id] = Field(default_factory=list)
     retention: IdList = Field(
-        default_factory=list, description="retention rule ids; data lives until the last ends"
+        default_factory=list,
+        description="retention rule ids; the purpose's data ends when the first of them fires",
     )
     recipients: list[Id] = Field(default_factory=list)
     marketing: Marketing | None = None
@@ -233,6 +235,10 @@ class Purpose(Strict):
         None, description="whether the person must provide the data (Art. 13(2)(e))"
     )
     third_party_sharing: bool = False
+    cookie_categories: list[CookieCategory] = Field(
+        default_factory=list,
+        description="categories of cookies and similar technologies this purpose relies on",
+    )
 
 
 # ---- how long ----------------------------------------------------------------

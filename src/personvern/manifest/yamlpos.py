@@ -19,6 +19,11 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOOL_WORDS = {"true": True, "false": False}
 # Aliases can make a small file expand exponentially ("billion laughs").
 MAX_NODES = 1_000_000
+# Deep nesting overflows the stack of the C composer (a segfault) and of build() below.
+MAX_DEPTH = 100
+_COLLECTION_TAGS: dict[type[yaml.Node], str] = {
+    yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
 
 
 class DuplicateKey(Exception):
@@ -31,6 +36,14 @@ class DuplicateKey(Exception):
 
 class TooManyNodes(Exception):
     """The document expands to more nodes than any manifest needs."""
+
+
+class TooComplex(Exception):
+    """The document nests too deep or an alias contains itself; refused before building."""
+
+    def __init__(self, message: str, at: Position) -> None:
+        self.at = at
+        super().__init__(message)
 
 
 class Positions:
@@ -55,8 +68,46 @@ def _mark(node: yaml.Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def _at(event: yaml.Event) -> Position:
+    mark = event.start_mark
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+
+
+def _check_shape(text: str) -> None:
+    """Refuse, from the event stream and before anything is built, documents that nest
+    deeper than MAX_DEPTH, expand past MAX_NODES through aliases, or alias themselves."""
+    open_: list[tuple[str | None, int]] = []  # anchor and count at start, per collection
+    sizes: dict[str, int] = {}
+    expanded = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(open_) >= MAX_DEPTH:
+                raise TooComplex(
+                    f"the document nests more than {MAX_DEPTH} levels deep", _at(event)
+                )
+            open_.append((event.anchor, expanded))
+            expanded += 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, start = open_.pop()
+            if anchor is not None:
+                sizes[anchor] = expanded - start
+        elif isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in open_):
+                raise TooComplex(
+                    f"alias *{event.anchor} refers to the collection it is in", _at(event)
+                )
+            expanded += sizes.get(str(event.anchor), 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            expanded += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        if expanded > MAX_NODES:
+            raise TooManyNodes(f"more than {MAX_NODES:,} values")
+
+
 def load_with_positions(text: str) -> tuple[Any, Positions]:
     """Parse one YAML document; returns the data (None if empty) and its positions."""
+    _check_shape(text)
     loader = _LOADER(text)
     try:
         node = loader.get_single_node()
@@ -74,6 +125,12 @@ def load_with_positions(text: str) -> tuple[Any, Positions]:
         if count > MAX_NODES:
             raise TooManyNodes(f"more than {MAX_NODES:,} values")
         positions.values[path] = _mark(n)
+        expected = _COLLECTION_TAGS.get(type(n))
+        if expected is not None and n.tag != expected:  # !!set, !!omap, !!python/...
+            raise yaml.constructor.ConstructorError(
+                None, None, f"could not determine a constructor for the tag {n.tag!r}",
+                n.start_mark,
+            )
         if isinstance(n, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in n.value:
@@ -101,6 +158,11 @@ def load_with_positions(text: str) -> tuple[Any, Positions]:
             return _BOOL_WORDS.get(word, n.value)  # yes/no/on/off stay strings
         if n.tag == "tag:yaml.org,2002:str":
             return n.value
-        return constructor.construct_object(n, deep=True)
+        try:
+            return constructor.construct_object(n, deep=True)
+        except yaml.YAMLError:
+            raise
+        except Exception:  # resolved or tagged as a date or number, but is none: 2025-02-30
+            return n.value
 
     return build(node, ()), positions

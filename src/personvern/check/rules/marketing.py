@@ -34,8 +34,8 @@ def marketing_without_consent(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             )
 
 
-@rule("PV015", "customer-exception-without-opt-out", Severity.WARNING,
-      "The existing-customer exception without its opt-outs", "markedsføringsloven § 15")
+@rule("PV015", "customer-exception-conditions-unmet", Severity.ERROR,
+      "The existing-customer exception used without its conditions", "markedsføringsloven § 15")
 def exception_without_opt_out(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     """The existing-customer exception holds only for the seller's own similar
     products, and only if the customer was offered a free, easy opt-out when the

@@ -1,0 +1,89 @@
+"""``personvern subject``: add, show and note activity of data subjects."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from personvern.cli.common import emit, parse_date, runtime
+from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+
+app = typer.Typer(help="Add and show data subjects.", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    email: Annotated[str | None, typer.Option(help="E-mail address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Phone number (+47 assumed).")] = None,
+    external_id: Annotated[str | None, typer.Option(help="The app's own user id.")] = None,
+    birth_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (for the child age).")] = None,
+    kind: Annotated[str | None, typer.Option(help="Subject kind from the manifest.")] = None,
+    customer: Annotated[bool, typer.Option(help="An existing customer (mfl. § 15).")] = False,
+    guardian: Annotated[
+        str | None, typer.Option(help="A guardian's subject id, e-mail or phone.")
+    ] = None,
+    verified_by: Annotated[
+        str | None, typer.Option(help="How the guardian's authority was checked.")
+    ] = None,
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Create a subject, or find the one these identities belong to."""
+    from personvern.consent.subjects import create_subject, get_subject, link_guardian
+
+    given = {k: v for k, v in (("email", email), ("phone", phone), ("external_id", external_id))
+             if v is not None}
+    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+        subject, created = create_subject(
+            s, rt.clock, given, birth_date=parse_date(birth_date, "--birth-date"), kind=kind,
+            existing_customer=customer,
+        )
+        if guardian is not None:
+            link_guardian(s, rt.clock, get_subject(s, guardian), subject, verified_by)
+        emit({"id": subject.id, "created": created}, as_json,
+             [f"{'created' if created else 'found'} subject {subject.id}"])
+
+
+@app.command("show")
+def show(
+    subject: Annotated[str, typer.Argument(help="Subject id, e-mail, +phone or ext:ID.")],
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Show a subject: identities, relations, activity and what may be done now."""
+    from personvern.consent.service import decisions_for
+    from personvern.consent.subjects import children_of, get_subject, guardians_of, identities_of
+
+    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+        found = get_subject(s, subject)
+        identities = [{"kind": i.kind, "value": i.value} for i in identities_of(s, found.id)]
+        decisions = [{"purpose": d.purpose, "allowed": d.allowed, "reason": d.reason}
+                     for d in decisions_for(s, rt.consent, found.id, rt.clock())]
+        data = {
+            "id": found.id, "identities": identities, "birth_date": found.birth_date,
+            "existing_customer": found.existing_customer, "last_activity": found.last_activity,
+            "guardians": sorted(guardians_of(s, found.id)),
+            "children": sorted(children_of(s, found.id)), "decisions": decisions,
+        }
+    lines = [f"subject {found.id}"]
+    lines += [f"  {i['kind']}: {i['value']}" for i in identities]
+    lines.append(f"  last activity: {found.last_activity or 'never'}")
+    lines += [f"  {'yes' if d['allowed'] else 'no '} {d['purpose']}: {d['reason']}"
+              for d in decisions]
+    emit(data, as_json, lines)
+
+
+@app.command("activity")
+def activity(
+    subject: Annotated[str, typer.Argument(help="Subject id, e-mail, +phone or ext:ID.")],
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Note that the subject was active now (retention counts from the last activity)."""
+    from personvern.consent.subjects import get_subject, record_activity
+
+    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+        found = get_subject(s, subject)
+        last = record_activity(s, found, rt.clock())
+    emit({"id": found.id, "last_activity": last}, as_json, [f"last activity {last.isoformat()}"])
