@@ -31,6 +31,7 @@ from personvern.consent.tables import LedgerEvent, Subject
 from personvern.errors import Forbidden, InvalidInput, NotFound
 from personvern.law import Jurisdiction, get_jurisdiction
 from personvern.manifest.model import Manifest, Purpose
+from personvern.storage.locks import lock_chain
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,12 @@ def record_event(
     evidence: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
 ) -> tuple[LedgerEvent, bool]:
-    """Check every rule, then append; returns (event, replayed). Nothing is stored on error."""
+    """Check every rule, then append; returns (event, replayed). Nothing is stored on error.
+
+    The ledger lock is taken first, so the checks (e.g. "is there a consent to
+    withdraw?") see the same ledger the append extends, even with concurrent writers.
+    """
+    lock_chain(session, LedgerEvent.__tablename__)
     subject = require_subject(session, subject_id)
     purpose = ctx.purpose(purpose_id) if purpose_id is not None else None
     if type in CONSENT_TYPES or type in OBJECTION_TYPES:
