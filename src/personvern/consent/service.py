@@ -5,13 +5,14 @@ The web API, the CLI and the Python client all call these; none adds rules of it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from personvern.consent.cache import DecisionCache, Inputs
 from personvern.consent.decide import Decision, age_on, decide
 from personvern.consent.events import (
     CONSENT_TYPES,
@@ -41,6 +42,7 @@ class ConsentContext:
     manifest: Manifest
     jurisdiction: Jurisdiction
     policy_version: str
+    cache: DecisionCache = field(default_factory=DecisionCache, compare=False, repr=False)
 
     @classmethod
     def of(cls, manifest: Manifest, policy_version: str) -> ConsentContext:
@@ -95,6 +97,7 @@ def record_event(
     # A replayed withdrawal finds the consent already withdrawn; the ledger answers it.
     if type is EventType.CONSENT_WITHDRAWN and not _replaying(session, idempotency_key):
         _check_something_to_withdraw(session, subject, purpose_id, at)
+    ctx.cache.invalidate_on_commit(session, subject.id)
     return append_event(session, at, new)
 
 
@@ -162,20 +165,24 @@ def decide_for(
     session: Session, ctx: ConsentContext, subject_id: str, purpose_id: str, at: datetime,
     *, gpc: bool = False, fresh_consent_since: datetime | None = None,
 ) -> Decision:
-    """The decision for a stored subject, from its events in ledger order."""
-    subject = require_subject(session, subject_id)
+    """The decision for a stored subject, from its events in ledger order (cached)."""
     ctx.purpose(purpose_id)
-    events = [as_consent_event(e) for e in subject_events(session, subject.id)]
-    return decide(ctx.manifest, ctx.jurisdiction, purpose_id, facts_of(subject), events, at,
+    facts, events = ctx.cache.inputs(session, subject_id, load_inputs)
+    return decide(ctx.manifest, ctx.jurisdiction, purpose_id, facts, events, at,
                   gpc=gpc, fresh_consent_since=fresh_consent_since)
+
+
+def load_inputs(session: Session, subject_id: str) -> Inputs:
+    """A subject's facts and events in ledger order, from the database."""
+    subject = require_subject(session, subject_id)
+    events = tuple(as_consent_event(e) for e in subject_events(session, subject.id))
+    return facts_of(subject), events
 
 
 def decisions_for(
     session: Session, ctx: ConsentContext, subject_id: str, at: datetime
 ) -> list[Decision]:
     """A decision for every purpose, for showing a person their consents."""
-    subject = require_subject(session, subject_id)
-    events = [as_consent_event(e) for e in subject_events(session, subject.id)]
-    facts = facts_of(subject)
+    facts, events = ctx.cache.inputs(session, subject_id, load_inputs)
     return [decide(ctx.manifest, ctx.jurisdiction, p.id, facts, events, at)
             for p in ctx.manifest.purposes]

@@ -1,0 +1,91 @@
+"""A per-process cache of what decisions need, so the hot question costs no query.
+
+Entries are dropped when this process writes a subject's events (after commit, so
+the writer reads its own write) and, for writes by other processes, when a sync
+finds newer ledger events — at most ``max_staleness`` seconds later. Subject facts
+changed elsewhere (birth date, closed account) are reloaded after ``facts_ttl``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from personvern.consent.decide import SubjectFacts
+from personvern.consent.events import ConsentEvent
+from personvern.consent.tables import LedgerEvent
+
+Inputs = tuple[SubjectFacts, tuple[ConsentEvent, ...]]
+Loader = Callable[[Session, str], Inputs]
+
+
+class DecisionCache:
+    """Subject id → (facts, events), least recently used dropped first."""
+
+    def __init__(self, max_entries: int = 200_000, max_staleness: float = 1.0,
+                 facts_ttl: float = 30.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.max_entries = max_entries
+        self.max_staleness = max_staleness
+        self.facts_ttl = facts_ttl
+        self._now = monotonic
+        self._entries: OrderedDict[str, tuple[float, Inputs]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._seen_seq: int | None = None
+        self._synced_at = float("-inf")
+        self.hits = self.misses = 0
+
+    def inputs(self, session: Session, subject_id: str, load: Loader) -> Inputs:
+        """The decision inputs for ``subject_id``, from memory when fresh."""
+        now = self._now()
+        if now - self._synced_at >= self.max_staleness:
+            self._sync(session, now)
+        with self._lock:
+            entry = self._entries.get(subject_id)
+            if entry is not None and now - entry[0] < self.facts_ttl:
+                self._entries.move_to_end(subject_id)
+                self.hits += 1
+                return entry[1]
+        self.misses += 1
+        loaded = load(session, subject_id)
+        with self._lock:
+            self._entries[subject_id] = (now, loaded)
+            if len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return loaded
+
+    def invalidate(self, subject_id: str) -> None:
+        """Forget ``subject_id`` now."""
+        with self._lock:
+            self._entries.pop(subject_id, None)
+
+    def invalidate_on_commit(self, session: Session, subject_id: str) -> None:
+        """Forget ``subject_id`` now and again when ``session`` commits.
+
+        Now: this writer's next decision reloads. On commit: a reader that loaded the
+        old events between our write and our commit does not keep them.
+        """
+        self.invalidate(subject_id)
+        event.listen(session, "after_commit", lambda _s: self.invalidate(subject_id), once=True)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._entries.clear()
+
+    def _sync(self, session: Session, now: float) -> None:
+        if self._seen_seq is None:
+            self._seen_seq = session.scalar(select(func.max(LedgerEvent.seq))) or 0
+        else:
+            changed = session.execute(
+                select(LedgerEvent.seq, LedgerEvent.subject_id)
+                .where(LedgerEvent.seq > self._seen_seq).order_by(LedgerEvent.seq)
+            ).all()
+            for seq, subject_id in changed:
+                self.invalidate(subject_id)
+                self._seen_seq = seq
+        self._synced_at = now
