@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from personvern.consent.decide import SubjectFacts
-from personvern.consent.events import ConsentEvent
+from personvern.consent.decide import SubjectState
 from personvern.consent.tables import LedgerEvent
 
-Inputs = tuple[SubjectFacts, tuple[ConsentEvent, ...]]
-Loader = Callable[[Session, str], Inputs]
+Loader = Callable[[Session, str], SubjectState]
 
 
 class DecisionCache:
-    """Subject id → (facts, events), least recently used dropped first."""
+    """Subject id → decision inputs; when full, the oldest loaded is dropped first."""
 
     def __init__(self, max_entries: int = 200_000, max_staleness: float = 1.0,
                  facts_ttl: float = 30.0, monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -33,29 +30,30 @@ class DecisionCache:
         self.max_staleness = max_staleness
         self.facts_ttl = facts_ttl
         self._now = monotonic
-        self._entries: OrderedDict[str, tuple[float, Inputs]] = OrderedDict()
+        # A plain dict keeps insertion order: dropping the first key drops the oldest
+        # load, and reads need no lock (single dict operations are atomic in CPython).
+        self._entries: dict[str, tuple[float, SubjectState]] = {}
         self._lock = threading.Lock()
         self._seen_seq: int | None = None
         self._synced_at = float("-inf")
         self.hits = self.misses = 0
 
-    def inputs(self, session: Session, subject_id: str, load: Loader) -> Inputs:
+    def inputs(self, session: Session, subject_id: str, load: Loader) -> SubjectState:
         """The decision inputs for ``subject_id``, from memory when fresh."""
         now = self._now()
         if now - self._synced_at >= self.max_staleness:
             self._sync(session, now)
-        with self._lock:
-            entry = self._entries.get(subject_id)
-            if entry is not None and now - entry[0] < self.facts_ttl:
-                self._entries.move_to_end(subject_id)
-                self.hits += 1
-                return entry[1]
+        entry = self._entries.get(subject_id)
+        if entry is not None and now - entry[0] < self.facts_ttl:
+            self.hits += 1
+            return entry[1]
         self.misses += 1
         loaded = load(session, subject_id)
         with self._lock:
+            self._entries.pop(subject_id, None)
             self._entries[subject_id] = (now, loaded)
             if len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+                del self._entries[next(iter(self._entries))]
         return loaded
 
     def invalidate(self, subject_id: str) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from personvern.consent.cache import DecisionCache, Inputs
-from personvern.consent.decide import Decision, age_on, decide
+from personvern.consent.cache import DecisionCache
+from personvern.consent.decide import Decision, SubjectState, age_on, decide_purpose
 from personvern.consent.events import (
     CONSENT_TYPES,
     OBJECTION_TYPES,
@@ -43,6 +43,11 @@ class ConsentContext:
     jurisdiction: Jurisdiction
     policy_version: str
     cache: DecisionCache = field(default_factory=DecisionCache, compare=False, repr=False)
+    purposes: dict[str, Purpose] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Looked up on every decision; built once.
+        object.__setattr__(self, "purposes", {p.id: p for p in self.manifest.purposes})
 
     @classmethod
     def of(cls, manifest: Manifest, policy_version: str) -> ConsentContext:
@@ -51,9 +56,9 @@ class ConsentContext:
 
     def purpose(self, purpose_id: str) -> Purpose:
         """The purpose, or NotFound naming the known ones."""
-        for p in self.manifest.purposes:
-            if p.id == purpose_id:
-                return p
+        found = self.purposes.get(purpose_id)
+        if found is not None:
+            return found
         known = ", ".join(p.id for p in self.manifest.purposes)
         raise NotFound(f"unknown purpose {purpose_id!r}; the manifest declares: {known}")
 
@@ -166,23 +171,23 @@ def decide_for(
     *, gpc: bool = False, fresh_consent_since: datetime | None = None,
 ) -> Decision:
     """The decision for a stored subject, from its events in ledger order (cached)."""
-    ctx.purpose(purpose_id)
-    facts, events = ctx.cache.inputs(session, subject_id, load_inputs)
-    return decide(ctx.manifest, ctx.jurisdiction, purpose_id, facts, events, at,
-                  gpc=gpc, fresh_consent_since=fresh_consent_since)
+    purpose = ctx.purpose(purpose_id)
+    state = ctx.cache.inputs(session, subject_id, load_state)
+    return decide_purpose(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
+                          fresh_consent_since=fresh_consent_since)
 
 
-def load_inputs(session: Session, subject_id: str) -> Inputs:
+def load_state(session: Session, subject_id: str) -> SubjectState:
     """A subject's facts and events in ledger order, from the database."""
     subject = require_subject(session, subject_id)
-    events = tuple(as_consent_event(e) for e in subject_events(session, subject.id))
-    return facts_of(subject), events
+    events = (as_consent_event(e) for e in subject_events(session, subject.id))
+    return SubjectState.of(facts_of(subject), events)
 
 
 def decisions_for(
     session: Session, ctx: ConsentContext, subject_id: str, at: datetime
 ) -> list[Decision]:
     """A decision for every purpose, for showing a person their consents."""
-    facts, events = ctx.cache.inputs(session, subject_id, load_inputs)
-    return [decide(ctx.manifest, ctx.jurisdiction, p.id, facts, events, at)
+    state = ctx.cache.inputs(session, subject_id, load_state)
+    return [decide_purpose(p, ctx.child_age(), ctx.jurisdiction, state, at)
             for p in ctx.manifest.purposes]

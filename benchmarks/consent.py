@@ -1,0 +1,299 @@
+"""Consent benchmark: decisions in process and over HTTP, and durable ledger appends.
+
+Full size: 1,000,000 subjects and 5,000,000 ledger events on SQLite (``--quick``:
+10,000 and 50,000). Each figure is printed next to its limit measured in the same
+run: a dict lookup and one indexed SQL select for in-process decisions, a bare
+FastAPI endpoint returning a constant for HTTP, hand-written INSERT+COMMIT for appends.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+from _common import ROOT, console_script, emit, log, parse_args, ratio
+
+MANIFEST = ROOT / "examples" / "teoritentamen.yaml"
+CONSENT_PURPOSES = ("marketing_cookies", "ad_pixels")
+T0 = datetime(2027, 1, 1, 12, 0, tzinfo=UTC)
+HTTP_SECONDS = 10
+
+
+def populate(url: str, subjects: int, events: int, batch: int = 50_000) -> list[str]:
+    """Fill a migrated database with subjects and a valid hash-chained ledger."""
+    from sqlalchemy import insert
+
+    from personvern.consent.ledger import GENESIS_HASH, event_hash, evidence_digest
+    from personvern.consent.tables import Identity, LedgerEvent, Subject
+    from personvern.storage.engine import create_engine_for
+
+    rng = random.Random(7)
+    ids = [f"{rng.getrandbits(128):032x}" for _ in range(subjects)]
+    engine = create_engine_for(url)
+    empty = evidence_digest({})
+    with engine.begin() as conn:
+        for start in range(0, subjects, batch):
+            chunk = ids[start:start + batch]
+            conn.execute(insert(Subject), [
+                {"id": sid, "created_at": T0, "existing_customer": False} for sid in chunk])
+            conn.execute(insert(Identity), [
+                {"subject_id": sid, "kind": "external_id", "value": f"u{start + i}",
+                 "created_at": T0} for i, sid in enumerate(chunk)])
+        prev = GENESIS_HASH
+        rows = []
+        for seq in range(1, events + 1):
+            # Subjects get events in rounds, alternating give/withdraw per purpose.
+            sid = ids[(seq - 1) % subjects]
+            round_no = (seq - 1) // subjects
+            kind = "consent_given" if round_no % 2 == 0 else "consent_withdrawn"
+            row = SimpleNamespace(
+                seq=seq, id=f"{seq:032x}", subject_id=sid,
+                purpose=CONSENT_PURPOSES[(round_no // 2) % 2], type=kind, actor="self",
+                actor_subject_id=None, channel="api", policy_version=None,
+                idempotency_key=None, evidence_digest=empty, prev_hash=prev,
+                at=T0 + timedelta(seconds=seq), recorded_at=T0 + timedelta(seconds=seq),
+            )
+            row.hash = prev = event_hash(row)  # type: ignore[arg-type]
+            rows.append(vars(row))
+            if len(rows) == batch:
+                conn.execute(insert(LedgerEvent), rows)
+                rows = []
+                log(f"  {seq:,} events")
+        if rows:
+            conn.execute(insert(LedgerEvent), rows)
+    engine.dispose()
+    return ids
+
+
+def in_process(url: str, ids: list[str], decisions: int) -> dict[str, float]:
+    """Warm decisions per second, against a dict lookup and an indexed select."""
+    from personvern.consent.service import ConsentContext, decide_for
+    from personvern.manifest.loader import load_manifest
+    from personvern.storage.engine import create_engine_for
+    from personvern.storage.session import make_sessionmaker
+
+    ctx = ConsentContext.of(load_manifest(MANIFEST).manifest, "b" * 64)
+    engine = create_engine_for(url)
+    rng = random.Random(1)
+    sample = rng.sample(ids, min(len(ids), 20_000))
+    order = [rng.choice(sample) for _ in range(decisions)]
+    at = T0 + timedelta(days=3650)
+    with make_sessionmaker(engine)() as session:
+        for sid in sample:  # warm the cache
+            decide_for(session, ctx, sid, "marketing_cookies", at)
+        started = time.perf_counter()
+        allowed = 0
+        for sid in order:
+            allowed += decide_for(session, ctx, sid, "marketing_cookies", at).allowed
+        decide_s = (time.perf_counter() - started) / decisions
+    engine.dispose()
+    table = {sid: True for sid in sample}
+    started = time.perf_counter()
+    hits = 0
+    for sid in order:
+        hits += table.get(sid, False)
+    dict_s = (time.perf_counter() - started) / decisions
+    path = url.removeprefix("sqlite:///")
+    conn = sqlite3.connect(path)
+    selects = order[: min(decisions, 20_000)]
+    started = time.perf_counter()
+    for sid in selects:
+        conn.execute("SELECT seq, purpose, type, at FROM ledger_events WHERE subject_id = ? "
+                     "ORDER BY seq", (sid,)).fetchall()
+    select_s = (time.perf_counter() - started) / len(selects)
+    conn.close()
+    return {"decide_s": decide_s, "dict_s": dict_s, "select_s": select_s,
+            "allowed_share": allowed / decisions}
+
+
+def appends(url: str, ids: list[str], count: int) -> dict[str, float]:
+    """Durable appends per second (one transaction each), and hand-written INSERT+COMMIT."""
+    from personvern.consent.events import EventType
+    from personvern.consent.service import ConsentContext, record_event
+    from personvern.manifest.loader import load_manifest
+    from personvern.storage.engine import create_engine_for
+    from personvern.storage.session import make_sessionmaker, transaction
+
+    ctx = ConsentContext.of(load_manifest(MANIFEST).manifest, "b" * 64)
+    engine = create_engine_for(url)
+    sessions = make_sessionmaker(engine)
+    # Adults only: ids were created without birth dates, so no guardian is needed.
+    targets = random.Random(3).sample(ids, count)
+    at = T0 + timedelta(days=3650)
+    started = time.perf_counter()
+    for sid in targets:
+        with transaction(sessions) as s:
+            record_event(s, ctx, at, sid, EventType.OBJECTION_RAISED, purpose_id="ad_pixels")
+    ours = time.perf_counter() - started
+    engine.dispose()
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE bare (seq INTEGER PRIMARY KEY, subject TEXT, type TEXT, at TEXT)")
+    started = time.perf_counter()
+    for i, sid in enumerate(targets):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO bare VALUES (?, ?, 'x', ?)", (i, sid, at.isoformat()))
+        conn.execute("COMMIT")
+    bare = time.perf_counter() - started
+    conn.close()
+    return {"ours_per_s": count / ours, "bare_per_s": count / bare}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[None]:
+    """Run a server process until it answers on ``port``; stop it afterwards."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:]}"
+                                 if proc.stderr else "server exited")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def wrk(url: str, lua: Path | None, seconds: int) -> dict[str, float]:
+    """Requests per second and p50/p99 latency (ms) from wrk, 2 threads, 32 connections."""
+    argv = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url]
+    if lua is not None:
+        argv[1:1] = ["-s", str(lua)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=seconds + 60)
+    text = out.stdout
+
+    def latency(label: str) -> float:
+        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        if not found:
+            raise SystemExit(f"wrk printed no {label}% latency:\n{text}")
+        value, unit = float(found.group(1)), found.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    if rps is None:
+        raise SystemExit(f"wrk printed no rate:\n{text}")
+    return {"rps": float(rps.group(1)), "p50_ms": latency("50"), "p99_ms": latency("99"),
+            "non_2xx": float(errors.group(1)) if errors else 0.0}
+
+
+def http(workdir: Path, url: str, ids: list[str], seconds: int) -> dict[str, float]:
+    """Decisions over HTTP against one server process, and a bare FastAPI endpoint."""
+    from personvern.apikeys import create_key
+    from personvern.storage.engine import create_engine_for
+    from personvern.storage.session import make_sessionmaker, transaction
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed; `make bench` installs it (apt-get install wrk)")
+    engine = create_engine_for(url)
+    with transaction(make_sessionmaker(engine)) as s:
+        token, _ = create_key(s, lambda: T0, "benchmark")
+    engine.dispose()
+    sample = random.Random(5).sample(ids, min(len(ids), 1000))
+    lua = workdir / "decide.lua"
+    lua.write_text(
+        'local ids = {' + ",".join(f'"{sid}"' for sid in sample) + '}\n'
+        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+        'request = function()\n'
+        '  local sid = ids[math.random(#ids)]\n'
+        '  return wrk.format("GET", "/api/v1/decisions?subject=" .. sid ..'
+        ' "&purpose=marketing_cookies")\n'
+        'end\n'
+    )
+    port = free_port()
+    serve = [console_script("personvern"), "serve", "--manifest", str(MANIFEST), "--db", url,
+             "--port", str(port)]
+    with server(serve, port):
+        wrk(f"http://127.0.0.1:{port}/", lua, 2)  # warm the cache
+        ours = wrk(f"http://127.0.0.1:{port}/", lua, seconds)
+    port = free_port()
+    bare = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "benchmarks"),
+            "_bare_app:app", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    with server(bare, port):
+        wrk(f"http://127.0.0.1:{port}/constant", None, 2)
+        limit = wrk(f"http://127.0.0.1:{port}/constant", None, seconds)
+    return {"ours": ours, "bare": limit}  # type: ignore[dict-item]
+
+
+def main() -> None:
+    """Build the store, measure, print the JSON line."""
+    args = parse_args(__doc__ or "")
+    subjects, events = (10_000, 50_000) if args.quick else (1_000_000, 5_000_000)
+    decisions = 50_000 if args.quick else 300_000
+    append_count = 500 if args.quick else 3000
+    seconds = 3 if args.quick else HTTP_SECONDS
+    from personvern.storage.migrate import upgrade
+
+    with tempfile.TemporaryDirectory(prefix="pv-bench-") as tmp:
+        workdir = Path(tmp)
+        url = f"sqlite:///{workdir / 'consent.db'}"
+        upgrade(url)
+        log(f"populating {subjects:,} subjects and {events:,} events")
+        started = time.perf_counter()
+        ids = populate(url, subjects, events)
+        build_s = time.perf_counter() - started
+        log("in-process decisions")
+        proc = in_process(url, ids, decisions)
+        log("HTTP decisions")
+        net = http(workdir, url, ids, seconds)
+        log("durable appends")
+        app = appends(url, ids, append_count)
+    ours, bare = net["ours"], net["bare"]  # type: ignore[index]
+    figures = {
+        "in_process_decisions_per_s": round(1 / proc["decide_s"]),
+        "dict_lookups_per_s": round(1 / proc["dict_s"]),
+        "indexed_selects_per_s": round(1 / proc["select_s"]),
+        "http_decisions_per_s": round(ours["rps"]),  # type: ignore[index]
+        "http_p50_ms": ours["p50_ms"], "http_p99_ms": ours["p99_ms"],  # type: ignore[index]
+        "http_non_2xx": ours["non_2xx"],  # type: ignore[index]
+        "bare_fastapi_per_s": round(bare["rps"]),  # type: ignore[index]
+        "bare_p50_ms": bare["p50_ms"], "bare_p99_ms": bare["p99_ms"],  # type: ignore[index]
+        "durable_appends_per_s": round(app["ours_per_s"]),
+        "handwritten_insert_commit_per_s": round(app["bare_per_s"]),
+        "store_build_s": round(build_s, 1),
+        "targets": {"in_process_decisions_per_s": 100_000, "http_vs_bare_min": 0.5,
+                    "durable_appends_per_s": 2000},
+    }
+    ratios = {
+        "decision_vs_dict_lookup_time": ratio(proc["decide_s"], proc["dict_s"]),
+        "decision_vs_indexed_select_time": ratio(proc["decide_s"], proc["select_s"]),
+        "http_throughput_vs_bare_fastapi": ratio(ours["rps"], bare["rps"]),  # type: ignore[index]
+        "append_throughput_vs_handwritten_sql": ratio(app["ours_per_s"], app["bare_per_s"]),
+    }
+    size = {"subjects": subjects, "events": events, "decisions_timed": decisions,
+            "appends_timed": append_count, "http_seconds": seconds, "connections": 32,
+            "database": "sqlite"}
+    emit("consent", size, figures, ratios)
+
+
+if __name__ == "__main__":
+    main()
