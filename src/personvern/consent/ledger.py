@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from personvern.consent.events import Actor, Channel, ConsentEvent, EventType
@@ -71,23 +71,29 @@ class NewEvent:
                     self.actor_subject_id)
 
 
+_EVENTS: Table = LedgerEvent.__table__  # type: ignore[assignment]
+_EVIDENCE: Table = LedgerEvidence.__table__  # type: ignore[assignment]
+_HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
+_INSERT_EVENT = insert(_EVENTS)
+_INSERT_EVIDENCE = insert(_EVIDENCE)
+_BY_KEY = select(_EVENTS).where(_EVENTS.c.idempotency_key == bindparam("key"))
+
+
 def append_event(session: Session, at: datetime, new: NewEvent) -> tuple[LedgerEvent, bool]:
     """Append ``new`` at ``at`` in the session's transaction; returns (event, replayed).
 
     A replay (same idempotency key, same request) returns the stored event and adds
-    nothing; the same key for a different request is a Conflict.
+    nothing; the same key for a different request is a Conflict. Core statements on
+    the session's connection: this is the ledger's hot path.
     """
-    if new.idempotency_key is not None:
-        stored = _by_key(session, new.idempotency_key)
-        if stored is not None:
-            return _replay(stored, new), True
+    conn = session.connection()
     evidence = json.loads(canonical_json(new.evidence or {}))
     lock_chain(session, LedgerEvent.__tablename__)
     if new.idempotency_key is not None:
-        stored = _by_key(session, new.idempotency_key)  # a racing writer may have won
+        stored = event_by_key(session, new.idempotency_key)
         if stored is not None:
             return _replay(stored, new), True
-    head = ledger_head(session)
+    head = conn.execute(_HEAD).first()
     stamp = as_utc(at)
     event = LedgerEvent(
         seq=1 if head is None else head.seq + 1,
@@ -98,15 +104,16 @@ def append_event(session: Session, at: datetime, new: NewEvent) -> tuple[LedgerE
         prev_hash=GENESIS_HASH if head is None else head.hash,
     )
     event.hash = event_hash(event)
-    session.add(event)
-    session.flush()
-    session.add(LedgerEvidence(event_seq=event.seq, subject_id=new.subject_id, data=evidence))
-    session.flush()
+    conn.execute(_INSERT_EVENT, {c.name: getattr(event, c.name) for c in _EVENTS.columns})
+    conn.execute(_INSERT_EVIDENCE,
+                 {"event_seq": event.seq, "subject_id": new.subject_id, "data": evidence})
     return event, False
 
 
-def _by_key(session: Session, key: str) -> LedgerEvent | None:
-    return session.scalars(select(LedgerEvent).where(LedgerEvent.idempotency_key == key)).first()
+def event_by_key(session: Session, key: str) -> LedgerEvent | None:
+    """The event stored under idempotency ``key``, as a detached object, or None."""
+    row = session.connection().execute(_BY_KEY, {"key": key}).first()
+    return None if row is None else LedgerEvent(**row._mapping)
 
 
 def _replay(stored: LedgerEvent, new: NewEvent) -> LedgerEvent:

@@ -21,14 +21,22 @@ from personvern.consent.events import (
     Channel,
     EventType,
 )
-from personvern.consent.ledger import NewEvent, append_event, as_consent_event, subject_events
+from personvern.consent.ledger import (
+    NewEvent,
+    append_event,
+    as_consent_event,
+    event_by_key,
+    subject_events,
+)
 from personvern.consent.subjects import (
+    SubjectRow,
     facts_of,
     guardians_of,
     is_admin_for,
     require_subject,
+    subject_row,
 )
-from personvern.consent.tables import LedgerEvent, Subject
+from personvern.consent.tables import LedgerEvent
 from personvern.errors import Forbidden, InvalidInput, NotFound
 from personvern.law import Jurisdiction, get_jurisdiction
 from personvern.manifest.model import Manifest, Purpose
@@ -87,7 +95,7 @@ def record_event(
     withdraw?") see the same ledger the append extends, even with concurrent writers.
     """
     lock_chain(session, LedgerEvent.__tablename__)
-    subject = require_subject(session, subject_id)
+    subject = subject_row(session, subject_id)
     purpose = ctx.purpose(purpose_id) if purpose_id is not None else None
     if type in CONSENT_TYPES or type in OBJECTION_TYPES:
         if purpose is None:
@@ -107,9 +115,7 @@ def record_event(
 
 
 def _replaying(session: Session, key: str | None) -> bool:
-    return key is not None and session.scalars(
-        select(LedgerEvent.seq).where(LedgerEvent.idempotency_key == key)
-    ).first() is not None
+    return key is not None and event_by_key(session, key) is not None
 
 
 def _check_purpose_allows(purpose: Purpose, type: EventType) -> None:
@@ -128,7 +134,7 @@ def _check_purpose_allows(purpose: Purpose, type: EventType) -> None:
 
 
 def _check_actor(
-    session: Session, ctx: ConsentContext, subject: Subject, at: datetime, type: EventType,
+    session: Session, ctx: ConsentContext, subject: SubjectRow, at: datetime, type: EventType,
     actor: Actor, actor_subject_id: str | None,
 ) -> None:
     age = ctx.child_age()
@@ -156,13 +162,16 @@ def _check_actor(
 
 
 def _check_something_to_withdraw(
-    session: Session, subject: Subject, purpose_id: str | None, at: datetime
+    session: Session, subject: SubjectRow, purpose_id: str | None, at: datetime
 ) -> None:
-    last = None
-    for row in subject_events(session, subject.id):
-        if row.purpose == purpose_id and EventType(row.type) in CONSENT_TYPES and row.at <= at:
-            last = row
-    if last is None or last.type != EventType.CONSENT_GIVEN:
+    events = LedgerEvent.__table__
+    last = session.connection().execute(
+        select(events.c.type)
+        .where(events.c.subject_id == subject.id, events.c.purpose == purpose_id,
+               events.c.type.in_([str(t) for t in CONSENT_TYPES]), events.c.at <= at)
+        .order_by(events.c.seq.desc()).limit(1)
+    ).scalar()
+    if last != EventType.CONSENT_GIVEN:
         raise InvalidInput(f"there is no consent to withdraw for purpose {purpose_id!r}")
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
@@ -236,3 +237,25 @@ def require_subject(session: Session, subject_id: str) -> Subject:
     if found is None or found.erased_at is not None:
         raise NotFound(f"no subject {subject_id!r}")
     return found
+
+
+_SUBJECTS = Subject.__table__
+# Built once: SQLAlchemy then reuses its compiled form instead of re-deriving it per call.
+_SUBJECT_ROW = select(_SUBJECTS.c.id, _SUBJECTS.c.birth_date).where(
+    _SUBJECTS.c.id == bindparam("id"), _SUBJECTS.c.erased_at.is_(None)
+)
+
+
+class SubjectRow(NamedTuple):
+    """The few columns the ledger's checks need, read without the ORM."""
+
+    id: str
+    birth_date: date | None
+
+
+def subject_row(session: Session, subject_id: str) -> SubjectRow:
+    """The subject's id and birth date via Core (hot path); NotFound if unknown or erased."""
+    row = session.connection().execute(_SUBJECT_ROW, {"id": subject_id}).first()
+    if row is None:
+        raise NotFound(f"no subject {subject_id!r}")
+    return SubjectRow(row.id, row.birth_date)

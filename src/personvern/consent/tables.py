@@ -125,8 +125,10 @@ class LedgerEvent(Base):
     recorded_at: Mapped[datetime]
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     evidence_digest: Mapped[str] = mapped_column(String(SHA256_HEX))
-    prev_hash: Mapped[str] = mapped_column(String(SHA256_HEX), unique=True)
-    hash: Mapped[str] = mapped_column(String(SHA256_HEX), unique=True)
+    # Not indexed: the chain is serialised by the ledger lock and checked by verify;
+    # two random 64-character indexes would double the cost of every append.
+    prev_hash: Mapped[str] = mapped_column(String(SHA256_HEX))
+    hash: Mapped[str] = mapped_column(String(SHA256_HEX))
 
 
 class LedgerEvidence(Base):

@@ -65,10 +65,8 @@ def upgrade() -> None:
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_ledger_events')),
-    sa.UniqueConstraint('hash', name=op.f('uq_ledger_events_hash')),
     sa.UniqueConstraint('id', name=op.f('uq_ledger_events_id')),
-    sa.UniqueConstraint('idempotency_key', name=op.f('uq_ledger_events_idempotency_key')),
-    sa.UniqueConstraint('prev_hash', name=op.f('uq_ledger_events_prev_hash'))
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_ledger_events_idempotency_key'))
     )
     with op.batch_alter_table('ledger_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_events_subject_id_seq'), ['subject_id', 'seq'], unique=False)
