@@ -3,8 +3,11 @@
 Alembic's env and the models-vs-migrations test import this module.
 """
 
+from personvern.breach import tables as breach_tables
 from personvern.consent import tables as consent_tables
+from personvern.mail import tables as mail_tables
+from personvern.policy import tables as policy_tables
 from personvern.storage import models
 from personvern.storage.models import Base
 
-__all__ = ["Base", "consent_tables", "models"]
+__all__ = ["Base", "breach_tables", "consent_tables", "mail_tables", "models", "policy_tables"]

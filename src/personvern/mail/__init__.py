@@ -1,0 +1,1 @@
+"""Outgoing e-mail: an outbox table, sent over SMTP by a job."""

@@ -1,0 +1,1 @@
+"""The privacy policy: rendered from the manifest, versioned, diffed, announced."""
