@@ -78,6 +78,8 @@ class Jurisdiction:
     withdrawal_source: Statute
     marketing_source: Statute
     cookie_source: Statute
+    # Dates (receipt, deadlines) are counted in the controller's local time.
+    timezone: str = "Europe/Oslo"
     # GDPR Art. 12(3): one month, extendable by two further months.
     response_months: int = 1
     extension_months: int = 2

@@ -1,0 +1,1 @@
+"""Data-subject requests: deadlines, the data map, and fulfilment."""

@@ -1,0 +1,100 @@
+"""Answer deadlines for data-subject requests, counted as the law counts them.
+
+GDPR Art. 12(3): within one month of receipt, extendable by two further months.
+Counting follows Regulation (EEC, Euratom) No 1182/71 Art. 3 as LAW.md summarises:
+the day of receipt is not counted; a period in months ends on the same date in the
+last month, or on that month's last day if the date does not exist; a period ending
+on a Saturday, Sunday or public holiday ends on the next working day. A stricter
+promise in the manifest (seed 001: 14 working days) is the deadline shown when it
+comes first.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+
+from personvern.law import Jurisdiction
+from personvern.manifest.model import ResponseDeadline
+
+
+@functools.lru_cache(maxsize=64)
+def _holidays(calendar: str, year: int) -> frozenset[date]:
+    import holidays
+
+    return frozenset(holidays.country_holidays(calendar, years=year))
+
+
+def is_working_day(day: date, calendar: str) -> bool:
+    """Not a Saturday, Sunday or public holiday of ``calendar`` (e.g. "NO")."""
+    return day.weekday() < 5 and day not in _holidays(calendar, day.year)
+
+
+def next_working_day(day: date, calendar: str) -> date:
+    """``day`` itself if it is a working day, else the next one (1182/71 Art. 3(4))."""
+    while not is_working_day(day, calendar):
+        day += timedelta(days=1)
+    return day
+
+
+def add_months(received: date, months: int) -> date:
+    """The same date ``months`` later; the month's last day when that date does not exist."""
+    return received + relativedelta(months=months)  # relativedelta clamps to the month end
+
+
+def add_working_days(received: date, days: int, calendar: str) -> date:
+    """The ``days``-th working day after ``received`` (the day of receipt not counted)."""
+    day = received
+    counted = 0
+    while counted < days:
+        day += timedelta(days=1)
+        if is_working_day(day, calendar):
+            counted += 1
+    return day
+
+
+def receipt_date(received_at: datetime, j: Jurisdiction) -> date:
+    """The local calendar date of receipt (a request at 23:30 UTC may be tomorrow in Oslo)."""
+    return received_at.astimezone(ZoneInfo(j.timezone)).date()
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """The deadlines of one request: the law's, the promise's, and the one shown."""
+
+    received: date
+    legal: date
+    promised: date | None
+    extended_limit: date
+
+    @property
+    def due(self) -> date:
+        """The deadline to meet: the stricter of the law and the manifest's promise."""
+        return min(self.legal, self.promised) if self.promised else self.legal
+
+
+def deadlines(received_at: datetime, j: Jurisdiction, promise: ResponseDeadline) -> Deadlines:
+    """All deadlines for a request received at ``received_at``."""
+    received = receipt_date(received_at, j)
+    calendar = j.holiday_calendar
+    legal = next_working_day(add_months(received, j.response_months), calendar)
+    promised: date | None = None
+    if promise.working_days is not None:
+        promised = add_working_days(received, promise.working_days, calendar)
+    elif promise.days is not None:
+        promised = next_working_day(received + timedelta(days=promise.days), calendar)
+    elif promise.months is not None and promise.months < j.response_months:
+        promised = next_working_day(add_months(received, promise.months), calendar)
+    extended = next_working_day(
+        add_months(received, j.response_months + j.extension_months), calendar
+    )
+    return Deadlines(received, legal, promised, extended)
+
+
+def extension_notice_by(d: Deadlines) -> date:
+    """The person must be told of an extension within the first month (Art. 12(3))."""
+    return d.legal
