@@ -141,6 +141,7 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
      "purposes[1].consent"),
     ("PV040", lambda d: d["retention"][0].update(trigger="purpose_fulfilled") or d,
      "retention[0].trigger"),
+    ("PV041", lambda d: d.update(datasets=[{"id": "app"}]) or d, "datasets[0].id"),
 ]
 
 

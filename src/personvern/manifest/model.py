@@ -372,28 +372,70 @@ class PolicyChanges(Strict):
     effective_from: date | None = None
 
 
+EraseAction = Literal["delete_row", "null", "mask", "hash", "keep"]
+Validation = Literal["email", "phone", "national_id", "orgnr", "date", "text"]
+
+
 class Column(Strict):
-    """A column holding personal data (provisional: the requests issue extends it)."""
+    """A column holding personal data, and what erasure does to it."""
 
     name: str
     categories: list[CategoryKey] = Field(default_factory=list)
-    identity: Identity | None = None
+    identity: Identity | None = Field(
+        None, description="this column identifies the subject (the walk starts here)"
+    )
+    erase: EraseAction | None = Field(
+        None, description="what erasure does to this column; the table's rule if absent"
+    )
+    hold: Id | None = Field(
+        None, description="retention rule that keeps this column despite erasure (legal hold)"
+    )
+    provided: bool = Field(
+        False, description="the person provided it (included in a portability export)"
+    )
+    validate_as: Validation | None = Field(
+        None, description="how a rectified value is checked (e-mail, phone, fødselsnummer, ...)"
+    )
+
+
+class Reference(Strict):
+    """A column pointing at another table's key: the walk follows it (multi-hop)."""
+
+    column: str = Field(description="the column in this table holding the other table's key")
+    to: str = Field(description="table.column it points at, e.g. users.id")
 
 
 class Table(Strict):
-    """A table of a dataset."""
+    """A table of a dataset: its key, personal columns, references and erasure rule."""
 
     name: str
+    key: str = Field("id", description="the primary key column")
     columns: list[Column] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+    erase: EraseAction = Field(
+        "delete_row", description="what erasure does to a row of the subject's, by default"
+    )
+    hold: Id | None = Field(
+        None, description="retention rule that keeps whole rows despite erasure (legal hold)"
+    )
 
 
 class Dataset(Strict):
-    """A database where the service keeps personal data."""
+    """Where the service keeps personal data: a database, an HTTP callback, or a manual task."""
 
     id: Id
+    kind: Literal["sql", "http", "manual"] = "sql"
     description: Text | None = None
+    url: str | None = Field(None, description="SQLAlchemy URL without secrets (e.g. sqlite:///app.db)")
     url_env: str | None = Field(None, description="environment variable holding the URL")
     tables: list[Table] = Field(default_factory=list)
+    callback: str | None = Field(
+        None, description="kind http: the app's endpoint answering access and erase calls"
+    )
+    recipient: Id | None = Field(
+        None, description="kind manual: the processor asked by e-mail to act"
+    )
+    contact: Email | None = Field(None, description="kind manual: where the request is sent")
 
 
 class Service(Strict):

@@ -228,10 +228,12 @@ DESCRIPTIONS: dict[str, str] = {
     "Dataset.tables": "Tables that hold personal data.",
     "Table.name": "Table name.",
     "Table.columns": "Columns that hold personal data.",
+    "Table.references": "References to other tables' keys; the walk from a person's "
+    "identities follows them, over several hops (invoice -> purchase -> user).",
+    "Dataset.kind": "sql: a database the engine reads and changes; http: the app answers "
+    "access and erase calls; manual: a processor is asked by e-mail.",
     "Column.name": "Column name.",
     "Column.categories": "Data categories stored in the column.",
-    "Column.identity": "The kind of identity the column holds, if it identifies the person; "
-    "used to find a person's data.",
 }
 
 # Fields holding the id of another section's entry, by the model they point at.

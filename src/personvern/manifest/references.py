@@ -88,8 +88,39 @@ def _unknown_references(m: Manifest) -> Iterator[tuple[Loc, str]]:
     if guardian is not None and guardian not in subjects:
         yield ("children", "guardian_subject"), _unknown("subject", guardian, subjects)
     for d, ds in enumerate(m.datasets):
+        yield from _dataset_problems(("datasets", d), ds, retention, recipients)
         for t, table in enumerate(ds.tables):
             for c, col in enumerate(table.columns):
                 yield from check_categories(
                     ("datasets", d, "tables", t, "columns", c, "categories"), col.categories
+                )
+
+
+def _dataset_problems(
+    loc: Loc, ds: Any, retention: Sequence[str], recipients: Sequence[str]
+) -> Iterator[tuple[Loc, str]]:
+    """A dataset's own consistency: its kind's fields, table names, references, holds."""
+    if ds.kind == "http" and not ds.callback:
+        yield (*loc, "id"), f"dataset {ds.id!r} of kind http needs a callback URL"
+    if ds.kind == "manual" and not (ds.recipient or ds.contact):
+        yield (*loc, "id"), f"dataset {ds.id!r} of kind manual needs a recipient or contact"
+    if ds.recipient is not None and ds.recipient not in recipients:
+        yield (*loc, "recipient"), _unknown("recipient", ds.recipient, recipients)
+    tables = {t.name: t for t in ds.tables}
+    for t, table in enumerate(ds.tables):
+        tloc = (*loc, "tables", t)
+        if table.hold is not None and table.hold not in retention:
+            yield (*tloc, "hold"), _unknown("retention rule", table.hold, retention)
+        for c, col in enumerate(table.columns):
+            if col.hold is not None and col.hold not in retention:
+                yield (*tloc, "columns", c, "hold"), _unknown("retention rule", col.hold, retention)
+        for r, ref in enumerate(table.references):
+            target_table, _, target_col = ref.to.partition(".")
+            if not target_col:
+                yield (*tloc, "references", r, "to"), (
+                    f"{ref.to!r} must name table.column, e.g. users.id"
+                )
+            elif target_table not in tables:
+                yield (*tloc, "references", r, "to"), _unknown(
+                    "table", target_table, list(tables)
                 )

@@ -87,3 +87,23 @@ def unused_category(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     for i, c in enumerate(m.categories):
         if c.id not in used:
             yield ("categories", i, "id"), f"category {c.id!r} is declared but no purpose uses it"
+
+
+@rule("PV041", "dataset-unreachable", Severity.WARNING,
+      "A dataset requests cannot reach", "GDPR Art. 12(2), Art. 15-17")
+def dataset_unreachable(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Access and erasure must cover every place the service keeps personal data.
+    A database without a connection, or without a column that identifies the
+    person, is a place no request can reach."""
+    for i, ds in enumerate(m.datasets):
+        if ds.kind != "sql":
+            continue
+        if not (ds.url or ds.url_env):
+            yield ("datasets", i, "id"), (
+                f"dataset {ds.id!r} has no url or url_env, so requests cannot read or erase it"
+            )
+        elif not any(c.identity for t in ds.tables for c in t.columns):
+            yield ("datasets", i, "tables"), (
+                f"dataset {ds.id!r} maps no column that identifies a person (identity), so no "
+                "one's rows can be found"
+            )
