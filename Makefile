@@ -51,12 +51,19 @@ bench-quick: $(STAMP) system-deps
 	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
 
 demo: $(STAMP)
+	$(BIN)/personvern demo init $(DEMO_DIR) --subjects 2000 --force
 	@for f in examples/*.yaml; do \
 	  echo; echo "=== personvern check $$f"; \
 	  $(BIN)/personvern check $$f; \
 	  true; \
 	done
-	@echo; echo "Start your own: $(BIN)/personvern init --template blank personvern.yaml"
+	@echo
+	@echo "The demo service is in $(DEMO_DIR)/. Try:"
+	@echo "  export PERSONVERN_MANIFEST=$(DEMO_DIR)/personvern.yaml PERSONVERN_DATABASE_URL=sqlite:///$(DEMO_DIR)/personvern.db"
+	@echo "  $(BIN)/personvern subject show ext:1500"
+	@echo "  $(BIN)/personvern consent give ext:5 newsletter --text 'Vil du ha nyhetsbrev?'"
+	@echo "  $(BIN)/personvern consent decide ext:5 newsletter"
+	@echo "  $(BIN)/personvern ledger verify"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -6,7 +6,15 @@ import sys
 
 import typer
 
-from personvern.cli import check_cmd, consent_cmd, db_cmd, init_cmd, ledger_cmd, subject_cmd
+from personvern.cli import (
+    check_cmd,
+    consent_cmd,
+    db_cmd,
+    demo_cmd,
+    init_cmd,
+    ledger_cmd,
+    subject_cmd,
+)
 
 app = typer.Typer(
     name="personvern",
@@ -22,6 +30,7 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(subject_cmd.app, name="subject")
 app.add_typer(consent_cmd.app, name="consent")
 app.add_typer(ledger_cmd.app, name="ledger")
+app.add_typer(demo_cmd.app, name="demo")
 
 
 @app.command("version")

@@ -11,8 +11,8 @@ from personvern.manifest.model import ALL_RIGHTS, Manifest
 _NAMES = {
     "access": "access (Art. 15)", "rectification": "rectification (Art. 16)",
     "erasure": "erasure (Art. 17)", "restriction": "restriction (Art. 18)",
-    "objection": "objection (Art. 21)", "portability": "portability (Art. 20)",
-    "withdraw_consent": "withdrawing consent (Art. 7(3))",
+    "objection": "object (Art. 21)", "portability": "data portability (Art. 20)",
+    "withdraw_consent": "withdraw consent (Art. 7(3))",
     "human_review": "human review of automated decisions (Art. 22(3))",
 }
 # Longest honest promises, in the unit given: one calendar month can be as short

@@ -1,0 +1,54 @@
+"""``personvern demo``: a synthetic mentoring service to try everything on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from personvern.cli.common import emit
+from personvern.cli.options import JsonOption, NowOption
+
+app = typer.Typer(help="Create the demo service.", no_args_is_help=True)
+
+
+@app.command("init")
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write the demo.")] = Path("demo"),
+    subjects: Annotated[int, typer.Option(help="How many people the service has.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same people).")] = 7,
+    force: Annotated[bool, typer.Option(help="Replace a demo already in DIR.")] = False,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Write the demo service's database, its manifest and the engine's database into DIR.
+
+    Nothing is started. Every person is synthetic (Faker, Norwegian locale).
+    """
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from personvern.clock import parse_now
+    from personvern.demo.init import init_demo
+    from personvern.errors import InvalidInput
+
+    try:
+        at = parse_now(now)()
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}"),
+                  disable=as_json, transient=True) as bar:
+        task = bar.add_task("writing the demo service", total=None)
+        files = init_demo(directory, subjects, now=at, seed=seed, force=force,
+                          progress=lambda n: bar.advance(task, n))
+    data = {"directory": files.directory, "manifest": files.manifest,
+            "service_database": files.service_url, "engine_database": files.engine_url,
+            "rows": vars(files.counts)}
+    emit(data, as_json, [
+        f"demo service written to {files.directory}",
+        f"  manifest:        {files.manifest}",
+        f"  service data:    {files.service_url}",
+        f"  engine database: {files.engine_url}",
+        "  rows: " + ", ".join(f"{k} {v:,}" for k, v in vars(files.counts).items()),
+        f"try: personvern check {files.manifest}",
+    ])

@@ -1,0 +1,1 @@
+"""The demo service: a synthetic mentoring app (seed 000) with Norwegian customers."""
