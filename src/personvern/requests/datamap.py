@@ -1,0 +1,198 @@
+"""The data map at work: find every row of a subject by walking references.
+
+From the subject's identities (e-mail, phone, user id) the walk selects the rows
+whose identity columns match, then follows references from child to parent key
+(invoice -> purchase -> user, read backwards: user -> purchases -> invoices) until
+nothing new is found. The map is checked against the reflected schema first, so a
+table or column that does not exist is a clear error before any request runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, MetaData, Table, select
+
+from personvern.errors import ConfigurationError, StorageError
+from personvern.manifest.model import Dataset, Manifest
+from personvern.manifest.model import Table as MappedTable
+
+# Values per IN (...) list: well under SQLite's and PostgreSQL's parameter limits.
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Edge:
+    """``table.column`` holds keys of ``target.target_column``."""
+
+    table: str
+    column: str
+    target: str
+    target_column: str
+
+
+@dataclass
+class Found:
+    """A subject's rows per table, keyed by primary key, in the order found."""
+
+    rows: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, table: str, key: str, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Add rows not seen before; returns the new ones."""
+        seen = self.rows.setdefault(table, {})
+        new = []
+        for row in rows:
+            if row[key] not in seen:
+                seen[row[key]] = row
+                new.append(row)
+        return new
+
+    def keys(self, table: str) -> set[Any]:
+        """Primary keys found in ``table``."""
+        return set(self.rows.get(table, {}))
+
+    def count(self) -> int:
+        """All rows found."""
+        return sum(len(r) for r in self.rows.values())
+
+
+def dataset_url(ds: Dataset) -> str:
+    """The dataset's URL: ``url``, or the environment variable ``url_env`` names."""
+    if ds.url:
+        return ds.url
+    if ds.url_env:
+        value = os.environ.get(ds.url_env)
+        if not value:
+            raise ConfigurationError(
+                f"dataset {ds.id!r}: environment variable {ds.url_env} is not set"
+            )
+        return value
+    raise ConfigurationError(f"dataset {ds.id!r} has no url or url_env")
+
+
+class SqlDataset:
+    """One mapped SQL dataset: its engine, reflected tables and reference graph."""
+
+    def __init__(self, ds: Dataset, engine: Engine) -> None:
+        self.spec = ds
+        self.engine = engine
+        self.mapped: dict[str, MappedTable] = {t.name: t for t in ds.tables}
+        self.tables: dict[str, Table] = {}
+        self.edges: list[Edge] = [
+            Edge(t.name, r.column, *r.to.split(".", 1)) for t in ds.tables for r in t.references
+        ]
+
+    def reflect(self) -> None:
+        """Read the real schema and check every mapped table and column exists."""
+        meta = MetaData()
+        try:
+            meta.reflect(self.engine, only=list(self.mapped))
+        except Exception as exc:
+            missing = self._missing_tables(exc)
+            if missing:
+                raise ConfigurationError(
+                    f"dataset {self.spec.id!r}: table {missing} does not exist in the database"
+                ) from None
+            raise StorageError(f"dataset {self.spec.id!r} cannot be read: {exc}") from exc
+        problems = []
+        for name, mapped in self.mapped.items():
+            table = meta.tables[name]
+            wanted = [mapped.key, *(c.name for c in mapped.columns),
+                      *(r.column for r in mapped.references)]
+            problems += [f"{name}.{col}" for col in wanted if col not in table.c]
+        for edge in self.edges:
+            target = meta.tables.get(edge.target)
+            if target is None or edge.target_column not in target.c:
+                problems.append(f"{edge.target}.{edge.target_column}")
+        if problems:
+            raise ConfigurationError(
+                f"dataset {self.spec.id!r}: the data map names columns the database does not "
+                f"have: {', '.join(sorted(set(problems)))}"
+            )
+        self.tables = {name: meta.tables[name] for name in self.mapped}
+
+    def _missing_tables(self, exc: Exception) -> str | None:
+        from sqlalchemy import inspect
+
+        try:
+            present = set(inspect(self.engine).get_table_names())
+        except Exception:  # the database itself is down: not a mapping problem
+            return None
+        missing = sorted(set(self.mapped) - present)
+        return ", ".join(missing) if missing else None
+
+    def suggestions(self) -> list[str]:
+        """Foreign keys in the database that the map does not follow: likely missed references."""
+        mapped = {(e.table, e.column) for e in self.edges}
+        out = []
+        for name, table in self.tables.items():
+            for fk in table.foreign_keys:
+                col = fk.parent.name
+                if (name, col) not in mapped and fk.column.table.name in self.mapped:
+                    out.append(f"{name}.{col} -> {fk.column.table.name}.{fk.column.name}")
+        return sorted(out)
+
+    def identity_columns(self) -> Iterator[tuple[str, str, str]]:
+        """(table, column, identity kind) for every identity column."""
+        for t in self.spec.tables:
+            for c in t.columns:
+                if c.identity:
+                    yield t.name, c.name, c.identity
+
+    def find(self, conn: Connection, identities: dict[str, Sequence[str]]) -> Found:
+        """Every row of the subject with these identities (kind -> values)."""
+        found = Found()
+        frontier: set[str] = set()
+        for table, column, kind in self.identity_columns():
+            values = list(identities.get(kind, ()))
+            if kind == "user_id":
+                values += list(identities.get("external_id", ()))
+            if not values:
+                continue
+            rows = self._select_in(conn, table, column, values)
+            if found.add(table, self.mapped[table].key, rows):
+                frontier.add(table)
+        while frontier:
+            reached = frontier
+            frontier = set()
+            for edge in self.edges:
+                if edge.target not in reached:
+                    continue
+                keys = [r[edge.target_column] for r in found.rows[edge.target].values()]
+                rows = self._select_in(conn, edge.table, edge.column, keys)
+                if found.add(edge.table, self.mapped[edge.table].key, rows):
+                    frontier.add(edge.table)
+        return found
+
+    def _select_in(
+        self, conn: Connection, table: str, column: str, values: Sequence[Any]
+    ) -> list[dict[str, Any]]:
+        t = self.tables[table]
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(values), CHUNK):
+            chunk = list(values[start:start + CHUNK])
+            out += [dict(r._mapping) for r in conn.execute(select(t).where(t.c[column].in_(chunk)))]
+        return out
+
+
+def open_datasets(manifest: Manifest) -> list[SqlDataset]:
+    """Engines for the manifest's SQL datasets, reflected and checked."""
+    from personvern.storage.engine import create_engine_for
+
+    out: list[SqlDataset] = []
+    for ds in manifest.datasets:
+        if ds.kind != "sql":
+            continue
+        mapped = SqlDataset(ds, create_engine_for(dataset_url(ds)))
+        try:
+            mapped.reflect()
+        except BaseException:
+            mapped.engine.dispose()
+            for other in out:
+                other.engine.dispose()
+            raise
+        out.append(mapped)
+    return out

@@ -1,0 +1,88 @@
+"""Data-subject requests, their history, verification codes and Art. 19 notices."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from personvern.storage.models import SHA256_HEX, Base
+
+
+class Request(Base):
+    """One data-subject request, from receipt to completion or refusal."""
+
+    __tablename__ = "requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # access | portability | rectification | erasure | restriction | objection | withdrawal
+    type: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(32), index=True)
+    # received -> verifying -> verified -> in_progress -> completed | refused (| extended)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    received_at: Mapped[datetime]
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    legal_due_on: Mapped[date] = mapped_column(Date)
+    extended_to: Mapped[date | None] = mapped_column(Date)
+    # self | guardian | admin | owner: who opened it, and for whom they act
+    opened_by: Mapped[str] = mapped_column(String(16))
+    opened_by_subject_id: Mapped[str | None] = mapped_column(String(32))
+    verified_by: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16))
+    # What the request asks for (e.g. rectified values, the purpose objected to).
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What was done: rows per table, kept rows with their hold and date, package digest.
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    closed_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class RequestEvent(Base):
+    """One transition of a request: who did what, when and why."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text)
+
+
+class VerificationCode(Base):
+    """A one-time code or link token sent by e-mail; only its hash is stored."""
+
+    __tablename__ = "verification_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(SHA256_HEX), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RecipientNotice(Base):
+    """An Art. 19 notice to a recipient: sent through a webhook or e-mail, retried, acked."""
+
+    __tablename__ = "recipient_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(64))
+    # rectification | erasure | restriction
+    action: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))  # webhook | email | manual
+    target: Mapped[str] = mapped_column(String(500))
+    # queued -> sent -> acknowledged, or failed after the attempts run out
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
