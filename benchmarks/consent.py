@@ -99,7 +99,7 @@ def in_process(url: str, ids: list[str], decisions: int) -> dict[str, float]:
             allowed += decide_for(session, ctx, sid, "marketing_cookies", at).allowed
         decide_s = (time.perf_counter() - started) / decisions
     engine.dispose()
-    table = {sid: True for sid in sample}
+    table = dict.fromkeys(sample, True)
     started = time.perf_counter()
     hits = 0
     for sid in order:
