@@ -32,12 +32,22 @@ class Settings:
                                     metadata={"help": "largest manifest read, in bytes"})
     cookie_choice_months: int = field(default=6,
                                       metadata={"help": "how long a cookie choice lasts"})
+    # Hashes IP addresses and user agents in consent evidence; without it a random key
+    # lasts only while the process runs. Never shown in a repr.
+    evidence_key: str | None = field(default=None, repr=False,
+                                     metadata={"help": "key for hashing request evidence"})
 
     def __post_init__(self) -> None:
         if self.max_manifest_bytes < 1024:
-            raise ConfigurationError("max_manifest_bytes must be at least 1024")
+            raise ConfigurationError(
+                f"{ENV_PREFIX}MAX_MANIFEST_BYTES must be at least 1024, "
+                f"not {self.max_manifest_bytes}"
+            )
         if not 1 <= self.cookie_choice_months <= 24:
-            raise ConfigurationError("cookie_choice_months must be between 1 and 24")
+            raise ConfigurationError(
+                f"{ENV_PREFIX}COOKIE_CHOICE_MONTHS must be between 1 and 24, "
+                f"not {self.cookie_choice_months}"
+            )
 
 
 def _from_env(name: str, kind: type) -> object:
@@ -57,7 +67,7 @@ def _from_env(name: str, kind: type) -> object:
 def get_settings(**overrides: object) -> Settings:
     """Settings from ``PERSONVERN_*`` variables, with non-None ``overrides`` on top."""
     kinds = {"manifest": Path, "database_url": str, "max_manifest_bytes": int,
-             "cookie_choice_months": int}
+             "cookie_choice_months": int, "evidence_key": str}
     values: dict[str, object] = {}
     for f in fields(Settings):
         if overrides.get(f.name) is not None:

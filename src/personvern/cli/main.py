@@ -12,7 +12,9 @@ from personvern.cli import (
     db_cmd,
     demo_cmd,
     init_cmd,
+    keys_cmd,
     ledger_cmd,
+    serve_cmd,
     subject_cmd,
 )
 
@@ -31,6 +33,8 @@ app.add_typer(subject_cmd.app, name="subject")
 app.add_typer(consent_cmd.app, name="consent")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(demo_cmd.app, name="demo")
+app.add_typer(keys_cmd.app, name="keys")
+app.command("serve")(serve_cmd.serve)
 
 
 @app.command("version")

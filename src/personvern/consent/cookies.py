@@ -10,7 +10,6 @@ allowed until the browser chooses again. Rows are only ever added, never changed
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from collections.abc import Mapping
@@ -33,28 +32,8 @@ NECESSARY = "necessary"
 # The order categories are shown in; the manifest's Literal allows exactly these.
 CATEGORY_ORDER = ("necessary", "preferences", "statistics", "marketing")
 DEFAULT_CHOICE_MONTHS = 6
-CHOICE_MONTHS_ENV = "PERSONVERN_COOKIE_CHOICE_MONTHS"
 # Browser ids are ours (random, url-safe) or the banner's own; never anything personal.
 _BROWSER_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-
-
-def cookie_choice_months() -> int:
-    """Months a cookie choice lasts, from ``PERSONVERN_COOKIE_CHOICE_MONTHS`` (default 6).
-
-    Interim accessor: this belongs in Settings as ``cookie_choice_months``.
-    """
-    raw = os.environ.get(CHOICE_MONTHS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_CHOICE_MONTHS
-    try:
-        months = int(raw)
-    except ValueError:
-        raise ConfigurationError(
-            f"{CHOICE_MONTHS_ENV}={raw!r} is not a whole number of months"
-        ) from None
-    if not 1 <= months <= 24:
-        raise ConfigurationError(f"{CHOICE_MONTHS_ENV}={months} must be between 1 and 24")
-    return months
 
 
 def categories_of(manifest: Manifest) -> list[str]:
@@ -175,7 +154,7 @@ def _state(ctx: ConsentContext, row: CookieChoice, at: datetime, gpc_now: bool) 
 
 def _months(months: int | None) -> int:
     if months is None:
-        return cookie_choice_months()
+        return DEFAULT_CHOICE_MONTHS
     if months < 1:
         raise ConfigurationError(f"a cookie choice must last at least a month, not {months}")
     return months

@@ -1,0 +1,253 @@
+"""``/api/v1/``: subjects, the consent ledger, decisions and cookie choices.
+
+Routes are thin: they read the request, call the consent core in one transaction,
+and shape the answer. Every rule lives in ``personvern.consent``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from sqlalchemy.orm import Session
+
+from personvern.consent.cookies import CookieState, current_choice, record_choice
+from personvern.consent.events import EventType
+from personvern.consent.ledger import subject_events
+from personvern.consent.service import decide_for, decisions_for, record_event
+from personvern.consent.subjects import (
+    IDENTITY_KINDS,
+    create_subject,
+    get_subject,
+    guardians_of,
+    identities_of,
+    link_guardian,
+    record_activity,
+)
+from personvern.consent.tables import ApiKey, LedgerEvent, Subject
+from personvern.errors import Unauthorized
+from personvern.web.deps import (
+    gpc_signal,
+    hashed_evidence,
+    optional_key,
+    require_key,
+    runtime,
+    unit,
+)
+from personvern.web.problems import responses
+from personvern.web.schemas import (
+    ActivityOut,
+    ConsentIn,
+    ConsentsOut,
+    CookieChoiceIn,
+    CookieStateOut,
+    DecisionIn,
+    DecisionOut,
+    EventOut,
+    GuardianIn,
+    GuardianOut,
+    IdentityOut,
+    PurposeConsentOut,
+    SubjectIn,
+    SubjectOut,
+)
+
+Gpc = Annotated[bool, Depends(gpc_signal)]
+SubjectRef = Annotated[str, Query(min_length=1, max_length=320,
+                                  description="subject id, e-mail, +phone or ext:ID")]
+Purpose = Annotated[str, Query(min_length=1, max_length=64)]
+BrowserId = Annotated[str, Path(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                                description="the id the choice was stored under")]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=200,
+    description="Send the same key again to replay: the stored event comes back (200, "
+                "`Idempotent-Replayed: true`) and nothing is appended.",
+)]
+
+router = APIRouter(
+    prefix="/api/v1", tags=["consent"], dependencies=[Depends(require_key)],
+    responses=responses(400, 401, 404, 413, 422),
+)
+# The cookie banner runs in the visitor's browser, which cannot keep an API key secret:
+# anonymous choices need none; tying a choice to a subject does.
+cookies_router = APIRouter(prefix="/api/v1", tags=["cookies"],
+                           responses=responses(400, 401, 404, 413, 422))
+
+
+def _subject_out(session: Session, subject: Subject) -> SubjectOut:
+    return SubjectOut(
+        id=subject.id,
+        identities=[IdentityOut(kind=i.kind, value=i.value)
+                    for i in identities_of(session, subject.id)],
+        kind=subject.kind, birth_date=subject.birth_date,
+        existing_customer=subject.existing_customer, last_activity=subject.last_activity,
+        created_at=subject.created_at, guardians=sorted(guardians_of(session, subject.id)),
+    )
+
+
+def _event_out(row: LedgerEvent) -> EventOut:
+    return EventOut.model_validate(row, from_attributes=True)
+
+
+@router.post("/subjects", status_code=201, response_model=SubjectOut,
+             responses={200: {"model": SubjectOut, "description": "found by an identity"},
+                        **responses(409)})
+def ensure_subject(body: SubjectIn, request: Request, response: Response) -> SubjectOut:
+    """Find the subject owning these identities (200), or create it (201)."""
+    rt = runtime(request)
+    identities = {k: v for k in IDENTITY_KINDS if (v := getattr(body, k)) is not None}
+    with unit(rt) as session:
+        subject, created = create_subject(
+            session, rt.clock, identities, birth_date=body.birth_date, kind=body.kind,
+            existing_customer=body.existing_customer,
+        )
+        out = _subject_out(session, subject)
+    response.status_code = 201 if created else 200
+    return out
+
+
+@router.get("/subjects/{ref}", response_model=SubjectOut)
+def show_subject(ref: str, request: Request) -> SubjectOut:
+    """A subject by id, e-mail, +phone or ``ext:ID``."""
+    with unit(runtime(request)) as session:
+        return _subject_out(session, get_subject(session, ref))
+
+
+@router.post("/subjects/{ref}/activity", response_model=ActivityOut)
+def subject_activity(ref: str, request: Request) -> ActivityOut:
+    """Note that the subject was active now (retention counts from the last activity)."""
+    rt = runtime(request)
+    with unit(rt) as session:
+        subject = get_subject(session, ref)
+        last = record_activity(session, subject, rt.clock())
+        return ActivityOut(id=subject.id, last_activity=last)
+
+
+@router.post("/subjects/{ref}/guardians", status_code=201, response_model=GuardianOut,
+             responses={200: {"model": GuardianOut, "description": "already linked"}})
+def add_guardian(ref: str, body: GuardianIn, request: Request, response: Response) -> GuardianOut:
+    """Link a guardian who acts for this subject (201; 200 if already linked)."""
+    rt = runtime(request)
+    with unit(rt) as session:
+        child = get_subject(session, ref)
+        guardian = get_subject(session, body.guardian_id)
+        existed = guardian.id in guardians_of(session, child.id)
+        link = link_guardian(session, rt.clock, guardian, child, body.verified_by)
+        out = GuardianOut(guardian_id=link.guardian_id, child_id=link.child_id,
+                          verified_by=link.verified_by, created_at=link.created_at)
+    response.status_code = 200 if existed else 201
+    return out
+
+
+@router.post("/consents", status_code=201, response_model=EventOut,
+             responses={200: {"model": EventOut, "description": "a replay of an earlier key",
+                              "headers": {"Idempotent-Replayed": {"schema": {"type": "string"}}}},
+                        **responses(403, 409)})
+def record_consent(
+    body: ConsentIn, request: Request, response: Response, idempotency_key: IdempotencyKey = None
+) -> EventOut:
+    """Append a consent or objection event, after every rule of the consent core."""
+    rt = runtime(request)
+    extra = body.evidence.model_dump(exclude={"ip", "user_agent"}, exclude_none=True)
+    evidence = hashed_evidence(request, extra, body.evidence.ip, body.evidence.user_agent)
+    with unit(rt) as session:
+        subject = get_subject(session, body.subject)
+        actor_id = (get_subject(session, body.actor_subject_id).id
+                    if body.actor_subject_id is not None else None)
+        row, replayed = record_event(
+            session, rt.consent, rt.clock(), subject.id, EventType(body.type),
+            purpose_id=body.purpose, actor=body.actor, channel=body.channel,
+            actor_subject_id=actor_id, evidence=evidence, idempotency_key=idempotency_key,
+        )
+        out = _event_out(row)
+    if replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return out
+
+
+@router.get("/subjects/{ref}/consents", response_model=ConsentsOut)
+def subject_consents(ref: str, request: Request) -> ConsentsOut:
+    """The decision for every purpose now, each with the events behind it."""
+    rt = runtime(request)
+    at = rt.clock()
+    with unit(rt) as session:
+        subject = get_subject(session, ref)
+        decisions = decisions_for(session, rt.consent, subject.id, at)
+        by_purpose: dict[str | None, list[EventOut]] = defaultdict(list)
+        for row in subject_events(session, subject.id):
+            by_purpose[row.purpose].append(_event_out(row))
+    purposes = [PurposeConsentOut(purpose=d.purpose, allowed=d.allowed, basis=d.basis,
+                                  reason=d.reason, code=d.code, events=by_purpose[d.purpose])
+                for d in decisions]
+    return ConsentsOut(subject_id=subject.id, at=at, purposes=purposes,
+                       other_events=by_purpose[None])
+
+
+def _decide(request: Request, ref: str, purpose: str, gpc: bool) -> DecisionOut:
+    rt = runtime(request)
+    with unit(rt) as session:
+        subject = get_subject(session, ref)
+        d = decide_for(session, rt.consent, subject.id, purpose, rt.clock(), gpc=gpc)
+    return DecisionOut(allowed=d.allowed, purpose=d.purpose, basis=d.basis, reason=d.reason,
+                       code=d.code, at=d.at, subject_id=subject.id, gpc=gpc)
+
+
+@router.get("/decisions", response_model=DecisionOut)
+def decision(request: Request, subject: SubjectRef, purpose: Purpose, gpc: Gpc) -> DecisionOut:
+    """May ``purpose`` be carried out for ``subject`` now, on which basis, and why."""
+    return _decide(request, subject, purpose, gpc)
+
+
+@router.post("/decisions", response_model=DecisionOut)
+def decision_post(body: DecisionIn, request: Request, gpc: Gpc) -> DecisionOut:
+    """The same question as ``GET /api/v1/decisions``, with the subject in the body."""
+    return _decide(request, body.subject, body.purpose, gpc)
+
+
+def _cookie_out(state: CookieState) -> CookieStateOut:
+    return CookieStateOut(
+        browser_id=state.browser_id, subject_id=state.subject_id, allowed=state.allowed,
+        gpc=state.gpc, chosen_at=state.chosen_at, expires_at=state.expires_at,
+        expired=state.expired, policy_version=state.policy_version,
+        needs_choice=state.needs_choice,
+    )
+
+
+@cookies_router.post("/cookie-choices", status_code=201, response_model=CookieStateOut,
+                     openapi_extra={"security": [{}]})  # the API key is optional here
+def cookie_choice(
+    body: CookieChoiceIn, request: Request, gpc: Gpc,
+    key: Annotated[ApiKey | None, Depends(optional_key)],
+) -> CookieStateOut:
+    """Store a browser's choice per cookie category; with ``Sec-GPC: 1`` all but necessary
+    are refused. Answers the categories allowed now and the browser id to send next time."""
+    if body.subject_id is not None and key is None:
+        raise Unauthorized("tying a cookie choice to a subject needs an API key")
+    rt = runtime(request)
+    with unit(rt) as session:
+        subject_id = (get_subject(session, body.subject_id).id
+                      if body.subject_id is not None else None)
+        state = record_choice(
+            session, rt.consent, rt.clock(), body.choices, browser_id=body.browser_id,
+            subject_id=subject_id, gpc=gpc, months=request.app.state.cookie_choice_months,
+        )
+    return _cookie_out(state)
+
+
+@cookies_router.get("/cookie-choices/{browser_id}", response_model=CookieStateOut,
+                    openapi_extra={"security": [{}]})
+def cookie_state(
+    browser_id: BrowserId, request: Request, gpc: Gpc,
+    key: Annotated[ApiKey | None, Depends(optional_key)],
+) -> CookieStateOut:
+    """Which cookie categories this browser allows now (only necessary once expired).
+    The subject a choice is tied to is shown to API-key holders only."""
+    rt = runtime(request)
+    with unit(rt) as session:
+        state = current_choice(session, rt.consent, rt.clock(), browser_id, gpc=gpc)
+    out = _cookie_out(state)
+    if key is None:
+        out.subject_id = None
+    return out

@@ -1,0 +1,110 @@
+"""The web application: ``create_app(settings)`` builds it; the lifespan opens the Runtime.
+
+Nothing is opened at import or in ``create_app``: the manifest is read and the
+database opened (and migrated) when the server starts, and released when it stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from personvern.clock import Clock, system_clock
+from personvern.settings import Settings
+from personvern.web import problems
+from personvern.web.middleware import DEFAULT_MAX_BODY_BYTES, BodyLimit, SecurityHeaders
+from personvern.web.schemas import GpcSupport, Problem
+
+DESCRIPTION = """\
+The privacy engine beside your app: subjects, the consent ledger, decisions and cookie
+choices. Authenticate with `Authorization: Bearer pv_...` (`personvern keys create NAME`).
+Errors are RFC 9457 problem details (`application/problem+json`). Request bodies are
+limited in size (413 above the limit). `Sec-GPC: 1` (exactly) is honoured as Global
+Privacy Control.
+"""
+
+
+def _version() -> str:
+    try:
+        return installed_version("personvern")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0"
+
+
+def create_app(
+    settings: Settings,
+    clock: Clock = system_clock,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    cookie_choice_months: int | None = None,
+) -> FastAPI:
+    """The ASGI app for ``settings``; ``clock`` gives every "now" (fixed in tests).
+
+    ``cookie_choice_months`` defaults to the settings' (``PERSONVERN_COOKIE_CHOICE_MONTHS``).
+    """
+    from personvern.web.deps import evidence_key
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from personvern.consent.cookies import gpc_last_update
+        from personvern.runtime import open_runtime
+
+        # Opening reads the manifest and may migrate: blocking work, off the event loop.
+        rt = await anyio.to_thread.run_sync(open_runtime, settings, clock)
+        try:
+            with rt.transaction() as session:
+                app.state.gpc_last_update = gpc_last_update(session, rt.consent).isoformat()
+            app.state.runtime = rt
+            yield
+        finally:
+            rt.close()
+
+    app = FastAPI(
+        title="Personvern", version=_version(), description=DESCRIPTION, lifespan=lifespan,
+        # The interactive docs load scripts from a CDN, which the CSP (and this network)
+        # forbids; /openapi.json is the description.
+        docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.evidence_key, _ = evidence_key(settings.evidence_key)
+    app.state.cookie_choice_months = (
+        settings.cookie_choice_months if cookie_choice_months is None else cookie_choice_months
+    )
+    problems.install(app)
+    # Added last = outermost: headers go on every answer, the 413 included.
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+
+    from personvern.web.api_v1 import cookies_router, router
+
+    app.include_router(router)
+    app.include_router(cookies_router)
+
+    @app.get("/.well-known/gpc.json", response_model=GpcSupport, tags=["gpc"])
+    def gpc_support(request: Request) -> JSONResponse:
+        """The Global Privacy Control support resource: this site honours ``Sec-GPC: 1``."""
+        body = {"gpc": True, "lastUpdate": request.app.state.gpc_last_update}
+        # Public and the same for everyone: caches may keep it for a day.
+        return JSONResponse(body, headers={"Cache-Control": "public, max-age=86400"})
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,128 @@
+"""What routes share: the runtime, API-key checks, the GPC signal, hashed request evidence."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from personvern.apikeys import authenticate
+from personvern.consent.tables import ApiKey
+from personvern.errors import Conflict, InvalidInput
+from personvern.runtime import Runtime
+
+EVIDENCE_KEY_ENV = "PERSONVERN_EVIDENCE_KEY"
+log = logging.getLogger("personvern.web")
+
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="ApiKey",
+    description="An API key from `personvern keys create NAME`, sent as "
+                "`Authorization: Bearer pv_...`.",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def runtime(request: Request) -> Runtime:
+    """The Runtime the lifespan opened."""
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+@contextmanager
+def unit(rt: Runtime) -> Iterator[Session]:
+    """One transaction for one request; a unique-key race becomes a 409, not a 500."""
+    try:
+        with rt.transaction() as session:
+            yield session
+    except IntegrityError as err:
+        raise Conflict("the request collided with a concurrent change; retry it") from err
+
+
+def require_key(request: Request, credentials: Credentials) -> ApiKey:
+    """The caller's live API key; 401 when missing, unknown or revoked."""
+    with unit(runtime(request)) as session:
+        return authenticate(session, credentials.credentials if credentials else None)
+
+
+def optional_key(request: Request, credentials: Credentials) -> ApiKey | None:
+    """The caller's API key if one is sent (and then it must be valid), else None."""
+    if credentials is None and "authorization" not in request.headers:
+        return None
+    return require_key(request, credentials)
+
+
+async def gpc_signal(
+    sec_gpc: Annotated[str | None, Header(
+        alias="Sec-GPC", description="Global Privacy Control: exactly `1` means the signal is "
+        "present; any other value is ignored, as the GPC specification says.",
+    )] = None,
+) -> bool:
+    """Whether the request carries the GPC signal: the value ``1`` exactly (async: no thread)."""
+    return sec_gpc == "1"
+
+
+def evidence_key(configured: str | None) -> tuple[bytes, bool]:
+    """The key request evidence is hashed with, and whether it is configured (persistent).
+
+    ``configured`` is Settings.evidence_key (``PERSONVERN_EVIDENCE_KEY``). Without it a
+    random per-process key still keeps IPs unreadable, but hashes from before a restart
+    can no longer be checked against a claimed address.
+    """
+    if configured and configured.strip():
+        return configured.strip().encode(), True
+    log.warning("%s is not set: request evidence is hashed with a key that lasts only "
+                "while this process runs", EVIDENCE_KEY_ENV)
+    return secrets.token_bytes(32), False
+
+
+def keyed_hash(key: bytes, value: str) -> dict[str, str]:
+    """HMAC-SHA256 of ``value`` under ``key`` with a fresh salt, so equal values don't link."""
+    salt = secrets.token_bytes(16)
+    digest = hmac.new(key, salt + value.encode(), hashlib.sha256).hexdigest()
+    key_id = hashlib.sha256(b"personvern evidence key id\0" + key).hexdigest()[:16]
+    return {"alg": "hmac-sha256", "key_id": key_id, "salt": salt.hex(), "digest": digest}
+
+
+RESERVED_EVIDENCE = frozenset({"ip_hash", "user_agent_hash"})
+
+
+def hashed_evidence(
+    request: Request, given: dict[str, Any], ip: str | None, user_agent: str | None
+) -> dict[str, Any]:
+    """The evidence to store: ``given`` plus the person's IP and user agent, hashed only.
+
+    ``ip``/``user_agent`` are the person's as the calling app saw them; without them the
+    request's own connection address and User-Agent header are used.
+    """
+    reserved = sorted(RESERVED_EVIDENCE & set(given))
+    if reserved:
+        raise InvalidInput(f"evidence field(s) {', '.join(reserved)} are set by the server")
+    # "given": the calling app passed the person's; "connection": this request's own,
+    # which is the app server's when an app calls (the person's when a browser does).
+    ip_source = ua_source = "given"
+    if ip is not None:
+        try:
+            ip = str(ipaddress.ip_address(ip.strip()))
+        except ValueError:
+            raise InvalidInput(f"evidence.ip {ip!r} is not an IP address") from None
+    else:
+        ip, ip_source = (request.client.host if request.client else None), "connection"
+    if user_agent is None:
+        user_agent, ua_source = request.headers.get("user-agent"), "connection"
+    key: bytes = request.app.state.evidence_key
+    evidence = dict(given)
+    if ip:
+        evidence["ip_hash"] = {**keyed_hash(key, ip), "source": ip_source}
+    if user_agent:
+        evidence["user_agent_hash"] = {**keyed_hash(key, user_agent), "source": ua_source}
+    return evidence

@@ -1,0 +1,104 @@
+"""ASGI middleware: a body-size limit enforced before anything parses, and security headers."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from personvern.web.problems import DEFAULT_HEADERS, PROBLEM_JSON, SECURITY_HEADERS
+
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+
+class BodyLimit:
+    """Read the whole request body (up to ``max_bytes``) before the app sees it; 413 above.
+
+    Buffering first means no parser ever starts on an oversized body, and a lying or
+    missing Content-Length (chunked uploads) is caught by counting what arrives.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Buffer the body, or answer 413 without calling the app."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._too_large(scope, send)
+            return
+        buffered: list[Message] = []
+        total = 0
+        while True:
+            message = await receive()
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break  # the client went away; let the app see that
+            total += len(message.get("body", b""))
+            if total > self.max_bytes:
+                await self._too_large(scope, send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            if buffered:
+                return buffered.pop(0)
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        body = json.dumps({
+            "type": "urn:personvern:problem:body-too-large",
+            "title": "Content Too Large",
+            "status": 413,
+            "detail": f"the request body is larger than {self.max_bytes} bytes; nothing was read",
+            "instance": scope.get("path", ""),
+        }).encode()
+        headers = [(b"content-type", PROBLEM_JSON.encode()),
+                   (b"content-length", str(len(body)).encode()),
+                   # The unread rest of the body makes the connection unusable.
+                   (b"connection", b"close")]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class SecurityHeaders:
+    """Add security headers to every HTTP response; CSP and caching only if unset."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass through, adding headers at response start."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                for name, value in DEFAULT_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
