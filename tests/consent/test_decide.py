@@ -162,6 +162,10 @@ def test_gpc_objects_to_marketing_and_sharing_only(manifest: Manifest) -> None:
     assert run(manifest, "service", [], gpc=True).allowed
     recorded = [*given, ev(EventType.GPC_SEEN, None)]
     assert run(manifest, "sharing", recorded).code == "gpc"
+    # A specific consent given after the recorded signal is the person's choice.
+    chose = [*recorded, ev(EventType.CONSENT_GIVEN, "sharing", days=1)]
+    assert run(manifest, "sharing", chose, days=2).allowed
+    assert not run(manifest, "sharing", chose, days=2, gpc=True).allowed
 
 
 def test_unknown_purpose_is_not_found(manifest: Manifest) -> None:

@@ -138,7 +138,12 @@ def decide_purpose(
                       f"objected to direct marketing {_when(objection)} (GDPR Art. 21(3))")
     gpc_event = _last([e for e in state.gpc_events if e.at <= at], _GPC) if state.gpc_events \
         else None
-    if (gpc or gpc_event) and _gpc_applies(purpose):
+    # A recorded signal yields to a specific consent given after it: the person chose
+    # this purpose knowingly. A signal on the request itself always counts.
+    recorded = gpc_event is not None and not any(
+        e.type is EventType.CONSENT_GIVEN and e.at > gpc_event.at for e in mine
+    )
+    if (gpc or recorded) and _gpc_applies(purpose):
         return answer(False, "gpc", "Global Privacy Control signal, treated as an objection to "
                       "marketing and third-party sharing and a refusal of non-necessary cookies "
                       "(GDPR Art. 21(5))")
