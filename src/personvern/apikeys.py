@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+import weakref
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,6 +48,47 @@ def authenticate(session: Session, token: str | None) -> ApiKey:
     return row
 
 
+# Every cache in this process, so a revocation here takes effect at once.
+_CACHES: weakref.WeakSet[KeyCache] = weakref.WeakSet()
+
+
+class KeyCache:
+    """Recently verified keys, so the hot path does not query for every request.
+
+    A key revoked in this process is dropped at once; one revoked by another process
+    stops working within ``ttl`` seconds.
+    """
+
+    def __init__(self, ttl: float = 5.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._now = monotonic
+        self._verified: dict[str, tuple[float, ApiKey]] = {}
+        _CACHES.add(self)
+
+    def authenticate(self, session: Session, token: str | None, *, fresh: bool = False) -> ApiKey:
+        """Like :func:`authenticate`, answering from memory while the entry is fresh.
+
+        ``fresh`` always asks the database: requests that change data use it, so a
+        revoked key can never write, even within the cache's few seconds.
+        """
+        if token and not fresh:
+            digest = _digest(token)
+            hit = self._verified.get(digest)
+            if hit is not None and self._now() - hit[0] < self.ttl:
+                return hit[1]
+        row = authenticate(session, token)
+        assert token is not None
+        session.expunge(row)  # kept beyond this session, read-only
+        self._verified[_digest(token)] = (self._now(), row)
+        return row
+
+    def forget(self, prefix: str) -> None:
+        """Drop the key whose token starts with ``prefix``."""
+        for digest, (_, row) in list(self._verified.items()):
+            if row.prefix == prefix[:12]:
+                del self._verified[digest]
+
+
 def revoke_key(session: Session, clock: Clock, prefix: str) -> ApiKey:
     """Revoke the key whose token starts with ``prefix`` (as listed)."""
     row = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix[:12])).first()
@@ -52,6 +96,8 @@ def revoke_key(session: Session, clock: Clock, prefix: str) -> ApiKey:
         raise NotFound(f"no API key {prefix!r}")
     if row.revoked_at is None:
         row.revoked_at = clock()
+    for cache in list(_CACHES):
+        cache.forget(prefix)
     return row
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from personvern.clock import Clock, system_clock
@@ -18,8 +18,16 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from personvern.apikeys import KeyCache
     from personvern.consent.service import ConsentContext
     from personvern.manifest.loader import LoadedManifest
+
+
+def _key_cache() -> KeyCache:
+    """A fresh API-key cache (imported late: the CLI's start-up stays light)."""
+    from personvern.apikeys import KeyCache
+
+    return KeyCache()
 
 
 @dataclass
@@ -32,6 +40,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock
+    keys: KeyCache = field(default_factory=_key_cache)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

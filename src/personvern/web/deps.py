@@ -16,7 +16,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from personvern.apikeys import authenticate
 from personvern.consent.tables import ApiKey
 from personvern.errors import Conflict, InvalidInput
 from personvern.runtime import Runtime
@@ -50,8 +49,10 @@ def unit(rt: Runtime) -> Iterator[Session]:
 
 def require_key(request: Request, credentials: Credentials) -> ApiKey:
     """The caller's live API key; 401 when missing, unknown or revoked."""
-    with unit(runtime(request)) as session:
-        return authenticate(session, credentials.credentials if credentials else None)
+    rt = runtime(request)
+    with unit(rt) as session:
+        return rt.keys.authenticate(session, credentials.credentials if credentials else None,
+                                    fresh=request.method not in {"GET", "HEAD"})
 
 
 def optional_key(request: Request, credentials: Credentials) -> ApiKey | None:
