@@ -82,6 +82,15 @@ class KeyCache:
         self._verified[_digest(token)] = (self._now(), row)
         return row
 
+    def peek(self, token: str | None) -> ApiKey | None:
+        """The verified key for ``token`` if known and fresh; never touches the database."""
+        if not token:
+            return None
+        hit = self._verified.get(_digest(token))
+        if hit is not None and self._now() - hit[0] < self.ttl:
+            return hit[1]
+        return None
+
     def forget(self, prefix: str) -> None:
         """Drop the key whose token starts with ``prefix``."""
         for digest, (_, row) in list(self._verified.items()):

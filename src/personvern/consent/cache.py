@@ -56,6 +56,20 @@ class DecisionCache:
                 del self._entries[next(iter(self._entries))]
         return loaded
 
+    def peek(self, subject_id: str) -> SubjectState | None:
+        """The cached inputs if fresh and no sync is due; None means "ask :meth:`inputs`".
+
+        Touches no database, so an event loop can call it without blocking.
+        """
+        now = self._now()
+        if now - self._synced_at >= self.max_staleness:
+            return None
+        entry = self._entries.get(subject_id)
+        if entry is None or now - entry[0] >= self.facts_ttl:
+            return None
+        self.hits += 1
+        return entry[1]
+
     def invalidate(self, subject_id: str) -> None:
         """Forget ``subject_id`` now."""
         with self._lock:

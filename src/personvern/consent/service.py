@@ -186,6 +186,17 @@ def decide_for(
                           fresh_consent_since=fresh_consent_since)
 
 
+def decide_cached(
+    ctx: ConsentContext, subject_id: str, purpose_id: str, at: datetime, *, gpc: bool = False,
+) -> Decision | None:
+    """The decision from memory alone, or None when the database must be asked."""
+    purpose = ctx.purpose(purpose_id)
+    state = ctx.cache.peek(subject_id)
+    if state is None:
+        return None
+    return decide_purpose(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc)
+
+
 def load_state(session: Session, subject_id: str) -> SubjectState:
     """A subject's facts and events in ledger order, from the database."""
     subject = require_subject(session, subject_id)

@@ -10,13 +10,14 @@ import re
 from collections import defaultdict
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from personvern.consent.cookies import CookieState, current_choice, record_choice
 from personvern.consent.events import EventType
 from personvern.consent.ledger import subject_events
-from personvern.consent.service import decide_for, decisions_for, record_event
+from personvern.consent.service import decide_cached, decide_for, decisions_for, record_event
 from personvern.consent.subjects import (
     IDENTITY_KINDS,
     create_subject,
@@ -199,9 +200,19 @@ def _decide(request: Request, ref: str, purpose: str, gpc: bool) -> DecisionOut:
 
 
 @router.get("/decisions", response_model=DecisionOut)
-def decision(request: Request, subject: SubjectRef, purpose: Purpose, gpc: Gpc) -> DecisionOut:
+async def decision(
+    request: Request, subject: SubjectRef, purpose: Purpose, gpc: Gpc
+) -> DecisionOut:
     """May ``purpose`` be carried out for ``subject`` now, on which basis, and why."""
-    return _decide(request, subject, purpose, gpc)
+    # The hot path: a subject id whose events are cached is answered on the event loop;
+    # anything that needs the database runs in a worker thread.
+    rt = runtime(request)
+    if _SUBJECT_ID.match(subject):
+        d = decide_cached(rt.consent, subject, purpose, rt.clock(), gpc=gpc)
+        if d is not None:
+            return DecisionOut(allowed=d.allowed, purpose=d.purpose, basis=d.basis,
+                               reason=d.reason, code=d.code, at=d.at, subject_id=subject, gpc=gpc)
+    return await anyio.to_thread.run_sync(_decide, request, subject, purpose, gpc)
 
 
 @router.post("/decisions", response_model=DecisionOut)

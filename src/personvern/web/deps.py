@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import IntegrityError
@@ -47,19 +48,32 @@ def unit(rt: Runtime) -> Iterator[Session]:
         raise Conflict("the request collided with a concurrent change; retry it") from err
 
 
-def require_key(request: Request, credentials: Credentials) -> ApiKey:
-    """The caller's live API key; 401 when missing, unknown or revoked."""
+async def require_key(request: Request, credentials: Credentials) -> ApiKey:
+    """The caller's live API key; 401 when missing, unknown or revoked.
+
+    Async so a read with a recently verified key costs no thread hop; anything that
+    needs the database runs in a worker thread.
+    """
     rt = runtime(request)
+    token = credentials.credentials if credentials else None
+    fresh = request.method not in {"GET", "HEAD"}
+    if not fresh:
+        known = rt.keys.peek(token)
+        if known is not None:
+            return known
+    return await anyio.to_thread.run_sync(_check_key, rt, token, fresh)
+
+
+def _check_key(rt: Runtime, token: str | None, fresh: bool) -> ApiKey:
     with unit(rt) as session:
-        return rt.keys.authenticate(session, credentials.credentials if credentials else None,
-                                    fresh=request.method not in {"GET", "HEAD"})
+        return rt.keys.authenticate(session, token, fresh=fresh)
 
 
-def optional_key(request: Request, credentials: Credentials) -> ApiKey | None:
+async def optional_key(request: Request, credentials: Credentials) -> ApiKey | None:
     """The caller's API key if one is sent (and then it must be valid), else None."""
     if credentials is None and "authorization" not in request.headers:
         return None
-    return require_key(request, credentials)
+    return await require_key(request, credentials)
 
 
 async def gpc_signal(
