@@ -7,6 +7,7 @@ import sys
 import typer
 
 from personvern.cli import (
+    breach_cmd,
     check_cmd,
     consent_cmd,
     db_cmd,
@@ -14,6 +15,7 @@ from personvern.cli import (
     init_cmd,
     keys_cmd,
     ledger_cmd,
+    ropa_cmd,
     serve_cmd,
     subject_cmd,
 )
@@ -35,6 +37,8 @@ app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(demo_cmd.app, name="demo")
 app.add_typer(keys_cmd.app, name="keys")
 app.command("serve")(serve_cmd.serve)
+app.add_typer(ropa_cmd.app, name="ropa")
+app.add_typer(breach_cmd.app, name="breach")
 
 
 @app.command("version")

@@ -438,6 +438,22 @@ class Dataset(Strict):
     contact: Email | None = Field(None, description="kind manual: where the request is sent")
 
 
+class ProcessorRole(Strict):
+    """The service as a processor for its customers (GDPR Art. 28, 30(2))."""
+
+    controllers: Text = Field(description="who the customers are, e.g. the companies using the hub")
+    contact: Text | None = Field(None, description="how the customers' controllers are reached")
+    subjects: list[Id] = Field(
+        default_factory=list, description="subject categories processed for the customers"
+    )
+    purposes: list[Id] = Field(
+        default_factory=list, description="purposes carried out on the customers' behalf"
+    )
+    dpa: date | bool | None = Field(
+        None, description="the data processing agreement with customers (true: date unknown)"
+    )
+
+
 class Service(Strict):
     """The service the manifest describes."""
 
@@ -465,6 +481,9 @@ class Manifest(Strict):
     children: Children = Children()
     policy_changes: PolicyChanges = PolicyChanges()
     security: Text | None = Field(None, description="general description of security measures")
+    processor_for: ProcessorRole | None = Field(
+        None, description="when the service also processes data for its customers (Art. 30(2))"
+    )
     datasets: list[Dataset] = Field(default_factory=list)
 
     def purpose(self, purpose_id: str) -> Purpose:

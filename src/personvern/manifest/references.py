@@ -84,6 +84,14 @@ def _unknown_references(m: Manifest) -> Iterator[tuple[Loc, str]]:
     for i, cookie in enumerate(m.cookies):
         if cookie.recipient is not None and cookie.recipient not in recipients:
             yield ("cookies", i, "recipient"), _unknown("recipient", cookie.recipient, recipients)
+    if m.processor_for is not None:
+        purpose_ids = [p.id for p in m.purposes]
+        for j, pid in enumerate(m.processor_for.purposes):
+            if pid not in purpose_ids:
+                yield ("processor_for", "purposes", j), _unknown("purpose", pid, purpose_ids)
+        for j, sid in enumerate(m.processor_for.subjects):
+            if sid not in subjects:
+                yield ("processor_for", "subjects", j), _unknown("subject", sid, subjects)
     guardian = m.children.guardian_subject
     if guardian is not None and guardian not in subjects:
         yield ("children", "guardian_subject"), _unknown("subject", guardian, subjects)

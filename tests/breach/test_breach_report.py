@@ -1,0 +1,132 @@
+"""The breach report holds every field of Datatilsynet's notification form."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from personvern.breach.register import add_update, record_breach
+from personvern.breach.report import build_report, render
+from personvern.clock import Clock, fixed_clock
+from personvern.errors import InvalidInput, NotFound
+from personvern.manifest.loader import load_manifest
+from personvern.manifest.model import Manifest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# What the form asks (GDPR Art. 33(3) and Datatilsynet's schema), as report keys.
+FORM_FIELDS = {
+    "controller": {"name", "orgnr", "address", "email", "phone"},
+    "contact": {"name", "email", "phone"},
+    "notice": {"type", "required", "reason_not_required", "phases"},
+    "times": {"occurred_at", "aware_at", "deadline", "notified_at", "late", "late_reason",
+              "discovery"},
+    "what": {"title", "description", "nature"},
+    "people": {"subject_categories", "approx_subjects", "data_categories",
+               "special_categories", "approx_records"},
+    "subjects_informed": {"informed", "at", "how", "required"},
+    "cross_border": {"cross_border", "countries"},
+}
+
+
+@cache
+def snapmentor() -> Manifest:
+    return load_manifest(EXAMPLES / "snapmentor.yaml").manifest
+
+
+@pytest.fixture
+def breach_id(db_session: Session, clock: Clock) -> str:
+    b = record_breach(
+        db_session, clock, title="Wrong recipients", risk="risk",
+        description="A newsletter went out with every address visible",
+        aware_at=datetime.fromisoformat("2027-03-01T08:00:00+01:00"),
+        occurred_at=datetime.fromisoformat("2027-02-28T20:00:00+01:00"),
+        data_categories=["user.contact.email", "user.name"], subject_categories=["parents"],
+        approx_subjects=800, approx_records=800, consequences="Spam and phishing",
+        measures="Asked recipients to delete it", nature=["confidentiality"],
+        cross_border=True, countries=["SE"], discovery="A customer told us",
+        manifest=snapmentor(),
+    )
+    later = fixed_clock(datetime.fromisoformat("2027-03-02T09:00:00+01:00"))
+    add_update(db_session, later, b.id, "authority_notice", "Sent via Altinn")
+    add_update(db_session, later, b.id, "phase", "Final count: 812")
+    db_session.commit()
+    return b.id
+
+
+def test_report_has_every_field_of_the_form(db_session: Session, clock: Clock,
+                                            breach_id: str) -> None:
+    r = build_report(db_session, breach_id, snapmentor(), clock(), "nb")
+    for section, keys in FORM_FIELDS.items():
+        assert keys <= set(r[section]), section
+    assert r["dpo"] == {"name": None, "email": "snapmentor@gmail.com", "phone": None}
+    assert r["controller"]["name"] == "SnapMentor AS"
+    assert r["times"]["aware_at"] == "2027-03-01T08:00+01:00"
+    assert r["times"]["occurred_at"] == "2027-02-28T20:00+01:00"
+    assert r["times"]["deadline"] == "2027-03-04T08:00+01:00"
+    assert r["times"]["notified_at"] == "2027-03-02T09:00+01:00" and not r["times"]["late"]
+    assert r["notice"]["type"] == "followup" and r["notice"]["phases"] == 2
+    assert r["what"]["nature_text"] == ["Konfidensialitet"]
+    assert r["people"]["subject_categories"] == ["Foreldre og foresatte"]
+    assert [c["key"] for c in r["people"]["data_categories"]] == [
+        "user.contact.email", "user.name"]
+    assert r["people"]["approx_subjects"] == 800
+    assert r["consequences"] == "Spam and phishing"
+    assert r["measures"] == "Asked recipients to delete it"
+    assert r["cross_border"] == {"cross_border": True, "countries": ["SE"]}
+    assert r["subjects_informed"]["informed"] is False
+    assert r["authority"] == "Datatilsynet"
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_renders_markdown_html_and_json(db_session: Session, clock: Clock, breach_id: str,
+                                        lang: str) -> None:
+    r = build_report(db_session, breach_id, snapmentor(), clock(), lang)  # type: ignore[arg-type]
+    md = render(r, "md")
+    heading = ("Melding om brudd på personopplysningssikkerheten" if lang == "nb"
+               else "Notification of a personal data breach")
+    assert md.startswith(f"# {heading}: {breach_id}")
+    assert "Spam and phishing" in md and "A customer told us" in md
+    page = render(r, "html")
+    parser = HTMLParser()
+    parser.feed(page)
+    assert f'<html lang="{lang}">' in page and "<caption>" in page
+    assert json.loads(render(r, "json"))["breach"] == breach_id
+
+
+def test_not_notifiable_breach_reports_its_reason(db_session: Session, clock: Clock) -> None:
+    b = record_breach(db_session, clock, title="Misdirected mail", description="One letter",
+                      risk="low", no_notice_reason="Sent to a colleague under confidentiality",
+                      manifest=snapmentor())
+    db_session.commit()
+    r = build_report(db_session, b.id, snapmentor(), clock(), "en")
+    assert r["notice"]["type"] == "not_required" and r["notice"]["required"] is False
+    assert r["notice"]["reason_not_required"] == "Sent to a colleague under confidentiality"
+    assert "Reason for not notifying | Sent to a colleague" in render(r, "md")
+
+
+def test_bad_report_requests(db_session: Session, clock: Clock, breach_id: str) -> None:
+    with pytest.raises(NotFound, match="no breach 'B-2027-404'"):
+        build_report(db_session, "B-2027-404", snapmentor(), clock())
+    r = build_report(db_session, breach_id, snapmentor(), clock())
+    with pytest.raises(InvalidInput, match="unknown report format 'pdf'"):
+        render(r, "pdf")
+    with pytest.raises(InvalidInput, match="unknown language"):
+        build_report(db_session, breach_id, snapmentor(), clock(), "sv")  # type: ignore[arg-type]
+
+
+def test_undeclared_data_is_marked_in_the_report(db_session: Session, clock: Clock) -> None:
+    b = record_breach(db_session, clock, title="Sick-leave list e-mailed", risk="high",
+                      description="A sick-leave list was e-mailed to a supplier",
+                      data_categories=["user.name", "user.health.sick_leave"],
+                      manifest=snapmentor())
+    db_session.commit()
+    r = build_report(db_session, b.id, snapmentor(), clock(), "en")
+    assert [c["declared"] for c in r["people"]["data_categories"]] == [True, False]
+    assert r["people"]["special_categories"] is True  # under user.health (Art. 9)
+    assert "[not in the manifest]" in render(r, "md")
