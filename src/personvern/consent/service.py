@@ -111,7 +111,7 @@ def record_event(
     if type is EventType.CONSENT_WITHDRAWN and not _replaying(session, idempotency_key):
         _check_something_to_withdraw(session, subject, purpose_id, at)
     ctx.cache.invalidate_on_commit(session, subject.id)
-    return append_event(session, at, new)
+    return append_event(session, at, new, locked=True)
 
 
 def _replaying(session: Session, key: str | None) -> bool:
