@@ -142,6 +142,14 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
     ("PV040", lambda d: d["retention"][0].update(trigger="purpose_fulfilled") or d,
      "retention[0].trigger"),
     ("PV041", lambda d: d.update(datasets=[{"id": "app"}]) or d, "datasets[0].id"),
+    ("PV050", lambda d: d.update(purposes=[]) or d, "personvern"),
+    ("PV051", lambda d: d["controller"].update(dpo={"name": "Ola Ombud"}) or d,
+     "controller.dpo"),
+    ("PV052", lambda d: add_purpose(d, legal_basis="contract", automated_decisions={
+        "legal_or_similar_effect": True, "human_review": True}),
+     "purposes[1].automated_decisions"),
+    ("PV053", lambda d: add_purpose(d, third_party_sharing=True, recipients=[]),
+     "purposes[1].third_party_sharing"),
 ]
 
 

@@ -15,6 +15,8 @@ from personvern.cli import (
     init_cmd,
     keys_cmd,
     ledger_cmd,
+    mail_cmd,
+    policy_cmd,
     ropa_cmd,
     serve_cmd,
     subject_cmd,
@@ -39,6 +41,8 @@ app.add_typer(keys_cmd.app, name="keys")
 app.command("serve")(serve_cmd.serve)
 app.add_typer(ropa_cmd.app, name="ropa")
 app.add_typer(breach_cmd.app, name="breach")
+app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(mail_cmd.app, name="mail")
 
 
 @app.command("version")

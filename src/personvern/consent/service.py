@@ -5,9 +5,10 @@ The web API, the CLI and the Python client all call these; none adds rules of it
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,6 +43,31 @@ from personvern.law import Jurisdiction, get_jurisdiction
 from personvern.manifest.model import Manifest, Purpose
 from personvern.storage.locks import lock_chain
 
+if TYPE_CHECKING:
+    from personvern.policy.versions import ConsentTimeline
+
+
+class PolicyTimeline:
+    """Material policy changes that need fresh consent, reloaded from the database at most
+    every ``ttl`` seconds (a publish takes effect after its notice period, not at once)."""
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._timeline: ConsentTimeline | None = None
+        self._loaded_at = float("-inf")
+
+    def since(self, session: Session | None, at: datetime, purpose: str) -> datetime | None:
+        """When consent for ``purpose`` must be newer than, at ``at``; None if no change.
+
+        Without a session (the event loop's fast path) the last loaded timeline is used.
+        """
+        if session is not None and time.monotonic() - self._loaded_at >= self.ttl:
+            from personvern.policy.versions import consent_timeline
+
+            self._timeline = consent_timeline(session)
+            self._loaded_at = time.monotonic()
+        return None if self._timeline is None else self._timeline.since(at, purpose)
+
 
 @dataclass(frozen=True)
 class ConsentContext:
@@ -51,6 +77,7 @@ class ConsentContext:
     jurisdiction: Jurisdiction
     policy_version: str
     cache: DecisionCache = field(default_factory=DecisionCache, compare=False, repr=False)
+    policy: PolicyTimeline = field(default_factory=PolicyTimeline, compare=False, repr=False)
     purposes: dict[str, Purpose] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -182,6 +209,8 @@ def decide_for(
     """The decision for a stored subject, from its events in ledger order (cached)."""
     purpose = ctx.purpose(purpose_id)
     state = ctx.cache.inputs(session, subject_id, load_state)
+    if fresh_consent_since is None:
+        fresh_consent_since = ctx.policy.since(session, at, purpose_id)
     return decide_purpose(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
                           fresh_consent_since=fresh_consent_since)
 
@@ -194,7 +223,8 @@ def decide_cached(
     state = ctx.cache.peek(subject_id)
     if state is None:
         return None
-    return decide_purpose(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc)
+    return decide_purpose(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
+                          fresh_consent_since=ctx.policy.since(None, at, purpose_id))
 
 
 def load_state(session: Session, subject_id: str) -> SubjectState:
@@ -209,5 +239,6 @@ def decisions_for(
 ) -> list[Decision]:
     """A decision for every purpose, for showing a person their consents."""
     state = ctx.cache.inputs(session, subject_id, load_state)
-    return [decide_purpose(p, ctx.child_age(), ctx.jurisdiction, state, at)
+    return [decide_purpose(p, ctx.child_age(), ctx.jurisdiction, state, at,
+                           fresh_consent_since=ctx.policy.since(session, at, p.id))
             for p in ctx.manifest.purposes]
