@@ -112,7 +112,7 @@ class EvidenceIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    text_shown: str | None = Field(None, max_length=20_000)
+    text_shown: str | None = Field(None, max_length=4_000)
     ip: str | None = Field(None, max_length=64)
     user_agent: str | None = Field(None, max_length=1_000)
 
