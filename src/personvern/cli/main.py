@@ -17,6 +17,7 @@ from personvern.cli import (
     ledger_cmd,
     mail_cmd,
     policy_cmd,
+    request_cmd,
     ropa_cmd,
     serve_cmd,
     subject_cmd,
@@ -43,6 +44,7 @@ app.add_typer(ropa_cmd.app, name="ropa")
 app.add_typer(breach_cmd.app, name="breach")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(mail_cmd.app, name="mail")
+app.add_typer(request_cmd.app, name="request")
 
 
 @app.command("version")

@@ -1,0 +1,291 @@
+"""Requests benchmark: access (traversal and package) and erasure on the demo service.
+
+Full size: the demo database with 1,000,000 subjects (``--quick``: 5,000), on SQLite and
+on PostgreSQL (a throwaway cluster from tests/pgcluster.py; fsync is off there, for the
+hand-written SQL alike). Figures per database:
+
+- traversal: the data-map walk of one subject (every identity, every reference) against
+  the hand-written SQL selecting the same rows (tests/requests/test_datamap.py, whole rows);
+- access request: one whole ``request run`` of an access request — walk, redaction, JSON,
+  CSV per table, the Art. 15 summary, the zip, the audited state change;
+- erasure: one whole ``request run`` of an erasure, proof pass off (its time is a separate
+  figure, ``proof``: it scans every text column of every table);
+- batch: N erasures one after another, each opened, run and completed (rate per second).
+
+Targets (PRODUCT.md / issue 4): traversal at most 3x the hand-written SQL, an access
+package under 200 ms p50, an erasure under 100 ms p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from _common import ROOT, emit, log, ratio, summary
+
+NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)
+PHONE_INDEX = "bench_users_phone"
+HANDWRITTEN = (
+    "SELECT * FROM users WHERE id = :u",
+    "SELECT * FROM guardians WHERE guardian_id = :u OR child_id = :u",
+    "SELECT * FROM sessions WHERE pupil_id = :u OR mentor_id = :u",
+    "SELECT * FROM purchases WHERE payer_id = :u OR pupil_id = :u",
+    "SELECT i.* FROM invoices i JOIN purchases p ON p.id = i.purchase_id "
+    "WHERE p.payer_id = :u OR p.pupil_id = :u",
+    "SELECT * FROM messages WHERE sender_id = :u OR recipient_id = :u",
+    "SELECT * FROM login_events WHERE user_id = :u",
+    "SELECT * FROM marketing_list WHERE email = :e",
+)
+
+
+def parse() -> argparse.Namespace:
+    """``--quick``, ``--runs`` and the sizes and databases to run."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="5,000 subjects, 500 erasures")
+    parser.add_argument("--runs", type=int, default=None, help="samples per figure")
+    parser.add_argument("--subjects", type=int, default=None, help="override the size")
+    parser.add_argument("--batch", type=int, default=None, help="erasures in the batch")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    return parser.parse_args()
+
+
+# ---- building the demo on either database ---------------------------------------------
+
+def register(service_url: str, engine_url: str) -> None:
+    """Every demo user as a subject of the engine (e-mail, phone, user id), with guardians.
+
+    A phone number drawn twice by the generator identifies neither person: it is left out.
+    """
+    from collections import Counter
+
+    from sqlalchemy import insert, select
+
+    from personvern.consent.tables import Guardianship, Identity, Subject
+    from personvern.demo import schema
+    from personvern.storage.engine import create_engine_for
+
+    service = create_engine_for(service_url)
+    with service.connect() as conn:
+        payers = set(conn.scalars(select(schema.purchases.c.payer_id).distinct()))
+        users = conn.execute(select(schema.users.c.id, schema.users.c.email,
+                                    schema.users.c.phone, schema.users.c.birth_date,
+                                    schema.users.c.role)).all()
+        links = conn.execute(select(schema.guardians.c.guardian_id,
+                                    schema.guardians.c.child_id)).all()
+    service.dispose()
+    phones = Counter(u.phone for u in users if u.phone)
+    ids = {u.id: f"{u.id:032x}" for u in users}
+    engine = create_engine_for(engine_url)
+    with engine.begin() as conn:
+        for start in range(0, len(users), 20_000):
+            chunk = users[start:start + 20_000]
+            conn.execute(insert(Subject), [
+                {"id": ids[u.id], "created_at": NOW, "kind": u.role, "birth_date": u.birth_date,
+                 "existing_customer": u.id in payers} for u in chunk])
+            rows = []
+            for u in chunk:
+                rows.append({"subject_id": ids[u.id], "kind": "email", "value": u.email,
+                             "created_at": NOW})
+                rows.append({"subject_id": ids[u.id], "kind": "external_id",
+                             "value": str(u.id), "created_at": NOW})
+                if u.phone and phones[u.phone] == 1:
+                    rows.append({"subject_id": ids[u.id], "kind": "phone", "value": u.phone,
+                                 "created_at": NOW})
+            conn.execute(insert(Identity), rows)
+        for start in range(0, len(links), 20_000):
+            conn.execute(insert(Guardianship), [
+                {"guardian_id": ids[g], "child_id": ids[c], "verified_by": "demo data",
+                 "created_at": NOW} for g, c in links[start:start + 20_000]])
+    engine.dispose()
+
+
+def build(workdir: Path, service_url: str, engine_url: str, subjects: int) -> Path:
+    """Generate the service data, write the manifest, migrate and register the engine."""
+    from sqlalchemy import text
+
+    from personvern.demo.generate import generate
+    from personvern.demo.init import MANIFEST_TEMPLATE
+    from personvern.storage.engine import create_engine_for
+    from personvern.storage.migrate import upgrade
+
+    started = time.perf_counter()
+    service = create_engine_for(service_url)
+    counts = generate(service, subjects, now=NOW)
+    with service.begin() as conn:
+        # Every identity column the walk starts from needs an index, or each request scans
+        # the table; the demo schema has none on users.phone (reported, see docs/requests.md).
+        conn.execute(text(f"CREATE INDEX IF NOT EXISTS {PHONE_INDEX} ON users (phone)"))
+    service.dispose()
+    log(f"  generated {subjects:,} subjects in {time.perf_counter() - started:.0f} s: {counts}")
+    manifest = workdir / "personvern.yaml"
+    manifest.write_text(MANIFEST_TEMPLATE.read_text(encoding="utf-8").replace(
+        "{service_url}", service_url), encoding="utf-8")
+    upgrade(engine_url)
+    register(service_url, engine_url)
+    log(f"  registered in the engine after {time.perf_counter() - started:.0f} s")
+    return manifest
+
+
+# ---- measuring -------------------------------------------------------------------------
+
+def timed(func: Callable[[], object]) -> float:
+    """Wall-clock milliseconds of one call."""
+    started = time.perf_counter()
+    func()
+    return (time.perf_counter() - started) * 1000
+
+
+def identities(rt: Any, uid: int) -> dict[str, list[str]]:
+    """The engine's identities of demo user ``uid``."""
+    from personvern.consent.subjects import get_subject, identities_of
+
+    with rt.transaction() as s:
+        out: dict[str, list[str]] = {}
+        for i in identities_of(s, get_subject(s, f"ext:{uid}").id):
+            out.setdefault(i.kind, []).append(i.value)
+        return out
+
+
+def traversal(rt: Any, ds: Any, users: list[int]) -> tuple[list[float], list[float]]:
+    """The walk and the hand-written SQL for each user, alternating which goes first."""
+    from sqlalchemy import text
+
+    walk: list[float] = []
+    hand: list[float] = []
+    with ds.engine.connect() as conn:
+        for n, uid in enumerate(users):
+            ids = identities(rt, uid)
+            typed = {k: [int(v) for v in vs] if k == "external_id" else vs
+                     for k, vs in ids.items()}
+            params = {"u": uid, "e": ids["email"][0]}
+
+            def ours(typed: dict[str, list[Any]] = typed) -> object:
+                return ds.find(conn, typed)
+
+            def handwritten(params: dict[str, Any] = params) -> object:
+                return [conn.execute(text(q), params).all() for q in HANDWRITTEN]
+
+            ours()  # warm both: first touches of pages are the disk's, not the code's
+            handwritten()
+            pair = [(walk, ours), (hand, handwritten)]
+            for samples, func in pair if n % 2 == 0 else pair[::-1]:
+                samples.append(timed(func))
+    return walk, hand
+
+
+def measure(manifest: Path, engine_url: str, subjects: int, runs: int, batch: int,
+            workdir: Path) -> dict[str, Any]:
+    """Every figure for one database."""
+    from personvern.clock import fixed_clock
+    from personvern.requests.engine import Requester, Requests, open_request
+    from personvern.requests.proof import prove_erased
+    from personvern.runtime import open_runtime
+    from personvern.settings import Settings
+
+    rng = random.Random(11)
+    pool = rng.sample(range(1, subjects + 1), min(subjects, 3 * runs + batch))
+    access_users, erase_users = pool[:runs], pool[runs:2 * runs]
+    proof_users, batch_users = pool[2 * runs:3 * runs], pool[3 * runs:]
+    rt = open_runtime(Settings(manifest=manifest, database_url=engine_url), fixed_clock(NOW))
+    service = Requests.of(rt)
+    [ds] = service.datasets()
+    owner = Requester("owner", verified_by="benchmark")
+
+    def run_one(kind: str, uid: int, **kw: Any) -> float:
+        with rt.transaction() as s:
+            rid = open_request(s, service.ctx, kind, subject=f"ext:{uid}", by=owner).request.id
+        return timed(lambda: service.run(rid, **kw))
+
+    log("  traversal and hand-written SQL")
+    walk, hand = traversal(rt, ds, access_users)
+    log("  access requests")
+    access = [run_one("access", uid, out_dir=workdir / "packages") for uid in access_users]
+    log("  erasures")
+    erasure = [run_one("erasure", uid, prove=False) for uid in erase_users]
+    log("  proof passes")
+    proof = []
+    for uid in proof_users[: max(3, runs // 10)]:
+        ids = identities(rt, uid)
+        proof.append(timed(lambda ids=ids: prove_erased([ds], ids)))  # type: ignore[misc]
+    log(f"  {batch:,} erasures in a batch")
+    started = time.perf_counter()
+    for uid in batch_users:
+        with rt.transaction() as s:
+            rid = open_request(s, service.ctx, "erasure", subject=f"ext:{uid}",
+                               by=owner).request.id
+        result = service.run(rid, prove=False)
+        if result.state != "completed":
+            raise SystemExit(f"erasure of {uid} did not complete: {result.error}")
+    seconds = time.perf_counter() - started
+    service.close()
+    rt.close()
+    return {
+        "traversal": summary(walk), "handwritten_sql": summary(hand),
+        "access_request": summary(access), "erasure": summary(erasure),
+        "proof": summary(proof),
+        "batch_erasures_per_s": round(batch / seconds, 1),
+        "batch_seconds": round(seconds, 1),
+    }
+
+
+@contextmanager
+def sqlite_urls(workdir: Path) -> Iterator[tuple[str, str]]:
+    """A service and an engine database in SQLite files."""
+    yield f"sqlite:///{workdir / 'service.db'}", f"sqlite:///{workdir / 'personvern.db'}"
+
+
+@contextmanager
+def postgres_urls() -> Iterator[tuple[str, str]]:
+    """A service and an engine database on a throwaway PostgreSQL cluster."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pgcluster import PgCluster
+
+    cluster = PgCluster.start()
+    try:
+        yield cluster.create_database(), cluster.create_database()
+    finally:
+        cluster.stop()
+
+
+def main() -> None:
+    """Build, measure on each database, print the JSON line."""
+    args = parse()
+    subjects = args.subjects or (5_000 if args.quick else 1_000_000)
+    batch = args.batch or (500 if args.quick else 10_000)
+    runs = args.runs or (30 if args.quick else 100)
+    kinds = ("sqlite", "postgres") if args.db == "both" else (args.db,)
+    figures: dict[str, Any] = {}
+    ratios: dict[str, float] = {}
+    for kind in kinds:
+        with tempfile.TemporaryDirectory(prefix=f"pv-bench-requests-{kind}-") as tmp:
+            workdir = Path(tmp)
+            urls = sqlite_urls(workdir) if kind == "sqlite" else postgres_urls()
+            with urls as (service_url, engine_url):
+                log(f"{kind}: building the demo with {subjects:,} subjects")
+                manifest = build(workdir, service_url, engine_url, subjects)
+                got = measure(manifest, engine_url, subjects, runs, batch, workdir)
+        figures[kind] = got
+        ratios[f"{kind}_traversal_vs_handwritten_sql"] = ratio(
+            got["traversal"]["median_ms"], got["handwritten_sql"]["median_ms"])
+        ratios[f"{kind}_access_request_vs_handwritten_sql"] = ratio(
+            got["access_request"]["median_ms"], got["handwritten_sql"]["median_ms"])
+        got["targets_met"] = {
+            "traversal_at_most_3x_sql": ratios[f"{kind}_traversal_vs_handwritten_sql"] <= 3,
+            "access_under_200ms_p50": got["access_request"]["median_ms"] < 200,
+            "erasure_under_100ms_p50": got["erasure"]["median_ms"] < 100,
+        }
+        log(f"{kind}: {got}")
+    emit("requests", {"subjects": subjects, "batch_erasures": batch, "samples": runs},
+         figures, ratios)
+
+
+if __name__ == "__main__":
+    main()

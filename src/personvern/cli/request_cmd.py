@@ -1,0 +1,265 @@
+"""``personvern request``: open, list, show, verify, run, extend, refuse data-subject requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from personvern.cli.common import emit, runtime
+from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+
+if TYPE_CHECKING:
+    from personvern.requests.tables import Request
+
+app = typer.Typer(help="Data-subject requests: access, erasure, rectification and more.",
+                  no_args_is_help=True)
+
+IdArg = Annotated[str, typer.Argument(help="Request id (or a unique prefix of 6+ characters).")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (told to the person).")]
+
+
+def _row(r: Request) -> dict[str, Any]:
+    return {"id": r.id, "type": r.type, "state": r.state, "subject_id": r.subject_id,
+            "received_at": r.received_at.isoformat(), "due_on": r.due_on.isoformat(),
+            "legal_due_on": r.legal_due_on.isoformat(),
+            "extended_to": r.extended_to.isoformat() if r.extended_to else None}
+
+
+def _changes(values: list[str] | None) -> dict[str, str]:
+    from personvern.errors import InvalidInput
+
+    out: dict[str, str] = {}
+    for item in values or []:
+        column, sep, value = item.partition("=")
+        if not sep or not column.strip():
+            raise InvalidInput(f"--set {item!r}: write table.column=new value")
+        out[column.strip()] = value
+    return out
+
+
+@app.command("open")
+def open_(
+    type: Annotated[str, typer.Argument(help="access, portability, rectification, erasure, "
+                                             "restriction, objection or withdrawal.")],
+    subject: Annotated[str | None, typer.Option(
+        "--subject", help="Subject id, e-mail, +phone or ext:ID.")] = None,
+    email: Annotated[str | None, typer.Option(
+        "--email", help="The e-mail address the person wrote from (must be theirs).")] = None,
+    verified_by: Annotated[str | None, typer.Option(
+        "--verified-by", help="How you checked the person's identity (opens it as the privacy "
+                              "owner, verified); without it a code is e-mailed.")] = None,
+    guardian: Annotated[str | None, typer.Option(
+        "--guardian", help="Opened by this guardian for their child.")] = None,
+    admin: Annotated[str | None, typer.Option(
+        "--admin", help="Opened by this organisation admin for a member.")] = None,
+    purpose: Annotated[str | None, typer.Option(
+        "--purpose", help="Objection or withdrawal: the purpose (default: all that apply).")
+    ] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Rectification: table.column=new value (repeatable).")] = None,
+    channel: Annotated[str, typer.Option(help="How it came in: email, portal, api, post, "
+                                              "phone.")] = "email",
+    note: Annotated[str | None, typer.Option(help="What the person wrote, in short.")] = None,
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Open a request; its deadline starts today."""
+    from personvern.errors import InvalidInput
+    from personvern.requests.engine import Context, Requester, open_request
+
+    if guardian and admin:
+        raise InvalidInput("open as a guardian or as an admin, not both")
+    kind = "guardian" if guardian else "admin" if admin else "owner" if verified_by else "self"
+    by = Requester(kind, guardian or admin, verified_by)
+    details: dict[str, Any] = {}
+    if set_:
+        details["changes"] = _changes(set_)
+    if purpose:
+        details["purpose"] = purpose
+    if note:
+        details["note"] = note
+    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+        opened = open_request(s, Context(rt.consent, rt.clock), type, subject=subject,
+                              email=email, by=by, channel=channel, details=details)
+        r = opened.request
+        data = {**_row(r), "code_sent_to": opened.code_sent_to}
+    lines = [f"opened {r.type} request {r.id}: {r.state}, due {r.due_on}"]
+    if opened.code_sent_to:
+        lines.append(f"a verification code was e-mailed to {opened.code_sent_to}; "
+                     f"then: personvern request verify {r.id} CODE")
+    emit(data, as_json, lines)
+
+
+@app.command("list")
+def list_(
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only open requests past due.")]
+    = False,
+    due_soon: Annotated[int | None, typer.Option(
+        "--due-soon", help="Only open requests due within this many days.")] = None,
+    state: Annotated[str | None, typer.Option(help="Only requests in this state.")] = None,
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Requests by due date."""
+    from personvern.requests.engine import Context, list_requests
+
+    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+        found = list_requests(s, Context(rt.consent, rt.clock), overdue=overdue,
+                              due_within=due_soon, state=state)
+        rows = [_row(r) for r in found]
+    lines = [f"{r['id']}  {r['type']:<13} {r['state']:<11} due {r['due_on']}" for r in rows]
+    emit(rows, as_json, lines or ["no requests"])
+
+
+@app.command("show")
+def show(
+    request: IdArg, manifest: ManifestOption = None, db: DbOption = None,
+    as_json: JsonOption = False, now: NowOption = None,
+) -> None:
+    """A request with its deadlines, history, outcome and notices."""
+    from personvern.requests.engine import Context, get_request, view
+
+    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+        ctx = Context(rt.consent, rt.clock)
+        data = view(s, ctx, get_request(s, request))
+    lines = [f"request {data['id']}: {data['type']}, {data['state']}",
+             f"  received {data['received_at']}, due {data['due_on']}"
+             + (" (OVERDUE)" if data["overdue"] else f" ({data['days_left']} days left)"),
+             f"  opened by {data['opened_by']}"
+             + (f", verified by: {data['verified_by']}" if data["verified_by"] else "")]
+    lines += [f"  {e['at']} {e['from'] or '-'} -> {e['to']} ({e['actor']}): {e['note']}"
+              for e in data["events"]]
+    for k in (data["outcome"] or {}).get("kept", []):
+        lines.append(f"  kept {k['rows']} rows of {k['table']} until {k['until']}: {k['why']}")
+    lines += [f"  told {n['recipient']} by {n['channel']}: {n['status']}"
+              for n in data["notices"]]
+    emit(data, as_json, lines)
+
+
+@app.command("verify")
+def verify(
+    request: IdArg, code: Annotated[str, typer.Argument(help="The code from the e-mail.")],
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Verify the person's identity with the code they were e-mailed."""
+    from personvern.requests.engine import Requests
+
+    with runtime(manifest, db, now) as rt:
+        r = Requests.of(rt).verify(request, code)
+    emit(_row(r), as_json, [f"request {r.id} verified"])
+
+
+@app.command("run")
+def run(
+    request: IdArg,
+    out: Annotated[Path, typer.Option("--out", help="Where access and portability files go.")]
+    = Path(),
+    prove: Annotated[bool, typer.Option(help="Search every dataset after an erasure.")] = True,
+    lang: Annotated[str | None, typer.Option(help="Language of the access summary: nb or en.")]
+    = None,
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Carry the request out; a dataset that is down leaves it waiting (exit 1)."""
+    from personvern.requests.engine import Requests
+
+    with runtime(manifest, db, now) as rt:
+        service = Requests.of(rt)
+        try:
+            result = service.run(request, out_dir=out, prove=prove, lang=lang)
+        finally:
+            service.close()
+    data = {"id": result.request_id, "state": result.state, "outcome": result.outcome,
+            "error": result.error}
+    lines = [f"request {result.request_id}: {result.state}"]
+    outcome = result.outcome
+    if "package" in outcome:
+        lines.append(f"  access package: {outcome['package']['path']}")
+    if "export" in outcome:
+        lines.append(f"  portability export: {outcome['export']['path']}")
+    for k in outcome.get("kept", []):
+        lines.append(f"  kept {k['rows']} rows of {k['table']} until {k['until']}: {k['why']}")
+    proof = outcome.get("proof")
+    if proof:
+        lines.append("  proof: nothing left" if proof["clean"] else
+                     f"  proof: {len(proof['unexpected'])} places still hold the person's data")
+    emit(data, as_json, lines)
+    if result.state != "completed":
+        typer.echo(f"error: {result.error}; the request is waiting, run it again", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("extend")
+def extend(
+    request: IdArg, reason: ReasonOpt, manifest: ManifestOption = None, db: DbOption = None,
+    as_json: JsonOption = False, now: NowOption = None,
+) -> None:
+    """Extend by two months (GDPR Art. 12(3)); the person is told with the reason."""
+    from personvern.requests.engine import Context
+    from personvern.requests.engine import extend as extend_request
+
+    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+        r = extend_request(s, Context(rt.consent, rt.clock), request, reason)
+        data = _row(r)
+    emit(data, as_json, [f"request {r.id} extended to {r.extended_to}"])
+
+
+@app.command("refuse")
+def refuse(
+    request: IdArg, reason: ReasonOpt, manifest: ManifestOption = None, db: DbOption = None,
+    as_json: JsonOption = False, now: NowOption = None,
+) -> None:
+    """Refuse with reasons; the person is told of their right to complain."""
+    from personvern.requests.engine import Context
+    from personvern.requests.engine import refuse as refuse_request
+
+    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+        r = refuse_request(s, Context(rt.consent, rt.clock), request, reason)
+        data = _row(r)
+    emit(data, as_json, [f"request {r.id} refused"])
+
+
+@app.command("lift")
+def lift(
+    request: IdArg, reason: ReasonOpt, manifest: ManifestOption = None, db: DbOption = None,
+    as_json: JsonOption = False, now: NowOption = None,
+) -> None:
+    """Lift a restriction (the person is told first, GDPR Art. 18(3))."""
+    from personvern.requests.engine import Context, lift_restriction
+
+    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+        r = lift_restriction(s, Context(rt.consent, rt.clock), request, reason)
+        data = _row(r)
+    emit(data, as_json, [f"restriction of request {r.id} lifted"])
+
+
+@app.command("notices")
+def notices_(
+    request: IdArg,
+    deliver: Annotated[bool, typer.Option("--deliver", help="Send the due webhook notices.")]
+    = False,
+    ack: Annotated[int | None, typer.Option("--ack", help="Record notice N as acknowledged.")]
+    = None,
+    sent: Annotated[int | None, typer.Option("--sent", help="Record notice N as sent.")] = None,
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Who was told of the change (GDPR Art. 19), and recording their answers."""
+    from personvern.requests import notices
+    from personvern.requests.engine import get_request
+
+    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+        r = get_request(s, request)
+        if deliver:
+            notices.deliver_due(s, rt.clock, rt.loaded.manifest)
+        for notice_id, status in ((sent, "sent"), (ack, "acknowledged")):
+            if notice_id is not None:
+                notices.record(s, rt.clock, notice_id, status)
+        rows = notices.told(s, r.id, rt.loaded.manifest)
+    lines = [f"{n['id']:>4} {n['name'] or n['recipient']} ({n['action']}, {n['channel']}): "
+             f"{n['status']}" + (f", last error: {n['last_error']}" if n["last_error"] else "")
+             for n in rows]
+    emit(rows, as_json, lines or ["no recipients to tell"])

@@ -1,0 +1,600 @@
+"""Data-subject requests: open, verify, the state machine, deadlines, extension, refusal, run.
+
+    received ─> verifying ─> verified ─> in_progress ─> completed
+                    │            │         │    ^
+                    │            │         v    │ run again
+                    │            │        waiting            (a dataset was down, or the
+                    │            │         │                  data map is wrong: error kept)
+                    └────────────┴─────────┴──────> refused  (with reasons, GDPR Art. 12(4))
+
+Every transition writes a RequestEvent and an audit event (who, when, from, to, why).
+A request is opened by the subject (verified by an e-mailed code or a signed-in
+session), a guardian for a child, an organisation admin for a member, or the
+privacy owner on behalf of someone who wrote in (who records how identity was checked).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from personvern.clock import Clock
+from personvern.consent.decide import age_on
+from personvern.consent.service import ConsentContext, decisions_for
+from personvern.consent.subjects import (
+    find_subject,
+    get_subject,
+    guardians_of,
+    identities_of,
+    is_admin_for,
+    new_id,
+    normalise_email,
+)
+from personvern.consent.tables import Subject
+from personvern.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StorageError,
+)
+from personvern.law import Jurisdiction
+from personvern.mail.outbox import Mail, queue
+from personvern.manifest.model import Manifest
+from personvern.requests import fulfil, notices
+from personvern.requests.deadlines import deadlines, receipt_date
+from personvern.requests.tables import Request, RequestEvent
+from personvern.requests.verification import MESSAGES, Issued, Outcome, check, issue
+from personvern.storage.audit import append_audit
+from personvern.storage.session import transaction
+
+if TYPE_CHECKING:
+    from personvern.requests.datamap import SqlDataset
+    from personvern.runtime import Runtime
+
+TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection",
+         "withdrawal")
+OPENERS = ("self", "guardian", "admin", "owner")
+CHANNELS = ("portal", "email", "api", "post", "phone")
+OPEN_STATES = ("received", "verifying", "verified", "in_progress", "waiting")
+CLOSED = frozenset({"completed", "refused"})
+TRANSITIONS: dict[str | None, frozenset[str]] = {
+    None: frozenset({"received"}),
+    "received": frozenset({"verifying", "verified", "refused"}),
+    "verifying": frozenset({"verified", "refused"}),
+    "verified": frozenset({"in_progress", "refused"}),
+    "in_progress": frozenset({"completed", "waiting", "refused"}),
+    "waiting": frozenset({"in_progress", "refused"}),
+}
+# A guardian acts for a child until the age of majority (vergemålsloven § 2: 18 years).
+# Belongs in the jurisdiction settings once another country needs it.
+AGE_OF_MAJORITY = 18
+MAX_TEXT = 2000
+
+
+@dataclass(frozen=True)
+class Context:
+    """The manifest in force (through the consent context) and the clock."""
+
+    consent: ConsentContext
+    clock: Clock
+
+    @property
+    def manifest(self) -> Manifest:
+        """The manifest in force."""
+        return self.consent.manifest
+
+    @property
+    def jurisdiction(self) -> Jurisdiction:
+        """The manifest's jurisdiction."""
+        return self.consent.jurisdiction
+
+    def today(self) -> date:
+        """Today in the controller's time zone (deadlines are local dates)."""
+        return receipt_date(self.clock(), self.jurisdiction)
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who opens a request: ``self``, a ``guardian`` or ``admin`` (their subject
+    reference in ``subject``), or the privacy ``owner``.
+
+    ``verified_by`` says how identity was checked (the owner's note, or "signed-in
+    portal session"); without it a code is e-mailed and must be verified first.
+    """
+
+    kind: str = "self"
+    subject: str | None = None
+    verified_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A new request, where its code went (masked), and the secrets for the caller's
+    own channel (the portal shows the link); never print them on a shared screen."""
+
+    request: Request
+    code_sent_to: str | None
+    issued: Issued | None
+
+
+def mask_email(address: str) -> str:
+    """``o***@example.no``: enough for a person to recognise their address."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def _text(value: str | None, what: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"{what} is longer than {MAX_TEXT} characters")
+    return text
+
+
+# ---- opening ---------------------------------------------------------------------------
+
+def open_request(
+    session: Session, ctx: Context, type: str, *, subject: str | None = None,
+    email: str | None = None, by: Requester | None = None, channel: str = "email",
+    details: dict[str, Any] | None = None, link_base: str | None = None,
+) -> Opened:
+    """Open a request; everything is checked before anything is stored."""
+    by = by or Requester()
+    if type not in TYPES:
+        raise InvalidInput(f"unknown request type {type!r}; use one of {', '.join(TYPES)}")
+    if by.kind not in OPENERS:
+        raise InvalidInput(f"unknown opener {by.kind!r}; use one of {', '.join(OPENERS)}")
+    if channel not in CHANNELS:
+        raise InvalidInput(f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
+    target = _resolve_subject(session, subject, email)
+    actor_subject = _check_opener(session, ctx, target, by)
+    checked = _check_details(session, ctx, type, target, details or {})
+    now = ctx.clock()
+    d = deadlines(now, ctx.jurisdiction, ctx.manifest.rights.deadline)
+    req = Request(
+        id=new_id(), type=type, subject_id=target.id, state="received", received_at=now,
+        due_on=d.due, legal_due_on=d.legal, extended_to=None, opened_by=by.kind,
+        opened_by_subject_id=actor_subject.id if actor_subject else None,
+        verified_by=by.verified_by.strip() if by.verified_by else None, channel=channel,
+        details=checked, outcome=None, closed_at=None, reason=None,
+    )
+    session.add(req)
+    session.flush()
+    actor = _actor_of(req)
+    transition(session, ctx, req, "received", actor,
+               f"{type} request received via {channel}, opened by {by.kind}; due {d.due}")
+    if req.verified_by:
+        transition(session, ctx, req, "verified", actor, f"identity checked: {req.verified_by}")
+        return Opened(req, None, None)
+    # The code goes to the address the person wrote from when it is theirs, else to the
+    # acting person's (the guardian's, the admin's) or the subject's address on file.
+    to = normalise_email(email) if email is not None and actor_subject is None else \
+        _email_of(session, actor_subject.id if actor_subject else target.id)
+    if to is None:
+        raise InvalidInput(
+            "there is no e-mail address to send a verification code to; check the person's "
+            "identity another way and record how (--verified-by)"
+        )
+    issued = issue(session, ctx.clock, req.id, to, link_base=link_base, subject_id=target.id)
+    transition(session, ctx, req, "verifying", actor, f"code sent to {mask_email(to)}")
+    return Opened(req, mask_email(to), issued)
+
+
+def _resolve_subject(session: Session, subject: str | None, email: str | None) -> Subject:
+    if subject is None and email is None:
+        raise InvalidInput("name the subject: give --subject or --email")
+    target = get_subject(session, subject) if subject is not None else None
+    if email is None:
+        assert target is not None
+        return target
+    normalise_email(email)
+    owner = find_subject(session, "email", email)
+    if owner is not None and owner.erased_at is not None:
+        owner = None
+    if target is None:
+        if owner is None:
+            raise NotFound(f"no subject with the e-mail address {email!r}")
+        return owner
+    if owner is None or owner.id != target.id:
+        raise InvalidInput(f"the e-mail address {email!r} does not belong to subject {target.id}")
+    return target
+
+
+def _check_opener(session: Session, ctx: Context, target: Subject, by: Requester) -> Subject | None:
+    """The acting person when it is not the subject; Forbidden when they may not act."""
+    if by.kind == "owner" and not (by.verified_by or "").strip():
+        raise InvalidInput("the privacy owner must record how the person's identity was "
+                           "checked (--verified-by)")
+    if by.verified_by is not None:
+        _text(by.verified_by, "--verified-by")
+    if by.kind in ("self", "owner"):
+        if by.subject is not None:
+            raise InvalidInput(f"a {by.kind} request names no acting person")
+        return None
+    if by.subject is None:
+        raise InvalidInput(f"a request by a {by.kind} must name the {by.kind}")
+    actor = get_subject(session, by.subject)
+    if actor.id == target.id:
+        raise InvalidInput(f"the {by.kind} and the subject are the same person; open it as self")
+    if by.kind == "guardian":
+        if actor.id not in guardians_of(session, target.id):
+            raise Forbidden(f"{actor.id} is not a guardian of {target.id}")
+        if target.birth_date is not None and \
+                age_on(target.birth_date, ctx.today()) >= AGE_OF_MAJORITY:
+            raise Forbidden(f"{target.id} is an adult; a guardian acts only for a child under "
+                            f"{AGE_OF_MAJORITY}")
+    elif not is_admin_for(session, actor.id, target.id):
+        raise Forbidden(f"{actor.id} is not an admin of an organisation {target.id} belongs to")
+    return actor
+
+
+def _check_details(
+    session: Session, ctx: Context, type: str, target: Subject, details: dict[str, Any]
+) -> dict[str, Any]:
+    """What the request asks for, validated and normalised; InvalidInput otherwise."""
+    if not isinstance(details, dict):
+        raise InvalidInput("request details must be an object")
+    allowed = {"rectification": {"changes", "note"}, "objection": {"purpose", "note"},
+               "withdrawal": {"purpose", "note"}}.get(type, {"note"})
+    extra = sorted(set(details) - allowed)
+    if extra:
+        raise InvalidInput(f"a {type} request takes no {', '.join(extra)}")
+    out: dict[str, Any] = {}
+    if "note" in details:
+        out["note"] = _text(details["note"], "the note")
+    if type == "rectification":
+        changes = fulfil.validate_changes(ctx.manifest, details.get("changes"))
+        for ref, value in changes.items():
+            kind = fulfil.identity_kind(ctx.manifest, ref)
+            if kind in ("email", "phone") and value is not None:
+                other = find_subject(session, kind, str(value))
+                if other is not None and other.id != target.id:
+                    raise Conflict(f"{ref}: that {kind} belongs to another subject")
+        out["changes"] = changes
+    elif type == "objection":
+        out["purposes"] = fulfil.objectable(ctx.manifest, details.get("purpose"))
+    elif type == "withdrawal":
+        out["purposes"] = _withdrawable(session, ctx, target, details.get("purpose"))
+    return out
+
+
+def _withdrawable(session: Session, ctx: Context, target: Subject, purpose: Any) -> list[str]:
+    if purpose is not None:
+        p = ctx.consent.purpose(str(purpose))
+        if p.legal_basis != "consent":
+            raise InvalidInput(f"purpose {p.id!r} rests on {p.legal_basis}, not consent; "
+                               "there is no consent to withdraw (object to it instead)")
+        return [p.id]
+    given = [d.purpose for d in decisions_for(session, ctx.consent, target.id, ctx.clock())
+             if d.code == "consent_given"]
+    if not given:
+        raise InvalidInput("there is no consent to withdraw")
+    return given
+
+
+# ---- state -----------------------------------------------------------------------------
+
+def transition(
+    session: Session, ctx: Context, req: Request, to: str, actor: str, note: str
+) -> RequestEvent:
+    """Move ``req`` to ``to`` (Conflict if the state machine forbids it), audited."""
+    before = None if to == "received" else req.state
+    if to not in TRANSITIONS.get(before, frozenset()):
+        raise Conflict(f"request {req.id} is {req.state}; it cannot become {to}")
+    return _record(session, ctx, req, before, to, actor, note)
+
+
+def _record(
+    session: Session, ctx: Context, req: Request, before: str | None, to: str, actor: str,
+    note: str, action: str | None = None,
+) -> RequestEvent:
+    event = RequestEvent(request_id=req.id, at=ctx.clock(), actor=actor, from_state=before,
+                         to_state=to, note=note)
+    session.add(event)
+    req.state = to
+    append_audit(session, ctx.clock, actor, action or f"request.{to}", f"request:{req.id}",
+                 {"type": req.type, "from": before, "to": to, "note": note})
+    return event
+
+
+def _actor_of(req: Request) -> str:
+    if req.opened_by in ("guardian", "admin"):
+        return f"{req.opened_by}:{req.opened_by_subject_id}"
+    if req.opened_by == "self":
+        return f"subject:{req.subject_id}"
+    return "owner"
+
+
+def get_request(session: Session, ref: str) -> Request:
+    """A request by id, or by a unique prefix of at least six characters."""
+    ref = ref.strip().lower()
+    found = session.get(Request, ref)
+    if found is not None:
+        return found
+    if 6 <= len(ref) < 32 and all(c in "0123456789abcdef" for c in ref):
+        matches = list(session.scalars(select(Request).where(Request.id.like(f"{ref}%"))
+                                       .limit(2)))
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise InvalidInput(f"{ref!r} matches more than one request; give more of the id")
+    raise NotFound(f"no request {ref!r}")
+
+
+def list_requests(
+    session: Session, ctx: Context, *, overdue: bool = False, due_within: int | None = None,
+    state: str | None = None, subject_id: str | None = None, limit: int = 1000,
+) -> list[Request]:
+    """Requests by due date: all, the open overdue ones, or those due within N days."""
+    query = select(Request).order_by(Request.due_on, Request.received_at).limit(limit)
+    today = ctx.today()
+    if overdue or due_within is not None:
+        query = query.where(Request.state.in_(OPEN_STATES))
+    if overdue:
+        query = query.where(Request.due_on < today)
+    if due_within is not None:
+        if due_within < 0:
+            raise InvalidInput("--due-soon takes a number of days, 0 or more")
+        query = query.where(Request.due_on >= today,
+                            Request.due_on <= today + timedelta(days=due_within))
+    if state is not None:
+        query = query.where(Request.state == state)
+    if subject_id is not None:
+        query = query.where(Request.subject_id == subject_id)
+    return list(session.scalars(query))
+
+
+def view(session: Session, ctx: Context, req: Request) -> dict[str, Any]:
+    """Everything about a request for the privacy owner, as JSON-ready values."""
+    events = session.scalars(select(RequestEvent).where(RequestEvent.request_id == req.id)
+                             .order_by(RequestEvent.id))
+    today = ctx.today()
+    return {
+        "id": req.id, "type": req.type, "state": req.state, "subject_id": req.subject_id,
+        "received_at": req.received_at.isoformat(), "due_on": req.due_on.isoformat(),
+        "legal_due_on": req.legal_due_on.isoformat(),
+        "extended_to": req.extended_to.isoformat() if req.extended_to else None,
+        "overdue": req.state not in CLOSED and req.due_on < today,
+        "days_left": (req.due_on - today).days,
+        "opened_by": req.opened_by, "opened_by_subject_id": req.opened_by_subject_id,
+        "verified_by": req.verified_by, "channel": req.channel, "details": req.details,
+        "outcome": req.outcome, "reason": req.reason,
+        "closed_at": req.closed_at.isoformat() if req.closed_at else None,
+        "events": [{"at": e.at.isoformat(), "actor": e.actor, "from": e.from_state,
+                    "to": e.to_state, "note": e.note} for e in events],
+        "notices": notices.told(session, req.id, ctx.manifest),
+    }
+
+
+# ---- telling the person ------------------------------------------------------------------
+
+def _email_of(session: Session, subject_id: str) -> str | None:
+    return next((i.value for i in identities_of(session, subject_id) if i.kind == "email"), None)
+
+
+def addressee(session: Session, req: Request) -> str | None:
+    """Whom to tell about the request: the guardian or admin who opened it, else the subject."""
+    return _email_of(session, req.opened_by_subject_id or req.subject_id)
+
+
+def _tell(
+    session: Session, ctx: Context, req: Request, kind: str, title: str, body: str,
+    to: str | None = None,
+) -> str | None:
+    to = to or addressee(session, req)
+    if to is None:
+        return None
+    queue(session, ctx.clock, Mail(kind=f"request_{kind}", to_address=to, title=title,
+                                   body_text=body, subject_id=req.subject_id,
+                                   dedupe_key=f"request:{req.id}:{kind}"))
+    return to
+
+
+def _complaint(ctx: Context) -> str:
+    a = ctx.jurisdiction.authority
+    return (f"Du kan klage til {a.name}, {a.address}, {a.complaint_url} (GDPR Art. 77). "
+            f"You may complain to {a.name}.")
+
+
+def extend(session: Session, ctx: Context, ref: str, reason: str, actor: str = "owner") -> Request:
+    """Extend by up to two months (Art. 12(3)): with reasons, told within the first month."""
+    reason = _text(reason, "the reason for the extension")
+    req = get_request(session, ref)
+    if req.state in CLOSED:
+        raise Conflict(f"request {req.id} is {req.state}; there is nothing to extend")
+    if req.extended_to is not None:
+        raise Conflict(f"request {req.id} is already extended to {req.extended_to}")
+    today = ctx.today()
+    if today > req.legal_due_on:
+        raise InvalidInput(
+            f"the one-month deadline ({req.legal_due_on}) has passed; an extension must be "
+            "announced within it (GDPR Art. 12(3))")
+    limit = deadlines(req.received_at, ctx.jurisdiction, ctx.manifest.rights.deadline)
+    req.extended_to = req.due_on = limit.extended_limit
+    told = _tell(session, ctx, req, "extended", "Forespørselen din tar lengre tid / "
+                 "Your request will take longer",
+                 f"Vi trenger mer tid og svarer senest {limit.extended_limit}. Grunn: {reason}\n"
+                 f"We need more time and will answer by {limit.extended_limit}. "
+                 f"Reason: {reason}\n\n{_complaint(ctx)}")
+    how = f"the person was told ({mask_email(told)})" if told else \
+        "no e-mail address: tell the person another way within the first month"
+    _record(session, ctx, req, req.state, req.state, actor,
+            f"extended to {limit.extended_limit}: {reason}; {how}", action="request.extended")
+    return req
+
+
+def refuse(session: Session, ctx: Context, ref: str, reason: str, actor: str = "owner") -> Request:
+    """Refuse with reasons, telling the person of their right to complain (Art. 12(4))."""
+    reason = _text(reason, "the reason for the refusal")
+    req = get_request(session, ref)
+    transition(session, ctx, req, "refused", actor, reason)
+    req.reason = reason
+    req.closed_at = ctx.clock()
+    _tell(session, ctx, req, "refused", "Forespørselen din er avslått / Your request is refused",
+          f"Vi har avslått forespørselen din. Grunn: {reason}\nWe have refused your request. "
+          f"Reason: {reason}\n\n{_complaint(ctx)}")
+    return req
+
+
+def lift_restriction(
+    session: Session, ctx: Context, ref: str, reason: str, actor: str = "owner"
+) -> Request:
+    """Lift a completed restriction, telling the person first (Art. 18(3))."""
+    reason = _text(reason, "the reason for lifting the restriction")
+    req = get_request(session, ref)
+    if req.type != "restriction" or req.state != "completed":
+        raise Conflict(f"request {req.id} is not a completed restriction")
+    if (req.outcome or {}).get("lifted_at"):
+        raise Conflict(f"the restriction of request {req.id} was already lifted")
+    now = ctx.clock()
+    _tell(session, ctx, req, "restriction_lifted",
+          "Begrensningen oppheves / The restriction is lifted",
+          f"Begrensningen av behandlingen oppheves. Grunn: {reason}\n"
+          f"The restriction of processing is lifted. Reason: {reason}")
+    req.outcome = {**(req.outcome or {}), "lifted_at": now.isoformat(), "lifted_because": reason}
+    ctx.consent.cache.invalidate_on_commit(session, req.subject_id)
+    _record(session, ctx, req, req.state, req.state, actor, f"restriction lifted: {reason}",
+            action="request.restriction_lifted")
+    return req
+
+
+# ---- the service: verifying and running, each step in its own transaction --------------
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a run left the request: ``completed``, or ``waiting`` with the error."""
+
+    request_id: str
+    state: str
+    outcome: dict[str, Any]
+    error: str | None = None
+
+
+class Requests:
+    """Verify and run requests, committing each step, so a failure never loses one."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], ctx: Context, *,
+        datasets: Callable[[Manifest], list[SqlDataset]] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.ctx = ctx
+        self._open_datasets = datasets
+        self._datasets: list[SqlDataset] | None = None
+
+    @classmethod
+    def of(cls, rt: Runtime) -> Requests:
+        """The service on a runtime's database, manifest and clock."""
+        return cls(rt.sessions, Context(rt.consent, rt.clock))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work on the engine's database."""
+        with transaction(self.sessions) as session:
+            yield session
+
+    def datasets(self) -> list[SqlDataset]:
+        """The manifest's SQL datasets, reflected once and kept while they work."""
+        if self._datasets is None:
+            from personvern.requests.datamap import open_datasets
+
+            opener = self._open_datasets or open_datasets
+            self._datasets = opener(self.ctx.manifest)
+        return self._datasets
+
+    def close(self) -> None:
+        """Release the datasets' connections."""
+        for ds in self._datasets or ():
+            ds.engine.dispose()
+        self._datasets = None
+
+    def verify(self, ref: str, code: str) -> Request:
+        """Check the code; a wrong guess is counted (and committed) before the error."""
+        with self.transaction() as s:
+            req = get_request(s, ref)
+            if req.state != "verifying":
+                raise Conflict(f"request {req.id} is {req.state}, not waiting for a code")
+            result = check(s, self.ctx.clock, req.id, code)
+            if result is Outcome.OK:
+                transition(s, self.ctx, req, "verified", _actor_of(req), "code verified")
+                return req
+        raise InvalidInput(MESSAGES[result])
+
+    def run(
+        self, ref: str, *, out_dir: Path | None = None, actor: str = "owner",
+        prove: bool = True, lang: str | None = None,
+    ) -> RunResult:
+        """Carry the request out. A dataset that is down leaves it ``waiting`` (returned);
+        a wrong data map or bad input leaves it ``waiting`` with the error and raises."""
+        with self.transaction() as s:
+            req = get_request(s, ref)
+            if req.state in CLOSED:
+                raise Conflict(f"request {req.id} is already {req.state}")
+            if req.state in ("received", "verifying"):
+                raise Conflict(f"request {req.id} is not verified yet ({req.state}); "
+                               "verify the person's identity first")
+            if req.state != "in_progress":
+                transition(s, self.ctx, req, "in_progress", actor, "work started")
+            job = fulfil.snapshot(s, req)
+        env = fulfil.Env(self.ctx.manifest, self.ctx.jurisdiction, self.ctx.clock,
+                         out_dir or Path.cwd(), lang)
+        try:
+            datasets = self.datasets() if fulfil.needs_datasets(job) else []
+            done = fulfil.perform(job, env, datasets, prove=prove)
+        except StorageError as exc:
+            self.close()  # reconnect next time: the server may be back
+            error = _one_line(exc)
+            self._wait(job.request_id, actor, f"a dataset could not be reached: {error}")
+            return RunResult(job.request_id, "waiting", {}, error)
+        except Exception as exc:  # a wrong data map, bad input, a bug: keep the request
+            self._wait(job.request_id, actor, f"could not be carried out: {_one_line(exc)}")
+            raise
+        try:
+            return self._finish(job, done, actor)
+        except Exception as exc:  # the dataset side is done and re-runs safely: say so
+            with contextlib.suppress(Exception):  # the engine's database may be the problem
+                self._wait(job.request_id, actor, f"could not be recorded: {_one_line(exc)}")
+            raise
+
+    def _wait(self, request_id: str, actor: str, note: str) -> None:
+        with self.transaction() as s:
+            req = get_request(s, request_id)
+            transition(s, self.ctx, req, "waiting", actor, note + "; run it again when fixed")
+            req.outcome = {"error": note, "at": self.ctx.clock().isoformat()}
+
+    def _finish(self, job: fulfil.Job, done: dict[str, Any], actor: str) -> RunResult:
+        with self.transaction() as s:
+            req = get_request(s, job.request_id)
+            to = addressee(s, req)  # before an erasure removes the address
+            outcome = fulfil.finish(s, self.ctx.consent, self.ctx.clock, job, done)
+            action = {"rectification": "rectification", "erasure": "erasure",
+                      "restriction": "restriction"}.get(job.type)
+            if action is not None:
+                queued = notices.queue_notices(
+                    s, self.ctx.clock, self.ctx.manifest, req.id, action,
+                    fulfil.affected_purposes(self.ctx.manifest, job, done), job.identities)
+                outcome["notices"] = [{"recipient": n.recipient, "channel": n.channel}
+                                      for n in queued]
+            req.outcome = outcome
+            req.closed_at = self.ctx.clock()
+            transition(s, self.ctx, req, "completed", actor, fulfil.summary(job.type, outcome))
+            _tell(s, self.ctx, req, "completed", "Forespørselen din er behandlet / "
+                  "Your request is done", fulfil.letter(job.type, outcome), to=to)
+        return RunResult(job.request_id, "completed", outcome)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error on one line, without SQLAlchemy's link to its documentation."""
+    return " ".join(str(exc).split("(Background on this error", 1)[0].split())
+
+

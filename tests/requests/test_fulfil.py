@@ -1,0 +1,537 @@
+"""Fulfilment on the demo service: access, portability, rectification, erasure with legal
+holds and proof, restriction, objection, withdrawal — and a wrong map or a dataset down."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import Engine, func, select, text
+
+from personvern.consent.events import EventType
+from personvern.consent.service import decide_for, record_event
+from personvern.consent.subjects import get_subject, identities_of
+from personvern.consent.tables import Identity, Subject
+from personvern.demo.init import init_demo
+from personvern.errors import ConfigurationError, NotFound
+from personvern.law import get_jurisdiction
+from personvern.manifest.model import RetentionRule
+from personvern.requests.engine import (
+    Context,
+    Requester,
+    Requests,
+    get_request,
+    lift_restriction,
+    open_request,
+    view,
+)
+from personvern.requests.fulfil import hold_until, restricted
+from personvern.requests.proof import prove_erased
+from personvern.requests.tables import RecipientNotice
+from personvern.runtime import Runtime, open_runtime
+from personvern.settings import Settings
+from personvern.storage.engine import create_engine_for
+from personvern.storage.models import AuditEvent
+
+NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)
+OWNER = Requester("owner", verified_by="checked in a video call")
+SERVICE_TABLES = ("users", "guardians", "sessions", "purchases", "invoices", "messages",
+                  "login_events", "marketing_list")
+
+
+class MovingClock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("demo")
+    init_demo(directory, 60, now=NOW)
+    return directory
+
+
+@pytest.fixture
+def demo(template: Path, tmp_path: Path) -> Path:
+    for name in ("service.db", "personvern.db"):
+        shutil.copy(template / name, tmp_path / name)
+    manifest = (template / "personvern.yaml").read_text(encoding="utf-8")
+    (tmp_path / "personvern.yaml").write_text(
+        manifest.replace(str(template / "service.db"), str(tmp_path / "service.db")),
+        encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def clock() -> MovingClock:
+    return MovingClock(NOW)
+
+
+@pytest.fixture
+def rt(demo: Path, clock: MovingClock) -> Iterator[Runtime]:
+    runtime = open_runtime(Settings(manifest=demo / "personvern.yaml",
+                                    database_url=f"sqlite:///{demo / 'personvern.db'}"), clock)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def service(rt: Runtime, clock: MovingClock) -> Iterator[Requests]:
+    svc = Requests(rt.sessions, Context(rt.consent, clock))
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def app_db(demo: Path) -> Iterator[Engine]:
+    engine = create_engine_for(f"sqlite:///{demo / 'service.db'}")
+    yield engine
+    engine.dispose()
+
+
+def opened(rt: Runtime, service: Requests, type: str, ref: str, **kw: Any) -> str:
+    with rt.transaction() as s:
+        return open_request(s, service.ctx, type, subject=ref, by=kw.pop("by", OWNER),
+                            **kw).request.id
+
+
+def service_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() or 0)
+                for t in SERVICE_TABLES}
+
+
+def one(engine: Engine, sql: str, **params: Any) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar()
+
+
+# ---- access ----------------------------------------------------------------------------
+
+def test_access_package_has_json_csv_and_art15_summary_and_no_one_elses_data(
+        rt: Runtime, service: Requests, app_db: Engine, tmp_path: Path) -> None:
+    rid = opened(rt, service, "access", "ext:31")  # a pupil: sessions, messages, a purchase
+    result = service.run(rid, out_dir=tmp_path / "out")
+    assert result.state == "completed"
+    package = Path(result.outcome["package"]["path"])
+    assert package.stat().st_mode & 0o777 == 0o600
+    with zipfile.ZipFile(package) as zf:
+        names = set(zf.namelist())
+        data = json.loads(zf.read("data.json"))
+        summary = zf.read("summary.html").decode()
+        sessions_csv = zf.read("app/sessions.csv").decode()
+    assert {"data.json", "summary.html", "app/users.csv", "app/sessions.csv",
+            "app/messages.csv", "app/purchases.csv", "app/invoices.csv"} <= names
+    rows = data["datasets"]["app"]
+    assert [u["id"] for u in rows["users"]] == [31]
+    # Every reference to another person's row is redacted: the mentor, the paying parent.
+    assert {s["mentor_id"] for s in rows["sessions"]} == {"[redacted]"}
+    assert {s["pupil_id"] for s in rows["sessions"]} == {31}
+    assert {p["payer_id"] for p in rows["purchases"]} == {"[redacted]"}
+    for m in rows["messages"]:
+        assert 31 in (m["sender_id"], m["recipient_id"])
+        assert "[redacted]" in (m["sender_id"], m["recipient_id"])
+    assert "[redacted]" in sessions_csv
+    with app_db.connect() as conn:
+        others = conn.execute(text("SELECT email, phone FROM users WHERE id != 31")).all()
+    blob = json.dumps(data) + summary + sessions_csv
+    assert not [e for e, p in others if e in blob or (p and p in blob)]
+    # Art. 15: purposes for a pupil, bases, recipients, retention, rights, complaint.
+    assert "Timer og meldinger" in summary and "Brukerkonto" in summary
+    assert "Regnskap" not in summary  # bookkeeping concerns parents (the payers)
+    assert "Datatilsynet" in summary and "Driftsleverandør Norge AS" in summary
+    assert "GDPR Art. 6(1)(b)" in summary and "dataportabilitet" in summary
+    assert "to år etter siste innlogging" in summary
+    info = data["information"]
+    assert info["complaint"]["authority"] == "Datatilsynet"
+    assert data["personvern"]["identities"]
+    with rt.transaction() as s:
+        assert get_request(s, rid).outcome["redacted"] > 0  # type: ignore[index]
+
+
+def test_access_in_english_and_the_summary_escapes_html(rt: Runtime, service: Requests,
+                                                        app_db: Engine, tmp_path: Path) -> None:
+    with app_db.begin() as conn:
+        conn.execute(text("UPDATE users SET name = '<script>x</script>' WHERE id = 12"))
+    rid = opened(rt, service, "access", "ext:12")
+    result = service.run(rid, out_dir=tmp_path, lang="en")
+    with zipfile.ZipFile(result.outcome["package"]["path"]) as zf:
+        summary = zf.read("summary.html").decode()
+        users = zf.read("app/users.csv").decode()
+    assert "Your rights" in summary and "Bookkeeping" in summary
+    assert "<script>" in users and "<script>" not in summary
+
+
+# ---- portability --------------------------------------------------------------------------
+
+def test_portability_exports_what_the_person_provided(rt: Runtime, service: Requests,
+                                                      tmp_path: Path) -> None:
+    rid = opened(rt, service, "portability", "ext:31")
+    result = service.run(rid, out_dir=tmp_path)
+    export = json.loads(Path(result.outcome["export"]["path"]).read_text())
+    app = export["data"]["app"]
+    assert set(app) == {"users", "messages"}
+    assert set(app["users"][0]) == {"email", "phone", "name", "birth_date", "address"}
+    assert set(app["messages"][0]) == {"body"}
+    assert "login_events" not in app and "invoices" not in app  # observed, or legal obligation
+
+
+# ---- rectification ------------------------------------------------------------------------
+
+def test_rectification_updates_service_and_engine_and_audits_no_old_value(
+        rt: Runtime, service: Requests, app_db: Engine) -> None:
+    old = one(app_db, "SELECT email FROM users WHERE id = 15")
+    rid = opened(rt, service, "rectification", "ext:15", details={"changes": {
+        "users.email": "Ny.Adresse@Example.no", "app.users.phone": "912 34 567",
+        "users.birth_date": "1980-02-29"}})
+    result = service.run(rid)
+    assert result.state == "completed"
+    assert one(app_db, "SELECT email FROM users WHERE id = 15") == "ny.adresse@example.no"
+    assert one(app_db, "SELECT phone FROM users WHERE id = 15") == "+4791234567"
+    assert str(one(app_db, "SELECT birth_date FROM users WHERE id = 15")) == "1980-02-29"
+    with rt.transaction() as s:
+        subject = get_subject(s, "ny.adresse@example.no")
+        assert subject.id == get_subject(s, "ext:15").id
+        assert {i.value for i in identities_of(s, subject.id)} >= {
+            "ny.adresse@example.no", "+4791234567"}
+        trail = json.dumps([a.details for a in s.scalars(select(AuditEvent))])
+        assert old not in trail and "ny.adresse" not in trail
+        notices = s.scalars(select(RecipientNotice).where(RecipientNotice.request_id == rid))
+        assert {n.recipient for n in notices} == {"hosting"}  # the account's recipient
+
+
+# ---- erasure ------------------------------------------------------------------------------
+
+def test_hold_until_is_five_years_after_the_fiscal_year() -> None:
+    books = RetentionRule(id="books", trigger="fiscal_year_end", duration="5 years",
+                          bookkeeping=True)
+    j = get_jurisdiction("NO")
+    assert hold_until(books, j, date(2025, 3, 10)) == date(2030, 12, 31)
+    assert hold_until(books, j, date(2025, 12, 31)) == date(2030, 12, 31)
+    logs = RetentionRule(id="logs", trigger="collected", duration="6 months")
+    assert hold_until(logs, j, date(2026, 8, 31)) == date(2027, 2, 28)
+    assert hold_until(books, j, None) is None
+
+
+def test_erasure_deletes_masks_keeps_the_books_and_proves_it(
+        rt: Runtime, service: Requests, app_db: Engine) -> None:
+    parent = 8  # pays for pupils 31 and 54
+    with app_db.begin() as conn:
+        purchases = [r[0] for r in conn.execute(
+            text("SELECT id FROM purchases WHERE payer_id = :p ORDER BY id"), {"p": parent})]
+        assert len(purchases) == 2
+        recent, old = purchases
+        conn.execute(text("UPDATE purchases SET purchased_at = '2025-06-01 10:00:00' "
+                          "WHERE id = :i"), {"i": recent})
+        conn.execute(text("UPDATE invoices SET issued_on = '2025-06-02' WHERE purchase_id = :i"),
+                     {"i": recent})
+        # The old purchase's own hold has ended, but its invoice (2022) is still held:
+        conn.execute(text("UPDATE purchases SET purchased_at = '2019-03-01 10:00:00' "
+                          "WHERE id = :i"), {"i": old})
+        conn.execute(text("UPDATE invoices SET issued_on = '2022-01-10' WHERE purchase_id = :i"),
+                     {"i": old})
+    email = one(app_db, "SELECT email FROM users WHERE id = :p", p=parent)
+    with rt.transaction() as s:
+        subject_id = get_subject(s, f"ext:{parent}").id
+    rid = opened(rt, service, "erasure", f"ext:{parent}")
+    result = service.run(rid)
+    out = result.outcome
+    assert result.state == "completed"
+    # Deleted and masked per the map.
+    assert one(app_db, "SELECT count(*) FROM guardians WHERE guardian_id = :p", p=parent) == 0
+    assert one(app_db, "SELECT count(*) FROM login_events WHERE user_id = :p", p=parent) == 0
+    row = app_db.connect().execute(text("SELECT * FROM users WHERE id = :p"), {"p": parent})
+    user = row.mappings().one()
+    assert user["email"].startswith("slettet-") and user["email"] != email
+    assert user["birth_date"] is None and user["last_login_at"] is None
+    assert user["name"].startswith("slettet-") and user["role"] == "parent"
+    # Kept: both invoices and both purchases, each until the end of its hold.
+    kept = {(k["table"], k["until"]): k for k in out["kept"]}
+    assert set(kept) == {("invoices", "2027-12-31"), ("invoices", "2030-12-31"),
+                         ("purchases", "2030-12-31"), ("purchases", "2027-12-31")}
+    assert "bokføringsloven § 13" in kept[("invoices", "2030-12-31")]["why"]
+    assert "needed by the kept invoices rows" in kept[("purchases", "2027-12-31")]["why"]
+    assert one(app_db, "SELECT count(*) FROM purchases WHERE payer_id = :p", p=parent) == 2
+    # The engine forgot the person; the proof found nothing unexpected.
+    assert out["proof"]["clean"] is True and out["proof"]["engine"] == []
+    assert [f["column"] for f in out["proof"]["expected"]] == ["id"]
+    with rt.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Identity).where(
+            Identity.subject_id == subject_id)) == 0
+        assert s.get(Subject, subject_id).erased_at is not None  # type: ignore[union-attr]
+        with pytest.raises(NotFound):
+            get_subject(s, email)
+        req = get_request(s, rid)
+        assert req.state == "completed" and "2030-12-31" in json.dumps(req.outcome)
+        notices = {n.recipient for n in s.scalars(select(RecipientNotice))}
+        assert notices == {"hosting", "vipps"}  # a parent's purposes include payment
+        from personvern.mail.tables import OutboxMessage
+
+        letter = s.scalars(select(OutboxMessage).where(
+            OutboxMessage.kind == "request_completed")).one()
+        assert letter.to_address == email and "2030-12-31" in letter.body_text
+
+
+def test_erasure_of_a_hold_that_ended_deletes_the_rows(rt: Runtime, service: Requests,
+                                                      app_db: Engine) -> None:
+    parent = 9
+    with app_db.begin() as conn:
+        conn.execute(text("UPDATE purchases SET purchased_at = '2018-01-01 00:00:00' "
+                          "WHERE payer_id = :p"), {"p": parent})
+        conn.execute(text("UPDATE invoices SET issued_on = '2018-01-02' WHERE purchase_id IN "
+                          "(SELECT id FROM purchases WHERE payer_id = :p)"), {"p": parent})
+    result = service.run(opened(rt, service, "erasure", f"ext:{parent}"))
+    assert result.outcome["kept"] == []
+    assert one(app_db, "SELECT count(*) FROM purchases WHERE payer_id = :p", p=parent) == 0
+
+
+def test_proof_reports_a_copy_the_map_does_not_know(rt: Runtime, service: Requests,
+                                                    app_db: Engine) -> None:
+    email = one(app_db, "SELECT email FROM users WHERE id = 20")
+    with app_db.begin() as conn:
+        conn.execute(text("CREATE TABLE support_tickets (id INTEGER PRIMARY KEY, body TEXT)"))
+        conn.execute(text("INSERT INTO support_tickets VALUES (1, :b)"),
+                     {"b": f"Kunden {email.upper()} ringte"})
+    result = service.run(opened(rt, service, "erasure", "ext:20"))
+    proof = result.outcome["proof"]
+    assert proof["clean"] is False
+    assert proof["unexpected"] == [{
+        "dataset": "app", "table": "support_tickets", "column": "body", "key": "1",
+        "kind": "email", "expected": False, "why": "table not in the data map"}]
+    assert email not in json.dumps(result.outcome)
+
+
+def test_proof_alone_finds_what_is_still_there(service: Requests, app_db: Engine) -> None:
+    email = one(app_db, "SELECT email FROM users WHERE id = 25")
+    proof = prove_erased(service.datasets(), {"external_id": ["25"], "email": [email]})
+    assert not proof.clean
+    assert {(f.table, f.column, f.expected) for f in proof.findings} == {
+        ("users", "id", True), ("users", "email", False)}
+
+
+# ---- restriction, objection, withdrawal ----------------------------------------------------
+
+def test_restriction_denies_every_use_but_storage_until_lifted(
+        rt: Runtime, service: Requests, clock: MovingClock) -> None:
+    decide = restricted(decide_for)
+    with rt.transaction() as s:
+        sid = get_subject(s, "ext:16").id
+        assert decide(s, rt.consent, sid, "account", NOW).allowed
+    rid = opened(rt, service, "restriction", "ext:16")
+    assert service.run(rid).state == "completed"
+    with rt.transaction() as s:
+        for purpose in ("account", "bookkeeping", "security", "payment"):
+            d = decide(s, rt.consent, sid, purpose, NOW)
+            assert not d.allowed and d.code == "restricted" and "Art. 18" in d.reason
+        assert {n.action for n in s.scalars(select(RecipientNotice))} == {"restriction"}
+        lift_restriction(s, service.ctx, rid, "the accuracy is confirmed")
+    with rt.transaction() as s:
+        assert decide(s, rt.consent, sid, "account", NOW).allowed
+
+
+def test_objection_is_a_ledger_event_and_decisions_follow(rt: Runtime,
+                                                          service: Requests) -> None:
+    rid = opened(rt, service, "objection", "ext:17", details={"purpose": "security"})
+    result = service.run(rid)
+    assert result.outcome["objected"] == ["security"]
+    with rt.transaction() as s:
+        d = decide_for(s, rt.consent, get_subject(s, "ext:17").id, "security", NOW)
+        assert not d.allowed and d.code == "objected"
+
+
+def test_withdrawal_of_consent(rt: Runtime, service: Requests, clock: MovingClock) -> None:
+    with rt.transaction() as s:
+        sid = get_subject(s, "ext:18").id
+        record_event(s, rt.consent, NOW, sid, EventType.CONSENT_GIVEN, purpose_id="newsletter")
+    clock.at = datetime(2027, 1, 5, 12, tzinfo=UTC)
+    rid = opened(rt, service, "withdrawal", "ext:18")
+    assert service.run(rid).outcome["withdrawn"] == ["newsletter"]
+    with rt.transaction() as s:
+        d = decide_for(s, rt.consent, sid, "newsletter", clock.at)
+        assert d.code == "consent_withdrawn"
+
+
+# ---- a wrong data map, a dataset that is down ---------------------------------------------
+
+def _manifest(demo: Path, change: Any) -> None:
+    path = demo / "personvern.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data["datasets"][0])
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def _reopen(demo: Path, clock: MovingClock) -> tuple[Runtime, Requests]:
+    runtime = open_runtime(Settings(manifest=demo / "personvern.yaml",
+                                    database_url=f"sqlite:///{demo / 'personvern.db'}"), clock)
+    return runtime, Requests(runtime.sessions, Context(runtime.consent, clock))
+
+
+def test_a_map_naming_a_missing_column_keeps_the_request(
+        demo: Path, rt: Runtime, service: Requests, clock: MovingClock, app_db: Engine) -> None:
+    rid = opened(rt, service, "erasure", "ext:19")
+    before = service_counts(app_db)
+    good = (demo / "personvern.yaml").read_text(encoding="utf-8")
+    _manifest(demo, lambda ds: ds["tables"][0]["columns"].append({"name": "shoe_size"}))
+    broken_rt, broken = _reopen(demo, clock)
+    try:
+        with pytest.raises(ConfigurationError, match=r"users\.shoe_size"):
+            broken.run(rid)
+    finally:
+        broken.close()
+        broken_rt.close()
+    assert service_counts(app_db) == before
+    with rt.transaction() as s:
+        req = get_request(s, rid)
+        assert req.state == "waiting" and "shoe_size" in req.outcome["error"]  # type: ignore[index]
+    (demo / "personvern.yaml").write_text(good, encoding="utf-8")
+    assert service.run(rid).state == "completed"
+
+
+def test_a_dataset_that_is_down_leaves_the_request_waiting(
+        demo: Path, rt: Runtime, clock: MovingClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    _manifest(demo, lambda ds: (ds.pop("url"), ds.update(url_env="DEMO_APP_URL")))
+    down_url = f"sqlite:///{demo / 'not-a-database.db'}"
+    (demo / "not-a-database.db").write_bytes(b"this is not SQLite" * 100)
+    monkeypatch.setenv("DEMO_APP_URL", down_url)
+    runtime, svc = _reopen(demo, clock)
+    try:
+        with runtime.transaction() as s:
+            rid = open_request(s, svc.ctx, "access", subject="ext:22", by=OWNER).request.id
+        first = svc.run(rid, out_dir=demo)
+        assert first.state == "waiting" and "file is not a database" in (first.error or "")
+        with runtime.transaction() as s:
+            req = get_request(s, rid)
+            assert req.state == "waiting" and "could not be reached" in req.outcome["error"]  # type: ignore[index]
+        monkeypatch.setenv("DEMO_APP_URL", f"sqlite:///{demo / 'service.db'}")
+        again = svc.run(rid, out_dir=demo)
+        assert again.state == "completed" and again.outcome["rows"]["app.users"] == 1
+        with runtime.transaction() as s:
+            states = [e["to"] for e in view(s, svc.ctx, get_request(s, rid))["events"]]
+        assert states == ["received", "verified", "in_progress", "waiting", "in_progress",
+                          "completed"]
+    finally:
+        svc.close()
+        runtime.close()
+
+
+# ---- PostgreSQL: the service and the engine both on PostgreSQL ----------------------------
+
+@pytest.fixture
+def pg_demo(pg_cluster: Any, tmp_path: Path, clock: MovingClock) -> Iterator[Runtime]:
+    from personvern.demo.generate import generate
+    from personvern.demo.init import MANIFEST_TEMPLATE, _people, _register_subjects
+
+    service_url = pg_cluster.create_database()
+    engine_url = pg_cluster.create_database()
+    service = create_engine_for(service_url)
+    generate(service, 40, now=NOW)
+    people = _people(service)
+    service.dispose()
+    manifest = tmp_path / "personvern.yaml"
+    manifest.write_text(MANIFEST_TEMPLATE.read_text(encoding="utf-8").replace(
+        "{service_url}", service_url), encoding="utf-8")
+    from personvern.storage.migrate import upgrade
+
+    upgrade(engine_url)
+    monkey = pytest.MonkeyPatch()
+    # _register_subjects reads guardians from the service by URL; point it at PostgreSQL.
+    monkey.setattr("personvern.demo.init._guardian_links", lambda _url: [])
+    _register_subjects(engine_url, people, NOW, 7)
+    monkey.undo()
+    runtime = open_runtime(Settings(manifest=manifest, database_url=engine_url), clock)
+    yield runtime
+    runtime.close()
+    for url in (service_url, engine_url):
+        pg_cluster.drop_database(url.rsplit("/", 1)[1])
+
+
+def test_access_and_erasure_on_postgresql(pg_demo: Runtime, clock: MovingClock,
+                                          tmp_path: Path) -> None:
+    svc = Requests(pg_demo.sessions, Context(pg_demo.consent, clock))
+    try:
+        access = opened(pg_demo, svc, "access", "ext:30")
+        result = svc.run(access, out_dir=tmp_path)
+        assert result.state == "completed" and result.outcome["rows"]["app.users"] == 1
+        erasure = opened(pg_demo, svc, "erasure", "ext:30")
+        done = svc.run(erasure)
+        assert done.state == "completed" and done.outcome["proof"]["clean"] is True
+        assert done.outcome["deleted"]
+    finally:
+        svc.close()
+
+
+
+# ---- an app that answers for its own data (an http dataset) -----------------------------
+
+class App:
+    """A local app answering access and erase calls, or down (503) when told so."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.calls: list[dict[str, Any]] = []
+        self.down = False
+        app = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                app.calls.append(body)
+                status = 503 if app.down else 200
+                answer = {"tables": {"chat": [{"text": "hei"}]}} if body["action"] == "access" \
+                    else {"erased": 1}
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/privacy"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def test_an_http_dataset_answers_access_and_erasure_and_may_be_down(
+        demo: Path, clock: MovingClock, tmp_path: Path) -> None:
+    app = App()
+    path = demo / "personvern.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["datasets"].append({"id": "chat", "kind": "http", "callback": app.url})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    runtime, svc = _reopen(demo, clock)
+    try:
+        access = opened(runtime, svc, "access", "ext:23")
+        app.down = True
+        assert svc.run(access, out_dir=tmp_path).state == "waiting"
+        app.down = False
+        result = svc.run(access, out_dir=tmp_path)
+        with zipfile.ZipFile(result.outcome["package"]["path"]) as zf:
+            assert json.loads(zf.read("data.json"))["callbacks"]["chat"]["tables"]["chat"]
+        erasure = svc.run(opened(runtime, svc, "erasure", "ext:23"))
+        assert erasure.outcome["callbacks"] == {"chat": {"erased": 1}}
+        assert [c["action"] for c in app.calls] == ["access", "access", "erase"]
+        assert app.calls[0]["identities"]["external_id"] == ["23"]
+    finally:
+        svc.close()
+        runtime.close()
+        app.close()

@@ -1,0 +1,240 @@
+"""Art. 19 notices: a notice per recipient, e-mail through the outbox, webhooks retried with
+back-off and acknowledged, and the person can see who was told."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from personvern.demo.init import init_demo
+from personvern.errors import Conflict, InvalidInput, NotFound
+from personvern.mail.tables import OutboxMessage
+from personvern.manifest.model import Manifest, Recipient
+from personvern.requests import notices
+from personvern.requests.engine import Context, Requester, Requests, open_request
+from personvern.requests.tables import RecipientNotice, Request
+from personvern.runtime import Runtime, open_runtime
+from personvern.settings import Settings
+
+NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)
+OWNER = Requester("owner", verified_by="test")
+IDS = {"email": ["ola@example.no"], "external_id": ["8"]}
+
+
+class MovingClock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("demo")
+    init_demo(directory, 30, now=NOW)
+    # A processor that is asked by e-mail: its notices go through the outbox.
+    path = directory / "personvern.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["datasets"].append({"id": "vipps-copy", "kind": "manual", "recipient": "vipps",
+                             "contact": "personvern@vipps.example.no"})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def clock() -> MovingClock:
+    return MovingClock(NOW)
+
+
+@pytest.fixture
+def rt(template: Path, tmp_path: Path, clock: MovingClock) -> Iterator[Runtime]:
+    for name in ("personvern.db", "service.db"):
+        shutil.copy(template / name, tmp_path / name)
+    manifest = tmp_path / "personvern.yaml"
+    manifest.write_text((template / "personvern.yaml").read_text(encoding="utf-8").replace(
+        str(template / "service.db"), str(tmp_path / "service.db")), encoding="utf-8")
+    runtime = open_runtime(Settings(manifest=manifest,
+                                    database_url=f"sqlite:///{tmp_path / 'personvern.db'}"),
+                           clock)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def manifest(rt: Runtime) -> Manifest:
+    return rt.loaded.manifest
+
+
+def a_request(rt: Runtime, clock: MovingClock, ref: str = "ext:8") -> str:
+    with rt.transaction() as s:
+        return open_request(s, Context(rt.consent, clock), "erasure", subject=ref,
+                            by=OWNER).request.id
+
+
+class Hook:
+    """A local webhook receiver answering from a script of (status, body)."""
+
+    def __init__(self, script: list[tuple[int, Any]]) -> None:
+        self.script = script
+        self.received: list[dict[str, Any]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                hook.received.append(json.loads(self.rfile.read(length)))
+                status, body = hook.script.pop(0) if hook.script else (200, {})
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/art19"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    h = Hook([(500, {"error": "busy"}), (200, {"acknowledged": True})])
+    yield h
+    h.close()
+
+
+def test_channels_per_recipient_and_email_through_the_outbox(
+        rt: Runtime, manifest: Manifest, clock: MovingClock) -> None:
+    rid = a_request(rt, clock)
+    with rt.transaction() as s:
+        made = notices.queue_notices(s, clock, manifest, rid, "erasure",
+                                     [manifest.purpose("payment")], IDS)
+        assert {(n.recipient, n.channel) for n in made} == {("vipps", "email"),
+                                                            ("hosting", "manual")}
+        mail = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "art19_notice")).one()
+        assert mail.to_address == "personvern@vipps.example.no"
+        assert "ola@example.no" in mail.body_text and "erased" in mail.body_text
+        # Idempotent: a retried completion queues nothing twice.
+        assert notices.queue_notices(s, clock, manifest, rid, "erasure",
+                                     [manifest.purpose("payment")], IDS) == []
+    with rt.transaction() as s:  # the outbox sent it: the notice follows
+        mail.status, mail.sent_at = "sent", NOW
+        s.add(mail)
+    with rt.transaction() as s:
+        assert notices.deliver_due(s, clock, manifest)["sent"] == 1
+        told = {t["recipient"]: t for t in notices.told(s, rid, manifest)}
+        assert told["vipps"]["status"] == "sent" and told["vipps"]["name"] == "Vipps MobilePay AS"
+        assert told["hosting"]["status"] == "queued"
+        manual = told["hosting"]["id"]
+        notices.record(s, clock, manual, "acknowledged", note="phoned, confirmed")
+        assert notices.told(s, rid)[0]["status"] == "acknowledged" or \
+            notices.told(s, rid)[1]["status"] == "acknowledged"
+        with pytest.raises(Conflict):
+            notices.record(s, clock, manual, "sent")
+        with pytest.raises(NotFound):
+            notices.record(s, clock, 9999, "sent")
+        with pytest.raises(InvalidInput):
+            notices.record(s, clock, manual, "lost")
+
+
+def test_webhook_is_retried_with_backoff_and_acknowledged(
+        rt: Runtime, manifest: Manifest, clock: MovingClock, hook: Hook) -> None:
+    rid = a_request(rt, clock)
+
+    def webhook(_m: Manifest, r: Recipient) -> tuple[str, str]:
+        return ("webhook", hook.url) if r.id == "hosting" else ("manual", r.name)
+
+    with rt.transaction() as s:
+        notices.queue_notices(s, clock, manifest, rid, "erasure",
+                              [manifest.purpose("account")], IDS, resolve=webhook)
+        assert s.get(Request, rid).details[notices.PENDING_KEY] == IDS  # type: ignore[union-attr]
+    with rt.transaction() as s:
+        assert notices.deliver_due(s, clock, manifest)["retrying"] == 1
+        n = s.scalars(select(RecipientNotice).where(RecipientNotice.channel == "webhook")).one()
+        assert n.attempts == 1 and n.last_error == "HTTP 500"
+        assert n.next_attempt_at == NOW + timedelta(minutes=1)
+        # Not due yet: nothing is sent.
+        assert notices.deliver_due(s, clock, manifest)["retrying"] == 0
+    clock.at = NOW + timedelta(minutes=1)
+    with rt.transaction() as s:
+        assert notices.deliver_due(s, clock, manifest)["acknowledged"] == 1
+        n = s.scalars(select(RecipientNotice).where(RecipientNotice.channel == "webhook")).one()
+        assert n.status == "acknowledged" and n.acknowledged_at is not None
+        # Delivered: the identities kept for the webhook are gone.
+        assert notices.PENDING_KEY not in s.get(Request, rid).details  # type: ignore[union-attr]
+    assert [r["identities"] for r in hook.received] == [IDS, IDS]
+    assert hook.received[0]["action"] == "erasure"
+
+
+def test_a_webhook_that_never_answers_fails_after_the_last_attempt(
+        rt: Runtime, manifest: Manifest, clock: MovingClock) -> None:
+    rid = a_request(rt, clock)
+    closed = "http://127.0.0.1:9/nobody-listens"
+    with rt.transaction() as s:
+        notices.queue_notices(s, clock, manifest, rid, "restriction",
+                              [manifest.purpose("account")], IDS,
+                              resolve=lambda _m, r: ("webhook", closed) if r.id == "hosting"
+                              else ("manual", r.name))
+    waits = []
+    for _ in range(notices.MAX_ATTEMPTS):
+        with rt.transaction() as s:
+            notices.deliver_due(s, clock, manifest)
+            n = s.scalars(select(RecipientNotice).where(
+                RecipientNotice.channel == "webhook")).one()
+            if n.next_attempt_at is not None:
+                waits.append(n.next_attempt_at - clock.at)
+                clock.at = n.next_attempt_at
+    assert waits[:4] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    with rt.transaction() as s:
+        n = s.scalars(select(RecipientNotice).where(RecipientNotice.channel == "webhook")).one()
+        assert n.status == "failed" and n.attempts == notices.MAX_ATTEMPTS
+        assert n.last_error and "Connect" in n.last_error
+
+
+def test_backoff_is_capped() -> None:
+    assert notices.backoff(1) == timedelta(minutes=1)
+    assert notices.backoff(3) == timedelta(minutes=4)
+    assert notices.backoff(30) == notices.MAX_DELAY
+
+
+def test_unknown_action_is_refused(rt: Runtime, manifest: Manifest, clock: MovingClock) -> None:
+    rid = a_request(rt, clock)
+    with rt.transaction() as s, pytest.raises(InvalidInput, match="not 'access'"):
+        notices.queue_notices(s, clock, manifest, rid, "access", manifest.purposes, IDS)
+
+
+def test_an_erasure_tells_every_recipient_and_the_person_can_see_who(
+        rt: Runtime, clock: MovingClock) -> None:
+    svc = Requests(rt.sessions, Context(rt.consent, clock))
+    try:
+        result = svc.run(a_request(rt, clock, "ext:10"))
+    finally:
+        svc.close()
+    assert {(n["recipient"], n["channel"]) for n in result.outcome["notices"]} == {
+        ("hosting", "manual"), ("vipps", "email")}
+    with rt.transaction() as s:
+        shown = notices.told(s, result.request_id, rt.loaded.manifest)
+        assert {t["name"] for t in shown} == {"Driftsleverandør Norge AS", "Vipps MobilePay AS"}
+        processor = s.scalars(select(OutboxMessage).where(
+            OutboxMessage.kind == "request_processor")).one()
+        assert processor.to_address == "personvern@vipps.example.no"
