@@ -95,7 +95,8 @@ def generate(
             yield {
                 "id": uid, "name": f"{given} {family}", "role": role,
                 "email": f"{_ascii(given)}.{_ascii(family)}.{uid}@{domains[uid % 3]}",
-                "phone": f"+47{rng.choice('49')}{rng.randint(1000000, 9999999)}",
+                # Unique by construction: the phone number is an identity.
+                "phone": f"+47{rng.choice('49')}{uid:07d}",
                 "birth_date": born, "address": rng.choice(addresses),
                 "created_at": created,
                 "last_login_at": created + timedelta(days=rng.randint(0, 1400)),

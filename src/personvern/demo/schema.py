@@ -26,7 +26,7 @@ users = Table(
     "users", metadata,
     Column("id", Integer, primary_key=True),
     Column("email", String(320), nullable=False, unique=True),
-    Column("phone", String(20)),
+    Column("phone", String(20), index=True),  # an identity column: looked up per request
     Column("name", String(200), nullable=False),
     Column("birth_date", Date),
     Column("address", String(300)),

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, select
+from sqlalchemy import Column as SqlColumn
+from sqlalchemy import Connection, Engine, MetaData, Select, Table, bindparam, or_, select
 
 from personvern.errors import ConfigurationError, StorageError
 from personvern.manifest.model import Dataset, Manifest
@@ -84,6 +85,9 @@ class SqlDataset:
         self.edges: list[Edge] = [
             Edge(t.name, r.column, *r.to.split(".", 1)) for t in ds.tables for r in t.references
         ]
+        # One statement per (table, columns) shape, built once: building and keying a new
+        # select per query cost more than running it.
+        self._statements: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
 
     def reflect(self) -> None:
         """Read the real schema and check every mapped table and column exists."""
@@ -142,30 +146,58 @@ class SqlDataset:
                 if c.identity:
                     yield t.name, c.name, c.identity
 
-    def find(self, conn: Connection, identities: dict[str, Sequence[str]]) -> Found:
-        """Every row of the subject with these identities (kind -> values)."""
+    def find(self, conn: Connection, identities: dict[str, Sequence[Any]]) -> Found:
+        """Every row of the subject with these identities (kind -> values).
+
+        One query per table and round: the table's columns that may match are OR-ed
+        (``pupil_id IN (..) OR mentor_id IN (..)``), as a person would write it.
+        """
         found = Found()
         frontier: set[str] = set()
+        wanted: dict[str, dict[str, list[Any]]] = {}
         for table, column, kind in self.identity_columns():
             values = list(identities.get(kind, ()))
             if kind == "user_id":
                 values += list(identities.get("external_id", ()))
-            if not values:
-                continue
-            rows = self._select_in(conn, table, column, values)
-            if found.add(table, self.mapped[table].key, rows):
+            values = _coerce(self.tables[table].c[column], values)
+            if values:
+                wanted.setdefault(table, {})[column] = values
+        for table, columns in wanted.items():
+            if found.add(table, self.mapped[table].key, self._select_any(conn, table, columns)):
                 frontier.add(table)
         while frontier:
             reached = frontier
             frontier = set()
+            wanted = {}
             for edge in self.edges:
                 if edge.target not in reached:
                     continue
                 keys = [r[edge.target_column] for r in found.rows[edge.target].values()]
-                rows = self._select_in(conn, edge.table, edge.column, keys)
-                if found.add(edge.table, self.mapped[edge.table].key, rows):
-                    frontier.add(edge.table)
+                wanted.setdefault(edge.table, {}).setdefault(edge.column, []).extend(keys)
+            for table, columns in wanted.items():
+                rows = self._select_any(conn, table, columns)
+                if found.add(table, self.mapped[table].key, rows):
+                    frontier.add(table)
         return found
+
+    def _select_any(
+        self, conn: Connection, table: str, columns: dict[str, list[Any]]
+    ) -> list[dict[str, Any]]:
+        """Rows of ``table`` where any of ``columns`` holds one of its values."""
+        if any(len(v) > CHUNK for v in columns.values()):
+            out: list[dict[str, Any]] = []
+            for column, values in columns.items():
+                out += self._select_in(conn, table, column, values)
+            return out
+        shape = (table, tuple(sorted(columns)))
+        stmt = self._statements.get(shape)
+        if stmt is None:
+            t = self.tables[table]
+            stmt = select(t).where(or_(*(t.c[c].in_(bindparam(f"v_{c}", expanding=True))
+                                         for c in shape[1])))
+            self._statements[shape] = stmt
+        params = {f"v_{c}": v for c, v in columns.items()}
+        return [dict(r._mapping) for r in conn.execute(stmt, params)]
 
     def _select_in(
         self, conn: Connection, table: str, column: str, values: Sequence[Any]
@@ -176,6 +208,20 @@ class SqlDataset:
             chunk = list(values[start:start + CHUNK])
             out += [dict(r._mapping) for r in conn.execute(select(t).where(t.c[column].in_(chunk)))]
         return out
+
+
+def _coerce(column: SqlColumn[Any], values: list[Any]) -> list[Any]:
+    """Identity values as the column's type: PostgreSQL does not compare an integer
+    column with the text "42" (SQLite does); a value that cannot be one is no match."""
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return values
+    if python_type is int:
+        return [int(v) for v in values if str(v).strip().lstrip("-").isdigit()]
+    if python_type is str:
+        return [str(v) for v in values]
+    return values
 
 
 def open_datasets(manifest: Manifest) -> list[SqlDataset]:
