@@ -179,3 +179,14 @@ def test_unknown_purpose_is_not_found(manifest: Manifest) -> None:
 ])
 def test_age_on(birth: date, day: date, age: int) -> None:
     assert age_on(birth, day) == age
+
+
+def test_restriction_allows_only_storage(manifest: Manifest) -> None:
+    """GDPR Art. 18(2): under a restriction nothing but storage, whatever the basis."""
+    since = T0 - timedelta(days=1)
+    facts = SubjectFacts(restricted_since=since)
+    for purpose in ("service", "books", "analytics"):
+        d = run(manifest, purpose, [], facts=facts)
+        assert not d.allowed and d.code == "restricted" and "Art. 18(2)" in d.reason
+    later = SubjectFacts(restricted_since=T0 + timedelta(days=30))
+    assert run(manifest, "service", [], facts=later).allowed

@@ -33,6 +33,7 @@ class SubjectFacts:
     birth_date: date | None = None
     existing_customer: bool = False
     relationship_active: bool = True
+    restricted_since: datetime | None = None
 
 
 class Decision(NamedTuple):
@@ -128,6 +129,12 @@ def decide_purpose(
 
     def answer(allowed: bool, code: str, reason: str) -> Decision:
         return Decision(allowed, purpose_id, purpose.legal_basis, reason, code, at, len(mine))
+
+    # Art. 18(2): under a restriction the data may only be stored.
+    if facts.restricted_since is not None and facts.restricted_since <= at:
+        return answer(False, "restricted", "processing restricted at the person's request since "
+                      f"{facts.restricted_since.date().isoformat()}; only storage is allowed "
+                      "(GDPR Art. 18(2))")
 
     # Art. 21(3): an objection to direct marketing is absolute.
     objection = _last(mine, OBJECTION_TYPES)

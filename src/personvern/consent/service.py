@@ -229,9 +229,15 @@ def decide_cached(
 
 def load_state(session: Session, subject_id: str) -> SubjectState:
     """A subject's facts and events in ledger order, from the database."""
+    from dataclasses import replace
+
+    # Imported here: the requests package builds on consent, not the other way round.
+    from personvern.requests.fulfil import restricted_since
+
     subject = require_subject(session, subject_id)
     events = (as_consent_event(e) for e in subject_events(session, subject.id))
-    return SubjectState.of(facts_of(subject), events)
+    facts = replace(facts_of(subject), restricted_since=restricted_since(session, subject.id))
+    return SubjectState.of(facts, events)
 
 
 def decisions_for(
