@@ -120,3 +120,45 @@ def test_every_command_has_help() -> None:
 
 def test_rules_doc_is_in_sync() -> None:
     assert (ROOT / "docs" / "rules.md").read_text() == render_rules(), "run `make docs`"
+
+
+FULL_CLI = "import sys; from personvern.cli.main import run; sys.argv[0] = 'personvern'; run()"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+@pytest.mark.parametrize("seed", ["lillemini", "teoritentamen"])
+def test_fast_check_answers_exactly_like_the_full_cli(seed: str, fmt: str) -> None:
+    manifest = str(ROOT / "examples" / f"{seed}.yaml")
+    fast = run("check", manifest, f"--format={fmt}")
+    full = subprocess.run([sys.executable, "-c", FULL_CLI, "check", manifest, "-f", fmt],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (
+        full.returncode, full.stdout, full.stderr)
+    assert fast.returncode == 1 and fast.stdout
+
+
+def test_fast_check_does_not_load_the_cli_framework(clean: Path) -> None:
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: print(sorted(m for m in ('typer', 'click') "
+             "if m in sys.modules), file=sys.stderr))\n"
+             f"sys.argv = ['personvern', 'check', {str(clean)!r}]\n"
+             "from personvern.cli.entry import run\nrun()\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip() == "[]"
+
+
+def test_unusual_check_arguments_go_to_the_full_cli(clean: Path) -> None:
+    helped = run("check", "--help")
+    assert helped.returncode == 0 and "Output format" in helped.stdout
+    two = run("check", str(clean), str(clean))
+    assert two.returncode == 2 and "Traceback" not in two.stderr
+
+
+def test_fast_check_reports_manifest_errors_with_locations(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("personvern: 1\ncontroller: [\n")
+    out = run("check", str(bad))
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"{bad}:") and ": error: " in out.stderr

@@ -30,21 +30,9 @@ def check(
     Exit 0 when no finding is an error, 1 when one is, 2 when the manifest
     cannot be read or is invalid. Rules and their legal sources: docs/rules.md.
     """
-    from importlib.metadata import version
+    from personvern.cli.entry import run_check
 
-    from personvern.check.engine import has_errors, run_checks
-    from personvern.check.output import as_json, as_sarif, as_text
-    from personvern.manifest.loader import load_manifest
-    from personvern.settings import get_settings
-
-    settings = get_settings(manifest=manifest)
-    loaded = load_manifest(settings.manifest, max_bytes=settings.max_manifest_bytes)
-    findings = run_checks(loaded)
-    if format is Format.json:
-        typer.echo(as_json(findings))
-    elif format is Format.sarif:
-        typer.echo(as_sarif(findings, loaded.file, version("personvern")))
-    else:
-        typer.echo(as_text(findings, loaded.file))
-    if has_errors(findings):
-        raise typer.Exit(1)
+    # The same code as the fast path of the console script (cli/entry.py).
+    code = run_check(manifest, format.value, echo=typer.echo)
+    if code:
+        raise typer.Exit(code)

@@ -56,26 +56,17 @@ def version() -> None:
 
 
 def run() -> None:
-    """Console-script entry: known errors become a message and an exit code, not a traceback."""
-    import os
-
-    # We use no Pydantic plugins; without this Pydantic scans every installed
-    # package's entry points on first validation (~40 ms of a 300 ms budget).
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    from personvern.errors import ManifestError, PersonvernError
+    """The full CLI (from ``cli.entry.run``): known errors become a message and an exit code."""
+    from personvern.cli.entry import error_lines
+    from personvern.errors import PersonvernError
 
     try:
         # Without standalone mode click returns an Exit's code instead of exiting.
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
-    except ManifestError as exc:
-        # Compiler style, one line per problem, so editors and CI can jump to it.
-        for problem in exc.problems:
-            where = f"{problem.path}: " if problem.path else ""
-            typer.echo(f"{problem.location()}: error: {where}{problem.message}", err=True)
-        sys.exit(exc.exit_code)
     except PersonvernError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        for line in error_lines(exc):
+            typer.echo(line, err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
