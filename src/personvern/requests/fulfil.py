@@ -764,6 +764,12 @@ def finish(session: Session, consent: ConsentContext, clock: Clock, job: Job,
             outcome["proof"]["engine"] = left
             outcome["proof"]["clean"] = outcome["proof"]["clean"] and not left
         consent.cache.invalidate_on_commit(session, job.subject_id)
+        # Last: destroy the subject's key, so every copy of their ciphertext (backups too)
+        # is unreadable.
+        from personvern.crypto.keyring import shred_subject
+
+        outcome["key_destroyed"] = shred_subject(session, job.subject_id, at=now,
+                                                 reason=f"request:{job.request_id}")
     return outcome
 
 
@@ -791,7 +797,7 @@ def _ledger(session: Session, consent: ConsentContext, at: datetime, job: Job
 
 def _sync_identities(session: Session, job: Job, changes: Iterable[Any]) -> None:
     """A rectified e-mail or phone is also the identity the engine finds the person by."""
-    from personvern.consent.subjects import normalise
+    from personvern.consent.subjects import matches, normalise
 
     for kind, olds, new in changes:
         normal_olds = set()
@@ -801,8 +807,7 @@ def _sync_identities(session: Session, job: Job, changes: Iterable[Any]) -> None
             except InvalidInput:
                 continue
         ids = session.scalars(select(Identity).where(
-            Identity.subject_id == job.subject_id, Identity.kind == kind,
-            Identity.value.in_(normal_olds)))
+            Identity.subject_id == job.subject_id, matches(session, kind, sorted(normal_olds))))
         for ident in ids:
             ident.value = normalise(kind, new)
     session.flush()
