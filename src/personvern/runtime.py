@@ -6,7 +6,7 @@ nothing opens a database or reads a manifest at import time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from personvern.apikeys import KeyCache
     from personvern.consent.service import ConsentContext
     from personvern.crypto.keyring import Keyring
+    from personvern.crypto.master import MasterKey
     from personvern.manifest.loader import LoadedManifest
 
 
@@ -58,7 +59,8 @@ class Runtime:
 
 
 def open_runtime(
-    settings: Settings, clock: Clock = system_clock, *, migrate: bool = True
+    settings: Settings, clock: Clock = system_clock, *, migrate: bool = True,
+    previous_keys: Sequence[MasterKey] = (),
 ) -> Runtime:
     """Load the manifest, open (and by default migrate) the database, record the manifest.
 
@@ -75,7 +77,7 @@ def open_runtime(
     from personvern.storage.migrate import upgrade
     from personvern.storage.session import make_sessionmaker, transaction
 
-    keyring = Keyring(load_master_key(settings))
+    keyring = Keyring(load_master_key(settings), previous=previous_keys)
     loaded = load_manifest(settings.manifest, max_bytes=settings.max_manifest_bytes)
     if migrate:
         upgrade(settings.database_url)
