@@ -45,6 +45,7 @@ HASH_PREFIX = "h1:"
 SESSION_INFO = "personvern.keyring"
 _PENDING = "personvern.new_keys"
 _SHREDDED = "personvern.shredded"
+_CHECKPOINT = "personvern.checkpoint"
 
 _KEYS: Table = SubjectKey.__table__  # type: ignore[assignment]
 _GET = select(_KEYS.c.wrapped, _KEYS.c.master_key_id).where(
@@ -382,6 +383,28 @@ def shred_subject(session: Session, subject_id: str, *, at: datetime, actor: str
     row = conn.execute(_GET, {"sid": subject_id}).first()
     old_id = row.master_key_id if row is not None else None
     destroyed = keyring.shred(conn, subject_id, at)
+    from personvern.crypto.scrub import scrub_erased_mail
+
+    scrub_erased_mail(session, subject_id=subject_id)
     append_audit(session, fixed_clock(at), actor, "crypto.shredded", f"subject:{subject_id}",
                  {"destroyed": destroyed, "master_key_id": old_id, "reason": reason})
+    _checkpoint_after_commit(session)
     return destroyed
+
+
+def _checkpoint_after_commit(session: Session) -> None:
+    """Once the erasure commits, fold SQLite's WAL into the file and truncate it."""
+    if session.info.get(_CHECKPOINT) or session.get_bind().dialect.name != "sqlite":
+        return
+    session.info[_CHECKPOINT] = True
+
+    def checkpoint(s: Session) -> None:
+        from personvern.storage.engine import sqlite_checkpoint
+
+        s.info.pop(_CHECKPOINT, None)
+        bind = s.get_bind()
+        sqlite_checkpoint(bind if isinstance(bind, Engine) else bind.engine)
+
+    event.listen(session, "after_commit", checkpoint, once=True)
+    event.listen(session, "after_rollback",
+                 lambda s: s.info.pop(_CHECKPOINT, None), once=True)

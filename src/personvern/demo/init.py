@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from personvern.demo import schema
 from personvern.demo.generate import Counts, generate
@@ -137,7 +137,7 @@ def _register_subjects(
                         "value": keyring.lookup_hash(conn, kind, value),  # the lookup column
                         "sealed": keyring.seal(conn, ids[uid], IDENTITY_CONTEXT, value.encode()),
                     } for kind, value in found]
-                conn.execute(insert(Identity.__table__), identities)
+                conn.execute(insert(cast(Table, Identity.__table__)), identities)
         service_links = _guardian_links(engine_url)
         if service_links:
             with engine.begin() as conn:

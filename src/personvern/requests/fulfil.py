@@ -57,7 +57,7 @@ from personvern.manifest.model import Table as MappedTable
 from personvern.requests.datamap import Found, SqlDataset
 from personvern.requests.deadlines import receipt_date
 from personvern.requests.tables import Request
-from personvern.storage.engine import storage_errors
+from personvern.storage.engine import sqlite_checkpoint, storage_errors
 
 if TYPE_CHECKING:  # consent.service may import this module (the restriction hook)
     from personvern.consent.service import ConsentContext
@@ -674,6 +674,7 @@ def _erase(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]
                     f"dataset {ds.spec.id!r}: erasing broke a foreign key the data map does "
                     f"not follow; add it as a reference ({str(exc.orig).splitlines()[0]})"
                 ) from None
+        sqlite_checkpoint(ds.engine)  # no copy of the erased rows left in the WAL
         name = ds.spec.id
         deleted.update({f"{name}.{t}": len(k) for t, k in plan.deletes.items() if k})
         changed.update({f"{name}.{t}": len(r) for t, r in plan.updates.items() if r})
