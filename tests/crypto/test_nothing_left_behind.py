@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from faker import Faker
@@ -13,9 +14,9 @@ from sqlalchemy import Engine, text
 from mail.support import SmtpServer
 from personvern.consent.events import EventType
 from personvern.consent.ledger import evidence_of, verify_ledger
-from personvern.consent.service import record_event
+from personvern.consent.service import decide_for, record_event
 from personvern.consent.subjects import get_subject
-from personvern.crypto import shred_subject
+from personvern.crypto import Keyring, shred_subject, use_keyring
 from personvern.crypto.columns import ERASED_JSON
 from personvern.demo.init import init_demo
 from personvern.mail.smtp import send_pending
@@ -136,3 +137,27 @@ def test_erased_people_leave_no_plaintext_in_the_files(demo: Path, rt: Runtime,
     assert not leaks(after, values)
     assert len(after.get("personvern.db-wal", b"")) == 0
     assert ERASED_JSON == {"erased": "[erased]"}
+
+
+class CountingKeyring(Keyring):
+    """The engine's keyring, counting every key it is asked for."""
+
+    asked = 0
+
+    def key(self, *args: Any, **kwargs: Any) -> Any:
+        CountingKeyring.asked += 1
+        return super().key(*args, **kwargs)
+
+
+def test_consent_decisions_decrypt_nothing(rt: Runtime) -> None:
+    with rt.transaction() as s:
+        subject_ids = [get_subject(s, f"ext:{i}").id for i in range(1, 6)]
+    use_keyring(CountingKeyring(rt.keyring.master))
+    try:
+        with rt.transaction() as s:
+            decisions = [decide_for(s, rt.consent, sid, purpose.id, NOW)
+                         for sid in subject_ids for purpose in rt.loaded.manifest.purposes]
+    finally:
+        use_keyring(rt.keyring)
+        rt.close()
+    assert len(decisions) >= 10 and CountingKeyring.asked == 0
