@@ -13,6 +13,7 @@ import json
 import secrets
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,6 +48,8 @@ _PENDING = "personvern.new_keys"
 _SHREDDED = "personvern.shredded"
 _CHECKPOINT = "personvern.checkpoint"
 
+# Keys are cached per database (its URL), as two databases may hold the same subject id.
+_SCOPES: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 _KEYS: Table = SubjectKey.__table__  # type: ignore[assignment]
 _GET = select(_KEYS.c.wrapped, _KEYS.c.master_key_id).where(
     _KEYS.c.subject_id == bindparam("sid"))
@@ -164,7 +167,12 @@ class Keyring:
 
     def _scope(self, conn: Connection | None) -> Any:
         engine = self.store if self.store is not None else conn.engine if conn else None
-        return None if engine is None else engine.url
+        if engine is None:
+            return None
+        scope = _SCOPES.get(engine)
+        if scope is None:  # the database's URL, rendered once (hashing a URL renders it)
+            scope = _SCOPES[engine] = engine.url.render_as_string(hide_password=True)
+        return scope
 
     def _load(self, c: Connection, subject_id: str) -> DataKey | _Missing | _Shredded:
         row = c.execute(_GET, {"sid": subject_id}).first()
