@@ -166,3 +166,25 @@ def test_keys_help_tells_api_keys_and_the_master_key_apart() -> None:
     for word in ("API keys", "master key", "init-master", "rotate", "create", "revoke"):
         assert word in out.stdout
     assert os.environ["PERSONVERN_MASTER_KEY"]  # the suite's own key (tests/conftest.py)
+
+
+def test_demo_init_writes_a_key_file_and_says_what_to_export(tmp_path: Path) -> None:
+    bare = {"PATH": "/usr/bin:/bin"}
+    out = pv(bare, "demo", "init", str(tmp_path / "demo"), "--subjects", "5", "--now", NOW)
+    assert out.returncode == 0, out.stderr
+    key = tmp_path / "demo" / "master.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert f"export PERSONVERN_MASTER_KEY_FILE={key}" in out.stdout
+    env = {**bare, "PERSONVERN_MASTER_KEY_FILE": str(key),
+           "PERSONVERN_MANIFEST": str(tmp_path / "demo" / "personvern.yaml"),
+           "PERSONVERN_DATABASE_URL": f"sqlite:///{tmp_path / 'demo' / 'personvern.db'}"}
+    shown = pv(env, "subject", "show", "ext:1", "--json")
+    assert shown.returncode == 0 and "@" in shown.stdout, shown.stderr
+    assert "no master key" in error_line(pv(bare | {k: v for k, v in env.items()
+                                                     if k != "PERSONVERN_MASTER_KEY_FILE"},
+                                            "subject", "show", "ext:1"))
+    before = key.read_bytes()
+    again = pv(bare, "demo", "init", str(tmp_path / "demo"), "--subjects", "5", "--force",
+               "--now", NOW)
+    assert again.returncode == 0 and key.read_bytes() == before
+    assert pv(env, "subject", "show", "ext:2").returncode == 0  # the same key, kept
