@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -141,3 +142,13 @@ def test_the_cache_saves_unwrapping_until_its_ttl(db_engine: Engine) -> None:
         reloaded = keyring.key(conn, "g" * 32)
         assert reloaded is not created and reloaded is not None
         assert reloaded.raw == created.raw  # unwrapped again from the database
+
+
+def test_the_master_key_is_never_shown() -> None:
+    from personvern.settings import Settings, get_settings
+
+    key = MasterKey.generate()
+    settings = Settings(master_key=key.encoded())
+    assert key.encoded() not in repr(settings) and key.encoded() not in repr(key)
+    assert get_settings(master_key_file=Path("k.key")).master_key_file == Path("k.key")
+    assert len(key.key_id) == 16 and key.key_id not in key.encoded()

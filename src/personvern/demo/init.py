@@ -111,12 +111,15 @@ def _people(service: object) -> list[tuple[int, str, str | None, object, str, bo
 
 def _register_subjects(
     engine_url: str, people: list[tuple[int, str, str | None, object, str, bool]],
-    now: datetime, seed: int, keyring: Keyring,
+    now: datetime, seed: int, keyring: Keyring | None = None,
 ) -> None:
-    """Every demo user as a subject of the engine, with e-mail, phone and user id (sealed)."""
+    """Every demo user as a subject of the engine, with e-mail, phone and user id, sealed
+    with ``keyring`` (the process's by default)."""
     from personvern.consent.tables import Guardianship, Identity, Subject
+    from personvern.crypto.keyring import default_keyring
     from personvern.storage.engine import create_engine_for
 
+    keyring = keyring or default_keyring()
     rng = random.Random(seed)
     ids = {uid: f"{rng.getrandbits(128):032x}" for uid, *_ in people}
     engine = create_engine_for(engine_url)
