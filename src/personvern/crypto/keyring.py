@@ -46,12 +46,11 @@ HASH_PREFIX = "h1:"
 SESSION_INFO = "personvern.keyring"
 _PENDING = "personvern.new_keys"
 _SHREDDED = "personvern.shredded"
-_CHECKPOINT = "personvern.checkpoint"
 
 # Keys are cached per database (its URL), as two databases may hold the same subject id.
 _SCOPES: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 _KEYS: Table = SubjectKey.__table__  # type: ignore[assignment]
-_GET = select(_KEYS.c.wrapped, _KEYS.c.master_key_id).where(
+GET_KEY = select(_KEYS.c.wrapped, _KEYS.c.master_key_id).where(
     _KEYS.c.subject_id == bindparam("sid"))
 
 
@@ -175,7 +174,7 @@ class Keyring:
         return scope
 
     def _load(self, c: Connection, subject_id: str) -> DataKey | _Missing | _Shredded:
-        row = c.execute(_GET, {"sid": subject_id}).first()
+        row = c.execute(GET_KEY, {"sid": subject_id}).first()
         if row is None:
             return MISSING
         if row.wrapped is None:
@@ -232,7 +231,7 @@ class Keyring:
         """Destroy the subject's key (a tombstone stays); whether a key was destroyed."""
         scope = self._scope(conn)
         with self._conn(conn) as c:
-            row = c.execute(_GET, {"sid": subject_id}).first()
+            row = c.execute(GET_KEY, {"sid": subject_id}).first()
             if row is None:
                 c.execute(insert(_KEYS), {"subject_id": subject_id, "wrapped": None,
                                           "master_key_id": None, "created_at": at,
@@ -374,45 +373,3 @@ def keyring_for(session: Session | None) -> Keyring:
         if isinstance(own, Keyring):
             return own
     return default_keyring()
-
-
-def shred_subject(session: Session, subject_id: str, *, at: datetime, actor: str = "system",
-                  reason: str = "erasure") -> bool:
-    """Destroy the subject's key in the session's transaction, audited; whether one existed.
-
-    Every ciphertext of the subject, here and in every backup, becomes unreadable. Both
-    erasure paths (a completed erasure request, a retention sweep) call this.
-    """
-    from personvern.clock import fixed_clock
-    from personvern.storage.audit import append_audit
-
-    keyring = keyring_for(session)
-    conn = session.connection()
-    row = conn.execute(_GET, {"sid": subject_id}).first()
-    old_id = row.master_key_id if row is not None else None
-    destroyed = keyring.shred(conn, subject_id, at)
-    from personvern.crypto.scrub import scrub_erased_mail
-
-    scrub_erased_mail(session, subject_id=subject_id)
-    append_audit(session, fixed_clock(at), actor, "crypto.shredded", f"subject:{subject_id}",
-                 {"destroyed": destroyed, "master_key_id": old_id, "reason": reason})
-    _checkpoint_after_commit(session)
-    return destroyed
-
-
-def _checkpoint_after_commit(session: Session) -> None:
-    """Once the erasure commits, fold SQLite's WAL into the file and truncate it."""
-    if session.info.get(_CHECKPOINT) or session.get_bind().dialect.name != "sqlite":
-        return
-    session.info[_CHECKPOINT] = True
-
-    def checkpoint(s: Session) -> None:
-        from personvern.storage.engine import sqlite_checkpoint
-
-        s.info.pop(_CHECKPOINT, None)
-        bind = s.get_bind()
-        sqlite_checkpoint(bind if isinstance(bind, Engine) else bind.engine)
-
-    event.listen(session, "after_commit", checkpoint, once=True)
-    event.listen(session, "after_rollback",
-                 lambda s: s.info.pop(_CHECKPOINT, None), once=True)
