@@ -10,6 +10,7 @@ is clear (``"check_vs_bare_python": 9.5`` means 9.5 times the time of a bare int
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import math
 import os
@@ -23,6 +24,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+MASTER_KEY = "PERSONVERN_MASTER_KEY"
+
+# Benchmarks use throwaway databases: a random master key, unless one is configured (the
+# engine refuses to start without one; processes started from here inherit it).
+if not (os.environ.get(MASTER_KEY) or os.environ.get(f"{MASTER_KEY}_FILE")):
+    os.environ[MASTER_KEY] = base64.b64encode(os.urandom(32)).decode()
 
 
 def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -118,7 +125,8 @@ def time_processes(
     (other load, CPU frequency) falls on all commands alike, not on the last one measured.
     """
     codes = {name: tuple((ok_codes or {}).get(name, (0,))) for name in commands}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONVERN_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PERSONVERN_") or k.startswith(MASTER_KEY)}
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for round_no in range(warmup + runs):
         for name, argv in commands.items():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +20,11 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 DB_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+# A random master key for this run, in the environment so CLI subprocesses inherit it:
+# the engine refuses to start without one.
+os.environ.pop("PERSONVERN_MASTER_KEY_FILE", None)
+os.environ["PERSONVERN_MASTER_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

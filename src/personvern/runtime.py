@@ -6,7 +6,7 @@ nothing opens a database or reads a manifest at import time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
     from personvern.apikeys import KeyCache
     from personvern.consent.service import ConsentContext
+    from personvern.crypto.keyring import Keyring
+    from personvern.crypto.master import MasterKey
     from personvern.manifest.loader import LoadedManifest
 
 
@@ -40,6 +42,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock
+    keyring: Keyring
     keys: KeyCache = field(default_factory=_key_cache)
 
     @contextmanager
@@ -56,19 +59,25 @@ class Runtime:
 
 
 def open_runtime(
-    settings: Settings, clock: Clock = system_clock, *, migrate: bool = True
+    settings: Settings, clock: Clock = system_clock, *, migrate: bool = True,
+    previous_keys: Sequence[MasterKey] = (),
 ) -> Runtime:
     """Load the manifest, open (and by default migrate) the database, record the manifest.
 
-    The manifest text's SHA-256 is the policy version consent events are tied to.
+    The manifest text's SHA-256 is the policy version consent events are tied to. Without
+    a master key, or with the wrong one, it refuses to start (ConfigurationError).
     """
     from personvern.consent.service import ConsentContext
+    from personvern.crypto.keyring import Keyring, use_keyring
+    from personvern.crypto.legacy import seal_legacy_identities
+    from personvern.crypto.master import load_master_key
     from personvern.manifest.loader import load_manifest
     from personvern.storage.engine import create_engine_for
     from personvern.storage.manifests import record_manifest
     from personvern.storage.migrate import upgrade
     from personvern.storage.session import make_sessionmaker, transaction
 
+    keyring = Keyring(load_master_key(settings), previous=previous_keys)
     loaded = load_manifest(settings.manifest, max_bytes=settings.max_manifest_bytes)
     if migrate:
         upgrade(settings.database_url)
@@ -76,9 +85,13 @@ def open_runtime(
     sessions = make_sessionmaker(engine)
     try:
         with transaction(sessions) as session:
+            keyring.check(session.connection())
             version = record_manifest(session, clock, loaded.manifest.service.name, loaded.text)
+        use_keyring(keyring)
+        with transaction(sessions) as session:
+            seal_legacy_identities(session, keyring)
     except BaseException:
         engine.dispose()
         raise
     ctx = ConsentContext.of(loaded.manifest, version.sha256)
-    return Runtime(settings, loaded, ctx, engine, sessions, clock)
+    return Runtime(settings, loaded, ctx, engine, sessions, clock, keyring)

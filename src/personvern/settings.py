@@ -36,6 +36,12 @@ class Settings:
     # lasts only while the process runs. Never shown in a repr.
     evidence_key: str | None = field(default=None, repr=False,
                                      metadata={"help": "key for hashing request evidence"})
+    # The master key wrapping every subject key (crypto-shredding): base64 of 32 bytes,
+    # from a 0600 file (preferred) or the variable itself. Never shown in a repr.
+    master_key_file: Path | None = field(default=None, metadata={
+        "help": "file holding the master key (create with `personvern keys init-master`)"})
+    master_key: str | None = field(default=None, repr=False,
+                                   metadata={"help": "the master key itself, base64"})
 
     def __post_init__(self) -> None:
         if self.max_manifest_bytes < 1024:
@@ -67,7 +73,8 @@ def _from_env(name: str, kind: type) -> object:
 def get_settings(**overrides: object) -> Settings:
     """Settings from ``PERSONVERN_*`` variables, with non-None ``overrides`` on top."""
     kinds = {"manifest": Path, "database_url": str, "max_manifest_bytes": int,
-             "cookie_choice_months": int, "evidence_key": str}
+             "cookie_choice_months": int, "evidence_key": str, "master_key_file": Path,
+             "master_key": str}
     values: dict[str, object] = {}
     for f in fields(Settings):
         if overrides.get(f.name) is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -163,7 +164,8 @@ def _registered() -> bool:
 @pytest.mark.skipif(not _registered(), reason="`breach` is not yet registered in cli/main.py")
 def test_installed_script(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "PERSONVERN_MANIFEST": str(EXAMPLES / "minmentor.yaml"),
-           "PERSONVERN_DATABASE_URL": f"sqlite:///{tmp_path / 'pv.db'}"}
+           "PERSONVERN_DATABASE_URL": f"sqlite:///{tmp_path / 'pv.db'}",
+           "PERSONVERN_MASTER_KEY": os.environ["PERSONVERN_MASTER_KEY"]}
 
     def pv(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([EXE, *args], capture_output=True, text=True, env=env,

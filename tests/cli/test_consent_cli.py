@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,8 @@ def env(tmp_path: Path) -> dict[str, str]:
     subprocess.run([EXE, "init", "-t", "teoritentamen", str(manifest)], check=True,
                    capture_output=True)
     return {"PATH": "/usr/bin:/bin", "PERSONVERN_MANIFEST": str(manifest),
-            "PERSONVERN_DATABASE_URL": f"sqlite:///{tmp_path / 'pv.db'}"}
+            "PERSONVERN_DATABASE_URL": f"sqlite:///{tmp_path / 'pv.db'}",
+            "PERSONVERN_MASTER_KEY": os.environ["PERSONVERN_MASTER_KEY"]}
 
 
 def pv(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,8 @@ def env_for(tmp_path: Path, data: dict[str, object]) -> dict[str, str]:
     path.write_text(to_text(data), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONVERN_")}
     env.update(PERSONVERN_MANIFEST=str(path),
-               PERSONVERN_DATABASE_URL=f"sqlite:///{tmp_path / 'pv.db'}")
+               PERSONVERN_DATABASE_URL=f"sqlite:///{tmp_path / 'pv.db'}",
+               PERSONVERN_MASTER_KEY=os.environ["PERSONVERN_MASTER_KEY"])
     return env
 
 

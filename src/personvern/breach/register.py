@@ -458,18 +458,19 @@ class SubjectNotice:
 
 def _emails_for(session: Session, subject_ids: list[str] | None) -> dict[str, str]:
     """subject id -> first e-mail identity, for live subjects (all when ids is None)."""
-    query = (select(Identity.subject_id, Identity.value).join(Subject)
+    # Whole rows: the ORM opens the sealed addresses with each subject's key.
+    query = (select(Identity).join(Subject)
              .where(Identity.kind == "email", Subject.erased_at.is_(None))
              .order_by(Identity.id))
     found: dict[str, str] = {}
     if subject_ids is None:
-        for sid, value in session.execute(query):
-            found.setdefault(sid, value)
+        for ident in session.scalars(query):
+            found.setdefault(ident.subject_id, ident.value)
         return found
     for i in range(0, len(subject_ids), 500):
         chunk = subject_ids[i:i + 500]
-        for sid, value in session.execute(query.where(Identity.subject_id.in_(chunk))):
-            found.setdefault(sid, value)
+        for ident in session.scalars(query.where(Identity.subject_id.in_(chunk))):
+            found.setdefault(ident.subject_id, ident.value)
     return found
 
 

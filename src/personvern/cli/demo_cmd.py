@@ -24,7 +24,8 @@ def init(
 ) -> None:
     """Write the demo service's database, its manifest and the engine's database into DIR.
 
-    Nothing is started. Every person is synthetic (Faker, Norwegian locale).
+    Nothing is started. Every person is synthetic (Faker, Norwegian locale). Without a
+    configured master key a new one is written to DIR/master.key (mode 0600).
     """
     from rich.progress import BarColumn, Progress, TextColumn
 
@@ -43,7 +44,8 @@ def init(
                           progress=lambda n: bar.advance(task, n))
     data = {"directory": files.directory, "manifest": files.manifest,
             "service_database": files.service_url, "engine_database": files.engine_url,
-            "rows": vars(files.counts)}
+            "rows": vars(files.counts),
+            "master_key_file": str(files.key_file) if files.key_file else None}
     emit(data, as_json, [
         f"demo service written to {files.directory}",
         f"  manifest:        {files.manifest}",
@@ -51,4 +53,6 @@ def init(
         f"  engine database: {files.engine_url}",
         "  rows: " + ", ".join(f"{k} {v:,}" for k, v in vars(files.counts).items()),
         f"try: personvern check {files.manifest}",
+        *([f"master key written to {files.key_file}; before other commands run:",
+           f"  export PERSONVERN_MASTER_KEY_FILE={files.key_file}"] if files.key_file else []),
     ])

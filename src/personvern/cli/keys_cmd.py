@@ -1,7 +1,9 @@
-"""``personvern keys``: create, list and revoke the API keys apps authenticate with."""
+"""``personvern keys``: the API keys apps authenticate with (create, list, revoke) and the
+master key that encrypts personal data (init-master, rotate)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,7 +11,12 @@ import typer
 from personvern.cli.common import emit, runtime
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
 
-app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app = typer.Typer(
+    help="API keys for apps (create, list, revoke) and the master key that encrypts personal "
+         "data (init-master, rotate). Different things: an API key lets an app call the "
+         "engine; the master key unlocks every subject's data key and never leaves your "
+         "machine.",
+    no_args_is_help=True)
 
 
 @app.command("create")
@@ -18,7 +25,7 @@ def create(
     manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
-    """Create a key and print it once: only its hash is stored."""
+    """Create an API key for an app and print it once: only its hash is stored."""
     from personvern.apikeys import create_key
 
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
@@ -34,7 +41,7 @@ def list_(
     manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
-    """List keys by prefix and name (the keys themselves are never stored)."""
+    """List API keys by prefix and name (the keys themselves are never stored)."""
     from personvern.apikeys import list_keys
 
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
@@ -52,7 +59,7 @@ def revoke(
     manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
-    """Revoke a key: it stops working at once."""
+    """Revoke an API key: it stops working at once."""
     from personvern.apikeys import revoke_key
 
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
@@ -60,3 +67,68 @@ def revoke(
         assert row.revoked_at is not None
         data = {"prefix": row.prefix, "name": row.name, "revoked_at": row.revoked_at.isoformat()}
     emit(data, as_json, [f"revoked {row.prefix} ({row.name})"])
+
+
+@app.command("init-master")
+def init_master(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the new key file "
+                                      "(mode 0600; never overwritten).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Create a new master key file (not an API key): 32 random bytes, base64.
+
+    The master key wraps every subject's data key. Keep it out of the database's backups;
+    losing it loses all encrypted personal data. Point PERSONVERN_MASTER_KEY_FILE at it.
+    """
+    from personvern.crypto.master import ENV_FILE, write_key_file
+
+    key = write_key_file(out)
+    path = out.resolve()
+    data = {"file": str(path), "key_id": key.key_id, "export": f"{ENV_FILE}={path}"}
+    emit(data, as_json, [f"wrote master key {key.key_id} to {path} (mode 0600)",
+                         f"export {ENV_FILE}={path}"])
+
+
+@app.command("rotate")
+def rotate(
+    new_key_file: Annotated[Path, typer.Option(
+        "--new-key-file", help="The new master key (from `personvern keys init-master`).")],
+    batch: Annotated[int, typer.Option(help="Subject keys rewrapped per transaction.")] = 500,
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Rewrap every subject key under a new master key (the data is not re-encrypted).
+
+    Runs in batches and is audited with the old and new key ids; if interrupted, run it
+    again with the same keys and it resumes. Afterwards set PERSONVERN_MASTER_KEY_FILE to
+    the new file; keep the old key only as long as backups made before need it.
+    """
+    from rich.progress import Progress, TextColumn
+
+    from personvern.clock import parse_now
+    from personvern.crypto.master import ENV_FILE, read_key_file
+    from personvern.crypto.rotate import rotate as run_rotation
+    from personvern.errors import InvalidInput
+    from personvern.runtime import open_runtime
+    from personvern.settings import get_settings
+
+    try:
+        clock = parse_now(now)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    new = read_key_file(new_key_file)
+    rt = open_runtime(get_settings(manifest=manifest, database_url=db), clock,
+                      previous_keys=[new])
+    try:
+        with Progress(TextColumn("rewrapping subject keys: {task.completed:,}"),
+                      disable=as_json, transient=True) as bar:
+            task = bar.add_task("rotate", total=None)
+            done = run_rotation(rt.sessions, clock, rt.keyring, new, batch=batch,
+                                progress=lambda n: bar.advance(task, n))
+    finally:
+        rt.close()
+    emit(done.as_dict(), as_json, [
+        f"rewrapped {done.rewrapped} keys from master key {done.old_key_id} to "
+        f"{done.new_key_id}" + (" (resumed)" if done.resumed else ""),
+        f"now set {ENV_FILE}={new_key_file.resolve()}",
+    ])

@@ -31,7 +31,11 @@ def serve(
         clock = parse_now(now)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
-    app = create_app(get_settings(manifest=manifest, database_url=db), clock)
+    settings = get_settings(manifest=manifest, database_url=db)
+    from personvern.crypto.master import load_master_key
+
+    load_master_key(settings)  # refuse here, in one line, not in the server's start-up
+    app = create_app(settings, clock)
     # One process: the ledger serialises appends anyway; scale out behind a proxy.
     uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False,
                 proxy_headers=True, forwarded_allow_ips="127.0.0.1")

@@ -1,7 +1,8 @@
 """The consent ledger: append-only events chained by SHA-256, and its verification.
 
-The hash covers the event's facts and a digest of its evidence, not the evidence
-itself, so erasing a person's evidence leaves a chain that still verifies.
+The hash covers the event's facts and a digest of its sealed evidence, not the evidence
+itself, so erasing a person's evidence (or destroying their key) leaves a chain that still
+verifies.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from sqlalchemy.orm import Session
 from personvern.consent.events import Actor, Channel, ConsentEvent, EventType
 from personvern.consent.subjects import new_id
 from personvern.consent.tables import LedgerEvent, LedgerEvidence
+from personvern.crypto.keyring import keyring_for
 from personvern.errors import Conflict
 from personvern.storage.audit import GENESIS_HASH, canonical_json
 from personvern.storage.locks import lock_chain
 from personvern.storage.models import as_utc
 
 HASH_SCHEME = 1
+EVIDENCE_CONTEXT = "ledger_evidence.data"
 _HASHED = ("seq", "id", "subject_id", "purpose", "type", "actor", "actor_subject_id",
            "channel", "policy_version", "idempotency_key", "evidence_digest", "prev_hash")
 
@@ -31,6 +34,11 @@ _HASHED = ("seq", "id", "subject_id", "purpose", "type", "actor", "actor_subject
 def evidence_digest(evidence: dict[str, Any]) -> str:
     """SHA-256 of the evidence in canonical JSON."""
     return hashlib.sha256(canonical_json(evidence).encode()).hexdigest()
+
+
+def sealed_digest(sealed: str) -> str:
+    """SHA-256 of sealed evidence as stored."""
+    return hashlib.sha256(sealed.encode()).hexdigest()
 
 
 def _stamp(at: datetime) -> str:
@@ -96,6 +104,8 @@ def append_event(
         stored = event_by_key(session, new.idempotency_key)
         if stored is not None:
             return _replay(stored, new), True
+    sealed = keyring_for(session).seal_json(conn, new.subject_id, EVIDENCE_CONTEXT, evidence
+                                            ) if evidence else None
     head = conn.execute(_HEAD).first()
     stamp = as_utc(at)
     event = LedgerEvent(
@@ -103,14 +113,17 @@ def append_event(
         id=new_id(), subject_id=new.subject_id, purpose=new.purpose, type=str(new.type),
         actor=str(new.actor), actor_subject_id=new.actor_subject_id, channel=str(new.channel),
         policy_version=new.policy_version, at=stamp, recorded_at=stamp,
-        idempotency_key=new.idempotency_key, evidence_digest=evidence_digest(evidence),
+        idempotency_key=new.idempotency_key,
+        # The digest of what stays: the sealed evidence (it outlives the key), so the chain
+        # neither verifies nor confirms a guess at erased evidence.
+        evidence_digest=sealed_digest(sealed) if sealed else evidence_digest(evidence),
         prev_hash=GENESIS_HASH if head is None else head.hash,
     )
     event.hash = event_hash(event)
     conn.execute(_INSERT_EVENT, {c.name: getattr(event, c.name) for c in _EVENTS.columns})
     if evidence:  # no row for no evidence: one write less on the hot path
         conn.execute(_INSERT_EVIDENCE,
-                     {"event_seq": event.seq, "subject_id": new.subject_id, "data": evidence})
+                     {"event_seq": event.seq, "subject_id": new.subject_id, "data": sealed})
     return event, False
 
 
@@ -174,7 +187,10 @@ def subject_events(session: Session, subject_id: str) -> list[LedgerEvent]:
 
 
 def evidence_of(session: Session, seq: int) -> dict[str, Any] | None:
-    """The evidence kept for event ``seq``: {} if there was none, None once erased."""
+    """The evidence kept for event ``seq``: {} if there was none, None once erased.
+
+    Evidence whose key was destroyed reads as ``{"erased": "[erased]"}``.
+    """
     row = session.get(LedgerEvidence, seq)
     if row is not None:
         return row.data

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
@@ -65,12 +65,27 @@ def normalise(kind: str, value: str) -> str:
     raise InvalidInput(f"unknown identity kind {kind!r}; use one of {', '.join(IDENTITY_KINDS)}")
 
 
+def lookup_of(session: Session, kind: str, normal: str) -> str:
+    """The keyed hash an identity is found by (its value is stored only sealed)."""
+    from personvern.crypto.keyring import keyring_for
+
+    return keyring_for(session).lookup_hash(session.connection(), kind, normal)
+
+
+def matches(session: Session, kind: str, normals: list[str]) -> Any:
+    """WHERE clause for identities of ``kind`` with one of the normalised values."""
+    hashes = [lookup_of(session, kind, v) for v in normals]
+    return and_(Identity.kind == kind, or_(
+        Identity.lookup.in_(hashes),
+        # Rows bulk-inserted in clear and not yet sealed (sealed at the next start).
+        and_(Identity.value.is_(None), Identity.lookup.in_(normals)),
+    ))
+
+
 def find_subject(session: Session, kind: str, value: str) -> Subject | None:
     """The subject with identity ``kind``=``value``, or None."""
     return session.scalars(
-        select(Subject).join(Identity).where(
-            Identity.kind == kind, Identity.value == normalise(kind, value)
-        )
+        select(Subject).join(Identity).where(matches(session, kind, [normalise(kind, value)]))
     ).first()
 
 

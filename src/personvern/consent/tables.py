@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from personvern.crypto.columns import EncryptedJSON, EncryptedText
 from personvern.storage.models import SHA256_HEX, Base
 
 ID = 32  # uuid4 hex
@@ -44,7 +45,12 @@ class Subject(Base):
 
 
 class Identity(Base):
-    """One way to find a subject: an e-mail, a phone number, an external user id."""
+    """One way to find a subject: an e-mail, a phone number, an external user id.
+
+    Found by ``lookup`` (a keyed HMAC of kind and value, in the ``value`` column); the
+    value itself is sealed with the subject's key (``sealed``). Compare ``lookup``, never
+    ``value``: see :func:`personvern.consent.subjects.lookup_of`.
+    """
 
     __tablename__ = "subject_identities"
     __table_args__ = (UniqueConstraint("kind", "value"),)
@@ -54,7 +60,10 @@ class Identity(Base):
         ForeignKey("subjects.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(32))
-    value: Mapped[str] = mapped_column(String(320))
+    lookup: Mapped[str] = mapped_column("value", String(320))
+    value: Mapped[str] = mapped_column(
+        "sealed", EncryptedText("subject_identities.value", lookup="lookup", lookup_kind="kind"),
+        nullable=True)
     created_at: Mapped[datetime]
 
 
@@ -132,7 +141,8 @@ class LedgerEvent(Base):
 
 
 class LedgerEvidence(Base):
-    """The personal evidence of an event (text shown, hashed IP, user agent); erasable."""
+    """The personal evidence of an event (text shown, hashed IP, user agent), sealed with
+    the subject's key; erasable, and unreadable once the key is destroyed."""
 
     __tablename__ = "ledger_evidence"
 
@@ -140,7 +150,7 @@ class LedgerEvidence(Base):
         ForeignKey("ledger_events.seq", ondelete="CASCADE"), primary_key=True
     )
     subject_id: Mapped[str] = mapped_column(String(ID), index=True)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("ledger_evidence.data"))
 
 
 class ApiKey(Base):

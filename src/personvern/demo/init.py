@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from personvern.demo import schema
 from personvern.demo.generate import Counts, generate
 from personvern.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from personvern.crypto.keyring import Keyring
+    from personvern.crypto.master import MasterKey
+
 MANIFEST_TEMPLATE = Path(__file__).with_name("manifest.yaml")
+IDENTITY_CONTEXT = "subject_identities.value"
 
 
 @dataclass(frozen=True)
@@ -26,13 +33,20 @@ class DemoFiles:
     service_url: str
     engine_url: str
     counts: Counts
+    # The master key file written into the directory; None when one was configured already.
+    key_file: Path | None = None
 
 
 def init_demo(
     directory: Path, subjects: int, *, now: datetime, seed: int = 7, force: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> DemoFiles:
-    """Write service.db, personvern.yaml and personvern.db into ``directory``."""
+    """Write service.db, personvern.yaml and personvern.db into ``directory``.
+
+    The engine's identities are sealed with the configured master key; without one a new
+    key file, ``master.key``, is written into ``directory`` (kept across --force).
+    """
+    from personvern.crypto.keyring import Keyring
     from personvern.manifest.loader import load_manifest
     from personvern.storage.engine import create_engine_for
     from personvern.storage.migrate import upgrade
@@ -63,8 +77,22 @@ def init_demo(
     )
     load_manifest(manifest)  # the demo must be valid; fail here, not in front of a user
     upgrade(engine_url)
-    _register_subjects(engine_url, people, now, seed)
-    return DemoFiles(directory, manifest, service_url, engine_url, counts)
+    master, key_file = _master_key(directory)
+    _register_subjects(engine_url, people, now, seed, Keyring(master))
+    return DemoFiles(directory, manifest, service_url, engine_url, counts, key_file)
+
+
+def _master_key(directory: Path) -> tuple[MasterKey, Path | None]:
+    """The configured master key, else the one in DIR/master.key (written if missing)."""
+    from personvern.crypto.master import ENV_FILE, ENV_KEY, read_key_file, write_key_file
+
+    if os.environ.get(ENV_FILE) or os.environ.get(ENV_KEY):
+        from personvern.crypto.master import load_master_key
+        from personvern.settings import get_settings
+
+        return load_master_key(get_settings()), None
+    path = directory / "master.key"
+    return (read_key_file(path) if path.exists() else write_key_file(path)), path
 
 
 def _people(service: object) -> list[tuple[int, str, str | None, object, str, bool]]:
@@ -83,12 +111,15 @@ def _people(service: object) -> list[tuple[int, str, str | None, object, str, bo
 
 def _register_subjects(
     engine_url: str, people: list[tuple[int, str, str | None, object, str, bool]],
-    now: datetime, seed: int,
+    now: datetime, seed: int, keyring: Keyring | None = None,
 ) -> None:
-    """Every demo user as a subject of the engine, with e-mail, phone and user id."""
+    """Every demo user as a subject of the engine, with e-mail, phone and user id, sealed
+    with ``keyring`` (the process's by default)."""
     from personvern.consent.tables import Guardianship, Identity, Subject
+    from personvern.crypto.keyring import default_keyring
     from personvern.storage.engine import create_engine_for
 
+    keyring = keyring or default_keyring()
     rng = random.Random(seed)
     ids = {uid: f"{rng.getrandbits(128):032x}" for uid, *_ in people}
     engine = create_engine_for(engine_url)
@@ -102,14 +133,14 @@ def _register_subjects(
                     for uid, _, _, born, role, customer in chunk])
                 identities = []
                 for uid, email, phone, *_ in chunk:
-                    identities.append({"subject_id": ids[uid], "kind": "email", "value": email,
-                                       "created_at": now})
-                    identities.append({"subject_id": ids[uid], "kind": "external_id",
-                                       "value": str(uid), "created_at": now})
-                    if phone:
-                        identities.append({"subject_id": ids[uid], "kind": "phone",
-                                           "value": phone, "created_at": now})
-                conn.execute(insert(Identity), identities)
+                    found = [("email", email), ("external_id", str(uid))]
+                    found += [("phone", phone)] if phone else []
+                    identities += [{
+                        "subject_id": ids[uid], "kind": kind, "created_at": now,
+                        "value": keyring.lookup_hash(conn, kind, value),  # the lookup column
+                        "sealed": keyring.seal(conn, ids[uid], IDENTITY_CONTEXT, value.encode()),
+                    } for kind, value in found]
+                conn.execute(insert(cast(Table, Identity.__table__)), identities)
         service_links = _guardian_links(engine_url)
         if service_links:
             with engine.begin() as conn:

@@ -14,7 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, Table, func, insert, literal, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
@@ -23,7 +23,7 @@ from personvern.law import get_jurisdiction
 from personvern.mail.tables import OutboxMessage
 from personvern.policy.diff import Change
 from personvern.policy.render import LANGS, Phrases, environment
-from personvern.storage.models import AwareDateTime, as_utc
+from personvern.storage.models import as_utc
 
 if TYPE_CHECKING:
     from personvern.manifest.model import Manifest
@@ -107,39 +107,29 @@ def queue_notices(session: Session, clock: Clock, version: PolicyVersion, manife
     """Queue the notice of ``version`` to every subject with an e-mail address; the count.
 
     One message per subject (their oldest e-mail identity); erased subjects get none.
-    Runs in the caller's transaction, as one INSERT ... SELECT.
+    Runs in the caller's transaction; addresses are opened in batches of 1000.
     """
     zone = ZoneInfo(get_jurisdiction(manifest.jurisdiction.country).timezone)
     effective = version.effective_from.astimezone(zone).date()
     notice = notice_for(manifest, version.number, effective, changes)
-    identities, subjects = Identity.__table__, Subject.__table__
     first_email = (
-        select(identities.c.subject_id, func.min(identities.c.id).label("identity_id"))
-        .where(identities.c.kind == "email").group_by(identities.c.subject_id).subquery()
+        select(func.min(Identity.id)).join(Subject, Subject.id == Identity.subject_id)
+        .where(Identity.kind == "email", Subject.erased_at.is_(None))
+        .group_by(Identity.subject_id)
     )
     prefix = dedupe_key(version.number, "")
-    rows = (
-        select(
-            literal(as_utc(clock()), AwareDateTime()), literal(KIND, String()), subjects.c.id,
-            identities.c.value, literal(notice.title, String()),
-            literal(notice.text, String()), literal(notice.html, String()),
-            literal("queued", String()), literal(0),
-            literal(prefix, String()) + subjects.c.id,
-        )
-        .select_from(
-            subjects.join(first_email, first_email.c.subject_id == subjects.c.id)
-            .join(identities, identities.c.id == first_email.c.identity_id)
-        )
-        .where(subjects.c.erased_at.is_(None))
-    )
-    columns = ["created_at", "kind", "subject_id", "to_address", "title", "body_text",
-               "body_html", "status", "attempts", "dedupe_key"]
     outbox = cast(Table, OutboxMessage.__table__)
-    result = session.connection().execute(insert(outbox).from_select(columns, rows))
-    if result.rowcount >= 0:
-        return int(result.rowcount)
-    # Some drivers (psycopg for INSERT ... SELECT) report no count: ask the unique index.
-    return int(session.scalar(
-        select(func.count()).select_from(outbox)
-        .where(outbox.c.dedupe_key.startswith(prefix, autoescape=True))
-    ) or 0)
+    at = as_utc(clock())
+    ids = list(session.scalars(first_email))
+    queued = 0
+    # Addresses are sealed per subject, so they are opened here (by the ORM), in batches.
+    for start in range(0, len(ids), 1000):
+        rows = session.scalars(select(Identity).where(Identity.id.in_(ids[start:start + 1000])))
+        batch = [{"created_at": at, "kind": KIND, "subject_id": i.subject_id,
+                  "to_address": i.value, "title": notice.title, "body_text": notice.text,
+                  "body_html": notice.html, "status": "queued", "attempts": 0,
+                  "dedupe_key": prefix + i.subject_id} for i in rows]
+        if batch:
+            session.connection().execute(insert(outbox), batch)
+        queued += len(batch)
+    return queued

@@ -57,7 +57,7 @@ from personvern.manifest.model import Table as MappedTable
 from personvern.requests.datamap import Found, SqlDataset
 from personvern.requests.deadlines import receipt_date
 from personvern.requests.tables import Request
-from personvern.storage.engine import storage_errors
+from personvern.storage.engine import sqlite_checkpoint, storage_errors
 
 if TYPE_CHECKING:  # consent.service may import this module (the restriction hook)
     from personvern.consent.service import ConsentContext
@@ -674,6 +674,7 @@ def _erase(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]
                     f"dataset {ds.spec.id!r}: erasing broke a foreign key the data map does "
                     f"not follow; add it as a reference ({str(exc.orig).splitlines()[0]})"
                 ) from None
+        sqlite_checkpoint(ds.engine)  # no copy of the erased rows left in the WAL
         name = ds.spec.id
         deleted.update({f"{name}.{t}": len(k) for t, k in plan.deletes.items() if k})
         changed.update({f"{name}.{t}": len(r) for t, r in plan.updates.items() if r})
@@ -764,6 +765,12 @@ def finish(session: Session, consent: ConsentContext, clock: Clock, job: Job,
             outcome["proof"]["engine"] = left
             outcome["proof"]["clean"] = outcome["proof"]["clean"] and not left
         consent.cache.invalidate_on_commit(session, job.subject_id)
+        # Last: destroy the subject's key, so every copy of their ciphertext (backups too)
+        # is unreadable.
+        from personvern.crypto.shred import shred_subject
+
+        outcome["key_destroyed"] = shred_subject(session, job.subject_id, at=now,
+                                                 reason=f"request:{job.request_id}")
     return outcome
 
 
@@ -791,7 +798,7 @@ def _ledger(session: Session, consent: ConsentContext, at: datetime, job: Job
 
 def _sync_identities(session: Session, job: Job, changes: Iterable[Any]) -> None:
     """A rectified e-mail or phone is also the identity the engine finds the person by."""
-    from personvern.consent.subjects import normalise
+    from personvern.consent.subjects import matches, normalise
 
     for kind, olds, new in changes:
         normal_olds = set()
@@ -801,8 +808,7 @@ def _sync_identities(session: Session, job: Job, changes: Iterable[Any]) -> None
             except InvalidInput:
                 continue
         ids = session.scalars(select(Identity).where(
-            Identity.subject_id == job.subject_id, Identity.kind == kind,
-            Identity.value.in_(normal_olds)))
+            Identity.subject_id == job.subject_id, matches(session, kind, sorted(normal_olds))))
         for ident in ids:
             ident.value = normalise(kind, new)
     session.flush()

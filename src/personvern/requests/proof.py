@@ -160,10 +160,11 @@ def _expected(spec: Any, table: str, column: str, key: Any, kept: dict[str, set[
 
 def engine_leftovers(session: Session, identities: dict[str, list[str]]) -> list[dict[str, str]]:
     """Identities of the person the engine itself still holds (should be none)."""
+    from personvern.consent.subjects import matches
     from personvern.consent.tables import Identity
 
-    values = [v for vs in identities.values() for v in vs]
-    if not values:
+    if not any(identities.values()):
         return []
-    rows = session.execute(select(Identity.kind).where(Identity.value.in_(values))).all()
+    rows = session.execute(select(Identity.kind).where(or_(
+        *(matches(session, kind, vs) for kind, vs in identities.items() if vs)))).all()
     return [{"table": "subject_identities", "kind": r.kind} for r in rows]

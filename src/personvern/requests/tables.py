@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from personvern.crypto.columns import EncryptedJSON
 from personvern.storage.models import SHA256_HEX, Base
 
 
@@ -31,8 +32,9 @@ class Request(Base):
     opened_by_subject_id: Mapped[str | None] = mapped_column(String(32))
     verified_by: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(16))
-    # What the request asks for (e.g. rectified values, the purpose objected to).
-    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What the request asks for (e.g. rectified values, the purpose objected to); sealed
+    # with the subject's key.
+    details: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("requests.details"))
     # What was done: rows per table, kept rows with their hold and date, package digest.
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     closed_at: Mapped[datetime | None]

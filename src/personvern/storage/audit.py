@@ -19,6 +19,10 @@ GENESIS_HASH = "0" * 64
 # Version of the hashed layout below, hashed too, so the layout can change without
 # making old events look tampered with.
 HASH_SCHEME = 1
+# Where sealed personal details live inside an event's details, and for whom.
+PERSONAL = "personal"
+PERSONAL_SUBJECT = "personal_subject"
+PERSONAL_CONTEXT = "audit_events.details"
 
 
 def canonical_json(value: Any) -> str:
@@ -54,12 +58,28 @@ def append_audit(
     action: str,
     target: str,
     details: dict[str, Any] | None = None,
+    *,
+    personal: dict[str, Any] | None = None,
+    subject_id: str | None = None,
 ) -> AuditEvent:
-    """Append one event at ``clock()`` to the trail, in the session's transaction."""
+    """Append one event at ``clock()`` to the trail, in the session's transaction.
+
+    ``personal`` details are sealed with ``subject_id``'s key under ``details["personal"]``:
+    the chain hashes the ciphertext, so it still verifies once the key is destroyed.
+    """
     at = as_utc(clock())
     try:
         # Round-trip through canonical JSON so what is stored is exactly what is hashed.
         stored_details = json.loads(canonical_json(details or {}))
+        if personal:
+            if subject_id is None:
+                raise ValueError("personal audit details need the subject_id to seal them with")
+            from personvern.crypto.keyring import keyring_for
+
+            stored_details[PERSONAL] = keyring_for(session).seal(
+                session.connection(), subject_id, PERSONAL_CONTEXT,
+                canonical_json(personal).encode())
+            stored_details[PERSONAL_SUBJECT] = subject_id
     except (TypeError, ValueError) as err:
         raise ValueError(f"audit details must be plain JSON: {err}") from None
     lock_chain(session, AuditEvent.__tablename__)
@@ -77,6 +97,20 @@ def append_audit(
     session.add(event)
     session.flush()
     return event
+
+
+def personal_details(session: Session, event: AuditEvent) -> dict[str, Any] | None:
+    """The event's sealed personal details opened; None if it has none; an erased marker
+    (``{"erased": "[erased]"}``) once the subject's key is destroyed."""
+    sealed = (event.details or {}).get(PERSONAL)
+    if sealed is None:
+        return None
+    from personvern.crypto.columns import ERASED_JSON
+    from personvern.crypto.keyring import keyring_for
+
+    data = keyring_for(session).open(session.connection(), event.details[PERSONAL_SUBJECT],
+                                     PERSONAL_CONTEXT, sealed)
+    return dict(ERASED_JSON) if data is None else dict(json.loads(data))
 
 
 def verify_audit_chain(session: Session, *, batch: int = 1000) -> int | None:

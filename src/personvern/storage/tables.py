@@ -5,6 +5,7 @@ Alembic's env and the models-vs-migrations test import this module.
 
 from personvern.breach import tables as breach_tables
 from personvern.consent import tables as consent_tables
+from personvern.crypto import tables as crypto_tables
 from personvern.mail import tables as mail_tables
 from personvern.policy import tables as policy_tables
 from personvern.requests import tables as request_tables
@@ -12,6 +13,6 @@ from personvern.storage import models
 from personvern.storage.models import Base
 
 __all__ = [
-    "Base", "breach_tables", "consent_tables", "mail_tables", "models", "policy_tables",
-    "request_tables",
+    "Base", "breach_tables", "consent_tables", "crypto_tables", "mail_tables", "models",
+    "policy_tables", "request_tables",
 ]

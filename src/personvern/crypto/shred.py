@@ -1,0 +1,55 @@
+"""Destroying a subject's key: the one call both erasure paths (a completed erasure
+request, a retention sweep) make."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+
+from personvern.crypto.keyring import GET_KEY, keyring_for
+
+_CHECKPOINT = "personvern.checkpoint"
+
+
+def shred_subject(session: Session, subject_id: str, *, at: datetime, actor: str = "system",
+                  reason: str = "erasure") -> bool:
+    """Destroy the subject's key in the session's transaction, audited; whether one existed.
+
+    Every ciphertext of the subject becomes unreadable; copies in backups too, once the
+    master key those backups' wrapped keys need is retired (see docs/encryption.md).
+    """
+    from personvern.clock import fixed_clock
+    from personvern.storage.audit import append_audit
+
+    keyring = keyring_for(session)
+    conn = session.connection()
+    row = conn.execute(GET_KEY, {"sid": subject_id}).first()
+    old_id = row.master_key_id if row is not None else None
+    destroyed = keyring.shred(conn, subject_id, at)
+    from personvern.crypto.scrub import scrub_erased_mail
+
+    scrub_erased_mail(session, subject_id=subject_id)
+    append_audit(session, fixed_clock(at), actor, "crypto.shredded", f"subject:{subject_id}",
+                 {"destroyed": destroyed, "master_key_id": old_id, "reason": reason})
+    _checkpoint_after_commit(session)
+    return destroyed
+
+
+def _checkpoint_after_commit(session: Session) -> None:
+    """Once the erasure commits, fold SQLite's WAL into the file and truncate it."""
+    if session.info.get(_CHECKPOINT) or session.get_bind().dialect.name != "sqlite":
+        return
+    session.info[_CHECKPOINT] = True
+
+    def checkpoint(s: Session) -> None:
+        from personvern.storage.engine import sqlite_checkpoint
+
+        s.info.pop(_CHECKPOINT, None)
+        bind = s.get_bind()
+        sqlite_checkpoint(bind if isinstance(bind, Engine) else bind.engine)
+
+    event.listen(session, "after_commit", checkpoint, once=True)
+    event.listen(session, "after_rollback",
+                 lambda s: s.info.pop(_CHECKPOINT, None), once=True)

@@ -1,0 +1,3 @@
+"""Fixtures of the crypto tests."""
+
+from mail.support import smtp_server  # noqa: F401
