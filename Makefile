@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= demo
 
-.PHONY: help demo test test-fast lint bench bench-quick docs system-deps postgres clean
+.PHONY: help demo test test-fast lint bench bench-quick docs system-deps postgres chromium clean
 
 help:
 	@echo "make demo   - check the five example manifests and show the reports"
@@ -31,7 +31,15 @@ postgres:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
-system-deps: postgres
+# Chromium for the browser tests (Playwright drives Debian's build; no browser download).
+chromium:
+	@if ! [ -x /usr/bin/chromium ]; then \
+	  echo "installing Chromium (needed by the browser tests)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+system-deps: postgres chromium
 
 test: $(STAMP) system-deps
 	$(BIN)/pytest
