@@ -9,15 +9,19 @@ forms, checks who may act for whom, and renders.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from personvern.web import portal_text, sessions, signin
+from personvern.errors import Conflict, InvalidInput, NotFound
+from personvern.web import portal_core, portal_text, sessions, signin
 from personvern.web.csrf import bind_session, require_csrf
-from personvern.web.deps import runtime, unit
-from personvern.web.i18n import lang_of
+from personvern.web.deps import hashed_evidence, runtime, unit
+from personvern.web.i18n import lang_of, translate
 from personvern.web.render import page
 
 log = logging.getLogger("personvern.web.portal")
@@ -116,4 +120,244 @@ def sign_out(request: Request, _: Csrf) -> Response:
         sessions.end(session, rt.clock, sessions.token_of(request, "subject"))
     response = _see("/portal/sign-in")
     sessions.clear_cookie(response, request, "subject")
+    return response
+
+
+# ---- signed-in pages -----------------------------------------------------------------
+
+For = Annotated[str | None, Form(alias="for", max_length=64)]
+
+
+def _ctx(request: Request, session: Any, me: str, target: str | None) -> dict[str, Any]:
+    """What every signed-in page needs: who is acting for whom, and the people list."""
+    rt = runtime(request)
+    person = portal_core.acting_for(session, rt, me, target)
+    everyone = portal_core.people(session, rt, me)
+    return {"signed_in": True, "person": person, "people": everyone,
+            "for_q": "" if person.role == "self" else f"?for={person.id}",
+            "for_id": "" if person.role == "self" else person.id}
+
+
+def _back(path: str, person: portal_core.Person, **query: str) -> RedirectResponse:
+    params = {} if person.role == "self" else {"for": person.id}
+    params.update(query)
+    return _see(f"{path}?{urlencode(params)}" if params else path)
+
+
+def _exports(request: Request) -> Path:
+    out: Path = request.app.state.export_dir
+    return out
+
+
+@router.get("", response_class=HTMLResponse)
+def overview(request: Request, me: Subject, for_: Annotated[str | None, Query(
+        alias="for", max_length=64)] = None) -> Response:
+    """The person's data by purpose: why, on what basis, who receives it, how long."""
+    rt = runtime(request)
+    with unit(rt) as session:
+        ctx = _ctx(request, session, me.principal, for_)
+        info = portal_core.information(session, rt, ctx["person"].id, lang_of(request))
+    return page(request, "portal/overview.html", {**ctx, "info": info})
+
+
+@router.post("/export")
+def export(request: Request, me: Subject, _: Csrf, for_: For = None) -> Response:
+    """Make the access package now (an access request, carried out at once)."""
+    rt = runtime(request)
+    with unit(rt) as session:
+        person = portal_core.acting_for(session, rt, me.principal, for_)
+    req = portal_core.run_request(rt, me.principal, person, "access", {}, _exports(request),
+                                  lang_of(request))
+    return _back(f"/portal/requests/{req.id}", person)
+
+
+@router.get("/requests/{request_id}/export.zip")
+def download(request: Request, me: Subject, request_id: str) -> Response:
+    """The access package of a completed access request about someone I act for."""
+    rt = runtime(request)
+    with unit(rt) as session:
+        req = portal_core.own_request(session, rt, me.principal, request_id)
+        package = (req.outcome or {}).get("package") if req.type == "access" else None
+    path = Path(package["path"]) if package else None
+    if path is None or not path.is_file() or path.parent != _exports(request):
+        raise NotFound("no export for this request")
+    return FileResponse(path, media_type="application/zip",
+                        filename=f"personvern-{req.id[:8]}.zip",
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.get("/consents", response_class=HTMLResponse)
+def consents(request: Request, me: Subject, for_: Annotated[str | None, Query(
+        alias="for", max_length=64)] = None, saved: str | None = None) -> Response:
+    """Consents per purpose with what follows, and objections."""
+    rt = runtime(request)
+    with unit(rt) as session:
+        ctx = _ctx(request, session, me.principal, for_)
+        purposes = portal_core.purposes_of(session, rt.loaded.manifest, ctx["person"].id)
+        decisions = portal_core.decisions(session, rt, ctx["person"].id)
+    consent_purposes = [p for p in purposes if p.legal_basis == "consent"]
+    objectable = [p for p in purposes
+                  if p.marketing is not None or p.legal_basis in ("legitimate_interests",
+                                                                  "public_task")]
+    return page(request, "portal/consents.html", {
+        **ctx, "consent_purposes": consent_purposes, "objectable": objectable,
+        "decisions": decisions, "saved": saved})
+
+
+@router.post("/consents")
+def consents_change(request: Request, me: Subject, _: Csrf, for_: For = None,
+                    purpose: Annotated[str, Form(max_length=100)] = "",
+                    action: Annotated[str, Form(max_length=20)] = "") -> Response:
+    """Give or withdraw one consent through the consent service."""
+    if action not in ("give", "withdraw"):
+        raise InvalidInput("choose give or withdraw")
+    rt = runtime(request)
+    lang = lang_of(request)
+    with unit(rt) as session:
+        person = portal_core.acting_for(session, rt, me.principal, for_)
+        p = rt.consent.purpose(purpose)
+        shown = translate(lang, "give" if action == "give" else "withdraw",
+                          name=p.name.get(lang))
+        evidence = hashed_evidence(request, {"text_shown": shown, "page": "/portal/consents"},
+                                   None, None)
+        portal_core.set_consent(session, rt, me.principal, person, p.id, action == "give",
+                                evidence)
+    return _back("/portal/consents", person, saved="consent")
+
+
+@router.post("/object")
+def object_to(request: Request, me: Subject, _: Csrf, for_: For = None,
+              purpose: Annotated[str, Form(max_length=100)] = "") -> Response:
+    """Object to a purpose (marketing always stops): an objection request, done at once."""
+    rt = runtime(request)
+    with unit(rt) as session:
+        person = portal_core.acting_for(session, rt, me.principal, for_)
+    portal_core.run_request(rt, me.principal, person, "objection", {"purpose": purpose},
+                            _exports(request), lang_of(request))
+    return _back("/portal/consents", person, saved="objection")
+
+
+def _details_page(request: Request, ctx: dict[str, Any], values: dict[str, str],
+                  error: str | None, status: int = 200, saved: bool = False) -> Response:
+    rt = runtime(request)
+    lang = lang_of(request)
+    fields = [{"ref": ref, "kind": kind, "label": _category_name(rt, cat, ref, lang),
+               "id": "f-" + ref.replace(".", "-")}
+              for ref, kind, cat in portal_core.rectifiable(rt.loaded.manifest)]
+    return page(request, "portal/details.html", {**ctx, "fields": fields, "values": values,
+                                                 "error": error, "saved": saved},
+                status=status)
+
+
+def _category_name(rt: Any, category: str, ref: str, lang: str) -> str:
+    """The column's label: its category's name, else the column name."""
+    cat = next((c for c in rt.loaded.manifest.categories if c.id == category), None)
+    return ref.rsplit(".", 1)[-1] if cat is None or cat.name is None else cat.name.get(lang)
+
+
+@router.get("/details", response_class=HTMLResponse)
+def details(request: Request, me: Subject, for_: Annotated[str | None, Query(
+        alias="for", max_length=64)] = None, saved: str | None = None) -> Response:
+    """The correction form."""
+    rt = runtime(request)
+    with unit(rt) as session:
+        ctx = _ctx(request, session, me.principal, for_)
+    return _details_page(request, ctx, {}, None, saved=bool(saved))
+
+
+@router.post("/details", response_class=HTMLResponse)
+async def details_save(request: Request, me: Subject, _: Csrf) -> Response:
+    """Correct the filled-in fields; a bad value is shown on the page and nothing changes."""
+    form = await request.form()
+    rt = runtime(request)
+    valid = {ref for ref, _k, _c in portal_core.rectifiable(rt.loaded.manifest)}
+    values = {ref: str(form.get(ref) or "") for ref in valid}
+    target = str(form.get("for") or "") or None
+    return await anyio.to_thread.run_sync(_details_work, request, me, target, values)
+
+
+def _details_work(request: Request, me: sessions.Current, target: str | None,
+                  values: dict[str, str]) -> Response:
+    rt = runtime(request)
+    with unit(rt) as session:
+        ctx = _ctx(request, session, me.principal, target)
+    try:
+        portal_core.rectify(rt, me.principal, ctx["person"], values, _exports(request),
+                            lang_of(request))
+    except (InvalidInput, Conflict) as exc:
+        message = translate(lang_of(request), "nothing_to_change") \
+            if str(exc) == "nothing_to_change" else str(exc)
+        return _details_page(request, ctx, values, message, status=422)
+    return _back("/portal/details", ctx["person"], saved="1")
+
+
+@router.get("/requests", response_class=HTMLResponse)
+def requests_list(request: Request, me: Subject, for_: Annotated[str | None, Query(
+        alias="for", max_length=64)] = None) -> Response:
+    """Requests about the person, with their deadlines."""
+    rt = runtime(request)
+    with unit(rt) as session:
+        ctx = _ctx(request, session, me.principal, for_)
+        found = portal_core.requests_of(session, [ctx["person"].id])
+        rows = [_request_row(r, rt) for r in found]
+    return page(request, "portal/requests.html", {**ctx, "requests": rows})
+
+
+def _request_row(req: Any, rt: Any) -> dict[str, Any]:
+    today = rt.clock().date()
+    closed = req.state in ("completed", "refused")
+    return {"id": req.id, "type": req.type, "state": req.state,
+            "received": req.received_at.date().isoformat(), "due": req.due_on.isoformat(),
+            "overdue": not closed and req.due_on < today,
+            "download": req.type == "access" and req.state == "completed",
+            "outcome": req.outcome or {}, "reason": req.reason}
+
+
+@router.get("/requests/{request_id}", response_class=HTMLResponse)
+def request_detail(request: Request, me: Subject, request_id: str) -> Response:
+    """One request: state, deadline, and the export when it is an access request."""
+    rt = runtime(request)
+    with unit(rt) as session:
+        req = portal_core.own_request(session, rt, me.principal, request_id)
+        ctx = _ctx(request, session, me.principal, req.subject_id) \
+            if not portal_core.is_erased(session, req.subject_id) else {"signed_in": True,
+                                                                       "for_q": ""}
+        row = _request_row(req, rt)
+    return page(request, "portal/request.html", {**ctx, "r": row})
+
+
+@router.get("/delete", response_class=HTMLResponse)
+def delete_form(request: Request, me: Subject, for_: Annotated[str | None, Query(
+        alias="for", max_length=64)] = None) -> Response:
+    """What will be erased and what must be kept, why and how long; then a confirmation."""
+    rt = runtime(request)
+    with unit(rt) as session:
+        ctx = _ctx(request, session, me.principal, for_)
+    kept = portal_core.kept_on_erasure(rt.loaded.manifest, lang_of(request))
+    return page(request, "portal/delete.html", {**ctx, "kept": kept, "error": None})
+
+
+@router.post("/delete", response_class=HTMLResponse)
+def delete(request: Request, me: Subject, _: Csrf, for_: For = None,
+           confirm: Annotated[str, Form(max_length=10)] = "") -> Response:
+    """Erase the person (an erasure request, carried out at once); sign out if it was me."""
+    rt = runtime(request)
+    lang = lang_of(request)
+    with unit(rt) as session:
+        ctx = _ctx(request, session, me.principal, for_)
+    person = ctx["person"]
+    if confirm != "yes":
+        kept = portal_core.kept_on_erasure(rt.loaded.manifest, lang)
+        return page(request, "portal/delete.html", {**ctx, "kept": kept,
+                                                    "error": "delete_must_confirm"}, status=422)
+    req = portal_core.run_request(rt, me.principal, person, "erasure", {}, _exports(request),
+                                  lang)
+    kept = portal_core.kept_on_erasure(rt.loaded.manifest, lang)
+    response = page(request, "portal/deleted.html", {"signed_in": person.role != "self",
+                                                     "for_q": "", "kept": kept,
+                                                     "outcome": req.outcome or {}})
+    if person.role == "self":
+        with unit(rt) as session:
+            sessions.end_all(session, rt.clock, "subject", me.principal)
+        sessions.clear_cookie(response, request, "subject")
     return response

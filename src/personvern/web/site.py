@@ -7,6 +7,9 @@ stay problem+json (``personvern.web.problems``).
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -66,6 +69,8 @@ def install(app: FastAPI, clock: Clock) -> None:
     from personvern.web.portal import router as portal_router
 
     app.state.sign_in_limits = SignInLimits(clock)
+    # Access packages made in the portal: private to this process's user (mode 0700).
+    app.state.export_dir = Path(tempfile.mkdtemp(prefix="personvern-exports-"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_required)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
