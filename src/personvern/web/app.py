@@ -94,6 +94,9 @@ def create_app(
 
     # Static files, the portal and HTML error pages under /portal and /dashboard.
     install_site(app, clock)
+    from personvern.web.dashboard import install as install_dashboard
+
+    install_dashboard(app)  # /dashboard: the privacy owner's pages, staff sign-in
 
     @app.get("/.well-known/gpc.json", response_model=GpcSupport, tags=["gpc"])
     def gpc_support(request: Request) -> JSONResponse:
