@@ -250,9 +250,16 @@ def _details_page(request: Request, ctx: dict[str, Any], values: dict[str, str],
 
 
 def _category_name(rt: Any, category: str, ref: str, lang: str) -> str:
-    """The column's label: its category's name, else the column name."""
+    """The column's label: its category's name (the manifest's, else built in), else the column."""
+    from personvern.manifest.categories import BUILTIN_CATEGORIES
+
     cat = next((c for c in rt.loaded.manifest.categories if c.id == category), None)
-    return ref.rsplit(".", 1)[-1] if cat is None or cat.name is None else cat.name.get(lang)
+    if cat is not None and cat.name is not None:
+        return str(cat.name.get(lang))
+    builtin = BUILTIN_CATEGORIES.get(category)
+    if builtin is not None:
+        return builtin.nb if lang == "nb" else builtin.en
+    return ref.rsplit(".", 1)[-1]
 
 
 @router.get("/details", response_class=HTMLResponse)

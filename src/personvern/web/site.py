@@ -65,7 +65,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI, clock: Clock) -> None:
-    """Serve /static, show errors under the HTML prefixes as pages, add the portal."""
+    """Serve /static, show errors under the HTML prefixes as pages, add the portal and banner."""
+    from personvern.web.banner import BannerCors
+    from personvern.web.banner import router as banner_router
     from personvern.web.portal import router as portal_router
 
     app.state.sign_in_limits = SignInLimits(clock)
@@ -77,3 +79,6 @@ def install(app: FastAPI, clock: Clock) -> None:
     app.add_exception_handler(PersonvernError, _personvern_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(portal_router)
+    app.include_router(banner_router)
+    # Outermost: a preflight is answered before any other layer looks at it.
+    app.add_middleware(BannerCors)
