@@ -78,7 +78,6 @@ def client(template: Path, tmp_path: Path, clock: MovingClock) -> Iterator[TestC
         str(template / "service.db"), str(tmp_path / "service.db")), encoding="utf-8")
     settings = Settings(manifest=manifest, database_url=f"sqlite:///{tmp_path / 'personvern.db'}")
     app = create_app(settings, clock)
-    app.state.export_dir = tmp_path / "exports"
     # The dashboard speaks English; the shared messages (CSRF, limits) follow the browser.
     with TestClient(app, base_url="http://127.0.0.1", headers={"Accept-Language": "en"}) as c:
         rt = runtime(c)

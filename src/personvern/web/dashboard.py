@@ -32,9 +32,18 @@ from personvern.storage.audit import append_audit
 from personvern.web import csrf, sessions
 from personvern.web.dashboard_charts import consent_chart
 from personvern.web.deps import runtime, unit
+from personvern.web.i18n import LANG_COOKIE
 from personvern.web.render import page
 
-router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
+
+def _english_by_default(request: Request) -> None:
+    """The dashboard's pages are written in English: its chrome (and ``<html lang>``)
+    follows, unless the person chose a language (``?lang=`` or the language cookie)."""
+    request.cookies.setdefault(LANG_COOKIE, "en")
+
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False,
+                   dependencies=[Depends(_english_by_default)])
 
 ACTIONS = ("extend", "refuse", "run", "lift")
 DONE = {"extend": "extended", "refuse": "refused", "run": "run", "lift": "restriction lifted"}
@@ -276,8 +285,7 @@ def _run(request: Request, rt: Runtime, user: Staff, ref: str, reason: str) -> N
     service: Requests | None = getattr(request.app.state, "dashboard_requests", None)
     if service is None:
         service = request.app.state.dashboard_requests = Requests.of(rt)
-    out: Path = getattr(request.app.state, "export_dir", None) or Path.cwd() / "exports"
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    out: Path = request.app.state.export_dir  # the site's private directory for packages
     result = service.run(req.id, out_dir=out, actor=user.actor)
     if result.error:
         raise StorageError(f"the request is waiting: {result.error}; run it again later")
