@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= demo
 
-.PHONY: help demo test test-fast lint bench bench-quick docs system-deps postgres chromium clean
+.PHONY: help demo test test-fast lint bench bench-quick docs system-deps postgres chromium wrk clean
 
 help:
 	@echo "make demo   - check the five example manifests and show the reports"
@@ -52,10 +52,18 @@ docs: $(STAMP)
 	$(BIN)/python -m personvern.manifest.reference > docs/manifest.md
 	$(BIN)/python -m personvern.check.reference > docs/rules.md
 
-bench: $(STAMP) system-deps
+# wrk drives the HTTP benchmarks (benchmarks/consent.py, benchmarks/web.py).
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  echo "installing wrk (needed by the HTTP benchmarks)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; \
+	fi
+
+bench: $(STAMP) system-deps wrk
 	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-bench-quick: $(STAMP) system-deps
+bench-quick: $(STAMP) system-deps wrk
 	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
 
 demo: $(STAMP)
