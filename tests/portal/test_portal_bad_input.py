@@ -114,6 +114,7 @@ def test_oversized_posts_are_refused_before_parsing(lite: Portal) -> None:
     token = _consent_form(client)
     r = client.post("/portal/details", data={"csrf_token": token, "app.users.name": "x" * 70_000})
     assert r.status_code == 413
+    assert r.headers["content-type"].startswith("text/html") and "For mye data" in r.text
     r = client.post("/portal/consents", files={"upload": ("big.bin", b"\0" * 100_000)},
                     data={"csrf_token": token})
     assert r.status_code == 413

@@ -19,11 +19,11 @@ from personvern.clock import Clock
 from personvern.errors import Forbidden, NotFound, PersonvernError
 from personvern.web import problems
 from personvern.web.csrf import CsrfFailed
+from personvern.web.middleware import HTML_PREFIXES
 from personvern.web.ratelimit import RateLimited, SignInLimits
 from personvern.web.render import STATIC, message_page, page
 from personvern.web.sessions import SignInRequired
 
-HTML_PREFIXES = ("/portal", "/dashboard")
 # Where SignInRequired sends a browser, by session kind (the dashboard serves its own).
 SIGN_IN_URLS = {"subject": "/portal/sign-in", "staff": "/dashboard/sign-in"}
 
