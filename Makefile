@@ -80,6 +80,12 @@ demo: $(STAMP)
 	@echo "  $(BIN)/personvern consent give ext:5 newsletter --text 'Vil du ha nyhetsbrev?'"
 	@echo "  $(BIN)/personvern consent decide ext:5 newsletter"
 	@echo "  $(BIN)/personvern ledger verify"
+	@echo
+	@echo "The subject portal (sign-in links are printed in the server's terminal, not mailed):"
+	@echo "  PERSONVERN_SMTP_HOST=console $(BIN)/personvern serve"
+	@echo "  then open http://127.0.0.1:8000/portal/sign-in and sign in as a demo parent:"
+	@echo "  $$($(BIN)/python -c "import sqlite3; print(sqlite3.connect('$(DEMO_DIR)/service.db').execute('select email from users where role=\'parent\' order by id limit 1').fetchone()[0])")"
+	@echo "  The cookie banner: <script src=\"http://127.0.0.1:8000/static/banner.js\" defer></script> (docs/banner.md)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -148,3 +148,24 @@ def test_cookie_flags_on_loopback_and_behind_https(lite: Portal) -> None:
                    follow_redirects=False)
     cookie = r.headers["set-cookie"]
     assert cookie.startswith("__Host-pv_subject=") and "Secure" in cookie and "Path=/" in cookie
+
+
+def test_console_mail_prints_the_link_for_the_demo(
+        tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from personvern.mail.tables import OutboxMessage
+
+    monkeypatch.setenv("PERSONVERN_SMTP_HOST", "console")
+    app = make_app(tmp_path, sqlite_url, MovableClock(T0))
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        new_subject(client, KARI)
+        form = client.get("/portal/sign-in")
+        client.post("/portal/sign-in", data={"email": KARI, "csrf_token": csrf_of(form.text)})
+        printed = capsys.readouterr().out
+        token = re.search(r"/portal/sign-in/link\?token=(\S+)", printed)
+        assert token and f"e-mail to {KARI}" in printed
+        page = client.get("/portal/sign-in/link", params={"token": token.group(1)})
+        assert page.status_code == 200
+        with app.state.runtime.transaction() as s:
+            row = s.scalars(select(OutboxMessage)).one()
+        assert (row.status, row.last_error) == ("sent", "printed to the console, not sent")

@@ -172,6 +172,8 @@
         .catch(function () { return null; }) : null;
     }).then(function (s) {
       state = s;
+      // Only necessary cookies: nothing to ask (ekomloven § 3-15 exempts them).
+      if (!cfg.categories.some(function (c) { return !c.required; })) return;
       if (navigator.globalPrivacyControl === true && (!s || s.needs_choice ||
           !Object.keys(s.allowed).every(function (k) { return k === "necessary" ||
             !s.allowed[k]; }))) {
