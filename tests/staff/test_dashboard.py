@@ -311,6 +311,21 @@ def test_too_late_to_extend_is_explained(client: TestClient) -> None:
     assert "must be announced within it (GDPR Art. 12(3))" in r.text
 
 
+def test_bad_query_values_get_a_page_not_a_crash(client: TestClient) -> None:
+    as_role(client, "owner")
+    for path, message in [("/dashboard/consent?months=abc", "months must be a whole number"),
+                          ("/dashboard/consent?months=999", "statistics cover 1 to 60 months"),
+                          ("/dashboard/audit?before=<b>x", "before must be a whole number")]:
+        r = client.get(path)
+        assert r.status_code == 422, path
+        assert r.headers["content-type"].startswith("text/html") and message in r.text, path
+        assert "<b>x" not in r.text
+    r = post(client, "/dashboard/users/abc/disable", "/dashboard/users", reason="x")
+    assert r.status_code == 422 and "user id must be a whole number" in r.text
+    r = post(client, "/dashboard/users/999/disable", "/dashboard/users", reason="x")
+    assert r.status_code == 404 and "no staff user 999" in r.text
+
+
 def test_unknown_request_and_action(client: TestClient) -> None:
     as_role(client, "owner")
     assert client.get("/dashboard/requests/ffffffffffff").status_code == 404

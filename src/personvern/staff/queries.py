@@ -25,6 +25,8 @@ from personvern.storage.models import AuditEvent
 
 # A request is marked "due soon" this many days before its due date.
 DUE_SOON_DAYS = 7
+# The queue page shows at most this many requests (the counts above it cover all).
+QUEUE_LIMIT = 200
 STAT_TYPES = (EventType.CONSENT_GIVEN, EventType.CONSENT_WITHDRAWN, EventType.CONSENT_EXPIRED)
 
 
@@ -55,7 +57,7 @@ def mark_of(state: str, due_on: date, today: date, soon: int = DUE_SOON_DAYS) ->
 
 
 def queue(
-    session: Session, ctx: Context, *, include_closed: bool = False, limit: int = 200
+    session: Session, ctx: Context, *, include_closed: bool = False, limit: int = QUEUE_LIMIT
 ) -> list[QueueItem]:
     """Requests by due date, soonest (and so overdue) first; open ones unless asked."""
     query = select(Request).order_by(Request.due_on, Request.received_at).limit(limit)
@@ -66,6 +68,12 @@ def queue(
                       r.extended_to is not None, (r.due_on - today).days,
                       mark_of(r.state, r.due_on, today))
             for r in session.scalars(query)]
+
+
+def counts_of(items: list[QueueItem]) -> dict[str, int]:
+    """The counts of ``queue_counts`` from a complete list of open requests (no query)."""
+    return {"open": len(items), "overdue": sum(i.mark == "overdue" for i in items),
+            "due_soon": sum(i.mark == "due_soon" for i in items)}
 
 
 def queue_counts(session: Session, ctx: Context) -> dict[str, int]:

@@ -140,6 +140,15 @@ def _view(request: Request, template: str, user: Staff | None, status: int = 200
                 {"me": user, "nav": nav, "role_names": ROLE_NAMES, **context}, status=status)
 
 
+def _number(value: str, what: str) -> int:
+    """A whole number from the query or path; InvalidInput (shown on the page) otherwise."""
+    from personvern.errors import InvalidInput
+
+    if not value.strip().isdigit() or len(value.strip()) > 9:
+        raise InvalidInput(f"{what} must be a whole number, not {value[:40]!r}")
+    return int(value)
+
+
 def _ctx(rt: Runtime) -> Context:
     return Context(rt.consent, rt.clock)
 
@@ -211,14 +220,16 @@ def home(request: Request, user: StaffDep) -> HTMLResponse:
 
 @router.get("/requests", response_class=HTMLResponse)
 def requests_queue(request: Request, user: Annotated[Staff, permit("requests.view")],
-                   all: bool = False) -> HTMLResponse:
+                   all: str = "") -> HTMLResponse:
     """Requests by deadline, overdue and due-soon marked."""
     rt = runtime(request)
     with unit(rt) as s:
-        items = queries.queue(s, _ctx(rt), include_closed=all)
-        counts = queries.queue_counts(s, _ctx(rt))
-    return _view(request, "requests.html", user, items=items, counts=counts, show_all=all,
-                 soon=queries.DUE_SOON_DAYS)
+        items = queries.queue(s, _ctx(rt), include_closed=bool(all))
+        # The open queue, when complete, already holds the counts: no second query.
+        complete = not all and len(items) < queries.QUEUE_LIMIT
+        counts = queries.counts_of(items) if complete else queries.queue_counts(s, _ctx(rt))
+    return _view(request, "requests.html", user, items=items, counts=counts,
+                 show_all=bool(all), soon=queries.DUE_SOON_DAYS)
 
 
 def _request_page(request: Request, user: Staff, ref: str, *, status: int = 200,
@@ -314,17 +325,17 @@ def subjects(request: Request, user: Annotated[Staff, permit("subjects.search")]
 
 @router.get("/consent", response_class=HTMLResponse)
 def consent(request: Request, user: Annotated[Staff, permit("consent.stats")],
-            months: int = 12) -> HTMLResponse:
+            months: str = "12") -> HTMLResponse:
     """Consents given, withdrawn and expired per month, per consent purpose, as charts."""
     rt = runtime(request)
     manifest = rt.loaded.manifest
     purposes = [p for p in manifest.purposes if p.legal_basis == "consent"]
+    span = _number(months, "months")
     with unit(rt) as s:
-        stats = queries.consent_statistics(s, [p.id for p in purposes], rt.clock(),
-                                           max(1, min(months, 60)))
+        stats = queries.consent_statistics(s, [p.id for p in purposes], rt.clock(), span)
     charts = [(p, stats[p.id], Markup(consent_chart(p.id, p.name.get("en"), stats[p.id])))
               for p in purposes]
-    return _view(request, "consent.html", user, charts=charts, months=months)
+    return _view(request, "consent.html", user, charts=charts, months=span)
 
 
 @router.get("/retention", response_class=HTMLResponse)
@@ -389,11 +400,12 @@ def breaches(request: Request, user: Annotated[Staff, permit("breaches.view")]) 
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit(request: Request, user: Annotated[Staff, permit("audit.view")],
-          before: int | None = None, actor: str = "") -> HTMLResponse:
+          before: str = "", actor: str = "") -> HTMLResponse:
     """The audit log, newest first, fifty at a time."""
     rt = runtime(request)
     with unit(rt) as s:
-        events = queries.audit_page(s, before=before, actor=actor[:200] or None)
+        events = queries.audit_page(s, before=_number(before, "before") if before else None,
+                                    actor=actor[:200] or None)
     return _view(request, "audit.html", user, events=events, actor=actor, verified=None)
 
 
@@ -452,13 +464,13 @@ def users_add(
 
 
 @router.post("/users/{user_id}/disable", response_class=HTMLResponse, dependencies=[CsrfDep])
-def users_disable(request: Request, user_id: int, user: Annotated[Staff, permit("users.manage")],
+def users_disable(request: Request, user_id: str, user: Annotated[Staff, permit("users.manage")],
                   reason: Reason = "") -> HTMLResponse:
     """Disable a staff user (with a reason); their sessions end at once."""
     rt = runtime(request)
     try:
         with unit(rt) as s:
-            target = user_by_id(s, user_id)
+            target = user_by_id(s, _number(user_id, "user id"))
             if target is None:
                 from personvern.errors import NotFound
 
