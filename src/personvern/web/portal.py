@@ -131,8 +131,8 @@ For = Annotated[str | None, Form(alias="for", max_length=64)]
 def _ctx(request: Request, session: Any, me: str, target: str | None) -> dict[str, Any]:
     """What every signed-in page needs: who is acting for whom, and the people list."""
     rt = runtime(request)
-    person = portal_core.acting_for(session, rt, me, target)
     everyone = portal_core.people(session, rt, me)
+    person = portal_core.acting_for(session, rt, me, target, everyone)
     return {"signed_in": True, "person": person, "people": everyone,
             "for_q": "" if person.role == "self" else f"?for={person.id}",
             "for_id": "" if person.role == "self" else person.id}

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 from personvern.consent.decide import Decision, age_on
 from personvern.consent.events import Actor, Channel, EventType
 from personvern.consent.service import decisions_for, record_event
-from personvern.consent.subjects import children_of, identities_of
-from personvern.consent.tables import Membership, Subject
+from personvern.consent.tables import Guardianship, Identity, Membership, Subject
 from personvern.errors import InvalidInput, NotFound
 from personvern.manifest.model import Manifest, Purpose
 from personvern.requests import engine as requests_engine
@@ -28,6 +27,7 @@ from personvern.requests.tables import Request
 from personvern.runtime import Runtime
 
 VERIFIED_BY = "signed-in portal session (one-time e-mail link)"
+_INFORMATION: dict[tuple[str, str | None, frozenset[str], str], dict[str, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,14 @@ class Person:
     label: str
 
 
-def _label(session: Session, subject_id: str) -> str:
-    emails = [i.value for i in identities_of(session, subject_id) if i.kind == "email"]
-    return emails[0] if emails else subject_id[:8]
+def _labels(session: Session, ids: list[str]) -> dict[str, str]:
+    """Each subject's first e-mail address (its id's start when it has none), one query."""
+    rows = session.execute(select(Identity.subject_id, Identity.value).where(
+        Identity.subject_id.in_(ids), Identity.kind == "email").order_by(Identity.id))
+    found: dict[str, str] = {}
+    for subject_id, value in rows:
+        found.setdefault(subject_id, value)
+    return {i: found.get(i, i[:8]) for i in ids}
 
 
 def _live(session: Session, subject_id: str) -> Subject | None:
@@ -50,34 +55,39 @@ def _live(session: Session, subject_id: str) -> Subject | None:
 
 
 def people(session: Session, rt: Runtime, me: str) -> list[Person]:
-    """The signed-in subject, their children under 18 and their organisation's members."""
-    out = [Person(me, "self", _label(session, me))]
+    """The signed-in subject, their children under 18 and their organisation's members.
+
+    Three queries whatever the family or organisation size: every page asks this.
+    """
     today = rt.clock().date()
-    for child_id in sorted(children_of(session, me)):
-        child = _live(session, child_id)
-        if child is None or (child.birth_date is not None and age_on(
-                child.birth_date, today) >= requests_engine.AGE_OF_MAJORITY):
-            continue
-        out.append(Person(child_id, "guardian", _label(session, child_id)))
-    for member_id in _members(session, me):
-        if member_id != me and _live(session, member_id) is not None:
-            out.append(Person(member_id, "admin", _label(session, member_id)))
-    return out
+    children = session.execute(
+        select(Subject.id, Subject.birth_date).join(Guardianship, Guardianship.child_id ==
+                                                    Subject.id)
+        .where(Guardianship.guardian_id == me, Subject.erased_at.is_(None))
+        .order_by(Subject.id))
+    roles: dict[str, str] = {me: "self"}
+    for child_id, born in children:
+        if born is None or age_on(born, today) < requests_engine.AGE_OF_MAJORITY:
+            roles.setdefault(child_id, "guardian")
+    admin_of = select(Membership.organisation_id).where(Membership.subject_id == me,
+                                                        Membership.role == "admin")
+    members = session.scalars(
+        select(Membership.subject_id).join(Subject, Subject.id == Membership.subject_id)
+        .where(Membership.organisation_id.in_(admin_of), Subject.erased_at.is_(None))
+        .order_by(Membership.subject_id))
+    for member_id in members:
+        roles.setdefault(member_id, "admin")
+    labels = _labels(session, list(roles))
+    return [Person(i, role, labels[i]) for i, role in roles.items()]
 
 
-def _members(session: Session, admin_id: str) -> list[str]:
-    orgs = select(Membership.organisation_id).where(Membership.subject_id == admin_id,
-                                                    Membership.role == "admin")
-    return sorted(set(session.scalars(select(Membership.subject_id).where(
-        Membership.organisation_id.in_(orgs)))))
-
-
-def acting_for(session: Session, rt: Runtime, me: str, target: str | None) -> Person:
+def acting_for(session: Session, rt: Runtime, me: str, target: str | None,
+               everyone: list[Person] | None = None) -> Person:
     """The person ``me`` acts for when asking about ``target``; NotFound when not allowed."""
-    if not target or target == me:
-        return Person(me, "self", _label(session, me))
-    for person in people(session, rt, me):
-        if person.id == target:
+    everyone = everyone if everyone is not None else people(session, rt, me)
+    wanted = target or me
+    for person in everyone:
+        if person.id == wanted:
             return person
     raise NotFound("no such person")
 
@@ -106,12 +116,22 @@ def information(session: Session, rt: Runtime, subject_id: str, lang: str) -> di
     from personvern.consent.tables import LedgerEvent
 
     answered = frozenset(p for p in session.scalars(
-        select(LedgerEvent.purpose).where(LedgerEvent.subject_id == subject_id)) if p)
+        select(LedgerEvent.purpose).where(LedgerEvent.subject_id == subject_id).distinct())
+        if p)
+    # The same for everyone of a kind who answered the same purposes: computed once.
+    key = (rt.consent.policy_version, subject.kind, answered, lang)
+    cached = _INFORMATION.get(key)
+    if cached is not None:
+        return cached
     job = fulfil.Job(request_id="", type="access", subject_id=subject_id,
                      subject_kind=subject.kind, identities={}, details={}, opened_by="self",
                      actor_subject_id=None, channel="portal", consent_purposes=answered,
                      engine_records={})
-    return fulfil.art15(rt.loaded.manifest, rt.consent.jurisdiction, job, lang)
+    info = fulfil.art15(rt.loaded.manifest, rt.consent.jurisdiction, job, lang)
+    if len(_INFORMATION) >= 1024:
+        _INFORMATION.clear()
+    _INFORMATION[key] = info
+    return info
 
 
 def decisions(session: Session, rt: Runtime, subject_id: str) -> dict[str, Decision]:
