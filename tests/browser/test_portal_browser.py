@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from typing import Any
 
@@ -96,6 +97,9 @@ def test_sign_in_export_consent_and_delete(site: Site, page: Any) -> None:
     page.get_by_label("Jeg forstår").check()
     page.get_by_role("button", name="Slett kontoen").click()
     assert page.locator("h1").inner_text() == "Kontoen er slettet"
+    kept = page.locator("#kept").inner_text()  # what was kept, why and until which day
+    assert "invoices" in kept and "bokføringsloven § 13" in kept
+    assert re.search(r"20\d\d-12-31", kept), kept
     shot(page, "portal-deleted")
     page.goto(f"{site.url}/portal")
     assert page.url == f"{site.url}/portal/sign-in"
