@@ -169,3 +169,15 @@ def test_console_mail_prints_the_link_for_the_demo(
         with app.state.runtime.transaction() as s:
             row = s.scalars(select(OutboxMessage)).one()
         assert (row.status, row.last_error) == ("sent", "printed to the console, not sent")
+
+
+def test_signing_in_again_ends_the_browsers_earlier_session(portal: Portal) -> None:
+    from personvern.web.tables import WebSession
+
+    sign_in(portal.client, KARI)
+    first = portal.client.cookies.get("pv_subject")
+    sign_in(portal.client, OLA)
+    with portal.runtime.transaction() as s:
+        rows = {r.principal: r.ended_at for r in s.scalars(select(WebSession))}
+    assert rows[portal.kari] is not None and rows[portal.ola] is None
+    assert first != portal.client.cookies.get("pv_subject")

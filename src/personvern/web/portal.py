@@ -105,6 +105,8 @@ def sign_in_redeem(request: Request, _: Csrf,
         done = signin.redeem(session, rt.clock, token)
         if done.outcome is not signin.Outcome.OK or done.subject_id is None:
             return _bad_link(request, done.outcome)
+        # A session this browser had before (perhaps someone else's) ends here.
+        sessions.end(session, rt.clock, sessions.token_of(request, "subject"))
         cookie, _row = sessions.start(session, rt.clock, "subject", done.subject_id)
     response = _see("/portal")
     sessions.set_cookie(response, request, "subject", cookie)
@@ -157,7 +159,8 @@ def overview(request: Request, me: Subject, for_: Annotated[str | None, Query(
     with unit(rt) as session:
         ctx = _ctx(request, session, me.principal, for_)
         info = portal_core.information(session, rt, ctx["person"].id, lang_of(request))
-    return page(request, "portal/overview.html", {**ctx, "info": info})
+    stored = portal_core.stored_where(rt.loaded.manifest)
+    return page(request, "portal/overview.html", {**ctx, "info": info, "stored": stored})
 
 
 @router.post("/export")

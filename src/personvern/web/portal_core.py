@@ -27,6 +27,7 @@ from personvern.requests.tables import Request
 from personvern.runtime import Runtime
 
 VERIFIED_BY = "signed-in portal session (one-time e-mail link)"
+_STORED: dict[int, tuple[Manifest, dict[str, list[str]]]] = {}
 _INFORMATION: dict[tuple[str, str | None, frozenset[str], str], dict[str, Any]] = {}
 
 
@@ -197,6 +198,21 @@ def kept_on_erasure(manifest: Manifest, lang: str) -> list[dict[str, str]]:
             why = rule.statute or next((p.name.get(lang) for p in manifest.purposes
                                         if rule.id in p.retention), rule.id)
             out.append({"what": table.name, "why": why, "until": fulfil.rule_text(rule, lang)})
+    return out
+
+
+def stored_where(manifest: Manifest) -> dict[str, list[str]]:
+    """Per purpose, where the data map keeps its categories (``table.column``)."""
+    known = _STORED.get(id(manifest))
+    if known is not None and known[0] is manifest:
+        return known[1]
+    out: dict[str, list[str]] = {}
+    for p in manifest.purposes:
+        wanted = set(p.categories)
+        out[p.id] = sorted({f"{table.name}.{col.name}" for ds in manifest.datasets
+                            for table in getattr(ds, "tables", ()) for col in table.columns
+                            if wanted & set(col.categories or ())})
+    _STORED[id(manifest)] = (manifest, out)  # the manifest is kept: its id stays its own
     return out
 
 

@@ -64,6 +64,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "basis": {"nb": "Rettslig grunnlag", "en": "Legal basis"},
     "categories": {"nb": "Opplysninger", "en": "Data"},
     "recipients": {"nb": "Mottakere", "en": "Recipients"},
+    "stored_in": {"nb": "Lagret i", "en": "Stored in"},
     "how_long": {"nb": "Hvor lenge", "en": "How long"},
     "none": {"nb": "Ingen", "en": "None"},
     "export_title": {"nb": "Last ned dataene dine", "en": "Download your data"},
