@@ -182,3 +182,21 @@ def test_guardian_sees_the_childs_data_and_requests(site: Site, page: Any) -> No
     page.goto(f"{site.url}/portal/requests?for={child_id}")
     assert page.locator("tbody tr").count() == 1
     shot(page, "portal-guardian")
+
+
+UNLABELLED = """() => Array.from(document.querySelectorAll(
+  'input:not([type=hidden]), select, textarea')).filter(e =>
+  !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.name)"""
+
+
+def test_every_portal_page_has_labels_one_heading_and_landmarks(site: Site, page: Any) -> None:
+    _sid, email = parent(site)
+    sign_in(site, page, email)
+    for path in ("/portal", "/portal/consents", "/portal/details", "/portal/requests",
+                 "/portal/delete", "/portal?lang=en"):
+        page.goto(site.url + path)
+        assert page.evaluate(UNLABELLED) == [], path
+        assert page.locator("h1").count() == 1, path
+        assert page.locator("main#main").count() == 1 and page.locator("header").count() == 1
+        assert page.locator("html").get_attribute("lang") in ("nb", "en")
+    shot(page, "portal-overview-en")

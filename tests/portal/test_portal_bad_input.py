@@ -208,3 +208,15 @@ def test_pages_carry_a_strict_csp_and_no_inline_script(lite: Portal) -> None:
     assert "<script>" not in r.text and "style=" not in r.text
     assert r.headers["cache-control"] == "no-store"
     assert lite.client.get("/static/personvern.css").status_code == 200
+
+
+def test_every_page_renders_in_both_languages(portal: Portal) -> None:
+    client = portal.client
+    sign_in(client, KARI)
+    for lang in ("nb", "en"):
+        for path in ("/portal", "/portal/consents", "/portal/details", "/portal/requests",
+                     "/portal/delete", "/portal/sign-in/link?token=bad"):
+            r = client.get(path, params={"lang": lang}, follow_redirects=False)
+            assert r.status_code in (200, 400), (lang, path, r.text[:300])
+            assert f'<html lang="{lang}">' in r.text, (lang, path)
+            assert r.text.count("<h1") == 1 and '<main id="main"' in r.text, (lang, path)
