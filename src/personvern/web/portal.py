@@ -160,7 +160,11 @@ def overview(request: Request, me: Subject, for_: Annotated[str | None, Query(
         ctx = _ctx(request, session, me.principal, for_)
         info = portal_core.information(session, rt, ctx["person"].id, lang_of(request))
     stored = portal_core.stored_where(rt.loaded.manifest)
-    return page(request, "portal/overview.html", {**ctx, "info": info, "stored": stored})
+    lang = lang_of(request)
+    names = {cat: _category_name(rt, cat, cat, lang)
+             for p in info["purposes"] for cat in p["categories"]}
+    return page(request, "portal/overview.html", {**ctx, "info": info, "stored": stored,
+                                                  "names": names})
 
 
 @router.post("/export")
