@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -430,6 +430,28 @@ def test_ropa_policy_and_retention_pages(client: TestClient) -> None:
     assert "No version has been published" in client.get("/dashboard/policy").text
     retention = client.get("/dashboard/retention").text
     assert "not here yet" in retention and "books (bookkeeping)" in retention
+
+
+def test_policy_versions_compared_in_plain_words(client: TestClient, tmp_path: Path) -> None:
+    from personvern.manifest.loader import load_manifest
+    from personvern.policy.versions import publish
+
+    rt = runtime(client)
+    text_ = rt.loaded.text.replace("name: Vipps MobilePay AS", "name: Betaling AS")
+    (tmp_path / "older.yaml").write_text(text_, encoding="utf-8")
+    with rt.transaction() as s:
+        publish(s, rt.clock, load_manifest(tmp_path / "older.yaml"), date(2027, 2, 1))
+    as_role(client, "support")
+    r = client.get("/dashboard/policy", params={"a": "1", "b": "current"})
+    assert r.status_code == 200
+    diff = r.text.split('id="diff"')[1]
+    assert "<strong>Minor:</strong> the text about “Vipps MobilePay AS” has changed" in diff
+    # Dates in the controller's time zone: midnight in Oslo is 23:00 UTC the day before.
+    assert "in force from 2027-02-01" in r.text
+    r = client.get("/dashboard/policy", params={"a": "9", "b": "current"})
+    assert r.status_code == 404 and 'role="alert"' in r.text
+    r = client.get("/dashboard/policy", params={"a": "<i>1", "b": "current"})
+    assert r.status_code == 422 and "<i>1" not in r.text
 
 
 def test_owner_adds_and_disables_users(client: TestClient) -> None:

@@ -372,18 +372,40 @@ def ropa(request: Request, user: Annotated[Staff, permit("ropa.view")]) -> HTMLR
 
 
 @router.get("/policy", response_class=HTMLResponse)
-def policy(request: Request, user: Annotated[Staff, permit("policy.view")]) -> HTMLResponse:
-    """Published policy versions, newest first, with what changed in each."""
-    from personvern.policy.versions import in_force, version_changes, versions
+def policy(request: Request, user: Annotated[Staff, permit("policy.view")],
+           a: str = "", b: str = "") -> HTMLResponse:
+    """Published policy versions with what changed in each; any two (or the manifest now)
+    compared in plain words when ``a`` and ``b`` are given."""
+    from personvern.breach.register import local_time
+    from personvern.policy.diff import diff
+    from personvern.policy.versions import get_version, in_force, version_changes, versions
+    from personvern.policy.versions import version_manifest as manifest_of
 
     rt = runtime(request)
+    compared: dict[str, Any] | None = None
+    error, status = None, 200
     with unit(rt) as s:
         current = in_force(s, rt.clock())
-        rows = [(v.number, v.published_at, v.effective_from, v.material,
+        country = rt.loaded.manifest.jurisdiction.country
+        rows = [(v.number, local_time(v.published_at, country),
+                 local_time(v.effective_from, country), v.material,
                  [c.text("en") for c in version_changes(v)])
                 for v in reversed(versions(s))]
-    return _view(request, "policy.html", user, versions=rows,
-                 current=current.number if current else None)
+        if a or b:
+            try:
+                old, new = (rt.loaded.manifest if x == "current"
+                            else manifest_of(get_version(s, _number(x, "version")))
+                            for x in (a or "current", b or "current"))
+                changes = diff(old, new)
+                compared = {"a": a or "current", "b": b or "current",
+                            "changes": [(c.material, c.consent, c.text("en")) for c in changes]}
+            except PersonvernError as exc:
+                error, status = str(exc), exc.status
+    choices = ["current", *(str(r[0]) for r in rows)]
+    return _view(request, "policy.html", user, status=status, versions=rows,
+                 current=current.number if current else None, compared=compared,
+                 choices=choices, error=error, a=a or (choices[1] if len(choices) > 1
+                                                       else "current"), b=b or "current")
 
 
 @router.get("/breaches", response_class=HTMLResponse)
