@@ -106,6 +106,27 @@ def test_a_guardian_acts_for_a_child_only_while_a_child(portal: Portal) -> None:
     sign_in(portal.client, KARI)
     assert portal.client.get(f"/portal?for={child}").status_code == 200
     assert portal.client.get(f"/portal?for={adult}").status_code == 404
+    # The guardian consents for the child; the ledger records who acted.
+    page = portal.client.get("/portal/consents", params={"for": child})
+    r = portal.client.post("/portal/consents", data={
+        "for": child, "purpose": "newsletter", "action": "give",
+        "csrf_token": csrf_of(page.text)}, follow_redirects=True)
+    assert r.status_code == 200 and 'data-allowed="yes"' in r.text
+    from personvern.consent.tables import LedgerEvent
+
+    with rt.transaction() as s:
+        event = s.scalars(select(LedgerEvent).where(LedgerEvent.subject_id == child)).one()
+    assert (event.actor, event.actor_subject_id, event.channel) == (
+        "guardian", portal.kari, "portal")
+    # The child, signed in, may not consent alone: the refusal is a page, nothing stored.
+    kid = TestClient(portal.client.app, base_url="http://127.0.0.1")
+    sign_in(kid, "barn@example.no")
+    page = kid.get("/portal/consents")
+    before = ledger_count(kid)
+    r = kid.post("/portal/consents", data={"purpose": "partners", "action": "give",
+                                           "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 422 and "a guardian must give this consent" in r.text
+    assert ledger_count(kid) == before
 
 
 def test_oversized_posts_are_refused_before_parsing(lite: Portal) -> None:
