@@ -372,6 +372,7 @@ def test_subject_search_by_email_phone_and_external_id(client: TestClient) -> No
         r = client.get("/dashboard/subjects", params={"q": q})
         assert r.status_code == 200 and f"Subject {subject.id}" in r.text, q
         assert "access" in r.text  # the request of ext:9
+        assert '<table id="decisions">' in r.text and "<td>newsletter</td><td>no</td>" in r.text
     r = client.get("/dashboard/subjects", params={"q": "nobody@example.no"})
     assert "No subject has that" in r.text
     r = client.get("/dashboard/subjects", params={"q": "<script>x</script>@"})

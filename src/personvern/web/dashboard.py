@@ -310,17 +310,23 @@ def subjects(request: Request, user: Annotated[Staff, permit("subjects.search")]
     """Find one subject by e-mail, phone or external id (an exact match, audited)."""
     rt = runtime(request)
     hit, error, status = None, None, 200
+    decisions: list[Any] = []
     if q.strip():
         try:
             with unit(rt) as s:
                 hit = queries.search_subject(s, q)
+                if hit is not None and not hit.erased:
+                    from personvern.consent.service import decisions_for
+
+                    decisions = decisions_for(s, rt.consent, hit.id, rt.clock())
                 # Looking someone up is access to personal data: it is logged.
                 append_audit(s, rt.clock, user.actor, "dashboard.subject_search",
                              f"subject:{hit.id}" if hit else "subject:none",
                              {"found": hit is not None})
         except PersonvernError as exc:
             error, status = str(exc), exc.status
-    return _view(request, "subjects.html", user, status=status, q=q, hit=hit, error=error)
+    return _view(request, "subjects.html", user, status=status, q=q, hit=hit, error=error,
+                 decisions=decisions)
 
 
 @router.get("/consent", response_class=HTMLResponse)
