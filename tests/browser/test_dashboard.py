@@ -83,3 +83,34 @@ def test_owner_handles_requests_before_their_deadline(site: Site, page: Any) -> 
     log = page.locator("#audit").inner_text()
     assert f"staff:{OWNER}" in log and "request.extended" in log and "request.completed" in log
     shot(page, "dashboard-audit")
+
+
+def test_consent_chart_renders_without_scripts(site: Site, page: Any) -> None:
+    from datetime import timedelta
+
+    from personvern.consent.events import EventType
+    from personvern.consent.service import record_event
+    from personvern.consent.subjects import get_subject
+
+    setup_owner_and_requests(site)
+    rt = site.runtime
+    now = rt.clock()
+    with rt.transaction() as s:
+        for n in range(8, 20):
+            sid = get_subject(s, f"ext:{n}").id
+            record_event(s, rt.consent, now - timedelta(days=25 * (n % 6) + 1), sid,
+                         EventType.CONSENT_GIVEN, purpose_id="newsletter",
+                         evidence={"text": "Vil du ha nyhetsbrevet?"})
+            if n % 4 == 0:
+                record_event(s, rt.consent, now, sid, EventType.CONSENT_WITHDRAWN,
+                             purpose_id="newsletter")
+    page.goto(f"{site.url}/dashboard/sign-in")
+    page.get_by_label("E-mail address").fill(OWNER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Consent").click()
+    chart = page.get_by_role("img", name="Newsletter")
+    assert chart.is_visible()
+    assert chart.locator("rect").count() > 24  # two bars a month and the legend
+    assert page.locator("script").count() == 0
+    shot(page, "dashboard-consent-chart")
