@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,9 +69,13 @@ class Site:
         """Messages the SMTP server received for ``address`` (parsed), oldest first."""
         return [r.message for r in self.smtp.handler.received if address in r.rcpt_tos]
 
-    def sign_in_link(self, address: str) -> str:
-        """The link in the newest sign-in mail to ``address``."""
+    def sign_in_link(self, address: str, *, wait: float = 10.0) -> str:
+        """The link in the newest sign-in mail to ``address`` (sent after the page answers)."""
+        deadline = time.monotonic() + wait
         messages = self.mail_to(address)
+        while not messages and time.monotonic() < deadline:
+            time.sleep(0.05)
+            messages = self.mail_to(address)
         assert messages, f"no mail reached {address}"
         body = messages[-1].get_body(preferencelist=("plain",)).get_content()
         found = _LINK.search(body)

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.background import BackgroundTask
 
 from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.web import portal_core, portal_text, sessions, signin
@@ -62,22 +63,30 @@ def sign_in_send(request: Request, _: Csrf,
     request.app.state.sign_in_limits.check(
         request.client.host if request.client else None, email)
     rt = runtime(request)
-    settings = rt.settings
     lang = lang_of(request)
-    with rt.sessions() as session:
+    message_id: int | None = None
+    with unit(rt) as session:
         issued = signin.issue(session, rt.clock, email)
         if issued is not None:
             token, subject_id = issued
             link = f"{_base_url(request)}/portal/sign-in/link?token={token}"
-            message = signin.queue_link_mail(session, rt.clock, email, subject_id, link, lang,
-                                             rt.loaded.manifest.service.name)
-            session.commit()
-            sender = settings.mail_from or rt.loaded.manifest.controller.email or ""
-            error = signin.send_now(session, rt.clock, message.id, settings.smtp_host,
-                                    settings.smtp_port, sender)
-            if error:  # logged for the operator; the visitor sees the same page
-                log.warning("sign-in mail %s not sent: %s", message.id, error)
-    return page(request, "portal/sign_in_sent.html", {"email": email})
+            message_id = signin.queue_link_mail(session, rt.clock, email, subject_id, link,
+                                                lang, rt.loaded.manifest.service.name).id
+    response = page(request, "portal/sign_in_sent.html", {"email": email})
+    if message_id is not None:
+        # Sent after the answer, so a known address answers no slower than an unknown one.
+        response.background = BackgroundTask(_send_link, rt, message_id)
+    return response
+
+
+def _send_link(rt: Any, message_id: int) -> None:
+    settings = rt.settings
+    sender = settings.mail_from or rt.loaded.manifest.controller.email or ""
+    with rt.sessions() as session:
+        error = signin.send_now(session, rt.clock, message_id, settings.smtp_host,
+                                settings.smtp_port, sender)
+    if error:  # logged for the operator; the visitor saw the same page either way
+        log.warning("sign-in mail %s not sent: %s", message_id, error)
 
 
 @router.get("/sign-in/link", response_class=HTMLResponse)
