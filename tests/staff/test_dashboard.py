@@ -190,6 +190,18 @@ def test_sign_in_is_rate_limited_per_address(client: TestClient) -> None:
     assert "For mange forsøk" in r.text or "Too many attempts" in r.text
 
 
+def test_signing_in_again_ends_the_earlier_session(client: TestClient) -> None:
+    as_role(client, "owner")
+    first = client.cookies.get("pv_staff")
+    r = client.post("/dashboard/sign-in", follow_redirects=False, data={
+        "email": EMAIL["support"], "password": PASSWORD,
+        "csrf_token": token(client, "/dashboard/sign-in")})
+    assert r.status_code == 303 and client.cookies.get("pv_staff") != first
+    client.cookies.clear()
+    client.cookies.set("pv_staff", first or "")
+    assert client.get("/dashboard", follow_redirects=False).status_code == 303
+
+
 def test_sign_out_ends_the_session(client: TestClient) -> None:
     as_role(client, "owner")
     r = post(client, "/dashboard/sign-out", "/dashboard")

@@ -177,6 +177,9 @@ def sign_in_post(
     rt = runtime(request)
     with unit(rt) as s:
         user = sign_in(s, rt.clock, email, password)
+        if user is not None:
+            # A session this browser already had ends: one sign-in, one live session.
+            sessions.end(s, rt.clock, sessions.token_of(request, "staff"))
         token = sessions.start(s, rt.clock, "staff", str(user.id))[0] if user else None
     if token is None:
         return _view(request, "sign_in.html", None, status=401, error=SIGN_IN_FAILED,
