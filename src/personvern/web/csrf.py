@@ -16,6 +16,7 @@ import secrets
 
 from fastapi import Request, Response
 
+from personvern.errors import Forbidden
 from personvern.web.sessions import KINDS, cookie_name, is_secure, token_of
 
 FIELD = "csrf_token"
@@ -23,7 +24,7 @@ HEADER = "X-CSRF-Token"
 _COOKIE = "pv_csrf"
 
 
-class CsrfFailed(Exception):
+class CsrfFailed(Forbidden):
     """A form POST without the right CSRF token; nothing was done."""
 
 

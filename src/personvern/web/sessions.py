@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
+from personvern.errors import Unauthorized
 from personvern.storage.models import as_utc
 from personvern.web.tables import WebSession
 
@@ -47,7 +48,7 @@ TOUCH_EVERY = timedelta(seconds=60)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
-class SignInRequired(Exception):
+class SignInRequired(Unauthorized):
     """No live session of ``kind``: the site answers with a redirect to its sign-in page."""
 
     def __init__(self, kind: Kind) -> None:
