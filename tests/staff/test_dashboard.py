@@ -233,10 +233,12 @@ def test_each_role_sees_its_pages_and_is_refused_the_others(client: TestClient,
 
 def test_support_asking_for_the_finance_view_gets_403_with_who_may(client: TestClient) -> None:
     as_role(client, "support")
-    r = client.get("/dashboard/bookkeeping")
+    # A browser set to Norwegian: the dashboard is English, and so is its 403 page.
+    r = client.get("/dashboard/bookkeeping", headers={"Accept-Language": "nb-NO"})
     assert r.status_code == 403
     assert "your role (support) may not use data kept only for bookkeeping" in r.text
     assert "that is for: finance" in r.text
+    assert '<html lang="en">' in r.text
 
 
 def test_finance_may_not_act_on_requests(client: TestClient) -> None:

@@ -129,6 +129,7 @@ def install(app: FastAPI) -> None:
 
 async def _role_refused(request: Request, exc: Exception) -> Response:
     """The 403 page for a role that may not: what was refused and who may."""
+    _english_by_default(request)  # handlers get their own Request, without the router's
     return page(request, "dashboard/refused.html", {"detail": str(exc), "me": None, "nav": []},
                 status=403)
 
