@@ -86,6 +86,9 @@ demo: $(STAMP)
 	@echo "  then open http://127.0.0.1:8000/portal/sign-in and sign in as a demo parent:"
 	@echo "  $$($(BIN)/python -c "import sqlite3; print(sqlite3.connect('$(DEMO_DIR)/service.db').execute('select email from users where role=\'parent\' order by id limit 1').fetchone()[0])")"
 	@echo "  The cookie banner: <script src=\"http://127.0.0.1:8000/static/banner.js\" defer></script> (docs/banner.md)"
+	@echo "The privacy owner's dashboard: add the first owner (asks for a password), then sign in at"
+	@echo "  http://127.0.0.1:8000/dashboard/sign-in (docs/dashboard.md):"
+	@echo "  $(BIN)/personvern users add eier@leksehjelp.example.no --role owner"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
