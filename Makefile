@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= demo
 
-.PHONY: help demo test test-fast lint bench bench-quick docs system-deps postgres clean
+.PHONY: help demo test test-fast lint bench bench-quick docs system-deps postgres chromium wrk clean
 
 help:
 	@echo "make demo   - check the five example manifests and show the reports"
@@ -31,7 +31,15 @@ postgres:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
-system-deps: postgres
+# Chromium for the browser tests (Playwright drives Debian's build; no browser download).
+chromium:
+	@if ! [ -x /usr/bin/chromium ]; then \
+	  echo "installing Chromium (needed by the browser tests)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+system-deps: postgres chromium
 
 test: $(STAMP) system-deps
 	$(BIN)/pytest
@@ -44,10 +52,18 @@ docs: $(STAMP)
 	$(BIN)/python -m personvern.manifest.reference > docs/manifest.md
 	$(BIN)/python -m personvern.check.reference > docs/rules.md
 
-bench: $(STAMP) system-deps
+# wrk drives the HTTP benchmarks (benchmarks/consent.py, benchmarks/web.py).
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  echo "installing wrk (needed by the HTTP benchmarks)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; \
+	fi
+
+bench: $(STAMP) system-deps wrk
 	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-bench-quick: $(STAMP) system-deps
+bench-quick: $(STAMP) system-deps wrk
 	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
 
 demo: $(STAMP)
@@ -64,6 +80,15 @@ demo: $(STAMP)
 	@echo "  $(BIN)/personvern consent give ext:5 newsletter --text 'Vil du ha nyhetsbrev?'"
 	@echo "  $(BIN)/personvern consent decide ext:5 newsletter"
 	@echo "  $(BIN)/personvern ledger verify"
+	@echo
+	@echo "The subject portal (sign-in links are printed in the server's terminal, not mailed):"
+	@echo "  PERSONVERN_SMTP_HOST=console $(BIN)/personvern serve"
+	@echo "  then open http://127.0.0.1:8000/portal/sign-in and sign in as a demo parent:"
+	@echo "  $$($(BIN)/python -c "import sqlite3; print(sqlite3.connect('$(DEMO_DIR)/service.db').execute('select email from users where role=\'parent\' order by id limit 1').fetchone()[0])")"
+	@echo "  The cookie banner: <script src=\"http://127.0.0.1:8000/static/banner.js\" defer></script> (docs/banner.md)"
+	@echo "The privacy owner's dashboard: add the first owner (asks for a password), then sign in at"
+	@echo "  http://127.0.0.1:8000/dashboard/sign-in (docs/dashboard.md):"
+	@echo "  $(BIN)/personvern users add eier@leksehjelp.example.no --role owner"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

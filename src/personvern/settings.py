@@ -42,6 +42,17 @@ class Settings:
         "help": "file holding the master key (create with `personvern keys init-master`)"})
     master_key: str | None = field(default=None, repr=False,
                                    metadata={"help": "the master key itself, base64"})
+    # Mail the web app sends at once (portal sign-in links) goes through this server.
+    smtp_host: str = field(default="127.0.0.1", metadata={"help": "SMTP server host"})
+    smtp_port: int = field(default=25, metadata={"help": "SMTP server port"})
+    mail_from: str | None = field(default=None, metadata={
+        "help": "sender address (default: the controller's e-mail in the manifest)"})
+    # Links in e-mail use this; without it, the address the request came to.
+    public_url: str | None = field(default=None, metadata={
+        "help": "the portal's public base URL, e.g. https://personvern.example.no"})
+    # Sites allowed to call the cookie banner's endpoints from the browser (CORS).
+    banner_origins: str = field(default="", metadata={
+        "help": "comma-separated origins that embed the cookie banner"})
 
     def __post_init__(self) -> None:
         if self.max_manifest_bytes < 1024:
@@ -54,6 +65,23 @@ class Settings:
                 f"{ENV_PREFIX}COOKIE_CHOICE_MONTHS must be between 1 and 24, "
                 f"not {self.cookie_choice_months}"
             )
+        if not 1 <= self.smtp_port <= 65535:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}SMTP_PORT must be between 1 and 65535, not {self.smtp_port}")
+        for origin in self.origins():
+            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+                raise ConfigurationError(
+                    f"{ENV_PREFIX}BANNER_ORIGINS: {origin!r} is not an origin like "
+                    "https://www.example.no (scheme and host, no path)")
+        if self.public_url is not None and not self.public_url.startswith(
+                ("http://", "https://")):
+            raise ConfigurationError(
+                f"{ENV_PREFIX}PUBLIC_URL must start with http:// or https://, "
+                f"not {self.public_url!r}")
+
+    def origins(self) -> list[str]:
+        """The banner's allowed origins, without trailing slashes."""
+        return [o.strip().rstrip("/") for o in self.banner_origins.split(",") if o.strip()]
 
 
 def _from_env(name: str, kind: type) -> object:
@@ -74,7 +102,8 @@ def get_settings(**overrides: object) -> Settings:
     """Settings from ``PERSONVERN_*`` variables, with non-None ``overrides`` on top."""
     kinds = {"manifest": Path, "database_url": str, "max_manifest_bytes": int,
              "cookie_choice_months": int, "evidence_key": str, "master_key_file": Path,
-             "master_key": str}
+             "master_key": str, "smtp_host": str, "smtp_port": int, "mail_from": str,
+             "public_url": str, "banner_origins": str}
     values: dict[str, object] = {}
     for f in fields(Settings):
         if overrides.get(f.name) is not None:

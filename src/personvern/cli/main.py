@@ -21,6 +21,7 @@ from personvern.cli import (
     ropa_cmd,
     serve_cmd,
     subject_cmd,
+    users_cmd,
 )
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ app.add_typer(breach_cmd.app, name="breach")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(mail_cmd.app, name="mail")
 app.add_typer(request_cmd.app, name="request")
+app.add_typer(users_cmd.app, name="users")
 
 
 @app.command("version")

@@ -1,7 +1,22 @@
-"""The HTTP face of Personvern: the ``/api/v1/`` API (and, later, portal and dashboard)."""
+"""The HTTP face of Personvern: the ``/api/v1/`` API, the subject portal and the banner.
+
+``create_app`` is imported on first use, so importing ``personvern.web.tables`` (as
+the storage layer does) does not load FastAPI.
+"""
 
 from __future__ import annotations
 
-from personvern.web.app import create_app
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from personvern.web.app import create_app
 
 __all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from personvern.web.app import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -90,6 +90,14 @@ def create_app(
     app.include_router(cookies_router)
     app.include_router(records_router)
 
+    from personvern.web.site import install as install_site
+
+    # Static files, the portal and HTML error pages under /portal and /dashboard.
+    install_site(app, clock)
+    from personvern.web.dashboard import install as install_dashboard
+
+    install_dashboard(app)  # /dashboard: the privacy owner's pages, staff sign-in
+
     @app.get("/.well-known/gpc.json", response_model=GpcSupport, tags=["gpc"])
     def gpc_support(request: Request) -> JSONResponse:
         """The Global Privacy Control support resource: this site honours ``Sec-GPC: 1``."""

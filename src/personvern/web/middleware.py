@@ -10,6 +10,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from personvern.web.problems import DEFAULT_HEADERS, PROBLEM_JSON, SECURITY_HEADERS
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+# Paths whose visitors are people with a browser (the portal, the dashboard).
+HTML_PREFIXES = ("/portal", "/dashboard")
+TOO_LARGE_PAGE = """<!DOCTYPE html>
+<html lang="nb"><head><meta charset="utf-8"><title>For mye data / Too much data</title>
+<link rel="stylesheet" href="/static/personvern.css"></head><body><main class="wrap">
+<h1>For mye data</h1><p>Det du sendte var større enn vi tar imot, så ingenting ble lagret.
+Gå tilbake og prøv igjen med mindre.</p>
+<h2 lang="en">Too much data</h2><p lang="en">What you sent was larger than we accept, so
+nothing was stored. Go back and try again with less.</p></main></body></html>
+"""
 
 
 class BodyLimit:
@@ -54,6 +64,10 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
+        path = scope.get("path", "")
+        if path.startswith(HTML_PREFIXES):  # a person's form post: a page, not JSON
+            await _send(send, 413, "text/html; charset=utf-8", TOO_LARGE_PAGE.encode())
+            return
         body = json.dumps({
             "type": "urn:personvern:problem:body-too-large",
             "title": "Content Too Large",
@@ -61,12 +75,16 @@ class BodyLimit:
             "detail": f"the request body is larger than {self.max_bytes} bytes; nothing was read",
             "instance": scope.get("path", ""),
         }).encode()
-        headers = [(b"content-type", PROBLEM_JSON.encode()),
-                   (b"content-length", str(len(body)).encode()),
-                   # The unread rest of the body makes the connection unusable.
-                   (b"connection", b"close")]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await _send(send, 413, PROBLEM_JSON, body)
+
+
+async def _send(send: Send, status: int, content_type: str, body: bytes) -> None:
+    headers = [(b"content-type", content_type.encode()),
+               (b"content-length", str(len(body)).encode()),
+               # The unread rest of the body makes the connection unusable.
+               (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:

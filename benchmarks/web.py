@@ -1,0 +1,227 @@
+"""Web benchmark: portal and dashboard pages under 32 concurrent users, and the banner's size.
+
+Full size: the demo service with 100,000 subjects (``--quick``: 5,000). ``wrk`` keeps
+32 connections busy against one ``personvern serve`` process: signed-in portal pages
+(overview, consents, requests, details) for random subjects, then the dashboard
+(overview and the requests queue, 150 open requests) for the owner. The limit, measured
+in the same run, is a bare FastAPI endpoint returning a small constant HTML page. The
+banner's size is ``web/static/banner.js`` gzipped (level 9), against the 15 kB target.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from _common import ROOT, console_script, emit, log, parse_args, ratio
+from consent import free_port, server
+
+PORTAL_PAGES = ("/portal", "/portal/consents", "/portal/requests", "/portal/details")
+DASHBOARD_PAGES = ("/dashboard", "/dashboard/requests")
+BANNER = ROOT / "src" / "personvern" / "web" / "static" / "banner.js"
+BANNER_TARGET_BYTES = 15 * 1024
+P95_TARGET_MS = 100
+CONNECTIONS = 32
+SIGNED_IN = 500  # portal sessions the requests are spread over
+QUEUED = 150  # open requests in the dashboard's queue
+# Prints p95 (wrk's --latency shows 50/75/90/99 only) and the non-2xx count.
+DONE_LUA = """
+done = function(summary, latency, requests)
+  io.write(string.format("P95_US %d\\n", latency:percentile(95.0)))
+  io.write(string.format("NON2XX %d\\n", summary.errors.status))
+  io.write(string.format("REQUESTS %d\\n", summary.requests))
+end
+"""
+
+
+def build_demo(directory: Path, subjects: int) -> tuple[Path, str]:
+    """``personvern demo init`` (the CLI, as a user runs it): (manifest, engine URL)."""
+    argv = [console_script("personvern"), "demo", "init", str(directory),
+            "--subjects", str(subjects), "--force"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONVERN_")}
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env, timeout=3600)
+    return directory / "personvern.yaml", f"sqlite:///{directory / 'personvern.db'}"
+
+
+def sessions_for(manifest: Path, url: str, subjects: int) -> tuple[list[str], str]:
+    """Session tokens of ``subjects`` random demo subjects and of one owner, and
+    QUEUED open requests so the dashboard's queue has something to show."""
+    from sqlalchemy import select
+
+    from personvern.consent.tables import Subject
+    from personvern.requests.engine import Context, Requester, open_request
+    from personvern.runtime import open_runtime
+    from personvern.settings import Settings
+    from personvern.staff.users import add_user
+    from personvern.storage.engine import create_engine_for
+    from personvern.storage.session import make_sessionmaker, transaction
+    from personvern.web.sessions import start
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    rt = open_runtime(Settings(manifest=manifest, database_url=url), clock)
+    by = Requester(kind="owner", verified_by="benchmark")
+    with rt.transaction() as s:
+        ids = list(s.scalars(select(Subject.id).where(Subject.erased_at.is_(None))))
+        for sid in random.Random(12).sample(ids, QUEUED):
+            open_request(s, Context(rt.consent, clock), "access", subject=sid, by=by,
+                         channel="post")
+    rt.close()
+    engine = create_engine_for(url)
+    with transaction(make_sessionmaker(engine)) as s:
+        chosen = random.Random(11).sample(ids, min(subjects, len(ids)))
+        tokens = [start(s, clock, "subject", sid)[0] for sid in chosen]
+        owner = add_user(s, clock, "eier@bench.example.no", "fjord lantern pebble 42",
+                         role="owner", actor="benchmark")
+        staff_token = start(s, clock, "staff", str(owner.id))[0]
+    engine.dispose()
+    return tokens, staff_token
+
+
+def lua_for(path: Path, pages: tuple[str, ...], cookie: str, tokens: list[str]) -> Path:
+    """A wrk script asking for a random page with a random signed-in session."""
+    path.write_text(
+        "local pages = {" + ",".join(f'"{p}"' for p in pages) + "}\n"
+        "local tokens = {" + ",".join(f'"{t}"' for t in tokens) + "}\n"
+        "math.randomseed(7)\n"
+        "request = function()\n"
+        "  local page = pages[math.random(#pages)]\n"
+        "  local token = tokens[math.random(#tokens)]\n"
+        '  return wrk.format("GET", page, {["Cookie"] = "' + cookie + '=" .. token, '
+        '["Accept-Language"] = "nb"})\n'
+        "end\n" + DONE_LUA, encoding="utf-8")
+    return path
+
+
+def wrk(url: str, lua: Path, seconds: int) -> dict[str, float]:
+    """Requests per second, p50/p95/p99 (ms) and non-2xx answers from wrk."""
+    argv = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(lua), url]
+    text = subprocess.run(argv, capture_output=True, text=True, check=True,
+                          timeout=seconds + 60).stdout
+
+    def latency(label: str) -> float:
+        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        if not found:
+            raise SystemExit(f"wrk printed no {label}% latency:\n{text}")
+        value, unit = float(found.group(1)), found.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    def number(label: str) -> float:
+        found = re.search(rf"^{label} (\d+)$", text, re.M)
+        if not found:
+            raise SystemExit(f"wrk printed no {label}:\n{text}")
+        return float(found.group(1))
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if rps is None:
+        raise SystemExit(f"wrk printed no rate:\n{text}")
+    return {"rps": float(rps.group(1)), "p50_ms": latency("50"),
+            "p95_ms": round(number("P95_US") / 1000, 1), "p99_ms": latency("99"),
+            "non_2xx": number("NON2XX"), "requests": number("REQUESTS")}
+
+
+def signed_in(port: int, path: str, cookie: str, token: str) -> None:
+    """Fail unless ``path`` answers 200 (not a redirect) to this session."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", path, headers={"Cookie": f"{cookie}={token}"})
+    status = conn.getresponse().status
+    conn.close()
+    if status != 200:
+        raise SystemExit(f"{path} answered {status} to a signed-in session, not 200")
+
+
+def measure_site(workdir: Path, manifest: Path, url: str, seconds: int
+                 ) -> dict[str, dict[str, float]]:
+    """Portal and dashboard pages against one ``personvern serve``."""
+    tokens, staff = sessions_for(manifest, url, SIGNED_IN)
+    portal = lua_for(workdir / "portal.lua", PORTAL_PAGES, "pv_subject", tokens)
+    dashboard = lua_for(workdir / "dashboard.lua", DASHBOARD_PAGES, "pv_staff", [staff])
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONVERN_")}
+    serve = [console_script("personvern"), "serve", "--manifest", str(manifest), "--db", url,
+             "--port", str(port), "--log-level", "warning"]
+    base = f"http://127.0.0.1:{port}"
+    with server(serve, port, env):
+        # A redirect to the sign-in page would count as success in wrk: check first.
+        signed_in(port, PORTAL_PAGES[0], "pv_subject", tokens[0])
+        signed_in(port, DASHBOARD_PAGES[1], "pv_staff", staff)
+        wrk(base, portal, 2)  # warm up: imports, templates, caches
+        log("  portal pages")
+        ours = wrk(base, portal, seconds)
+        log("  dashboard pages")
+        dash = wrk(base, dashboard, seconds)
+    return {"portal": ours, "dashboard": dash}
+
+
+def measure_bare(workdir: Path, seconds: int) -> dict[str, float]:
+    """A bare FastAPI endpoint returning a constant HTML page: the limit."""
+    port = free_port()
+    bare = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "benchmarks"),
+            "_bare_app:app", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    lua = lua_for(workdir / "bare.lua", ("/page",), "x", ["y"])
+    with server(bare, port):
+        wrk(f"http://127.0.0.1:{port}", lua, 2)
+        return wrk(f"http://127.0.0.1:{port}", lua, seconds)
+
+
+def banner_size() -> dict[str, int] | None:
+    """The banner script's size, plain and gzipped; None when it does not exist yet."""
+    if not BANNER.is_file():
+        return None
+    raw = BANNER.read_bytes()
+    return {"bytes": len(raw), "gzip_bytes": len(gzip.compress(raw, compresslevel=9))}
+
+
+def main() -> None:
+    """Build the demo, measure, print the JSON line."""
+    args = parse_args(__doc__ or "")
+    subjects = 5_000 if args.quick else 100_000
+    seconds = 5 if args.quick else 15
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed; `make bench` installs it (apt-get install wrk)")
+    with tempfile.TemporaryDirectory(prefix="pv-bench-web-") as tmp:
+        workdir = Path(tmp)
+        log(f"building the demo service with {subjects:,} subjects")
+        manifest, url = build_demo(workdir / "demo", subjects)
+        log("serving")
+        site = measure_site(workdir, manifest, url, seconds)
+        log("bare FastAPI page")
+        bare = measure_bare(workdir, seconds)
+    portal, dash = site["portal"], site["dashboard"]
+    banner = banner_size()
+    figures = {
+        "portal_p95_ms": portal["p95_ms"], "portal_p50_ms": portal["p50_ms"],
+        "portal_p99_ms": portal["p99_ms"], "portal_pages_per_s": round(portal["rps"]),
+        "portal_non_2xx": portal["non_2xx"],
+        "dashboard_p95_ms": dash["p95_ms"], "dashboard_pages_per_s": round(dash["rps"]),
+        "dashboard_non_2xx": dash["non_2xx"],
+        "bare_fastapi_p95_ms": bare["p95_ms"], "bare_fastapi_per_s": round(bare["rps"]),
+        "banner_bytes": banner["bytes"] if banner else None,
+        "banner_gzip_bytes": banner["gzip_bytes"] if banner else None,
+        "targets": {"portal_p95_ms": P95_TARGET_MS, "banner_gzip_bytes": BANNER_TARGET_BYTES},
+    }
+    ratios = {
+        "portal_p95_vs_bare_fastapi": ratio(portal["p95_ms"], bare["p95_ms"]),
+        "portal_throughput_vs_bare_fastapi": ratio(portal["rps"], bare["rps"]),
+        "dashboard_p95_vs_bare_fastapi": ratio(dash["p95_ms"], bare["p95_ms"]),
+        "banner_gzip_vs_target": ratio(banner["gzip_bytes"], BANNER_TARGET_BYTES)
+        if banner else None,
+    }
+    size = {"subjects": subjects, "signed_in_subjects": SIGNED_IN, "open_requests": QUEUED,
+            "connections": CONNECTIONS, "seconds": seconds, "portal_pages": list(PORTAL_PAGES),
+            "dashboard_pages": list(DASHBOARD_PAGES), "database": "sqlite"}
+    emit("web", size, figures, ratios)
+
+
+if __name__ == "__main__":
+    main()

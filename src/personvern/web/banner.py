@@ -1,0 +1,127 @@
+"""The cookie banner's server side: its public configuration, and CORS for embedding sites.
+
+``/static/banner.js`` runs on the service's own pages (another origin). It reads
+``GET /banner/config`` (the manifest's cookie categories and cookies, in bokmål and
+English) and stores the choice through ``/api/v1/cookie-choices``. Browsers let it do
+so only from allowed origins: ``PERSONVERN_BANNER_ORIGINS`` plus the origin of the
+manifest's ``service.url``; other origins get no CORS headers, so their pages cannot
+read the answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from personvern.consent.cookies import categories_of
+from personvern.manifest.model import Manifest
+from personvern.web.deps import runtime
+
+router = APIRouter(tags=["cookies"], include_in_schema=False)
+CORS_PATHS = ("/banner/", "/api/v1/cookie-choices")
+
+# What each category means, for people; the manifest lists the cookies in each.
+CATEGORY_TEXT: dict[str, dict[str, tuple[str, str]]] = {
+    "necessary": {"nb": ("Nødvendige", "Trengs for at nettstedet skal virke. Kan ikke slås av."),
+                  "en": ("Necessary", "Needed for the site to work. Cannot be switched off.")},
+    "preferences": {"nb": ("Innstillinger", "Husker valg du gjør, som språk."),
+                    "en": ("Preferences", "Remember choices you make, such as language.")},
+    "statistics": {"nb": ("Statistikk", "Viser oss hvordan nettstedet brukes, så vi kan "
+                                         "gjøre det bedre."),
+                   "en": ("Statistics", "Show us how the site is used, so we can improve it.")},
+    "marketing": {"nb": ("Markedsføring", "Brukes til å vise deg annonser, også på andre "
+                                           "nettsteder."),
+                  "en": ("Marketing", "Used to show you ads, also on other sites.")},
+}
+
+
+def origin_of(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of ``url``; None when it has none."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def allowed_origins(configured: list[str], manifest: Manifest) -> frozenset[str]:
+    """The configured origins and the service's own."""
+    own = origin_of(str(manifest.service.url) if manifest.service.url else None)
+    return frozenset([*configured, *([own] if own else [])])
+
+
+def config(manifest: Manifest, policy_version: str, lang: str) -> dict[str, Any]:
+    """What the banner shows: categories with their cookies, in ``lang``."""
+    categories = []
+    for cat in categories_of(manifest):
+        name, text = CATEGORY_TEXT[cat][lang]
+        cookies = [{"name": c.name, "provider": c.provider, "purpose": c.purpose.get(lang),
+                    "lifetime": str(c.lifetime) if c.lifetime else None,
+                    "third_party": c.third_party}
+                   for c in manifest.cookies if c.category == cat]
+        categories.append({"id": cat, "name": name, "description": text, "cookies": cookies,
+                           "required": cat == "necessary"})
+    return {"service": manifest.service.name, "lang": lang, "policy_version": policy_version,
+            "categories": categories,
+            "policy_url": "/privacy" if lang == "nb" else "/privacy/en"}
+
+
+@router.get("/banner/config")
+def banner_config(request: Request, lang: str = "nb") -> JSONResponse:
+    """The banner's categories and cookies (public; the same for everyone)."""
+    rt = runtime(request)
+    body = config(rt.loaded.manifest, rt.consent.policy_version, "en" if lang == "en" else "nb")
+    return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
+
+
+class BannerCors:
+    """CORS for the banner's paths, for allowed origins only; preflights answered here."""
+
+    def __init__(self, app: ASGIApp, origins: frozenset[str] | None = None) -> None:
+        self.app = app
+        self.origins = origins
+
+    def _allowed(self, scope: Scope, origin: str | None) -> bool:
+        if origin is None or not scope["path"].startswith(CORS_PATHS):
+            return False
+        origins = self.origins
+        if origins is None:  # from the running app: settings and the manifest in force
+            app = scope["app"]
+            rt = getattr(app.state, "runtime", None)
+            if rt is None:
+                return False
+            origins = allowed_origins(app.state.settings.origins(), rt.loaded.manifest)
+        return origin in origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer preflights; add Access-Control-Allow-Origin for allowed origins."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        origin = Headers(scope=scope).get("origin")
+        allowed = self._allowed(scope, origin)
+        if scope["method"] == "OPTIONS" and scope["path"].startswith(CORS_PATHS):
+            status = 204 if allowed else 403
+            headers = [(b"vary", b"Origin"), (b"content-length", b"0")]
+            if allowed and origin:
+                headers += [(b"access-control-allow-origin", origin.encode()),
+                            (b"access-control-allow-methods", b"GET, POST"),
+                            (b"access-control-allow-headers", b"content-type"),
+                            (b"access-control-max-age", b"600")]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start" and scope["path"].startswith(CORS_PATHS):
+                headers = MutableHeaders(scope=message)
+                headers.append("Vary", "Origin")
+                if allowed and origin:
+                    headers["Access-Control-Allow-Origin"] = origin
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)

@@ -1,0 +1,174 @@
+"""The portal's texts in bokmål and English (added to the catalogue in personvern.web.i18n)."""
+
+from __future__ import annotations
+
+from personvern.web.i18n import add_messages
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "portal": {"nb": "Personvernportalen", "en": "Privacy portal"},
+    "sign_in": {"nb": "Logg inn", "en": "Sign in"},
+    "sign_in_intro": {
+        "nb": "Skriv e-postadressen du bruker hos oss. Vi sender deg en lenke som logger deg "
+              "inn. Lenken virker én gang, i 15 minutter.",
+        "en": "Enter the e-mail address you use with us. We will send you a link that signs "
+              "you in. The link works once, for 15 minutes.",
+    },
+    "email": {"nb": "E-postadresse", "en": "E-mail address"},
+    "send_link": {"nb": "Send meg en innloggingslenke", "en": "Send me a sign-in link"},
+    "sign_in_bad_email": {"nb": "Skriv en e-postadresse, for eksempel navn@example.no.",
+                          "en": "Enter an e-mail address, for example name@example.no."},
+    "there_is_a_problem": {"nb": "Det er et problem", "en": "There is a problem"},
+    "sign_in_sent_title": {"nb": "Sjekk e-posten din", "en": "Check your e-mail"},
+    "sign_in_sent_text": {
+        "nb": "Hvis {email} er registrert hos oss, har vi sendt en innloggingslenke dit. "
+              "Lenken virker i 15 minutter.",
+        "en": "If {email} is registered with us, we have sent a sign-in link there. "
+              "The link works for 15 minutes.",
+    },
+    "confirm_title": {"nb": "Logg inn", "en": "Sign in"},
+    "confirm_text": {"nb": "Trykk på knappen for å logge inn.",
+                     "en": "Press the button to sign in."},
+    "bad_link_title": {"nb": "Lenken virker ikke", "en": "The link does not work"},
+    "bad_link_unknown": {
+        "nb": "Lenken er ikke gyldig. Kanskje ble den ikke kopiert helt? Be om en ny lenke.",
+        "en": "The link is not valid. Perhaps it was not copied in full? Ask for a new link.",
+    },
+    "bad_link_used": {
+        "nb": "Lenken er allerede brukt. Hver lenke virker bare én gang. Be om en ny lenke.",
+        "en": "The link has already been used. Each link works only once. Ask for a new link.",
+    },
+    "bad_link_expired": {
+        "nb": "Lenken er for gammel. Den virket i 15 minutter. Be om en ny lenke.",
+        "en": "The link has expired. It worked for 15 minutes. Ask for a new link.",
+    },
+    "new_link": {"nb": "Be om en ny lenke", "en": "Ask for a new link"},
+    "nav_overview": {"nb": "Mine data", "en": "My data"},
+    "nav_consents": {"nb": "Samtykker", "en": "Consents"},
+    "nav_details": {"nb": "Rett opplysninger", "en": "Correct details"},
+    "nav_requests": {"nb": "Mine forespørsler", "en": "My requests"},
+    "nav_delete": {"nb": "Slett konto", "en": "Delete account"},
+    "acting_for": {"nb": "Du ser på", "en": "You are looking at"},
+    "role_self": {"nb": "deg selv", "en": "yourself"},
+    "role_guardian": {"nb": "barnet ditt", "en": "your child"},
+    "role_admin": {"nb": "et medlem i organisasjonen din", "en": "a member of your organisation"},
+    "switch_person": {"nb": "Bytt person", "en": "Switch person"},
+    "show": {"nb": "Vis", "en": "Show"},
+    "overview_title": {"nb": "Dine data, etter formål", "en": "Your data, by purpose"},
+    "overview_intro": {
+        "nb": "Her ser du hva vi bruker opplysningene til, hvorfor vi har lov, hvem som får "
+              "dem og hvor lenge vi tar vare på dem.",
+        "en": "Here you see what we use the data for, why we are allowed to, who receives it "
+              "and how long we keep it.",
+    },
+    "why": {"nb": "Hvorfor", "en": "Why"},
+    "basis": {"nb": "Rettslig grunnlag", "en": "Legal basis"},
+    "categories": {"nb": "Opplysninger", "en": "Data"},
+    "recipients": {"nb": "Mottakere", "en": "Recipients"},
+    "stored_in": {"nb": "Lagret i", "en": "Stored in"},
+    "how_long": {"nb": "Hvor lenge", "en": "How long"},
+    "none": {"nb": "Ingen", "en": "None"},
+    "export_title": {"nb": "Last ned dataene dine", "en": "Download your data"},
+    "export_text": {
+        "nb": "Du får en ZIP-fil med alt vi har om deg: data.json, én CSV-fil per tabell og "
+              "en oversikt (summary.html).",
+        "en": "You get a ZIP file with everything we hold about you: data.json, one CSV file "
+              "per table and a summary (summary.html).",
+    },
+    "export_button": {"nb": "Lag eksport", "en": "Create export"},
+    "download": {"nb": "Last ned eksporten (ZIP)", "en": "Download the export (ZIP)"},
+    "consents_title": {"nb": "Samtykker", "en": "Consents"},
+    "consents_intro": {
+        "nb": "Dette gjør vi bare hvis du sier ja. Du kan ombestemme deg når som helst; det "
+              "du har sagt ja til før, påvirkes ikke.",
+        "en": "We only do these things if you say yes. You can change your mind at any time; "
+              "what you agreed to before is not affected.",
+    },
+    "state_on": {"nb": "Du har sagt ja", "en": "You have said yes"},
+    "state_off": {"nb": "Du har ikke sagt ja", "en": "You have not said yes"},
+    "give": {"nb": "Si ja til {name}", "en": "Say yes to {name}"},
+    "withdraw": {"nb": "Trekk tilbake samtykket til {name}",
+                 "en": "Withdraw consent to {name}"},
+    "consequence_withdraw": {
+        "nb": "Trekker du samtykket, slutter vi med dette fra nå av. Resten av tjenesten "
+              "virker som før.",
+        "en": "If you withdraw, we stop doing this from now on. The rest of the service works "
+              "as before.",
+    },
+    "consequence_give": {
+        "nb": "Sier du ja, gjør vi dette til du trekker samtykket tilbake.",
+        "en": "If you say yes, we do this until you withdraw your consent.",
+    },
+    "consent_saved": {"nb": "Valget ditt er lagret.", "en": "Your choice has been saved."},
+    "object_title": {"nb": "Protester mot markedsføring og annen bruk",
+                     "en": "Object to marketing and other use"},
+    "object_intro": {
+        "nb": "Mot markedsføring kan du alltid protestere, og da slutter vi. Mot bruk vi "
+              "begrunner med berettiget interesse kan du også protestere.",
+        "en": "You can always object to marketing, and then we stop. You can also object to "
+              "use we base on legitimate interest.",
+    },
+    "object": {"nb": "Protester mot {name}", "en": "Object to {name}"},
+    "objected": {"nb": "Protesten er registrert.", "en": "Your objection has been recorded."},
+    "details_title": {"nb": "Rett opplysninger om deg", "en": "Correct your details"},
+    "details_intro": {
+        "nb": "Fyll bare ut det som er feil. Feltene du lar stå tomme, endres ikke.",
+        "en": "Fill in only what is wrong. Fields you leave empty are not changed.",
+    },
+    "field_hint_email": {"nb": "For eksempel navn@example.no", "en": "For example name@example.no"},
+    "field_hint_phone": {"nb": "For eksempel +47 912 34 567", "en": "For example +47 912 34 567"},
+    "field_hint_date": {"nb": "ÅÅÅÅ-MM-DD", "en": "YYYY-MM-DD"},
+    "field_hint_text": {"nb": "Én linje", "en": "One line"},
+    "save_changes": {"nb": "Lagre endringene", "en": "Save the changes"},
+    "nothing_to_change": {"nb": "Fyll ut minst ett felt.", "en": "Fill in at least one field."},
+    "details_saved": {"nb": "Opplysningene er rettet.", "en": "Your details have been corrected."},
+    "requests_title": {"nb": "Forespørsler", "en": "Requests"},
+    "requests_none": {"nb": "Ingen forespørsler ennå.", "en": "No requests yet."},
+    "type": {"nb": "Type", "en": "Type"},
+    "state": {"nb": "Status", "en": "Status"},
+    "received": {"nb": "Mottatt", "en": "Received"},
+    "due": {"nb": "Frist", "en": "Deadline"},
+    "overdue": {"nb": "Fristen er passert", "en": "Past the deadline"},
+    "request_title": {"nb": "Forespørsel", "en": "Request"},
+    "delete_title": {"nb": "Slett kontoen", "en": "Delete the account"},
+    "delete_intro": {
+        "nb": "Når du sletter kontoen, sletter vi opplysningene om deg. Noe må vi likevel "
+              "ta vare på en stund fordi loven krever det:",
+        "en": "When you delete the account, we erase the data about you. Some of it we must "
+              "still keep for a while because the law requires it:",
+    },
+    "kept_what": {"nb": "Hva", "en": "What"},
+    "kept_why": {"nb": "Hvorfor", "en": "Why"},
+    "kept_until": {"nb": "Hvor lenge", "en": "How long"},
+    "nothing_kept": {"nb": "Vi tar ikke vare på noe.", "en": "We keep nothing."},
+    "delete_confirm": {"nb": "Jeg forstår at kontoen og dataene slettes for godt.",
+                       "en": "I understand that the account and the data are erased for good."},
+    "delete_button": {"nb": "Slett kontoen", "en": "Delete the account"},
+    "delete_must_confirm": {"nb": "Kryss av for at du forstår hva som skjer.",
+                            "en": "Tick the box to show you understand what happens."},
+    "deleted_title": {"nb": "Kontoen er slettet", "en": "The account has been deleted"},
+    "deleted_text": {
+        "nb": "Vi har slettet opplysningene. Dette beholder vi til fristen har gått ut:",
+        "en": "We have erased the data. This we keep until the period has passed:",
+    },
+    "until": {"nb": "til", "en": "until"},
+    "type_access": {"nb": "Innsyn", "en": "Access"},
+    "type_portability": {"nb": "Dataportabilitet", "en": "Portability"},
+    "type_rectification": {"nb": "Retting", "en": "Rectification"},
+    "type_erasure": {"nb": "Sletting", "en": "Erasure"},
+    "type_restriction": {"nb": "Begrensning", "en": "Restriction"},
+    "type_objection": {"nb": "Protest", "en": "Objection"},
+    "type_withdrawal": {"nb": "Tilbaketrekking", "en": "Withdrawal"},
+    "state_received": {"nb": "Mottatt", "en": "Received"},
+    "state_verifying": {"nb": "Venter på bekreftelse", "en": "Awaiting verification"},
+    "state_verified": {"nb": "Bekreftet", "en": "Verified"},
+    "state_in_progress": {"nb": "Under arbeid", "en": "In progress"},
+    "state_waiting": {"nb": "Venter", "en": "Waiting"},
+    "state_completed": {"nb": "Ferdig", "en": "Completed"},
+    "state_refused": {"nb": "Avslått", "en": "Refused"},
+    "error_title": {"nb": "Det er et problem", "en": "There is a problem"},
+}
+
+
+def install() -> None:
+    """Add these texts to the catalogue (idempotent)."""
+    add_messages(MESSAGES)
