@@ -382,3 +382,55 @@ def test_no_key_no_requests(api: TestClient) -> None:
     del api.headers["Authorization"]
     assert_problem(api.get(f"/api/v1/requests/{rid}"), 401)
     assert_problem(api.post("/api/v1/requests", json={"type": "access", "subject": PARENT}), 401)
+
+
+# ---- tasks outside the engine's reach ------------------------------------------------------
+
+@pytest.fixture
+def crm_api(demo: Path, template: Path, db_url: str, clock: MovableClock
+            ) -> Iterator[TestClient]:
+    """As ``api``, with a processor (crm) that is asked by e-mail."""
+    import yaml
+
+    from personvern.web import create_app
+
+    path = demo / "personvern.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["datasets"].append({"id": "crm", "kind": "manual", "recipient": "vipps",
+                             "contact": "personvern@crm.example.no"})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    copy_engine_rows(f"sqlite:///{template / 'personvern.db'}", db_url)
+    app = create_app(get_settings(manifest=path, database_url=db_url), clock)
+    with open_client(app) as client:
+        client.headers["Authorization"] = f"Bearer {new_key(client)}"
+        yield client
+
+
+def test_a_manual_task_is_shown_open_and_marked_done(crm_api: TestClient, demo: Path) -> None:
+    api = crm_api
+    rid = by_owner(api, "erasure", PARENT)
+    r = api.post(f"/api/v1/requests/{rid}/run")
+    assert r.status_code == 202, r.text
+    assert r.json()["state"] == "waiting" and "crm" in r.json()["error"]
+    shown = api.get(f"/api/v1/requests/{rid}").json()
+    assert [(t["dataset"], t["state"], t["asked"]) for t in shown["tasks"]] == [
+        ("crm", "pending", "personvern@crm.example.no")]
+
+    before = stored(api, demo)
+    done = f"/api/v1/requests/{rid}/tasks/crm/done"
+    assert_problem(api.post(f"/api/v1/requests/{rid}/tasks/nope/done", json={"note": "x"}), 404,
+                   "no task for dataset 'nope'")
+    assert_problem(api.post(done, json={"note": ""}), 422, "note")
+    assert_problem(api.post(done, json={"note": "   "}), 422, "what the processor answered")
+    assert_problem(api.post(done, json={"remark": "done"}), 422, "note")
+    assert_problem(api.post(f"/api/v1/requests/{rid}/tasks/CRM!/done", json={"note": "x"}), 422,
+                   "dataset")
+    assert stored(api, demo) == before
+
+    r = api.post(done, json={"note": "CRM confirmed the deletion"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["state"] == "completed"
+    assert body["tasks"][0]["state"] == "done" and body["tasks"][0]["done_by"].startswith("api:")
+    assert body["outcome"]["tasks"][0]["note"] == "CRM confirmed the deletion"
+    assert_problem(api.post(done, json={"note": "again"}), 409, "already completed")

@@ -1,4 +1,5 @@
-"""``personvern request``: open, list, show, verify, run, extend, refuse data-subject requests."""
+"""``personvern request``: open, list, show, verify, run, extend, refuse data-subject requests,
+and the tasks outside the engine's reach (``task-done``, ``run-due``)."""
 
 from __future__ import annotations
 
@@ -135,6 +136,12 @@ def show(
         lines.append(f"  kept {k['rows']} rows of {k['table']} until {k['until']}: {k['why']}")
     lines += [f"  told {n['recipient']} by {n['channel']}: {n['status']}"
               for n in data["notices"]]
+    lines += [f"  task {t['dataset']} ({t['kind']}, {t['action']}): {t['state']}"
+              + (f", asked {t['asked']}" if t["asked"] else "")
+              + (f", {t['attempts']} attempts, last error: {t['last_error']}, next "
+                 f"{t['next_attempt_at']}" if t["state"] != "done" and t["last_error"] else "")
+              + (f", note: {t['note']}" if t["note"] else "")
+              for t in data["tasks"]]
     emit(data, as_json, lines)
 
 
@@ -263,3 +270,55 @@ def notices_(
              f"{n['status']}" + (f", last error: {n['last_error']}" if n["last_error"] else "")
              for n in rows]
     emit(rows, as_json, lines or ["no recipients to tell"])
+
+
+@app.command("task-done")
+def task_done(
+    request: IdArg,
+    dataset: Annotated[str, typer.Argument(help="The manual dataset whose processor answered.")],
+    note: Annotated[str, typer.Option("--note", help="What the processor answered (kept in "
+                                                     "the history).")],
+    out: Annotated[Path, typer.Option("--out", help="Where access files go if the request "
+                                                    "completes now.")] = Path(),
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Record that a processor asked by e-mail did its part; the last task completes the
+    request."""
+    from personvern.requests.engine import Requests
+
+    with runtime(manifest, db, now) as rt:
+        service = Requests.of(rt)
+        try:
+            result = service.task_done(request, dataset, note, out_dir=out)
+        finally:
+            service.close()
+    state = result.state if result else "waiting for other tasks"
+    data = {"request": request, "dataset": dataset, "state": state,
+            "error": result.error if result else None}
+    emit(data, as_json, [f"task {dataset} of request {request} done; the request is {state}"])
+
+
+@app.command("run-due")
+def run_due(
+    out: Annotated[Path, typer.Option("--out", help="Where access and portability files go.")]
+    = Path(),
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many requests.")]
+    = 100,
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Run again the waiting requests whose http datasets are due for another attempt
+    (the back-off grows 1, 2, 4 ... minutes to 12 hours). Run it from cron."""
+    from personvern.requests.engine import Requests
+
+    with runtime(manifest, db, now) as rt:
+        service = Requests.of(rt)
+        try:
+            results = service.run_due(out_dir=out, limit=limit)
+        finally:
+            service.close()
+    rows = [{"id": r.request_id, "state": r.state, "error": r.error} for r in results]
+    lines = [f"{r['id']}: {r['state']}" + (f" ({r['error']})" if r["error"] else "")
+             for r in rows]
+    emit(rows, as_json, lines or ["nothing due"])

@@ -146,6 +146,22 @@ class SummaryOut(BaseModel):
     overdue: bool
 
 
+class TaskOut(BaseModel):
+    """A dataset the engine cannot reach: an app's callback or a processor asked by e-mail."""
+
+    dataset: str
+    kind: Literal["http", "manual"]
+    action: str
+    state: Literal["pending", "done"]
+    attempts: int
+    last_error: str | None
+    asked: str | None = Field(description="manual: whom the e-mail went to")
+    note: str | None = Field(description="manual: what the processor answered")
+    next_attempt_at: Utc | None
+    done_at: Utc | None
+    done_by: str | None
+
+
 class RequestOut(SummaryOut):
     """A request: deadlines, who opened it and how identity was checked, its history,
     what was done and who was told."""
@@ -161,6 +177,8 @@ class RequestOut(SummaryOut):
     closed_at: Utc | None
     events: list[EventOut]
     notices: list[NoticeOut] = Field(description="who was told (GDPR Art. 19)")
+    tasks: list[TaskOut] = Field(description="datasets outside the engine's reach: pending "
+                                             "ones keep the request waiting")
     code_sent_to: str | None = Field(None, description="on opening: where the code went "
                                                        "(masked)")
 
@@ -370,3 +388,31 @@ def lift_restriction(request_id: RequestId, body: ReasonIn, request: Request, ke
     with unit(rt) as session:
         req = engine.lift_restriction(session, ctx, request_id, body.reason, actor=_actor(key))
         return _out(session, ctx, req)
+
+
+DatasetId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$",
+                                description="the manual dataset's id")]
+
+
+class NoteIn(Strict):
+    """What the processor answered."""
+
+    note: Text
+
+
+@router.post("/{request_id}/tasks/{dataset}/done", response_model=RequestOut,
+             responses=responses(409, 500))
+def task_done(request_id: RequestId, dataset: DatasetId, body: NoteIn, request: Request,
+              key: Key) -> RequestOut:
+    """Record that a processor asked by e-mail did its part (a manual task); the last one
+    completes the request."""
+    rt = runtime(request)
+    ctx = _ctx(rt)
+    service = engine.Requests(rt.sessions, ctx)
+    try:
+        service.task_done(request_id, dataset, body.note, actor=_actor(key),
+                          out_dir=_packages_dir())
+    finally:
+        service.close()
+    with unit(rt) as session:
+        return _out(session, ctx, engine.get_request(session, request_id))
