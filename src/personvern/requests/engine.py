@@ -557,18 +557,20 @@ class Requests:
             calls = [(t.id, t.dataset, t.action)
                      for t in tasks.due_http(opened, self.ctx.clock(), force=force)]
             partial = (req.outcome or {}).get("partial")
-        self._call_apps(job, calls, actor)
-        with self.transaction() as s:
-            current = tasks.tasks_of(s, job.request_id)
-            down = tasks.pending(current, "http")
-            asked = tasks.pending(current, "manual")
-            notes = [f"{t.dataset} ({t.last_error or 'not called yet'}; next attempt "
-                     f"{t.next_attempt_at.isoformat() if t.next_attempt_at else 'now'})"
-                     for t in down]
-            job = replace(job, callbacks=tasks.answers(current))
-            manual = [f"{t.dataset} (asked {t.asked})" if t.asked else
-                      f"{t.dataset} (no address: ask them yourself)" for t in asked]
-        if down:
+        notes: list[str] = []
+        manual: list[str] = []
+        if opened:  # datasets outside the engine's reach: call the apps, see who is left
+            self._call_apps(job, calls, actor)
+            with self.transaction() as s:
+                current = tasks.tasks_of(s, job.request_id)
+                notes = [f"{t.dataset} ({t.last_error or 'not called yet'}; next attempt "
+                         f"{t.next_attempt_at.isoformat() if t.next_attempt_at else 'now'})"
+                         for t in tasks.pending(current, "http")]
+                manual = [f"{t.dataset} (asked {t.asked})" if t.asked else
+                          f"{t.dataset} (no address: ask them yourself)"
+                          for t in tasks.pending(current, "manual")]
+                job = replace(job, callbacks=tasks.answers(current))
+        if notes:
             error = "waiting for dataset(s) " + "; ".join(notes)
             self._wait(job.request_id, actor, error)
             return RunResult(job.request_id, "waiting", {}, error)
@@ -658,6 +660,8 @@ class Requests:
             req = get_request(s, request_id)
             transition(s, self.ctx, req, "waiting", actor, note + suffix)
             kept = partial if partial is not None else (req.outcome or {}).get("partial")
+            if partial is not None:  # the package is written: keep no app's rows
+                tasks.settle(tasks.tasks_of(s, request_id))
             req.outcome = {"error": note, "at": self.ctx.clock().isoformat(),
                            **({"partial": kept} if kept is not None else {})}
 
