@@ -139,7 +139,7 @@ def test_access_and_erasure_are_signed_calls_and_their_answers_are_kept(
 
 
 def test_an_app_that_is_down_makes_the_request_wait_and_the_jobs_retry_with_backoff(
-        with_datasets: Any, opener: Callable[..., str], moving: Any, service_db: Any,
+        with_datasets: Any, opener: Callable[..., str], clock: Any, service_db: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SECRET_ENV, SECRET)
     port = free_port()  # nothing listens there yet: the chat system is down
@@ -153,7 +153,7 @@ def test_an_app_that_is_down_makes_the_request_wait_and_the_jobs_retry_with_back
     assert state["state"] == "waiting"
     [task] = state["tasks"]
     assert (task["dataset"], task["state"], task["attempts"]) == ("chat", "pending", 1)
-    assert task["next_attempt_at"] == (moving.at + timedelta(minutes=1)).isoformat()
+    assert task["next_attempt_at"] == (clock.at + timedelta(minutes=1)).isoformat()
     assert "waiting for dataset(s) chat" in state["events"][-1]["note"]
     # Nothing was done yet: the person's rows and the engine's identities are all there.
     with service_db.connect() as conn:
@@ -163,18 +163,18 @@ def test_an_app_that_is_down_makes_the_request_wait_and_the_jobs_retry_with_back
         assert s.scalars(select(Identity).where(Identity.value == "23")).first() is not None
 
     assert service.run_due() == []  # the back-off has not run out
-    moving.advance(minutes=1)
+    clock.advance(minutes=1)
     [again] = service.run_due()
     assert again.state == "waiting"
     task = shown(rt, service, rid)["tasks"][0]
     assert task["attempts"] == 2
-    assert task["next_attempt_at"] == (moving.at + timedelta(minutes=2)).isoformat()
+    assert task["next_attempt_at"] == (clock.at + timedelta(minutes=2)).isoformat()
 
     app = ChatApp(port)  # the chat system is back
     try:
-        moving.advance(minutes=1)
+        clock.advance(minutes=1)
         assert service.run_due() == []
-        moving.advance(minutes=1)
+        clock.advance(minutes=1)
         [done] = service.run_due()
         assert done.state == "completed", done.error
         assert done.outcome["callbacks"]["chat"]["erased"] == {"messages": 2}
@@ -226,14 +226,14 @@ def test_a_refusing_or_confused_app_keeps_the_request_waiting(
 
 
 def test_the_timestamp_and_signature_are_fresh_per_call(
-        with_datasets: Any, opener: Callable[..., str], chat: ChatApp, moving: Any,
+        with_datasets: Any, opener: Callable[..., str], chat: ChatApp, clock: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:
     from personvern.requests.callbacks import MAX_AGE_S, sign, verify
 
     monkeypatch.setenv(SECRET_ENV, SECRET)
     rt, service = with_datasets(dataset(chat.url))
     service.run(opener(rt, service, "access", "ext:23"), out_dir=Path(rt.settings.manifest).parent)
-    assert chat.calls[0]["timestamp"] == str(int(moving.at.timestamp()))
+    assert chat.calls[0]["timestamp"] == str(int(clock.at.timestamp()))
     body = b'{"action":"erase"}'
     now = int(time.time())
     good = sign(SECRET.encode(), now, body)
