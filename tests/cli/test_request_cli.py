@@ -202,3 +202,37 @@ def test_a_dataset_that_is_down_exits_1_and_the_request_waits(demo: Path, pv: An
     (demo / "service.db").write_bytes(good)
     assert ok(pv, "show", opened["id"])["state"] == "waiting"
     assert ok(pv, "run", opened["id"], "--out", str(demo), "--now", T)["state"] == "completed"
+
+
+def test_a_manual_task_is_marked_done_and_completes_the_request(demo: Path, pv: Any) -> None:
+    import yaml
+
+    path = demo / "personvern.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["datasets"].append({"id": "crm", "kind": "manual", "recipient": "vipps",
+                             "contact": "personvern@crm.example.no"})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    opened = ok(pv, "open", "erasure", "--subject", "ext:12", "--verified-by", "known",
+                "--now", T)
+    code, _out, err = pv("run", opened["id"], "--now", T)
+    assert code == 1 and "waiting for the processor(s) to answer: crm" in err
+    code, out, _ = pv("show", opened["id"], "--now", T)
+    assert "task crm (manual, erase): pending, asked personvern@crm.example.no" in out
+
+    before = counts(demo)
+    for args, exit_code, message in [
+        (("task-done", opened["id"], "nope", "--note", "x"), 1, "no task for dataset 'nope'"),
+        (("task-done", opened["id"], "crm", "--note", " "), 2, "what the processor answered"),
+        (("task-done", opened["id"], "crm"), 2, "--note"),
+        (("task-done", "ffffffff", "crm", "--note", "x"), 1, "no request"),
+    ]:
+        code, _out, err = pv(*args, "--now", T)
+        assert code == exit_code and message in err, (args, code, err)
+        assert "Traceback" not in err
+    assert counts(demo) == before
+
+    done = ok(pv, "task-done", opened["id"][:8], "crm", "--note", "CRM confirmed", "--now", T)
+    assert done["state"] == "completed"
+    shown = ok(pv, "show", opened["id"], "--now", T)
+    assert shown["state"] == "completed" and shown["tasks"][0]["note"] == "CRM confirmed"
+    assert ok(pv, "run-due", "--now", T) == []

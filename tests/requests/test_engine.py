@@ -4,7 +4,6 @@ refusal — and bad input that must change nothing stored."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,8 +13,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from demo_support import DEMO_NOW, MovingClock
 from personvern.consent.subjects import add_member, create_organisation, create_subject, get_subject
-from personvern.demo.init import init_demo
 from personvern.errors import Conflict, Forbidden, InvalidInput, NotFound
 from personvern.mail.tables import OutboxMessage
 from personvern.requests import verification
@@ -36,49 +35,7 @@ from personvern.settings import Settings
 from personvern.storage.audit import verify_audit_chain
 from personvern.storage.models import AuditEvent, Base
 
-NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)  # a Monday
-DEMO_SUBJECTS = 60  # ids 1-7 mentors, 8-30 parents, 31-60 pupils (parent of 31 is 8)
-
-
-class MovingClock:
-    """A clock the test can move."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("demo")
-    init_demo(directory, DEMO_SUBJECTS, now=NOW)
-    return directory
-
-
-def copy_demo(template: Path, target: Path) -> Path:
-    """A private copy of the demo (service and engine database), its manifest pointing at it."""
-    for name in ("service.db", "personvern.db"):
-        shutil.copy(template / name, target / name)
-    text_ = (template / "personvern.yaml").read_text(encoding="utf-8")
-    (target / "personvern.yaml").write_text(
-        text_.replace(str(template / "service.db"), str(target / "service.db")), encoding="utf-8")
-    return target
-
-
-@pytest.fixture
-def clock() -> MovingClock:
-    return MovingClock(NOW)
-
-
-@pytest.fixture
-def rt(template: Path, tmp_path: Path, clock: MovingClock) -> Iterator[Runtime]:
-    demo = copy_demo(template, tmp_path)
-    runtime = open_runtime(Settings(manifest=demo / "personvern.yaml",
-                                    database_url=f"sqlite:///{demo / 'personvern.db'}"), clock)
-    yield runtime
-    runtime.close()
+NOW = DEMO_NOW  # a Monday
 
 
 @pytest.fixture
@@ -341,8 +298,10 @@ def test_run_needs_a_verified_request(rt: Runtime, ctx: Context, service: Reques
 
 # ---- the same engine on PostgreSQL -------------------------------------------------------
 
-def test_engine_core_on_both_databases(db_url: str, template: Path, clock: MovingClock) -> None:
-    runtime = open_runtime(Settings(manifest=template / "personvern.yaml", database_url=db_url),
+def test_engine_core_on_both_databases(db_url: str, demo_template: Path,
+                                       clock: MovingClock) -> None:
+    runtime = open_runtime(Settings(manifest=demo_template / "personvern.yaml",
+                                    database_url=db_url),
                            clock)
     try:
         ctx = Context(runtime.consent, clock)

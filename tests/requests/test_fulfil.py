@@ -4,7 +4,6 @@ holds and proof, restriction, objection, withdrawal — and a wrong map or a dat
 from __future__ import annotations
 
 import json
-import shutil
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -15,17 +14,16 @@ import pytest
 import yaml
 from sqlalchemy import Engine, func, select, text
 
+from demo_support import DEMO_NOW, OWNER, MovingClock, open_as_owner
 from personvern.consent.events import EventType
 from personvern.consent.service import decide_for, record_event
 from personvern.consent.subjects import get_subject, identities_of
 from personvern.consent.tables import Identity, Subject
-from personvern.demo.init import init_demo
 from personvern.errors import ConfigurationError, NotFound
 from personvern.law import get_jurisdiction
 from personvern.manifest.model import RetentionRule
 from personvern.requests.engine import (
     Context,
-    Requester,
     Requests,
     get_request,
     lift_restriction,
@@ -40,69 +38,15 @@ from personvern.settings import Settings
 from personvern.storage.engine import create_engine_for
 from personvern.storage.models import AuditEvent
 
-NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)
-OWNER = Requester("owner", verified_by="checked in a video call")
+NOW = DEMO_NOW
 SERVICE_TABLES = ("users", "guardians", "sessions", "purchases", "invoices", "messages",
                   "login_events", "marketing_list")
-
-
-class MovingClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("demo")
-    init_demo(directory, 60, now=NOW)
-    return directory
+opened = open_as_owner
 
 
 @pytest.fixture
-def demo(template: Path, tmp_path: Path) -> Path:
-    for name in ("service.db", "personvern.db"):
-        shutil.copy(template / name, tmp_path / name)
-    manifest = (template / "personvern.yaml").read_text(encoding="utf-8")
-    (tmp_path / "personvern.yaml").write_text(
-        manifest.replace(str(template / "service.db"), str(tmp_path / "service.db")),
-        encoding="utf-8")
-    return tmp_path
-
-
-@pytest.fixture
-def clock() -> MovingClock:
-    return MovingClock(NOW)
-
-
-@pytest.fixture
-def rt(demo: Path, clock: MovingClock) -> Iterator[Runtime]:
-    runtime = open_runtime(Settings(manifest=demo / "personvern.yaml",
-                                    database_url=f"sqlite:///{demo / 'personvern.db'}"), clock)
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture
-def service(rt: Runtime, clock: MovingClock) -> Iterator[Requests]:
-    svc = Requests(rt.sessions, Context(rt.consent, clock))
-    yield svc
-    svc.close()
-
-
-@pytest.fixture
-def app_db(demo: Path) -> Iterator[Engine]:
-    engine = create_engine_for(f"sqlite:///{demo / 'service.db'}")
-    yield engine
-    engine.dispose()
-
-
-def opened(rt: Runtime, service: Requests, type: str, ref: str, **kw: Any) -> str:
-    with rt.transaction() as s:
-        return open_request(s, service.ctx, type, subject=ref, by=kw.pop("by", OWNER),
-                            **kw).request.id
+def app_db(service_db: Engine) -> Engine:
+    return service_db
 
 
 def service_counts(engine: Engine) -> dict[str, int]:
@@ -468,70 +412,3 @@ def test_access_and_erasure_on_postgresql(pg_demo: Runtime, clock: MovingClock,
         assert done.outcome["deleted"]
     finally:
         svc.close()
-
-
-
-# ---- an app that answers for its own data (an http dataset) -----------------------------
-
-class App:
-    """A local app answering access and erase calls, or down (503) when told so."""
-
-    def __init__(self) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.calls: list[dict[str, Any]] = []
-        self.down = False
-        app = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                app.calls.append(body)
-                status = 503 if app.down else 200
-                answer = {"tables": {"chat": [{"text": "hei"}]}} if body["action"] == "access" \
-                    else {"erased": 1}
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/privacy"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-
-def test_an_http_dataset_answers_access_and_erasure_and_may_be_down(
-        demo: Path, clock: MovingClock, tmp_path: Path) -> None:
-    app = App()
-    path = demo / "personvern.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["datasets"].append({"id": "chat", "kind": "http", "callback": app.url})
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    runtime, svc = _reopen(demo, clock)
-    try:
-        access = opened(runtime, svc, "access", "ext:23")
-        app.down = True
-        assert svc.run(access, out_dir=tmp_path).state == "waiting"
-        app.down = False
-        result = svc.run(access, out_dir=tmp_path)
-        with zipfile.ZipFile(result.outcome["package"]["path"]) as zf:
-            assert json.loads(zf.read("data.json"))["callbacks"]["chat"]["tables"]["chat"]
-        erasure = svc.run(opened(runtime, svc, "erasure", "ext:23"))
-        assert erasure.outcome["callbacks"] == {"chat": {"erased": 1}}
-        assert [c["action"] for c in app.calls] == ["access", "access", "erase"]
-        assert app.calls[0]["identities"]["external_id"] == ["23"]
-    finally:
-        svc.close()
-        runtime.close()
-        app.close()

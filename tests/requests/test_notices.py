@@ -4,10 +4,9 @@ back-off and acknowledged, and the person can see who was told."""
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from personvern.demo.init import init_demo
+from demo_support import DEMO_NOW, MovingClock
 from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.mail.tables import OutboxMessage
 from personvern.manifest.model import Manifest, Recipient
@@ -26,47 +25,21 @@ from personvern.requests.tables import RecipientNotice, Request
 from personvern.runtime import Runtime, open_runtime
 from personvern.settings import Settings
 
-NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)
+NOW = DEMO_NOW
 OWNER = Requester("owner", verified_by="test")
 IDS = {"email": ["ola@example.no"], "external_id": ["8"]}
 
 
-class MovingClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("demo")
-    init_demo(directory, 30, now=NOW)
+@pytest.fixture
+def rt(demo: Path, clock: MovingClock) -> Iterator[Runtime]:
     # A processor that is asked by e-mail: its notices go through the outbox.
-    path = directory / "personvern.yaml"
+    path = demo / "personvern.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["datasets"].append({"id": "vipps-copy", "kind": "manual", "recipient": "vipps",
                              "contact": "personvern@vipps.example.no"})
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return directory
-
-
-@pytest.fixture
-def clock() -> MovingClock:
-    return MovingClock(NOW)
-
-
-@pytest.fixture
-def rt(template: Path, tmp_path: Path, clock: MovingClock) -> Iterator[Runtime]:
-    for name in ("personvern.db", "service.db"):
-        shutil.copy(template / name, tmp_path / name)
-    manifest = tmp_path / "personvern.yaml"
-    manifest.write_text((template / "personvern.yaml").read_text(encoding="utf-8").replace(
-        str(template / "service.db"), str(tmp_path / "service.db")), encoding="utf-8")
-    runtime = open_runtime(Settings(manifest=manifest,
-                                    database_url=f"sqlite:///{tmp_path / 'personvern.db'}"),
-                           clock)
+    runtime = open_runtime(Settings(manifest=path,
+                                    database_url=f"sqlite:///{demo / 'personvern.db'}"), clock)
     yield runtime
     runtime.close()
 
@@ -227,9 +200,12 @@ def test_an_erasure_tells_every_recipient_and_the_person_can_see_who(
         rt: Runtime, clock: MovingClock) -> None:
     svc = Requests(rt.sessions, Context(rt.consent, clock))
     try:
-        result = svc.run(a_request(rt, clock, "ext:10"))
+        rid = a_request(rt, clock, "ext:10")
+        assert svc.run(rid).state == "waiting"  # for the processor asked by e-mail
+        result = svc.task_done(rid, "vipps-copy", "Vipps confirmed the erasure by e-mail")
     finally:
         svc.close()
+    assert result is not None and result.state == "completed"
     assert {(n["recipient"], n["channel"]) for n in result.outcome["notices"]} == {
         ("hosting", "manual"), ("vipps", "email")}
     with rt.transaction() as s:

@@ -1,7 +1,10 @@
-"""``personvern request``: open, list, show, verify, run, extend, refuse data-subject requests."""
+"""``personvern request``: open, list, show, verify, run, extend, refuse data-subject requests,
+and the tasks outside the engine's reach (``task-done``, ``run-due``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,6 +14,9 @@ from personvern.cli.common import emit, runtime
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from personvern.requests.engine import Context, Requests
     from personvern.requests.tables import Request
 
 app = typer.Typer(help="Data-subject requests: access, erasure, rectification and more.",
@@ -18,6 +24,29 @@ app = typer.Typer(help="Data-subject requests: access, erasure, rectification an
 
 IdArg = Annotated[str, typer.Argument(help="Request id (or a unique prefix of 6+ characters).")]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (told to the person).")]
+
+
+@contextmanager
+def _engine(manifest: Path | None, db: str | None, now: str | None
+            ) -> Iterator[tuple[Session, Context]]:
+    """One transaction on the engine's database, with the requests' context."""
+    from personvern.requests.engine import Context
+
+    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+        yield s, Context(rt.consent, rt.clock)
+
+
+@contextmanager
+def _service(manifest: Path | None, db: str | None, now: str | None) -> Iterator[Requests]:
+    """The request service (each step its own transaction); its datasets closed after."""
+    from personvern.requests.engine import Requests
+
+    with runtime(manifest, db, now) as rt:
+        service = Requests.of(rt)
+        try:
+            yield service
+        finally:
+            service.close()
 
 
 def _row(r: Request) -> dict[str, Any]:
@@ -67,7 +96,7 @@ def open_(
 ) -> None:
     """Open a request; its deadline starts today."""
     from personvern.errors import InvalidInput
-    from personvern.requests.engine import Context, Requester, open_request
+    from personvern.requests.engine import Requester, open_request
 
     if guardian and admin:
         raise InvalidInput("open as a guardian or as an admin, not both")
@@ -80,9 +109,9 @@ def open_(
         details["purpose"] = purpose
     if note:
         details["note"] = note
-    with runtime(manifest, db, now) as rt, rt.transaction() as s:
-        opened = open_request(s, Context(rt.consent, rt.clock), type, subject=subject,
-                              email=email, by=by, channel=channel, details=details)
+    with _engine(manifest, db, now) as (s, ctx):
+        opened = open_request(s, ctx, type, subject=subject, email=email, by=by,
+                              channel=channel, details=details)
         r = opened.request
         data = {**_row(r), "code_sent_to": opened.code_sent_to}
     lines = [f"opened {r.type} request {r.id}: {r.state}, due {r.due_on}"]
@@ -103,11 +132,10 @@ def list_(
     now: NowOption = None,
 ) -> None:
     """Requests by due date."""
-    from personvern.requests.engine import Context, list_requests
+    from personvern.requests.engine import list_requests
 
-    with runtime(manifest, db, now) as rt, rt.transaction() as s:
-        found = list_requests(s, Context(rt.consent, rt.clock), overdue=overdue,
-                              due_within=due_soon, state=state)
+    with _engine(manifest, db, now) as (s, ctx):
+        found = list_requests(s, ctx, overdue=overdue, due_within=due_soon, state=state)
         rows = [_row(r) for r in found]
     lines = [f"{r['id']}  {r['type']:<13} {r['state']:<11} due {r['due_on']}" for r in rows]
     emit(rows, as_json, lines or ["no requests"])
@@ -119,10 +147,9 @@ def show(
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """A request with its deadlines, history, outcome and notices."""
-    from personvern.requests.engine import Context, get_request, view
+    from personvern.requests.engine import get_request, view
 
-    with runtime(manifest, db, now) as rt, rt.transaction() as s:
-        ctx = Context(rt.consent, rt.clock)
+    with _engine(manifest, db, now) as (s, ctx):
         data = view(s, ctx, get_request(s, request))
     lines = [f"request {data['id']}: {data['type']}, {data['state']}",
              f"  received {data['received_at']}, due {data['due_on']}"
@@ -135,6 +162,12 @@ def show(
         lines.append(f"  kept {k['rows']} rows of {k['table']} until {k['until']}: {k['why']}")
     lines += [f"  told {n['recipient']} by {n['channel']}: {n['status']}"
               for n in data["notices"]]
+    lines += [f"  task {t['dataset']} ({t['kind']}, {t['action']}): {t['state']}"
+              + (f", asked {t['asked']}" if t["asked"] else "")
+              + (f", {t['attempts']} attempts, last error: {t['last_error']}, next "
+                 f"{t['next_attempt_at']}" if t["state"] != "done" and t["last_error"] else "")
+              + (f", note: {t['note']}" if t["note"] else "")
+              for t in data["tasks"]]
     emit(data, as_json, lines)
 
 
@@ -145,10 +178,8 @@ def verify(
     now: NowOption = None,
 ) -> None:
     """Verify the person's identity with the code they were e-mailed."""
-    from personvern.requests.engine import Requests
-
-    with runtime(manifest, db, now) as rt:
-        r = Requests.of(rt).verify(request, code)
+    with _service(manifest, db, now) as service:
+        r = service.verify(request, code)
     emit(_row(r), as_json, [f"request {r.id} verified"])
 
 
@@ -164,14 +195,8 @@ def run(
     now: NowOption = None,
 ) -> None:
     """Carry the request out; a dataset that is down leaves it waiting (exit 1)."""
-    from personvern.requests.engine import Requests
-
-    with runtime(manifest, db, now) as rt:
-        service = Requests.of(rt)
-        try:
-            result = service.run(request, out_dir=out, prove=prove, lang=lang)
-        finally:
-            service.close()
+    with _service(manifest, db, now) as service:
+        result = service.run(request, out_dir=out, prove=prove, lang=lang)
     data = {"id": result.request_id, "state": result.state, "outcome": result.outcome,
             "error": result.error}
     lines = [f"request {result.request_id}: {result.state}"]
@@ -198,11 +223,10 @@ def extend(
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """Extend by two months (GDPR Art. 12(3)); the person is told with the reason."""
-    from personvern.requests.engine import Context
     from personvern.requests.engine import extend as extend_request
 
-    with runtime(manifest, db, now) as rt, rt.transaction() as s:
-        r = extend_request(s, Context(rt.consent, rt.clock), request, reason)
+    with _engine(manifest, db, now) as (s, ctx):
+        r = extend_request(s, ctx, request, reason)
         data = _row(r)
     emit(data, as_json, [f"request {r.id} extended to {r.extended_to}"])
 
@@ -213,11 +237,10 @@ def refuse(
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """Refuse with reasons; the person is told of their right to complain."""
-    from personvern.requests.engine import Context
     from personvern.requests.engine import refuse as refuse_request
 
-    with runtime(manifest, db, now) as rt, rt.transaction() as s:
-        r = refuse_request(s, Context(rt.consent, rt.clock), request, reason)
+    with _engine(manifest, db, now) as (s, ctx):
+        r = refuse_request(s, ctx, request, reason)
         data = _row(r)
     emit(data, as_json, [f"request {r.id} refused"])
 
@@ -228,10 +251,10 @@ def lift(
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """Lift a restriction (the person is told first, GDPR Art. 18(3))."""
-    from personvern.requests.engine import Context, lift_restriction
+    from personvern.requests.engine import lift_restriction
 
-    with runtime(manifest, db, now) as rt, rt.transaction() as s:
-        r = lift_restriction(s, Context(rt.consent, rt.clock), request, reason)
+    with _engine(manifest, db, now) as (s, ctx):
+        r = lift_restriction(s, ctx, request, reason)
         data = _row(r)
     emit(data, as_json, [f"restriction of request {r.id} lifted"])
 
@@ -251,15 +274,55 @@ def notices_(
     from personvern.requests import notices
     from personvern.requests.engine import get_request
 
-    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+    with _engine(manifest, db, now) as (s, ctx):
         r = get_request(s, request)
         if deliver:
-            notices.deliver_due(s, rt.clock, rt.loaded.manifest)
+            notices.deliver_due(s, ctx.clock, ctx.manifest)
         for notice_id, status in ((sent, "sent"), (ack, "acknowledged")):
             if notice_id is not None:
-                notices.record(s, rt.clock, notice_id, status)
-        rows = notices.told(s, r.id, rt.loaded.manifest)
+                notices.record(s, ctx.clock, notice_id, status)
+        rows = notices.told(s, r.id, ctx.manifest)
     lines = [f"{n['id']:>4} {n['name'] or n['recipient']} ({n['action']}, {n['channel']}): "
              f"{n['status']}" + (f", last error: {n['last_error']}" if n["last_error"] else "")
              for n in rows]
     emit(rows, as_json, lines or ["no recipients to tell"])
+
+
+@app.command("task-done")
+def task_done(
+    request: IdArg,
+    dataset: Annotated[str, typer.Argument(help="The manual dataset whose processor answered.")],
+    note: Annotated[str, typer.Option("--note", help="What the processor answered (kept in "
+                                                     "the history).")],
+    out: Annotated[Path, typer.Option("--out", help="Where access files go if the request "
+                                                    "completes now.")] = Path(),
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Record that a processor asked by e-mail did its part; the last task completes the
+    request."""
+    with _service(manifest, db, now) as service:
+        result = service.task_done(request, dataset, note, out_dir=out)
+    state = result.state if result else "waiting for other tasks"
+    data = {"request": request, "dataset": dataset, "state": state,
+            "error": result.error if result else None}
+    emit(data, as_json, [f"task {dataset} of request {request} done; the request is {state}"])
+
+
+@app.command("run-due")
+def run_due(
+    out: Annotated[Path, typer.Option("--out", help="Where access and portability files go.")]
+    = Path(),
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many requests.")]
+    = 100,
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Run again the waiting requests whose http datasets are due for another attempt
+    (the back-off grows 1, 2, 4 ... minutes to 12 hours). Run it from cron."""
+    with _service(manifest, db, now) as service:
+        results = service.run_due(out_dir=out, limit=limit)
+    rows = [{"id": r.request_id, "state": r.state, "error": r.error} for r in results]
+    lines = [f"{r['id']}: {r['state']}" + (f" ({r['error']})" if r["error"] else "")
+             for r in rows]
+    emit(rows, as_json, lines or ["nothing due"])

@@ -295,6 +295,13 @@ class Recipient(Strict):
     sub_processors: SubProcessorRule | None = None
     privacy_policy: str | None = None
     joint_arrangement: bool = Field(False, description="Art. 26 arrangement in place")
+    webhook: str | None = Field(
+        None, description="URL told of rectifications, erasures and restrictions (Art. 19)"
+    )
+    contact: Email | None = Field(
+        None, description="e-mail address told of rectifications, erasures and restrictions "
+                          "(Art. 19) and asked to act on a manual dataset"
+    )
 
 
 # ---- cookies -----------------------------------------------------------------
@@ -436,6 +443,10 @@ class Dataset(Strict):
         None, description="kind manual: the processor asked by e-mail to act"
     )
     contact: Email | None = Field(None, description="kind manual: where the request is sent")
+    secret_env: str | None = Field(
+        None, description="kind http: environment variable holding the secret the calls are "
+                          "signed with (HMAC-SHA256)"
+    )
 
 
 class ProcessorRole(Strict):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,12 +44,15 @@ from personvern.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    PersonvernError,
     StorageError,
 )
 from personvern.law import Jurisdiction
 from personvern.mail.outbox import Mail, queue
 from personvern.manifest.model import Manifest
-from personvern.requests import fulfil, notices
+from personvern.requests import fulfil, notices, tasks
+from personvern.requests.callbacks import CallbackFailed
+from personvern.requests.callbacks import call as call_app
 from personvern.requests.deadlines import deadlines, receipt_date
 from personvern.requests.tables import Request, RequestEvent
 from personvern.requests.verification import MESSAGES, Issued, Outcome, check, issue
@@ -373,6 +376,7 @@ def view(session: Session, ctx: Context, req: Request) -> dict[str, Any]:
         "events": [{"at": e.at.isoformat(), "actor": e.actor, "from": e.from_state,
                     "to": e.to_state, "note": e.note} for e in events],
         "notices": notices.told(session, req.id, ctx.manifest),
+        "tasks": tasks.view(tasks.tasks_of(session, req.id)),
     }
 
 
@@ -532,10 +536,12 @@ class Requests:
 
     def run(
         self, ref: str, *, out_dir: Path | None = None, actor: str = "owner",
-        prove: bool = True, lang: str | None = None,
+        prove: bool = True, lang: str | None = None, force: bool = True,
     ) -> RunResult:
-        """Carry the request out. A dataset that is down leaves it ``waiting`` (returned);
-        a wrong data map or bad input leaves it ``waiting`` with the error and raises."""
+        """Carry the request out. A dataset that is down, or a task still open, leaves it
+        ``waiting`` (returned); a wrong data map or bad input leaves it ``waiting`` with the
+        error and raises. ``force``: call every pending http dataset now, not only those
+        whose back-off has run out (the jobs pass False)."""
         with self.transaction() as s:
             req = get_request(s, ref)
             if req.state in CLOSED:
@@ -546,11 +552,67 @@ class Requests:
             if req.state != "in_progress":
                 transition(s, self.ctx, req, "in_progress", actor, "work started")
             job = fulfil.snapshot(s, req)
+            opened = tasks.ensure(s, self.ctx.clock, self.ctx.manifest, req.id, req.type,
+                                  req.subject_id, job.identities, actor)
+            calls = [(t.id, t.dataset, t.action)
+                     for t in tasks.due_http(opened, self.ctx.clock(), force=force)]
+            partial = (req.outcome or {}).get("partial")
+        notes: list[str] = []
+        manual: list[str] = []
+        if opened:  # datasets outside the engine's reach: call the apps, see who is left
+            self._call_apps(job, calls, actor)
+            with self.transaction() as s:
+                current = tasks.tasks_of(s, job.request_id)
+                notes = [f"{t.dataset} ({t.last_error or 'not called yet'}; next attempt "
+                         f"{t.next_attempt_at.isoformat() if t.next_attempt_at else 'now'})"
+                         for t in tasks.pending(current, "http")]
+                manual = [f"{t.dataset} (asked {t.asked})" if t.asked else
+                          f"{t.dataset} (no address: ask them yourself)"
+                          for t in tasks.pending(current, "manual")]
+                job = replace(job, callbacks=tasks.answers(current))
+        if notes:
+            error = "waiting for dataset(s) " + "; ".join(notes)
+            self._wait(job.request_id, actor, error)
+            return RunResult(job.request_id, "waiting", {}, error)
+        done = partial if partial is not None else self._perform(job, out_dir, actor, prove, lang)
+        if isinstance(done, RunResult):
+            return done
+        if manual:
+            error = "waiting for the processor(s) to answer: " + "; ".join(manual)
+            self._wait(job.request_id, actor, error, suffix="; record each answer with "
+                       "`personvern request task-done`", partial=_storable(done))
+            return RunResult(job.request_id, "waiting", {}, error)
+        try:
+            return self._finish(job, done, actor)
+        except Exception as exc:  # the dataset side is done and re-runs safely: say so
+            with contextlib.suppress(Exception):  # the engine's database may be the problem
+                self._wait(job.request_id, actor, f"could not be recorded: {_one_line(exc)}")
+            raise
+
+    def _call_apps(self, job: fulfil.Job, calls: list[tuple[int, str, str]], actor: str
+                   ) -> None:
+        """Make the due http calls, each outside any transaction, recording each answer."""
+        for task_id, ds_id, action in calls:
+            ds = next((d for d in self.ctx.manifest.datasets if d.id == ds_id), None)
+            answer: dict[str, Any] | None = None
+            try:
+                if ds is None:
+                    raise CallbackFailed(f"dataset {ds_id!r} is no longer in the manifest")
+                answer = call_app(ds, action, job.request_id, job.identities, self.ctx.clock())
+                error = None
+            except CallbackFailed as exc:
+                error = str(exc)
+            with self.transaction() as s:
+                tasks.record_call(s, self.ctx.clock, task_id, answer, error, actor)
+
+    def _perform(self, job: fulfil.Job, out_dir: Path | None, actor: str, prove: bool,
+                 lang: str | None) -> dict[str, Any] | RunResult:
+        """The work on the SQL datasets; a dataset that is down is a waiting RunResult."""
         env = fulfil.Env(self.ctx.manifest, self.ctx.jurisdiction, self.ctx.clock,
                          out_dir or Path.cwd(), lang)
         try:
             datasets = self.datasets() if fulfil.needs_datasets(job) else []
-            done = fulfil.perform(job, env, datasets, prove=prove)
+            return fulfil.perform(job, env, datasets, prove=prove)
         except StorageError as exc:
             self.close()  # reconnect next time: the server may be back
             error = _one_line(exc)
@@ -559,24 +621,61 @@ class Requests:
         except Exception as exc:  # a wrong data map, bad input, a bug: keep the request
             self._wait(job.request_id, actor, f"could not be carried out: {_one_line(exc)}")
             raise
-        try:
-            return self._finish(job, done, actor)
-        except Exception as exc:  # the dataset side is done and re-runs safely: say so
-            with contextlib.suppress(Exception):  # the engine's database may be the problem
-                self._wait(job.request_id, actor, f"could not be recorded: {_one_line(exc)}")
-            raise
 
-    def _wait(self, request_id: str, actor: str, note: str) -> None:
+    def task_done(
+        self, ref: str, dataset: str, note: str, *, actor: str = "owner",
+        out_dir: Path | None = None, lang: str | None = None,
+    ) -> RunResult | None:
+        """Record a processor's answer (a manual task); the last one completes the request
+        (its run is returned), else None."""
+        with self.transaction() as s:
+            req = get_request(s, ref)
+            if req.state in CLOSED:
+                raise Conflict(f"request {req.id} is already {req.state}")
+            tasks.mark_done(s, self.ctx.clock, req.id, dataset, note, actor)
+            left = [t for t in tasks.tasks_of(s, req.id) if t.state != "done"]
+            rid, state = req.id, req.state
+        if left or state != "waiting":
+            return None
+        return self.run(rid, out_dir=out_dir, actor=actor, lang=lang, force=False)
+
+    def run_due(self, *, out_dir: Path | None = None, actor: str = "job", limit: int = 100
+                ) -> list[RunResult]:
+        """Run again every waiting request whose http dataset is due for another attempt
+        (the back-off has run out); what the jobs call."""
+        with self.transaction() as s:
+            due = tasks.due_requests(s, self.ctx.clock(), limit)
+        results = []
+        for rid in due:
+            try:
+                results.append(self.run(rid, out_dir=out_dir, actor=actor, force=False))
+            except PersonvernError as exc:  # kept waiting with the error; go on with the rest
+                results.append(RunResult(rid, "waiting", {}, _one_line(exc)))
+        return results
+
+    def _wait(self, request_id: str, actor: str, note: str, *,
+              suffix: str = "; run it again when fixed",
+              partial: dict[str, Any] | None = None) -> None:
         with self.transaction() as s:
             req = get_request(s, request_id)
-            transition(s, self.ctx, req, "waiting", actor, note + "; run it again when fixed")
-            req.outcome = {"error": note, "at": self.ctx.clock().isoformat()}
+            transition(s, self.ctx, req, "waiting", actor, note + suffix)
+            kept = partial if partial is not None else (req.outcome or {}).get("partial")
+            if partial is not None:  # the package is written: keep no app's rows
+                tasks.settle(tasks.tasks_of(s, request_id))
+            req.outcome = {"error": note, "at": self.ctx.clock().isoformat(),
+                           **({"partial": kept} if kept is not None else {})}
 
     def _finish(self, job: fulfil.Job, done: dict[str, Any], actor: str) -> RunResult:
         with self.transaction() as s:
             req = get_request(s, job.request_id)
             to = addressee(s, req)  # before an erasure removes the address
             outcome = fulfil.finish(s, self.ctx.consent, self.ctx.clock, job, done)
+            done_tasks = tasks.tasks_of(s, req.id)
+            tasks.settle(done_tasks)
+            if done_tasks:
+                outcome["tasks"] = [{"dataset": t["dataset"], "kind": t["kind"],
+                                     "note": t["note"], "done_at": t["done_at"]}
+                                    for t in tasks.view(done_tasks)]
             action = {"rectification": "rectification", "erasure": "erasure",
                       "restriction": "restriction"}.get(job.type)
             if action is not None:
@@ -591,6 +690,15 @@ class Requests:
             _tell(s, self.ctx, req, "completed", "Forespørselen din er behandlet / "
                   "Your request is done", fulfil.letter(job.type, outcome), to=to)
         return RunResult(job.request_id, "completed", outcome)
+
+
+def _storable(done: dict[str, Any]) -> dict[str, Any]:
+    """The work's result as JSON to keep on a waiting request (internal sets dropped)."""
+    import json
+
+    kept = {k: v for k, v in done.items() if k != "_kept_keys"}
+    stored: dict[str, Any] = json.loads(json.dumps(kept, default=fulfil.plain))
+    return stored
 
 
 def _one_line(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ import secrets
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -43,7 +43,7 @@ from personvern.consent.tables import (
     Membership,
     Subject,
 )
-from personvern.errors import ConfigurationError, InvalidInput, NotFound, StorageError
+from personvern.errors import ConfigurationError, InvalidInput, NotFound
 from personvern.law import Jurisdiction
 from personvern.manifest.model import (
     LEGAL_BASIS_ARTICLE,
@@ -64,7 +64,6 @@ if TYPE_CHECKING:  # consent.service may import this module (the restriction hoo
 
 REDACTED = "[redacted]"
 MAX_TEXT = 2000
-CALLBACK_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +98,8 @@ class Job:
     channel: str
     consent_purposes: frozenset[str]
     engine_records: dict[str, Any]
+    # The answers of http datasets (personvern.requests.tasks), by dataset id.
+    callbacks: dict[str, Any] = field(default_factory=dict)
 
 
 def snapshot(session: Session, req: Request) -> Job:
@@ -372,58 +373,35 @@ def _access(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any
         data[ds.spec.id] = rows
         redacted += n
         counts.update({f"{ds.spec.id}.{t}": len(r) for t, r in rows.items()})
-    callbacks = {ds.id: _callback(ds, "access", job) for ds in env.manifest.datasets
-                 if ds.kind == "http" and ds.callback}
+    callbacks = dict(job.callbacks)
+    for ds_id, answer in callbacks.items():
+        for table, table_rows in (answer or {}).get("tables", {}).items():
+            if table_rows:
+                data.setdefault(ds_id, {})[table] = table_rows
+                counts[f"{ds_id}.{table}"] = len(table_rows)
     info = art15(env.manifest, env.jurisdiction, job, env.language())
     path = env.out_dir / f"access-{job.request_id}.zip"
     generated = env.clock()
     document = {"request": job.request_id, "generated_at": generated, "information": info,
-                "datasets": data, "callbacks": callbacks, "personvern": job.engine_records}
+                "datasets": data, "personvern": job.engine_records}
     with _private_file(path) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("data.json", _json(document))
         for ds_id, tables in data.items():
             for table, table_rows in tables.items():
                 zf.writestr(f"{ds_id}/{table}.csv", _csv(table_rows))
         zf.writestr("summary.html", render_summary(info, counts, generated, env.language()))
-    return {"package": _file_facts(path), "rows": counts, "redacted": redacted,
-            "manual": _manual(env.manifest, "access")}
+    return {"package": _file_facts(path), "rows": counts, "redacted": redacted}
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    # An app's rows (an http dataset) need not all have the same fields.
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: plain(v) for k, v in row.items()})
     return buf.getvalue()
-
-
-def _callback(ds: Dataset, action: str, job: Job) -> Any:
-    """Ask an app that answers for its own data (an ``http`` dataset); down is StorageError."""
-    import httpx
-
-    assert ds.callback is not None
-    body = {"action": action, "request": job.request_id, "identities": job.identities}
-    try:
-        resp = httpx.post(ds.callback, json=body, timeout=CALLBACK_TIMEOUT_S)
-    except httpx.HTTPError as exc:
-        raise StorageError(f"dataset {ds.id!r} ({ds.callback}) did not answer: {exc}") from None
-    if resp.status_code >= 500:
-        raise StorageError(f"dataset {ds.id!r} ({ds.callback}) answered {resp.status_code}")
-    if resp.status_code >= 400:
-        raise ConfigurationError(
-            f"dataset {ds.id!r} ({ds.callback}) refused the {action} call: {resp.status_code}")
-    try:
-        return resp.json()
-    except ValueError:
-        raise ConfigurationError(f"dataset {ds.id!r} ({ds.callback}) did not answer JSON") \
-            from None
-
-
-def _manual(manifest: Manifest, action: str) -> list[dict[str, Any]]:
-    """Manual datasets: processors the privacy owner asks by e-mail (queued in finish)."""
-    return [{"dataset": ds.id, "recipient": ds.recipient, "contact": ds.contact,
-             "action": action} for ds in manifest.datasets if ds.kind == "manual"]
 
 
 def _portability(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]:
@@ -681,11 +659,13 @@ def _erase(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]
         untouched.update({f"{name}.{t}": n for t, n in plan.untouched.items()})
         kept_keys[name] = {t: set(k) for t, k in plan.kept.items() if k}
         kept_out += _describe_kept(name, plan, env)
-    callbacks = {ds.id: _callback(ds, "erase", job) for ds in env.manifest.datasets
-                 if ds.kind == "http" and ds.callback}
+    callbacks = dict(job.callbacks)
+    for ds_id, answer in callbacks.items():  # what the apps kept, said the same way
+        kept_out += [{"dataset": ds_id, "table": k["table"], "rows": k["rows"], "rule": None,
+                      "why": k["why"], "until": k.get("until"), "restricted": True, "keys": []}
+                     for k in (answer or {}).get("kept", [])]
     return {"deleted": deleted, "changed": changed, "kept": kept_out,
-            "kept_by_map": untouched, "callbacks": callbacks,
-            "manual": _manual(env.manifest, "erasure"), "_kept_keys": kept_keys}
+            "kept_by_map": untouched, "callbacks": callbacks, "_kept_keys": kept_keys}
 
 
 def _apply(conn: Any, ds: SqlDataset, plan: _Plan) -> None:
@@ -735,8 +715,6 @@ def _describe_kept(ds_id: str, plan: _Plan, env: Env) -> list[dict[str, Any]]:
 def finish(session: Session, consent: ConsentContext, clock: Clock, job: Job,
            done: dict[str, Any]) -> dict[str, Any]:
     """Record the engine's side of ``job`` and return the outcome to store (no secrets)."""
-    from personvern.mail.outbox import Mail, queue
-
     outcome = {k: v for k, v in done.items() if not k.startswith("_")}
     now = clock()
     if job.type in ("objection", "withdrawal"):
@@ -747,15 +725,6 @@ def finish(session: Session, consent: ConsentContext, clock: Clock, job: Job,
         consent.cache.invalidate_on_commit(session, job.subject_id)
     elif job.type == "rectification":
         _sync_identities(session, job, done.get("_identity_changes", []))
-    for task in outcome.get("manual", []):
-        if task.get("contact"):
-            lines = [f"{k}: {v}" for k, vs in job.identities.items() for v in vs]
-            queue(session, clock, Mail(
-                kind="request_processor", to_address=task["contact"],
-                title=f"Data-subject request ({task['action']}) {job.request_id}",
-                body_text=f"Please carry out this {task['action']} for the person with:\n"
-                          + "\n".join(lines) + f"\n\nReference: {job.request_id}",
-                dedupe_key=f"request:{job.request_id}:processor:{task['dataset']}"))
     if job.type == "erasure":
         erase_in_engine(session, job.subject_id, job.request_id, now)
         from personvern.requests.proof import engine_leftovers

@@ -1,12 +1,12 @@
 """Art. 19 notices: every recipient of the person's data hears of a rectification,
 erasure or restriction, through a durable outbox, retried with back-off, acknowledged.
 
-Channels, per recipient: a ``webhook`` when the recipient has a URL to call (the
-manifest schema has no such field yet: ``Recipient.webhook`` is read if it appears),
-``email`` when a manual dataset names the recipient with a contact address (sent
-through the e-mail outbox), else ``manual``: the privacy owner tells them and records
-it. Notices are rows of ``recipient_notices``, queued in the same transaction as the
-request's completion, so a notice exists if and only if the change was recorded.
+Channels, per recipient: a ``webhook`` when the recipient has a URL to call
+(``Recipient.webhook``), ``email`` when it has a ``contact`` address or a manual dataset
+names it with one (sent through the e-mail outbox), else ``manual``: the privacy owner
+tells them and records it. Notices are rows of ``recipient_notices``, queued in the same
+transaction as the request's completion, so a notice exists if and only if the change was
+recorded.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def channel_for(manifest: Manifest, recipient: Recipient) -> tuple[str, str]:
     url = getattr(recipient, "webhook", None)
     if url:
         return "webhook", str(url)
-    contact = next((ds.contact for ds in manifest.datasets
+    contact = getattr(recipient, "contact", None) or next((ds.contact for ds in manifest.datasets
                     if ds.kind == "manual" and ds.recipient == recipient.id and ds.contact), None)
     if contact:
         return "email", contact

@@ -9,6 +9,7 @@ from personvern.crypto import tables as crypto_tables
 from personvern.mail import tables as mail_tables
 from personvern.policy import tables as policy_tables
 from personvern.requests import tables as request_tables
+from personvern.requests import tasks as request_tasks
 from personvern.staff import tables as staff_tables
 from personvern.storage import models
 from personvern.storage.models import Base
@@ -16,5 +17,5 @@ from personvern.web import tables as web_tables
 
 __all__ = [
     "Base", "breach_tables", "consent_tables", "crypto_tables", "mail_tables", "models",
-    "policy_tables", "request_tables", "staff_tables", "web_tables",
+    "policy_tables", "request_tables", "request_tasks", "staff_tables", "web_tables",
 ]

@@ -51,6 +51,7 @@ def create_app(
     ``cookie_choice_months`` defaults to the settings' (``PERSONVERN_COOKIE_CHOICE_MONTHS``).
     """
     from personvern.web.api_records import router as records_router
+    from personvern.web.api_requests import router as requests_router
     from personvern.web.deps import evidence_key
 
     @asynccontextmanager
@@ -89,6 +90,7 @@ def create_app(
     app.include_router(router)
     app.include_router(cookies_router)
     app.include_router(records_router)
+    app.include_router(requests_router)
 
     from personvern.web.site import install as install_site
 

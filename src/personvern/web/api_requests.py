@@ -1,0 +1,418 @@
+"""``/api/v1/requests``: data-subject requests over HTTP, the same as ``personvern request``.
+
+Routes are thin: they read the request, call ``personvern.requests.engine`` and shape
+the answer. Every rule (who may open, codes, deadlines, the state machine) lives in the
+core; its refusals are problem+json and leave nothing stored. ``?subject=`` on a
+request's routes acts for that person: a request that is not theirs is not found.
+Access and portability files are written under ``PERSONVERN_PACKAGES_DIR`` (default
+``./packages``) and served by ``GET /api/v1/requests/{id}/package``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zipfile
+from datetime import date
+from pathlib import Path as FsPath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field, StrictBool
+from sqlalchemy.orm import Session
+
+from personvern.consent.subjects import get_subject
+from personvern.consent.tables import ApiKey
+from personvern.errors import Conflict, NotFound
+from personvern.requests import engine
+from personvern.requests.tables import Request as RequestRow
+from personvern.runtime import Runtime
+from personvern.web.deps import require_key, runtime, unit
+from personvern.web.problems import responses
+from personvern.web.schemas import Strict, Utc
+
+PACKAGES_ENV = "PERSONVERN_PACKAGES_DIR"
+
+router = APIRouter(
+    prefix="/api/v1/requests", tags=["requests"], dependencies=[Depends(require_key)],
+    responses=responses(400, 401, 404, 413, 422),
+)
+
+Key = Annotated[ApiKey, Depends(require_key)]
+RequestId = Annotated[str, Path(min_length=6, max_length=32, pattern=r"^[0-9a-fA-F]+$",
+                                description="the request id, or a unique prefix of 6+")]
+ForSubject = Annotated[str | None, Query(
+    min_length=1, max_length=320,
+    description="act for this person (id, e-mail, +phone or ext:ID): a request that is not "
+                "theirs, or that they did not open as guardian or admin, is not found")]
+RequestType = Literal["access", "portability", "rectification", "erasure", "restriction",
+                      "objection", "withdrawal"]
+Text = Annotated[str, Field(min_length=1, max_length=engine.MAX_TEXT)]
+
+
+# ---- bodies -------------------------------------------------------------------------------
+
+class DetailsIn(Strict):
+    """What the request asks for, by type."""
+
+    changes: dict[Annotated[str, Field(min_length=3, max_length=200)],
+                  Annotated[str, Field(max_length=engine.MAX_TEXT)]] | None = Field(
+        None, description="rectification: table.column (or dataset.table.column) -> new value",
+        examples=[{"users.phone": "+47 912 34 567"}])
+    purpose: str | None = Field(None, min_length=1, max_length=64,
+                                description="objection or withdrawal: the purpose")
+    note: Text | None = Field(None, description="what the person wrote, in short")
+
+
+class OpenIn(Strict):
+    """A new request; name the person by ``subject`` or ``email`` (both: must match)."""
+
+    type: RequestType
+    subject: str | None = Field(None, min_length=1, max_length=320,
+                                description="subject id, e-mail, +phone or ext:ID")
+    email: str | None = Field(None, min_length=3, max_length=320,
+                              description="the address the person wrote from (must be theirs)")
+    opened_by: Literal["self", "guardian", "admin", "owner"] = Field(
+        "self", description="who asks; owner needs verified_by")
+    acting_subject: str | None = Field(None, min_length=1, max_length=320,
+                                       description="the guardian or admin who asks")
+    verified_by: Text | None = Field(
+        None, description="how identity was checked (e.g. signed-in portal session); "
+                          "without it a one-time code is e-mailed")
+    channel: Literal["portal", "email", "api", "post", "phone"] = "api"
+    details: DetailsIn = Field(default_factory=DetailsIn)
+
+
+class CodeIn(Strict):
+    """The one-time code (or link token) the person was e-mailed."""
+
+    code: str = Field(min_length=4, max_length=64)
+
+
+class ReasonIn(Strict):
+    """Why: told to the person."""
+
+    reason: Text
+
+
+class RunIn(Strict):
+    """How to carry the request out."""
+
+    prove: StrictBool = Field(True, description="erasure: search every dataset afterwards")
+    lang: Literal["nb", "en"] | None = Field(None, description="language of the summary")
+
+
+# ---- answers ------------------------------------------------------------------------------
+
+class EventOut(BaseModel):
+    """One step of the request's history."""
+
+    at: Utc
+    actor: str
+    from_state: str | None = Field(alias="from")
+    to_state: str = Field(alias="to")
+    note: str
+
+
+class NoticeOut(BaseModel):
+    """A recipient told of the change (GDPR Art. 19)."""
+
+    id: int
+    recipient: str
+    name: str | None
+    action: str
+    channel: str
+    status: str
+    attempts: int
+    sent_at: Utc | None
+    acknowledged_at: Utc | None
+    next_attempt_at: Utc | None
+    last_error: str | None
+
+
+class SummaryOut(BaseModel):
+    """A request in a list."""
+
+    id: str
+    type: str
+    state: str
+    subject_id: str
+    received_at: Utc
+    due_on: date
+    legal_due_on: date
+    extended_to: date | None
+    overdue: bool
+
+
+class TaskOut(BaseModel):
+    """A dataset the engine cannot reach: an app's callback or a processor asked by e-mail."""
+
+    dataset: str
+    kind: Literal["http", "manual"]
+    action: str
+    state: Literal["pending", "done"]
+    attempts: int
+    last_error: str | None
+    asked: str | None = Field(description="manual: whom the e-mail went to")
+    note: str | None = Field(description="manual: what the processor answered")
+    next_attempt_at: Utc | None
+    done_at: Utc | None
+    done_by: str | None
+
+
+class RequestOut(SummaryOut):
+    """A request: deadlines, who opened it and how identity was checked, its history,
+    what was done and who was told."""
+
+    days_left: int
+    opened_by: str
+    opened_by_subject_id: str | None
+    verified_by: str | None
+    channel: str
+    details: dict[str, Any]
+    outcome: dict[str, Any] | None
+    reason: str | None
+    closed_at: Utc | None
+    events: list[EventOut]
+    notices: list[NoticeOut] = Field(description="who was told (GDPR Art. 19)")
+    tasks: list[TaskOut] = Field(description="datasets outside the engine's reach: pending "
+                                             "ones keep the request waiting")
+    code_sent_to: str | None = Field(None, description="on opening: where the code went "
+                                                       "(masked)")
+
+
+class RunOut(BaseModel):
+    """Where a run left the request: completed, or waiting with the error."""
+
+    id: str
+    state: Literal["completed", "waiting"]
+    outcome: dict[str, Any]
+    error: str | None
+    package: str | None = Field(None, description="where to download the access or "
+                                                  "portability file")
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+def _ctx(rt: Runtime) -> engine.Context:
+    return engine.Context(rt.consent, rt.clock)
+
+
+def _actor(key: ApiKey) -> str:
+    return f"api:{key.name}"[:200]
+
+
+def _packages_dir() -> FsPath:
+    return FsPath(os.environ.get(PACKAGES_ENV) or "packages")
+
+
+def _public(values: dict[str, Any] | None) -> dict[str, Any]:
+    """Without the core's internal keys (``_...``: identities kept for a webhook)."""
+    return {k: v for k, v in (values or {}).items() if not k.startswith("_")}
+
+
+def _out(session: Session, ctx: engine.Context, req: RequestRow, **extra: Any) -> RequestOut:
+    view = engine.view(session, ctx, req)
+    view["details"] = _public(view["details"])
+    return RequestOut.model_validate({**view, **extra})
+
+
+def _summary(ctx: engine.Context, req: RequestRow) -> SummaryOut:
+    return SummaryOut(
+        id=req.id, type=req.type, state=req.state, subject_id=req.subject_id,
+        received_at=req.received_at, due_on=req.due_on, legal_due_on=req.legal_due_on,
+        extended_to=req.extended_to,
+        overdue=req.state not in engine.CLOSED and req.due_on < ctx.today())
+
+
+def _find(session: Session, ref: str, subject: str | None) -> RequestRow:
+    """The request, and only if it is ``subject``'s (theirs, or opened by them for another)."""
+    req = engine.get_request(session, ref)
+    if subject is not None:
+        person = get_subject(session, subject)
+        if person.id not in (req.subject_id, req.opened_by_subject_id):
+            raise NotFound(f"no request {ref!r} of this subject")
+    return req
+
+
+# ---- routes -------------------------------------------------------------------------------
+
+@router.post("", status_code=201, response_model=RequestOut, responses=responses(403, 409))
+def open_request(body: OpenIn, request: Request) -> RequestOut:
+    """Open a request; its deadline starts today. Without ``verified_by`` a one-time code
+    is e-mailed to the person (or the guardian or admin who asks)."""
+    rt = runtime(request)
+    ctx = _ctx(rt)
+    by = engine.Requester(body.opened_by, body.acting_subject, body.verified_by)
+    details = body.details.model_dump(exclude_none=True)
+    with unit(rt) as session:
+        opened = engine.open_request(session, ctx, body.type, subject=body.subject,
+                                     email=body.email, by=by, channel=body.channel,
+                                     details=details)
+        return _out(session, ctx, opened.request, code_sent_to=opened.code_sent_to)
+
+
+@router.get("", response_model=list[SummaryOut])
+def list_requests(
+    request: Request,
+    overdue: Annotated[bool, Query(description="only open requests past due")] = False,
+    due_soon: Annotated[int | None, Query(ge=0, le=3660, description="only open requests "
+                                          "due within this many days")] = None,
+    state: Annotated[Literal["received", "verifying", "verified", "in_progress", "waiting",
+                             "completed", "refused"] | None, Query()] = None,
+    subject: ForSubject = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> list[SummaryOut]:
+    """Requests by due date: all, the overdue ones, or those due soon."""
+    rt = runtime(request)
+    ctx = _ctx(rt)
+    with unit(rt) as session:
+        subject_id = get_subject(session, subject).id if subject is not None else None
+        found = engine.list_requests(session, ctx, overdue=overdue, due_within=due_soon,
+                                     state=state, subject_id=subject_id, limit=limit)
+        return [_summary(ctx, r) for r in found]
+
+
+@router.get("/{request_id}", response_model=RequestOut)
+def show_request(request_id: RequestId, request: Request, subject: ForSubject = None
+                 ) -> RequestOut:
+    """A request with its due date, history, outcome and who was told."""
+    rt = runtime(request)
+    ctx = _ctx(rt)
+    with unit(rt) as session:
+        return _out(session, ctx, _find(session, request_id, subject))
+
+
+@router.post("/{request_id}/verify", response_model=RequestOut, responses=responses(409))
+def verify_request(request_id: RequestId, body: CodeIn, request: Request,
+                   subject: ForSubject = None) -> RequestOut:
+    """Verify the person with their one-time code (a wrong guess counts; 422)."""
+    rt = runtime(request)
+    ctx = _ctx(rt)
+    with unit(rt) as session:
+        rid = _find(session, request_id, subject).id
+    engine.Requests(rt.sessions, ctx).verify(rid, body.code)
+    with unit(rt) as session:
+        return _out(session, ctx, engine.get_request(session, rid))
+
+
+@router.post("/{request_id}/run", response_model=RunOut,
+             responses={202: {"model": RunOut, "description": "waiting: a dataset was down or "
+                                                              "a task is open; run it again"},
+                        **responses(409, 500)})
+def run_request(request_id: RequestId, request: Request, key: Key,
+                body: RunIn | None = None, subject: ForSubject = None) -> Response:
+    """Carry the request out (200 completed, 202 waiting)."""
+    rt = runtime(request)
+    ctx = _ctx(rt)
+    body = body or RunIn()
+    with unit(rt) as session:
+        rid = _find(session, request_id, subject).id
+    service = engine.Requests(rt.sessions, ctx)
+    try:
+        result = service.run(rid, out_dir=_packages_dir(), actor=_actor(key), prove=body.prove,
+                             lang=body.lang)
+    finally:
+        service.close()
+    has_file = "package" in result.outcome or "export" in result.outcome
+    out = RunOut(id=result.request_id, state="completed" if result.state == "completed"
+                 else "waiting", outcome=_public(result.outcome), error=result.error,
+                 package=f"/api/v1/requests/{rid}/package" if has_file else None)
+    return JSONResponse(out.model_dump(mode="json"),
+                        status_code=200 if result.state == "completed" else 202)
+
+
+@router.get("/{request_id}/package", response_class=Response,
+            responses={200: {"content": {"application/zip": {}},
+                             "description": "the access package or the portability export, "
+                                            "zipped"}, **responses(409)})
+def download_package(request_id: RequestId, request: Request, subject: ForSubject = None
+                     ) -> Response:
+    """The access package (``access-<id>.zip``) or portability export, as a zip."""
+    rt = runtime(request)
+    with unit(rt) as session:
+        req = _find(session, request_id, subject)
+        facts = (req.outcome or {}).get("package") or (req.outcome or {}).get("export")
+        rid, type_, state = req.id, req.type, req.state
+    if type_ not in ("access", "portability"):
+        raise Conflict(f"request {rid} is {type_}: it has no package")
+    if state != "completed" or not facts:
+        raise Conflict(f"request {rid} is {state}: run it first")
+    path = FsPath(facts["path"])
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"the file of request {rid} is gone; run a new request") from None
+    if hashlib.sha256(data).hexdigest() != facts["sha256"]:
+        raise Conflict(f"the file of request {rid} was changed since it was written")
+    if type_ == "portability":
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(path.name, data)
+        data = buf.getvalue()
+    name = f"{type_}-{rid}.zip"
+    return Response(data, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/{request_id}/extend", response_model=RequestOut, responses=responses(409))
+def extend_request(request_id: RequestId, body: ReasonIn, request: Request, key: Key
+                   ) -> RequestOut:
+    """Extend by up to two months (GDPR Art. 12(3)); the person is told with the reason."""
+    rt = runtime(request)
+    ctx = _ctx(rt)
+    with unit(rt) as session:
+        req = engine.extend(session, ctx, request_id, body.reason, actor=_actor(key))
+        return _out(session, ctx, req)
+
+
+@router.post("/{request_id}/refuse", response_model=RequestOut, responses=responses(409))
+def refuse_request(request_id: RequestId, body: ReasonIn, request: Request, key: Key
+                   ) -> RequestOut:
+    """Refuse with reasons; the person is told of their right to complain (Art. 12(4))."""
+    rt = runtime(request)
+    ctx = _ctx(rt)
+    with unit(rt) as session:
+        req = engine.refuse(session, ctx, request_id, body.reason, actor=_actor(key))
+        return _out(session, ctx, req)
+
+
+@router.post("/{request_id}/lift", response_model=RequestOut, responses=responses(409))
+def lift_restriction(request_id: RequestId, body: ReasonIn, request: Request, key: Key
+                     ) -> RequestOut:
+    """Lift a restriction; the person is told first (GDPR Art. 18(3))."""
+    rt = runtime(request)
+    ctx = _ctx(rt)
+    with unit(rt) as session:
+        req = engine.lift_restriction(session, ctx, request_id, body.reason, actor=_actor(key))
+        return _out(session, ctx, req)
+
+
+DatasetId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$",
+                                description="the manual dataset's id")]
+
+
+class NoteIn(Strict):
+    """What the processor answered."""
+
+    note: Text
+
+
+@router.post("/{request_id}/tasks/{dataset}/done", response_model=RequestOut,
+             responses=responses(409, 500))
+def task_done(request_id: RequestId, dataset: DatasetId, body: NoteIn, request: Request,
+              key: Key) -> RequestOut:
+    """Record that a processor asked by e-mail did its part (a manual task); the last one
+    completes the request."""
+    rt = runtime(request)
+    ctx = _ctx(rt)
+    service = engine.Requests(rt.sessions, ctx)
+    try:
+        service.task_done(request_id, dataset, body.note, actor=_actor(key),
+                          out_dir=_packages_dir())
+    finally:
+        service.close()
+    with unit(rt) as session:
+        return _out(session, ctx, engine.get_request(session, request_id))

@@ -1,0 +1,50 @@
+"""The demo service for request tests: its clock, a private copy per test, opening a request.
+
+Imported by tests/requests/conftest.py (fixtures) and by tests. Demo ids (60 subjects):
+1-7 mentors, 8-30 parents, 31-60 pupils (the parent of 31 is 8).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from personvern.requests.engine import Requester, Requests, open_request
+from personvern.runtime import Runtime
+
+DEMO_NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)  # a Monday
+DEMO_SUBJECTS = 60
+OWNER = Requester("owner", verified_by="checked in a video call")
+
+
+class MovingClock:
+    """A clock the test can move."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        """Move forward by ``timedelta(**delta)``."""
+        self.at += timedelta(**delta)
+
+
+def copy_demo(template: Path, target: Path) -> Path:
+    """A private copy of the demo (service and engine database), its manifest pointing at it."""
+    for name in ("service.db", "personvern.db"):
+        shutil.copy(template / name, target / name)
+    text = (template / "personvern.yaml").read_text(encoding="utf-8")
+    (target / "personvern.yaml").write_text(
+        text.replace(str(template / "service.db"), str(target / "service.db")), encoding="utf-8")
+    return target
+
+
+def open_as_owner(rt: Runtime, service: Requests, type: str, ref: str, **kw: Any) -> str:
+    """Open a request verified by the privacy owner; its id."""
+    with rt.transaction() as s:
+        return open_request(s, service.ctx, type, subject=ref, by=kw.pop("by", OWNER),
+                            **kw).request.id
