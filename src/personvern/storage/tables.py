@@ -8,10 +8,11 @@ from personvern.consent import tables as consent_tables
 from personvern.mail import tables as mail_tables
 from personvern.policy import tables as policy_tables
 from personvern.requests import tables as request_tables
+from personvern.retention import tables as retention_tables
 from personvern.storage import models
 from personvern.storage.models import Base
 
 __all__ = [
     "Base", "breach_tables", "consent_tables", "mail_tables", "models", "policy_tables",
-    "request_tables",
+    "request_tables", "retention_tables",
 ]

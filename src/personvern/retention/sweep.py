@@ -1,0 +1,658 @@
+"""Sweeps: ``plan(now)`` says what retention would do, rule by rule; ``run(now)`` does it.
+
+Work goes in set-based batches per (rule, table) step. A batch is recorded as pending in
+the engine before the service's data changes and marked done together with the engine's
+side (erasing or restricting subjects, the audit event), so a crash anywhere is finished
+by the next run: the service's statements re-check their condition and change nothing
+twice, and the pending batch's engine side is done then.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, delete, false, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from personvern.errors import Conflict
+from personvern.law import Jurisdiction
+from personvern.manifest.model import RetentionRule
+from personvern.requests.datamap import SqlDataset
+from personvern.retention import clauses, people
+from personvern.retention.resolve import HOLD, Resolution, TableRules
+from personvern.retention.tables import RetentionBatch, RetentionSweep
+from personvern.storage.audit import append_audit
+from personvern.storage.engine import storage_errors
+
+ACTOR = "retention"
+EXAMPLES = 3
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class StepResult:
+    """What one (rule, table) step did or would do."""
+
+    rule: str
+    dataset: str
+    table: str
+    action: str
+    date_from: str
+    rows: int = 0
+    examples: list[Any] = field(default_factory=list)
+    erased_subjects: int = 0
+    restricted_subjects: int = 0
+    note: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class Report:
+    """A plan or a run: the steps, notices queued, and what no rule can date."""
+
+    now: datetime
+    dry_run: bool
+    steps: list[StepResult] = field(default_factory=list)
+    notices: int = 0
+    undated: list[dict[str, str]] = field(default_factory=list)
+    resumed_batches: int = 0
+    sweep_id: int | None = None
+
+    def as_dict(self, res: Resolution, lang: str = "en") -> dict[str, Any]:
+        """Rule by rule, with the reason in words."""
+        rules = []
+        for rule in res.manifest.retention:
+            steps = [s.as_dict() for s in self.steps if s.rule == rule.id]
+            if not steps:
+                continue
+            rules.append({"rule": rule.id, "reason": reason(rule, res, lang),
+                          "action": rule.action, "rows": sum(s["rows"] for s in steps),
+                          "tables": steps})
+        return {"now": self.now.isoformat(), "dry_run": self.dry_run, "sweep": self.sweep_id,
+                "rules": rules, "notices": self.notices, "undated": self.undated,
+                "resumed_batches": self.resumed_batches}
+
+
+def reason(rule: RetentionRule, res: Resolution, lang: str = "en") -> str:
+    """Why the rule acts, in words: what it says, its trigger, period and statute."""
+    from personvern.requests.fulfil import rule_text
+
+    extra = " plus the right-of-withdrawal period" if rule.plus_withdrawal_period else ""
+    if rule.bookkeeping:
+        when = "the end of the fiscal year of the document's date plus the bookkeeping years"
+    else:
+        when = f"{rule.duration} after {rule.trigger.replace('_', ' ')}{extra}"
+    text = f"{rule_text(rule, lang)} [{when}; then {rule.action}"
+    purposes = [p for p in res.purposes_of(rule.id) if p != HOLD]
+    if purposes:
+        text += f"; purposes: {', '.join(purposes)}"
+    if rule.statute:
+        text += f"; {rule.statute}"
+    return text + "]"
+
+
+@dataclass
+class Sweeper:
+    """One plan or run over the resolved rules."""
+
+    res: Resolution
+    j: Jurisdiction
+    sessions: sessionmaker[Session]
+    now: datetime
+    batch: int = 1000
+    dry_run: bool = True
+    progress: Progress | None = None
+    report: Report = field(init=False)
+    sweep_id: int | None = None
+
+    def __post_init__(self) -> None:
+        self.report = Report(self.now, self.dry_run)
+
+    # ---- the engine's transactions ----------------------------------------------------
+
+    @contextmanager
+    def engine(self) -> Iterator[Session]:
+        """One engine transaction."""
+        from personvern.storage.session import transaction
+
+        with transaction(self.sessions) as session:
+            yield session
+
+    # ---- the whole sweep --------------------------------------------------------------
+
+    def execute(self) -> Report:
+        """Plan (dry run) or run every step, then the notices."""
+        for tr in self.res.tables:
+            for pid, rid, why in tr.undated:
+                self.report.undated.append({"dataset": tr.dataset, "table": tr.table,
+                                            "purpose": pid, "rule": rid, "why": why})
+        if not self.dry_run:
+            self._begin()
+        for rule in self.res.manifest.retention:
+            tables = [tr for r, tr in self.res.steps() if r.id == rule.id]
+            engine_dated = [tr for tr in tables if _holding(tr, rule).dating.kind == "engine"]
+            for tr in tables:
+                if tr not in engine_dated:
+                    self._column_step(rule, tr)
+            if engine_dated:
+                self._engine_step(rule, engine_dated)
+        self._notices()
+        if not self.dry_run:
+            self._release()
+            self._finish()
+        return self.report
+
+    def _release(self) -> None:
+        """Erase subjects kept only for a legal hold once the hold's rows are gone."""
+        from personvern.retention.tables import RetentionRestriction
+
+        with self.engine() as s:
+            held = [(r.subject_id, r.rule) for r in s.scalars(select(RetentionRestriction))]
+        done: list[str] = []
+        for sid, rule_id in held:
+            rule = self.res.manifest.retention_rule(rule_id)
+            if rule is not None and rule.action == "restrict":
+                continue  # restricted for good by the rule itself
+            with self.engine() as s:
+                idents = people.identities(s, [sid]).get(sid, {})
+            if not any(self._held_by(ds, idents) for ds in self.res.datasets.values()):
+                done.append(sid)
+        if done:
+            with self.engine() as s:
+                people.erase_subjects(s, done, self.now)
+                append_audit(s, lambda: self.now, ACTOR, "retention.release", "subjects",
+                             {"sweep": self.sweep_id, "erased_subjects": len(done)})
+
+    def _begin(self) -> None:
+        with self.engine() as s:
+            last = s.scalar(select(func.max(RetentionSweep.now)))
+            if last is not None and self.now < last:
+                raise Conflict(
+                    f"the clock went backwards: a sweep already ran at {last.isoformat()}, "
+                    f"later than --now {self.now.isoformat()}; nothing was changed")
+        self.report.resumed_batches = self._resume()
+        with self.engine() as s:
+            sweep = RetentionSweep(now=self.now, started_at=self.now, batch_size=self.batch,
+                                   totals={})
+            s.add(sweep)
+            s.flush()
+            self.sweep_id = self.report.sweep_id = sweep.id
+            append_audit(s, lambda: self.now, ACTOR, "retention.sweep.start",
+                         f"sweep:{sweep.id}", {"now": self.now.isoformat(),
+                                                "batch": self.batch})
+
+    def _finish(self) -> None:
+        totals: dict[str, int] = defaultdict(int)
+        for st in self.report.steps:
+            totals[f"{st.rule}:{st.dataset}.{st.table}"] += st.rows
+        with self.engine() as s:
+            sweep = s.get(RetentionSweep, self.sweep_id)
+            assert sweep is not None
+            sweep.finished_at = self.now
+            sweep.totals = {**totals, "notices": self.report.notices}
+            append_audit(s, lambda: self.now, ACTOR, "retention.sweep.finish",
+                         f"sweep:{sweep.id}", {"rows": sum(totals.values()),
+                                               "notices": self.report.notices})
+
+    def _resume(self) -> int:
+        """Finish the pending batches of sweeps a crash left open; close those sweeps."""
+        with self.engine() as s:
+            open_sweeps = list(s.scalars(select(RetentionSweep).where(
+                RetentionSweep.finished_at.is_(None)).order_by(RetentionSweep.id)))
+            pending = [(b.id, b.sweep_id, b.step, list(b.keys), list(b.subject_ids))
+                       for b in s.scalars(select(RetentionBatch).where(
+                           RetentionBatch.state == "pending").order_by(RetentionBatch.id))]
+            nows = {sw.id: sw.now for sw in open_sweeps}
+        for batch_id, sweep_id, step, keys, subjects in pending:
+            rule_id, ds_id, table = step.split("|")
+            rule = self.res.manifest.retention_rule(rule_id)
+            if rule is None:  # the rule left the manifest: nothing to finish by it
+                continue
+            redo = Sweeper(self.res, self.j, self.sessions, nows.get(sweep_id, self.now),
+                           self.batch, dry_run=False)
+            redo.sweep_id = sweep_id
+            if table == "*":
+                trs = [tr for r, tr in self.res.steps()
+                       if r.id == rule_id and tr.dataset == ds_id]
+                redo._engine_page(rule, trs, subjects, batch_id)
+            else:
+                tr = next(t for t in self.res.tables if t.dataset == ds_id and t.table == table)
+                redo._column_batch(rule, tr, keys, subjects, batch_id)
+        with self.engine() as s:
+            for sw in s.scalars(select(RetentionSweep).where(
+                    RetentionSweep.finished_at.is_(None))):
+                sw.finished_at = self.now
+                sw.totals = {**(sw.totals or {}), "interrupted": True}
+        return len(pending)
+
+    # ---- steps dated by a column ------------------------------------------------------
+
+    def _column_step(self, rule: RetentionRule, tr: TableRules) -> None:
+        ds = self.res.datasets[tr.dataset]
+        spec = ds.mapped[tr.table]
+        t = ds.tables[tr.table]
+        result = self._result(rule, tr)
+        where = self._row_clause(rule, tr, ds)
+        if where is None:
+            return
+        key = t.c[spec.key]
+        ids = [c.name for c in spec.columns if c.identity]
+        others = self._engine_others(rule, tr)
+        last: Any = None
+        while True:
+            q = select(key, *(t.c[c] for c in ids)).where(where)
+            if last is not None:
+                q = q.where(key > last)
+            with storage_errors(ds.engine.url), ds.engine.connect() as conn:
+                rows = conn.execute(q.order_by(key).limit(self.batch)).all()
+            if not rows:
+                break
+            last = rows[-1][0]
+            keys = [r[0] for r in rows]
+            subjects: list[str] = []
+            if ids and (others or self._erases_profile(rule, tr)):
+                owners = self._owners(ds, tr.table, rows)
+                if others:
+                    keys, subjects = self._filter_by_others(rule, tr, rows, owners, others)
+                else:
+                    subjects = sorted({s for ss in owners.values() for s in ss})
+            elif others:
+                keys = []  # rows held by a purpose only the engine can end, not tied to it
+            if not keys:
+                continue
+            result.examples += keys[:EXAMPLES - len(result.examples)]
+            if self.dry_run:
+                result.rows += len(keys)
+                continue
+            with self.engine() as s:
+                b = RetentionBatch(sweep_id=self.sweep_id, step=f"{rule.id}|{tr.dataset}|"
+                                   f"{tr.table}", seq=0, state="pending", keys=keys,
+                                   subject_ids=subjects, rows=0)
+                s.add(b)
+                s.flush()
+                batch_id = b.id
+            self._column_batch(rule, tr, keys, subjects, batch_id, result)
+            if len(rows) < self.batch:
+                break
+        if result.rows or result.note:
+            self.report.steps.append(result)
+
+    def _column_batch(self, rule: RetentionRule, tr: TableRules, keys: list[Any],
+                      subjects: list[str], batch_id: int,
+                      result: StepResult | None = None) -> None:
+        """Apply one pending batch to the service, then the engine's side; mark it done."""
+        ds = self.res.datasets[tr.dataset]
+        spec = ds.mapped[tr.table]
+        t = ds.tables[tr.table]
+        where = self._row_clause(rule, tr, ds)
+        n = 0
+        if where is not None and keys:
+            with storage_errors(ds.engine.url), ds.engine.begin() as conn:
+                n = self._apply(conn, rule, tr, and_(where, t.c[spec.key].in_(keys)))
+        self._engine_side(rule, tr, subjects, batch_id, n, result)
+
+    # ---- steps dated by the engine's records ----------------------------------------
+
+    def _engine_step(self, rule: RetentionRule, trs: list[TableRules]) -> None:
+        purposes = [p for p in self.res.purposes_of(rule.id) if p != HOLD]
+        by_ds: dict[str, list[TableRules]] = defaultdict(list)
+        for tr in trs:
+            by_ds[tr.dataset].append(tr)
+        for ds_id, tables in by_ds.items():
+            results = {tr.table: self._result(rule, tr) for tr in tables}
+            after = ""
+            while True:
+                with self.engine() as s:
+                    page, nxt = people.page_fired(s, rule, purposes, self.now, self.j, after,
+                                                  self.batch)
+                if page:
+                    if self.dry_run:
+                        self._engine_page(rule, tables, page, None, results)
+                    else:
+                        with self.engine() as s:
+                            b = RetentionBatch(sweep_id=self.sweep_id, step=f"{rule.id}|{ds_id}|*",
+                                               seq=0, state="pending", keys=[], subject_ids=page,
+                                               rows=0)
+                            s.add(b)
+                            s.flush()
+                            batch_id = b.id
+                        self._engine_page(rule, tables, page, batch_id, results)
+                if nxt is None:
+                    break
+                after = nxt
+            for tr in tables:
+                r = results[tr.table]
+                if r.rows or r.erased_subjects or r.restricted_subjects or r.note:
+                    self.report.steps.append(r)
+
+    def _engine_page(self, rule: RetentionRule, tables: list[TableRules], page: list[str],
+                     batch_id: int | None, results: dict[str, StepResult] | None = None) -> None:
+        """One page of subjects whose rule fired: their rows in every covered table."""
+        if not tables:
+            return
+        ds = self.res.datasets[tables[0].dataset]
+        holders = {p for tr in tables for p in tr.purposes()}
+        engine_rules = self._engine_rules()
+        with self.engine() as s:
+            ended = people.ended(s, self.res.manifest, self.j, page, holders, engine_rules,
+                                 self.now)
+            idents = people.identities(s, page)
+        total = 0
+        order = {name: i for i, name in enumerate(_deletion_order(ds))}
+        with storage_errors(ds.engine.url), ds.engine.begin() as conn:
+            for tr in sorted(tables, key=lambda x: order[x.table]):
+                groups: dict[frozenset[str], list[str]] = defaultdict(list)
+                for sid in page:
+                    groups[frozenset(ended.get(sid, set()) & set(tr.purposes()))].append(sid)
+                for ended_here, members in groups.items():
+                    if not ended_here:
+                        continue
+                    where = self._row_clause(rule, tr, ds, engine_ended=ended_here)
+                    if where is None:
+                        continue
+                    scoped = and_(where, clauses.owned(ds, tr.table,
+                                                       people.merged(idents, members)))
+                    if self.dry_run:
+                        n, ex = self._count(conn, tr, scoped)
+                    else:
+                        n, ex = self._apply(conn, rule, tr, scoped), []
+                    total += n
+                    if results is not None:
+                        r = results[tr.table]
+                        r.rows += n
+                        r.examples += ex[:EXAMPLES - len(r.examples)]
+        profile = next((tr for tr in tables if self._erases_profile(rule, tr)), None)
+        gone: list[str] = []
+        if profile is not None:
+            # Every purpose holding the profile has ended for them (or ends by a date in
+            # the rows, checked row by row above): with no live profile row left they are
+            # gone, and the engine forgets them too (or restricts them to a legal hold).
+            mine = set(self.res.purposes_of(rule.id))
+            candidates = [sid for sid in page if mine & ended.get(sid, set()) and all(
+                p in ended.get(sid, set()) or any(h.dating.kind == "column"
+                                                  for h in profile.of_purpose(p))
+                for p in profile.purposes())]
+            live = set() if self.dry_run or not candidates else self._live_owners(
+                ds, profile, idents, candidates)
+            gone = sorted(set(candidates) - live)
+        if self.dry_run:
+            if results is not None and profile is not None:
+                results[profile.table].erased_subjects += len(gone)
+            return
+        target = profile or tables[0]
+        res = results.get(target.table) if results else None
+        self._engine_side(rule, target, gone, batch_id, total, res)
+
+    # ---- the engine's side of a batch --------------------------------------------------
+
+    def _engine_side(self, rule: RetentionRule, tr: TableRules, subjects: list[str],
+                     batch_id: int | None, rows: int, result: StepResult | None) -> None:
+        """Erase or restrict the subjects whose profile went, audit, mark the batch done."""
+        if self.dry_run:
+            return
+        ds = self.res.datasets[tr.dataset]
+        erase: list[str] = []
+        restrict: dict[str, list[str]] = {}
+        with self.engine() as s:
+            live = set(s.scalars(select(people.S.c.id).where(
+                people.S.c.id.in_(subjects), people.S.c.erased_at.is_(None)))) if subjects \
+                else set()
+            idents = people.identities(s, sorted(live))
+            for sid in sorted(live):
+                held = self._held_by(ds, idents.get(sid, {}))
+                if rule.action == "restrict" or held:
+                    restrict[sid] = held or [p for p in self.res.purposes_of(rule.id)
+                                             if p != HOLD]
+                else:
+                    erase.append(sid)
+            people.erase_subjects(s, erase, self.now)
+            people.restrict_subjects(s, restrict, rule.id, self.now,
+                                     f"retention rule {rule.id}: other purposes have ended")
+            if batch_id is not None:
+                b = s.get(RetentionBatch, batch_id)
+                if b is not None:
+                    b.state, b.rows, b.done_at = "done", rows, self.now
+            append_audit(s, lambda: self.now, ACTOR, "retention.batch",
+                         f"{tr.dataset}.{tr.table}",
+                         {"sweep": self.sweep_id, "rule": rule.id, "action": rule.action,
+                          "rows": rows, "erased_subjects": len(erase),
+                          "restricted_subjects": len(restrict)})
+        if result is not None:
+            result.rows += rows if batch_id is not None and result.dataset == tr.dataset \
+                and not _engine_dated(rule, tr) else 0
+            result.erased_subjects += len(erase)
+            result.restricted_subjects += len(restrict)
+        if self.progress is not None:
+            self.progress(f"{rule.id}: {tr.dataset}.{tr.table}", rows)
+
+    def _held_by(self, ds: SqlDataset, idents: dict[str, list[str]]) -> list[str]:
+        """Purposes whose legal hold still keeps rows of this person (restricted to them)."""
+        if not idents:
+            return []
+        held: list[str] = []
+        with storage_errors(ds.engine.url), ds.engine.connect() as conn:
+            for spec in ds.spec.tables:
+                if not spec.hold:
+                    continue
+                t = ds.tables[spec.name]
+                q = select(t.c[spec.key]).where(clauses.owned(ds, spec.name, idents)).limit(1)
+                if conn.execute(q).first() is not None:
+                    held += [p for p in self.res.purposes_of(spec.hold) if p not in held]
+        return held
+
+    # ---- pieces ------------------------------------------------------------------------
+
+    def _result(self, rule: RetentionRule, tr: TableRules) -> StepResult:
+        h = _holding(tr, rule)
+        return StepResult(rule.id, tr.dataset, tr.table, self._action_words(rule, tr),
+                          h.dating.describe())
+
+    def _engine_rules(self) -> dict[str, list[RetentionRule]]:
+        out: dict[str, list[RetentionRule]] = defaultdict(list)
+        for tr in self.res.tables:
+            for h in tr.holdings:
+                if h.dating.kind == "engine" and h.rule not in out[h.purpose]:
+                    out[h.purpose].append(h.rule)
+        return out
+
+    def _engine_others(self, rule: RetentionRule, tr: TableRules) -> list[str]:
+        """Other purposes holding the table that only the engine's records can end."""
+        mine = set(self.res.purposes_of(rule.id))
+        return [p for p in tr.purposes() if p not in mine
+                and all(h.dating.kind == "engine" for h in tr.of_purpose(p))]
+
+    def _row_clause(self, rule: RetentionRule, tr: TableRules, ds: SqlDataset,
+                    engine_ended: frozenset[str] = frozenset()
+                    ) -> ColumnElement[bool] | None:
+        """Rows of the table this step acts on: the rule fired (column-dated), every other
+        purpose holding the table has ended, not kept on request, not yet acted on."""
+        mine = set(self.res.purposes_of(rule.id))
+        parts: list[ColumnElement[bool]] = []
+        h = _holding(tr, rule)
+        if h.dating.kind == "column":
+            fired = clauses.fired(ds, tr.table, rule, h.dating, self.now, self.j)
+            assert fired is not None
+            parts.append(fired)
+        elif not (mine & engine_ended):
+            return None
+        for p in tr.purposes():
+            if p in mine or p in engine_ended:
+                continue
+            cols = [c for hh in tr.of_purpose(p) if hh.dating.kind == "column"
+                    and (c := clauses.fired(ds, tr.table, hh.rule, hh.dating, self.now, self.j))
+                    is not None]
+            if cols:
+                from sqlalchemy import or_
+
+                parts.append(or_(*cols))
+            elif h.dating.kind == "engine":
+                parts.append(false())  # held by a purpose that has not ended for them
+        kept = clauses.kept_on_request(ds, tr.table, rule)
+        if kept is not None:
+            parts.append(~kept)
+        how = self._how(rule, tr)
+        if how == "none":
+            if rule.action != "restrict":
+                return None
+        elif how == "delete":
+            guard = clauses.unreferenced(ds, tr.table)
+            if guard is not None:
+                parts.append(guard)
+        else:
+            _, pending = clauses.erase_values(ds, ds.mapped[tr.table], how)
+            parts.append(pending)
+        return and_(*parts)
+
+    def _how(self, rule: RetentionRule, tr: TableRules) -> str:
+        """delete, an erase action for the columns (mask, null, hash), or none."""
+        spec = self.res.datasets[tr.dataset].mapped[tr.table]
+        if rule.action == "restrict":
+            return "none"
+        if rule.action == "anonymise":
+            return "mask" if spec.erase in ("delete_row", "keep") else spec.erase
+        if spec.erase == "keep":
+            return "delete" if spec.hold else "none"
+        return "delete" if spec.erase == "delete_row" else spec.erase
+
+    def _action_words(self, rule: RetentionRule, tr: TableRules) -> str:
+        how = self._how(rule, tr)
+        if rule.action == "restrict":
+            return "restrict (kept; no use but storage and the purposes still holding it)"
+        return {"delete": "delete rows", "none": "nothing (the data map keeps these rows)"}.get(
+            how, f"erase personal columns ({how})")
+
+    def _erases_profile(self, rule: RetentionRule, tr: TableRules) -> bool:
+        spec = self.res.datasets[tr.dataset].mapped[tr.table]
+        return any(c.identity for c in spec.columns) and self._how(rule, tr) != "none"
+
+    def _apply(self, conn: Connection, rule: RetentionRule, tr: TableRules,
+               where: ColumnElement[bool]) -> int:
+        ds = self.res.datasets[tr.dataset]
+        spec = ds.mapped[tr.table]
+        t = ds.tables[tr.table]
+        how = self._how(rule, tr)
+        if how == "none":
+            return int(conn.execute(select(func.count()).select_from(t).where(where)).scalar_one())
+        if how == "delete":
+            return int(conn.execute(delete(t).where(where)).rowcount)
+        values, _ = clauses.erase_values(ds, spec, how)
+        return int(conn.execute(update(t).where(where).values(values)).rowcount)
+
+    def _count(self, conn: Connection, tr: TableRules, where: ColumnElement[bool]
+               ) -> tuple[int, list[Any]]:
+        ds = self.res.datasets[tr.dataset]
+        t = ds.tables[tr.table]
+        key = t.c[ds.mapped[tr.table].key]
+        n = int(conn.execute(select(func.count()).select_from(t).where(where)).scalar_one())
+        ex = list(conn.scalars(select(key).where(where).order_by(key).limit(EXAMPLES))) if n \
+            else []
+        return n, ex
+
+    def _owners(self, ds: SqlDataset, table: str, rows: Sequence[Any]) -> dict[Any, set[str]]:
+        """Engine subjects owning each row, by the row's identity columns."""
+        spec = ds.mapped[table]
+        ids = [c for c in spec.columns if c.identity]
+        pairs: dict[Any, list[tuple[str, str]]] = {}
+        for r in rows:
+            mine = []
+            for i, col in enumerate(ids, start=1):
+                value = r[i]
+                if value is None:
+                    continue
+                kind = "external_id" if col.identity == "user_id" else str(col.identity)
+                text = str(value).casefold() if kind == "email" else str(value)
+                mine.append((kind, text))
+            pairs[r[0]] = mine
+        with self.engine() as s:
+            found = people.owners_of(s, [p for ps in pairs.values() for p in ps])
+        return {k: {found[p] for p in ps if p in found} for k, ps in pairs.items()}
+
+    def _filter_by_others(self, rule: RetentionRule, tr: TableRules, rows: Sequence[Any],
+                          owners: dict[Any, set[str]], others: list[str]
+                          ) -> tuple[list[Any], list[str]]:
+        """Keys whose owners have ended every other purpose (by the engine's records)."""
+        subjects = sorted({s for ss in owners.values() for s in ss})
+        with self.engine() as s:
+            ended = people.ended(s, self.res.manifest, self.j, subjects, others,
+                                 self._engine_rules(), self.now)
+        keys, kept_subjects = [], set()
+        for r in rows:
+            own = owners.get(r[0], set())
+            consent_only = all(_consent(self.res, p) for p in others)
+            if (own and all(set(others) <= ended.get(s, set()) for s in own)) or (
+                    not own and consent_only):
+                keys.append(r[0])
+                kept_subjects.update(own)
+        return keys, sorted(kept_subjects)
+
+    def _live_owners(self, ds: SqlDataset, tr: TableRules, idents: dict[str, dict[str, list[str]]],
+                     page: list[str]) -> set[str]:
+        """Subjects of ``page`` who still have a row in ``tr`` not yet acted on."""
+        spec = ds.mapped[tr.table]
+        t = ds.tables[tr.table]
+        how = "delete" if spec.erase in ("delete_row", "keep") else spec.erase
+        pending: ColumnElement[bool] | None = None
+        if how != "delete":
+            _, pending = clauses.erase_values(ds, spec, how)
+        live: set[str] = set()
+        ids = [c for c in spec.columns if c.identity]
+        if not ids:
+            return live
+        lookup: dict[tuple[str, str], str] = {}
+        for sid in page:
+            for kind, values in idents.get(sid, {}).items():
+                for v in values:
+                    lookup[(kind, v)] = sid
+        where = clauses.owned(ds, tr.table, people.merged(idents, page))
+        if pending is not None:
+            where = and_(where, pending)
+        with storage_errors(ds.engine.url), ds.engine.connect() as conn:
+            for r in conn.execute(select(*(t.c[c.name] for c in ids)).where(where)):
+                for col, value in zip(ids, r, strict=True):
+                    if value is None:
+                        continue
+                    kind = "external_id" if col.identity == "user_id" else str(col.identity)
+                    text = str(value).casefold() if kind == "email" else str(value)
+                    if (kind, text) in lookup:
+                        live.add(lookup[(kind, text)])
+        return live
+
+    # ---- notices before an inactivity deletion ------------------------------------------
+
+    def _notices(self) -> None:
+        from personvern.retention.notices import queue_notices
+
+        for rule in self.res.manifest.retention:
+            if rule.notice_before is None or rule.trigger != "last_activity":
+                continue
+            with self.engine() as s:
+                n = queue_notices(s, self.res.manifest, self.j, rule, self.now,
+                                  dry_run=self.dry_run)
+            self.report.notices += n
+
+
+def _holding(tr: TableRules, rule: RetentionRule) -> Any:
+    return next(h for h in tr.holdings if h.rule.id == rule.id)
+
+
+def _engine_dated(rule: RetentionRule, tr: TableRules) -> bool:
+    return bool(_holding(tr, rule).dating.kind == "engine")
+
+
+def _consent(res: Resolution, purpose_id: str) -> bool:
+    p = next((p for p in res.manifest.purposes if p.id == purpose_id), None)
+    return p is not None and p.legal_basis == "consent"
+
+
+def _deletion_order(ds: SqlDataset) -> list[str]:
+    from personvern.requests.fulfil import _deletion_order as order
+
+    return order(ds)
