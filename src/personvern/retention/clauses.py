@@ -151,15 +151,19 @@ def erase_values(ds: SqlDataset, spec: MappedTable, how_default: str
     """The values a row's personal columns are set to, and the rows not yet set so.
 
     Mask writes ``slettet-<key>`` (unique, as unique columns need); hash is a mask here,
-    since SQL has no portable SHA-256; null on a NOT NULL column masks instead.
+    since SQL has no portable SHA-256; null on a NOT NULL column masks instead. Columns
+    under a column-level hold are left for the hold.
     """
     t = ds.tables[spec.name]
     key = t.c[spec.key]
     values: dict[str, Any] = {}
     pending: list[ColumnElement[bool]] = []
+    # A column that dates a retention trigger stays: rows referring to this one are dated
+    # by it, and it says nothing about the person once the rest is gone.
+    dating = set(spec.dates.values())
     for col in spec.columns:
         how = col.erase or how_default
-        if col.name == spec.key or how == "keep" or col.hold:
+        if col.name == spec.key or how == "keep" or col.hold or col.name in dating:
             continue
         c = t.c[col.name]
         is_text = isinstance(c.type, String)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, delete, false, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from personvern.errors import Conflict
+from personvern.errors import InvalidInput
 from personvern.law import Jurisdiction
 from personvern.manifest.model import RetentionRule
 from personvern.requests.datamap import SqlDataset
@@ -138,6 +138,8 @@ class Sweeper:
             self._begin()
         for rule in self.res.manifest.retention:
             tables = [tr for r, tr in self.res.steps() if r.id == rule.id]
+            # Referring rows first: a parent's date column may be erased with the parent.
+            tables.sort(key=self._order)
             engine_dated = [tr for tr in tables if _holding(tr, rule).dating.kind == "engine"]
             for tr in tables:
                 if tr not in engine_dated:
@@ -149,6 +151,10 @@ class Sweeper:
             self._release()
             self._finish()
         return self.report
+
+    def _order(self, tr: TableRules) -> tuple[str, int]:
+        ds = self.res.datasets[tr.dataset]
+        return tr.dataset, _deletion_order(ds).index(tr.table)
 
     def _release(self) -> None:
         """Erase subjects kept only for a legal hold once the hold's rows are gone."""
@@ -175,7 +181,7 @@ class Sweeper:
         with self.engine() as s:
             last = s.scalar(select(func.max(RetentionSweep.now)))
             if last is not None and self.now < last:
-                raise Conflict(
+                raise InvalidInput(
                     f"the clock went backwards: a sweep already ran at {last.isoformat()}, "
                     f"later than --now {self.now.isoformat()}; nothing was changed")
         self.report.resumed_batches = self._resume()
@@ -380,9 +386,7 @@ class Sweeper:
                 p in ended.get(sid, set()) or any(h.dating.kind == "column"
                                                   for h in profile.of_purpose(p))
                 for p in profile.purposes())]
-            live = set() if self.dry_run or not candidates else self._live_owners(
-                ds, profile, idents, candidates)
-            gone = sorted(set(candidates) - live)
+            gone = candidates
         if self.dry_run:
             if results is not None and profile is not None:
                 results[profile.table].erased_subjects += len(gone)
@@ -402,11 +406,14 @@ class Sweeper:
         erase: list[str] = []
         restrict: dict[str, list[str]] = {}
         with self.engine() as s:
-            live = set(s.scalars(select(people.S.c.id).where(
+            alive = sorted(s.scalars(select(people.S.c.id).where(
                 people.S.c.id.in_(subjects), people.S.c.erased_at.is_(None)))) if subjects \
-                else set()
-            idents = people.identities(s, sorted(live))
-            for sid in sorted(live):
+                else []
+            idents = people.identities(s, alive)
+            # Only people with no live row left in any table that identifies them are gone.
+            remaining = set().union(*(self._live_owners(ds, t, idents, alive)
+                                      for t in self.res.tables if t.dataset == tr.dataset))
+            for sid in [a for a in alive if a not in remaining]:
                 held = self._held_by(ds, idents.get(sid, {}))
                 if rule.action == "restrict" or held:
                     restrict[sid] = held or [p for p in self.res.purposes_of(rule.id)
