@@ -47,17 +47,18 @@ def cutoff(rule: RetentionRule, now: datetime, j: Jurisdiction) -> datetime | No
     """Rows whose trigger date is before this have passed the rule (None: never).
 
     A date plus the duration (plus the right-of-withdrawal period, angrerettloven, where
-    the rule says so) that has come by ``now``. Bookkeeping rules count from the end of the
-    fiscal year (the calendar year) of the date: bokføringsloven § 13 keeps a document
-    from 2020 through 31 December 2025, so it goes in 2026.
+    the rule says so) that has come by ``now``. ``fiscal_year_end`` counts from the end of
+    the fiscal year (the calendar year) of the date: bokføringsloven § 13 keeps a document
+    from 2020 through 31 December 2025, so it goes in 2026. Other triggers of a rule marked
+    bookkeeping keep their own period (the checker flags one shorter than the law's).
     """
     if rule.duration.unlimited:
         return None
     tz = ZoneInfo(j.timezone)
-    if rule.bookkeeping or rule.trigger == "fiscal_year_end":
-        years = j.bookkeeping_years if rule.bookkeeping else rule.duration.years
-        extra = relativedelta(months=0 if rule.bookkeeping else rule.duration.months,
-                              days=0 if rule.bookkeeping else rule.duration.days)
+    if rule.trigger == "fiscal_year_end":
+        # A bookkeeping rule keeps at least what the law says, whatever the manifest says.
+        years = max(rule.duration.years, j.bookkeeping_years if rule.bookkeeping else 0)
+        extra = relativedelta(months=rule.duration.months, days=rule.duration.days)
         # Kept through 31 Dec of (year + years) + extra; gone once today is past that.
         today = local_today(now, j) - extra
         return datetime.combine(date(today.year - years, 1, 1), time(), tz)
@@ -86,7 +87,7 @@ def fired(ds: SqlDataset, table: str, rule: RetentionRule, dating: Dating, now: 
     if limit is None:
         return false()
     assert dating.table is not None and dating.column is not None
-    strict = rule.bookkeeping or rule.trigger == "fiscal_year_end"
+    strict = rule.trigger == "fiscal_year_end"
     clause: ColumnElement[bool] = before(ds.tables[dating.table].c[dating.column], limit, j,
                                          strict)
     # Walk back down the path: the row refers to a parent whose date has passed.

@@ -44,8 +44,9 @@ _RESTRICTIONS = cast(Table, RetentionRestriction.__table__)
 _REQUESTS = cast(Table, Request.__table__)
 
 
-def page_fired(session: Session, rule: RetentionRule, purposes: Sequence[str], now: datetime,
-               j: Jurisdiction, after: str, limit: int) -> tuple[list[str], str | None]:
+def page_fired(session: Session, manifest: Manifest, rule: RetentionRule,
+               purposes: Sequence[str], now: datetime, j: Jurisdiction, after: str,
+               limit: int) -> tuple[list[str], str | None]:
     """A page of subjects (ids above ``after``) whose ``rule`` has fired by ``now``; the
     second value is where the next page starts (None: no more)."""
     limit_at = cutoff(rule, now, j)
@@ -59,7 +60,7 @@ def page_fired(session: Session, rule: RetentionRule, purposes: Sequence[str], n
                                    .order_by(S.c.id).limit(limit)))
         return ids, (ids[-1] if len(ids) == limit else None)
     # Consent withdrawn or objection raised: candidates have such an event; the latest
-    # event of its kind decides (a consent given again after a withdrawal keeps the data).
+    # events decide (a consent given again after a withdrawal keeps the data).
     kinds = _ENDED_CONSENT if rule.trigger == "consent_withdrawn" else {"objection_raised"}
     candidates = list(session.scalars(
         select(L.c.subject_id).distinct().where(
@@ -67,13 +68,51 @@ def page_fired(session: Session, rule: RetentionRule, purposes: Sequence[str], n
         .order_by(L.c.subject_id).limit(limit)))
     if not candidates:
         return [], None
-    latest = _latest(session, candidates, purposes,
-                     _CONSENT if rule.trigger == "consent_withdrawn" else _OBJECTION)
     alive = set(session.scalars(select(S.c.id).where(S.c.id.in_(candidates), live)))
-    ids = [s for s in candidates if s in alive and any(
-        (e := latest.get((s, p))) is not None and e[0] in kinds and e[1] <= limit_at
-        for p in purposes)]
-    return ids, (candidates[-1] if len(candidates) == limit else None)
+    fired = _event_fired(session, manifest, rule, purposes, [c for c in candidates
+                                                              if c in alive], now, limit_at)
+    return [c for c in candidates if c in fired], (
+        candidates[-1] if len(candidates) == limit else None)
+
+
+def _event_fired(session: Session, manifest: Manifest, rule: RetentionRule,
+                 purposes: Sequence[str], subjects: Sequence[str], now: datetime,
+                 limit_at: datetime) -> set[str]:
+    """Subjects for whom a consent-withdrawn or objection rule has fired.
+
+    Consent withdrawn: some purpose listing the rule had its consent withdrawn (refused,
+    expired) by the cutoff, and no consent purpose listing it still has consent in force
+    (withdrawing marketing alone does not delete the profile the sign-up consent keeps).
+    Objection: the latest objection event of a purpose listing the rule is raised.
+    """
+    if not subjects:
+        return set()
+    out: set[str] = set()
+    if rule.trigger == "objection_raised":
+        latest = _latest(session, subjects, purposes, _OBJECTION)
+        for (sid, _), (kind, at) in latest.items():
+            if kind == "objection_raised" and at <= limit_at:
+                out.add(sid)
+        return out
+    latest = _latest(session, subjects, purposes, _CONSENT)
+    for sid in subjects:
+        withdrawn = any((e := latest.get((sid, p))) is not None and e[0] in _ENDED_CONSENT
+                        and e[1] <= limit_at for p in purposes)
+        if withdrawn and not any(_in_force(manifest, p, latest.get((sid, p)), now)
+                                 for p in purposes):
+            out.add(sid)
+    return out
+
+
+def _in_force(manifest: Manifest, purpose_id: str, last: tuple[str, datetime] | None,
+              now: datetime) -> bool:
+    """Whether consent for a consent-based purpose is in force (given, not expired)."""
+    purpose = next((p for p in manifest.purposes if p.id == purpose_id), None)
+    if purpose is None or purpose.legal_basis != "consent" or last is None:
+        return False
+    expiry = purpose.consent.expires_after if purpose.consent else None
+    return last[0] == "consent_given" and not (
+        expiry is not None and not expiry.unlimited and add_duration(last[1], expiry) <= now)
 
 
 def _latest(session: Session, subjects: Sequence[str], purposes: Iterable[str],
@@ -98,45 +137,38 @@ def ended(session: Session, manifest: Manifest, j: Jurisdiction, subjects: Seque
     wanted = list(purposes)
     if not subjects or not wanted:
         return out
-    rows = session.execute(select(S.c.id, S.c.last_activity, S.c.created_at, S.c.closed_at)
-                           .where(S.c.id.in_(subjects))).all()
-    facts = {r.id: r for r in rows}
+    facts = {r.id: r for r in session.execute(
+        select(S.c.id, S.c.last_activity, S.c.created_at, S.c.closed_at)
+        .where(S.c.id.in_(subjects)))}
     consent = _latest(session, subjects, wanted, _CONSENT)
-    objections = _latest(session, subjects, wanted, _OBJECTION)
+    by_rule: dict[str, set[str]] = {}
     for pid in wanted:
         purpose = next((p for p in manifest.purposes if p.id == pid), None)
-        rules = engine_rules.get(pid, [])
         for sid in subjects:
-            f = facts.get(sid)
-            if f is None:
+            if sid not in facts:
                 continue
-            if purpose is not None and purpose.legal_basis == "consent":
-                last = consent.get((sid, pid))
-                expiry = purpose.consent.expires_after if purpose.consent else None
-                in_force = last is not None and last[0] == "consent_given" and not (
-                    expiry is not None and not expiry.unlimited
-                    and add_duration(last[1], expiry) <= now)
-                if not in_force:
-                    out[sid].add(pid)
-                    continue
-            for rule in rules:
-                limit = cutoff(rule, now, j)
-                if limit is None:
-                    continue
-                at: datetime | None = None
-                if rule.trigger == "last_activity":
-                    at = f.last_activity or f.created_at
-                elif rule.trigger == "account_closed":
-                    at = f.closed_at
-                elif rule.trigger == "consent_withdrawn":
-                    ev = consent.get((sid, pid))
-                    at = ev[1] if ev and ev[0] in _ENDED_CONSENT else None
-                elif rule.trigger == "objection_raised":
-                    ev = objections.get((sid, pid))
-                    at = ev[1] if ev and ev[0] == "objection_raised" else None
-                if at is not None and at <= limit:
-                    out[sid].add(pid)
-                    break
+            if purpose is not None and purpose.legal_basis == "consent" and not _in_force(
+                    manifest, pid, consent.get((sid, pid)), now):
+                out[sid].add(pid)
+        for rule in engine_rules.get(pid, []):
+            limit = cutoff(rule, now, j)
+            if limit is None:
+                continue
+            if rule.trigger in ("consent_withdrawn", "objection_raised"):
+                if rule.id not in by_rule:
+                    listing = [p.id for p in manifest.purposes if rule.id in p.retention]
+                    by_rule[rule.id] = _event_fired(session, manifest, rule, listing,
+                                                    list(facts), now, limit)
+                hit = by_rule[rule.id]
+            else:
+                hit = set()
+                for sid, f in facts.items():
+                    at = (f.last_activity or f.created_at) if rule.trigger == "last_activity" \
+                        else f.closed_at
+                    if at is not None and at <= limit:
+                        hit.add(sid)
+            for sid in hit:
+                out[sid].add(pid)
     return out
 
 
@@ -210,6 +242,9 @@ def restrict_subjects(session: Session, subjects: dict[str, list[str]], rule: st
     session.flush()
 
 
-def restriction_of(session: Session, subject_id: str) -> RetentionRestriction | None:
-    """The retention restriction in force for ``subject_id``, if any."""
-    return session.get(RetentionRestriction, subject_id)
+def retained_for(session: Session, subject_id: str) -> frozenset[str] | None:
+    """The only purposes that may still use the person's data, when retention restricted
+    them (their other purposes have ended); None when no such restriction is in force."""
+    row = session.execute(select(_RESTRICTIONS.c.purposes).where(
+        _RESTRICTIONS.c.subject_id == subject_id)).first()
+    return None if row is None else frozenset(row[0])

@@ -86,8 +86,9 @@ def reason(rule: RetentionRule, res: Resolution, lang: str = "en") -> str:
     from personvern.requests.fulfil import rule_text
 
     extra = " plus the right-of-withdrawal period" if rule.plus_withdrawal_period else ""
-    if rule.bookkeeping:
-        when = "the end of the fiscal year of the document's date plus the bookkeeping years"
+    if rule.trigger == "fiscal_year_end":
+        when = (f"{rule.duration} after the end of the fiscal year of the document's date"
+                + (" (at least the bookkeeping years of the law)" if rule.bookkeeping else ""))
     else:
         when = f"{rule.duration} after {rule.trigger.replace('_', ' ')}{extra}"
     text = f"{rule_text(rule, lang)} [{when}; then {rule.action}"
@@ -317,8 +318,8 @@ class Sweeper:
             after = ""
             while True:
                 with self.engine() as s:
-                    page, nxt = people.page_fired(s, rule, purposes, self.now, self.j, after,
-                                                  self.batch)
+                    page, nxt = people.page_fired(s, self.res.manifest, rule, purposes,
+                                                  self.now, self.j, after, self.batch)
                 if page:
                     if self.dry_run:
                         self._engine_page(rule, tables, page, None, results)
