@@ -230,16 +230,20 @@ def erase_subjects(session: Session, subjects: Sequence[str], at: datetime) -> N
 
 
 def restrict_subjects(session: Session, subjects: dict[str, list[str]], rule: str,
-                      at: datetime, reason: str) -> None:
-    """Record that only the listed purposes may still use each subject's data."""
+                      at: datetime, reason: str) -> int:
+    """Record that only the listed purposes may still use each subject's data; returns how
+    many were not restricted before."""
+    new = 0
     for sid, purposes in subjects.items():
         found = session.get(RetentionRestriction, sid)
         if found is None:
             session.add(RetentionRestriction(subject_id=sid, purposes=sorted(purposes),
                                              rule=rule, since=at, reason=reason))
-        else:
+            new += 1
+        elif set(purposes) - set(found.purposes) or set(found.purposes) - set(purposes):
             found.purposes = sorted(set(found.purposes) & set(purposes) or purposes)
     session.flush()
+    return new
 
 
 def retained_for(session: Session, subject_id: str) -> frozenset[str] | None:

@@ -10,7 +10,7 @@ twice, and the pending batch's engine side is done then.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -251,11 +251,12 @@ class Sweeper:
         if where is None:
             return
         key = t.c[spec.key]
-        ids = [c.name for c in spec.columns if c.identity]
         others = self._engine_others(rule, tr)
+        owned_via = _identity_path(ds, tr.table)
+        need_owners = owned_via is not None and (others or self._erases_profile(rule, tr))
         last: Any = None
         while True:
-            q = select(key, *(t.c[c] for c in ids)).where(where)
+            q = select(key).where(where)
             if last is not None:
                 q = q.where(key > last)
             with storage_errors(ds.engine.url), ds.engine.connect() as conn:
@@ -265,10 +266,10 @@ class Sweeper:
             last = rows[-1][0]
             keys = [r[0] for r in rows]
             subjects: list[str] = []
-            if ids and (others or self._erases_profile(rule, tr)):
-                owners = self._owners(ds, tr.table, rows)
+            if need_owners:
+                owners = self._owners(ds, tr.table, keys)
                 if others:
-                    keys, subjects = self._filter_by_others(rule, tr, rows, owners, others)
+                    keys, subjects = self._filter_by_others(keys, owners, others)
                 else:
                     subjects = sorted({s for ss in owners.values() for s in ss})
             elif others:
@@ -422,8 +423,9 @@ class Sweeper:
                 else:
                     erase.append(sid)
             people.erase_subjects(s, erase, self.now)
-            people.restrict_subjects(s, restrict, rule.id, self.now,
-                                     f"retention rule {rule.id}: other purposes have ended")
+            newly = people.restrict_subjects(
+                s, restrict, rule.id, self.now,
+                f"retention rule {rule.id}: other purposes have ended")
             if batch_id is not None:
                 b = s.get(RetentionBatch, batch_id)
                 if b is not None:
@@ -432,12 +434,12 @@ class Sweeper:
                          f"{tr.dataset}.{tr.table}",
                          {"sweep": self.sweep_id, "rule": rule.id, "action": rule.action,
                           "rows": rows, "erased_subjects": len(erase),
-                          "restricted_subjects": len(restrict)})
+                          "restricted_subjects": newly})
         if result is not None:
             result.rows += rows if batch_id is not None and result.dataset == tr.dataset \
                 and not _engine_dated(rule, tr) else 0
             result.erased_subjects += len(erase)
-            result.restricted_subjects += len(restrict)
+            result.restricted_subjects += newly
         if self.progress is not None:
             self.progress(f"{rule.id}: {tr.dataset}.{tr.table}", rows)
 
@@ -564,42 +566,51 @@ class Sweeper:
             else []
         return n, ex
 
-    def _owners(self, ds: SqlDataset, table: str, rows: Sequence[Any]) -> dict[Any, set[str]]:
-        """Engine subjects owning each row, by the row's identity columns."""
-        spec = ds.mapped[table]
-        ids = [c for c in spec.columns if c.identity]
-        pairs: dict[Any, list[tuple[str, str]]] = {}
-        for r in rows:
-            mine = []
-            for i, col in enumerate(ids, start=1):
-                value = r[i]
-                if value is None:
-                    continue
-                kind = "external_id" if col.identity == "user_id" else str(col.identity)
-                text = str(value).casefold() if kind == "email" else str(value)
-                mine.append((kind, text))
-            pairs[r[0]] = mine
+    def _owners(self, ds: SqlDataset, table: str, keys: list[Any]) -> dict[Any, set[str]]:
+        """Engine subjects owning each row, by the identity columns it leads to."""
+        path = _identity_path(ds, table)
+        if path is None or not keys:
+            return {}
+        edges, top = path
+        t = ds.tables[table]
+        cols = [c for c in ds.mapped[top].columns if c.identity]
+        joined: Any = t
+        current = t
+        for e in edges:
+            parent = ds.tables[e.target]
+            joined = joined.join(parent, current.c[e.column] == parent.c[e.target_column])
+            current = parent
+        q = select(t.c[ds.mapped[table].key], *(current.c[c.name] for c in cols)) \
+            .select_from(joined).where(t.c[ds.mapped[table].key].in_(keys))
+        pairs: dict[Any, list[tuple[str, str]]] = defaultdict(list)
+        with storage_errors(ds.engine.url), ds.engine.connect() as conn:
+            for r in conn.execute(q):
+                for col, value in zip(cols, r[1:], strict=True):
+                    if value is not None:
+                        kind = "external_id" if col.identity == "user_id" else str(col.identity)
+                        pairs[r[0]].append((kind, str(value).casefold() if kind == "email"
+                                            else str(value)))
         with self.engine() as s:
             found = people.owners_of(s, [p for ps in pairs.values() for p in ps])
         return {k: {found[p] for p in ps if p in found} for k, ps in pairs.items()}
 
-    def _filter_by_others(self, rule: RetentionRule, tr: TableRules, rows: Sequence[Any],
-                          owners: dict[Any, set[str]], others: list[str]
-                          ) -> tuple[list[Any], list[str]]:
-        """Keys whose owners have ended every other purpose (by the engine's records)."""
+    def _filter_by_others(self, keys: list[Any], owners: dict[Any, set[str]],
+                          others: list[str]) -> tuple[list[Any], list[str]]:
+        """Keys whose owners have ended every other purpose (by the engine's records); a
+        row no subject of the engine owns is free of consent purposes only."""
         subjects = sorted({s for ss in owners.values() for s in ss})
         with self.engine() as s:
             ended = people.ended(s, self.res.manifest, self.j, subjects, others,
                                  self._engine_rules(), self.now)
-        keys, kept_subjects = [], set()
-        for r in rows:
-            own = owners.get(r[0], set())
-            consent_only = all(_consent(self.res, p) for p in others)
+        consent_only = all(_consent(self.res, p) for p in others)
+        out, owning = [], set()
+        for k in keys:
+            own = owners.get(k, set())
             if (own and all(set(others) <= ended.get(s, set()) for s in own)) or (
                     not own and consent_only):
-                keys.append(r[0])
-                kept_subjects.update(own)
-        return keys, sorted(kept_subjects)
+                out.append(k)
+                owning.update(own)
+        return out, sorted(owning)
 
     def _live_owners(self, ds: SqlDataset, tr: TableRules, idents: dict[str, dict[str, list[str]]],
                      page: list[str]) -> set[str]:
@@ -664,3 +675,20 @@ def _deletion_order(ds: SqlDataset) -> list[str]:
     from personvern.requests.fulfil import _deletion_order as order
 
     return order(ds)
+
+
+def _identity_path(ds: SqlDataset, table: str) -> tuple[tuple[Any, ...], str] | None:
+    """The references from ``table`` up to the nearest table with identity columns."""
+    frontier: list[tuple[str, tuple[Any, ...]]] = [(table, ())]
+    seen = {table}
+    while frontier:
+        nxt: list[tuple[str, tuple[Any, ...]]] = []
+        for name, path in frontier:
+            if any(c.identity for c in ds.mapped[name].columns):
+                return path, name
+            for e in ds.edges:
+                if e.table == name and e.target not in seen:
+                    seen.add(e.target)
+                    nxt.append((e.target, (*path, e)))
+        frontier = nxt
+    return None
