@@ -112,6 +112,8 @@ class Sweeper:
     dry_run: bool = True
     progress: Progress | None = None
     report: Report = field(init=False)
+    # A plan changes nothing, so a row an earlier step would take is not counted twice.
+    planned: dict[tuple[str, str], set[Any]] = field(default_factory=lambda: defaultdict(set))
     sweep_id: int | None = None
 
     def __post_init__(self) -> None:
@@ -276,10 +278,14 @@ class Sweeper:
                 keys = []  # rows held by a purpose only the engine can end, not tied to it
             if not keys:
                 continue
-            result.examples += keys[:EXAMPLES - len(result.examples)]
             if self.dry_run:
+                seen = self.planned[(tr.dataset, tr.table)]
+                keys = [k for k in keys if k not in seen]
+                seen.update(keys)
                 result.rows += len(keys)
+                result.examples += keys[:EXAMPLES - len(result.examples)]
                 continue
+            result.examples += keys[:EXAMPLES - len(result.examples)]
             with self.engine() as s:
                 b = RetentionBatch(sweep_id=self.sweep_id, step=f"{rule.id}|{tr.dataset}|"
                                    f"{tr.table}", seq=0, state="pending", keys=keys,
@@ -558,13 +564,14 @@ class Sweeper:
 
     def _count(self, conn: Connection, tr: TableRules, where: ColumnElement[bool]
                ) -> tuple[int, list[Any]]:
+        """How many rows a step would take that no earlier step of the plan took."""
         ds = self.res.datasets[tr.dataset]
         t = ds.tables[tr.table]
         key = t.c[ds.mapped[tr.table].key]
-        n = int(conn.execute(select(func.count()).select_from(t).where(where)).scalar_one())
-        ex = list(conn.scalars(select(key).where(where).order_by(key).limit(EXAMPLES))) if n \
-            else []
-        return n, ex
+        seen = self.planned[(tr.dataset, tr.table)]
+        keys = [k for k in conn.scalars(select(key).where(where).order_by(key)) if k not in seen]
+        seen.update(keys)
+        return len(keys), keys[:EXAMPLES]
 
     def _owners(self, ds: SqlDataset, table: str, keys: list[Any]) -> dict[Any, set[str]]:
         """Engine subjects owning each row, by the identity columns it leads to."""
