@@ -111,12 +111,10 @@ def owned(ds: SqlDataset, table: str, identities: Mapping[str, Sequence[Any]],
         values = list(identities.get(col.identity, ()))
         if col.identity == "user_id":
             values += list(identities.get("external_id", ()))
+        # As the data map walk compares: the column's own index does the work (a
+        # lower() here would scan the table for every batch).
         values = _coerce(t.c[col.name], values)
-        if col.identity == "email":
-            values = [str(v).casefold() for v in values]
-            column: ColumnElement[Any] = func.lower(t.c[col.name])
-        else:
-            column = t.c[col.name]
+        column = t.c[col.name]
         for start in range(0, len(values), CHUNK):
             parts.append(column.in_(values[start:start + CHUNK]))
     for edge in ds.edges:

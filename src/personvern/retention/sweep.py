@@ -164,16 +164,18 @@ class Sweeper:
         from personvern.retention.tables import RetentionRestriction
 
         with self.engine() as s:
-            held = [(r.subject_id, r.rule) for r in s.scalars(select(RetentionRestriction))]
+            restricted = [r.subject_id for r in s.scalars(select(RetentionRestriction))
+                          if (rule := self.res.manifest.retention_rule(r.rule)) is None
+                          or rule.action != "restrict"]  # a restrict rule's is for good
         done: list[str] = []
-        for sid, rule_id in held:
-            rule = self.res.manifest.retention_rule(rule_id)
-            if rule is not None and rule.action == "restrict":
-                continue  # restricted for good by the rule itself
+        for start in range(0, len(restricted), self.batch):
+            chunk = restricted[start:start + self.batch]
             with self.engine() as s:
-                idents = people.identities(s, [sid]).get(sid, {})
-            if not any(self._held_by(ds, idents) for ds in self.res.datasets.values()):
-                done.append(sid)
+                idents = people.identities(s, chunk)
+                still: set[str] = set()
+                for ds in self.res.datasets.values():
+                    still.update(self._held(s, ds, idents, chunk))
+            done += [sid for sid in chunk if sid not in still]
         if done:
             with self.engine() as s:
                 people.erase_subjects(s, done, self.now)
@@ -421,8 +423,10 @@ class Sweeper:
             # Only people with no live row left in any table that identifies them are gone.
             remaining = set().union(*(self._live_owners(ds, t, idents, alive)
                                       for t in self.res.tables if t.dataset == tr.dataset))
-            for sid in [a for a in alive if a not in remaining]:
-                held = self._held_by(ds, idents.get(sid, {}))
+            gone = [a for a in alive if a not in remaining]
+            holds = self._held(s, ds, idents, gone)
+            for sid in gone:
+                held = holds.get(sid, [])
                 if rule.action == "restrict" or held:
                     restrict[sid] = held or [p for p in self.res.purposes_of(rule.id)
                                              if p != HOLD]
@@ -449,19 +453,25 @@ class Sweeper:
         if self.progress is not None:
             self.progress(f"{rule.id}: {tr.dataset}.{tr.table}", rows)
 
-    def _held_by(self, ds: SqlDataset, idents: dict[str, list[str]]) -> list[str]:
-        """Purposes whose legal hold still keeps rows of this person (restricted to them)."""
-        if not idents:
-            return []
-        held: list[str] = []
+    def _held(self, session: Session, ds: SqlDataset, idents: dict[str, dict[str, list[str]]],
+              subjects: list[str]) -> dict[str, list[str]]:
+        """Per subject, the purposes whose legal hold still keeps rows of theirs (they are
+        restricted to those): one query per held table for the whole batch."""
+        held: dict[str, list[str]] = defaultdict(list)
+        if not subjects:
+            return held
+        merged = people.merged(idents, subjects)
         with storage_errors(ds.engine.url), ds.engine.connect() as conn:
             for spec in ds.spec.tables:
                 if not spec.hold:
                     continue
                 t = ds.tables[spec.name]
-                q = select(t.c[spec.key]).where(clauses.owned(ds, spec.name, idents)).limit(1)
-                if conn.execute(q).first() is not None:
-                    held += [p for p in self.res.purposes_of(spec.hold) if p not in held]
+                keys = list(conn.scalars(select(t.c[spec.key]).where(
+                    clauses.owned(ds, spec.name, merged))))
+                purposes = self.res.purposes_of(spec.hold)
+                for owners in self._owners(ds, spec.name, keys, session).values():
+                    for sid in owners:
+                        held[sid] += [p for p in purposes if p not in held[sid]]
         return held
 
     # ---- pieces ------------------------------------------------------------------------
@@ -573,7 +583,8 @@ class Sweeper:
         seen.update(keys)
         return len(keys), keys[:EXAMPLES]
 
-    def _owners(self, ds: SqlDataset, table: str, keys: list[Any]) -> dict[Any, set[str]]:
+    def _owners(self, ds: SqlDataset, table: str, keys: list[Any],
+                session: Session | None = None) -> dict[Any, set[str]]:
         """Engine subjects owning each row, by the identity columns it leads to."""
         path = _identity_path(ds, table)
         if path is None or not keys:
@@ -597,8 +608,12 @@ class Sweeper:
                         kind = "external_id" if col.identity == "user_id" else str(col.identity)
                         pairs[r[0]].append((kind, str(value).casefold() if kind == "email"
                                             else str(value)))
-        with self.engine() as s:
-            found = people.owners_of(s, [p for ps in pairs.values() for p in ps])
+        wanted = [p for ps in pairs.values() for p in ps]
+        if session is not None:
+            found = people.owners_of(session, wanted)
+        else:
+            with self.engine() as s:
+                found = people.owners_of(s, wanted)
         return {k: {found[p] for p in ps if p in found} for k, ps in pairs.items()}
 
     def _filter_by_others(self, keys: list[Any], owners: dict[Any, set[str]],
@@ -630,7 +645,7 @@ class Sweeper:
             _, pending = clauses.erase_values(ds, spec, how)
         live: set[str] = set()
         ids = [c for c in spec.columns if c.identity]
-        if not ids:
+        if not ids or not page:
             return live
         lookup: dict[tuple[str, str], str] = {}
         for sid in page:
