@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -43,20 +43,20 @@ def resolved(loaded: LoadedManifest) -> Iterator[Resolution]:
 
 
 def plan(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
-         batch: int = 1000) -> tuple[Report, dict[str, object]]:
+         batch: int = 1000) -> tuple[Report, dict[str, Any]]:
     """What a sweep at ``now`` would do, changing nothing; the report and its plain form."""
     return _sweep(loaded, sessions, now, batch=batch, dry_run=True, progress=None)
 
 
 def run(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
-        batch: int = 1000, progress: Progress | None = None) -> tuple[Report, dict[str, object]]:
+        batch: int = 1000, progress: Progress | None = None) -> tuple[Report, dict[str, Any]]:
     """Sweep at ``now``: finish an interrupted sweep first, then every rule in batches."""
     return _sweep(loaded, sessions, now, batch=batch, dry_run=False, progress=progress)
 
 
 def _sweep(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
            batch: int, dry_run: bool, progress: Progress | None
-           ) -> tuple[Report, dict[str, object]]:
+           ) -> tuple[Report, dict[str, Any]]:
     from personvern.errors import InvalidInput
     from personvern.law import get_jurisdiction
     from personvern.retention.sweep import Sweeper

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
@@ -57,3 +58,40 @@ def _body(manifest: Manifest, rule: RetentionRule, due: str) -> str:
             f"inn før {due}, sletter vi opplysningene om deg. {nb}\n\n"
             f"You have not been active at {manifest.service.name} for a while. Unless you sign "
             f"in before {due}, we will delete your data. {en}\n")
+
+
+def queue_row_notices(session: Session, manifest: Manifest, j: Jurisdiction,
+                      rule: RetentionRule, now: datetime, rows: list[tuple[Any, str, datetime]],
+                      where: str, *, dry_run: bool = False) -> int:
+    """Notices for rows of a service table dated by their own column: (key, e-mail, date)."""
+    limit = cutoff(rule, now, j)
+    if limit is None:
+        return 0
+    count = 0
+    for key, email, at in rows:
+        when = at if at.tzinfo else at.replace(tzinfo=now.tzinfo)
+        due = local_today(when + (now - limit), j)
+        if dry_run:
+            count += 1
+            continue
+        try:
+            _, queued = queue(session, lambda: now, Mail(
+                kind="retention_notice", to_address=email,
+                dedupe_key=f"retention-notice:{rule.id}:{where}:{key}:{due.isoformat()}",
+                title=f"{manifest.service.name}: kontoen din slettes {due.isoformat()} / "
+                      f"your account will be deleted on {due.isoformat()}",
+                body_text=_body(manifest, rule, due.isoformat())))
+        except InvalidInput:
+            continue
+        count += int(queued)
+    return count
+
+
+def window(rule: RetentionRule, now: datetime, j: Jurisdiction
+           ) -> tuple[datetime, datetime] | None:
+    """Trigger dates whose deletion falls within ``notice_before`` of ``now``."""
+    limit = cutoff(rule, now, j)
+    if limit is None or rule.notice_before is None:
+        return None
+    d = rule.notice_before
+    return limit, limit + relativedelta(years=d.years, months=d.months, days=d.days)

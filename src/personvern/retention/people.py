@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, delete, func, or_, select, tuple_, update
+from sqlalchemy import Table, delete, func, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from personvern.consent.decide import add_duration
@@ -190,16 +190,40 @@ def merged(ids: dict[str, dict[str, list[str]]], subjects: Iterable[str]) -> dic
     return out
 
 
+def has_identities(session: Session) -> bool:
+    """Whether any live subject has an identity (else no service row can be anyone's)."""
+    return session.execute(select(I.c.id).join(S, S.c.id == I.c.subject_id)
+                           .where(S.c.erased_at.is_(None)).limit(1)).first() is not None
+
+
 def owners_of(session: Session, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """The live subject owning each (kind, value) identity, where one does."""
+    """The live subject owning each (kind, value) identity, where one does.
+
+    Many values go through a temporary table (one executemany and one join): binding tens
+    of thousands of IN parameters costs more than the lookup itself."""
     wanted = list(dict.fromkeys(pairs))
+    if not wanted:
+        return {}
+    joined = select(I.c.kind, I.c.value, I.c.subject_id).join(S, S.c.id == I.c.subject_id)
     found: dict[tuple[str, str], str] = {}
-    for start in range(0, len(wanted), 400):
-        chunk = wanted[start:start + 400]
-        rows = session.execute(
-            select(I.c.kind, I.c.value, I.c.subject_id).join(S, S.c.id == I.c.subject_id)
-            .where(tuple_(I.c.kind, I.c.value).in_(chunk), S.c.erased_at.is_(None)))
-        found.update({(r.kind, r.value): r.subject_id for r in rows})
+    if len(wanted) <= 400:
+        rows = session.execute(joined.where(tuple_(I.c.kind, I.c.value).in_(wanted),
+                                            S.c.erased_at.is_(None)))
+        return {(r.kind, r.value): r.subject_id for r in rows}
+    session.execute(text("CREATE TEMPORARY TABLE IF NOT EXISTS pv_wanted_identities "
+                         "(kind VARCHAR(32) NOT NULL, value VARCHAR(320) NOT NULL)"))
+    session.execute(text("DELETE FROM pv_wanted_identities"))
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    # The driver's own executemany: SQLAlchemy's per-row parameter handling costs more.
+    conn.exec_driver_sql(
+        f"INSERT INTO pv_wanted_identities (kind, value) VALUES ({mark}, {mark})", wanted)
+    rows = session.execute(text(
+        "SELECT i.kind, i.value, i.subject_id FROM pv_wanted_identities w "
+        "JOIN subject_identities i ON i.kind = w.kind AND i.value = w.value "
+        "JOIN subjects s ON s.id = i.subject_id WHERE s.erased_at IS NULL"))
+    found.update({(r.kind, r.value): r.subject_id for r in rows})
+    session.execute(text("DELETE FROM pv_wanted_identities"))
     return found
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, false, func, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, false, func, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from personvern.errors import InvalidInput
@@ -223,20 +223,26 @@ class Sweeper:
                            RetentionBatch.state == "pending").order_by(RetentionBatch.id))]
             nows = {sw.id: sw.now for sw in open_sweeps}
         for batch_id, sweep_id, step, keys, subjects in pending:
-            rule_id, ds_id, table = step.split("|")
+            rule_id, ds_id, table, *how = step.split("|")
             rule = self.res.manifest.retention_rule(rule_id)
             if rule is None:  # the rule left the manifest: nothing to finish by it
                 continue
             redo = Sweeper(self.res, self.j, self.sessions, nows.get(sweep_id, self.now),
                            self.batch, dry_run=False)
             redo.sweep_id = sweep_id
+            if how == ["direct"]:  # the next sweep takes these rows again if still due
+                with self.engine() as s:
+                    b = s.get(RetentionBatch, batch_id)
+                    if b is not None:
+                        b.state, b.done_at = "done", self.now
+                continue
             if table == "*":
                 trs = [tr for r, tr in self.res.steps()
                        if r.id == rule_id and tr.dataset == ds_id]
                 redo._engine_page(rule, trs, subjects, batch_id)
             else:
                 tr = next(t for t in self.res.tables if t.dataset == ds_id and t.table == table)
-                redo._column_batch(rule, tr, keys, subjects, batch_id)
+                redo._column_batch(rule, tr, keys, how == ["range"], subjects, batch_id)
         with self.engine() as s:
             for sw in s.scalars(select(RetentionSweep).where(
                     RetentionSweep.finished_at.is_(None))):
@@ -257,7 +263,15 @@ class Sweeper:
         key = t.c[spec.key]
         others = self._engine_others(rule, tr)
         owned_via = _identity_path(ds, tr.table)
-        need_owners = owned_via is not None and (others or self._erases_profile(rule, tr))
+        need_owners = owned_via is not None and bool(others or self._erases_profile(rule, tr))
+        if need_owners and not others:
+            with self.engine() as s:  # nobody registered with the engine: nobody to erase
+                need_owners = people.has_identities(s)
+        if not self.dry_run and not need_owners and not others and self._how(rule, tr) != "none":
+            self._direct(rule, tr, where, result)
+            if result.rows:
+                self.report.steps.append(result)
+            return
         last: Any = None
         while True:
             q = select(key).where(where)
@@ -268,16 +282,8 @@ class Sweeper:
             if not rows:
                 break
             last = rows[-1][0]
-            keys = [r[0] for r in rows]
-            subjects: list[str] = []
-            if need_owners:
-                owners = self._owners(ds, tr.table, keys)
-                if others:
-                    keys, subjects = self._filter_by_others(keys, owners, others)
-                else:
-                    subjects = sorted({s for ss in owners.values() for s in ss})
-            elif others:
-                keys = []  # rows held by a purpose only the engine can end, not tied to it
+            keys, subjects = self._batch_keys(ds, tr, [r[0] for r in rows], where, others,
+                                              need_owners)
             if not keys:
                 continue
             if self.dry_run:
@@ -288,31 +294,80 @@ class Sweeper:
                 result.examples += keys[:EXAMPLES - len(result.examples)]
                 continue
             result.examples += keys[:EXAMPLES - len(result.examples)]
+            # Every row of the range is taken: the batch is the range (no long IN list).
+            whole = len(keys) == len(rows)
+            recorded = [keys[0], keys[-1]] if whole else keys
             with self.engine() as s:
                 b = RetentionBatch(sweep_id=self.sweep_id, step=f"{rule.id}|{tr.dataset}|"
-                                   f"{tr.table}", seq=0, state="pending", keys=keys,
-                                   subject_ids=subjects, rows=0)
+                                   f"{tr.table}|{'range' if whole else 'keys'}", seq=0,
+                                   state="pending", keys=recorded, subject_ids=subjects, rows=0)
                 s.add(b)
                 s.flush()
                 batch_id = b.id
-            self._column_batch(rule, tr, keys, subjects, batch_id, result)
+            self._column_batch(rule, tr, recorded, whole, subjects, batch_id, result)
             if len(rows) < self.batch:
                 break
         if result.rows or result.note:
             self.report.steps.append(result)
 
-    def _column_batch(self, rule: RetentionRule, tr: TableRules, keys: list[Any],
+    def _batch_keys(self, ds: SqlDataset, tr: TableRules, keys: list[Any],
+                    where: ColumnElement[bool], others: list[str], need_owners: bool
+                    ) -> tuple[list[Any], list[str]]:
+        """The keys a batch takes and the subjects owning them."""
+        if need_owners:
+            owners = self._owners(ds, tr.table, keys, where=where)
+            if others:
+                return self._filter_by_others(keys, owners, others)
+            return keys, sorted({s for ss in owners.values() for s in ss})
+        if others:
+            return [], []  # rows held by a purpose only the engine can end, not tied to it
+        return keys, []
+
+    def _direct(self, rule: RetentionRule, tr: TableRules, where: ColumnElement[bool],
+                result: StepResult) -> None:
+        """A step with no engine side: each batch is one statement on the service, the
+        rows chosen by a subquery in key order and their keys returned (no keys travel to
+        the database). The pending record names only the cursor; re-applying is harmless
+        because the condition is checked again."""
+        ds = self.res.datasets[tr.dataset]
+        t = ds.tables[tr.table]
+        key = t.c[ds.mapped[tr.table].key]
+        last: Any = None
+        while True:
+            inner = select(key).where(where)
+            if last is not None:
+                inner = inner.where(key > last)
+            chosen = key.in_(inner.order_by(key).limit(self.batch).scalar_subquery())
+            with self.engine() as s:
+                b = RetentionBatch(sweep_id=self.sweep_id, step=f"{rule.id}|{tr.dataset}|"
+                                   f"{tr.table}|direct", seq=0, state="pending",
+                                   keys=[last], subject_ids=[], rows=0)
+                s.add(b)
+                s.flush()
+                batch_id = b.id
+            with storage_errors(ds.engine.url), ds.engine.begin() as conn:
+                got = self._apply(conn, rule, tr, chosen, returning=True)
+            assert isinstance(got, list)
+            result.rows += len(got)
+            result.examples += sorted(got)[:EXAMPLES - len(result.examples)]
+            self._engine_side(rule, tr, [], batch_id, len(got), None)
+            if len(got) < self.batch:
+                break
+            last = max(got)
+
+    def _column_batch(self, rule: RetentionRule, tr: TableRules, keys: list[Any], ranged: bool,
                       subjects: list[str], batch_id: int,
                       result: StepResult | None = None) -> None:
-        """Apply one pending batch to the service, then the engine's side; mark it done."""
+        """Apply one pending batch to the service (the condition checked again, so applying
+        it twice changes nothing), then the engine's side; mark it done."""
         ds = self.res.datasets[tr.dataset]
-        spec = ds.mapped[tr.table]
-        t = ds.tables[tr.table]
+        key = ds.tables[tr.table].c[ds.mapped[tr.table].key]
         where = self._row_clause(rule, tr, ds)
         n = 0
         if where is not None and keys:
+            scope = and_(key >= keys[0], key <= keys[-1]) if ranged else key.in_(keys)
             with storage_errors(ds.engine.url), ds.engine.begin() as conn:
-                n = self._apply(conn, rule, tr, and_(where, t.c[spec.key].in_(keys)))
+                n = self._apply(conn, rule, tr, and_(scope, where))
         self._engine_side(rule, tr, subjects, batch_id, n, result)
 
     # ---- steps dated by the engine's records ----------------------------------------
@@ -535,7 +590,7 @@ class Sweeper:
         else:
             _, pending = clauses.erase_values(ds, ds.mapped[tr.table], how)
             parts.append(pending)
-        return and_(*parts)
+        return and_(true(), *parts)
 
     def _how(self, rule: RetentionRule, tr: TableRules) -> str:
         """delete, an erase action for the columns (mask, null, hash), or none."""
@@ -560,17 +615,26 @@ class Sweeper:
         return any(c.identity for c in spec.columns) and self._how(rule, tr) != "none"
 
     def _apply(self, conn: Connection, rule: RetentionRule, tr: TableRules,
-               where: ColumnElement[bool]) -> int:
+               where: ColumnElement[bool], returning: bool = False) -> Any:
+        """Delete or erase the rows; their count, or (``returning``) their keys."""
         ds = self.res.datasets[tr.dataset]
         spec = ds.mapped[tr.table]
         t = ds.tables[tr.table]
+        key = t.c[spec.key]
         how = self._how(rule, tr)
         if how == "none":
-            return int(conn.execute(select(func.count()).select_from(t).where(where)).scalar_one())
+            n = int(conn.execute(select(func.count()).select_from(t).where(where)).scalar_one())
+            return [] if returning else n
         if how == "delete":
-            return int(conn.execute(delete(t).where(where)).rowcount)
-        values, _ = clauses.erase_values(ds, spec, how)
-        return int(conn.execute(update(t).where(where).values(values)).rowcount)
+            stmt: Any = delete(t).where(where)
+        else:
+            values, _ = clauses.erase_values(ds, spec, how)
+            stmt = update(t).where(where).values(values)
+        if returning:
+            # The driver's rows as they are: one integer each, no Row objects to build.
+            raw = conn.execute(stmt.returning(key)).cursor
+            return [r[0] for r in raw.fetchall()] if raw is not None else []
+        return int(conn.execute(stmt).rowcount)
 
     def _count(self, conn: Connection, tr: TableRules, where: ColumnElement[bool]
                ) -> tuple[int, list[Any]]:
@@ -584,7 +648,8 @@ class Sweeper:
         return len(keys), keys[:EXAMPLES]
 
     def _owners(self, ds: SqlDataset, table: str, keys: list[Any],
-                session: Session | None = None) -> dict[Any, set[str]]:
+                session: Session | None = None, where: ColumnElement[bool] | None = None
+                ) -> dict[Any, set[str]]:
         """Engine subjects owning each row, by the identity columns it leads to."""
         path = _identity_path(ds, table)
         if path is None or not keys:
@@ -598,11 +663,19 @@ class Sweeper:
             parent = ds.tables[e.target]
             joined = joined.join(parent, current.c[e.column] == parent.c[e.target_column])
             current = parent
-        q = select(t.c[ds.mapped[table].key], *(current.c[c.name] for c in cols)) \
-            .select_from(joined).where(t.c[ds.mapped[table].key].in_(keys))
+        k = t.c[ds.mapped[table].key]
+        # The keys come in key order: a range scan, filtered here, binds two values, not
+        # thousands.
+        q = select(k, *(current.c[c.name] for c in cols)).select_from(joined).where(
+            k >= min(keys), k <= max(keys))
+        if where is not None:  # the step's own condition: only the rows it takes come back
+            q = q.where(where)
+        taken = set(keys)
         pairs: dict[Any, list[tuple[str, str]]] = defaultdict(list)
         with storage_errors(ds.engine.url), ds.engine.connect() as conn:
             for r in conn.execute(q):
+                if r[0] not in taken:
+                    continue
                 for col, value in zip(cols, r[1:], strict=True):
                     if value is not None:
                         kind = "external_id" if col.identity == "user_id" else str(col.identity)
@@ -669,15 +742,38 @@ class Sweeper:
     # ---- notices before an inactivity deletion ------------------------------------------
 
     def _notices(self) -> None:
-        from personvern.retention.notices import queue_notices
+        """Warn people ``notice_before`` an inactivity deletion: dated by the engine, or by
+        a column of a table that identifies them by e-mail."""
+        from personvern.retention.notices import queue_notices, queue_row_notices, window
 
         for rule in self.res.manifest.retention:
             if rule.notice_before is None or rule.trigger != "last_activity":
                 continue
-            with self.engine() as s:
-                n = queue_notices(s, self.res.manifest, self.j, rule, self.now,
-                                  dry_run=self.dry_run)
-            self.report.notices += n
+            holdings = [(tr, h) for tr in self.res.tables for h in tr.holdings
+                        if h.rule.id == rule.id]
+            if any(h.dating.kind == "engine" for _, h in holdings):
+                with self.engine() as s:
+                    self.report.notices += queue_notices(
+                        s, self.res.manifest, self.j, rule, self.now, dry_run=self.dry_run)
+            span = window(rule, self.now, self.j)
+            for tr, h in holdings:
+                ds = self.res.datasets[tr.dataset]
+                spec = ds.mapped[tr.table]
+                email = next((c.name for c in spec.columns if c.identity == "email"), None)
+                if span is None or email is None or h.dating.kind != "column" \
+                        or h.dating.table != tr.table or h.dating.path:
+                    continue
+                t = ds.tables[tr.table]
+                date_col = t.c[str(h.dating.column)]
+                with storage_errors(ds.engine.url), ds.engine.connect() as conn:
+                    rows = [(r[0], r[1], r[2]) for r in conn.execute(
+                        select(t.c[spec.key], t.c[email], date_col).where(
+                            date_col > span[0], date_col <= span[1],
+                            t.c[email].not_like(clauses.MASK + "%")))]
+                with self.engine() as s:
+                    self.report.notices += queue_row_notices(
+                        s, self.res.manifest, self.j, rule, self.now, rows,
+                        f"{tr.dataset}.{tr.table}", dry_run=self.dry_run)
 
 
 def _holding(tr: TableRules, rule: RetentionRule) -> Any:
