@@ -1,7 +1,8 @@
 """Retention sweep: N users of which 20% have been inactive past the two-year rule.
 
 The sweep (``personvern.retention.run``, set-based batches, each recorded and audited)
-against the equivalent hand-written SQL on a copy of the same database in the same run:
+against the equivalent hand-written SQL on a copy of the same database in the same run,
+on a connection with the same settings (WAL, foreign keys, secure_delete):
 ``DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE last_login_at < ?)``
 then ``DELETE FROM users WHERE last_login_at < ?``. Target: at most 1.5 times the SQL.
 Peak memory (RSS of a fresh process running the sweep) at two or three sizes: target flat,
@@ -101,7 +102,11 @@ def build(path: Path, users: int, seed: int = 7) -> int:
 
 def child_sql(service: Path) -> dict[str, Any]:
     """The hand-written baseline, in this (fresh) process."""
-    db = sqlite3.connect(service)
+    from personvern.storage.engine import SQLITE_PRAGMAS
+
+    db = sqlite3.connect(service, isolation_level=None)
+    for pragma in SQLITE_PRAGMAS:  # the connection settings the sweep's engine uses
+        db.execute(pragma)
     cutoff = (NOW - timedelta(days=730)).strftime("%Y-%m-%d %H:%M:%S.000000")
     start = time.perf_counter()
     db.execute("BEGIN")
@@ -116,6 +121,7 @@ def child_sql(service: Path) -> dict[str, Any]:
 
 def child_sweep(manifest: Path, engine_url: str, batch: int) -> dict[str, Any]:
     """The sweep through the library, in this (fresh) process."""
+    import personvern.retention.sweep  # noqa: F401 (imported before the clock starts)
     from personvern import retention
     from personvern.manifest.loader import load_manifest
     from personvern.storage.engine import create_engine_for
@@ -128,7 +134,7 @@ def child_sweep(manifest: Path, engine_url: str, batch: int) -> dict[str, Any]:
     _, data = retention.run(loaded, sessions, NOW, batch=batch)
     seconds = time.perf_counter() - start
     engine.dispose()
-    rows = {t["table"]: t["rows"] for r in data["rules"] for t in r["tables"]}  # type: ignore[union-attr]
+    rows = {t["table"]: t["rows"] for r in data["rules"] for t in r["tables"]}
     return {"seconds": seconds, "users_deleted": rows.get("users", 0), "rss_mb": _rss_mb()}
 
 
