@@ -166,12 +166,13 @@ def erase_values(ds: SqlDataset, spec: MappedTable, how_default: str
             continue
         c = t.c[col.name]
         is_text = isinstance(c.type, String)
-        if how == "null" and c.nullable:
+        length = getattr(c.type, "length", None)
+        too_short = length is not None and length < len(MASK) + 2  # the mask would not fit
+        if (how == "null" or too_short) and c.nullable:
             values[col.name] = null()
             pending.append(c.is_not(None))
-        elif is_text:
+        elif is_text and not too_short:
             masked = literal(MASK) + cast(key, String)
-            length = getattr(c.type, "length", None)
             values[col.name] = func.substr(masked, 1, length) if length else masked
             pending.append(func.coalesce(c, "").not_like(MASK + "%"))
         elif c.nullable:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -326,19 +326,65 @@ class Sweeper:
     def _direct(self, rule: RetentionRule, tr: TableRules, where: ColumnElement[bool],
                 result: StepResult) -> None:
         """A step with no engine side: each batch is one statement on the service, the
-        rows chosen by a subquery in key order and their keys returned (no keys travel to
-        the database). The pending record names only the cursor; re-applying is harmless
-        because the condition is checked again."""
+        rows chosen by a subquery and their keys returned (no keys travel to the
+        database). Re-applying a batch is harmless: the condition is checked again."""
         ds = self.res.datasets[tr.dataset]
         t = ds.tables[tr.table]
         key = t.c[ds.mapped[tr.table].key]
+        dating = _holding(tr, rule).dating
+        if len(dating.path) == 1:
+            self._direct_by_parent(rule, tr, result)
+            return
+        # Rows done no longer match (deleted, or erased: the condition says "not yet
+        # erased"), so each batch takes the next rows the planner finds through its index;
+        # no key order and no cursor (sorting every match for every batch is quadratic).
+        chosen = key.in_(select(key).where(where).limit(self.batch).scalar_subquery())
+        self._direct_batches(rule, tr, result, lambda _last: chosen)
+
+    def _direct_by_parent(self, rule: RetentionRule, tr: TableRules, result: StepResult
+                          ) -> None:
+        """Rows dated by the table they refer to (sessions by their user): batches walk the
+        parents in key order, a window of ``batch`` parents whose date has passed at a
+        time, and take their rows; the whole list of dated parents is never rebuilt."""
+        ds = self.res.datasets[tr.dataset]
+        dating = _holding(tr, rule).dating
+        edge = dating.path[0]
+        parent = ds.tables[edge.target]
+        pkey = parent.c[edge.target_column]
+        pfired = clauses.fired(ds, edge.target, rule, replace(dating, path=()), self.now, self.j)
+        assert pfired is not None
+        child = ds.tables[tr.table].c[edge.column]
+
+        def chosen(last: Any) -> ColumnElement[bool]:
+            window = select(pkey).where(pfired)
+            if last is not None:
+                window = window.where(pkey > last)
+            ids = window.order_by(pkey).limit(self.batch).subquery()
+            where = self._row_clause(rule, tr, ds, fired_here=child.in_(select(ids.c[0])))
+            assert where is not None
+            return where
+
+        def next_last(last: Any) -> Any:
+            window = select(pkey).where(pfired)
+            if last is not None:
+                window = window.where(pkey > last)
+            ids = window.order_by(pkey).limit(self.batch).subquery()
+            with storage_errors(ds.engine.url), ds.engine.connect() as conn:
+                return conn.scalar(select(func.max(ids.c[0])))
+
+        self._direct_batches(rule, tr, result, chosen, next_last)
+
+    def _direct_batches(self, rule: RetentionRule, tr: TableRules, result: StepResult,
+                        chosen: Callable[[Any], ColumnElement[bool]],
+                        next_last: Callable[[Any], Any] | None = None) -> None:
+        """Run the batches: record pending, one statement, record done with the next."""
+        ds = self.res.datasets[tr.dataset]
         last: Any = None
         pending: tuple[int, int] | None = None  # (batch id, rows) of the batch before
         while True:
-            inner = select(key).where(where)
-            if last is not None:
-                inner = inner.where(key > last)
-            chosen = key.in_(inner.order_by(key).limit(self.batch).scalar_subquery())
+            upper = next_last(last) if next_last is not None else None
+            if next_last is not None and upper is None:
+                break
             with self.engine() as s:  # one engine commit per batch: close one, open the next
                 if pending is not None:
                     self._done(s, rule, tr, *pending)
@@ -349,18 +395,22 @@ class Sweeper:
                 s.flush()
                 batch_id = b.id
             with storage_errors(ds.engine.url), ds.engine.begin() as conn:
-                got = self._apply(conn, rule, tr, chosen, returning=True)
+                got = self._apply(conn, rule, tr, chosen(last), returning=True)
             assert isinstance(got, list)
             pending = (batch_id, len(got))
             result.rows += len(got)
             result.examples += sorted(got)[:EXAMPLES - len(result.examples)]
             if self.progress is not None:
                 self.progress(f"{rule.id}: {tr.dataset}.{tr.table}", len(got))
-            if len(got) < self.batch:
+            if next_last is not None:
+                last = upper
+            elif len(got) < self.batch:
                 break
-            last = max(got)
-        with self.engine() as s:
-            self._done(s, rule, tr, *pending)
+            else:
+                last = max(got)
+        if pending is not None:
+            with self.engine() as s:
+                self._done(s, rule, tr, *pending)
 
     def _done(self, s: Session, rule: RetentionRule, tr: TableRules, batch_id: int,
               rows: int) -> None:
@@ -568,15 +618,18 @@ class Sweeper:
                 and all(h.dating.kind == "engine" for h in tr.of_purpose(p))]
 
     def _row_clause(self, rule: RetentionRule, tr: TableRules, ds: SqlDataset,
-                    engine_ended: frozenset[str] = frozenset()
+                    engine_ended: frozenset[str] = frozenset(),
+                    fired_here: ColumnElement[bool] | None = None
                     ) -> ColumnElement[bool] | None:
-        """Rows of the table this step acts on: the rule fired (column-dated), every other
-        purpose holding the table has ended, not kept on request, not yet acted on."""
+        """Rows of the table this step acts on: the rule fired (column-dated; or
+        ``fired_here``, a narrower form of it), every other purpose holding the table has
+        ended, not kept on request, not yet acted on."""
         mine = set(self.res.purposes_of(rule.id))
         parts: list[ColumnElement[bool]] = []
         h = _holding(tr, rule)
         if h.dating.kind == "column":
-            fired = clauses.fired(ds, tr.table, rule, h.dating, self.now, self.j)
+            fired = fired_here if fired_here is not None else clauses.fired(
+                ds, tr.table, rule, h.dating, self.now, self.j)
             assert fired is not None
             parts.append(fired)
         elif not (mine & engine_ended):
