@@ -46,7 +46,7 @@ def _lines(data: dict[str, Any], verb: str) -> list[str]:
 
 @app.command("plan")
 def plan(
-    batch: BatchOption = 1000, manifest: ManifestOption = None, db: DbOption = None,
+    batch: BatchOption = 5000, manifest: ManifestOption = None, db: DbOption = None,
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """Say what a sweep at --now would do, rule by rule, with counts, example row keys and
@@ -60,7 +60,7 @@ def plan(
 
 @app.command("run")
 def run(
-    batch: BatchOption = 1000, manifest: ManifestOption = None, db: DbOption = None,
+    batch: BatchOption = 5000, manifest: ManifestOption = None, db: DbOption = None,
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """Sweep at --now: delete, anonymise or restrict what the rules say, in batches,

@@ -43,13 +43,13 @@ def resolved(loaded: LoadedManifest) -> Iterator[Resolution]:
 
 
 def plan(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
-         batch: int = 1000) -> tuple[Report, dict[str, Any]]:
+         batch: int = 5000) -> tuple[Report, dict[str, Any]]:
     """What a sweep at ``now`` would do, changing nothing; the report and its plain form."""
     return _sweep(loaded, sessions, now, batch=batch, dry_run=True, progress=None)
 
 
 def run(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
-        batch: int = 1000, progress: Progress | None = None) -> tuple[Report, dict[str, Any]]:
+        batch: int = 5000, progress: Progress | None = None) -> tuple[Report, dict[str, Any]]:
     """Sweep at ``now``: finish an interrupted sweep first, then every rule in batches."""
     return _sweep(loaded, sessions, now, batch=batch, dry_run=False, progress=progress)
 
