@@ -18,6 +18,7 @@ from personvern.cli import (
     mail_cmd,
     policy_cmd,
     request_cmd,
+    retention_cmd,
     ropa_cmd,
     serve_cmd,
     subject_cmd,
@@ -47,6 +48,7 @@ app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(mail_cmd.app, name="mail")
 app.add_typer(request_cmd.app, name="request")
 app.add_typer(users_cmd.app, name="users")
+app.add_typer(retention_cmd.app, name="retention")
 
 
 @app.command("version")

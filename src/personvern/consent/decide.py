@@ -34,6 +34,8 @@ class SubjectFacts:
     existing_customer: bool = False
     relationship_active: bool = True
     restricted_since: datetime | None = None
+    # Retention: the person's other purposes have ended; only these may use the data.
+    retained_for: frozenset[str] | None = None
 
 
 class Decision(NamedTuple):
@@ -135,6 +137,11 @@ def decide_purpose(
         return answer(False, "restricted", "processing restricted at the person's request since "
                       f"{facts.restricted_since.date().isoformat()}; only storage is allowed "
                       "(GDPR Art. 18(2))")
+
+    if facts.retained_for is not None and purpose_id not in facts.retained_for:
+        return answer(False, "retention_ended", "this purpose's retention period has ended; "
+                      "the data is kept only for " + ", ".join(sorted(facts.retained_for))
+                      + " (GDPR Art. 5(1)(b) and (e))")
 
     # Art. 21(3): an objection to direct marketing is absolute.
     objection = _last(mine, OBJECTION_TYPES)

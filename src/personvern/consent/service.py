@@ -236,7 +236,10 @@ def load_state(session: Session, subject_id: str) -> SubjectState:
 
     subject = require_subject(session, subject_id)
     events = (as_consent_event(e) for e in subject_events(session, subject.id))
-    facts = replace(facts_of(subject), restricted_since=restricted_since(session, subject.id))
+    from personvern.retention.people import retained_for
+
+    facts = replace(facts_of(subject), restricted_since=restricted_since(session, subject.id),
+                    retained_for=retained_for(session, subject.id))
     return SubjectState.of(facts, events)
 
 

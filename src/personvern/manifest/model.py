@@ -425,6 +425,16 @@ class Table(Strict):
     hold: Id | None = Field(
         None, description="retention rule that keeps whole rows despite erasure (legal hold)"
     )
+    dates: dict[RetentionTrigger, str] = Field(
+        default_factory=dict,
+        description="where a retention trigger's date is in this table: trigger -> date or "
+                    "timestamp column (e.g. subscription_end: ends_on); tables that refer to "
+                    "this one use it too",
+    )
+    keep_flag: str | None = Field(
+        None, description="a boolean column: true keeps the row past a rule whose condition "
+                          "lets the person ask to keep it (requested_by_subject)",
+    )
 
 
 class Dataset(Strict):

@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
@@ -65,7 +66,13 @@ def create_app(
             with rt.transaction() as session:
                 app.state.gpc_last_update = gpc_last_update(session, rt.consent).isoformat()
             app.state.runtime = rt
-            yield
+            from personvern.retention.daily import enabled, sweep_daily
+
+            async with anyio.create_task_group() as jobs:
+                if enabled():  # retention runs itself: a sweep a day
+                    jobs.start_soon(sweep_daily, rt)
+                yield
+                jobs.cancel_scope.cancel()
         finally:
             rt.close()
 

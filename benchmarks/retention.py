@@ -1,0 +1,218 @@
+"""Retention sweep: N users of which 20% have been inactive past the two-year rule.
+
+The sweep (``personvern.retention.run``, set-based batches, each recorded and audited)
+against the equivalent hand-written SQL on a copy of the same database in the same run,
+on a connection with the same settings (WAL, foreign keys, secure_delete):
+``DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE last_login_at < ?)``
+then ``DELETE FROM users WHERE last_login_at < ?``. Target: at most 1.5 times the SQL.
+Peak memory (RSS of a fresh process running the sweep) at two or three sizes: target flat,
+at most 300 MB. The engine holds no subjects here: the service's own table is the data.
+
+    python benchmarks/retention.py --quick          # 20k and 100k users
+    python benchmarks/retention.py                  # 200k, 1M (and --sizes to choose)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import emit, log, ratio
+
+NOW = datetime(2027, 6, 1, 12, tzinfo=UTC)
+EXPIRED_SHARE = 0.2
+MANIFEST = """\
+personvern: 1
+service: {name: Benk}
+controller: {name: Benk AS, orgnr: "923641645"}
+subjects: [{id: users, name: Users}]
+purposes:
+  - id: account
+    name: Account
+    legal_basis: contract
+    categories: [user.name, user.contact.email, user.content.private]
+    subjects: [users]
+    retention: [inactive]
+retention:
+  - id: inactive
+    trigger: last_activity
+    duration: 2 years
+    description: Deleted two years after the last sign-in.
+datasets:
+  - id: app
+    url: "sqlite:///{service}"
+    tables:
+      - name: users
+        dates: {last_activity: last_login_at}
+        columns:
+          - {name: id, identity: user_id}
+          - {name: email, identity: email, categories: [user.contact.email]}
+          - {name: name, categories: [user.name]}
+      - name: sessions
+        columns:
+          - {name: notes, categories: [user.content.private]}
+        references:
+          - {column: user_id, to: users.id}
+"""
+
+
+def build(path: Path, users: int, seed: int = 7) -> int:
+    """The service's database; returns how many users are past the rule."""
+    rng = random.Random(seed)
+    db = sqlite3.connect(path)
+    db.executescript("""
+        PRAGMA journal_mode=WAL;
+        CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200) NOT NULL UNIQUE,
+                            name VARCHAR(200) NOT NULL, last_login_at DATETIME);
+        CREATE INDEX ix_users_last_login_at ON users (last_login_at);
+        CREATE TABLE sessions (id INTEGER PRIMARY KEY,
+                               user_id INTEGER NOT NULL REFERENCES users (id),
+                               notes TEXT);
+        CREATE INDEX ix_sessions_user_id ON sessions (user_id);
+    """)
+    expired = 0
+    chunk = 50_000
+    for start in range(1, users + 1, chunk):
+        rows, sessions = [], []
+        for uid in range(start, min(start + chunk, users + 1)):
+            old = rng.random() < EXPIRED_SHARE
+            expired += old
+            days = rng.randint(731, 2000) if old else rng.randint(0, 729)
+            at = (NOW - timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S.000000")
+            rows.append((uid, f"bruker{uid}@example.no", f"Bruker {uid}", at))
+            sessions.append((uid, uid, "Gikk gjennom brøk og prosent."))
+        db.executemany("INSERT INTO users VALUES (?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO sessions VALUES (?, ?, ?)", sessions)
+        db.commit()
+    db.close()
+    return expired
+
+
+def child_sql(service: Path) -> dict[str, Any]:
+    """The hand-written baseline, in this (fresh) process."""
+    from personvern.storage.engine import SQLITE_PRAGMAS
+
+    db = sqlite3.connect(service, isolation_level=None)
+    for pragma in SQLITE_PRAGMAS:  # the connection settings the sweep's engine uses
+        db.execute(pragma)
+    cutoff = (NOW - timedelta(days=730)).strftime("%Y-%m-%d %H:%M:%S.000000")
+    start = time.perf_counter()
+    db.execute("BEGIN")
+    db.execute("DELETE FROM sessions WHERE user_id IN "
+               "(SELECT id FROM users WHERE last_login_at < ?)", (cutoff,))
+    deleted = db.execute("DELETE FROM users WHERE last_login_at < ?", (cutoff,)).rowcount
+    db.commit()
+    seconds = time.perf_counter() - start
+    db.close()
+    return {"seconds": seconds, "users_deleted": deleted, "rss_mb": _rss_mb()}
+
+
+def child_sweep(manifest: Path, engine_url: str, batch: int) -> dict[str, Any]:
+    """The sweep through the library, in this (fresh) process."""
+    import personvern.retention.sweep  # noqa: F401 (imported before the clock starts)
+    from personvern import retention
+    from personvern.manifest.loader import load_manifest
+    from personvern.storage.engine import create_engine_for
+    from personvern.storage.session import make_sessionmaker
+
+    loaded = load_manifest(manifest)
+    engine = create_engine_for(engine_url)
+    sessions = make_sessionmaker(engine)
+    start = time.perf_counter()
+    _, data = retention.run(loaded, sessions, NOW, batch=batch)
+    seconds = time.perf_counter() - start
+    engine.dispose()
+    rows = {t["table"]: t["rows"] for r in data["rules"] for t in r["tables"]}
+    return {"seconds": seconds, "users_deleted": rows.get("users", 0), "rss_mb": _rss_mb()}
+
+
+def _rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _child(*args: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                          check=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def measure(users: int, batch: int, workdir: Path) -> dict[str, Any]:
+    """Build once, then the SQL and the sweep each on a fresh copy, in fresh processes."""
+    from personvern.storage.migrate import upgrade
+
+    template = workdir / f"template-{users}.db"
+    log(f"building {users:,} users")
+    expired = build(template, users)
+    sql_db, sweep_db = workdir / f"sql-{users}.db", workdir / f"sweep-{users}.db"
+    shutil.copy(template, sql_db)
+    shutil.copy(template, sweep_db)
+    template.unlink()
+    engine_url = f"sqlite:///{workdir / f'engine-{users}.db'}"
+    upgrade(engine_url)
+    manifest = workdir / f"personvern-{users}.yaml"
+    manifest.write_text(MANIFEST.replace("{service}", str(sweep_db)), encoding="utf-8")
+    log(f"  hand-written SQL on {users:,}")
+    sql = _child("--child-sql", str(sql_db))
+    log(f"  sweep on {users:,} (batch {batch:,})")
+    sweep = _child("--child-sweep", str(manifest), engine_url, str(batch))
+    assert sql["users_deleted"] == sweep["users_deleted"] == expired, (sql, sweep, expired)
+    for name in (sql_db, sweep_db):
+        name.unlink()
+    return {"users": users, "expired": expired, "sql_s": round(sql["seconds"], 3),
+            "sweep_s": round(sweep["seconds"], 3),
+            "sweep_vs_sql": ratio(sweep["seconds"], sql["seconds"]),
+            "sweep_peak_rss_mb": sweep["rss_mb"], "sql_peak_rss_mb": sql["rss_mb"]}
+
+
+def main() -> None:
+    """Measure at each size, print the JSON line."""
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-sql":
+        print(json.dumps(child_sql(Path(sys.argv[2]))))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-sweep":
+        print(json.dumps(child_sweep(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20k and 100k users")
+    parser.add_argument("--sizes", type=str, default=None,
+                        help="comma-separated user counts (default 200000,1000000)")
+    parser.add_argument("--batch", type=int, default=10_000, help="rows per sweep batch")
+    args = parser.parse_args()
+    sizes = [int(s) for s in (args.sizes or ("20000,100000" if args.quick
+                                             else "200000,1000000")).split(",")]
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="pv-bench-retention-") as tmp:
+        for users in sizes:
+            got = measure(users, args.batch, Path(tmp))
+            log(f"  {got}")
+            runs.append(got)
+    largest = runs[-1]
+    rss = [r["sweep_peak_rss_mb"] for r in runs]
+    figures: dict[str, Any] = {"runs": runs, "targets_met": {
+        "sweep_at_most_1_5x_sql": all(r["sweep_vs_sql"] <= 1.5 for r in runs),
+        "peak_rss_at_most_300mb": max(rss) <= 300,
+        "peak_rss_flat_within_25pct": max(rss) <= 1.25 * min(rss)}}
+    # ---- per-field encryption (crypto-shredding) ------------------------------------
+    # Placeholder for benchmarks/crypto.py (written on the crypto branch): when it lands,
+    # its encrypt/decrypt cost per field is printed here beside the sweep's figures, e.g.
+    # figures["crypto"] = crypto.measure_fields(quick=args.quick).
+    figures["crypto_per_field"] = "see benchmarks/crypto.py"
+    emit("retention", {"users": sizes, "expired_share": EXPIRED_SHARE, "batch": args.batch},
+         figures, {f"sweep_vs_sql_{r['users']}": r["sweep_vs_sql"] for r in runs}
+         | {"sweep_vs_sql": largest["sweep_vs_sql"]})
+
+
+if __name__ == "__main__":
+    main()

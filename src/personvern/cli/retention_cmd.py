@@ -1,0 +1,87 @@
+"""``personvern retention``: plan and run the retention sweep."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from personvern.cli.common import emit, runtime
+from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+
+app = typer.Typer(help="Retention: delete, anonymise or restrict data whose time is up.",
+                  no_args_is_help=True)
+
+BatchOption = Annotated[int, typer.Option(
+    "--batch", help="Rows (or people) per batch: each batch is one transaction.", min=1,
+    max=50_000)]
+
+
+def _lines(data: dict[str, Any], verb: str) -> list[str]:
+    lines = [f"retention at {data['now']} ({verb})"]
+    if data.get("resumed_batches"):
+        lines.append(f"finished {data['resumed_batches']} batch(es) an interrupted sweep left")
+    for rule in data["rules"]:
+        lines.append(f"rule {rule['rule']}: {rule['rows']:,} row(s). {rule['reason']}")
+        for t in rule["tables"]:
+            extra = ""
+            if t["erased_subjects"]:
+                extra += f"; {t['erased_subjects']:,} person(s) erased in the engine"
+            if t["restricted_subjects"]:
+                extra += f"; {t['restricted_subjects']:,} restricted to a legal hold"
+            examples = f" e.g. keys {', '.join(map(str, t['examples']))}" if t["examples"] \
+                else ""
+            lines.append(f"  {t['dataset']}.{t['table']}: {t['action']}: {t['rows']:,}"
+                         f"{examples} (date from {t['date_from']}){extra}")
+    if not data["rules"]:
+        lines.append("nothing is due")
+    if data["notices"]:
+        lines.append(f"{data['notices']} notice(s) before deletion "
+                     + ("queued" if verb == "done" else "to queue"))
+    for u in data["undated"]:
+        lines.append(f"not enforced: {u['dataset']}.{u['table']} under rule {u['rule']} "
+                     f"(purpose {u['purpose']}): {u['why']}")
+    return lines
+
+
+@app.command("plan")
+def plan(
+    batch: BatchOption = 5000, manifest: ManifestOption = None, db: DbOption = None,
+    as_json: JsonOption = False, now: NowOption = None,
+) -> None:
+    """Say what a sweep at --now would do, rule by rule, with counts, example row keys and
+    the reason in words. Changes nothing."""
+    from personvern import retention
+
+    with runtime(manifest, db, now) as rt:
+        _, data = retention.plan(rt.loaded, rt.sessions, rt.clock(), batch=batch)
+    emit(data, as_json, _lines(data, "plan"))
+
+
+@app.command("run")
+def run(
+    batch: BatchOption = 5000, manifest: ManifestOption = None, db: DbOption = None,
+    as_json: JsonOption = False, now: NowOption = None,
+) -> None:
+    """Sweep at --now: delete, anonymise or restrict what the rules say, in batches,
+    audited. Safe to repeat; after a crash, run it again and it finishes the work.
+    A --now earlier than the last sweep is refused (the clock went backwards)."""
+    import sys
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from personvern import retention
+
+    with runtime(manifest, db, now) as rt, Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
+            console=Console(stderr=True), disable=as_json or not sys.stderr.isatty(),
+            transient=True) as bar:
+        task = bar.add_task("sweeping", total=None)
+
+        def progress(step: str, rows: int) -> None:
+            bar.update(task, description=step, advance=rows)
+
+        _, data = retention.run(rt.loaded, rt.sessions, rt.clock(), batch=batch,
+                                     progress=progress)
+    emit(data, as_json, _lines(data, "done"))

@@ -1,0 +1,72 @@
+"""Retention that enforces itself: rules resolved to the service's data, swept in batches.
+
+``plan(...)`` says what would happen at a given time, rule by rule; ``run(...)`` does it,
+audited, idempotent and resumable. ``on_subject_erased`` is the one place that hears of a
+subject the engine has forgotten entirely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from personvern.manifest.loader import LoadedManifest
+    from personvern.retention.resolve import Resolution
+    from personvern.retention.sweep import Progress, Report
+
+
+def on_subject_erased(session: Session, subject_id: str) -> None:
+    """Called once for each subject the engine erases entirely, in the erasing transaction.
+
+    The hook point for crypto-shredding: destroying the subject's key here makes every
+    copy of their encrypted data (backups included) unreadable. Nothing to do yet.
+    """
+
+
+@contextmanager
+def resolved(loaded: LoadedManifest) -> Iterator[Resolution]:
+    """The manifest's rules resolved against its SQL datasets (reflected; closed after)."""
+    from personvern.requests.datamap import open_datasets
+    from personvern.retention.resolve import resolve
+
+    datasets = open_datasets(loaded.manifest)
+    try:
+        yield resolve(loaded, datasets)
+    finally:
+        for ds in datasets:
+            ds.engine.dispose()
+
+
+def plan(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
+         batch: int = 5000) -> tuple[Report, dict[str, Any]]:
+    """What a sweep at ``now`` would do, changing nothing; the report and its plain form."""
+    return _sweep(loaded, sessions, now, batch=batch, dry_run=True, progress=None)
+
+
+def run(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
+        batch: int = 5000, progress: Progress | None = None) -> tuple[Report, dict[str, Any]]:
+    """Sweep at ``now``: finish an interrupted sweep first, then every rule in batches."""
+    return _sweep(loaded, sessions, now, batch=batch, dry_run=False, progress=progress)
+
+
+def _sweep(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
+           batch: int, dry_run: bool, progress: Progress | None
+           ) -> tuple[Report, dict[str, Any]]:
+    from personvern.errors import InvalidInput
+    from personvern.law import get_jurisdiction
+    from personvern.retention.sweep import Sweeper
+
+    if now.tzinfo is None:
+        raise InvalidInput("the sweep's time needs a UTC offset")
+    if not 1 <= batch <= 50_000:
+        raise InvalidInput(f"--batch {batch}: give a batch size from 1 to 50000")
+    j = get_jurisdiction(loaded.manifest.jurisdiction.country)
+    with resolved(loaded) as res:
+        sweeper = Sweeper(res, j, sessions, now, batch, dry_run=dry_run, progress=progress)
+        report = sweeper.execute()
+        return report, report.as_dict(res)

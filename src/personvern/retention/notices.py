@@ -1,0 +1,97 @@
+"""A notice to the person ``notice_before`` an inactivity deletion, queued once (outbox)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from personvern.errors import InvalidInput
+from personvern.law import Jurisdiction
+from personvern.mail.outbox import Mail, queue
+from personvern.manifest.model import Manifest, RetentionRule
+from personvern.retention.clauses import cutoff, local_today
+from personvern.retention.people import I, S
+
+
+def queue_notices(session: Session, manifest: Manifest, j: Jurisdiction, rule: RetentionRule,
+                  now: datetime, *, dry_run: bool = False) -> int:
+    """Queue a notice for each person whose data ``rule`` deletes within ``notice_before``;
+    returns how many were (or, dry, would be) queued. The dedupe key makes it once per
+    person and deletion date, however often the sweep runs."""
+    limit = cutoff(rule, now, j)
+    if limit is None or rule.notice_before is None:
+        return 0
+    d = rule.notice_before
+    window = limit + relativedelta(years=d.years, months=d.months, days=d.days)
+    when = func.coalesce(S.c.last_activity, S.c.created_at)
+    rows = session.execute(
+        select(S.c.id, when.label("at"), I.c.value).join(I, I.c.subject_id == S.c.id)
+        .where(S.c.erased_at.is_(None), I.c.kind == "email", when > limit, when <= window)
+        .order_by(S.c.id)).all()
+    count = 0
+    for sid, at, email in rows:
+        due = local_today(at + (now - limit), j)
+        key = f"retention-notice:{rule.id}:{sid}:{due.isoformat()}"
+        if dry_run:
+            count += 1
+            continue
+        try:
+            _, queued = queue(session, lambda: now, Mail(
+                kind="retention_notice", to_address=email, subject_id=sid, dedupe_key=key,
+                title=f"{manifest.service.name}: kontoen din slettes {due.isoformat()} / "
+                      f"your account will be deleted on {due.isoformat()}",
+                body_text=_body(manifest, rule, due.isoformat())))
+        except InvalidInput:  # an address the outbox cannot use: nothing to send to
+            continue
+        count += int(queued)
+    return count
+
+
+def _body(manifest: Manifest, rule: RetentionRule, due: str) -> str:
+    nb = rule.description.get("nb") if rule.description and rule.description.has("nb") else ""
+    en = rule.description.get("en") if rule.description and rule.description.has("en") else ""
+    return (f"Du har ikke vært aktiv hos {manifest.service.name} på en stund. Logger du ikke "
+            f"inn før {due}, sletter vi opplysningene om deg. {nb}\n\n"
+            f"You have not been active at {manifest.service.name} for a while. Unless you sign "
+            f"in before {due}, we will delete your data. {en}\n")
+
+
+def queue_row_notices(session: Session, manifest: Manifest, j: Jurisdiction,
+                      rule: RetentionRule, now: datetime, rows: list[tuple[Any, str, datetime]],
+                      where: str, *, dry_run: bool = False) -> int:
+    """Notices for rows of a service table dated by their own column: (key, e-mail, date)."""
+    limit = cutoff(rule, now, j)
+    if limit is None:
+        return 0
+    count = 0
+    for key, email, at in rows:
+        when = at if at.tzinfo else at.replace(tzinfo=now.tzinfo)
+        due = local_today(when + (now - limit), j)
+        if dry_run:
+            count += 1
+            continue
+        try:
+            _, queued = queue(session, lambda: now, Mail(
+                kind="retention_notice", to_address=email,
+                dedupe_key=f"retention-notice:{rule.id}:{where}:{key}:{due.isoformat()}",
+                title=f"{manifest.service.name}: kontoen din slettes {due.isoformat()} / "
+                      f"your account will be deleted on {due.isoformat()}",
+                body_text=_body(manifest, rule, due.isoformat())))
+        except InvalidInput:
+            continue
+        count += int(queued)
+    return count
+
+
+def window(rule: RetentionRule, now: datetime, j: Jurisdiction
+           ) -> tuple[datetime, datetime] | None:
+    """Trigger dates whose deletion falls within ``notice_before`` of ``now``."""
+    limit = cutoff(rule, now, j)
+    if limit is None or rule.notice_before is None:
+        return None
+    d = rule.notice_before
+    return limit, limit + relativedelta(years=d.years, months=d.months, days=d.days)

@@ -1,0 +1,209 @@
+"""Retention rules resolved to data: which rule holds which mapped table, and where each
+trigger's date comes from.
+
+A rule covers a table when a purpose that lists it uses a category of one of the table's
+columns, or when the table names it as its ``hold``. Its trigger date comes from a
+column (the table's ``dates:`` mapping, or that of a table it refers to) or, for the
+triggers the engine itself records (last activity, account closed, consent withdrawn,
+objection), from the engine's subjects and ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Boolean, Date, DateTime
+
+from personvern.errors import ManifestError, Problem
+from personvern.manifest.loader import LoadedManifest, format_path
+from personvern.manifest.model import Manifest, Purpose, RetentionRule
+from personvern.requests.datamap import Edge, SqlDataset
+
+# Triggers the engine records itself; a table's ``dates:`` mapping may still name a column.
+ENGINE_TRIGGERS = frozenset({"last_activity", "account_closed", "consent_withdrawn",
+                             "objection_raised"})
+HOLD = "hold"  # the purpose id of a hold no purpose lists
+
+
+@dataclass(frozen=True)
+class Dating:
+    """Where a rule's trigger date is for a table's rows.
+
+    ``column``: in ``table.column``, reached from the swept table along ``path``
+    (child -> parent references; empty when it is the table's own column). ``engine``:
+    in the engine's records, the rows found through their identity columns.
+    """
+
+    kind: str  # column | engine
+    table: str | None = None
+    column: str | None = None
+    path: tuple[Edge, ...] = ()
+
+    def describe(self) -> str:
+        """Where the date comes from, in words."""
+        if self.kind == "engine":
+            return "the engine's records"
+        via = "".join(f" via {e.table}.{e.column}" for e in self.path)
+        return f"{self.table}.{self.column}{via}"
+
+
+@dataclass(frozen=True)
+class Holding:
+    """A rule of a purpose that holds a table, with its dating."""
+
+    purpose: str
+    rule: RetentionRule
+    dating: Dating
+
+
+@dataclass
+class TableRules:
+    """Every purpose holding one mapped table and the rules that end it."""
+
+    dataset: str
+    table: str
+    holdings: list[Holding] = field(default_factory=list)
+    undated: list[tuple[str, str, str]] = field(default_factory=list)  # purpose, rule, why
+    owned: bool = False  # rows can be tied to subjects (identity columns up the references)
+
+    def purposes(self) -> list[str]:
+        """Purpose ids holding the table, in manifest order."""
+        return list(dict.fromkeys(h.purpose for h in self.holdings))
+
+    def of_purpose(self, purpose: str) -> list[Holding]:
+        """The holdings of one purpose."""
+        return [h for h in self.holdings if h.purpose == purpose]
+
+
+@dataclass
+class Resolution:
+    """The manifest's retention resolved against the reflected datasets."""
+
+    manifest: Manifest
+    datasets: dict[str, SqlDataset]
+    tables: list[TableRules]
+
+    def steps(self) -> Iterator[tuple[RetentionRule, TableRules]]:
+        """(rule, table) pairs, rule by rule in manifest order."""
+        for rule in self.manifest.retention:
+            for tr in self.tables:
+                if any(h.rule.id == rule.id for h in tr.holdings):
+                    yield rule, tr
+
+    def purposes_of(self, rule_id: str) -> list[str]:
+        """Purposes that list ``rule_id`` (or the hold pseudo-purpose)."""
+        ids = [p.id for p in self.manifest.purposes if rule_id in p.retention]
+        return ids or [HOLD]
+
+
+def overlaps(column_categories: Sequence[str], purpose: Purpose) -> bool:
+    """Whether a column's categories meet the purpose's (a parent category covers its
+    children: ``user.contact`` covers ``user.contact.email``)."""
+    for c in column_categories:
+        for p in purpose.categories:
+            if c == p or c.startswith(p + ".") or p.startswith(c + "."):
+                return True
+    return False
+
+
+def _find_dating(ds: SqlDataset, table: str, trigger: str) -> Dating | None:
+    """The nearest mapped date column for ``trigger``: this table's, else up the references."""
+    frontier: list[tuple[str, tuple[Edge, ...]]] = [(table, ())]
+    seen = {table}
+    while frontier:
+        nxt: list[tuple[str, tuple[Edge, ...]]] = []
+        for name, path in frontier:
+            column = ds.mapped[name].dates.get(trigger)  # type: ignore[call-overload]
+            if column:
+                return Dating("column", name, column, path)
+            for e in ds.edges:
+                if e.table == name and e.target not in seen and e.target != name:
+                    seen.add(e.target)
+                    nxt.append((e.target, (*path, e)))
+        frontier = nxt
+    return None
+
+
+def is_owned(ds: SqlDataset, table: str, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether rows of ``table`` lead to identity columns (directly or up the references)."""
+    spec = ds.mapped[table]
+    if any(c.identity for c in spec.columns):
+        return True
+    return any(is_owned(ds, e.target, seen | {table}) for e in ds.edges
+               if e.table == table and e.target not in seen | {table})
+
+
+def resolve(loaded: LoadedManifest, datasets: Sequence[SqlDataset]) -> Resolution:
+    """Resolve every rule to tables; a date column the database lacks, a keep flag that is
+    not a boolean, or a hold that cannot be dated is a ManifestError with its place."""
+    m = loaded.manifest
+    problems = _problems(loaded, datasets)
+    if problems:
+        raise ManifestError(problems)
+    out: list[TableRules] = []
+    for ds in datasets:
+        for spec in ds.spec.tables:
+            tr = TableRules(ds.spec.id, spec.name, owned=is_owned(ds, spec.name))
+            cats = [c for col in spec.columns for c in col.categories]
+            pairs: list[tuple[str, RetentionRule]] = []
+            for p in m.purposes:
+                if cats and overlaps(cats, p):
+                    pairs += [(p.id, r) for rid in p.retention if (r := m.retention_rule(rid))]
+            if spec.hold and (hold := m.retention_rule(spec.hold)):
+                for pid in [p.id for p in m.purposes if spec.hold in p.retention] or [HOLD]:
+                    if (pid, hold) not in pairs:
+                        pairs.append((pid, hold))
+            for pid, rule in pairs:
+                dating = _find_dating(ds, spec.name, rule.trigger)
+                if dating is None and rule.trigger in ENGINE_TRIGGERS:
+                    dating = Dating("engine") if tr.owned else None
+                if dating is None:
+                    tr.undated.append((pid, rule.id, _why_undated(rule, tr.owned)))
+                else:
+                    tr.holdings.append(Holding(pid, rule, dating))
+            out.append(tr)
+    return Resolution(m, {ds.spec.id: ds for ds in datasets}, out)
+
+
+def _why_undated(rule: RetentionRule, owned: bool) -> str:
+    if rule.trigger in ENGINE_TRIGGERS:
+        return "no identity column leads to the person, so the engine's date cannot apply"
+    return (f"no column holds the {rule.trigger.replace('_', ' ')} date; map one under "
+            f"dates: {{{rule.trigger}: COLUMN}}")
+
+
+def _problems(loaded: LoadedManifest, datasets: Sequence[SqlDataset]) -> list[Problem]:
+    """Date columns and keep flags checked against the reflected schema, with places."""
+    m = loaded.manifest
+    problems: list[Problem] = []
+
+    def add(path: tuple[str | int, ...], message: str) -> None:
+        problems.append(Problem(format_path(path), message, loaded.file,
+                                loaded.line_of(path), loaded.column_of(path)))
+
+    index = {ds.id: d for d, ds in enumerate(m.datasets)}
+    for ds in datasets:
+        d = index[ds.spec.id]
+        for t, spec in enumerate(ds.spec.tables):
+            table = ds.tables[spec.name]
+            loc: tuple[str | int, ...] = ("datasets", d, "tables", t)
+            for trigger, column in spec.dates.items():
+                if column not in table.c:
+                    add((*loc, "dates", trigger), f"{spec.name}.{column} does not exist in the "
+                        f"database (the {trigger} date of dataset {ds.spec.id!r})")
+                elif not isinstance(table.c[column].type, (Date, DateTime)):
+                    add((*loc, "dates", trigger), f"{spec.name}.{column} is "
+                        f"{table.c[column].type}, not a date or timestamp")
+            if spec.keep_flag is not None:
+                if spec.keep_flag not in table.c:
+                    add((*loc, "keep_flag"), f"{spec.name}.{spec.keep_flag} does not exist "
+                        "in the database")
+                elif not isinstance(table.c[spec.keep_flag].type, Boolean):
+                    add((*loc, "keep_flag"), f"{spec.name}.{spec.keep_flag} is not a boolean")
+            if spec.hold and (rule := m.retention_rule(spec.hold)) is not None \
+                    and rule.trigger not in ENGINE_TRIGGERS \
+                    and _find_dating(ds, spec.name, rule.trigger) is None:
+                add((*loc, "hold"), f"hold {rule.id!r} cannot be dated for {spec.name}: map "
+                    f"its {rule.trigger} date under dates: {{{rule.trigger}: COLUMN}}")
+    return problems
