@@ -22,11 +22,12 @@ def parent(site: Site) -> tuple[str, str]:
     from personvern.consent.tables import Guardianship, Identity, Subject
 
     with site.runtime.transaction() as s:
-        row = s.execute(
-            select(Subject.id, Identity.value).join(Identity, Identity.subject_id == Subject.id)
+        # The whole Identity: its address is sealed and opens only when the object loads.
+        identity = s.scalars(
+            select(Identity).join(Subject, Identity.subject_id == Subject.id)
             .join(Guardianship, Guardianship.guardian_id == Subject.id)
             .where(Identity.kind == "email", Subject.kind == "parent").limit(1)).one()
-    return row[0], row[1]
+        return identity.subject_id, identity.value
 
 
 def sign_in(site: Site, page: Any, email: str) -> None:

@@ -182,8 +182,9 @@ def test_script_in_a_correction_is_escaped_when_shown_back(tmp_path: object) -> 
             from personvern.consent.tables import Identity
 
             with rt.transaction() as s:
-                email = s.scalars(select(Identity.value).where(Identity.kind == "email")
+                first = s.scalars(select(Identity).where(Identity.kind == "email")
                                   .order_by(Identity.id)).first()
+                email = first.value if first is not None else None
             assert email
             sign_in(client, email)
             form = client.get("/portal/details")

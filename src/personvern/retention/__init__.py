@@ -20,12 +20,15 @@ if TYPE_CHECKING:
     from personvern.retention.sweep import Progress, Report
 
 
-def on_subject_erased(session: Session, subject_id: str) -> None:
-    """Called once for each subject the engine erases entirely, in the erasing transaction.
+def on_subject_erased(session: Session, subject_id: str, at: datetime) -> None:
+    """Called once for each subject a sweep erases entirely, in the erasing transaction.
 
-    The hook point for crypto-shredding: destroying the subject's key here makes every
-    copy of their encrypted data (backups included) unreadable. Nothing to do yet.
+    Destroys the subject's key (crypto-shredding), as a completed erasure request does:
+    every copy of their sealed data, backups included, becomes unreadable.
     """
+    from personvern.crypto.shred import shred_subject
+
+    shred_subject(session, subject_id, at=at, actor="retention", reason="retention")
 
 
 @contextmanager

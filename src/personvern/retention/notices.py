@@ -9,12 +9,13 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from personvern.consent.tables import Identity
 from personvern.errors import InvalidInput
 from personvern.law import Jurisdiction
 from personvern.mail.outbox import Mail, queue
 from personvern.manifest.model import Manifest, RetentionRule
 from personvern.retention.clauses import cutoff, local_today
-from personvern.retention.people import I, S
+from personvern.retention.people import S
 
 
 def queue_notices(session: Session, manifest: Manifest, j: Jurisdiction, rule: RetentionRule,
@@ -28,12 +29,15 @@ def queue_notices(session: Session, manifest: Manifest, j: Jurisdiction, rule: R
     d = rule.notice_before
     window = limit + relativedelta(years=d.years, months=d.months, days=d.days)
     when = func.coalesce(S.c.last_activity, S.c.created_at)
+    # Whole Identity entities: addresses are sealed, and loading the object opens them.
     rows = session.execute(
-        select(S.c.id, when.label("at"), I.c.value).join(I, I.c.subject_id == S.c.id)
-        .where(S.c.erased_at.is_(None), I.c.kind == "email", when > limit, when <= window)
+        select(S.c.id, when.label("at"), Identity).join(Identity, Identity.subject_id == S.c.id)
+        .where(S.c.erased_at.is_(None), Identity.kind == "email", when > limit,
+               when <= window)
         .order_by(S.c.id)).all()
     count = 0
-    for sid, at, email in rows:
+    for sid, at, identity in rows:
+        email = identity.value
         due = local_today(at + (now - limit), j)
         key = f"retention-notice:{rule.id}:{sid}:{due.isoformat()}"
         if dry_run:

@@ -174,10 +174,12 @@ def ended(session: Session, manifest: Manifest, j: Jurisdiction, subjects: Seque
 
 def identities(session: Session, subjects: Sequence[str]) -> dict[str, dict[str, list[str]]]:
     """Per subject, identity kind -> values."""
+    from personvern.consent.tables import Identity
+
     out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for r in session.execute(select(I.c.subject_id, I.c.kind, I.c.value)
-                             .where(I.c.subject_id.in_(subjects))):
-        out[r.subject_id][r.kind].append(r.value)
+    # Whole entities: values are sealed, and loading the object is what opens them.
+    for found in session.scalars(select(Identity).where(Identity.subject_id.in_(subjects))):
+        out[found.subject_id][found.kind].append(found.value)
     return out
 
 
@@ -199,21 +201,30 @@ def has_identities(session: Session) -> bool:
 def owners_of(session: Session, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """The live subject owning each (kind, value) identity, where one does.
 
+    The engine stores identities by keyed hash (their values are sealed), so each value is
+    looked for by its hash, and in clear for rows inserted in bulk and not yet sealed.
     Many values go through a temporary table (one executemany and one join): binding tens
     of thousands of IN parameters costs more than the lookup itself."""
-    wanted = list(dict.fromkeys(pairs))
-    if not wanted:
+    from personvern.crypto.keyring import keyring_for
+
+    plain = list(dict.fromkeys(pairs))
+    if not plain:
         return {}
+    keyring, conn = keyring_for(session), session.connection()
+    stored: dict[tuple[str, str], tuple[str, str]] = {}
+    for kind, value in plain:
+        stored[(kind, keyring.lookup_hash(conn, kind, value))] = (kind, value)
+        stored[(kind, value)] = (kind, value)
+    wanted = list(stored)
     joined = select(I.c.kind, I.c.value, I.c.subject_id).join(S, S.c.id == I.c.subject_id)
     found: dict[tuple[str, str], str] = {}
     if len(wanted) <= 400:
         rows = session.execute(joined.where(tuple_(I.c.kind, I.c.value).in_(wanted),
                                             S.c.erased_at.is_(None)))
-        return {(r.kind, r.value): r.subject_id for r in rows}
+        return {stored[(r.kind, r.value)]: r.subject_id for r in rows}
     session.execute(text("CREATE TEMPORARY TABLE IF NOT EXISTS pv_wanted_identities "
                          "(kind VARCHAR(32) NOT NULL, value VARCHAR(320) NOT NULL)"))
     session.execute(text("DELETE FROM pv_wanted_identities"))
-    conn = session.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     # The driver's own executemany: SQLAlchemy's per-row parameter handling costs more.
     conn.exec_driver_sql(
@@ -222,7 +233,7 @@ def owners_of(session: Session, pairs: Iterable[tuple[str, str]]) -> dict[tuple[
         "SELECT i.kind, i.value, i.subject_id FROM pv_wanted_identities w "
         "JOIN subject_identities i ON i.kind = w.kind AND i.value = w.value "
         "JOIN subjects s ON s.id = i.subject_id WHERE s.erased_at IS NULL"))
-    found.update({(r.kind, r.value): r.subject_id for r in rows})
+    found.update({stored[(r.kind, r.value)]: r.subject_id for r in rows})
     session.execute(text("DELETE FROM pv_wanted_identities"))
     return found
 
@@ -250,7 +261,7 @@ def erase_subjects(session: Session, subjects: Sequence[str], at: datetime) -> N
         erased_at=at, closed_at=func.coalesce(S.c.closed_at, at), birth_date=None,
         last_activity=None))
     for sid in ids:
-        on_subject_erased(session, sid)
+        on_subject_erased(session, sid, at)
 
 
 def restrict_subjects(session: Session, subjects: dict[str, list[str]], rule: str,

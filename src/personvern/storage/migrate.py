@@ -18,6 +18,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Personvern often lives in the same PostgreSQL database as the service's own app, which
 # may use Alembic too: a table of our own keeps the two version histories apart.
 VERSION_TABLE = "personvern_alembic_version"
+# How long (ms) an upgrade on SQLite waits for another process's upgrade to finish.
+MIGRATION_LOCK_WAIT_MS = 120_000
 # Key of the PostgreSQL advisory lock held while migrating ("pv-migrt" as an int).
 _PG_LOCK_KEY = int.from_bytes(b"pv-migrt", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -140,6 +142,9 @@ def _lock_for_migration(connection: Connection) -> None:
         # upgrade waits for this one (BEGIN IMMEDIATE takes the write lock at once).
         driver = connection.connection.driver_connection
         driver.isolation_level = None  # type: ignore[union-attr]
+        # A whole upgrade can outlast the usual lock wait (table rebuilds on a busy
+        # machine); a process starting meanwhile should wait for it, not fail.
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={MIGRATION_LOCK_WAIT_MS}")
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

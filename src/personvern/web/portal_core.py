@@ -42,11 +42,12 @@ class Person:
 
 def _labels(session: Session, ids: list[str]) -> dict[str, str]:
     """Each subject's first e-mail address (its id's start when it has none), one query."""
-    rows = session.execute(select(Identity.subject_id, Identity.value).where(
+    # Whole entities: the address is sealed, and only loading the object opens it.
+    rows = session.scalars(select(Identity).where(
         Identity.subject_id.in_(ids), Identity.kind == "email").order_by(Identity.id))
     found: dict[str, str] = {}
-    for subject_id, value in rows:
-        found.setdefault(subject_id, value)
+    for identity in rows:
+        found.setdefault(identity.subject_id, identity.value)
     return {i: found.get(i, i[:8]) for i in ids}
 
 

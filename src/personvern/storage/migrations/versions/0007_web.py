@@ -1,7 +1,7 @@
 """web: sessions and sign-in links
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Created: 2026-11-22 04:29:02.415282
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0007'
-down_revision: str | None = '0004'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

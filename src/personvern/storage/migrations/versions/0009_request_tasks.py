@@ -1,7 +1,7 @@
 """request tasks: http callbacks and manual tasks of a data-subject request
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0008
 Created: 2026-11-22 04:32:56.789184
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0009'
-down_revision: str | None = '0004'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
