@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -42,10 +43,11 @@ def per_op_us(func: Callable[[int], object], n: int, runs: int) -> float:
     return best * 1e6
 
 
-def main() -> None:
-    args = parse_args(__doc__ or "")
-    subjects, fields = (500, 20_000) if args.quick else (5_000, 200_000)
-    runs = args.runs or (3 if args.quick else 5)
+def measure_fields(quick: bool, runs: int | None = None
+                   ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(size, figures, ratios): sealing and opening one field, and key lookups."""
+    subjects, fields = (500, 20_000) if quick else (5_000, 200_000)
+    runs = runs or (3 if quick else 5)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)
@@ -97,7 +99,12 @@ def main() -> None:
     }
     size = {"subjects": subjects, "fields": fields, "field_bytes": len(VALUE),
             "runs": runs, "database": "sqlite"}
-    emit("crypto", size, figures, ratios)
+    return size, figures, ratios
+
+
+def main() -> None:
+    args = parse_args(__doc__ or "")
+    emit("crypto", *measure_fields(args.quick, args.runs))
 
 
 if __name__ == "__main__":

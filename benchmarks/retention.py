@@ -204,11 +204,12 @@ def main() -> None:
         "sweep_at_most_1_5x_sql": all(r["sweep_vs_sql"] <= 1.5 for r in runs),
         "peak_rss_at_most_300mb": max(rss) <= 300,
         "peak_rss_flat_within_25pct": max(rss) <= 1.25 * min(rss)}}
-    # ---- per-field encryption (crypto-shredding) ------------------------------------
-    # Placeholder for benchmarks/crypto.py (written on the crypto branch): when it lands,
-    # its encrypt/decrypt cost per field is printed here beside the sweep's figures, e.g.
-    # figures["crypto"] = crypto.measure_fields(quick=args.quick).
-    figures["crypto_per_field"] = "see benchmarks/crypto.py"
+    # ---- per-field encryption (crypto-shredding), measured by benchmarks/crypto.py ------
+    from crypto import measure_fields
+
+    log("per-field encryption")
+    _, crypto_figures, crypto_ratios = measure_fields(args.quick)
+    figures["crypto_per_field"] = crypto_figures | {"ratios": crypto_ratios}
     emit("retention", {"users": sizes, "expired_share": EXPIRED_SHARE, "batch": args.batch},
          figures, {f"sweep_vs_sql_{r['users']}": r["sweep_vs_sql"] for r in runs}
          | {"sweep_vs_sql": largest["sweep_vs_sql"]})

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select, text
 
 from mail.support import free_port
-from personvern.consent.tables import Identity
+from personvern.consent.subjects import find_subject
 from personvern.requests.engine import Requests, get_request, view
 from personvern.requests.tasks import RequestTask
 from personvern.runtime import Runtime
@@ -160,7 +160,7 @@ def test_an_app_that_is_down_makes_the_request_wait_and_the_jobs_retry_with_back
         assert conn.execute(text("SELECT email FROM users WHERE id = 23")).scalar().find(
             "slettet") == -1
     with rt.transaction() as s:
-        assert s.scalars(select(Identity).where(Identity.value == "23")).first() is not None
+        assert find_subject(s, "external_id", "23") is not None
 
     assert service.run_due() == []  # the back-off has not run out
     clock.advance(minutes=1)
@@ -188,7 +188,7 @@ def test_an_app_that_is_down_makes_the_request_wait_and_the_jobs_retry_with_back
     with service_db.connect() as conn:
         assert "slettet" in conn.execute(text("SELECT email FROM users WHERE id = 23")).scalar()
     with rt.transaction() as s:
-        assert s.scalars(select(Identity).where(Identity.value == "23")).first() is None
+        assert find_subject(s, "external_id", "23") is None
 
 
 @pytest.mark.parametrize(("mode", "secret", "env", "says"), [

@@ -4,6 +4,7 @@ sweep ``personvern serve`` runs by itself every day."""
 from __future__ import annotations
 
 import shutil
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -74,7 +75,11 @@ def test_serve_sweeps_daily_by_itself(demo: Path) -> None:
                         await anyio.sleep(0.05)
                 tg.cancel_scope.cancel()
 
-        anyio.run(main)
+        # Its own thread: a session-wide Playwright browser may keep an event loop running
+        # in the main thread, where anyio.run refuses to start another.
+        worker = threading.Thread(target=anyio.run, args=(main,))
+        worker.start()
+        worker.join()
         assert sweeps() >= 2
         service = f"sqlite:///{demo / 'service.db'}"
         assert scalar(service, "SELECT count(*) FROM login_events") == 0

@@ -39,14 +39,18 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def copy_engine_rows(source_url: str, target_url: str) -> None:
-    """The demo's subjects, identities and guardianships into a migrated engine database."""
+    """The demo's subjects, identities and guardianships into a migrated engine database.
+
+    The subject keys come too: identities are found by a keyed hash whose key is one of them.
+    """
+    from personvern.crypto.tables import SubjectKey
     from personvern.storage.migrate import upgrade
 
     upgrade(target_url)
     source, target = create_engine_for(source_url), create_engine_for(target_url)
     try:
         with source.connect() as src, target.begin() as dst:
-            for model in (Subject, Identity, Guardianship):
+            for model in (SubjectKey, Subject, Identity, Guardianship):
                 table = model.__table__
                 rows = [dict(r._mapping) for r in src.execute(select(table))]
                 dst.execute(insert(table), rows)  # type: ignore[arg-type]
