@@ -265,6 +265,12 @@ def _details_page(request: Request, ctx: dict[str, Any], values: dict[str, str],
                 status=status)
 
 
+def _category_of(rt: Any, ref: str) -> str:
+    """The category of a rectifiable column (its label's source), or '' if not one."""
+    return next((cat for r, _k, cat in portal_core.rectifiable(rt.loaded.manifest)
+                 if r == ref), "")
+
+
 def _category_name(rt: Any, category: str, ref: str, lang: str) -> str:
     """The column's label: its category's name (the manifest's, else built in), else the column."""
     from personvern.manifest.categories import BUILTIN_CATEGORIES
@@ -308,8 +314,9 @@ def _details_work(request: Request, me: sessions.Current, target: str | None,
         portal_core.rectify(rt, me.principal, ctx["person"], values, _exports(request),
                             lang_of(request))
     except (InvalidInput, Conflict) as exc:
-        message = translate(lang_of(request), "nothing_to_change") \
-            if str(exc) == "nothing_to_change" else str(exc)
+        lang = lang_of(request)
+        message = portal_text.refusal(
+            lang, exc, lambda ref: _category_name(rt, _category_of(rt, ref), ref, lang))
         return _details_page(request, ctx, values, message, status=422)
     return _back("/portal/details", ctx["person"], saved="1")
 
