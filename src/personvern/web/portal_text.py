@@ -79,6 +79,26 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "export_button": {"nb": "Lag eksport", "en": "Create export"},
     "download": {"nb": "Last ned eksporten (ZIP)", "en": "Download the export (ZIP)"},
+    "export_once": {
+        "nb": "Eksporten kan lastes ned én gang, innen {minutes} minutter. Etterpå slettes den "
+              "fra serveren.",
+        "en": "The export can be downloaded once, within {minutes} minutes. Then it is deleted "
+              "from the server.",
+    },
+    "export_removed": {
+        "nb": "Eksporten er slettet fra serveren: den er lastet ned, eller det har gått mer enn "
+              "{minutes} minutter.",
+        "en": "The export has been deleted from the server: it was downloaded, or more than "
+              "{minutes} minutes have passed.",
+    },
+    "export_again": {"nb": "Lag en ny eksport", "en": "Create a new export"},
+    "export_gone_title": {"nb": "Eksporten er slettet", "en": "The export has been deleted"},
+    "export_gone_text": {
+        "nb": "Eksporten kan lastes ned én gang, innen {minutes} minutter, og er nå slettet fra "
+              "serveren. Lag en ny eksport fra forsiden i portalen.",
+        "en": "The export can be downloaded once, within {minutes} minutes, and has now been "
+              "deleted from the server. Create a new one from the portal's start page.",
+    },
     "consents_title": {"nb": "Samtykker", "en": "Consents"},
     "consents_intro": {
         "nb": "Dette gjør vi bare hvis du sier ja. Du kan ombestemme deg når som helst; det "
