@@ -247,12 +247,15 @@ def refusal(lang: str, exc: PersonvernError, label: Callable[[str], str] | None 
     """A core's refusal in ``lang``: worded by its code, the field it names (``params``
     ``field``) put in front by its label; an error without a known code keeps its own
     (English) words, introduced in bokmål."""
-    texts = REFUSALS.get(exc.code or "")
-    values = {k: v for k, v in exc.params.items() if k != "field"}
+    # getattr: a subclass with its own __init__ may not have called ours.
+    code: str | None = getattr(exc, "code", None)
+    params: dict[str, object] = getattr(exc, "params", None) or {}
+    texts = REFUSALS.get(code or "")
+    values = {k: v for k, v in params.items() if k != "field"}
     if texts is None:
         return (OTHER_REFUSAL.get(lang) or OTHER_REFUSAL["en"]).format(detail=str(exc))
     text = (texts.get(lang) or texts["nb"]).format(**values)
-    field = exc.params.get("field")
+    field = params.get("field")
     if field is None:
         return text
     name = label(str(field)) if label is not None else str(field).rsplit(".", 1)[-1]
