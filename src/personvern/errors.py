@@ -12,7 +12,9 @@
     └── Forbidden                   valid credentials, but not for this (not your child)
 
 HTTP-facing errors carry their status as ``status``, so one handler can render
-problem+json for the API and a page for the portal.
+problem+json for the API and a page for the portal. A refusal a person may meet in the
+portal also carries a language-free ``code`` (``guardian_required``) and the values its
+message needs (``params``): the portal words it in the reader's language.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ class PersonvernError(Exception):
 
     status: int = 500
     exit_code: int = 1
+
+    def __init__(self, *args: object, code: str | None = None, **params: object) -> None:
+        super().__init__(*args)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,9 @@ class Settings:
     # Sites allowed to call the cookie banner's endpoints from the browser (CORS).
     banner_origins: str = field(default="", metadata={
         "help": "comma-separated origins that embed the cookie banner"})
+    # Access packages the portal makes are removed once downloaded, or after this long.
+    export_lifetime_minutes: int = field(default=60, metadata={
+        "help": "minutes an access package waits to be downloaded before it is removed"})
 
     def __post_init__(self) -> None:
         if self.max_manifest_bytes < 1024:
@@ -65,6 +68,10 @@ class Settings:
                 f"{ENV_PREFIX}COOKIE_CHOICE_MONTHS must be between 1 and 24, "
                 f"not {self.cookie_choice_months}"
             )
+        if not 1 <= self.export_lifetime_minutes <= 7 * 24 * 60:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}EXPORT_LIFETIME_MINUTES must be between 1 and 10080 (a week), "
+                f"not {self.export_lifetime_minutes}")
         if not 1 <= self.smtp_port <= 65535:
             raise ConfigurationError(
                 f"{ENV_PREFIX}SMTP_PORT must be between 1 and 65535, not {self.smtp_port}")
@@ -103,7 +110,7 @@ def get_settings(**overrides: object) -> Settings:
     kinds = {"manifest": Path, "database_url": str, "max_manifest_bytes": int,
              "cookie_choice_months": int, "evidence_key": str, "master_key_file": Path,
              "master_key": str, "smtp_host": str, "smtp_port": int, "mail_from": str,
-             "public_url": str, "banner_origins": str}
+             "public_url": str, "banner_origins": str, "export_lifetime_minutes": int}
     values: dict[str, object] = {}
     for f in fields(Settings):
         if overrides.get(f.name) is not None:

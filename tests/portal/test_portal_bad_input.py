@@ -125,7 +125,7 @@ def test_a_guardian_acts_for_a_child_only_while_a_child(portal: Portal) -> None:
     before = ledger_count(kid)
     r = kid.post("/portal/consents", data={"purpose": "partners", "action": "give",
                                            "csrf_token": csrf_of(page.text)})
-    assert r.status_code == 422 and "a guardian must give this consent" in r.text
+    assert r.status_code == 422 and "en foresatt må gi dette samtykket" in r.text
     assert ledger_count(kid) == before
 
 
@@ -194,7 +194,7 @@ def test_script_in_a_correction_is_escaped_when_shown_back(tmp_path: object) -> 
                                                      "app.users.name": SCRIPT})
             assert r.status_code == 422
             assert SCRIPT not in r.text and "&lt;script&gt;" in r.text
-            assert "is not a date" in r.text
+            assert "skriv en dato som ÅÅÅÅ-MM-DD" in r.text
             # Nothing was changed: no rectification request was opened.
             from personvern.requests.tables import Request
 

@@ -444,7 +444,7 @@ def test_ropa_policy_and_retention_pages(client: TestClient) -> None:
     assert "Driftsleverandør Norge AS" in ropa and "Vipps" not in ropa.split("Activities")[0]
     assert "No version has been published" in client.get("/dashboard/policy").text
     retention = client.get("/dashboard/retention").text
-    assert "not here yet" in retention and "books (bookkeeping)" in retention
+    assert "The plan at 2027-01-04T12:00" in retention and "books (bookkeeping)" in retention
 
 
 def test_policy_versions_compared_in_plain_words(client: TestClient, tmp_path: Path) -> None:

@@ -83,5 +83,5 @@ def run(
             bar.update(task, description=step, advance=rows)
 
         _, data = retention.run(rt.loaded, rt.sessions, rt.clock(), batch=batch,
-                                     progress=progress)
+                                     progress=progress, by="cli")
     emit(data, as_json, _lines(data, "done"))

@@ -149,15 +149,15 @@ def _check_purpose_allows(purpose: Purpose, type: EventType) -> None:
     if type in CONSENT_TYPES and purpose.legal_basis != "consent":
         raise InvalidInput(
             f"purpose {purpose.id!r} rests on {purpose.legal_basis}, not consent; there is no "
-            "consent to give or withdraw (object to it instead, where the basis allows)"
-        )
+            "consent to give or withdraw (object to it instead, where the basis allows)",
+            code="not_consent_basis", purpose=purpose.id)
     if type in OBJECTION_TYPES and purpose.marketing is None and purpose.legal_basis not in {
         "legitimate_interests", "public_task"
     }:
         raise InvalidInput(
             f"purpose {purpose.id!r} rests on {purpose.legal_basis}; the right to object "
-            "(GDPR Art. 21) covers legitimate interest, public task and direct marketing"
-        )
+            "(GDPR Art. 21) covers legitimate interest, public task and direct marketing",
+            code="cannot_object", purpose=purpose.id)
 
 
 def _check_actor(
@@ -175,8 +175,8 @@ def _check_actor(
         if subject.birth_date is not None and not child:
             raise InvalidInput(
                 f"{subject.id} is {age_on(subject.birth_date, at.date())}, old enough to decide "
-                f"for themselves; a guardian consents only under {age}"
-            )
+                f"for themselves; a guardian consents only under {age}",
+                code="old_enough", age=age)
     elif actor is Actor.ADMIN:
         if actor_subject_id is None or not is_admin_for(session, actor_subject_id, subject.id):
             raise Forbidden(f"{actor_subject_id} is not an admin of an organisation "
@@ -184,8 +184,9 @@ def _check_actor(
     elif actor is Actor.SELF and type is EventType.CONSENT_GIVEN and child:
         raise InvalidInput(
             f"the subject is under {age}: a guardian must give this consent "
-            f"({ctx.jurisdiction.child_consent_source.citation}, GDPR Art. 8)"
-        )
+            f"({ctx.jurisdiction.child_consent_source.citation}, GDPR Art. 8)",
+            code="guardian_required", age=age,
+            source=ctx.jurisdiction.child_consent_source.citation)
 
 
 def _check_something_to_withdraw(
@@ -199,7 +200,8 @@ def _check_something_to_withdraw(
         .order_by(events.c.seq.desc()).limit(1)
     ).scalar()
     if last != EventType.CONSENT_GIVEN:
-        raise InvalidInput(f"there is no consent to withdraw for purpose {purpose_id!r}")
+        raise InvalidInput(f"there is no consent to withdraw for purpose {purpose_id!r}",
+                           code="nothing_to_withdraw", purpose=purpose_id)
 
 
 def decide_for(

@@ -35,7 +35,7 @@ def normalise_email(value: str) -> str:
     """E-mail addresses are compared case-folded and trimmed."""
     email = value.strip().casefold()
     if not _EMAIL.match(email) or len(email) > 320:
-        raise InvalidInput(f"{value!r} is not an e-mail address")
+        raise InvalidInput(f"{value!r} is not an e-mail address", code="bad_email")
     return email
 
 
@@ -47,7 +47,8 @@ def normalise_phone(value: str, default_country_code: str = "+47") -> str:
     if not digits.startswith("+"):
         digits = default_country_code + digits
     if not _E164.match(digits):
-        raise InvalidInput(f"{value!r} is not a phone number (E.164, e.g. +4791234567)")
+        raise InvalidInput(f"{value!r} is not a phone number (E.164, e.g. +4791234567)",
+                           code="bad_phone")
     return digits
 
 

@@ -233,7 +233,7 @@ def validate_value(kind: str | None, value: Any, ref: str) -> str:
         raise InvalidInput(f"{ref} has no validate_as in the data map, so it cannot be "
                            "rectified here")
     if value is None or isinstance(value, (dict, list, bool)):
-        raise InvalidInput(f"{ref}: give a new value")
+        raise InvalidInput(f"{ref}: give a new value", code="no_value", field=ref)
     text = str(value).strip()
     try:
         if kind == "email":
@@ -248,16 +248,19 @@ def validate_value(kind: str | None, value: Any, ref: str) -> str:
             try:
                 return str(checker.validate(text))
             except ValidationError as exc:
-                raise InvalidInput(f"{text!r} is not a valid {name} ({exc})") from None
+                raise InvalidInput(f"{text!r} is not a valid {name} ({exc})",
+                                   code=f"bad_{kind}") from None
         if kind == "date":
             try:
                 return date.fromisoformat(text).isoformat()
             except ValueError:
-                raise InvalidInput(f"{text!r} is not a date (YYYY-MM-DD)") from None
+                raise InvalidInput(f"{text!r} is not a date (YYYY-MM-DD)",
+                                   code="bad_date") from None
     except InvalidInput as exc:
-        raise InvalidInput(f"{ref}: {exc}") from None
+        raise InvalidInput(f"{ref}: {exc}", code=exc.code, field=ref, **exc.params) from None
     if not text or len(text) > MAX_TEXT or any(ord(ch) < 32 for ch in text):
-        raise InvalidInput(f"{ref}: give 1 to {MAX_TEXT} characters of text on one line")
+        raise InvalidInput(f"{ref}: give 1 to {MAX_TEXT} characters of text on one line",
+                           code="bad_text", field=ref, max=MAX_TEXT)
     return text
 
 

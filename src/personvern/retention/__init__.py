@@ -48,17 +48,21 @@ def resolved(loaded: LoadedManifest) -> Iterator[Resolution]:
 def plan(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
          batch: int = 5000) -> tuple[Report, dict[str, Any]]:
     """What a sweep at ``now`` would do, changing nothing; the report and its plain form."""
-    return _sweep(loaded, sessions, now, batch=batch, dry_run=True, progress=None)
+    return _sweep(loaded, sessions, now, batch=batch, dry_run=True, progress=None, by=None)
 
 
 def run(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
-        batch: int = 5000, progress: Progress | None = None) -> tuple[Report, dict[str, Any]]:
-    """Sweep at ``now``: finish an interrupted sweep first, then every rule in batches."""
-    return _sweep(loaded, sessions, now, batch=batch, dry_run=False, progress=progress)
+        batch: int = 5000, progress: Progress | None = None, by: str | None = None
+        ) -> tuple[Report, dict[str, Any]]:
+    """Sweep at ``now``: finish an interrupted sweep first, then every rule in batches.
+
+    ``by`` says who or what started it (kept in the sweep's audit event, shown in its
+    history): ``cli``, ``serve`` or a staff user's actor name."""
+    return _sweep(loaded, sessions, now, batch=batch, dry_run=False, progress=progress, by=by)
 
 
 def _sweep(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
-           batch: int, dry_run: bool, progress: Progress | None
+           batch: int, dry_run: bool, progress: Progress | None, by: str | None
            ) -> tuple[Report, dict[str, Any]]:
     from personvern.errors import InvalidInput
     from personvern.law import get_jurisdiction
@@ -70,6 +74,7 @@ def _sweep(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetim
         raise InvalidInput(f"--batch {batch}: give a batch size from 1 to 50000")
     j = get_jurisdiction(loaded.manifest.jurisdiction.country)
     with resolved(loaded) as res:
-        sweeper = Sweeper(res, j, sessions, now, batch, dry_run=dry_run, progress=progress)
+        sweeper = Sweeper(res, j, sessions, now, batch, dry_run=dry_run, progress=progress,
+                          by=by)
         report = sweeper.execute()
         return report, report.as_dict(res)

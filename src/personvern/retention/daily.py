@@ -25,11 +25,11 @@ def enabled() -> bool:
         "off", "0", "false", "no")
 
 
-def sweep_once(rt: Runtime) -> dict[str, Any]:
+def sweep_once(rt: Runtime, by: str = "serve") -> dict[str, Any]:
     """One sweep at the runtime's clock; decisions cached before it are dropped."""
     from personvern import retention
 
-    _, data = retention.run(rt.loaded, rt.sessions, rt.clock())
+    _, data = retention.run(rt.loaded, rt.sessions, rt.clock(), by=by)
     rt.consent.cache.clear()
     return dict(data)
 

@@ -111,6 +111,7 @@ class Sweeper:
     batch: int = 1000
     dry_run: bool = True
     progress: Progress | None = None
+    by: str | None = None  # who or what started the sweep, for its history
     report: Report = field(init=False)
     # A plan changes nothing, so a row an earlier step would take is not counted twice.
     planned: dict[tuple[str, str], set[Any]] = field(default_factory=lambda: defaultdict(set))
@@ -198,7 +199,7 @@ class Sweeper:
             self.sweep_id = self.report.sweep_id = sweep.id
             append_audit(s, lambda: self.now, ACTOR, "retention.sweep.start",
                          f"sweep:{sweep.id}", {"now": self.now.isoformat(),
-                                                "batch": self.batch})
+                                                "batch": self.batch, "by": self.by})
 
     def _finish(self) -> None:
         totals: dict[str, int] = defaultdict(int)

@@ -8,6 +8,7 @@
     policy.view             x          x             x
     ropa.view               x          x
     retention.view          x          x
+    retention.run           x
     breaches.view           x          x
     audit.view              x          x
     bookkeeping.view                                          x
@@ -34,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "policy.view": frozenset({"owner", "privacy_officer", "support"}),
     "ropa.view": frozenset({"owner", "privacy_officer"}),
     "retention.view": frozenset({"owner", "privacy_officer"}),
+    "retention.run": frozenset({"owner"}),
     "breaches.view": frozenset({"owner", "privacy_officer"}),
     "audit.view": frozenset({"owner", "privacy_officer"}),
     "bookkeeping.view": frozenset({"finance"}),
@@ -49,6 +51,7 @@ DESCRIPTIONS = {
     "policy.view": "the policy versions",
     "ropa.view": "the record of processing",
     "retention.view": "the retention plan",
+    "retention.run": "running the retention sweep",
     "breaches.view": "the breach register",
     "audit.view": "the audit log",
     "bookkeeping.view": "data kept only for bookkeeping",

@@ -67,12 +67,16 @@ def create_app(
                 app.state.gpc_last_update = gpc_last_update(session, rt.consent).isoformat()
             app.state.runtime = rt
             from personvern.retention.daily import enabled, sweep_daily
+            from personvern.web import exports
 
             async with anyio.create_task_group() as jobs:
                 if enabled():  # retention runs itself: a sweep a day
                     jobs.start_soon(sweep_daily, rt)
+                exports.start(jobs, rt, app.state.export_dir, settings.export_lifetime_minutes)
                 yield
                 jobs.cancel_scope.cancel()
+            # Access packages live only as long as this server: made again after a restart.
+            exports.clear(app.state.export_dir)
         finally:
             rt.close()
 

@@ -348,11 +348,70 @@ def consent(request: Request, user: Annotated[Staff, permit("consent.stats")],
     return _view(request, "consent.html", user, charts=charts, months=span)
 
 
+def _retention_page(request: Request, user: Staff, *, at: str = "", sweeps: str = "",
+                    status: int = 200, error: str | None = None, done: str | None = None
+                    ) -> HTMLResponse:
+    from personvern import retention as core
+    from personvern.retention import history
+
+    rt = runtime(request)
+    m = rt.loaded.manifest
+    plan: dict[str, Any] | None = None
+    past: list[history.SweepRecord] = []
+    when = rt.clock()
+    try:
+        limit = _number(sweeps, "sweeps") if sweeps else history.HISTORY_LIMIT
+        if at:
+            from personvern.law import get_jurisdiction
+
+            when = history.plan_time(at, get_jurisdiction(m.jurisdiction.country).timezone)
+        with unit(rt) as s:
+            past = history.sweeps(s, limit=limit)
+        plan = core.plan(rt.loaded, rt.sessions, when)[1]
+    except PersonvernError as exc:
+        error, status = error or str(exc), exc.status if status == 200 else status
+    if plan is not None:
+        # Which rows a bookkeeping rule takes is for finance only: counts stay, keys go.
+        books = queries.bookkeeping_rules(m)
+        for rule in plan["rules"]:
+            for t in rule["tables"]:
+                t["hidden"] = rule["rule"] in books and bool(t["examples"])
+    return _view(request, "retention.html", user, status=status, rules=m.retention, plan=plan,
+                 when=when, at=at, history=past, error=error, done=done,
+                 may_run=user.may("retention.run"))
+
+
 @router.get("/retention", response_class=HTMLResponse)
-def retention(request: Request, user: Annotated[Staff, permit("retention.view")]
-              ) -> HTMLResponse:
-    """The retention rules of the manifest; the plan and history come with the retention core."""
-    return _view(request, "retention.html", user, rules=runtime(request).loaded.manifest.retention)
+def retention(request: Request, user: Annotated[Staff, permit("retention.view")],
+              at: str = "", sweeps: str = "", done: str = "") -> HTMLResponse:
+    """The retention plan at the dashboard's now (or ``at``), rule by rule, and the history
+    of sweeps; the owner may run a sweep now."""
+    ran = f"sweep {done} ran" if done.isdigit() and len(done) < 10 else None
+    return _retention_page(request, user, at=at[:100], sweeps=sweeps, done=ran)
+
+
+@router.post("/retention/run", response_class=HTMLResponse, dependencies=[CsrfDep])
+def retention_run(request: Request, user: Annotated[Staff, permit("retention.run")],
+                  reason: Reason = "") -> Response:
+    """Run the retention sweep now, at the dashboard's clock, with a reason (audited)."""
+    from personvern.errors import InvalidInput
+    from personvern.retention.daily import sweep_once
+
+    rt = runtime(request)
+    why = reason.strip()
+    try:
+        if not why:
+            raise InvalidInput("say why you run the sweep now (the reason is kept in the "
+                               "audit log)")
+        if len(why) > 2000:
+            raise InvalidInput("the reason is too long: at most 2000 characters")
+        with unit(rt) as s:  # recorded before the sweep: a sweep that fails was still asked
+            append_audit(s, rt.clock, user.actor, "dashboard.retention_run", "retention",
+                         {"reason": why})
+        data = sweep_once(rt, by=user.actor)
+    except PersonvernError as exc:
+        return _retention_page(request, user, status=exc.status, error=str(exc))
+    return RedirectResponse(f"/dashboard/retention?done={data['sweep']}", status_code=303)
 
 
 @router.get("/bookkeeping", response_class=HTMLResponse)

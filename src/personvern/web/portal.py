@@ -9,6 +9,7 @@ forms, checks who may act for whom, and renders.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -19,11 +20,11 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.background import BackgroundTask
 
 from personvern.errors import Conflict, InvalidInput, NotFound
-from personvern.web import portal_core, portal_text, sessions, signin
+from personvern.web import exports, portal_core, portal_text, sessions, signin
 from personvern.web.csrf import bind_session, require_csrf
 from personvern.web.deps import hashed_evidence, runtime, unit
 from personvern.web.i18n import lang_of, translate
-from personvern.web.render import page
+from personvern.web.render import message_page, page
 
 log = logging.getLogger("personvern.web.portal")
 router = APIRouter(prefix="/portal", tags=["portal"], include_in_schema=False)
@@ -160,6 +161,10 @@ def _exports(request: Request) -> Path:
     return out
 
 
+def _lifetime(request: Request) -> timedelta:
+    return timedelta(minutes=request.app.state.settings.export_lifetime_minutes)
+
+
 @router.get("", response_class=HTMLResponse)
 def overview(request: Request, me: Subject, for_: Annotated[str | None, Query(
         alias="for", max_length=64)] = None) -> Response:
@@ -195,11 +200,18 @@ def download(request: Request, me: Subject, request_id: str) -> Response:
         req = portal_core.own_request(session, rt, me.principal, request_id)
         package = (req.outcome or {}).get("package") if req.type == "access" else None
     path = Path(package["path"]) if package else None
-    if path is None or not path.is_file() or path.parent != _exports(request):
+    if path is None or path.parent != _exports(request):
         raise NotFound("no export for this request")
+    if not path.is_file() or exports.expired(req.closed_at, rt.clock(), _lifetime(request)):
+        path.unlink(missing_ok=True)
+        return message_page(request, 410, "export_gone_title", "export_gone_text",
+                            minutes=request.app.state.settings.export_lifetime_minutes)
+    # Removed once sent: the package holds everything about the person, and a copy left
+    # on the server is one more copy to protect.
     return FileResponse(path, media_type="application/zip",
                         filename=f"personvern-{req.id[:8]}.zip",
-                        headers={"Cache-Control": "no-store"})
+                        headers={"Cache-Control": "no-store"},
+                        background=BackgroundTask(path.unlink, missing_ok=True))
 
 
 @router.get("/consents", response_class=HTMLResponse)
@@ -265,6 +277,12 @@ def _details_page(request: Request, ctx: dict[str, Any], values: dict[str, str],
                 status=status)
 
 
+def _category_of(rt: Any, ref: str) -> str:
+    """The category of a rectifiable column (its label's source), or '' if not one."""
+    return next((cat for r, _k, cat in portal_core.rectifiable(rt.loaded.manifest)
+                 if r == ref), "")
+
+
 def _category_name(rt: Any, category: str, ref: str, lang: str) -> str:
     """The column's label: its category's name (the manifest's, else built in), else the column."""
     from personvern.manifest.categories import BUILTIN_CATEGORIES
@@ -308,8 +326,9 @@ def _details_work(request: Request, me: sessions.Current, target: str | None,
         portal_core.rectify(rt, me.principal, ctx["person"], values, _exports(request),
                             lang_of(request))
     except (InvalidInput, Conflict) as exc:
-        message = translate(lang_of(request), "nothing_to_change") \
-            if str(exc) == "nothing_to_change" else str(exc)
+        lang = lang_of(request)
+        message = portal_text.refusal(
+            lang, exc, lambda ref: _category_name(rt, _category_of(rt, ref), ref, lang))
         return _details_page(request, ctx, values, message, status=422)
     return _back("/portal/details", ctx["person"], saved="1")
 
@@ -346,7 +365,15 @@ def request_detail(request: Request, me: Subject, request_id: str) -> Response:
             if not portal_core.is_erased(session, req.subject_id) else {"signed_in": True,
                                                                        "for_q": ""}
         row = _request_row(req, rt)
-    return page(request, "portal/request.html", {**ctx, "r": row})
+    if row["download"]:  # a package is removed once downloaded or when its time is up
+        package = row["outcome"].get("package") or {}
+        path = Path(package.get("path") or "")
+        row["download"] = path.parent == _exports(request) and path.is_file() \
+            and not exports.expired(req.closed_at, rt.clock(), _lifetime(request))
+        row["removed"] = not row["download"]
+    return page(request, "portal/request.html",
+                {**ctx, "r": row,
+                 "minutes": request.app.state.settings.export_lifetime_minutes})
 
 
 @router.get("/delete", response_class=HTMLResponse)

@@ -234,7 +234,7 @@ def rectify(rt: Runtime, me: str, person: Person, given: dict[str, str], out_dir
     """Correct the filled-in fields; InvalidInput (nothing changed) when none or one is bad."""
     changes = {ref: value.strip() for ref, value in given.items() if value.strip()}
     if not changes:
-        raise InvalidInput("nothing_to_change")
+        raise InvalidInput("fill in at least one field", code="nothing_to_change")
     fulfil.validate_changes(rt.loaded.manifest, changes)  # every error before anything runs
     return run_request(rt, me, person, "rectification", {"changes": changes}, out_dir, lang)
 

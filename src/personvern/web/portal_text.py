@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from personvern.errors import PersonvernError
 from personvern.web.i18n import add_messages
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -76,6 +79,26 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "export_button": {"nb": "Lag eksport", "en": "Create export"},
     "download": {"nb": "Last ned eksporten (ZIP)", "en": "Download the export (ZIP)"},
+    "export_once": {
+        "nb": "Eksporten kan lastes ned én gang, innen {minutes} minutter. Etterpå slettes den "
+              "fra serveren.",
+        "en": "The export can be downloaded once, within {minutes} minutes. Then it is deleted "
+              "from the server.",
+    },
+    "export_removed": {
+        "nb": "Eksporten er slettet fra serveren: den er lastet ned, eller det har gått mer enn "
+              "{minutes} minutter.",
+        "en": "The export has been deleted from the server: it was downloaded, or more than "
+              "{minutes} minutes have passed.",
+    },
+    "export_again": {"nb": "Lag en ny eksport", "en": "Create a new export"},
+    "export_gone_title": {"nb": "Eksporten er slettet", "en": "The export has been deleted"},
+    "export_gone_text": {
+        "nb": "Eksporten kan lastes ned én gang, innen {minutes} minutter, og er nå slettet fra "
+              "serveren. Lag en ny eksport fra forsiden i portalen.",
+        "en": "The export can be downloaded once, within {minutes} minutes, and has now been "
+              "deleted from the server. Create a new one from the portal's start page.",
+    },
     "consents_title": {"nb": "Samtykker", "en": "Consents"},
     "consents_intro": {
         "nb": "Dette gjør vi bare hvis du sier ja. Du kan ombestemme deg når som helst; det "
@@ -119,7 +142,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "field_hint_date": {"nb": "ÅÅÅÅ-MM-DD", "en": "YYYY-MM-DD"},
     "field_hint_text": {"nb": "Én linje", "en": "One line"},
     "save_changes": {"nb": "Lagre endringene", "en": "Save the changes"},
-    "nothing_to_change": {"nb": "Fyll ut minst ett felt.", "en": "Fill in at least one field."},
     "details_saved": {"nb": "Opplysningene er rettet.", "en": "Your details have been corrected."},
     "requests_title": {"nb": "Forespørsler", "en": "Requests"},
     "requests_none": {"nb": "Ingen forespørsler ennå.", "en": "No requests yet."},
@@ -167,6 +189,77 @@ MESSAGES: dict[str, dict[str, str]] = {
     "state_refused": {"nb": "Avslått", "en": "Refused"},
     "error_title": {"nb": "Det er et problem", "en": "There is a problem"},
 }
+
+
+# The core's refusals (``PersonvernError.code``) as the portal words them; ``{field}`` is
+# put in front by ``refusal`` when the error names a field.
+REFUSALS: dict[str, dict[str, str]] = {
+    "guardian_required": {
+        "nb": "Du er under {age} år, så en foresatt må gi dette samtykket ({source}, "
+              "personvernforordningen artikkel 8).",
+        "en": "You are under {age}, so a guardian must give this consent ({source}, "
+              "GDPR Art. 8).",
+    },
+    "old_enough": {
+        "nb": "Personen er {age} år eller eldre og bestemmer selv over samtykkene sine.",
+        "en": "The person is {age} or older and decides on their consents themselves.",
+    },
+    "not_consent_basis": {
+        "nb": "Dette formålet bygger ikke på samtykke, så det er ikke noe samtykke å gi eller "
+              "trekke tilbake. Du kan protestere i stedet der loven gir rett til det.",
+        "en": "This purpose does not rest on consent, so there is no consent to give or "
+              "withdraw. You may object instead where the law gives that right.",
+    },
+    "cannot_object": {
+        "nb": "Du kan ikke protestere mot dette formålet: retten til å protestere "
+              "(personvernforordningen artikkel 21) gjelder berettiget interesse, offentlig "
+              "myndighet og direkte markedsføring.",
+        "en": "You cannot object to this purpose: the right to object (GDPR Art. 21) covers "
+              "legitimate interest, public task and direct marketing.",
+    },
+    "nothing_to_withdraw": {
+        "nb": "Det er ikke gitt noe samtykke til dette, så det er ingenting å trekke tilbake.",
+        "en": "No consent has been given for this, so there is nothing to withdraw.",
+    },
+    "nothing_to_change": {"nb": "Fyll ut minst ett felt.", "en": "Fill in at least one field."},
+    "bad_email": {"nb": "skriv en gyldig e-postadresse, for eksempel navn@example.no.",
+                  "en": "enter a valid e-mail address, for example name@example.no."},
+    "bad_phone": {"nb": "skriv et gyldig telefonnummer, for eksempel +47 912 34 567.",
+                  "en": "enter a valid phone number, for example +47 912 34 567."},
+    "bad_national_id": {"nb": "dette er ikke et gyldig fødselsnummer eller D-nummer.",
+                        "en": "this is not a valid Norwegian national identity number."},
+    "bad_orgnr": {"nb": "dette er ikke et gyldig organisasjonsnummer.",
+                  "en": "this is not a valid Norwegian organisation number."},
+    "bad_date": {"nb": "skriv en dato som ÅÅÅÅ-MM-DD, for eksempel 2010-05-17.",
+                 "en": "enter a date as YYYY-MM-DD, for example 2010-05-17."},
+    "bad_text": {"nb": "skriv 1 til {max} tegn på én linje.",
+                 "en": "enter 1 to {max} characters on one line."},
+    "no_value": {"nb": "skriv en ny verdi.", "en": "enter a new value."},
+}
+OTHER_REFUSAL = {
+    "nb": "Det kunne ikke gjøres, og ingenting ble endret. Forklaringen finnes bare på "
+          "engelsk: {detail}",
+    "en": "{detail}",
+}
+
+
+def refusal(lang: str, exc: PersonvernError, label: Callable[[str], str] | None = None) -> str:
+    """A core's refusal in ``lang``: worded by its code, the field it names (``params``
+    ``field``) put in front by its label; an error without a known code keeps its own
+    (English) words, introduced in bokmål."""
+    # getattr: a subclass with its own __init__ may not have called ours.
+    code: str | None = getattr(exc, "code", None)
+    params: dict[str, object] = getattr(exc, "params", None) or {}
+    texts = REFUSALS.get(code or "")
+    values = {k: v for k, v in params.items() if k != "field"}
+    if texts is None:
+        return (OTHER_REFUSAL.get(lang) or OTHER_REFUSAL["en"]).format(detail=str(exc))
+    text = (texts.get(lang) or texts["nb"]).format(**values)
+    field = params.get("field")
+    if field is None:
+        return text
+    name = label(str(field)) if label is not None else str(field).rsplit(".", 1)[-1]
+    return f"{name}: {text}"
 
 
 def install() -> None:

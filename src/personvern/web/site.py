@@ -53,8 +53,15 @@ async def _personvern_error(request: Request, exc: Exception) -> Response:
         return message_page(request, 404, "not_found_title", "not_found_text")
     if isinstance(exc, Forbidden):
         return message_page(request, 403, "forbidden_title", "not_found_text")
-    # Other refusals: the message is ours (never the input echoed), shown escaped.
-    return page(request, "error.html", {"detail": str(exc)}, status=exc.status)
+    # Other refusals: the message is ours (never the input echoed), shown escaped; the
+    # portal words the core's refusals in the reader's language.
+    detail = str(exc)
+    if request.url.path.startswith("/portal"):
+        from personvern.web.i18n import lang_of
+        from personvern.web.portal_text import refusal
+
+        detail = refusal(lang_of(request), exc)
+    return page(request, "error.html", {"detail": detail}, status=exc.status)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
