@@ -75,7 +75,7 @@ demo: $(STAMP)
 	done
 	@echo
 	@echo "The demo service is in $(DEMO_DIR)/. Try:"
-	@echo "  export PERSONVERN_MANIFEST=$(DEMO_DIR)/personvern.yaml PERSONVERN_DATABASE_URL=sqlite:///$(DEMO_DIR)/personvern.db"
+	@echo "  export PERSONVERN_MANIFEST=$(DEMO_DIR)/personvern.yaml PERSONVERN_DATABASE_URL=sqlite:///$(DEMO_DIR)/personvern.db PERSONVERN_MASTER_KEY_FILE=$(DEMO_DIR)/master.key"
 	@echo "  $(BIN)/personvern subject show ext:1500"
 	@echo "  $(BIN)/personvern consent give ext:5 newsletter --text 'Vil du ha nyhetsbrev?'"
 	@echo "  $(BIN)/personvern consent decide ext:5 newsletter"
