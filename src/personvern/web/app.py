@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -46,10 +47,13 @@ def create_app(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     cookie_choice_months: int | None = None,
+    export_dir: Path | None = None,
 ) -> FastAPI:
     """The ASGI app for ``settings``; ``clock`` gives every "now" (fixed in tests).
 
     ``cookie_choice_months`` defaults to the settings' (``PERSONVERN_COOKIE_CHOICE_MONTHS``).
+    ``export_dir`` holds the portal's access packages (a new private directory by default;
+    worker processes share one, so any of them can hand out a package another made).
     """
     from personvern.web.api_records import router as records_router
     from personvern.web.api_requests import router as requests_router
@@ -67,9 +71,11 @@ def create_app(
                 app.state.gpc_last_update = gpc_last_update(session, rt.consent).isoformat()
             app.state.runtime = rt
             from personvern.retention.daily import enabled, sweep_daily
+            from personvern.web.workers import sweeper
 
             async with anyio.create_task_group() as jobs:
-                if enabled():  # retention runs itself: a sweep a day
+                # Retention runs itself, a sweep a day, in one process of several.
+                if enabled() and (export_dir is None or sweeper(export_dir)):
                     jobs.start_soon(sweep_daily, rt)
                 yield
                 jobs.cancel_scope.cancel()
@@ -102,7 +108,7 @@ def create_app(
     from personvern.web.site import install as install_site
 
     # Static files, the portal and HTML error pages under /portal and /dashboard.
-    install_site(app, clock)
+    install_site(app, clock, export_dir)
     from personvern.web.dashboard import install as install_dashboard
 
     install_dashboard(app)  # /dashboard: the privacy owner's pages, staff sign-in
