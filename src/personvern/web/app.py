@@ -63,9 +63,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from personvern.consent.cookies import gpc_last_update
         from personvern.runtime import open_runtime
+        from personvern.web.render import compile_templates
 
         # Opening reads the manifest and may migrate: blocking work, off the event loop.
         rt = await anyio.to_thread.run_sync(open_runtime, settings, clock)
+        await anyio.to_thread.run_sync(compile_templates)
         try:
             with rt.transaction() as session:
                 app.state.gpc_last_update = gpc_last_update(session, rt.consent).isoformat()
