@@ -159,18 +159,30 @@ def token_of(request: Request, kind: Kind) -> str | None:
     return request.cookies.get(cookie_name(request, f"pv_{kind}"))
 
 
-def _current(request: Request, kind: Kind) -> Current:
-    from personvern.web.deps import runtime, unit
+def live_in(session: Session, request: Request, kind: Kind) -> Current | None:
+    """The live session of ``kind``, read in the caller's transaction (one per request);
+    None when there is none. Remembered on the request."""
+    from personvern.web.deps import runtime
 
     cached: Current | None = getattr(request.state, "web_session", None)
     if cached is not None and cached.kind == kind:
         return cached
-    rt = runtime(request)
-    with unit(rt) as session:
-        current = lookup(session, rt.clock, token_of(request, kind), kind)
+    current = lookup(session, runtime(request).clock, token_of(request, kind), kind)
+    if current is not None:
+        request.state.web_session = current
+    return current
+
+
+def _current(request: Request, kind: Kind) -> Current:
+    from personvern.web.deps import runtime, unit
+
+    current: Current | None = getattr(request.state, "web_session", None)
+    if current is not None and current.kind == kind:
+        return current
+    with unit(runtime(request)) as session:
+        current = live_in(session, request, kind)
     if current is None:
         raise SignInRequired(kind)
-    request.state.web_session = current
     return current
 
 
