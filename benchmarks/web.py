@@ -1,11 +1,13 @@
 """Web benchmark: portal and dashboard pages under 32 concurrent users, and the banner's size.
 
 Full size: the demo service with 100,000 subjects (``--quick``: 5,000). ``wrk`` keeps
-32 connections busy against one ``personvern serve`` process: signed-in portal pages
+32 connections busy against ``personvern serve``, with one worker and then with
+``--workers N`` (default 2; figures prefixed ``workers_N_``): signed-in portal pages
 (overview, consents, requests, details) for random subjects, then the dashboard
 (overview and the requests queue, 150 open requests) for the owner. The limit, measured
-in the same run, is a bare FastAPI endpoint returning a small constant HTML page. The
-banner's size is ``web/static/banner.js`` gzipped (level 9), against the 15 kB target.
+in the same run with as many workers, is a bare FastAPI endpoint returning a small
+constant HTML page. The 1-minute load average at the end tells how busy the machine was.
+The banner's size is ``web/static/banner.js`` gzipped (level 9), against the 15 kB target.
 """
 
 from __future__ import annotations
