@@ -53,6 +53,20 @@ def clean_env() -> dict[str, str]:
     keep = {MASTER_KEY, f"{MASTER_KEY}_FILE"}
     return {k: v for k, v in os.environ.items() if not k.startswith("PERSONVERN_") or k in keep}
 
+# uvicorn's own --workers leaves Nagle on for the workers' connections (40 ms an answer);
+# `personvern serve --workers` turns it off, and so does the bare page's server here.
+BARE_WORKERS = """
+import socket, sys, uvicorn
+from uvicorn.supervisors import Multiprocess
+sys.path.insert(0, {app_dir!r})
+config = uvicorn.Config("_bare_app:app", port={port}, workers={workers}, log_level="warning",
+                        access_log=False)
+if __name__ == "__main__":
+    sock = config.bind_socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Multiprocess(config, sockets=[sock]).run()
+"""
+
 
 def build_demo(directory: Path, subjects: int) -> tuple[Path, str]:
     """``personvern demo init`` (the CLI, as a user runs it): (manifest, engine URL)."""
@@ -176,8 +190,10 @@ def measure_bare(workdir: Path, seconds: int, workers: int) -> dict[str, float]:
     """A bare FastAPI endpoint returning a constant HTML page: the limit."""
     port = free_port()
     bare = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "benchmarks"),
-            "_bare_app:app", "--port", str(port), "--log-level", "warning", "--no-access-log",
-            "--workers", str(workers)]
+            "_bare_app:app", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    if workers > 1:  # as serve starts them: TCP_NODELAY on the shared socket
+        bare = [sys.executable, "-c", BARE_WORKERS.format(port=port, workers=workers,
+                                                          app_dir=str(ROOT / "benchmarks"))]
     lua = lua_for(workdir / "bare.lua", ("/page",), "x", ["y"])
     with server(bare, port):
         wrk(f"http://127.0.0.1:{port}", lua, 2)

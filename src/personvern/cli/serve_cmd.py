@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import socket
 import tempfile
 from typing import Annotated
 
@@ -75,7 +77,15 @@ def _serve_workers(manifest: object, db: str | None, now: str | None, workers: i
 
         warn_unset(None)
         os.environ[EVIDENCE_KEY_ENV] = secrets.token_hex(32)
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("personvern.web.workers:app_from_env", factory=True,
+                            workers=workers, **options)  # type: ignore[arg-type]
+    listening = config.bind_socket()
+    # Workers get the socket without its protocol number, so asyncio leaves Nagle on for
+    # their connections: 40 ms per answer (delayed ACKs). Accepted sockets inherit this.
+    listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     with tempfile.TemporaryDirectory(prefix="personvern-exports-") as exports:
         os.environ[w.EXPORT_DIR_ENV] = exports
-        uvicorn.run("personvern.web.workers:app_from_env", factory=True, workers=workers,
-                    **options)  # type: ignore[arg-type]
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops the workers too
+            Multiprocess(config, sockets=[listening]).run()
