@@ -1,15 +1,18 @@
 """Web benchmark: portal and dashboard pages under 32 concurrent users, and the banner's size.
 
 Full size: the demo service with 100,000 subjects (``--quick``: 5,000). ``wrk`` keeps
-32 connections busy against one ``personvern serve`` process: signed-in portal pages
+32 connections busy against ``personvern serve``, with one worker and then with
+``--workers N`` (default 2; figures prefixed ``workers_N_``): signed-in portal pages
 (overview, consents, requests, details) for random subjects, then the dashboard
 (overview and the requests queue, 150 open requests) for the owner. The limit, measured
-in the same run, is a bare FastAPI endpoint returning a small constant HTML page. The
-banner's size is ``web/static/banner.js`` gzipped (level 9), against the 15 kB target.
+in the same run with as many workers, is a bare FastAPI endpoint returning a small
+constant HTML page. The 1-minute load average at the end tells how busy the machine was.
+The banner's size is ``web/static/banner.js`` gzipped (level 9), against the 15 kB target.
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import http.client
 import os
@@ -21,8 +24,9 @@ import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from _common import ROOT, console_script, emit, log, parse_args, ratio
+from _common import MASTER_KEY, ROOT, console_script, emit, log, parse_args, ratio
 from consent import free_port, server
 
 PORTAL_PAGES = ("/portal", "/portal/consents", "/portal/requests", "/portal/details")
@@ -43,12 +47,33 @@ end
 """
 
 
+def clean_env() -> dict[str, str]:
+    """This environment without PERSONVERN_ settings, except the master key this run uses
+    (the demo's database must be readable by this process and the server it starts)."""
+    keep = {MASTER_KEY, f"{MASTER_KEY}_FILE"}
+    return {k: v for k, v in os.environ.items() if not k.startswith("PERSONVERN_") or k in keep}
+
+# uvicorn's own --workers leaves Nagle on for the workers' connections (40 ms an answer);
+# `personvern serve --workers` turns it off, and so does the bare page's server here.
+BARE_WORKERS = """
+import socket, sys, uvicorn
+from uvicorn.supervisors import Multiprocess
+sys.path.insert(0, {app_dir!r})
+config = uvicorn.Config("_bare_app:app", port={port}, workers={workers}, log_level="warning",
+                        access_log=False)
+if __name__ == "__main__":
+    sock = config.bind_socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Multiprocess(config, sockets=[sock]).run()
+"""
+
+
 def build_demo(directory: Path, subjects: int) -> tuple[Path, str]:
     """``personvern demo init`` (the CLI, as a user runs it): (manifest, engine URL)."""
     argv = [console_script("personvern"), "demo", "init", str(directory),
             "--subjects", str(subjects), "--force"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONVERN_")}
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env, timeout=3600)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=clean_env(),
+                   timeout=3600)
     return directory / "personvern.yaml", f"sqlite:///{directory / 'personvern.db'}"
 
 
@@ -140,34 +165,35 @@ def signed_in(port: int, path: str, cookie: str, token: str) -> None:
         raise SystemExit(f"{path} answered {status} to a signed-in session, not 200")
 
 
-def measure_site(workdir: Path, manifest: Path, url: str, seconds: int
-                 ) -> dict[str, dict[str, float]]:
-    """Portal and dashboard pages against one ``personvern serve``."""
-    tokens, staff = sessions_for(manifest, url, SIGNED_IN)
+def measure_site(workdir: Path, manifest: Path, url: str, seconds: int, workers: int,
+                 tokens: list[str], staff: str) -> dict[str, dict[str, float]]:
+    """Portal and dashboard pages against ``personvern serve --workers N``."""
     portal = lua_for(workdir / "portal.lua", PORTAL_PAGES, "pv_subject", tokens)
     dashboard = lua_for(workdir / "dashboard.lua", DASHBOARD_PAGES, "pv_staff", [staff])
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONVERN_")}
     serve = [console_script("personvern"), "serve", "--manifest", str(manifest), "--db", url,
-             "--port", str(port), "--log-level", "warning"]
+             "--port", str(port), "--log-level", "warning", "--workers", str(workers)]
     base = f"http://127.0.0.1:{port}"
-    with server(serve, port, env):
+    with server(serve, port, clean_env()):
         # A redirect to the sign-in page would count as success in wrk: check first.
         signed_in(port, PORTAL_PAGES[0], "pv_subject", tokens[0])
         signed_in(port, DASHBOARD_PAGES[1], "pv_staff", staff)
-        wrk(base, portal, 2)  # warm up: imports, templates, caches
-        log("  portal pages")
+        wrk(base, portal, 2)  # warm up: imports, templates, caches (in every worker)
+        log(f"  portal pages, {workers} worker(s)")
         ours = wrk(base, portal, seconds)
-        log("  dashboard pages")
+        log(f"  dashboard pages, {workers} worker(s)")
         dash = wrk(base, dashboard, seconds)
     return {"portal": ours, "dashboard": dash}
 
 
-def measure_bare(workdir: Path, seconds: int) -> dict[str, float]:
+def measure_bare(workdir: Path, seconds: int, workers: int) -> dict[str, float]:
     """A bare FastAPI endpoint returning a constant HTML page: the limit."""
     port = free_port()
     bare = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "benchmarks"),
             "_bare_app:app", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    if workers > 1:  # as serve starts them: TCP_NODELAY on the shared socket
+        bare = [sys.executable, "-c", BARE_WORKERS.format(port=port, workers=workers,
+                                                          app_dir=str(ROOT / "benchmarks"))]
     lua = lua_for(workdir / "bare.lua", ("/page",), "x", ["y"])
     with server(bare, port):
         wrk(f"http://127.0.0.1:{port}", lua, 2)
@@ -182,43 +208,69 @@ def banner_size() -> dict[str, int] | None:
     return {"bytes": len(raw), "gzip_bytes": len(gzip.compress(raw, compresslevel=9))}
 
 
-def main() -> None:
-    """Build the demo, measure, print the JSON line."""
-    args = parse_args(__doc__ or "")
-    subjects = 5_000 if args.quick else 100_000
-    seconds = 5 if args.quick else 15
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed; `make bench` installs it (apt-get install wrk)")
-    with tempfile.TemporaryDirectory(prefix="pv-bench-web-") as tmp:
-        workdir = Path(tmp)
-        log(f"building the demo service with {subjects:,} subjects")
-        manifest, url = build_demo(workdir / "demo", subjects)
-        log("serving")
-        site = measure_site(workdir, manifest, url, seconds)
-        log("bare FastAPI page")
-        bare = measure_bare(workdir, seconds)
+def figures_of(site: dict[str, dict[str, float]], bare: dict[str, float]
+               ) -> tuple[dict[str, float], dict[str, float | None]]:
+    """The figures of one server configuration, and their ratios to the bare page's."""
     portal, dash = site["portal"], site["dashboard"]
-    banner = banner_size()
     figures = {
         "portal_p95_ms": portal["p95_ms"], "portal_p50_ms": portal["p50_ms"],
         "portal_p99_ms": portal["p99_ms"], "portal_pages_per_s": round(portal["rps"]),
         "portal_non_2xx": portal["non_2xx"],
-        "dashboard_p95_ms": dash["p95_ms"], "dashboard_pages_per_s": round(dash["rps"]),
+        "dashboard_p95_ms": dash["p95_ms"], "dashboard_p50_ms": dash["p50_ms"],
+        "dashboard_p99_ms": dash["p99_ms"], "dashboard_pages_per_s": round(dash["rps"]),
         "dashboard_non_2xx": dash["non_2xx"],
-        "bare_fastapi_p95_ms": bare["p95_ms"], "bare_fastapi_per_s": round(bare["rps"]),
-        "banner_bytes": banner["bytes"] if banner else None,
-        "banner_gzip_bytes": banner["gzip_bytes"] if banner else None,
-        "targets": {"portal_p95_ms": P95_TARGET_MS, "banner_gzip_bytes": BANNER_TARGET_BYTES},
+        "bare_fastapi_p95_ms": bare["p95_ms"], "bare_fastapi_p50_ms": bare["p50_ms"],
+        "bare_fastapi_p99_ms": bare["p99_ms"], "bare_fastapi_per_s": round(bare["rps"]),
     }
     ratios = {
         "portal_p95_vs_bare_fastapi": ratio(portal["p95_ms"], bare["p95_ms"]),
         "portal_throughput_vs_bare_fastapi": ratio(portal["rps"], bare["rps"]),
         "dashboard_p95_vs_bare_fastapi": ratio(dash["p95_ms"], bare["p95_ms"]),
-        "banner_gzip_vs_target": ratio(banner["gzip_bytes"], BANNER_TARGET_BYTES)
-        if banner else None,
     }
+    return figures, ratios
+
+
+def main() -> None:
+    """Build the demo, measure with 1 and N workers, print the JSON line."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--workers", type=int, default=2)
+    known, rest = pre.parse_known_args()
+    args = parse_args((__doc__ or "") + "\n--workers N: also measure with N uvicorn workers "
+                      "(default 2; 1 measures one process only).", rest)
+    subjects = 5_000 if args.quick else 100_000
+    seconds = 5 if args.quick else 15
+    counts = sorted({1, max(1, known.workers)})
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed; `make bench` installs it (apt-get install wrk)")
+    figures: dict[str, Any] = {}
+    ratios: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="pv-bench-web-") as tmp:
+        workdir = Path(tmp)
+        log(f"building the demo service with {subjects:,} subjects")
+        manifest, url = build_demo(workdir / "demo", subjects)
+        tokens, staff = sessions_for(manifest, url, SIGNED_IN)
+        for workers in counts:
+            log(f"serving with {workers} worker(s)")
+            site = measure_site(workdir, manifest, url, seconds, workers, tokens, staff)
+            log(f"bare FastAPI page, {workers} worker(s)")
+            bare = measure_bare(workdir, seconds, workers)
+            # One worker keeps the unprefixed names (comparable with earlier runs).
+            prefix = "" if workers == 1 else f"workers_{workers}_"
+            these, their_ratios = figures_of(site, bare)
+            figures.update({prefix + k: v for k, v in these.items()})
+            ratios.update({prefix + k: v for k, v in their_ratios.items()})
+    banner = banner_size()
+    figures.update({
+        "banner_bytes": banner["bytes"] if banner else None,
+        "banner_gzip_bytes": banner["gzip_bytes"] if banner else None,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "targets": {"portal_p95_ms": P95_TARGET_MS, "banner_gzip_bytes": BANNER_TARGET_BYTES},
+    })
+    ratios["banner_gzip_vs_target"] = ratio(banner["gzip_bytes"], BANNER_TARGET_BYTES) \
+        if banner else None
     size = {"subjects": subjects, "signed_in_subjects": SIGNED_IN, "open_requests": QUEUED,
-            "connections": CONNECTIONS, "seconds": seconds, "portal_pages": list(PORTAL_PAGES),
+            "connections": CONNECTIONS, "seconds": seconds, "workers": counts,
+            "cpus": os.cpu_count(), "portal_pages": list(PORTAL_PAGES),
             "dashboard_pages": list(DASHBOARD_PAGES), "database": "sqlite"}
     emit("web", size, figures, ratios)
 

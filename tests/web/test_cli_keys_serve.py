@@ -72,7 +72,9 @@ def test_keys_create_list_revoke(tmp_path: Path, db_url: str) -> None:
         keys("create", " ", *where)
 
 
-def test_serve_answers_on_loopback(tmp_path: Path, sqlite_url: str) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_on_loopback(tmp_path: Path, sqlite_url: str, workers: int) -> None:
+    """With several workers too: each builds the app from what serve passed on (--now)."""
     manifest = str(write_manifest(tmp_path, api_manifest_dict()))
     where = ["--manifest", manifest, "--db", sqlite_url]
     _, out = keys("create", "serve test", *where, "--json")
@@ -83,7 +85,7 @@ def test_serve_answers_on_loopback(tmp_path: Path, sqlite_url: str) -> None:
     env = {**os.environ, "PERSONVERN_EVIDENCE_KEY": "test-evidence-key"}
     proc = subprocess.Popen(
         [sys.executable, "-c", script, *where, "--port", str(port), "--now", NOW,
-         "--log-level", "warning"],
+         "--log-level", "warning", "--workers", str(workers)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
     try:
@@ -92,8 +94,11 @@ def test_serve_answers_on_loopback(tmp_path: Path, sqlite_url: str) -> None:
         with PersonvernClient(url, token) as pv:
             sid = pv.ensure_subject(email=KARI).id
             pv.record_consent(sid, "newsletter", text_shown="Nyhetsbrev?")
-            decision = pv.decide(sid, "newsletter")
-            assert decision.allowed and decision.at.isoformat() == "2027-03-01T11:00:00+00:00"
+            for _ in range(4):  # new connections: likely more than one worker answers
+                with PersonvernClient(url, token) as again:
+                    decision = again.decide(sid, "newsletter")
+                assert decision.allowed
+                assert decision.at.isoformat() == "2027-03-01T11:00:00+00:00"
         with PersonvernClient(url, "pv_nope") as bad, pytest.raises(PersonvernAPIError):
             bad.decide(sid, "newsletter")
     finally:
@@ -113,6 +118,26 @@ def _wait_for(url: str, proc: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("serve did not answer within 30 s")
+
+
+def test_serve_refuses_no_workers() -> None:
+    from personvern.cli.serve_cmd import serve
+
+    app = typer.Typer()
+    app.command()(serve)
+    result = runner.invoke(app, ["--workers", "0"])
+    assert result.exit_code == 2
+    assert "--workers" in result.output
+
+
+def test_serve_help_names_what_it_serves() -> None:
+    from personvern.cli.serve_cmd import serve
+
+    app = typer.Typer()
+    app.command()(serve)
+    result = runner.invoke(app, ["--help"], terminal_width=200)
+    for served in ("/api/v1/", "/portal", "/dashboard", "banner", "--workers"):
+        assert served in result.output
 
 
 def test_serve_refuses_a_bad_now() -> None:

@@ -12,6 +12,13 @@ from sqlalchemy import URL, Engine, create_engine, event, exc, make_url
 
 from personvern.errors import ConfigurationError, StorageError
 
+# Connections kept open. A web server runs up to 40 requests at once in threads (anyio's
+# default); fewer pooled connections and every request beyond them opens and closes its
+# own (for SQLite: opening the file and the pragmas, a millisecond each time).
+SQLITE_POOL_SIZE = 40
+# PostgreSQL connections cost the server memory: fewer kept, more allowed for a burst.
+POSTGRES_POOL_SIZE, POSTGRES_MAX_OVERFLOW = 20, 20
+
 # Seconds a connection waits for a lock (SQLite) or a server (PostgreSQL) before giving up.
 BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 10
@@ -91,7 +98,9 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
         raise StorageError(
             f"cannot create SQLite database {path}: directory {path.parent} does not exist"
         )
-    engine = create_engine(url, echo=echo)
+    # An in-memory database lives in one connection (SQLAlchemy's own pool for it).
+    pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 10} if path is not None else {}
+    engine = create_engine(url, echo=echo, **pool)
 
     @event.listens_for(engine, "do_connect")
     def _create_private(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
@@ -125,7 +134,8 @@ def _postgres_engine(url: URL, *, echo: bool) -> Engine:
         # Without it an unreachable host hangs for minutes instead of failing clearly.
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
     # pre_ping: the server may restart under a long-running `personvern serve`.
-    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args,
+                         pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_MAX_OVERFLOW)
 
 
 def one_line(error: BaseException) -> str:

@@ -6,10 +6,11 @@ database opened (and migrated) when the server starts, and released when it stop
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -40,48 +41,65 @@ def _version() -> str:
         return "0"
 
 
-def create_app(
-    settings: Settings,
-    clock: Clock = system_clock,
-    *,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    cookie_choice_months: int | None = None,
-) -> FastAPI:
-    """The ASGI app for ``settings``; ``clock`` gives every "now" (fixed in tests).
-
-    ``cookie_choice_months`` defaults to the settings' (``PERSONVERN_COOKIE_CHOICE_MONTHS``).
-    """
-    from personvern.web.api_records import router as records_router
-    from personvern.web.api_requests import router as requests_router
-    from personvern.web.deps import evidence_key
+def _lifespan(settings: Settings, clock: Clock, export_dir: Path | None
+              ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open the Runtime when the server starts; run the background jobs; release at stop."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from personvern.consent.cookies import gpc_last_update
         from personvern.runtime import open_runtime
+        from personvern.web.render import compile_templates
 
         # Opening reads the manifest and may migrate: blocking work, off the event loop.
         rt = await anyio.to_thread.run_sync(open_runtime, settings, clock)
+        await anyio.to_thread.run_sync(compile_templates)
         try:
             with rt.transaction() as session:
                 app.state.gpc_last_update = gpc_last_update(session, rt.consent).isoformat()
             app.state.runtime = rt
             from personvern.retention.daily import enabled, sweep_daily
             from personvern.web import exports
+            from personvern.web.workers import sweeper
 
             async with anyio.create_task_group() as jobs:
-                if enabled():  # retention runs itself: a sweep a day
+                # Retention runs itself, a sweep a day, in one process of several.
+                if enabled() and (export_dir is None or sweeper(export_dir)):
                     jobs.start_soon(sweep_daily, rt)
                 exports.start(jobs, rt, app.state.export_dir, settings.export_lifetime_minutes)
                 yield
                 jobs.cancel_scope.cancel()
             # Access packages live only as long as this server: made again after a restart.
-            exports.clear(app.state.export_dir)
+            # A directory shared by workers is left to the parent process that made it.
+            if export_dir is None:
+                exports.clear(app.state.export_dir)
         finally:
             rt.close()
 
+    return lifespan
+
+
+def create_app(
+    settings: Settings,
+    clock: Clock = system_clock,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    cookie_choice_months: int | None = None,
+    export_dir: Path | None = None,
+) -> FastAPI:
+    """The ASGI app for ``settings``; ``clock`` gives every "now" (fixed in tests).
+
+    ``cookie_choice_months`` defaults to the settings' (``PERSONVERN_COOKIE_CHOICE_MONTHS``).
+    ``export_dir`` holds the portal's access packages (a new private directory by default;
+    worker processes share one, so any of them can hand out a package another made).
+    """
+    from personvern.web.api_records import router as records_router
+    from personvern.web.api_requests import router as requests_router
+    from personvern.web.deps import evidence_key
+
     app = FastAPI(
-        title="Personvern", version=_version(), description=DESCRIPTION, lifespan=lifespan,
+        title="Personvern", version=_version(), description=DESCRIPTION,
+        lifespan=_lifespan(settings, clock, export_dir),
         # The interactive docs load scripts from a CDN, which the CSP (and this network)
         # forbids; /openapi.json is the description.
         docs_url=None, redoc_url=None, openapi_url="/openapi.json",
@@ -106,7 +124,7 @@ def create_app(
     from personvern.web.site import install as install_site
 
     # Static files, the portal and HTML error pages under /portal and /dashboard.
-    install_site(app, clock)
+    install_site(app, clock, export_dir)
     from personvern.web.dashboard import install as install_dashboard
 
     install_dashboard(app)  # /dashboard: the privacy owner's pages, staff sign-in

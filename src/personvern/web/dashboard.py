@@ -85,18 +85,18 @@ class Staff:
         return may(self.role, permission)
 
 
-def staff(request: Request, current: Annotated[sessions.Current,
-                                                 Depends(sessions.staff_session)]) -> Staff:
+def staff(request: Request) -> Staff:
     """The signed-in staff user; a disabled one is signed out at once."""
     rt = runtime(request)
-    with unit(rt) as s:
-        user = user_by_id(s, int(current.principal))
-        if user is None or user.disabled_at is not None:
+    found = None
+    with unit(rt) as s:  # the session and the user in one transaction
+        current = sessions.live_in(s, request, "staff")
+        user = user_by_id(s, int(current.principal)) if current is not None else None
+        if current is not None and (user is None or user.disabled_at is not None):
             sessions.end(s, rt.clock, current.token)
-            user = None
-        else:
+        elif user is not None:
             found = Staff(user.id, user.email, user.name, user.role)
-    if user is None:
+    if found is None:
         raise sessions.SignInRequired("staff")
     return found
 

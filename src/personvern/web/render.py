@@ -33,9 +33,18 @@ def environment() -> Environment:
     """The one Jinja2 environment: autoescaping on for every template, undefined is an error."""
     env = Environment(loader=FileSystemLoader(TEMPLATES),
                       autoescape=select_autoescape(default=True, default_for_string=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      # Templates ship with the package: no stat() of the file per page.
+                      auto_reload=False)
     env.globals["static"] = lambda path: f"/static/{path}"
     return env
+
+
+def compile_templates() -> None:
+    """Compile every template now (at start-up), not in the first requests that need it."""
+    env = environment()
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)
 
 
 def _lang_url(request: Request, code: str) -> str:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from fastapi import Request, Response
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
@@ -96,20 +96,33 @@ def start(session: Session, clock: Clock, kind: Kind, principal: str) -> tuple[s
     return token, row
 
 
+# Built once: every signed-in page runs these (Core, not the ORM: no identity map to fill).
+_LIVE = select(WebSession.kind, WebSession.principal, WebSession.last_seen_at,
+               WebSession.expires_at).where(WebSession.token_hash == bindparam("h"),
+                                            WebSession.ended_at.is_(None))
+_ENDED = update(WebSession).where(WebSession.token_hash == bindparam("h")).values(
+    ended_at=bindparam("at"))
+_TOUCHED = update(WebSession).where(WebSession.token_hash == bindparam("h")).values(
+    last_seen_at=bindparam("at"))
+
+
 def lookup(session: Session, clock: Clock, token: str | None, kind: Kind) -> Current | None:
     """The live session of ``kind`` for ``token``, touched; None when absent or over."""
     if not token or len(token) > 128:
         return None
-    row = session.get(WebSession, token_hash(token))
-    if row is None or row.kind != kind or row.ended_at is not None:
+    hashed = token_hash(token)
+    conn = session.connection()
+    row = conn.execute(_LIVE, {"h": hashed}).first()
+    if row is None or row.kind != kind:
         return None
     now = as_utc(clock())
-    if now >= row.expires_at or now >= row.last_seen_at + TIMEOUTS[kind].idle:
-        row.ended_at = now
+    expires_at, last_seen_at = as_utc(row.expires_at), as_utc(row.last_seen_at)
+    if now >= expires_at or now >= last_seen_at + TIMEOUTS[kind].idle:
+        conn.execute(_ENDED, {"h": hashed, "at": now})
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
-    return Current(kind, row.principal, token, row.expires_at)
+    if now - last_seen_at >= TOUCH_EVERY:
+        conn.execute(_TOUCHED, {"h": hashed, "at": now})
+    return Current(kind, row.principal, token, expires_at)
 
 
 def end(session: Session, clock: Clock, token: str | None) -> None:
@@ -146,18 +159,30 @@ def token_of(request: Request, kind: Kind) -> str | None:
     return request.cookies.get(cookie_name(request, f"pv_{kind}"))
 
 
-def _current(request: Request, kind: Kind) -> Current:
-    from personvern.web.deps import runtime, unit
+def live_in(session: Session, request: Request, kind: Kind) -> Current | None:
+    """The live session of ``kind``, read in the caller's transaction (one per request);
+    None when there is none. Remembered on the request."""
+    from personvern.web.deps import runtime
 
     cached: Current | None = getattr(request.state, "web_session", None)
     if cached is not None and cached.kind == kind:
         return cached
-    rt = runtime(request)
-    with unit(rt) as session:
-        current = lookup(session, rt.clock, token_of(request, kind), kind)
+    current = lookup(session, runtime(request).clock, token_of(request, kind), kind)
+    if current is not None:
+        request.state.web_session = current
+    return current
+
+
+def _current(request: Request, kind: Kind) -> Current:
+    from personvern.web.deps import runtime, unit
+
+    current: Current | None = getattr(request.state, "web_session", None)
+    if current is not None and current.kind == kind:
+        return current
+    with unit(runtime(request)) as session:
+        current = live_in(session, request, kind)
     if current is None:
         raise SignInRequired(kind)
-    request.state.web_session = current
     return current
 
 

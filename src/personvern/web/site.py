@@ -71,7 +71,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await problems.http_error(request, exc)
 
 
-def install(app: FastAPI, clock: Clock) -> None:
+def install(app: FastAPI, clock: Clock, export_dir: Path | None = None) -> None:
     """Serve /static, show errors under the HTML prefixes as pages, add the portal and banner."""
     from personvern.web.banner import BannerCors
     from personvern.web.banner import router as banner_router
@@ -79,7 +79,7 @@ def install(app: FastAPI, clock: Clock) -> None:
 
     app.state.sign_in_limits = SignInLimits(clock)
     # Access packages made in the portal: private to this process's user (mode 0700).
-    app.state.export_dir = Path(tempfile.mkdtemp(prefix="personvern-exports-"))
+    app.state.export_dir = export_dir or Path(tempfile.mkdtemp(prefix="personvern-exports-"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_required)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
