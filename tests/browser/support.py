@@ -124,9 +124,14 @@ def site(monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpServer,  # noqa: F811
         yield Site(server, smtp_server, demo, app)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium (Debian's), shared by the session's tests."""
+    """Headless Chromium (Debian's), shared by a module's tests.
+
+    Per module, not per session: Playwright's sync API keeps an event loop running in the
+    main thread while it is open, and tests elsewhere that start one of their own
+    (``anyio.run``) must find none.
+    """
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
