@@ -4,24 +4,53 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= demo
+# uv never downloads an interpreter of its own: the machine's Python 3.11 is the one.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help demo test test-fast lint bench bench-quick docs system-deps postgres chromium wrk clean
+.PHONY: help demo test test-fast lint lock bench bench-quick docs system-deps postgres chromium wrk clean \
+        install install-demo
 
 help:
 	@echo "make demo   - check the five example manifests and show the reports"
-	@echo "make test   - install everything needed and run the whole test suite"
-	@echo "make lint   - ruff and mypy --strict"
+	@echo "make test   - install everything (from uv.lock) and run the whole test suite"
+	@echo "make lint   - ruff, mypy --strict and the import-layer contracts"
+	@echo "make lock   - re-resolve uv.lock after changing pyproject.toml; UPGRADE=1 takes new releases"
 	@echo "make bench  - run every benchmark at full size (bench-quick: small sizes)"
 	@echo "make docs   - regenerate docs/manifest.md and docs/rules.md from the code"
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+# uv itself, pinned by version and hash (tools/uv-requirements.txt), in its own venv.
+$(UV): tools/uv-requirements.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --require-hashes -r tools/uv-requirements.txt
+	@touch $(UV)
+
+# Every install comes from uv.lock. `uv lock --check` first, so that a lock which no longer
+# matches pyproject.toml is named as such (instead of quietly re-resolved); then
+# `uv sync --locked` installs exactly what the lock says.
+define SYNC
+	@$(UV) lock --check --python $(PYTHON) || { \
+	  echo >&2; \
+	  echo "uv.lock does not match pyproject.toml." >&2; \
+	  echo "If you changed the dependencies on purpose, run 'make lock' and commit uv.lock." >&2; \
+	  exit 1; }
+	@$(UV) sync --locked --python $(PYTHON) $(1)
+endef
+
+install: $(UV)
+	$(call SYNC,--extra dev)
+
+install-demo: $(UV)
+	$(call SYNC,--extra demo --inexact)
+
+# `make lock` after editing pyproject.toml; `make lock UPGRADE=1` takes every newest release.
+lock: $(UV)
+	$(UV) lock --python $(PYTHON) $(if $(UPGRADE),--upgrade)
+	@echo "uv.lock re-resolved; review 'git diff uv.lock' and commit it on its own."
 
 # PostgreSQL server binaries for the throwaway test cluster (tests start and remove it).
 postgres:
@@ -41,14 +70,15 @@ chromium:
 
 system-deps: postgres chromium
 
-test: $(STAMP) system-deps
+test: install system-deps
 	$(BIN)/pytest
 
-lint: $(STAMP)
+lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
-docs: $(STAMP)
+docs: install
 	$(BIN)/python -m personvern.manifest.reference > docs/manifest.md
 	$(BIN)/python -m personvern.check.reference > docs/rules.md
 
@@ -60,13 +90,13 @@ wrk:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; \
 	fi
 
-bench: $(STAMP) system-deps wrk
+bench: install system-deps wrk
 	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-bench-quick: $(STAMP) system-deps wrk
+bench-quick: install system-deps wrk
 	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
 
-demo: $(STAMP)
+demo: install-demo
 	$(BIN)/personvern demo init $(DEMO_DIR) --subjects 2000 --force
 	@for f in examples/*.yaml; do \
 	  echo; echo "=== personvern check $$f"; \
@@ -91,4 +121,4 @@ demo: $(STAMP)
 	@echo "  $(BIN)/personvern users add eier@leksehjelp.example.no --role owner"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ The installed console script runs in a child process, exactly as a user or CI ru
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -177,7 +178,15 @@ def test_deep_nesting_does_not_crash_the_process(tmp_path: Path) -> None:
     path = write_manifest(tmp_path, HEAD + "security: " + "[" * 200_000 + "]" * 200_000 + "\n")
     out = check(path, cwd=tmp_path)
     assert out.returncode != -11, "segmentation fault"
-    assert_refused(out, f"{path}:7:110: error: the document nests more than 100 levels deep")
+    assert_refused(out)
+    # One line, ours, with the position inside the brackets of line 7 (where exactly
+    # depends on how far libyaml scans ahead before its own limit; the words do not).
+    [line] = out.stderr.splitlines()
+    found = re.fullmatch(
+        rf"{re.escape(str(path))}:7:(\d+): error: the document nests more than 100 levels deep",
+        line)
+    assert found is not None, line
+    assert 110 <= int(found.group(1)) <= 10 + 200_000
 
 
 def test_a_valid_manifest_is_not_refused(tmp_path: Path) -> None:

@@ -93,3 +93,18 @@ def test_cli(tmp_path: Path) -> None:
     again = subprocess.run([EXE, "demo", "init", str(tmp_path / "d")], capture_output=True,
                            text=True, timeout=120, check=False)
     assert again.returncode == 2 and "use --force" in again.stderr
+
+
+def test_without_faker_the_demo_says_which_extra_to_install(tmp_path: Path) -> None:
+    # Faker is the optional extra personvern[demo]; the engine itself runs without it.
+    code = (
+        "import sys; sys.modules['faker'] = None\n"
+        "from personvern.cli.entry import run\n"
+        f"sys.argv = ['personvern', 'demo', 'init', {str(tmp_path / 'd')!r}, '--subjects', '5']\n"
+        "run()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr
+    assert "pip install 'personvern[demo]'" in out.stderr

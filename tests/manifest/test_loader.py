@@ -446,8 +446,16 @@ def test_deep_nesting_is_a_message_not_a_crash(depth: int) -> None:
     problem = only_problem(text)
     assert time.perf_counter() - started < 0.5
     assert problem.message == "the document nests more than 100 levels deep"
-    # The top-level mapping is the first level; the 100th bracket the 101st.
-    assert where(problem) == (7, 10 + 100)
+    # The top-level mapping is the first level; the 100th bracket the 101st. Past some
+    # depth libyaml's own limit fires while it scans ahead (PyYAML >= 6.0.2): the message
+    # stays ours and points into the brackets on line 7, not necessarily at the 101st.
+    line, column = where(problem)
+    assert line == 7
+    assert column is not None
+    if depth < 1000:
+        assert column == 10 + 100
+    else:
+        assert 10 + 100 <= column <= 10 + depth
 
 
 def test_very_deep_nesting_does_not_kill_the_process() -> None:

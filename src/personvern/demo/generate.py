@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, Table
 
 from personvern.demo import schema
+from personvern.errors import ConfigurationError
 
 BATCH = 20_000
 TOPICS = ("Matematikk", "Norsk", "Engelsk", "Naturfag", "Fysikk", "Kjemi", "Historie",
@@ -59,7 +60,13 @@ def _ascii(text: str) -> str:
 
 
 def _pools(seed: int) -> tuple[list[str], list[str], list[str]]:
-    from faker import Faker
+    # Faker is the optional extra ``personvern[demo]``: only the demo invents people.
+    try:
+        from faker import Faker
+    except ImportError:
+        raise ConfigurationError(
+            "the demo invents its people with Faker, which is not installed: "
+            "pip install 'personvern[demo]' (make demo installs it)") from None
 
     fake = Faker("no_NO")
     fake.seed_instance(seed)

@@ -8,6 +8,7 @@ and ``false`` are booleans.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -79,7 +80,7 @@ def _check_shape(text: str) -> None:
     open_: list[tuple[str | None, int]] = []  # anchor and count at start, per collection
     sizes: dict[str, int] = {}
     expanded = 0
-    for event in yaml.parse(text, Loader=_LOADER):
+    for event in _events(text):
         if isinstance(event, yaml.CollectionStartEvent):
             if len(open_) >= MAX_DEPTH:
                 raise TooComplex(
@@ -103,6 +104,19 @@ def _check_shape(text: str) -> None:
                 sizes[event.anchor] = 1
         if expanded > MAX_NODES:
             raise TooManyNodes(f"more than {MAX_NODES:,} values")
+
+
+def _events(text: str) -> Iterator[yaml.Event]:
+    """The parser's events; its own nesting limit (libyaml's, from PyYAML 6.0.2 on, can
+    fire before our MAX_DEPTH is reached while it scans ahead) is reported as ours."""
+    try:
+        yield from yaml.parse(text, Loader=_LOADER)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        if mark is None or "nesting depth" not in str(exc.problem):
+            raise
+        raise TooComplex(f"the document nests more than {MAX_DEPTH} levels deep",
+                         (mark.line + 1, mark.column + 1)) from None
 
 
 def load_with_positions(text: str) -> tuple[Any, Positions]:
