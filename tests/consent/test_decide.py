@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from personvern.consent.decide import SubjectFacts, age_on, decide
+from personvern.consent.decide import SubjectFacts, decide
 from personvern.consent.events import Actor, Channel, ConsentEvent, EventType
 from personvern.errors import NotFound
 from personvern.law import get_jurisdiction
@@ -171,14 +171,6 @@ def test_gpc_objects_to_marketing_and_sharing_only(manifest: Manifest) -> None:
 def test_unknown_purpose_is_not_found(manifest: Manifest) -> None:
     with pytest.raises(NotFound, match="unknown purpose 'nope'"):
         run(manifest, "nope", [])
-
-
-@pytest.mark.parametrize(("birth", "day", "age"), [
-    (date(2014, 6, 1), date(2027, 5, 31), 12), (date(2014, 6, 1), date(2027, 6, 1), 13),
-    (date(2012, 2, 29), date(2025, 2, 28), 12), (date(2012, 2, 29), date(2025, 3, 1), 13),
-])
-def test_age_on(birth: date, day: date, age: int) -> None:
-    assert age_on(birth, day) == age
 
 
 def test_restriction_allows_only_storage(manifest: Manifest) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from personvern.errors import ConfigurationError
-from personvern.law import get_jurisdiction, has_adequacy_decision, is_eea
+from personvern.law import age_on, get_jurisdiction, has_adequacy_decision, is_eea
 
 
 def test_norwegian_child_consent_age_is_13() -> None:
@@ -71,3 +73,18 @@ def test_adequacy_decisions() -> None:
     assert not has_adequacy_decision("US")
     assert has_adequacy_decision("US", certified=True)
     assert not has_adequacy_decision("CN", certified=True)
+
+
+@pytest.mark.parametrize(("birth", "day", "age"), [
+    (date(2014, 6, 1), date(2027, 5, 31), 12), (date(2014, 6, 1), date(2027, 6, 1), 13),
+    (date(2012, 2, 29), date(2025, 2, 28), 12), (date(2012, 2, 29), date(2025, 3, 1), 13),
+])
+def test_age_on(birth: date, day: date, age: int) -> None:
+    assert age_on(birth, day) == age
+
+
+def test_a_guardian_acts_until_eighteen() -> None:
+    """vergemålsloven § 2: a person under 18 is a minor, for whom the guardians act."""
+    norway = get_jurisdiction("NO")
+    assert norway.age_of_majority == 18
+    assert norway.age_of_majority_source.citation == "vergemålsloven § 2"

@@ -229,15 +229,22 @@ def test_no_transfer_claim_unless_every_country_is_in_the_eea() -> None:
 
 def test_only_the_rights_the_bases_give() -> None:
     data = example_data("teoritentamen")
-    # Only a legal obligation left: no portability, objection or withdrawal.
+    # Only a legal obligation left: no portability, objection or withdrawal, and no
+    # erasure either: GDPR Art. 17(3)(b) excludes what a legal obligation requires.
     data["purposes"] = [p for p in data["purposes"] if p["id"] == "bookkeeping"]
     data["cookies"] = []
     text = _text(data, "en")
     for absent in ("### data portability", "data portability", "objection",
-                   "withdrawing consent", "human review"):
+                   "withdrawing consent", "human review", "erasure you can"):
         assert absent not in text, absent
-    for present in ("access", "rectification", "erasure", "restriction"):
+    for present in ("access you can", "rectification you can", "restriction you can"):
         assert present in text
+    # With a purpose on contract beside it, erasure is a right, with what the law keeps.
+    data = example_data("teoritentamen")
+    data["purposes"] = [p for p in data["purposes"]
+                        if p["legal_basis"] in ("legal_obligation", "contract")]
+    data["cookies"] = []
+    assert "erasure you can" in _text(data, "en")
     # Seed 004 offers human review without automated decisions: not listed as a right.
     full = visible_text(render("teoritentamen", "en", "md"), "md")
     assert "human review" not in full

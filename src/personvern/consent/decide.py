@@ -24,6 +24,9 @@ from personvern.errors import NotFound
 from personvern.law import Jurisdiction
 from personvern.manifest.model import LEGAL_BASIS_ARTICLE, Manifest, Purpose
 from personvern.manifest.types import Duration
+from personvern.rights.acting import consent_age, needs_guardian_consent
+from personvern.rights.basis import Objection
+from personvern.rights.basis import objection as objection_kind
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,6 @@ class Decision(NamedTuple):
     code: str
     at: datetime
     events_considered: int = 0
-
-
-def age_on(birth: date, day: date) -> int:
-    """Completed years of age on ``day``."""
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 def add_duration(at: datetime, d: Duration) -> datetime:
@@ -89,9 +87,8 @@ def decide(
     if purpose is None:
         raise NotFound(f"unknown purpose {purpose_id!r}")
     state = SubjectState.of(facts, events)
-    age_limit = manifest.jurisdiction.child_consent_age or jurisdiction.child_consent_age
-    return decide_purpose(purpose, age_limit, jurisdiction, state, at, gpc=gpc,
-                          fresh_consent_since=fresh_consent_since)
+    return decide_purpose(purpose, consent_age(manifest, jurisdiction), jurisdiction, state,
+                          at, gpc=gpc, fresh_consent_since=fresh_consent_since)
 
 
 @dataclass(frozen=True)
@@ -146,7 +143,8 @@ def decide_purpose(
     # Art. 21(3): an objection to direct marketing is absolute.
     objection = _last(mine, OBJECTION_TYPES)
     objected = objection is not None and objection.type is EventType.OBJECTION_RAISED
-    if purpose.marketing is not None and objected:
+    kind = objection_kind(purpose)
+    if kind is Objection.ABSOLUTE and objected:
         assert objection is not None
         return answer(False, "objected_marketing",
                       f"objected to direct marketing {_when(objection)} (GDPR Art. 21(3))")
@@ -175,7 +173,7 @@ def decide_purpose(
                           f"({jurisdiction.marketing_source.citation})")
         return answer(True, "existing_customer", "existing customer, not opted out "
                       f"({jurisdiction.marketing_source.citation})")
-    if basis in {"legitimate_interests", "public_task"} and objected:
+    if kind is Objection.WEIGHED and objected:
         assert objection is not None
         return answer(False, "objected", f"objected {_when(objection)}; processing is restricted "
                       "while the objection is assessed (GDPR Art. 18(1)(d), 21(1))")
@@ -202,7 +200,7 @@ def _consent(
     age_limit: int, j: Jurisdiction, purpose: Purpose, facts: SubjectFacts,
     mine: Sequence[ConsentEvent], at: datetime, fresh_since: datetime | None, answer: _Answer,
 ) -> Decision:
-    child = facts.birth_date is not None and age_on(facts.birth_date, at.date()) < age_limit
+    child = needs_guardian_consent(facts.birth_date, at.date(), age_limit)
     last = None
     for e in reversed(mine):
         # Art. 8(1): below the age only a guardian's consent counts; the child's own

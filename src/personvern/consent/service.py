@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from personvern.consent.cache import DecisionCache
-from personvern.consent.decide import Decision, SubjectState, age_on, decide_purpose
+from personvern.consent.decide import Decision, SubjectState, decide_purpose
 from personvern.consent.events import (
     CONSENT_TYPES,
     OBJECTION_TYPES,
@@ -38,9 +38,11 @@ from personvern.consent.subjects import (
     subject_row,
 )
 from personvern.consent.tables import LedgerEvent
-from personvern.errors import Forbidden, InvalidInput, NotFound
+from personvern.errors import InvalidInput, NotFound
 from personvern.law import Jurisdiction, get_jurisdiction
 from personvern.manifest.model import Manifest, Purpose
+from personvern.rights.acting import Act, Relation, consent_age, require_standing
+from personvern.rights.basis import require_objectable
 from personvern.storage.locks import lock_chain
 
 if TYPE_CHECKING:
@@ -98,8 +100,8 @@ class ConsentContext:
         raise NotFound(f"unknown purpose {purpose_id!r}; the manifest declares: {known}")
 
     def child_age(self) -> int:
-        """The age under which a guardian must consent."""
-        return self.manifest.jurisdiction.child_consent_age or self.jurisdiction.child_consent_age
+        """The age under which a guardian must consent (GDPR Art. 8(1))."""
+        return consent_age(self.manifest, self.jurisdiction)
 
 
 def record_event(
@@ -151,42 +153,34 @@ def _check_purpose_allows(purpose: Purpose, type: EventType) -> None:
             f"purpose {purpose.id!r} rests on {purpose.legal_basis}, not consent; there is no "
             "consent to give or withdraw (object to it instead, where the basis allows)",
             code="not_consent_basis", purpose=purpose.id)
-    if type in OBJECTION_TYPES and purpose.marketing is None and purpose.legal_basis not in {
-        "legitimate_interests", "public_task"
-    }:
-        raise InvalidInput(
-            f"purpose {purpose.id!r} rests on {purpose.legal_basis}; the right to object "
-            "(GDPR Art. 21) covers legitimate interest, public task and direct marketing",
-            code="cannot_object", purpose=purpose.id)
+    if type in OBJECTION_TYPES:
+        require_objectable(purpose)
+
+
+_RELATIONS = {Actor.SELF: Relation.SELF, Actor.GUARDIAN: Relation.GUARDIAN,
+              Actor.ADMIN: Relation.ADMIN}
 
 
 def _check_actor(
     session: Session, ctx: ConsentContext, subject: SubjectRow, at: datetime, type: EventType,
     actor: Actor, actor_subject_id: str | None,
 ) -> None:
-    age = ctx.child_age()
-    child = subject.birth_date is not None and age_on(subject.birth_date, at.date()) < age
-    if actor is Actor.GUARDIAN:
+    relation = _RELATIONS.get(actor)
+    if relation is None:  # the controller or a system acting under its own duty
+        return
+    related = False
+    if relation is Relation.GUARDIAN:
         if actor_subject_id is None:
             raise InvalidInput("a guardian's event must name the guardian (actor_subject_id)")
         require_subject(session, actor_subject_id)
-        if actor_subject_id not in guardians_of(session, subject.id):
-            raise Forbidden(f"{actor_subject_id} is not a guardian of {subject.id}")
-        if subject.birth_date is not None and not child:
-            raise InvalidInput(
-                f"{subject.id} is {age_on(subject.birth_date, at.date())}, old enough to decide "
-                f"for themselves; a guardian consents only under {age}",
-                code="old_enough", age=age)
-    elif actor is Actor.ADMIN:
-        if actor_subject_id is None or not is_admin_for(session, actor_subject_id, subject.id):
-            raise Forbidden(f"{actor_subject_id} is not an admin of an organisation "
-                            f"{subject.id} belongs to")
-    elif actor is Actor.SELF and type is EventType.CONSENT_GIVEN and child:
-        raise InvalidInput(
-            f"the subject is under {age}: a guardian must give this consent "
-            f"({ctx.jurisdiction.child_consent_source.citation}, GDPR Art. 8)",
-            code="guardian_required", age=age,
-            source=ctx.jurisdiction.child_consent_source.citation)
+        related = actor_subject_id in guardians_of(session, subject.id)
+    elif relation is Relation.ADMIN:
+        related = actor_subject_id is not None and is_admin_for(
+            session, actor_subject_id, subject.id)
+    act = Act.GIVE_CONSENT if type is EventType.CONSENT_GIVEN else Act.CONSENT_EVENT
+    require_standing(relation, act, subject_id=subject.id, actor_id=actor_subject_id,
+                     related=related, birth=subject.birth_date, day=at.date(),
+                     age=ctx.child_age(), j=ctx.jurisdiction)
 
 
 def _check_something_to_withdraw(

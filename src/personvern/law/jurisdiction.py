@@ -7,6 +7,7 @@ privacy owner can check it. Norway is the default and, for now, the only one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from personvern.errors import ConfigurationError
 
@@ -66,6 +67,9 @@ class Jurisdiction:
     # Art. 8(1) lets member states set 13-16; personopplysningsloven § 5 sets 13.
     child_consent_age: int
     child_consent_source: Statute
+    # Parents act for their child until the age of majority; vergemålsloven § 2 sets 18.
+    age_of_majority: int
+    age_of_majority_source: Statute
     holiday_calendar: str
     # bokføringsloven § 13 first paragraph: primary documentation 5 years after
     # the end of the fiscal year; second paragraph: some secondary 3.5 years.
@@ -99,6 +103,10 @@ NORWAY = Jurisdiction(
     child_consent_source=Statute(
         "personopplysningsloven § 5", "https://lovdata.no/lov/2018-06-15-38/§5"
     ),
+    age_of_majority=18,
+    age_of_majority_source=Statute(
+        "vergemålsloven § 2", "https://lovdata.no/lov/2010-03-26-9/§2"
+    ),
     holiday_calendar="NO",
     bookkeeping_years=5,
     bookkeeping_secondary_months=42,
@@ -112,6 +120,11 @@ NORWAY = Jurisdiction(
 )
 
 JURISDICTIONS: dict[str, Jurisdiction] = {"NO": NORWAY}
+
+
+def age_on(birth: date, day: date) -> int:
+    """Completed years of age on ``day`` (a birthday counts from its first moment)."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 def get_jurisdiction(code: str) -> Jurisdiction:

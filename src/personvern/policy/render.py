@@ -6,7 +6,7 @@ language. Every sentence comes from that language's phrase catalogue
 (``templates/nb.yaml``, ``templates/en.yaml``), and each is chosen by what the manifest
 says, so none is false for it: "we transfer nothing outside the EEA" appears only when
 every recipient's country is in the EEA, and the rights listed are those the legal bases
-give (:func:`personvern.check.rules.rights.rights_given`). Then one Jinja2 template per
+give (:func:`personvern.rights.basis.rights_given`). Then one Jinja2 template per
 format writes the model: HTML autoescaped, Markdown escaped by its own filter. Both
 formats therefore carry the same content.
 
@@ -48,6 +48,8 @@ from personvern.policy.completeness import (
     missing_elements,
     transfer_safeguard_missing,
 )
+from personvern.rights.acting import consent_age
+from personvern.rights.basis import RIGHTS, Objection, objection, rights_given
 
 Lang = Literal["nb", "en"]
 Fmt = Literal["html", "md"]
@@ -55,11 +57,6 @@ LANGS: tuple[Lang, ...] = ("nb", "en")
 FORMATS: tuple[Fmt, ...] = ("html", "md")
 TEMPLATES = Path(__file__).parent / "templates"
 
-# The order rights are listed in, as the GDPR lists them.
-RIGHTS_ORDER = (
-    "access", "rectification", "erasure", "restriction", "objection", "portability",
-    "withdraw_consent", "human_review",
-)
 _SAFE_HREF = re.compile(r"^(https?://|mailto:|tel:|#)", re.IGNORECASE)
 
 
@@ -777,7 +774,7 @@ class PolicyWriter:
         p, m = self.p, self.m
         if not (m.children.present or any(x.includes_children for x in m.subjects)):
             return None
-        age = m.jurisdiction.child_consent_age or self.j.child_consent_age
+        age = consent_age(m, self.j)
         s = Section("children", self.heading("children_heading"))
         sentences = [p.say("children_present"),
                      p.say("children_law", age=str(age),
@@ -840,21 +837,20 @@ class PolicyWriter:
         return self.p.join([self.channel_runs(ch) for ch in serving], "or")
 
     def rights_section(self) -> Section:
-        from personvern.check.rules.rights import rights_given
-
         p, m = self.p, self.m
         s = Section("rights", self.heading("rights_heading"))
         s.blocks.append(Paragraph(p.say("rights_lead")))
-        given = rights_given(m)
+        given = rights_given(m.purposes)
         bases = {x.legal_basis for x in m.purposes}
-        for right in RIGHTS_ORDER:
+        objections = {objection(x) for x in m.purposes}
+        for right in RIGHTS:
             if right not in given:
                 continue
             sentences: list[Inline] = []
             if right == "objection":
-                if bases & {"legitimate_interests", "public_task"}:
+                if Objection.WEIGHED in objections:
                     sentences.append(p.say("right_text.objection_interest"))
-                if any(x.marketing for x in m.purposes):
+                if Objection.ABSOLUTE in objections:
                     sentences.append(p.say("right_text.objection_marketing"))
             else:
                 sentences.append(p.say(f"right_text.{right}"))

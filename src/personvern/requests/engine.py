@@ -27,7 +27,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from personvern.clock import Clock
-from personvern.consent.decide import age_on
 from personvern.consent.service import ConsentContext, decisions_for
 from personvern.consent.subjects import (
     find_subject,
@@ -41,7 +40,6 @@ from personvern.consent.subjects import (
 from personvern.consent.tables import Subject
 from personvern.errors import (
     Conflict,
-    Forbidden,
     InvalidInput,
     NotFound,
     PersonvernError,
@@ -56,6 +54,8 @@ from personvern.requests.callbacks import call as call_app
 from personvern.requests.deadlines import deadlines, receipt_date
 from personvern.requests.tables import Request, RequestEvent
 from personvern.requests.verification import MESSAGES, Issued, Outcome, check, issue
+from personvern.rights.acting import Act, Relation, consent_age, require_standing
+from personvern.rights.basis import objection_targets
 from personvern.storage.audit import append_audit
 from personvern.storage.session import transaction
 
@@ -77,9 +77,6 @@ TRANSITIONS: dict[str | None, frozenset[str]] = {
     "in_progress": frozenset({"completed", "waiting", "refused"}),
     "waiting": frozenset({"in_progress", "refused"}),
 }
-# A guardian acts for a child until the age of majority (vergemålsloven § 2: 18 years).
-# Belongs in the jurisdiction settings once another country needs it.
-AGE_OF_MAJORITY = 18
 MAX_TEXT = 2000
 
 
@@ -229,15 +226,13 @@ def _check_opener(session: Session, ctx: Context, target: Subject, by: Requester
     actor = get_subject(session, by.subject)
     if actor.id == target.id:
         raise InvalidInput(f"the {by.kind} and the subject are the same person; open it as self")
-    if by.kind == "guardian":
-        if actor.id not in guardians_of(session, target.id):
-            raise Forbidden(f"{actor.id} is not a guardian of {target.id}")
-        if target.birth_date is not None and \
-                age_on(target.birth_date, ctx.today()) >= AGE_OF_MAJORITY:
-            raise Forbidden(f"{target.id} is an adult; a guardian acts only for a child under "
-                            f"{AGE_OF_MAJORITY}")
-    elif not is_admin_for(session, actor.id, target.id):
-        raise Forbidden(f"{actor.id} is not an admin of an organisation {target.id} belongs to")
+    guardian = by.kind == "guardian"
+    related = actor.id in guardians_of(session, target.id) if guardian else \
+        is_admin_for(session, actor.id, target.id)
+    require_standing(Relation.GUARDIAN if guardian else Relation.ADMIN, Act.REQUEST,
+                     subject_id=target.id, actor_id=actor.id, related=related,
+                     birth=target.birth_date, day=ctx.today(),
+                     age=consent_age(ctx.manifest, ctx.jurisdiction), j=ctx.jurisdiction)
     return actor
 
 
@@ -265,7 +260,9 @@ def _check_details(
                     raise Conflict(f"{ref}: that {kind} belongs to another subject")
         out["changes"] = changes
     elif type == "objection":
-        out["purposes"] = fulfil.objectable(ctx.manifest, details.get("purpose"))
+        purpose = details.get("purpose")
+        out["purposes"] = objection_targets(ctx.manifest,
+                                            None if purpose is None else str(purpose))
     elif type == "withdrawal":
         out["purposes"] = _withdrawable(session, ctx, target, details.get("purpose"))
     return out

@@ -57,6 +57,7 @@ from personvern.manifest.model import Table as MappedTable
 from personvern.requests.datamap import Found, SqlDataset
 from personvern.requests.deadlines import receipt_date
 from personvern.requests.tables import Request
+from personvern.rights.basis import rights_for
 from personvern.storage.engine import sqlite_checkpoint, storage_errors
 
 if TYPE_CHECKING:  # consent.service may import this module (the restriction hook)
@@ -164,27 +165,6 @@ def affected_purposes(manifest: Manifest, job: Job, done: dict[str, Any]) -> lis
         _, _, column = resolve_column(manifest, ref)
         categories.update(column.categories)
     return [p for p in purposes if categories & set(p.categories)]
-
-
-def objectable(manifest: Manifest, purpose: Any) -> list[str]:
-    """Purposes an objection may name (Art. 21: legitimate interest, public task, marketing)."""
-    def allows(p: Purpose) -> bool:
-        return p.marketing is not None or p.legal_basis in ("legitimate_interests", "public_task")
-
-    if purpose is not None:
-        found = next((p for p in manifest.purposes if p.id == str(purpose)), None)
-        if found is None:
-            known = ", ".join(p.id for p in manifest.purposes)
-            raise NotFound(f"unknown purpose {purpose!r}; the manifest declares: {known}")
-        if not allows(found):
-            raise InvalidInput(
-                f"purpose {found.id!r} rests on {found.legal_basis}; the right to object (GDPR "
-                "Art. 21) covers legitimate interest, public task and direct marketing")
-        return [found.id]
-    ids = [p.id for p in manifest.purposes if allows(p)]
-    if not ids:
-        raise InvalidInput("no purpose of this service can be objected to (GDPR Art. 21)")
-    return ids
 
 
 # ---- rectification: which column, and is the value right -------------------------------
@@ -925,24 +905,6 @@ RIGHT_NAMES = {
     "withdraw_consent": ("trekke tilbake samtykke", "withdraw consent"),
     "human_review": ("menneskelig vurdering", "human review"),
 }
-
-
-def rights_for(purpose: Purpose) -> list[str]:
-    """The rights a purpose's legal basis gives (LAW.md: DPV's basis/rights mapping)."""
-    basis = purpose.legal_basis
-    rights = ["access", "rectification", "restriction"]
-    if basis != "legal_obligation":
-        rights.append("erasure")
-    if basis in ("consent", "contract"):
-        rights.append("portability")
-    if basis in ("legitimate_interests", "public_task") or purpose.marketing is not None:
-        rights.append("objection")
-    if basis == "consent":
-        rights.append("withdraw_consent")
-    ad = purpose.automated_decisions
-    if ad is not None and ad.legal_or_similar_effect:
-        rights.append("human_review")
-    return rights
 
 
 def rule_text(rule: RetentionRule, lang: str) -> str:

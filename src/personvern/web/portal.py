@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.background import BackgroundTask
 
 from personvern.errors import Conflict, InvalidInput, NotFound
+from personvern.rights.basis import objectable
 from personvern.web import exports, portal_core, portal_text, sessions, signin
 from personvern.web.csrf import bind_session, require_csrf
 from personvern.web.deps import hashed_evidence, runtime, unit
@@ -224,11 +225,8 @@ def consents(request: Request, me: Subject, for_: Annotated[str | None, Query(
         purposes = portal_core.purposes_of(session, rt.loaded.manifest, ctx["person"].id)
         decisions = portal_core.decisions(session, rt, ctx["person"].id)
     consent_purposes = [p for p in purposes if p.legal_basis == "consent"]
-    objectable = [p for p in purposes
-                  if p.marketing is not None or p.legal_basis in ("legitimate_interests",
-                                                                  "public_task")]
     return page(request, "portal/consents.html", {
-        **ctx, "consent_purposes": consent_purposes, "objectable": objectable,
+        **ctx, "consent_purposes": consent_purposes, "objectable": objectable(purposes),
         "decisions": decisions, "saved": saved})
 
 

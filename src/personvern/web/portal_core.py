@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from personvern.consent.decide import Decision, age_on
+from personvern.consent.decide import Decision
 from personvern.consent.events import Actor, Channel, EventType
 from personvern.consent.service import decisions_for, record_event
 from personvern.consent.tables import Guardianship, Identity, Membership, Subject
@@ -33,6 +33,7 @@ from personvern.manifest.model import Manifest, Purpose
 from personvern.requests import engine as requests_engine
 from personvern.requests import fulfil
 from personvern.requests.tables import Request
+from personvern.rights.acting import Act, consent_age, guardian_may_act
 from personvern.runtime import Runtime
 
 VERIFIED_BY = "signed-in portal session (one-time e-mail link)"
@@ -69,15 +70,18 @@ def _live(session: Session, subject_id: str) -> Subject | None:
 
 
 def people(session: Session, rt: Runtime, me: str) -> list[Person]:
-    """The signed-in subject, their children under 18 and their organisation's members.
+    """The signed-in subject, their children who are minors and their organisation's members.
 
     Two queries whatever the family or organisation size: every page asks this.
     """
     today = rt.clock().date()
+    j = rt.consent.jurisdiction
+    age = consent_age(rt.loaded.manifest, j)
     roles: dict[str, str] = {me: "self"}
     for role, person_id, born in session.connection().execute(_RELATIVES, {"me": me}):
-        if role == "admin" or born is None or \
-                age_on(born, today) < requests_engine.AGE_OF_MAJORITY:
+        # Stored relations the rights module then weighs: a guardian's child only while
+        # a minor, an admin's members always.
+        if role == "admin" or guardian_may_act(Act.REQUEST, born, today, age, j):
             roles.setdefault(person_id, role)  # a child first, then a member
     labels = _labels(session, list(roles))
     return [Person(i, role, labels[i]) for i, role in roles.items()]

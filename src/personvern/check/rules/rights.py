@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from personvern.check.registry import Hit, Severity, rule
 from personvern.law import Jurisdiction
 from personvern.manifest.model import ALL_RIGHTS, Manifest
+from personvern.rights.basis import RIGHTS, rights_given
 
 _NAMES = {
     "access": "access (Art. 15)", "rectification": "rectification (Art. 16)",
@@ -19,22 +20,6 @@ _NAMES = {
 # as 28 days and, with Easter, hold as few as 17 working days in Norway.
 _MAX_DAYS = 28
 _MAX_WORKING_DAYS = 17
-
-
-def rights_given(m: Manifest) -> set[str]:
-    """The rights the declared processing gives people (DPV's basis-rights mapping)."""
-    bases = {p.legal_basis for p in m.purposes}
-    given = {"access", "rectification", "erasure", "restriction"}
-    if bases & {"consent", "contract"}:
-        given.add("portability")
-    if bases & {"legitimate_interests", "public_task"} or any(p.marketing for p in m.purposes):
-        given.add("objection")
-    if "consent" in bases:
-        given.add("withdraw_consent")
-    if any(p.automated_decisions and p.automated_decisions.legal_or_similar_effect
-           for p in m.purposes):
-        given.add("human_review")
-    return given
 
 
 @rule("PV018", "response-deadline-too-long", Severity.ERROR,
@@ -82,7 +67,7 @@ def right_not_given(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     """Generosity is allowed, but say it knowingly: portability follows only from
     consent or contract, objection (Art. 21(1)) only from public task or
     legitimate interest, withdrawal only from consent."""
-    given = rights_given(m)
+    given = rights_given(m.purposes)
     for right in m.rights.offered:
         if right not in given:
             yield ("rights", "offered"), (
@@ -97,7 +82,7 @@ def right_not_offered(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     access, rectification, erasure, restriction, and depending on the bases
     portability, objection and withdrawal of consent."""
     offered = set(m.rights.offered)
-    for right in sorted(rights_given(m) - offered, key=list(_NAMES).index):
+    for right in sorted(rights_given(m.purposes) - offered, key=RIGHTS.index):
         yield ("rights", "offered"), (
             f"people have the right to {_NAMES[right]}, but it is not offered"
         )

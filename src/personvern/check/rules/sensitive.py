@@ -8,6 +8,7 @@ from personvern.check.registry import Hit, Severity, rule
 from personvern.law import Jurisdiction
 from personvern.manifest.categories import BUILTIN_CATEGORIES
 from personvern.manifest.model import Manifest
+from personvern.rights.acting import consent_age
 
 
 def special_keys(m: Manifest) -> set[str]:
@@ -63,7 +64,7 @@ def children_without_guardian(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     children = m.children.present or any(s.includes_children for s in m.subjects)
     if not children or m.children.guardian_consent:
         return
-    age = m.jurisdiction.child_consent_age or j.child_consent_age
+    age = consent_age(m, j)
     for i, p in enumerate(m.purposes):
         if p.legal_basis == "consent":
             yield ("purposes", i, "legal_basis"), (
