@@ -131,7 +131,7 @@ def child_sweep(manifest: Path, engine_url: str, batch: int) -> dict[str, Any]:
     engine = create_engine_for(engine_url)
     sessions = make_sessionmaker(engine)
     start = time.perf_counter()
-    _, data = retention.run(loaded, sessions, NOW, batch=batch)
+    _, data = retention.run(loaded, sessions, NOW, reason="benchmark", batch=batch)
     seconds = time.perf_counter() - start
     engine.dispose()
     rows = {t["table"]: t["rows"] for r in data["rules"] for t in r["tables"]}

@@ -40,9 +40,11 @@ def demo(template: Path, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def pv(demo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def pv(demo: Path, *args: str, reason: str | None = "test sweep"
+       ) -> subprocess.CompletedProcess[str]:
+    why = ["--reason", reason] if args[0] == "run" and reason is not None else []
     return subprocess.run(
-        [PV, "retention", *args, "--manifest", str(demo / "personvern.yaml"),
+        [PV, "retention", *args, *why, "--manifest", str(demo / "personvern.yaml"),
          "--db", f"sqlite:///{demo / 'personvern.db'}"],
         capture_output=True, text=True, timeout=120, check=False)
 
@@ -110,6 +112,19 @@ def test_bad_options(demo: Path, args: tuple[str, ...], message: str) -> None:
     before = service_rows(demo)
     result = pv(demo, "run", *args)
     assert result.returncode == 2 and message in result.stderr
+    assert service_rows(demo) == before
+
+
+@pytest.mark.parametrize(("reason", "message"), [
+    (None, "Missing option '--reason'"),
+    ("   ", "say why you run the retention sweep now (the reason is kept in the audit log)"),
+    ("x" * 2001, "the reason is too long: at most 2000 characters"),
+])
+def test_a_sweep_needs_a_reason(demo: Path, reason: str | None, message: str) -> None:
+    before = service_rows(demo)
+    result = pv(demo, "run", "--now", LATER, reason=reason)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
     assert service_rows(demo) == before
 
 

@@ -46,6 +46,7 @@ def copy(template: Path, to: Path) -> Path:
 
 def command(demo: Path) -> list[str]:
     return [PV, "retention", "run", "--now", SWEEP_AT, "--batch", "10", "--json",
+            "--reason", "crash test",
             "--manifest", str(demo / "personvern.yaml"),
             "--db", f"sqlite:///{demo / 'personvern.db'}"]
 

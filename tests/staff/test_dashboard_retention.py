@@ -142,7 +142,7 @@ def test_plan_then_cli_run_then_owner_run_on_each_database(
         "person1@example.no"  # looking changed nothing
 
     ran = subprocess.run([PV, "retention", "run", "--manifest", str(manifest), "--db",
-                          engine_url, "--now", NOW.isoformat()],
+                          engine_url, "--now", NOW.isoformat(), "--reason", "after the import"],
                          capture_output=True, text=True, timeout=120, check=False)
     assert ran.returncode == 0, ran.stderr
     masked = column(service_url, "SELECT id FROM accounts WHERE email LIKE 'slettet-%' "
@@ -164,9 +164,10 @@ def test_plan_then_cli_run_then_owner_run_on_each_database(
     page = c.get(r.headers["location"]).text
     assert "Done: sweep 2 ran" in page
     assert _sweep_row(page, 2)["by"] == "staff:owner@example.no"
-    runs = _engine(c, select(AuditEvent).where(AuditEvent.action == "dashboard.retention_run"))
+    # The core records every asked-for sweep with its reason, whoever asked.
+    runs = _engine(c, select(AuditEvent).where(AuditEvent.action == "retention.run_requested"))
     assert [(e.actor, e.details["reason"]) for e in runs] == [
-        ("staff:owner@example.no", "checking after the import")]
+        ("cli", "after the import"), ("staff:owner@example.no", "checking after the import")]
 
 
 def test_a_batch_a_crash_left_pending_is_shown_and_finished_by_the_next_sweep(
@@ -246,7 +247,9 @@ def test_a_run_without_reason_or_csrf_changes_nothing(
     c, _, _, service_url = site
     _as(c, "owner")
     r = _run_now(c, "   ")
-    assert r.status_code == 422 and "say why you run the sweep now" in r.text
+    assert r.status_code == 422 and "say why you run the retention sweep now" in r.text
+    r = _run_now(c, "x" * 2001)
+    assert r.status_code == 422 and "the reason is too long: at most 2000 characters" in r.text
     r = c.post("/dashboard/retention/run", data={"reason": "no token"})
     assert r.status_code == 403
     assert _engine(c, select(RetentionSweep.id)) == []

@@ -60,6 +60,9 @@ def plan(
 
 @app.command("run")
 def run(
+    reason: Annotated[str, typer.Option(
+        "--reason", help="Why the sweep runs now; required, kept in the audit log "
+                         "(at most 2000 characters).")],
     batch: BatchOption = 5000, manifest: ManifestOption = None, db: DbOption = None,
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
@@ -82,6 +85,6 @@ def run(
         def progress(step: str, rows: int) -> None:
             bar.update(task, description=step, advance=rows)
 
-        _, data = retention.run(rt.loaded, rt.sessions, rt.clock(), batch=batch,
-                                     progress=progress, by="cli")
+        _, data = retention.run(rt.loaded, rt.sessions, rt.clock(), reason=reason,
+                                batch=batch, progress=progress, by="cli")
     emit(data, as_json, _lines(data, "done"))

@@ -52,12 +52,24 @@ def plan(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime,
 
 
 def run(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
-        batch: int = 5000, progress: Progress | None = None, by: str | None = None
-        ) -> tuple[Report, dict[str, Any]]:
+        reason: str, batch: int = 5000, progress: Progress | None = None,
+        by: str | None = None) -> tuple[Report, dict[str, Any]]:
     """Sweep at ``now``: finish an interrupted sweep first, then every rule in batches.
 
-    ``by`` says who or what started it (kept in the sweep's audit event, shown in its
-    history): ``cli``, ``serve`` or a staff user's actor name."""
+    ``reason`` says why it runs now (required, bounded; audited before the sweep starts,
+    so a sweep that fails was still asked for). ``by`` says who or what started it (kept
+    in the sweep's audit event, shown in its history): ``cli``, ``serve`` or a staff
+    user's actor name."""
+    from personvern.errors import InvalidInput
+    from personvern.storage.audit import append_audit, require_reason
+    from personvern.storage.session import transaction
+
+    why = require_reason(reason, "run the retention sweep now")
+    if now.tzinfo is None:
+        raise InvalidInput("the sweep's time needs a UTC offset")
+    with transaction(sessions) as session:
+        append_audit(session, lambda: now, by or "unknown", "retention.run_requested",
+                     "retention", {"reason": why})
     return _sweep(loaded, sessions, now, batch=batch, dry_run=False, progress=progress, by=by)
 
 

@@ -25,11 +25,15 @@ def enabled() -> bool:
         "off", "0", "false", "no")
 
 
-def sweep_once(rt: Runtime, by: str = "serve") -> dict[str, Any]:
+# The reason the server's own daily sweep gives (a staff user's sweep gives theirs).
+DAILY_REASON = "the daily retention sweep of personvern serve"
+
+
+def sweep_once(rt: Runtime, by: str = "serve", reason: str = DAILY_REASON) -> dict[str, Any]:
     """One sweep at the runtime's clock; decisions cached before it are dropped."""
     from personvern import retention
 
-    _, data = retention.run(rt.loaded, rt.sessions, rt.clock(), by=by)
+    _, data = retention.run(rt.loaded, rt.sessions, rt.clock(), reason=reason, by=by)
     rt.consent.cache.clear()
     return dict(data)
 

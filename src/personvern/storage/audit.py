@@ -11,6 +11,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
+from personvern.errors import InvalidInput
 from personvern.storage.locks import lock_chain
 from personvern.storage.models import AuditEvent, as_utc
 
@@ -23,6 +24,23 @@ HASH_SCHEME = 1
 PERSONAL = "personal"
 PERSONAL_SUBJECT = "personal_subject"
 PERSONAL_CONTEXT = "audit_events.details"
+# A staff action that runs, extends or refuses a request, or sweeps data away, says why:
+# the accountability of GDPR Art. 5(2) is the reason as much as the fact. Bounded so a
+# reason stays a reason (and the audit log a log).
+MAX_REASON = 2000
+
+
+def require_reason(value: str | None, doing: str) -> str:
+    """The reason for ``doing`` (e.g. "run the request now"), stripped; InvalidInput
+    (code ``reason_missing`` or ``reason_too_long``) when it is empty or too long."""
+    reason = (value or "").strip()
+    if not reason:
+        raise InvalidInput(f"say why you {doing} (the reason is kept in the audit log)",
+                           code="reason_missing")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"the reason is too long: at most {MAX_REASON} characters",
+                           code="reason_too_long", limit=MAX_REASON)
+    return reason
 
 
 def canonical_json(value: Any) -> str:
