@@ -14,6 +14,7 @@ from personvern.consent.events import EventType
 from personvern.consent.service import ConsentContext, record_event
 from personvern.consent.subjects import create_subject
 from personvern.manifest.loader import load_manifest
+from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 from personvern.requests.engine import Context, Requester, open_request
 from personvern.staff import queries
 
@@ -74,12 +75,12 @@ def test_bookkeeping_holds_and_hiding() -> None:
     from personvern.demo import init as demo_init
 
     manifest = load_manifest(Path(demo_init.__file__).with_name("manifest.yaml")).manifest
-    assert queries.bookkeeping_rules(manifest) == {"books"}
+    assert bookkeeping_rules(manifest) == {"books"}
     held = {(h["table"], h["column"]) for h in queries.bookkeeping_holds(manifest)}
     assert ("purchases", None) in held
     outcome = {"kept": [{"table": "purchases", "rule": "books", "keys": [1, 2], "rows": 2},
                         {"table": "logins", "rule": "logs", "keys": [9], "rows": 1}]}
-    shown = queries.hide_bookkeeping(outcome, {"books"})
+    shown = hide_bookkeeping(outcome, {"books"})
     assert shown is not None
     assert shown["kept"][0]["keys"] is None and "finance" in shown["kept"][0]["hidden"]
     assert shown["kept"][1]["keys"] == [9]

@@ -143,14 +143,24 @@ def list_(
 
 @app.command("show")
 def show(
-    request: IdArg, manifest: ManifestOption = None, db: DbOption = None,
+    request: IdArg,
+    finance: Annotated[str | None, typer.Option(
+        "--finance", metavar="WHO",
+        help="Show which rows were kept only for bookkeeping (finance's view); WHO is "
+             "recorded in the audit log. Without it, only how many and until when.")]
+    = None,
+    manifest: ManifestOption = None, db: DbOption = None,
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """A request with its deadlines, history, outcome and notices."""
+    from personvern.errors import InvalidInput
     from personvern.requests.engine import get_request, view
 
+    if finance is not None and not 0 < len(finance.strip()) <= 100:
+        raise InvalidInput("--finance names who looks (1 to 100 characters)")
+    who = None if finance is None else f"cli:{finance.strip()}"
     with _engine(manifest, db, now) as (s, ctx):
-        data = view(s, ctx, get_request(s, request))
+        data = view(s, ctx, get_request(s, request), finance=who)
     lines = [f"request {data['id']}: {data['type']}, {data['state']}",
              f"  received {data['received_at']}, due {data['due_on']}"
              + (" (OVERDUE)" if data["overdue"] else f" ({data['days_left']} days left)"),
@@ -197,8 +207,11 @@ def run(
     """Carry the request out; a dataset that is down leaves it waiting (exit 1)."""
     with _service(manifest, db, now) as service:
         result = service.run(request, out_dir=out, prove=prove, lang=lang)
-    data = {"id": result.request_id, "state": result.state, "outcome": result.outcome,
-            "error": result.error}
+    from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
+
+    rules = bookkeeping_rules(service.ctx.manifest)
+    data = {"id": result.request_id, "state": result.state,
+            "outcome": hide_bookkeeping(result.outcome, rules), "error": result.error}
     lines = [f"request {result.request_id}: {result.state}"]
     outcome = result.outcome
     if "package" in outcome:

@@ -76,6 +76,8 @@ class Jurisdiction:
     bookkeeping_years: int
     bookkeeping_secondary_months: int
     bookkeeping_source: Statute
+    # Words that name the bookkeeping statute in a retention rule's ``statute`` text.
+    bookkeeping_words: tuple[str, ...]
     # angrerettloven: 14 days' right of withdrawal for distance sales (LAW.md;
     # the paragraph number is not verified, so the citation names the act only).
     withdrawal_period_days: int
@@ -88,6 +90,12 @@ class Jurisdiction:
     response_months: int = 1
     extension_months: int = 2
     statutes: dict[str, Statute] = field(default_factory=dict)
+
+    def is_bookkeeping(self, flagged: bool, statute: str | None) -> bool:
+        """Whether a retention rule (``bookkeeping: true``, or a statute naming the
+        bookkeeping act) exists to meet the bookkeeping statute."""
+        text = (statute or "").lower()
+        return flagged or any(word in text for word in self.bookkeeping_words)
 
 
 NORWAY = Jurisdiction(
@@ -111,6 +119,7 @@ NORWAY = Jurisdiction(
     bookkeeping_years=5,
     bookkeeping_secondary_months=42,
     bookkeeping_source=Statute("bokføringsloven § 13", "https://lovdata.no/lov/2004-11-19-73/§13"),
+    bookkeeping_words=("bokføring", "regnskap"),
     withdrawal_period_days=14,
     withdrawal_source=Statute("angrerettloven", "https://lovdata.no/lov/2014-06-20-27"),
     marketing_source=Statute(

@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from personvern.clock import Clock
@@ -49,6 +49,7 @@ from personvern.law import Jurisdiction
 from personvern.mail.outbox import Mail, queue
 from personvern.manifest.model import Manifest
 from personvern.requests import fulfil, notices, tasks
+from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 from personvern.requests.callbacks import CallbackFailed
 from personvern.requests.callbacks import call as call_app
 from personvern.requests.deadlines import deadlines, receipt_date
@@ -69,6 +70,16 @@ OPENERS = ("self", "guardian", "admin", "owner")
 CHANNELS = ("portal", "email", "api", "post", "phone")
 OPEN_STATES = ("received", "verifying", "verified", "in_progress", "waiting")
 CLOSED = frozenset({"completed", "refused"})
+
+
+def is_overdue(state: str, due_on: date, today: date) -> bool:
+    """Still open after its due date (the extended one, once extended; GDPR Art. 12(3))."""
+    return state not in CLOSED and due_on < today
+
+
+def overdue_clause(today: date) -> ColumnElement[bool]:
+    """:func:`is_overdue` as a SQL condition on the requests table."""
+    return and_(Request.state.in_(OPEN_STATES), Request.due_on < today)
 TRANSITIONS: dict[str | None, frozenset[str]] = {
     None: frozenset({"received"}),
     "received": frozenset({"verifying", "verified", "refused"}),
@@ -341,7 +352,7 @@ def list_requests(
     if overdue or due_within is not None:
         query = query.where(Request.state.in_(OPEN_STATES))
     if overdue:
-        query = query.where(Request.due_on < today)
+        query = query.where(overdue_clause(today))
     if due_within is not None:
         if due_within < 0:
             raise InvalidInput("--due-soon takes a number of days, 0 or more")
@@ -354,21 +365,32 @@ def list_requests(
     return list(session.scalars(query))
 
 
-def view(session: Session, ctx: Context, req: Request) -> dict[str, Any]:
-    """Everything about a request for the privacy owner, as JSON-ready values."""
+def view(session: Session, ctx: Context, req: Request, *, finance: str | None = None
+         ) -> dict[str, Any]:
+    """Everything about a request for the privacy owner, as JSON-ready values.
+
+    Which rows were kept only for bookkeeping is shown to ``finance`` alone (the actor,
+    whose look is audited); everyone else sees how many and until when.
+    """
     events = session.scalars(select(RequestEvent).where(RequestEvent.request_id == req.id)
                              .order_by(RequestEvent.id))
     today = ctx.today()
+    rules = bookkeeping_rules(ctx.manifest)
+    outcome = hide_bookkeeping(req.outcome, rules)
+    if finance is not None and outcome != req.outcome:
+        outcome = req.outcome
+        append_audit(session, ctx.clock, finance, "request.bookkeeping_viewed",
+                     f"request:{req.id}", {"rules": sorted(rules)})
     return {
         "id": req.id, "type": req.type, "state": req.state, "subject_id": req.subject_id,
         "received_at": req.received_at.isoformat(), "due_on": req.due_on.isoformat(),
         "legal_due_on": req.legal_due_on.isoformat(),
         "extended_to": req.extended_to.isoformat() if req.extended_to else None,
-        "overdue": req.state not in CLOSED and req.due_on < today,
+        "overdue": is_overdue(req.state, req.due_on, today),
         "days_left": (req.due_on - today).days,
         "opened_by": req.opened_by, "opened_by_subject_id": req.opened_by_subject_id,
         "verified_by": req.verified_by, "channel": req.channel, "details": req.details,
-        "outcome": req.outcome, "reason": req.reason,
+        "outcome": outcome, "reason": req.reason,
         "closed_at": req.closed_at.isoformat() if req.closed_at else None,
         "events": [{"at": e.at.isoformat(), "actor": e.actor, "from": e.from_state,
                     "to": e.to_state, "note": e.note} for e in events],

@@ -6,7 +6,6 @@ what is kept only for bookkeeping (which only finance may see).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -19,7 +18,14 @@ from personvern.consent.subjects import find_subject, identities_of
 from personvern.consent.tables import LedgerEvent, Subject
 from personvern.errors import InvalidInput
 from personvern.manifest.model import Manifest
-from personvern.requests.engine import CLOSED, OPEN_STATES, Context
+from personvern.requests.bookkeeping import bookkeeping_rules
+from personvern.requests.engine import (
+    CLOSED,
+    OPEN_STATES,
+    Context,
+    is_overdue,
+    overdue_clause,
+)
 from personvern.requests.tables import Request
 from personvern.storage.models import AuditEvent
 
@@ -52,10 +58,10 @@ class QueueItem(NamedTuple):
 
 def mark_of(state: str, due_on: date, today: date, soon: int = DUE_SOON_DAYS) -> str | None:
     """``overdue`` past the due date, ``due_soon`` within ``soon`` days, for open requests."""
+    if is_overdue(state, due_on, today):
+        return "overdue"
     if state in CLOSED:
         return None
-    if due_on < today:
-        return "overdue"
     return "due_soon" if due_on <= today + timedelta(days=soon) else None
 
 
@@ -88,7 +94,7 @@ def queue_counts(session: Session, ctx: Context) -> dict[str, int]:
     soon = today + timedelta(days=DUE_SOON_DAYS)
     row = session.execute(select(
         func.count(),
-        func.coalesce(func.sum(case((Request.due_on < today, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((overdue_clause(today), 1), else_=0)), 0),
         func.coalesce(func.sum(case(((Request.due_on >= today) & (Request.due_on <= soon), 1),
                                     else_=0)), 0),
     ).where(Request.state.in_(OPEN_STATES))).one()
@@ -196,15 +202,6 @@ def search_subject(session: Session, text: str) -> SubjectHit | None:
 
 # ---- bookkeeping -------------------------------------------------------------------------
 
-def bookkeeping_rules(manifest: Manifest) -> set[str]:
-    """Ids of the retention rules that keep data only for bookkeeping."""
-    from personvern.check.rules.retention import is_bookkeeping
-    from personvern.law import get_jurisdiction
-
-    j = get_jurisdiction(manifest.jurisdiction.country)
-    return {r.id for r in manifest.retention if is_bookkeeping(r, j)}
-
-
 def bookkeeping_holds(manifest: Manifest) -> list[dict[str, Any]]:
     """Every table and column of the data map held under a bookkeeping rule."""
     rules = bookkeeping_rules(manifest)
@@ -229,19 +226,6 @@ def bookkeeping_kept(
     return [{"request_id": r.id, "closed_at": r.closed_at, **k}
             for r in rows for k in (r.outcome or {}).get("kept", [])
             if k.get("rule") in rules]
-
-
-def hide_bookkeeping(outcome: dict[str, Any] | None, rules: set[str]) -> dict[str, Any] | None:
-    """``outcome`` without the row keys kept under bookkeeping rules (for every role but
-    finance): how many rows and until when stays visible, which rows does not."""
-    if not outcome or not rules:
-        return outcome
-    shown = copy.deepcopy(outcome)
-    for k in shown.get("kept", []):
-        if k.get("rule") in rules:
-            k["keys"] = None
-            k["hidden"] = "kept only for bookkeeping: visible to finance"
-    return shown
 
 
 # ---- audit ----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from personvern.consent.subjects import get_subject
 from personvern.consent.tables import ApiKey
 from personvern.errors import Conflict, NotFound
 from personvern.requests import engine
+from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 from personvern.requests.tables import Request as RequestRow
 from personvern.runtime import Runtime
 from personvern.web.deps import require_key, runtime, unit
@@ -224,7 +225,7 @@ def _summary(ctx: engine.Context, req: RequestRow) -> SummaryOut:
         id=req.id, type=req.type, state=req.state, subject_id=req.subject_id,
         received_at=req.received_at, due_on=req.due_on, legal_due_on=req.legal_due_on,
         extended_to=req.extended_to,
-        overdue=req.state not in engine.CLOSED and req.due_on < ctx.today())
+        overdue=engine.is_overdue(req.state, req.due_on, ctx.today()))
 
 
 def _find(session: Session, ref: str, subject: str | None) -> RequestRow:
@@ -318,7 +319,8 @@ def run_request(request_id: RequestId, request: Request, key: Key,
         service.close()
     has_file = "package" in result.outcome or "export" in result.outcome
     out = RunOut(id=result.request_id, state="completed" if result.state == "completed"
-                 else "waiting", outcome=_public(result.outcome), error=result.error,
+                 else "waiting", outcome=_public(hide_bookkeeping(
+                     result.outcome, bookkeeping_rules(ctx.manifest))), error=result.error,
                  package=f"/api/v1/requests/{rid}/package" if has_file else None)
     return JSONResponse(out.model_dump(mode="json"),
                         status_code=200 if result.state == "completed" else 202)

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from personvern.errors import Forbidden, PersonvernError
+from personvern.requests.bookkeeping import bookkeeping_rules
 from personvern.requests.engine import Context
 from personvern.runtime import Runtime
 from personvern.staff import queries
@@ -242,10 +243,8 @@ def _request_page(request: Request, user: Staff, ref: str, *, status: int = 200,
 
     rt = runtime(request)
     with unit(rt) as s:
-        req = view(s, _ctx(rt), get_request(s, ref))
-    if not user.may("bookkeeping.view"):
-        req["outcome"] = queries.hide_bookkeeping(
-            req["outcome"], queries.bookkeeping_rules(rt.loaded.manifest))
+        finance = user.actor if user.may("bookkeeping.view") else None
+        req = view(s, _ctx(rt), get_request(s, ref), finance=finance)
     today = _ctx(rt).today()
     from datetime import date
 
@@ -372,7 +371,7 @@ def _retention_page(request: Request, user: Staff, *, at: str = "", sweeps: str 
         error, status = error or str(exc), exc.status if status == 200 else status
     if plan is not None:
         # Which rows a bookkeeping rule takes is for finance only: counts stay, keys go.
-        books = queries.bookkeeping_rules(m)
+        books = bookkeeping_rules(m)
         for rule in plan["rules"]:
             for t in rule["tables"]:
                 t["hidden"] = rule["rule"] in books and bool(t["examples"])

@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.background import BackgroundTask
 
 from personvern.errors import Conflict, InvalidInput, NotFound
+from personvern.requests.engine import is_overdue
 from personvern.rights.basis import objectable
 from personvern.web import exports, portal_core, portal_text, sessions, signin
 from personvern.web.csrf import bind_session, require_csrf
@@ -345,10 +346,9 @@ def requests_list(request: Request, me: Subject, for_: Annotated[str | None, Que
 
 def _request_row(req: Any, rt: Any) -> dict[str, Any]:
     today = rt.clock().date()
-    closed = req.state in ("completed", "refused")
     return {"id": req.id, "type": req.type, "state": req.state,
             "received": req.received_at.date().isoformat(), "due": req.due_on.isoformat(),
-            "overdue": not closed and req.due_on < today,
+            "overdue": is_overdue(req.state, req.due_on, today),
             "download": req.type == "access" and req.state == "completed",
             "outcome": req.outcome or {}, "reason": req.reason}
 

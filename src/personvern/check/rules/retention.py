@@ -34,8 +34,7 @@ def retention_unlimited(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
 
 def is_bookkeeping(rule_: RetentionRule, j: Jurisdiction) -> bool:
     """Whether a retention rule exists to meet the bookkeeping statute."""
-    statute = (rule_.statute or "").lower()
-    return rule_.bookkeeping or "bokføring" in statute or "regnskap" in statute
+    return j.is_bookkeeping(rule_.bookkeeping, rule_.statute)
 
 
 @rule("PV011", "bookkeeping-retention-too-short", Severity.ERROR,
