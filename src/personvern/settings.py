@@ -53,9 +53,15 @@ class Settings:
     # Sites allowed to call the cookie banner's endpoints from the browser (CORS).
     banner_origins: str = field(default="", metadata={
         "help": "comma-separated origins that embed the cookie banner"})
-    # Access packages the portal makes are removed once downloaded, or after this long.
+    # Access packages and portability exports the server makes (portal, API, dashboard)
+    # are removed once downloaded, or after this long.
     export_lifetime_minutes: int = field(default=60, metadata={
         "help": "minutes an access package waits to be downloaded before it is removed"})
+    # Where the server keeps them meanwhile; by default a new private (0700) directory per
+    # server, removed when it stops. A configured one is kept, and swept the same way.
+    export_dir: Path | None = field(default=None, metadata={
+        "help": "directory for access packages the server makes (default: a private "
+                "temporary one)"})
 
     def __post_init__(self) -> None:
         if self.max_manifest_bytes < 1024:
@@ -110,7 +116,8 @@ def get_settings(**overrides: object) -> Settings:
     kinds = {"manifest": Path, "database_url": str, "max_manifest_bytes": int,
              "cookie_choice_months": int, "evidence_key": str, "master_key_file": Path,
              "master_key": str, "smtp_host": str, "smtp_port": int, "mail_from": str,
-             "public_url": str, "banner_origins": str, "export_lifetime_minutes": int}
+             "public_url": str, "banner_origins": str, "export_lifetime_minutes": int,
+             "export_dir": Path}
     values: dict[str, object] = {}
     for f in fields(Settings):
         if overrides.get(f.name) is not None:

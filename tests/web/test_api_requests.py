@@ -10,7 +10,7 @@ import re
 import shutil
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ def demo(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     (tmp_path / "personvern.yaml").write_text(
         (template / "personvern.yaml").read_text(encoding="utf-8").replace(
             str(template / "service.db"), str(tmp_path / "service.db")), encoding="utf-8")
-    monkeypatch.setenv("PERSONVERN_PACKAGES_DIR", str(tmp_path / "packages"))
+    monkeypatch.setenv("PERSONVERN_EXPORT_DIR", str(tmp_path / "packages"))
     return tmp_path
 
 
@@ -176,6 +176,28 @@ def test_open_verify_run_access_and_download_the_package(api: TestClient) -> Non
     assert [(e["from"], e["to"]) for e in shown["events"]] == [
         (None, "received"), ("received", "verifying"), ("verifying", "verified"),
         ("verified", "in_progress"), ("in_progress", "completed")]
+
+
+def test_packages_live_in_the_export_directory_and_expire(
+        api: TestClient, demo: Path, clock: MovableClock) -> None:
+    """The API's packages are the portal's: one directory, one lifetime, one sweeper."""
+    from personvern.web import exports
+
+    rid = by_owner(api, "access", PARENT)
+    assert api.post(f"/api/v1/requests/{rid}/run", json={}).status_code == 200
+    made = demo / "packages" / f"access-{rid}.zip"
+    assert made.is_file()
+    assert not (Path.cwd() / "packages").exists()
+    clock.advance(minutes=59)
+    assert api.get(f"/api/v1/requests/{rid}/package").status_code == 200
+    rt = api.app.state.runtime  # type: ignore[attr-defined]
+    assert exports.remove_expired(rt, made.parent, timedelta(minutes=60)) == 0
+    clock.advance(minutes=1)
+    r = api.get(f"/api/v1/requests/{rid}/package")
+    assert_problem(r, 404)
+    assert "is gone" in r.json()["detail"]
+    assert exports.remove_expired(rt, made.parent, timedelta(minutes=60)) == 1
+    assert not made.exists()
 
 
 def test_portability_export_is_served_as_a_zip(api: TestClient) -> None:

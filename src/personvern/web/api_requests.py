@@ -4,17 +4,17 @@ Routes are thin: they read the request, call ``personvern.requests.engine`` and 
 the answer. Every rule (who may open, codes, deadlines, the state machine) lives in the
 core; its refusals are problem+json and leave nothing stored. ``?subject=`` on a
 request's routes acts for that person: a request that is not theirs is not found.
-Access and portability files are written under ``PERSONVERN_PACKAGES_DIR`` (default
-``./packages``) and served by ``GET /api/v1/requests/{id}/package``.
+Access and portability files are written to the site's export directory (the portal's:
+``PERSONVERN_EXPORT_DIR``, else a private temporary one), served by
+``GET /api/v1/requests/{id}/package`` and removed after ``PERSONVERN_EXPORT_LIFETIME_MINUTES``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
@@ -26,15 +26,13 @@ from sqlalchemy.orm import Session
 from personvern.consent.subjects import get_subject
 from personvern.consent.tables import ApiKey
 from personvern.errors import Conflict, NotFound
-from personvern.requests import engine
+from personvern.requests import engine, packages
 from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 from personvern.requests.tables import Request as RequestRow
 from personvern.runtime import Runtime
 from personvern.web.deps import require_key, runtime, unit
 from personvern.web.problems import responses
 from personvern.web.schemas import Strict, Utc
-
-PACKAGES_ENV = "PERSONVERN_PACKAGES_DIR"
 
 router = APIRouter(
     prefix="/api/v1/requests", tags=["requests"], dependencies=[Depends(require_key)],
@@ -205,8 +203,10 @@ def _actor(key: ApiKey) -> str:
     return f"api:{key.name}"[:200]
 
 
-def _packages_dir() -> FsPath:
-    return FsPath(os.environ.get(PACKAGES_ENV) or "packages")
+def _packages_dir(request: Request) -> FsPath:
+    """The site's private directory for packages, swept like the portal's."""
+    directory: FsPath = request.app.state.export_dir
+    return directory
 
 
 def _public(values: dict[str, Any] | None) -> dict[str, Any]:
@@ -313,8 +313,8 @@ def run_request(request_id: RequestId, request: Request, key: Key,
         rid = _find(session, request_id, subject).id
     service = engine.Requests(rt.sessions, ctx)
     try:
-        result = service.run(rid, out_dir=_packages_dir(), actor=_actor(key), prove=body.prove,
-                             lang=body.lang)
+        result = service.run(rid, out_dir=_packages_dir(request), actor=_actor(key),
+                             prove=body.prove, lang=body.lang)
     finally:
         service.close()
     has_file = "package" in result.outcome or "export" in result.outcome
@@ -337,12 +337,17 @@ def download_package(request_id: RequestId, request: Request, subject: ForSubjec
     with unit(rt) as session:
         req = _find(session, request_id, subject)
         facts = (req.outcome or {}).get("package") or (req.outcome or {}).get("export")
-        rid, type_, state = req.id, req.type, req.state
+        rid, type_, state, closed_at = req.id, req.type, req.state, req.closed_at
     if type_ not in ("access", "portability"):
         raise Conflict(f"request {rid} is {type_}: it has no package")
     if state != "completed" or not facts:
         raise Conflict(f"request {rid} is {state}: run it first")
+    lifetime = timedelta(minutes=request.app.state.settings.export_lifetime_minutes)
     path = FsPath(facts["path"])
+    if path.parent != _packages_dir(request) or packages.expired(closed_at, rt.clock(),
+                                                                 lifetime):
+        raise NotFound(f"the file of request {rid} is gone (packages last {lifetime}); "
+                       "open a new request")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -413,7 +418,7 @@ def task_done(request_id: RequestId, dataset: DatasetId, body: NoteIn, request: 
     service = engine.Requests(rt.sessions, ctx)
     try:
         service.task_done(request_id, dataset, body.note, actor=_actor(key),
-                          out_dir=_packages_dir())
+                          out_dir=_packages_dir(request))
     finally:
         service.close()
     with unit(rt) as session:

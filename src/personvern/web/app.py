@@ -60,17 +60,26 @@ def _lifespan(settings: Settings, clock: Clock, export_dir: Path | None
             app.state.runtime = rt
             from personvern.retention.daily import enabled, sweep_daily
             from personvern.web import exports
-            from personvern.web.workers import sweeper
+            from personvern.web.workers import sweep_lock
 
-            async with anyio.create_task_group() as jobs:
-                # Retention runs itself, a sweep a day, in one process of several.
-                if enabled() and (export_dir is None or sweeper(export_dir)):
-                    jobs.start_soon(sweep_daily, rt)
-                exports.start(jobs, rt, app.state.export_dir, settings.export_lifetime_minutes)
-                yield
-                jobs.cancel_scope.cancel()
+            # Private (0700): it holds people's data until they download it.
+            app.state.export_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # A shared directory (workers, or a configured one) elects one sweeper by lock.
+            lock = sweep_lock(export_dir) if export_dir is not None else None
+            try:
+                async with anyio.create_task_group() as jobs:
+                    # Retention runs itself, a sweep a day, in one process of several.
+                    if enabled() and (export_dir is None or lock is not None):
+                        jobs.start_soon(sweep_daily, rt)
+                    exports.start(jobs, rt, app.state.export_dir,
+                                  settings.export_lifetime_minutes)
+                    yield
+                    jobs.cancel_scope.cancel()
+            finally:
+                if lock is not None:
+                    lock.close()
             # Access packages live only as long as this server: made again after a restart.
-            # A directory shared by workers is left to the parent process that made it.
+            # A directory shared by workers or configured is left to whoever made it.
             if export_dir is None:
                 exports.clear(app.state.export_dir)
         finally:
@@ -90,8 +99,9 @@ def create_app(
     """The ASGI app for ``settings``; ``clock`` gives every "now" (fixed in tests).
 
     ``cookie_choice_months`` defaults to the settings' (``PERSONVERN_COOKIE_CHOICE_MONTHS``).
-    ``export_dir`` holds the portal's access packages (a new private directory by default;
-    worker processes share one, so any of them can hand out a package another made).
+    ``export_dir`` holds the access packages and portability exports the portal, the API
+    and the dashboard make (``settings.export_dir``, else a new private directory, removed
+    at stop; worker processes share one, so any of them can hand out another's package).
     """
     from personvern.web.api_records import router as records_router
     from personvern.web.api_requests import router as requests_router
@@ -99,7 +109,7 @@ def create_app(
 
     app = FastAPI(
         title="Personvern", version=_version(), description=DESCRIPTION,
-        lifespan=_lifespan(settings, clock, export_dir),
+        lifespan=_lifespan(settings, clock, export_dir or settings.export_dir),
         # The interactive docs load scripts from a CDN, which the CSP (and this network)
         # forbids; /openapi.json is the description.
         docs_url=None, redoc_url=None, openapi_url="/openapi.json",
@@ -124,7 +134,7 @@ def create_app(
     from personvern.web.site import install as install_site
 
     # Static files, the portal and HTML error pages under /portal and /dashboard.
-    install_site(app, clock, export_dir)
+    install_site(app, clock, export_dir or settings.export_dir)
     from personvern.web.dashboard import install as install_dashboard
 
     install_dashboard(app)  # /dashboard: the privacy owner's pages, staff sign-in

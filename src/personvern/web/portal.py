@@ -20,9 +20,10 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.background import BackgroundTask
 
 from personvern.errors import Conflict, InvalidInput, NotFound
+from personvern.requests import packages
 from personvern.requests.engine import is_overdue
 from personvern.rights.basis import objectable
-from personvern.web import exports, portal_core, portal_text, sessions, signin
+from personvern.web import portal_core, portal_text, sessions, signin
 from personvern.web.csrf import bind_session, require_csrf
 from personvern.web.deps import hashed_evidence, runtime, unit
 from personvern.web.i18n import lang_of, translate
@@ -204,7 +205,7 @@ def download(request: Request, me: Subject, request_id: str) -> Response:
     path = Path(package["path"]) if package else None
     if path is None or path.parent != _exports(request):
         raise NotFound("no export for this request")
-    if not path.is_file() or exports.expired(req.closed_at, rt.clock(), _lifetime(request)):
+    if not path.is_file() or packages.expired(req.closed_at, rt.clock(), _lifetime(request)):
         path.unlink(missing_ok=True)
         return message_page(request, 410, "export_gone_title", "export_gone_text",
                             minutes=request.app.state.settings.export_lifetime_minutes)
@@ -367,7 +368,7 @@ def request_detail(request: Request, me: Subject, request_id: str) -> Response:
         package = row["outcome"].get("package") or {}
         path = Path(package.get("path") or "")
         row["download"] = path.parent == _exports(request) and path.is_file() \
-            and not exports.expired(req.closed_at, rt.clock(), _lifetime(request))
+            and not packages.expired(req.closed_at, rt.clock(), _lifetime(request))
         row["removed"] = not row["download"]
     return page(request, "portal/request.html",
                 {**ctx, "r": row,

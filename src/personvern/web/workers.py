@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 NOW_ENV = "PERSONVERN_SERVE_NOW"
 EXPORT_DIR_ENV = "PERSONVERN_SERVE_EXPORT_DIR"
 SWEEP_LOCK = "retention-sweep.lock"
-_held: list[IO[bytes]] = []  # the sweep lock stays held while the worker lives
 
 
 def app_from_env() -> FastAPI:
@@ -34,13 +33,13 @@ def app_from_env() -> FastAPI:
                       export_dir=Path(exports) if exports else None)
 
 
-def sweeper(directory: Path) -> bool:
-    """Whether this process runs the daily retention sweep: the first to lock the file."""
+def sweep_lock(directory: Path) -> IO[bytes] | None:
+    """The lock that makes this process the one that runs the daily retention sweep (the
+    first to take it), held until the caller closes it; None when another holds it."""
     handle = (directory / SWEEP_LOCK).open("ab")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.close()
-        return False
-    _held.append(handle)
-    return True
+        return None
+    return handle
