@@ -100,10 +100,11 @@ def in_process(url: str, ids: list[str], decisions: int) -> dict[str, float]:
     """Warm decisions per second, against a dict lookup and an indexed select."""
     from personvern.consent.service import ConsentContext, decide_for
     from personvern.manifest.loader import load_manifest
+    from personvern.runtime import EngineSources
     from personvern.storage.engine import create_engine_for
     from personvern.storage.session import make_sessionmaker
 
-    ctx = ConsentContext.of(load_manifest(MANIFEST).manifest, "b" * 64)
+    ctx = ConsentContext.of(load_manifest(MANIFEST).manifest, "b" * 64, EngineSources())
     engine = create_engine_for(url)
     rng = random.Random(1)
     # Warm-up must finish well inside the cache's 30 s facts TTL, or entries age out.
@@ -143,10 +144,11 @@ def appends(url: str, ids: list[str], count: int) -> dict[str, float]:
     from personvern.consent.events import EventType
     from personvern.consent.service import ConsentContext, record_event
     from personvern.manifest.loader import load_manifest
+    from personvern.runtime import EngineSources
     from personvern.storage.engine import create_engine_for
     from personvern.storage.session import make_sessionmaker, transaction
 
-    ctx = ConsentContext.of(load_manifest(MANIFEST).manifest, "b" * 64)
+    ctx = ConsentContext.of(load_manifest(MANIFEST).manifest, "b" * 64, EngineSources())
     engine = create_engine_for(url)
     sessions = make_sessionmaker(engine)
     # Adults only: ids were created without birth dates, so no guardian is needed.

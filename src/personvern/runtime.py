@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from personvern.clock import Clock, system_clock
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from personvern.crypto.keyring import Keyring
     from personvern.crypto.master import MasterKey
     from personvern.manifest.loader import LoadedManifest
+    from personvern.policy.versions import PolicyTimeline
 
 
 def _key_cache() -> KeyCache:
@@ -30,6 +32,36 @@ def _key_cache() -> KeyCache:
     from personvern.apikeys import KeyCache
 
     return KeyCache()
+
+
+class EngineSources:
+    """What consent decisions learn from the layers above consent: a restriction (the
+    requests), the purposes retention still allows, material policy changes (the policy's
+    versions). Each is imported on first use: the CLI's start-up stays light."""
+
+    def __init__(self) -> None:
+        self._timeline: PolicyTimeline | None = None
+
+    def restricted_since(self, session: Session, subject_id: str) -> datetime | None:
+        """When the person's restriction began (GDPR Art. 18), else None."""
+        from personvern.requests.fulfil import restricted_since
+
+        return restricted_since(session, subject_id)
+
+    def retained_for(self, session: Session, subject_id: str) -> frozenset[str] | None:
+        """The only purposes retention still allows for the person, else None."""
+        from personvern.retention.people import retained_for
+
+        return retained_for(session, subject_id)
+
+    def fresh_consent_since(self, session: Session | None, at: datetime, purpose: str
+                            ) -> datetime | None:
+        """When consent for ``purpose`` must be newer than (a material policy change)."""
+        if self._timeline is None:
+            from personvern.policy.versions import PolicyTimeline
+
+            self._timeline = PolicyTimeline()
+        return self._timeline.since(session, at, purpose)
 
 
 @dataclass
@@ -93,5 +125,5 @@ def open_runtime(
     except BaseException:
         engine.dispose()
         raise
-    ctx = ConsentContext.of(loaded.manifest, version.sha256)
+    ctx = ConsentContext.of(loaded.manifest, version.sha256, EngineSources())
     return Runtime(settings, loaded, ctx, engine, sessions, clock, keyring)

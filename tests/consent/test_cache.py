@@ -11,6 +11,7 @@ from personvern.consent.events import EventType
 from personvern.consent.service import ConsentContext, decide_for, record_event
 from personvern.consent.subjects import create_subject
 from personvern.manifest.loader import parse_manifest
+from personvern.runtime import EngineSources
 from personvern.storage.session import make_sessionmaker, transaction
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
@@ -36,10 +37,11 @@ class Ticks:
 def test_writer_reads_its_write_and_others_catch_up(db_engine: Engine) -> None:
     manifest = parse_manifest(MANIFEST).manifest
     ticks = Ticks()
-    here = ConsentContext.of(manifest, "v" * 64)
-    other = ConsentContext.of(manifest, "v" * 64)
+    here = ConsentContext.of(manifest, "v" * 64, EngineSources())
+    other = ConsentContext.of(manifest, "v" * 64, EngineSources())
     other_cache = DecisionCache(max_staleness=1.0, monotonic=ticks)
-    other = ConsentContext(other.manifest, other.jurisdiction, other.policy_version, other_cache)
+    other = ConsentContext(other.manifest, other.jurisdiction, other.policy_version,
+                            EngineSources(), other_cache)
     sessions = make_sessionmaker(db_engine)
     later = T0 + timedelta(minutes=1)
     with transaction(sessions) as s:

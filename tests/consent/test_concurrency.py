@@ -19,6 +19,7 @@ from personvern.consent.subjects import create_subject
 from personvern.consent.tables import LedgerEvent
 from personvern.errors import InvalidInput
 from personvern.manifest.loader import parse_manifest
+from personvern.runtime import EngineSources
 from personvern.storage.session import make_sessionmaker, transaction
 
 WRITERS = 32
@@ -34,7 +35,7 @@ purposes:
 
 
 def test_concurrent_writers_keep_one_consistent_chain(db_engine: Engine) -> None:
-    ctx = ConsentContext.of(parse_manifest(MANIFEST).manifest, "v" * 64)
+    ctx = ConsentContext.of(parse_manifest(MANIFEST).manifest, "v" * 64, EngineSources())
     sessions = make_sessionmaker(db_engine)
     with transaction(sessions) as s:
         sid = create_subject(s, lambda: T0, {"email": "ola@example.no"})[0].id

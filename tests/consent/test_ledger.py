@@ -23,6 +23,7 @@ from personvern.consent.subjects import (
 from personvern.consent.tables import LedgerEvent, LedgerEvidence
 from personvern.errors import Conflict, Forbidden, InvalidInput, NotFound
 from personvern.manifest.loader import parse_manifest
+from personvern.runtime import EngineSources
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 MANIFEST = """
@@ -40,7 +41,7 @@ purposes:
 
 @pytest.fixture
 def ctx() -> ConsentContext:
-    return ConsentContext.of(parse_manifest(MANIFEST).manifest, "a" * 64)
+    return ConsentContext.of(parse_manifest(MANIFEST).manifest, "a" * 64, EngineSources())
 
 
 def clock_at(days: int = 0):  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from personvern.consent.service import ConsentContext, decide_for, record_event
 from personvern.consent.subjects import create_subject
 from personvern.manifest.loader import parse_manifest
 from personvern.policy.versions import publish
+from personvern.runtime import EngineSources
 from personvern.storage.session import make_sessionmaker, transaction
 from personvern.templates import template_text
 
@@ -51,7 +52,7 @@ def manifest_text(with_sentry: bool) -> str:
 def test_consent_before_a_material_change_must_be_renewed(db_engine: Engine) -> None:
     sessions = make_sessionmaker(db_engine)
     v1, v2 = parse_manifest(manifest_text(False)), parse_manifest(manifest_text(True))
-    ctx = ConsentContext.of(v2.manifest, "v2")
+    ctx = ConsentContext.of(v2.manifest, "v2", EngineSources())
     with transaction(sessions) as s:
         publish(s, lambda: T0, v1, T0 + timedelta(days=30))
         sid = create_subject(s, lambda: T0, {"email": "kari@example.no"})[0].id

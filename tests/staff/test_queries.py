@@ -16,6 +16,7 @@ from personvern.consent.subjects import create_subject
 from personvern.manifest.loader import load_manifest
 from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 from personvern.requests.engine import Context, Requester, open_request
+from personvern.runtime import EngineSources
 from personvern.staff import queries
 
 OWNER = Requester(kind="owner", verified_by="ID card seen")
@@ -23,7 +24,7 @@ OWNER = Requester(kind="owner", verified_by="ID card seen")
 
 def context(tmp_path: Path, clock: Clock) -> Context:
     loaded = load_manifest(write_manifest(tmp_path, small_manifest_dict()))
-    return Context(ConsentContext.of(loaded.manifest, "a" * 64), clock)
+    return Context(ConsentContext.of(loaded.manifest, "a" * 64, EngineSources()), clock)
 
 
 def test_queue_order_marks_and_counts(db_session: Session, tmp_path: Path,

@@ -5,10 +5,9 @@ The web API, the CLI and the Python client all call these; none adds rules of it
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,41 +44,37 @@ from personvern.rights.acting import Act, Relation, consent_age, require_standin
 from personvern.rights.basis import require_objectable
 from personvern.storage.locks import lock_chain
 
-if TYPE_CHECKING:
-    from personvern.policy.versions import ConsentTimeline
 
+class DecisionSources(Protocol):
+    """What a decision needs beyond the ledger, answered by the layers above consent (the
+    requests, retention and the policy's versions), so consent imports none of them."""
 
-class PolicyTimeline:
-    """Material policy changes that need fresh consent, reloaded from the database at most
-    every ``ttl`` seconds (a publish takes effect after its notice period, not at once)."""
+    def restricted_since(self, session: Session, subject_id: str) -> datetime | None:
+        """When the person's restriction (GDPR Art. 18) began; None when none is in force."""
+        ...
 
-    def __init__(self, ttl: float = 30.0) -> None:
-        self.ttl = ttl
-        self._timeline: ConsentTimeline | None = None
-        self._loaded_at = float("-inf")
+    def retained_for(self, session: Session, subject_id: str) -> frozenset[str] | None:
+        """The only purposes retention still allows for the person; None: no such limit."""
+        ...
 
-    def since(self, session: Session | None, at: datetime, purpose: str) -> datetime | None:
-        """When consent for ``purpose`` must be newer than, at ``at``; None if no change.
-
-        Without a session (the event loop's fast path) the last loaded timeline is used.
-        """
-        if session is not None and time.monotonic() - self._loaded_at >= self.ttl:
-            from personvern.policy.versions import consent_timeline
-
-            self._timeline = consent_timeline(session)
-            self._loaded_at = time.monotonic()
-        return None if self._timeline is None else self._timeline.since(at, purpose)
+    def fresh_consent_since(self, session: Session | None, at: datetime, purpose: str
+                            ) -> datetime | None:
+        """When consent for ``purpose`` must be newer than (a material policy change), at
+        ``at``; without a session, from what was loaded last."""
+        ...
 
 
 @dataclass(frozen=True)
 class ConsentContext:
-    """The manifest in force and the policy version events are tied to."""
+    """The manifest in force, the policy version events are tied to, and where decisions
+    learn of restrictions, retention and policy changes (no default: a decision that
+    could not hear of a restriction would allow what the person stopped)."""
 
     manifest: Manifest
     jurisdiction: Jurisdiction
     policy_version: str
+    sources: DecisionSources = field(compare=False, repr=False)
     cache: DecisionCache = field(default_factory=DecisionCache, compare=False, repr=False)
-    policy: PolicyTimeline = field(default_factory=PolicyTimeline, compare=False, repr=False)
     purposes: dict[str, Purpose] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,9 +82,20 @@ class ConsentContext:
         object.__setattr__(self, "purposes", {p.id: p for p in self.manifest.purposes})
 
     @classmethod
-    def of(cls, manifest: Manifest, policy_version: str) -> ConsentContext:
+    def of(cls, manifest: Manifest, policy_version: str, sources: DecisionSources
+           ) -> ConsentContext:
         """Context for ``manifest``, with its jurisdiction looked up once."""
-        return cls(manifest, get_jurisdiction(manifest.jurisdiction.country), policy_version)
+        return cls(manifest, get_jurisdiction(manifest.jurisdiction.country), policy_version,
+                   sources)
+
+    def load_state(self, session: Session, subject_id: str) -> SubjectState:
+        """A subject's facts and events in ledger order, from the database."""
+        subject = require_subject(session, subject_id)
+        events = (as_consent_event(e) for e in subject_events(session, subject.id))
+        facts = replace(facts_of(subject),
+                        restricted_since=self.sources.restricted_since(session, subject.id),
+                        retained_for=self.sources.retained_for(session, subject.id))
+        return SubjectState.of(facts, events)
 
     def purpose(self, purpose_id: str) -> Purpose:
         """The purpose, or NotFound naming the known ones."""
@@ -204,9 +210,9 @@ def decide_for(
 ) -> Decision:
     """The decision for a stored subject, from its events in ledger order (cached)."""
     purpose = ctx.purpose(purpose_id)
-    state = ctx.cache.inputs(session, subject_id, load_state)
+    state = ctx.cache.inputs(session, subject_id, ctx.load_state)
     if fresh_consent_since is None:
-        fresh_consent_since = ctx.policy.since(session, at, purpose_id)
+        fresh_consent_since = ctx.sources.fresh_consent_since(session, at, purpose_id)
     return decide_purpose(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
                           fresh_consent_since=fresh_consent_since)
 
@@ -220,30 +226,14 @@ def decide_cached(
     if state is None:
         return None
     return decide_purpose(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
-                          fresh_consent_since=ctx.policy.since(None, at, purpose_id))
-
-
-def load_state(session: Session, subject_id: str) -> SubjectState:
-    """A subject's facts and events in ledger order, from the database."""
-    from dataclasses import replace
-
-    # Imported here: the requests package builds on consent, not the other way round.
-    from personvern.requests.fulfil import restricted_since
-
-    subject = require_subject(session, subject_id)
-    events = (as_consent_event(e) for e in subject_events(session, subject.id))
-    from personvern.retention.people import retained_for
-
-    facts = replace(facts_of(subject), restricted_since=restricted_since(session, subject.id),
-                    retained_for=retained_for(session, subject.id))
-    return SubjectState.of(facts, events)
+                          fresh_consent_since=ctx.sources.fresh_consent_since(None, at, purpose_id))
 
 
 def decisions_for(
     session: Session, ctx: ConsentContext, subject_id: str, at: datetime
 ) -> list[Decision]:
     """A decision for every purpose, for showing a person their consents."""
-    state = ctx.cache.inputs(session, subject_id, load_state)
+    state = ctx.cache.inputs(session, subject_id, ctx.load_state)
     return [decide_purpose(p, ctx.child_age(), ctx.jurisdiction, state, at,
-                           fresh_consent_since=ctx.policy.since(session, at, p.id))
+                           fresh_consent_since=ctx.sources.fresh_consent_since(session, at, p.id))
             for p in ctx.manifest.purposes]

@@ -17,6 +17,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -232,6 +233,26 @@ class ConsentTimeline:
             if purpose is None or purposes is None or purpose in purposes:
                 return starts
         return None
+
+
+class PolicyTimeline:
+    """Material policy changes that need fresh consent, reloaded from the database at most
+    every ``ttl`` seconds (a publish takes effect after its notice period, not at once)."""
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._timeline: ConsentTimeline | None = None
+        self._loaded_at = float("-inf")
+
+    def since(self, session: Session | None, at: datetime, purpose: str) -> datetime | None:
+        """When consent for ``purpose`` must be newer than, at ``at``; None if no change.
+
+        Without a session (the event loop's fast path) the last loaded timeline is used.
+        """
+        if session is not None and monotonic() - self._loaded_at >= self.ttl:
+            self._timeline = consent_timeline(session)
+            self._loaded_at = monotonic()
+        return None if self._timeline is None else self._timeline.since(at, purpose)
 
 
 def consent_timeline(session: Session) -> ConsentTimeline:
