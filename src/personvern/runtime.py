@@ -99,9 +99,9 @@ def open_runtime(
     The manifest text's SHA-256 is the policy version consent events are tied to. Without
     a master key, or with the wrong one, it refuses to start (ConfigurationError).
     """
+    from personvern.consent.legacy import seal_legacy_identities
     from personvern.consent.service import ConsentContext
     from personvern.crypto.keyring import Keyring, use_keyring
-    from personvern.crypto.legacy import seal_legacy_identities
     from personvern.crypto.master import load_master_key
     from personvern.manifest.loader import load_manifest
     from personvern.storage.engine import create_engine_for

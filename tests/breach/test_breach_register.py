@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from personvern.audit import verify_audit_chain
 from personvern.breach.register import (
     MAIL_KIND,
     add_update,
@@ -33,7 +34,6 @@ from personvern.errors import InvalidInput
 from personvern.mail.tables import OutboxMessage
 from personvern.manifest.loader import load_manifest
 from personvern.manifest.model import Manifest
-from personvern.storage.audit import verify_audit_chain
 from personvern.storage.models import AuditEvent
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -11,17 +11,18 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from personvern.audit import append_audit, personal_details, verify_audit_chain
 from personvern.clock import fixed_clock
 from personvern.consent.events import Actor, Channel, EventType
 from personvern.consent.ledger import NewEvent, append_event, evidence_of, verify_ledger
 from personvern.consent.subjects import create_subject, find_subject, identities_of
 from personvern.consent.tables import Identity, LedgerEvidence
-from personvern.crypto import ERASED, Keyring, MasterKey, shred_subject
+from personvern.crypto import ERASED, Keyring, MasterKey
 from personvern.crypto.columns import ERASED_JSON
 from personvern.crypto.envelope import CiphertextRejected
 from personvern.crypto.tables import SubjectKey
 from personvern.errors import ConfigurationError, Conflict
-from personvern.storage.audit import append_audit, personal_details, verify_audit_chain
+from personvern.keys.shred import shred_subject
 from personvern.storage.models import AuditEvent
 
 NOW = datetime(2027, 3, 1, 11, tzinfo=UTC)

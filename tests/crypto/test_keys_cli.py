@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from personvern.crypto.master import read_key_file
-from personvern.crypto.rotate import rotate
 from personvern.crypto.tables import KeyRotation, SubjectKey
+from personvern.keys.rotate import rotate
 from personvern.runtime import open_runtime
 from personvern.settings import Settings
 from personvern.storage.models import AuditEvent

@@ -12,20 +12,21 @@ from faker import Faker
 from sqlalchemy import Engine, text
 
 from mail.support import SmtpServer
+from personvern.audit import verify_audit_chain
 from personvern.consent.events import EventType
 from personvern.consent.ledger import evidence_of, verify_ledger
 from personvern.consent.service import decide_for, record_event
 from personvern.consent.subjects import get_subject
-from personvern.crypto import Keyring, shred_subject, use_keyring
+from personvern.crypto import Keyring, use_keyring
 from personvern.crypto.columns import ERASED_JSON
 from personvern.demo.init import init_demo
+from personvern.keys.shred import shred_subject
 from personvern.mail.smtp import send_pending
 from personvern.requests.datamap import open_datasets
 from personvern.requests.engine import Context, Requester, Requests, open_request
 from personvern.requests.fulfil import erase_in_engine
 from personvern.runtime import Runtime, open_runtime
 from personvern.settings import Settings
-from personvern.storage.audit import verify_audit_chain
 from personvern.storage.engine import create_engine_for, sqlite_checkpoint
 
 NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)

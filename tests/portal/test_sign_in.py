@@ -69,7 +69,7 @@ def test_tampered_and_expired_links_get_a_clear_page(lite: Portal) -> None:
 
 
 def test_only_the_hash_of_tokens_is_stored(portal: Portal) -> None:
-    from personvern.web.tables import SignInLink, WebSession
+    from personvern.sessions.tables import SignInLink, WebSession
 
     token = link_token(portal.client, KARI)
     sign_in(portal.client, OLA)
@@ -105,7 +105,7 @@ def test_a_bad_email_is_shown_on_the_form(lite: Portal) -> None:
 
 
 def test_sessions_end_when_idle_at_their_end_and_on_sign_out(portal: Portal) -> None:
-    from personvern.web.tables import WebSession
+    from personvern.sessions.tables import WebSession
 
     client = portal.client
     sign_in(client, KARI)
@@ -174,7 +174,7 @@ def test_console_mail_prints_the_link_for_the_demo(
 
 
 def test_signing_in_again_ends_the_browsers_earlier_session(portal: Portal) -> None:
-    from personvern.web.tables import WebSession
+    from personvern.sessions.tables import WebSession
 
     sign_in(portal.client, KARI)
     first = portal.client.cookies.get("pv_subject")

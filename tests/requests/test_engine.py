@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from demo_support import DEMO_NOW, MovingClock
+from personvern.audit import verify_audit_chain
 from personvern.consent.subjects import add_member, create_organisation, create_subject, get_subject
 from personvern.errors import Conflict, Forbidden, InvalidInput, NotFound
 from personvern.mail.tables import OutboxMessage
@@ -32,7 +33,6 @@ from personvern.requests.engine import (
 from personvern.requests.tables import RequestEvent, VerificationCode
 from personvern.runtime import Runtime, open_runtime
 from personvern.settings import Settings
-from personvern.storage.audit import verify_audit_chain
 from personvern.storage.models import AuditEvent, Base
 
 NOW = DEMO_NOW  # a Monday

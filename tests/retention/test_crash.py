@@ -80,7 +80,7 @@ def state(demo: Path) -> dict[str, Any]:
 
 
 def audit_intact(demo: Path) -> bool:
-    from personvern.storage.audit import verify_audit_chain
+    from personvern.audit import verify_audit_chain
 
     engine = create_engine_for(f"sqlite:///{demo / 'personvern.db'}")
     try:

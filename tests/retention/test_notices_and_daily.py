@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from personvern.demo.init import init_demo
+from personvern.jobs.retention import sweep_daily
 from personvern.mail.tables import OutboxMessage
-from personvern.retention.daily import sweep_daily
 from personvern.retention.tables import RetentionSweep
 from retention.support import create_service_update, runtime, scalar, sweep
 

@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 
-from personvern.clock import Clock, fixed_clock
-from personvern.storage.audit import (
+from personvern.audit import (
     GENESIS_HASH,
     append_audit,
     audit_head,
     event_hash,
     verify_audit_chain,
 )
+from personvern.clock import Clock, fixed_clock
 from personvern.storage.engine import create_engine_for
 from personvern.storage.migrate import upgrade
 from personvern.storage.models import AuditEvent

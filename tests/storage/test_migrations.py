@@ -10,20 +10,19 @@ import pytest
 from sqlalchemy import inspect, text
 
 from personvern.errors import StorageError
+
+from personvern.schema import Base, schema_differences
 from personvern.storage.engine import create_engine_for
 from personvern.storage.migrate import (
     MIGRATIONS_DIR,
     VERSION_TABLE,
     downgrade,
     head_revision,
-    schema_differences,
     status,
     upgrade,
 )
 
 # Every table the models declare, and Alembic's version table.
-from personvern.storage.tables import Base
-
 TABLES = set(Base.metadata.tables) | {VERSION_TABLE}
 HEAD = head_revision()
 

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from personvern.audit import append_audit
 from personvern.breach.tables import Breach, BreachUpdate
 from personvern.clock import Clock
 from personvern.consent.tables import Identity, Subject
@@ -30,7 +31,6 @@ from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.law import get_jurisdiction
 from personvern.manifest.categories import BUILTIN_CATEGORIES
 from personvern.manifest.model import Manifest
-from personvern.storage.audit import append_audit
 from personvern.storage.models import as_utc
 
 RISKS: tuple[str, ...] = ("none", "low", "risk", "high")

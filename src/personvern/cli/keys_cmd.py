@@ -107,8 +107,8 @@ def rotate(
 
     from personvern.clock import parse_now
     from personvern.crypto.master import ENV_FILE, read_key_file
-    from personvern.crypto.rotate import rotate as run_rotation
     from personvern.errors import InvalidInput
+    from personvern.keys.rotate import rotate as run_rotation
     from personvern.runtime import open_runtime
     from personvern.settings import get_settings
 

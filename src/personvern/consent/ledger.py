@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import Row, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from personvern.audit import GENESIS_HASH, canonical_json
 from personvern.consent.events import Actor, Channel, ConsentEvent, EventType
 from personvern.consent.subjects import new_id
 from personvern.consent.tables import LedgerEvent, LedgerEvidence
 from personvern.crypto.keyring import keyring_for
 from personvern.errors import Conflict
-from personvern.storage.audit import GENESIS_HASH, canonical_json
 from personvern.storage.locks import lock_chain
 from personvern.storage.models import as_utc
 

@@ -4,9 +4,8 @@ master key; destroying a subject's key leaves only ciphertext behind (backups in
 from personvern.crypto.columns import ERASED, EncryptedJSON, EncryptedText, Sealed
 from personvern.crypto.keyring import Keyring, default_keyring, use_keyring
 from personvern.crypto.master import MasterKey
-from personvern.crypto.shred import shred_subject
 
 __all__ = [
     "ERASED", "EncryptedJSON", "EncryptedText", "Keyring", "MasterKey", "Sealed",
-    "default_keyring", "shred_subject", "use_keyring",
+    "default_keyring", "use_keyring",
 ]

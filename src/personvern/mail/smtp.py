@@ -98,7 +98,7 @@ def _settle(session: Session, message_id: int, status: str, error: str | None,
         .values(status=status, last_error=error, sent_at=sent_at)
     )
     if status in ("sent", "failed"):  # the last mail to an erased person leaves no copy
-        from personvern.crypto.scrub import scrub_erased_mail
+        from personvern.mail.scrub import scrub_erased_mail
 
         scrub_erased_mail(session, message_id=message_id)
     session.commit()

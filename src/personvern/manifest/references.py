@@ -132,3 +132,17 @@ def _dataset_problems(
                 yield (*tloc, "references", r, "to"), _unknown(
                     "table", target_table, list(tables)
                 )
+
+
+def special_keys(m: Manifest) -> set[str]:
+    """Category keys that are Art. 9(1) special categories (built-in or declared so)."""
+    declared = {c.id: c.special for c in m.categories if c.special is not None}
+    keys = {k for k, c in BUILTIN_CATEGORIES.items() if c.special}
+    keys |= {k for k, special in declared.items() if special}
+    keys -= {k for k, special in declared.items() if not special}
+    return keys
+
+
+def is_special(key: str, special: set[str]) -> bool:
+    """Whether a category key is, or lies under, one of the special keys."""
+    return any(key == s or key.startswith(s + ".") for s in special)

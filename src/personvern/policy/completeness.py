@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from personvern.law import Jurisdiction, get_jurisdiction, has_adequacy_decision, is_eea
 from personvern.manifest.loader import format_path
 from personvern.manifest.model import Manifest
+from personvern.manifest.references import is_special, special_keys
 
 Loc = tuple[str | int, ...]
 Detector = Callable[[Manifest, Jurisdiction], Iterator[tuple[Loc, str]]]
@@ -117,12 +118,9 @@ def _categories(m: Manifest, j: Jurisdiction) -> Iterator[tuple[Loc, str]]:
 
 
 def _special_condition(m: Manifest, j: Jurisdiction) -> Iterator[tuple[Loc, str]]:
-    # Imported here: the check rules import this module.
-    from personvern.check.rules.sensitive import special_keys
-
     special = special_keys(m)
     for i, p in enumerate(m.purposes):
-        hits = [k for k in p.categories if any(k == s or k.startswith(s + ".") for s in special)]
+        hits = [k for k in p.categories if is_special(k, special)]
         if hits and p.special_categories is None:
             yield ("purposes", i, "categories"), (
                 f"purpose {p.id!r} processes special-category data ({', '.join(hits)}) "

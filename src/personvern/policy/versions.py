@@ -25,13 +25,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from personvern.audit import append_audit
 from personvern.clock import Clock
 from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.law import get_jurisdiction
 from personvern.policy.diff import Change, diff, first_version
 from personvern.policy.render import render_documents
 from personvern.policy.tables import PolicyVersion
-from personvern.storage.audit import append_audit
 from personvern.storage.locks import lock_chain
 from personvern.storage.manifests import manifest_sha256
 from personvern.storage.models import as_utc

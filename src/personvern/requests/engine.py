@@ -21,11 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from personvern.audit import append_audit
 from personvern.clock import Clock
 from personvern.consent.service import ConsentContext, decisions_for
 from personvern.consent.subjects import (
@@ -57,12 +58,29 @@ from personvern.requests.tables import Request, RequestEvent
 from personvern.requests.verification import MESSAGES, Issued, Outcome, check, issue
 from personvern.rights.acting import Act, Relation, consent_age, require_standing
 from personvern.rights.basis import objection_targets
-from personvern.storage.audit import append_audit
 from personvern.storage.session import transaction
 
 if TYPE_CHECKING:
     from personvern.requests.datamap import SqlDataset
-    from personvern.runtime import Runtime
+
+
+class Wired(Protocol):
+    """What the service needs of a running engine (the runtime, without importing it)."""
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The engine database's session factory."""
+        ...
+
+    @property
+    def consent(self) -> ConsentContext:
+        """The manifest in force."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """Every "now"."""
+        ...
 
 TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection",
          "withdrawal")
@@ -516,7 +534,7 @@ class Requests:
         self._datasets: list[SqlDataset] | None = None
 
     @classmethod
-    def of(cls, rt: Runtime) -> Requests:
+    def of(cls, rt: Wired) -> Requests:
         """The service on a runtime's database, manifest and clock."""
         return cls(rt.sessions, Context(rt.consent, rt.clock))
 

@@ -719,7 +719,7 @@ def finish(session: Session, consent: ConsentContext, clock: Clock, job: Job,
         consent.cache.invalidate_on_commit(session, job.subject_id)
         # Last: destroy the subject's key, so every copy of their ciphertext (backups too)
         # is unreadable.
-        from personvern.crypto.shred import shred_subject
+        from personvern.keys.shred import shred_subject
 
         outcome["key_destroyed"] = shred_subject(session, job.subject_id, at=now,
                                                  reason=f"request:{job.request_id}")

@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from personvern.audit import append_audit
 from personvern.clock import Clock
 from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.mail.outbox import Mail, queue
 from personvern.mail.tables import OutboxMessage
 from personvern.manifest.model import Manifest, Purpose, Recipient
 from personvern.requests.tables import RecipientNotice, Request
-from personvern.storage.audit import append_audit
 from personvern.storage.models import as_utc
 
 MAX_ATTEMPTS = 8

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from personvern.audit import append_audit
 from personvern.clock import Clock
 from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.mail.outbox import Mail, queue
 from personvern.manifest.model import Dataset, Manifest
 from personvern.requests.notices import backoff
-from personvern.storage.audit import append_audit
 from personvern.storage.models import Base, as_utc
 
 # Request type -> the action asked of the dataset (the callback protocol's words).

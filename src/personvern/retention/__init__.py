@@ -26,7 +26,7 @@ def on_subject_erased(session: Session, subject_id: str, at: datetime) -> None:
     Destroys the subject's key (crypto-shredding), as a completed erasure request does:
     every copy of their sealed data, backups included, becomes unreadable.
     """
-    from personvern.crypto.shred import shred_subject
+    from personvern.keys.shred import shred_subject
 
     shred_subject(session, subject_id, at=at, actor="retention", reason="retention")
 
@@ -60,8 +60,8 @@ def run(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, 
     so a sweep that fails was still asked for). ``by`` says who or what started it (kept
     in the sweep's audit event, shown in its history): ``cli``, ``serve`` or a staff
     user's actor name."""
+    from personvern.audit import append_audit, require_reason
     from personvern.errors import InvalidInput
-    from personvern.storage.audit import append_audit, require_reason
     from personvern.storage.session import transaction
 
     why = require_reason(reason, "run the retention sweep now")

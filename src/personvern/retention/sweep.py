@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, delete, false, func, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from personvern.audit import append_audit
 from personvern.errors import InvalidInput
 from personvern.law import Jurisdiction
 from personvern.manifest.model import RetentionRule
@@ -26,7 +27,6 @@ from personvern.requests.datamap import SqlDataset
 from personvern.retention import clauses, people
 from personvern.retention.resolve import HOLD, Resolution, TableRules
 from personvern.retention.tables import RetentionBatch, RetentionSweep
-from personvern.storage.audit import append_audit
 from personvern.storage.engine import storage_errors
 
 ACTOR = "retention"

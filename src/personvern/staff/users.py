@@ -14,12 +14,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from personvern.audit import append_audit
 from personvern.clock import Clock
 from personvern.consent.subjects import normalise_email
 from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.staff.roles import check_role
 from personvern.staff.tables import StaffUser
-from personvern.storage.audit import append_audit
 
 MIN_LENGTH = 12
 # Long enough for any passphrase, short enough that hashing one is no denial of service.

@@ -1,4 +1,4 @@
-"""The engine's own database: engines, tables, migrations and the audit trail.
+"""The engine's own database: engines, sessions, the shared models and migrations.
 
 Importing this package loads SQLAlchemy; the CLI imports it inside commands only, so
 ``personvern --help`` stays fast. Nothing here connects until a function is called.
@@ -6,7 +6,6 @@ Importing this package loads SQLAlchemy; the CLI imports it inside commands only
 
 from __future__ import annotations
 
-from personvern.storage.audit import append_audit, audit_head, verify_audit_chain
 from personvern.storage.engine import create_engine_for, parse_url, safe_url, storage_errors
 from personvern.storage.manifests import latest_manifest, record_manifest
 from personvern.storage.migrate import Revision, current_revision, head_revision, status, upgrade
@@ -18,8 +17,6 @@ __all__ = [
     "Base",
     "ManifestVersion",
     "Revision",
-    "append_audit",
-    "audit_head",
     "create_engine_for",
     "current_revision",
     "head_revision",
@@ -32,5 +29,4 @@ __all__ = [
     "storage_errors",
     "transaction",
     "upgrade",
-    "verify_audit_chain",
 ]

@@ -1,6 +1,6 @@
 """The HTTP face of Personvern: the ``/api/v1/`` API, the subject portal and the banner.
 
-``create_app`` is imported on first use, so importing ``personvern.web.tables`` (as
+``create_app`` is imported on first use, so importing ``personvern.sessions.tables`` (as
 the storage layer does) does not load FastAPI.
 """
 

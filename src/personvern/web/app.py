@@ -58,7 +58,7 @@ def _lifespan(settings: Settings, clock: Clock, export_dir: Path | None
             with rt.transaction() as session:
                 app.state.gpc_last_update = gpc_last_update(session, rt.consent).isoformat()
             app.state.runtime = rt
-            from personvern.retention.daily import enabled, sweep_daily
+            from personvern.jobs.retention import enabled, sweep_daily
             from personvern.web import exports
             from personvern.web.workers import sweep_lock
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
+from personvern.audit import append_audit
 from personvern.errors import Forbidden, PersonvernError
 from personvern.requests.bookkeeping import bookkeeping_rules
 from personvern.requests.engine import Context
@@ -29,7 +30,6 @@ from personvern.staff.users import (
     sign_in,
     user_by_id,
 )
-from personvern.storage.audit import append_audit
 from personvern.web import csrf, sessions
 from personvern.web.dashboard_charts import consent_chart
 from personvern.web.deps import runtime, unit
@@ -393,7 +393,7 @@ def retention(request: Request, user: Annotated[Staff, permit("retention.view")]
 def retention_run(request: Request, user: Annotated[Staff, permit("retention.run")],
                   reason: Reason = "") -> Response:
     """Run the retention sweep now, at the dashboard's clock, with a reason (audited)."""
-    from personvern.retention.daily import sweep_once
+    from personvern.jobs.retention import sweep_once
 
     rt = runtime(request)
     try:
@@ -492,8 +492,8 @@ def audit(request: Request, user: Annotated[Staff, permit("audit.view")],
 @router.post("/audit/verify", response_class=HTMLResponse, dependencies=[CsrfDep])
 def audit_verify(request: Request, user: Annotated[Staff, permit("audit.view")]) -> HTMLResponse:
     """Check the audit trail's and the consent ledger's hash chains, event by event."""
+    from personvern.audit import verify_audit_chain
     from personvern.consent.ledger import verify_ledger
-    from personvern.storage.audit import verify_audit_chain
 
     rt = runtime(request)
     with unit(rt) as s:

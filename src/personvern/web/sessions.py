@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
 from personvern.errors import Unauthorized
+from personvern.sessions.tables import WebSession
 from personvern.storage.models import as_utc
-from personvern.web.tables import WebSession
 
 Kind = Literal["subject", "staff"]
 KINDS: tuple[Kind, ...] = ("subject", "staff")

@@ -21,9 +21,9 @@ from personvern.errors import InvalidInput
 from personvern.mail.outbox import Mail, queue
 from personvern.mail.smtp import build_message, check_sender
 from personvern.mail.tables import OutboxMessage
+from personvern.sessions.tables import SignInLink
 from personvern.storage.models import as_utc
 from personvern.web.sessions import token_hash
-from personvern.web.tables import SignInLink
 
 LINK_LIFETIME = timedelta(minutes=15)
 KIND = "sign_in"

@@ -6,22 +6,9 @@ from collections.abc import Iterator
 
 from personvern.check.registry import Hit, Severity, rule
 from personvern.law import Jurisdiction
-from personvern.manifest.categories import BUILTIN_CATEGORIES
 from personvern.manifest.model import Manifest
+from personvern.manifest.references import is_special, special_keys
 from personvern.rights.acting import consent_age
-
-
-def special_keys(m: Manifest) -> set[str]:
-    """Category keys that are Art. 9 special categories (built-in or declared so)."""
-    declared = {c.id: c.special for c in m.categories if c.special is not None}
-    keys = {k for k, c in BUILTIN_CATEGORIES.items() if c.special}
-    keys |= {k for k, special in declared.items() if special}
-    keys -= {k for k, special in declared.items() if not special}
-    return keys
-
-
-def _is_special(key: str, special: set[str]) -> bool:
-    return any(key == s or key.startswith(s + ".") for s in special)
 
 
 @rule("PV012", "special-category-without-condition", Severity.ERROR,
@@ -32,7 +19,7 @@ def special_without_condition(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     an Art. 6 basis."""
     special = special_keys(m)
     for i, p in enumerate(m.purposes):
-        hits = [k for k in p.categories if _is_special(k, special)]
+        hits = [k for k in p.categories if is_special(k, special)]
         if hits and p.special_categories is None:
             yield ("purposes", i, "categories"), (
                 f"purpose {p.id!r} processes special-category data ({', '.join(hits)}) "

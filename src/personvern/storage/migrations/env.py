@@ -10,7 +10,6 @@ from sqlalchemy import Connection
 
 from personvern.storage.migrate import VERSION_TABLE
 from personvern.storage.models import AwareDateTime
-from personvern.storage.tables import Base
 
 
 def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
@@ -24,7 +23,8 @@ def run_on(connection: Connection) -> None:
     """Configure Alembic for ``connection`` and run the pending migrations."""
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        # Only autogenerate (personvern.schema.new_revision) compares against the models.
+        target_metadata=context.config.attributes.get("target_metadata"),
         version_table=VERSION_TABLE,
         compare_type=True,
         render_item=render_item,

@@ -20,15 +20,15 @@ def shred_subject(session: Session, subject_id: str, *, at: datetime, actor: str
     Every ciphertext of the subject becomes unreadable; copies in backups too, once the
     master key those backups' wrapped keys need is retired (see docs/encryption.md).
     """
+    from personvern.audit import append_audit
     from personvern.clock import fixed_clock
-    from personvern.storage.audit import append_audit
 
     keyring = keyring_for(session)
     conn = session.connection()
     row = conn.execute(GET_KEY, {"sid": subject_id}).first()
     old_id = row.master_key_id if row is not None else None
     destroyed = keyring.shred(conn, subject_id, at)
-    from personvern.crypto.scrub import scrub_erased_mail
+    from personvern.mail.scrub import scrub_erased_mail
 
     scrub_erased_mail(session, subject_id=subject_id)
     append_audit(session, fixed_clock(at), actor, "crypto.shredded", f"subject:{subject_id}",

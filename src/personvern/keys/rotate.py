@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from personvern.audit import append_audit
 from personvern.clock import Clock
 from personvern.crypto.keyring import Keyring
 from personvern.crypto.master import MasterKey
 from personvern.crypto.tables import KeyRotation, SubjectKey
 from personvern.errors import InvalidInput
-from personvern.storage.audit import append_audit
 from personvern.storage.session import transaction
 
 _KEYS: Table = SubjectKey.__table__  # type: ignore[assignment]
