@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from personvern.errors import InvalidInput
-from personvern.policy.render import (
+from personvern.policy.document import (
     Bullets,
     Document,
     Facts,
@@ -18,10 +18,8 @@ from personvern.policy.render import (
     Paragraph,
     Subsection,
     Table,
-    build_document,
-    render_documents,
-    render_policy,
 )
+from personvern.policy.render import build_document, render_documents, render_policy
 from policy.support import INCOMPLETE, NAMES, example, example_data, manifest_from
 from policy.test_fidelity import visible_text
 

@@ -19,13 +19,10 @@ never publishes one.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from string import Formatter
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from personvern.errors import InvalidInput
@@ -48,103 +45,29 @@ from personvern.policy.completeness import (
     missing_elements,
     transfer_safeguard_missing,
 )
+from personvern.policy.document import (
+    Block,
+    Bullets,
+    Document,
+    Facts,
+    Inline,
+    Paragraph,
+    Run,
+    Section,
+    Subsection,
+    Table,
+    Value,
+    as_runs,
+    link,
+    tel_href,
+    url_run,
+)
+from personvern.policy.formats import FORMATS, TEMPLATES, write
 from personvern.rights.acting import consent_age
 from personvern.rights.basis import RIGHTS, Objection, objection, rights_given
 
 Lang = Literal["nb", "en"]
-Fmt = Literal["html", "md"]
 LANGS: tuple[Lang, ...] = ("nb", "en")
-FORMATS: tuple[Fmt, ...] = ("html", "md")
-TEMPLATES = Path(__file__).parent / "templates"
-
-_SAFE_HREF = re.compile(r"^(https?://|mailto:|tel:|#)", re.IGNORECASE)
-
-
-# ---- the document model ----------------------------------------------------------
-
-@dataclass(frozen=True)
-class Run:
-    """A piece of text: plain, a link, bold, or a gap marker in a draft."""
-
-    text: str
-    href: str | None = None
-    strong: bool = False
-    missing: bool = False
-
-
-Inline = tuple[Run, ...]
-Value = str | Run | Sequence[Run]
-
-
-@dataclass
-class Paragraph:
-    """A paragraph of runs."""
-
-    runs: Inline
-    kind: ClassVar[str] = "p"
-
-
-@dataclass
-class Bullets:
-    """An unordered list."""
-
-    items: list[Inline]
-    kind: ClassVar[str] = "ul"
-
-
-@dataclass
-class Facts:
-    """Label-value pairs (a definition list in HTML)."""
-
-    items: list[tuple[str, Inline]]
-    kind: ClassVar[str] = "dl"
-
-
-@dataclass
-class Table:
-    """A table with a caption, column headers, and rows whose first cell heads the row."""
-
-    caption: str
-    headers: list[str]
-    rows: list[list[Inline]]
-    kind: ClassVar[str] = "table"
-
-
-@dataclass
-class Subsection:
-    """A titled part of a section (one purpose, one right)."""
-
-    id: str
-    heading: str
-    blocks: list[Block]
-    kind: ClassVar[str] = "sub"
-
-
-Block = Paragraph | Bullets | Facts | Table | Subsection
-
-
-@dataclass
-class Section:
-    """A top-level section with its anchor id."""
-
-    id: str
-    heading: str
-    blocks: list[Block] = field(default_factory=list)
-
-
-@dataclass
-class Document:
-    """The whole policy in one language, ready for a format template."""
-
-    lang: str
-    title: str
-    meta: list[str]
-    toc_label: str
-    lead: list[Inline]
-    sections: list[Section]
-    draft_title: str | None = None
-    draft_lead: str | None = None
-    draft_items: list[str] = field(default_factory=list)
 
 
 # ---- phrases ---------------------------------------------------------------------
@@ -156,14 +79,6 @@ def _catalogue(lang: str) -> dict[str, Any]:
     with (TEMPLATES / f"{lang}.yaml").open(encoding="utf-8") as f:
         data: dict[str, Any] = yaml.safe_load(f)
     return data
-
-
-def _runs(value: Value) -> Inline:
-    if isinstance(value, str):
-        return (Run(value),) if value else ()
-    if isinstance(value, Run):
-        return (value,)
-    return tuple(value)
 
 
 def capitalise(runs: Inline) -> Inline:
@@ -200,12 +115,12 @@ class Phrases:
             if literal:
                 out.append(Run(literal))
             if name is not None:
-                out.extend(_runs(values[name]))
+                out.extend(as_runs(values[name]))
         return tuple(out)
 
     def join(self, items: Sequence[Value], conj: str = "and") -> Inline:
         """``a, b and c`` in this language (``conj`` is "and" or "or")."""
-        parts = [_runs(i) for i in items if _runs(i)]
+        parts = [as_runs(i) for i in items if as_runs(i)]
         out: list[Run] = []
         for n, part in enumerate(parts):
             if n and n == len(parts) - 1:
@@ -249,19 +164,6 @@ class Phrases:
     def country(self, code: str) -> str:
         """The country's name, or its ISO code when the catalogue has none."""
         return str(self.get("countries").get(code, code))
-
-
-def link(text: str, href: str | None) -> Run:
-    """A link run; an address that is not http(s), mailto, tel or an anchor stays text."""
-    if href is not None and _SAFE_HREF.match(href):
-        return Run(text, href)
-    return Run(text)
-
-
-def url_run(value: str) -> Run:
-    """A web address as a link; bare domains get https://."""
-    href = value if "://" in value else f"https://{value}"
-    return link(value, href if " " not in value else None)
 
 
 # ---- the writer ------------------------------------------------------------------
@@ -327,7 +229,7 @@ class PolicyWriter:
         if email:
             parts.append(self.p.say("reach_email", value=link(email, f"mailto:{email}")))
         if phone:
-            tel = "tel:" + re.sub(r"[^\d+]", "", phone)
+            tel = tel_href(phone)
             parts.append(self.p.say("reach_phone", value=link(phone, tel)))
         if address:
             parts.append(self.p.say("reach_address", value=address))
@@ -351,7 +253,7 @@ class PolicyWriter:
             meta.append(p.text("meta_effective", date=p.date(self.effective)))
         lead = [p.say("intro", controller=m.controller.name, service=m.service.name)]
         if m.service.description is not None:
-            lead.append(_runs(self.t(m.service.description)))
+            lead.append(as_runs(self.t(m.service.description)))
         lead.append(p.say("articles_note"))
         sections = [
             self.controller_section(), self.purposes_section(), self.categories_section(),
@@ -380,7 +282,7 @@ class PolicyWriter:
         if c.email:
             items.append(p.say("contact_email", value=link(c.email, f"mailto:{c.email}")))
         if c.phone:
-            tel = "tel:" + re.sub(r"[^\d+]", "", c.phone)
+            tel = tel_href(c.phone)
             items.append(p.say("contact_phone", value=link(c.phone, tel)))
         if c.address:
             items.append(p.say("contact_address", value=c.address))
@@ -503,14 +405,14 @@ class PolicyWriter:
         p = self.p
         blocks: list[Block] = []
         if x.description is not None:
-            blocks.append(Paragraph(_runs(self.t(x.description))))
+            blocks.append(Paragraph(as_runs(self.t(x.description))))
         facts: list[tuple[str, Inline]] = [(p.text("fact_basis"), self.basis_label(x))]
         if x.legal_basis == "legitimate_interests":
             li = x.legitimate_interest
             facts.append((p.text("fact_interest"),
-                          _runs(self.t(li.interest)) if li else self.gap("legitimate_interest")))
+                          as_runs(self.t(li.interest)) if li else self.gap("legitimate_interest")))
             if li is not None and li.balancing is not None:
-                facts.append((p.text("fact_balancing"), _runs(self.t(li.balancing))))
+                facts.append((p.text("fact_balancing"), as_runs(self.t(li.balancing))))
         if x.special_categories is not None:
             letter, name = p.get(f"art9.{x.special_categories.condition}")
             facts.append((p.text("fact_special"),
@@ -520,19 +422,19 @@ class PolicyWriter:
             facts.append((p.text("fact_special"), self.gap("special_condition")))
         categories = [self.category_name(k) for k in x.categories]
         facts.append((p.text("fact_categories"),
-                      _runs(self.names(categories)) if categories else self.gap("categories")))
+                      as_runs(self.names(categories)) if categories else self.gap("categories")))
         if x.subjects:
             names = [self.t(self.subjects[i].name) for i in x.subjects if i in self.subjects]
-            facts.append((p.text("fact_subjects"), _runs(self.names(names))))
+            facts.append((p.text("fact_subjects"), as_runs(self.names(names))))
         facts.append((p.text("fact_retention"), self.retention_of(x.retention)))
         if x.recipients:
             names = [self.recipients[i].name for i in x.recipients if i in self.recipients]
-            facts.append((p.text("fact_recipients"), _runs(self.names(names, lower=False))))
+            facts.append((p.text("fact_recipients"), as_runs(self.names(names, lower=False))))
         elif x.third_party_sharing:
             facts.append((p.text("fact_recipients"), self.gap("recipients")))
         if x.marketing is not None and x.marketing.channels:
             channels = [p.text(f"channels.{c}") for c in x.marketing.channels]
-            facts.append((p.text("fact_marketing"), capitalise(_runs(self.names(channels)))))
+            facts.append((p.text("fact_marketing"), capitalise(as_runs(self.names(channels)))))
         if x.profiling:
             facts.append((p.text("fact_profiling"), p.say(
                 "profiling_yes", section=link(self.heading("automated_heading"), "#automated"))))
@@ -568,7 +470,7 @@ class PolicyWriter:
             sentences = [p.say("obligation_statute_text", statute=lo.statute) if lo
                          else p.say("obligation_text")]
             if lo is not None and lo.description is not None:
-                sentences.append(_runs(self.t(lo.description)))
+                sentences.append(as_runs(self.t(lo.description)))
             out.append(_sentences(sentences))
         elif x.legal_basis == "vital_interests":
             out.append(p.say("vital_text"))
@@ -616,7 +518,7 @@ class PolicyWriter:
                 detail = f"{detail} {p.text('special_mark')}".strip()
             source = (self.t(declared.source) if declared and declared.source
                       else p.text("source_you"))
-            rows.append([_runs(self.category_name(key)), _runs(detail), _runs(source)])
+            rows.append([as_runs(self.category_name(key)), as_runs(detail), as_runs(source)])
         if rows:
             s.blocks.append(Paragraph(p.say("categories_lead")))
             s.blocks.append(Table(p.text("categories_caption"),
@@ -646,11 +548,11 @@ class PolicyWriter:
                       for c in r.conditions]
             if r.notice_before is not None:
                 notes.append(p.text("retention_notice", duration=p.duration(r.notice_before)))
-            rows.append([capitalise(_runs(self.rule_phrase(r))),
-                         _runs(self.names(users)), _runs(" ".join(_period(n) for n in notes))])
+            rows.append([capitalise(as_runs(self.rule_phrase(r))),
+                         as_runs(self.names(users)), as_runs(" ".join(_period(n) for n in notes))])
         for x in m.purposes:
             if not x.retention:
-                rows.append([self.gap("retention"), _runs(self.t(x.name)), ()])
+                rows.append([self.gap("retention"), as_runs(self.t(x.name)), ()])
         if rows:
             s.blocks.append(Table(p.text("retention_caption"),
                                   list(p.get("retention_headers")), rows))
@@ -676,7 +578,7 @@ class PolicyWriter:
             return self.gap("transfer_safeguard")
         if r.transfer is not None and r.transfer.note is not None:
             text = f"{_period(text)} {self.t(r.transfer.note)}"
-        return _runs(text)
+        return as_runs(text)
 
     def recipients_section(self) -> Section:
         p, m = self.p, self.m
@@ -700,8 +602,8 @@ class PolicyWriter:
             if r.privacy_policy:
                 what += [Run(" "), link(p.text("their_policy"), r.privacy_policy)]
             country = p.country(r.country) if r.country else p.text("not_stated")
-            rows.append([_runs(r.name), _runs(p.text(f"role.{r.role}")), tuple(what),
-                         _runs(country), self.transfer_cell(r)])
+            rows.append([as_runs(r.name), as_runs(p.text(f"role.{r.role}")), tuple(what),
+                         as_runs(country), self.transfer_cell(r)])
         s.blocks.append(Table(p.text("recipients_caption"),
                               list(p.get("recipients_headers")), rows))
         notes: list[Inline] = []
@@ -745,10 +647,10 @@ class PolicyWriter:
             elif c.lifetime is None:
                 lifetime = p.text("not_stated")
             else:
-                lifetime = capitalise(_runs(p.duration(c.lifetime)))[0].text
-            rows.append([_runs(c.name), _runs(provider),
-                         _runs(p.text(f"cookie_category.{c.category}")),
-                         _runs(self.t(c.purpose)), _runs(lifetime)])
+                lifetime = capitalise(as_runs(p.duration(c.lifetime)))[0].text
+            rows.append([as_runs(c.name), as_runs(provider),
+                         as_runs(p.text(f"cookie_category.{c.category}")),
+                         as_runs(self.t(c.purpose)), as_runs(lifetime)])
         s.blocks.append(Table(p.text("cookies_caption"), list(p.get("cookies_headers")), rows))
         sentences: list[Inline] = []
         if any(c.category == "necessary" for c in m.cookies):
@@ -796,7 +698,7 @@ class PolicyWriter:
         for x in deciding:
             ad = x.automated_decisions
             assert ad is not None
-            logic: Inline = _runs(self.t(ad.logic)) if ad.logic else self.gap("automated_logic")
+            logic: Inline = as_runs(self.t(ad.logic)) if ad.logic else self.gap("automated_logic")
             sentences = [p.say("automated_yes", purpose=self.t(x.name), logic=logic)]
             if ad.human_review:
                 sentences.append(p.say("automated_review"))
@@ -817,8 +719,7 @@ class PolicyWriter:
         if ch.type == "email" and address:
             return p.say("channel.email", address=link(address, f"mailto:{address}"))
         if ch.type == "phone" and address:
-            return p.say("channel.phone", address=link(address,
-                                                        "tel:" + re.sub(r"[^\d+]", "", address)))
+            return p.say("channel.phone", address=link(address, tel_href(address)))
         if address:
             value: Value = url_run(address) if address.startswith(("http://", "https://")) \
                 else address
@@ -893,7 +794,7 @@ class PolicyWriter:
         if self.m.security is None:
             return None
         s = Section("security", self.heading("security_heading"))
-        s.blocks.append(Paragraph(_runs(self.t(self.m.security))))
+        s.blocks.append(Paragraph(as_runs(self.t(self.m.security))))
         return s
 
     def changes_section(self) -> Section:
@@ -936,43 +837,6 @@ def _sentences(parts: Iterable[Inline]) -> Inline:
     return tuple(out)
 
 
-# ---- templates -------------------------------------------------------------------
-
-_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|])")
-_MD_UNDERSCORE = re.compile(r"(?<![\w])_|_(?![\w])")
-_MD_LINE_START = re.compile(r"^(\s*)([#+\-=]|\d+[.)])(\s)")
-
-
-def md_escape(text: str) -> str:
-    """Escape what Markdown would read as markup; intra-word underscores stay as they are."""
-    text = _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", text))
-    text = _MD_UNDERSCORE.sub(r"\\_", text)
-    return _MD_LINE_START.sub(r"\1\\\2\3", text)
-
-
-def md_href(href: str) -> str:
-    """A link target, in angle brackets when it holds spaces or parentheses."""
-    return f"<{href}>" if any(ch in href for ch in " ()<>") else href
-
-
-@functools.cache
-def environment(fmt: str) -> Any:
-    """The Jinja2 environment for ``fmt``: HTML is autoescaped, Markdown uses ``md``."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=fmt == "html",
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["md"] = md_escape
-    env.filters["md_href"] = md_href
-    return env
-
-
 # ---- the public functions --------------------------------------------------------
 
 def check_choice(lang: str, fmt: str) -> None:
@@ -1007,8 +871,7 @@ def render_policy(manifest: Manifest, lang: str, fmt: str, *, draft: bool = Fals
     when the manifest lacks any; ``draft=True`` writes it marked as a draft instead."""
     check_choice(lang, fmt)
     doc = build_document(manifest, lang, draft=draft, version=version, effective=effective)
-    template = environment(fmt).get_template(f"policy.{fmt}.j2")
-    return cast(str, template.render(doc=doc))
+    return write(doc, fmt)
 
 
 def render_documents(manifest: Manifest, *, version: int | None = None,
@@ -1017,6 +880,5 @@ def render_documents(manifest: Manifest, *, version: int | None = None,
     out: dict[str, dict[str, str]] = {}
     for lang in LANGS:
         doc = build_document(manifest, lang, version=version, effective=effective)
-        out[lang] = {fmt: cast(str, environment(fmt).get_template(f"policy.{fmt}.j2")
-                               .render(doc=doc)) for fmt in FORMATS}
+        out[lang] = {fmt: write(doc, fmt) for fmt in FORMATS}
     return out
