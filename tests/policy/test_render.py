@@ -344,7 +344,7 @@ def test_missing_elements_refuse_and_list(tmp_path: Path) -> None:
 
 
 def test_catalogues_have_the_same_phrases() -> None:
-    from personvern.policy.render import _catalogue
+    from personvern.policy.wording.phrases import catalogue
 
     def keys(node: Any, prefix: str = "") -> set[str]:
         if not isinstance(node, dict):
@@ -354,6 +354,6 @@ def test_catalogues_have_the_same_phrases() -> None:
             out |= {prefix + str(k)} | keys(v, f"{prefix}{k}.")
         return out
 
-    nb, en = _catalogue("nb"), _catalogue("en")
+    nb, en = catalogue("nb"), catalogue("en")
     assert keys(nb) == keys(en)
     assert nb["countries"].keys() == en["countries"].keys()

@@ -21,7 +21,8 @@ from typing import Any
 from personvern.law import get_jurisdiction, is_eea
 from personvern.manifest.model import Channel, Manifest, Purpose, Recipient, RetentionRule
 from personvern.manifest.types import Duration
-from personvern.policy.render import LANGS, Phrases, PolicyWriter, _lower_first
+from personvern.policy.render import PolicyWriter
+from personvern.policy.wording.phrases import LANGS, Phrases, lower_first
 
 Words = str | Callable[[str], str]
 
@@ -100,12 +101,12 @@ class _Differ:
     def basis(self, basis: str | None) -> Words:
         def words(lang: str) -> str:
             p = self.phrases[lang]
-            return _lower_first(p.text(f"basis.{basis}") if basis else p.text("not_stated"))
+            return lower_first(p.text(f"basis.{basis}") if basis else p.text("not_stated"))
         return words
 
     def categories(self, keys: Sequence[str]) -> Words:
         def words(lang: str) -> str:
-            names = [_lower_first(self.writers["new"][lang].category_name(k)) for k in keys]
+            names = [lower_first(self.writers["new"][lang].category_name(k)) for k in keys]
             return self.phrases[lang].plain_join(names)
         return words
 
@@ -196,7 +197,7 @@ class _Differ:
         if subjects:
             by_id = {s.id: s for s in self.new.subjects}
             self.add("subjects_added", False, ids, name=self.name(p), subjects=lambda lang: (
-                self.phrases[lang].plain_join([_lower_first(by_id[s].name.get(lang))
+                self.phrases[lang].plain_join([lower_first(by_id[s].name.get(lang))
                                                for s in subjects if s in by_id])))
         old_recipients = {r.id for r in self.old.recipients}
         for rid in p.recipients:
@@ -373,7 +374,7 @@ class _Differ:
             self.add("cookie_consent_changed", False, ())
 
     def cookie_category(self, category: str) -> Words:
-        return lambda lang: _lower_first(self.phrases[lang].text(f"cookie_category.{category}"))
+        return lambda lang: lower_first(self.phrases[lang].text(f"cookie_category.{category}"))
 
     def lifetime(self, value: Duration | str | None) -> Words:
         def words(lang: str) -> str:
@@ -382,7 +383,7 @@ class _Differ:
                 return p.text("not_stated").lower()
             if isinstance(value, Duration):
                 return p.duration(value)
-            return _lower_first(p.text("cookie_session"))
+            return lower_first(p.text("cookie_session"))
         return words
 
     def rights(self) -> None:

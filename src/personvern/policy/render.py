@@ -18,11 +18,8 @@ never publishes one.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
-from string import Formatter
-from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from personvern.errors import InvalidInput
@@ -62,109 +59,17 @@ from personvern.policy.document import (
     tel_href,
     url_run,
 )
-from personvern.policy.formats import FORMATS, TEMPLATES, write
+from personvern.policy.formats import FORMATS, write
+from personvern.policy.wording.phrases import (
+    LANGS,
+    Phrases,
+    capitalise,
+    join_sentences,
+    lower_first,
+    period,
+)
 from personvern.rights.acting import consent_age
 from personvern.rights.basis import RIGHTS, Objection, objection, rights_given
-
-Lang = Literal["nb", "en"]
-LANGS: tuple[Lang, ...] = ("nb", "en")
-
-
-# ---- phrases ---------------------------------------------------------------------
-
-@functools.cache
-def _catalogue(lang: str) -> dict[str, Any]:
-    import yaml
-
-    with (TEMPLATES / f"{lang}.yaml").open(encoding="utf-8") as f:
-        data: dict[str, Any] = yaml.safe_load(f)
-    return data
-
-
-def capitalise(runs: Inline) -> Inline:
-    """The runs with the first letter upper-cased (a cell or a sentence start)."""
-    if not runs or not runs[0].text:
-        return runs
-    first = runs[0]
-    text = first.text[0].upper() + first.text[1:]
-    return (Run(text, first.href, first.strong, first.missing), *runs[1:])
-
-
-class Phrases:
-    """The phrase catalogue of one language, and the small grammar around it."""
-
-    def __init__(self, lang: str) -> None:
-        self.lang = lang
-        self.data = _catalogue(lang)
-
-    def get(self, key: str) -> Any:
-        """The raw catalogue entry at a dotted ``key``."""
-        node: Any = self.data
-        for part in key.split("."):
-            node = node[part]
-        return node
-
-    def text(self, key: str, **values: object) -> str:
-        """A phrase as plain text, its fields filled in."""
-        return str(self.get(key)).format(**values)
-
-    def say(self, key: str, **values: Value) -> Inline:
-        """A phrase as runs: fields may be links or other runs, kept as they are."""
-        out: list[Run] = []
-        for literal, name, _spec, _conv in Formatter().parse(str(self.get(key))):
-            if literal:
-                out.append(Run(literal))
-            if name is not None:
-                out.extend(as_runs(values[name]))
-        return tuple(out)
-
-    def join(self, items: Sequence[Value], conj: str = "and") -> Inline:
-        """``a, b and c`` in this language (``conj`` is "and" or "or")."""
-        parts = [as_runs(i) for i in items if as_runs(i)]
-        out: list[Run] = []
-        for n, part in enumerate(parts):
-            if n and n == len(parts) - 1:
-                out.append(Run(f" {self.get(conj)} "))
-            elif n:
-                out.append(Run(self.get("list_sep")))
-            out.extend(part)
-        return tuple(out)
-
-    def plain_join(self, items: Sequence[str], conj: str = "and") -> str:
-        """:meth:`join` for plain strings."""
-        return "".join(r.text for r in self.join(items, conj))
-
-    def number(self, n: int) -> str:
-        """A number in words up to twelve, as house style writes running text."""
-        words: list[str | None] = self.get("numbers")
-        word = words[n] if 0 < n < len(words) else None
-        return word or str(n)
-
-    def amount(self, unit: str, n: int, *, words: bool = True) -> str:
-        """``to år``, ``6 months``, ``14 virkedager``."""
-        forms = self.get(f"units.{unit}")
-        if n == 1:
-            return str(forms["one"])
-        return str(forms["many"]).format(n=self.number(n) if words else n)
-
-    def duration(self, d: Duration, *, words: bool = True) -> str:
-        """A duration in words: ``to år``, ``three years and six months``."""
-        if d.unlimited:
-            return str(self.get("unlimited"))
-        parts = [
-            self.amount(unit, n, words=words)
-            for unit, n in (("years", d.years), ("months", d.months), ("days", d.days)) if n
-        ]
-        return self.plain_join(parts) if parts else self.amount("days", 0, words=words)
-
-    def date(self, d: date) -> str:
-        """``1. mars 2027`` / ``1 March 2027``."""
-        return self.text("date", day=d.day, month=self.get("months")[d.month - 1], year=d.year)
-
-    def country(self, code: str) -> str:
-        """The country's name, or its ISO code when the catalogue has none."""
-        return str(self.get("countries").get(code, code))
-
 
 # ---- the writer ------------------------------------------------------------------
 
@@ -207,7 +112,7 @@ class PolicyWriter:
         """``Navn, e-postadresse og telefonnummer``; ``;`` between items holding "og"."""
         items = [n for n in names if n]
         if lower:
-            items = items[:1] + [_lower_first(n) for n in items[1:]]
+            items = items[:1] + [lower_first(n) for n in items[1:]]
         conj = f" {self.p.get('and')} "
         if any(conj in n for n in items):
             return "; ".join(items)
@@ -462,7 +367,7 @@ class PolicyWriter:
             else:
                 sentences.append(p.say("consent_how_channels",
                                        channels=self.how("withdraw_consent")))
-            out.append(_sentences(sentences))
+            out.append(join_sentences(sentences))
         elif x.legal_basis == "contract":
             out.append(p.say("contract_text"))
         elif x.legal_basis == "legal_obligation":
@@ -471,7 +376,7 @@ class PolicyWriter:
                          else p.say("obligation_text")]
             if lo is not None and lo.description is not None:
                 sentences.append(as_runs(self.t(lo.description)))
-            out.append(_sentences(sentences))
+            out.append(join_sentences(sentences))
         elif x.legal_basis == "vital_interests":
             out.append(p.say("vital_text"))
         elif x.legal_basis == "public_task":
@@ -492,7 +397,7 @@ class PolicyWriter:
                 sentences.append(p.say("marketing_objection"))
             if mk.opt_out_in_every_message:
                 sentences.append(p.say("marketing_opt_out_message"))
-            out.append(_sentences(sentences))
+            out.append(join_sentences(sentences))
         if x.third_party_sharing and x.recipients:
             out.append(p.say("sharing_text",
                              section=link(self.heading("recipients_heading"), "#recipients")))
@@ -549,7 +454,7 @@ class PolicyWriter:
             if r.notice_before is not None:
                 notes.append(p.text("retention_notice", duration=p.duration(r.notice_before)))
             rows.append([capitalise(as_runs(self.rule_phrase(r))),
-                         as_runs(self.names(users)), as_runs(" ".join(_period(n) for n in notes))])
+                         as_runs(self.names(users)), as_runs(" ".join(period(n) for n in notes))])
         for x in m.purposes:
             if not x.retention:
                 rows.append([self.gap("retention"), as_runs(self.t(x.name)), ()])
@@ -577,7 +482,7 @@ class PolicyWriter:
         if text is None:
             return self.gap("transfer_safeguard")
         if r.transfer is not None and r.transfer.note is not None:
-            text = f"{_period(text)} {self.t(r.transfer.note)}"
+            text = f"{period(text)} {self.t(r.transfer.note)}"
         return as_runs(text)
 
     def recipients_section(self) -> Section:
@@ -589,7 +494,7 @@ class PolicyWriter:
         s.blocks.append(Paragraph(p.say("recipients_lead")))
         rows = []
         for r in m.recipients:
-            what: list[Run] = [Run(_period(self.t(r.service)))]
+            what: list[Run] = [Run(period(self.t(r.service)))]
             purposes = [self.t(x.name) for x in m.purposes if r.id in x.recipients]
             if purposes:
                 what.append(Run(" " + p.text("for_purposes", purposes=self.names(purposes))))
@@ -615,7 +520,7 @@ class PolicyWriter:
         elif third:
             items = [
                 p.text("transfer_item", name=r.name, country=p.country(r.country or ""),
-                       mechanism=_lower_first(self.safeguard(r) or p.text("not_stated")))
+                       mechanism=lower_first(self.safeguard(r) or p.text("not_stated")))
                 for r in third
             ]
             notes.append(p.say("transfers_text", list=p.plain_join(items)))
@@ -626,7 +531,7 @@ class PolicyWriter:
             sentences = [p.say("joint_text")]
             if all(r.joint_arrangement for r in joint):
                 sentences.append(p.say("joint_arrangement"))
-            notes.append(_sentences(sentences))
+            notes.append(join_sentences(sentences))
         notes.append(p.say("art19"))
         s.blocks += [Paragraph(n) for n in notes]
         return s
@@ -667,7 +572,7 @@ class PolicyWriter:
                 sentences.append(p.say("cookies_expires",
                                        duration=p.duration(cc.expires_after)))
         if sentences:
-            s.blocks.append(Paragraph(_sentences(sentences)))
+            s.blocks.append(Paragraph(join_sentences(sentences)))
         return s
 
     # children, automated decisions
@@ -686,7 +591,7 @@ class PolicyWriter:
         if m.children.verification is not None:
             sentences.append(p.say("children_verification",
                                    text=self.t(m.children.verification)))
-        s.blocks.append(Paragraph(_sentences(sentences)))
+        s.blocks.append(Paragraph(join_sentences(sentences)))
         s.blocks.append(Paragraph(p.say("children_rights", age=str(age))))
         return s
 
@@ -702,7 +607,7 @@ class PolicyWriter:
             sentences = [p.say("automated_yes", purpose=self.t(x.name), logic=logic)]
             if ad.human_review:
                 sentences.append(p.say("automated_review"))
-            s.blocks.append(Paragraph(_sentences(sentences)))
+            s.blocks.append(Paragraph(join_sentences(sentences)))
         if not deciding:
             s.blocks.append(Paragraph(p.say("automated_none")))
         profiling = [self.quoted(self.t(x.name)) for x in m.purposes if x.profiling]
@@ -758,7 +663,7 @@ class PolicyWriter:
             if right == "erasure" and "legal_obligation" in bases:
                 sentences.append(p.say("erasure_kept"))
             how = self.how(right)
-            blocks: list[Block] = [Paragraph(_sentences(sentences)),
+            blocks: list[Block] = [Paragraph(join_sentences(sentences)),
                                    Paragraph(p.say("right_how", channels=how))]
             s.blocks.append(Subsection(f"right-{right}", p.text(f"right.{right}"), blocks))
         d = m.rights.deadline
@@ -808,33 +713,8 @@ class PolicyWriter:
             sentences.append(p.say("changes_consent"))
         if self.effective is not None:
             sentences.append(p.say("changes_effective", date=p.date(self.effective)))
-        s.blocks.append(Paragraph(_sentences(sentences)))
+        s.blocks.append(Paragraph(join_sentences(sentences)))
         return s
-
-
-def _lower_first(name: str) -> str:
-    """``Postadresse`` as ``postadresse`` inside a list; ``IP-adresse`` stays as it is."""
-    if len(name) > 1 and name[0].isupper() and not name[1].isupper():
-        return name[0].lower() + name[1:]
-    return name
-
-
-def _period(text: str) -> str:
-    """``text`` ending with a full stop (or the question or exclamation mark it has)."""
-    text = text.rstrip()
-    return text if not text or text[-1] in ".!?" else text + "."
-
-
-def _sentences(parts: Iterable[Inline]) -> Inline:
-    """Sentences joined by a space into one paragraph."""
-    out: list[Run] = []
-    for part in parts:
-        if not part:
-            continue
-        if out:
-            out.append(Run(" "))
-        out.extend(part)
-    return tuple(out)
 
 
 # ---- the public functions --------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The wording of the policy: which sentence each manifest field yields, in one language."""
