@@ -21,8 +21,10 @@ from typing import Any
 from personvern.law import get_jurisdiction, is_eea
 from personvern.manifest.model import Channel, Manifest, Purpose, Recipient, RetentionRule
 from personvern.manifest.types import Duration
-from personvern.policy.render import PolicyWriter
+from personvern.policy.wording.context import Context
+from personvern.policy.wording.data import rule_phrase
 from personvern.policy.wording.phrases import LANGS, Phrases, lower_first
+from personvern.policy.wording.rights import channel_runs
 
 Words = str | Callable[[str], str]
 
@@ -70,8 +72,9 @@ class _Differ:
     def __init__(self, old: Manifest, new: Manifest) -> None:
         self.old, self.new = old, new
         self.phrases: dict[str, Phrases] = {lang: Phrases(lang) for lang in LANGS}
-        self.writers: dict[str, dict[str, PolicyWriter]] = {
-            side: {lang: PolicyWriter(m, lang, [], None, None) for lang in LANGS}
+        # The policy's own wording of a category, a retention rule or a channel, per side.
+        self.contexts: dict[str, dict[str, Context]] = {
+            side: {lang: Context(m, lang) for lang in LANGS}
             for side, m in (("old", old), ("new", new))
         }
         self.withdrawal = get_jurisdiction(new.jurisdiction.country).withdrawal_period_days
@@ -106,7 +109,7 @@ class _Differ:
 
     def categories(self, keys: Sequence[str]) -> Words:
         def words(lang: str) -> str:
-            names = [lower_first(self.writers["new"][lang].category_name(k)) for k in keys]
+            names = [lower_first(self.contexts["new"][lang].category_name(k)) for k in keys]
             return self.phrases[lang].plain_join(names)
         return words
 
@@ -279,10 +282,10 @@ class _Differ:
 
         def phrase(rules: list[RetentionRule], side: str) -> Words:
             def words(lang: str) -> str:
-                writer = self.writers[side][lang]
+                ctx = self.contexts[side][lang]
                 if not rules:
                     return self.phrases[lang].text("not_stated").lower()
-                return self.phrases[lang].plain_join([writer.rule_phrase(r) for r in rules], "or")
+                return self.phrases[lang].plain_join([rule_phrase(ctx, r) for r in rules], "or")
             return words
 
         self.add("retention_changed", material, ids, names=self.quoted(purposes),
@@ -416,7 +419,7 @@ class _Differ:
             self.add("deadline_changed", days(n) > days(o), (), new=words(n), old=words(o))
 
     def channel(self, ch: Channel, side: str) -> Words:
-        return lambda lang: "".join(r.text for r in self.writers[side][lang].channel_runs(ch))
+        return lambda lang: "".join(r.text for r in channel_runs(self.contexts[side][lang], ch))
 
     def notices(self) -> None:
         o, n = self.old.policy_changes, self.new.policy_changes
