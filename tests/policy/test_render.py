@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from personvern.errors import InvalidInput
-from personvern.policy.render import (
+from personvern.policy.document import (
     Bullets,
     Document,
     Facts,
@@ -18,10 +18,8 @@ from personvern.policy.render import (
     Paragraph,
     Subsection,
     Table,
-    build_document,
-    render_documents,
-    render_policy,
 )
+from personvern.policy.render import build_document, render_documents, render_policy
 from policy.support import INCOMPLETE, NAMES, example, example_data, manifest_from
 from policy.test_fidelity import visible_text
 
@@ -346,7 +344,7 @@ def test_missing_elements_refuse_and_list(tmp_path: Path) -> None:
 
 
 def test_catalogues_have_the_same_phrases() -> None:
-    from personvern.policy.render import _catalogue
+    from personvern.policy.wording.phrases import catalogue
 
     def keys(node: Any, prefix: str = "") -> set[str]:
         if not isinstance(node, dict):
@@ -356,6 +354,6 @@ def test_catalogues_have_the_same_phrases() -> None:
             out |= {prefix + str(k)} | keys(v, f"{prefix}{k}.")
         return out
 
-    nb, en = _catalogue("nb"), _catalogue("en")
+    nb, en = catalogue("nb"), catalogue("en")
     assert keys(nb) == keys(en)
     assert nb["countries"].keys() == en["countries"].keys()

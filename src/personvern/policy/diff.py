@@ -21,7 +21,10 @@ from typing import Any
 from personvern.law import get_jurisdiction, is_eea
 from personvern.manifest.model import Channel, Manifest, Purpose, Recipient, RetentionRule
 from personvern.manifest.types import Duration
-from personvern.policy.render import LANGS, Phrases, PolicyWriter, _lower_first
+from personvern.policy.wording.context import Context
+from personvern.policy.wording.data import rule_phrase
+from personvern.policy.wording.phrases import LANGS, Phrases, lower_first
+from personvern.policy.wording.rights import channel_runs
 
 Words = str | Callable[[str], str]
 
@@ -69,8 +72,9 @@ class _Differ:
     def __init__(self, old: Manifest, new: Manifest) -> None:
         self.old, self.new = old, new
         self.phrases: dict[str, Phrases] = {lang: Phrases(lang) for lang in LANGS}
-        self.writers: dict[str, dict[str, PolicyWriter]] = {
-            side: {lang: PolicyWriter(m, lang, [], None, None) for lang in LANGS}
+        # The policy's own wording of a category, a retention rule or a channel, per side.
+        self.contexts: dict[str, dict[str, Context]] = {
+            side: {lang: Context(m, lang) for lang in LANGS}
             for side, m in (("old", old), ("new", new))
         }
         self.withdrawal = get_jurisdiction(new.jurisdiction.country).withdrawal_period_days
@@ -100,12 +104,12 @@ class _Differ:
     def basis(self, basis: str | None) -> Words:
         def words(lang: str) -> str:
             p = self.phrases[lang]
-            return _lower_first(p.text(f"basis.{basis}") if basis else p.text("not_stated"))
+            return lower_first(p.text(f"basis.{basis}") if basis else p.text("not_stated"))
         return words
 
     def categories(self, keys: Sequence[str]) -> Words:
         def words(lang: str) -> str:
-            names = [_lower_first(self.writers["new"][lang].category_name(k)) for k in keys]
+            names = [lower_first(self.contexts["new"][lang].category_name(k)) for k in keys]
             return self.phrases[lang].plain_join(names)
         return words
 
@@ -196,7 +200,7 @@ class _Differ:
         if subjects:
             by_id = {s.id: s for s in self.new.subjects}
             self.add("subjects_added", False, ids, name=self.name(p), subjects=lambda lang: (
-                self.phrases[lang].plain_join([_lower_first(by_id[s].name.get(lang))
+                self.phrases[lang].plain_join([lower_first(by_id[s].name.get(lang))
                                                for s in subjects if s in by_id])))
         old_recipients = {r.id for r in self.old.recipients}
         for rid in p.recipients:
@@ -278,10 +282,10 @@ class _Differ:
 
         def phrase(rules: list[RetentionRule], side: str) -> Words:
             def words(lang: str) -> str:
-                writer = self.writers[side][lang]
+                ctx = self.contexts[side][lang]
                 if not rules:
                     return self.phrases[lang].text("not_stated").lower()
-                return self.phrases[lang].plain_join([writer.rule_phrase(r) for r in rules], "or")
+                return self.phrases[lang].plain_join([rule_phrase(ctx, r) for r in rules], "or")
             return words
 
         self.add("retention_changed", material, ids, names=self.quoted(purposes),
@@ -373,7 +377,7 @@ class _Differ:
             self.add("cookie_consent_changed", False, ())
 
     def cookie_category(self, category: str) -> Words:
-        return lambda lang: _lower_first(self.phrases[lang].text(f"cookie_category.{category}"))
+        return lambda lang: lower_first(self.phrases[lang].text(f"cookie_category.{category}"))
 
     def lifetime(self, value: Duration | str | None) -> Words:
         def words(lang: str) -> str:
@@ -382,7 +386,7 @@ class _Differ:
                 return p.text("not_stated").lower()
             if isinstance(value, Duration):
                 return p.duration(value)
-            return _lower_first(p.text("cookie_session"))
+            return lower_first(p.text("cookie_session"))
         return words
 
     def rights(self) -> None:
@@ -415,7 +419,7 @@ class _Differ:
             self.add("deadline_changed", days(n) > days(o), (), new=words(n), old=words(o))
 
     def channel(self, ch: Channel, side: str) -> Words:
-        return lambda lang: "".join(r.text for r in self.writers[side][lang].channel_runs(ch))
+        return lambda lang: "".join(r.text for r in channel_runs(self.contexts[side][lang], ch))
 
     def notices(self) -> None:
         o, n = self.old.policy_changes, self.new.policy_changes

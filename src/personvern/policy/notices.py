@@ -22,7 +22,8 @@ from personvern.consent.tables import Identity, Subject
 from personvern.law import get_jurisdiction
 from personvern.mail.tables import OutboxMessage
 from personvern.policy.diff import Change
-from personvern.policy.render import LANGS, Phrases, environment
+from personvern.policy.formats import environment
+from personvern.policy.wording.phrases import LANGS, Phrases
 from personvern.storage.models import as_utc
 
 if TYPE_CHECKING:

@@ -1,0 +1,172 @@
+"""What data is processed, where it comes from, how long it is kept, and the cookies.
+
+The categories of data with their sources (Art. 14), whose data it is, and the retention
+rules in words ("slettes to år etter siste aktivitet"), with their exceptions and the
+warnings sent before inactivity deletion; then the cookies and pixels, and how consent to
+them is asked and changed. :func:`rule_phrase` is also used by the diffs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from personvern.manifest.categories import BUILTIN_CATEGORIES
+from personvern.manifest.model import RetentionRule
+from personvern.manifest.types import Duration
+from personvern.policy.document import (
+    Bullets,
+    Inline,
+    Paragraph,
+    Run,
+    Section,
+    Table,
+    as_runs,
+)
+from personvern.policy.wording.context import Context
+from personvern.policy.wording.phrases import capitalise, join_sentences, period
+
+
+def categories_section(ctx: Context) -> Section:
+    """The categories of data, their sources, and the groups of people they concern."""
+    p, m = ctx.p, ctx.m
+    s = Section("data", ctx.heading("categories_heading"))
+    # In the order the purposes use them, then those declared but not used by any.
+    keys: list[str] = []
+    for x in m.purposes:
+        keys += [k for k in x.categories if k not in keys]
+    keys += [c.id for c in m.categories if c.id not in keys]
+    rows = []
+    for key in keys:
+        declared = ctx.categories.get(key)
+        detail = ctx.t(declared.description) if declared else ""
+        builtin = BUILTIN_CATEGORIES.get(key)
+        special = declared.special if declared and declared.special is not None else (
+            builtin.special if builtin else False)
+        if special:
+            detail = f"{detail} {p.text('special_mark')}".strip()
+        source = (ctx.t(declared.source) if declared and declared.source
+                  else p.text("source_you"))
+        rows.append([as_runs(ctx.category_name(key)), as_runs(detail), as_runs(source)])
+    if rows:
+        s.blocks.append(Paragraph(p.say("categories_lead")))
+        s.blocks.append(Table(p.text("categories_caption"),
+                              list(p.get("categories_headers")), rows))
+    else:
+        s.blocks.append(Paragraph(ctx.gap("categories")))
+    if m.subjects:
+        s.blocks.append(Paragraph(p.say("subjects_lead")))
+        items = []
+        for subj in m.subjects:
+            runs: list[Run] = [Run(ctx.t(subj.name), strong=True)]
+            if subj.description is not None:
+                runs.append(Run(f": {ctx.t(subj.description)}"))
+            items.append(tuple(runs))
+        s.blocks.append(Bullets(items))
+    return s
+
+
+def retention_section(ctx: Context) -> Section:
+    """A table of the retention rules in words, the purposes using each, and their notes."""
+    p, m = ctx.p, ctx.m
+    s = Section("retention", ctx.heading("retention_heading"))
+    s.blocks.append(Paragraph(p.say("retention_lead")))
+    rows = []
+    for r in m.retention:
+        users = [ctx.t(x.name) for x in m.purposes if r.id in x.retention]
+        notes = [ctx.t(r.description)] if r.description else []
+        notes += [p.text("retention_exception", text=ctx.t(c.description))
+                  for c in r.conditions]
+        if r.notice_before is not None:
+            notes.append(p.text("retention_notice", duration=p.duration(r.notice_before)))
+        rows.append([capitalise(as_runs(rule_phrase(ctx, r))),
+                     as_runs(ctx.names(users)), as_runs(" ".join(period(n) for n in notes))])
+    for x in m.purposes:
+        if not x.retention:
+            rows.append([ctx.gap("retention"), as_runs(ctx.t(x.name)), ()])
+    if rows:
+        s.blocks.append(Table(p.text("retention_caption"),
+                              list(p.get("retention_headers")), rows))
+    return s
+
+
+def retention_of(ctx: Context, rule_ids: Sequence[str]) -> Inline:
+    """``Slettes når du trekker samtykket eller to år etter siste aktivitet, ...``."""
+    rules = [r for r in (ctx.m.retention_rule(i) for i in rule_ids) if r is not None]
+    if not rules:
+        return ctx.gap("retention")
+    p = ctx.p
+    # "slettes når ... eller slettes etter ..." reads badly: say the action once.
+    same_action = len({r.action for r in rules}) == 1
+    parts: list[str] = []
+    for n, r in enumerate(rules):
+        phrase = rule_phrase(ctx, r)
+        if same_action and n:
+            phrase = phrase.removeprefix(p.text(f"action.{r.action}") + " ")
+        parts.append(phrase)
+    text = p.plain_join(parts, "or")
+    if len(rules) > 1:
+        text += ", " + p.text("whichever_first")
+    return capitalise((Run(text),))
+
+
+def rule_phrase(ctx: Context, r: RetentionRule) -> str:
+    """One rule in words: ``slettes to år etter siste aktivitet``."""
+    p = ctx.p
+    action = p.text(f"action.{r.action}")
+    if r.duration.unlimited:
+        return p.text("retention_unlimited")
+    withdrawal = p.amount("days", ctx.j.withdrawal_period_days)
+    zero = r.duration == Duration()
+    if zero:
+        phrase = p.text("retention_when", action=action,
+                        trigger=p.text(f"trigger_when.{r.trigger}"))
+        if r.plus_withdrawal_period:
+            phrase += " " + p.text("retention_withdrawal", days=withdrawal)
+    else:
+        phrase = p.text("retention_after", action=action, duration=p.duration(r.duration),
+                        trigger=p.text(f"trigger_after.{r.trigger}"))
+        if r.plus_withdrawal_period:
+            phrase += " " + p.text("retention_withdrawal_after", days=withdrawal)
+    if r.statute:
+        phrase += " " + p.text("retention_statute", statute=r.statute)
+    return phrase
+
+
+def cookies_section(ctx: Context) -> Section | None:
+    """The cookies and pixels, and how consent to them is asked and changed; None without."""
+    p, m = ctx.p, ctx.m
+    if not m.cookies:
+        return None
+    s = Section("cookies", ctx.heading("cookies_heading"))
+    s.blocks.append(Paragraph(p.say("cookies_lead")))
+    rows = []
+    for c in m.cookies:
+        provider = p.text("third_party", provider=c.provider) if c.third_party else c.provider
+        if c.lifetime == "session":
+            lifetime = p.text("cookie_session")
+        elif c.lifetime is None:
+            lifetime = p.text("not_stated")
+        else:
+            lifetime = capitalise(as_runs(p.duration(c.lifetime)))[0].text
+        rows.append([as_runs(c.name), as_runs(provider),
+                     as_runs(p.text(f"cookie_category.{c.category}")),
+                     as_runs(ctx.t(c.purpose)), as_runs(lifetime)])
+    s.blocks.append(Table(p.text("cookies_caption"), list(p.get("cookies_headers")), rows))
+    sentences: list[Inline] = []
+    if any(c.category == "necessary" for c in m.cookies):
+        sentences.append(p.say("cookies_necessary", statute=ctx.j.cookie_source.citation))
+    cc = m.cookie_consent
+    if any(c.category != "necessary" for c in m.cookies) and cc is not None:
+        # "the others" only makes sense when some cookies need no consent.
+        group = "cookies_consent" if any(c.category == "necessary" for c in m.cookies) \
+            else "cookies_consent_all"
+        sentences.append(p.say(f"{group}.{cc.mechanism}"))
+        if cc.mechanism in {"banner", "checkboxes"} and cc.reject_as_easy_as_accept:
+            sentences.append(p.say("cookies_easy"))
+        sentences.append(p.say(f"cookies_withdraw.{cc.withdraw}"))
+        if cc.expires_after is not None:
+            sentences.append(p.say("cookies_expires",
+                                   duration=p.duration(cc.expires_after)))
+    if sentences:
+        s.blocks.append(Paragraph(join_sentences(sentences)))
+    return s

@@ -1,0 +1,143 @@
+"""The person's rights and what protects them: children, automated decisions, the rights.
+
+The rights listed are those the legal bases give (:func:`personvern.rights.basis.rights_given`),
+each with the channels that serve it; objection is worded by what it does
+(:func:`personvern.rights.basis.objection`); the age of consent comes from
+:func:`personvern.rights.acting.consent_age`. :func:`channel_runs` is also used by the diffs.
+"""
+
+from __future__ import annotations
+
+from personvern.manifest.model import Channel
+from personvern.policy.document import (
+    Block,
+    Inline,
+    Paragraph,
+    Section,
+    Subsection,
+    Value,
+    as_runs,
+    link,
+    tel_href,
+    url_run,
+)
+from personvern.policy.wording.context import Context
+from personvern.policy.wording.phrases import join_sentences
+from personvern.rights.acting import consent_age
+from personvern.rights.basis import RIGHTS, Objection, objection, rights_given
+
+
+def children_section(ctx: Context) -> Section | None:
+    """Children: the age of consent by law, and a guardian's consent if promised; None without."""
+    p, m = ctx.p, ctx.m
+    if not (m.children.present or any(x.includes_children for x in m.subjects)):
+        return None
+    age = consent_age(m, ctx.j)
+    s = Section("children", ctx.heading("children_heading"))
+    sentences = [p.say("children_present"),
+                 p.say("children_law", age=str(age),
+                       statute=ctx.j.child_consent_source.citation)]
+    if m.children.guardian_consent:
+        sentences.append(p.say("children_guardian", age=str(age)))
+    if m.children.verification is not None:
+        sentences.append(p.say("children_verification",
+                               text=ctx.t(m.children.verification)))
+    s.blocks.append(Paragraph(join_sentences(sentences)))
+    s.blocks.append(Paragraph(p.say("children_rights", age=str(age))))
+    return s
+
+
+def automated_section(ctx: Context) -> Section:
+    """Significant automated decisions (Art. 22) with their logic, and profiling."""
+    p, m = ctx.p, ctx.m
+    s = Section("automated", ctx.heading("automated_heading"))
+    deciding = [x for x in m.purposes
+                if x.automated_decisions and x.automated_decisions.legal_or_similar_effect]
+    for x in deciding:
+        ad = x.automated_decisions
+        assert ad is not None
+        logic: Inline = as_runs(ctx.t(ad.logic)) if ad.logic else ctx.gap("automated_logic")
+        sentences = [p.say("automated_yes", purpose=ctx.t(x.name), logic=logic)]
+        if ad.human_review:
+            sentences.append(p.say("automated_review"))
+        s.blocks.append(Paragraph(join_sentences(sentences)))
+    if not deciding:
+        s.blocks.append(Paragraph(p.say("automated_none")))
+    profiling = [ctx.quoted(ctx.t(x.name)) for x in m.purposes if x.profiling]
+    if profiling:
+        s.blocks.append(Paragraph(p.say("profiling_used", purposes=ctx.names(profiling))))
+    else:
+        s.blocks.append(Paragraph(p.say("profiling_none")))
+    return s
+
+
+def rights_section(ctx: Context) -> Section:
+    """Each right the bases give and how to use it, the deadline, verification and GPC."""
+    p, m = ctx.p, ctx.m
+    s = Section("rights", ctx.heading("rights_heading"))
+    s.blocks.append(Paragraph(p.say("rights_lead")))
+    given = rights_given(m.purposes)
+    bases = {x.legal_basis for x in m.purposes}
+    objections = {objection(x) for x in m.purposes}
+    for right in RIGHTS:
+        if right not in given:
+            continue
+        sentences: list[Inline] = []
+        if right == "objection":
+            if Objection.WEIGHED in objections:
+                sentences.append(p.say("right_text.objection_interest"))
+            if Objection.ABSOLUTE in objections:
+                sentences.append(p.say("right_text.objection_marketing"))
+        else:
+            sentences.append(p.say(f"right_text.{right}"))
+        # Art. 17(3)(b): what the law requires us to keep is not erased on request.
+        if right == "erasure" and "legal_obligation" in bases:
+            sentences.append(p.say("erasure_kept"))
+        blocks: list[Block] = [Paragraph(join_sentences(sentences)),
+                               Paragraph(p.say("right_how", channels=how(ctx, right)))]
+        s.blocks.append(Subsection(f"right-{right}", p.text(f"right.{right}"), blocks))
+    d = m.rights.deadline
+    if d.months is not None:
+        deadline = p.amount("months", d.months)
+        s.blocks.append(Paragraph(p.say(
+            "deadline_month" if d.months == ctx.j.response_months else "deadline_other",
+            deadline=deadline)))
+    else:
+        unit, n = ("working_days", d.working_days) if d.working_days is not None \
+            else ("days", d.days or 0)
+        s.blocks.append(Paragraph(p.say("deadline_other", deadline=p.amount(unit, n))))
+    if m.rights.identity_verification is not None:
+        s.blocks.append(Paragraph(p.say(
+            "verification", text=ctx.t(m.rights.identity_verification))))
+    # The signal is mentioned only where there is something it refuses: marketing, sharing
+    # with third parties or cookies that are not necessary.
+    if any(x.marketing or x.third_party_sharing for x in m.purposes) or any(
+            c.category != "necessary" for c in m.cookies):
+        s.blocks.append(Paragraph(p.say("gpc")))
+    return s
+
+
+def how(ctx: Context, right: str) -> Inline:
+    """The ways to use ``right``: the channels that serve it, else our contact details."""
+    serving = [ch for ch in ctx.m.rights.channels if ch.rights is None or right in ch.rights]
+    if not serving:
+        contacts = ctx.controller_contacts()
+        return ctx.p.say("contact_us", contacts=contacts) if contacts \
+            else ctx.gap("controller_contact")
+    return ctx.p.join([channel_runs(ctx, ch) for ch in serving], "or")
+
+
+def channel_runs(ctx: Context, ch: Channel) -> Inline:
+    """One channel in words: ``send e-post til x``, ``bruk appen``, ``skriv til <adresse>``."""
+    p, address = ctx.p, ch.address
+    if ch.type == "email" and address:
+        return p.say("channel.email", address=link(address, f"mailto:{address}"))
+    if ch.type == "phone" and address:
+        return p.say("channel.phone", address=link(address, tel_href(address)))
+    if address:
+        value: Value = url_run(address) if address.startswith(("http://", "https://")) \
+            else address
+        return p.say(f"channel.{ch.type}", address=value)
+    if ch.type in {"portal", "in_app", "web_form"}:
+        return p.say(f"channel.{ch.type}_default")
+    return p.say("contact_us", contacts=ctx.controller_contacts())
