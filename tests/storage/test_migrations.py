@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import inspect, text
 
 from personvern.errors import StorageError
-
 from personvern.schema import Base, schema_differences
 from personvern.storage.engine import create_engine_for
 from personvern.storage.migrate import (
