@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
-from personvern.consent.subjects import normalise_email
+from personvern.contact import normalise_email
 from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.staff.roles import check_role
 from personvern.staff.tables import StaffUser
