@@ -7,7 +7,14 @@ from datetime import date
 import pytest
 
 from personvern.errors import ConfigurationError
-from personvern.law import age_on, get_jurisdiction, has_adequacy_decision, is_eea
+from personvern.law import (
+    JURISDICTIONS,
+    Jurisdiction,
+    age_on,
+    get_jurisdiction,
+    has_adequacy_decision,
+    is_eea,
+)
 
 
 def test_norwegian_child_consent_age_is_13() -> None:
@@ -88,3 +95,19 @@ def test_a_guardian_acts_until_eighteen() -> None:
     norway = get_jurisdiction("NO")
     assert norway.age_of_majority == 18
     assert norway.age_of_majority_source.citation == "vergemålsloven § 2"
+
+
+def test_national_phone_numbers_are_norwegian() -> None:
+    """A number without its country code is read as +47 (ITU-T E.164 assignments)."""
+    import phonenumbers
+
+    no = get_jurisdiction("NO")
+    assert no.phone_region == "NO"
+    assert phonenumbers.country_code_for_region(no.phone_region) == 47
+
+
+@pytest.mark.parametrize("jurisdiction", JURISDICTIONS.values(), ids=JURISDICTIONS.keys())
+def test_every_phone_region_is_known_to_libphonenumber(jurisdiction: Jurisdiction) -> None:
+    import phonenumbers
+
+    assert jurisdiction.phone_region in phonenumbers.SUPPORTED_REGIONS

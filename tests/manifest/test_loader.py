@@ -261,6 +261,25 @@ def test_orgnr_with_spaces_is_accepted_and_compacted() -> None:
     assert loaded.manifest.controller.orgnr == "923456783"
 
 
+# ---- e-mail addresses ----------------------------------------------------------
+
+@pytest.mark.parametrize(("written", "why"), [
+    ("post@example.no.", "An email address cannot end with a period."),
+    ("post(at)example.no", "An email address must have an @-sign."),
+])
+def test_invalid_email_points_at_the_email_line(written: str, why: str) -> None:
+    problem = only_problem(HEAD + f"  email: {written}\n")
+    assert problem.path == "controller.email"
+    assert problem.message == f"{written!r} is not an e-mail address ({why})"
+    assert where(problem) == (7, 10)
+
+
+def test_email_is_kept_as_written() -> None:
+    """Only trimmed: the policy prints the controller's address the way it was given."""
+    loaded = parse_manifest(HEAD + '  email: " Post@MinMentor.no"\n')
+    assert loaded.manifest.controller.email == "Post@MinMentor.no"
+
+
 # ---- references between sections ----------------------------------------------
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -19,11 +18,10 @@ from personvern.consent.tables import (
     Organisation,
     Subject,
 )
+from personvern.contact import normalise_email, normalise_phone
 from personvern.errors import Conflict, InvalidInput, NotFound
 
 IDENTITY_KINDS = ("email", "phone", "external_id")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 def new_id() -> str:
@@ -31,29 +29,12 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def normalise_email(value: str) -> str:
-    """E-mail addresses are compared case-folded and trimmed."""
-    email = value.strip().casefold()
-    if not _EMAIL.match(email) or len(email) > 320:
-        raise InvalidInput(f"{value!r} is not an e-mail address", code="bad_email")
-    return email
-
-
-def normalise_phone(value: str, default_country_code: str = "+47") -> str:
-    """A phone number in E.164; eight digits alone are taken as Norwegian (+47)."""
-    digits = re.sub(r"[\s\-().]", "", value)
-    if digits.startswith("00"):
-        digits = "+" + digits[2:]
-    if not digits.startswith("+"):
-        digits = default_country_code + digits
-    if not _E164.match(digits):
-        raise InvalidInput(f"{value!r} is not a phone number (E.164, e.g. +4791234567)",
-                           code="bad_phone")
-    return digits
-
-
 def normalise(kind: str, value: str) -> str:
-    """The stored form of an identity of ``kind``."""
+    """The stored form of an identity of ``kind``.
+
+    A phone number without its country code is read as the default jurisdiction's: the
+    registry has no manifest at hand, and one deployment must key a number one way only.
+    """
     if kind == "email":
         return normalise_email(value)
     if kind == "phone":

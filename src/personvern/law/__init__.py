@@ -1,6 +1,7 @@
 """Law as data: the rules that differ by country live here, nowhere else."""
 
 from personvern.law.jurisdiction import (
+    DEFAULT_JURISDICTION,
     EEA_COUNTRIES,
     JURISDICTIONS,
     Authority,
@@ -12,6 +13,7 @@ from personvern.law.jurisdiction import (
 )
 
 __all__ = [
+    "DEFAULT_JURISDICTION",
     "EEA_COUNTRIES",
     "JURISDICTIONS",
     "Authority",

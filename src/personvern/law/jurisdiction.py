@@ -86,6 +86,9 @@ class Jurisdiction:
     cookie_source: Statute
     # Dates (receipt, deadlines) are counted in the controller's local time.
     timezone: str = "Europe/Oslo"
+    # A phone number written without its E.164 country code (91234567) is read as a number
+    # of this region: an ISO 3166-1 alpha-2 code, as libphonenumber names regions.
+    phone_region: str = "NO"
     # GDPR Art. 12(3): one month, extendable by two further months.
     response_months: int = 1
     extension_months: int = 2
@@ -129,6 +132,8 @@ NORWAY = Jurisdiction(
 )
 
 JURISDICTIONS: dict[str, Jurisdiction] = {"NO": NORWAY}
+# The rules of a manifest that names no country, and of code with no manifest at hand.
+DEFAULT_JURISDICTION = NORWAY
 
 
 def age_on(birth: date, day: date) -> int:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
-from personvern.consent.subjects import normalise_email
+from personvern.contact import normalise_email
 from personvern.mail.tables import OutboxMessage
 
 

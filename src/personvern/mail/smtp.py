@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
+from personvern.contact import normalise_email
 from personvern.errors import InvalidInput
 from personvern.mail.tables import OutboxMessage
 from personvern.storage.models import as_utc
@@ -51,10 +52,13 @@ class SendReport:
 
 
 def check_sender(sender: str) -> str:
-    """The envelope address of ``sender`` (``Name <addr>`` or a bare address)."""
+    """The envelope address of ``sender`` (``Name <addr>`` or a bare address), as written."""
     _name, address = parseaddr(sender)
-    if "@" not in address or any(ch.isspace() for ch in address):
-        raise InvalidInput(f"{sender!r} is not a sender address; give e.g. personvern@example.no")
+    try:
+        normalise_email(address)
+    except InvalidInput:
+        raise InvalidInput(f"{sender!r} is not a sender address; give e.g. "
+                           "personvern@example.no") from None
     return address
 
 

@@ -36,9 +36,9 @@ from personvern.consent.subjects import (
     identities_of,
     is_admin_for,
     new_id,
-    normalise_email,
 )
 from personvern.consent.tables import Subject
+from personvern.contact import normalise_email
 from personvern.errors import (
     Conflict,
     InvalidInput,

@@ -43,8 +43,9 @@ from personvern.consent.tables import (
     Membership,
     Subject,
 )
+from personvern.contact import normalise_email, normalise_phone
 from personvern.errors import ConfigurationError, InvalidInput, NotFound
-from personvern.law import Jurisdiction
+from personvern.law import Jurisdiction, get_jurisdiction
 from personvern.manifest.model import (
     LEGAL_BASIS_ARTICLE,
     Column,
@@ -195,19 +196,18 @@ def validate_changes(manifest: Manifest, changes: Any) -> dict[str, str]:
     """Each new value checked per its column's ``validate_as``; keys made canonical."""
     if not isinstance(changes, dict) or not changes:
         raise InvalidInput("a rectification needs at least one change: column=new value")
+    region = get_jurisdiction(manifest.jurisdiction.country).phone_region
     out: dict[str, str] = {}
     for ref, value in changes.items():
         ds, table, column = resolve_column(manifest, ref)
         out[f"{ds.id}.{table.name}.{column.name}"] = validate_value(column.validate_as, value,
-                                                                    str(ref))
+                                                                    str(ref), region)
     return out
 
 
-def validate_value(kind: str | None, value: Any, ref: str) -> str:
-    """The normalised value, or InvalidInput saying what is wrong with it."""
+def validate_value(kind: str | None, value: Any, ref: str, region: str) -> str:
+    """The normalised value, or InvalidInput saying why not; ``region`` reads national phones."""
     from stdnum.exceptions import ValidationError
-
-    from personvern.consent.subjects import normalise_email, normalise_phone
 
     if kind is None:
         raise InvalidInput(f"{ref} has no validate_as in the data map, so it cannot be "
@@ -219,7 +219,7 @@ def validate_value(kind: str | None, value: Any, ref: str) -> str:
         if kind == "email":
             return normalise_email(text)
         if kind == "phone":
-            return normalise_phone(text)
+            return normalise_phone(text, region)
         if kind in ("national_id", "orgnr"):
             from stdnum.no import fodselsnummer, orgnr
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from personvern.audit import append_audit
 from personvern.clock import Clock
-from personvern.consent.subjects import normalise_email
+from personvern.contact import normalise_email
 from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.staff.roles import check_role
 from personvern.staff.tables import StaffUser
@@ -107,8 +107,11 @@ def add_user(
 
 
 def find_user(session: Session, email: str) -> StaffUser | None:
-    """The staff user with ``email`` (compared case-folded), or None."""
-    address = email.strip().casefold()
+    """The staff user with ``email`` (compared in its normal form), or None."""
+    try:
+        address = normalise_email(email)
+    except InvalidInput:
+        return None  # no address, so no user: signing in says only that it failed
     return session.scalars(select(StaffUser).where(StaffUser.email == address)).first()
 
 

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 
+from personvern.contact import normalise_email
 from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.requests import packages
 from personvern.requests.engine import is_overdue
@@ -61,7 +62,9 @@ def sign_in_send(request: Request, _: Csrf,
                  email: Annotated[str, Form(max_length=320)] = "") -> Response:
     """Send a one-time link if the address is known; the answer is the same either way."""
     email = email.strip()
-    if "@" not in email or len(email) < 3:
+    try:
+        normalise_email(email)
+    except InvalidInput:
         return page(request, "portal/sign_in.html",
                     {"email": email, "error": "sign_in_bad_email"}, status=422)
     request.app.state.sign_in_limits.check(

@@ -16,7 +16,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
-from personvern.consent.subjects import find_subject, normalise_email
+from personvern.consent.subjects import find_subject
+from personvern.contact import normalise_email
 from personvern.errors import InvalidInput
 from personvern.mail.outbox import Mail, queue
 from personvern.mail.smtp import build_message, check_sender
