@@ -22,7 +22,7 @@ from personvern.demo.init import init_demo
 from personvern.mail.smtp import send_pending
 from personvern.requests.datamap import open_datasets
 from personvern.requests.engine import Context, Requester, Requests, open_request
-from personvern.requests.fulfil import erase_in_engine
+from personvern.requests.erase import erase_in_engine
 from personvern.runtime import Runtime, open_runtime
 from personvern.settings import Settings
 from personvern.storage.audit import verify_audit_chain

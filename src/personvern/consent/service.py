@@ -228,7 +228,7 @@ def load_state(session: Session, subject_id: str) -> SubjectState:
     from dataclasses import replace
 
     # Imported here: the requests package builds on consent, not the other way round.
-    from personvern.requests.fulfil import restricted_since
+    from personvern.requests.restrict import restricted_since
 
     subject = require_subject(session, subject_id)
     events = (as_consent_event(e) for e in subject_events(session, subject.id))

@@ -83,7 +83,7 @@ class Report:
 
 def reason(rule: RetentionRule, res: Resolution, lang: str = "en") -> str:
     """Why the rule acts, in words: what it says, its trigger, period and statute."""
-    from personvern.requests.fulfil import rule_text
+    from personvern.requests.information import rule_text
 
     extra = " plus the right-of-withdrawal period" if rule.plus_withdrawal_period else ""
     if rule.trigger == "fiscal_year_end":
