@@ -44,7 +44,7 @@ class EngineSources:
 
     def restricted_since(self, session: Session, subject_id: str) -> datetime | None:
         """When the person's restriction began (GDPR Art. 18), else None."""
-        from personvern.requests.fulfil import restricted_since
+        from personvern.requests.restrict import restricted_since
 
         return restricted_since(session, subject_id)
 

@@ -24,7 +24,7 @@ from personvern.keys.shred import shred_subject
 from personvern.mail.smtp import send_pending
 from personvern.requests.datamap import open_datasets
 from personvern.requests.engine import Context, Requester, Requests, open_request
-from personvern.requests.fulfil import erase_in_engine
+from personvern.requests.erase import erase_in_engine
 from personvern.runtime import Runtime, open_runtime
 from personvern.settings import Settings
 from personvern.storage.engine import create_engine_for, sqlite_checkpoint

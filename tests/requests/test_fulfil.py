@@ -30,7 +30,7 @@ from personvern.requests.engine import (
     open_request,
     view,
 )
-from personvern.requests.fulfil import hold_until, restricted
+from personvern.requests.erase import hold_until
 from personvern.requests.proof import prove_erased
 from personvern.requests.tables import RecipientNotice
 from personvern.runtime import Runtime, open_runtime
@@ -267,7 +267,8 @@ def test_proof_alone_finds_what_is_still_there(service: Requests, app_db: Engine
 
 def test_restriction_denies_every_use_but_storage_until_lifted(
         rt: Runtime, service: Requests, clock: MovingClock) -> None:
-    decide = restricted(decide_for)
+    # The decision itself learns of the restriction (DecisionSources), nothing wrapped.
+    decide = decide_for
     with rt.transaction() as s:
         sid = get_subject(s, "ext:16").id
         assert decide(s, rt.consent, sid, "account", NOW).allowed

@@ -5,6 +5,7 @@ whose identity columns match, then follows references from child to parent key
 (invoice -> purchase -> user, read backwards: user -> purchases -> invoices) until
 nothing new is found. The map is checked against the reflected schema first, so a
 table or column that does not exist is a clear error before any request runs.
+:func:`resolve_column` finds the mapped column a request names (``users.phone``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 from sqlalchemy import Column as SqlColumn
 from sqlalchemy import Connection, Engine, MetaData, Select, Table, bindparam, or_, select
 
-from personvern.errors import ConfigurationError, StorageError
-from personvern.manifest.model import Dataset, Manifest
+from personvern.errors import ConfigurationError, InvalidInput, StorageError
+from personvern.manifest.model import Column, Dataset, Manifest
 from personvern.manifest.model import Table as MappedTable
 
 # Values per IN (...) list: well under SQLite's and PostgreSQL's parameter limits.
@@ -72,6 +73,23 @@ def dataset_url(ds: Dataset) -> str:
             )
         return value
     raise ConfigurationError(f"dataset {ds.id!r} has no url or url_env")
+
+
+def resolve_column(manifest: Manifest, ref: str) -> tuple[Dataset, MappedTable, Column]:
+    """``dataset.table.column`` or ``table.column`` (when unambiguous) of the data map."""
+    parts = str(ref).split(".")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise InvalidInput(f"{ref!r}: name a column as table.column or dataset.table.column")
+    want_ds = parts[0] if len(parts) == 3 else None
+    table_name, column_name = parts[-2], parts[-1]
+    hits = [(ds, t, c) for ds in manifest.datasets if ds.kind == "sql"
+            and (want_ds is None or ds.id == want_ds)
+            for t in ds.tables if t.name == table_name for c in t.columns if c.name == column_name]
+    if not hits:
+        raise InvalidInput(f"{ref!r} is not a column of the data map")
+    if len(hits) > 1:
+        raise InvalidInput(f"{ref!r} is in more than one dataset; write dataset.table.column")
+    return hits[0]
 
 
 class SqlDataset:
@@ -139,6 +157,24 @@ class SqlDataset:
                     out.append(f"{name}.{col} -> {fk.column.table.name}.{fk.column.name}")
         return sorted(out)
 
+    def deletion_order(self) -> list[str]:
+        """Mapped tables with referring tables first, so deletes never break a foreign key."""
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(table: str) -> None:
+            if table in seen:
+                return
+            seen.add(table)
+            for e in self.edges:
+                if e.target == table and e.table != table:
+                    visit(e.table)
+            order.append(table)
+
+        for name in self.mapped:
+            visit(name)
+        return order
+
     def identity_columns(self) -> Iterator[tuple[str, str, str]]:
         """(table, column, identity kind) for every identity column."""
         for t in self.spec.tables:
@@ -159,7 +195,7 @@ class SqlDataset:
             values = list(identities.get(kind, ()))
             if kind == "user_id":
                 values += list(identities.get("external_id", ()))
-            values = _coerce(self.tables[table].c[column], values)
+            values = as_column_type(self.tables[table].c[column], values)
             if values:
                 wanted.setdefault(table, {})[column] = values
         for table, columns in wanted.items():
@@ -210,9 +246,11 @@ class SqlDataset:
         return out
 
 
-def _coerce(column: SqlColumn[Any], values: list[Any]) -> list[Any]:
-    """Identity values as the column's type: PostgreSQL does not compare an integer
-    column with the text "42" (SQLite does); a value that cannot be one is no match."""
+def as_column_type(column: SqlColumn[Any], values: list[Any]) -> list[Any]:
+    """Identity values as the column's type, dropping those that cannot be one.
+
+    PostgreSQL does not compare an integer column with the text "42" (SQLite does), and a
+    value that cannot be an integer matches no row anyway."""
     try:
         python_type = column.type.python_type
     except NotImplementedError:

@@ -93,8 +93,3 @@ def deadlines(received_at: datetime, j: Jurisdiction, promise: ResponseDeadline)
         add_months(received, j.response_months + j.extension_months), calendar
     )
     return Deadlines(received, legal, promised, extended)
-
-
-def extension_notice_by(d: Deadlines) -> date:
-    """The person must be told of an extension within the first month (Art. 12(3))."""
-    return d.legal

@@ -49,7 +49,7 @@ from personvern.errors import (
 from personvern.law import Jurisdiction
 from personvern.mail.outbox import Mail, queue
 from personvern.manifest.model import Manifest
-from personvern.requests import fulfil, notices, tasks
+from personvern.requests import fulfil, jobs, notices, rectify, tasks
 from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 from personvern.requests.callbacks import CallbackFailed
 from personvern.requests.callbacks import call as call_app
@@ -280,9 +280,9 @@ def _check_details(
     if "note" in details:
         out["note"] = _text(details["note"], "the note")
     if type == "rectification":
-        changes = fulfil.validate_changes(ctx.manifest, details.get("changes"))
+        changes = rectify.validate_changes(ctx.manifest, details.get("changes"))
         for ref, value in changes.items():
-            kind = fulfil.identity_kind(ctx.manifest, ref)
+            kind = rectify.identity_kind(ctx.manifest, ref)
             if kind in ("email", "phone") and value is not None:
                 other = find_subject(session, kind, str(value))
                 if other is not None and other.id != target.id:
@@ -588,7 +588,7 @@ class Requests:
                                "verify the person's identity first")
             if req.state != "in_progress":
                 transition(s, self.ctx, req, "in_progress", actor, "work started")
-            job = fulfil.snapshot(s, req)
+            job = jobs.snapshot(s, req)
             opened = tasks.ensure(s, self.ctx.clock, self.ctx.manifest, req.id, req.type,
                                   req.subject_id, job.identities, actor)
             calls = [(t.id, t.dataset, t.action)
@@ -626,7 +626,7 @@ class Requests:
                 self._wait(job.request_id, actor, f"could not be recorded: {_one_line(exc)}")
             raise
 
-    def _call_apps(self, job: fulfil.Job, calls: list[tuple[int, str, str]], actor: str
+    def _call_apps(self, job: jobs.Job, calls: list[tuple[int, str, str]], actor: str
                    ) -> None:
         """Make the due http calls, each outside any transaction, recording each answer."""
         for task_id, ds_id, action in calls:
@@ -642,13 +642,13 @@ class Requests:
             with self.transaction() as s:
                 tasks.record_call(s, self.ctx.clock, task_id, answer, error, actor)
 
-    def _perform(self, job: fulfil.Job, out_dir: Path | None, actor: str, prove: bool,
+    def _perform(self, job: jobs.Job, out_dir: Path | None, actor: str, prove: bool,
                  lang: str | None) -> dict[str, Any] | RunResult:
         """The work on the SQL datasets; a dataset that is down is a waiting RunResult."""
-        env = fulfil.Env(self.ctx.manifest, self.ctx.jurisdiction, self.ctx.clock,
+        env = jobs.Env(self.ctx.manifest, self.ctx.jurisdiction, self.ctx.clock,
                          out_dir or Path.cwd(), lang)
         try:
-            datasets = self.datasets() if fulfil.needs_datasets(job) else []
+            datasets = self.datasets() if jobs.needs_datasets(job) else []
             return fulfil.perform(job, env, datasets, prove=prove)
         except StorageError as exc:
             self.close()  # reconnect next time: the server may be back
@@ -702,7 +702,7 @@ class Requests:
             req.outcome = {"error": note, "at": self.ctx.clock().isoformat(),
                            **({"partial": kept} if kept is not None else {})}
 
-    def _finish(self, job: fulfil.Job, done: dict[str, Any], actor: str) -> RunResult:
+    def _finish(self, job: jobs.Job, done: dict[str, Any], actor: str) -> RunResult:
         with self.transaction() as s:
             req = get_request(s, job.request_id)
             to = addressee(s, req)  # before an erasure removes the address
@@ -718,7 +718,7 @@ class Requests:
             if action is not None:
                 queued = notices.queue_notices(
                     s, self.ctx.clock, self.ctx.manifest, req.id, action,
-                    fulfil.affected_purposes(self.ctx.manifest, job, done), job.identities)
+                    jobs.affected_purposes(self.ctx.manifest, job), job.identities)
                 outcome["notices"] = [{"recipient": n.recipient, "channel": n.channel}
                                       for n in queued]
             req.outcome = outcome
@@ -734,7 +734,7 @@ def _storable(done: dict[str, Any]) -> dict[str, Any]:
     import json
 
     kept = {k: v for k, v in done.items() if k != "_kept_keys"}
-    stored: dict[str, Any] = json.loads(json.dumps(kept, default=fulfil.plain))
+    stored: dict[str, Any] = json.loads(json.dumps(kept, default=jobs.plain))
     return stored
 
 

@@ -31,7 +31,9 @@ from personvern.consent.tables import Guardianship, Identity, Membership, Subjec
 from personvern.errors import InvalidInput, NotFound
 from personvern.manifest.model import Manifest, Purpose
 from personvern.requests import engine as requests_engine
-from personvern.requests import fulfil
+from personvern.requests import information as request_information
+from personvern.requests import jobs as request_jobs
+from personvern.requests import rectify as request_rectify
 from personvern.requests.tables import Request
 from personvern.rights.acting import Act, consent_age, guardian_may_act
 from personvern.runtime import Runtime
@@ -153,11 +155,11 @@ def information(session: Session, rt: Runtime, subject_id: str, lang: str) -> di
     cached = _INFORMATION.get(key)
     if cached is not None:
         return cached
-    job = fulfil.Job(request_id="", type="access", subject_id=subject_id,
+    job = request_jobs.Job(request_id="", type="access", subject_id=subject_id,
                      subject_kind=subject.kind, identities={}, details={}, opened_by="self",
                      actor_subject_id=None, channel="portal", consent_purposes=answered,
                      engine_records={})
-    info = fulfil.art15(rt.loaded.manifest, rt.consent.jurisdiction, job, lang)
+    info = request_information.art15(rt.loaded.manifest, rt.consent.jurisdiction, job, lang)
     if len(_INFORMATION) >= 1024:
         _INFORMATION.clear()
     _INFORMATION[key] = info
@@ -226,7 +228,8 @@ def kept_on_erasure(manifest: Manifest, lang: str) -> list[dict[str, str]]:
                 continue
             why = rule.statute or next((p.name.get(lang) for p in manifest.purposes
                                         if rule.id in p.retention), rule.id)
-            out.append({"what": table.name, "why": why, "until": fulfil.rule_text(rule, lang)})
+            out.append({"what": table.name, "why": why,
+                        "until": request_information.rule_text(rule, lang)})
     return out
 
 
@@ -263,7 +266,8 @@ def rectify(rt: Runtime, me: str, person: Person, given: dict[str, str], out_dir
     changes = {ref: value.strip() for ref, value in given.items() if value.strip()}
     if not changes:
         raise InvalidInput("fill in at least one field", code="nothing_to_change")
-    fulfil.validate_changes(rt.loaded.manifest, changes)  # every error before anything runs
+    # Every error before anything runs.
+    request_rectify.validate_changes(rt.loaded.manifest, changes)
     return run_request(rt, me, person, "rectification", {"changes": changes}, out_dir, lang)
 
 

@@ -1,0 +1,139 @@
+"""The person's copy: the access package (Art. 15(3)) and the portability export (Art. 20).
+
+The access package is ``access-<id>.zip``: ``data.json`` (every row found, the Art. 15
+information, what the engine holds), one CSV per table and ``summary.html``. No other
+person's data leaves: a reference to a row that is not the person's is redacted. The
+portability export is ``portability-<id>.json``: what the person provided, for purposes
+whose basis gives the right. Both files are readable by their owner only.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from personvern.requests.datamap import Found, SqlDataset
+from personvern.requests.information import art15, render_summary
+from personvern.requests.jobs import Env, Job, find_all, plain, subject_purposes
+from personvern.rights.basis import rights_for
+
+REDACTED = "[redacted]"
+
+
+def package(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]:
+    """Write the access package; returns its file facts, row counts and redactions."""
+    found = find_all(job, datasets)
+    data: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    counts: dict[str, int] = {}
+    redacted = 0
+    for ds in datasets:
+        rows, n = redact(ds, found[ds.spec.id])
+        data[ds.spec.id] = rows
+        redacted += n
+        counts.update({f"{ds.spec.id}.{t}": len(r) for t, r in rows.items()})
+    callbacks = dict(job.callbacks)
+    for ds_id, answer in callbacks.items():
+        for table, table_rows in (answer or {}).get("tables", {}).items():
+            if table_rows:
+                data.setdefault(ds_id, {})[table] = table_rows
+                counts[f"{ds_id}.{table}"] = len(table_rows)
+    info = art15(env.manifest, env.jurisdiction, job, env.language())
+    path = env.out_dir / f"access-{job.request_id}.zip"
+    generated = env.clock()
+    document = {"request": job.request_id, "generated_at": generated, "information": info,
+                "datasets": data, "personvern": job.engine_records}
+    with _private_file(path) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("data.json", _json(document))
+        for ds_id, tables in data.items():
+            for table, table_rows in tables.items():
+                zf.writestr(f"{ds_id}/{table}.csv", _csv(table_rows))
+        zf.writestr("summary.html", render_summary(info, counts, generated, env.language()))
+    return {"package": _file_facts(path), "rows": counts, "redacted": redacted}
+
+
+def redact(ds: SqlDataset, found: Found) -> tuple[dict[str, list[dict[str, Any]]], int]:
+    """The subject's rows with every reference to another person's row redacted."""
+    allowed: dict[tuple[str, str], set[Any]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    redacted = 0
+    for table, rows in found.rows.items():
+        edges = [e for e in ds.edges if e.table == table]
+        for e in edges:
+            if (e.target, e.target_column) not in allowed:
+                allowed[(e.target, e.target_column)] = {
+                    r[e.target_column] for r in found.rows.get(e.target, {}).values()}
+        clean = []
+        for row in rows.values():
+            copy = dict(row)
+            for e in edges:
+                value = copy.get(e.column)
+                if value is not None and value not in allowed[(e.target, e.target_column)]:
+                    copy[e.column] = REDACTED
+                    redacted += 1
+            clean.append(copy)
+        if clean:
+            out[table] = clean
+    return out, redacted
+
+
+def export(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]:
+    """Art. 20: what the person provided, for purposes on consent or contract, as JSON."""
+    purposes = [p for p in subject_purposes(env.manifest, job) if "portability" in rights_for(p)]
+    categories = {c for p in purposes for c in p.categories}
+    found = find_all(job, datasets)
+    data: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    counts: dict[str, int] = {}
+    for ds in datasets:
+        for table, rows in found[ds.spec.id].rows.items():
+            cols = [c.name for c in ds.mapped[table].columns
+                    if c.provided and set(c.categories) & categories]
+            picked = [{c: plain(row[c]) for c in cols} for row in rows.values()]
+            picked = [r for r in picked if any(v is not None for v in r.values())]
+            if picked:
+                data.setdefault(ds.spec.id, {})[table] = picked
+                counts[f"{ds.spec.id}.{table}"] = len(picked)
+    path = env.out_dir / f"portability-{job.request_id}.json"
+    with _private_file(path) as fh:
+        fh.write(_json({
+            "format": "personvern-portability/1", "request": job.request_id,
+            "generated_at": env.clock(), "controller": env.manifest.controller.name,
+            "purposes": [p.id for p in purposes], "data": data,
+        }).encode())
+    return {"export": _file_facts(path), "rows": counts}
+
+
+def _json(value: Any) -> str:
+    """Readable JSON, non-ASCII letters kept (æ, ø, å), database values made plain."""
+    return json.dumps(value, ensure_ascii=False, indent=2, default=plain)
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    """One table's rows as CSV, with every field any row has."""
+    buf = io.StringIO()
+    # An app's rows (an http dataset) need not all have the same fields.
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: plain(v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def _private_file(path: Path) -> io.BufferedWriter:
+    """A new file only its owner can read: it holds a person's data."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "wb")
+
+
+def _file_facts(path: Path) -> dict[str, Any]:
+    """Where the file is, its SHA-256 (the download checks it) and its size."""
+    data = path.read_bytes()
+    return {"path": str(path), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}

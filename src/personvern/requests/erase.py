@@ -1,0 +1,334 @@
+"""Erasure (Art. 17): the person's rows deleted or masked as the data map says, rows under
+a legal hold kept and restricted, then the engine forgets the person.
+
+Per dataset, a plan is made whole before anything runs (:class:`_Plan`): which rows are
+kept under an active hold (and the rows they point at), which are deleted, which columns
+are nulled, masked or hashed. It runs in one transaction per dataset, children first.
+The answer says what was kept, why and until when. The engine's side (:func:`forget`)
+deletes what the engine holds on the person and, last, destroys their key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import Date, DateTime, String, bindparam, delete, or_, update
+from sqlalchemy import Table as SqlTable
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from personvern.consent.tables import (
+    CookieChoice,
+    Guardianship,
+    Identity,
+    LedgerEvidence,
+    Membership,
+    Subject,
+)
+from personvern.errors import ConfigurationError
+from personvern.law import Jurisdiction
+from personvern.manifest.model import RetentionRule
+from personvern.manifest.model import Table as MappedTable
+from personvern.requests.datamap import Found, SqlDataset
+from personvern.requests.deadlines import receipt_date
+from personvern.requests.information import rule_text
+from personvern.requests.jobs import Env, Job, walk_ids
+from personvern.requests.tables import Request
+from personvern.storage.engine import sqlite_checkpoint, storage_errors
+
+if TYPE_CHECKING:
+    from personvern.consent.service import ConsentContext
+
+
+# ---- legal holds ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Hold:
+    """Why a row is kept despite erasure, and until when (None: no date to compute it)."""
+
+    rule: str
+    until: date | None
+    via: str | None = None
+
+
+def hold_until(rule: RetentionRule, j: Jurisdiction, on: date | None) -> date | None:
+    """The last day a row dated ``on`` is kept under ``rule``.
+
+    Bookkeeping (bokføringsloven § 13): ``bookkeeping_years`` after the end of the
+    fiscal year of the row's date, the fiscal year being the calendar year (the
+    default in Norway; the manifest has no field for another year end yet).
+    """
+    if on is None or rule.duration.unlimited:
+        return None
+    if rule.bookkeeping or rule.trigger == "fiscal_year_end":
+        year_end = date(on.year, 12, 31)
+        if rule.bookkeeping:
+            return year_end + relativedelta(years=j.bookkeeping_years)
+        return year_end + relativedelta(years=rule.duration.years, months=rule.duration.months,
+                                        days=rule.duration.days)
+    if rule.trigger == "collected":
+        return on + relativedelta(years=rule.duration.years, months=rule.duration.months,
+                                  days=rule.duration.days)
+    return None  # the trigger (end of contract, ...) is not in the row: keep, say so
+
+
+def row_date(table: SqlTable, row: dict[str, Any]) -> date | None:
+    """The row's date for a hold: its first date or timestamp column with a value."""
+    for col in table.columns:
+        if isinstance(col.type, (Date, DateTime)):
+            value = row.get(col.name)
+            if isinstance(value, datetime):
+                return value.date()
+            if isinstance(value, date):
+                return value
+    return None
+
+
+# ---- the plan: what happens to each row, decided before anything runs ---------------------
+
+def _row_action(spec: MappedTable) -> str:
+    """What erasure does to a row that no active hold keeps."""
+    if spec.erase == "keep":
+        return "delete_row" if spec.hold else "keep"  # a hold that ended no longer keeps it
+    return spec.erase
+
+
+class _Plan:
+    """What erasure will do to one dataset; checked whole before anything runs."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, dict[Any, Hold]] = defaultdict(dict)
+        self.deletes: dict[str, list[Any]] = defaultdict(list)
+        self.updates: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.untouched: dict[str, int] = defaultdict(int)
+
+
+def _plan(ds: SqlDataset, found: Found, env: Env) -> _Plan:
+    """The plan for the person's rows in ``ds``: kept, deleted, or changed column by column."""
+    today = receipt_date(env.clock(), env.jurisdiction)
+    plan = _Plan()
+
+    def active(rule_id: str, table: str, row: dict[str, Any]) -> Hold | None:
+        rule = env.manifest.retention_rule(rule_id)
+        if rule is None:
+            raise ConfigurationError(f"hold {rule_id!r} names no retention rule")
+        until = hold_until(rule, env.jurisdiction, row_date(ds.tables[table], row))
+        return Hold(rule.id, until) if until is None or until >= today else None
+
+    for table, rows in found.rows.items():
+        spec = ds.mapped[table]
+        if spec.hold:
+            for key, row in rows.items():
+                hold = active(spec.hold, table, row)
+                if hold:
+                    plan.kept[table][key] = hold
+    _keep_referenced(ds, found, plan)
+    for table, rows in found.rows.items():
+        spec = ds.mapped[table]
+        t = ds.tables[table]
+        for key, row in rows.items():
+            if key in plan.kept.get(table, {}):
+                continue
+            action = _row_action(spec)
+            held_cols = {c.name for c in spec.columns if c.hold and active(c.hold, table, row)}
+            if action == "delete_row" and not held_cols:
+                plan.deletes[table].append(key)
+                continue
+            if action == "keep":
+                plan.untouched[table] += 1
+                continue
+            values = {}
+            for c in spec.columns:
+                how = c.erase or (action if action != "delete_row" else "mask")
+                if c.name == spec.key or c.name in held_cols or how == "keep":
+                    continue
+                values[c.name] = _erased_value(t, c.name, how, row.get(c.name), ds.spec.id)
+            if values:
+                plan.updates[table].append({"_key": key, **values})
+    return plan
+
+
+def _keep_referenced(ds: SqlDataset, found: Found, plan: _Plan) -> None:
+    """A row a kept row points at stays too, if erasure would delete it (foreign keys)."""
+    changed = True
+    while changed:
+        changed = False
+        for e in ds.edges:
+            kept_children = plan.kept.get(e.table)
+            if not kept_children or _row_action(ds.mapped[e.target]) != "delete_row":
+                continue
+            targets = found.rows.get(e.target, {})
+            for child_key, hold in list(kept_children.items()):
+                value = found.rows[e.table][child_key].get(e.column)
+                for t_key, t_row in targets.items():
+                    if t_row.get(e.target_column) == value and t_key not in plan.kept[e.target]:
+                        plan.kept[e.target][t_key] = Hold(hold.rule, hold.until, via=e.table)
+                        changed = True
+
+
+def _erased_value(table: SqlTable, column: str, how: str, value: Any, ds_id: str) -> Any:
+    """The value an erased column gets; ConfigurationError if the column cannot take it."""
+    col = table.c[column]
+    is_text = isinstance(col.type, String)
+    if how == "null" and (col.nullable or not is_text):
+        if not col.nullable:
+            raise ConfigurationError(f"{ds_id}.{table.name}.{column} cannot be set to null "
+                                     "(NOT NULL); map it with erase: mask or keep")
+        return None
+    if not is_text:
+        if not col.nullable:
+            raise ConfigurationError(f"{ds_id}.{table.name}.{column} ({col.type}) cannot be "
+                                     f"{how}ed and is NOT NULL; map it with erase: keep or null")
+        return None
+    length = getattr(col.type, "length", None) or 255
+    if how == "hash" and value is not None:
+        text = "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()
+    else:  # mask, or null on a NOT NULL text column: a unique placeholder (unique columns)
+        text = f"slettet-{secrets.token_hex(6)}"
+    return text[:length]
+
+
+# ---- the work on the datasets ---------------------------------------------------------------
+
+def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = True
+          ) -> dict[str, Any]:
+    """Erase the person's rows in every dataset; with ``prove``, search for what is left."""
+    deleted: dict[str, int] = {}
+    changed: dict[str, int] = {}
+    kept_out: list[dict[str, Any]] = []
+    kept_keys: dict[str, dict[str, set[Any]]] = {}
+    untouched: dict[str, int] = {}
+    for ds in datasets:
+        with storage_errors(ds.engine.url), ds.engine.begin() as conn:
+            found = ds.find(conn, walk_ids(job, ds))
+            plan = _plan(ds, found, env)
+            try:
+                _apply(conn, ds, plan)
+            except IntegrityError as exc:
+                raise ConfigurationError(
+                    f"dataset {ds.spec.id!r}: erasing broke a foreign key the data map does "
+                    f"not follow; add it as a reference ({str(exc.orig).splitlines()[0]})"
+                ) from None
+        sqlite_checkpoint(ds.engine)  # no copy of the erased rows left in the WAL
+        name = ds.spec.id
+        deleted.update({f"{name}.{t}": len(k) for t, k in plan.deletes.items() if k})
+        changed.update({f"{name}.{t}": len(r) for t, r in plan.updates.items() if r})
+        untouched.update({f"{name}.{t}": n for t, n in plan.untouched.items()})
+        kept_keys[name] = {t: set(k) for t, k in plan.kept.items() if k}
+        kept_out += _describe_kept(name, plan, env)
+    callbacks = dict(job.callbacks)
+    for ds_id, answer in callbacks.items():  # what the apps kept, said the same way
+        kept_out += [{"dataset": ds_id, "table": k["table"], "rows": k["rows"], "rule": None,
+                      "why": k["why"], "until": k.get("until"), "restricted": True, "keys": []}
+                     for k in (answer or {}).get("kept", [])]
+    done = {"deleted": deleted, "changed": changed, "kept": kept_out,
+            "kept_by_map": untouched, "callbacks": callbacks, "_kept_keys": kept_keys}
+    if prove:
+        from personvern.requests.proof import prove_erased
+
+        done["proof"] = prove_erased(datasets, job.identities, kept_keys).as_dict()
+    return done
+
+
+def _apply(conn: Any, ds: SqlDataset, plan: _Plan) -> None:
+    """Run the plan: deletes children first, then updates batched by the columns they set."""
+    for table in ds.deletion_order():
+        keys = plan.deletes.get(table)
+        if keys:
+            t = ds.tables[table]
+            key = ds.mapped[table].key
+            for start in range(0, len(keys), 500):
+                conn.execute(delete(t).where(t.c[key].in_(keys[start:start + 500])))
+    for table, rows in plan.updates.items():
+        t = ds.tables[table]
+        key = ds.mapped[table].key
+        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_shape[tuple(sorted(k for k in row if k != "_key"))].append(row)
+        for cols, batch in by_shape.items():
+            stmt = update(t).where(t.c[key] == bindparam("_key")).values(
+                {c: bindparam(c) for c in cols})
+            conn.execute(stmt, batch)
+
+
+def _describe_kept(ds_id: str, plan: _Plan, env: Env) -> list[dict[str, Any]]:
+    """What was kept, why and until when, grouped for the answer to the person."""
+    lang = env.language()
+    groups: dict[tuple[str, str, date | None, str | None], list[Any]] = defaultdict(list)
+    for table, rows in plan.kept.items():
+        for key, hold in rows.items():
+            groups[(table, hold.rule, hold.until, hold.via)].append(key)
+    out = []
+    for (table, rule_id, until, via), keys in sorted(groups.items(), key=lambda g: (
+            g[0][0], g[0][2] or date.max)):
+        rule = env.manifest.retention_rule(rule_id)
+        why = rule_text(rule, lang) if rule else rule_id
+        if rule and rule.statute:
+            why = f"{why} ({rule.statute})"
+        if via:
+            why += f"; needed by the kept {via} rows"
+        out.append({"dataset": ds_id, "table": table, "rows": len(keys), "rule": rule_id,
+                    "why": why, "until": until.isoformat() if until else None,
+                    "restricted": True, "keys": sorted(keys, key=str)})
+    return out
+
+
+# ---- the engine's side ----------------------------------------------------------------------
+
+def forget(session: Session, consent: ConsentContext, job: Job, outcome: dict[str, Any],
+           now: datetime) -> None:
+    """The engine's side of an erasure: forget the person, finish the proof, destroy the key."""
+    erase_in_engine(session, job.subject_id, job.request_id, now)
+    from personvern.requests.proof import engine_leftovers
+
+    if "proof" in outcome:
+        left = engine_leftovers(session, job.identities)
+        outcome["proof"]["engine"] = left
+        outcome["proof"]["clean"] = outcome["proof"]["clean"] and not left
+    consent.cache.invalidate_on_commit(session, job.subject_id)
+    # Last: destroy the subject's key, so every copy of their ciphertext (backups too)
+    # is unreadable.
+    from personvern.keys.shred import shred_subject
+
+    outcome["key_destroyed"] = shred_subject(session, job.subject_id, at=now,
+                                             reason=f"request:{job.request_id}")
+
+
+def erase_in_engine(session: Session, subject_id: str, request_id: str, at: datetime) -> None:
+    """Erase what the engine holds on the person; the pseudonymous id, the hash-chained
+    ledger facts and this request's record (without personal values) remain as proof."""
+    conn = session.connection()  # Core statements: no ORM bookkeeping for plain deletes
+    for table, where in (
+        (_IDENTITIES, _IDENTITIES.c.subject_id == subject_id),
+        (_EVIDENCE, _EVIDENCE.c.subject_id == subject_id),
+        (_GUARDIANS, or_(_GUARDIANS.c.guardian_id == subject_id,
+                         _GUARDIANS.c.child_id == subject_id)),
+        (_MEMBERS, _MEMBERS.c.subject_id == subject_id),
+        (_COOKIES, _COOKIES.c.subject_id == subject_id),
+    ):
+        conn.execute(delete(table).where(where))
+    conn.execute(update(_REQUESTS).where(_REQUESTS.c.subject_id == subject_id,
+                                         _REQUESTS.c.id != request_id).values(details={}))
+    subject = session.get(Subject, subject_id)
+    if subject is not None:
+        subject.erased_at = at
+        subject.closed_at = subject.closed_at or at
+        subject.birth_date = None
+        subject.last_activity = None
+    session.flush()
+
+
+# The engine's tables as Core tables: erase_in_engine deletes without loading ORM objects.
+_IDENTITIES: SqlTable = Identity.__table__  # type: ignore[assignment]
+_EVIDENCE: SqlTable = LedgerEvidence.__table__  # type: ignore[assignment]
+_GUARDIANS: SqlTable = Guardianship.__table__  # type: ignore[assignment]
+_MEMBERS: SqlTable = Membership.__table__  # type: ignore[assignment]
+_COOKIES: SqlTable = CookieChoice.__table__  # type: ignore[assignment]
+_REQUESTS: SqlTable = Request.__table__  # type: ignore[assignment]

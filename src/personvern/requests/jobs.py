@@ -1,0 +1,178 @@
+"""A request as the work sees it, and what every kind of work shares.
+
+The engine reads a :class:`Job` in one transaction (:func:`snapshot`) and closes it, so
+no engine transaction stays open while the service's datasets are worked on. Each kind
+of work (:mod:`access`, :mod:`rectify`, :mod:`erase`, :mod:`restrict`, :mod:`objection`,
+all in :mod:`personvern.requests`) takes the job and an :class:`Env`; this module also
+finds the person's rows and says which purposes are theirs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from personvern.clock import Clock
+from personvern.consent.tables import Identity, LedgerEvent, Subject
+from personvern.errors import NotFound
+from personvern.law import Jurisdiction
+from personvern.manifest.model import Manifest, Purpose
+from personvern.requests.datamap import Found, SqlDataset, resolve_column
+from personvern.requests.tables import Request
+from personvern.storage.engine import storage_errors
+
+
+@dataclass(frozen=True)
+class Env:
+    """What the work needs from outside: the manifest, the law, the clock, where files go."""
+
+    manifest: Manifest
+    jurisdiction: Jurisdiction
+    clock: Clock
+    out_dir: Path
+    lang: str | None = None
+
+    def language(self) -> str:
+        """The language of the summary: asked for, else bokmål if the service speaks it."""
+        if self.lang in ("nb", "en"):
+            return self.lang
+        return "nb" if "nb" in self.manifest.languages else "en"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A request as the work sees it, read from the engine in one transaction."""
+
+    request_id: str
+    type: str
+    subject_id: str
+    subject_kind: str | None
+    identities: dict[str, list[str]]
+    details: dict[str, Any]
+    opened_by: str
+    actor_subject_id: str | None
+    channel: str
+    consent_purposes: frozenset[str]
+    engine_records: dict[str, Any]
+    # The answers of http datasets (personvern.requests.tasks), by dataset id.
+    callbacks: dict[str, Any] = field(default_factory=dict)
+
+
+def snapshot(session: Session, req: Request) -> Job:
+    """Everything the work needs, so no engine transaction stays open during it."""
+    subject = session.get(Subject, req.subject_id)
+    if subject is None or subject.erased_at is not None:
+        raise NotFound(f"subject {req.subject_id} no longer exists (erased)")
+    identities: dict[str, list[str]] = defaultdict(list)
+    rows = session.scalars(select(Identity).where(Identity.subject_id == subject.id)
+                           .order_by(Identity.id))
+    for ident in rows:
+        identities[ident.kind].append(ident.value)
+    events = list(session.scalars(select(LedgerEvent).where(LedgerEvent.subject_id == subject.id)
+                                  .order_by(LedgerEvent.seq)))
+    records: dict[str, Any] = {}
+    if req.type == "access":
+        records = {
+            "subject": {"id": subject.id, "kind": subject.kind, "birth_date": subject.birth_date,
+                        "created_at": subject.created_at,
+                        "last_activity": subject.last_activity},
+            "identities": [{"kind": k, "value": v} for k, vs in identities.items() for v in vs],
+            "consent_events": [{"purpose": e.purpose, "type": e.type, "at": e.at,
+                                "actor": e.actor, "channel": e.channel} for e in events],
+            "requests": [{"id": r.id, "type": r.type, "state": r.state,
+                          "received_at": r.received_at, "closed_at": r.closed_at}
+                         for r in session.scalars(select(Request).where(
+                             Request.subject_id == subject.id).order_by(Request.received_at))],
+        }
+    return Job(
+        request_id=req.id, type=req.type, subject_id=subject.id, subject_kind=subject.kind,
+        identities=dict(identities), details=dict(req.details or {}), opened_by=req.opened_by,
+        actor_subject_id=req.opened_by_subject_id, channel=req.channel,
+        consent_purposes=frozenset(e.purpose for e in events if e.purpose),
+        engine_records=records,
+    )
+
+
+def needs_datasets(job: Job) -> bool:
+    """Whether the work touches the service's datasets."""
+    return job.type in ("access", "portability", "rectification", "erasure")
+
+
+def plain(value: Any) -> Any:
+    """A JSON- and CSV-ready form of a database value."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, memoryview)):
+        return bytes(value).hex()
+    return value
+
+
+# ---- the person's rows ------------------------------------------------------------------
+
+def walk_ids(job: Job, ds: SqlDataset) -> dict[str, Sequence[Any]]:
+    """The identities typed as the columns they are compared with.
+
+    PostgreSQL does not compare an integer user id with the text "42" (SQLite does).
+    ``SqlDataset.find`` now casts per column itself (``as_column_type``); this earlier
+    cast differs only for text with a leading "-" (dropped here; there "-5" matches -5
+    and "--5" fails in ``int``), so it stays until a change of its own settles that.
+    """
+    out: dict[str, Sequence[Any]] = {}
+    for kind, values in job.identities.items():
+        wanted = {kind, "user_id"} if kind == "external_id" else {kind}
+        types = set()
+        for table, column, k in ds.identity_columns():
+            if k in wanted:
+                try:
+                    types.add(ds.tables[table].c[column].type.python_type)
+                except NotImplementedError:
+                    types.add(object)
+        if types == {int}:
+            out[kind] = [int(v) for v in values if v.strip().isdigit()]
+        else:
+            out[kind] = values
+    return out
+
+
+def find_all(job: Job, datasets: Sequence[SqlDataset]) -> dict[str, Found]:
+    """The person's rows in every dataset, by dataset id, each read in its own connection."""
+    found: dict[str, Found] = {}
+    for ds in datasets:
+        with storage_errors(ds.engine.url), ds.engine.connect() as conn:
+            found[ds.spec.id] = ds.find(conn, walk_ids(job, ds))
+    return found
+
+
+# ---- which purposes are this person's ---------------------------------------------------
+
+def subject_purposes(manifest: Manifest, job: Job) -> list[Purpose]:
+    """The purposes that process this person's data: those for their kind of subject,
+    and consent purposes only where they ever answered (the ledger has an event)."""
+    known = {s.id for s in manifest.subjects}
+    kind = job.subject_kind if job.subject_kind in known else None
+    return [p for p in manifest.purposes
+            if (kind is None or not p.subjects or kind in p.subjects)
+            and (p.legal_basis != "consent" or p.id in job.consent_purposes)]
+
+
+def affected_purposes(manifest: Manifest, job: Job) -> list[Purpose]:
+    """Purposes whose recipients must hear of this change (Art. 19)."""
+    purposes = subject_purposes(manifest, job)
+    if job.type != "rectification":
+        return purposes
+    # A rectification concerns only those who receive the changed categories.
+    categories: set[str] = set()
+    for ref in job.details.get("changes", {}):
+        _, _, column = resolve_column(manifest, ref)
+        categories.update(column.categories)
+    return [p for p in purposes if categories & set(p.categories)]
