@@ -139,6 +139,24 @@ class SqlDataset:
                     out.append(f"{name}.{col} -> {fk.column.table.name}.{fk.column.name}")
         return sorted(out)
 
+    def deletion_order(self) -> list[str]:
+        """Mapped tables with referring tables first, so deletes never break a foreign key."""
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(table: str) -> None:
+            if table in seen:
+                return
+            seen.add(table)
+            for e in self.edges:
+                if e.target == table and e.table != table:
+                    visit(e.table)
+            order.append(table)
+
+        for name in self.mapped:
+            visit(name)
+        return order
+
     def identity_columns(self) -> Iterator[tuple[str, str, str]]:
         """(table, column, identity kind) for every identity column."""
         for t in self.spec.tables:
@@ -159,7 +177,7 @@ class SqlDataset:
             values = list(identities.get(kind, ()))
             if kind == "user_id":
                 values += list(identities.get("external_id", ()))
-            values = _coerce(self.tables[table].c[column], values)
+            values = as_column_type(self.tables[table].c[column], values)
             if values:
                 wanted.setdefault(table, {})[column] = values
         for table, columns in wanted.items():
@@ -210,9 +228,11 @@ class SqlDataset:
         return out
 
 
-def _coerce(column: SqlColumn[Any], values: list[Any]) -> list[Any]:
-    """Identity values as the column's type: PostgreSQL does not compare an integer
-    column with the text "42" (SQLite does); a value that cannot be one is no match."""
+def as_column_type(column: SqlColumn[Any], values: list[Any]) -> list[Any]:
+    """Identity values as the column's type, dropping those that cannot be one.
+
+    PostgreSQL does not compare an integer column with the text "42" (SQLite does), and a
+    value that cannot be an integer matches no row anyway."""
     try:
         python_type = column.type.python_type
     except NotImplementedError:

@@ -506,25 +506,6 @@ def _row_action(spec: MappedTable) -> str:
     return spec.erase
 
 
-def _deletion_order(ds: SqlDataset) -> list[str]:
-    """Tables with referring tables first, so deletes never break a foreign key."""
-    order: list[str] = []
-    seen: set[str] = set()
-
-    def visit(table: str) -> None:
-        if table in seen:
-            return
-        seen.add(table)
-        for e in ds.edges:
-            if e.target == table and e.table != table:
-                visit(e.table)
-        order.append(table)
-
-    for name in ds.mapped:
-        visit(name)
-    return order
-
-
 class _Plan:
     """What erasure will do to one dataset; checked whole before anything runs."""
 
@@ -652,7 +633,7 @@ def _erase(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]
 
 
 def _apply(conn: Any, ds: SqlDataset, plan: _Plan) -> None:
-    for table in _deletion_order(ds):
+    for table in ds.deletion_order():
         keys = plan.deletes.get(table)
         if keys:
             t = ds.tables[table]

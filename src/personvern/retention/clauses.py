@@ -32,7 +32,7 @@ from personvern.errors import ConfigurationError
 from personvern.law import Jurisdiction
 from personvern.manifest.model import RetentionRule
 from personvern.manifest.model import Table as MappedTable
-from personvern.requests.datamap import CHUNK, SqlDataset, _coerce
+from personvern.requests.datamap import CHUNK, SqlDataset, as_column_type
 from personvern.retention.resolve import Dating
 
 MASK = "slettet-"
@@ -113,7 +113,7 @@ def owned(ds: SqlDataset, table: str, identities: Mapping[str, Sequence[Any]],
             values += list(identities.get("external_id", ()))
         # As the data map walk compares: the column's own index does the work (a
         # lower() here would scan the table for every batch).
-        values = _coerce(t.c[col.name], values)
+        values = as_column_type(t.c[col.name], values)
         column = t.c[col.name]
         for start in range(0, len(values), CHUNK):
             parts.append(column.in_(values[start:start + CHUNK]))

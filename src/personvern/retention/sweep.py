@@ -158,7 +158,7 @@ class Sweeper:
 
     def _order(self, tr: TableRules) -> tuple[str, int]:
         ds = self.res.datasets[tr.dataset]
-        return tr.dataset, _deletion_order(ds).index(tr.table)
+        return tr.dataset, ds.deletion_order().index(tr.table)
 
     def _release(self) -> None:
         """Erase subjects kept only for a legal hold once the hold's rows are gone."""
@@ -485,7 +485,7 @@ class Sweeper:
                                  self.now)
             idents = people.identities(s, page)
         total = 0
-        order = {name: i for i, name in enumerate(_deletion_order(ds))}
+        order = {name: i for i, name in enumerate(ds.deletion_order())}
         with storage_errors(ds.engine.url), ds.engine.begin() as conn:
             for tr in sorted(tables, key=lambda x: order[x.table]):
                 groups: dict[frozenset[str], list[str]] = defaultdict(list)
@@ -858,12 +858,6 @@ def _engine_dated(rule: RetentionRule, tr: TableRules) -> bool:
 def _consent(res: Resolution, purpose_id: str) -> bool:
     p = next((p for p in res.manifest.purposes if p.id == purpose_id), None)
     return p is not None and p.legal_basis == "consent"
-
-
-def _deletion_order(ds: SqlDataset) -> list[str]:
-    from personvern.requests.fulfil import _deletion_order as order
-
-    return order(ds)
 
 
 def _identity_path(ds: SqlDataset, table: str) -> tuple[tuple[Any, ...], str] | None:
