@@ -121,7 +121,7 @@ def child_sql(service: Path) -> dict[str, Any]:
 
 def child_sweep(manifest: Path, engine_url: str, batch: int) -> dict[str, Any]:
     """The sweep through the library, in this (fresh) process."""
-    import personvern.retention.sweep  # noqa: F401 (imported before the clock starts)
+    import personvern.retention.execute  # noqa: F401 (imported before the clock starts)
     from personvern import retention
     from personvern.manifest.loader import load_manifest
     from personvern.storage.engine import create_engine_for

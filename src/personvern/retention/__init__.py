@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from personvern.manifest.loader import LoadedManifest
+    from personvern.retention.execute import Progress
+    from personvern.retention.planning import Report
     from personvern.retention.resolve import Resolution
-    from personvern.retention.sweep import Progress, Report
 
 
 def on_subject_erased(session: Session, subject_id: str, at: datetime) -> None:
@@ -78,7 +79,9 @@ def _sweep(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetim
            ) -> tuple[Report, dict[str, Any]]:
     from personvern.errors import InvalidInput
     from personvern.law import get_jurisdiction
-    from personvern.retention.sweep import Sweeper
+    from personvern.retention.due import Due
+    from personvern.retention.execute import Executor
+    from personvern.retention.planning import Planner
 
     if now.tzinfo is None:
         raise InvalidInput("the sweep's time needs a UTC offset")
@@ -86,7 +89,6 @@ def _sweep(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetim
         raise InvalidInput(f"--batch {batch}: give a batch size from 1 to 50000")
     j = get_jurisdiction(loaded.manifest.jurisdiction.country)
     with resolved(loaded) as res:
-        sweeper = Sweeper(res, j, sessions, now, batch, dry_run=dry_run, progress=progress,
-                          by=by)
-        report = sweeper.execute()
+        due = Due(res, j, sessions, now, batch)
+        report = Planner(due).plan() if dry_run else Executor(due, progress=progress, by=by).run()
         return report, report.as_dict(res)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from personvern.errors import InvalidInput
-from personvern.retention.sweep import ACTOR
+from personvern.retention.execute import ACTOR
 from personvern.retention.tables import RetentionBatch, RetentionSweep
 from personvern.storage.models import AuditEvent
 

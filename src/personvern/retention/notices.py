@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
@@ -14,8 +14,12 @@ from personvern.errors import InvalidInput
 from personvern.law import Jurisdiction
 from personvern.mail.outbox import Mail, queue
 from personvern.manifest.model import Manifest, RetentionRule
-from personvern.retention.clauses import cutoff, local_today
+from personvern.retention.clauses import MASK, cutoff, local_today
 from personvern.retention.people import S
+from personvern.storage.engine import storage_errors
+
+if TYPE_CHECKING:
+    from personvern.retention.due import Due
 
 
 def queue_notices(session: Session, manifest: Manifest, j: Jurisdiction, rule: RetentionRule,
@@ -99,3 +103,36 @@ def window(rule: RetentionRule, now: datetime, j: Jurisdiction
         return None
     d = rule.notice_before
     return limit, limit + relativedelta(years=d.years, months=d.months, days=d.days)
+
+
+def queue_due(due: Due, *, dry_run: bool) -> int:
+    """Warn people ``notice_before`` an inactivity deletion: dated by the engine, or by a
+    column of a table that identifies them by e-mail. How many were (dry: would be) queued."""
+    count = 0
+    res, j, now = due.res, due.j, due.now
+    for rule in res.manifest.retention:
+        if rule.notice_before is None or rule.trigger != "last_activity":
+            continue
+        holdings = [(tr, h) for tr in res.tables for h in tr.holdings if h.rule.id == rule.id]
+        if any(h.dating.kind == "engine" for _, h in holdings):
+            with due.engine() as s:
+                count += queue_notices(s, res.manifest, j, rule, now, dry_run=dry_run)
+        span = window(rule, now, j)
+        for tr, h in holdings:
+            ds = res.datasets[tr.dataset]
+            spec = ds.mapped[tr.table]
+            email = next((c.name for c in spec.columns if c.identity == "email"), None)
+            if span is None or email is None or h.dating.kind != "column" \
+                    or h.dating.table != tr.table or h.dating.path:
+                continue
+            t = ds.tables[tr.table]
+            date_col = t.c[str(h.dating.column)]
+            with storage_errors(ds.engine.url), ds.engine.connect() as conn:
+                rows = [(r[0], r[1], r[2]) for r in conn.execute(
+                    select(t.c[spec.key], t.c[email], date_col).where(
+                        date_col > span[0], date_col <= span[1],
+                        t.c[email].not_like(MASK + "%")))]
+            with due.engine() as s:
+                count += queue_row_notices(s, res.manifest, j, rule, now, rows,
+                                           f"{tr.dataset}.{tr.table}", dry_run=dry_run)
+    return count

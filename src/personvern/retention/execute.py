@@ -1,0 +1,419 @@
+"""The run: a sweep that deletes, anonymises or restricts what is due, in audited batches.
+
+Work goes in set-based batches per (rule, table) step. A batch is recorded as pending in
+the engine before the service's data changes and marked done together with the engine's
+side (erasing or restricting subjects, the audit event), so a crash anywhere is finished
+by the next run: the service's statements re-check their condition and change nothing
+twice, and the pending batch's engine side is done then.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from personvern.audit import append_audit
+from personvern.errors import InvalidInput
+from personvern.manifest.model import RetentionRule
+from personvern.retention import clauses, people
+from personvern.retention.due import Due, by_dataset, engine_dated, holding
+from personvern.retention.notices import queue_due
+from personvern.retention.planning import EXAMPLES, Report, StepResult
+from personvern.retention.resolve import HOLD, TableRules
+from personvern.retention.tables import RetentionBatch, RetentionRestriction, RetentionSweep
+from personvern.storage.engine import storage_errors
+
+ACTOR = "retention"  # the actor of a sweep's audit events; its history finds them by it
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class Executor:
+    """One sweep for real: what a crash left first, then every step in recorded batches."""
+
+    due: Due
+    progress: Progress | None = None
+    by: str | None = None  # who or what started the sweep, for its history
+    sweep_id: int | None = None
+    report: Report = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.report = Report(self.due.now, dry_run=False)
+
+    def run(self) -> Report:
+        """Open the sweep, run every step, queue the notices, release holds, close it."""
+        self.report.undated += self.due.undated()
+        self._begin()
+        for rule, by_column, by_engine in self.due.steps():
+            for tr in by_column:
+                self._column_step(rule, tr)
+            if by_engine:
+                self._engine_step(rule, by_engine)
+        self.report.notices += queue_due(self.due, dry_run=False)
+        self._release()
+        self._finish()
+        return self.report
+
+    # ---- the sweep's own record ---------------------------------------------------------
+
+    def _begin(self) -> None:
+        """Refuse a clock gone backwards, finish what a crash left, record the new sweep."""
+        now, batch = self.due.now, self.due.batch
+        with self.due.engine() as s:
+            last = s.scalar(select(func.max(RetentionSweep.now)))
+            if last is not None and now < last:
+                raise InvalidInput(
+                    f"the clock went backwards: a sweep already ran at {last.isoformat()}, "
+                    f"later than --now {now.isoformat()}; nothing was changed")
+        self.report.resumed_batches = self._resume()
+        with self.due.engine() as s:
+            sweep = RetentionSweep(now=now, started_at=now, batch_size=batch, totals={})
+            s.add(sweep)
+            s.flush()
+            self.sweep_id = self.report.sweep_id = sweep.id
+            append_audit(s, lambda: now, ACTOR, "retention.sweep.start",
+                         f"sweep:{sweep.id}", {"now": now.isoformat(), "batch": batch,
+                                                "by": self.by})
+
+    def _finish(self) -> None:
+        """Close the sweep with its totals per step and the notices queued."""
+        now = self.due.now
+        totals: dict[str, int] = defaultdict(int)
+        for st in self.report.steps:
+            totals[f"{st.rule}:{st.dataset}.{st.table}"] += st.rows
+        with self.due.engine() as s:
+            sweep = s.get(RetentionSweep, self.sweep_id)
+            assert sweep is not None
+            sweep.finished_at = now
+            sweep.totals = {**totals, "notices": self.report.notices}
+            append_audit(s, lambda: now, ACTOR, "retention.sweep.finish",
+                         f"sweep:{sweep.id}", {"rows": sum(totals.values()),
+                                               "notices": self.report.notices})
+
+    def _resume(self) -> int:
+        """Finish the pending batches of sweeps a crash left open; close those sweeps."""
+        due, now = self.due, self.due.now
+        with due.engine() as s:
+            open_sweeps = list(s.scalars(select(RetentionSweep).where(
+                RetentionSweep.finished_at.is_(None)).order_by(RetentionSweep.id)))
+            pending = [(b.id, b.sweep_id, b.step, list(b.keys), list(b.subject_ids))
+                       for b in s.scalars(select(RetentionBatch).where(
+                           RetentionBatch.state == "pending").order_by(RetentionBatch.id))]
+            nows = {sw.id: sw.now for sw in open_sweeps}
+        for batch_id, sweep_id, step, keys, subjects in pending:
+            rule_id, ds_id, table, *how = step.split("|")
+            rule = due.res.manifest.retention_rule(rule_id)
+            if rule is None:  # the rule left the manifest: nothing to finish by it
+                continue
+            if how == ["direct"]:  # the next sweep takes these rows again if still due
+                with due.engine() as s:
+                    b = s.get(RetentionBatch, batch_id)
+                    if b is not None:
+                        b.state, b.done_at = "done", now
+                continue
+            # The batch is finished as its own sweep would have: at that sweep's "now".
+            redo = Executor(replace(due, now=nows.get(sweep_id, now)), sweep_id=sweep_id)
+            if table == "*":
+                trs = [tr for r, tr in due.res.steps()
+                       if r.id == rule_id and tr.dataset == ds_id]
+                redo._engine_page(rule, trs, subjects, batch_id)
+            else:
+                tr = next(t for t in due.res.tables if t.dataset == ds_id and t.table == table)
+                redo._column_batch(rule, tr, keys, how == ["range"], subjects, batch_id)
+        with due.engine() as s:
+            for sw in s.scalars(select(RetentionSweep).where(
+                    RetentionSweep.finished_at.is_(None))):
+                sw.finished_at = now
+                sw.totals = {**(sw.totals or {}), "interrupted": True}
+        return len(pending)
+
+    def _release(self) -> None:
+        """Erase subjects kept only for a legal hold once the hold's rows are gone."""
+        due, now = self.due, self.due.now
+        with due.engine() as s:
+            restricted = [r.subject_id for r in s.scalars(select(RetentionRestriction))
+                          if (rule := due.res.manifest.retention_rule(r.rule)) is None
+                          or rule.action != "restrict"]  # a restrict rule's is for good
+        done: list[str] = []
+        for start in range(0, len(restricted), due.batch):
+            chunk = restricted[start:start + due.batch]
+            with due.engine() as s:
+                idents = people.identities(s, chunk)
+                still: set[str] = set()
+                for ds in due.res.datasets.values():
+                    still.update(due.held(s, ds, idents, chunk))
+            done += [sid for sid in chunk if sid not in still]
+        if done:
+            with due.engine() as s:
+                people.erase_subjects(s, done, now)
+                append_audit(s, lambda: now, ACTOR, "retention.release", "subjects",
+                             {"sweep": self.sweep_id, "erased_subjects": len(done)})
+
+    # ---- steps dated by a column ------------------------------------------------------
+
+    def _column_step(self, rule: RetentionRule, tr: TableRules) -> None:
+        """A column-dated step: direct statements when no engine subject is touched, else
+        batches of keys read first, each recorded pending before it is applied."""
+        due = self.due
+        result = StepResult.of(due, rule, tr)
+        scope = due.column_scope(rule, tr)
+        if scope is None:
+            return
+        where, others, need_owners = scope
+        if not need_owners and not others and due.how(rule, tr) != "none":
+            self._direct(rule, tr, where, result)
+            if result.rows:
+                self.report.steps.append(result)
+            return
+        for keys, subjects, scanned in due.key_pages(tr, where, others, need_owners):
+            if not keys:
+                continue
+            result.examples += keys[:EXAMPLES - len(result.examples)]
+            # Every row of the range is taken: the batch is the range (no long IN list).
+            whole = len(keys) == scanned
+            recorded = [keys[0], keys[-1]] if whole else keys
+            with due.engine() as s:
+                b = RetentionBatch(sweep_id=self.sweep_id, step=f"{rule.id}|{tr.dataset}|"
+                                   f"{tr.table}|{'range' if whole else 'keys'}", seq=0,
+                                   state="pending", keys=recorded, subject_ids=subjects, rows=0)
+                s.add(b)
+                s.flush()
+                batch_id = b.id
+            self._column_batch(rule, tr, recorded, whole, subjects, batch_id, result)
+            if scanned < due.batch:
+                break
+        if result.rows or result.note:
+            self.report.steps.append(result)
+
+    def _column_batch(self, rule: RetentionRule, tr: TableRules, keys: list[Any], ranged: bool,
+                      subjects: list[str], batch_id: int,
+                      result: StepResult | None = None) -> None:
+        """Apply one pending batch to the service (the condition checked again, so applying
+        it twice changes nothing), then the engine's side; mark it done."""
+        ds = self.due.res.datasets[tr.dataset]
+        key = ds.tables[tr.table].c[ds.mapped[tr.table].key]
+        where = self.due.row_clause(rule, tr, ds)
+        n = 0
+        if where is not None and keys:
+            scope = and_(key >= keys[0], key <= keys[-1]) if ranged else key.in_(keys)
+            with storage_errors(ds.engine.url), ds.engine.begin() as conn:
+                n = self._apply(conn, rule, tr, and_(scope, where))
+        self._engine_side(rule, tr, subjects, batch_id, n, result)
+
+    # ---- column steps with no engine side: one statement per batch ----------------------
+
+    def _direct(self, rule: RetentionRule, tr: TableRules, where: ColumnElement[bool],
+                result: StepResult) -> None:
+        """A step with no engine side: each batch is one statement on the service, the
+        rows chosen by a subquery and their keys returned (no keys travel to the
+        database). Re-applying a batch is harmless: the condition is checked again."""
+        ds = self.due.res.datasets[tr.dataset]
+        t = ds.tables[tr.table]
+        key = t.c[ds.mapped[tr.table].key]
+        dating = holding(tr, rule).dating
+        if len(dating.path) == 1:
+            self._direct_by_parent(rule, tr, result)
+            return
+        # Rows done no longer match (deleted, or erased: the condition says "not yet
+        # erased"), so each batch takes the next rows the planner finds through its index;
+        # no key order and no cursor (sorting every match for every batch is quadratic).
+        chosen = key.in_(select(key).where(where).limit(self.due.batch).scalar_subquery())
+        self._direct_batches(rule, tr, result, lambda _last: chosen)
+
+    def _direct_by_parent(self, rule: RetentionRule, tr: TableRules, result: StepResult
+                          ) -> None:
+        """Rows dated by the table they refer to (sessions by their user): batches walk the
+        parents in key order, a window of ``batch`` parents whose date has passed at a
+        time, and take their rows; the whole list of dated parents is never rebuilt."""
+        due = self.due
+        ds = due.res.datasets[tr.dataset]
+        dating = holding(tr, rule).dating
+        edge = dating.path[0]
+        parent = ds.tables[edge.target]
+        pkey = parent.c[edge.target_column]
+        pfired = clauses.fired(ds, edge.target, rule, replace(dating, path=()), due.now, due.j)
+        assert pfired is not None
+        child = ds.tables[tr.table].c[edge.column]
+
+        def chosen(last: Any) -> ColumnElement[bool]:
+            window = select(pkey).where(pfired)
+            if last is not None:
+                window = window.where(pkey > last)
+            ids = window.order_by(pkey).limit(due.batch).subquery()
+            where = due.row_clause(rule, tr, ds, fired_here=child.in_(select(ids.c[0])))
+            assert where is not None
+            return where
+
+        def next_last(last: Any) -> Any:
+            window = select(pkey).where(pfired)
+            if last is not None:
+                window = window.where(pkey > last)
+            ids = window.order_by(pkey).limit(due.batch).subquery()
+            with storage_errors(ds.engine.url), ds.engine.connect() as conn:
+                return conn.scalar(select(func.max(ids.c[0])))
+
+        self._direct_batches(rule, tr, result, chosen, next_last)
+
+    def _direct_batches(self, rule: RetentionRule, tr: TableRules, result: StepResult,
+                        chosen: Callable[[Any], ColumnElement[bool]],
+                        next_last: Callable[[Any], Any] | None = None) -> None:
+        """Run the batches: record pending, one statement, record done with the next."""
+        ds = self.due.res.datasets[tr.dataset]
+        last: Any = None
+        pending: tuple[int, int] | None = None  # (batch id, rows) of the batch before
+        while True:
+            upper = next_last(last) if next_last is not None else None
+            if next_last is not None and upper is None:
+                break
+            with self.due.engine() as s:  # one engine commit per batch: close one, open the next
+                if pending is not None:
+                    self._done(s, rule, tr, *pending)
+                b = RetentionBatch(sweep_id=self.sweep_id, step=f"{rule.id}|{tr.dataset}|"
+                                   f"{tr.table}|direct", seq=0, state="pending",
+                                   keys=[last], subject_ids=[], rows=0)
+                s.add(b)
+                s.flush()
+                batch_id = b.id
+            with storage_errors(ds.engine.url), ds.engine.begin() as conn:
+                got = self._apply(conn, rule, tr, chosen(last), returning=True)
+            assert isinstance(got, list)
+            pending = (batch_id, len(got))
+            result.rows += len(got)
+            result.examples += sorted(got)[:EXAMPLES - len(result.examples)]
+            if self.progress is not None:
+                self.progress(f"{rule.id}: {tr.dataset}.{tr.table}", len(got))
+            if next_last is not None:
+                last = upper
+            elif len(got) < self.due.batch:
+                break
+            else:
+                last = max(got)
+        if pending is not None:
+            with self.due.engine() as s:
+                self._done(s, rule, tr, *pending)
+
+    def _done(self, s: Session, rule: RetentionRule, tr: TableRules, batch_id: int,
+              rows: int) -> None:
+        """Mark a batch done and audit it (no engine side: nobody to erase)."""
+        now = self.due.now
+        b = s.get(RetentionBatch, batch_id)
+        if b is not None:
+            b.state, b.rows, b.done_at = "done", rows, now
+        append_audit(s, lambda: now, ACTOR, "retention.batch", f"{tr.dataset}.{tr.table}",
+                     {"sweep": self.sweep_id, "rule": rule.id, "action": rule.action,
+                      "rows": rows, "erased_subjects": 0, "restricted_subjects": 0})
+
+    # ---- steps dated by the engine's records ------------------------------------------
+
+    def _engine_step(self, rule: RetentionRule, trs: list[TableRules]) -> None:
+        """An engine-dated step: pages of people whose rule fired, each page recorded
+        pending, then applied to every covered table of the dataset at once."""
+        for tables in by_dataset(trs):
+            results = {tr.table: StepResult.of(self.due, rule, tr) for tr in tables}
+            for page in self.due.fired_pages(rule):
+                with self.due.engine() as s:
+                    b = RetentionBatch(sweep_id=self.sweep_id,
+                                       step=f"{rule.id}|{tables[0].dataset}|*", seq=0,
+                                       state="pending", keys=[], subject_ids=page, rows=0)
+                    s.add(b)
+                    s.flush()
+                    batch_id = b.id
+                self._engine_page(rule, tables, page, batch_id, results)
+            for tr in tables:
+                r = results[tr.table]
+                if r.rows or r.erased_subjects or r.restricted_subjects or r.note:
+                    self.report.steps.append(r)
+
+    def _engine_page(self, rule: RetentionRule, tables: list[TableRules], page: list[str],
+                     batch_id: int, results: dict[str, StepResult] | None = None) -> None:
+        """One page of subjects whose rule fired: their rows in every covered table (one
+        transaction on the service), then the engine's side."""
+        if not tables:
+            return
+        ds = self.due.res.datasets[tables[0].dataset]
+        ended, idents = self.due.who_ended(tables, page)
+        total = 0
+        with storage_errors(ds.engine.url), ds.engine.begin() as conn:
+            for tr, scoped in self.due.page_rows(rule, tables, page, ended, idents):
+                n = self._apply(conn, rule, tr, scoped)
+                total += n
+                if results is not None:
+                    results[tr.table].rows += n
+        profile, gone = self.due.gone(rule, tables, page, ended)
+        target = profile or tables[0]
+        res = results.get(target.table) if results else None
+        self._engine_side(rule, target, gone, batch_id, total, res)
+
+    # ---- the engine's side of a batch --------------------------------------------------
+
+    def _engine_side(self, rule: RetentionRule, tr: TableRules, subjects: list[str],
+                     batch_id: int, rows: int, result: StepResult | None) -> None:
+        """Erase or restrict the subjects whose profile went, audit, mark the batch done."""
+        due, now = self.due, self.due.now
+        ds = due.res.datasets[tr.dataset]
+        erase: list[str] = []
+        restrict: dict[str, list[str]] = {}
+        with due.engine() as s:
+            alive = sorted(s.scalars(select(people.S.c.id).where(
+                people.S.c.id.in_(subjects), people.S.c.erased_at.is_(None)))) if subjects \
+                else []
+            idents = people.identities(s, alive)
+            # Only people with no live row left in any table that identifies them are gone.
+            remaining = set().union(*(due.live_owners(ds, t, idents, alive)
+                                      for t in due.res.tables if t.dataset == tr.dataset))
+            gone = [a for a in alive if a not in remaining]
+            holds = due.held(s, ds, idents, gone)
+            for sid in gone:
+                held = holds.get(sid, [])
+                if rule.action == "restrict" or held:
+                    restrict[sid] = held or [p for p in due.res.purposes_of(rule.id)
+                                             if p != HOLD]
+                else:
+                    erase.append(sid)
+            people.erase_subjects(s, erase, now)
+            newly = people.restrict_subjects(
+                s, restrict, rule.id, now,
+                f"retention rule {rule.id}: other purposes have ended")
+            b = s.get(RetentionBatch, batch_id)
+            if b is not None:
+                b.state, b.rows, b.done_at = "done", rows, now
+            append_audit(s, lambda: now, ACTOR, "retention.batch",
+                         f"{tr.dataset}.{tr.table}",
+                         {"sweep": self.sweep_id, "rule": rule.id, "action": rule.action,
+                          "rows": rows, "erased_subjects": len(erase),
+                          "restricted_subjects": newly})
+        if result is not None:
+            # An engine-dated page counted its rows table by table already.
+            result.rows += rows if result.dataset == tr.dataset \
+                and not engine_dated(rule, tr) else 0
+            result.erased_subjects += len(erase)
+            result.restricted_subjects += newly
+        if self.progress is not None:
+            self.progress(f"{rule.id}: {tr.dataset}.{tr.table}", rows)
+
+    def _apply(self, conn: Connection, rule: RetentionRule, tr: TableRules,
+               where: ColumnElement[bool], returning: bool = False) -> Any:
+        """Delete or erase the rows; their count, or (``returning``) their keys."""
+        ds = self.due.res.datasets[tr.dataset]
+        spec = ds.mapped[tr.table]
+        t = ds.tables[tr.table]
+        key = t.c[spec.key]
+        how = self.due.how(rule, tr)
+        if how == "none":
+            n = int(conn.execute(select(func.count()).select_from(t).where(where)).scalar_one())
+            return [] if returning else n
+        if how == "delete":
+            stmt: Any = delete(t).where(where)
+        else:
+            values, _ = clauses.erase_values(ds, spec, how)
+            stmt = update(t).where(where).values(values)
+        if returning:
+            # The driver's rows as they are: one integer each, no Row objects to build.
+            raw = conn.execute(stmt.returning(key)).cursor
+            return [r[0] for r in raw.fetchall()] if raw is not None else []
+        return int(conn.execute(stmt).rowcount)
