@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Literal, cast
 from zoneinfo import ZoneInfo
 
 from personvern.errors import InvalidInput
+from personvern.escaping import md_escape
 from personvern.law import Jurisdiction, get_jurisdiction, is_eea
 from personvern.manifest.categories import BUILTIN_CATEGORIES
 from personvern.manifest.model import (
@@ -937,18 +938,6 @@ def _sentences(parts: Iterable[Inline]) -> Inline:
 
 
 # ---- templates -------------------------------------------------------------------
-
-_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|])")
-_MD_UNDERSCORE = re.compile(r"(?<![\w])_|_(?![\w])")
-_MD_LINE_START = re.compile(r"^(\s*)([#+\-=]|\d+[.)])(\s)")
-
-
-def md_escape(text: str) -> str:
-    """Escape what Markdown would read as markup; intra-word underscores stay as they are."""
-    text = _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", text))
-    text = _MD_UNDERSCORE.sub(r"\\_", text)
-    return _MD_LINE_START.sub(r"\1\\\2\3", text)
-
 
 def md_href(href: str) -> str:
     """A link target, in angle brackets when it holds spaces or parentheses."""
