@@ -24,3 +24,17 @@ def md_escape(text: str) -> str:
     text = _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", text))
     text = _MD_UNDERSCORE.sub(r"\\_", text)
     return _MD_LINE_START.sub(r"\1\\\2\3", text)
+
+
+# ---- CSV ----------------------------------------------------------------------------
+
+# A spreadsheet reads a cell starting with one of these as a formula (tab and carriage
+# return: it may strip them and then read one): OWASP's list for CSV injection.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    """``value`` for a CSV cell, with a leading apostrophe when a spreadsheet would run it."""
+    # The price is a stray apostrophe before text such as "+47 22 ..."; in return a
+    # spreadsheet shows =HYPERLINK(...) from a manifest or a person instead of running it.
+    return f"'{value}" if value.startswith(_FORMULA_START) else value

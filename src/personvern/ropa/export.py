@@ -14,6 +14,7 @@ import io
 from html import escape
 from typing import Any
 
+from personvern.escaping import csv_cell
 from personvern.ropa.record import (
     DPV,
     EU_GDPR,
@@ -158,7 +159,8 @@ def _write_csv(columns: tuple[str, ...], rows: list[dict[str, str]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(columns))
     writer.writeheader()
-    writer.writerows(rows)
+    # Manifest text goes into every cell: a spreadsheet must show it, never run it.
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return out.getvalue()
 
 
