@@ -166,3 +166,37 @@ def test_markdown_keeps_a_note_inside_its_cell(db_session: Session, clock: Clock
     assert items[1].endswith(": Lost laptop # Forged heading \\| x \\| y "
                              "\\| \\> quoted - item \\`code\\` \\*bold\\*")
     assert not [line for line in lines if line.startswith(("> ", "- item", "| x"))]
+
+
+class _Markup(HTMLParser):
+    """The tags, attribute names and text a browser would see in a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attributes: set[str] = set()
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes |= {name for name, _ in attrs}
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+HOSTILE = '<script>alert(1)</script> "onmouseover=alert(2) x'
+
+
+def test_html_shows_a_hostile_note_as_text(db_session: Session, clock: Clock) -> None:
+    b = record_breach(db_session, clock, title="Laptop", risk="low", description=HOSTILE,
+                      no_notice_reason=HOSTILE, manifest=snapmentor())
+    add_update(db_session, clock, b.id, "note", HOSTILE)
+    db_session.commit()
+    page = render(build_report(db_session, b.id, snapmentor(), clock(), "en"), "html")
+    parser = _Markup()
+    parser.feed(page)
+    assert "script" not in parser.tags and "onmouseover" not in parser.attributes
+    # The reader sees the text as written: the reason, the description and the note.
+    assert parser.text.count(HOSTILE) == 2 and parser.text.count(f" note: {HOSTILE}") == 1
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;onmouseover=alert(2) x" in page

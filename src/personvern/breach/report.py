@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from html import escape
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -29,13 +29,15 @@ from personvern.breach.register import (
     updates_of,
 )
 from personvern.errors import InvalidInput
-from personvern.escaping import md_escape
+from personvern.escaping import html_templates, md_escape
 from personvern.law import get_jurisdiction
 from personvern.manifest.model import Manifest
 from personvern.ropa.record import Lang, data_category
 from personvern.storage.models import as_utc
 
 FORMATS = ("md", "html", "json")
+# report.html, autoescaped.
+TEMPLATES = Path(__file__).parent / "templates"
 
 _L: dict[str, tuple[str, str]] = {
     "title": ("Melding om brudd på personopplysningssikkerheten",
@@ -271,24 +273,9 @@ def to_markdown(r: dict[str, Any]) -> str:
 def to_html(r: dict[str, Any]) -> str:
     """The report as a standalone, accessible HTML page."""
     lang: Lang = r["lang"]
-    title = f"{r['form']}: {r['breach']}"
-    parts = [f"<h1>{escape(title)}</h1>",
-             f"<p>{escape(r['law'])} · {escape(r['authority'])}</p>"]
-    for heading, rows in _sections(r, lang):
-        body = "".join(f'<tr><th scope="row">{escape(label)}</th><td>{escape(value)}</td></tr>'
-                       for label, value in rows)
-        parts.append(f"<table><caption>{escape(heading)}</caption><tbody>{body}</tbody></table>")
-    items = "".join(f"<li><time>{escape(str(h['at']))}</time> {escape(h['kind'])}: "
-                    f"{escape(h['text'])}</li>" for h in r["history"])
-    parts.append(f"<h2>{escape(_t('history', lang))}</h2><ul>{items}</ul>")
-    style = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
-             "padding:0 1rem}table{border-collapse:collapse;width:100%;margin-bottom:1.5rem}"
-             "caption{text-align:left;font-weight:600;padding:.4rem 0}th,td{border:1px solid"
-             " #999;padding:.35rem .6rem;text-align:left;vertical-align:top}"
-             "th{width:20rem;background:#f2f2f2}")
-    return (f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>{escape(title)}</title>\n<style>{style}</style>\n</head>\n<body>\n<main>\n"
-            + "\n".join(parts) + "\n</main>\n</body>\n</html>\n")
+    return html_templates(TEMPLATES).get_template("report.html").render(
+        lang=lang, title=f"{r['form']}: {r['breach']}", law=r["law"], authority=r["authority"],
+        sections=_sections(r, lang), history_heading=_t("history", lang), history=r["history"])
 
 
 def render(r: dict[str, Any], fmt: str) -> str:
