@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from functools import cache
 from html.parser import HTMLParser
@@ -130,3 +131,72 @@ def test_undeclared_data_is_marked_in_the_report(db_session: Session, clock: Clo
     assert [c["declared"] for c in r["people"]["data_categories"]] == [True, False]
     assert r["people"]["special_categories"] is True  # under user.health (Art. 9)
     assert "[not in the manifest]" in render(r, "md")
+
+
+FORGERY = "Lost laptop\n# Forged heading\n| x | y |\n> quoted\n- item `code` *bold*"
+
+
+def _cells(row: str) -> list[str]:
+    """The cells of a Markdown table row, split on the pipes that are not escaped."""
+    return [c.strip() for c in re.split(r"(?<!\\)\|", row.strip())[1:-1]]
+
+
+def test_markdown_keeps_a_note_inside_its_cell(db_session: Session, clock: Clock) -> None:
+    b = record_breach(db_session, clock, title="Laptop", risk="low", description=FORGERY,
+                      no_notice_reason=FORGERY, measures="# Forged heading", manifest=snapmentor())
+    add_update(db_session, clock, b.id, "note", FORGERY)
+    db_session.commit()
+    report = build_report(db_session, b.id, snapmentor(), clock(), "en")
+    md = render(report, "md")
+    lines = md.splitlines()
+    headings = [line for line in lines if line.startswith("#")]
+    assert headings and not [h for h in headings if "Forged" in h]
+    rows = [line for line in lines if line.startswith("|")]
+    # Every row of every table has the form's two cells; the note added no row of its own.
+    assert rows and all(len(_cells(row)) == 2 for row in rows)
+    assert not [row for row in rows if _cells(row)[0] in ("x", "> quoted")]
+    described = [row for row in rows if _cells(row)[0] == "Description" and "Lost" in row]
+    assert described == ["| Description | Lost laptop # Forged heading \\| x \\| y \\| "
+                         "\\> quoted - item \\`code\\` \\*bold\\* |"]
+    # At the start of a cell "#" is escaped too, though a cell cannot hold a heading.
+    assert "| Measures taken or proposed | \\# Forged heading |" in rows
+    # The note stays one history item on one line: mid-line, "#" is only text.
+    items = [line for line in lines if line.startswith("- ")]
+    assert len(items) == len(report["history"]) == 2
+    assert items[1].endswith(": Lost laptop # Forged heading \\| x \\| y "
+                             "\\| \\> quoted - item \\`code\\` \\*bold\\*")
+    assert not [line for line in lines if line.startswith(("> ", "- item", "| x"))]
+
+
+class _Markup(HTMLParser):
+    """The tags, attribute names and text a browser would see in a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attributes: set[str] = set()
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes |= {name for name, _ in attrs}
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+HOSTILE = '<script>alert(1)</script> "onmouseover=alert(2) x'
+
+
+def test_html_shows_a_hostile_note_as_text(db_session: Session, clock: Clock) -> None:
+    b = record_breach(db_session, clock, title="Laptop", risk="low", description=HOSTILE,
+                      no_notice_reason=HOSTILE, manifest=snapmentor())
+    add_update(db_session, clock, b.id, "note", HOSTILE)
+    db_session.commit()
+    page = render(build_report(db_session, b.id, snapmentor(), clock(), "en"), "html")
+    parser = _Markup()
+    parser.feed(page)
+    assert "script" not in parser.tags and "onmouseover" not in parser.attributes
+    # The reader sees the text as written: the reason, the description and the note.
+    assert parser.text.count(HOSTILE) == 2 and parser.text.count(f" note: {HOSTILE}") == 1
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;onmouseover=alert(2) x" in page

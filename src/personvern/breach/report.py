@@ -12,8 +12,9 @@ or JSON in bokmål or English.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
-from html import escape
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -28,12 +29,15 @@ from personvern.breach.register import (
     updates_of,
 )
 from personvern.errors import InvalidInput
+from personvern.escaping import html_templates, md_escape
 from personvern.law import get_jurisdiction
 from personvern.manifest.model import Manifest
 from personvern.ropa.record import Lang, data_category
 from personvern.storage.models import as_utc
 
 FORMATS = ("md", "html", "json")
+# report.html, autoescaped.
+TEMPLATES = Path(__file__).parent / "templates"
 
 _L: dict[str, tuple[str, str]] = {
     "title": ("Melding om brudd på personopplysningssikkerheten",
@@ -182,26 +186,33 @@ def build_report(session: Session, breach_id: str, manifest: Manifest, now: date
 
 # ---- renderers --------------------------------------------------------------------------
 
-def _sections(r: dict[str, Any], lang: Lang) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The report as (heading, [(label, value)]) in the form's order."""
+def _plain(text: str) -> str:
+    """``text`` as it is (the HTML template escapes it)."""
+    return text
+
+
+def _sections(r: dict[str, Any], lang: Lang, esc: Callable[[str], str] = _plain,
+              ) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The report as (heading, [(label, value)]) in the form's order; ``esc`` on every value
+    that came from the register or the manifest (not on our own labels and words)."""
     def v(value: Any) -> str:
         if value is None or value in ("", []):
             return _t("not_given", lang)
         if isinstance(value, bool):
             return _t("yes" if value else "no", lang)
         if isinstance(value, list):
-            return "; ".join(str(x) for x in value)
-        return str(value)
+            return "; ".join(esc(str(x)) for x in value)
+        return esc(str(value))
 
     ctrl, contact, times, what, people = (r["controller"], r["contact"], r["times"],
                                           r["what"], r["people"])
     dpo = r["dpo"]
     dpo_text = (_t("no_dpo", lang) if dpo is None else
-                ", ".join(x for x in (dpo["name"], dpo["email"], dpo["phone"]) if x))
+                ", ".join(esc(x) for x in (dpo["name"], dpo["email"], dpo["phone"]) if x))
     notice = [(_t("notice_type", lang), r["notice"]["type_text"]),
               (_t("status", lang), _STATUS[r["status"]][0 if lang == "nb" else 1])]
     if r["notice"]["reason_not_required"]:
-        notice.append((_t("reason_no_notice", lang), r["notice"]["reason_not_required"]))
+        notice.append((_t("reason_no_notice", lang), esc(r["notice"]["reason_not_required"])))
     time_rows = [(_t("occurred", lang), v(times["occurred_at"])),
                  (_t("aware", lang), v(times["aware_at"])),
                  (_t("deadline", lang), v(times["deadline"])),
@@ -209,7 +220,8 @@ def _sections(r: dict[str, Any], lang: Lang) -> list[tuple[str, list[tuple[str, 
                  (_t("discovery", lang), v(times["discovery"]))]
     if times["late"] or times["late_reason"]:
         time_rows.append((_t("late_reason", lang), v(times["late_reason"])))
-    categories = [f"{k['name']} ({k['key']})"
+    # Escaped piece by piece: the brackets of "[not in the manifest]" are ours.
+    categories = [f"{esc(k['name'])} ({esc(k['key'])})"
                   + ("" if k["declared"] else f" [{_t('undeclared', lang)}]")
                   for k in people["data_categories"]]
     informed = r["subjects_informed"]
@@ -227,7 +239,7 @@ def _sections(r: dict[str, Any], lang: Lang) -> list[tuple[str, list[tuple[str, 
         (_t("people", lang), [
             (_t("subject_categories", lang), v(people["subject_categories"])),
             (_t("approx_subjects", lang), v(people["approx_subjects"])),
-            (_t("data_categories", lang), v(categories)),
+            (_t("data_categories", lang), "; ".join(categories) or _t("not_given", lang)),
             (_t("special", lang), v(people["special_categories"])),
             (_t("approx_records", lang), v(people["approx_records"]))]),
         (_t("consequences", lang), [(_t("consequences", lang), v(r["consequences"])),
@@ -243,44 +255,27 @@ def _sections(r: dict[str, Any], lang: Lang) -> list[tuple[str, list[tuple[str, 
     ]
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def to_markdown(r: dict[str, Any]) -> str:
     """The report as Markdown: one table per section of the form, then the history."""
     lang: Lang = r["lang"]
     out = [f"# {r['form']}: {r['breach']}", "", f"{r['law']} · {r['authority']}", ""]
-    for heading, rows in _sections(r, lang):
+    # md_escape keeps each value on one line with its pipes, #, >, *, backticks escaped, so
+    # a note can neither end its table row nor start a heading, row or list of its own.
+    for heading, rows in _sections(r, lang, md_escape):
         out += [f"## {heading}", "", "| | |", "|---|---|"]
-        out += [f"| {_md_cell(label)} | {_md_cell(value)} |" for label, value in rows]
+        out += [f"| {label} | {value} |" for label, value in rows]
         out.append("")
     out += [f"## {_t('history', lang)}", ""]
-    out += [f"- {h['at']} · {h['kind']}: {h['text']}" for h in r["history"]]
+    out += [f"- {h['at']} · {h['kind']}: {md_escape(h['text'])}" for h in r["history"]]
     return "\n".join(out) + "\n"
 
 
 def to_html(r: dict[str, Any]) -> str:
     """The report as a standalone, accessible HTML page."""
     lang: Lang = r["lang"]
-    title = f"{r['form']}: {r['breach']}"
-    parts = [f"<h1>{escape(title)}</h1>",
-             f"<p>{escape(r['law'])} · {escape(r['authority'])}</p>"]
-    for heading, rows in _sections(r, lang):
-        body = "".join(f'<tr><th scope="row">{escape(label)}</th><td>{escape(value)}</td></tr>'
-                       for label, value in rows)
-        parts.append(f"<table><caption>{escape(heading)}</caption><tbody>{body}</tbody></table>")
-    items = "".join(f"<li><time>{escape(str(h['at']))}</time> {escape(h['kind'])}: "
-                    f"{escape(h['text'])}</li>" for h in r["history"])
-    parts.append(f"<h2>{escape(_t('history', lang))}</h2><ul>{items}</ul>")
-    style = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
-             "padding:0 1rem}table{border-collapse:collapse;width:100%;margin-bottom:1.5rem}"
-             "caption{text-align:left;font-weight:600;padding:.4rem 0}th,td{border:1px solid"
-             " #999;padding:.35rem .6rem;text-align:left;vertical-align:top}"
-             "th{width:20rem;background:#f2f2f2}")
-    return (f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>{escape(title)}</title>\n<style>{style}</style>\n</head>\n<body>\n<main>\n"
-            + "\n".join(parts) + "\n</main>\n</body>\n</html>\n")
+    return html_templates(TEMPLATES).get_template("report.html").render(
+        lang=lang, title=f"{r['form']}: {r['breach']}", law=r["law"], authority=r["authority"],
+        sections=_sections(r, lang), history_heading=_t("history", lang), history=r["history"])
 
 
 def render(r: dict[str, Any], fmt: str) -> str:

@@ -8,31 +8,15 @@ the ``md`` filter instead. The notices of a policy change use the same environme
 from __future__ import annotations
 
 import functools
-import re
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from personvern.escaping import md_escape
 from personvern.policy.document import Document
 
 Fmt = Literal["html", "md"]
 FORMATS: tuple[Fmt, ...] = ("html", "md")
 TEMPLATES = Path(__file__).parent / "templates"
-
-_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|])")
-# An underscore inside a word (user_id) is not emphasis in CommonMark; escaping it would
-# only clutter the source, so only underscores at a word's edge are escaped.
-_MD_UNDERSCORE = re.compile(r"(?<![\w])_|_(?![\w])")
-# A run can start a line (a table cell, a list item), where these would open a heading,
-# a list or a numbered list.
-_MD_LINE_START = re.compile(r"^(\s*)([#+\-=]|\d+[.)])(\s)")
-
-
-def md_escape(text: str) -> str:
-    """Escape what Markdown would read as markup; intra-word underscores stay as they are."""
-    text = _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", text))
-    text = _MD_UNDERSCORE.sub(r"\\_", text)
-    return _MD_LINE_START.sub(r"\1\\\2\3", text)
-
 
 def md_href(href: str) -> str:
     """A link target, in angle brackets when it holds spaces or parentheses."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
-from html import escape
+from pathlib import Path
 from typing import Any
 
+from personvern.escaping import csv_cell, html_templates
 from personvern.ropa.record import (
     DPV,
     EU_GDPR,
@@ -158,7 +159,8 @@ def _write_csv(columns: tuple[str, ...], rows: list[dict[str, str]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(columns))
     writer.writeheader()
-    writer.writerows(rows)
+    # Manifest text goes into every cell: a spreadsheet must show it, never run it.
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return out.getvalue()
 
 
@@ -186,130 +188,28 @@ def processor_to_csv(record: ProcessorRecord) -> str:
 
 # ---- HTML -----------------------------------------------------------------------
 
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;"
-    "line-height:1.45}table{border-collapse:collapse;width:100%;margin:0 0 2rem}"
-    "caption{text-align:left;font-weight:600;padding:.5rem 0}"
-    "th,td{border:1px solid #999;padding:.4rem .6rem;vertical-align:top;text-align:left}"
-    "th[scope=row]{width:16rem;background:#f2f2f2}ul{margin:0;padding-left:1.2rem}"
-)
+# record.html and processor.html (and the page and tables they share), autoescaped.
+TEMPLATES = Path(__file__).parent / "templates"
 
 
-def _ul(items: list[str], lang: Lang) -> str:
-    """A list of already escaped items, or 'none'."""
-    if not items:
-        return escape(word(lang, "none"))
-    return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
-
-
-def _table(caption: str, rows: list[tuple[str, str]], lang: Lang, table_id: str = "") -> str:
-    """A two-column table: a header cell (scope=row) for each field and its value (HTML)."""
-    ident = f' id="{escape(table_id)}"' if table_id else ""
-    head = (f'<thead><tr><th scope="col">{escape(_l("field", lang))}</th>'
-            f'<th scope="col">{escape(_l("value", lang))}</th></tr></thead>')
-    body = "".join(f'<tr><th scope="row">{escape(label)}</th><td>{value}</td></tr>'
-                   for label, value in rows)
-    return f"<table{ident}><caption>{escape(caption)}</caption>{head}<tbody>{body}</tbody></table>"
-
-
-def _category_html(c: DataCategory) -> str:
-    if c.iri is None:
-        return escape(c.name)
-    return f'{escape(c.name)} (<a href="{escape(c.iri)}">{escape(c.dpv or "")}</a>)'
-
-
-def _party_rows(p: Party, lang: Lang) -> list[tuple[str, str]]:
-    rows = [(_l("name", lang), escape(p.name))]
-    if p.orgnr:
-        rows.append((_l("orgnr", lang), escape(p.orgnr)))
-    rows.append((_l("contact", lang), escape(p.contact)))
-    return rows
-
-
-def _document(lang: Lang, title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-            f"<main>\n{body}\n</main>\n</body>\n</html>\n")
-
-
-def _activity_rows(a: Activity, lang: Lang) -> list[tuple[str, str]]:
-    rows = [(_l("purpose", lang), escape(a.name) + (f"<br>{escape(a.description)}"
-                                                   if a.description else "")),
-            (_l("legal_basis", lang), escape(a.basis_text))]
-    if a.special_condition:
-        rows.append((_l("special", lang), escape(a.special_condition)))
-    rows += [
-        (_l("subjects", lang), _ul([escape(s.name) for s in a.subjects], lang)),
-        (_l("categories", lang), _ul([_category_html(c) for c in a.categories], lang)),
-        (_l("recipients", lang),
-         _ul([escape(_recipient_text(r, lang)) for r in a.recipients], lang)),
-    ]
-    if a.joint_controllers:
-        rows.append((_l("joint", lang),
-                     _ul([escape(_recipient_text(r, lang)) for r in a.joint_controllers], lang)))
-    rows += [
-        (_l("transfers", lang), _ul([escape(_transfer_text(t)) for t in a.transfers], lang)),
-        (_l("erasure", lang), _ul([escape(e.full_text) for e in a.erasure], lang)
-         if len(a.erasure) > 1 else escape(a.erasure_text)),
-        (_l("security", lang), escape(a.security)),
-    ]
-    return rows
+def _render(template: str, lang: Lang, title: str, record: Record | ProcessorRecord) -> str:
+    """One of the record's HTML templates, rendered with the labels in ``lang``."""
+    labels = {key: nb if lang == "nb" else en for key, (nb, en) in _LABELS.items()}
+    return html_templates(TEMPLATES).get_template(template).render(
+        lang=lang, title=title, l=labels, nothing=word(lang, "none"), record=record,
+        recipient=lambda r: _recipient_text(r, lang), transfer=_transfer_text)
 
 
 def to_html(record: Record) -> str:
     """A standalone HTML page: the controller, then one table per purpose."""
-    lang = record.lang
-    title = f"{_l('title', lang)}: {record.service}"
-    parts = [f"<h1>{escape(title)}</h1>", f"<p>{escape(_l('article', lang))}</p>"]
-    controller_rows = [
-        *_party_rows(record.controller, lang),
-        (_l("representative", lang), escape(record.representative_text)),
-        (_l("dpo", lang), escape(record.dpo_text)),
-        (_l("privacy_contact", lang), escape(record.privacy_contact_text)),
-        (_l("authority", lang), escape(record.authority)),
-        (_l("security", lang), escape(record.security)),
-    ]
-    parts.append(_table(_l("controller", lang), controller_rows, lang, "controller"))
-    parts.append(f"<h2>{escape(_l('purposes', lang))}</h2>")
-    for a in record.activities:
-        parts.append(f'<section aria-labelledby="h-{escape(a.id)}">'
-                     f'<h3 id="h-{escape(a.id)}">{escape(a.name)}</h3>')
-        parts.append(_table(f"{_l('purpose', lang)}: {a.name}", _activity_rows(a, lang), lang,
-                            f"purpose-{a.id}"))
-        parts.append("</section>")
-    if record.gaps:
-        parts.append(f"<h2>{escape(_l('gaps', lang))}</h2>")
-        parts.append(_ul([escape(g) for g in record.gaps], lang))
-    return _document(lang, title, "\n".join(parts))
+    title = f"{_l('title', record.lang)}: {record.service}"
+    return _render("record.html", record.lang, title, record)
 
 
 def processor_to_html(record: ProcessorRecord) -> str:
     """The processor's record (Art. 30(2)) as a standalone HTML page."""
-    lang = record.lang
-    title = f"{_l('proc_title', lang)}: {record.service}"
-    parts = [f"<h1>{escape(title)}</h1>", f"<p>{escape(_l('proc_article', lang))}</p>"]
-    rows = [
-        *_party_rows(record.processor, lang),
-        (_l("representative", lang), escape(record.representative_text)),
-        (_l("dpo", lang), escape(record.dpo_text)),
-        (_l("controllers", lang), escape(record.controllers)),
-        (_l("controllers_contact", lang), escape(record.controllers_contact)),
-        (_l("sub_processors", lang),
-         _ul([escape(_recipient_text(r, lang)) for r in record.sub_processors], lang)),
-        (_l("transfers", lang), _ul([escape(_transfer_text(t)) for t in record.transfers], lang)),
-        (_l("security", lang), escape(record.security)),
-    ]
-    parts.append(_table(_l("processor", lang), rows, lang, "processor"))
-    parts.append(f"<h2>{escape(_l('processing', lang))}</h2>")
-    for act in record.processing:
-        act_rows = [
-            (_l("description", lang), escape(act.description)),
-            (_l("subjects", lang), _ul([escape(s.name) for s in act.subjects], lang)),
-            (_l("categories", lang), _ul([_category_html(c) for c in act.categories], lang)),
-        ]
-        parts.append(_table(act.name, act_rows, lang, f"processing-{act.id}"))
-    return _document(lang, title, "\n".join(parts))
+    title = f"{_l('proc_title', record.lang)}: {record.service}"
+    return _render("processor.html", record.lang, title, record)
 
 
 # ---- JSON-LD (W3C DPV) ------------------------------------------------------------
