@@ -118,7 +118,8 @@ def test_subject_access_from_open_to_package(demo: Path, pv: Any) -> None:
     code, _, err = pv("verify", opened["id"], "WRONG-CODE", "--now", T)
     assert code == 2 and "not right" in err
     ok(pv, "verify", opened["id"][:10], latest_code(demo), "--now", T)
-    run = ok(pv, "run", opened["id"], "--out", str(demo / "out"), "--now", T)
+    run = ok(pv, "run", opened["id"], "--reason", "identity checked", "--out", str(demo / "out"),
+             "--now", T)
     assert run["state"] == "completed" and Path(run["outcome"]["package"]["path"]).is_file()
     shown = ok(pv, "show", opened["id"], "--now", T)
     assert shown["due_on"] == "2027-02-04" and shown["state"] == "completed"
@@ -132,7 +133,7 @@ def test_erasure_by_the_owner_says_what_was_kept_and_who_was_told(demo: Path, pv
     opened = ok(pv, "open", "erasure", "--subject", "ext:12", "--verified-by",
                 "called back on the number we have", "--now", T)
     assert opened["state"] == "verified"
-    code, out, err = pv("run", opened["id"], "--now", T)
+    code, out, err = pv("run", opened["id"], "--reason", "identity checked", "--now", T)
     assert code == 0, err
     assert "kept 1 rows of invoices until" in out and "bokføringsloven § 13" in out
     assert "proof: nothing left" in out
@@ -197,11 +198,27 @@ def test_a_dataset_that_is_down_exits_1_and_the_request_waits(demo: Path, pv: An
                 "--now", T)
     good = (demo / "service.db").read_bytes()
     (demo / "service.db").write_bytes(b"not a database" * 64)
-    code, _out, err = pv("run", opened["id"], "--out", str(demo), "--now", T)
+    code, _out, err = pv("run", opened["id"], "--reason", "identity checked", "--out", str(demo),
+                         "--now", T)
     assert code == 1 and "waiting" in err
     (demo / "service.db").write_bytes(good)
     assert ok(pv, "show", opened["id"])["state"] == "waiting"
-    assert ok(pv, "run", opened["id"], "--out", str(demo), "--now", T)["state"] == "completed"
+    assert ok(pv, "run", opened["id"], "--reason", "identity checked", "--out", str(demo),
+              "--now", T)["state"] == "completed"
+
+
+@pytest.mark.parametrize(("reason", "says"), [
+    ((), "Missing option '--reason'"), (("--reason", "  "), "say why you run the request now"),
+    (("--reason", "x" * 2001), "the reason is too long")])
+def test_a_run_needs_a_reason_and_without_one_nothing_changes(
+        demo: Path, pv: Any, reason: tuple[str, ...], says: str) -> None:
+    opened = ok(pv, "open", "erasure", "--subject", "ext:12", "--verified-by", "known",
+                "--now", T)
+    before = counts(demo)
+    code, _out, err = pv("run", opened["id"], *reason, "--now", T)
+    assert code == 2 and says in " ".join(err.split())
+    assert counts(demo) == before
+    assert ok(pv, "show", opened["id"])["state"] == "verified"
 
 
 def test_a_manual_task_is_marked_done_and_completes_the_request(demo: Path, pv: Any) -> None:
@@ -214,7 +231,7 @@ def test_a_manual_task_is_marked_done_and_completes_the_request(demo: Path, pv: 
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     opened = ok(pv, "open", "erasure", "--subject", "ext:12", "--verified-by", "known",
                 "--now", T)
-    code, _out, err = pv("run", opened["id"], "--now", T)
+    code, _out, err = pv("run", opened["id"], "--reason", "identity checked", "--now", T)
     assert code == 1 and "waiting for the processor(s) to answer: crm" in err
     code, out, _ = pv("show", opened["id"], "--now", T)
     assert "task crm (manual, erase): pending, asked personvern@crm.example.no" in out

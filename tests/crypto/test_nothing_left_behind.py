@@ -99,7 +99,7 @@ def test_erased_people_leave_no_plaintext_in_the_files(demo: Path, rt: Runtime,
             rid = open_request(s, requests.ctx, "erasure", subject=f"ext:{person['id']}",
                                by=OWNER, details={"note": f"{person['name']} {person['fnr']}"}
                                ).request.id
-        result = requests.run(rid)
+        result = requests.run(rid, reason="identity checked")
         assert result.state == "completed" and result.outcome["key_destroyed"] is True
     requests.close()
 

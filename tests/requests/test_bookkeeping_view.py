@@ -27,7 +27,7 @@ def _books(outcome: dict[str, object]) -> list[dict[str, object]]:
 def test_only_finance_sees_which_rows_were_kept(rt: Runtime, service: Requests,
                                                 demo: Path) -> None:
     rid = open_as_owner(rt, service, "erasure", f"ext:{PARENT}")
-    assert service.run(rid).state == "completed"
+    assert service.run(rid, reason="identity checked").state == "completed"
     with rt.transaction() as s:
         req = get_request(s, rid)
         stored = _books(req.outcome or {})

@@ -111,7 +111,7 @@ def test_access_and_erasure_are_signed_calls_and_their_answers_are_kept(
     monkeypatch.setenv(SECRET_ENV, SECRET)
     rt, service = with_datasets(dataset(chat.url))
     access = opener(rt, service, "access", "ext:23")
-    result = service.run(access, out_dir=tmp_path)
+    result = service.run(access, reason="identity checked", out_dir=tmp_path)
     assert result.state == "completed", result.error
     with zipfile.ZipFile(result.outcome["package"]["path"]) as zf:
         data = json.loads(zf.read("data.json"))
@@ -127,7 +127,7 @@ def test_access_and_erasure_are_signed_calls_and_their_answers_are_kept(
     assert task_of(rt, access).result == {"rows": {"messages": 2}}
 
     erasure = opener(rt, service, "erasure", "ext:23")
-    result = service.run(erasure)
+    result = service.run(erasure, reason="identity checked")
     assert result.state == "completed", result.error
     assert result.outcome["callbacks"]["chat"]["erased"] == {"messages": 2}
     kept = [k for k in result.outcome["kept"] if k["dataset"] == "chat"]
@@ -146,7 +146,7 @@ def test_an_app_that_is_down_makes_the_request_wait_and_the_jobs_retry_with_back
     rt, service = with_datasets(dataset(f"http://127.0.0.1:{port}/privacy"))
     rid = opener(rt, service, "erasure", "ext:23")
 
-    result = service.run(rid)
+    result = service.run(rid, reason="identity checked")
     assert result.state == "waiting"
     assert "chat" in (result.error or "") and "did not answer" in (result.error or "")
     state = shown(rt, service, rid)
@@ -211,7 +211,7 @@ def test_a_refusing_or_confused_app_keeps_the_request_waiting(
         rid = opener(rt, service, "erasure", "ext:23")
         with service_db.connect() as conn:
             before = conn.execute(text("SELECT email, phone FROM users WHERE id = 23")).one()
-        result = service.run(rid)
+        result = service.run(rid, reason="identity checked")
         assert result.state == "waiting"
         assert says in (result.error or "")
         assert says in shown(rt, service, rid)["tasks"][0]["last_error"]
@@ -220,7 +220,8 @@ def test_a_refusing_or_confused_app_keeps_the_request_waiting(
                 == before
         app.mode = "ok"
         monkeypatch.setenv(SECRET_ENV, secret)
-        assert service.run(rid).state == "completed"  # the owner's run tries at once
+        # The owner's run tries at once.
+        assert service.run(rid, reason="identity checked").state == "completed"
     finally:
         app.close()
 
@@ -232,7 +233,8 @@ def test_the_timestamp_and_signature_are_fresh_per_call(
 
     monkeypatch.setenv(SECRET_ENV, SECRET)
     rt, service = with_datasets(dataset(chat.url))
-    service.run(opener(rt, service, "access", "ext:23"), out_dir=Path(rt.settings.manifest).parent)
+    service.run(opener(rt, service, "access", "ext:23"), reason="identity checked",
+                out_dir=Path(rt.settings.manifest).parent)
     assert chat.calls[0]["timestamp"] == str(int(clock.at.timestamp()))
     body = b'{"action":"erase"}'
     now = int(time.time())

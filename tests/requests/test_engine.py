@@ -32,8 +32,9 @@ from personvern.requests.engine import (
 )
 from personvern.requests.tables import RequestEvent, VerificationCode
 from personvern.runtime import Runtime, open_runtime
+from personvern.schema import Base
 from personvern.settings import Settings
-from personvern.storage.models import AuditEvent, Base
+from personvern.storage.models import AuditEvent
 
 NOW = DEMO_NOW  # a Monday
 
@@ -276,7 +277,8 @@ def test_deadline_lists_extension_and_refusal(rt: Runtime, ctx: Context,
         assert shown["overdue"] is True and shown["due_on"] == "2027-02-04"
     unchanged(rt, lambda s: extend(s, ctx, second.id, "for sent"), InvalidInput,
               "one-month deadline .2027-02-04. has passed")
-    unchanged(rt, lambda s: refuse(s, ctx, second.id, "  "), InvalidInput, "must not be empty")
+    unchanged(rt, lambda s: refuse(s, ctx, second.id, "  "), InvalidInput, "say why you refuse")
+    unchanged(rt, lambda s: extend(s, ctx, second.id, "x" * 2001), InvalidInput, "too long")
     with rt.transaction() as s:
         refused = refuse(s, ctx, second.id, "Åpenbart grunnløs")
         assert refused.state == "refused" and refused.reason == "Åpenbart grunnløs"
@@ -291,9 +293,42 @@ def test_run_needs_a_verified_request(rt: Runtime, ctx: Context, service: Reques
         rid = open_request(s, ctx, "access", subject="ext:9").request.id
         before = all_counts(s)
     with pytest.raises(Conflict, match="not verified yet"):
-        service.run(rid)
+        service.run(rid, reason="identity checked")
     with rt.transaction() as s:
         assert all_counts(s) == before
+
+
+@pytest.mark.parametrize(("reason", "match"), [
+    ("", "say why you run the request now"), ("   ", "say why"), ("x" * 2001, "too long")])
+def test_a_run_without_a_good_reason_changes_nothing(
+        rt: Runtime, ctx: Context, service: Requests, reason: str, match: str) -> None:
+    """The reason is a rule of the core, so the CLI, the API and the dashboard all obey it."""
+    with rt.transaction() as s:
+        rid = open_request(s, ctx, "restriction", subject="ext:12", by=Requester(
+            "owner", verified_by="called back on the number we hold")).request.id
+        before = all_counts(s)
+    with pytest.raises(InvalidInput, match=match):
+        service.run(rid, reason=reason, actor="staff:kari")
+    with rt.transaction() as s:
+        assert all_counts(s) == before
+        assert get_request(s, rid).state == "verified"
+
+
+def test_a_run_is_audited_with_its_reason_before_the_work(
+        rt: Runtime, ctx: Context, service: Requests) -> None:
+    with rt.transaction() as s:
+        rid = open_request(s, ctx, "restriction", subject="ext:12", by=Requester(
+            "owner", verified_by="called back on the number we hold")).request.id
+    assert service.run(rid, reason="  the person called again  ",
+                       actor="staff:kari").state == "completed"
+    with rt.transaction() as s:
+        events = s.scalars(select(AuditEvent).where(
+            AuditEvent.target == f"request:{rid}").order_by(AuditEvent.id)).all()
+        actions = [e.action for e in events]
+        assert actions.index("request.run") < actions.index("request.in_progress")
+        [run] = [e for e in events if e.action == "request.run"]
+        assert run.actor == "staff:kari" and run.details == {"reason": "the person called again"}
+        assert verify_audit_chain(s) is None
 
 
 # ---- the same engine on PostgreSQL -------------------------------------------------------

@@ -65,7 +65,7 @@ def one(engine: Engine, sql: str, **params: Any) -> Any:
 def test_access_package_has_json_csv_and_art15_summary_and_no_one_elses_data(
         rt: Runtime, service: Requests, app_db: Engine, tmp_path: Path) -> None:
     rid = opened(rt, service, "access", "ext:31")  # a pupil: sessions, messages, a purchase
-    result = service.run(rid, out_dir=tmp_path / "out")
+    result = service.run(rid, reason="identity checked", out_dir=tmp_path / "out")
     assert result.state == "completed"
     package = Path(result.outcome["package"]["path"])
     assert package.stat().st_mode & 0o777 == 0o600
@@ -108,7 +108,7 @@ def test_access_in_english_and_the_summary_escapes_html(rt: Runtime, service: Re
     with app_db.begin() as conn:
         conn.execute(text("UPDATE users SET name = '<script>x</script>' WHERE id = 12"))
     rid = opened(rt, service, "access", "ext:12")
-    result = service.run(rid, out_dir=tmp_path, lang="en")
+    result = service.run(rid, reason="identity checked", out_dir=tmp_path, lang="en")
     with zipfile.ZipFile(result.outcome["package"]["path"]) as zf:
         summary = zf.read("summary.html").decode()
         users = zf.read("app/users.csv").decode()
@@ -121,7 +121,7 @@ def test_access_in_english_and_the_summary_escapes_html(rt: Runtime, service: Re
 def test_portability_exports_what_the_person_provided(rt: Runtime, service: Requests,
                                                       tmp_path: Path) -> None:
     rid = opened(rt, service, "portability", "ext:31")
-    result = service.run(rid, out_dir=tmp_path)
+    result = service.run(rid, reason="identity checked", out_dir=tmp_path)
     export = json.loads(Path(result.outcome["export"]["path"]).read_text())
     app = export["data"]["app"]
     assert set(app) == {"users", "messages"}
@@ -138,7 +138,7 @@ def test_rectification_updates_service_and_engine_and_audits_no_old_value(
     rid = opened(rt, service, "rectification", "ext:15", details={"changes": {
         "users.email": "Ny.Adresse@Example.no", "app.users.phone": "912 34 567",
         "users.birth_date": "1980-02-29"}})
-    result = service.run(rid)
+    result = service.run(rid, reason="identity checked")
     assert result.state == "completed"
     assert one(app_db, "SELECT email FROM users WHERE id = 15") == "ny.adresse@example.no"
     assert one(app_db, "SELECT phone FROM users WHERE id = 15") == "+4791234567"
@@ -188,7 +188,7 @@ def test_erasure_deletes_masks_keeps_the_books_and_proves_it(
     with rt.transaction() as s:
         subject_id = get_subject(s, f"ext:{parent}").id
     rid = opened(rt, service, "erasure", f"ext:{parent}")
-    result = service.run(rid)
+    result = service.run(rid, reason="identity checked")
     out = result.outcome
     assert result.state == "completed"
     # Deleted and masked per the map.
@@ -234,7 +234,7 @@ def test_erasure_of_a_hold_that_ended_deletes_the_rows(rt: Runtime, service: Req
                           "WHERE payer_id = :p"), {"p": parent})
         conn.execute(text("UPDATE invoices SET issued_on = '2018-01-02' WHERE purchase_id IN "
                           "(SELECT id FROM purchases WHERE payer_id = :p)"), {"p": parent})
-    result = service.run(opened(rt, service, "erasure", f"ext:{parent}"))
+    result = service.run(opened(rt, service, "erasure", f"ext:{parent}"), reason="identity checked")
     assert result.outcome["kept"] == []
     assert one(app_db, "SELECT count(*) FROM purchases WHERE payer_id = :p", p=parent) == 0
 
@@ -246,7 +246,7 @@ def test_proof_reports_a_copy_the_map_does_not_know(rt: Runtime, service: Reques
         conn.execute(text("CREATE TABLE support_tickets (id INTEGER PRIMARY KEY, body TEXT)"))
         conn.execute(text("INSERT INTO support_tickets VALUES (1, :b)"),
                      {"b": f"Kunden {email.upper()} ringte"})
-    result = service.run(opened(rt, service, "erasure", "ext:20"))
+    result = service.run(opened(rt, service, "erasure", "ext:20"), reason="identity checked")
     proof = result.outcome["proof"]
     assert proof["clean"] is False
     assert proof["unexpected"] == [{
@@ -273,7 +273,7 @@ def test_restriction_denies_every_use_but_storage_until_lifted(
         sid = get_subject(s, "ext:16").id
         assert decide(s, rt.consent, sid, "account", NOW).allowed
     rid = opened(rt, service, "restriction", "ext:16")
-    assert service.run(rid).state == "completed"
+    assert service.run(rid, reason="identity checked").state == "completed"
     with rt.transaction() as s:
         for purpose in ("account", "bookkeeping", "security", "payment"):
             d = decide(s, rt.consent, sid, purpose, NOW)
@@ -287,7 +287,7 @@ def test_restriction_denies_every_use_but_storage_until_lifted(
 def test_objection_is_a_ledger_event_and_decisions_follow(rt: Runtime,
                                                           service: Requests) -> None:
     rid = opened(rt, service, "objection", "ext:17", details={"purpose": "security"})
-    result = service.run(rid)
+    result = service.run(rid, reason="identity checked")
     assert result.outcome["objected"] == ["security"]
     with rt.transaction() as s:
         d = decide_for(s, rt.consent, get_subject(s, "ext:17").id, "security", NOW)
@@ -300,7 +300,7 @@ def test_withdrawal_of_consent(rt: Runtime, service: Requests, clock: MovingCloc
         record_event(s, rt.consent, NOW, sid, EventType.CONSENT_GIVEN, purpose_id="newsletter")
     clock.at = datetime(2027, 1, 5, 12, tzinfo=UTC)
     rid = opened(rt, service, "withdrawal", "ext:18")
-    assert service.run(rid).outcome["withdrawn"] == ["newsletter"]
+    assert service.run(rid, reason="identity checked").outcome["withdrawn"] == ["newsletter"]
     with rt.transaction() as s:
         d = decide_for(s, rt.consent, sid, "newsletter", clock.at)
         assert d.code == "consent_withdrawn"
@@ -330,7 +330,7 @@ def test_a_map_naming_a_missing_column_keeps_the_request(
     broken_rt, broken = _reopen(demo, clock)
     try:
         with pytest.raises(ConfigurationError, match=r"users\.shoe_size"):
-            broken.run(rid)
+            broken.run(rid, reason="identity checked")
     finally:
         broken.close()
         broken_rt.close()
@@ -339,7 +339,7 @@ def test_a_map_naming_a_missing_column_keeps_the_request(
         req = get_request(s, rid)
         assert req.state == "waiting" and "shoe_size" in req.outcome["error"]  # type: ignore[index]
     (demo / "personvern.yaml").write_text(good, encoding="utf-8")
-    assert service.run(rid).state == "completed"
+    assert service.run(rid, reason="identity checked").state == "completed"
 
 
 def test_a_dataset_that_is_down_leaves_the_request_waiting(
@@ -352,13 +352,13 @@ def test_a_dataset_that_is_down_leaves_the_request_waiting(
     try:
         with runtime.transaction() as s:
             rid = open_request(s, svc.ctx, "access", subject="ext:22", by=OWNER).request.id
-        first = svc.run(rid, out_dir=demo)
+        first = svc.run(rid, reason="identity checked", out_dir=demo)
         assert first.state == "waiting" and "file is not a database" in (first.error or "")
         with runtime.transaction() as s:
             req = get_request(s, rid)
             assert req.state == "waiting" and "could not be reached" in req.outcome["error"]  # type: ignore[index]
         monkeypatch.setenv("DEMO_APP_URL", f"sqlite:///{demo / 'service.db'}")
-        again = svc.run(rid, out_dir=demo)
+        again = svc.run(rid, reason="identity checked", out_dir=demo)
         assert again.state == "completed" and again.outcome["rows"]["app.users"] == 1
         with runtime.transaction() as s:
             states = [e["to"] for e in view(s, svc.ctx, get_request(s, rid))["events"]]
@@ -405,10 +405,10 @@ def test_access_and_erasure_on_postgresql(pg_demo: Runtime, clock: MovingClock,
     svc = Requests(pg_demo.sessions, Context(pg_demo.consent, clock))
     try:
         access = opened(pg_demo, svc, "access", "ext:30")
-        result = svc.run(access, out_dir=tmp_path)
+        result = svc.run(access, reason="identity checked", out_dir=tmp_path)
         assert result.state == "completed" and result.outcome["rows"]["app.users"] == 1
         erasure = opened(pg_demo, svc, "erasure", "ext:30")
-        done = svc.run(erasure)
+        done = svc.run(erasure, reason="identity checked")
         assert done.state == "completed" and done.outcome["proof"]["clean"] is True
         assert done.outcome["deleted"]
     finally:

@@ -48,7 +48,7 @@ def test_an_erasure_asks_the_processor_and_completes_when_the_owner_marks_it_don
     rt, service = with_datasets(CRM)
     rid = opener(rt, service, "erasure", "ext:8")
 
-    first = service.run(rid)
+    first = service.run(rid, reason="identity checked")
     assert first.state == "waiting"
     assert "crm (asked personvern@crm.example.no)" in (first.error or "")
     deliver(rt, smtp_server)
@@ -69,7 +69,7 @@ def test_an_erasure_asks_the_processor_and_completes_when_the_owner_marks_it_don
         assert find_subject(s, "external_id", "8") is not None
 
     # Running again neither asks twice nor loses what was done.
-    assert service.run(rid).state == "waiting"
+    assert service.run(rid, reason="identity checked").state == "waiting"
     assert shown(rt, service, rid)["outcome"]["partial"] == partial
     deliver(rt, smtp_server)
     assert len(smtp_server.handler.received) == 1
@@ -102,7 +102,7 @@ def test_an_access_request_waits_for_the_processor_then_completes(
         with_datasets: Any, opener: Callable[..., str], tmp_path: Path) -> None:
     rt, service = with_datasets(CRM)
     rid = opener(rt, service, "access", "ext:31")
-    first = service.run(rid, out_dir=tmp_path)
+    first = service.run(rid, reason="identity checked", out_dir=tmp_path)
     assert first.state == "waiting"
     package = Path(shown(rt, service, rid)["outcome"]["partial"]["package"]["path"])
     assert package.exists()
@@ -116,7 +116,7 @@ def test_a_processor_without_an_address_is_asked_by_the_owner(
         with_datasets: Any, opener: Callable[..., str]) -> None:
     rt, service = with_datasets({"id": "paper", "kind": "manual", "recipient": "hosting"})
     rid = opener(rt, service, "erasure", "ext:12")
-    result = service.run(rid)
+    result = service.run(rid, reason="identity checked")
     assert result.state == "waiting"
     assert "paper (no address: ask them yourself)" in (result.error or "")
     with rt.transaction() as s:
@@ -131,7 +131,7 @@ def test_a_recipient_contact_is_where_the_processor_is_asked(
     rt, service = with_datasets({"id": "paper", "kind": "manual", "recipient": "hosting"},
                                 recipients={"hosting": {"contact": "dpo@drift.example.no"}})
     rid = opener(rt, service, "erasure", "ext:12")
-    assert service.run(rid).state == "waiting"
+    assert service.run(rid, reason="identity checked").state == "waiting"
     assert shown(rt, service, rid)["tasks"][0]["asked"] == "dpo@drift.example.no"
     done = service.task_done(rid, "paper", "Confirmed by e-mail")
     assert done is not None

@@ -201,7 +201,8 @@ def test_an_erasure_tells_every_recipient_and_the_person_can_see_who(
     svc = Requests(rt.sessions, Context(rt.consent, clock))
     try:
         rid = a_request(rt, clock, "ext:10")
-        assert svc.run(rid).state == "waiting"  # for the processor asked by e-mail
+        # Waiting for the processor asked by e-mail.
+        assert svc.run(rid, reason="identity checked").state == "waiting"
         result = svc.task_done(rid, "vipps-copy", "Vipps confirmed the erasure by e-mail")
     finally:
         svc.close()

@@ -27,6 +27,7 @@ from personvern.storage.models import AuditEvent
 from web.support import MovableClock, assert_problem, new_key, open_client, runtime_of
 
 NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)  # a Monday
+WHY = "identity checked by phone"
 # Demo ids (60 subjects): 1-7 mentors, 8-30 parents, 31-60 pupils; the parent of 31 is 8.
 PARENT, OTHER_PARENT, PUPIL = "ext:8", "ext:9", "ext:31"
 
@@ -153,7 +154,7 @@ def test_open_verify_run_access_and_download_the_package(api: TestClient) -> Non
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "verified"
 
-    r = api.post(f"/api/v1/requests/{rid}/run", json={"lang": "en"})
+    r = api.post(f"/api/v1/requests/{rid}/run", json={"reason": WHY, "lang": "en"})
     assert r.status_code == 200, r.text
     run = r.json()
     assert run["state"] == "completed"
@@ -184,7 +185,7 @@ def test_packages_live_in_the_export_directory_and_expire(
     from personvern.web import exports
 
     rid = by_owner(api, "access", PARENT)
-    assert api.post(f"/api/v1/requests/{rid}/run", json={}).status_code == 200
+    assert api.post(f"/api/v1/requests/{rid}/run", json={"reason": WHY}).status_code == 200
     made = demo / "packages" / f"access-{rid}.zip"
     assert made.is_file()
     assert not (Path.cwd() / "packages").exists()
@@ -202,7 +203,7 @@ def test_packages_live_in_the_export_directory_and_expire(
 
 def test_portability_export_is_served_as_a_zip(api: TestClient) -> None:
     rid = by_owner(api, "portability", PARENT)
-    assert api.post(f"/api/v1/requests/{rid}/run").status_code == 200
+    assert api.post(f"/api/v1/requests/{rid}/run", json={"reason": WHY}).status_code == 200
     r = api.get(f"/api/v1/requests/{rid}/package")
     assert r.status_code == 200, r.text
     with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
@@ -215,7 +216,7 @@ def test_portability_export_is_served_as_a_zip(api: TestClient) -> None:
 
 def test_erasure_says_what_was_kept_and_who_was_told(api: TestClient, demo: Path) -> None:
     rid = by_owner(api, "erasure", PARENT)
-    r = api.post(f"/api/v1/requests/{rid}/run")
+    r = api.post(f"/api/v1/requests/{rid}/run", json={"reason": WHY})
     assert r.status_code == 200, r.text
     outcome = r.json()["outcome"]
     assert outcome["deleted"] or outcome["changed"]
@@ -233,7 +234,7 @@ def test_rectification_changes_the_column_and_the_identity(api: TestClient, demo
                    details={"changes": {"users.email": "Ny.Adresse@Example.no"}})
     shown = api.get(f"/api/v1/requests/{rid}").json()
     assert shown["details"]["changes"] == {"app.users.email": "ny.adresse@example.no"}
-    assert api.post(f"/api/v1/requests/{rid}/run").status_code == 200
+    assert api.post(f"/api/v1/requests/{rid}/run", json={"reason": WHY}).status_code == 200
     assert email_of(api, PARENT) == "ny.adresse@example.no"
     service = create_engine_for(f"sqlite:///{demo / 'service.db'}")
     with service.connect() as conn:
@@ -270,7 +271,7 @@ def test_extend_refuse_and_lift(api: TestClient) -> None:
     assert r.json()["reason"] == "Manifestly unfounded"
 
     restriction = by_owner(api, "restriction", OTHER_PARENT)
-    assert api.post(f"/api/v1/requests/{restriction}/run").status_code == 200
+    assert api.post(f"/api/v1/requests/{restriction}/run", json={"reason": WHY}).status_code == 200
     r = api.post(f"/api/v1/requests/{restriction}/lift", json={"reason": "Accuracy confirmed"})
     assert r.status_code == 200, r.text
     assert r.json()["outcome"]["lifted_because"] == "Accuracy confirmed"
@@ -347,7 +348,8 @@ def test_expired_wrong_and_reused_codes(api: TestClient, demo: Path, clock: Mova
     assert_problem(api.post(f"/api/v1/requests/{rid}/verify", json={"code": code}), 422,
                    "expired")
     assert stored(api, demo) == before  # an expired code changes nothing
-    assert_problem(api.post(f"/api/v1/requests/{rid}/run"), 409, "not verified")
+    assert_problem(api.post(f"/api/v1/requests/{rid}/run", json={"reason": WHY}), 409,
+                   "not verified")
     assert stored(api, demo) == before
 
     fresh = opened(api, "access", PARENT)["id"]
@@ -368,11 +370,12 @@ def test_someone_elses_request_is_not_found(api: TestClient, demo: Path) -> None
     before = stored(api, demo)
     mine = {"subject": OTHER_PARENT}
     assert_problem(api.get(f"/api/v1/requests/{rid}", params=mine), 404, "of this subject")
-    assert_problem(api.post(f"/api/v1/requests/{rid}/run", params=mine), 404)
+    assert_problem(api.post(f"/api/v1/requests/{rid}/run", params=mine, json={"reason": WHY}), 404)
     assert_problem(api.post(f"/api/v1/requests/{rid}/verify", params=mine,
                             json={"code": "AAAA-AAAA"}), 404)
     assert stored(api, demo) == before
-    assert api.post(f"/api/v1/requests/{rid}/run", params={"subject": PARENT}).status_code == 200
+    assert api.post(f"/api/v1/requests/{rid}/run", params={"subject": PARENT},
+                    json={"reason": WHY}).status_code == 200
     assert_problem(api.get(f"/api/v1/requests/{rid}/package", params=mine), 404)
     assert api.get(f"/api/v1/requests/{rid}/package",
                    params={"subject": PARENT}).status_code == 200
@@ -386,10 +389,13 @@ def test_someone_elses_request_is_not_found(api: TestClient, demo: Path) -> None
     ("get", "/api/v1/requests?subject=ext:99999", None, 404, "no subject"),
     ("post", "/api/v1/requests/RID/extend", {"reason": ""}, 422, "reason"),
     ("post", "/api/v1/requests/RID/extend", {}, 422, "reason"),
-    ("post", "/api/v1/requests/RID/refuse", {"reason": "   "}, 422, "must not be empty"),
+    ("post", "/api/v1/requests/RID/refuse", {"reason": "   "}, 422, "say why"),
     ("post", "/api/v1/requests/RID/lift", {"reason": "no"}, 409, "not a completed restriction"),
-    ("post", "/api/v1/requests/RID/run", {"prove": "yes"}, 422, "prove"),
-    ("post", "/api/v1/requests/RID/run", {"lang": "de"}, 422, "lang"),
+    ("post", "/api/v1/requests/RID/run", {"reason": WHY, "prove": "yes"}, 422, "prove"),
+    ("post", "/api/v1/requests/RID/run", {"reason": WHY, "lang": "de"}, 422, "lang"),
+    ("post", "/api/v1/requests/RID/run", {"prove": True}, 422, "reason"),
+    ("post", "/api/v1/requests/RID/run", {"reason": "  "}, 422, "say why"),
+    ("post", "/api/v1/requests/RID/run", {"reason": "x" * 2001}, 422, "too long"),
     ("get", "/api/v1/requests/RID/package", None, 409, "run it first"),
     ("post", "/api/v1/requests/RID/verify", {"code": "AAAA-AAAA"}, 409, "not waiting"),
 ])
@@ -435,7 +441,7 @@ def crm_api(demo: Path, template: Path, db_url: str, clock: MovableClock
 def test_a_manual_task_is_shown_open_and_marked_done(crm_api: TestClient, demo: Path) -> None:
     api = crm_api
     rid = by_owner(api, "erasure", PARENT)
-    r = api.post(f"/api/v1/requests/{rid}/run")
+    r = api.post(f"/api/v1/requests/{rid}/run", json={"reason": WHY})
     assert r.status_code == 202, r.text
     assert r.json()["state"] == "waiting" and "crm" in r.json()["error"]
     shown = api.get(f"/api/v1/requests/{rid}").json()

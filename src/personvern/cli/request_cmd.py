@@ -196,6 +196,8 @@ def verify(
 @app.command("run")
 def run(
     request: IdArg,
+    reason: Annotated[str, typer.Option(
+        "--reason", help="Why the request runs now; required, kept in the audit log.")],
     out: Annotated[Path, typer.Option("--out", help="Where access and portability files go.")]
     = Path(),
     prove: Annotated[bool, typer.Option(help="Search every dataset after an erasure.")] = True,
@@ -206,7 +208,7 @@ def run(
 ) -> None:
     """Carry the request out; a dataset that is down leaves it waiting (exit 1)."""
     with _service(manifest, db, now) as service:
-        result = service.run(request, out_dir=out, prove=prove, lang=lang)
+        result = service.run(request, reason=reason, out_dir=out, prove=prove, lang=lang)
     from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 
     rules = bookkeeping_rules(service.ctx.manifest)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from personvern.audit import append_audit
+from personvern.audit import append_audit, require_reason
 from personvern.clock import Clock
 from personvern.consent.service import ConsentContext, decisions_for
 from personvern.consent.subjects import (
@@ -81,6 +81,11 @@ class Wired(Protocol):
     def clock(self) -> Clock:
         """Every "now"."""
         ...
+
+# The reasons the engine gives when it runs a request itself (audited like a person's).
+RUN_AFTER_TASKS = "the last processor's answer was recorded"
+RUN_DUE = "a dataset's back-off ran out, so it is called again"
+RUN_BY_SUBJECT = "the person asked for it in the portal"
 
 TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection",
          "withdrawal")
@@ -449,7 +454,7 @@ def _complaint(ctx: Context) -> str:
 
 def extend(session: Session, ctx: Context, ref: str, reason: str, actor: str = "owner") -> Request:
     """Extend by up to two months (Art. 12(3)): with reasons, told within the first month."""
-    reason = _text(reason, "the reason for the extension")
+    reason = require_reason(reason, "extend the request")
     req = get_request(session, ref)
     if req.state in CLOSED:
         raise Conflict(f"request {req.id} is {req.state}; there is nothing to extend")
@@ -476,7 +481,7 @@ def extend(session: Session, ctx: Context, ref: str, reason: str, actor: str = "
 
 def refuse(session: Session, ctx: Context, ref: str, reason: str, actor: str = "owner") -> Request:
     """Refuse with reasons, telling the person of their right to complain (Art. 12(4))."""
-    reason = _text(reason, "the reason for the refusal")
+    reason = require_reason(reason, "refuse the request")
     req = get_request(session, ref)
     transition(session, ctx, req, "refused", actor, reason)
     req.reason = reason
@@ -491,7 +496,7 @@ def lift_restriction(
     session: Session, ctx: Context, ref: str, reason: str, actor: str = "owner"
 ) -> Request:
     """Lift a completed restriction, telling the person first (Art. 18(3))."""
-    reason = _text(reason, "the reason for lifting the restriction")
+    reason = require_reason(reason, "lift the restriction")
     req = get_request(session, ref)
     if req.type != "restriction" or req.state != "completed":
         raise Conflict(f"request {req.id} is not a completed restriction")
@@ -572,13 +577,16 @@ class Requests:
         raise InvalidInput(MESSAGES[result])
 
     def run(
-        self, ref: str, *, out_dir: Path | None = None, actor: str = "owner",
+        self, ref: str, *, reason: str, out_dir: Path | None = None, actor: str = "owner",
         prove: bool = True, lang: str | None = None, force: bool = True,
     ) -> RunResult:
-        """Carry the request out. A dataset that is down, or a task still open, leaves it
-        ``waiting`` (returned); a wrong data map or bad input leaves it ``waiting`` with the
-        error and raises. ``force``: call every pending http dataset now, not only those
-        whose back-off has run out (the jobs pass False)."""
+        """Carry the request out. ``reason`` says why now (required, bounded; audited as
+        ``request.run`` before the work, so a run that fails was still asked for). A dataset
+        that is down, or a task still open, leaves it ``waiting`` (returned); a wrong data
+        map or bad input leaves it ``waiting`` with the error and raises. ``force``: call
+        every pending http dataset now, not only those whose back-off has run out (the jobs
+        pass False)."""
+        why = require_reason(reason, "run the request now")
         with self.transaction() as s:
             req = get_request(s, ref)
             if req.state in CLOSED:
@@ -586,6 +594,8 @@ class Requests:
             if req.state in ("received", "verifying"):
                 raise Conflict(f"request {req.id} is not verified yet ({req.state}); "
                                "verify the person's identity first")
+            append_audit(s, self.ctx.clock, actor, "request.run", f"request:{req.id}",
+                         {"reason": why})
             if req.state != "in_progress":
                 transition(s, self.ctx, req, "in_progress", actor, "work started")
             job = jobs.snapshot(s, req)
@@ -674,7 +684,8 @@ class Requests:
             rid, state = req.id, req.state
         if left or state != "waiting":
             return None
-        return self.run(rid, out_dir=out_dir, actor=actor, lang=lang, force=False)
+        return self.run(rid, reason=f"{RUN_AFTER_TASKS} ({dataset})", out_dir=out_dir,
+                        actor=actor, lang=lang, force=False)
 
     def run_due(self, *, out_dir: Path | None = None, actor: str = "job", limit: int = 100
                 ) -> list[RunResult]:
@@ -685,7 +696,8 @@ class Requests:
         results = []
         for rid in due:
             try:
-                results.append(self.run(rid, out_dir=out_dir, actor=actor, force=False))
+                results.append(self.run(rid, reason=RUN_DUE, out_dir=out_dir, actor=actor,
+                                        force=False))
             except PersonvernError as exc:  # kept waiting with the error; go on with the rest
                 results.append(RunResult(rid, "waiting", {}, _one_line(exc)))
         return results

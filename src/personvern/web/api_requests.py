@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, Field, StrictBool, StrictStr
 from sqlalchemy.orm import Session
 
 from personvern.consent.subjects import get_subject
@@ -97,8 +97,10 @@ class ReasonIn(Strict):
 
 
 class RunIn(Strict):
-    """How to carry the request out."""
+    """Why the request runs now, and how to carry it out."""
 
+    reason: StrictStr = Field(description="why it runs now (required, at most 2000 "
+                              "characters; kept in the audit log)")
     prove: StrictBool = Field(True, description="erasure: search every dataset afterwards")
     lang: Literal["nb", "en"] | None = Field(None, description="language of the summary")
 
@@ -303,18 +305,17 @@ def verify_request(request_id: RequestId, body: CodeIn, request: Request,
              responses={202: {"model": RunOut, "description": "waiting: a dataset was down or "
                                                               "a task is open; run it again"},
                         **responses(409, 500)})
-def run_request(request_id: RequestId, request: Request, key: Key,
-                body: RunIn | None = None, subject: ForSubject = None) -> Response:
+def run_request(request_id: RequestId, body: RunIn, request: Request, key: Key,
+                subject: ForSubject = None) -> Response:
     """Carry the request out (200 completed, 202 waiting)."""
     rt = runtime(request)
     ctx = _ctx(rt)
-    body = body or RunIn()
     with unit(rt) as session:
         rid = _find(session, request_id, subject).id
     service = engine.Requests(rt.sessions, ctx)
     try:
-        result = service.run(rid, out_dir=_packages_dir(request), actor=_actor(key),
-                             prove=body.prove, lang=body.lang)
+        result = service.run(rid, reason=body.reason, out_dir=_packages_dir(request),
+                             actor=_actor(key), prove=body.prove, lang=body.lang)
     finally:
         service.close()
     has_file = "package" in result.outcome or "export" in result.outcome

@@ -286,21 +286,15 @@ def request_action(
 
 
 def _run(request: Request, rt: Runtime, user: Staff, ref: str, reason: str) -> None:
-    from personvern.errors import InvalidInput, StorageError
-    from personvern.requests.engine import Requests, get_request
+    from personvern.errors import StorageError
+    from personvern.requests.engine import Requests
 
-    why = reason.strip()
-    if not why:
-        raise InvalidInput("say why you run the request now (the reason is kept in the audit log)")
-    with unit(rt) as s:
-        req = get_request(s, ref)
-        append_audit(s, rt.clock, user.actor, "dashboard.request_run", f"request:{req.id}",
-                     {"reason": why})
     service: Requests | None = getattr(request.app.state, "dashboard_requests", None)
     if service is None:
         service = request.app.state.dashboard_requests = Requests.of(rt)
     out: Path = request.app.state.export_dir  # the site's private directory for packages
-    result = service.run(req.id, out_dir=out, actor=user.actor)
+    # The core checks the reason and audits it (request.run), as for the CLI and the API.
+    result = service.run(ref, reason=reason, out_dir=out, actor=user.actor)
     if result.error:
         raise StorageError(f"the request is waiting: {result.error}; run it again later")
 

@@ -192,7 +192,8 @@ def run_request(rt: Runtime, me: str, person: Person, type: str, details: dict[s
         request_id = opened.request.id
     service = requests_engine.Requests.of(rt)
     try:
-        service.run(request_id, out_dir=out_dir, actor=f"subject:{me}", lang=lang)
+        service.run(request_id, reason=requests_engine.RUN_BY_SUBJECT, out_dir=out_dir,
+                    actor=f"subject:{me}", lang=lang)
     finally:
         service.close()
     with rt.transaction() as session:
