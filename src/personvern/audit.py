@@ -11,6 +11,8 @@ from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
+from personvern.crypto.columns import ERASED_JSON
+from personvern.crypto.keyring import keyring_for
 from personvern.errors import InvalidInput
 from personvern.storage.locks import lock_chain
 from personvern.storage.models import AuditEvent, as_utc
@@ -92,8 +94,6 @@ def append_audit(
         if personal:
             if subject_id is None:
                 raise ValueError("personal audit details need the subject_id to seal them with")
-            from personvern.crypto.keyring import keyring_for
-
             stored_details[PERSONAL] = keyring_for(session).seal(
                 session.connection(), subject_id, PERSONAL_CONTEXT,
                 canonical_json(personal).encode())
@@ -123,9 +123,6 @@ def personal_details(session: Session, event: AuditEvent) -> dict[str, Any] | No
     sealed = (event.details or {}).get(PERSONAL)
     if sealed is None:
         return None
-    from personvern.crypto.columns import ERASED_JSON
-    from personvern.crypto.keyring import keyring_for
-
     data = keyring_for(session).open(session.connection(), event.details[PERSONAL_SUBJECT],
                                      PERSONAL_CONTEXT, sealed)
     return dict(ERASED_JSON) if data is None else dict(json.loads(data))

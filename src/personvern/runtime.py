@@ -1,7 +1,9 @@
 """The running engine: settings, the manifest in force, the database, the clock.
 
 The CLI, the web app and jobs build one Runtime from Settings and pass it down;
-nothing opens a database or reads a manifest at import time.
+nothing opens a database or reads a manifest at import time. Feature modules are
+imported inside the functions that use them, so a command that needs one feature does
+not pay for loading every other.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from personvern.clock import Clock
 from personvern.consent.tables import Identity, Subject
 from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.law import get_jurisdiction
+from personvern.mail.outbox import Mail, queue
 from personvern.manifest.categories import BUILTIN_CATEGORIES
 from personvern.manifest.model import Manifest
 from personvern.storage.models import as_utc
@@ -528,8 +529,6 @@ def notify_subjects(
     Queued through the outbox in the caller's transaction, one per person and breach
     (running it again queues nobody twice). Unknown ids refuse the whole call.
     """
-    from personvern.mail.outbox import Mail, queue
-
     breach = get_breach(session, breach_id)
     if breach.closed_at is not None:
         raise Conflict(f"breach {breach.id} is closed")

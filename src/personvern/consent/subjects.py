@@ -19,6 +19,7 @@ from personvern.consent.tables import (
     Subject,
 )
 from personvern.contact import normalise_email, normalise_phone
+from personvern.crypto.keyring import keyring_for
 from personvern.errors import Conflict, InvalidInput, NotFound
 
 IDENTITY_KINDS = ("email", "phone", "external_id")
@@ -49,8 +50,6 @@ def normalise(kind: str, value: str) -> str:
 
 def lookup_of(session: Session, kind: str, normal: str) -> str:
     """The keyed hash an identity is found by (its value is stored only sealed)."""
-    from personvern.crypto.keyring import keyring_for
-
     return keyring_for(session).lookup_hash(session.connection(), kind, normal)
 
 

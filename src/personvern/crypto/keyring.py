@@ -37,9 +37,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from personvern.crypto import envelope
-from personvern.crypto.master import ENV_FILE, ENV_KEY, MasterKey
+from personvern.crypto.master import ENV_FILE, ENV_KEY, MasterKey, load_master_key
 from personvern.crypto.tables import SubjectKey
 from personvern.errors import ConfigurationError, Conflict
+from personvern.settings import get_settings
 
 LOOKUP_KEY = "_lookup"  # the key of keyed hashes (never a subject id: those are hex)
 HASH_PREFIX = "h1:"
@@ -359,9 +360,6 @@ def default_keyring() -> Keyring:
     """The process's keyring; built from the environment's master key on first use."""
     global _DEFAULT  # noqa: PLW0603
     if _DEFAULT is None:
-        from personvern.crypto.master import load_master_key
-        from personvern.settings import get_settings
-
         _DEFAULT = Keyring(load_master_key(get_settings()))
     return _DEFAULT
 

@@ -8,7 +8,11 @@ from datetime import datetime
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from personvern.audit import append_audit
+from personvern.clock import fixed_clock
 from personvern.crypto.keyring import GET_KEY, keyring_for
+from personvern.mail.scrub import scrub_erased_mail
+from personvern.storage.engine import sqlite_checkpoint
 
 _CHECKPOINT = "personvern.checkpoint"
 
@@ -20,16 +24,11 @@ def shred_subject(session: Session, subject_id: str, *, at: datetime, actor: str
     Every ciphertext of the subject becomes unreadable; copies in backups too, once the
     master key those backups' wrapped keys need is retired (see docs/encryption.md).
     """
-    from personvern.audit import append_audit
-    from personvern.clock import fixed_clock
-
     keyring = keyring_for(session)
     conn = session.connection()
     row = conn.execute(GET_KEY, {"sid": subject_id}).first()
     old_id = row.master_key_id if row is not None else None
     destroyed = keyring.shred(conn, subject_id, at)
-    from personvern.mail.scrub import scrub_erased_mail
-
     scrub_erased_mail(session, subject_id=subject_id)
     append_audit(session, fixed_clock(at), actor, "crypto.shredded", f"subject:{subject_id}",
                  {"destroyed": destroyed, "master_key_id": old_id, "reason": reason})
@@ -44,8 +43,6 @@ def _checkpoint_after_commit(session: Session) -> None:
     session.info[_CHECKPOINT] = True
 
     def checkpoint(s: Session) -> None:
-        from personvern.storage.engine import sqlite_checkpoint
-
         s.info.pop(_CHECKPOINT, None)
         bind = s.get_bind()
         sqlite_checkpoint(bind if isinstance(bind, Engine) else bind.engine)

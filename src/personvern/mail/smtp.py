@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from personvern.clock import Clock
 from personvern.contact import normalise_email
 from personvern.errors import InvalidInput
+from personvern.mail.scrub import scrub_erased_mail
 from personvern.mail.tables import OutboxMessage
 from personvern.storage.models import as_utc
 
@@ -102,8 +103,6 @@ def _settle(session: Session, message_id: int, status: str, error: str | None,
         .values(status=status, last_error=error, sent_at=sent_at)
     )
     if status in ("sent", "failed"):  # the last mail to an erased person leaves no copy
-        from personvern.mail.scrub import scrub_erased_mail
-
         scrub_erased_mail(session, message_id=message_id)
     session.commit()
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from personvern.errors import ManifestError, ManifestTooLarge, Problem
 from personvern.manifest.model import Manifest
 from personvern.manifest.references import reference_problems
+from personvern.manifest.schema_walk import model_at
 from personvern.manifest.yamlpos import (
     DuplicateKey,
     Positions,
@@ -244,7 +245,5 @@ def _describe(err: Any) -> str:
 
 def _allowed_keys(parent: DataPath, data: Any) -> list[str]:
     """Field names of the model found at ``parent``, for "did you mean" hints."""
-    from personvern.manifest.schema_walk import model_at
-
     model = model_at(parent)
     return list(model.model_fields) if model is not None else []

@@ -29,7 +29,9 @@ from personvern.audit import append_audit
 from personvern.clock import Clock
 from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.law import get_jurisdiction
+from personvern.manifest.loader import parse_manifest
 from personvern.policy.diff import Change, diff, first_version
+from personvern.policy.notices import queue_notices
 from personvern.policy.render import render_documents
 from personvern.policy.tables import PolicyVersion
 from personvern.storage.locks import lock_chain
@@ -134,8 +136,6 @@ def in_force(session: Session, at: datetime) -> PolicyVersion | None:
 
 def version_manifest(version: PolicyVersion) -> Manifest:
     """The manifest a version was published from."""
-    from personvern.manifest.loader import parse_manifest
-
     return parse_manifest(version.manifest_text, file=f"<policy version {version.number}>").manifest
 
 
@@ -171,8 +171,6 @@ def publish_with_notices(
     actor: str = "cli",
 ) -> Published:
     """:func:`publish`, also returning the changes and how many notices were queued."""
-    from personvern.policy.notices import queue_notices
-
     manifest = loaded.manifest
     now = clock()
     _check_notice(manifest, now, effective)

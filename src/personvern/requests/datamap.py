@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, MetaData, Select, Table, bindparam, o
 from personvern.errors import ConfigurationError, InvalidInput, StorageError
 from personvern.manifest.model import Column, Dataset, Manifest
 from personvern.manifest.model import Table as MappedTable
+from personvern.storage.engine import create_engine_for
 
 # Values per IN (...) list: well under SQLite's and PostgreSQL's parameter limits.
 CHUNK = 500
@@ -264,8 +265,6 @@ def as_column_type(column: SqlColumn[Any], values: list[Any]) -> list[Any]:
 
 def open_datasets(manifest: Manifest) -> list[SqlDataset]:
     """Engines for the manifest's SQL datasets, reflected and checked."""
-    from personvern.storage.engine import create_engine_for
-
     out: list[SqlDataset] = []
     for ds in manifest.datasets:
         if ds.kind != "sql":

@@ -53,6 +53,7 @@ from personvern.requests import fulfil, jobs, notices, rectify, tasks
 from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 from personvern.requests.callbacks import CallbackFailed
 from personvern.requests.callbacks import call as call_app
+from personvern.requests.datamap import open_datasets
 from personvern.requests.deadlines import deadlines, receipt_date
 from personvern.requests.tables import Request, RequestEvent
 from personvern.requests.verification import MESSAGES, Issued, Outcome, check, issue
@@ -552,8 +553,6 @@ class Requests:
     def datasets(self) -> list[SqlDataset]:
         """The manifest's SQL datasets, reflected once and kept while they work."""
         if self._datasets is None:
-            from personvern.requests.datamap import open_datasets
-
             opener = self._open_datasets or open_datasets
             self._datasets = opener(self.ctx.manifest)
         return self._datasets

@@ -33,6 +33,7 @@ from personvern.consent.tables import (
     Subject,
 )
 from personvern.errors import ConfigurationError
+from personvern.keys.shred import shred_subject
 from personvern.law import Jurisdiction
 from personvern.manifest.model import RetentionRule
 from personvern.manifest.model import Table as MappedTable
@@ -40,6 +41,7 @@ from personvern.requests.datamap import Found, SqlDataset
 from personvern.requests.deadlines import receipt_date
 from personvern.requests.information import rule_text
 from personvern.requests.jobs import Env, Job, walk_ids
+from personvern.requests.proof import engine_leftovers, prove_erased
 from personvern.requests.tables import Request
 from personvern.storage.engine import sqlite_checkpoint, storage_errors
 
@@ -231,8 +233,6 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = T
     done = {"deleted": deleted, "changed": changed, "kept": kept_out,
             "kept_by_map": untouched, "callbacks": callbacks, "_kept_keys": kept_keys}
     if prove:
-        from personvern.requests.proof import prove_erased
-
         done["proof"] = prove_erased(datasets, job.identities, kept_keys).as_dict()
     return done
 
@@ -286,8 +286,6 @@ def forget(session: Session, consent: ConsentContext, job: Job, outcome: dict[st
            now: datetime) -> None:
     """The engine's side of an erasure: forget the person, finish the proof, destroy the key."""
     erase_in_engine(session, job.subject_id, job.request_id, now)
-    from personvern.requests.proof import engine_leftovers
-
     if "proof" in outcome:
         left = engine_leftovers(session, job.identities)
         outcome["proof"]["engine"] = left
@@ -295,8 +293,6 @@ def forget(session: Session, consent: ConsentContext, job: Job, outcome: dict[st
     consent.cache.invalidate_on_commit(session, job.subject_id)
     # Last: destroy the subject's key, so every copy of their ciphertext (backups too)
     # is unreadable.
-    from personvern.keys.shred import shred_subject
-
     outcome["key_destroyed"] = shred_subject(session, job.subject_id, at=now,
                                              reason=f"request:{job.request_id}")
 

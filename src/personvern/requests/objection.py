@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from personvern.consent.events import Actor, Channel, EventType
+from personvern.consent.service import record_event
 from personvern.errors import InvalidInput
 from personvern.requests.jobs import Job
 
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
 def record(session: Session, consent: ConsentContext, at: datetime, job: Job
            ) -> dict[str, Any]:
     """One ledger event per purpose; returns what was recorded and what was skipped, why."""
-    from personvern.consent.service import record_event
-
     actor = {"guardian": Actor.GUARDIAN, "admin": Actor.ADMIN, "owner": Actor.SYSTEM}.get(
         job.opened_by, Actor.SELF)
     channel = {"portal": Channel.PORTAL, "email": Channel.EMAIL}.get(job.channel, Channel.API)

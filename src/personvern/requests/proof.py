@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Integer, MetaData, String, or_, select
 from sqlalchemy.orm import Session
 
+from personvern.consent.subjects import matches
+from personvern.consent.tables import Identity
 from personvern.requests.datamap import SqlDataset
 from personvern.storage.engine import storage_errors
 
@@ -160,9 +162,6 @@ def _expected(spec: Any, table: str, column: str, key: Any, kept: dict[str, set[
 
 def engine_leftovers(session: Session, identities: dict[str, list[str]]) -> list[dict[str, str]]:
     """Identities of the person the engine itself still holds (should be none)."""
-    from personvern.consent.subjects import matches
-    from personvern.consent.tables import Identity
-
     if not any(identities.values()):
         return []
     rows = session.execute(select(Identity.kind).where(or_(

@@ -18,6 +18,7 @@ from sqlalchemy import Date, DateTime, select, update
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.orm import Session
 
+from personvern.consent.subjects import matches, normalise
 from personvern.consent.tables import Identity
 from personvern.contact import normalise_email, normalise_phone
 from personvern.errors import InvalidInput
@@ -137,8 +138,6 @@ def _typed(table: SqlTable, column: str, value: str, ref: str) -> Any:
 
 def sync_identities(session: Session, job: Job, changes: Iterable[Any]) -> None:
     """A rectified e-mail or phone is also the identity the engine finds the person by."""
-    from personvern.consent.subjects import matches, normalise
-
     for kind, olds, new in changes:
         normal_olds = set()
         for old in olds:

@@ -21,6 +21,7 @@ from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.mail.outbox import Mail, queue
 from personvern.manifest.model import Dataset, Manifest
 from personvern.requests.notices import backoff
+from personvern.requests.tables import Request
 from personvern.storage.models import Base, as_utc
 
 # Request type -> the action asked of the dataset (the callback protocol's words).
@@ -194,8 +195,6 @@ def settle(tasks: list[RequestTask]) -> None:
 
 def due_requests(session: Session, now: datetime, limit: int = 100) -> list[str]:
     """Waiting requests with an http task due for another attempt."""
-    from personvern.requests.tables import Request
-
     rows = session.scalars(select(RequestTask.request_id).join(
         Request, Request.id == RequestTask.request_id).where(
         Request.state == "waiting", RequestTask.kind == "http", RequestTask.state == "pending",

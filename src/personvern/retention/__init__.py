@@ -1,8 +1,8 @@
 """Retention that enforces itself: rules resolved to the service's data, swept in batches.
 
 ``plan(...)`` says what would happen at a given time, rule by rule; ``run(...)`` does it,
-audited, idempotent and resumable. ``on_subject_erased`` is the one place that hears of a
-subject the engine has forgotten entirely.
+audited, idempotent and resumable. ``people.on_subject_erased`` is the one place that
+hears of a subject the engine has forgotten entirely.
 """
 
 from __future__ import annotations
@@ -11,6 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from personvern.audit import append_audit, require_reason
+from personvern.errors import InvalidInput
+from personvern.law import get_jurisdiction
+from personvern.requests.datamap import open_datasets
+from personvern.retention.due import Due
+from personvern.retention.execute import Executor
+from personvern.retention.planning import Planner
+from personvern.retention.resolve import resolve
+from personvern.storage.session import transaction
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -21,23 +31,9 @@ if TYPE_CHECKING:
     from personvern.retention.resolve import Resolution
 
 
-def on_subject_erased(session: Session, subject_id: str, at: datetime) -> None:
-    """Called once for each subject a sweep erases entirely, in the erasing transaction.
-
-    Destroys the subject's key (crypto-shredding), as a completed erasure request does:
-    every copy of their sealed data, backups included, becomes unreadable.
-    """
-    from personvern.keys.shred import shred_subject
-
-    shred_subject(session, subject_id, at=at, actor="retention", reason="retention")
-
-
 @contextmanager
 def resolved(loaded: LoadedManifest) -> Iterator[Resolution]:
     """The manifest's rules resolved against its SQL datasets (reflected; closed after)."""
-    from personvern.requests.datamap import open_datasets
-    from personvern.retention.resolve import resolve
-
     datasets = open_datasets(loaded.manifest)
     try:
         yield resolve(loaded, datasets)
@@ -61,10 +57,6 @@ def run(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, 
     so a sweep that fails was still asked for). ``by`` says who or what started it (kept
     in the sweep's audit event, shown in its history): ``cli``, ``serve`` or a staff
     user's actor name."""
-    from personvern.audit import append_audit, require_reason
-    from personvern.errors import InvalidInput
-    from personvern.storage.session import transaction
-
     why = require_reason(reason, "run the retention sweep now")
     if now.tzinfo is None:
         raise InvalidInput("the sweep's time needs a UTC offset")
@@ -77,12 +69,6 @@ def run(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, 
 def _sweep(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
            batch: int, dry_run: bool, progress: Progress | None, by: str | None
            ) -> tuple[Report, dict[str, Any]]:
-    from personvern.errors import InvalidInput
-    from personvern.law import get_jurisdiction
-    from personvern.retention.due import Due
-    from personvern.retention.execute import Executor
-    from personvern.retention.planning import Planner
-
     if now.tzinfo is None:
         raise InvalidInput("the sweep's time needs a UTC offset")
     if not 1 <= batch <= 50_000:

@@ -23,6 +23,8 @@ from personvern.consent.tables import (
     Membership,
     Subject,
 )
+from personvern.crypto.keyring import keyring_for
+from personvern.keys.shred import shred_subject
 from personvern.law import Jurisdiction
 from personvern.manifest.model import Manifest, RetentionRule
 from personvern.requests.tables import Request
@@ -174,8 +176,6 @@ def ended(session: Session, manifest: Manifest, j: Jurisdiction, subjects: Seque
 
 def identities(session: Session, subjects: Sequence[str]) -> dict[str, dict[str, list[str]]]:
     """Per subject, identity kind -> values."""
-    from personvern.consent.tables import Identity
-
     out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     # Whole entities: values are sealed, and loading the object is what opens them.
     for found in session.scalars(select(Identity).where(Identity.subject_id.in_(subjects))):
@@ -205,8 +205,6 @@ def owners_of(session: Session, pairs: Iterable[tuple[str, str]]) -> dict[tuple[
     looked for by its hash, and in clear for rows inserted in bulk and not yet sealed.
     Many values go through a temporary table (one executemany and one join): binding tens
     of thousands of IN parameters costs more than the lookup itself."""
-    from personvern.crypto.keyring import keyring_for
-
     plain = list(dict.fromkeys(pairs))
     if not plain:
         return {}
@@ -238,11 +236,18 @@ def owners_of(session: Session, pairs: Iterable[tuple[str, str]]) -> dict[tuple[
     return found
 
 
+def on_subject_erased(session: Session, subject_id: str, at: datetime) -> None:
+    """Called once for each subject a sweep erases entirely, in the erasing transaction.
+
+    Destroys the subject's key (crypto-shredding), as a completed erasure request does:
+    every copy of their sealed data, backups included, becomes unreadable.
+    """
+    shred_subject(session, subject_id, at=at, actor="retention", reason="retention")
+
+
 def erase_subjects(session: Session, subjects: Sequence[str], at: datetime) -> None:
     """Erase what the engine holds on these people, as an erasure request does: the
     pseudonymous id and the hash-chained ledger facts remain as proof; then the hook."""
-    from personvern.retention import on_subject_erased
-
     if not subjects:
         return
     conn = session.connection()

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, select
 
 from personvern.manifest.model import RetentionRule
+from personvern.requests.information import rule_text
 from personvern.retention.due import Due, by_dataset, holding
 from personvern.retention.notices import queue_due
 from personvern.retention.resolve import HOLD, Resolution, TableRules
@@ -78,8 +79,6 @@ class Report:
 
 def reason(rule: RetentionRule, res: Resolution, lang: str = "en") -> str:
     """Why the rule acts, in words: what it says, its trigger, period and statute."""
-    from personvern.requests.information import rule_text
-
     extra = " plus the right-of-withdrawal period" if rule.plus_withdrawal_period else ""
     if rule.trigger == "fiscal_year_end":
         when = (f"{rule.duration} after the end of the fiscal year of the document's date"

@@ -1,7 +1,8 @@
 """The HTTP face of Personvern: the ``/api/v1/`` API, the subject portal and the banner.
 
-``create_app`` is imported on first use, so importing ``personvern.sessions.tables`` (as
-the storage layer does) does not load FastAPI.
+``create_app`` is imported on first use, so ``import personvern.web`` does not load
+FastAPI; the routes import the core inside their functions for the same reason (the CLI's
+start-up, ``personvern serve --help`` included).
 """
 
 from __future__ import annotations

@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from personvern.check.registry import Hit, Severity, rule
 from personvern.law import Jurisdiction
 from personvern.manifest.model import Manifest
+from personvern.policy.completeness import detect
 
 
 def _gaps(element: str, m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
-    from personvern.policy.completeness import detect
-
     for missing in detect(element, m, j):
         yield missing.loc, missing.message
 
