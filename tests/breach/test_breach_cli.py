@@ -156,12 +156,6 @@ def test_bad_option_values_are_usage_errors(opts: list[str]) -> None:
     assert result.exit_code == 2
 
 
-def _registered() -> bool:
-    out = subprocess.run([EXE, "breach", "--help"], capture_output=True, text=True, check=False)
-    return out.returncode == 0
-
-
-@pytest.mark.skipif(not _registered(), reason="`breach` is not yet registered in cli/main.py")
 def test_installed_script(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "PERSONVERN_MANIFEST": str(EXAMPLES / "minmentor.yaml"),
            "PERSONVERN_DATABASE_URL": f"sqlite:///{tmp_path / 'pv.db'}",

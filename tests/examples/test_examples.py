@@ -530,19 +530,6 @@ def findings(name: str) -> list[tuple[str, str, str]]:
     return [(f.rule, target(lm.manifest, f.path), f.message) for f in run_checks(lm)]
 
 
-def _rules_available() -> bool:
-    try:
-        import personvern.check.rules  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_rules = pytest.mark.skipif(
-    not _rules_available(), reason="the rules (personvern.check.rules) do not exist yet"
-)
-
-
 def _registered() -> set[str]:
     import personvern.check.rules  # noqa: F401
     from personvern.check.registry import RULES
@@ -554,7 +541,6 @@ def _show(found: list[tuple[str, str, str]]) -> str:
     return "\n".join(f"  {rule} {what}: {message}" for rule, what, message in found)
 
 
-@needs_rules
 @pytest.mark.parametrize("name", sorted(SEEDS))
 def test_check_reports_the_seeds_weaknesses(name: str) -> None:
     registered = _registered()
@@ -572,7 +558,6 @@ def test_check_reports_the_seeds_weaknesses(name: str) -> None:
     )
 
 
-@needs_rules
 @pytest.mark.parametrize("name", sorted(SEEDS))
 def test_check_is_quiet_about_what_the_seed_gets_right(name: str) -> None:
     registered = _registered()
@@ -587,7 +572,6 @@ def test_check_is_quiet_about_what_the_seed_gets_right(name: str) -> None:
     assert not wrong, f"{name}.yaml ({SEEDS[name]}) reported what it gets right:\n{_show(wrong)}"
 
 
-@needs_rules
 def test_every_seed_has_an_error_level_weakness() -> None:
     """Each seed breaks the law as written somewhere. Teoritentamen's one error is
     marketing under the existing-customer exception beyond its conditions (PV015,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -79,3 +81,19 @@ def test_every_module_imports_first_without_a_cycle() -> None:
     result = subprocess.run([sys.executable, "-c", _EACH_FIRST, *(n for n, _ in _modules())],
                             capture_output=True, text=True, timeout=300, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_no_top_level_function_or_class_goes_unused() -> None:
+    """Dead code misleads the next reader: every undecorated top-level function or class
+    is named somewhere else (code, tests, benchmarks or templates)."""
+    root = SRC.parent
+    words = Counter(re.findall(r"\w+", "\n".join(
+        p.read_text(encoding="utf-8") for folder in ("src", "tests", "benchmarks")
+        for p in (root / folder).rglob("*") if p.suffix in (".py", ".html"))))
+    unused = [
+        f"{path.relative_to(SRC)}:{node.lineno}: {node.name}"
+        for _, path in _modules() for node in ast.parse(path.read_text(encoding="utf-8")).body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and not node.decorator_list and not node.name.startswith("__")
+        and words[node.name] <= 1]
+    assert unused == []

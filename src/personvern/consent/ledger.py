@@ -52,11 +52,6 @@ def event_hash(event: LedgerEvent | Row[Any]) -> str:
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
-def ledger_head(session: Session) -> LedgerEvent | None:
-    """The newest event."""
-    return session.scalars(select(LedgerEvent).order_by(LedgerEvent.seq.desc()).limit(1)).first()
-
-
 @dataclass(frozen=True)
 class NewEvent:
     """What a caller wants appended; the ledger adds seq, time and hashes."""

@@ -115,11 +115,3 @@ _ALL = [
 ]
 
 BUILTIN_CATEGORIES: dict[str, BuiltinCategory] = {c.key: c for c in _ALL}
-
-# Keys whose data is kept for bookkeeping (bokføringsloven) when a purpose says so.
-FINANCIAL_PREFIXES = ("user.financial", "user.payment", "user.behavior.purchase_history")
-
-
-def is_financial(key: str) -> bool:
-    """Whether ``key`` names payment or accounting data."""
-    return key.startswith(FINANCIAL_PREFIXES)

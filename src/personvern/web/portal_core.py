@@ -8,7 +8,6 @@ is NotFound, exactly as an id that does not exist, so nothing is learnt by guess
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -275,8 +274,3 @@ def rectify(rt: Runtime, me: str, person: Person, given: dict[str, str], out_dir
 def is_erased(session: Session, subject_id: str) -> bool:
     """Whether the subject has been erased from the engine."""
     return _live(session, subject_id) is None
-
-
-def now_iso(at: datetime) -> str:
-    """A timestamp for evidence."""
-    return at.isoformat(timespec="seconds")

@@ -197,8 +197,3 @@ def optional_session(request: Request, kind: Kind) -> Current | None:
 def subject_session(request: Request) -> Current:
     """FastAPI dependency: the signed-in subject (``.principal`` is the subject id)."""
     return _current(request, "subject")
-
-
-def staff_session(request: Request) -> Current:
-    """FastAPI dependency: the signed-in staff user (``.principal`` is their user id)."""
-    return _current(request, "staff")
