@@ -354,7 +354,8 @@ def _request_row(req: Any, rt: Any) -> dict[str, Any]:
             "received": req.received_at.date().isoformat(), "due": req.due_on.isoformat(),
             "overdue": is_overdue(req.state, req.due_on, today),
             "download": req.type == "access" and req.state == "completed",
-            "outcome": req.outcome or {}, "reason": req.reason}
+            # Only a completed access request has a package that can have been removed.
+            "removed": False, "outcome": req.outcome or {}, "reason": req.reason}
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
