@@ -128,12 +128,12 @@ def test_children_and_guardians(db_session: Session, ctx: ConsentContext) -> Non
         give(db_session, ctx, child.id)
     with pytest.raises(Forbidden, match="is not a guardian"):
         give(db_session, ctx, child.id, actor=Actor.GUARDIAN, actor_subject_id=stranger.id)
-    link_guardian(db_session, clock_at(), parent, child, "BankID")
+    link_guardian(db_session, clock_at(), parent, child, "BankID", ctx.jurisdiction)
     event, _ = give(db_session, ctx, child.id, actor=Actor.GUARDIAN, actor_subject_id=parent.id)
     assert event.actor == "guardian"
     d = decide_for(db_session, ctx, child.id, "newsletter", T0 + timedelta(hours=1))
     assert d.allowed and "by a guardian" in d.reason
-    link_guardian(db_session, clock_at(), child, parent, None)
+    link_guardian(db_session, clock_at(), child, parent, None, ctx.jurisdiction)
     with pytest.raises(InvalidInput, match="old enough to decide"):
         give(db_session, ctx, parent.id, actor=Actor.GUARDIAN, actor_subject_id=child.id)
 

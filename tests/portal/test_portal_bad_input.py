@@ -101,8 +101,8 @@ def test_a_guardian_acts_for_a_child_only_while_a_child(portal: Portal) -> None:
     adult = new_subject(portal, "voksen@example.no", birth_date=date(2000, 1, 1))
     with rt.transaction() as s:
         kari = require_subject(s, portal.kari)
-        link_guardian(s, rt.clock, kari, require_subject(s, child), "test")
-        link_guardian(s, rt.clock, kari, require_subject(s, adult), "test")
+        link_guardian(s, rt.clock, kari, require_subject(s, child), "test", rt.consent.jurisdiction)
+        link_guardian(s, rt.clock, kari, require_subject(s, adult), "test", rt.consent.jurisdiction)
     sign_in(portal.client, KARI)
     assert portal.client.get(f"/portal?for={child}").status_code == 200
     assert portal.client.get(f"/portal?for={adult}").status_code == 404

@@ -347,7 +347,7 @@ def test_engine_core_on_both_databases(db_url: str, demo_template: Path,
                                       birth_date=date(2016, 5, 1), kind="pupil")
             from personvern.consent.subjects import link_guardian
 
-            link_guardian(s, clock, parent, child, "test")
+            link_guardian(s, clock, parent, child, "test", runtime.consent.jurisdiction)
             opened = open_request(s, ctx, "access", subject="ext:barn-1",
                                   by=Requester("guardian", "forelder@example.no"))
             code = outbox_code(s, "forelder@example.no")

@@ -63,7 +63,19 @@ def test_a_guardian_asks_for_a_minor_until_eighteen() -> None:
         stand(Relation.GUARDIAN, Act.REQUEST, EIGHTEEN)
     assert guardian_may_act(Act.REQUEST, SEVENTEEN, DAY, 13, NO)
     assert not guardian_may_act(Act.REQUEST, EIGHTEEN, DAY, 13, NO)
-    assert guardian_may_act(Act.REQUEST, None, DAY, 13, NO)
+
+
+def test_without_a_birth_date_a_guardian_has_no_standing() -> None:
+    """vergemålsloven § 2 ends a guardian's standing at 18: with no birth date nothing could
+    ever end it, so none is assumed (the person acts for themselves)."""
+    assert not guardian_may_act(Act.REQUEST, None, DAY, 13, NO)
+    assert not guardian_may_act(Act.GIVE_CONSENT, None, DAY, 13, NO)
+    for act in (Act.REQUEST, Act.GIVE_CONSENT, Act.CONSENT_EVENT):
+        with pytest.raises(InvalidInput, match=r"no birth date on record.*vergemålsloven § 2") \
+                as refused:
+            stand(Relation.GUARDIAN, act, None)
+        assert refused.value.code == "birth_date_required"
+    stand(Relation.SELF, Act.GIVE_CONSENT, None)
 
 
 def test_no_relation_no_standing() -> None:

@@ -96,6 +96,11 @@ def test_guardian_link(api: TestClient) -> None:
                             json={"guardian_id": "nobody@example.no"}), 404)
     assert_problem(api.post(f"/api/v1/subjects/{child}/guardians",
                             json={"guardian_id": child}), 422, "own guardian")
+    # No birth date: no link, since nothing could end the guardian's standing at 18.
+    ageless = subject(api, "uten.alder@example.no")
+    assert_problem(api.post(f"/api/v1/subjects/{ageless}/guardians", json=body), 422,
+                   "birth date first")
+    assert api.get(f"/api/v1/subjects/{ageless}").json()["guardians"] == []
 
 
 def test_consent_given_withdrawn_and_decided(any_api: TestClient) -> None:

@@ -40,7 +40,8 @@ def add(
             existing_customer=customer,
         )
         if guardian is not None:
-            link_guardian(s, rt.clock, get_subject(s, guardian), subject, verified_by)
+            link_guardian(s, rt.clock, get_subject(s, guardian), subject, verified_by,
+                          rt.consent.jurisdiction)
         emit({"id": subject.id, "created": created}, as_json,
              [f"{'created' if created else 'found'} subject {subject.id}"])
 

@@ -21,6 +21,8 @@ from personvern.consent.tables import (
 from personvern.contact import normalise_email, normalise_phone
 from personvern.crypto.keyring import keyring_for
 from personvern.errors import Conflict, InvalidInput, NotFound
+from personvern.law import Jurisdiction
+from personvern.rights.acting import require_known_age
 
 IDENTITY_KINDS = ("email", "phone", "external_id")
 
@@ -146,11 +148,14 @@ def record_activity(session: Session, subject: Subject, at: datetime) -> datetim
 
 
 def link_guardian(
-    session: Session, clock: Clock, guardian: Subject, child: Subject, verified_by: str | None
+    session: Session, clock: Clock, guardian: Subject, child: Subject, verified_by: str | None,
+    j: Jurisdiction,
 ) -> Guardianship:
-    """Record that ``guardian`` acts for ``child`` (idempotent)."""
+    """Record that ``guardian`` acts for ``child`` (idempotent); the child's birth date
+    must be known, so the guardian's standing ends at majority."""
     if guardian.id == child.id:
         raise InvalidInput("a subject cannot be their own guardian")
+    require_known_age(child.id, child.birth_date, j)
     existing = session.scalars(select(Guardianship).where(
         Guardianship.guardian_id == guardian.id, Guardianship.child_id == child.id
     )).first()

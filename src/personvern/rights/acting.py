@@ -49,14 +49,26 @@ def needs_guardian_consent(birth: date | None, day: date, age: int) -> bool:
 
 def guardian_may_act(act: Act, birth: date | None, day: date, age: int,
                      j: Jurisdiction) -> bool:
-    """Whether a guardian may do ``act`` for a child born ``birth`` (unknown: yes).
+    """Whether a guardian may do ``act`` for a child born ``birth`` (unknown: no).
 
     ``age`` is :func:`consent_age`; consent events end there, requests at majority.
+    An unknown birth date gives no standing: nothing could tell when the child came of
+    age, so the guardian would act for them forever.
     """
     if birth is None:
-        return True
+        return False
     limit = j.age_of_majority if act is Act.REQUEST else age
     return age_on(birth, day) < limit
+
+
+def require_known_age(subject_id: str, birth: date | None, j: Jurisdiction) -> None:
+    """Refuse a guardian for someone whose age is unknown: their standing must be able to
+    end at majority (vergemålsloven § 2)."""
+    if birth is None:
+        raise InvalidInput(
+            f"record {subject_id}'s birth date first: a guardian acts only for a child under "
+            f"{j.age_of_majority} ({j.age_of_majority_source.citation}), and without it no "
+            "one can tell when that ends", code="birth_date_required")
 
 
 def require_standing(relation: Relation, act: Act, *, subject_id: str, actor_id: str | None,
@@ -85,7 +97,11 @@ def require_standing(relation: Relation, act: Act, *, subject_id: str, actor_id:
         raise Forbidden(f"{actor_id} is not a guardian of {subject_id}")
     if guardian_may_act(act, birth, day, age, j):
         return
-    assert birth is not None  # an unknown birth date never ends a guardian's standing
+    if birth is None:
+        raise InvalidInput(
+            f"{subject_id} has no birth date on record, so a guardian's standing cannot be "
+            f"shown (it ends at {j.age_of_majority}, {j.age_of_majority_source.citation}); "
+            "record the birth date first", code="birth_date_required")
     if act is Act.REQUEST:
         raise Forbidden(f"{subject_id} is an adult; a guardian acts only for a child under "
                         f"{j.age_of_majority} ({j.age_of_majority_source.citation})")

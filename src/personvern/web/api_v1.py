@@ -136,7 +136,8 @@ def add_guardian(ref: str, body: GuardianIn, request: Request, response: Respons
         child = get_subject(session, ref)
         guardian = get_subject(session, body.guardian_id)
         existed = guardian.id in guardians_of(session, child.id)
-        link = link_guardian(session, rt.clock, guardian, child, body.verified_by)
+        link = link_guardian(session, rt.clock, guardian, child, body.verified_by,
+                             rt.consent.jurisdiction)
         out = GuardianOut(guardian_id=link.guardian_id, child_id=link.child_id,
                           verified_by=link.verified_by, created_at=link.created_at)
     response.status_code = 200 if existed else 201
