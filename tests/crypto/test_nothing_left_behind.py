@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from faker import Faker
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select, text
 
 from mail.support import SmtpServer
 from personvern.audit import verify_audit_chain
@@ -25,9 +25,13 @@ from personvern.mail.smtp import send_pending
 from personvern.requests.datamap import open_datasets
 from personvern.requests.engine import Context, Requester, Requests, open_request
 from personvern.requests.erase import erase_in_engine
+from personvern.requests.tables import Request
 from personvern.runtime import Runtime, open_runtime
+from personvern.sessions.tables import SignInLink
 from personvern.settings import Settings
 from personvern.storage.engine import create_engine_for, sqlite_checkpoint
+from personvern.web import sessions as web_sessions
+from personvern.web import signin
 
 NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)
 OWNER = Requester("owner", verified_by="checked in a video call")
@@ -69,6 +73,37 @@ def rt(demo: Path) -> Runtime:
                         lambda: NOW)
 
 
+def erase_by_request(demo: Path, rt: Runtime, persons: list[dict[str, str]]) -> None:
+    """Each person signed in and sent a link, then erased by a request the owner opened."""
+    requests = Requests(rt.sessions, Context(rt.consent, lambda: NOW))
+    tokens = {}
+    for person in persons:
+        with rt.transaction() as s:
+            # Signed in to the portal, and sent a sign-in link: both must end with erasure.
+            tokens[person["sid"]] = web_sessions.start(s, lambda: NOW, "subject",
+                                                       person["sid"])[0]
+            assert signin.issue(s, lambda: NOW, person["email"]) is not None
+            # The owner's note on how identity was checked names the person and their phone.
+            by = Requester("owner", verified_by=f"called {person['name']} back on "
+                                                f"{person['phone']}")
+            rid = open_request(s, requests.ctx, "erasure", subject=f"ext:{person['id']}",
+                               by=by, details={"note": f"{person['name']} {person['fnr']}"}
+                               ).request.id
+        # Sealed from the start: the engine's file never holds the note in clear.
+        sealed = raw_bytes(demo)
+        assert not leaks({k: v for k, v in sealed.items() if k.startswith("personvern")},
+                         [person["name"], person["phone"]])
+        result = requests.run(rid, reason="identity checked")
+        assert result.state == "completed" and result.outcome["key_destroyed"] is True
+        with rt.transaction() as s:
+            assert web_sessions.lookup(s, lambda: NOW, tokens[person["sid"]], "subject") is None
+            assert s.scalar(select(func.count()).select_from(SignInLink).where(
+                SignInLink.subject_id == person["sid"])) == 0
+            req = s.get(Request, rid)
+            assert req is not None and req.verified_by is None
+    requests.close()
+
+
 def test_erased_people_leave_no_plaintext_in_the_files(demo: Path, rt: Runtime,
                                                        smtp_server: SmtpServer) -> None:
     service = create_engine_for(f"sqlite:///{demo / 'service.db'}")
@@ -93,15 +128,7 @@ def test_erased_people_leave_no_plaintext_in_the_files(demo: Path, rt: Runtime,
     assert not leaks({k: v for k, v in before.items() if k.startswith("personvern")},
                      [p["fnr"] for p in everyone] + [p["name"] for p in everyone])
 
-    requests = Requests(rt.sessions, Context(rt.consent, lambda: NOW))
-    for person in by_request:
-        with rt.transaction() as s:
-            rid = open_request(s, requests.ctx, "erasure", subject=f"ext:{person['id']}",
-                               by=OWNER, details={"note": f"{person['name']} {person['fnr']}"}
-                               ).request.id
-        result = requests.run(rid, reason="identity checked")
-        assert result.state == "completed" and result.outcome["key_destroyed"] is True
-    requests.close()
+    erase_by_request(demo, rt, by_request)
 
     # A sweep-like bulk delete: plain DELETEs on the service, then the engine's side.
     with service.begin() as conn:

@@ -209,7 +209,10 @@ def open_request(
     transition(session, ctx, req, "received", actor,
                f"{type} request received via {channel}, opened by {by.kind}; due {d.due}")
     if req.verified_by:
-        transition(session, ctx, req, "verified", actor, f"identity checked: {req.verified_by}")
+        # The note itself stays sealed on the request: the history and the audit trail
+        # are kept after an erasure, so they say only that it was checked.
+        transition(session, ctx, req, "verified", actor,
+                   "identity checked by the owner (how: on the request, sealed)")
         return Opened(req, None, None)
     # The code goes to the address the person wrote from when it is theirs, else to the
     # acting person's (the guardian's, the admin's) or the subject's address on file.

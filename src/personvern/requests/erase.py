@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Date, DateTime, String, bindparam, delete, or_, update
+from sqlalchemy import Date, DateTime, String, bindparam, delete, func, or_, update
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -43,6 +43,7 @@ from personvern.requests.information import rule_text
 from personvern.requests.jobs import Env, Job, walk_ids
 from personvern.requests.proof import engine_leftovers, prove_erased
 from personvern.requests.tables import Request
+from personvern.sessions.erased import end_subject_sessions
 from personvern.storage.engine import sqlite_checkpoint, storage_errors
 
 if TYPE_CHECKING:
@@ -300,25 +301,44 @@ def forget(session: Session, consent: ConsentContext, job: Job, outcome: dict[st
 def erase_in_engine(session: Session, subject_id: str, request_id: str, at: datetime) -> None:
     """Erase what the engine holds on the person; the pseudonymous id, the hash-chained
     ledger facts and this request's record (without personal values) remain as proof."""
+    forget_subjects(session, [subject_id], at, keep_details_of=request_id)
+
+
+def forget_subjects(session: Session, subject_ids: Sequence[str], at: datetime, *,
+                    keep_details_of: str | None = None) -> None:
+    """The engine's side of erasing people, for an erasure request and a retention sweep
+    alike: identities, evidence, relations, cookie choices, request details and notes go;
+    their sessions and sign-in links end; the pseudonymous subject row stays as a
+    tombstone (``erased_at``) so the ledger and the requests still verify.
+    ``keep_details_of``: the erasure request itself keeps what it asked for."""
+    if not subject_ids:
+        return
+    ids = list(subject_ids)
+    session.flush()  # what the ORM holds goes first, so these statements see it
     conn = session.connection()  # Core statements: no ORM bookkeeping for plain deletes
     for table, where in (
-        (_IDENTITIES, _IDENTITIES.c.subject_id == subject_id),
-        (_EVIDENCE, _EVIDENCE.c.subject_id == subject_id),
-        (_GUARDIANS, or_(_GUARDIANS.c.guardian_id == subject_id,
-                         _GUARDIANS.c.child_id == subject_id)),
-        (_MEMBERS, _MEMBERS.c.subject_id == subject_id),
-        (_COOKIES, _COOKIES.c.subject_id == subject_id),
+        (_IDENTITIES, _IDENTITIES.c.subject_id.in_(ids)),
+        (_EVIDENCE, _EVIDENCE.c.subject_id.in_(ids)),
+        (_GUARDIANS, or_(_GUARDIANS.c.guardian_id.in_(ids), _GUARDIANS.c.child_id.in_(ids))),
+        (_MEMBERS, _MEMBERS.c.subject_id.in_(ids)),
+        (_COOKIES, _COOKIES.c.subject_id.in_(ids)),
     ):
         conn.execute(delete(table).where(where))
-    conn.execute(update(_REQUESTS).where(_REQUESTS.c.subject_id == subject_id,
-                                         _REQUESTS.c.id != request_id).values(details={}))
-    subject = session.get(Subject, subject_id)
-    if subject is not None:
-        subject.erased_at = at
-        subject.closed_at = subject.closed_at or at
-        subject.birth_date = None
-        subject.last_activity = None
-    session.flush()
+    conn.execute(update(_REQUESTS).where(_REQUESTS.c.subject_id.in_(ids),
+                                         _REQUESTS.c.id != (keep_details_of or ""))
+                 .values(details={}))
+    # Notes written before they were sealed are blanked; sealed ones die with the key.
+    conn.execute(update(_REQUESTS).where(_REQUESTS.c.subject_id.in_(ids),
+                                         _REQUESTS.c.verified_by.is_not(None))
+                 .values(verified_by=None))
+    conn.execute(update(_SUBJECTS).where(_SUBJECTS.c.id.in_(ids)).values(
+        erased_at=at, closed_at=func.coalesce(_SUBJECTS.c.closed_at, at), birth_date=None,
+        last_activity=None))
+    end_subject_sessions(conn, ids, at)
+    # Subjects already loaded in this session read the tombstone, not what they were.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Subject) and obj.id in ids:
+            session.expire(obj)
 
 
 # The engine's tables as Core tables: erase_in_engine deletes without loading ORM objects.
@@ -328,3 +348,4 @@ _GUARDIANS: SqlTable = Guardianship.__table__  # type: ignore[assignment]
 _MEMBERS: SqlTable = Membership.__table__  # type: ignore[assignment]
 _COOKIES: SqlTable = CookieChoice.__table__  # type: ignore[assignment]
 _REQUESTS: SqlTable = Request.__table__  # type: ignore[assignment]
+_SUBJECTS: SqlTable = Subject.__table__  # type: ignore[assignment]

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from personvern.crypto.columns import EncryptedJSON
+from personvern.crypto.columns import EncryptedJSON, EncryptedText
 from personvern.storage.models import SHA256_HEX, Base
 
 
@@ -30,7 +30,9 @@ class Request(Base):
     # self | guardian | admin | owner: who opened it, and for whom they act
     opened_by: Mapped[str] = mapped_column(String(16))
     opened_by_subject_id: Mapped[str | None] = mapped_column(String(32))
-    verified_by: Mapped[str | None] = mapped_column(Text)
+    # How the owner checked who the person is: a free note that may name them or hold a
+    # phone number, so sealed with the subject's key like the details.
+    verified_by: Mapped[str | None] = mapped_column(EncryptedText("requests.verified_by"))
     channel: Mapped[str] = mapped_column(String(16))
     # What the request asks for (e.g. rectified values, the purpose objected to); sealed
     # with the subject's key.

@@ -9,25 +9,21 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, delete, func, or_, select, text, tuple_, update
+from sqlalchemy import Table, delete, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from personvern.consent.decide import add_duration
 from personvern.consent.events import CONSENT_TYPES, OBJECTION_TYPES, EventType
 from personvern.consent.tables import (
-    CookieChoice,
-    Guardianship,
     Identity,
     LedgerEvent,
-    LedgerEvidence,
-    Membership,
     Subject,
 )
 from personvern.crypto.keyring import keyring_for
 from personvern.keys.shred import shred_subject
 from personvern.law import Jurisdiction
 from personvern.manifest.model import Manifest, RetentionRule
-from personvern.requests.tables import Request
+from personvern.requests.erase import forget_subjects
 from personvern.retention.clauses import cutoff
 from personvern.retention.tables import RetentionRestriction
 
@@ -38,12 +34,7 @@ _OBJECTION = frozenset(t.value for t in OBJECTION_TYPES)
 S = cast(Table, Subject.__table__)
 L = cast(Table, LedgerEvent.__table__)
 I = cast(Table, Identity.__table__)  # noqa: E741 (the identities table, as in the ERD)
-_EVIDENCE = cast(Table, LedgerEvidence.__table__)
-_GUARDIANS = cast(Table, Guardianship.__table__)
-_MEMBERS = cast(Table, Membership.__table__)
-_COOKIES = cast(Table, CookieChoice.__table__)
 _RESTRICTIONS = cast(Table, RetentionRestriction.__table__)
-_REQUESTS = cast(Table, Request.__table__)
 
 
 def page_fired(session: Session, manifest: Manifest, rule: RetentionRule,
@@ -246,25 +237,14 @@ def on_subject_erased(session: Session, subject_id: str, at: datetime) -> None:
 
 
 def erase_subjects(session: Session, subjects: Sequence[str], at: datetime) -> None:
-    """Erase what the engine holds on these people, as an erasure request does: the
-    pseudonymous id and the hash-chained ledger facts remain as proof; then the hook."""
+    """Erase what the engine holds on these people, as an erasure request does (the same
+    function), and the sweep's own restrictions of them; then the hook."""
     if not subjects:
         return
-    conn = session.connection()
     ids = list(subjects)
-    for table, where in (
-        (I, I.c.subject_id.in_(ids)),
-        (_EVIDENCE, _EVIDENCE.c.subject_id.in_(ids)),
-        (_GUARDIANS, or_(_GUARDIANS.c.guardian_id.in_(ids), _GUARDIANS.c.child_id.in_(ids))),
-        (_MEMBERS, _MEMBERS.c.subject_id.in_(ids)),
-        (_COOKIES, _COOKIES.c.subject_id.in_(ids)),
-        (_RESTRICTIONS, _RESTRICTIONS.c.subject_id.in_(ids)),
-    ):
-        conn.execute(delete(table).where(where))
-    conn.execute(update(_REQUESTS).where(_REQUESTS.c.subject_id.in_(ids)).values(details={}))
-    conn.execute(update(S).where(S.c.id.in_(ids)).values(
-        erased_at=at, closed_at=func.coalesce(S.c.closed_at, at), birth_date=None,
-        last_activity=None))
+    forget_subjects(session, ids, at)
+    session.connection().execute(delete(_RESTRICTIONS).where(
+        _RESTRICTIONS.c.subject_id.in_(ids)))
     for sid in ids:
         on_subject_erased(session, sid, at)
 
