@@ -58,7 +58,9 @@ def test_keys_create_list_revoke(tmp_path: Path, db_url: str) -> None:
     assert token not in out and all(k["revoked_at"] is None for k in listed)
     code, out = keys("list", *where)
     assert "nettbutikk  scopes consent:write decisions:read  created" in out
-    assert "banner  scopes cookies:write  created" in out
+    assert "banner  scopes cookies:write  created" in out and "admin" not in out
+    keys("create", "the owner's script", "--scope", "admin", *where)
+    assert "keys made before scopes existed were given admin" in keys("list", *where)[1]
 
     rt = open_runtime(Settings(manifest=Path(manifest), database_url=db_url))
     try:

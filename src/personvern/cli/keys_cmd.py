@@ -61,7 +61,7 @@ def list_(
     Keys made before scopes existed hold ``admin`` (everything); replace them with keys
     holding only what each app needs.
     """
-    from personvern.apikeys import list_keys, scopes_of
+    from personvern.apikeys import ADMIN, list_keys, scopes_of
 
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
         keys = list_keys(s)
@@ -73,6 +73,10 @@ def list_(
                  f"{k.created_at.isoformat()}"
                  + (f"  REVOKED {k.revoked_at.isoformat()}" if k.revoked_at else "")
                  for k in keys]
+        if any(ADMIN in scopes_of(k) and k.revoked_at is None for k in keys):
+            lines.append("# admin may do everything; keys made before scopes existed were "
+                         "given admin: replace them with keys holding only what each app "
+                         "needs")
     emit(data, as_json, lines or ["no API keys (create one with "
                                   "`personvern keys create NAME --scope SCOPE`)"])
 
