@@ -30,8 +30,9 @@ def create(
 ) -> None:
     """Create an API key for an app, allowed only its --scope(s); printed once, only its hash
     is stored."""
-    from personvern.apikeys import create_key, scopes_of
+    from personvern.apikeys import create_key, parse_scopes, scopes_of
 
+    parse_scopes(scope or [])  # a misspelt scope is told before anything is opened
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
         token, row = create_key(s, rt.clock, name, scope or [])
         held = scopes_of(row)
