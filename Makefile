@@ -81,6 +81,7 @@ lint: install
 docs: install
 	$(BIN)/python -m personvern.manifest.reference > docs/manifest.md
 	$(BIN)/python -m personvern.check.reference > docs/rules.md
+	$(BIN)/python -m personvern.web.reference docs/api.md
 
 # wrk drives the HTTP benchmarks (benchmarks/consent.py, benchmarks/web.py).
 wrk:

@@ -238,7 +238,7 @@ def http(workdir: Path, url: str, ids: list[str], seconds: int) -> dict[str, flo
         raise SystemExit("wrk is not installed; `make bench` installs it (apt-get install wrk)")
     engine = create_engine_for(url)
     with transaction(make_sessionmaker(engine)) as s:
-        token, _ = create_key(s, lambda: T0, "benchmark")
+        token, _ = create_key(s, lambda: T0, "benchmark", ["decisions:read"])
     engine.dispose()
     sample = random.Random(5).sample(ids, min(len(ids), 1000))
     lua = workdir / "decide.lua"

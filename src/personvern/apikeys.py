@@ -1,4 +1,4 @@
-"""API keys: random bearer tokens, stored only as SHA-256, shown once at creation."""
+"""API keys: random bearer tokens, stored only as SHA-256, shown once, each with its scopes."""
 
 from __future__ import annotations
 
@@ -7,30 +7,84 @@ import hmac
 import secrets
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
 from personvern.consent.tables import ApiKey
-from personvern.errors import InvalidInput, NotFound, Unauthorized
+from personvern.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
 PREFIX = "pv_"
+ADMIN = "admin"
+
+# Every scope a key may hold, and what it allows; the web layer names one per route.
+SCOPES: dict[str, str] = {
+    ADMIN: "everything, the scopes below and any added later",
+    "subjects:read": "look subjects up, and see whom a cookie choice is tied to",
+    "subjects:write": "create subjects, note their activity, link guardians",
+    "consent:write": "record consent and objection events, tie cookie choices to a subject",
+    "decisions:read": "ask whether a purpose may be carried out; read consent decisions",
+    "cookies:write": "record anonymous cookie choices (what a cookie banner needs)",
+    "requests:open": "open data-subject requests and verify them with the person's code",
+    "requests:read": "list and show data-subject requests",
+    "requests:run": "carry requests out, extend, refuse or lift them, close manual tasks",
+    "packages:read": "download access packages and portability exports",
+    "policy:read": "read the privacy policy, its versions and what changed",
+    "policy:publish": "publish a new version of the privacy policy",
+    "records:read": "read the record of processing and the breach register",
+    "breach:write": "record breaches, add updates and close them",
+}
+
+
+def parse_scopes(given: Iterable[str]) -> str:
+    """``given`` checked and in the table's order, space-separated as stored."""
+    wanted = {g.strip() for g in given}
+    valid = ", ".join(SCOPES)
+    unknown = sorted(wanted - SCOPES.keys())
+    if unknown:
+        raise InvalidInput(f"unknown scope {', '.join(map(repr, unknown))}; "
+                           f"valid scopes: {valid}")
+    if not wanted:
+        raise InvalidInput(f"an API key needs at least one scope ({ADMIN} for everything); "
+                           f"valid scopes: {valid}")
+    return " ".join(s for s in SCOPES if s in wanted)
+
+
+def scopes_of(key: ApiKey) -> list[str]:
+    """The scopes ``key`` holds, in the table's order."""
+    return key.scopes.split()
+
+
+def has_scope(key: ApiKey, scope: str) -> bool:
+    """Whether ``key`` may do what ``scope`` allows (admin may do everything)."""
+    held = scopes_of(key)
+    return ADMIN in held or scope in held
+
+
+def require_scope(key: ApiKey, scope: str) -> None:
+    """Forbidden, naming the missing scope, unless ``key`` holds ``scope`` (or admin)."""
+    if not has_scope(key, scope):
+        raise Forbidden(f"this API key lacks the scope {scope!r} (it has: "
+                        f"{', '.join(scopes_of(key))}); create one that has it with "
+                        f"`personvern keys create NAME --scope {scope}`")
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_key(session: Session, clock: Clock, name: str) -> tuple[str, ApiKey]:
-    """A new key named ``name``; returns (token, row). The token is not stored."""
+def create_key(session: Session, clock: Clock, name: str, scopes: Iterable[str]
+               ) -> tuple[str, ApiKey]:
+    """A new key named ``name`` holding ``scopes``: (token, row); the token is not stored."""
     if not name.strip():
         raise InvalidInput("an API key needs a name saying who uses it")
+    held = parse_scopes(scopes)
     # 32 random bytes: a SHA-256 of it needs no salt or slow hash to resist guessing.
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(prefix=token[:12], key_hash=_digest(token), name=name.strip(),
-                 created_at=clock())
+                 scopes=held, created_at=clock())
     session.add(row)
     session.flush()
     return token, row

@@ -47,7 +47,7 @@ def api_decision(site: Site, subject_id: str, purpose: str) -> bool:
 
     rt = site.runtime
     with rt.transaction() as s:
-        token, _ = create_key(s, rt.clock, "browser test")
+        token, _ = create_key(s, rt.clock, "browser test", ["decisions:read"])
     r = httpx.get(f"{site.url}/api/v1/decisions", params={"subject": subject_id,
                                                           "purpose": purpose},
                   headers={"Authorization": f"Bearer {token}"})

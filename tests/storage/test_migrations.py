@@ -73,6 +73,24 @@ def test_upgrade_is_idempotent_and_keeps_data(db_url: str) -> None:
         engine.dispose()
 
 
+def test_keys_from_before_scopes_keep_every_right_as_admin(db_url: str) -> None:
+    """An upgrade must not lock an app out: keys made before 0010 hold admin afterwards."""
+    upgrade(db_url, "0009")
+    engine = create_engine_for(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO api_keys (prefix, key_hash, name, created_at) "
+                "VALUES ('pv_oldkey123', :h, 'the old app', '2027-01-01 00:00:00+00:00')"
+            ), {"h": "d" * 64})
+        upgrade(db_url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT name, scopes FROM api_keys")).all() == [
+                ("the old app", "admin")]
+    finally:
+        engine.dispose()
+
+
 def test_models_and_migrations_are_in_sync(db_url: str) -> None:
     upgrade(db_url)
     engine = create_engine_for(db_url)

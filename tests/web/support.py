@@ -68,13 +68,14 @@ def make_app(tmp_path: Path, db_url: str, clock: Clock, **kw: Any) -> FastAPI:
     return create_app(get_settings(manifest=manifest, database_url=db_url), clock, **kw)
 
 
-def new_key(client: TestClient | FastAPI, name: str = "test app") -> str:
-    """A fresh API key on the running app's database."""
+def new_key(client: TestClient | FastAPI, name: str = "test app",
+            scopes: tuple[str, ...] = ("admin",)) -> str:
+    """A fresh API key holding ``scopes`` on the running app's database."""
     from personvern.apikeys import create_key
 
     rt = runtime_of(client)
     with rt.transaction() as session:
-        token, _ = create_key(session, rt.clock, name)
+        token, _ = create_key(session, rt.clock, name, scopes)
     return token
 
 

@@ -298,3 +298,38 @@ def test_missing_key_is_401(rec: TestClient, method: str, path: str) -> None:
     wrong = rec.request(method, path, headers={"Authorization": "Bearer pv_wrong"}, json=BREACH)
     assert_problem(wrong, 401)
     assert breach_ids(rec) == []
+
+
+# ---- scopes ---------------------------------------------------------------------------------
+
+def test_only_policy_publish_publishes(rec: TestClient) -> None:
+    def bearer(name: str, *scopes: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {new_key(rec, name, scopes)}"}
+
+    banner, reader = bearer("banner", "cookies:write"), bearer("site", "policy:read")
+    publisher = bearer("privacy owner", "policy:publish")
+    for who in (banner, reader):
+        r = rec.post("/api/v1/policy/versions", json={"effective": "2027-03-08"}, headers=who)
+        assert_problem(r, 403, "lacks the scope 'policy:publish'")
+    assert versions(rec) == []
+    assert_problem(rec.get("/api/v1/policy/versions", headers=publisher), 403, "policy:read")
+    r = rec.post("/api/v1/policy/versions", json={"effective": "2027-03-08"}, headers=publisher)
+    assert r.status_code == 201, r.text
+    listed = rec.get("/api/v1/policy/versions", headers=reader).json()
+    assert [v["number"] for v in listed] == [1]
+
+
+def test_breaches_are_read_with_records_read_and_written_with_breach_write(
+        rec: TestClient) -> None:
+    def bearer(name: str, *scopes: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {new_key(rec, name, scopes)}"}
+
+    auditor, dpo = bearer("auditor", "records:read"), bearer("dpo", "breach:write")
+    assert_problem(rec.post("/api/v1/breaches", json=BREACH, headers=auditor), 403,
+                   "lacks the scope 'breach:write'")
+    assert rec.get("/api/v1/breaches", headers=auditor).json() == []
+    r = rec.post("/api/v1/breaches", json=BREACH, headers=dpo)
+    assert r.status_code == 201, r.text
+    assert_problem(rec.get("/api/v1/breaches", headers=dpo), 403, "lacks the scope 'records:read'")
+    assert len(rec.get("/api/v1/breaches", headers=auditor).json()) == 1
+    assert rec.get("/api/v1/ropa", headers=auditor).status_code == 200

@@ -466,3 +466,40 @@ def test_a_manual_task_is_shown_open_and_marked_done(crm_api: TestClient, demo: 
     assert body["tasks"][0]["state"] == "done" and body["tasks"][0]["done_by"].startswith("api:")
     assert body["outcome"]["tasks"][0]["note"] == "CRM confirmed the deletion"
     assert_problem(api.post(done, json={"note": "again"}), 409, "already completed")
+
+
+# ---- scopes ---------------------------------------------------------------------------------
+
+def bearer(api: TestClient, name: str, *scopes: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {new_key(api, name, scopes)}"}
+
+
+def test_only_the_scopes_for_it_open_run_and_download(api: TestClient) -> None:
+    banner = bearer(api, "banner", "cookies:write")
+    app = bearer(api, "app", "requests:open", "requests:read")
+    runner = bearer(api, "owner's runner", "requests:run")
+    reader = bearer(api, "owner's archive", "packages:read")
+    # The app opens a request for its user and follows it, but cannot carry it out.
+    r = api.post("/api/v1/requests", headers=app, json={
+        "type": "access", "subject": PARENT, "opened_by": "owner",
+        "verified_by": "called back on the number on file"})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    assert api.get(f"/api/v1/requests/{rid}", headers=app).json()["state"] == "verified"
+    for who, lacking in [(banner, "requests:run"), (app, "requests:run"),
+                         (reader, "requests:run")]:
+        r = api.post(f"/api/v1/requests/{rid}/run", headers=who, json={"reason": WHY})
+        assert_problem(r, 403, f"lacks the scope '{lacking}'")
+    assert_problem(api.get(f"/api/v1/requests/{rid}", headers=runner), 403, "requests:read")
+    assert api.get(f"/api/v1/requests/{rid}", headers=app).json()["state"] == "verified"
+
+    r = api.post(f"/api/v1/requests/{rid}/run", headers=runner, json={"reason": WHY})
+    assert r.status_code == 200 and r.json()["state"] == "completed", r.text
+    package = r.json()["package"]
+    for who in (banner, app, runner):
+        assert_problem(api.get(package, headers=who), 403, "lacks the scope 'packages:read'")
+    r = api.get(package, headers=reader)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    with runtime_of(api).transaction() as s:
+        actors = s.scalars(select(AuditEvent.actor).where(AuditEvent.action == "request.run"))
+        assert list(actors) == ["api:owner's runner"]

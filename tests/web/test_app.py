@@ -110,9 +110,9 @@ def test_openapi_describes_everything(anon: TestClient) -> None:
     assert doc["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     assert "Problem" in doc["components"]["schemas"]
     consents = paths["/api/v1/consents"]["post"]
-    assert {"200", "201", "401", "409", "413", "422"} <= set(consents["responses"])
+    assert {"200", "201", "401", "403", "409", "413", "422"} <= set(consents["responses"])
     assert "application/problem+json" in consents["responses"]["422"]["content"]
-    assert {"ApiKey": []} in consents["security"]
+    assert consents["security"] == [{"ApiKey": ["consent:write"]}]
     params = {p["name"] for p in consents["parameters"]}
     assert "Idempotency-Key" in params
     decision_params = {p["name"] for p in paths["/api/v1/decisions"]["get"]["parameters"]}

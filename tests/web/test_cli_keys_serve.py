@@ -40,19 +40,27 @@ def test_keys_create_list_revoke(tmp_path: Path, db_url: str) -> None:
 
     manifest = str(write_manifest(tmp_path, api_manifest_dict()))
     where = ["--manifest", manifest, "--db", db_url, "--now", NOW]
-    code, out = keys("create", "nettbutikk", *where, "--json")
+    code, out = keys("create", "nettbutikk", "--scope", "decisions:read",
+                     "--scope", "consent:write", *where, "--json")
     assert code == 0, out
     created = json.loads(out)
     token = created["key"]
     assert token.startswith("pv_") and created["prefix"] == token[:12]
-    code, out = keys("create", "portal", *where)
+    assert created["scopes"] == ["consent:write", "decisions:read"]
+    code, out = keys("create", "banner", "--scope", "cookies:write", *where)
     assert code == 0 and out.splitlines()[0].startswith("pv_")
-    assert "not shown again" in out
+    assert "not shown again" in out and "with scopes cookies:write" in out
 
     code, out = keys("list", *where, "--json")
     listed = json.loads(out)
-    assert [k["name"] for k in listed] == ["nettbutikk", "portal"]
+    assert [(k["name"], k["scopes"]) for k in listed] == [
+        ("nettbutikk", ["consent:write", "decisions:read"]), ("banner", ["cookies:write"])]
     assert token not in out and all(k["revoked_at"] is None for k in listed)
+    code, out = keys("list", *where)
+    assert "nettbutikk  scopes consent:write decisions:read  created" in out
+    assert "banner  scopes cookies:write  created" in out and "admin" not in out
+    keys("create", "the owner's script", "--scope", "admin", *where)
+    assert "keys made before scopes existed were given admin" in keys("list", *where)[1]
 
     rt = open_runtime(Settings(manifest=Path(manifest), database_url=db_url))
     try:
@@ -69,7 +77,7 @@ def test_keys_create_list_revoke(tmp_path: Path, db_url: str) -> None:
     with pytest.raises(NotFound):
         keys("revoke", "pv_nonexistent", *where)
     with pytest.raises(Exception, match="needs a name"):
-        keys("create", " ", *where)
+        keys("create", " ", "--scope", "admin", *where)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -77,7 +85,8 @@ def test_serve_answers_on_loopback(tmp_path: Path, sqlite_url: str, workers: int
     """With several workers too: each builds the app from what serve passed on (--now)."""
     manifest = str(write_manifest(tmp_path, api_manifest_dict()))
     where = ["--manifest", manifest, "--db", sqlite_url]
-    _, out = keys("create", "serve test", *where, "--json")
+    _, out = keys("create", "serve test", "--scope", "subjects:write", "--scope",
+                  "consent:write", "--scope", "decisions:read", *where, "--json")
     token = json.loads(out)["key"]
     port = free_port()
     script = ("import typer; from personvern.cli.serve_cmd import serve; "
@@ -105,6 +114,38 @@ def test_serve_answers_on_loopback(tmp_path: Path, sqlite_url: str, workers: int
         proc.terminate()
         _, err_bytes = proc.communicate(timeout=20)
     assert b"Traceback" not in err_bytes, err_bytes.decode()
+
+
+@pytest.mark.parametrize(("scopes", "says"), [
+    (["--scope", "policy:pubish"], "unknown scope 'policy:pubish'; valid scopes: admin, "),
+    ([], "an API key needs at least one scope (admin for everything); valid scopes: admin, "),
+])
+def test_a_bad_scope_is_one_line_exit_2_and_no_key(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, scopes: list[str], says: str,
+) -> None:
+    from personvern.cli import main
+
+    manifest = str(write_manifest(tmp_path, api_manifest_dict()))
+    where = ["--manifest", manifest, "--db", sqlite_url]
+    monkeypatch.setattr(sys, "argv", ["personvern", "keys", "create", "app", *scopes, *where])
+    with pytest.raises(SystemExit) as exited:
+        main.run()
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"error: {says}") and err.count("\n") == 1
+    assert "policy:publish" in err and "cookies:write" in err
+    assert json.loads(keys("list", *where, "--json")[1]) == []
+
+
+def test_keys_scopes_lists_each_scope_and_what_it_allows() -> None:
+    from personvern.apikeys import SCOPES
+
+    code, out = keys("scopes")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == list(SCOPES)
+    assert "publish a new version of the privacy policy" in out
+    assert json.loads(keys("scopes", "--json")[1]) == SCOPES
 
 
 def _wait_for(url: str, proc: subprocess.Popen[bytes]) -> None:

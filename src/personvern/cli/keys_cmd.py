@@ -22,18 +22,34 @@ app = typer.Typer(
 @app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="Who uses the key, e.g. the app's name.")],
+    scope: Annotated[list[str] | None, typer.Option(
+        "--scope", help="What the key may do; repeat for more (`personvern keys scopes` "
+                        "lists them; admin is everything).")] = None,
     manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
-    """Create an API key for an app and print it once: only its hash is stored."""
-    from personvern.apikeys import create_key
+    """Create an API key for an app, allowed only its --scope(s); printed once, only its hash
+    is stored."""
+    from personvern.apikeys import create_key, parse_scopes, scopes_of
 
+    parse_scopes(scope or [])  # a misspelt scope is told before anything is opened
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
-        token, row = create_key(s, rt.clock, name)
+        token, row = create_key(s, rt.clock, name, scope or [])
+        held = scopes_of(row)
         data = {"key": token, "prefix": row.prefix, "name": row.name,
-                "created_at": row.created_at.isoformat()}
-    emit(data, as_json, [token, f"# {row.prefix} for {row.name!r}: store it now, it is not "
-                                "shown again (send it as `Authorization: Bearer <key>`)"])
+                "scopes": held, "created_at": row.created_at.isoformat()}
+    emit(data, as_json, [token, f"# {row.prefix} for {row.name!r} with scopes {' '.join(held)}: "
+                                "store it now, it is not shown again (send it as "
+                                "`Authorization: Bearer <key>`)"])
+
+
+@app.command("scopes")
+def scopes(as_json: JsonOption = False) -> None:
+    """List the scopes a key may hold and what each allows."""
+    from personvern.apikeys import SCOPES
+
+    width = max(map(len, SCOPES))
+    emit(SCOPES, as_json, [f"{name:<{width}}  {what}" for name, what in SCOPES.items()])
 
 
 @app.command("list")
@@ -41,16 +57,29 @@ def list_(
     manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
-    """List API keys by prefix and name (the keys themselves are never stored)."""
-    from personvern.apikeys import list_keys
+    """List API keys by prefix, name and scopes (the keys themselves are never stored).
+
+    Keys made before scopes existed hold ``admin`` (everything); replace them with keys
+    holding only what each app needs.
+    """
+    from personvern.apikeys import ADMIN, list_keys, scopes_of
 
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
-        data = [{"prefix": k.prefix, "name": k.name, "created_at": k.created_at.isoformat(),
+        keys = list_keys(s)
+        data = [{"prefix": k.prefix, "name": k.name, "scopes": scopes_of(k),
+                 "created_at": k.created_at.isoformat(),
                  "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None}
-                for k in list_keys(s)]
-    lines = [f"{k['prefix']}  {k['name']}  created {k['created_at']}"
-             + (f"  REVOKED {k['revoked_at']}" if k["revoked_at"] else "") for k in data]
-    emit(data, as_json, lines or ["no API keys (create one with `personvern keys create NAME`)"])
+                for k in keys]
+        lines = [f"{k.prefix}  {k.name}  scopes {' '.join(scopes_of(k))}  created "
+                 f"{k.created_at.isoformat()}"
+                 + (f"  REVOKED {k.revoked_at.isoformat()}" if k.revoked_at else "")
+                 for k in keys]
+        if any(ADMIN in scopes_of(k) and k.revoked_at is None for k in keys):
+            lines.append("# admin may do everything; keys made before scopes existed were "
+                         "given admin: replace them with keys holding only what each app "
+                         "needs")
+    emit(data, as_json, lines or ["no API keys (create one with "
+                                  "`personvern keys create NAME --scope SCOPE`)"])
 
 
 @app.command("revoke")

@@ -162,6 +162,8 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     key_hash: Mapped[str] = mapped_column(String(SHA256_HEX), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Space-separated, as OAuth writes scopes; personvern.apikeys.SCOPES names them.
+    scopes: Mapped[str] = mapped_column(String(400))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 

@@ -11,7 +11,7 @@ import json
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -22,19 +22,17 @@ from personvern.errors import InvalidInput, NotFound
 from personvern.manifest.model import Manifest
 from personvern.runtime import Runtime
 from personvern.web import problems
-from personvern.web.deps import require_key, runtime, unit
+from personvern.web.deps import need, runtime, unit
 from personvern.web.pages import router as pages_router
 from personvern.web.problems import responses
 
-api_router = APIRouter(
-    prefix="/api/v1", tags=["records"], dependencies=[Depends(require_key)],
-    responses=responses(400, 401, 404, 413, 422),
-)
+api_router = APIRouter(prefix="/api/v1", tags=["records"],
+                       responses=responses(400, 401, 403, 404, 413, 422))
 
 Lang = Annotated[Literal["nb", "en"], Query(description="language: nb (bokmål) or en")]
 PolicyFormat = Annotated[Literal["html", "md"], Query(alias="format",
                                                       description="html or md (Markdown)")]
-Key = Annotated[ApiKey, Depends(require_key)]
+BreachKey = Annotated[ApiKey, need("breach:write")]
 BreachId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$",
                                description="the breach id, e.g. B-2027-001")]
 
@@ -85,7 +83,8 @@ def incomplete_policy(request: Request, manifest: Manifest) -> JSONResponse | No
 
 @api_router.get("/policy", response_class=Response,
             responses={200: {"content": {"text/html": {}, "text/markdown": {}},
-                             "description": "the policy written from the current manifest"}})
+                             "description": "the policy written from the current manifest"}},
+            dependencies=[need("policy:read")])
 def current_policy(request: Request, lang: Lang = "nb", fmt: PolicyFormat = "html") -> Response:
     """The privacy policy written from the manifest now (422 listing what is missing)."""
     from personvern.policy.render import render_policy
@@ -97,7 +96,7 @@ def current_policy(request: Request, lang: Lang = "nb", fmt: PolicyFormat = "htm
     return Response(render_policy(manifest, lang, fmt), media_type=MEDIA[fmt])
 
 
-@api_router.get("/policy/versions")
+@api_router.get("/policy/versions", dependencies=[need("policy:read")])
 def policy_versions(request: Request) -> list[dict[str, Any]]:
     """Every published version, oldest first, and which one is in force now."""
     from personvern.policy.versions import describe, in_force, versions
@@ -111,7 +110,8 @@ def policy_versions(request: Request) -> list[dict[str, Any]]:
 
 @api_router.get("/policy/versions/{number}", response_class=Response,
             responses={200: {"content": {"text/html": {}, "text/markdown": {}},
-                             "description": "the version exactly as it was frozen"}})
+                             "description": "the version exactly as it was frozen"}},
+            dependencies=[need("policy:read")])
 def policy_version(
     request: Request, number: Annotated[int, Path(ge=1, le=1_000_000)],
     lang: Lang = "nb", fmt: PolicyFormat = "html",
@@ -143,7 +143,7 @@ Side = Annotated[str, Query(pattern=r"^(current|[1-9][0-9]{0,8})$",
                             description="a version number, or `current` (the manifest now)")]
 
 
-@api_router.get("/policy/diff")
+@api_router.get("/policy/diff", dependencies=[need("policy:read")])
 def policy_diff(request: Request, a: Side, b: Side = "current") -> dict[str, Any]:
     """What changed from version ``a`` to ``b``, in plain words, each change classified."""
     from personvern.policy.diff import diff
@@ -183,7 +183,8 @@ class PublishIn(BaseModel):
 
 
 @api_router.post("/policy/versions", status_code=201, responses=responses(409))
-def publish_policy(body: PublishIn, request: Request, key: Key) -> dict[str, Any]:
+def publish_policy(body: PublishIn, request: Request,
+                   key: Annotated[ApiKey, need("policy:publish")]) -> dict[str, Any]:
     """Freeze the policy of the manifest as the next version (422 inside the notice period,
     409 when unchanged; nothing is stored then). A material change queues e-mail notices."""
     from personvern.policy.versions import describe, publish_with_notices
@@ -200,7 +201,8 @@ def publish_policy(body: PublishIn, request: Request, key: Key) -> dict[str, Any
 @api_router.get("/ropa", response_class=Response,
             responses={200: {"content": {"text/csv": {}, "text/html": {},
                                          "application/ld+json": {}},
-                             "description": "the record of processing activities"}})
+                             "description": "the record of processing activities"}},
+            dependencies=[need("records:read")])
 def ropa(
     request: Request,
     fmt: Annotated[Literal["csv", "html", "jsonld"], Query(alias="format")] = "html",
@@ -239,7 +241,7 @@ def _view(session: Session, breach: Breach, now: datetime) -> dict[str, Any]:
     return result
 
 
-@api_router.get("/breaches")
+@api_router.get("/breaches", dependencies=[need("records:read")])
 def breaches(
     request: Request,
     open_only: Annotated[bool, Query(alias="open", description="only breaches not closed")]
@@ -289,7 +291,7 @@ class BreachIn(BaseModel):
 
 
 @api_router.post("/breaches", status_code=201)
-def record(body: BreachIn, request: Request, key: Key) -> dict[str, Any]:
+def record(body: BreachIn, request: Request, key: BreachKey) -> dict[str, Any]:
     """Document a breach; the 72-hour clock starts at ``aware_at`` (422 when in the future)."""
     from personvern.breach.register import record_breach
 
@@ -308,7 +310,7 @@ def record(body: BreachIn, request: Request, key: Key) -> dict[str, Any]:
         return _view(session, breach, rt.clock())
 
 
-@api_router.get("/breaches/{breach_id}")
+@api_router.get("/breaches/{breach_id}", dependencies=[need("records:read")])
 def show_breach(breach_id: BreachId, request: Request) -> dict[str, Any]:
     """A breach with its deadline, time left, status and history."""
     from personvern.breach.register import get_breach
@@ -330,7 +332,7 @@ class UpdateIn(BaseModel):
 
 @api_router.post("/breaches/{breach_id}/updates", status_code=201, responses=responses(409))
 def breach_update(breach_id: BreachId, body: UpdateIn, request: Request,
-                  key: Key) -> dict[str, Any]:
+                  key: BreachKey) -> dict[str, Any]:
     """Add the notice to the authority, a later phase (Art. 33(4)), a note, or that the
     people were told (Art. 34). Answers the breach as it is now."""
     from personvern.breach.register import add_update, get_breach
@@ -352,7 +354,7 @@ class CloseIn(BaseModel):
 
 
 @api_router.post("/breaches/{breach_id}/close", responses=responses(409))
-def close(breach_id: BreachId, request: Request, key: Key,
+def close(breach_id: BreachId, request: Request, key: BreachKey,
           body: CloseIn | None = None) -> dict[str, Any]:
     """Close a breach once every notice the law requires is given (422 otherwise)."""
     from personvern.breach.register import close_breach
@@ -369,7 +371,8 @@ def close(breach_id: BreachId, request: Request, key: Key,
 @api_router.get("/breaches/{breach_id}/report", response_class=Response,
             responses={200: {"content": {"text/markdown": {}, "text/html": {},
                                          "application/json": {}},
-                             "description": "the facts of the notification to Datatilsynet"}})
+                             "description": "the facts of the notification to Datatilsynet"}},
+            dependencies=[need("records:read")])
 def breach_report(
     breach_id: BreachId, request: Request,
     fmt: Annotated[Literal["md", "html", "json"], Query(alias="format")] = "md",

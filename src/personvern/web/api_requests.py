@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, StrictBool, StrictStr
 from sqlalchemy.orm import Session
@@ -30,16 +30,16 @@ from personvern.requests import engine, packages
 from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 from personvern.requests.tables import Request as RequestRow
 from personvern.runtime import Runtime
-from personvern.web.deps import require_key, runtime, unit
+from personvern.web.deps import need, runtime, unit
 from personvern.web.problems import responses
 from personvern.web.schemas import Strict, Utc
 
-router = APIRouter(
-    prefix="/api/v1/requests", tags=["requests"], dependencies=[Depends(require_key)],
-    responses=responses(400, 401, 404, 413, 422),
-)
+router = APIRouter(prefix="/api/v1/requests", tags=["requests"],
+                   responses=responses(400, 401, 403, 404, 413, 422))
 
-Key = Annotated[ApiKey, Depends(require_key)]
+# Deciding and carrying out requests is the controller's; an app that only opens them
+# for its users (and follows them) holds requests:open and requests:read.
+RunKey = Annotated[ApiKey, need("requests:run")]
 RequestId = Annotated[str, Path(min_length=6, max_length=32, pattern=r"^[0-9a-fA-F]+$",
                                 description="the request id, or a unique prefix of 6+")]
 ForSubject = Annotated[str | None, Query(
@@ -242,7 +242,8 @@ def _find(session: Session, ref: str, subject: str | None) -> RequestRow:
 
 # ---- routes -------------------------------------------------------------------------------
 
-@router.post("", status_code=201, response_model=RequestOut, responses=responses(403, 409))
+@router.post("", status_code=201, response_model=RequestOut, responses=responses(409),
+             dependencies=[need("requests:open")])
 def open_request(body: OpenIn, request: Request) -> RequestOut:
     """Open a request; its deadline starts today. Without ``verified_by`` a one-time code
     is e-mailed to the person (or the guardian or admin who asks)."""
@@ -257,7 +258,7 @@ def open_request(body: OpenIn, request: Request) -> RequestOut:
         return _out(session, ctx, opened.request, code_sent_to=opened.code_sent_to)
 
 
-@router.get("", response_model=list[SummaryOut])
+@router.get("", response_model=list[SummaryOut], dependencies=[need("requests:read")])
 def list_requests(
     request: Request,
     overdue: Annotated[bool, Query(description="only open requests past due")] = False,
@@ -278,7 +279,7 @@ def list_requests(
         return [_summary(ctx, r) for r in found]
 
 
-@router.get("/{request_id}", response_model=RequestOut)
+@router.get("/{request_id}", response_model=RequestOut, dependencies=[need("requests:read")])
 def show_request(request_id: RequestId, request: Request, subject: ForSubject = None
                  ) -> RequestOut:
     """A request with its due date, history, outcome and who was told."""
@@ -288,7 +289,8 @@ def show_request(request_id: RequestId, request: Request, subject: ForSubject = 
         return _out(session, ctx, _find(session, request_id, subject))
 
 
-@router.post("/{request_id}/verify", response_model=RequestOut, responses=responses(409))
+@router.post("/{request_id}/verify", response_model=RequestOut, responses=responses(409),
+             dependencies=[need("requests:open")])
 def verify_request(request_id: RequestId, body: CodeIn, request: Request,
                    subject: ForSubject = None) -> RequestOut:
     """Verify the person with their one-time code (a wrong guess counts; 422)."""
@@ -305,7 +307,7 @@ def verify_request(request_id: RequestId, body: CodeIn, request: Request,
              responses={202: {"model": RunOut, "description": "waiting: a dataset was down or "
                                                               "a task is open; run it again"},
                         **responses(409, 500)})
-def run_request(request_id: RequestId, body: RunIn, request: Request, key: Key,
+def run_request(request_id: RequestId, body: RunIn, request: Request, key: RunKey,
                 subject: ForSubject = None) -> Response:
     """Carry the request out (200 completed, 202 waiting)."""
     rt = runtime(request)
@@ -330,7 +332,8 @@ def run_request(request_id: RequestId, body: RunIn, request: Request, key: Key,
 @router.get("/{request_id}/package", response_class=Response,
             responses={200: {"content": {"application/zip": {}},
                              "description": "the access package or the portability export, "
-                                            "zipped"}, **responses(409)})
+                                            "zipped"}, **responses(409)},
+            dependencies=[need("packages:read")])
 def download_package(request_id: RequestId, request: Request, subject: ForSubject = None
                      ) -> Response:
     """The access package (``access-<id>.zip``) or portability export, as a zip."""
@@ -366,7 +369,7 @@ def download_package(request_id: RequestId, request: Request, subject: ForSubjec
 
 
 @router.post("/{request_id}/extend", response_model=RequestOut, responses=responses(409))
-def extend_request(request_id: RequestId, body: ReasonIn, request: Request, key: Key
+def extend_request(request_id: RequestId, body: ReasonIn, request: Request, key: RunKey
                    ) -> RequestOut:
     """Extend by up to two months (GDPR Art. 12(3)); the person is told with the reason."""
     rt = runtime(request)
@@ -377,7 +380,7 @@ def extend_request(request_id: RequestId, body: ReasonIn, request: Request, key:
 
 
 @router.post("/{request_id}/refuse", response_model=RequestOut, responses=responses(409))
-def refuse_request(request_id: RequestId, body: ReasonIn, request: Request, key: Key
+def refuse_request(request_id: RequestId, body: ReasonIn, request: Request, key: RunKey
                    ) -> RequestOut:
     """Refuse with reasons; the person is told of their right to complain (Art. 12(4))."""
     rt = runtime(request)
@@ -388,7 +391,7 @@ def refuse_request(request_id: RequestId, body: ReasonIn, request: Request, key:
 
 
 @router.post("/{request_id}/lift", response_model=RequestOut, responses=responses(409))
-def lift_restriction(request_id: RequestId, body: ReasonIn, request: Request, key: Key
+def lift_restriction(request_id: RequestId, body: ReasonIn, request: Request, key: RunKey
                      ) -> RequestOut:
     """Lift a restriction; the person is told first (GDPR Art. 18(3))."""
     rt = runtime(request)
@@ -411,7 +414,7 @@ class NoteIn(Strict):
 @router.post("/{request_id}/tasks/{dataset}/done", response_model=RequestOut,
              responses=responses(409, 500))
 def task_done(request_id: RequestId, dataset: DatasetId, body: NoteIn, request: Request,
-              key: Key) -> RequestOut:
+              key: RunKey) -> RequestOut:
     """Record that a processor asked by e-mail did its part (a manual task); the last one
     completes the request."""
     rt = runtime(request)

@@ -14,6 +14,7 @@ import anyio
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from personvern.apikeys import has_scope, require_scope
 from personvern.consent.cookies import CookieState, current_choice, record_choice
 from personvern.consent.events import EventType
 from personvern.consent.ledger import subject_events
@@ -29,14 +30,7 @@ from personvern.consent.subjects import (
 )
 from personvern.consent.tables import ApiKey, LedgerEvent, Subject
 from personvern.errors import Unauthorized
-from personvern.web.deps import (
-    gpc_signal,
-    hashed_evidence,
-    optional_key,
-    require_key,
-    runtime,
-    unit,
-)
+from personvern.web.deps import gpc_signal, hashed_evidence, need, runtime, unit
 from personvern.web.problems import responses
 from personvern.web.schemas import (
     ActivityOut,
@@ -68,14 +62,14 @@ IdempotencyKey = Annotated[str | None, Header(
                 "`Idempotent-Replayed: true`) and nothing is appended.",
 )]
 
-router = APIRouter(
-    prefix="/api/v1", tags=["consent"], dependencies=[Depends(require_key)],
-    responses=responses(400, 401, 404, 413, 422),
-)
+router = APIRouter(prefix="/api/v1", tags=["consent"],
+                   responses=responses(400, 401, 403, 404, 413, 422))
 # The cookie banner runs in the visitor's browser, which cannot keep an API key secret:
-# anonymous choices need none; tying a choice to a subject does.
+# anonymous choices need none; a key that is sent must hold cookies:write, and tying a
+# choice to a subject needs one.
 cookies_router = APIRouter(prefix="/api/v1", tags=["cookies"],
-                           responses=responses(400, 401, 404, 413, 422))
+                           responses=responses(400, 401, 403, 404, 413, 422))
+CookieKey = Annotated[ApiKey | None, need("cookies:write", optional=True)]
 
 
 def _subject_out(session: Session, subject: Subject) -> SubjectOut:
@@ -95,7 +89,7 @@ def _event_out(row: LedgerEvent) -> EventOut:
 
 @router.post("/subjects", status_code=201, response_model=SubjectOut,
              responses={200: {"model": SubjectOut, "description": "found by an identity"},
-                        **responses(409)})
+                        **responses(409)}, dependencies=[need("subjects:write")])
 def ensure_subject(body: SubjectIn, request: Request, response: Response) -> SubjectOut:
     """Find the subject owning these identities (200), or create it (201)."""
     rt = runtime(request)
@@ -110,14 +104,15 @@ def ensure_subject(body: SubjectIn, request: Request, response: Response) -> Sub
     return out
 
 
-@router.get("/subjects/{ref}", response_model=SubjectOut)
+@router.get("/subjects/{ref}", response_model=SubjectOut, dependencies=[need("subjects:read")])
 def show_subject(ref: str, request: Request) -> SubjectOut:
     """A subject by id, e-mail, +phone or ``ext:ID``."""
     with unit(runtime(request)) as session:
         return _subject_out(session, get_subject(session, ref))
 
 
-@router.post("/subjects/{ref}/activity", response_model=ActivityOut)
+@router.post("/subjects/{ref}/activity", response_model=ActivityOut,
+             dependencies=[need("subjects:write")])
 def subject_activity(ref: str, request: Request) -> ActivityOut:
     """Note that the subject was active now (retention counts from the last activity)."""
     rt = runtime(request)
@@ -128,7 +123,8 @@ def subject_activity(ref: str, request: Request) -> ActivityOut:
 
 
 @router.post("/subjects/{ref}/guardians", status_code=201, response_model=GuardianOut,
-             responses={200: {"model": GuardianOut, "description": "already linked"}})
+             responses={200: {"model": GuardianOut, "description": "already linked"}},
+             dependencies=[need("subjects:write")])
 def add_guardian(ref: str, body: GuardianIn, request: Request, response: Response) -> GuardianOut:
     """Link a guardian who acts for this subject (201; 200 if already linked)."""
     rt = runtime(request)
@@ -147,7 +143,7 @@ def add_guardian(ref: str, body: GuardianIn, request: Request, response: Respons
 @router.post("/consents", status_code=201, response_model=EventOut,
              responses={200: {"model": EventOut, "description": "a replay of an earlier key",
                               "headers": {"Idempotent-Replayed": {"schema": {"type": "string"}}}},
-                        **responses(403, 409)})
+                        **responses(403, 409)}, dependencies=[need("consent:write")])
 def record_consent(
     body: ConsentIn, request: Request, response: Response, idempotency_key: IdempotencyKey = None
 ) -> EventOut:
@@ -171,7 +167,8 @@ def record_consent(
     return out
 
 
-@router.get("/subjects/{ref}/consents", response_model=ConsentsOut)
+@router.get("/subjects/{ref}/consents", response_model=ConsentsOut,
+            dependencies=[need("decisions:read")])
 def subject_consents(ref: str, request: Request) -> ConsentsOut:
     """The decision for every purpose now, each with the events behind it."""
     rt = runtime(request)
@@ -200,7 +197,7 @@ def _decide(request: Request, ref: str, purpose: str, gpc: bool) -> DecisionOut:
                        code=d.code, at=d.at, subject_id=subject_id, gpc=gpc)
 
 
-@router.get("/decisions", response_model=DecisionOut)
+@router.get("/decisions", response_model=DecisionOut, dependencies=[need("decisions:read")])
 async def decision(
     request: Request, subject: SubjectRef, purpose: Purpose, gpc: Gpc
 ) -> DecisionOut:
@@ -216,7 +213,7 @@ async def decision(
     return await anyio.to_thread.run_sync(_decide, request, subject, purpose, gpc)
 
 
-@router.post("/decisions", response_model=DecisionOut)
+@router.post("/decisions", response_model=DecisionOut, dependencies=[need("decisions:read")])
 def decision_post(body: DecisionIn, request: Request, gpc: Gpc) -> DecisionOut:
     """The same question as ``GET /api/v1/decisions``, with the subject in the body."""
     return _decide(request, body.subject, body.purpose, gpc)
@@ -233,14 +230,15 @@ def _cookie_out(state: CookieState) -> CookieStateOut:
 
 @cookies_router.post("/cookie-choices", status_code=201, response_model=CookieStateOut,
                      openapi_extra={"security": [{}]})  # the API key is optional here
-def cookie_choice(
-    body: CookieChoiceIn, request: Request, gpc: Gpc,
-    key: Annotated[ApiKey | None, Depends(optional_key)],
-) -> CookieStateOut:
+def cookie_choice(body: CookieChoiceIn, request: Request, gpc: Gpc, key: CookieKey
+                  ) -> CookieStateOut:
     """Store a browser's choice per cookie category; with ``Sec-GPC: 1`` all but necessary
-    are refused. Answers the categories allowed now and the browser id to send next time."""
-    if body.subject_id is not None and key is None:
-        raise Unauthorized("tying a cookie choice to a subject needs an API key")
+    are refused. Answers the categories allowed now and the browser id to send next time.
+    Tying the choice to a subject also needs ``consent:write``."""
+    if body.subject_id is not None:
+        if key is None:
+            raise Unauthorized("tying a cookie choice to a subject needs an API key")
+        require_scope(key, "consent:write")
     rt = runtime(request)
     with unit(rt) as session:
         subject_id = (get_subject(session, body.subject_id).id
@@ -254,16 +252,14 @@ def cookie_choice(
 
 @cookies_router.get("/cookie-choices/{browser_id}", response_model=CookieStateOut,
                     openapi_extra={"security": [{}]})
-def cookie_state(
-    browser_id: BrowserId, request: Request, gpc: Gpc,
-    key: Annotated[ApiKey | None, Depends(optional_key)],
-) -> CookieStateOut:
+def cookie_state(browser_id: BrowserId, request: Request, gpc: Gpc, key: CookieKey
+                 ) -> CookieStateOut:
     """Which cookie categories this browser allows now (only necessary once expired).
-    The subject a choice is tied to is shown to API-key holders only."""
+    The subject a choice is tied to is shown only to keys that also hold ``subjects:read``."""
     rt = runtime(request)
     with unit(rt) as session:
         state = current_choice(session, rt.consent, rt.clock(), browser_id, gpc=gpc)
     out = _cookie_out(state)
-    if key is None:
+    if key is None or not has_scope(key, "subjects:read"):
         out.subject_id = None
     return out

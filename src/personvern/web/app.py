@@ -27,7 +27,8 @@ from personvern.web.schemas import GpcSupport, Problem
 
 DESCRIPTION = """\
 The privacy engine beside your app: subjects, the consent ledger, decisions and cookie
-choices. Authenticate with `Authorization: Bearer pv_...` (`personvern keys create NAME`).
+choices. Authenticate with `Authorization: Bearer pv_...` (`personvern keys create NAME
+--scope SCOPE`); each operation names the scope its key needs (403 without it).
 Errors are RFC 9457 problem details (`application/problem+json`). Request bodies are
 limited in size (413 above the limit). `Sec-GPC: 1` (exactly) is honoured as Global
 Privacy Control.

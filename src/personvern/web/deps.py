@@ -1,4 +1,4 @@
-"""What routes share: the runtime, API-key checks, the GPC signal, hashed request evidence."""
+"""What routes share: the runtime, API keys and their scopes, the GPC signal, hashed evidence."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, Header, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from personvern.apikeys import parse_scopes, require_scope
 from personvern.consent.tables import ApiKey
 from personvern.errors import Conflict, InvalidInput
 from personvern.runtime import Runtime
@@ -26,8 +27,9 @@ log = logging.getLogger("personvern.web")
 
 _bearer = HTTPBearer(
     auto_error=False, scheme_name="ApiKey",
-    description="An API key from `personvern keys create NAME`, sent as "
-                "`Authorization: Bearer pv_...`.",
+    description="An API key from `personvern keys create NAME --scope SCOPE`, sent as "
+                "`Authorization: Bearer pv_...`. Each operation lists the scope it needs "
+                "(`admin` holds every scope); a key without it gets a 403.",
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -48,7 +50,7 @@ def unit(rt: Runtime) -> Iterator[Session]:
         raise Conflict("the request collided with a concurrent change; retry it") from err
 
 
-async def require_key(request: Request, credentials: Credentials) -> ApiKey:
+async def _live_key(request: Request, credentials: Credentials) -> ApiKey:
     """The caller's live API key; 401 when missing, unknown or revoked.
 
     Async so a read with a recently verified key costs no thread hop; anything that
@@ -69,11 +71,32 @@ def _check_key(rt: Runtime, token: str | None, fresh: bool) -> ApiKey:
         return rt.keys.authenticate(session, token, fresh=fresh)
 
 
-async def optional_key(request: Request, credentials: Credentials) -> ApiKey | None:
-    """The caller's API key if one is sent (and then it must be valid), else None."""
+async def _scoped_key(request: Request, scopes: SecurityScopes, credentials: Credentials
+                      ) -> ApiKey:
+    """The caller's live key, holding every scope the route names (403 naming one it lacks)."""
+    key = await _live_key(request, credentials)
+    for scope in scopes.scopes:
+        require_scope(key, scope)
+    return key
+
+
+async def _optional_scoped_key(request: Request, scopes: SecurityScopes,
+                               credentials: Credentials) -> ApiKey | None:
+    """Like :func:`_scoped_key` when a key is sent (then it must be valid), else None."""
     if credentials is None and "authorization" not in request.headers:
         return None
-    return await require_key(request, credentials)
+    return await _scoped_key(request, scopes, credentials)
+
+
+def need(scope: str, *, optional: bool = False) -> Any:
+    """The dependency a route declares: a live API key holding ``scope``.
+
+    A ``Security`` dependency, so the OpenAPI document lists the scope as the operation's
+    security requirement. ``optional``: a request without a key passes (as None); one with
+    a key is held to the scope like any other.
+    """
+    parse_scopes([scope])  # a misspelt scope stops the app at import, not a caller at 403
+    return Security(_optional_scoped_key if optional else _scoped_key, scopes=[scope])
 
 
 async def gpc_signal(
