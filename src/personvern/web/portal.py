@@ -79,8 +79,7 @@ def sign_in_send(request: Request, _: Csrf,
     except InvalidInput:
         return page(request, "portal/sign_in.html",
                     {"email": email, "error": "sign_in_bad_email"}, status=422)
-    request.app.state.sign_in_limits.check(
-        request.client.host if request.client else None, email)
+    request.app.state.sign_in_limits.portal(request, email)
     rt = runtime(request)
     lang = lang_of(request)
     message_id: int | None = None
