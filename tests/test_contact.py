@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from personvern.consent.subjects import create_subject, find_subject
-from personvern.contact import normalise_email, normalise_phone
+from personvern.contact import email_key, normalise_email, normalise_phone
 from personvern.errors import InvalidInput
 
 # Inputs and the form the regex-based normaliser this module replaced stored for them.
@@ -125,3 +125,20 @@ def test_stored_identities_are_found_by_any_spelling(db_session: Session) -> Non
         assert find_subject(db_session, "email", email) == kari
     for phone in ("912 34 567", "+47 912 34 567", "0047 91 23 45 67"):
         assert find_subject(db_session, "phone", phone) == kari
+
+
+@pytest.mark.parametrize("look_alike", [
+    "kari.nordmann@example.no", " KARI.Nordmann@Example.NO ",
+    "\u212aari.nordmann@example.no",  # the Kelvin sign
+    "\uff4b\uff41\uff52\uff49.nordmann@example.no",  # fullwidth
+    "kari.nordmann@\uff45xample.no",
+])
+def test_look_alike_addresses_share_one_limit_key(look_alike: str) -> None:
+    assert email_key(look_alike) == "kari.nordmann@example.no"
+    assert email_key("ka\u017fi@example.no") == email_key("KASI@example.no")  # long s
+
+
+@given(st.emails())
+def test_one_identity_is_one_limit_key(address: str) -> None:
+    # Whatever finds one identity counts against one limit.
+    assert email_key(address.upper()) == email_key(normalise_email(address))

@@ -34,3 +34,37 @@ def test_bad_environment_values_are_clear(
     monkeypatch.setenv(f"PERSONVERN_{name}", value)
     with pytest.raises(ConfigurationError, match=message):
         get_settings()
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("personvern.example.no", "must start with http:// or https://"),
+    ("ftp://personvern.example.no", "must start with http:// or https://"),
+    ("https://", "has no host"),
+    ("https://personvern.example.no/?next=x", "must not have a query"),
+    ("https://personvern.example.no/#top", "must not have a fragment"),
+    ("https://user:pw@personvern.example.no", "must not contain a user name"),
+    ("https://personvern.example.no:port", "is not a URL"),
+])
+def test_a_bad_public_url_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setenv("PERSONVERN_PUBLIC_URL", value)
+    with pytest.raises(ConfigurationError, match=message) as err:
+        get_settings()
+    assert "\n" not in str(err.value) and "PERSONVERN_PUBLIC_URL" in str(err.value)
+
+
+def test_the_public_url_is_kept_without_a_trailing_slash() -> None:
+    assert get_settings(public_url="https://pv.example.no/").public_url == "https://pv.example.no"
+    assert get_settings(public_url="https://example.no/pv/").public_url == "https://example.no/pv"
+
+
+def test_trusted_proxies_are_none_by_default_and_checked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PERSONVERN_FORWARDED_ALLOW_IPS", raising=False)
+    assert get_settings().trusted_proxies() == []
+    monkeypatch.setenv("PERSONVERN_FORWARDED_ALLOW_IPS", "10.0.0.5, 10.1.0.0/16,::1")
+    assert get_settings().trusted_proxies() == ["10.0.0.5", "10.1.0.0/16", "::1"]
+    monkeypatch.setenv("PERSONVERN_FORWARDED_ALLOW_IPS", "10.0.0.5,proxy.local")
+    with pytest.raises(ConfigurationError, match=r"'proxy\.local' is not an IP address"):
+        get_settings()

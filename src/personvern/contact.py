@@ -8,6 +8,7 @@ under the old form. Both functions raise ``InvalidInput`` with the language-free
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
@@ -40,6 +41,22 @@ def normalise_email(value: str) -> str:
         raise InvalidInput(f"{value!r} is not an e-mail address ({exc})",
                            code="bad_email") from None
     return text.casefold()
+
+
+def email_key(value: str) -> str:
+    """The key limits count an address by: its normal form, then NFKC and case-folded again.
+
+    Built on ``normalise_email``'s form, so every spelling that finds one identity (``ſ``
+    for s, the Kelvin sign for K) is one key; NFKC then folds look-alikes the identity
+    form keeps apart (fullwidth letters), so they cannot buy more attempts either. Only
+    for counting: identities stay under ``normalise_email``. Text that is not an address
+    gets the same folding, trimmed.
+    """
+    try:
+        text = normalise_email(value)
+    except InvalidInput:
+        text = value.strip().casefold()
+    return unicodedata.normalize("NFKC", text).casefold()
 
 
 def normalise_phone(value: str, region: str = DEFAULT_JURISDICTION.phone_region) -> str:

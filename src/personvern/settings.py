@@ -7,9 +7,11 @@ start-up budget for ``personvern check``, and these are a handful of plain value
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from personvern.errors import ConfigurationError
 
@@ -47,9 +49,16 @@ class Settings:
     smtp_port: int = field(default=25, metadata={"help": "SMTP server port"})
     mail_from: str | None = field(default=None, metadata={
         "help": "sender address (default: the controller's e-mail in the manifest)"})
-    # Links in e-mail use this; without it, the address the request came to.
+    # Every link in e-mail is built from this, never from the request's Host header (which
+    # anyone can forge); without it the portal sends no sign-in links at all.
     public_url: str | None = field(default=None, metadata={
-        "help": "the portal's public base URL, e.g. https://personvern.example.no"})
+        "help": "the portal's public base URL, e.g. https://personvern.example.no; "
+                "sign-in links are sent only when it is set"})
+    # The reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed; nobody's by
+    # default, so a client cannot pick the address the per-IP limits count it under.
+    forwarded_allow_ips: str = field(default="", metadata={
+        "help": "comma-separated addresses or networks of trusted reverse proxies "
+                "(X-Forwarded-For); none by default"})
     # Sites allowed to call the cookie banner's endpoints from the browser (CORS).
     banner_origins: str = field(default="", metadata={
         "help": "comma-separated origins that embed the cookie banner"})
@@ -86,15 +95,63 @@ class Settings:
                 raise ConfigurationError(
                     f"{ENV_PREFIX}BANNER_ORIGINS: {origin!r} is not an origin like "
                     "https://www.example.no (scheme and host, no path)")
-        if self.public_url is not None and not self.public_url.startswith(
-                ("http://", "https://")):
-            raise ConfigurationError(
-                f"{ENV_PREFIX}PUBLIC_URL must start with http:// or https://, "
-                f"not {self.public_url!r}")
+        for proxy in self.trusted_proxies():
+            if proxy != "*" and not _is_network(proxy):
+                raise ConfigurationError(
+                    f"{ENV_PREFIX}FORWARDED_ALLOW_IPS: {proxy!r} is not an IP address or "
+                    "network such as 10.0.0.5 or 10.0.0.0/24 (or * for any)")
+        if self.public_url is not None:
+            # Stored without a trailing slash, so links join it with their path as is.
+            object.__setattr__(self, "public_url", check_public_url(self.public_url))
+
+    def trusted_proxies(self) -> list[str]:
+        """The trusted proxies' addresses and networks, as listed (empty: none)."""
+        return [p.strip() for p in self.forwarded_allow_ips.split(",") if p.strip()]
 
     def origins(self) -> list[str]:
         """The banner's allowed origins, without trailing slashes."""
         return [o.strip().rstrip("/") for o in self.banner_origins.split(",") if o.strip()]
+
+
+def check_public_url(value: str) -> str:
+    """``value`` without a trailing slash if it is a public base URL; ConfigurationError else."""
+    text = value.strip()
+    problem = _url_problem(text)
+    if problem:
+        raise ConfigurationError(
+            f"{ENV_PREFIX}PUBLIC_URL {value!r} is not a base URL such as "
+            f"https://personvern.example.no: {problem}")
+    return text.rstrip("/")
+
+
+def _is_network(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _url_problem(text: str) -> str | None:
+    """What is wrong with ``text`` as a public base URL, or None."""
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError as exc:
+        return f"it is not a URL ({exc})"
+    if any(ch.isspace() for ch in text):
+        return "it must not contain spaces"
+    if parts.scheme not in ("http", "https"):
+        return "it must start with http:// or https://"
+    if not parts.hostname:
+        return "it has no host"
+    if "@" in parts.netloc:
+        return "it must not contain a user name or password"
+    if parts.query or "?" in text:
+        return "it must not have a query (?...)"
+    if parts.fragment or "#" in text:
+        return "it must not have a fragment (#...)"
+    return None
 
 
 def _from_env(name: str, kind: type) -> object:
@@ -116,8 +173,8 @@ def get_settings(**overrides: object) -> Settings:
     kinds = {"manifest": Path, "database_url": str, "max_manifest_bytes": int,
              "cookie_choice_months": int, "evidence_key": str, "master_key_file": Path,
              "master_key": str, "smtp_host": str, "smtp_port": int, "mail_from": str,
-             "public_url": str, "banner_origins": str, "export_lifetime_minutes": int,
-             "export_dir": Path}
+             "public_url": str, "forwarded_allow_ips": str, "banner_origins": str,
+             "export_lifetime_minutes": int, "export_dir": Path}
     values: dict[str, object] = {}
     for f in fields(Settings):
         if overrides.get(f.name) is not None:

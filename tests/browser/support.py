@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,10 @@ def serve(monkeypatch: pytest.MonkeyPatch, smtp: SmtpServer, manifest: Path, db_
     for name, value in values.items():
         monkeypatch.setenv(f"PERSONVERN_{name}", value)
     app = create_app(get_settings())
-    return UvicornThread(app), app
+    server = UvicornThread(app)
+    if "PUBLIC_URL" not in env:  # sign-in links point at the port the server was given
+        app.state.settings = replace(app.state.settings, public_url=server.url)
+    return server, app
 
 
 @pytest.fixture

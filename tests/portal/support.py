@@ -60,7 +60,7 @@ def link_token(client: TestClient, email: str) -> str:
     with rt.transaction() as s:
         issued = signin.issue(s, rt.clock, email)
     assert issued is not None
-    return issued[0]
+    return issued.token
 
 
 def sign_in(client: TestClient, email: str) -> None:

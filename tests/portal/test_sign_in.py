@@ -183,3 +183,67 @@ def test_signing_in_again_ends_the_browsers_earlier_session(portal: Portal) -> N
         rows = {r.principal: r.ended_at for r in s.scalars(select(WebSession))}
     assert rows[portal.kari] is not None and rows[portal.ola] is None
     assert first != portal.client.cookies.get("pv_subject")
+
+
+def _mail_app(tmp_path: Path, sqlite_url: str, smtp_server: SmtpServer,
+              monkeypatch: pytest.MonkeyPatch, public_url: str | None) -> TestClient:
+    monkeypatch.setenv("PERSONVERN_SMTP_HOST", smtp_server.host)
+    monkeypatch.setenv("PERSONVERN_SMTP_PORT", str(smtp_server.port))
+    monkeypatch.delenv("PERSONVERN_PUBLIC_URL", raising=False)
+    app = make_app(tmp_path, sqlite_url, MovableClock(T0), public_url=public_url)
+    return TestClient(app, base_url="http://127.0.0.1")
+
+
+def test_a_forged_host_gets_no_link_to_that_host(
+        tmp_path: Path, sqlite_url: str, smtp_server: SmtpServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with _mail_app(tmp_path, sqlite_url, smtp_server, monkeypatch,
+                   "https://personvern.example.no/") as client:
+        new_subject(client, KARI)
+        # The attacker's requests reach the server with the Host header they chose.
+        forged = TestClient(client.app, base_url="https://evil.example",
+                            headers={"X-Forwarded-Host": "evil.example"})
+        form = forged.get("/portal/sign-in")
+        r = forged.post("/portal/sign-in", data={"email": KARI, "csrf_token": csrf_of(form.text)})
+        assert r.status_code == 200
+    [mail] = smtp_server.handler.received
+    text = mail.message.get_body(preferencelist=("plain",)).get_content()
+    assert "evil.example" not in text
+    assert re.search(r"^https://personvern\.example\.no/portal/sign-in/link\?token=\S+\s*$", text,
+                     re.MULTILINE), text
+
+
+def test_without_a_public_url_no_link_is_sent_and_the_page_says_why(
+        tmp_path: Path, sqlite_url: str, smtp_server: SmtpServer,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from personvern.mail.tables import OutboxMessage
+
+    with _mail_app(tmp_path, sqlite_url, smtp_server, monkeypatch, None) as client:
+        assert "PERSONVERN_PUBLIC_URL is not set" in caplog.text
+        new_subject(client, KARI)
+        form = client.get("/portal/sign-in", params={"lang": "en"})
+        assert form.status_code == 200
+        assert "Sign-in by e-mail is not configured" in form.text
+        assert 'name="email"' not in form.text  # no form that cannot work
+        # A post anyway (a bookmarked form): a token from a page that has a form.
+        token = csrf_of(client.get("/portal/sign-in/link",
+                                   params={"token": link_token(client, KARI)}).text)
+        r = client.post("/portal/sign-in", params={"lang": "en"},
+                        data={"email": KARI, "csrf_token": token})
+        assert r.status_code == 503 and "Sign-in by e-mail is not configured" in r.text
+        with client.app.state.runtime.transaction() as s:  # type: ignore[attr-defined]
+            assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    assert smtp_server.handler.received == []
+
+
+def test_the_link_goes_to_the_address_the_person_is_known_by(
+        tmp_path: Path, sqlite_url: str, smtp_server: SmtpServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with _mail_app(tmp_path, sqlite_url, smtp_server, monkeypatch,
+                   "https://personvern.example.no") as client:
+        new_subject(client, "kasi@example.no")
+        form = client.get("/portal/sign-in")
+        # The long s finds kasi@ (one identity); whoever owns kaſi@ must not get the link.
+        client.post("/portal/sign-in", data={"email": "Ka\u017fi@example.no",
+                                             "csrf_token": csrf_of(form.text)})
+    assert [m.rcpt_tos for m in smtp_server.handler.received] == [["kasi@example.no"]]

@@ -188,6 +188,19 @@ def test_sign_in_is_rate_limited_per_address(client: TestClient) -> None:
     r = sign_in(client, EMAIL["support"])  # even the right password waits now
     assert r.status_code == 429
     assert "For mange forsøk" in r.text or "Too many attempts" in r.text
+    assert 1 <= int(r.headers["Retry-After"]) <= 16 * 60
+
+
+def test_wrong_passwords_from_elsewhere_do_not_lock_the_owner_out(client: TestClient) -> None:
+    attacker = TestClient(client.app, base_url="http://127.0.0.1", client=("203.0.113.9", 4444),
+                          headers={"Accept-Language": "en"})
+    for _ in range(5):
+        assert sign_in(attacker, EMAIL["owner"], "wrong password 123").status_code == 401
+    locked = sign_in(attacker, EMAIL["owner"])
+    assert locked.status_code == 429 and "Retry-After" in locked.headers
+    # The owner, from their own address, signs in while the attacker's source is locked.
+    as_role(client, "owner")
+    assert sign_in(attacker, EMAIL["owner"]).status_code == 429
 
 
 def test_signing_in_again_ends_the_earlier_session(client: TestClient) -> None:

@@ -59,13 +59,16 @@ def api_manifest_dict() -> dict[str, Any]:
     return data
 
 
-def make_app(tmp_path: Path, db_url: str, clock: Clock, **kw: Any) -> FastAPI:
-    """The app for a fresh manifest file and ``db_url``."""
+def make_app(tmp_path: Path, db_url: str, clock: Clock, *,
+             public_url: str | None = "http://127.0.0.1",
+             forwarded_allow_ips: str | None = None, **kw: Any) -> FastAPI:
+    """The app for a fresh manifest file and ``db_url``, reached at ``public_url``."""
     from personvern.web import create_app
 
     manifest = write_manifest(tmp_path, api_manifest_dict())
     # Through the factory, so PERSONVERN_* variables set by a test apply.
-    return create_app(get_settings(manifest=manifest, database_url=db_url), clock, **kw)
+    return create_app(get_settings(manifest=manifest, database_url=db_url, public_url=public_url,
+                                   forwarded_allow_ips=forwarded_allow_ips), clock, **kw)
 
 
 def new_key(client: TestClient | FastAPI, name: str = "test app",

@@ -88,6 +88,19 @@ def test_a_crash_is_a_problem_without_internals(app: FastAPI) -> None:
     assert r.headers["x-content-type-options"] == "nosniff"
 
 
+def test_a_limited_api_call_is_a_problem_with_retry_after(app: FastAPI) -> None:
+    from personvern.sessions.limits import RateLimited
+
+    @app.get("/api/v1/limited")
+    def limited() -> None:
+        raise RateLimited(42)
+
+    with TestClient(app) as client:
+        r = client.get("/api/v1/limited")
+    body = assert_problem(r, 429, "42 seconds")
+    assert r.headers["Retry-After"] == "42" and body["title"] == "Too many requests"
+
+
 def test_body_limit_is_configurable(tmp_path: Path, sqlite_url: str, clock: Clock) -> None:
     app = make_app(tmp_path, sqlite_url, clock, max_body_bytes=1024)
     with open_client(app) as client:

@@ -189,3 +189,33 @@ def test_serve_refuses_a_bad_now() -> None:
     app.command()(serve)
     result = runner.invoke(app, ["--now", "yesterday"])
     assert isinstance(result.exception, InvalidInput)
+
+
+def test_serve_refuses_a_bad_public_url_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from personvern.cli.main import run; run()", "serve",
+         "--public-url", "https://personvern.example.no/?x=1",
+         "--db", f"sqlite:///{tmp_path / 'pv.db'}"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "must not have a query" in done.stderr
+
+
+def test_serve_passes_only_the_configured_proxies_to_uvicorn(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from personvern.cli.serve_cmd import serve
+
+    seen: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.append(options))
+    monkeypatch.delenv("PERSONVERN_FORWARDED_ALLOW_IPS", raising=False)
+    app = typer.Typer()
+    app.command()(serve)
+    where = ["--db", f"sqlite:///{tmp_path / 'pv.db'}", "--public-url", "https://pv.example.no"]
+    assert runner.invoke(app, where).exit_code == 0
+    assert runner.invoke(app, [*where, "--forwarded-allow-ips", "10.0.0.5"]).exit_code == 0
+    assert [(o["proxy_headers"], o["forwarded_allow_ips"]) for o in seen] == [
+        (False, []), (True, ["10.0.0.5"])]
+    help_text = runner.invoke(app, ["--help"], terminal_width=200).output
+    assert "--public-url" in help_text and "--forwarded-allow-ips" in help_text

@@ -7,11 +7,14 @@ import os
 import secrets
 import socket
 import tempfile
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from personvern.cli.options import DbOption, ManifestOption, NowOption
+
+if TYPE_CHECKING:
+    from personvern.settings import Settings
 
 
 def serve(
@@ -24,9 +27,20 @@ def serve(
     workers: Annotated[int, typer.Option(
         min=1, max=64,
         help="Worker processes (uvicorn). SQLite (WAL) is fine with a few; each worker has "
-             "its own decision cache (it follows the ledger within a second) and its own "
-             "sign-in rate limits.",
+             "its own decision cache (it follows the ledger within a second); the sign-in "
+             "limits are kept in the database and shared.",
     )] = 1,
+    public_url: Annotated[str | None, typer.Option(
+        help="The public base URL people reach the server at, e.g. "
+             "https://personvern.example.no (default: PERSONVERN_PUBLIC_URL). Every link in "
+             "e-mail is built from it; without it the portal sends no sign-in links.",
+    )] = None,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        help="Comma-separated addresses or networks of the reverse proxies whose "
+             "X-Forwarded-For and X-Forwarded-Proto are believed, e.g. 127.0.0.1 or "
+             "10.0.0.0/24 (default: PERSONVERN_FORWARDED_ALLOW_IPS, else none: the "
+             "per-IP limits count the connecting address).",
+    )] = None,
     now: NowOption = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
@@ -44,21 +58,25 @@ def serve(
         clock = parse_now(now)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
-    settings = get_settings(manifest=manifest, database_url=db)
+    settings = get_settings(manifest=manifest, database_url=db, public_url=public_url,
+                            forwarded_allow_ips=forwarded_allow_ips)
     from personvern.crypto.master import load_master_key
 
     load_master_key(settings)  # refuse here, in one line, not in the server's start-up
+    proxies = settings.trusted_proxies()
+    # uvicorn trusts 127.0.0.1 unless told otherwise; we trust only what was configured
+    # (the app applies the same list itself, so its access log and the app agree).
     options = {"host": host, "port": port, "log_level": log_level, "server_header": False,
-               "proxy_headers": True, "forwarded_allow_ips": "127.0.0.1"}
+               "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies}
     if workers == 1:
         # The ledger serialises appends anyway; more processes help reads (pages).
         uvicorn.run(create_app(settings, clock), **options)  # type: ignore[arg-type]
         return
-    _serve_workers(manifest, db, now, workers, settings.evidence_key, options)
+    _serve_workers(manifest, db, now, workers, settings, options)
 
 
 def _serve_workers(manifest: object, db: str | None, now: str | None, workers: int,
-                   evidence: str | None, options: dict[str, object]) -> None:
+                   settings: Settings, options: dict[str, object]) -> None:
     """uvicorn's supervisor; each worker builds the app from the environment set here."""
     import uvicorn
 
@@ -70,6 +88,11 @@ def _serve_workers(manifest: object, db: str | None, now: str | None, workers: i
         os.environ["PERSONVERN_DATABASE_URL"] = db
     if now is not None:
         os.environ[w.NOW_ENV] = now
+    # Checked settings, passed on as the variables each worker's factory reads.
+    if settings.public_url is not None:
+        os.environ["PERSONVERN_PUBLIC_URL"] = settings.public_url
+    os.environ["PERSONVERN_FORWARDED_ALLOW_IPS"] = settings.forwarded_allow_ips
+    evidence = settings.evidence_key
     if not (evidence and evidence.strip()):
         # One key for every worker (still gone when serve stops, as with one process).
         from personvern.web.deps import EVIDENCE_KEY_ENV

@@ -1,10 +1,10 @@
-"""Tables of the web layer: server-side sessions and one-time sign-in links."""
+"""Tables of the web layer: server-side sessions, one-time sign-in links, rate-limit counts."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from personvern.storage.models import SHA256_HEX, Base
@@ -37,3 +37,20 @@ class SignInLink(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class RateLimitCount(Base):
+    """Attempts counted under one key of one limit in one time bucket (shared by workers).
+
+    Only the SHA-256 of the key (an e-mail address, an IP address) is stored, and a row
+    goes once its bucket has left the window (``until``, seconds since the epoch).
+    """
+
+    __tablename__ = "web_rate_limits"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(SHA256_HEX), primary_key=True)
+    # The bucket's number: seconds since the epoch divided by the bucket's length.
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hits: Mapped[int] = mapped_column(Integer)
+    until: Mapped[int] = mapped_column(BigInteger, index=True)

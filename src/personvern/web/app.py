@@ -6,6 +6,7 @@ database opened (and migrated) when the server starts, and released when it stop
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import PackageNotFoundError
@@ -25,6 +26,7 @@ from personvern.web import problems
 from personvern.web.middleware import DEFAULT_MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from personvern.web.schemas import GpcSupport, Problem
 
+log = logging.getLogger("personvern.web")
 DESCRIPTION = """\
 The privacy engine beside your app: subjects, the consent ledger, decisions and cookie
 choices. Authenticate with `Authorization: Bearer pv_...` (`personvern keys create NAME
@@ -116,6 +118,10 @@ def create_app(
         docs_url=None, redoc_url=None, openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    if settings.public_url is None:
+        log.warning("PERSONVERN_PUBLIC_URL is not set (serve --public-url): the portal sends "
+                    "no sign-in links, since a link built from the request's Host header "
+                    "could point anywhere")
     app.state.evidence_key, _ = evidence_key(settings.evidence_key)
     app.state.cookie_choice_months = (
         settings.cookie_choice_months if cookie_choice_months is None else cookie_choice_months
@@ -159,4 +165,12 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    proxies = settings.trusted_proxies()
+    if proxies:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        # Outermost, so the limits, the cookies and the logs all see the client behind a
+        # configured proxy; a header from anyone else changes nothing. Applying it again
+        # after uvicorn did (serve) is harmless: the client is no longer a proxy.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     return app

@@ -173,9 +173,9 @@ def sign_in_page(request: Request) -> HTMLResponse:
 def sign_in_post(
     request: Request, email: FormText = "", password: FormText = "",
 ) -> Response:
-    """Check the password (rate-limited per IP and per address), then start a session."""
-    request.app.state.sign_in_limits.check(request.client.host if request.client else None,
-                                           email)
+    """Check the password (rate-limited per source, and per account and source), then start
+    a session."""
+    request.app.state.sign_in_limits.staff(request, email)
     rt = runtime(request)
     with unit(rt) as s:
         user = sign_in(s, rt.clock, email, password)

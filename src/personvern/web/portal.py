@@ -42,9 +42,10 @@ def _see(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _base_url(request: Request) -> str:
-    configured = request.app.state.settings.public_url
-    return (configured or str(request.base_url)).rstrip("/")
+def _public_url(request: Request) -> str | None:
+    """The configured base of every link we mail; never the request's own (forgeable) Host."""
+    configured: str | None = request.app.state.settings.public_url
+    return configured
 
 
 # ---- sign-in -----------------------------------------------------------------
@@ -54,31 +55,42 @@ def sign_in_form(request: Request) -> Response:
     """The e-mail form (or straight to the start page when already signed in)."""
     if sessions.optional_session(request, "subject") is not None:
         return _see("/portal")
+    if _public_url(request) is None:
+        return _no_sign_in(request, 200)
     return page(request, "portal/sign_in.html", {"email": "", "error": None})
+
+
+def _no_sign_in(request: Request, status: int) -> Response:
+    """Sign-in by e-mail is off: no public URL to build the link from (see serve.md)."""
+    return page(request, "portal/sign_in.html", {"email": "", "error": None,
+                                                  "not_configured": True}, status=status)
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
 def sign_in_send(request: Request, _: Csrf,
                  email: Annotated[str, Form(max_length=320)] = "") -> Response:
     """Send a one-time link if the address is known; the answer is the same either way."""
+    base = _public_url(request)
+    if base is None:  # nothing is counted or sent: there is no safe link to send
+        return _no_sign_in(request, 503)
     email = email.strip()
     try:
         normalise_email(email)
     except InvalidInput:
         return page(request, "portal/sign_in.html",
                     {"email": email, "error": "sign_in_bad_email"}, status=422)
-    request.app.state.sign_in_limits.check(
-        request.client.host if request.client else None, email)
+    request.app.state.sign_in_limits.portal(request, email)
     rt = runtime(request)
     lang = lang_of(request)
     message_id: int | None = None
     with unit(rt) as session:
         issued = signin.issue(session, rt.clock, email)
         if issued is not None:
-            token, subject_id = issued
-            link = f"{_base_url(request)}/portal/sign-in/link?token={token}"
-            message_id = signin.queue_link_mail(session, rt.clock, email, subject_id, link,
-                                                lang, rt.loaded.manifest.service.name).id
+            link = f"{base}/portal/sign-in/link?token={issued.token}"
+            # To the address the person is known by, not the look-alike someone typed.
+            message_id = signin.queue_link_mail(session, rt.clock, issued.address,
+                                                issued.subject_id, link, lang,
+                                                rt.loaded.manifest.service.name).id
     response = page(request, "portal/sign_in_sent.html", {"email": email})
     if message_id is not None:
         # Sent after the answer, so a known address answers no slower than an unknown one.

@@ -20,6 +20,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "send_link": {"nb": "Send meg en innloggingslenke", "en": "Send me a sign-in link"},
     "sign_in_bad_email": {"nb": "Skriv en e-postadresse, for eksempel navn@example.no.",
                           "en": "Enter an e-mail address, for example name@example.no."},
+    "sign_in_off_title": {"nb": "Innlogging med e-post er ikke satt opp",
+                          "en": "Sign-in by e-mail is not configured"},
+    "sign_in_off_text": {
+        "nb": "Denne tjenesten kan ikke sende innloggingslenker ennå, fordi adressen lenkene "
+              "skal peke til ikke er satt opp. Kontakt tjenesten for å få se eller endre "
+              "opplysningene dine.",
+        "en": "This service cannot send sign-in links yet, because the address the links "
+              "should point to has not been configured. Contact the service to see or change "
+              "your data.",
+    },
     "there_is_a_problem": {"nb": "Det er et problem", "en": "There is a problem"},
     "sign_in_sent_title": {"nb": "Sjekk e-posten din", "en": "Check your e-mail"},
     "sign_in_sent_text": {

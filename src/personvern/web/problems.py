@@ -28,6 +28,7 @@ from personvern.errors import (
     StorageError,
     Unauthorized,
 )
+from personvern.sessions.limits import RateLimited
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:personvern:problem:"
@@ -43,6 +44,7 @@ _KINDS: dict[type[PersonvernError], tuple[str, str]] = {
     ManifestError: ("invalid-manifest", "Invalid manifest"),
     StorageError: ("storage-unavailable", "Storage unavailable"),
     ConfigurationError: ("configuration", "Configuration error"),
+    RateLimited: ("rate-limited", "Too many requests"),
     PersonvernError: ("error", "Error"),
 }
 
@@ -99,6 +101,8 @@ async def personvern_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PersonvernError)
     slug, title = kind_of(exc)
     headers = {"WWW-Authenticate": BEARER_CHALLENGE} if isinstance(exc, Unauthorized) else None
+    if isinstance(exc, RateLimited):  # RFC 9110 10.2.3: how long to wait, in seconds
+        headers = {"Retry-After": str(exc.retry_after)}
     if exc.status >= 500:
         log.error("%s %s: %s", request.method, request.url.path, exc)
     return problem(request, exc.status, str(exc), title=title, slug=slug, headers=headers)

@@ -83,8 +83,8 @@ def page(request: Request, template: str, context: dict[str, Any] | None = None,
     return response
 
 
-def message_page(request: Request, status: int, title_key: str, text_key: str,
-                 **values: object) -> HTMLResponse:
+def message_page(request: Request, status: int, title_key: str, text_key: str, *,
+                 headers: dict[str, str] | None = None, **values: object) -> HTMLResponse:
     """A plain page with a heading and one paragraph (errors, refusals)."""
     return page(request, "message.html", {"title_key": title_key, "text_key": text_key,
-                                          "values": values}, status=status)
+                                          "values": values}, status=status, headers=headers)

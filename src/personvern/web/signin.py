@@ -42,6 +42,15 @@ class Outcome(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Issued:
+    """A new link's token, for whom, and the address to mail it to (the identity's)."""
+
+    token: str
+    subject_id: str
+    address: str
+
+
+@dataclass(frozen=True)
 class Redeemed:
     """The result of checking or redeeming a link."""
 
@@ -49,8 +58,12 @@ class Redeemed:
     subject_id: str | None = None
 
 
-def issue(session: Session, clock: Clock, email: str) -> tuple[str, str] | None:
-    """A new link token for the subject with ``email``: (token, subject id); None if unknown."""
+def issue(session: Session, clock: Clock, email: str) -> Issued | None:
+    """A new link for the subject with ``email``; None if unknown.
+
+    The link is for the address in its normal form: ``Kaſi@`` finds kasi@ (case-folding
+    makes them one identity), and the link must go to kasi@, not to whoever owns kaſi@.
+    """
     try:
         address = normalise_email(email)
     except InvalidInput:
@@ -63,7 +76,7 @@ def issue(session: Session, clock: Clock, email: str) -> tuple[str, str] | None:
     session.add(SignInLink(token_hash=token_hash(token), subject_id=subject.id,
                            created_at=now, expires_at=now + LINK_LIFETIME, used_at=None))
     session.flush()
-    return token, subject.id
+    return Issued(token, subject.id, address)
 
 
 def peek(session: Session, clock: Clock, token: str) -> Redeemed:

@@ -48,7 +48,8 @@ async def _personvern_error(request: Request, exc: Exception) -> Response:
     if not is_html(request):
         return await problems.personvern_error(request, exc)
     if isinstance(exc, RateLimited):
-        return message_page(request, 429, "rate_title", "rate_text", seconds=exc.retry_after)
+        return message_page(request, 429, "rate_title", "rate_text", seconds=exc.retry_after,
+                            headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, NotFound):
         return message_page(request, 404, "not_found_title", "not_found_text")
     if isinstance(exc, Forbidden):
@@ -77,7 +78,7 @@ def install(app: FastAPI, clock: Clock, export_dir: Path | None = None) -> None:
     from personvern.web.banner import router as banner_router
     from personvern.web.portal import router as portal_router
 
-    app.state.sign_in_limits = SignInLimits(clock)
+    app.state.sign_in_limits = SignInLimits(clock)  # counted in the database, shared
     # Access packages made in the portal: private to this process's user (mode 0700).
     app.state.export_dir = export_dir or Path(tempfile.mkdtemp(prefix="personvern-exports-"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

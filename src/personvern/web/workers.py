@@ -3,8 +3,9 @@
 uvicorn starts each worker by importing ``app_from_env`` (an app factory), so what the
 command line said reaches the workers through the environment: the settings as
 ``PERSONVERN_*`` variables, ``--now`` and the shared export directory in the two below.
-Each worker has its own decision cache (it follows the ledger within a second) and its
-own sign-in rate limits; the retention sweep runs in one worker only (a file lock).
+Each worker has its own decision cache (it follows the ledger within a second); the
+sign-in limits are in the database, shared; the retention sweep runs in one worker only
+(a file lock).
 """
 
 from __future__ import annotations
