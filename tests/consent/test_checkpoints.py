@@ -288,3 +288,38 @@ def test_a_rotated_key_re_signs_the_stored_checkpoint(
         check = check_ledger(s)
     assert check.broken is None and check.checkpoint is not None
     assert check.checkpoint.key_id == new.key_id
+
+
+def test_an_append_rolled_back_with_its_savepoint_is_not_signed(
+    db_engine: Engine, ctx: ConsentContext
+) -> None:
+    append(db_engine, ctx, range(2))
+    with Session(db_engine) as s, s.begin():
+        sid = s.scalars(select(LedgerEvent.subject_id)).first()
+        assert sid is not None
+        record_event(s, ctx, T0 + timedelta(days=5), sid, EventType.CONSENT_GIVEN,
+                     purpose_id="newsletter")
+        with s.begin_nested() as savepoint:
+            record_event(s, ctx, T0 + timedelta(days=6), sid, EventType.CONSENT_WITHDRAWN,
+                         purpose_id="newsletter")
+            savepoint.rollback()
+    with Session(db_engine) as s:
+        check = check_ledger(s)
+    assert check.broken is None and check.checkpoint is not None
+    assert (check.events, check.checkpoint.seq) == (3, 3)
+
+
+def test_a_session_closed_without_commit_signs_nothing_later(
+    db_engine: Engine, ctx: ConsentContext
+) -> None:
+    append(db_engine, ctx, range(2))
+    s = Session(db_engine)
+    sid = s.scalars(select(LedgerEvent.subject_id)).first()
+    assert sid is not None
+    record_event(s, ctx, T0 + timedelta(days=5), sid, EventType.CONSENT_GIVEN,
+                 purpose_id="newsletter")
+    s.close()  # no commit, no rollback event
+    with s.begin():  # the same session object, a new transaction that appends nothing
+        s.execute(select(1))
+    s.close()
+    assert problem(db_engine) is None

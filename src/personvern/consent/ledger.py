@@ -132,7 +132,7 @@ def append_event(
     if evidence:  # no row for no evidence: one write less on the hot path
         conn.execute(_INSERT_EVIDENCE,
                      {"event_seq": event.seq, "subject_id": new.subject_id, "data": sealed})
-    note_append(session, CHAIN, _HEAD, stamp)
+    note_append(session, CHAIN, _HEAD, event.seq, event.hash, stamp)
     return event, False
 
 

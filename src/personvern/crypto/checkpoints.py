@@ -14,18 +14,17 @@ import hmac
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, event, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Select, Table, bindparam, event, select, text
 from sqlalchemy.orm import Session
 
 from personvern.crypto.keyring import Keyring, keyring_for
 from personvern.crypto.master import MasterKey
 from personvern.crypto.tables import ChainCheckpoint
 from personvern.errors import InvalidInput
-from personvern.storage.models import as_utc
+from personvern.storage.models import AwareDateTime, as_utc
 
 FORMAT = "personvern-checkpoint"
 SCHEME = 1
@@ -68,8 +67,13 @@ class Checkpoint:
         return f"event {self.seq} ({self.at:%Y-%m-%d %H:%M} UTC)"
 
 
+@lru_cache(maxsize=8)
+def _signing_key(master: MasterKey) -> bytes:
+    return master.derive(_LABEL)
+
+
 def _mac(master: MasterKey, checkpoint: Checkpoint) -> str:
-    return hmac.new(master.derive(_LABEL), checkpoint.signed_text(), hashlib.sha256).hexdigest()
+    return hmac.new(_signing_key(master), checkpoint.signed_text(), hashlib.sha256).hexdigest()
 
 
 def sign(master: MasterKey, chain: str, seq: int, head_hash: str, at: datetime) -> Checkpoint:
@@ -116,21 +120,39 @@ def stored_checkpoint(conn: Connection, chain: str) -> Checkpoint | None:
     return None if row is None else Checkpoint(**{n: getattr(row, n) for n in _FIELDS})
 
 
+# Written out: SQLAlchemy's ON CONFLICT constructs are never cached, so they would be
+# compiled again at every commit, which cost more than everything else a checkpoint does.
+# PostgreSQL and SQLite (3.24+) spell the upsert the same.
+_UPSERT = text(
+    f"INSERT INTO {_TABLE.name} ({', '.join(_FIELDS)}) "
+    f"VALUES ({', '.join(':' + n for n in _FIELDS)}) "
+    f"ON CONFLICT (chain) DO UPDATE SET "
+    + ", ".join(f"{n} = excluded.{n}" for n in _FIELDS[1:])
+).bindparams(bindparam("at", type_=AwareDateTime()))
+
+
 def store_checkpoint(conn: Connection, checkpoint: Checkpoint) -> None:
     """Make ``checkpoint`` its chain's stored one (one row per chain, replaced)."""
-    values = {n: getattr(checkpoint, n) for n in _FIELDS}
-    dialect = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = dialect(_TABLE).values(values)
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=["chain"], set_={n: stmt.excluded[n] for n in _FIELDS[1:]}))
+    conn.execute(_UPSERT, {n: getattr(checkpoint, n) for n in _FIELDS})
 
 
-def note_append(session: Session, chain: str, head: Select[Any], at: datetime) -> None:
-    """Record that this transaction appended to ``chain``: its head (read by ``head``, a
-    select of seq and hash) is signed and stored once, as the transaction commits."""
-    pending: dict[str, tuple[Select[Any], datetime]] = session.info.setdefault(_PENDING, {})
+def note_append(session: Session, chain: str, head: Select[Any], seq: int, head_hash: str,
+                at: datetime) -> None:
+    """Record that this transaction appended event ``seq`` (``head_hash``) to ``chain``: the
+    newest such head is signed and stored once, as the transaction commits. ``head`` (a
+    select of seq and hash) reads it again if a savepoint was rolled back meanwhile."""
+    pending: dict[str, _Pending] = session.info.setdefault(_PENDING, {})
     known = pending.get(chain)
-    pending[chain] = (head, at if known is None or at > known[1] else known[1])
+    pending[chain] = _Pending(head, seq, head_hash,
+                              at if known is None or at > known.at else known.at)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    head: Select[Any]
+    seq: int | None  # None: read the head again at commit
+    hash: str
+    at: datetime
 
 
 def appended_uncommitted(session: Session, chain: str) -> bool:
@@ -138,24 +160,37 @@ def appended_uncommitted(session: Session, chain: str) -> bool:
     return chain in session.info.get(_PENDING, {})
 
 
-# Once per transaction, not per event: one head read and one row written at commit, still
-# inside the transaction and under the chain's lock, so the head signed is the newest.
+# Once per transaction, not per event: one row written at commit, still inside the
+# transaction and under the chain's lock, so the head signed is the newest.
 @event.listens_for(Session, "before_commit")
 def _sign_heads(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
+    pending: dict[str, _Pending] | None = session.info.pop(_PENDING, None)
     if not pending:
         return
     master = keyring_for(session).master
     conn = session.connection()
-    for chain, (head, at) in pending.items():
-        row = conn.execute(head).first()
+    for chain, noted in pending.items():
+        if noted.seq is not None:
+            store_checkpoint(conn, sign(master, chain, noted.seq, noted.hash, noted.at))
+            continue
+        row = conn.execute(noted.head).first()
         if row is not None:  # a savepoint rolled back every append of this transaction
-            store_checkpoint(conn, sign(master, chain, row[0], row[1], at))
+            store_checkpoint(conn, sign(master, chain, row[0], row[1], noted.at))
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_heads(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _reread_heads(session: Session, previous: Any) -> None:
+    pending: dict[str, _Pending] | None = session.info.get(_PENDING)
+    if pending and previous.nested:  # appends inside the savepoint are gone
+        for chain, noted in pending.items():
+            pending[chain] = replace(noted, seq=None)
+
+
+# Rolled back, or closed without a commit (which fires no rollback event): forget.
+@event.listens_for(Session, "after_transaction_end")
+def _forget_heads(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def resign_checkpoints(conn: Connection, old: MasterKey, new: MasterKey) -> int:
