@@ -3,7 +3,8 @@
 Full size: 1,000,000 subjects and 5,000,000 ledger events on SQLite (``--quick``:
 10,000 and 50,000). Each figure is printed next to its limit measured in the same
 run: a dict lookup and one indexed SQL select for in-process decisions, a bare
-FastAPI endpoint returning a constant for HTTP, hand-written INSERT+COMMIT for appends.
+FastAPI endpoint returning a constant for HTTP, hand-written INSERT+COMMIT for appends,
+and appends without the signed checkpoint each commit writes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -139,8 +140,29 @@ def in_process(url: str, ids: list[str], decisions: int) -> dict[str, float]:
             "allowed_share": allowed / decisions}
 
 
-def appends(url: str, ids: list[str], count: int) -> dict[str, float]:
-    """Durable appends per second (one transaction each), and hand-written INSERT+COMMIT."""
+@contextmanager
+def checkpoints_off() -> Iterator[None]:
+    """Appends without their signed checkpoint: the commit hook removed, then put back."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from personvern.crypto import checkpoints
+
+    hook = checkpoints._sign_heads  # private: switched off here only to measure its cost
+    event.remove(Session, "before_commit", hook)
+    try:
+        yield
+    finally:
+        event.listen(Session, "before_commit", hook)
+
+
+def appends(url: str, ids: list[str], count: int, rounds: int = 10) -> dict[str, float]:
+    """Durable appends per second (one transaction each) with the signed checkpoint written
+    at each commit and without it, and hand-written INSERT+COMMIT.
+
+    With and without alternate in ``rounds`` blocks, so drift of the shared machine falls
+    on both alike.
+    """
     from personvern.consent.events import EventType
     from personvern.consent.service import ConsentContext, record_event
     from personvern.manifest.loader import load_manifest
@@ -152,26 +174,36 @@ def appends(url: str, ids: list[str], count: int) -> dict[str, float]:
     engine = create_engine_for(url)
     sessions = make_sessionmaker(engine)
     # Adults only: ids were created without birth dates, so no guardian is needed.
-    targets = random.Random(3).sample(ids, count)
+    targets = random.Random(3).sample(ids, 2 * count)
     at = T0 + timedelta(days=3650)
-    started = time.perf_counter()
-    for sid in targets:
-        with transaction(sessions) as s:
-            record_event(s, ctx, at, sid, EventType.OBJECTION_RAISED, purpose_id="ad_pixels")
-    ours = time.perf_counter() - started
+    block = max(1, count // rounds)
+    spent = {"on": 0.0, "off": 0.0}
+    done = {"on": 0, "off": 0}
+    for start in range(0, 2 * count, 2 * block):
+        for mode, chunk in (("on", targets[start:start + block]),
+                            ("off", targets[start + block:start + 2 * block])):
+            with checkpoints_off() if mode == "off" else nullcontext():
+                started = time.perf_counter()
+                for sid in chunk:
+                    with transaction(sessions) as s:
+                        record_event(s, ctx, at, sid, EventType.OBJECTION_RAISED,
+                                     purpose_id="ad_pixels")
+                spent[mode] += time.perf_counter() - started
+            done[mode] += len(chunk)
     engine.dispose()
     conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("CREATE TABLE bare (seq INTEGER PRIMARY KEY, subject TEXT, type TEXT, at TEXT)")
     started = time.perf_counter()
-    for i, sid in enumerate(targets):
+    for i, sid in enumerate(targets[:count]):
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("INSERT INTO bare VALUES (?, ?, 'x', ?)", (i, sid, at.isoformat()))
         conn.execute("COMMIT")
     bare = time.perf_counter() - started
     conn.close()
-    return {"ours_per_s": count / ours, "bare_per_s": count / bare}
+    return {"ours_per_s": done["on"] / spent["on"], "off_per_s": done["off"] / spent["off"],
+            "bare_per_s": count / bare}
 
 
 def free_port() -> int:
@@ -300,19 +332,23 @@ def main() -> None:
         "bare_fastapi_per_s": round(bare["rps"]),  # type: ignore[index]
         "bare_p50_ms": bare["p50_ms"], "bare_p99_ms": bare["p99_ms"],  # type: ignore[index]
         "durable_appends_per_s": round(app["ours_per_s"]),
+        "durable_appends_without_checkpoints_per_s": round(app["off_per_s"]),
         "handwritten_insert_commit_per_s": round(app["bare_per_s"]),
         "store_build_s": round(build_s, 1),
         "targets": {"in_process_decisions_per_s": 100_000, "http_vs_bare_min": 0.5,
-                    "durable_appends_per_s": 2000},
+                    "durable_appends_per_s": 2000, "checkpoints_vs_without_min": 0.9},
     }
     ratios = {
         "decision_vs_dict_lookup_time": ratio(proc["decide_s"], proc["dict_s"]),
         "decision_vs_indexed_select_time": ratio(proc["decide_s"], proc["select_s"]),
         "http_throughput_vs_bare_fastapi": ratio(ours["rps"], bare["rps"]),  # type: ignore[index]
         "append_throughput_vs_handwritten_sql": ratio(app["ours_per_s"], app["bare_per_s"]),
+        "append_throughput_checkpoints_vs_without": ratio(app["ours_per_s"], app["off_per_s"]),
     }
     size = {"subjects": subjects, "events": events, "decisions_timed": decisions,
-            "appends_timed": append_count, "http_seconds": seconds, "connections": 32,
+            "appends_timed": append_count,
+            "appends_timed_without_checkpoints": append_count, "http_seconds": seconds,
+            "connections": 32,
             "database": "sqlite"}
     emit("consent", size, figures, ratios)
 

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from personvern.consent.tables import LedgerEvent
+from personvern.consent.tables import LedgerEvent, LedgerEvidence
+from personvern.crypto.tables import ChainCheckpoint
 from personvern.storage.engine import create_engine_for
 
 EXE = str(Path(sys.executable).parent / "personvern")
@@ -24,9 +25,11 @@ def env(tmp_path: Path) -> dict[str, str]:
     manifest = tmp_path / "personvern.yaml"
     subprocess.run([EXE, "init", "-t", "teoritentamen", str(manifest)], check=True,
                    capture_output=True)
+    # PYTHONPATH passes through: a worktree's src/ must win over the editable install.
     return {"PATH": "/usr/bin:/bin", "PERSONVERN_MANIFEST": str(manifest),
             "PERSONVERN_DATABASE_URL": f"sqlite:///{tmp_path / 'pv.db'}",
-            "PERSONVERN_MASTER_KEY": os.environ["PERSONVERN_MASTER_KEY"]}
+            "PERSONVERN_MASTER_KEY": os.environ["PERSONVERN_MASTER_KEY"],
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
 
 
 def pv(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -108,4 +111,68 @@ def test_bad_input_is_a_clear_error_and_stores_nothing(
     out = pv(env, *args)
     assert out.returncode != 0
     assert message in out.stderr and "Traceback" not in out.stderr
-    assert pv(env, "ledger", "verify").stdout.startswith("ledger intact: 0 events")
+    assert pv(env, "ledger", "verify").stdout.startswith("ledger empty: 0 events")
+
+
+def _sql(env: dict[str, str], *statements: object) -> None:
+    engine = create_engine_for(env["PERSONVERN_DATABASE_URL"])
+    with Session(engine) as s, s.begin():
+        for statement in statements:
+            s.execute(statement)  # type: ignore[call-overload]
+    engine.dispose()
+
+
+def test_ledger_checkpoint_and_verify_against_it(env: dict[str, str], tmp_path: Path) -> None:
+    empty = pv(env, "ledger", "checkpoint", "--now", T)
+    assert empty.returncode == 1
+    assert empty.stderr == "error: the ledger has no events yet: there is no head to sign\n"
+    ok_json(env, "subject", "add", "--email", "ola@example.no", "--birth-date", "1990-05-05",
+            "--now", T)
+    for day in ("02", "03", "04"):
+        pv(env, "consent", "give", "ola@example.no", "ad_pixels", "--text", "Annonser?",
+           "--now", f"2027-01-{day}T10:00:00+01:00")
+    kept = tmp_path / "checkpoint.json"
+    out = pv(env, "ledger", "checkpoint", "--out", str(kept), "--now", "2027-01-05T10:00:00+01:00")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"checkpoint written to {kept}: event 3 (2027-01-05 09:00 UTC)\n"
+    assert json.loads(kept.read_text())["seq"] == 3
+    pv(env, "consent", "withdraw", "ola@example.no", "ad_pixels", "--now",
+       "2027-01-06T10:00:00+01:00")
+    intact = pv(env, "ledger", "verify", "--against", str(kept))
+    assert intact.returncode == 0
+    assert intact.stdout == (
+        "ledger intact: 4 events verified, up to the signed checkpoint at event 4 "
+        f"(2027-01-06 09:00 UTC); reaches {kept} (event 3 (2027-01-05 09:00 UTC))\n")
+
+    forged = tmp_path / "forged.json"
+    forged.write_text(kept.read_text().replace('"seq": 3', '"seq": 2'))
+    out = pv(env, "ledger", "verify", "--against", str(forged))
+    assert (out.returncode, out.stdout) == (1, f"ledger BROKEN: checkpoint {forged} has a "
+                                               "signature that does not match: it was forged "
+                                               "or altered\n")
+    forged.write_text("{")
+    out = pv(env, "ledger", "verify", "--against", str(forged))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert out.stderr.startswith(f"error: checkpoint {forged} is not a checkpoint: ")
+    out = pv(env, "ledger", "verify", "--against", str(tmp_path / "missing.json"))
+    assert out.returncode == 2 and out.stderr.startswith("error: cannot read checkpoint ")
+
+    # Issue 14: the newest withdrawal deleted.
+    _sql(env, delete(LedgerEvidence).where(LedgerEvidence.event_seq > 3),
+         delete(LedgerEvent).where(LedgerEvent.seq > 3))
+    out = pv(env, "ledger", "verify")
+    assert (out.returncode, out.stdout) == (1, (
+        "ledger BROKEN: the ledger ends at event 3, but the stored checkpoint signed event 4 "
+        "(2027-01-06 09:00 UTC): event 4 was deleted\n"))
+    refused = pv(env, "ledger", "checkpoint", "--now", T)
+    assert refused.returncode == 1 and "nothing signed" in refused.stderr
+
+    # Every row, and the stored checkpoint with them: only the kept file can tell.
+    _sql(env, delete(LedgerEvidence), delete(LedgerEvent), delete(ChainCheckpoint))
+    out = pv(env, "ledger", "verify")
+    assert out.returncode == 0 and out.stdout.startswith("ledger empty: 0 events")
+    out = pv(env, "ledger", "verify", "--against", str(kept), "--json")
+    assert out.returncode == 1
+    assert json.loads(out.stdout)["problem"] == (
+        f"the ledger is empty, but checkpoint {kept} signed event 3 (2027-01-05 09:00 UTC): "
+        "every event was deleted")

@@ -1,33 +1,106 @@
-"""``personvern ledger``: verify the consent ledger's hash chain."""
+"""``personvern ledger``: verify the consent ledger, and export its signed checkpoint."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from personvern.cli.common import emit, runtime
-from personvern.cli.options import DbOption, JsonOption, ManifestOption
+from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+
+if TYPE_CHECKING:
+    from personvern.consent.ledger import LedgerCheck
+    from personvern.crypto.checkpoints import Checkpoint
 
 app = typer.Typer(help="Inspect the consent ledger.", no_args_is_help=True)
 
+AgainstOption = Annotated[Path | None, typer.Option(
+    "--against", help="An exported checkpoint (from `ledger checkpoint`) the chain must reach.",
+    show_default=False)]
+OutOption = Annotated[Path | None, typer.Option(
+    "--out", help="Write the checkpoint to this file (default: print it).", show_default=False)]
+
+
+def _read_checkpoint(path: Path) -> Checkpoint:
+    from personvern.crypto.checkpoints import parse_checkpoint
+    from personvern.errors import InvalidInput
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InvalidInput(f"cannot read checkpoint {path}: {err}") from None
+    return parse_checkpoint(text, str(path))
+
+
+def _reached(check: LedgerCheck) -> str:
+    if check.checkpoint is None:
+        return "no checkpoint yet"
+    return f"up to the signed checkpoint at {check.checkpoint}"
+
 
 @app.command("verify")
-def verify(manifest: ManifestOption = None, db: DbOption = None,
+def verify(against: AgainstOption = None, manifest: ManifestOption = None, db: DbOption = None,
            as_json: JsonOption = False) -> None:
-    """Check every event's hash and link; names the first edited, deleted or moved event.
+    """Check every event's hash, link and evidence, and that the chain reaches its signed
+    checkpoint (and --against FILE): names the first edited, deleted, moved or cut-off event.
 
-    Exit 0 when the chain is intact, 1 when it is broken.
+    Exit 0 when the chain is intact, 1 when it is broken, 2 when FILE is unreadable.
     """
-    from sqlalchemy import func, select
+    from personvern.consent.ledger import check_ledger
 
-    from personvern.consent.ledger import verify_ledger
-    from personvern.consent.tables import LedgerEvent
-
+    given = None if against is None else _read_checkpoint(against)
     with runtime(manifest, db, None) as rt, rt.transaction() as s:
-        broken = verify_ledger(s)
-        count = s.scalar(select(func.count()).select_from(LedgerEvent)) or 0
-    if broken is None:
-        emit({"ok": True, "events": count}, as_json, [f"ledger intact: {count} events verified"])
+        check = check_ledger(s, against=given, source=str(against))
+    data: dict[str, object] = {
+        "ok": check.broken is None, "events": check.events,
+        "checkpoint": None if check.checkpoint is None else check.checkpoint.as_json(),
+        "against": None if given is None else given.as_json()}
+    if check.broken is None:
+        if check.events == 0 and check.checkpoint is None and given is None:
+            # A ledger wiped together with its checkpoint looks exactly like this.
+            line = ("ledger empty: 0 events and no checkpoint (a ledger wiped with its "
+                    "checkpoint looks the same; verify --against an exported checkpoint)")
+        else:
+            line = f"ledger intact: {check.events} events verified, {_reached(check)}"
+            if given is not None:
+                line += f"; reaches {against} ({given})"
+        emit(data, as_json, [line])
         return
-    emit({"ok": False, "events": count, "seq": broken.seq, "event": broken.event_id,
-          "problem": broken.problem}, as_json, [f"ledger BROKEN at {broken}"])
+    broken = check.broken
+    data.update(seq=broken.seq, event=broken.event_id, problem=broken.problem)
+    emit(data, as_json, [f"ledger BROKEN: {broken}"])
     raise typer.Exit(1)
+
+
+@app.command("checkpoint")
+def checkpoint(out: OutOption = None, manifest: ManifestOption = None, db: DbOption = None,
+               now: NowOption = None, as_json: JsonOption = False) -> None:
+    """Verify the ledger, then sign its newest event as a checkpoint to keep or publish.
+
+    Exit 0 when written, 1 when the ledger is broken or empty (nothing is signed then),
+    2 when FILE cannot be written.
+    """
+    from personvern.consent.ledger import sign_ledger
+    from personvern.errors import InvalidInput
+
+    if out is not None and not out.parent.is_dir():
+        raise InvalidInput(f"cannot write {out}: directory {out.parent} does not exist")
+    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+        signed, adopted = sign_ledger(s, rt.clock())
+    text = json.dumps(signed.as_json(), indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise InvalidInput(f"cannot write {out}: {err}") from None
+        emit(signed.as_json(), as_json, [f"checkpoint written to {out}: {signed}"])
+    if adopted:
+        typer.echo("note: no checkpoint was stored before, so the ledger was signed as found; "
+                   "if checkpoints were in use, that absence is itself a sign of tampering",
+                   err=True)
+

@@ -3,6 +3,10 @@
 The hash covers the event's facts and a digest of its sealed evidence, not the evidence
 itself, so erasing a person's evidence (or destroying their key) leaves a chain that still
 verifies.
+
+Each transaction that appends signs the new head as it commits (a checkpoint, see
+:mod:`personvern.crypto.checkpoints`): a cut-off tail or a chain rewritten with fresh
+hashes no longer reaches it.
 """
 
 from __future__ import annotations
@@ -20,12 +24,21 @@ from personvern.audit import GENESIS_HASH, canonical_json
 from personvern.consent.events import Actor, Channel, ConsentEvent, EventType
 from personvern.consent.subjects import new_id
 from personvern.consent.tables import LedgerEvent, LedgerEvidence
+from personvern.crypto.checkpoints import (
+    Anchors,
+    Checkpoint,
+    appended_uncommitted,
+    note_append,
+    sign,
+    store_checkpoint,
+)
 from personvern.crypto.keyring import keyring_for
 from personvern.errors import Conflict
 from personvern.storage.locks import lock_chain
 from personvern.storage.models import as_utc
 
 HASH_SCHEME = 1
+CHAIN = "ledger_events"  # the ledger's name in signed checkpoints
 EVIDENCE_CONTEXT = "ledger_evidence.data"
 _HASHED = ("seq", "id", "subject_id", "purpose", "type", "actor", "actor_subject_id",
            "channel", "policy_version", "idempotency_key", "evidence_digest", "prev_hash")
@@ -119,6 +132,7 @@ def append_event(
     if evidence:  # no row for no evidence: one write less on the hot path
         conn.execute(_INSERT_EVIDENCE,
                      {"event_seq": event.seq, "subject_id": new.subject_id, "data": sealed})
+    note_append(session, CHAIN, _HEAD, event.seq, event.hash, stamp)
     return event, False
 
 
@@ -138,34 +152,98 @@ def _replay(stored: LedgerEvent, new: NewEvent) -> LedgerEvent:
 
 @dataclass(frozen=True)
 class ChainBreak:
-    """Where the chain breaks and what that means."""
+    """Where the chain breaks (an event, or None for the chain as a whole) and what it means."""
 
-    seq: int
-    event_id: str
+    seq: int | None
+    event_id: str | None
     problem: str
 
     def __str__(self) -> str:
+        if self.seq is None:
+            return self.problem
         return f"event {self.seq} ({self.event_id}): {self.problem}"
 
 
-def verify_ledger(session: Session, *, batch: int = 5000) -> ChainBreak | None:
-    """The first break in the chain (an edited, deleted or reordered event), or None."""
+@dataclass(frozen=True)
+class LedgerCheck:
+    """What a verification found: how many events, the signed checkpoint they reach (the
+    stored one), and the first break, if any."""
+
+    events: int
+    checkpoint: Checkpoint | None
+    broken: ChainBreak | None
+
+
+def _evidence_altered(stored: Any, digest: str) -> bool:
+    if isinstance(stored, str):
+        return sealed_digest(stored) != digest
+    # Evidence written before it was sealed: the digest of its canonical JSON.
+    return evidence_digest(stored) != digest
+
+
+def check_ledger(session: Session, *, against: Checkpoint | None = None, source: str = "",
+                 require_checkpoint: bool = True, batch: int = 5000) -> LedgerCheck:
+    """Walk the chain: every link, hash and evidence digest, and that it reaches the stored
+    signed checkpoint and ``against`` (an exported one, read from ``source``)."""
+    anchors = Anchors(session.connection(), keyring_for(session), CHAIN, "ledger",
+                      against=against, source=source, require_stored=require_checkpoint,
+                      appending=appended_uncommitted(session, CHAIN))
+    problem = anchors.start()
+    if problem is not None:
+        return LedgerCheck(0, anchors.stored, ChainBreak(None, None, problem))
     expected_prev, expected_seq = GENESIS_HASH, 1
-    query = select(LedgerEvent.__table__).order_by(LedgerEvent.seq).execution_options(
-        yield_per=batch
-    )
+    # The sealed evidence as stored (Core does not open it): its SHA-256 is in the chain.
+    query = (select(_EVENTS, _EVIDENCE.c.data.label("sealed_evidence"))
+             .outerjoin(_EVIDENCE, _EVIDENCE.c.event_seq == _EVENTS.c.seq)
+             .order_by(_EVENTS.c.seq).execution_options(yield_per=batch))
     with session.execute(query) as rows:
         for row in rows:
+            count = expected_seq - 1
             if row.seq != expected_seq:
-                return ChainBreak(row.seq, row.id,
-                                  f"event {expected_seq} is missing (deleted or renumbered)")
-            if row.prev_hash != expected_prev:
-                return ChainBreak(row.seq, row.id, "does not follow the event before it "
-                                  "(an event was deleted, inserted or reordered)")
-            if event_hash(row) != row.hash:
-                return ChainBreak(row.seq, row.id, "its content was changed after it was written")
+                problem = f"event {expected_seq} is missing (deleted or renumbered)"
+            elif row.prev_hash != expected_prev:
+                problem = ("does not follow the event before it "
+                           "(an event was deleted, inserted or reordered)")
+            elif event_hash(row) != row.hash:
+                problem = "its content was changed after it was written"
+            elif row.sealed_evidence is not None and _evidence_altered(
+                    row.sealed_evidence, row.evidence_digest):
+                problem = ("its evidence does not match the digest the chain holds "
+                           "(the evidence was altered, swapped or added)")
+            else:
+                problem = anchors.see(row.seq, row.hash)
+            if problem is not None:
+                return LedgerCheck(count, anchors.stored, ChainBreak(row.seq, row.id, problem))
             expected_prev, expected_seq = row.hash, expected_seq + 1
-    return None
+    count = expected_seq - 1
+    problem = anchors.finish(count, count)
+    broken = None if problem is None else ChainBreak(None, None, problem)
+    return LedgerCheck(count, anchors.stored, broken)
+
+
+def verify_ledger(session: Session, *, batch: int = 5000) -> ChainBreak | None:
+    """The first break in the chain (an edited, deleted, reordered or cut-off event, altered
+    evidence, a forged checkpoint), or None."""
+    return check_ledger(session, batch=batch).broken
+
+
+def sign_ledger(session: Session, at: datetime) -> tuple[Checkpoint, bool]:
+    """Verify the ledger, then sign and store its head at ``at``; returns (checkpoint,
+    adopted), adopted when no checkpoint was stored before (a database from before them).
+
+    Conflict, with nothing signed, when the ledger is broken or empty.
+    """
+    # Without a stored checkpoint the head as found is signed; with one, the chain must
+    # reach it first.
+    check = check_ledger(session, require_checkpoint=False)
+    if check.broken is not None:
+        raise Conflict(f"ledger BROKEN: {check.broken}; nothing signed")
+    head = session.connection().execute(_HEAD).first()
+    if head is None:
+        raise Conflict("the ledger has no events yet: there is no head to sign")
+    signed = sign(keyring_for(session).master, CHAIN, head.seq, head.hash, at)
+    store_checkpoint(session.connection(), signed)
+    return signed, check.checkpoint is None
 
 
 def as_consent_event(row: LedgerEvent) -> ConsentEvent:

@@ -95,6 +95,10 @@ class Keyring:
         self._cache: OrderedDict[tuple[Any, str], tuple[float, DataKey]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def master_by_id(self, key_id: str) -> MasterKey | None:
+        """The current or a previous master key with id ``key_id``, if this keyring holds it."""
+        return self._masters.get(key_id)
+
     # ---- wrapping ---------------------------------------------------------------------
 
     def wrap(self, subject_id: str, raw: bytes, master: MasterKey | None = None) -> bytes:

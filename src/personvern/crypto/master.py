@@ -48,6 +48,10 @@ class MasterKey:
         tag = hmac.new(self.secret, b"personvern master key id v1", hashlib.sha256)
         return tag.hexdigest()[:16]
 
+    def derive(self, label: bytes) -> bytes:
+        """A 32-byte key for one use (named by ``label``), independent of every other use."""
+        return hmac.new(self.secret, b"personvern derived key v1:" + label, hashlib.sha256).digest()
+
     @classmethod
     def generate(cls) -> MasterKey:
         """A new random key."""

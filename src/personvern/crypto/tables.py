@@ -1,4 +1,4 @@
-"""Subject keys (wrapped by the master key) and master-key rotations."""
+"""Subject keys (wrapped by the master key), master-key rotations, signed chain heads."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from personvern.storage.models import Base
+from personvern.storage.models import SHA256_HEX, Base
 
 KEY_ID = 16
 
@@ -39,3 +39,21 @@ class KeyRotation(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     rewrapped: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ChainCheckpoint(Base):
+    """The signed head of a hash chain (the consent ledger, the audit trail), one row per
+    chain, rewritten by every transaction that appends to it.
+
+    Here rather than beside the ledger: the audit trail, a layer below consent, keeps its
+    head in the same table, and the signing key belongs to the crypto layer.
+    """
+
+    __tablename__ = "chain_checkpoints"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(SHA256_HEX))
+    at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(KEY_ID))
+    signature: Mapped[str] = mapped_column(String(SHA256_HEX))

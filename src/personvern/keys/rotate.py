@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from personvern.audit import append_audit
 from personvern.clock import Clock
+from personvern.crypto.checkpoints import resign_checkpoints
 from personvern.crypto.keyring import Keyring
 from personvern.crypto.master import MasterKey
 from personvern.crypto.tables import KeyRotation, SubjectKey
@@ -38,7 +39,8 @@ class Rotation:
 def rotate(sessions: sessionmaker[Session], clock: Clock, keyring: Keyring, new: MasterKey,
            *, batch: int = 500, actor: str = "owner",
            progress: Callable[[int], None] | None = None) -> Rotation:
-    """Rewrap every key wrapped by ``keyring.master`` under ``new``; audited, resumable."""
+    """Rewrap every key wrapped by ``keyring.master`` under ``new``, and re-sign the chains'
+    checkpoints; audited, resumable."""
     old = keyring.master
     if batch < 1:
         raise InvalidInput(f"--batch must be at least 1, not {batch}")
@@ -83,5 +85,8 @@ def rotate(sessions: sessionmaker[Session], clock: Clock, keyring: Keyring, new:
             break
         if progress is not None:
             progress(len(rows))
+    with transaction(sessions) as s:
+        # Chain heads signed under the old key would read as forged under the new one.
+        resign_checkpoints(s.connection(), old, new)
     keyring.clear_cache()
     return Rotation(run_id, old.key_id, new.key_id, total, resumed)
