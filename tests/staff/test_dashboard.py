@@ -430,14 +430,32 @@ def test_consent_statistics_chart_and_table(client: TestClient, clock: MovingClo
 
 
 def test_audit_log_and_chain_verification(client: TestClient) -> None:
+    from personvern.consent.events import EventType
+    from personvern.consent.service import record_event
+    from personvern.consent.subjects import create_subject
+
+    rt = runtime(client)
     as_role(client, "owner")
     r = post(client, "/dashboard/audit/verify", "/dashboard/audit")
+    assert "Consent ledger: ledger empty: 0 events and no checkpoint" in r.text  # not "intact"
+    purpose = next(p.id for p in rt.loaded.manifest.purposes if p.legal_basis == "consent")
+    for email in ("en@example.no", "to@example.no"):
+        with rt.transaction() as s:
+            sid = create_subject(s, rt.clock, {"email": email})[0].id
+            record_event(s, rt.consent, rt.clock(), sid, EventType.CONSENT_GIVEN,
+                         purpose_id=purpose)
+    r = post(client, "/dashboard/audit/verify", "/dashboard/audit")
     assert r.status_code == 200
-    assert r.text.count("intact, every event follows the one before") == 2
+    assert "Audit trail: every event follows the one before (no signed checkpoint" in r.text
+    assert re.search(r"Consent ledger: ledger intact: \d+ events verified", r.text)
     with runtime(client).transaction() as s:
         s.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE id = 2"))
+        # Someone removes the newest consent event: the signed checkpoint shows it.
+        newest = s.execute(text("SELECT max(seq) FROM ledger_events")).scalar()
+        s.execute(text("DELETE FROM ledger_events WHERE seq = :n"), {"n": newest})
     r = post(client, "/dashboard/audit/verify", "/dashboard/audit")
     assert "Audit trail: event 2 breaks the chain" in r.text
+    assert "Consent ledger: ledger BROKEN:" in r.text and "was deleted" in r.text
     mine = client.get("/dashboard/audit", params={"actor": f"staff:{EMAIL['owner']}"}).text
     assert "dashboard.chains_verified" in mine and "staff.user_added" not in mine
 

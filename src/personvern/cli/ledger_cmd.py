@@ -12,7 +12,6 @@ from personvern.cli.common import emit, runtime
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
 
 if TYPE_CHECKING:
-    from personvern.consent.ledger import LedgerCheck
     from personvern.crypto.checkpoints import Checkpoint
 
 app = typer.Typer(help="Inspect the consent ledger.", no_args_is_help=True)
@@ -35,12 +34,6 @@ def _read_checkpoint(path: Path) -> Checkpoint:
     return parse_checkpoint(text, str(path))
 
 
-def _reached(check: LedgerCheck) -> str:
-    if check.checkpoint is None:
-        return "no checkpoint yet"
-    return f"up to the signed checkpoint at {check.checkpoint}"
-
-
 @app.command("verify")
 def verify(against: AgainstOption = None, manifest: ManifestOption = None, db: DbOption = None,
            as_json: JsonOption = False) -> None:
@@ -49,7 +42,7 @@ def verify(against: AgainstOption = None, manifest: ManifestOption = None, db: D
 
     Exit 0 when the chain is intact, 1 when it is broken, 2 when FILE is unreadable.
     """
-    from personvern.consent.ledger import check_ledger
+    from personvern.consent.ledger import check_ledger, verdict
 
     given = None if against is None else _read_checkpoint(against)
     with runtime(manifest, db, None) as rt, rt.transaction() as s:
@@ -59,19 +52,11 @@ def verify(against: AgainstOption = None, manifest: ManifestOption = None, db: D
         "checkpoint": None if check.checkpoint is None else check.checkpoint.as_json(),
         "against": None if given is None else given.as_json()}
     if check.broken is None:
-        if check.events == 0 and check.checkpoint is None and given is None:
-            # A ledger wiped together with its checkpoint looks exactly like this.
-            line = ("ledger empty: 0 events and no checkpoint (a ledger wiped with its "
-                    "checkpoint looks the same; verify --against an exported checkpoint)")
-        else:
-            line = f"ledger intact: {check.events} events verified, {_reached(check)}"
-            if given is not None:
-                line += f"; reaches {against} ({given})"
-        emit(data, as_json, [line])
+        emit(data, as_json, [verdict(check, against=given, source=str(against))])
         return
     broken = check.broken
     data.update(seq=broken.seq, event=broken.event_id, problem=broken.problem)
-    emit(data, as_json, [f"ledger BROKEN: {broken}"])
+    emit(data, as_json, [verdict(check)])
     raise typer.Exit(1)
 
 

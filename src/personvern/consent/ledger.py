@@ -174,6 +174,20 @@ class LedgerCheck:
     broken: ChainBreak | None
 
 
+def verdict(check: LedgerCheck, *, against: Checkpoint | None = None, source: str = "") -> str:
+    """What a verification found, in one line: the words every surface uses, so none says
+    "intact" for a ledger that could have been wiped together with its checkpoint."""
+    if check.broken is not None:
+        return f"ledger BROKEN: {check.broken}"
+    if check.events == 0 and check.checkpoint is None and against is None:
+        return ("ledger empty: 0 events and no checkpoint (a ledger wiped with its checkpoint "
+                "looks the same; verify --against an exported checkpoint)")
+    reached = ("no checkpoint yet" if check.checkpoint is None
+               else f"up to the signed checkpoint at {check.checkpoint}")
+    line = f"ledger intact: {check.events} events verified, {reached}"
+    return line if against is None else f"{line}; reaches {source} ({against})"
+
+
 def _evidence_altered(stored: Any, digest: str) -> bool:
     if isinstance(stored, str):
         return sealed_digest(stored) != digest
