@@ -219,3 +219,23 @@ def test_serve_passes_only_the_configured_proxies_to_uvicorn(
         (False, []), (True, ["10.0.0.5"])]
     help_text = runner.invoke(app, ["--help"], terminal_width=200).output
     assert "--public-url" in help_text and "--forwarded-allow-ips" in help_text
+
+
+@pytest.mark.parametrize(("where", "says"), [
+    (["--manifest", "MISSING"], "no such file"),
+    (["--db", "sqlite:////nonexistent-dir/pv.db"], "directory /nonexistent-dir does not exist"),
+    (["--db", "postgresql://nobody@127.0.0.1:1/pv"], "connection failed"),
+])
+def test_serve_with_a_bad_manifest_or_database_is_one_line(
+        tmp_path: Path, sqlite_url: str, where: list[str], says: str) -> None:
+    """Not the lifespan's 70-line traceback: the line every other command would print."""
+    args = {"--manifest": str(write_manifest(tmp_path, api_manifest_dict())), "--db": sqlite_url}
+    args.update(dict(zip(where[::2], [w.replace("MISSING", str(tmp_path / "nope.yaml"))
+                                      for w in where[1::2]], strict=True)))
+    done = subprocess.run(
+        [sys.executable, "-c", "from personvern.cli.main import run; run()", "serve",
+         *[x for kv in args.items() for x in kv], "--port", str(free_port())],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode in (1, 2)
+    assert "Traceback" not in done.stderr and done.stderr.strip().count("\n") == 0
+    assert says in done.stderr

@@ -63,6 +63,11 @@ def serve(
     from personvern.crypto.master import load_master_key
 
     load_master_key(settings)  # refuse here, in one line, not in the server's start-up
+    # The same for the manifest and the database: opened once here (and migrated), so a
+    # bad one is the usual one-line error, not uvicorn's traceback from the lifespan.
+    from personvern.runtime import open_runtime
+
+    open_runtime(settings, clock).close()
     proxies = settings.trusted_proxies()
     # uvicorn trusts 127.0.0.1 unless told otherwise; we trust only what was configured
     # (the app applies the same list itself, so its access log and the app agree).
