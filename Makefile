@@ -70,8 +70,12 @@ chromium:
 
 system-deps: postgres chromium
 
+# Two workers (pytest-xdist), fewer on a one-core machine; each has its own PostgreSQL
+# cluster, temporary directories and Chromium. `make test PYTEST_ARGS=` runs in one process.
+PYTEST_ARGS ?= -n auto --maxprocesses=2
+
 test: install system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

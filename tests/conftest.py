@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -55,9 +56,14 @@ def pg_cluster() -> Iterator[PgCluster]:
 
 
 @pytest.fixture
-def postgres_url(pg_cluster: PgCluster) -> Iterator[str]:
-    """URL (``postgresql://...``) of a fresh, empty database on the cluster, dropped after."""
-    url = pg_cluster.create_database()
+def postgres_url(pg_cluster: PgCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL (``postgresql://...``) of a fresh, empty database on the cluster, dropped after;
+    for a test that uses ``db_engine`` (a migrated database), a copy of the session's
+    migrated one (``migrated_postgres``)."""
+    if "db_engine" in request.fixturenames:
+        url = pg_cluster.create_database(template=request.getfixturevalue("migrated_postgres"))
+    else:
+        url = pg_cluster.create_database()
     try:
         yield url
     finally:
@@ -78,13 +84,54 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture
-def db_engine(db_url: str) -> Iterator[Engine]:
-    """An engine on a fresh database migrated to the newest revision; disposed after."""
-    from personvern.storage.engine import create_engine_for
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the newest revision, once per session (copied per test)."""
     from personvern.storage.migrate import upgrade
 
-    upgrade(db_url)
+    path = tmp_path_factory.mktemp("migrated") / "personvern.db"
+    upgrade(f"sqlite:///{path}")
+    # Every connection closed: nothing left in a -wal file that a copy of the file would miss.
+    assert sorted(p.name for p in path.parent.iterdir()) == ["personvern.db"]
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(pg_cluster: PgCluster) -> str:
+    """Name of a database migrated to the newest revision, once per session: the template
+    fresh databases are copied from (nothing else connects to it)."""
+    from personvern.storage.migrate import upgrade
+
+    upgrade(pg_cluster.create_database("pv_migrated_template"))
+    return "pv_migrated_template"
+
+
+def _migrate(request: pytest.FixtureRequest, db_url: str) -> None:
+    """Migrate the database at ``db_url`` to the newest revision.
+
+    A fresh SQLite file is a copy of the session's migrated one, and a fresh PostgreSQL
+    database for a test that uses ``db_engine`` was created from the session's migrated
+    database (``postgres_url``): the schema ``upgrade`` builds (the migrations write no
+    data), for a file copy or a ``CREATE DATABASE ... TEMPLATE`` instead of every
+    migration again. ``upgrade`` then runs as before: a database something else already
+    created is migrated for real, and every one is confirmed at the newest revision.
+    """
+    from personvern.storage.migrate import upgrade
+
+    if db_url.startswith("sqlite:///"):
+        target = Path(db_url.removeprefix("sqlite:///"))
+        if not target.exists():
+            shutil.copy(request.getfixturevalue("migrated_sqlite"), target)
+    migrated = upgrade(db_url)
+    assert migrated.current == migrated.head, migrated
+
+
+@pytest.fixture
+def db_engine(db_url: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """An engine on a fresh database migrated to the newest revision; disposed after."""
+    from personvern.storage.engine import create_engine_for
+
+    _migrate(request, db_url)
     engine = create_engine_for(db_url)
     try:
         yield engine

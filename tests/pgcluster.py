@@ -174,13 +174,14 @@ class PgCluster:
         return psycopg.connect(host="127.0.0.1", port=self.port, user=self.user,
                                dbname="postgres", autocommit=True)
 
-    def create_database(self, name: str | None = None) -> str:
-        """Create an empty database (default: a fresh random name) and return its URL."""
+    def create_database(self, name: str | None = None, template: str = "template0") -> str:
+        """Create a database (default: a fresh random name) as a copy of ``template``
+        (default: empty) and return its URL."""
         name = name or f"pv_{uuid.uuid4().hex[:12]}"
         with self._admin() as conn:
             # FILE_COPY: with fsync off it copies the template faster than WAL-logging it.
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 STRATEGY FILE_COPY")
-                         .format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY")
+                         .format(sql.Identifier(name), sql.Identifier(template)))
         return self.url(name)
 
     def drop_database(self, name: str) -> None:

@@ -1,3 +1,10 @@
 """Fixtures of the browser tests (defined in tests/browser/support.py)."""
 
-from browser.support import browser, demo, page, site, smtp_server  # noqa: F401
+from browser.support import (  # noqa: F401
+    browser,
+    demo,
+    demo_template,
+    page,
+    site,
+    smtp_server,
+)

@@ -1,6 +1,7 @@
 """The browser-test harness: the real app on a demo service, real SMTP, headless Chromium.
 
-* ``demo`` — ``personvern demo init`` (the CLI, in a subprocess) into a fresh directory;
+* ``demo`` — ``personvern demo init`` (the CLI, in a subprocess), run once per session into
+  a template directory; each test gets its own copy of the files it wrote;
 * ``site`` — the app from ``create_app`` on that demo, served by uvicorn on a free
   127.0.0.1 port in a thread, with ``PERSONVERN_*`` pointing at a real aiosmtpd server;
 * ``browser`` / ``page`` — Debian's Chromium driven by Playwright (never a download);
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from demo_support import copy_demo
 from mail.support import SmtpServer, smtp_server  # noqa: F401 (a fixture used below)
 from web.support import UvicornThread
 
@@ -90,12 +92,21 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
                           env={**os.environ, **(env or {})}, timeout=300)
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Demo:
-    """A small demo service written by ``personvern demo init``."""
-    directory = tmp_path / "demo"
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo service written by ``personvern demo init``, once per session."""
+    directory = tmp_path_factory.mktemp("browser-demo") / "demo"
     done = run_cli("demo", "init", str(directory), "--subjects", str(DEMO_SUBJECTS), "--json")
     assert done.returncode == 0, done.stderr
+    return directory
+
+
+@pytest.fixture
+def demo(demo_template: Path, tmp_path: Path) -> Demo:
+    """This test's copy of the demo service (its manifest pointing at its own service.db)."""
+    directory = tmp_path / "demo"
+    directory.mkdir()
+    copy_demo(demo_template, directory)
     return Demo(directory, directory / "personvern.yaml",
                 f"sqlite:///{directory / 'personvern.db'}",
                 f"sqlite:///{directory / 'service.db'}")

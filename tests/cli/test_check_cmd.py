@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,11 +23,21 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     )
 
 
-@pytest.fixture
-def clean(tmp_path: Path) -> Path:
-    out = run("init", str(tmp_path / "clean.yaml"))
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The manifest ``personvern init`` writes, once per module."""
+    path = tmp_path_factory.mktemp("init") / "clean.yaml"
+    out = run("init", str(path))
     assert out.returncode == 0, out.stderr
-    return tmp_path / "clean.yaml"
+    return path
+
+
+@pytest.fixture
+def clean(initialised: Path, tmp_path: Path) -> Path:
+    """This test's copy of what ``personvern init`` wrote."""
+    path = tmp_path / "clean.yaml"
+    shutil.copy(initialised, path)
+    return path
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""The subject, consent and ledger commands, run as a person would, with --now."""
+"""The subject, consent and ledger commands, run as a person would, with --now.
+
+They run in the test process (tests/cli_inprocess.py); the broken ledger's exit code 1 is
+also checked through the installed script in a real process."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from cli_inprocess import run_personvern
 from personvern.consent.tables import LedgerEvent, LedgerEvidence
 from personvern.crypto.tables import ChainCheckpoint
 from personvern.storage.engine import create_engine_for
@@ -23,9 +27,7 @@ T = "2027-01-02T10:00:00+01:00"
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     manifest = tmp_path / "personvern.yaml"
-    subprocess.run([EXE, "init", "-t", "teoritentamen", str(manifest)], check=True,
-                   capture_output=True)
-    # PYTHONPATH passes through: a worktree's src/ must win over the editable install.
+    assert run_personvern("init", "-t", "teoritentamen", str(manifest)).returncode == 0
     return {"PATH": "/usr/bin:/bin", "PERSONVERN_MANIFEST": str(manifest),
             "PERSONVERN_DATABASE_URL": f"sqlite:///{tmp_path / 'pv.db'}",
             "PERSONVERN_MASTER_KEY": os.environ["PERSONVERN_MASTER_KEY"],
@@ -33,6 +35,11 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def pv(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return run_personvern(*args, env=env)
+
+
+def pv_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed script in a real process."""
     return subprocess.run([EXE, *args], capture_output=True, text=True, env=env, timeout=60,
                           check=False)
 
@@ -88,6 +95,9 @@ def test_receipt_and_ledger_verification(env: dict[str, str], tmp_path: Path) ->
     broken = pv(env, "ledger", "verify", "--json")
     assert broken.returncode == 1
     assert json.loads(broken.stdout)["seq"] == 1
+    script = pv_process(env, "ledger", "verify", "--json")
+    assert script.returncode == 1
+    assert json.loads(script.stdout) == json.loads(broken.stdout)
 
 
 @pytest.mark.parametrize(("args", "message"), [

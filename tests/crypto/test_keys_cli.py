@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from cli_inprocess import run_personvern
 from personvern.crypto.master import read_key_file
 from personvern.crypto.tables import KeyRotation, SubjectKey
 from personvern.keys.rotate import rotate
@@ -26,8 +27,7 @@ NOW = "2027-03-01T12:00:00+01:00"
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     manifest = tmp_path / "personvern.yaml"
-    subprocess.run([EXE, "init", "-t", "teoritentamen", str(manifest)], check=True,
-                   capture_output=True)
+    assert run_personvern("init", "-t", "teoritentamen", str(manifest)).returncode == 0
     key = tmp_path / "master.key"
     assert pv({"PATH": "/usr/bin:/bin"}, "keys", "init-master", "--out", str(key)).returncode == 0
     return {"PATH": "/usr/bin:/bin", "PERSONVERN_MANIFEST": str(manifest),
@@ -36,6 +36,12 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def pv(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``personvern ARGS`` with exactly ``env``, in the test process (tests/cli_inprocess.py)."""
+    return run_personvern(*args, env=env)
+
+
+def pv_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed script in a real process (``serve`` would otherwise run in the test)."""
     return subprocess.run([EXE, *args], capture_output=True, text=True, env=env, timeout=60,
                           check=False)
 
@@ -74,7 +80,7 @@ def test_without_a_master_key_the_engine_refuses_to_start(env: dict[str, str]) -
     assert "no master key" in line
     assert "PERSONVERN_MASTER_KEY_FILE" in line and "PERSONVERN_MASTER_KEY " in line
     assert "personvern keys init-master" in line
-    serve = error_line(pv(bare, "serve", "--port", "1"))
+    serve = error_line(pv_process(bare, "serve", "--port", "1"))
     assert "no master key" in serve
 
 

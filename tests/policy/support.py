@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import subprocess
-import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from cli_inprocess import run_personvern
 from personvern.manifest.loader import LoadedManifest, load_manifest, parse_manifest
 from personvern.manifest.model import Manifest
 from personvern.manifest.yamlpos import load_with_positions
@@ -22,20 +22,6 @@ NAMES = ["snapmentor", "vekstly", "lillemini", "minmentor", "teoritentamen"]
 # Seeds whose manifests lack an Art. 13 element (genuine faults of the seed policy, also
 # reported as errors by `personvern check`): their policy is only written as a draft.
 INCOMPLETE = {"vekstly", "minmentor"}
-
-# Runs the real `personvern` entry point; registers the policy and mail commands if
-# cli/main.py does not (yet), so these tests exercise the same code either way.
-CLI_SHIM = """
-import sys
-from personvern.cli import mail_cmd, main, policy_cmd
-names = {g.name for g in main.app.registered_groups}
-if "policy" not in names:
-    main.app.add_typer(policy_cmd.app, name="policy")
-if "mail" not in names:
-    main.app.add_typer(mail_cmd.app, name="mail")
-sys.argv[0] = "personvern"
-main.run()
-"""
 
 
 @cache
@@ -66,9 +52,9 @@ def manifest_from(data: dict[str, Any]) -> Manifest:
 
 def run_cli(*args: str, env: dict[str, str] | None = None,
             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``personvern ARGS`` as a person runs it."""
-    return subprocess.run([sys.executable, "-c", CLI_SHIM, *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=120, check=False)
+    """``personvern ARGS`` as a person runs it, through the console-script entry in the test
+    process (tests/cli_inprocess.py); ``env`` replaces the environment, as for a process."""
+    return run_personvern(*args, env=env, cwd=cwd)
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """``personvern retention plan|run`` as a person types them, and every bad input: a rule
 with an unknown trigger or a negative duration, a date column the database lacks, a keep
 flag that is not a boolean, a clock that goes backwards, a bad --now or --batch. Each is
-exit code 2 with one clear line (file:line:column for the manifest) and changes nothing."""
+exit code 2 with one clear line (file:line:column for the manifest) and changes nothing.
+The commands run in the test process (tests/cli_inprocess.py); tests/retention/test_crash.py
+runs the installed script and kills it."""
 
 from __future__ import annotations
 
@@ -9,18 +11,17 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from cli_inprocess import run_personvern
 from personvern.demo.init import init_demo
 from retention.support import column, scalar
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 LATER = "2027-06-01T12:00:00+00:00"
-PV = str(Path(sys.executable).with_name("personvern"))
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +44,8 @@ def demo(template: Path, tmp_path: Path) -> Path:
 def pv(demo: Path, *args: str, reason: str | None = "test sweep"
        ) -> subprocess.CompletedProcess[str]:
     why = ["--reason", reason] if args[0] == "run" and reason is not None else []
-    return subprocess.run(
-        [PV, "retention", *args, *why, "--manifest", str(demo / "personvern.yaml"),
-         "--db", f"sqlite:///{demo / 'personvern.db'}"],
-        capture_output=True, text=True, timeout=120, check=False)
+    return run_personvern("retention", *args, *why, "--manifest", str(demo / "personvern.yaml"),
+                          "--db", f"sqlite:///{demo / 'personvern.db'}")
 
 
 def edit(demo: Path, old: str, new: str) -> tuple[int, int]:

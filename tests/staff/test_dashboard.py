@@ -25,6 +25,7 @@ from personvern.settings import Settings
 from personvern.staff.users import SIGN_IN_FAILED, add_user, disable_user
 from personvern.storage.models import AuditEvent
 from personvern.web import create_app
+from staff.support import HashOnce
 
 NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)  # a Monday
 PASSWORD = "fjord lantern pebble 42"
@@ -69,7 +70,8 @@ def clock() -> MovingClock:
 
 
 @pytest.fixture
-def client(template: Path, tmp_path: Path, clock: MovingClock) -> Iterator[TestClient]:
+def client(template: Path, tmp_path: Path, clock: MovingClock,
+           hash_once: HashOnce) -> Iterator[TestClient]:
     """The app on a private copy of the demo, with one user per role and three requests."""
     for name in ("service.db", "personvern.db"):
         shutil.copy(template / name, tmp_path / name)

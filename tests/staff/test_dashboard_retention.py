@@ -24,6 +24,7 @@ from personvern.staff.users import add_user
 from personvern.storage.models import AuditEvent
 from personvern.web import create_app
 from retention.support import build_service, column, person, urls, write_manifest
+from staff.support import HashOnce
 
 NOW = datetime(2027, 6, 1, 10, tzinfo=UTC)
 LONG_AGO = datetime(2025, 3, 1, 12, tzinfo=UTC)  # more than two years before NOW
@@ -69,7 +70,8 @@ def _service(tmp_path: Path, db_url: str) -> tuple[Path, str, str]:
 
 
 @pytest.fixture
-def site(tmp_path: Path, db_url: str) -> Iterator[tuple[TestClient, Path, str, str]]:
+def site(tmp_path: Path, db_url: str, hash_once: HashOnce
+         ) -> Iterator[tuple[TestClient, Path, str, str]]:
     """The app at NOW over the service, one staff user per role, every account a subject."""
     manifest, engine_url, service_url = _service(tmp_path, db_url)
     app = create_app(Settings(manifest=manifest, database_url=engine_url), fixed_clock(NOW))
