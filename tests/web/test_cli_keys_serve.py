@@ -212,7 +212,8 @@ def test_serve_passes_only_the_configured_proxies_to_uvicorn(
     monkeypatch.delenv("PERSONVERN_FORWARDED_ALLOW_IPS", raising=False)
     app = typer.Typer()
     app.command()(serve)
-    where = ["--db", f"sqlite:///{tmp_path / 'pv.db'}", "--public-url", "https://pv.example.no"]
+    where = ["--manifest", str(write_manifest(tmp_path, api_manifest_dict())),
+             "--db", f"sqlite:///{tmp_path / 'pv.db'}", "--public-url", "https://pv.example.no"]
     assert runner.invoke(app, where).exit_code == 0
     assert runner.invoke(app, [*where, "--forwarded-allow-ips", "10.0.0.5"]).exit_code == 0
     assert [(o["proxy_headers"], o["forwarded_allow_ips"]) for o in seen] == [
