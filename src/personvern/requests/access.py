@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from personvern.escaping import csv_cell
 from personvern.requests.datamap import Found, SqlDataset
 from personvern.requests.information import art15, render_summary
 from personvern.requests.jobs import Env, Job, find_all, plain, subject_purposes
@@ -122,8 +123,14 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: plain(v) for k, v in row.items()})
+        # data.json holds every value exactly; the CSV is for spreadsheets, which would run
+        # a value such as =HYPERLINK(...) that someone else wrote into the person's data.
+        writer.writerow({k: _cell(plain(v)) for k, v in row.items()})
     return buf.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    return csv_cell(value) if isinstance(value, str) else value
 
 
 def _private_file(path: Path) -> io.BufferedWriter:
