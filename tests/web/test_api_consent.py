@@ -399,3 +399,26 @@ def test_a_configured_evidence_key_lets_a_claimed_address_be_checked(
 
     assert proof["ip_hash"]["digest"] == digest("2001:db8::7")
     assert proof["ip_hash"]["digest"] != digest("2001:db8::8")
+
+
+@pytest.mark.parametrize(("call", "sent"), [
+    (lambda api: api.get("/api/v1/subjects/Nobody.Here@Example.no"), "Nobody.Here@Example.no"),
+    (lambda api: api.post("/api/v1/subjects", json={"email": "kari.nordmann@@example.no"}),
+     "kari.nordmann@@example.no"),
+    (lambda api: api.post("/api/v1/subjects", json={"phone": "+47 12"}), "+47 12"),
+    (lambda api: api.get("/api/v1/requests", params={"subject": "ext:998877"}), "998877"),
+    (lambda api: api.post("/api/v1/subjects", json={"email": KARI, "external_id": "u-77"}),
+     None),
+])
+def test_an_error_never_repeats_what_was_sent(api: TestClient, call: Any,
+                                              sent: str | None) -> None:
+    """docs/api.md: inputs are never echoed back (they may be personal data)."""
+    if sent is None:  # a conflict between two people names neither of their identities
+        subject(api, KARI)
+        subject(api, OLA, external_id="u-77")
+        sent = KARI
+    r = call(api)
+    assert r.status_code >= 400, r.text
+    for form in (sent, sent.casefold(), sent.replace(" ", "")):
+        assert form not in r.text, r.text
+    assert r.json()["detail"]

@@ -451,7 +451,7 @@ def test_a_manual_task_is_shown_open_and_marked_done(crm_api: TestClient, demo: 
     before = stored(api, demo)
     done = f"/api/v1/requests/{rid}/tasks/crm/done"
     assert_problem(api.post(f"/api/v1/requests/{rid}/tasks/nope/done", json={"note": "x"}), 404,
-                   "no task for dataset 'nope'")
+                   "no task for dataset (the value sent) (its tasks: crm)")
     assert_problem(api.post(done, json={"note": ""}), 422, "note")
     assert_problem(api.post(done, json={"note": "   "}), 422, "what the processor answered")
     assert_problem(api.post(done, json={"remark": "done"}), 422, "note")

@@ -7,7 +7,7 @@ import json
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from personvern.web.problems import DEFAULT_HEADERS, PROBLEM_JSON, SECURITY_HEADERS
+from personvern.web.problems import BODY_STATE, DEFAULT_HEADERS, PROBLEM_JSON, SECURITY_HEADERS
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # Paths whose visitors are people with a browser (the portal, the dashboard).
@@ -55,6 +55,10 @@ class BodyLimit:
                 return
             if not message.get("more_body", False):
                 break
+
+        # Kept for the error handler, which must not repeat what was sent (problems.py).
+        scope.setdefault("state", {})[BODY_STATE] = b"".join(
+            m.get("body", b"") for m in buffered if m["type"] == "http.request")
 
         async def replay() -> Message:
             if buffered:

@@ -7,7 +7,10 @@ unknown routes) into the same shape.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -81,7 +84,7 @@ def problem(
         "title": title or phrase,
         "status": status,
         "detail": detail,
-        "instance": request.url.path if request is not None else "",
+        "instance": _instance(request) if request is not None else "",
     }
     body.update(extra or {})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON,
@@ -105,7 +108,61 @@ async def personvern_error(request: Request, exc: Exception) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)}
     if exc.status >= 500:
         log.error("%s %s: %s", request.method, request.url.path, exc)
-    return problem(request, exc.status, str(exc), title=title, slug=slug, headers=headers)
+    detail = str(exc)
+    if request.url.path.startswith("/api/"):
+        detail = without_inputs(detail, sent_values(request))
+    return problem(request, exc.status, detail, title=title, slug=slug, headers=headers)
+
+
+SENT = "(the value sent)"
+# Where the body-limit middleware leaves the request body it buffered (request state).
+BODY_STATE = "personvern_request_body"
+# Shorter values are left alone: "nb", "id" and the like occur in our own words.
+_MIN_ECHO = 3
+
+
+def _instance(request: Request) -> str:
+    """The path, or for an API path holding values (a subject's e-mail) its template."""
+    route = request.scope.get("route")
+    if request.url.path.startswith("/api/") and request.path_params and route is not None:
+        return str(getattr(route, "path", request.url.path))
+    return request.url.path
+
+
+def sent_values(request: Request) -> set[str]:
+    """Every string the caller sent: path and query parameters, and the JSON body's."""
+    values = {str(v) for v in request.path_params.values()}
+    values |= {v for _, v in request.query_params.multi_items()}
+    raw = request.scope.get("state", {}).get(BODY_STATE, b"")
+    if raw:
+        with contextlib.suppress(ValueError):
+            values |= set(_strings(json.loads(raw)))
+    return {v.strip() for v in values if len(v.strip()) >= _MIN_ECHO}
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def without_inputs(detail: str, sent: set[str]) -> str:
+    """``detail`` with every value the caller sent (as written or in its normal form,
+    quoted or not) replaced: an error never repeats input, which may be personal data."""
+    for value in sorted(sent, key=len, reverse=True):
+        for form in dict.fromkeys((value, value.casefold(), value.lower())):
+            detail = detail.replace(repr(form), SENT).replace(f'"{form}"', SENT)
+            # Unquoted, only what looks like an address or a number: a plain word such as
+            # "access" is one of ours (a request type), and replacing it would garble.
+            if any(ch.isdigit() or ch == "@" for ch in form):
+                detail = detail.replace(form, SENT)
+    return detail
 
 
 def _where(loc: tuple[int | str, ...] | list[int | str]) -> str:
