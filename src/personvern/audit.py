@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
+from personvern.crypto.checkpoints import Anchors, Checkpoint, appended_uncommitted, note_append
 from personvern.crypto.columns import ERASED_JSON
 from personvern.crypto.keyring import keyring_for
 from personvern.errors import InvalidInput
@@ -19,6 +21,8 @@ from personvern.storage.models import AuditEvent, as_utc
 
 # The prev_hash of the first event: no predecessor.
 GENESIS_HASH = "0" * 64
+CHAIN = "audit_events"  # the trail's name in signed checkpoints
+_HEAD = select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
 # Version of the hashed layout below, hashed too, so the layout can change without
 # making old events look tampered with.
 HASH_SCHEME = 1
@@ -114,6 +118,9 @@ def append_audit(
     event.hash = event_hash(event)
     session.add(event)
     session.flush()
+    # Signed once per transaction as it commits, like the ledger's head: a trail cut off
+    # at its end, or emptied, no longer matches the stored checkpoint.
+    note_append(session, CHAIN, _HEAD, event.id, event.hash, at)
     return event
 
 
@@ -142,3 +149,54 @@ def verify_audit_chain(session: Session, *, batch: int = 1000) -> int | None:
                 return int(row.id)
             expected_prev = row.hash
     return None
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """What a verification of the trail found: how many events, the signed checkpoint it
+    reaches, and the first problem (with the event's id when one event is at fault)."""
+
+    events: int
+    checkpoint: Checkpoint | None
+    problem: str | None
+    event_id: int | None = None
+
+    def verdict(self) -> str:
+        """The one line every surface shows."""
+        if self.problem is not None:
+            where = f"event {self.event_id}: " if self.event_id is not None else ""
+            return f"audit trail BROKEN: {where}{self.problem}"
+        if self.events == 0 and self.checkpoint is None:
+            return "audit trail empty: 0 events and no checkpoint"
+        reached = ("no checkpoint yet" if self.checkpoint is None
+                   else f"up to the signed checkpoint at {self.checkpoint}")
+        return f"audit trail intact: {self.events} events verified, {reached}"
+
+
+def check_audit_chain(session: Session, *, require_checkpoint: bool = True,
+                      batch: int = 1000) -> AuditCheck:
+    """Walk the trail: every link and hash, and that it reaches its signed checkpoint, so
+    events cut off its end or a trail emptied show too (not only an edited event)."""
+    anchors = Anchors(session.connection(), keyring_for(session), CHAIN, "audit trail",
+                      require_stored=require_checkpoint,
+                      appending=appended_uncommitted(session, CHAIN))
+    problem = anchors.start()
+    if problem is not None:
+        return AuditCheck(0, anchors.stored, problem)
+    expected_prev, count = GENESIS_HASH, 0
+    query = (select(AuditEvent.__table__).order_by(AuditEvent.id)
+             .execution_options(yield_per=batch))
+    with session.execute(query) as rows:
+        for row in rows:
+            if row.id != count + 1 or row.prev_hash != expected_prev:
+                return AuditCheck(count, anchors.stored,
+                                  "does not follow the event before it (an event was deleted, "
+                                  "inserted or reordered)", int(row.id))
+            if event_hash(row) != row.hash:
+                return AuditCheck(count, anchors.stored,
+                                  "its content was changed after it was written", int(row.id))
+            problem = anchors.see(int(row.id), row.hash)
+            if problem is not None:
+                return AuditCheck(count, anchors.stored, problem, int(row.id))
+            expected_prev, count = row.hash, count + 1
+    return AuditCheck(count, anchors.stored, anchors.finish(count, count))

@@ -80,7 +80,7 @@ def test_owner_handles_requests_before_their_deadline(site: Site, page: Any) -> 
     page.get_by_role("link", name="Audit log").click()
     page.get_by_role("button", name="Verify the chains").click()
     verified = page.locator("#verified").inner_text()
-    assert "Audit trail: every event follows the one before" in verified
+    assert "Audit trail: audit trail intact:" in verified
     assert "Consent ledger: ledger " in verified and "BROKEN" not in verified
     log = page.locator("#audit").inner_text()
     assert f"staff:{OWNER}" in log and "request.extended" in log and "request.completed" in log

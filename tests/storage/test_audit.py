@@ -11,8 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from personvern.audit import (
     GENESIS_HASH,
+    AuditCheck,
     append_audit,
     audit_head,
+    check_audit_chain,
     event_hash,
     verify_audit_chain,
 )
@@ -193,3 +195,51 @@ def test_the_same_events_hash_the_same_on_sqlite_and_postgres(
         finally:
             engine.dispose()
     assert hashes[0] == hashes[1]
+
+
+# ---- the signed checkpoint: what an edit-free walk cannot see ---------------------------------
+
+def _check(engine: Engine) -> AuditCheck:
+    with make_sessionmaker(engine)() as session:
+        return check_audit_chain(session)
+
+
+def test_an_intact_trail_reaches_its_signed_checkpoint(db_engine: Engine) -> None:
+    _fill(db_engine, 5)
+    found = _check(db_engine)
+    assert found.problem is None and found.events == 5
+    assert found.checkpoint is not None and found.checkpoint.seq == 5
+    assert found.verdict().startswith("audit trail intact: 5 events verified, up to the signed "
+                                      "checkpoint at event 5")
+
+
+@pytest.mark.parametrize(("sql", "says"), [
+    ("DELETE FROM audit_events WHERE id > 3", "ends at event 3, but the stored checkpoint "
+                                              "signed event 5"),
+    ("DELETE FROM audit_events", "is empty, but the stored checkpoint signed event 5"),
+])
+def test_a_cut_off_or_emptied_trail_is_broken(db_engine: Engine, sql: str, says: str) -> None:
+    """The per-event walk calls both intact; the checkpoint signed at commit does not."""
+    _fill(db_engine, 5)
+    with db_engine.begin() as conn:
+        conn.execute(text(sql))
+    assert _verify(db_engine) is None  # every remaining link still holds
+    found = _check(db_engine)
+    assert found.problem is not None and says in found.problem
+    assert found.verdict().startswith("audit trail BROKEN:")
+
+
+def test_a_trail_rewritten_with_fresh_hashes_is_broken(db_engine: Engine) -> None:
+    _fill(db_engine, 3)
+    with make_sessionmaker(db_engine)() as session:
+        rows = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        prev = GENESIS_HASH
+        for row in rows:  # an attacker recomputes every hash after changing the last event
+            if row.id == 3:
+                row.actor = "mallory"
+            row.prev_hash = prev
+            row.hash = prev = event_hash(row)
+        session.commit()
+    assert _verify(db_engine) is None
+    found = _check(db_engine)
+    assert found.problem is not None and "was rewritten" in found.problem
