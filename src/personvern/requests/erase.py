@@ -44,7 +44,7 @@ from personvern.requests.jobs import Env, Job, walk_ids
 from personvern.requests.proof import engine_leftovers, prove_erased
 from personvern.requests.tables import Request
 from personvern.sessions.erased import end_subject_sessions
-from personvern.storage.engine import sqlite_checkpoint, storage_errors
+from personvern.storage.engine import sqlite_scrub, storage_errors
 
 if TYPE_CHECKING:
     from personvern.consent.service import ConsentContext
@@ -219,7 +219,9 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = T
                     f"dataset {ds.spec.id!r}: erasing broke a foreign key the data map does "
                     f"not follow; add it as a reference ({str(exc.orig).splitlines()[0]})"
                 ) from None
-        sqlite_checkpoint(ds.engine)  # no copy of the erased rows left in the WAL
+        if plan.deletes or plan.updates:  # no copy of the erased rows left in file or WAL
+            with storage_errors(ds.engine.url):
+                sqlite_scrub(ds.engine)
         name = ds.spec.id
         deleted.update({f"{name}.{t}": len(k) for t, k in plan.deletes.items() if k})
         changed.update({f"{name}.{t}": len(r) for t, r in plan.updates.items() if r})

@@ -26,7 +26,7 @@ from personvern.retention.notices import queue_due
 from personvern.retention.planning import EXAMPLES, Report, StepResult
 from personvern.retention.resolve import HOLD, TableRules
 from personvern.retention.tables import RetentionBatch, RetentionRestriction, RetentionSweep
-from personvern.storage.engine import storage_errors
+from personvern.storage.engine import sqlite_scrub, storage_errors
 
 ACTOR = "retention"  # the actor of a sweep's audit events; its history finds them by it
 Progress = Callable[[str, int], None]
@@ -56,6 +56,7 @@ class Executor:
                 self._engine_step(rule, by_engine)
         self.report.notices += queue_due(self.due, dry_run=False)
         self._release()
+        self._scrub()
         self._finish()
         return self.report
 
@@ -94,6 +95,16 @@ class Executor:
             append_audit(s, lambda: now, ACTOR, "retention.sweep.finish",
                          f"sweep:{sweep.id}", {"rows": sum(totals.values()),
                                                "notices": self.report.notices})
+
+    def _scrub(self) -> None:
+        """Rewrite each SQLite dataset the sweep changed, so its erased rows leave no byte."""
+        touched = {st.dataset for st in self.report.steps if st.rows}
+        if self.report.resumed_batches:  # what a crashed sweep changed is not in the report
+            touched = set(self.due.res.datasets)
+        for ds_id in sorted(touched):
+            ds = self.due.res.datasets[ds_id]
+            with storage_errors(ds.engine.url):
+                sqlite_scrub(ds.engine)
 
     def _resume(self) -> int:
         """Finish the pending batches of sweeps a crash left open; close those sweeps."""

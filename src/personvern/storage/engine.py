@@ -171,3 +171,16 @@ def sqlite_checkpoint(engine: Engine) -> None:
         return
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def sqlite_scrub(engine: Engine) -> None:
+    """Rewrite a SQLite file whole (VACUUM) and empty its WAL, so erased rows leave no byte."""
+    if engine.dialect.name != "sqlite":
+        return
+    # secure_delete zeroes a deleted cell and a freed page, but a b-tree split or merge
+    # rebuilds a page without clearing the gap it leaves, so copies of rows that moved
+    # stay in live table and index pages; REINDEX rebuilds indexes only, and
+    # incremental_vacuum only gives back free pages. VACUUM writes every page anew.
+    with engine.connect() as conn:
+        conn.exec_driver_sql("VACUUM")
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
