@@ -117,7 +117,7 @@ demo: install-demo
 	@echo "  $(BIN)/personvern ledger verify"
 	@echo
 	@echo "The subject portal (sign-in links are printed in the server's terminal, not mailed):"
-	@echo "  PERSONVERN_SMTP_HOST=console $(BIN)/personvern serve"
+	@echo "  PERSONVERN_SMTP_HOST=console $(BIN)/personvern serve --public-url http://127.0.0.1:8000"
 	@echo "  then open http://127.0.0.1:8000/portal/sign-in and sign in as a demo parent:"
 	@echo "  $$($(BIN)/python -c "import sqlite3; print(sqlite3.connect('$(DEMO_DIR)/service.db').execute('select email from users where role=\'parent\' order by id limit 1').fetchone()[0])")"
 	@echo "  The cookie banner: <script src=\"http://127.0.0.1:8000/static/banner.js\" defer></script> (docs/banner.md)"
