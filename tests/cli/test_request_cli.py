@@ -253,3 +253,12 @@ def test_a_manual_task_is_marked_done_and_completes_the_request(demo: Path, pv: 
     shown = ok(pv, "show", opened["id"], "--now", T)
     assert shown["state"] == "completed" and shown["tasks"][0]["note"] == "CRM confirmed"
     assert ok(pv, "run-due", "--now", T) == []
+
+
+def test_what_postgresql_still_holds_is_said_with_the_command_to_end_it() -> None:
+    from personvern.cli.common import vacuum_lines
+
+    assert vacuum_lines({}) == []
+    assert vacuum_lines({"app": ["messages", "users"]}) == [
+        "  app: erased rows stay in the files of messages, users until VACUUM FULL rewrites "
+        "them; run: VACUUM FULL messages, users;"]

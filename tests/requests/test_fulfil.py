@@ -429,5 +429,10 @@ def test_access_and_erasure_on_postgresql(pg_demo: Runtime, clock: MovingClock,
         done = svc.run(erasure, reason="identity checked")
         assert done.state == "completed" and done.outcome["proof"]["clean"] is True
         assert done.outcome["deleted"]
+        # PostgreSQL keeps the erased rows' bytes until VACUUM FULL: said, not hidden.
+        left = done.outcome["left_until_vacuum"]["app"]
+        assert "users" in left and set(left) <= {t.split(".", 1)[1] for t in
+                                                 {**done.outcome["deleted"],
+                                                  **done.outcome["changed"]}}
     finally:
         svc.close()

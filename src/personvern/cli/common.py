@@ -53,3 +53,10 @@ def emit(data: Any, as_json: bool, lines: list[str]) -> None:
     else:
         for line in lines:
             typer.echo(line)
+
+
+def vacuum_lines(left: dict[str, list[str]]) -> list[str]:
+    """What a PostgreSQL dataset still holds of erased rows, and the command that ends it."""
+    return [f"  {ds}: erased rows stay in the files of {', '.join(tables)} until "
+            f"VACUUM FULL rewrites them; run: VACUUM FULL {', '.join(tables)};"
+            for ds, tables in left.items()]

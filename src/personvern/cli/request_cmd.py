@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from personvern.cli.common import emit, runtime
+from personvern.cli.common import emit, runtime, vacuum_lines
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
 
 if TYPE_CHECKING:
@@ -223,9 +223,12 @@ def run(
     for k in outcome.get("kept", []):
         lines.append(f"  kept {k['rows']} rows of {k['table']} until {k['until']}: {k['why']}")
     proof = outcome.get("proof")
+    left = outcome.get("left_until_vacuum") or {}
     if proof:
-        lines.append("  proof: nothing left" if proof["clean"] else
+        clean = "  proof: nothing left" + (" in the tables (their files: below)" if left else "")
+        lines.append(clean if proof["clean"] else
                      f"  proof: {len(proof['unexpected'])} places still hold the person's data")
+    lines += vacuum_lines(left)
     emit(data, as_json, lines)
     if result.state != "completed":
         typer.echo(f"error: {result.error}; the request is waiting, run it again", err=True)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from personvern.cli.common import emit, runtime
+from personvern.cli.common import emit, runtime, vacuum_lines
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
 
 app = typer.Typer(help="Retention: delete, anonymise or restrict data whose time is up.",
@@ -35,6 +35,7 @@ def _lines(data: dict[str, Any], verb: str) -> list[str]:
                          f"{examples} (date from {t['date_from']}){extra}")
     if not data["rules"]:
         lines.append("nothing is due")
+    lines += vacuum_lines(data.get("left_until_vacuum") or {})
     if data["notices"]:
         lines.append(f"{data['notices']} notice(s) before deletion "
                      + ("queued" if verb == "done" else "to queue"))

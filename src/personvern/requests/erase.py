@@ -44,7 +44,7 @@ from personvern.requests.jobs import Env, Job, walk_ids
 from personvern.requests.proof import engine_leftovers, prove_erased
 from personvern.requests.tables import Request
 from personvern.sessions.erased import end_subject_sessions
-from personvern.storage.engine import sqlite_scrub, storage_errors
+from personvern.storage.engine import scrub_erased, storage_errors
 
 if TYPE_CHECKING:
     from personvern.consent.service import ConsentContext
@@ -208,6 +208,7 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = T
     kept_out: list[dict[str, Any]] = []
     kept_keys: dict[str, dict[str, set[Any]]] = {}
     untouched: dict[str, int] = {}
+    until_vacuum: dict[str, list[str]] = {}
     for ds in datasets:
         with storage_errors(ds.engine.url), ds.engine.begin() as conn:
             found = ds.find(conn, walk_ids(job, ds))
@@ -219,10 +220,12 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = T
                     f"dataset {ds.spec.id!r}: erasing broke a foreign key the data map does "
                     f"not follow; add it as a reference ({str(exc.orig).splitlines()[0]})"
                 ) from None
+        name = ds.spec.id
         if plan.deletes or plan.updates:  # no copy of the erased rows left in file or WAL
             with storage_errors(ds.engine.url):
-                sqlite_scrub(ds.engine)
-        name = ds.spec.id
+                left = scrub_erased(ds.engine, [*plan.deletes, *plan.updates])
+            if left:
+                until_vacuum[name] = left
         deleted.update({f"{name}.{t}": len(k) for t, k in plan.deletes.items() if k})
         changed.update({f"{name}.{t}": len(r) for t, r in plan.updates.items() if r})
         untouched.update({f"{name}.{t}": n for t, n in plan.untouched.items()})
@@ -235,6 +238,8 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = T
                      for k in (answer or {}).get("kept", [])]
     done = {"deleted": deleted, "changed": changed, "kept": kept_out,
             "kept_by_map": untouched, "callbacks": callbacks, "_kept_keys": kept_keys}
+    if until_vacuum:  # said, not hidden: these files still hold the old row versions
+        done["left_until_vacuum"] = until_vacuum
     if prove:
         done["proof"] = prove_erased(datasets, job.identities, kept_keys).as_dict()
     return done

@@ -26,7 +26,7 @@ from personvern.retention.notices import queue_due
 from personvern.retention.planning import EXAMPLES, Report, StepResult
 from personvern.retention.resolve import HOLD, TableRules
 from personvern.retention.tables import RetentionBatch, RetentionRestriction, RetentionSweep
-from personvern.storage.engine import sqlite_scrub, storage_errors
+from personvern.storage.engine import scrub_erased, storage_errors
 
 ACTOR = "retention"  # the actor of a sweep's audit events; its history finds them by it
 Progress = Callable[[str, int], None]
@@ -103,8 +103,11 @@ class Executor:
             touched = set(self.due.res.datasets)
         for ds_id in sorted(touched):
             ds = self.due.res.datasets[ds_id]
+            tables = [st.table for st in self.report.steps if st.dataset == ds_id]
             with storage_errors(ds.engine.url):
-                sqlite_scrub(ds.engine)
+                left = scrub_erased(ds.engine, tables)
+            if left:
+                self.report.left_until_vacuum[ds_id] = left
 
     def _resume(self) -> int:
         """Finish the pending batches of sweeps a crash left open; close those sweeps."""

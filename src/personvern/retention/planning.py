@@ -61,6 +61,8 @@ class Report:
     undated: list[dict[str, str]] = field(default_factory=list)
     resumed_batches: int = 0
     sweep_id: int | None = None
+    # PostgreSQL datasets: tables whose erased rows stay in the files until VACUUM FULL.
+    left_until_vacuum: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self, res: Resolution, lang: str = "en") -> dict[str, Any]:
         """Rule by rule, with the reason in words."""
@@ -74,7 +76,8 @@ class Report:
                           "tables": steps})
         return {"now": self.now.isoformat(), "dry_run": self.dry_run, "sweep": self.sweep_id,
                 "rules": rules, "notices": self.notices, "undated": self.undated,
-                "resumed_batches": self.resumed_batches}
+                "resumed_batches": self.resumed_batches,
+                "left_until_vacuum": self.left_until_vacuum}
 
 
 def reason(rule: RetentionRule, res: Resolution, lang: str = "en") -> str:

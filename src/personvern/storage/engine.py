@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -184,3 +184,17 @@ def sqlite_scrub(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.exec_driver_sql("VACUUM")
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def scrub_erased(engine: Engine, tables: Iterable[str]) -> list[str]:
+    """After erasing rows of ``tables``: leave no byte where we can (SQLite, rewritten
+    whole), else return the tables whose old row versions are still in their files.
+
+    PostgreSQL keeps a deleted row's bytes in the table file until VACUUM FULL rewrites it
+    (plain VACUUM only marks the space free); that takes an exclusive lock on a service's
+    live table, so it is reported for the owner to run, not run behind their back.
+    """
+    if engine.dialect.name == "sqlite":
+        sqlite_scrub(engine)
+        return []
+    return sorted(set(tables))
