@@ -1,0 +1,136 @@
+"""The fault suite's tools: a small demo copied per test, the real CLI as a subprocess,
+SIGKILL at seeded random points of a clean run's duration, and the state to compare."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from personvern.demo.init import init_demo
+
+NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)
+T = "2027-01-04T13:00:00+01:00"
+SUBJECTS = 40
+MASK = re.compile(r"slettet-[0-9a-f]{12}")
+PV = str(Path(sys.executable).with_name("personvern"))
+SERVICE = ("users", "guardians", "sessions", "purchases", "invoices", "messages",
+           "login_events", "marketing_list")
+
+
+def make_demo(directory: Path) -> Path:
+    """A demo service of SUBJECTS people in ``directory``."""
+    init_demo(directory, SUBJECTS, now=NOW)
+    return directory
+
+
+def copy_demo(template: Path, to: Path) -> Path:
+    """A private copy of ``template``, its manifest pointing at the copy's service.db."""
+    to.mkdir(parents=True, exist_ok=True)
+    for name in ("service.db", "personvern.db"):
+        shutil.copy(template / name, to / name)
+    (to / "personvern.yaml").write_text(
+        (template / "personvern.yaml").read_text(encoding="utf-8").replace(
+            str(template / "service.db"), str(to / "service.db")), encoding="utf-8")
+    return to
+
+
+def env(demo: Path, **extra: str) -> dict[str, str]:
+    """The environment a privacy owner would set for ``demo`` (the master key is inherited)."""
+    import os
+
+    return {**os.environ, "PERSONVERN_MANIFEST": str(demo / "personvern.yaml"),
+            "PERSONVERN_DATABASE_URL": f"sqlite:///{demo / 'personvern.db'}", **extra}
+
+
+@dataclass(frozen=True)
+class Done:
+    """A finished CLI run."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        """The ``--json`` output."""
+        assert self.code == 0, self.err
+        return json.loads(self.out)
+
+
+def pv(demo: Path, *args: str, timeout: float = 120, **extra: str) -> Done:
+    """Run ``personvern ARGS`` on ``demo`` to its end."""
+    done = subprocess.run([PV, *args], env=env(demo, **extra), capture_output=True,
+                          text=True, timeout=timeout, check=False)
+    return Done(done.returncode, done.stdout, done.stderr)
+
+
+def timed(demo: Path, *args: str) -> tuple[Done, float]:
+    """Run ``personvern ARGS`` and how long it took, in seconds."""
+    started = time.monotonic()
+    done = pv(demo, *args)
+    return done, time.monotonic() - started
+
+
+def kill_at_random(demo: Path, args: tuple[str, ...], clean_seconds: float, *, seed: int,
+                   kills: int, **extra: str) -> int:
+    """Start ``personvern ARGS`` ``kills`` times, each SIGKILLed after a seeded random
+    fraction of a clean run's duration; how many kills landed before the run ended."""
+    rng = random.Random(seed)
+    landed = 0
+    for _ in range(kills):
+        # Not below 0.3: the first third is mostly Python importing, where nothing is at risk.
+        after = clean_seconds * rng.uniform(0.3, 1.0)
+        process = subprocess.Popen([PV, *args], env=env(demo, **extra),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            process.wait(timeout=after)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+            landed += process.returncode == -signal.SIGKILL
+    return landed
+
+
+def rows(db: Path, sql: str) -> list[Any]:
+    """The rows of ``sql`` on the SQLite file ``db``, sorted."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        return sorted(conn.execute(sql).fetchall(), key=repr)
+
+
+def masked(value: Any) -> Any:
+    """``value`` with the random part of a masked value left out."""
+    # Masking writes a fresh random token per run by design, so two clean runs differ there.
+    return MASK.sub("slettet-*", value) if isinstance(value, str) else value
+
+
+def service_rows(demo: Path) -> dict[str, list[Any]]:
+    """Every row of the demo service, masked values compared by shape."""
+    return {t: sorted((tuple(masked(v) for v in row)
+                       for row in rows(demo / "service.db", f"SELECT * FROM {t}")), key=repr)
+            for t in SERVICE}
+
+
+def chains_intact(demo: Path) -> None:
+    """The consent ledger and the audit trail verify, through the CLI and the engine."""
+    from personvern.audit import verify_audit_chain
+    from personvern.storage.engine import create_engine_for
+    from personvern.storage.session import make_sessionmaker
+
+    ledger = pv(demo, "ledger", "verify")
+    assert ledger.code == 0, ledger.out + ledger.err
+    engine = create_engine_for(f"sqlite:///{demo / 'personvern.db'}")
+    try:
+        with make_sessionmaker(engine)() as session:
+            assert verify_audit_chain(session) is None, "the audit chain is broken"
+    finally:
+        engine.dispose()
