@@ -101,9 +101,9 @@ def kill_at_random(demo: Path, args: tuple[str, ...], clean_seconds: float, *, s
     return landed
 
 
-def rows(db: Path, sql: str) -> list[Any]:
+def rows(db: Path, sql: str, *, timeout: float = 10) -> list[Any]:
     """The rows of ``sql`` on the SQLite file ``db``, sorted."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=timeout) as conn:
         return sorted(conn.execute(sql).fetchall(), key=repr)
 
 
