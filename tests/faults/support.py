@@ -120,6 +120,21 @@ def service_rows(demo: Path) -> dict[str, list[Any]]:
             for t in SERVICE}
 
 
+def erasure_state(demo: Path) -> dict[str, Any]:
+    """What an erasure leaves behind, service and engine."""
+    db = demo / "personvern.db"
+    return {
+        "service": service_rows(demo),
+        "subjects": rows(db, "SELECT id, erased_at, closed_at FROM subjects"),
+        "keys": rows(db, "SELECT subject_id, wrapped IS NULL, shredded_at FROM subject_keys"),
+        "requests": rows(db, "SELECT id, state, outcome, closed_at FROM requests"),
+        "tasks": rows(db, "SELECT dataset, kind, action, state FROM request_tasks"),
+        "notices": rows(db, "SELECT recipient, action, channel, status FROM recipient_notices"),
+        "outbox": rows(db, "SELECT kind, to_address, title, dedupe_key FROM outbox"),
+        "audited": sorted({r[:2] for r in rows(db, "SELECT action, target FROM audit_events")}),
+    }
+
+
 def chains_intact(demo: Path) -> None:
     """The consent ledger and the audit trail verify (in-process: a CLI start costs 2 s)."""
     from personvern.audit import verify_audit_chain

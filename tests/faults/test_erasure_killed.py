@@ -14,11 +14,10 @@ from faults.support import (
     T,
     chains_intact,
     copy_demo,
+    erasure_state,
     kill_at_random,
     make_demo,
     pv,
-    rows,
-    service_rows,
     timed,
 )
 
@@ -37,21 +36,6 @@ def run_args(request_id: str) -> tuple[str, ...]:
     return ("request", "run", request_id, "--reason", "the person asked", "--now", T, "--json")
 
 
-def state(demo: Path) -> dict[str, Any]:
-    """What an erasure leaves behind, service and engine."""
-    db = demo / "personvern.db"
-    return {
-        "service": service_rows(demo),
-        "subjects": rows(db, "SELECT id, erased_at, closed_at FROM subjects"),
-        "keys": rows(db, "SELECT subject_id, wrapped IS NULL, shredded_at FROM subject_keys"),
-        "requests": rows(db, "SELECT id, state, outcome, closed_at FROM requests"),
-        "tasks": rows(db, "SELECT dataset, kind, action, state FROM request_tasks"),
-        "notices": rows(db, "SELECT recipient, action, channel, status FROM recipient_notices"),
-        "outbox": rows(db, "SELECT kind, to_address, title, dedupe_key FROM outbox"),
-        "audited": sorted({r[:2] for r in rows(db, "SELECT action, target FROM audit_events")}),
-    }
-
-
 @pytest.fixture(scope="module")
 def clean(template: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
           ) -> tuple[dict[str, Any], float]:
@@ -59,7 +43,7 @@ def clean(template: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
     demo = copy_demo(template[0], tmp_path_factory.mktemp("clean"))
     done, seconds = timed(demo, *run_args(template[1]))
     assert done.json()["state"] == "completed"
-    return state(demo), seconds
+    return erasure_state(demo), seconds
 
 
 @pytest.mark.parametrize("seed", [1])
@@ -73,5 +57,5 @@ def test_an_erasure_killed_at_random_ends_as_a_clean_run(
     again = pv(demo, *run_args(template[1]))
     # A kill after the commit leaves a completed request; running it again then says so.
     assert again.code == 0 or "completed" in again.err, again.err
-    assert state(demo) == reference
+    assert erasure_state(demo) == reference
     chains_intact(demo)
