@@ -62,9 +62,8 @@ def test_a_rotation_killed_at_random_batches_loses_no_key(template: Path, tmp_pa
     rng = random.Random(3)
     total = sum(v is not None for v in before.values())
     killed_at = []
-    for _ in range(2):
-        # A kill point: after a random number of the remaining keys were rewrapped.
-        target = rng.randint(rewrapped(demo, new.key_id) + 1, total - 1)
+    # Kill points: after a random number of keys were rewrapped, the later one after more.
+    for target in sorted(rng.sample(range(1, total), 2)):
         process = subprocess.Popen(args, env=env(demo), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
