@@ -74,7 +74,12 @@ def test_an_access_run_killed_at_random_never_offers_a_partial_package(
                                  kills=1)
         package = offered(demo, template[1])
         assert package is None or package == reference
+        for named in (demo / "out").glob("access-*.zip"):  # under its name, only whole
+            with zipfile.ZipFile(named) as zf:
+                assert zf.testzip() is None
     assert landed >= 1, "no kill landed before the run ended"
     pv(demo, *run_args(demo, template[1]))
     assert offered(demo, template[1]) == reference
+    # A kill mid-write leaves a .part file; the run again writes the same one and renames it.
+    assert [p.name for p in (demo / "out").iterdir()] == [reference["name"]]
     chains_intact(demo)
