@@ -110,6 +110,35 @@ def kill_at_random(demo: Path, args: tuple[str, ...], clean_seconds: float, *, s
     return landed
 
 
+def kill_mid_work(demo: Path, args: tuple[str, ...], request_id: str, *, seed: int) -> str:
+    """Start ``personvern ARGS`` with the service's database write-locked by the test, so
+    the run stops inside its work; SIGKILL it there, a seeded random while after the
+    request turned in_progress. The request's state at the kill."""
+    rng = random.Random(seed)
+    lock = sqlite3.connect(demo / "service.db", timeout=10, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # the run's first write to the service waits on this
+    try:
+        process = subprocess.Popen([PV, *args], env=env(demo), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        state = ""
+        while process.poll() is None and time.monotonic() < deadline:
+            found = rows(demo / "personvern.db",
+                         f"SELECT state FROM requests WHERE id = '{request_id}'")
+            state = found[0][0]
+            if state == "in_progress":
+                break
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.3))
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        assert process.returncode == -signal.SIGKILL, "the run ended before it was killed"
+        return state
+    finally:
+        lock.rollback()
+        lock.close()
+
+
 def rows(db: Path, sql: str, *, timeout: float = 10) -> list[Any]:
     """The rows of ``sql`` on the SQLite file ``db``, sorted."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=timeout) as conn:

@@ -1,4 +1,5 @@
-"""Fault: ``personvern request run`` of an erasure is SIGKILLed at random points, then run
+"""Fault: ``personvern request run`` of an erasure is SIGKILLed at random points (and once
+inside its work, the service write-locked), then run
 again. Nothing lost means the end equals a clean run's: the service's rows, who the engine
 erased and whose key it destroyed, the request completed with the same outcome and
 notices, and the consent ledger and audit trail verify."""
@@ -16,6 +17,7 @@ from faults.support import (
     copy_demo,
     erasure_state,
     kill_at_random,
+    kill_mid_work,
     make_demo,
     pv,
     timed,
@@ -57,5 +59,19 @@ def test_an_erasure_killed_at_random_ends_as_a_clean_run(
     again = pv(demo, *run_args(template[1]))
     # A kill after the commit leaves a completed request; running it again then says so.
     assert again.code == 0 or "completed" in again.err, again.err
+    assert erasure_state(demo) == reference
+    chains_intact(demo)
+
+
+def test_an_erasure_killed_inside_its_work_ends_as_a_clean_run(
+        template: tuple[Path, str], clean: tuple[dict[str, Any], float], tmp_path: Path
+) -> None:
+    reference, _ = clean
+    demo = copy_demo(template[0], tmp_path / "demo")
+    # Killed where the time-based kills rarely land: begun, the service's changes pending.
+    # Once only: a second run resumes in_progress, so its start would look the same.
+    assert kill_mid_work(demo, run_args(template[1]), template[1], seed=4) == "in_progress"
+    assert erasure_state(demo) != reference
+    assert pv(demo, *run_args(template[1])).json()["state"] == "completed"
     assert erasure_state(demo) == reference
     chains_intact(demo)
