@@ -1,8 +1,8 @@
-"""Fault: ``personvern request run`` of an erasure is SIGKILLed at random points (and once
-inside its work, the service write-locked), then run
-again. Nothing lost means the end equals a clean run's: the service's rows, who the engine
-erased and whose key it destroyed, the request completed with the same outcome and
-notices, and the consent ledger and audit trail verify."""
+"""Fault: ``personvern request run`` of an erasure is SIGKILLed at random points, and once
+inside its work (the service write-locked), then run again. Nothing lost means the end
+equals a clean run's: the service's rows, who the engine erased and whose key it
+destroyed, the request completed with the same outcome and notices, and the consent
+ledger and audit trail verify."""
 
 from __future__ import annotations
 
