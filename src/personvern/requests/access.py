@@ -9,13 +9,14 @@ whose basis gives the right. Both files are readable by their owner only.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,11 +134,20 @@ def _cell(value: Any) -> Any:
     return csv_cell(value) if isinstance(value, str) else value
 
 
-def _private_file(path: Path) -> io.BufferedWriter:
-    """A new file only its owner can read: it holds a person's data."""
+@contextlib.contextmanager
+def _private_file(path: Path) -> Iterator[io.BufferedWriter]:
+    """A new file only its owner can read (it holds a person's data), at ``path`` only
+    once whole: a full disk or a crash never leaves a partial package under its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return os.fdopen(fd, "wb")
+    part = path.with_name(f".{path.name}.part")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        part.replace(path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
 
 
 def _file_facts(path: Path) -> dict[str, Any]:

@@ -667,6 +667,10 @@ class Requests:
             error = _one_line(exc)
             self._wait(job.request_id, actor, f"a dataset could not be reached: {error}")
             return RunResult(job.request_id, "waiting", {}, error)
+        except OSError as exc:  # a full or read-only export directory: free it, run again
+            error = f"the package could not be written to {env.out_dir}: {exc.strerror or exc}"
+            self._wait(job.request_id, actor, error)
+            return RunResult(job.request_id, "waiting", {}, error)
         except Exception as exc:  # a wrong data map, bad input, a bug: keep the request
             self._wait(job.request_id, actor, f"could not be carried out: {_one_line(exc)}")
             raise
