@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from sqlalchemy import text
 
 from personvern.errors import ConfigurationError
 from personvern.settings import Settings, get_settings
@@ -93,6 +94,31 @@ def test_remove_expired_keeps_what_is_within_its_lifetime(portal: Portal) -> Non
     (out / "access-0123abcd.zip").write_bytes(b"no request made this")  # of no request
     assert exports.remove_expired(portal.runtime, out, timedelta(hours=1)) == 1
     assert _packages(portal) == left
+
+
+def test_a_part_left_by_a_killed_run_is_removed_unless_its_request_is_running(
+        portal: Portal) -> None:
+    """A SIGKILL mid-write leaves .access-<id>.zip.part (tests/faults): it holds the
+    person's data, so the sweeper removes it once no run can still complete it."""
+    from personvern.requests.engine import Context, Requester, open_request
+
+    rt = portal.runtime
+    out: Path = portal.client.app.state.export_dir  # type: ignore[attr-defined]
+    with rt.transaction() as s:
+        req = open_request(s, Context(rt.consent, rt.clock), "access", subject=portal.kari,
+                           by=Requester("owner", verified_by="known"), channel="phone").request
+        req.state = "in_progress"  # as a run that is writing its package right now
+        rid = req.id
+    part = out / f".access-{rid}.zip.part"
+    part.write_bytes(b"half a zip")
+    orphan = out / ".access-0123abcd.zip.part"
+    orphan.write_bytes(b"of no request")
+    assert exports.remove_expired(portal.runtime, out, timedelta(hours=1)) == 1
+    assert part.exists() and not orphan.exists()
+    with rt.transaction() as s:
+        s.execute(text("UPDATE requests SET state = 'waiting' WHERE id = :id"), {"id": rid})
+    assert exports.remove_expired(portal.runtime, out, timedelta(hours=1)) == 1
+    assert not part.exists()
 
 
 @pytest.fixture
