@@ -134,6 +134,34 @@ def test_a_formula_in_the_persons_data_is_text_in_the_csv_and_exact_in_the_json(
     assert [u["name"] for u in data["datasets"]["app"]["users"]] == [formula]
 
 
+def test_an_erasure_recorded_only_on_its_second_run_still_counts_what_the_first_did(
+        rt: Runtime, service: Requests, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service commits before the engine records (two databases): a run stopped in
+    between is run again, finds the rows gone, and must still tell what was deleted."""
+    from personvern.requests import fulfil
+
+    real = fulfil.finish
+    calls = {"n": 0}
+
+    def stopped_once(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError("the engine's disk went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fulfil, "finish", stopped_once)
+    rid = opened(rt, service, "erasure", "ext:22")
+    with pytest.raises(OSError):
+        service.run(rid, reason="identity checked")
+    with rt.transaction() as s:
+        waiting = get_request(s, rid)
+        assert waiting.state == "waiting"
+        intended = dict((waiting.outcome or {})["intended"])
+    assert intended["deleted"]  # the first run deleted these, then stopped
+    done = service.run(rid, reason="the disk is back").outcome
+    assert done["deleted"] == intended["deleted"] and "intended" not in done
+
+
 # ---- portability --------------------------------------------------------------------------
 
 def test_portability_exports_what_the_person_provided(rt: Runtime, service: Requests,

@@ -658,7 +658,8 @@ class Requests:
                  lang: str | None) -> dict[str, Any] | RunResult:
         """The work on the SQL datasets; a dataset that is down is a waiting RunResult."""
         env = jobs.Env(self.ctx.manifest, self.ctx.jurisdiction, self.ctx.clock,
-                         out_dir or Path.cwd(), lang)
+                       out_dir or Path.cwd(), lang,
+                       intend=lambda counts: self._intend(job.request_id, counts))
         try:
             datasets = self.datasets() if jobs.needs_datasets(job) else []
             return fulfil.perform(job, env, datasets, prove=prove)
@@ -708,6 +709,18 @@ class Requests:
                 results.append(RunResult(rid, "waiting", {}, _one_line(exc)))
         return results
 
+    def _intend(self, request_id: str, counts: dict[str, dict[str, int]]) -> None:
+        """Keep, committed before a dataset's changes commit, what the run will change."""
+        with self.transaction() as s:
+            req = get_request(s, request_id)
+            outcome = dict(req.outcome or {})
+            intended = {k: dict(v) for k, v in (outcome.get(jobs.INTENDED) or {}).items()}
+            for key, per_table in counts.items():
+                mine = intended.setdefault(key, {})
+                for table, n in per_table.items():
+                    mine[table] = max(mine.get(table, 0), n)
+            req.outcome = {**outcome, jobs.INTENDED: intended}
+
     def _wait(self, request_id: str, actor: str, note: str, *,
               suffix: str = "; run it again when fixed",
               partial: dict[str, Any] | None = None) -> None:
@@ -717,7 +730,9 @@ class Requests:
             kept = partial if partial is not None else (req.outcome or {}).get("partial")
             if partial is not None:  # the package is written: keep no app's rows
                 tasks.settle(tasks.tasks_of(s, request_id))
+            intended = (req.outcome or {}).get(jobs.INTENDED)
             req.outcome = {"error": note, "at": self.ctx.clock().isoformat(),
+                           **({jobs.INTENDED: intended} if intended else {}),
                            **({"partial": kept} if kept is not None else {})}
 
     def _finish(self, job: jobs.Job, done: dict[str, Any], actor: str) -> RunResult:

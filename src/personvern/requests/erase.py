@@ -213,6 +213,8 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = T
         with storage_errors(ds.engine.url), ds.engine.begin() as conn:
             found = ds.find(conn, walk_ids(job, ds))
             plan = _plan(ds, found, env)
+            if env.intend is not None:
+                env.intend(_counts(ds.spec.id, plan))
             try:
                 _apply(conn, ds, plan)
             except IntegrityError as exc:
@@ -226,8 +228,9 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = T
                 left = scrub_erased(ds.engine, [*plan.deletes, *plan.updates])
             if left:
                 until_vacuum[name] = left
-        deleted.update({f"{name}.{t}": len(k) for t, k in plan.deletes.items() if k})
-        changed.update({f"{name}.{t}": len(r) for t, r in plan.updates.items() if r})
+        counted = _counts(name, plan)
+        deleted.update(counted["deleted"])
+        changed.update(counted["changed"])
         untouched.update({f"{name}.{t}": n for t, n in plan.untouched.items()})
         kept_keys[name] = {t: set(k) for t, k in plan.kept.items() if k}
         kept_out += _describe_kept(name, plan, env)
@@ -236,6 +239,10 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = T
         kept_out += [{"dataset": ds_id, "table": k["table"], "rows": k["rows"], "rule": None,
                       "why": k["why"], "until": k.get("until"), "restricted": True, "keys": []}
                      for k in (answer or {}).get("kept", [])]
+    # A run killed after a dataset committed finds those rows gone: count what it intended.
+    for key, counts in (("deleted", deleted), ("changed", changed)):
+        for table, n in job.intended.get(key, {}).items():
+            counts[table] = max(counts.get(table, 0), n)
     done = {"deleted": deleted, "changed": changed, "kept": kept_out,
             "kept_by_map": untouched, "callbacks": callbacks, "_kept_keys": kept_keys}
     if until_vacuum:  # said, not hidden: these files still hold the old row versions
@@ -243,6 +250,12 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = T
     if prove:
         done["proof"] = prove_erased(datasets, job.identities, kept_keys).as_dict()
     return done
+
+
+def _counts(name: str, plan: _Plan) -> dict[str, dict[str, int]]:
+    """What applying ``plan`` to dataset ``name`` deletes and changes, per table."""
+    return {"deleted": {f"{name}.{t}": len(k) for t, k in plan.deletes.items() if k},
+            "changed": {f"{name}.{t}": len(r) for t, r in plan.updates.items() if r}}
 
 
 def _apply(conn: Any, ds: SqlDataset, plan: _Plan) -> None:

@@ -10,7 +10,7 @@ finds the person's rows and says which purposes are theirs.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -29,6 +29,9 @@ from personvern.requests.datamap import Found, SqlDataset, resolve_column
 from personvern.requests.tables import Request
 from personvern.storage.engine import storage_errors
 
+# The outcome key under which a run's intended changes wait until it finishes.
+INTENDED = "intended"
+
 
 @dataclass(frozen=True)
 class Env:
@@ -39,6 +42,9 @@ class Env:
     clock: Clock
     out_dir: Path
     lang: str | None = None
+    # Told what an erasure is about to change in a dataset, before it commits there, so a
+    # run killed after that commit still reports it (kept in the engine by the caller).
+    intend: Callable[[dict[str, dict[str, int]]], None] | None = None
 
     def language(self) -> str:
         """The language of the summary: asked for, else bokmål if the service speaks it."""
@@ -64,6 +70,8 @@ class Job:
     engine_records: dict[str, Any]
     # The answers of http datasets (personvern.requests.tasks), by dataset id.
     callbacks: dict[str, Any] = field(default_factory=dict)
+    # What an earlier, interrupted run was about to change: {"deleted"|"changed": counts}.
+    intended: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def snapshot(session: Session, req: Request) -> Job:
@@ -97,7 +105,7 @@ def snapshot(session: Session, req: Request) -> Job:
         identities=dict(identities), details=dict(req.details or {}), opened_by=req.opened_by,
         actor_subject_id=req.opened_by_subject_id, channel=req.channel,
         consent_purposes=frozenset(e.purpose for e in events if e.purpose),
-        engine_records=records,
+        engine_records=records, intended=dict((req.outcome or {}).get(INTENDED) or {}),
     )
 
 
