@@ -464,3 +464,49 @@ def test_access_and_erasure_on_postgresql(pg_demo: Runtime, clock: MovingClock,
                                                   **done.outcome["changed"]}}
     finally:
         svc.close()
+
+
+def _pg_files_hold(pg_cluster: Any, url: str, tables: list[str], value: str) -> bool:
+    """Whether the on-disk files of ``tables`` (with their indexes and TOAST) hold ``value``."""
+    engine = create_engine_for(url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("CHECKPOINT")  # what is in shared buffers, on disk
+            paths = conn.execute(text(
+                "SELECT pg_relation_filepath(c.oid) FROM pg_class c "
+                "WHERE c.oid IN (SELECT unnest(ARRAY[t.oid, t.reltoastrelid]) FROM pg_class t "
+                "                WHERE t.relname = ANY(:names)) "
+                "   OR c.oid IN (SELECT indexrelid FROM pg_index i JOIN pg_class t "
+                "                ON t.oid = i.indrelid WHERE t.relname = ANY(:names))"),
+                {"names": tables}).scalars().all()
+    finally:
+        engine.dispose()
+    needle = value.encode()
+    return any(needle in f.read_bytes() for p in paths if p
+               for f in Path(pg_cluster.datadir).glob(f"{p}*") if f.is_file())
+
+
+@pytest.mark.postgres
+def test_vacuum_leaves_no_byte_of_an_erasure_in_postgresql_files(
+        pg_demo: Runtime, pg_cluster: Any, clock: MovingClock) -> None:
+    """Without --vacuum the deleted rows' bytes stay in the table files (said in the
+    outcome); with it, the touched tables are rewritten and hold none of them."""
+    svc = Requests(pg_demo.sessions, Context(pg_demo.consent, clock))
+    url = next(ds.url for ds in pg_demo.loaded.manifest.datasets if ds.url)
+    try:
+        engine = create_engine_for(url)
+        with engine.connect() as conn:
+            first, second = (conn.execute(text("SELECT email FROM users WHERE id = :i"),
+                                          {"i": i}).scalar_one() for i in (30, 31))
+        engine.dispose()
+        kept = svc.run(opened(pg_demo, svc, "erasure", "ext:30"), reason="identity checked")
+        left = kept.outcome["left_until_vacuum"]["app"]
+        assert _pg_files_hold(pg_cluster, url, left, first)  # honest: still on disk
+        done = svc.run(opened(pg_demo, svc, "erasure", "ext:31"), reason="identity checked",
+                       vacuum=True)
+        assert done.state == "completed" and "left_until_vacuum" not in done.outcome
+        touched = sorted({t.split(".", 1)[1] for t in {**done.outcome["deleted"],
+                                                         **done.outcome["changed"]}})
+        assert "users" in touched and not _pg_files_hold(pg_cluster, url, touched, second)
+    finally:
+        svc.close()

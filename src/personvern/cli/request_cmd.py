@@ -201,6 +201,9 @@ def run(
     out: Annotated[Path, typer.Option("--out", help="Where access and portability files go.")]
     = Path(),
     prove: Annotated[bool, typer.Option(help="Search every dataset after an erasure.")] = True,
+    vacuum: Annotated[bool, typer.Option(
+        "--vacuum", help="After an erasure, rewrite the PostgreSQL tables it touched (VACUUM "
+                         "FULL: no byte of it left; locks those tables meanwhile).")] = False,
     lang: Annotated[str | None, typer.Option(help="Language of the access summary: nb or en.")]
     = None,
     manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
@@ -208,7 +211,8 @@ def run(
 ) -> None:
     """Carry the request out; a dataset that is down leaves it waiting (exit 1)."""
     with _service(manifest, db, now) as service:
-        result = service.run(request, reason=reason, out_dir=out, prove=prove, lang=lang)
+        result = service.run(request, reason=reason, out_dir=out, prove=prove, lang=lang,
+                             vacuum=vacuum)
     from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 
     rules = bookkeeping_rules(service.ctx.manifest)

@@ -580,14 +580,14 @@ class Requests:
 
     def run(
         self, ref: str, *, reason: str, out_dir: Path | None = None, actor: str = "owner",
-        prove: bool = True, lang: str | None = None, force: bool = True,
+        prove: bool = True, lang: str | None = None, force: bool = True, vacuum: bool = False,
     ) -> RunResult:
         """Carry the request out. ``reason`` says why now (required, bounded; audited as
         ``request.run`` before the work, so a run that fails was still asked for). A dataset
         that is down, or a task still open, leaves it ``waiting`` (returned); a wrong data
         map or bad input leaves it ``waiting`` with the error and raises. ``force``: call
         every pending http dataset now, not only those whose back-off has run out (the jobs
-        pass False)."""
+        pass False). ``vacuum``: rewrite the PostgreSQL tables an erasure touched."""
         why = require_reason(reason, "run the request now")
         with self.transaction() as s:
             req = get_request(s, ref)
@@ -623,7 +623,8 @@ class Requests:
             error = "waiting for dataset(s) " + "; ".join(notes)
             self._wait(job.request_id, actor, error)
             return RunResult(job.request_id, "waiting", {}, error)
-        done = partial if partial is not None else self._perform(job, out_dir, actor, prove, lang)
+        done = partial if partial is not None else self._perform(job, out_dir, actor, prove, lang,
+                                                                 vacuum)
         if isinstance(done, RunResult):
             return done
         if manual:
@@ -655,11 +656,12 @@ class Requests:
                 tasks.record_call(s, self.ctx.clock, task_id, answer, error, actor)
 
     def _perform(self, job: jobs.Job, out_dir: Path | None, actor: str, prove: bool,
-                 lang: str | None) -> dict[str, Any] | RunResult:
+                 lang: str | None, vacuum: bool = False) -> dict[str, Any] | RunResult:
         """The work on the SQL datasets; a dataset that is down is a waiting RunResult."""
         env = jobs.Env(self.ctx.manifest, self.ctx.jurisdiction, self.ctx.clock,
                        out_dir or Path.cwd(), lang,
-                       intend=lambda counts: self._intend(job.request_id, counts))
+                       intend=lambda counts: self._intend(job.request_id, counts),
+                       vacuum=vacuum)
         try:
             datasets = self.datasets() if jobs.needs_datasets(job) else []
             return fulfil.perform(job, env, datasets, prove=prove)

@@ -225,7 +225,8 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = T
         name = ds.spec.id
         if plan.deletes or plan.updates:  # no copy of the erased rows left in file or WAL
             with storage_errors(ds.engine.url):
-                left = scrub_erased(ds.engine, [*plan.deletes, *plan.updates])
+                left = scrub_erased(ds.engine, [*plan.deletes, *plan.updates],
+                                    vacuum=env.vacuum)
             if left:
                 until_vacuum[name] = left
         counted = _counts(name, plan)

@@ -45,6 +45,9 @@ class Env:
     # Told what an erasure is about to change in a dataset, before it commits there, so a
     # run killed after that commit still reports it (kept in the engine by the caller).
     intend: Callable[[dict[str, dict[str, int]]], None] | None = None
+    # PostgreSQL datasets: rewrite the tables an erasure touched (VACUUM FULL), so their
+    # files hold no byte of it; off by default (it locks the service's tables meanwhile).
+    vacuum: bool = False
 
     def language(self) -> str:
         """The language of the summary: asked for, else bokmål if the service speaks it."""

@@ -186,15 +186,24 @@ def sqlite_scrub(engine: Engine) -> None:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def scrub_erased(engine: Engine, tables: Iterable[str]) -> list[str]:
+def scrub_erased(engine: Engine, tables: Iterable[str], *, vacuum: bool = False) -> list[str]:
     """After erasing rows of ``tables``: leave no byte where we can (SQLite, rewritten
-    whole), else return the tables whose old row versions are still in their files.
+    whole; PostgreSQL when ``vacuum``), else return the tables whose old row versions are
+    still in their files.
 
     PostgreSQL keeps a deleted row's bytes in the table file until VACUUM FULL rewrites it
     (plain VACUUM only marks the space free); that takes an exclusive lock on a service's
-    live table, so it is reported for the owner to run, not run behind their back.
+    live table, so it runs only when the owner asks (``--vacuum``), else it is reported.
     """
     if engine.dialect.name == "sqlite":
         sqlite_scrub(engine)
         return []
-    return sorted(set(tables))
+    names = sorted(set(tables))
+    if not vacuum or engine.dialect.name != "postgresql":
+        return names
+    quote = engine.dialect.identifier_preparer.quote
+    # VACUUM cannot run inside a transaction block.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for name in names:
+            conn.exec_driver_sql(f"VACUUM FULL {quote(name)}")
+    return []
