@@ -64,7 +64,11 @@ def run(
     reason: Annotated[str, typer.Option(
         "--reason", help="Why the sweep runs now; required, kept in the audit log "
                          "(at most 2000 characters).")],
-    batch: BatchOption = 5000, manifest: ManifestOption = None, db: DbOption = None,
+    batch: BatchOption = 5000,
+    vacuum: Annotated[bool, typer.Option(
+        "--vacuum", help="Rewrite the PostgreSQL tables swept (VACUUM FULL: no byte of the "
+                         "deleted rows left; locks those tables meanwhile).")] = False,
+    manifest: ManifestOption = None, db: DbOption = None,
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """Sweep at --now: delete, anonymise or restrict what the rules say, in batches,
@@ -87,5 +91,5 @@ def run(
             bar.update(task, description=step, advance=rows)
 
         _, data = retention.run(rt.loaded, rt.sessions, rt.clock(), reason=reason,
-                                batch=batch, progress=progress, by="cli")
+                                batch=batch, progress=progress, by="cli", vacuum=vacuum)
     emit(data, as_json, _lines(data, "done"))

@@ -50,25 +50,26 @@ def plan(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime,
 
 def run(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
         reason: str, batch: int = 5000, progress: Progress | None = None,
-        by: str | None = None) -> tuple[Report, dict[str, Any]]:
+        by: str | None = None, vacuum: bool = False) -> tuple[Report, dict[str, Any]]:
     """Sweep at ``now``: finish an interrupted sweep first, then every rule in batches.
 
     ``reason`` says why it runs now (required, bounded; audited before the sweep starts,
     so a sweep that fails was still asked for). ``by`` says who or what started it (kept
     in the sweep's audit event, shown in its history): ``cli``, ``serve`` or a staff
-    user's actor name."""
+    user's actor name. ``vacuum``: rewrite the PostgreSQL tables swept (VACUUM FULL)."""
     why = require_reason(reason, "run the retention sweep now")
     if now.tzinfo is None:
         raise InvalidInput("the sweep's time needs a UTC offset")
     with transaction(sessions) as session:
         append_audit(session, lambda: now, by or "unknown", "retention.run_requested",
                      "retention", {"reason": why})
-    return _sweep(loaded, sessions, now, batch=batch, dry_run=False, progress=progress, by=by)
+    return _sweep(loaded, sessions, now, batch=batch, dry_run=False, progress=progress, by=by,
+                  vacuum=vacuum)
 
 
 def _sweep(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
-           batch: int, dry_run: bool, progress: Progress | None, by: str | None
-           ) -> tuple[Report, dict[str, Any]]:
+           batch: int, dry_run: bool, progress: Progress | None, by: str | None,
+           vacuum: bool = False) -> tuple[Report, dict[str, Any]]:
     if now.tzinfo is None:
         raise InvalidInput("the sweep's time needs a UTC offset")
     if not 1 <= batch <= 50_000:
@@ -76,5 +77,6 @@ def _sweep(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetim
     j = get_jurisdiction(loaded.manifest.jurisdiction.country)
     with resolved(loaded) as res:
         due = Due(res, j, sessions, now, batch)
-        report = Planner(due).plan() if dry_run else Executor(due, progress=progress, by=by).run()
+        report = Planner(due).plan() if dry_run else Executor(due, progress=progress, by=by,
+                                                                vacuum=vacuum).run()
         return report, report.as_dict(res)

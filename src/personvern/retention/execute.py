@@ -39,6 +39,8 @@ class Executor:
     due: Due
     progress: Progress | None = None
     by: str | None = None  # who or what started the sweep, for its history
+    # PostgreSQL datasets: rewrite the tables swept (VACUUM FULL) so no byte stays.
+    vacuum: bool = False
     sweep_id: int | None = None
     report: Report = field(init=False)
 
@@ -105,7 +107,7 @@ class Executor:
             ds = self.due.res.datasets[ds_id]
             tables = [st.table for st in self.report.steps if st.dataset == ds_id]
             with storage_errors(ds.engine.url):
-                left = scrub_erased(ds.engine, tables)
+                left = scrub_erased(ds.engine, tables, vacuum=self.vacuum)
             if left:
                 self.report.left_until_vacuum[ds_id] = left
 
