@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from markup_support import HOSTILE, Markup
 from personvern.breach.register import add_update, record_breach
 from personvern.breach.report import build_report, render
 from personvern.clock import Clock, fixed_clock
@@ -168,24 +169,6 @@ def test_markdown_keeps_a_note_inside_its_cell(db_session: Session, clock: Clock
     assert not [line for line in lines if line.startswith(("> ", "- item", "| x"))]
 
 
-class _Markup(HTMLParser):
-    """The tags, attribute names and text a browser would see in a page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[str] = []
-        self.attributes: set[str] = set()
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attributes |= {name for name, _ in attrs}
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-HOSTILE = '<script>alert(1)</script> "onmouseover=alert(2) x'
 
 
 def test_html_shows_a_hostile_note_as_text(db_session: Session, clock: Clock) -> None:
@@ -194,7 +177,7 @@ def test_html_shows_a_hostile_note_as_text(db_session: Session, clock: Clock) ->
     add_update(db_session, clock, b.id, "note", HOSTILE)
     db_session.commit()
     page = render(build_report(db_session, b.id, snapmentor(), clock(), "en"), "html")
-    parser = _Markup()
+    parser = Markup()
     parser.feed(page)
     assert "script" not in parser.tags and "onmouseover" not in parser.attributes
     # The reader sees the text as written: the reason, the description and the note.

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from markup_support import HOSTILE, Markup
 from personvern.manifest.categories import BUILTIN_CATEGORIES
 from personvern.manifest.loader import load_manifest
 from personvern.manifest.model import Manifest
@@ -233,24 +234,6 @@ def test_csv_cells_never_start_a_formula() -> None:
     assert not [v for row in rows for v in row.values() if v.startswith(formula)]
 
 
-class _Markup(HTMLParser):
-    """The tags, attribute names and text a browser would see in a page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[str] = []
-        self.attributes: set[str] = set()
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attributes |= {name for name, _ in attrs}
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-HOSTILE = '<script>alert(1)</script> "onmouseover=alert(2) x'
 
 
 @pytest.mark.parametrize("lang", ["nb", "en"])
@@ -259,7 +242,7 @@ def test_html_shows_a_hostile_purpose_name_as_text(lang: str) -> None:
     data["purposes"][0]["name"] = {"nb": HOSTILE, "en": HOSTILE}
     data["purposes"][0]["description"] = {"nb": HOSTILE, "en": HOSTILE}
     page = to_html(build_record(Manifest.model_validate(data), lang))  # type: ignore[arg-type]
-    parser = _Markup()
+    parser = Markup()
     parser.feed(page)
     assert "script" not in parser.tags and "onmouseover" not in parser.attributes
     # The reader sees the text as written: the heading, the name and the description.
