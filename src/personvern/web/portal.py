@@ -421,8 +421,8 @@ def delete(request: Request, me: Subject, _: Csrf, for_: For = None,
     response = page(request, "portal/deleted.html", {"signed_in": person.role != "self",
                                                      "for_q": "", "kept": kept,
                                                      "outcome": req.outcome or {}})
-    with unit(rt) as session:  # the erased person is signed out everywhere
-        sessions.end_all(session, rt.clock, "subject", person.id)
+    # The erasure itself ended the person's sessions everywhere (sessions.erased); only
+    # this browser's cookie is left to clear.
     if person.role == "self":
         sessions.clear_cookie(response, request, "subject")
     return response
