@@ -164,6 +164,8 @@ def test_rotate_rewraps_every_key_resumes_and_is_audited(env: dict[str, str],
                                 "rewrapped": len(ids)}
     same = pv(switched, "keys", "rotate", "--new-key-file", str(new_file))
     assert "is the current one" in error_line(same)
+    again = pv(env, "keys", "rotate", "--new-key-file", str(new_file))
+    assert again.returncode == 2 and "already finished" in error_line(again)
 
 
 def test_keys_help_tells_api_keys_and_the_master_key_apart() -> None:

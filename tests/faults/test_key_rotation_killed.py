@@ -62,8 +62,9 @@ def test_a_rotation_killed_at_random_batches_loses_no_key(template: Path, tmp_pa
     rng = random.Random(3)
     total = sum(v is not None for v in before.values())
     killed_at = []
-    # Kill points: after a random number of keys were rewrapped, the later one after more.
-    for target in sorted(rng.sample(range(1, total), 2)):
+    # Kill points: after a random number of keys were rewrapped, the later one after more;
+    # both in the first half, so a loaded machine still catches the process mid-way.
+    for target in sorted(rng.sample(range(1, total // 2), 2)):
         process = subprocess.Popen(args, env=env(demo), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
@@ -75,10 +76,16 @@ def test_a_rotation_killed_at_random_batches_loses_no_key(template: Path, tmp_pa
         killed_at.append((process.returncode, rewrapped(demo, new.key_id)))
     assert any(code == -signal.SIGKILL and 0 < n < total for code, n in killed_at), killed_at
 
+    # A kill can still land after the last batch; then the run says it is done, not redone.
+    unfinished = rows(demo / "personvern.db", "SELECT 1 FROM key_rotations "
+                      f"WHERE new_key_id = '{new.key_id}' AND finished_at IS NULL")
     done = pv(demo, "keys", "rotate", "--new-key-file", str(new_file), "--batch", "1",
               "--json")
-    assert done.code == 0, done.err
-    assert done.json()["resumed"] is True
+    if unfinished:
+        assert done.code == 0, done.err
+        assert done.json()["resumed"] is True
+    else:
+        assert done.code == 2 and "already finished" in done.err, done.err
     assert opened_keys(demo, new) == before
     assert len(rows(demo / "personvern.db", "SELECT 1 FROM key_rotations "
                     f"WHERE new_key_id = '{new.key_id}' AND finished_at IS NOT NULL")) == 1

@@ -53,6 +53,14 @@ def rotate(sessions: sessionmaker[Session], clock: Clock, keyring: Keyring, new:
             KeyRotation.finished_at.is_(None))).first()
         resumed = run is not None
         if run is None:
+            done = s.scalars(select(KeyRotation).where(
+                KeyRotation.old_key_id == old.key_id, KeyRotation.new_key_id == new.key_id,
+                KeyRotation.finished_at.is_not(None))).first()
+            if done is not None:
+                raise InvalidInput(
+                    f"the rotation from master key {old.key_id} to {new.key_id} already "
+                    f"finished at {done.finished_at:%Y-%m-%d %H:%M}; run Personvern with "
+                    "the new key file")
             run = KeyRotation(old_key_id=old.key_id, new_key_id=new.key_id, started_at=clock(),
                               rewrapped=0)
             s.add(run)
@@ -76,6 +84,10 @@ def rotate(sessions: sessionmaker[Session], clock: Clock, keyring: Keyring, new:
             current.rewrapped += len(rows)
             if not rows:
                 current.finished_at = clock()
+                # In the same transaction: chain heads signed under the old key would read
+                # as forged under the new one, and a kill must not leave a finished
+                # rotation with heads the new key cannot verify.
+                resign_checkpoints(conn, old, new)
                 append_audit(s, clock, actor, "crypto.rotation.finished",
                              f"key_rotation:{run_id}",
                              {"old_key_id": old.key_id, "new_key_id": new.key_id,
@@ -85,8 +97,5 @@ def rotate(sessions: sessionmaker[Session], clock: Clock, keyring: Keyring, new:
             break
         if progress is not None:
             progress(len(rows))
-    with transaction(sessions) as s:
-        # Chain heads signed under the old key would read as forged under the new one.
-        resign_checkpoints(s.connection(), old, new)
     keyring.clear_cache()
     return Rotation(run_id, old.key_id, new.key_id, total, resumed)
