@@ -9,15 +9,16 @@ checkpoint (a JSON file) is the same thing kept where the database's writers can
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, bindparam, event, select, text
+from sqlalchemy import Connection, Dialect, Select, Table, bindparam, event, select, text
 from sqlalchemy.orm import Session
 
 from personvern.crypto.keyring import Keyring, keyring_for
@@ -52,10 +53,9 @@ class Checkpoint:
     signature: str
 
     def signed_text(self) -> bytes:
-        """What the signature covers, in one canonical form."""
-        body = {"v": SCHEME, "chain": self.chain, "seq": self.seq, "hash": self.hash,
-                "at": _stamp(self.at), "key_id": self.key_id}
-        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        """What the signature covers, in one canonical form: the JSON object of v, chain,
+        seq, hash, at and key_id with sorted keys, no spaces and ASCII escapes."""
+        return _signed_text(self.chain, self.seq, self.hash, self.at, self.key_id)
 
     def as_json(self) -> dict[str, Any]:
         """The checkpoint as its exported file holds it."""
@@ -67,19 +67,28 @@ class Checkpoint:
         return f"event {self.seq} ({self.at:%Y-%m-%d %H:%M} UTC)"
 
 
+def _signed_text(chain: str, seq: int, head_hash: str, at: datetime, key_id: str) -> bytes:
+    # Spelled out rather than json.dumps(sort_keys=True): the same bytes (a test holds them
+    # equal) at a fraction of the cost, paid at every appending commit.
+    return (f'{{"at":{_quote(_stamp(at))},"chain":{_quote(chain)},"hash":{_quote(head_hash)},'
+            f'"key_id":{_quote(key_id)},"seq":{int(seq)},"v":{SCHEME}}}').encode()
+
+
 @lru_cache(maxsize=8)
 def _signing_key(master: MasterKey) -> bytes:
     return master.derive(_LABEL)
 
 
 def _mac(master: MasterKey, checkpoint: Checkpoint) -> str:
-    return hmac.new(_signing_key(master), checkpoint.signed_text(), hashlib.sha256).hexdigest()
+    return hmac.digest(_signing_key(master), checkpoint.signed_text(), "sha256").hex()
 
 
 def sign(master: MasterKey, chain: str, seq: int, head_hash: str, at: datetime) -> Checkpoint:
     """``chain``'s head ``seq`` with ``head_hash``, signed at ``at``."""
-    unsigned = Checkpoint(chain, seq, head_hash, as_utc(at), master.key_id, "")
-    return replace(unsigned, signature=_mac(master, unsigned))
+    at, key_id = as_utc(at), master.key_id
+    signed = _signed_text(chain, seq, head_hash, at, key_id)
+    signature = hmac.digest(_signing_key(master), signed, "sha256").hex()
+    return Checkpoint(chain, seq, head_hash, at, key_id, signature)
 
 
 def signature_problem(keyring: Keyring, checkpoint: Checkpoint) -> str | None:
@@ -121,8 +130,7 @@ def stored_checkpoint(conn: Connection, chain: str) -> Checkpoint | None:
 
 
 # Written out: SQLAlchemy's ON CONFLICT constructs are never cached, so they would be
-# compiled again at every commit, which cost more than everything else a checkpoint does.
-# PostgreSQL and SQLite (3.24+) spell the upsert the same.
+# compiled again at every commit. PostgreSQL and SQLite (3.24+) spell the upsert the same.
 _UPSERT = text(
     f"INSERT INTO {_TABLE.name} ({', '.join(_FIELDS)}) "
     f"VALUES ({', '.join(':' + n for n in _FIELDS)}) "
@@ -131,9 +139,30 @@ _UPSERT = text(
 ).bindparams(bindparam("at", type_=AwareDateTime()))
 
 
+@lru_cache(maxsize=4)
+def _driver_upsert(dialect: Dialect) -> tuple[str, tuple[str, ...] | None,
+                                               Callable[[Any], Any] | None]:
+    """The upsert as the driver takes it: its SQL, the order of positional parameters (None
+    for named ones) and how a time is bound, compiled once per dialect."""
+    compiled = _UPSERT.compile(dialect=dialect)
+    order = tuple(compiled.positiontup) if compiled.positiontup else None
+    return str(compiled), order, AwareDateTime().bind_processor(dialect)
+
+
 def store_checkpoint(conn: Connection, checkpoint: Checkpoint) -> None:
     """Make ``checkpoint`` its chain's stored one (one row per chain, replaced)."""
-    conn.execute(_UPSERT, {n: getattr(checkpoint, n) for n in _FIELDS})
+    # Straight to the driver, inside the same transaction: this runs at every appending
+    # commit, and SQLAlchemy's execution context cost more than the row write itself
+    # (benchmarks/consent.py measures appends with and without checkpoints).
+    sql, order, bind_time = _driver_upsert(conn.dialect)
+    values = {n: getattr(checkpoint, n) for n in _FIELDS}
+    if bind_time is not None:
+        values["at"] = bind_time(values["at"])
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, values if order is None else tuple(values[n] for n in order))
+    finally:
+        cursor.close()
 
 
 def note_append(session: Session, chain: str, head: Select[Any], seq: int, head_hash: str,

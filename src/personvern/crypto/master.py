@@ -11,6 +11,7 @@ import os
 import secrets
 import stat
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,7 @@ class MasterKey:
                 f"{KEY_BYTES} (base64 of 32 random bytes); {HOW_TO_CREATE}"
             )
 
-    @property
+    @cached_property  # asked at every wrap and every signed checkpoint
     def key_id(self) -> str:
         """16 hex digits naming this key; stored beside every key it wraps."""
         tag = hmac.new(self.secret, b"personvern master key id v1", hashlib.sha256)
