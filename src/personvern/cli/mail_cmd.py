@@ -51,7 +51,7 @@ def send(
 @app.command("list")
 def list_(
     status: Annotated[str | None, typer.Option(
-        "--status", help="queued, sending, sent or failed.", show_default=False)] = None,
+        "--status", help="queued, sending, sent, failed or cancelled.", show_default=False)] = None,
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many.", min=1)] = 50,
     manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
     now: NowOption = None,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from personvern.audit import append_audit
 from personvern.clock import fixed_clock
 from personvern.crypto.keyring import GET_KEY, keyring_for
-from personvern.mail.scrub import scrub_erased_mail
+from personvern.mail.scrub import cancel_moot_mail, scrub_erased_mail
 from personvern.storage.engine import sqlite_checkpoint
 
 _CHECKPOINT = "personvern.checkpoint"
@@ -29,6 +29,7 @@ def shred_subject(session: Session, subject_id: str, *, at: datetime, actor: str
     row = conn.execute(GET_KEY, {"sid": subject_id}).first()
     old_id = row.master_key_id if row is not None else None
     destroyed = keyring.shred(conn, subject_id, at)
+    cancel_moot_mail(session, subject_id)
     scrub_erased_mail(session, subject_id=subject_id)
     append_audit(session, fixed_clock(at), actor, "crypto.shredded", f"subject:{subject_id}",
                  {"destroyed": destroyed, "master_key_id": old_id, "reason": reason})

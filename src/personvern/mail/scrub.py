@@ -1,5 +1,6 @@
-"""Mail to an erased person: kept until delivered (the answer to their erasure request),
-then its address and body are blanked, so the outbox holds no copy of them."""
+"""Mail to an erased person: the answer to their request is kept until delivered, then its
+address and body are blanked; queued mail that no longer serves them is cancelled and blanked
+at once, so the outbox holds no copy of them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from personvern.consent.tables import Subject
 from personvern.mail.tables import OutboxMessage
 
 ERASED_TEXT = "[erased]"
-DONE = ("sent", "failed")
+DONE = ("sent", "failed", "cancelled")
+# Mail with no purpose once the person is erased: a reminder that their data will be
+# deleted, a sign-in link to a portal account that is gone, a code confirming a request they
+# can no longer pursue. The answer to their own request still goes (Art. 12(3) and (4)), and
+# so does anything else (a breach notice, Art. 34, is owed whatever happened since).
+# The kinds as their senders name them (tests/mail/test_erased_mail.py holds them equal).
+MOOT_AFTER_ERASURE = ("retention_notice", "sign_in", "request_verification")
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _SUBJECTS: Table = Subject.__table__  # type: ignore[assignment]
 
@@ -27,4 +34,15 @@ def scrub_erased_mail(session: Session, *, subject_id: str | None = None,
         stmt = stmt.where(_OUTBOX.c.id == message_id)
     result = session.connection().execute(stmt.values(
         to_address=ERASED_TEXT, body_text=ERASED_TEXT, body_html=None))
+    return int(result.rowcount or 0)
+
+
+def cancel_moot_mail(session: Session, subject_id: str) -> int:
+    """Cancel and blank the erased subject's queued mail that no longer serves them; how many."""
+    result = session.connection().execute(
+        update(_OUTBOX).where(_OUTBOX.c.subject_id == subject_id,
+                              _OUTBOX.c.status == "queued",
+                              _OUTBOX.c.kind.in_(MOOT_AFTER_ERASURE))
+        .values(status="cancelled", to_address=ERASED_TEXT, body_text=ERASED_TEXT,
+                body_html=None))
     return int(result.rowcount or 0)

@@ -32,7 +32,7 @@ from personvern.mail.scrub import scrub_erased_mail
 from personvern.mail.tables import OutboxMessage
 from personvern.storage.models import as_utc
 
-STATUSES = ("queued", "sending", "sent", "failed")
+STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
 DEFAULT_MAX_ATTEMPTS = 5
 _ERROR_MAX = 2000
 

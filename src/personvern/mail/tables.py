@@ -23,7 +23,8 @@ class OutboxMessage(Base):
     title: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
-    # queued -> sent, or failed after the attempts run out.
+    # queued -> sent, or failed after the attempts run out, or cancelled at the erasure of
+    # the person it was for (mail/scrub.py says which kinds).
     status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

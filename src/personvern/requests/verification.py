@@ -27,6 +27,7 @@ from personvern.mail.outbox import Mail, queue
 from personvern.requests.tables import VerificationCode
 from personvern.storage.models import as_utc
 
+KIND = "request_verification"  # the outbox kind of a confirmation code
 LIFETIME = timedelta(minutes=15)
 MAX_ATTEMPTS = 5
 # Crockford's base32 without I, L, O, U: nothing a person can misread when typing it.
@@ -104,7 +105,7 @@ def issue(
               "Har du ikke bedt om dette, kan du se bort fra e-posten. "
               "If you did not ask for this, ignore this e-mail."]
     queue(session, clock, Mail(
-        kind="request_verification", to_address=to_address,
+        kind=KIND, to_address=to_address,
         title="Bekreft forespørselen din / Confirm your request", body_text="\n".join(lines),
         subject_id=subject_id,
     ))

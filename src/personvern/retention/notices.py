@@ -18,6 +18,8 @@ from personvern.retention.clauses import MASK, cutoff, local_today
 from personvern.retention.people import S
 from personvern.storage.engine import storage_errors
 
+KIND = "retention_notice"  # the outbox kind of a reminder before deletion
+
 if TYPE_CHECKING:
     from personvern.retention.due import Due
 
@@ -49,7 +51,7 @@ def queue_notices(session: Session, manifest: Manifest, j: Jurisdiction, rule: R
             continue
         try:
             _, queued = queue(session, lambda: now, Mail(
-                kind="retention_notice", to_address=email, subject_id=sid, dedupe_key=key,
+                kind=KIND, to_address=email, subject_id=sid, dedupe_key=key,
                 title=f"{manifest.service.name}: kontoen din slettes {due.isoformat()} / "
                       f"your account will be deleted on {due.isoformat()}",
                 body_text=_body(manifest, rule, due.isoformat())))
@@ -84,7 +86,7 @@ def queue_row_notices(session: Session, manifest: Manifest, j: Jurisdiction,
             continue
         try:
             _, queued = queue(session, lambda: now, Mail(
-                kind="retention_notice", to_address=email,
+                kind=KIND, to_address=email,
                 dedupe_key=f"retention-notice:{rule.id}:{where}:{key}:{due.isoformat()}",
                 title=f"{manifest.service.name}: kontoen din slettes {due.isoformat()} / "
                       f"your account will be deleted on {due.isoformat()}",
