@@ -72,7 +72,8 @@ class OpenIn(Strict):
     subject: str | None = Field(None, min_length=1, max_length=320,
                                 description="subject id, e-mail, +phone or ext:ID")
     email: str | None = Field(None, min_length=3, max_length=320,
-                              description="the address the person wrote from (must be theirs)")
+                              description="the address the person wrote from (must be theirs)",
+                              json_schema_extra={"format": "email"})
     opened_by: Literal["self", "guardian", "admin", "owner"] = Field(
         "self", description="who asks; owner needs verified_by")
     acting_subject: str | None = Field(None, min_length=1, max_length=320,

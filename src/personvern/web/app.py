@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from personvern.clock import Clock, system_clock
 from personvern.settings import Settings
 from personvern.web import problems
+from personvern.web.links import add_links
 from personvern.web.middleware import DEFAULT_MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from personvern.web.schemas import GpcSupport, Problem
 
@@ -161,6 +162,7 @@ def create_app(
             components["Problem"] = Problem.model_json_schema(
                 ref_template="#/components/schemas/{model}"
             )
+            add_links(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

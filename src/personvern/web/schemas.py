@@ -50,7 +50,8 @@ class Problem(BaseModel):
 class SubjectIn(Strict):
     """Identities of a subject to find or create; at least one is required."""
 
-    email: str | None = Field(None, max_length=320, examples=["kari@example.no"])
+    email: str | None = Field(None, max_length=320, examples=["kari@example.no"],
+                              json_schema_extra={"format": "email"})
     phone: str | None = Field(None, max_length=32, examples=["+4791234567"])
     external_id: str | None = Field(None, max_length=200, examples=["user-1234"])
     birth_date: IsoDate | None = None
