@@ -95,11 +95,18 @@ wrk:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; \
 	fi
 
+# Every benchmark runs even when one fails; the failures are named at the end (exit 1).
+define BENCH_ALL
+	@failed=""; for b in benchmarks/[!_]*.py; do echo "== $$b"; \
+	  $(BIN)/python $$b $(1) || failed="$$failed $$b"; done; \
+	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed" >&2; exit 1; fi
+endef
+
 bench: install system-deps wrk
-	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(call BENCH_ALL,)
 
 bench-quick: install system-deps wrk
-	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
+	$(call BENCH_ALL,--quick)
 
 demo: install-demo
 	$(BIN)/personvern demo init $(DEMO_DIR) --subjects 2000 --force
