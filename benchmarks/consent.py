@@ -206,6 +206,85 @@ def appends(url: str, ids: list[str], count: int, rounds: int = 10) -> dict[str,
             "bare_per_s": count / bare}
 
 
+def concurrent_appends(url: str, ids: list[str], per_client: int,
+                       clients: tuple[int, ...] = (1, 8, 32)) -> dict[str, float]:
+    """Durable appends per second from 1, 8 and 32 threads: each write in its own
+    transaction (every writer waits for the one before it to commit) against group commit
+    (consent/group.py: the writers of a moment share one commit)."""
+    import threading
+
+    from personvern.consent.events import EventType
+    from personvern.consent.group import GroupCommit
+    from personvern.consent.service import ConsentContext, record_event
+    from personvern.manifest.loader import load_manifest
+    from personvern.runtime import EngineSources
+    from personvern.storage.engine import create_engine_for
+    from personvern.storage.session import make_sessionmaker, transaction
+
+    ctx = ConsentContext.of(load_manifest(MANIFEST).manifest, "b" * 64, EngineSources())
+    engine = create_engine_for(url)
+    sessions = make_sessionmaker(engine)
+    group = GroupCommit(sessions)
+    at = T0 + timedelta(days=3650)
+    pool = iter(random.Random(5).sample(ids, min(len(ids), 2 * sum(clients) * per_client)))
+    figures: dict[str, float] = {}
+    for n in clients:
+        for mode in ("alone", "grouped"):
+            people = [[next(pool) for _ in range(per_client)] for _ in range(n)]
+            start = threading.Barrier(n + 1)
+
+            def write(sid: str, session: object) -> None:
+                record_event(session, ctx, at, sid,  # type: ignore[arg-type]
+                             EventType.OBJECTION_RAISED, purpose_id="ad_pixels")
+
+            def client(mine: list[str], mode: str = mode,
+                       start: threading.Barrier = start) -> None:
+                start.wait()
+                for sid in mine:
+                    if mode == "grouped":
+                        group.run(lambda s, sid=sid: write(sid, s))
+                    else:
+                        with transaction(sessions) as s:
+                            write(sid, s)
+
+            threads = [threading.Thread(target=client, args=(p,)) for p in people]
+            for t in threads:
+                t.start()
+            start.wait()
+            started = time.perf_counter()
+            for t in threads:
+                t.join()
+            figures[f"{mode}_{n}_clients_per_s"] = n * per_client / (
+                time.perf_counter() - started)
+    figures["grouped_writes_per_commit"] = group.writes / max(group.batches, 1)
+    engine.dispose()
+    return figures
+
+
+def postgres_people(count: int) -> Iterator[tuple[str, list[str]]]:
+    """A migrated database with ``count`` subjects on a throwaway PostgreSQL cluster that
+    flushes every commit (fsync and synchronous_commit on, as in production)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from personvern.consent.subjects import create_subject
+    from personvern.storage.engine import create_engine_for
+    from personvern.storage.migrate import upgrade
+    from personvern.storage.session import make_sessionmaker, transaction
+    from pgcluster import PgCluster
+
+    cluster = PgCluster.start(durable=True)
+    try:
+        url = cluster.create_database()
+        upgrade(url)
+        engine = create_engine_for(url)
+        with transaction(make_sessionmaker(engine)) as s:
+            ids = [create_subject(s, lambda: T0, {"external_id": f"pg-{i}"})[0].id
+                   for i in range(count)]
+        engine.dispose()
+        yield url, ids
+    finally:
+        cluster.stop()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -321,6 +400,12 @@ def main() -> None:
         net = http(workdir, url, ids, seconds)
         log("durable appends")
         app = appends(url, ids, append_count)
+        log("concurrent appends, alone and grouped")
+        per_client = max(10, append_count // 20)
+        together = concurrent_appends(url, ids, per_client)
+    log("concurrent appends on PostgreSQL, alone and grouped")
+    with contextmanager(postgres_people)(2 * 41 * per_client) as (pg_url, pg_ids):
+        on_pg = concurrent_appends(pg_url, pg_ids, per_client)
     ours, bare = net["ours"], net["bare"]  # type: ignore[index]
     figures = {
         "in_process_decisions_per_s": round(1 / proc["decide_s"]),
@@ -334,6 +419,8 @@ def main() -> None:
         "durable_appends_per_s": round(app["ours_per_s"]),
         "durable_appends_without_checkpoints_per_s": round(app["off_per_s"]),
         "handwritten_insert_commit_per_s": round(app["bare_per_s"]),
+        **{f"appends_{k}": round(v, 1) for k, v in together.items()},
+        **{f"postgres_appends_{k}": round(v, 1) for k, v in on_pg.items()},
         "store_build_s": round(build_s, 1),
         "targets": {"in_process_decisions_per_s": 100_000, "http_vs_bare_min": 0.5,
                     "durable_appends_per_s": 2000, "checkpoints_vs_without_min": 0.9},
@@ -344,6 +431,12 @@ def main() -> None:
         "http_throughput_vs_bare_fastapi": ratio(ours["rps"], bare["rps"]),  # type: ignore[index]
         "append_throughput_vs_handwritten_sql": ratio(app["ours_per_s"], app["bare_per_s"]),
         "append_throughput_checkpoints_vs_without": ratio(app["ours_per_s"], app["off_per_s"]),
+        "grouped_vs_alone_at_32_clients": ratio(together["grouped_32_clients_per_s"],
+                                                together["alone_32_clients_per_s"]),
+        "grouped_32_clients_vs_handwritten_sql": ratio(together["grouped_32_clients_per_s"],
+                                                       app["bare_per_s"]),
+        "postgres_grouped_vs_alone_at_32_clients": ratio(on_pg["grouped_32_clients_per_s"],
+                                                         on_pg["alone_32_clients_per_s"]),
     }
     size = {"subjects": subjects, "events": events, "decisions_timed": decisions,
             "appends_timed": append_count,

@@ -89,6 +89,7 @@ class PgCluster:
     user: str = "postgres"
     _as_user: list[str] = field(default_factory=list)
     _stopped: bool = False
+    durable: bool = False  # flush every commit to disk, as a production server does
 
     @property
     def datadir(self) -> Path:
@@ -101,8 +102,9 @@ class PgCluster:
         return self.root / "postgres.log"
 
     @classmethod
-    def start(cls, attempts: int = 3) -> PgCluster:
-        """initdb a fresh cluster in a temporary directory and start it on a free port."""
+    def start(cls, attempts: int = 3, *, durable: bool = False) -> PgCluster:
+        """initdb a fresh cluster in a temporary directory and start it on a free port;
+        ``durable``: with PostgreSQL's own defaults for flushing (benchmarks of commits)."""
         bindir = find_bindir()
         as_user, owner = _run_as()
         root = Path(tempfile.mkdtemp(prefix="personvern-pg-"))
@@ -113,7 +115,7 @@ class PgCluster:
             (root / "sock").mkdir()
             if owner is not None:
                 os.chown(root / "sock", owner.pw_uid, owner.pw_gid)
-            cluster = cls(bindir=bindir, root=root, port=0, _as_user=as_user)
+            cluster = cls(bindir=bindir, root=root, port=0, _as_user=as_user, durable=durable)
             cluster._initdb()
             for attempt in range(attempts):
                 # Another process may take the port between our probe and the server's bind.
@@ -146,6 +148,8 @@ class PgCluster:
     def _write_conf(self) -> None:
         settings = {**SERVER_SETTINGS, "port": str(self.port),
                     "unix_socket_directories": f"'{self.root / 'sock'}'"}
+        if self.durable:
+            settings.update(fsync="on", synchronous_commit="on", full_page_writes="on")
         conf = self.datadir / "postgresql.auto.conf"
         # Written as root keeps the file's owner (postgres); later lines win on restart.
         with conf.open("a", encoding="utf-8") as out:

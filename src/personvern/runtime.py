@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from personvern.clock import Clock, system_clock
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from personvern.apikeys import KeyCache
+    from personvern.consent.group import GroupCommit
     from personvern.consent.service import ConsentContext
     from personvern.crypto.keyring import Keyring
     from personvern.crypto.master import MasterKey
@@ -86,6 +88,13 @@ class Runtime:
 
         with transaction(self.sessions) as session:
             yield session
+
+    @cached_property
+    def ledger_writes(self) -> GroupCommit:
+        """Consent writes of concurrent requests, committed several to a transaction."""
+        from personvern.consent.group import GroupCommit
+
+        return GroupCommit(self.sessions)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -30,7 +30,7 @@ from personvern.consent.subjects import (
 )
 from personvern.consent.tables import ApiKey, LedgerEvent, Subject
 from personvern.errors import Unauthorized
-from personvern.web.deps import gpc_signal, hashed_evidence, need, runtime, unit
+from personvern.web.deps import collisions, gpc_signal, hashed_evidence, need, runtime, unit
 from personvern.web.problems import responses
 from personvern.web.schemas import (
     ActivityOut,
@@ -151,7 +151,8 @@ def record_consent(
     rt = runtime(request)
     extra = body.evidence.model_dump(exclude={"ip", "user_agent"}, exclude_none=True)
     evidence = hashed_evidence(request, extra, body.evidence.ip, body.evidence.user_agent)
-    with unit(rt) as session:
+
+    def write(session: Session) -> tuple[EventOut, bool]:
         subject = get_subject(session, body.subject)
         actor_id = (get_subject(session, body.actor_subject_id).id
                     if body.actor_subject_id is not None else None)
@@ -160,7 +161,12 @@ def record_consent(
             purpose_id=body.purpose, actor=body.actor, channel=body.channel,
             actor_subject_id=actor_id, evidence=evidence, idempotency_key=idempotency_key,
         )
-        out = _event_out(row)
+        return _event_out(row), replayed
+
+    # Committed with the other writers of this moment (consent/group.py), answered only
+    # once that commit has returned.
+    with collisions():
+        out, replayed = rt.ledger_writes.run(write)
     if replayed:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"

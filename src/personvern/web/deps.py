@@ -43,9 +43,15 @@ def runtime(request: Request) -> Runtime:
 @contextmanager
 def unit(rt: Runtime) -> Iterator[Session]:
     """One transaction for one request; a unique-key race becomes a 409, not a 500."""
+    with collisions(), rt.transaction() as session:
+        yield session
+
+
+@contextmanager
+def collisions() -> Iterator[None]:
+    """A unique-key race with a concurrent request as a 409, not a 500."""
     try:
-        with rt.transaction() as session:
-            yield session
+        yield
     except IntegrityError as err:
         raise Conflict("the request collided with a concurrent change; retry it") from err
 
