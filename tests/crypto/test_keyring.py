@@ -153,3 +153,37 @@ def test_the_master_key_is_never_shown() -> None:
     assert key.encoded() not in repr(settings) and key.encoded() not in repr(key)
     assert get_settings(master_key_file=Path("k.key")).master_key_file == Path("k.key")
     assert len(key.key_id) == 16 and key.key_id not in key.encoded()
+
+
+@pytest.mark.postgres
+def test_two_writers_minting_one_subjects_key_end_with_the_same_key(
+        postgres_url: str, keyring: Keyring) -> None:
+    """Both find no key and insert one; the second insert meets the first's row, does
+    nothing, and takes the first's key instead of its own (else data sealed by one writer
+    could not be opened by the other)."""
+    import threading
+
+    from personvern.storage.engine import create_engine_for
+    from personvern.storage.migrate import upgrade
+
+    upgrade(postgres_url)
+    engine = create_engine_for(postgres_url)
+    other = Keyring(keyring.master)  # another process: its own cache
+    first_inserted, keys = threading.Event(), {}
+
+    def second() -> None:
+        assert first_inserted.wait(30)
+        with engine.begin() as conn:  # waits on the first's uncommitted row, then yields
+            keys["second"] = other.key(conn, "s1", create=True, now=NOW)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with engine.begin() as conn:
+        keys["first"] = keyring.key(conn, "s1", create=True, now=NOW)
+        first_inserted.set()
+        thread.join(0.5)  # the second is blocked on our row until we commit
+        assert thread.is_alive()
+    thread.join(30)
+    engine.dispose()
+    assert keys["first"] is not None and keys["second"] is not None
+    assert keys["first"].raw == keys["second"].raw

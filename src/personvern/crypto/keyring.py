@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import (
     Connection,
     Engine,
+    LargeBinary,
     Table,
     bindparam,
     event,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Session
@@ -221,8 +223,10 @@ class Keyring:
         values = {"subject_id": subject_id, "wrapped": self.wrap(subject_id, raw),
                   "master_key_id": self.master.key_id,
                   "created_at": now or datetime.now().astimezone()}
-        c.execute(_insert_ignoring_duplicates(c), values)
-        found = self._load(c, subject_id)  # another process may have won the race
+        if c.execute(_INSERT_NEW_KEY, values).rowcount == 1:
+            found: DataKey | _Missing | _Shredded = DataKey(raw, AESGCM(raw))
+        else:  # another process won the race: its key (or its tombstone) is the one
+            found = self._load(c, subject_id)
         if not isinstance(found, DataKey):
             raise Conflict(f"subject {subject_id} was erased meanwhile")
         if self.store is not None:
@@ -317,14 +321,15 @@ def _json(value: Any) -> bytes:
                       default=str).encode()
 
 
-def _insert_ignoring_duplicates(c: Connection) -> Any:
-    if c.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(_KEYS).on_conflict_do_nothing(index_elements=["subject_id"])
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(_KEYS).on_conflict_do_nothing(index_elements=["subject_id"])
+# Written out once: SQLAlchemy's ON CONFLICT constructs are never cached, so building one per
+# new key recompiled it each time (most of a first consent's cost). PostgreSQL and SQLite
+# (3.24+) spell it the same.
+_INSERT_NEW_KEY = text(
+    f"INSERT INTO {_KEYS.name} (subject_id, wrapped, master_key_id, created_at) "
+    "VALUES (:subject_id, :wrapped, :master_key_id, :created_at) "
+    "ON CONFLICT (subject_id) DO NOTHING"
+).bindparams(bindparam("wrapped", type_=LargeBinary()),
+             bindparam("created_at", type_=_KEYS.c.created_at.type))
 
 
 # A transaction's new keys join the cache when it commits; its shredded ones leave it again
