@@ -77,6 +77,8 @@ def engine_db(demo: Path) -> Any:
 
 
 def counts(demo: Path) -> dict[str, int]:
+    import personvern.schema  # noqa: F401 - every table in the metadata, whatever ran before
+
     engine = engine_db(demo)
     try:
         with make_sessionmaker(engine)() as s:

@@ -53,6 +53,8 @@ def service(rt: Runtime, ctx: Context) -> Iterator[Requests]:
 
 def all_counts(session: Session) -> dict[str, int]:
     """Rows in every table of the engine's database."""
+    import personvern.schema  # noqa: F401 - every table in the metadata, whatever ran before
+
     return {t.name: int(session.scalar(select(func.count()).select_from(t)) or 0)
             for t in Base.metadata.sorted_tables}
 

@@ -12,6 +12,7 @@ from personvern.cli import (
     consent_cmd,
     db_cmd,
     demo_cmd,
+    discover_cmd,
     init_cmd,
     keys_cmd,
     ledger_cmd,
@@ -34,6 +35,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.command("check")(check_cmd.check)
+app.command("discover")(discover_cmd.discover)
 app.command("init")(init_cmd.init)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(subject_cmd.app, name="subject")

@@ -1,0 +1,300 @@
+"""Reflect a database's schema, sample a bounded number of rows per table and classify each
+column: the kind of personal data it holds and how sure that is, the identity it finds a
+person by, the references between tables, and the dates that could start a retention clock.
+
+Bounded: at most ``sample`` rows per table, read with a plain LIMIT (no ORDER BY, no COUNT),
+so a table of a billion rows costs what a table of ``sample`` rows does; on PostgreSQL each
+read also has a statement timeout. Values never leave this module unmasked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.types import Date, DateTime, LargeBinary
+
+from personvern.discover.recognisers import (
+    RECOGNISERS,
+    Recogniser,
+    found_in_text,
+    is_moment,
+    mask,
+    suggested_by_name,
+)
+from personvern.errors import InvalidInput, StorageError
+from personvern.storage.engine import one_line, parse_url, safe_url, storage_errors
+
+SAMPLE = 1000
+STATEMENT_TIMEOUT_MS = 5000
+CONFIDENT = 0.6  # below this a column is reported, not proposed for the data map
+_OVERLAP_VALUES = 50  # distinct values tried against another table's key
+
+
+@dataclass
+class ColumnFinding:
+    """What one column holds, as far as its name and its sampled values tell."""
+
+    name: str
+    type: str
+    kind: str | None = None
+    category: str | None = None
+    identity: str | None = None
+    confidence: float = 0.0
+    non_null: int = 0
+    matched: int = 0
+    examples: list[str] = field(default_factory=list)  # masked
+    note: str = ""
+    in_text: list[str] = field(default_factory=list)
+    is_date: bool = False
+
+    @property
+    def proposed(self) -> bool:
+        """Whether the data map should declare it."""
+        return (self.category is not None or self.identity is not None
+                ) and self.confidence >= CONFIDENT
+
+
+@dataclass
+class Reference:
+    """``column`` holds keys of ``to`` (``table.column``), and how that was found."""
+
+    column: str
+    to: str
+    how: str
+
+
+@dataclass
+class TableFinding:
+    """One table: its key, its columns, its references and its date columns."""
+
+    name: str
+    key: str | None
+    sampled: int
+    columns: list[ColumnFinding]
+    references: list[Reference] = field(default_factory=list)
+    dates: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class Discovery:
+    """What one database holds."""
+
+    url: str
+    tables: list[TableFinding]
+    seconds: float
+
+
+def discover(url: str, *, sample: int = SAMPLE) -> Discovery:
+    """Reflect and sample the database at ``url``; StorageError if it cannot be read."""
+    if sample < 1:
+        raise InvalidInput(f"--sample must be at least 1, not {sample}")
+    started = time.perf_counter()
+    engine = _read_only_engine(url)
+    try:
+        with storage_errors(engine.url), engine.connect() as conn:
+            tables = _scan(conn, sample)
+    finally:
+        engine.dispose()
+    return Discovery(engine.url.render_as_string(hide_password=True), tables,
+                     time.perf_counter() - started)
+
+
+def _read_only_engine(url: str) -> Engine:
+    """An engine that cannot change the database it reads: SQLite opened read-only (no
+    file created, no journal mode switched), PostgreSQL in read-only transactions."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if not path or path == ":memory:":
+            raise InvalidInput(f"{safe_url(parsed)} is not a database file to discover")
+        if not Path(path).is_file():
+            raise StorageError(f"no SQLite database at {path}")
+        return create_engine(f"sqlite:///file:{quote(str(Path(path).resolve()))}"
+                             "?mode=ro&uri=true")
+    engine = create_engine(parsed, connect_args={"connect_timeout": 10})
+
+    @event.listens_for(engine, "begin")
+    def _read_only(conn: Connection) -> None:
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+    return engine
+
+
+def _scan(conn: Connection, sample: int) -> list[TableFinding]:
+    inspector = inspect(conn)
+    names = sorted(inspector.get_table_names())
+    metadata = MetaData()
+    found: list[TableFinding] = []
+    samples: dict[str, list[dict[str, Any]]] = {}
+    for name in names:
+        table = Table(name, metadata, autoload_with=conn)
+        key = _key(table)
+        try:
+            rows = _sample(conn, table, sample)
+        except SQLAlchemyError as err:  # one unreadable table does not stop the others
+            found.append(TableFinding(name, key, 0, [], note=f"not read: {one_line(err)}"))
+            continue
+        samples[name] = rows
+        columns = [_classify(column, [row[column.name] for row in rows]) for column in table.c]
+        finding = TableFinding(name, key, len(rows), columns)
+        finding.dates = [c.name for c in columns
+                         if c.is_date and not (c.proposed and c.kind == "birth date")]
+        for fk in inspector.get_foreign_keys(name):
+            for local, remote in zip(fk["constrained_columns"], fk["referred_columns"],
+                                     strict=False):
+                finding.references.append(
+                    Reference(local, f"{fk['referred_table']}.{remote}", "foreign key"))
+        found.append(finding)
+    _identify_people(found)
+    _infer_references(conn, metadata, found, samples)
+    return found
+
+
+def _key(table: Table) -> str | None:
+    keys = [c.name for c in table.primary_key.columns]
+    return keys[0] if len(keys) == 1 else None
+
+
+def _sample(conn: Connection, table: Table, sample: int) -> list[dict[str, Any]]:
+    if conn.dialect.name == "postgresql":
+        # Bounded in time as well as rows; local to this read's transaction.
+        with conn.begin_nested() if conn.in_transaction() else conn.begin():
+            conn.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+            return [dict(r._mapping) for r in conn.execute(select(table).limit(sample))]
+    return [dict(r._mapping) for r in conn.execute(select(table).limit(sample))]
+
+
+def _classify(column: Any, values: Sequence[Any]) -> ColumnFinding:
+    finding = ColumnFinding(column.name, str(column.type))
+    present = [v for v in values if v is not None]
+    finding.non_null = len(present)
+    if isinstance(column.type, LargeBinary) or any(isinstance(v, bytes | bytearray)
+                                                   for v in present[:20]):
+        finding.note = "binary: not classified by value"
+        return finding
+    texts = [_as_text(v) for v in present]
+    finding.is_date = isinstance(column.type, Date | DateTime) or (
+        bool(texts) and all(is_moment(t) for t in texts[:50]))
+    hint = suggested_by_name(column.name)
+    best: tuple[float, Recogniser, int] | None = None
+    for recogniser in RECOGNISERS:
+        if recogniser.name == "free text" and recogniser is not hint:
+            continue  # long text alone says nothing; it needs its name to say so too
+        matched = sum(1 for t in texts if recogniser.matches(t))
+        if not matched:
+            continue
+        share = matched / len(texts)
+        named = hint is recogniser
+        if recogniser.weak:
+            score = share * (0.9 if named else 0.4)
+        else:
+            score = min(0.99, share + (0.05 if named else 0.0))
+        if best is None or score > best[0]:
+            best = (score, recogniser, matched)
+    if best is not None:
+        score, recogniser, matched = best
+        finding.kind, finding.category = recogniser.name, recogniser.category
+        finding.identity = recogniser.identity
+        finding.confidence, finding.matched = round(score, 2), matched
+        finding.examples = [mask(t) for t in texts if recogniser.matches(t)][:3]
+        finding.note = (f"{matched} of {len(texts)} sampled values match: {recogniser.name}"
+                        + (f"; the name {column.name!r} says so too" if hint is recogniser
+                           else ""))
+    elif hint is not None:
+        finding.kind, finding.category = hint.name, hint.category
+        finding.confidence = 0.1 if texts else 0.3
+    if hint is not None and finding.kind in (None, hint.name) and not finding.matched:
+        finding.note = (f"the name {column.name!r} suggests {hint.name}, but none of "
+                        f"{len(texts)} sampled values is one" if texts else
+                        f"the name {column.name!r} suggests {hint.name}; no value to check")
+    elif hint is not None and finding.kind != hint.name:  # named one thing, holds another
+        finding.note += (f"; the name {column.name!r} suggests {hint.name}, but none of "
+                         f"{len(texts)} sampled values is one")
+    if finding.kind is None or finding.kind == "free text":
+        inside = {r.name for t in texts[:200] for r in found_in_text(t)}
+        finding.in_text = sorted(inside)
+        if inside:
+            finding.note = (finding.note + "; " if finding.note else "") + (
+                "inside the text: " + ", ".join(sorted(inside)))
+    return finding
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _identify_people(tables: Iterable[TableFinding]) -> None:
+    """A table holding e-mail, phone or national id columns is about people: its key is the
+    user id other tables point at."""
+    for table in tables:
+        if table.key and any(c.proposed and c.identity for c in table.columns):
+            for column in table.columns:
+                if column.name == table.key and column.identity is None:
+                    column.identity, column.confidence = "user_id", 0.9
+                    column.note = "the key of a table of people"
+
+
+def _infer_references(conn: Connection, metadata: MetaData, tables: list[TableFinding],
+                      samples: dict[str, list[dict[str, Any]]]) -> None:
+    """Columns that hold another table's keys without a declared foreign key: by name
+    (``user_id`` → users.id) or by values (every sampled value is a key there)."""
+    people = [t for t in tables if t.key and any(c.identity for c in t.columns)]
+    by_name = {t.name.lower(): t for t in tables if t.key}
+    for table in tables:
+        declared = {r.column for r in table.references}
+        for column in table.columns:
+            name = column.name.lower()
+            if (column.name in declared or column.name == table.key
+                    or not (name.endswith("_id") or name.endswith("id"))):
+                continue
+            stem = name.removesuffix("_id").removesuffix("id")
+            named = [by_name[n] for n in (stem, stem + "s", stem + "es") if n in by_name]
+            candidates = named + [t for t in people if t not in named]
+            values = {row[column.name] for row in samples.get(table.name, [])
+                      if row[column.name] is not None}
+            if len(values) < 2:
+                continue
+            for target in candidates:
+                if target is table and not named:
+                    continue
+                if _all_keys(conn, metadata, target, list(values)[:_OVERLAP_VALUES]):
+                    how = "name and values" if target in named else "values"
+                    table.references.append(Reference(column.name,
+                                                      f"{target.name}.{target.key}", how))
+                    break
+
+
+def _all_keys(conn: Connection, metadata: MetaData, target: TableFinding,
+              values: list[Any]) -> bool:
+    table = metadata.tables[target.name]
+    key = table.c[target.key]  # type: ignore[index]
+    try:
+        hits = conn.execute(select(func.count()).select_from(table).where(
+            key.in_(values))).scalar_one()
+    except SQLAlchemyError:  # a type the key cannot be compared with: not a reference
+        if conn.in_transaction():
+            conn.rollback()
+        return False
+    return int(hits) == len(values)
