@@ -84,6 +84,12 @@ def test_errors_carry_the_problem(pv: PersonvernClient) -> None:
     with pytest.raises(ForbiddenError) as caught:
         pv.record_consent(child.id, "newsletter", actor="guardian", actor_subject_id=parent.id)
     assert caught.value.status == 403 and not isinstance(caught.value, MissingScopeError)
+    pv.link_guardian(child.id, parent.id, verified_by="BankID")
+    given = pv.record_consent(child.id, "newsletter", actor="guardian",
+                              actor_subject_id=parent.id)
+    assert pv.decide(child.id, "newsletter") and ledger_count(app) == before + 1
+    assert pv.subject(child.id).raw["guardians"] == [parent.id] and given.seq > 0
+    before += 1
     assert ledger_count(app) == before
 
 
