@@ -39,7 +39,9 @@ class PersonvernAPIError(PersonvernError):
         self.title = title
         self.detail = detail
         self.problem: dict[str, Any] = dict(problem or {})
-        self.type: str = str(self.problem.get("type", TYPE_PREFIX + self.slug))
+        # No answer (ServerUnavailable) has no type: nothing was said.
+        self.type: str = str(self.problem.get("type", TYPE_PREFIX + self.slug
+                                              if self.slug else ""))
         super().__init__(f"{status} {title}: {detail}" if status else f"{title}: {detail}")
 
     @classmethod
