@@ -1,6 +1,8 @@
 // The client's errors: one class per problem `type` the server documents (docs/api.md).
 // Branch on the class (`err instanceof UnknownPurposeError`), never on `title` or `detail`.
 
+import type { components } from "./schema.js";
+
 export const TYPE_PREFIX = "urn:personvern:problem:";
 
 /** RFC 9457 problem details, as the server sends them. */
@@ -72,16 +74,23 @@ export class EngineError extends PersonvernAPIError { static override readonly s
 export class HTTPProblemError extends PersonvernAPIError { static override readonly slug: string = "http-error"; }
 
 type ErrorClass = typeof PersonvernAPIError;
+/** The problem types the server's OpenAPI document lists, without the URN prefix. */
+export type ProblemSlug = components["schemas"]["Problem"]["type"] extends infer T
+  ? T extends `${typeof TYPE_PREFIX}${infer S}` ? S : never : never;
 
-/** slug -> class; a test checks it against the server's list of types. */
-export const ERRORS: Readonly<Record<string, ErrorClass>> = Object.fromEntries(
-  [NotFoundError, UnknownSubjectError, UnknownPurposeError, RouteNotFoundError,
-    MethodNotAllowedError, MalformedJSONError, InvalidRequestError, InvalidInputError,
-    IncompletePolicyError, UnauthorizedError, ForbiddenError, MissingScopeError, ConflictError,
-    BodyTooLargeError, RateLimitedError, InvalidManifestError, ServerConfigurationError,
-    StorageUnavailableError, ServerError, EngineError, HTTPProblemError,
-  ].map((kind) => [kind.slug, kind]),
-);
+/** slug -> class. Typed by the OpenAPI document: a type without its class fails tsc. */
+export const ERRORS: Readonly<Record<ProblemSlug, ErrorClass>> = {
+  "unknown-subject": UnknownSubjectError, "unknown-purpose": UnknownPurposeError,
+  "not-found": NotFoundError, "route-not-found": RouteNotFoundError,
+  "method-not-allowed": MethodNotAllowedError, "malformed-json": MalformedJSONError,
+  "invalid-request": InvalidRequestError, "invalid-input": InvalidInputError,
+  "incomplete-policy": IncompletePolicyError, "unauthorized": UnauthorizedError,
+  "missing-scope": MissingScopeError, "forbidden": ForbiddenError, "conflict": ConflictError,
+  "body-too-large": BodyTooLargeError, "rate-limited": RateLimitedError,
+  "invalid-manifest": InvalidManifestError, "configuration": ServerConfigurationError,
+  "storage-unavailable": StorageUnavailableError, "server-error": ServerError,
+  "error": EngineError, "http-error": HTTPProblemError,
+};
 
 const BY_STATUS: Readonly<Record<number, ErrorClass>> = {
   401: UnauthorizedError, 403: ForbiddenError, 404: NotFoundError, 405: MethodNotAllowedError,
@@ -94,7 +103,9 @@ export function errorFor(body: unknown, response: Response): PersonvernAPIError 
   const fallback = BY_STATUS[response.status] ?? HTTPProblemError;
   if (body && typeof body === "object" && "title" in body) {
     const problem = body as Problem;
-    const kind = ERRORS[String(problem.type ?? "").replace(TYPE_PREFIX, "")] ?? fallback;
+    const slug = String(problem.type ?? "").replace(TYPE_PREFIX, "") as ProblemSlug;
+    // A type newer than this client: typed by its status instead.
+    const kind = (ERRORS as Partial<Record<string, ErrorClass>>)[slug] ?? fallback;
     return new kind({ ...problem, status: problem.status ?? response.status }, response.headers);
   }
   // Not ours (a proxy's HTML page, say): typed by its status alone.
