@@ -48,15 +48,16 @@ def create_key(manifest: Path, db_url: str, name: str, scopes: tuple[str, ...]) 
 
 @contextmanager
 def serve(directory: Path, manifest: dict[str, Any] | None = None,
-          env: dict[str, str] | None = None) -> Iterator[Served]:
-    """``personvern serve`` on a fresh SQLite database until the block ends."""
+          env: dict[str, str] | None = None, now: str | None = NOW) -> Iterator[Served]:
+    """``personvern serve`` on a fresh SQLite database until the block ends; ``now`` None
+    runs it on the real clock."""
     path = write_manifest(directory, manifest or api_manifest_dict())
     db_url = f"sqlite:///{directory / 'personvern.db'}"
     key = create_key(path, db_url, "the web app", APP_SCOPES)
     port = free_port()
     command = [str(Path(sys.executable).with_name("personvern")), "serve",
-               "--manifest", str(path), "--db", db_url, "--port", str(port), "--now", NOW,
-               "--log-level", "warning"]
+               "--manifest", str(path), "--db", db_url, "--port", str(port),
+               "--log-level", "warning", *(["--now", now] if now else [])]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env={**os.environ, "PERSONVERN_EVIDENCE_KEY": "test", **(env or {})})
     url = f"http://127.0.0.1:{port}"
@@ -77,3 +78,22 @@ def serve(directory: Path, manifest: dict[str, Any] | None = None,
         proc.terminate()
         _, err = proc.communicate(timeout=20)
     assert b"Traceback" not in err, err.decode()
+
+
+def carry_out(server: Served, type_: str, email: str) -> tuple[str, dict[str, Any]]:
+    """Open a request for the person with ``email`` as the privacy owner and run it; the
+    request id and what ``GET /api/v1/requests/{id}`` then shows."""
+    owner = create_key(server.manifest, server.db_url, f"the owner's tools ({type_})",
+                       ("subjects:write", "requests:open", "requests:run", "requests:read"))
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {owner}"},
+                      timeout=30) as api:
+        subject = api.post("/api/v1/subjects", json={"email": email, "external_id": "23"})
+        opened = api.post("/api/v1/requests", json={
+            "type": type_, "subject": subject.json()["id"], "opened_by": "owner",
+            "verified_by": "called back on the number on file"})
+        assert opened.status_code == 201, opened.text
+        rid = str(opened.json()["id"])
+        ran = api.post(f"/api/v1/requests/{rid}/run", json={"reason": "the person asked"})
+        assert ran.status_code == 200 and ran.json()["state"] == "completed", ran.text
+        shown: dict[str, Any] = api.get(f"/api/v1/requests/{rid}").json()
+    return rid, shown
