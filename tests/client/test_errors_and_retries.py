@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -16,6 +19,7 @@ from personvern.client import (
     PersonvernClient,
     RouteNotFoundError,
     ServerUnavailable,
+    StorageUnavailableError,
     UnauthorizedError,
     UnknownPurposeError,
     UnknownSubjectError,
@@ -85,3 +89,56 @@ def test_a_server_that_accepts_but_never_answers_does_not_hang() -> None:
                 pytest.raises(ServerUnavailable, match=r"after 2 attempts .*ReadTimeout"):
             pv.decide("ext:1", "newsletter")
         assert time.monotonic() - started < 3
+
+
+class Flaky:
+    """A server on loopback whose database is away: 503 problems, then a decision."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.seen = 0
+        flaky = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                flaky.seen += 1
+                if flaky.seen <= flaky.failures:
+                    status, kind = 503, "application/problem+json"
+                    body = {"type": "urn:personvern:problem:storage-unavailable",
+                            "title": "Storage unavailable", "status": 503,
+                            "detail": "the database cannot be reached", "instance": self.path}
+                else:
+                    status, kind = 200, "application/json"
+                    body = {"allowed": True, "purpose": "newsletter", "basis": "consent",
+                            "reason": "consent given", "code": "consent_given",
+                            "at": "2027-03-01T11:00:00Z", "subject_id": "s", "gpc": False}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> Flaky:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_database_away_for_a_moment_is_retried_then_named() -> None:
+    with Flaky(failures=2) as flaky, PersonvernClient(flaky.url, "pv_x", backoff=0.01) as pv:
+        assert pv.decide("ext:1", "newsletter").allowed and flaky.seen == 3
+    with Flaky(failures=5) as flaky, PersonvernClient(flaky.url, "pv_x", retries=1,
+                                                      backoff=0.01) as pv:
+        with pytest.raises(StorageUnavailableError, match="database cannot be reached"):
+            pv.decide("ext:1", "newsletter")
+        assert flaky.seen == 2
