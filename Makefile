@@ -13,7 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: help demo test test-fast lint lock bench bench-quick docs system-deps postgres chromium wrk clean \
-        install install-demo
+        install install-demo node ts-deps ts-build
 
 help:
 	@echo "make demo   - check the five example manifests and show the reports"
@@ -68,13 +68,33 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-system-deps: postgres chromium
+# Node.js and npm for the TypeScript client (clients/typescript): built and tested by `make test`.
+node:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  echo "installing Node.js and npm (needed by the TypeScript client's tests)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; \
+	fi
+
+system-deps: postgres chromium node
+
+# The TypeScript client's packages, exactly as package-lock.json pins them (`npm ci`).
+TS := clients/typescript
+$(TS)/node_modules/.package-lock.json: $(TS)/package-lock.json $(TS)/package.json
+	cd $(TS) && npm ci --no-audit --no-fund
+	@touch $@
+
+ts-deps: node $(TS)/node_modules/.package-lock.json
+
+# The client compiled (dist/), for the benchmark that times it (benchmarks/consent.py).
+ts-build: ts-deps
+	cd $(TS) && npm run build --silent
 
 # Two workers (pytest-xdist), fewer on a one-core machine; each has its own PostgreSQL
 # cluster, temporary directories and Chromium. `make test PYTEST_ARGS=` runs in one process.
 PYTEST_ARGS ?= -n auto --maxprocesses=2
 
-test: install system-deps
+test: install system-deps ts-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
@@ -86,6 +106,7 @@ docs: install
 	$(BIN)/python -m personvern.manifest.reference > docs/manifest.md
 	$(BIN)/python -m personvern.check.reference > docs/rules.md
 	$(BIN)/python -m personvern.web.reference docs/api.md
+	$(BIN)/python -m personvern.web.reference --openapi $(TS)/openapi.json
 
 # wrk drives the HTTP benchmarks (benchmarks/consent.py, benchmarks/web.py).
 wrk:
@@ -102,10 +123,10 @@ define BENCH_ALL
 	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed" >&2; exit 1; fi
 endef
 
-bench: install system-deps wrk
+bench: install system-deps wrk ts-build
 	$(call BENCH_ALL,)
 
-bench-quick: install system-deps wrk
+bench-quick: install system-deps wrk ts-build
 	$(call BENCH_ALL,--quick)
 
 demo: install-demo
@@ -133,4 +154,4 @@ demo: install-demo
 	@echo "  $(BIN)/personvern users add eier@leksehjelp.example.no --role owner"
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache $(TS)/node_modules $(TS)/dist

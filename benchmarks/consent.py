@@ -4,11 +4,15 @@ Full size: 1,000,000 subjects and 5,000,000 ledger events on SQLite (``--quick``
 10,000 and 50,000). Each figure is printed next to its limit measured in the same
 run: a dict lookup and one indexed SQL select for in-process decisions, a bare
 FastAPI endpoint returning a constant for HTTP, hand-written INSERT+COMMIT for appends,
-and appends without the signed checkpoint each commit writes.
+and appends without the signed checkpoint each commit writes. A decision through each
+client (Python, TypeScript), one at a time as an app asks, is timed against a bare
+request for the same URL from the same HTTP library (httpx, fetch).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
 import shutil
@@ -23,10 +27,12 @@ from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
-from _common import ROOT, console_script, emit, log, parse_args, ratio
+from _common import ROOT, console_script, emit, log, parse_args, percentile, ratio
 
 MANIFEST = ROOT / "examples" / "teoritentamen.yaml"
+TS_BENCH = ROOT / "clients" / "typescript" / "dist" / "bench" / "decide.js"
 CONSENT_PURPOSES = ("marketing_cookies", "ad_pixels")
 T0 = datetime(2027, 1, 1, 12, 0, tzinfo=UTC)
 HTTP_SECONDS = 10
@@ -339,7 +345,57 @@ def wrk(url: str, lua: Path | None, seconds: int) -> dict[str, float]:
             "non_2xx": float(errors.group(1)) if errors else 0.0}
 
 
-def http(workdir: Path, url: str, ids: list[str], seconds: int) -> dict[str, float]:
+def python_client(url: str, token: str, ids: list[str], calls: int) -> dict[str, list[float]]:
+    """ms per decision through PersonvernClient and as a bare httpx GET of the same URL,
+    alternating call by call so that drift of the machine falls on both alike."""
+    import httpx
+
+    from personvern.client import PersonvernClient
+
+    purpose = CONSENT_PURPOSES[0]
+    samples: dict[str, list[float]] = {"client": [], "bare": []}
+    with PersonvernClient(url, token) as pv, httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {token}",
+                                   "Accept": "application/json"}) as bare:
+        def through_client(sid: str) -> None:
+            pv.decide(sid, purpose)
+
+        def bare_request(sid: str) -> None:
+            answer = bare.get("/api/v1/decisions", params={"subject": sid, "purpose": purpose})
+            answer.raise_for_status()
+            answer.json()
+
+        for i in range(calls + 50):
+            sid = ids[(i * 7919) % len(ids)]
+            # Who goes first alternates: the first to ask for a subject may warm the
+            # server's cache for the second.
+            pair = [("client", through_client), ("bare", bare_request)]
+            for kind, ask in pair if i % 2 else pair[::-1]:
+                started = time.perf_counter()
+                ask(sid)
+                if i >= 50:  # the first 50 warm the connection and the server's cache
+                    samples[kind].append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def ts_client(url: str, token: str, ids: list[str], calls: int) -> dict[str, list[float]]:
+    """The same through the TypeScript client and a bare fetch (clients/typescript/bench)."""
+    if not TS_BENCH.exists() or shutil.which("node") is None:
+        raise SystemExit(f"{TS_BENCH.relative_to(ROOT)} is not built; `make bench-quick` "
+                         "builds it (Node.js, npm ci, tsc)")
+    env = {**os.environ, "PERSONVERN_URL": url, "PERSONVERN_KEY": token,
+           "PERSONVERN_PURPOSE": CONSENT_PURPOSES[0], "PERSONVERN_IDS": json.dumps(ids),
+           "PERSONVERN_CALLS": str(calls)}
+    done = subprocess.run(["node", str(TS_BENCH)], capture_output=True, text=True, env=env,
+                          timeout=600, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"node {TS_BENCH.name} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    samples: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return samples
+
+
+def http(workdir: Path, url: str, ids: list[str], seconds: int, calls: int
+         ) -> dict[str, Any]:
     """Decisions over HTTP against one server process, and a bare FastAPI endpoint."""
     from personvern.apikeys import create_key
     from personvern.storage.engine import create_engine_for
@@ -368,13 +424,16 @@ def http(workdir: Path, url: str, ids: list[str], seconds: int) -> dict[str, flo
     with server(serve, port):
         wrk(f"http://127.0.0.1:{port}/", lua, 2)  # warm the cache
         ours = wrk(f"http://127.0.0.1:{port}/", lua, seconds)
+        log("decisions through the Python and TypeScript clients")
+        python = python_client(f"http://127.0.0.1:{port}", token, sample, calls)
+        typescript = ts_client(f"http://127.0.0.1:{port}", token, sample, calls)
     port = free_port()
     bare = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "benchmarks"),
             "_bare_app:app", "--port", str(port), "--log-level", "warning", "--no-access-log"]
     with server(bare, port):
         wrk(f"http://127.0.0.1:{port}/constant", None, 2)
         limit = wrk(f"http://127.0.0.1:{port}/constant", None, seconds)
-    return {"ours": ours, "bare": limit}  # type: ignore[dict-item]
+    return {"ours": ours, "bare": limit, "python": python, "typescript": typescript}
 
 
 def main() -> None:
@@ -384,6 +443,7 @@ def main() -> None:
     decisions = 50_000 if args.quick else 300_000
     append_count = 500 if args.quick else 3000
     seconds = 3 if args.quick else HTTP_SECONDS
+    client_calls = 300 if args.quick else 3000
     from personvern.storage.migrate import upgrade
 
     with tempfile.TemporaryDirectory(prefix="pv-bench-") as tmp:
@@ -397,7 +457,7 @@ def main() -> None:
         log("in-process decisions")
         proc = in_process(url, ids, decisions)
         log("HTTP decisions")
-        net = http(workdir, url, ids, seconds)
+        net = http(workdir, url, ids, seconds, client_calls)
         log("durable appends")
         app = appends(url, ids, append_count)
         log("concurrent appends, alone and grouped")
@@ -406,29 +466,35 @@ def main() -> None:
     log("concurrent appends on PostgreSQL, alone and grouped")
     with contextmanager(postgres_people)(2 * 41 * per_client) as (pg_url, pg_ids):
         on_pg = concurrent_appends(pg_url, pg_ids, per_client)
-    ours, bare = net["ours"], net["bare"]  # type: ignore[index]
+    ours, bare = net["ours"], net["bare"]
+    clients = {name: {kind: (percentile(ms, 50), percentile(ms, 95))
+                      for kind, ms in net[name].items()}
+               for name in ("python", "typescript")}
     figures = {
         "in_process_decisions_per_s": round(1 / proc["decide_s"]),
         "dict_lookups_per_s": round(1 / proc["dict_s"]),
         "indexed_selects_per_s": round(1 / proc["select_s"]),
-        "http_decisions_per_s": round(ours["rps"]),  # type: ignore[index]
-        "http_p50_ms": ours["p50_ms"], "http_p99_ms": ours["p99_ms"],  # type: ignore[index]
-        "http_non_2xx": ours["non_2xx"],  # type: ignore[index]
-        "bare_fastapi_per_s": round(bare["rps"]),  # type: ignore[index]
-        "bare_p50_ms": bare["p50_ms"], "bare_p99_ms": bare["p99_ms"],  # type: ignore[index]
+        "http_decisions_per_s": round(ours["rps"]),
+        "http_p50_ms": ours["p50_ms"], "http_p99_ms": ours["p99_ms"],
+        "http_non_2xx": ours["non_2xx"],
+        "bare_fastapi_per_s": round(bare["rps"]),
+        "bare_p50_ms": bare["p50_ms"], "bare_p99_ms": bare["p99_ms"],
         "durable_appends_per_s": round(app["ours_per_s"]),
         "durable_appends_without_checkpoints_per_s": round(app["off_per_s"]),
         "handwritten_insert_commit_per_s": round(app["bare_per_s"]),
         **{f"appends_{k}": round(v, 1) for k, v in together.items()},
         **{f"postgres_appends_{k}": round(v, 1) for k, v in on_pg.items()},
         "store_build_s": round(build_s, 1),
+        **{f"{name}_{kind}_{q}_ms": round(value, 3)
+           for name, kinds in clients.items() for kind, pair in kinds.items()
+           for q, value in zip(("p50", "p95"), pair, strict=True)},
         "targets": {"in_process_decisions_per_s": 100_000, "http_vs_bare_min": 0.5,
                     "durable_appends_per_s": 2000, "checkpoints_vs_without_min": 0.9},
     }
     ratios = {
         "decision_vs_dict_lookup_time": ratio(proc["decide_s"], proc["dict_s"]),
         "decision_vs_indexed_select_time": ratio(proc["decide_s"], proc["select_s"]),
-        "http_throughput_vs_bare_fastapi": ratio(ours["rps"], bare["rps"]),  # type: ignore[index]
+        "http_throughput_vs_bare_fastapi": ratio(ours["rps"], bare["rps"]),
         "append_throughput_vs_handwritten_sql": ratio(app["ours_per_s"], app["bare_per_s"]),
         "append_throughput_checkpoints_vs_without": ratio(app["ours_per_s"], app["off_per_s"]),
         "grouped_vs_alone_at_32_clients": ratio(together["grouped_32_clients_per_s"],
@@ -437,11 +503,13 @@ def main() -> None:
                                                        app["bare_per_s"]),
         "postgres_grouped_vs_alone_at_32_clients": ratio(on_pg["grouped_32_clients_per_s"],
                                                          on_pg["alone_32_clients_per_s"]),
+        **{f"{name}_client_vs_bare_request_{q}_time": ratio(kinds["client"][i], kinds["bare"][i])
+           for name, kinds in clients.items() for i, q in enumerate(("p50", "p95"))},
     }
     size = {"subjects": subjects, "events": events, "decisions_timed": decisions,
             "appends_timed": append_count,
             "appends_timed_without_checkpoints": append_count, "http_seconds": seconds,
-            "connections": 32,
+            "connections": 32, "client_decisions_timed": client_calls,
             "database": "sqlite"}
     emit("consent", size, figures, ratios)
 

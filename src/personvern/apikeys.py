@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
 from personvern.consent.tables import ApiKey
-from personvern.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from personvern.errors import InvalidInput, MissingScope, NotFound, Unauthorized
 
 PREFIX = "pv_"
 ADMIN = "admin"
@@ -66,7 +66,7 @@ def has_scope(key: ApiKey, scope: str) -> bool:
 def require_scope(key: ApiKey, scope: str) -> None:
     """Forbidden, naming the missing scope, unless ``key`` holds ``scope`` (or admin)."""
     if not has_scope(key, scope):
-        raise Forbidden(f"this API key lacks the scope {scope!r} (it has: "
+        raise MissingScope(f"this API key lacks the scope {scope!r} (it has: "
                         f"{', '.join(scopes_of(key))}); create one that has it with "
                         f"`personvern keys create NAME --scope {scope}`")
 

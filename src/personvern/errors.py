@@ -6,10 +6,13 @@
     ├── ConfigurationError          settings or environment are unusable
     ├── StorageError                the engine's database cannot be reached or migrated
     ├── NotFound                    a named thing (subject, purpose, version, ...) does not exist
+    │   ├── UnknownSubject          no subject has this id or identity
+    │   └── UnknownPurpose          the manifest declares no such purpose
     ├── InvalidInput                a value from outside breaks a rule (a child consenting alone)
     ├── Conflict                    the request contradicts what is stored (a reused key)
     ├── Unauthorized                no valid credentials (a missing or wrong API key)
     └── Forbidden                   valid credentials, but not for this (not your child)
+        └── MissingScope            the API key lacks the scope the route needs
 
 HTTP-facing errors carry their status as ``status``, so one handler can render
 problem+json for the API and a page for the portal. A refusal a person may meet in the
@@ -88,6 +91,14 @@ class NotFound(PersonvernError):
     status = 404
 
 
+class UnknownSubject(NotFound):
+    """No subject has this id or identity (or the subject was erased)."""
+
+
+class UnknownPurpose(NotFound):
+    """The manifest declares no purpose by this id."""
+
+
 class InvalidInput(PersonvernError):
     """A value from outside breaks a rule; nothing was stored."""
 
@@ -111,3 +122,7 @@ class Forbidden(PersonvernError):
     """Known caller, but not allowed to act here (e.g. not the child's guardian)."""
 
     status = 403
+
+
+class MissingScope(Forbidden):
+    """The API key is valid but lacks the scope the route needs."""

@@ -61,12 +61,15 @@ class Hook:
     def __init__(self, script: list[tuple[int, Any]]) -> None:
         self.script = script
         self.received: list[dict[str, Any]] = []
+        self.raw: list[tuple[bytes, dict[str, str]]] = []
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
-                hook.received.append(json.loads(self.rfile.read(length)))
+                raw = self.rfile.read(length)
+                hook.raw.append((raw, dict(self.headers.items())))
+                hook.received.append(json.loads(raw))
                 status, body = hook.script.pop(0) if hook.script else (200, {})
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -215,3 +218,44 @@ def test_an_erasure_tells_every_recipient_and_the_person_can_see_who(
         processor = s.scalars(select(OutboxMessage).where(
             OutboxMessage.kind == "request_processor")).one()
         assert processor.to_address == "personvern@vipps.example.no"
+
+
+def test_a_webhook_with_a_secret_is_signed_as_the_client_checks_it(
+        demo: Path, clock: MovingClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    from personvern.client import InvalidSignature, verify_callback
+
+    hook = Hook([(200, {"acknowledged": True})])
+    path = demo / "personvern.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    hosting = next(r for r in data["recipients"] if r["id"] == "hosting")
+    hosting.update(webhook=hook.url, secret_env="HOSTING_HOOK_SECRET")
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    runtime = open_runtime(Settings(manifest=path,
+                                    database_url=f"sqlite:///{demo / 'personvern.db'}"), clock)
+    manifest = runtime.loaded.manifest
+    try:
+        rid = a_request(runtime, clock)
+        with runtime.transaction() as s:
+            notices.queue_notices(s, clock, manifest, rid, "rectification",
+                                  [manifest.purpose("account")], IDS)
+        # The secret named but not set: nothing is sent unsigned, and the notice says why.
+        monkeypatch.delenv("HOSTING_HOOK_SECRET", raising=False)
+        with runtime.transaction() as s:
+            assert notices.deliver_due(s, clock, manifest)["retrying"] == 1
+            n = s.scalars(select(RecipientNotice).where(
+                RecipientNotice.channel == "webhook")).one()
+            assert "HOSTING_HOOK_SECRET" in (n.last_error or "") and hook.raw == []
+        monkeypatch.setenv("HOSTING_HOOK_SECRET", "delt hemmelighet")
+        clock.at = NOW + timedelta(minutes=1)
+        with runtime.transaction() as s:
+            assert notices.deliver_due(s, clock, manifest)["acknowledged"] == 1
+    finally:
+        runtime.close()
+        hook.close()
+    [(raw, headers)] = hook.raw
+    now = clock.at.timestamp()
+    call = verify_callback("delt hemmelighet", raw, headers, now=now)
+    assert (call.action, call.request, call.recipient) == ("rectification", rid, "hosting")
+    assert call.identities == IDS and call.notice == n.id
+    with pytest.raises(InvalidSignature, match="does not match"):
+        verify_callback("another secret", raw, headers, now=now)

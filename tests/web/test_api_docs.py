@@ -6,7 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from personvern.web.reference import BEGIN, END, render_scopes, rewrite
+from personvern.web.problems import TYPES
+from personvern.web.reference import (
+    BEGIN,
+    END,
+    TYPES_BEGIN,
+    TYPES_END,
+    render_scopes,
+    render_types,
+    rewrite,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
@@ -21,7 +30,16 @@ def test_docs_api_md_scope_tables_are_up_to_date() -> None:
 
 def test_make_docs_rewrites_only_the_tables(tmp_path: Path) -> None:
     doc = tmp_path / "api.md"
-    doc.write_text(f"# before\n\n{BEGIN}stale\n{END}\n## after\n", encoding="utf-8")
+    doc.write_text(f"# before\n\n{BEGIN}stale\n{END}\n## mid\n{TYPES_BEGIN}old\n{TYPES_END}"
+                   "## after\n", encoding="utf-8")
     subprocess.run([sys.executable, "-m", "personvern.web.reference", str(doc)],
                    capture_output=True, timeout=60, check=True)
-    assert doc.read_text(encoding="utf-8") == f"# before\n\n{render_scopes()}\n## after\n"
+    assert doc.read_text(encoding="utf-8") == (
+        f"# before\n\n{render_scopes()}\n## mid\n{render_types()}## after\n")
+
+
+def test_every_problem_type_is_documented_with_what_to_do() -> None:
+    written = DOC.read_text(encoding="utf-8")
+    for t in TYPES.values():
+        row = next(line for line in written.splitlines() if line.startswith(f"| `{t.uri}` |"))
+        assert row.endswith(f"| {t.what_to_do} |") and len(t.what_to_do) > 30, t.slug

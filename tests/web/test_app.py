@@ -56,21 +56,21 @@ def test_security_headers_on_every_answer(api: TestClient) -> None:
     assert answers[3].headers["cache-control"] == "no-store"
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [
-    ("GET", "/nowhere", 404),
-    ("GET", "/api/v1/", 404),
-    ("DELETE", "/api/v1/consents", 405),
-    ("PUT", "/api/v1/subjects", 405),
+@pytest.mark.parametrize(("method", "path", "status", "slug"), [
+    ("GET", "/nowhere", 404, "route-not-found"),
+    ("GET", "/api/v1/", 404, "route-not-found"),
+    ("DELETE", "/api/v1/consents", 405, "method-not-allowed"),
+    ("PUT", "/api/v1/subjects", 405, "method-not-allowed"),
 ])
 def test_unknown_routes_are_problems(api: TestClient, method: str, path: str,
-                                     status: int) -> None:
+                                     status: int, slug: str) -> None:
     body = assert_problem(api.request(method, path), status)
-    assert body["type"] == "about:blank" and body["instance"] == path
+    assert body["type"] == f"urn:personvern:problem:{slug}" and body["instance"] == path
 
 
 def test_problem_fields(api: TestClient) -> None:
     body = assert_problem(api.get("/api/v1/subjects/nobody@example.no"), 404)
-    assert body == {"type": "urn:personvern:problem:not-found", "title": "Not found",
+    assert body == {"type": "urn:personvern:problem:unknown-subject", "title": "Unknown subject",
                     "status": 404, "detail": "no subject (the value sent)",
                     "instance": "/api/v1/subjects/{ref}"}
 
@@ -84,7 +84,7 @@ def test_a_crash_is_a_problem_without_internals(app: FastAPI) -> None:
         r = client.get("/boom")
     body = assert_problem(r, 500, "unexpected error")
     assert "secret" not in r.text and "passwd" not in r.text
-    assert body["type"] == "about:blank"
+    assert body["type"] == "urn:personvern:problem:server-error"
     assert r.headers["x-content-type-options"] == "nosniff"
 
 
@@ -162,3 +162,16 @@ def test_every_api_route_but_cookie_choices_needs_a_key(anon: TestClient) -> Non
             assert r.headers["www-authenticate"].startswith("Bearer"), (method, path)
             checked += 1
     assert checked == 30  # 20, and the 10 operations of /api/v1/requests
+
+
+def test_an_unknown_purpose_or_subject_has_its_own_type(api: TestClient) -> None:
+    sid = api.post("/api/v1/subjects", json={"email": "kari@example.no"}).json()["id"]
+    for _ in range(2):  # the second answer comes from the decision cache
+        body = assert_problem(api.get("/api/v1/decisions",
+                                      params={"subject": sid, "purpose": "lottery"}), 404)
+        assert body["type"] == "urn:personvern:problem:unknown-purpose"
+        assert api.get("/api/v1/decisions",
+                       params={"subject": sid, "purpose": "newsletter"}).status_code == 200
+    body = assert_problem(api.get("/api/v1/decisions",
+                                  params={"subject": "ext:404", "purpose": "newsletter"}), 404)
+    assert body["type"] == "urn:personvern:problem:unknown-subject"

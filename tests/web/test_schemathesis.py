@@ -1,7 +1,8 @@
 """Property-based tests of the whole API from its own /openapi.json (schemathesis, ~20 s).
 
 Every generated request must get an answer the document describes: no 5xx, the
-documented status codes and content types, bodies that match their schemas, 405s
+documented status codes and content types, bodies that match their schemas (a problem's
+``type`` one of the registered ones, which the document lists as an enum), 405s
 whose Allow header lists the methods. Semantic refusals (422: a malformed e-mail, an
 unknown cookie category) are expected answers to schema-valid input.
 """

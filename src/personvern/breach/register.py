@@ -27,7 +27,7 @@ from personvern.audit import append_audit
 from personvern.breach.tables import Breach, BreachUpdate
 from personvern.clock import Clock
 from personvern.consent.tables import Identity, Subject
-from personvern.errors import Conflict, InvalidInput, NotFound
+from personvern.errors import Conflict, InvalidInput, NotFound, UnknownSubject
 from personvern.law import get_jurisdiction
 from personvern.mail.outbox import Mail, queue
 from personvern.manifest.categories import BUILTIN_CATEGORIES
@@ -541,7 +541,7 @@ def notify_subjects(
             Subject.id.in_(ids), Subject.erased_at.is_(None))))
         missing = [i for i in ids if i not in live]
         if missing:
-            raise NotFound(f"no subject {', '.join(repr(i) for i in missing[:5])}"
+            raise UnknownSubject(f"no subject {', '.join(repr(i) for i in missing[:5])}"
                            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
                            + "; nothing was queued")
     emails = _emails_for(session, ids or None)

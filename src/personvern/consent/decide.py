@@ -20,7 +20,7 @@ from personvern.consent.events import (
     ConsentEvent,
     EventType,
 )
-from personvern.errors import NotFound
+from personvern.errors import UnknownPurpose
 from personvern.law import Jurisdiction
 from personvern.manifest.model import LEGAL_BASIS_ARTICLE, Manifest, Purpose
 from personvern.manifest.types import Duration
@@ -85,7 +85,7 @@ def decide(
     """
     purpose = next((p for p in manifest.purposes if p.id == purpose_id), None)
     if purpose is None:
-        raise NotFound(f"unknown purpose {purpose_id!r}")
+        raise UnknownPurpose(f"unknown purpose {purpose_id!r}")
     state = SubjectState.of(facts, events)
     return decide_purpose(purpose, consent_age(manifest, jurisdiction), jurisdiction, state,
                           at, gpc=gpc, fresh_consent_since=fresh_consent_since)

@@ -37,7 +37,7 @@ from personvern.consent.subjects import (
     subject_row,
 )
 from personvern.consent.tables import LedgerEvent
-from personvern.errors import InvalidInput, NotFound
+from personvern.errors import InvalidInput, UnknownPurpose
 from personvern.law import Jurisdiction, get_jurisdiction
 from personvern.manifest.model import Manifest, Purpose
 from personvern.rights.acting import Act, Relation, consent_age, require_standing
@@ -98,12 +98,12 @@ class ConsentContext:
         return SubjectState.of(facts, events)
 
     def purpose(self, purpose_id: str) -> Purpose:
-        """The purpose, or NotFound naming the known ones."""
+        """The purpose, or UnknownPurpose naming the known ones."""
         found = self.purposes.get(purpose_id)
         if found is not None:
             return found
         known = ", ".join(p.id for p in self.manifest.purposes)
-        raise NotFound(f"unknown purpose {purpose_id!r}; the manifest declares: {known}")
+        raise UnknownPurpose(f"unknown purpose {purpose_id!r}; the manifest declares: {known}")
 
     def child_age(self) -> int:
         """The age under which a guardian must consent (GDPR Art. 8(1))."""

@@ -20,7 +20,7 @@ from personvern.consent.tables import (
 )
 from personvern.contact import normalise_email, normalise_phone
 from personvern.crypto.keyring import keyring_for
-from personvern.errors import Conflict, InvalidInput, NotFound
+from personvern.errors import Conflict, InvalidInput, UnknownSubject
 from personvern.law import Jurisdiction
 from personvern.rights.acting import require_known_age
 
@@ -73,7 +73,7 @@ def find_subject(session: Session, kind: str, value: str) -> Subject | None:
 
 
 def get_subject(session: Session, ref: str) -> Subject:
-    """A subject by id, e-mail (has @), phone (starts with +) or ``ext:ID``; NotFound if none."""
+    """A subject by id, e-mail (has @), phone (starts with +) or ``ext:ID``; else UnknownSubject."""
     ref = ref.strip()
     if ref.startswith("ext:"):
         found = find_subject(session, "external_id", ref[4:])
@@ -84,7 +84,7 @@ def get_subject(session: Session, ref: str) -> Subject:
     else:
         found = session.get(Subject, ref)
     if found is None or found.erased_at is not None:
-        raise NotFound(f"no subject {ref!r}")
+        raise UnknownSubject(f"no subject {ref!r}")
     return found
 
 
@@ -233,10 +233,10 @@ def facts_of(subject: Subject) -> SubjectFacts:
 
 
 def require_subject(session: Session, subject_id: str) -> Subject:
-    """The subject with ``subject_id``; NotFound if unknown or erased."""
+    """The subject with ``subject_id``; UnknownSubject if unknown or erased."""
     found = session.get(Subject, subject_id)
     if found is None or found.erased_at is not None:
-        raise NotFound(f"no subject {subject_id!r}")
+        raise UnknownSubject(f"no subject {subject_id!r}")
     return found
 
 
@@ -255,8 +255,8 @@ class SubjectRow(NamedTuple):
 
 
 def subject_row(session: Session, subject_id: str) -> SubjectRow:
-    """The subject's id and birth date via Core (hot path); NotFound if unknown or erased."""
+    """The subject's id and birth date via Core (hot path); UnknownSubject if unknown or erased."""
     row = session.connection().execute(_SUBJECT_ROW, {"id": subject_id}).first()
     if row is None:
-        raise NotFound(f"no subject {subject_id!r}")
+        raise UnknownSubject(f"no subject {subject_id!r}")
     return SubjectRow(row.id, row.birth_date)

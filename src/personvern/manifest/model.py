@@ -298,6 +298,10 @@ class Recipient(Strict):
     webhook: str | None = Field(
         None, description="URL told of rectifications, erasures and restrictions (Art. 19)"
     )
+    secret_env: str | None = Field(
+        None, description="environment variable holding the secret the webhook's calls are "
+                          "signed with (HMAC-SHA256, as dataset callbacks are)"
+    )
     contact: Email | None = Field(
         None, description="e-mail address told of rectifications, erasures and restrictions "
                           "(Art. 19) and asked to act on a manual dataset"

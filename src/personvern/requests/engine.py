@@ -45,6 +45,7 @@ from personvern.errors import (
     NotFound,
     PersonvernError,
     StorageError,
+    UnknownSubject,
 )
 from personvern.law import Jurisdiction
 from personvern.mail.outbox import Mail, queue
@@ -241,7 +242,7 @@ def _resolve_subject(session: Session, subject: str | None, email: str | None) -
         owner = None
     if target is None:
         if owner is None:
-            raise NotFound(f"no subject with the e-mail address {email!r}")
+            raise UnknownSubject(f"no subject with the e-mail address {email!r}")
         return owner
     if owner is None or owner.id != target.id:
         raise InvalidInput(f"the e-mail address {email!r} does not belong to subject {target.id}")

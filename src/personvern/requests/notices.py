@@ -2,15 +2,17 @@
 erasure or restriction, through a durable outbox, retried with back-off, acknowledged.
 
 Channels, per recipient: a ``webhook`` when the recipient has a URL to call
-(``Recipient.webhook``), ``email`` when it has a ``contact`` address or a manual dataset
-names it with one (sent through the e-mail outbox), else ``manual``: the privacy owner
-tells them and records it. Notices are rows of ``recipient_notices``, queued in the same
-transaction as the request's completion, so a notice exists if and only if the change was
-recorded.
+(``Recipient.webhook``; signed as dataset callbacks are when it names a ``secret_env``),
+``email`` when it has a ``contact`` address or a manual dataset names it with one (sent
+through the e-mail outbox), else ``manual``: the privacy owner tells them and records it.
+Notices are rows of ``recipient_notices``, queued in the same transaction as the request's
+completion, so a notice exists if and only if the change was recorded.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +26,7 @@ from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.mail.outbox import Mail, queue
 from personvern.mail.tables import OutboxMessage
 from personvern.manifest.model import Manifest, Purpose, Recipient
+from personvern.requests.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER, CallbackFailed, sign
 from personvern.requests.tables import RecipientNotice, Request
 from personvern.storage.models import as_utc
 
@@ -35,8 +38,8 @@ TIMEOUT_S = 10.0
 PENDING_KEY = "_notify"
 
 Resolver = Callable[[Manifest, Recipient], tuple[str, str]]
-# (url, JSON body) -> (HTTP status, parsed JSON body or None); raises OSError-likes when down.
-Poster = Callable[[str, dict[str, Any]], tuple[int, Any]]
+# (url, body bytes, headers) -> (HTTP status, parsed JSON body or None); raises when down.
+Poster = Callable[[str, bytes, dict[str, str]], tuple[int, Any]]
 
 ACTIONS = {
     "rectification": ("rettet", "rectified"),
@@ -121,10 +124,10 @@ def backoff(attempts: int) -> timedelta:
     return min(delay, MAX_DELAY)
 
 
-def _post(url: str, body: dict[str, Any]) -> tuple[int, Any]:
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
     import httpx
 
-    resp = httpx.post(url, json=body, timeout=TIMEOUT_S)
+    resp = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT_S)
     try:
         return resp.status_code, resp.json()
     except ValueError:
@@ -166,8 +169,11 @@ def deliver_due(
                 "identities": (req.details or {}).get(PENDING_KEY, {}) if req else {}}
         n.attempts += 1
         try:
-            status, answer = post(n.target, body)
+            data, headers = _signed(manifest.recipient(n.recipient), body, now)
+            status, answer = post(n.target, data, headers)
             error = None if 200 <= status < 300 else f"HTTP {status}"
+        except CallbackFailed as exc:  # a secret named but not set: never send unsigned
+            status, answer, error = 0, None, str(exc)
         except (httpx.HTTPError, OSError) as exc:
             status, answer, error = 0, None, f"{type(exc).__name__}: {exc}"
         if error is None:
@@ -188,6 +194,23 @@ def deliver_due(
     session.flush()
     _forget_delivered(session, {n.request_id for n in due})
     return result
+
+
+def _signed(recipient: Recipient | None, body: dict[str, Any], now: datetime
+            ) -> tuple[bytes, dict[str, str]]:
+    """The exact bytes to send and their headers, signed when the recipient names a secret."""
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json"}
+    name = recipient.secret_env if recipient is not None else None
+    if recipient is not None and name:
+        secret = os.environ.get(name, "").strip()
+        if not secret:
+            raise CallbackFailed(f"the environment variable {name} (webhook secret of "
+                                 f"recipient {recipient.id!r}) is not set")
+        timestamp = int(now.timestamp())
+        headers[TIMESTAMP_HEADER] = str(timestamp)
+        headers[SIGNATURE_HEADER] = sign(secret.encode(), timestamp, data)
+    return data, headers
 
 
 def _forget_delivered(session: Session, request_ids: set[str]) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-from personvern.errors import InvalidInput, NotFound
+from personvern.errors import InvalidInput, UnknownPurpose
 from personvern.manifest.model import Manifest, Purpose
 
 # In the order the policy, the portal and the access report list them.
@@ -88,7 +88,7 @@ def objectable(purposes: Iterable[Purpose]) -> list[Purpose]:
 def objection_targets(manifest: Manifest, purpose_id: str | None) -> list[str]:
     """The purposes an objection names: ``purpose_id`` if it may be objected to, else all.
 
-    NotFound for an unknown purpose; InvalidInput (code ``cannot_object``) for one the
+    UnknownPurpose for an unknown purpose; InvalidInput (code ``cannot_object``) for one the
     right to object does not cover, or when no purpose can be objected to.
     """
     if purpose_id is None:
@@ -100,7 +100,7 @@ def objection_targets(manifest: Manifest, purpose_id: str | None) -> list[str]:
     found = next((p for p in manifest.purposes if p.id == purpose_id), None)
     if found is None:
         known = ", ".join(p.id for p in manifest.purposes)
-        raise NotFound(f"unknown purpose {purpose_id!r}; the manifest declares: {known}")
+        raise UnknownPurpose(f"unknown purpose {purpose_id!r}; the manifest declares: {known}")
     require_objectable(found)
     return [found.id]
 

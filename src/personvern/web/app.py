@@ -162,6 +162,9 @@ def create_app(
             components["Problem"] = Problem.model_json_schema(
                 ref_template="#/components/schemas/{model}"
             )
+            # The registered types only: a client may switch on them (docs/api.md#errors).
+            components["Problem"]["properties"]["type"]["enum"] = [
+                t.uri for t in problems.TYPES.values()]
             add_links(schema)
             app.openapi_schema = schema
         return app.openapi_schema

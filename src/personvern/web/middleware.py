@@ -7,7 +7,13 @@ import json
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from personvern.web.problems import BODY_STATE, DEFAULT_HEADERS, PROBLEM_JSON, SECURITY_HEADERS
+from personvern.web.problems import (
+    BODY_STATE,
+    DEFAULT_HEADERS,
+    PROBLEM_JSON,
+    SECURITY_HEADERS,
+    TYPES,
+)
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # Paths whose visitors are people with a browser (the portal, the dashboard).
@@ -73,8 +79,8 @@ class BodyLimit:
             await _send(send, 413, "text/html; charset=utf-8", TOO_LARGE_PAGE.encode())
             return
         body = json.dumps({
-            "type": "urn:personvern:problem:body-too-large",
-            "title": "Content Too Large",
+            "type": TYPES["body-too-large"].uri,
+            "title": TYPES["body-too-large"].title,
             "status": 413,
             "detail": f"the request body is larger than {self.max_bytes} bytes; nothing was read",
             "instance": scope.get("path", ""),

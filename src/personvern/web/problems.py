@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -26,10 +27,13 @@ from personvern.errors import (
     Forbidden,
     InvalidInput,
     ManifestError,
+    MissingScope,
     NotFound,
     PersonvernError,
     StorageError,
     Unauthorized,
+    UnknownPurpose,
+    UnknownSubject,
 )
 from personvern.sessions.limits import RateLimited
 
@@ -37,18 +41,99 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:personvern:problem:"
 log = logging.getLogger("personvern.web")
 
-# Kind of error -> (slug of its type URI, title). Looked up along the class's MRO.
-_KINDS: dict[type[PersonvernError], tuple[str, str]] = {
-    NotFound: ("not-found", "Not found"),
-    InvalidInput: ("invalid-input", "Invalid input"),
-    Conflict: ("conflict", "Conflict"),
-    Unauthorized: ("unauthorized", "Unauthorized"),
-    Forbidden: ("forbidden", "Forbidden"),
-    ManifestError: ("invalid-manifest", "Invalid manifest"),
-    StorageError: ("storage-unavailable", "Storage unavailable"),
-    ConfigurationError: ("configuration", "Configuration error"),
-    RateLimited: ("rate-limited", "Too many requests"),
-    PersonvernError: ("error", "Error"),
+
+@dataclass(frozen=True)
+class ProblemType:
+    """One stable ``type`` of error answer: its title, usual status and what to do."""
+
+    slug: str
+    title: str
+    status: int
+    what_to_do: str
+
+    @property
+    def uri(self) -> str:
+        """The ``type`` member of the answer."""
+        return TYPE_PREFIX + self.slug
+
+
+# Every type an answer may carry; docs/api.md's table and the clients' exception classes are
+# checked against this list, so a new type is documented and typed before it ships.
+TYPES: dict[str, ProblemType] = {t.slug: t for t in (
+    ProblemType("unknown-subject", "Unknown subject", 404,
+                "No subject has this id or identity (or it was erased): create it with "
+                "`POST /api/v1/subjects` first, or look it up by another identity."),
+    ProblemType("unknown-purpose", "Unknown purpose", 404,
+                "The manifest declares no such purpose: fix the purpose id in your code, or "
+                "add the purpose to the manifest and restart `personvern serve`."),
+    ProblemType("not-found", "Not found", 404,
+                "Another named thing (request, policy version, breach, package) does not "
+                "exist; check the id."),
+    ProblemType("route-not-found", "Not Found", 404,
+                "No route has this path: check the base URL and the path against "
+                "`/openapi.json`."),
+    ProblemType("method-not-allowed", "Method Not Allowed", 405,
+                "The path exists but not for this method; the `Allow` header lists those "
+                "that are."),
+    ProblemType("malformed-json", "Malformed JSON", 400,
+                "The body is not JSON; send `Content-Type: application/json` with a valid "
+                "document."),
+    ProblemType("invalid-request", "Invalid request", 422,
+                "Fields break the schema; `errors` lists each field and why. Fix the call."),
+    ProblemType("invalid-input", "Invalid input", 422,
+                "A value breaks a rule (a child consenting alone, no consent to withdraw); "
+                "`detail` says which. Show it to the person or fix the value; nothing was "
+                "stored."),
+    ProblemType("incomplete-policy", "Incomplete privacy policy", 422,
+                "The manifest lacks elements GDPR Art. 13/14 requires; `missing` lists them. "
+                "Complete the manifest."),
+    ProblemType("unauthorized", "Unauthorized", 401,
+                "No valid API key: send `Authorization: Bearer pv_...` with a key from "
+                "`personvern keys create`; a revoked key stays refused."),
+    ProblemType("missing-scope", "Missing scope", 403,
+                "The key lacks the scope this route needs (`detail` names it): create a key "
+                "holding it and revoke the old one."),
+    ProblemType("forbidden", "Forbidden", 403,
+                "The caller may not act for this person (not the child's guardian, say); do "
+                "not retry."),
+    ProblemType("conflict", "Conflict", 409,
+                "The call contradicts what is stored (an idempotency key reused for another "
+                "event, identities of two subjects, a request in the wrong state). A "
+                "concurrent change may be retried as is."),
+    ProblemType("body-too-large", "Content Too Large", 413,
+                "The body is over the server's limit (64 KiB unless configured); send less."),
+    ProblemType("rate-limited", "Too many requests", 429,
+                "Too many attempts under one key; wait the seconds `Retry-After` gives."),
+    ProblemType("invalid-manifest", "Invalid manifest", 422,
+                "The server's manifest is invalid; run `personvern check` on it."),
+    ProblemType("configuration", "Configuration error", 500,
+                "The server's settings are unusable; its log says which. Tell its operator."),
+    ProblemType("storage-unavailable", "Storage unavailable", 503,
+                "The engine's database cannot be reached; retry later (the clients retry "
+                "reads and idempotent writes)."),
+    ProblemType("server-error", "Internal Server Error", 500,
+                "A bug in Personvern, logged on the server without your data; report it."),
+    ProblemType("error", "Error", 500,
+                "Any other error Personvern raised on purpose; `detail` says what."),
+    ProblemType("http-error", "HTTP error", 400,
+                "Another HTTP-level refusal; `status` and `detail` say which."),
+)}
+
+# Kind of error -> slug of its type. Looked up along the class's MRO.
+_KINDS: dict[type[PersonvernError], str] = {
+    UnknownSubject: "unknown-subject",
+    UnknownPurpose: "unknown-purpose",
+    NotFound: "not-found",
+    InvalidInput: "invalid-input",
+    Conflict: "conflict",
+    Unauthorized: "unauthorized",
+    MissingScope: "missing-scope",
+    Forbidden: "forbidden",
+    ManifestError: "invalid-manifest",
+    StorageError: "storage-unavailable",
+    ConfigurationError: "configuration",
+    RateLimited: "rate-limited",
+    PersonvernError: "error",
 }
 
 # Also set on responses the middleware never sees (a crash's 500).
@@ -73,15 +158,15 @@ def problem(
     detail: str,
     *,
     title: str | None = None,
-    slug: str | None = None,
+    slug: str,
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """A problem+json response; ``slug`` None means the plain HTTP meaning (about:blank)."""
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    """A problem+json response of the registered type ``slug`` (a KeyError if unregistered)."""
+    kind = TYPES[slug]
     body: dict[str, Any] = {
-        "type": "about:blank" if slug is None else TYPE_PREFIX + slug,
-        "title": title or phrase,
+        "type": kind.uri,
+        "title": title or kind.title,
         "status": status,
         "detail": detail,
         "instance": _instance(request) if request is not None else "",
@@ -91,18 +176,18 @@ def problem(
                         headers={**SECURITY_HEADERS, **DEFAULT_HEADERS, **(headers or {})})
 
 
-def kind_of(exc: PersonvernError) -> tuple[str, str]:
-    """The (slug, title) of the nearest registered class of ``exc``."""
+def kind_of(exc: PersonvernError) -> ProblemType:
+    """The type of the nearest registered class of ``exc``."""
     for cls in type(exc).__mro__:
         if cls in _KINDS:
-            return _KINDS[cls]
-    return _KINDS[PersonvernError]
+            return TYPES[_KINDS[cls]]
+    return TYPES[_KINDS[PersonvernError]]
 
 
 async def personvern_error(request: Request, exc: Exception) -> JSONResponse:
     """Any PersonvernError, with the status it carries."""
     assert isinstance(exc, PersonvernError)
-    slug, title = kind_of(exc)
+    kind = kind_of(exc)
     headers = {"WWW-Authenticate": BEARER_CHALLENGE} if isinstance(exc, Unauthorized) else None
     if isinstance(exc, RateLimited):  # RFC 9110 10.2.3: how long to wait, in seconds
         headers = {"Retry-After": str(exc.retry_after)}
@@ -111,7 +196,7 @@ async def personvern_error(request: Request, exc: Exception) -> JSONResponse:
     detail = str(exc)
     if request.url.path.startswith("/api/"):
         detail = without_inputs(detail, sent_values(request))
-    return problem(request, exc.status, detail, title=title, slug=slug, headers=headers)
+    return problem(request, exc.status, detail, slug=kind.slug, headers=headers)
 
 
 SENT = "(the value sent)"
@@ -178,13 +263,12 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         reason = (bad_json.get("ctx") or {}).get("error", "not JSON")
         position = bad_json["loc"][-1] if bad_json.get("loc") else "?"
         return problem(request, 400, f"the body is not valid JSON: {reason} at character "
-                       f"{position}", title="Malformed JSON", slug="malformed-json")
+                       f"{position}", slug="malformed-json")
     # The input itself is not echoed: it may be personal data.
     listed = [{"field": _where(e.get("loc", ())), "message": e.get("msg", ""),
                "type": e.get("type", "")} for e in errors]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in listed)
-    return problem(request, 422, detail, title="Invalid request", slug="invalid-request",
-                   extra={"errors": listed})
+    return problem(request, 422, detail, slug="invalid-request", extra={"errors": listed})
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -200,7 +284,9 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
         # Starlette names only the first route's methods; a path served by several
         # routes (GET and POST /decisions) allows them all.
         headers["Allow"] = ", ".join(_allowed_methods(request))
-    return problem(request, status, detail, headers=headers)
+    slug = {404: "route-not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
+        status, "http-error")
+    return problem(request, status, detail, slug=slug, headers=headers)
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -215,7 +301,8 @@ def _allowed_methods(request: Request) -> list[str]:
 async def server_error(request: Request, exc: Exception) -> JSONResponse:
     """A bug: logged with its traceback, answered without internals."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(request, 500, "an unexpected error occurred; it has been logged")
+    return problem(request, 500, "an unexpected error occurred; it has been logged",
+                   slug="server-error")
 
 
 def install(app: FastAPI) -> None:

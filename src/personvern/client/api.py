@@ -1,19 +1,8 @@
-"""A small synchronous client for the Personvern HTTP API, for the app beside it.
-
-    from personvern.client import PersonvernClient
-
-    with PersonvernClient("http://127.0.0.1:8000", api_key) as pv:
-        kari = pv.ensure_subject(email="kari@example.no")
-        pv.record_consent(kari.id, "newsletter", text_shown="Vil du ha nyhetsbrev?")
-        if pv.decide(kari.id, "newsletter"):
-            ...
-
-It needs only httpx, not the rest of Personvern. Every error answer raises one
-``PersonvernAPIError`` carrying the server's problem details.
-"""
+"""The synchronous client of the HTTP API: typed results, bounded retries, typed errors."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,38 +12,16 @@ from typing import Any, Literal
 
 import httpx
 
+from personvern.client.errors import PersonvernAPIError, ServerUnavailable
+
 EventType = Literal[
     "consent_given", "consent_withdrawn", "consent_refused", "objection_raised",
     "objection_lifted",
 ]
 Actor = Literal["self", "guardian", "admin", "system"]
 Channel = Literal["portal", "api", "banner", "import", "email"]
-
-
-class PersonvernAPIError(Exception):
-    """An error answer (problem+json) from the server, or no answer at all (status 0)."""
-
-    def __init__(self, status: int, title: str, detail: str,
-                 problem: Mapping[str, Any] | None = None) -> None:
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.problem: dict[str, Any] = dict(problem or {})
-        self.type: str = str(self.problem.get("type", "about:blank"))
-        super().__init__(f"{status} {title}: {detail}" if status else f"{title}: {detail}")
-
-    @classmethod
-    def from_response(cls, response: httpx.Response) -> PersonvernAPIError:
-        """The error for a non-2xx response, from its problem+json when it has one."""
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and "title" in body:
-            return cls(int(body.get("status", response.status_code)), str(body["title"]),
-                       str(body.get("detail", "")), body)
-        return cls(response.status_code, response.reason_phrase or "Error",
-                   response.text[:500])
+# Answers worth another try: the server is restarting or its database is away for a moment.
+RETRY_STATUSES = frozenset({502, 503, 504})
 
 
 def _time(value: str | None) -> datetime | None:
@@ -88,6 +55,34 @@ class Event:
 
 
 @dataclass(frozen=True)
+class PurposeConsent:
+    """One purpose's decision for a subject and the ledger events behind it."""
+
+    purpose: str
+    allowed: bool
+    basis: str | None
+    reason: str
+    code: str
+    events: list[Event]
+
+
+@dataclass(frozen=True)
+class Consents:
+    """Every purpose's decision for a subject, now."""
+
+    subject_id: str
+    at: datetime
+    purposes: list[PurposeConsent]
+
+    def __getitem__(self, purpose: str) -> PurposeConsent:
+        """``consents["newsletter"]``; KeyError for a purpose the manifest lacks."""
+        for p in self.purposes:
+            if p.purpose == purpose:
+                return p
+        raise KeyError(purpose)
+
+
+@dataclass(frozen=True)
 class Decision:
     """The answer to "may I?": truthy when allowed, with the basis and the reason."""
 
@@ -112,10 +107,21 @@ class PersonvernClient:
         api_key: str,
         *,
         timeout: float = 10.0,
+        connect_timeout: float = 2.0,
+        retries: int = 2,
+        backoff: float = 0.2,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``retries`` more attempts after a failed one (no answer, 502-504), waiting
+        ``backoff``, then twice that, ...; then :class:`ServerUnavailable`. Every call this
+        client makes is safe to repeat (writes carry idempotency keys or are find-or-create)."""
+        self.base_url = base_url.rstrip("/")
+        self.retries = max(retries, 0)
+        self.backoff = backoff
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport,
+            base_url=self.base_url, transport=transport,
+            # A short connect timeout: a server that is down is found out quickly.
+            timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json",
                      "User-Agent": "personvern-client"},
         )
@@ -133,20 +139,28 @@ class PersonvernClient:
 
     def _call(self, method: str, path: str, *, json: Any = None,
               params: Mapping[str, str] | None = None,
-              headers: Mapping[str, str] | None = None, retries: int = 0) -> httpx.Response:
-        for attempt in range(retries + 1):
+              headers: Mapping[str, str] | None = None) -> httpx.Response:
+        started = time.monotonic()
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
                 response = self._http.request(method, path, json=json, params=params,
                                               headers=headers)
             except httpx.TransportError as err:
-                # Only idempotent calls get retries > 0, so trying again is safe.
-                if attempt < retries:
-                    continue
-                raise PersonvernAPIError(0, "Connection failed", str(err)) from err
+                last = f"{type(err).__name__}: {err}"
+                continue
             if response.is_success:
                 return response
+            if response.status_code in RETRY_STATUSES and attempt < self.retries:
+                last = f"HTTP {response.status_code}"
+                continue
             raise PersonvernAPIError.from_response(response)
-        raise AssertionError("unreachable")  # pragma: no cover
+        took = time.monotonic() - started
+        raise ServerUnavailable(
+            0, "Server unavailable",
+            f"no answer from {self.base_url} after {self.retries + 1} attempts in {took:.1f} s "
+            f"({last}); is `personvern serve` running there?")
 
     def ensure_subject(
         self,
@@ -194,7 +208,8 @@ class PersonvernClient:
         idempotency_key: str | None = None,
     ) -> Event:
         """Append a consent or objection event; ``ip``/``user_agent`` are the person's and
-        are stored hashed only. A fresh idempotency key makes one retry safe."""
+        are stored hashed only. The idempotency key (a fresh one by default) makes retries
+        safe: a replay returns the stored event (``replayed``)."""
         proof: dict[str, Any] = dict(evidence or {})
         for name, value in (("text_shown", text_shown), ("ip", ip), ("user_agent", user_agent)):
             if value is not None:
@@ -205,11 +220,8 @@ class PersonvernClient:
             body["actor_subject_id"] = actor_subject_id
         key = idempotency_key or uuid.uuid4().hex
         response = self._call("POST", "/api/v1/consents", json=body,
-                              headers={"Idempotency-Key": key}, retries=1)
-        data = response.json()
-        return Event(data["id"], data["seq"], data["subject_id"], data["purpose"], data["type"],
-                     datetime.fromisoformat(data["at"]), data["hash"],
-                     response.headers.get("Idempotent-Replayed") == "true", data)
+                              headers={"Idempotency-Key": key})
+        return _event(response.json(), response.headers.get("Idempotent-Replayed") == "true")
 
     def withdraw(self, subject: str, purpose: str, **kwargs: Any) -> Event:
         """Withdraw consent (as easy as giving it, GDPR Art. 7(3))."""
@@ -217,24 +229,37 @@ class PersonvernClient:
 
     def decide(self, subject: str, purpose: str, gpc: bool = False) -> Decision:
         """May ``purpose`` be carried out for ``subject`` now? ``gpc``: the person's browser
-        sent ``Sec-GPC: 1``."""
+        sent ``Sec-GPC: 1``. A purpose the manifest lacks raises UnknownPurposeError."""
         headers = {"Sec-GPC": "1"} if gpc else None
-        data = self._call("GET", "/api/v1/decisions", headers=headers, retries=1,
+        data = self._call("GET", "/api/v1/decisions", headers=headers,
                           params={"subject": subject, "purpose": purpose}).json()
         return Decision(bool(data["allowed"]), data["purpose"], data["basis"], data["reason"],
                         data["code"], datetime.fromisoformat(data["at"]))
 
     def record_activity(self, subject: str) -> datetime:
         """Note that ``subject`` was active now; returns the last activity."""
-        data = self._call("POST", f"/api/v1/subjects/{_seg(subject)}/activity", retries=1).json()
+        data = self._call("POST", f"/api/v1/subjects/{_seg(subject)}/activity").json()
         return datetime.fromisoformat(data["last_activity"])
 
-    def consents(self, subject: str) -> dict[str, Any]:
-        """Every purpose's decision for ``subject`` with its events (the server's JSON)."""
-        data: dict[str, Any] = self._call(
-            "GET", f"/api/v1/subjects/{_seg(subject)}/consents", retries=1
-        ).json()
-        return data
+    def consents(self, subject: str) -> Consents:
+        """Every purpose's decision for ``subject`` now, with the events behind each."""
+        data = self._call("GET", f"/api/v1/subjects/{_seg(subject)}/consents").json()
+        return Consents(data["subject_id"], datetime.fromisoformat(data["at"]), [
+            PurposeConsent(p["purpose"], bool(p["allowed"]), p["basis"], p["reason"], p["code"],
+                           [_event(e) for e in p["events"]]) for p in data["purposes"]])
+
+    def link_guardian(self, child: str, guardian_id: str, *,
+                      verified_by: str | None = None) -> None:
+        """Record that ``guardian_id`` (a subject id) acts for ``child`` (a parent)."""
+        body: dict[str, Any] = {"guardian_id": guardian_id}
+        if verified_by is not None:
+            body["verified_by"] = verified_by
+        self._call("POST", f"/api/v1/subjects/{_seg(child)}/guardians", json=body)
+
+
+def _event(data: dict[str, Any], replayed: bool = False) -> Event:
+    return Event(data["id"], data["seq"], data["subject_id"], data["purpose"], data["type"],
+                 datetime.fromisoformat(data["at"]), data["hash"], replayed, data)
 
 
 def _seg(ref: str) -> str:
