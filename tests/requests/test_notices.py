@@ -143,7 +143,11 @@ def test_webhook_is_retried_with_backoff_and_acknowledged(
     with rt.transaction() as s:
         notices.queue_notices(s, clock, manifest, rid, "erasure",
                               [manifest.purpose("account")], IDS, resolve=webhook)
-        assert s.get(Request, rid).details[notices.PENDING_KEY] == IDS  # type: ignore[union-attr]
+        # Kept on the notice itself, not in the request's details sealed with the key an
+        # erasure destroys.
+        kept = s.scalars(select(RecipientNotice).where(RecipientNotice.channel == "webhook"))
+        assert [n.identities for n in kept] == [IDS]
+        assert notices.PENDING_KEY not in s.get(Request, rid).details  # type: ignore[union-attr]
     with rt.transaction() as s:
         assert notices.deliver_due(s, clock, manifest)["retrying"] == 1
         n = s.scalars(select(RecipientNotice).where(RecipientNotice.channel == "webhook")).one()
@@ -157,7 +161,7 @@ def test_webhook_is_retried_with_backoff_and_acknowledged(
         n = s.scalars(select(RecipientNotice).where(RecipientNotice.channel == "webhook")).one()
         assert n.status == "acknowledged" and n.acknowledged_at is not None
         # Delivered: the identities kept for the webhook are gone.
-        assert notices.PENDING_KEY not in s.get(Request, rid).details  # type: ignore[union-attr]
+        assert n.identities is None
     assert [r["identities"] for r in hook.received] == [IDS, IDS]
     assert hook.received[0]["action"] == "erasure"
 
@@ -184,6 +188,7 @@ def test_a_webhook_that_never_answers_fails_after_the_last_attempt(
     with rt.transaction() as s:
         n = s.scalars(select(RecipientNotice).where(RecipientNotice.channel == "webhook")).one()
         assert n.status == "failed" and n.attempts == notices.MAX_ATTEMPTS
+        assert n.identities is None  # given up: no copy of whom it was about either
         assert n.last_error and "Connect" in n.last_error
 
 

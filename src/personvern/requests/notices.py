@@ -34,7 +34,8 @@ MAX_ATTEMPTS = 8
 BASE_DELAY = timedelta(minutes=1)
 MAX_DELAY = timedelta(hours=12)
 TIMEOUT_S = 10.0
-# Where a webhook's notice keeps the identities it must send, until it is delivered.
+# Where a webhook's notice kept the identities it must send before migration 0013 (in the
+# request's sealed details); read for notices queued then, dropped once they are delivered.
 PENDING_KEY = "_notify"
 
 Resolver = Callable[[Manifest, Recipient], tuple[str, str]]
@@ -90,15 +91,12 @@ def queue_notices(
             request_id=request_id, recipient=r.id, action=action, channel=channel,
             target=target[:500], status="queued", attempts=0,
             next_attempt_at=now if channel == "webhook" else None,
+            identities=identities if channel == "webhook" else None,
         )
         session.add(notice)
         if channel == "email":
             queue(session, clock, _mail(manifest, r, request_id, action, target, identities))
         made.append(notice)
-    if any(n.channel == "webhook" for n in made):
-        req = session.get(Request, request_id)
-        if req is not None:
-            req.details = {**(req.details or {}), PENDING_KEY: identities}
     session.flush()
     return made
 
@@ -163,10 +161,9 @@ def deliver_due(
             RecipientNotice.next_attempt_at <= as_utc(now))
         .order_by(RecipientNotice.next_attempt_at).limit(limit)))
     for n in due:
-        req = session.get(Request, n.request_id)
         body = {"notice": n.id, "request": n.request_id, "action": n.action,
                 "recipient": n.recipient, "controller": manifest.controller.name,
-                "identities": (req.details or {}).get(PENDING_KEY, {}) if req else {}}
+                "identities": _identities(session, n)}
         n.attempts += 1
         try:
             data, headers = _signed(manifest.recipient(n.recipient), body, now)
@@ -187,6 +184,8 @@ def deliver_due(
         elif n.attempts >= MAX_ATTEMPTS:
             n.status, n.next_attempt_at, n.last_error = "failed", None, error
             result["failed"] += 1
+        if n.status != "queued":  # delivered or given up: no copy of whom it was about
+            n.identities = None
         else:
             n.next_attempt_at = now + backoff(n.attempts)
             n.last_error = error
@@ -213,8 +212,17 @@ def _signed(recipient: Recipient | None, body: dict[str, Any], now: datetime
     return data, headers
 
 
+def _identities(session: Session, notice: RecipientNotice) -> dict[str, list[str]]:
+    if notice.identities is not None:
+        return notice.identities
+    req = session.get(Request, notice.request_id)  # queued before migration 0013
+    found: dict[str, list[str]] = (req.details or {}).get(PENDING_KEY, {}) if req else {}
+    return found
+
+
 def _forget_delivered(session: Session, request_ids: set[str]) -> None:
-    """Drop the identities kept for webhooks once none of the request's is still queued."""
+    """Drop identities kept the old way (in the request's details) once none of the
+    request's webhook notices is still queued."""
     for rid in request_ids:
         waiting = session.scalars(select(RecipientNotice.id).where(
             RecipientNotice.request_id == rid, RecipientNotice.channel == "webhook",

@@ -90,3 +90,7 @@ class RecipientNotice(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
+    # A webhook's notice: the identities it must send (the recipient has to know whom the
+    # request is about). Plain, like a queued e-mail's address, because an erasure destroys
+    # the key that seals the request; blanked once the notice is delivered or given up.
+    identities: Mapped[dict[str, list[str]] | None] = mapped_column(JSON(none_as_null=True))
