@@ -10,6 +10,7 @@ import typer
 
 from personvern.cli.common import emit, runtime
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+from personvern.wording import count
 
 app = typer.Typer(
     help="API keys for apps (create, list, revoke) and the master key that encrypts personal "
@@ -157,7 +158,7 @@ def rotate(
     finally:
         rt.close()
     emit(done.as_dict(), as_json, [
-        f"rewrapped {done.rewrapped} keys from master key {done.old_key_id} to "
+        f"rewrapped {count(done.rewrapped, 'key')} from master key {done.old_key_id} to "
         f"{done.new_key_id}" + (" (resumed)" if done.resumed else ""),
         f"now set {ENV_FILE}={new_key_file.resolve()}",
     ])

@@ -12,6 +12,7 @@ import typer
 
 from personvern.cli.common import emit, runtime, vacuum_lines
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+from personvern.wording import count
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -163,18 +164,19 @@ def show(
         data = view(s, ctx, get_request(s, request), finance=who)
     lines = [f"request {data['id']}: {data['type']}, {data['state']}",
              f"  received {data['received_at']}, due {data['due_on']}"
-             + (" (OVERDUE)" if data["overdue"] else f" ({data['days_left']} days left)"),
+             + (" (OVERDUE)" if data["overdue"] else f" ({count(data['days_left'], 'day')} left)"),
              f"  opened by {data['opened_by']}"
              + (f", verified by: {data['verified_by']}" if data["verified_by"] else "")]
     lines += [f"  {e['at']} {e['from'] or '-'} -> {e['to']} ({e['actor']}): {e['note']}"
               for e in data["events"]]
     for k in (data["outcome"] or {}).get("kept", []):
-        lines.append(f"  kept {k['rows']} rows of {k['table']} until {k['until']}: {k['why']}")
+        lines.append(f"  kept {count(k['rows'], 'row')} of {k['table']} until {k['until']}: "
+                     f"{k['why']}")
     lines += [f"  told {n['recipient']} by {n['channel']}: {n['status']}"
               for n in data["notices"]]
     lines += [f"  task {t['dataset']} ({t['kind']}, {t['action']}): {t['state']}"
               + (f", asked {t['asked']}" if t["asked"] else "")
-              + (f", {t['attempts']} attempts, last error: {t['last_error']}, next "
+              + (f", {count(t['attempts'], 'attempt')}, last error: {t['last_error']}, next "
                  f"{t['next_attempt_at']}" if t["state"] != "done" and t["last_error"] else "")
               + (f", note: {t['note']}" if t["note"] else "")
               for t in data["tasks"]]
@@ -225,13 +227,15 @@ def run(
     if "export" in outcome:
         lines.append(f"  portability export: {outcome['export']['path']}")
     for k in outcome.get("kept", []):
-        lines.append(f"  kept {k['rows']} rows of {k['table']} until {k['until']}: {k['why']}")
+        lines.append(f"  kept {count(k['rows'], 'row')} of {k['table']} until {k['until']}: "
+                     f"{k['why']}")
     proof = outcome.get("proof")
     left = outcome.get("left_until_vacuum") or {}
     if proof:
         clean = "  proof: nothing left" + (" in the tables (their files: below)" if left else "")
         lines.append(clean if proof["clean"] else
-                     f"  proof: {len(proof['unexpected'])} places still hold the person's data")
+                     f"  proof: {count(len(proof['unexpected']), 'place')} still "
+                     f"{'holds' if len(proof['unexpected']) == 1 else 'hold'} the person's data")
     lines += vacuum_lines(left)
     emit(data, as_json, lines)
     if result.state != "completed":
