@@ -149,8 +149,9 @@ def test_rotate_rewraps_every_key_resumes_and_is_audited(env: dict[str, str],
         f"error: wrong master key: this database holds subject keys locked with master key "
         f"{new.key_id} ({len(ids)} keys), which the key from {env['PERSONVERN_MASTER_KEY_FILE']} "
         f"(id {old.key_id}) cannot open. Set PERSONVERN_MASTER_KEY_FILE (or PERSONVERN_MASTER_KEY) "
-        "to the master key in use: after `personvern keys rotate`, the new one; if a rotation "
-        "was interrupted, run `personvern keys rotate` again")
+        "to the master key in use: after a rotation, the new one; if a rotation "
+        "was interrupted, run `personvern keys rotate --new-key-file FILE` again with the same "
+        "new key")
     switched = {**env, "PERSONVERN_MASTER_KEY_FILE": str(new_file)}
     shown = pv(switched, "subject", "show", "person3@example.no", "--json")
     assert shown.returncode == 0 and "person3@example.no" in shown.stdout

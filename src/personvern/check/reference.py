@@ -11,7 +11,7 @@ from personvern.wording import count
 _INTRO = """\
 # `personvern check` rules
 
-`personvern check [MANIFEST] [--format text|json|sarif]` reads a manifest and
+`personvern check MANIFEST` (add `--format json` or `--format sarif` for tools) reads a manifest and
 reports where it falls short of the GDPR and Norwegian law, like a linter does
 code. Every finding names its rule, the place in the manifest (file:line:column)
 and the legal source.

@@ -157,7 +157,7 @@ def versions(
         f"{'material' if d['material'] else 'minor   '}  {count(len(d['changes']), 'change')}"
         f"{'  <- in force' if d['in_force'] else ''}"
         for d, start in zip(data, starts, strict=True)
-    ] or ["no policy version has been published yet (`personvern policy publish`)"]
+    ] or ["no policy version has been published yet (`personvern policy publish --effective DATE`)"]
     emit(data, as_json, lines)
 
 

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Data-subject requests: access, erasure, rectification and more.",
                   no_args_is_help=True)
 
-IdArg = Annotated[str, typer.Argument(help="Request id (or a unique prefix of 6+ characters).")]
+IdArg = Annotated[str, typer.Argument(help=(
+    "Request id (or a unique prefix of 6+ characters), or the person (ext:ID, e-mail, "
+    "+phone): their one open request, else their latest."))]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (told to the person).")]
 
 

@@ -310,8 +310,9 @@ def wrong_master(given: MasterKey, foreign: dict[str, int]) -> ConfigurationErro
     return ConfigurationError(
         f"wrong master key: this database holds subject keys locked with {held}, which the "
         f"key from {given.source} (id {given.key_id}) cannot open. Set {ENV_FILE} (or "
-        f"{ENV_KEY}) to the master key in use: after `personvern keys rotate`, the new one; "
-        "if a rotation was interrupted, run `personvern keys rotate` again"
+        f"{ENV_KEY}) to the master key in use: after a rotation, the new one; "
+        "if a rotation was interrupted, run `personvern keys rotate --new-key-file FILE` "
+        "again with the same new key"
     )
 
 

@@ -354,7 +354,10 @@ def _actor_of(req: Request) -> str:
 
 
 def get_request(session: Session, ref: str) -> Request:
-    """A request by id, or by a unique prefix of at least six characters."""
+    """A request by id, or by a unique prefix of at least six characters; or by the person
+    (``ext:ID``, e-mail, ``+phone``): their one open request, else their latest."""
+    if any(mark in ref for mark in (":", "@")) or ref.strip().startswith("+"):
+        return _request_of(session, ref)
     ref = ref.strip().lower()
     found = session.get(Request, ref)
     if found is not None:
@@ -367,6 +370,21 @@ def get_request(session: Session, ref: str) -> Request:
         if matches:
             raise InvalidInput(f"{ref!r} matches more than one request; give more of the id")
     raise NotFound(f"no request {ref!r}")
+
+
+def _request_of(session: Session, ref: str) -> Request:
+    """The person's one open request, else their latest; several open ones are named."""
+    subject = get_subject(session, ref)
+    mine = list(session.scalars(select(Request).where(Request.subject_id == subject.id)
+                                .order_by(Request.received_at.desc(), Request.id)))
+    open_ = [r for r in mine if r.state in OPEN_STATES]
+    if len(open_) > 1:
+        raise InvalidInput(f"{ref} has {len(open_)} open requests ("
+                           + ", ".join(f"{r.type} {r.id[:8]}" for r in open_)
+                           + "); give the request's id")
+    if not mine:
+        raise NotFound(f"{ref} has no request")
+    return (open_ or mine)[0]
 
 
 def list_requests(
@@ -630,7 +648,8 @@ class Requests:
         if manual:
             error = "waiting for the processor(s) to answer: " + "; ".join(manual)
             self._wait(job.request_id, actor, error, suffix="; record each answer with "
-                       "`personvern request task-done`", partial=_storable(done))
+                       f"`personvern request task-done {job.request_id} DATASET --note TEXT`",
+                       partial=_storable(done))
             return RunResult(job.request_id, "waiting", {}, error)
         try:
             return self._finish(job, done, actor)
