@@ -64,6 +64,8 @@ def tour() -> str:
 
 def steps(section: str) -> list[Step]:
     """The tour's commands in order, with the output shown for each."""
+    text = README.read_text(encoding="utf-8")
+    offset = text[:text.index(section)].count("\n")
     found: list[Step] = []
     at = 0
     for block in re.finditer(r"```(\w*)\n(.*?)```", section, re.S):
@@ -72,7 +74,7 @@ def steps(section: str) -> list[Step]:
         found += [Step(0, cmd, run=False, before="inline")
                   for cmd in re.findall(r"`(personvern [^`]+)`", prose)]
         lang, body = block.group(1), block.group(2)
-        line = section[:block.start()].count("\n") + 2
+        line = offset + section[:block.start()].count("\n") + 2  # the README's line
         if lang == "console":
             found += _session(body, line, prose)
         elif lang == "sh":
@@ -188,7 +190,9 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Step, int, list[
     args, _ = _make_demo_command()
     made = run_personvern(*args, env=env, cwd=work)
     assert made.returncode == 0, made.stderr
-    results = []
+    # What make demo's `demo init` printed counts among the hints (its export line too).
+    results = [(Step(0, "personvern " + shlex.join(args)), 0,
+                (made.stdout + made.stderr).splitlines(), made.stderr)]
     for step in [s for s in steps(tour()) if s.run]:
         if step.before and TYPO[0] in step.before:
             _, old, new, line = TYPO
