@@ -232,7 +232,7 @@ def test_a_manual_task_is_marked_done_and_completes_the_request(demo: Path, pv: 
     opened = ok(pv, "open", "erasure", "--subject", "ext:12", "--verified-by", "known",
                 "--now", T)
     code, _out, err = pv("run", opened["id"], "--reason", "identity checked", "--now", T)
-    assert code == 1 and "waiting for the processor(s) to answer: crm" in err
+    assert code == 1 and "waiting for the processor to answer: crm" in err
     code, out, _ = pv("show", opened["id"], "--now", T)
     assert "task crm (manual, erase): pending, asked personvern@crm.example.no" in out
 

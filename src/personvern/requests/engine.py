@@ -638,7 +638,8 @@ class Requests:
                           for t in tasks.pending(current, "manual")]
                 job = replace(job, callbacks=tasks.answers(current))
         if notes:
-            error = "waiting for dataset(s) " + "; ".join(notes)
+            error = ("waiting for dataset " if len(notes) == 1 else "waiting for datasets ") \
+                + "; ".join(notes)
             self._wait(job.request_id, actor, error)
             return RunResult(job.request_id, "waiting", {}, error)
         done = partial if partial is not None else self._perform(job, out_dir, actor, prove, lang,
@@ -646,7 +647,8 @@ class Requests:
         if isinstance(done, RunResult):
             return done
         if manual:
-            error = "waiting for the processor(s) to answer: " + "; ".join(manual)
+            error = ("waiting for the processor to answer: " if len(manual) == 1 else
+                     "waiting for the processors to answer: ") + "; ".join(manual)
             self._wait(job.request_id, actor, error, suffix="; record each answer with "
                        f"`personvern request task-done {job.request_id} DATASET --note TEXT`",
                        partial=_storable(done))
