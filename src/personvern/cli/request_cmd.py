@@ -39,6 +39,16 @@ def _engine(manifest: Path | None, db: str | None, now: str | None
         yield s, Context(rt.consent, rt.clock)
 
 
+def _resolve(ref: str, manifest: Path | None, db: str | None, now: str | None) -> str:
+    """The request id ``ref`` stands for: itself, or the request of the person it names."""
+    from personvern.requests.engine import names_a_person, request_of
+
+    if not names_a_person(ref):
+        return ref
+    with _engine(manifest, db, now) as (s, _):
+        return request_of(s, ref).id
+
+
 @contextmanager
 def _service(manifest: Path | None, db: str | None, now: str | None) -> Iterator[Requests]:
     """The request service (each step its own transaction); its datasets closed after."""
@@ -156,6 +166,7 @@ def show(
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """A request with its deadlines, history, outcome and notices."""
+    request = _resolve(request, manifest, db, now)
     from personvern.errors import InvalidInput
     from personvern.requests.engine import get_request, view
 
@@ -192,6 +203,7 @@ def verify(
     now: NowOption = None,
 ) -> None:
     """Verify the person's identity with the code they were e-mailed."""
+    request = _resolve(request, manifest, db, now)
     with _service(manifest, db, now) as service:
         r = service.verify(request, code)
     emit(_row(r), as_json, [f"request {r.id} verified"])
@@ -214,6 +226,7 @@ def run(
     now: NowOption = None,
 ) -> None:
     """Carry the request out; a dataset that is down leaves it waiting (exit 1)."""
+    request = _resolve(request, manifest, db, now)
     with _service(manifest, db, now) as service:
         result = service.run(request, reason=reason, out_dir=out, prove=prove, lang=lang,
                              vacuum=vacuum)
@@ -251,6 +264,7 @@ def extend(
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """Extend by two months (GDPR Art. 12(3)); the person is told with the reason."""
+    request = _resolve(request, manifest, db, now)
     from personvern.requests.engine import extend as extend_request
 
     with _engine(manifest, db, now) as (s, ctx):
@@ -265,6 +279,7 @@ def refuse(
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """Refuse with reasons; the person is told of their right to complain."""
+    request = _resolve(request, manifest, db, now)
     from personvern.requests.engine import refuse as refuse_request
 
     with _engine(manifest, db, now) as (s, ctx):
@@ -279,6 +294,7 @@ def lift(
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """Lift a restriction (the person is told first, GDPR Art. 18(3))."""
+    request = _resolve(request, manifest, db, now)
     from personvern.requests.engine import lift_restriction
 
     with _engine(manifest, db, now) as (s, ctx):
@@ -299,6 +315,7 @@ def notices_(
     now: NowOption = None,
 ) -> None:
     """Who was told of the change (GDPR Art. 19), and recording their answers."""
+    request = _resolve(request, manifest, db, now)
     from personvern.requests import notices
     from personvern.requests.engine import get_request
 
@@ -329,6 +346,7 @@ def task_done(
 ) -> None:
     """Record that a processor asked by e-mail did its part; the last task completes the
     request."""
+    request = _resolve(request, manifest, db, now)
     with _service(manifest, db, now) as service:
         result = service.task_done(request, dataset, note, out_dir=out)
     state = result.state if result else "waiting for other tasks"

@@ -354,10 +354,7 @@ def _actor_of(req: Request) -> str:
 
 
 def get_request(session: Session, ref: str) -> Request:
-    """A request by id, or by a unique prefix of at least six characters; or by the person
-    (``ext:ID``, e-mail, ``+phone``): their one open request, else their latest."""
-    if any(mark in ref for mark in (":", "@")) or ref.strip().startswith("+"):
-        return _request_of(session, ref)
+    """A request by id, or by a unique prefix of at least six characters."""
     ref = ref.strip().lower()
     found = session.get(Request, ref)
     if found is not None:
@@ -372,8 +369,16 @@ def get_request(session: Session, ref: str) -> Request:
     raise NotFound(f"no request {ref!r}")
 
 
-def _request_of(session: Session, ref: str) -> Request:
-    """The person's one open request, else their latest; several open ones are named."""
+def names_a_person(ref: str) -> bool:
+    """Whether ``ref`` names a person (``ext:ID``, an e-mail, ``+phone``), not a request."""
+    return any(mark in ref for mark in (":", "@")) or ref.strip().startswith("+")
+
+
+def request_of(session: Session, ref: str) -> Request:
+    """The request of the person ``ref`` names: their one open request, else their latest;
+    several open ones are named. For the privacy owner's CLI only: the API and the portal
+    take request ids, since a person reference there would tell a caller whether someone
+    exists and has made requests."""
     subject = get_subject(session, ref)
     mine = list(session.scalars(select(Request).where(Request.subject_id == subject.id)
                                 .order_by(Request.received_at.desc(), Request.id)))
