@@ -8,9 +8,10 @@ where the demo was written by the Makefile's own ``demo`` recipe, with nothing o
 test's environment: only what the tour's ``export`` lines set.
 
 What is compared, and the only normalisation: a shown line equals the line printed, where
-``…`` inside a line stands for text that differs from run to run (a random request id or
-key id, today's date in a receipt, the directory the tour runs in) and a line that is
-only ``…`` stands for lines left out (a long policy, most of the findings). A command
+``…`` inside a line stands for text that differs from run to run (a random request, key
+or receipt id, the directory the tour runs in) and a line that is only ``…`` stands for
+lines left out (a long policy, most of the findings). Everything dated is dated by the
+demo's fixed "now" or by ``--now``, so no line depends on the day the test runs. A command
 exits 0 unless its line says ``# exit N``.
 
 Commands that do not return by themselves (``serve``, ``users add`` asking for a
