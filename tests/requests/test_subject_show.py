@@ -76,3 +76,17 @@ def test_json_gives_every_source(demo: Path) -> None:
     assert [s["source"] for s in data["activity_sources"]] == [
         "recorded by the engine", "app.users.last_login_at"]
     assert data["last_activity"] == data["activity_sources"][1]["at"]
+
+
+def test_a_service_database_that_cannot_be_read_is_named_and_the_rest_shown(
+        demo: Path) -> None:
+    manifest = demo / "personvern.yaml"
+    gone = demo / "gone" / "service.db"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        str(demo / "service.db"), str(gone)), encoding="utf-8")
+    lines = _show(demo, "ext:31")
+    at = lines.index("  last activity: never")
+    assert lines[at + 1] == "    recorded by the engine: never"
+    assert lines[at + 2] == (f"    app.users.last_login_at: not read (cannot create SQLite "
+                             f"database {gone}: directory {gone.parent} does not exist)")
+    assert "  yes account: necessary for the contract (GDPR Art. 6(1)(b))" in lines

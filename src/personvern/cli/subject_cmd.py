@@ -84,7 +84,8 @@ def show(
             "id": found.id, "identities": identities, "birth_date": found.birth_date,
             "existing_customer": found.existing_customer,
             "last_activity": activity.latest,
-            "activity_sources": [{"source": src, "at": at} for src, at in activity.sources],
+            "activity_sources": [{"source": src.name, "at": src.at, "error": src.error}
+                                 for src in activity.sources],
             "guardians": [g["id"] for g in related["guardians"]],
             "children": [c["id"] for c in related["children"]],
             "organisations": orgs, "decisions": decisions,
@@ -97,7 +98,8 @@ def show(
     lines += [f"  organisation: {o['name']}" + (f" ({o['orgnr']})" if o["orgnr"] else "")
               + f", {o['role']}" for o in orgs]
     lines.append(f"  last activity: {_when(activity.latest)}")
-    lines += [f"    {src}: {_when(at)}" for src, at in activity.sources]
+    lines += [f"    {src.name}: " + (f"not read ({src.error})" if src.error else _when(src.at))
+              for src in activity.sources]
     lines += [f"  {'yes' if d['allowed'] else 'no '} {d['purpose']}: {d['reason']}"
               for d in decisions]
     emit(data, as_json, lines)
