@@ -59,7 +59,7 @@ class Executor:
                 self._column_step(rule, tr)
             if by_engine:
                 self._engine_step(rule, by_engine)
-        self.report.notices += queue_due(self.due, dry_run=False)
+        self.report.notices += queue_due(self.due)
         self._release()
         if not self.dry_run:
             self._scrub()
