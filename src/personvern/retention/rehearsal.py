@@ -7,8 +7,9 @@ itself, with every database it writes — the service's datasets and the engine'
 held on one connection each, inside a transaction that is rolled back when the sweep is
 done: each step sees what the steps before it did, as in the run, and nothing is kept.
 
-The price: while a plan runs it holds the locks the sweep would (on SQLite, each written
-database's write lock), so other writers wait for it, up to their busy timeout.
+The price: while a plan runs it holds the locks the sweep would, from start to end (on
+SQLite, each database's write lock; on PostgreSQL, the rows it changes), so other writers
+wait for it, up to their busy or lock timeout.
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ def _held(engine: Engine) -> Iterator[Connection]:
         if engine.dialect.name == "sqlite":
             # The sqlite3 module begins a transaction only before a write: begun here, the
             # savepoints below nest in it, and releasing the first does not commit.
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE: the write lock now (waiting up to busy_timeout), as the sweep's
+            # writes need it; a deferred one could not upgrade once another connection
+            # had written since it began (SQLITE_BUSY at once, not after waiting).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.begin()
         yield conn
