@@ -278,8 +278,8 @@ def test_a_request_is_named_by_its_person(demo: Path, pv: Any) -> None:
     assert counts(demo) == before
     code, _out, err = pv("show", "ext:13", "--now", T)
     assert code == 1 and err.strip() == "error: ext:13 has no request"
-    assert ok(pv, "run", other["id"][:8], "--reason", "asked", "--now", T)["state"] == \
-        "completed"
+    assert ok(pv, "run", other["id"][:8], "--reason", "asked", "--out", str(demo / "out"),
+              "--now", T)["state"] == "completed"
     # One open request left: the person names it.
     done = ok(pv, "run", "ext:12", "--reason", "ID checked", "--now", T)
     assert done["id"] == opened["id"] and done["state"] == "completed"
