@@ -8,6 +8,9 @@ TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= demo
+# The demo's "now": its people, sign-ins and purchases are dated from it, so the README's
+# tour prints the same on every machine (tests/project/test_readme_tour.py runs it).
+DEMO_NOW ?= 2026-12-01T12:00:00+01:00
 # uv never downloads an interpreter of its own: the machine's Python 3.11 is the one.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -130,28 +133,30 @@ bench-quick: install system-deps wrk ts-build
 	$(call BENCH_ALL,--quick)
 
 demo: install-demo
-	$(BIN)/personvern demo init $(DEMO_DIR) --subjects 2000 --force
+	$(BIN)/personvern demo init $(DEMO_DIR) --subjects 2000 --force --now $(DEMO_NOW)
 	@for f in examples/*.yaml; do \
 	  echo; echo "=== personvern check $$f"; \
 	  $(BIN)/personvern check $$f; \
 	  true; \
 	done
 	@echo
-	@echo "The demo service is in $(DEMO_DIR)/. Try:"
+	@echo "The demo service is in $(DEMO_DIR)/. Put personvern on your PATH and point it at the demo:"
+	@echo '  export PATH="$$PWD/$(BIN):$$PATH"'
 	@echo "  export PERSONVERN_MANIFEST=$(DEMO_DIR)/personvern.yaml PERSONVERN_DATABASE_URL=sqlite:///$(DEMO_DIR)/personvern.db PERSONVERN_MASTER_KEY_FILE=$(DEMO_DIR)/master.key"
-	@echo "  $(BIN)/personvern subject show ext:1500"
-	@echo "  $(BIN)/personvern consent give ext:5 newsletter --text 'Vil du ha nyhetsbrev?'"
-	@echo "  $(BIN)/personvern consent decide ext:5 newsletter"
-	@echo "  $(BIN)/personvern ledger verify"
+	@echo "Then try (the README's tour has more):"
+	@echo "  personvern subject show ext:1500"
+	@echo "  personvern consent give ext:5 newsletter --text 'Vil du ha nyhetsbrev?'"
+	@echo "  personvern consent decide ext:5 newsletter"
+	@echo "  personvern ledger verify"
 	@echo
 	@echo "The subject portal (sign-in links are printed in the server's terminal, not mailed):"
-	@echo "  PERSONVERN_SMTP_HOST=console $(BIN)/personvern serve --public-url http://127.0.0.1:8000"
+	@echo "  PERSONVERN_SMTP_HOST=console personvern serve --public-url http://127.0.0.1:8000"
 	@echo "  then open http://127.0.0.1:8000/portal/sign-in and sign in as a demo parent:"
 	@echo "  $$($(BIN)/python -c "import sqlite3; print(sqlite3.connect('$(DEMO_DIR)/service.db').execute('select email from users where role=\'parent\' order by id limit 1').fetchone()[0])")"
 	@echo "  The cookie banner: <script src=\"http://127.0.0.1:8000/static/banner.js\" defer></script> (docs/banner.md)"
 	@echo "The privacy owner's dashboard: add the first owner (asks for a password), then sign in at"
 	@echo "  http://127.0.0.1:8000/dashboard/sign-in (docs/dashboard.md):"
-	@echo "  $(BIN)/personvern users add eier@leksehjelp.example.no --role owner"
+	@echo "  personvern users add eier@leksehjelp.example.no --role owner"
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache $(TS)/node_modules $(TS)/dist

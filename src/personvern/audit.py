@@ -18,6 +18,7 @@ from personvern.crypto.keyring import keyring_for
 from personvern.errors import InvalidInput
 from personvern.storage.locks import lock_chain
 from personvern.storage.models import AuditEvent, as_utc
+from personvern.wording import count
 
 # The prev_hash of the first event: no predecessor.
 GENESIS_HASH = "0" * 64
@@ -170,7 +171,7 @@ class AuditCheck:
             return "audit trail empty: 0 events and no checkpoint"
         reached = ("no checkpoint yet" if self.checkpoint is None
                    else f"up to the signed checkpoint at {self.checkpoint}")
-        return f"audit trail intact: {self.events} events verified, {reached}"
+        return f"audit trail intact: {count(self.events, 'event')} verified, {reached}"
 
 
 def check_audit_chain(session: Session, *, require_checkpoint: bool = True,

@@ -41,7 +41,8 @@ class Settings:
     # The master key wrapping every subject key (crypto-shredding): base64 of 32 bytes,
     # from a 0600 file (preferred) or the variable itself. Never shown in a repr.
     master_key_file: Path | None = field(default=None, metadata={
-        "help": "file holding the master key (create with `personvern keys init-master`)"})
+        "help": "file holding the master key "
+                "(create with `personvern keys init-master --out FILE`)"})
     master_key: str | None = field(default=None, repr=False,
                                    metadata={"help": "the master key itself, base64"})
     # Mail the web app sends at once (portal sign-in links) goes through this server.

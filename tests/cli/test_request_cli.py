@@ -137,7 +137,7 @@ def test_erasure_by_the_owner_says_what_was_kept_and_who_was_told(demo: Path, pv
     assert opened["state"] == "verified"
     code, out, err = pv("run", opened["id"], "--reason", "identity checked", "--now", T)
     assert code == 0, err
-    assert "kept 1 rows of invoices until" in out and "bokføringsloven § 13" in out
+    assert "kept 1 row of invoices until" in out and "bokføringsloven § 13" in out
     assert "proof: nothing left" in out
     code, out, _ = pv("notices", opened["id"], "--now", T)
     assert "Driftsleverandør Norge AS (erasure, manual): queued" in out
@@ -234,7 +234,7 @@ def test_a_manual_task_is_marked_done_and_completes_the_request(demo: Path, pv: 
     opened = ok(pv, "open", "erasure", "--subject", "ext:12", "--verified-by", "known",
                 "--now", T)
     code, _out, err = pv("run", opened["id"], "--reason", "identity checked", "--now", T)
-    assert code == 1 and "waiting for the processor(s) to answer: crm" in err
+    assert code == 1 and "waiting for the processor to answer: crm" in err
     code, out, _ = pv("show", opened["id"], "--now", T)
     assert "task crm (manual, erase): pending, asked personvern@crm.example.no" in out
 
@@ -264,3 +264,24 @@ def test_what_postgresql_still_holds_is_said_with_the_command_to_end_it() -> Non
     assert vacuum_lines({"app": ["messages", "users"]}) == [
         "  app: erased rows stay in the files of messages, users until VACUUM FULL rewrites "
         "them; run: VACUUM FULL messages, users;"]
+
+
+def test_a_request_is_named_by_its_person(demo: Path, pv: Any) -> None:
+    opened = ok(pv, "open", "erasure", "--subject", "ext:12", "--verified-by", "known",
+                "--now", T)
+    assert ok(pv, "show", "ext:12", "--now", T)["id"] == opened["id"]
+    other = ok(pv, "open", "access", "--subject", "ext:12", "--verified-by", "known",
+               "--now", T)
+    before = counts(demo)
+    code, _out, err = pv("run", "ext:12", "--reason", "ID checked", "--now", T)
+    assert code == 2 and err.startswith("error: ext:12 has 2 open requests (") and \
+        err.strip().endswith("); give the request's id"), err
+    assert f"erasure {opened['id'][:8]}" in err and f"access {other['id'][:8]}" in err
+    assert counts(demo) == before
+    code, _out, err = pv("show", "ext:13", "--now", T)
+    assert code == 1 and err.strip() == "error: ext:13 has no request"
+    assert ok(pv, "run", other["id"][:8], "--reason", "asked", "--out", str(demo / "out"),
+              "--now", T)["state"] == "completed"
+    # One open request left: the person names it.
+    done = ok(pv, "run", "ext:12", "--reason", "ID checked", "--now", T)
+    assert done["id"] == opened["id"] and done["state"] == "completed"

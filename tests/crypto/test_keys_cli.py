@@ -144,7 +144,14 @@ def test_rotate_rewraps_every_key_resumes_and_is_audited(env: dict[str, str],
     done = json.loads(out.stdout)
     assert done["resumed"] is True and done["rewrapped"] == len(ids)
     assert (done["old_key_id"], done["new_key_id"]) == (old.key_id, new.key_id)
-    assert "wrong master key" in error_line(pv(env, "keys", "list"))  # the old key is retired
+    # The old key is retired, and the error says so in plain words.
+    assert error_line(pv(env, "keys", "list")) == (
+        f"error: wrong master key: this database holds subject keys locked with master key "
+        f"{new.key_id} ({len(ids)} keys), which the key from {env['PERSONVERN_MASTER_KEY_FILE']} "
+        f"(id {old.key_id}) cannot open. Set PERSONVERN_MASTER_KEY_FILE (or PERSONVERN_MASTER_KEY) "
+        "to the master key in use: after a rotation, the new one; if a rotation "
+        "was interrupted, run `personvern keys rotate --new-key-file FILE` again with the same "
+        "new key")
     switched = {**env, "PERSONVERN_MASTER_KEY_FILE": str(new_file)}
     shown = pv(switched, "subject", "show", "person3@example.no", "--json")
     assert shown.returncode == 0 and "person3@example.no" in shown.stdout

@@ -154,7 +154,7 @@ def test_an_app_that_is_down_makes_the_request_wait_and_the_jobs_retry_with_back
     [task] = state["tasks"]
     assert (task["dataset"], task["state"], task["attempts"]) == ("chat", "pending", 1)
     assert task["next_attempt_at"] == (clock.at + timedelta(minutes=1)).isoformat()
-    assert "waiting for dataset(s) chat" in state["events"][-1]["note"]
+    assert "waiting for dataset chat" in state["events"][-1]["note"]
     # Nothing was done yet: the person's rows and the engine's identities are all there.
     with service_db.connect() as conn:
         assert conn.execute(text("SELECT email FROM users WHERE id = 23")).scalar().find(

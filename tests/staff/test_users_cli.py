@@ -56,7 +56,7 @@ def test_add_list_disable(pv: Pv) -> None:
                                 "ola@example.no  finance  ola"]
     code, out, err = pv("disable", "ola@example.no", "--reason", "moved to another team")
     assert code == 0, err
-    assert "disabled ola@example.no; 0 open session(s) ended" in out
+    assert "disabled ola@example.no; 0 open sessions ended" in out
     code, out, _ = pv("list", "--json")
     assert [u["disabled"] for u in json.loads(out)] == [False, True]
 

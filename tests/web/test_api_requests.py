@@ -503,3 +503,12 @@ def test_only_the_scopes_for_it_open_run_and_download(api: TestClient) -> None:
     with runtime_of(api).transaction() as s:
         actors = s.scalars(select(AuditEvent.actor).where(AuditEvent.action == "request.run"))
         assert list(actors) == ["api:owner's runner"]
+
+
+def test_the_api_names_a_request_by_its_id_never_by_its_person(api: TestClient) -> None:
+    # The CLI takes `ext:8` for a person's request; here it would tell any caller whether
+    # someone exists and has made requests: a person is refused like any other non-id.
+    rid = by_owner(api, "access", PARENT)
+    assert api.get(f"/api/v1/requests/{rid}").status_code == 200
+    for ref in ("ext:000008", "ext:999999"):
+        assert_problem(api.get(f"/api/v1/requests/{ref}"), 422, "path.request_id")

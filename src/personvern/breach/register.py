@@ -548,7 +548,8 @@ def notify_subjects(
     if not emails:
         raise InvalidInput("none of these subjects has an e-mail address; nothing was queued. "
                            "Tell them another way and record it with "
-                           "`personvern breach update ID --kind subject_notice`")
+                           f"`personvern breach update {breach.id} --kind subject_notice "
+                           "--text TEXT`")
     title, body = subject_mail(breach, manifest, message)
     queued = already = 0
     for sid, address in emails.items():

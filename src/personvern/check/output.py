@@ -6,6 +6,7 @@ import json
 
 from personvern.check.engine import Finding
 from personvern.check.registry import RULES, Severity
+from personvern.wording import count
 
 DOCS_URL = "https://github.com/personvern/personvern/blob/main/docs/rules.md"
 
@@ -18,8 +19,8 @@ def as_text(findings: list[Finding], file: str) -> str:
     ]
     counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
     lines.append(
-        f"{file}: {counts[Severity.ERROR]} errors, {counts[Severity.WARNING]} warnings, "
-        f"{counts[Severity.INFO]} notes"
+        f"{file}: {count(counts[Severity.ERROR], 'error')}, "
+        f"{count(counts[Severity.WARNING], 'warning')}, {count(counts[Severity.INFO], 'note')}"
     )
     return "\n".join(lines)
 

@@ -6,11 +6,12 @@ Run ``python -m personvern.check.reference > docs/rules.md`` (``make docs``).
 from __future__ import annotations
 
 from personvern.check.registry import RULES, Severity
+from personvern.wording import count
 
 _INTRO = """\
 # `personvern check` rules
 
-`personvern check [MANIFEST] [--format text|json|sarif]` reads a manifest and
+`personvern check MANIFEST` (add `--format json` or `--format sarif` for tools) reads a manifest and
 reports where it falls short of the GDPR and Norwegian law, like a linter does
 code. Every finding names its rule, the place in the manifest (file:line:column)
 and the legal source.
@@ -47,8 +48,8 @@ def render_rules() -> str:
         out.append(f"| [{r.id}](#{r.id.lower()}) | `{r.name}` | {r.severity} | {r.source} |\n")
     counts = {s: sum(1 for r in ordered if r.severity is s) for s in Severity}
     out.append(
-        f"\n{len(ordered)} rules: {counts[Severity.ERROR]} errors, "
-        f"{counts[Severity.WARNING]} warnings, {counts[Severity.INFO]} notes.\n"
+        f"\n{count(len(ordered), 'rule')}: {count(counts[Severity.ERROR], 'error')}, "
+        f"{count(counts[Severity.WARNING], 'warning')}, {count(counts[Severity.INFO], 'note')}.\n"
     )
     for r in ordered:
         explanation = " ".join(r.explanation.split())

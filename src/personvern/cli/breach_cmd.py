@@ -11,6 +11,7 @@ import typer
 
 from personvern.cli.common import emit, runtime
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+from personvern.wording import count
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -238,7 +239,7 @@ def notify(
             result = notify_subjects(s, rt.clock, breach_id, rt.loaded.manifest,
                                      subject_ids=subject or [], all_subjects=all_subjects,
                                      message=message)
-            typer.echo(f"queued {result.queued} e-mail(s); {result.already_queued} already "
+            typer.echo(f"queued {count(result.queued, 'e-mail')}; {result.already_queued} already "
                        f"queued; {result.without_email} without an e-mail address", err=True)
         _show(s, get_breach(s, breach_id), rt.clock(),
               rt.loaded.manifest.jurisdiction.country, as_json)

@@ -27,6 +27,9 @@ def init(
     Nothing is started. Every person is synthetic (Faker, Norwegian locale). Without a
     configured master key a new one is written to DIR/master.key (mode 0600).
     """
+    import sys
+
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn
 
     from personvern.clock import parse_now
@@ -38,7 +41,8 @@ def init(
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}"),
-                  disable=as_json, transient=True) as bar:
+                  console=Console(stderr=True), disable=as_json or not sys.stderr.isatty(),
+                  transient=True) as bar:
         task = bar.add_task("writing the demo service", total=None)
         files = init_demo(directory, subjects, now=at, seed=seed, force=force,
                           progress=lambda n: bar.advance(task, n))

@@ -10,6 +10,7 @@ import typer
 
 from personvern.cli.common import emit, runtime
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+from personvern.wording import count
 
 app = typer.Typer(
     help="API keys for apps (create, list, revoke) and the master key that encrypts personal "
@@ -121,7 +122,8 @@ def init_master(
 @app.command("rotate")
 def rotate(
     new_key_file: Annotated[Path, typer.Option(
-        "--new-key-file", help="The new master key (from `personvern keys init-master`).")],
+        "--new-key-file", help="The new master key (from "
+        "`personvern keys init-master --out FILE`).")],
     batch: Annotated[int, typer.Option(help="Subject keys rewrapped per transaction.")] = 500,
     manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
     now: NowOption = None,
@@ -132,6 +134,9 @@ def rotate(
     again with the same keys and it resumes. Afterwards set PERSONVERN_MASTER_KEY_FILE to
     the new file; keep the old key only as long as backups made before need it.
     """
+    import sys
+
+    from rich.console import Console
     from rich.progress import Progress, TextColumn
 
     from personvern.clock import parse_now
@@ -149,15 +154,18 @@ def rotate(
     rt = open_runtime(get_settings(manifest=manifest, database_url=db), clock,
                       previous_keys=[new])
     try:
+        # On stderr, and only to a terminal: the output itself stays what a script reads.
         with Progress(TextColumn("rewrapping subject keys: {task.completed:,}"),
-                      disable=as_json, transient=True) as bar:
+                      console=Console(stderr=True), disable=as_json or not sys.stderr.isatty(),
+                      transient=True) as bar:
             task = bar.add_task("rotate", total=None)
             done = run_rotation(rt.sessions, clock, rt.keyring, new, batch=batch,
                                 progress=lambda n: bar.advance(task, n))
     finally:
         rt.close()
     emit(done.as_dict(), as_json, [
-        f"rewrapped {done.rewrapped} keys from master key {done.old_key_id} to "
+        f"rewrapped {count(done.rewrapped, 'key')} from master key {done.old_key_id} to "
         f"{done.new_key_id}" + (" (resumed)" if done.resumed else ""),
-        f"now set {ENV_FILE}={new_key_file.resolve()}",
+        "use the new key from now on:",
+        f"  export {ENV_FILE}={new_key_file.resolve()}",
     ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import typer
@@ -59,6 +60,40 @@ def version() -> None:
     from importlib.metadata import version as installed
 
     typer.echo(installed("personvern"))
+
+
+# A "." that ends a sentence: followed by a space or the end, not closing an abbreviation.
+_SENTENCE_END = re.compile(r"(?<!\bArt)(?<!\be\.g)(?<!\bi\.e)(?<!\bcf)\.(?=\s|$)")
+
+
+def first_sentence(text: str) -> str:
+    """The first whole sentence of a help text (outside parentheses), on one line."""
+    flat = " ".join(text.split("\n\n", 1)[0].split())
+    for end in _SENTENCE_END.finditer(flat):
+        head = flat[:end.end()]
+        if head.count("(") == head.count(")"):
+            return head
+    return flat
+
+
+def whole_sentence_summaries(typer_app: typer.Typer) -> None:
+    """Give every command and group its help's first sentence as the summary in listings:
+    click's own cuts at about 45 characters or at any word ending in "." ("(GDPR Art.")."""
+    for info in typer_app.registered_commands:
+        text = info.help or (info.callback.__doc__ if info.callback else None)
+        if info.short_help is None and text:
+            info.short_help = first_sentence(text)
+    for group in typer_app.registered_groups:
+        sub = group.typer_instance
+        if sub is None:
+            continue
+        text = sub.info.help
+        if isinstance(text, str) and text:
+            sub.info.short_help = first_sentence(text)
+        whole_sentence_summaries(sub)
+
+
+whole_sentence_summaries(app)
 
 
 def run() -> None:

@@ -11,6 +11,7 @@ import typer
 
 from personvern.cli.common import emit, runtime
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+from personvern.wording import count
 
 if TYPE_CHECKING:
     from personvern.manifest.model import Manifest
@@ -153,10 +154,10 @@ def versions(
         starts = [_local(rt, v.effective_from) for v in rows]
     lines = [
         f"{d['number']:>4}  effective {start}  "
-        f"{'material' if d['material'] else 'minor   '}  {len(d['changes'])} changes"
+        f"{'material' if d['material'] else 'minor   '}  {count(len(d['changes']), 'change')}"
         f"{'  <- in force' if d['in_force'] else ''}"
         for d, start in zip(data, starts, strict=True)
-    ] or ["no policy version has been published yet (`personvern policy publish`)"]
+    ] or ["no policy version has been published yet (`personvern policy publish --effective DATE`)"]
     emit(data, as_json, lines)
 
 
@@ -235,7 +236,7 @@ def diff(
     changes = compare(old, new)
     data = {"from": old_name, "to": new_name, "material": any(c.material for c in changes),
             "changes": [c.as_dict() for c in changes]}
-    lines = [f"from {old_name} to {new_name}: {len(changes)} changes"
+    lines = [f"from {old_name} to {new_name}: {count(len(changes), 'change')}"
              f"{', material' if data['material'] else ''}"]
     for c in changes:
         tag = "material" + (", fresh consent" if c.consent else "") if c.material else "minor"

@@ -12,6 +12,7 @@ import typer
 
 from personvern.cli.common import emit, runtime, vacuum_lines
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+from personvern.wording import count
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Data-subject requests: access, erasure, rectification and more.",
                   no_args_is_help=True)
 
-IdArg = Annotated[str, typer.Argument(help="Request id (or a unique prefix of 6+ characters).")]
+IdArg = Annotated[str, typer.Argument(help=(
+    "Request id (or a unique prefix of 6+ characters), or the person (ext:ID, e-mail, "
+    "+phone): their one open request, else their latest."))]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (told to the person).")]
 
 
@@ -34,6 +37,16 @@ def _engine(manifest: Path | None, db: str | None, now: str | None
 
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
         yield s, Context(rt.consent, rt.clock)
+
+
+def _resolve(ref: str, manifest: Path | None, db: str | None, now: str | None) -> str:
+    """The request id ``ref`` stands for: itself, or the request of the person it names."""
+    from personvern.requests.engine import names_a_person, request_of
+
+    if not names_a_person(ref):
+        return ref
+    with _engine(manifest, db, now) as (s, _):
+        return request_of(s, ref).id
 
 
 @contextmanager
@@ -153,6 +166,7 @@ def show(
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """A request with its deadlines, history, outcome and notices."""
+    request = _resolve(request, manifest, db, now)
     from personvern.errors import InvalidInput
     from personvern.requests.engine import get_request, view
 
@@ -163,18 +177,19 @@ def show(
         data = view(s, ctx, get_request(s, request), finance=who)
     lines = [f"request {data['id']}: {data['type']}, {data['state']}",
              f"  received {data['received_at']}, due {data['due_on']}"
-             + (" (OVERDUE)" if data["overdue"] else f" ({data['days_left']} days left)"),
+             + (" (OVERDUE)" if data["overdue"] else f" ({count(data['days_left'], 'day')} left)"),
              f"  opened by {data['opened_by']}"
              + (f", verified by: {data['verified_by']}" if data["verified_by"] else "")]
     lines += [f"  {e['at']} {e['from'] or '-'} -> {e['to']} ({e['actor']}): {e['note']}"
               for e in data["events"]]
     for k in (data["outcome"] or {}).get("kept", []):
-        lines.append(f"  kept {k['rows']} rows of {k['table']} until {k['until']}: {k['why']}")
+        lines.append(f"  kept {count(k['rows'], 'row')} of {k['table']} until {k['until']}: "
+                     f"{k['why']}")
     lines += [f"  told {n['recipient']} by {n['channel']}: {n['status']}"
               for n in data["notices"]]
     lines += [f"  task {t['dataset']} ({t['kind']}, {t['action']}): {t['state']}"
               + (f", asked {t['asked']}" if t["asked"] else "")
-              + (f", {t['attempts']} attempts, last error: {t['last_error']}, next "
+              + (f", {count(t['attempts'], 'attempt')}, last error: {t['last_error']}, next "
                  f"{t['next_attempt_at']}" if t["state"] != "done" and t["last_error"] else "")
               + (f", note: {t['note']}" if t["note"] else "")
               for t in data["tasks"]]
@@ -188,6 +203,7 @@ def verify(
     now: NowOption = None,
 ) -> None:
     """Verify the person's identity with the code they were e-mailed."""
+    request = _resolve(request, manifest, db, now)
     with _service(manifest, db, now) as service:
         r = service.verify(request, code)
     emit(_row(r), as_json, [f"request {r.id} verified"])
@@ -210,6 +226,7 @@ def run(
     now: NowOption = None,
 ) -> None:
     """Carry the request out; a dataset that is down leaves it waiting (exit 1)."""
+    request = _resolve(request, manifest, db, now)
     with _service(manifest, db, now) as service:
         result = service.run(request, reason=reason, out_dir=out, prove=prove, lang=lang,
                              vacuum=vacuum)
@@ -225,13 +242,15 @@ def run(
     if "export" in outcome:
         lines.append(f"  portability export: {outcome['export']['path']}")
     for k in outcome.get("kept", []):
-        lines.append(f"  kept {k['rows']} rows of {k['table']} until {k['until']}: {k['why']}")
+        lines.append(f"  kept {count(k['rows'], 'row')} of {k['table']} until {k['until']}: "
+                     f"{k['why']}")
     proof = outcome.get("proof")
     left = outcome.get("left_until_vacuum") or {}
     if proof:
         clean = "  proof: nothing left" + (" in the tables (their files: below)" if left else "")
         lines.append(clean if proof["clean"] else
-                     f"  proof: {len(proof['unexpected'])} places still hold the person's data")
+                     f"  proof: {count(len(proof['unexpected']), 'place')} still "
+                     f"{'holds' if len(proof['unexpected']) == 1 else 'hold'} the person's data")
     lines += vacuum_lines(left)
     emit(data, as_json, lines)
     if result.state != "completed":
@@ -245,6 +264,7 @@ def extend(
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """Extend by two months (GDPR Art. 12(3)); the person is told with the reason."""
+    request = _resolve(request, manifest, db, now)
     from personvern.requests.engine import extend as extend_request
 
     with _engine(manifest, db, now) as (s, ctx):
@@ -259,6 +279,7 @@ def refuse(
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """Refuse with reasons; the person is told of their right to complain."""
+    request = _resolve(request, manifest, db, now)
     from personvern.requests.engine import refuse as refuse_request
 
     with _engine(manifest, db, now) as (s, ctx):
@@ -273,6 +294,7 @@ def lift(
     as_json: JsonOption = False, now: NowOption = None,
 ) -> None:
     """Lift a restriction (the person is told first, GDPR Art. 18(3))."""
+    request = _resolve(request, manifest, db, now)
     from personvern.requests.engine import lift_restriction
 
     with _engine(manifest, db, now) as (s, ctx):
@@ -293,6 +315,7 @@ def notices_(
     now: NowOption = None,
 ) -> None:
     """Who was told of the change (GDPR Art. 19), and recording their answers."""
+    request = _resolve(request, manifest, db, now)
     from personvern.requests import notices
     from personvern.requests.engine import get_request
 
@@ -323,6 +346,7 @@ def task_done(
 ) -> None:
     """Record that a processor asked by e-mail did its part; the last task completes the
     request."""
+    request = _resolve(request, manifest, db, now)
     with _service(manifest, db, now) as service:
         result = service.task_done(request, dataset, note, out_dir=out)
     state = result.state if result else "waiting for other tasks"

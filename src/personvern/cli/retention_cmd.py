@@ -8,6 +8,7 @@ import typer
 
 from personvern.cli.common import emit, runtime, vacuum_lines
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+from personvern.wording import count
 
 app = typer.Typer(help="Retention: delete, anonymise or restrict data whose time is up.",
                   no_args_is_help=True)
@@ -20,13 +21,14 @@ BatchOption = Annotated[int, typer.Option(
 def _lines(data: dict[str, Any], verb: str) -> list[str]:
     lines = [f"retention at {data['now']} ({verb})"]
     if data.get("resumed_batches"):
-        lines.append(f"finished {data['resumed_batches']} batch(es) an interrupted sweep left")
+        batches = count(data["resumed_batches"], "batch", "batches")
+        lines.append(f"finished {batches} an interrupted sweep left")
     for rule in data["rules"]:
-        lines.append(f"rule {rule['rule']}: {rule['rows']:,} row(s). {rule['reason']}")
+        lines.append(f"rule {rule['rule']}: {count(rule['rows'], 'row')}. {rule['reason']}")
         for t in rule["tables"]:
             extra = ""
             if t["erased_subjects"]:
-                extra += f"; {t['erased_subjects']:,} person(s) erased in the engine"
+                extra += f"; {count(t['erased_subjects'], 'person', 'people')} erased in the engine"
             if t["restricted_subjects"]:
                 extra += f"; {t['restricted_subjects']:,} restricted to a legal hold"
             examples = f" e.g. keys {', '.join(map(str, t['examples']))}" if t["examples"] \
@@ -37,7 +39,7 @@ def _lines(data: dict[str, Any], verb: str) -> list[str]:
         lines.append("nothing is due")
     lines += vacuum_lines(data.get("left_until_vacuum") or {})
     if data["notices"]:
-        lines.append(f"{data['notices']} notice(s) before deletion "
+        lines.append(f"{count(data['notices'], 'notice')} before deletion "
                      + ("queued" if verb == "done" else "to queue"))
     for u in data["undated"]:
         lines.append(f"not enforced: {u['dataset']}.{u['table']} under rule {u['rule']} "

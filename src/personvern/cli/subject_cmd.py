@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -52,27 +53,60 @@ def show(
     manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
-    """Show a subject: identities, relations, activity and what may be done now."""
+    """Show a subject: identities, guardians and children, organisations, the last activity
+    from every source, and what may be done now."""
     from personvern.consent.service import decisions_for
-    from personvern.consent.subjects import children_of, get_subject, guardians_of, identities_of
+    from personvern.consent.subjects import (
+        children_of,
+        get_subject,
+        guardians_of,
+        identities_of,
+        organisations_of,
+        reference_of,
+    )
+    from personvern.requests.activity import last_activity
 
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
         found = get_subject(s, subject)
         identities = [{"kind": i.kind, "value": i.value} for i in identities_of(s, found.id)]
         decisions = [{"purpose": d.purpose, "allowed": d.allowed, "reason": d.reason}
                      for d in decisions_for(s, rt.consent, found.id, rt.clock())]
+        activity = last_activity(s, rt.loaded.manifest, found.id, found.last_activity)
+        related = {
+            "guardians": [{"id": g, "ref": reference_of(s, g)} for g in sorted(guardians_of(
+                s, found.id))],
+            "children": [{"id": c, "ref": reference_of(s, c)} for c in sorted(children_of(
+                s, found.id))],
+        }
+        orgs = [{"id": o.id, "name": o.name, "orgnr": o.orgnr, "role": role}
+                for o, role in organisations_of(s, found.id)]
         data = {
             "id": found.id, "identities": identities, "birth_date": found.birth_date,
-            "existing_customer": found.existing_customer, "last_activity": found.last_activity,
-            "guardians": sorted(guardians_of(s, found.id)),
-            "children": sorted(children_of(s, found.id)), "decisions": decisions,
+            "existing_customer": found.existing_customer,
+            "last_activity": activity.latest,
+            "activity_sources": [{"source": src.name, "at": src.at, "error": src.error}
+                                 for src in activity.sources],
+            "guardians": [g["id"] for g in related["guardians"]],
+            "children": [c["id"] for c in related["children"]],
+            "organisations": orgs, "decisions": decisions,
         }
     lines = [f"subject {found.id}"]
     lines += [f"  {i['kind']}: {i['value']}" for i in identities]
-    lines.append(f"  last activity: {found.last_activity or 'never'}")
+    for kind in ("guardians", "children"):
+        lines += [f"  {kind[:-1] if kind == 'guardians' else 'child'}: {r['ref']} "
+                  f"(subject {r['id']})" for r in related[kind]]
+    lines += [f"  organisation: {o['name']}" + (f" ({o['orgnr']})" if o["orgnr"] else "")
+              + f", {o['role']}" for o in orgs]
+    lines.append(f"  last activity: {_when(activity.latest)}")
+    lines += [f"    {src.name}: " + (f"not read ({src.error})" if src.error else _when(src.at))
+              for src in activity.sources]
     lines += [f"  {'yes' if d['allowed'] else 'no '} {d['purpose']}: {d['reason']}"
               for d in decisions]
     emit(data, as_json, lines)
+
+
+def _when(at: datetime | None) -> str:
+    return "never" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @app.command("activity")

@@ -9,6 +9,7 @@ import typer
 
 from personvern.cli.common import emit, runtime
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+from personvern.wording import count
 
 app = typer.Typer(help="Add, list and disable dashboard users (staff).", no_args_is_help=True)
 
@@ -86,4 +87,4 @@ def disable(
         ended = end_all(s, rt.clock, "staff", str(user.id))
         view = StaffView.of(user)
     emit({**view.__dict__, "sessions_ended": ended}, as_json,
-         [f"disabled {view.email}; {ended} open session(s) ended"])
+         [f"disabled {view.email}; {count(ended, 'open session')} ended"])

@@ -36,6 +36,7 @@ from personvern.crypto.keyring import keyring_for
 from personvern.errors import Conflict
 from personvern.storage.locks import lock_chain
 from personvern.storage.models import as_utc
+from personvern.wording import count
 
 HASH_SCHEME = 1
 CHAIN = "ledger_events"  # the ledger's name in signed checkpoints
@@ -184,7 +185,7 @@ def verdict(check: LedgerCheck, *, against: Checkpoint | None = None, source: st
                 "looks the same; verify --against an exported checkpoint)")
     reached = ("no checkpoint yet" if check.checkpoint is None
                else f"up to the signed checkpoint at {check.checkpoint}")
-    line = f"ledger intact: {check.events} events verified, {reached}"
+    line = f"ledger intact: {count(check.events, 'event')} verified, {reached}"
     return line if against is None else f"{line}; reaches {source} ({against})"
 
 

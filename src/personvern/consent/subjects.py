@@ -182,6 +182,23 @@ def children_of(session: Session, guardian_id: str) -> set[str]:
     ))
 
 
+def reference_of(session: Session, subject_id: str) -> str:
+    """How a person refers to the subject on the command line: ``ext:ID`` where the app
+    registered its own user id, else the subject id."""
+    for ident in identities_of(session, subject_id):
+        if ident.kind == "external_id":
+            return f"ext:{ident.value}"
+    return subject_id
+
+
+def organisations_of(session: Session, subject_id: str) -> list[tuple[Organisation, str]]:
+    """The organisations the subject belongs to, by name, each with the subject's role."""
+    return [(org, role) for org, role in session.execute(
+        select(Organisation, Membership.role).join(
+            Membership, Membership.organisation_id == Organisation.id)
+        .where(Membership.subject_id == subject_id).order_by(Organisation.name)).tuples()]
+
+
 def create_organisation(
     session: Session, clock: Clock, name: str, orgnr: str | None = None
 ) -> Organisation:

@@ -43,6 +43,7 @@ from personvern.crypto.master import ENV_FILE, ENV_KEY, MasterKey, load_master_k
 from personvern.crypto.tables import SubjectKey
 from personvern.errors import ConfigurationError, Conflict
 from personvern.settings import get_settings
+from personvern.wording import count
 
 LOOKUP_KEY = "_lookup"  # the key of keyed hashes (never a subject id: those are hex)
 HASH_PREFIX = "h1:"
@@ -307,12 +308,15 @@ class Keyring:
 
 
 def wrong_master(given: MasterKey, foreign: dict[str, int]) -> ConfigurationError:
-    """The error for keys wrapped by a master key other than ``given``."""
-    held = ", ".join(f"{n} by key {k}" for k, n in sorted(foreign.items()))
+    """The error for subject keys wrapped (locked) by a master key other than ``given``."""
+    held = " and ".join(f"master key {k} ({count(n, 'key')})"
+                        for k, n in sorted(foreign.items()))
     return ConfigurationError(
-        f"wrong master key: the database holds subject keys wrapped {held}, but the master "
-        f"key from {given.source} has id {given.key_id}. Set {ENV_FILE} (or {ENV_KEY}) to the "
-        "key in use; if a rotation was interrupted, run `personvern keys rotate` again"
+        f"wrong master key: this database holds subject keys locked with {held}, which the "
+        f"key from {given.source} (id {given.key_id}) cannot open. Set {ENV_FILE} (or "
+        f"{ENV_KEY}) to the master key in use: after a rotation, the new one; "
+        "if a rotation was interrupted, run `personvern keys rotate --new-key-file FILE` "
+        "again with the same new key"
     )
 
 

@@ -106,7 +106,8 @@ def generate(
                 "phone": f"+47{rng.choice('49')}{uid:07d}",
                 "birth_date": born, "address": rng.choice(addresses),
                 "created_at": created,
-                "last_login_at": created + timedelta(days=rng.randint(0, 1400)),
+                # Never later than the demo's "now": nobody signs in in the future.
+                "last_login_at": min(created + timedelta(days=rng.randint(0, 1400)), now),
             }
 
     with engine.begin() as conn:

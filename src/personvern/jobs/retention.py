@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
+from personvern.wording import count
+
 if TYPE_CHECKING:
     from personvern.runtime import Runtime
 
@@ -46,8 +48,8 @@ async def sweep_daily(rt: Runtime, *, interval_s: float = DAY_S,
         try:
             data = await anyio.to_thread.run_sync(sweep_once, rt)
             rules = data.get("rules") or []
-            log.info("retention sweep done: %s row(s) under %s rule(s)",
-                     sum(int(r["rows"]) for r in rules), len(rules))
+            log.info("retention sweep done: %s under %s",
+                     count(sum(int(r["rows"]) for r in rules), "row"), count(len(rules), "rule"))
         except Exception:  # a sweep that fails is retried tomorrow; the API stays up
             log.exception("retention sweep failed")
         await anyio.sleep(interval_s)

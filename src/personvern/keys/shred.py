@@ -13,6 +13,7 @@ from personvern.clock import fixed_clock
 from personvern.crypto.keyring import GET_KEY, keyring_for
 from personvern.mail.scrub import cancel_moot_mail, scrub_erased_mail
 from personvern.storage.engine import sqlite_checkpoint
+from personvern.storage.session import NOTHING_KEPT
 
 _CHECKPOINT = "personvern.checkpoint"
 
@@ -40,6 +41,8 @@ def shred_subject(session: Session, subject_id: str, *, at: datetime, actor: str
 def _checkpoint_after_commit(session: Session) -> None:
     """Once the erasure commits, fold SQLite's WAL into the file and truncate it."""
     if session.info.get(_CHECKPOINT) or session.get_bind().dialect.name != "sqlite":
+        return
+    if session.info.get(NOTHING_KEPT):  # nothing reaches the file: nothing to fold
         return
     session.info[_CHECKPOINT] = True
 

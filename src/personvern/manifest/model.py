@@ -174,6 +174,7 @@ class ConsentSettings(Strict):
     expires_after: DurationField | None = None
     explicit: bool = False
     how_to_withdraw: Text | None = None
+    on_withdrawal: Text | None = None
     bundled: bool = Field(
         False, description="asked together with sign-up or terms, not as a separate choice"
     )

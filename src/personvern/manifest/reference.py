@@ -107,6 +107,10 @@ DESCRIPTIONS: dict[str, str] = {
     "ConsentSettings.explicit": "Whether explicit consent is asked for (Art. 9(2)(a), "
     "22(2)(c), 49(1)(a)).",
     "ConsentSettings.how_to_withdraw": "How the person withdraws consent, as the policy says it.",
+    "ConsentSettings.on_withdrawal": "What withdrawing the consent does, in the service's own "
+    "words (e.g. that it ends the customer relationship). The policy says it, and the portal "
+    "shows it where a person withdraws (without it the portal says only that the processing "
+    "stops).",
     # Marketing
     "Marketing.similar_products_only": "Whether the exception is limited to the company's "
     "own similar products or services, as markedsføringsloven § 15 requires.",

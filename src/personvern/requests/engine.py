@@ -370,6 +370,29 @@ def get_request(session: Session, ref: str) -> Request:
     raise NotFound(f"no request {ref!r}")
 
 
+def names_a_person(ref: str) -> bool:
+    """Whether ``ref`` names a person (``ext:ID``, an e-mail, ``+phone``), not a request."""
+    return any(mark in ref for mark in (":", "@")) or ref.strip().startswith("+")
+
+
+def request_of(session: Session, ref: str) -> Request:
+    """The request of the person ``ref`` names: their one open request, else their latest;
+    several open ones are named. For the privacy owner's CLI only: the API and the portal
+    take request ids, since a person reference there would tell a caller whether someone
+    exists and has made requests."""
+    subject = get_subject(session, ref)
+    mine = list(session.scalars(select(Request).where(Request.subject_id == subject.id)
+                                .order_by(Request.received_at.desc(), Request.id)))
+    open_ = [r for r in mine if r.state in OPEN_STATES]
+    if len(open_) > 1:
+        raise InvalidInput(f"{ref} has {len(open_)} open requests ("
+                           + ", ".join(f"{r.type} {r.id[:8]}" for r in open_)
+                           + "); give the request's id")
+    if not mine:
+        raise NotFound(f"{ref} has no request")
+    return (open_ or mine)[0]
+
+
 def list_requests(
     session: Session, ctx: Context, *, overdue: bool = False, due_within: int | None = None,
     state: str | None = None, subject_id: str | None = None, limit: int = 1000,
@@ -621,7 +644,8 @@ class Requests:
                           for t in tasks.pending(current, "manual")]
                 job = replace(job, callbacks=tasks.answers(current))
         if notes:
-            error = "waiting for dataset(s) " + "; ".join(notes)
+            error = ("waiting for dataset " if len(notes) == 1 else "waiting for datasets ") \
+                + "; ".join(notes)
             self._wait(job.request_id, actor, error)
             return RunResult(job.request_id, "waiting", {}, error)
         done = partial if partial is not None else self._perform(job, out_dir, actor, prove, lang,
@@ -629,9 +653,11 @@ class Requests:
         if isinstance(done, RunResult):
             return done
         if manual:
-            error = "waiting for the processor(s) to answer: " + "; ".join(manual)
+            error = ("waiting for the processor to answer: " if len(manual) == 1 else
+                     "waiting for the processors to answer: ") + "; ".join(manual)
             self._wait(job.request_id, actor, error, suffix="; record each answer with "
-                       "`personvern request task-done`", partial=_storable(done))
+                       f"`personvern request task-done {job.request_id} DATASET --note TEXT`",
+                       partial=_storable(done))
             return RunResult(job.request_id, "waiting", {}, error)
         try:
             return self._finish(job, done, actor)

@@ -21,6 +21,7 @@ from personvern.clock import Clock
 from personvern.requests import access, erase, objection, rectify, restrict
 from personvern.requests.datamap import SqlDataset
 from personvern.requests.jobs import Env, Job
+from personvern.wording import count
 
 if TYPE_CHECKING:
     from personvern.consent.service import ConsentContext
@@ -61,19 +62,20 @@ def finish(session: Session, consent: ConsentContext, clock: Clock, job: Job,
 def summary(type: str, outcome: dict[str, Any]) -> str:
     """One line for the request's history (no personal values)."""
     if type == "access":
-        return (f"access package written ({sum(outcome.get('rows', {}).values())} rows, "
-                f"{outcome.get('redacted', 0)} references to others redacted)")
+        return (f"access package written ({count(sum(outcome.get('rows', {}).values()), 'row')}, "
+                f"{count(outcome.get('redacted', 0), 'reference')} to others redacted)")
     if type == "portability":
-        return f"portability export written ({sum(outcome.get('rows', {}).values())} rows)"
+        return f"portability export written ({count(sum(outcome.get('rows', {}).values()), 'row')})"
     if type == "rectification":
         return "rectified " + ", ".join(
-            f"{r['table']}.{r['column']} ({r['rows']} rows)" for r in outcome.get("rectified", []))
+            f"{r['table']}.{r['column']} ({count(r['rows'], 'row')})"
+            for r in outcome.get("rectified", []))
     if type == "erasure":
         kept = sum(k["rows"] for k in outcome.get("kept", []))
         proof = outcome.get("proof", {})
         left = "" if not proof else (" proof: clean" if proof.get("clean") else
                                      f" proof: {len(proof.get('unexpected', []))} left")
-        return (f"erased: {sum(outcome.get('deleted', {}).values())} rows deleted, "
+        return (f"erased: {count(sum(outcome.get('deleted', {}).values()), 'row')} deleted, "
                 f"{sum(outcome.get('changed', {}).values())} masked, {kept} kept under a "
                 f"legal hold;{left}")
     if type == "restriction":

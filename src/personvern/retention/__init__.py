@@ -1,7 +1,8 @@
 """Retention that enforces itself: rules resolved to the service's data, swept in batches.
 
-``plan(...)`` says what would happen at a given time, rule by rule; ``run(...)`` does it,
-audited, idempotent and resumable. ``people.on_subject_erased`` is the one place that
+``plan(...)`` says what would happen at a given time, rule by rule — the sweep itself,
+rehearsed and rolled back (``rehearsal``); ``run(...)`` does it, audited, idempotent and
+resumable. ``people.on_subject_erased`` is the one place that
 hears of a subject the engine has forgotten entirely.
 """
 
@@ -18,7 +19,7 @@ from personvern.law import get_jurisdiction
 from personvern.requests.datamap import open_datasets
 from personvern.retention.due import Due
 from personvern.retention.execute import Executor
-from personvern.retention.planning import Planner
+from personvern.retention.rehearsal import rehearsal
 from personvern.retention.resolve import resolve
 from personvern.storage.session import transaction
 
@@ -77,6 +78,9 @@ def _sweep(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetim
     j = get_jurisdiction(loaded.manifest.jurisdiction.country)
     with resolved(loaded) as res:
         due = Due(res, j, sessions, now, batch)
-        report = Planner(due).plan() if dry_run else Executor(due, progress=progress, by=by,
-                                                                vacuum=vacuum).run()
+        if dry_run:
+            with rehearsal(due) as rehearsed:
+                report = Executor(rehearsed, dry_run=True).run()
+        else:
+            report = Executor(due, progress=progress, by=by, vacuum=vacuum).run()
         return report, report.as_dict(res)

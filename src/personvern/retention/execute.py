@@ -42,10 +42,13 @@ class Executor:
     # PostgreSQL datasets: rewrite the tables swept (VACUUM FULL) so no byte stays.
     vacuum: bool = False
     sweep_id: int | None = None
+    # A plan: the sweep rehearsed in transactions rolled back after (retention.rehearsal);
+    # the files are not rewritten, since nothing is kept.
+    dry_run: bool = False
     report: Report = field(init=False)
 
     def __post_init__(self) -> None:
-        self.report = Report(self.due.now, dry_run=False)
+        self.report = Report(self.due.now, dry_run=self.dry_run)
 
     def run(self) -> Report:
         """Open the sweep, run every step, queue the notices, release holds, close it."""
@@ -56,9 +59,10 @@ class Executor:
                 self._column_step(rule, tr)
             if by_engine:
                 self._engine_step(rule, by_engine)
-        self.report.notices += queue_due(self.due, dry_run=False)
+        self.report.notices += queue_due(self.due)
         self._release()
-        self._scrub()
+        if not self.dry_run:
+            self._scrub()
         self._finish()
         return self.report
 

@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 
 
 def queue_notices(session: Session, manifest: Manifest, j: Jurisdiction, rule: RetentionRule,
-                  now: datetime, *, dry_run: bool = False) -> int:
+                  now: datetime) -> int:
     """Queue a notice for each person whose data ``rule`` deletes within ``notice_before``;
-    returns how many were (or, dry, would be) queued. The dedupe key makes it once per
-    person and deletion date, however often the sweep runs."""
+    returns how many were queued. The dedupe key makes it once per person and deletion
+    date, however often the sweep runs."""
     limit = cutoff(rule, now, j)
     if limit is None or rule.notice_before is None:
         return 0
@@ -46,9 +46,6 @@ def queue_notices(session: Session, manifest: Manifest, j: Jurisdiction, rule: R
         email = identity.value
         due = local_today(at + (now - limit), j)
         key = f"retention-notice:{rule.id}:{sid}:{due.isoformat()}"
-        if dry_run:
-            count += 1
-            continue
         try:
             _, queued = queue(session, lambda: now, Mail(
                 kind=KIND, to_address=email, subject_id=sid, dedupe_key=key,
@@ -72,7 +69,7 @@ def _body(manifest: Manifest, rule: RetentionRule, due: str) -> str:
 
 def queue_row_notices(session: Session, manifest: Manifest, j: Jurisdiction,
                       rule: RetentionRule, now: datetime, rows: list[tuple[Any, str, datetime]],
-                      where: str, *, dry_run: bool = False) -> int:
+                      where: str) -> int:
     """Notices for rows of a service table dated by their own column: (key, e-mail, date)."""
     limit = cutoff(rule, now, j)
     if limit is None:
@@ -81,9 +78,6 @@ def queue_row_notices(session: Session, manifest: Manifest, j: Jurisdiction,
     for key, email, at in rows:
         when = at if at.tzinfo else at.replace(tzinfo=now.tzinfo)
         due = local_today(when + (now - limit), j)
-        if dry_run:
-            count += 1
-            continue
         try:
             _, queued = queue(session, lambda: now, Mail(
                 kind=KIND, to_address=email,
@@ -107,9 +101,10 @@ def window(rule: RetentionRule, now: datetime, j: Jurisdiction
     return limit, limit + relativedelta(years=d.years, months=d.months, days=d.days)
 
 
-def queue_due(due: Due, *, dry_run: bool) -> int:
+def queue_due(due: Due) -> int:
     """Warn people ``notice_before`` an inactivity deletion: dated by the engine, or by a
-    column of a table that identifies them by e-mail. How many were (dry: would be) queued."""
+    column of a table that identifies them by e-mail. How many were queued (a plan queues
+    them in its rehearsal, rolled back: retention.rehearsal)."""
     count = 0
     res, j, now = due.res, due.j, due.now
     for rule in res.manifest.retention:
@@ -118,7 +113,7 @@ def queue_due(due: Due, *, dry_run: bool) -> int:
         holdings = [(tr, h) for tr in res.tables for h in tr.holdings if h.rule.id == rule.id]
         if any(h.dating.kind == "engine" for _, h in holdings):
             with due.engine() as s:
-                count += queue_notices(s, res.manifest, j, rule, now, dry_run=dry_run)
+                count += queue_notices(s, res.manifest, j, rule, now)
         span = window(rule, now, j)
         for tr, h in holdings:
             ds = res.datasets[tr.dataset]
@@ -136,5 +131,5 @@ def queue_due(due: Due, *, dry_run: bool) -> int:
                         t.c[email].not_like(MASK + "%")))]
             with due.engine() as s:
                 count += queue_row_notices(s, res.manifest, j, rule, now, rows,
-                                           f"{tr.dataset}.{tr.table}", dry_run=dry_run)
+                                           f"{tr.dataset}.{tr.table}")
     return count

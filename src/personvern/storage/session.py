@@ -10,6 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from personvern.storage.engine import storage_errors
 
+# In a session's ``info``: its commits are savepoints of a transaction that is rolled back
+# (a rehearsal, e.g. the retention plan), so nothing it "commits" is kept.
+NOTHING_KEPT = "personvern.nothing_kept"
+
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """A session factory for ``engine``; objects stay readable after commit."""

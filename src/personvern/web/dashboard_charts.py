@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from html import escape
 
 from personvern.staff.queries import MonthlyConsent
+from personvern.wording import count
 
 WIDTH, HEIGHT = 640, 220
 LEFT, BOTTOM, TOP = 40, 30, 10
@@ -37,8 +38,8 @@ def consent_chart(key: str, title: str, months: Sequence[MonthlyConsent]) -> str
     bar = max(slot * 0.35, 1.0)
     total_given = sum(m.given for m in months)
     total_withdrawn = sum(m.withdrawn for m in months)
-    desc = (f"{total_given} consents given and {total_withdrawn} withdrawn over "
-            f"{len(months)} months")
+    desc = (f"{count(total_given, 'consent')} given and {total_withdrawn} withdrawn over "
+            f"{count(len(months), 'month')}")
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT + 20}" '
         f'role="img" aria-labelledby="t-{escape(key)} d-{escape(key)}" class="chart">',

@@ -15,6 +15,7 @@ import anyio
 import anyio.to_thread
 
 from personvern.requests import packages
+from personvern.wording import count
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -50,6 +51,6 @@ async def sweep_periodically(rt: Runtime, directory: Path, lifetime: timedelta) 
         try:
             n = await anyio.to_thread.run_sync(remove_expired, rt, directory, lifetime)
             if n:
-                log.info("removed %s expired access package(s)", n)
+                log.info("removed %s", count(n, "expired access package"))
         except Exception:  # the next round tries again; the site stays up
             log.exception("removing expired access packages failed")

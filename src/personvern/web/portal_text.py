@@ -121,12 +121,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "give": {"nb": "Si ja til {name}", "en": "Say yes to {name}"},
     "withdraw": {"nb": "Trekk tilbake samtykket til {name}",
                  "en": "Withdraw consent to {name}"},
+    # Said only when the manifest does not say what withdrawing does (consent.on_withdrawal):
+    # the engine stops the processing; what else follows is the service's to say.
     "consequence_withdraw": {
-        "nb": "Trekker du samtykket, slutter vi med dette fra nå av. Resten av tjenesten "
-              "virker som før.",
-        "en": "If you withdraw, we stop doing this from now on. The rest of the service works "
-              "as before.",
+        "nb": "Trekker du samtykket, slutter vi med dette fra nå av.",
+        "en": "If you withdraw, we stop doing this from now on.",
     },
+    # The manifest's own words for what withdrawing does (consent.on_withdrawal).
+    "consequence_withdraw_own": {"nb": "Trekker du samtykket: {what}",
+                                 "en": "If you withdraw your consent: {what}"},
     "consequence_give": {
         "nb": "Sier du ja, gjør vi dette til du trekker samtykket tilbake.",
         "en": "If you say yes, we do this until you withdraw your consent.",

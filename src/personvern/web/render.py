@@ -20,6 +20,7 @@ from markupsafe import Markup, escape
 
 from personvern.web import csrf
 from personvern.web.i18n import LANG_COOKIE, lang_of, requested_lang, translate
+from personvern.wording import count
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -37,6 +38,7 @@ def environment() -> Environment:
                       # Templates ship with the package: no stat() of the file per page.
                       auto_reload=False)
     env.globals["static"] = lambda path: f"/static/{path}"
+    env.filters["count"] = count  # {{ n | count("row") }}: "1 row", "2 rows"
     return env
 
 

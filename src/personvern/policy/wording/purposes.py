@@ -140,6 +140,8 @@ def basis_text(ctx: Context, x: Purpose) -> list[Inline]:
             sentences.append(p.say("consent_explicit"))
         if c is not None and c.expires_after is not None:
             sentences.append(p.say("consent_expires", duration=p.duration(c.expires_after)))
+        if c is not None and c.on_withdrawal is not None:
+            sentences.append(p.say("consent_on_withdrawal", what=ctx.t(c.on_withdrawal)))
         if c is not None and c.how_to_withdraw is not None:
             sentences.append(p.say("consent_how", how=ctx.t(c.how_to_withdraw)))
         else:
