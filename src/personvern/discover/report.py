@@ -28,7 +28,7 @@ def dataset_id(url: str) -> str:
 def as_yaml(found: list[Discovery], ids: list[str] | None = None) -> str:
     """The discoveries as a manifest ``datasets:`` fragment; what was not proposed, in
     comments. ``ids``: the datasets' ids (by default from their database names)."""
-    lines = ["# Proposed by `personvern discover`, reading at most a sample of rows per",
+    lines = ["# Proposed by `personvern discover URL`, reading at most a sample of rows per",
              "# table. A proposal to review, not a finding: every column's evidence is in",
              "# its comment (values masked).",
              "datasets:"]

@@ -89,7 +89,7 @@ TYPES: dict[str, ProblemType] = {t.slug: t for t in (
                 "Complete the manifest."),
     ProblemType("unauthorized", "Unauthorized", 401,
                 "No valid API key: send `Authorization: Bearer pv_...` with a key from "
-                "`personvern keys create`; a revoked key stays refused."),
+                "`personvern keys create NAME --scope SCOPE`; a revoked key stays refused."),
     ProblemType("missing-scope", "Missing scope", 403,
                 "The key lacks the scope this route needs (`detail` names it): create a key "
                 "holding it and revoke the old one."),
