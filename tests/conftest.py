@@ -152,3 +152,14 @@ def db_session(db_engine: Engine) -> Iterator[Session]:
 def clock() -> Clock:
     """A clock stopped at 2027-03-01 12:00 Oslo time."""
     return fixed_clock(datetime.fromisoformat("2027-03-01T12:00:00+01:00"))
+
+
+@pytest.fixture(autouse=True)
+def _environment_keyring() -> Iterator[None]:
+    """Each test ends with the process keyring back to the environment's master key: a
+    runtime opened with another key (a rotation's new one) must not decide what the next
+    test in this process decrypts with."""
+    from personvern.crypto import keyring
+
+    yield
+    keyring.use_keyring(None)
