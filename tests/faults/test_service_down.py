@@ -61,3 +61,38 @@ def test_an_erasure_waits_for_its_database_and_then_loses_nothing(
     assert set(reference.pop("audited")) < set(after.pop("audited"))
     assert after == reference
     chains_intact(demo)
+
+
+def test_an_erasure_whose_database_stops_answering_part_way_waits_and_loses_nothing(
+        template: tuple[Path, str], tmp_path: Path,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The run reads the service's rows, then its first write meets a lock held longer
+    than the busy timeout: the database is there but stops answering part-way."""
+    import sqlite3
+
+    demo_template, request_id = template
+    reference_demo = copy_demo(demo_template, tmp_path_factory.mktemp("clean-mid"))
+    assert pv(reference_demo, "request", "run", request_id, *RUN).json()["state"] == "completed"
+    reference = erasure_state(reference_demo)
+
+    demo = copy_demo(demo_template, tmp_path / "demo")
+    before = engine_side(demo)
+    lock = sqlite3.connect(demo / "service.db", timeout=10, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # readers go on (WAL); the erasure's write cannot
+    try:
+        stuck = pv(demo, "request", "run", request_id, *RUN)
+    finally:
+        lock.rollback()
+        lock.close()
+    assert stuck.code == 1 and "waiting" in stuck.err, stuck.err
+    assert "Traceback" not in stuck.err
+    [(state,)] = rows(demo / "personvern.db",
+                      f"SELECT state FROM requests WHERE id = '{request_id}'")
+    assert state == "waiting"
+    assert engine_side(demo) == before  # nobody marked erased, no key destroyed
+
+    assert pv(demo, "request", "run", request_id, *RUN).json()["state"] == "completed"
+    after = erasure_state(demo)
+    assert set(reference.pop("audited")) < set(after.pop("audited"))
+    assert after == reference
+    chains_intact(demo)
