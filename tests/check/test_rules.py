@@ -104,7 +104,8 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
     ("PV015", lambda d: marketing(d, existing_customer_exception=True), "purposes[1].marketing"),
     ("PV016", lambda d: cookies(d, "marketing"), "cookies[0].category"),
     ("PV017", lambda d: cookies(d, "marketing", mechanism="checkboxes",
-                                withdraw="browser_settings"), "cookie_consent.withdraw"),
+                                withdraw="browser_settings", reject_as_easy_as_accept=True),
+     "cookie_consent.withdraw"),
     ("PV018", lambda d: d["rights"].update(deadline={"months": 2}) or d, "rights.deadline"),
     ("PV019", lambda d: recipient(d, dpa_signed=None), "recipients[0].name"),
     ("PV020", lambda d: d["controller"].pop("email") and d["controller"].pop("address") and d,
@@ -150,6 +151,10 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
      "purposes[1].automated_decisions"),
     ("PV053", lambda d: add_purpose(d, third_party_sharing=True, recipients=[]),
      "purposes[1].third_party_sharing"),
+    ("PV060", lambda d: purpose(d, legal_basis="contract", necessary_for_service=False),
+     "purposes[0].necessary_for_service"),
+    ("PV061", lambda d: add_purpose(d, legal_basis="vital_interests"), "purposes[1].id"),
+    ("PV062", lambda d: recipient(d, note="<b>Ask</b> about the DPA"), "recipients[0].note"),
 ]
 
 
@@ -256,3 +261,24 @@ def test_several_retention_rules_per_purpose() -> None:
     data["purposes"][0]["retention"] = ["account", "withdrawn"]
     loaded = parse_manifest(yaml.safe_dump(data, allow_unicode=True), file="m.yaml")
     assert loaded.manifest.purposes[0].retention == ["account", "withdrawn"]
+
+
+def test_required_answer_must_agree_with_the_basis() -> None:
+    """GDPR Art. 6(1)(b): contract covers only what the contract needs; Art. 7(4): consent
+    the person cannot refuse is not free. Either contradiction is an error, not two
+    sentences in the policy."""
+    said_optional = findings_for(purpose(base(), legal_basis="contract", required=False))
+    pv060 = [f for f in said_optional if f.rule == "PV060"]
+    assert pv060 and pv060[0].severity == "error" and pv060[0].path == "purposes[0].required"
+    forced = findings_for(add_purpose(base(), legal_basis="consent", required=True,
+                                      consent={"how_to_withdraw": "I appen"}))
+    assert any(f.rule == "PV060" and "not free (Art. 7(4))" in f.message for f in forced)
+    agreeing = findings_for(purpose(base(), legal_basis="contract", required=True))
+    assert "PV060" not in {f.rule for f in agreeing}
+
+
+def test_an_author_note_is_shown_as_written() -> None:
+    """A note is the author's; `check` shows it verbatim (HTML and all), as a note only."""
+    found = findings_for(recipient(base(), note="<b>Ask</b> about the DPA"))
+    note = next(f for f in found if f.rule == "PV062")
+    assert note.message == "note: <b>Ask</b> about the DPA" and note.severity == "info"

@@ -38,6 +38,22 @@ def example_data(name: str) -> dict[str, Any]:
     return copy.deepcopy(data)
 
 
+def lawful_data(name: str = "teoritentamen") -> dict[str, Any]:
+    """An example with its check errors put right, so that it may be published.
+
+    Every example models a seed with genuine errors, and a policy with check errors is
+    never published (issue 12). Teoritentamen's only errors are PV015 (the
+    existing-customer exception of markedsføringsloven § 15 without its conditions);
+    this gives it the conditions.
+    """
+    assert name == "teoritentamen", "only teoritentamen is made lawful here"
+    data = example_data(name)
+    marketing = next(p for p in data["purposes"] if p["id"] == "electronic_marketing")
+    marketing["marketing"].update(similar_products_only=True, opt_out_at_collection=True,
+                                  opt_out_in_every_message=True)
+    return data
+
+
 def to_text(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 

@@ -70,6 +70,12 @@ Identity = Literal["email", "phone", "user_id", "national_id", "external_id"]
 _LANGUAGES: tuple[Language, ...] = ("nb", "en")
 
 
+def _note() -> Any:
+    """The ``note:`` field: the author's own remark, never published."""
+    return Field(None, description="the author's note: shown by `personvern check` and in the "
+                                   "record of processing's internal view, never published")
+
+
 def _one_or_many(value: Any) -> Any:
     """Let a single id stand for a list of one (``retention: account``)."""
     return [value] if isinstance(value, str) else value
@@ -112,6 +118,7 @@ class Controller(Strict):
         None, description="the person responsible for privacy where there is no DPO"
     )
     representative: Contact | None = None
+    note: str | None = _note()
 
     @field_validator("orgnr")
     @classmethod
@@ -150,6 +157,7 @@ class Category(Strict):
     dpv: str | None = Field(None, description="a W3C DPV pd: concept, e.g. pd:EmailAddress")
     special: bool | None = None
     source: Text | None = Field(None, description="where the data comes from if not the person")
+    note: str | None = _note()
 
 
 # ---- why ---------------------------------------------------------------------
@@ -204,7 +212,9 @@ class SpecialCategoryCondition(Strict):
     """Art. 9(2): the condition that lifts the ban on special categories."""
 
     condition: Art9Condition
-    note: Text | None = None
+    description: Text | None = Field(
+        None, description="further grounds, published (e.g. the national law relied on)")
+    note: str | None = _note()
 
 
 class Purpose(Strict):
@@ -217,8 +227,9 @@ class Purpose(Strict):
     legitimate_interest: LegitimateInterest | None = None
     legal_obligation: LegalObligation | None = None
     consent: ConsentSettings | None = None
-    necessary_for_service: bool = Field(
-        False, description="the service the person asked for cannot be delivered without it"
+    necessary_for_service: bool | None = Field(
+        None, description="the service the person asked for cannot be delivered without it "
+                          "(true), or can (false); unset says neither"
     )
     categories: list[CategoryKey] = Field(default_factory=list)
     subjects: list[Id] = Field(default_factory=list)
@@ -239,6 +250,7 @@ class Purpose(Strict):
         default_factory=list,
         description="categories of cookies and similar technologies this purpose relies on",
     )
+    note: str | None = _note()
 
 
 # ---- how long ----------------------------------------------------------------
@@ -268,6 +280,7 @@ class RetentionRule(Strict):
     notice_before: DurationField | None = Field(
         None, description="warn the person this long before an inactivity deletion"
     )
+    note: str | None = _note()
 
 
 # ---- who receives it ---------------------------------------------------------
@@ -276,7 +289,9 @@ class Transfer(Strict):
     """The safeguard for a transfer outside the EEA (Art. 44-49)."""
 
     mechanism: TransferMechanism
-    note: Text | None = None
+    description: Text | None = Field(
+        None, description="further detail, published (e.g. supplementary measures)")
+    note: str | None = _note()
 
 
 class Recipient(Strict):
@@ -302,6 +317,7 @@ class Recipient(Strict):
         None, description="e-mail address told of rectifications, erasures and restrictions "
                           "(Art. 19) and asked to act on a manual dataset"
     )
+    note: str | None = _note()
 
 
 # ---- cookies -----------------------------------------------------------------
@@ -317,15 +333,21 @@ class Cookie(Strict):
     third_party: bool = False
     joint_controller: bool = False
     recipient: Id | None = None
+    note: str | None = _note()
 
 
 class CookieConsent(Strict):
     """How cookie consent is asked for, and how a choice is changed."""
 
     mechanism: Literal["banner", "checkboxes", "browser_settings", "none"]
-    withdraw: Literal["banner", "settings_page", "browser_settings"] = "banner"
+    # No default for either: the policy says only what the author says (issue 12).
+    withdraw: Literal["banner", "settings_page", "browser_settings"] | None = Field(
+        None, description="where a choice is changed or withdrawn later; unset says nothing"
+    )
     expires_after: DurationField | None = None
-    reject_as_easy_as_accept: bool = True
+    reject_as_easy_as_accept: bool | None = Field(
+        None, description="refusing is as easy as accepting; unset says nothing"
+    )
 
 
 # ---- rights ------------------------------------------------------------------
@@ -360,6 +382,11 @@ class Rights(Strict):
     channels: list[Channel] = Field(default_factory=list)
     deadline: ResponseDeadline = ResponseDeadline(months=1)
     identity_verification: Text | None = None
+    gpc: bool | None = Field(
+        None, description="the service honours the Global Privacy Control signal (Sec-GPC: 1) "
+                          "as an objection to marketing and sharing and a refusal of "
+                          "non-necessary cookies; the policy promises it only when true"
+    )
 
 
 class Children(Strict):
@@ -506,6 +533,7 @@ class Manifest(Strict):
         None, description="when the service also processes data for its customers (Art. 30(2))"
     )
     datasets: list[Dataset] = Field(default_factory=list)
+    note: str | None = _note()
 
     def purpose(self, purpose_id: str) -> Purpose:
         """The purpose with ``purpose_id`` (KeyError if none)."""

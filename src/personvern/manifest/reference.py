@@ -128,7 +128,6 @@ DESCRIPTIONS: dict[str, str] = {
     "`employment` (b), `vital_interests` (c), `foundation` (d), `made_public` (e), "
     "`legal_claims` (f), `substantial_public_interest` (g), `health_care` (h), "
     "`public_health` (i), `archiving` (j).",
-    "SpecialCategoryCondition.note": "Further grounds, e.g. the national law relied on.",
     # Purpose
     "Purpose.id": "Id used to refer to the purpose (consent records, API calls).",
     "Purpose.name": "Name shown in the policy.",
@@ -171,7 +170,6 @@ DESCRIPTIONS: dict[str, str] = {
     "Framework), `scc` (standard contractual clauses, Art. 46(2)(c)), `bcr` (binding corporate "
     "rules, Art. 47), `consent_derogation` or `contract_derogation` (Art. 49(1)(a) or (b)), "
     "or `none`.",
-    "Transfer.note": "Further detail, e.g. supplementary measures.",
     # Recipient
     "Recipient.id": "Id that purposes and cookies use to refer to the recipient.",
     "Recipient.name": "The recipient's name, e.g. the company.",

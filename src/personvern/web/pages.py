@@ -2,8 +2,10 @@
 
 The page is the published version in force now, exactly as it was frozen; before any
 version takes effect, it is written from the manifest. When the manifest lacks a
-mandatory element no policy is shown: a plain 503 page says so (the gaps are listed
-for the operator by ``personvern check`` and the API, not to the public).
+mandatory element, or ``personvern check`` reports an error in it, no policy is written
+from it: a plain 503 page says so (the errors are listed for the operator by
+``personvern check`` and the API, not to the public). A published version in force is
+still served: a later manifest with errors cannot have been published over it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from html import escape
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from personvern.check.gate import blocking_findings
 from personvern.policy.completeness import missing_elements
 from personvern.web.deps import runtime, unit
 
@@ -27,11 +30,13 @@ _PAGE_STYLE = ("body{font-family:system-ui,sans-serif;line-height:1.55;max-width
 _UNAVAILABLE = {
     "nb": ("Personvernerklæringen er ikke tilgjengelig",
            "Personvernerklæringen kan ikke vises akkurat nå, fordi den mangler opplysninger "
-           "som loven krever. Vi arbeider med saken. Spørsmål om personvern kan du rette til "
+           "som loven krever eller ikke er i samsvar med loven. Vi arbeider med saken. "
+           "Spørsmål om personvern kan du rette til "
            "{contact}."),
     "en": ("The privacy policy is not available",
            "The privacy policy cannot be shown right now, because it lacks information the "
-           "law requires. We are working on it. You may send questions about privacy to "
+           "law requires or is not in line with the law. We are working on it. You may send "
+           "questions about privacy to "
            "{contact}."),
 }
 
@@ -80,7 +85,7 @@ def _policy_page(request: Request, lang: str) -> HTMLResponse:
         if version is not None:
             return _page(version.documents[lang]["html"])
     manifest = rt.loaded.manifest
-    if missing_elements(manifest):
+    if missing_elements(manifest) or blocking_findings(rt.loaded):
         return _unavailable(request, lang)
     return _page(render_policy(manifest, lang, "html"))
 

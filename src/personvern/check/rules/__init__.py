@@ -7,6 +7,7 @@ from personvern.check.rules import (  # noqa: F401
     basis,
     cookies,
     marketing,
+    notes,
     notice,
     records,
     retention,

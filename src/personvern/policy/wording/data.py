@@ -161,9 +161,11 @@ def cookies_section(ctx: Context) -> Section | None:
         group = "cookies_consent" if any(c.category == "necessary" for c in m.cookies) \
             else "cookies_consent_all"
         sentences.append(p.say(f"{group}.{cc.mechanism}"))
-        if cc.mechanism in {"banner", "checkboxes"} and cc.reject_as_easy_as_accept:
+        # Only what the author states: neither property has a default (PV017 asks for them).
+        if cc.mechanism in {"banner", "checkboxes"} and cc.reject_as_easy_as_accept is True:
             sentences.append(p.say("cookies_easy"))
-        sentences.append(p.say(f"cookies_withdraw.{cc.withdraw}"))
+        if cc.withdraw is not None:
+            sentences.append(p.say(f"cookies_withdraw.{cc.withdraw}"))
         if cc.expires_after is not None:
             sentences.append(p.say("cookies_expires",
                                    duration=p.duration(cc.expires_after)))

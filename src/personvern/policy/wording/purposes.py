@@ -60,24 +60,25 @@ def basis_label(ctx: Context, purpose: Purpose) -> Inline:
 def required(ctx: Context, purpose: Purpose) -> Inline:
     """Art. 13(2)(e): whether the person must provide the data, and what if not."""
     basis, needed = purpose.legal_basis, purpose.necessary_for_service
-    # What the manifest states wins; otherwise the basis and necessary_for_service decide.
+    # What the manifest states wins; otherwise only a basis that decides it answers: the
+    # contract basis means the contract needs the data (Art. 6(1)(b)), consent means it is
+    # voluntary. A "required" that contradicts its basis is PV060, never two sentences.
     if purpose.required is not None:
         if basis == "contract":
-            key = "contract_yes" if purpose.required else "contract_no"
+            key = "contract_yes" if purpose.required else "plain_no"
         elif basis == "legal_obligation" and purpose.required:
             key = "law_yes"
         else:
             key = "plain_yes" if purpose.required else "plain_no"
     elif basis == "contract":
-        key = "contract_yes" if needed else "contract_no"
-    elif basis == "legal_obligation":
-        key = "law_yes"
+        key = "contract_yes"
     elif basis == "consent":
         key = "consent_needed" if needed else "consent_free"
     elif basis is None:
         return ctx.gap("legal_basis")
     else:
-        key = "other_no"
+        # Art. 13(2)(e) is asked for by PV061; nothing is said the manifest does not say.
+        return ()
     return ctx.p.say(f"required.{key}")
 
 
@@ -120,7 +121,9 @@ def purpose_detail(ctx: Context, x: Purpose) -> Subsection:
     if x.profiling:
         facts.append((p.text("fact_profiling"), p.say(
             "profiling_yes", section=link(ctx.heading("automated_heading"), "#automated"))))
-    facts.append((p.text("fact_required"), required(ctx, x)))
+    answer = required(ctx, x)
+    if answer:
+        facts.append((p.text("fact_required"), answer))
     blocks.append(Facts(facts))
     blocks += [Paragraph(runs) for runs in basis_text(ctx, x)]
     return Subsection(f"purpose-{x.id}", ctx.t(x.name), blocks)

@@ -46,7 +46,10 @@ def recipients_section(ctx: Context) -> Section:
     s.blocks.append(Table(p.text("recipients_caption"),
                           list(p.get("recipients_headers")), rows))
     notes: list[Inline] = []
-    if any(r.role in {"processor", "sub_processor"} for r in m.recipients):
+    processors = [r for r in m.recipients if r.role in {"processor", "sub_processor"}]
+    # "only on our instructions" is what an Art. 28(3) agreement binds a processor to: said
+    # only when every processor has one recorded (PV019 reports those that do not).
+    if processors and all(r.dpa_signed not in (None, False) for r in processors):
         notes.append(p.say("processors_text"))
     third = [r for r in m.recipients if r.country is not None and not is_eea(r.country)]
     if all(r.country is not None and is_eea(r.country) for r in m.recipients):
@@ -90,6 +93,6 @@ def transfer_cell(ctx: Context, r: Recipient) -> Inline:
     text = safeguard(ctx, r)
     if text is None:
         return ctx.gap("transfer_safeguard")
-    if r.transfer is not None and r.transfer.note is not None:
-        text = f"{period(text)} {ctx.t(r.transfer.note)}"
+    if r.transfer is not None and r.transfer.description is not None:
+        text = f"{period(text)} {ctx.t(r.transfer.description)}"
     return as_runs(text)

@@ -109,10 +109,10 @@ def rights_section(ctx: Context) -> Section:
     if m.rights.identity_verification is not None:
         s.blocks.append(Paragraph(p.say(
             "verification", text=ctx.t(m.rights.identity_verification))))
-    # The signal is mentioned only where there is something it refuses: marketing, sharing
-    # with third parties or cookies that are not necessary.
-    if any(x.marketing or x.third_party_sharing for x in m.purposes) or any(
-            c.category != "necessary" for c in m.cookies):
+    # The signal is promised only where the manifest says the service honours it, and
+    # there is something it refuses: marketing, sharing or cookies that are not necessary.
+    if m.rights.gpc is True and (any(x.marketing or x.third_party_sharing for x in m.purposes)
+                                 or any(c.category != "necessary" for c in m.cookies)):
         s.blocks.append(Paragraph(p.say("gpc")))
     return s
 

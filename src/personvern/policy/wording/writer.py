@@ -49,11 +49,16 @@ def policy_document(ctx: Context) -> Document:
         children_section(ctx), automated_section(ctx), rights_section(ctx),
         complaint_section(ctx), security_section(ctx), changes_section(ctx),
     ]
-    doc = Document(ctx.lang, p.text("title", service=m.service.name), meta,
+    title = p.text("title", service=m.service.name)
+    if ctx.draft:
+        # A draft is marked in its title too, so every tab, print and copy says so.
+        title = p.text("draft_mark_title", title=title)
+    doc = Document(ctx.lang, title, meta,
                    p.text("toc"), lead, [s for s in sections if s is not None])
-    if ctx.missing:
+    if ctx.draft:
+        doc.draft_mark = p.text("draft_mark")
         doc.draft_title = p.text("draft_title")
-        doc.draft_lead = p.text("draft_lead")
+        doc.draft_lead = p.text("draft_lead" if ctx.missing else "draft_lead_checked")
         doc.draft_items = [
             p.text("draft_item", what=getattr(ELEMENTS[x.element], ctx.lang),
                    path=x.path, article=x.article)
