@@ -193,9 +193,7 @@ DESCRIPTIONS: dict[str, str] = {
     "Cookie.recipient": "The recipient that receives the data.",
     # CookieConsent
     "CookieConsent.mechanism": "How consent is asked for.",
-    "CookieConsent.withdraw": "Where a choice is changed or withdrawn later.",
     "CookieConsent.expires_after": "How long a choice is remembered before asking again.",
-    "CookieConsent.reject_as_easy_as_accept": "Whether refusing is as easy as accepting.",
     # Channel
     "Channel.type": "The kind of channel.",
     "Channel.address": "Where to find it: web address, e-mail, postal address or phone number.",
