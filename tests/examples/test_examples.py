@@ -61,15 +61,26 @@ def test_readme_describes_every_example() -> None:
         assert f"{name}.yaml" in readme, f"examples/README.md does not describe {name}.yaml"
 
 
+@pytest.mark.parametrize(("name", "number"), [("snapmentor", "923641645"),
+                                              ("minmentor", "927683172")])
+def test_orgnr_is_the_one_the_seed_publishes(name: str, number: str) -> None:
+    """Seeds 000 and 003 print their organisasjonsnummer; the example uses exactly it."""
+    assert manifest(name).controller.orgnr == number
+    assert orgnr.is_valid(number) and number[0] in "89"
+
+
 @pytest.mark.parametrize("name", ["vekstly", "lillemini", "teoritentamen"])
-def test_placeholder_orgnr_is_valid_and_never_issued(name: str) -> None:
-    """Seeds 001, 002 and 004 state no orgnr; the placeholder must be valid mod 11 and
-    start with 1, which Brønnøysundregistrene never issue, so it is no real company's."""
-    number = manifest(name).controller.orgnr
-    assert orgnr.is_valid(number)
-    assert number.startswith("1"), f"{name}: {number} could be a real company's number"
-    text = (EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8")
-    assert "PLACEHOLDER" in text, f"{name}.yaml does not say its orgnr is a placeholder"
+def test_no_orgnr_where_the_seed_gives_none(name: str) -> None:
+    """Seeds 001, 002 and 004 give no number: the example leaves it out (issue 12: the old
+    placeholders were printed as if real), and the policy names the controller alone."""
+    from personvern.policy.render import render_policy
+
+    m = manifest(name)
+    assert m.controller.orgnr is None
+    for lang, word in (("nb", "organisasjonsnummer"), ("en", "organisation number")):
+        text = render_policy(m, lang, "md", draft=True)
+        assert word not in text.casefold()
+        assert not re.search(r"\b1\d\d \d{3} \d{3}\b", text)
 
 
 # ---- 2. the facts of each seed --------------------------------------------------

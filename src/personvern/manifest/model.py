@@ -108,7 +108,10 @@ class Controller(Strict):
     """The controller (behandlingsansvarlig), Art. 4(7) and 13(1)(a)."""
 
     name: str
-    orgnr: str = Field(description="organisasjonsnummer, 9 digits with a mod-11 check digit")
+    orgnr: str | None = Field(
+        None, description="organisasjonsnummer: 9 digits, a mod-11 check digit, beginning with "
+                          "8 or 9 as Brønnøysundregistrene issue them; leave it out when the "
+                          "controller's own policy gives none, and the policy omits it")
     address: str | None = None
     email: Email | None = None
     phone: str | None = None
@@ -122,14 +125,12 @@ class Controller(Strict):
 
     @field_validator("orgnr")
     @classmethod
-    def _valid_orgnr(cls, value: str) -> str:
-        from stdnum.exceptions import ValidationError
-        from stdnum.no import orgnr
+    def _valid_orgnr(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from personvern.law.identifiers import real_orgnr
 
-        try:
-            return str(orgnr.validate(value))
-        except ValidationError as exc:
-            raise ValueError(f"{value!r} is not a valid organisasjonsnummer ({exc})") from None
+        return real_orgnr(value)
 
 
 class JurisdictionSettings(Strict):

@@ -148,7 +148,8 @@ class _Differ:
 
     def controller(self) -> None:
         o, n = self.old.controller, self.new.controller
-        if o.orgnr != n.orgnr:
+        # Another organisation number is another controller; one added or dropped is not.
+        if o.orgnr != n.orgnr and o.orgnr is not None and n.orgnr is not None:
             self.add("controller_changed", True, sorted(self.consent_purposes), name=n.name,
                      orgnr=n.orgnr)
         elif o.name != n.name:
