@@ -89,7 +89,8 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
      "purposes[0].legitimate_interest"),
     ("PV005", lambda d: purpose(d, legal_basis="legal_obligation"), "purposes[0].legal_basis"),
     ("PV006", lambda d: recipient(d, country="US"), "recipients[0].country"),
-    ("PV007", lambda d: recipient(d, country="US", transfer={"mechanism": "consent_derogation"}),
+    ("PV007", lambda d: recipient(d, country="US", role="controller",
+                                  transfer={"mechanism": "contract_derogation"}),
      "recipients[0].transfer"),
     ("PV008", lambda d: recipient(d, country=None), "recipients[0].name"),
     ("PV009", lambda d: purpose(d, retention=[]), "purposes[0].id"),
@@ -155,6 +156,13 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
      "purposes[0].necessary_for_service"),
     ("PV061", lambda d: add_purpose(d, legal_basis="vital_interests"), "purposes[1].id"),
     ("PV062", lambda d: recipient(d, note="<b>Ask</b> about the DPA"), "recipients[0].note"),
+    ("PV063", lambda d: recipient(d, country="US", transfer={"mechanism": "consent_derogation"}),
+     "recipients[0].transfer"),
+    ("PV064", lambda d: recipient(d, country="US", role="controller",
+                                  transfer={"mechanism": "consent_derogation"}),
+     "recipients[0].transfer"),
+    ("PV065", lambda d: recipient(d, country="US", transfer={"mechanism": "scc"})
+     | {"no_third_country_transfers": True}, "no_third_country_transfers"),
 ]
 
 
@@ -282,3 +290,45 @@ def test_an_author_note_is_shown_as_written() -> None:
     found = findings_for(recipient(base(), note="<b>Ask</b> about the DPA"))
     note = next(f for f in found if f.rule == "PV062")
     assert note.message == "note: <b>Ask</b> about the DPA" and note.severity == "info"
+
+
+def test_recipient_without_country_is_an_error() -> None:
+    """GDPR Art. 13(1)(f), 30(1)(e): whether data leaves the EEA needs every country."""
+    found = [f for f in findings_for(recipient(base(), country=None)) if f.rule == "PV008"]
+    assert found and found[0].severity == "error"
+    assert "nobody can tell whether it leaves the EEA" in found[0].message
+
+
+def test_consent_for_a_processors_transfers_is_an_error_not_a_warning() -> None:
+    """EDPB Guidelines 2/2018: Art. 49 consent is for occasional transfers, not a service."""
+    found = findings_for(recipient(base(), country="US",
+                                   transfer={"mechanism": "consent_derogation"}))
+    rules = {f.rule: f.severity for f in found}
+    assert rules.get("PV063") == "error" and "PV007" not in rules
+
+
+def test_informed_explicit_consent_to_an_occasional_transfer() -> None:
+    """Art. 49(1)(a): explicit, told of the risks; then only PV007's reminder remains."""
+    data = add_purpose(base(), legal_basis="consent", recipients=["hosting"],
+                       consent={"explicit": True, "how_to_withdraw": "I appen"})
+    data["purposes"][0]["recipients"] = []
+    recipient(data, country="US", role="controller",
+              transfer={"mechanism": "consent_derogation", "risks_stated": True})
+    rules = {f.rule for f in findings_for(data)}
+    assert "PV064" not in rules and "PV063" not in rules and "PV007" in rules
+
+
+def test_no_transfers_statement_true_of_eea_recipients() -> None:
+    data = base() | {"no_third_country_transfers": True}
+    assert "PV065" not in {f.rule for f in findings_for(data)}
+
+
+def test_as_long_as_necessary_with_a_criterion_is_enough() -> None:
+    """Art. 13(2)(a): "the criteria used to determine that period" may replace a period."""
+    data = base()
+    data["retention"][0].update(trigger="purpose_fulfilled", criterion={
+        "nb": "Når kurset du har kjøpt, er avsluttet", "en": "When the course you bought ends"})
+    assert "PV040" not in {f.rule for f in findings_for(data)}
+    data["retention"][0].pop("criterion")
+    found = [f for f in findings_for(data) if f.rule == "PV040"]
+    assert found and found[0].severity == "error"

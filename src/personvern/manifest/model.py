@@ -277,6 +277,9 @@ class RetentionRule(Strict):
     plus_withdrawal_period: bool = Field(
         False, description="add the jurisdiction's right-of-withdrawal period (angrerettloven)"
     )
+    criterion: Text | None = Field(
+        None, description="trigger purpose_fulfilled: the concrete criterion that ends the "
+                          "period, published (Art. 13(2)(a)); 'as long as necessary' is none")
     conditions: list[RetentionCondition] = Field(default_factory=list)
     notice_before: DurationField | None = Field(
         None, description="warn the person this long before an inactivity deletion"
@@ -292,6 +295,9 @@ class Transfer(Strict):
     mechanism: TransferMechanism
     description: Text | None = Field(
         None, description="further detail, published (e.g. supplementary measures)")
+    risks_stated: bool = Field(
+        False, description="consent_derogation: the person is told the risks of a transfer "
+                           "without adequacy or safeguards before consenting (Art. 49(1)(a))")
     note: str | None = _note()
 
 
@@ -534,6 +540,9 @@ class Manifest(Strict):
         None, description="when the service also processes data for its customers (Art. 30(2))"
     )
     datasets: list[Dataset] = Field(default_factory=list)
+    no_third_country_transfers: bool | None = Field(
+        None, description="the controller states that no personal data goes outside the EEA; "
+                          "checked against every recipient's country (PV065)")
     note: str | None = _note()
 
     def purpose(self, purpose_id: str) -> Purpose:

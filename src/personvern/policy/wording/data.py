@@ -117,7 +117,10 @@ def rule_phrase(ctx: Context, r: RetentionRule) -> str:
         return p.text("retention_unlimited")
     withdrawal = p.amount("days", ctx.j.withdrawal_period_days)
     zero = r.duration == Duration()
-    if zero:
+    if r.trigger == "purpose_fulfilled" and r.criterion is not None:
+        # The criterion the author names, never "when we no longer need it" (PV040).
+        phrase = p.text("retention_criterion", action=action, criterion=ctx.t(r.criterion))
+    elif zero:
         phrase = p.text("retention_when", action=action,
                         trigger=p.text(f"trigger_when.{r.trigger}"))
         if r.plus_withdrawal_period:

@@ -40,9 +40,10 @@ def recipients_section(ctx: Context) -> Section:
             what.append(Run(" " + p.text(f"sub.{r.sub_processors}")))
         if r.privacy_policy:
             what += [Run(" "), link(p.text("their_policy"), r.privacy_policy)]
-        country = p.country(r.country) if r.country else p.text("not_stated")
+        # An unknown country is a gap (PV008), never "not stated" passed off as an answer.
+        country = as_runs(p.country(r.country)) if r.country else ctx.gap("recipient_country")
         rows.append([as_runs(r.name), as_runs(p.text(f"role.{r.role}")), tuple(what),
-                     as_runs(country), transfer_cell(ctx, r)])
+                     country, transfer_cell(ctx, r)])
     s.blocks.append(Table(p.text("recipients_caption"),
                           list(p.get("recipients_headers")), rows))
     notes: list[Inline] = []
@@ -90,6 +91,8 @@ def safeguard(ctx: Context, r: Recipient) -> str | None:
 
 def transfer_cell(ctx: Context, r: Recipient) -> Inline:
     """The recipients table's transfer cell: the safeguard and its note, or a gap."""
+    if r.country is None and r.transfer is None:
+        return ctx.gap("recipient_country")
     text = safeguard(ctx, r)
     if text is None:
         return ctx.gap("transfer_safeguard")
