@@ -79,6 +79,18 @@ def marketing(data: Data, **mk: Any) -> Data:
     )
 
 
+def children(data: Data) -> Data:
+    data["subjects"][0]["includes_children"] = True
+    return data
+
+
+def optimal(data: Data) -> Data:
+    """ekomloven § 3-15: seed 004's "necessary" cookie that makes the site work optimally."""
+    data["cookies"][0]["purpose"] = {"nb": "Får siden til å fungere optimalt",
+                                     "en": "Makes the site work optimally"}
+    return data
+
+
 # (rule, what breaks it, path expected in the finding)
 CASES: list[tuple[str, Callable[[Data], Data], str]] = [
     ("PV001", lambda d: purpose(d, legal_basis=None), "purposes[0].id"),
@@ -163,6 +175,22 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
      "recipients[0].transfer"),
     ("PV065", lambda d: recipient(d, country="US", transfer={"mechanism": "scc"})
      | {"no_third_country_transfers": True}, "no_third_country_transfers"),
+    ("PV066", lambda d: d["controller"].update(dpo={"email": d["controller"]["email"]}) or d,
+     "controller.dpo.email"),
+    ("PV067", lambda d: d["subjects"][0].update(party_to_contract=False) or d,
+     "purposes[0].legal_basis"),
+    ("PV068", lambda d: purpose(d, improves_service=True), "purposes[0].legal_basis"),
+    ("PV069", lambda d: purpose(children(d), profiling=True), "purposes[0].profiling"),
+    ("PV070", lambda d: optimal(cookies(d, "necessary")), "cookies[0].purpose"),
+    ("PV071", lambda d: purpose(d, categories=["user.payment"]), "recipients[0].role"),
+    ("PV072", lambda d: d["retention"].append({"id": "gone", "trigger": "consent_withdrawn",
+                                               "duration": "0 days"}) or add_purpose(
+        d, legal_basis="legal_obligation", legal_obligation={"statute": "bokføringsloven § 13"},
+        retention="gone"), "purposes[1].retention"),
+    ("PV073", lambda d: d["retention"].append({
+        "id": "paid", "trigger": "payment_settled", "duration": "0 days",
+        "plus_withdrawal_period": True}) or add_purpose(
+        d, categories=["user.payment"], retention="paid"), "retention[1].trigger"),
 ]
 
 
@@ -332,3 +360,30 @@ def test_as_long_as_necessary_with_a_criterion_is_enough() -> None:
     data["retention"][0].pop("criterion")
     found = [f for f in findings_for(data) if f.rule == "PV040"]
     assert found and found[0].severity == "error"
+
+
+def test_statute_not_named_is_a_warning() -> None:
+    """GDPR Art. 6(3): the obligation must exist in law; the notice need not cite it."""
+    found = findings_for(purpose(base(), legal_basis="legal_obligation"))
+    pv005 = next(f for f in found if f.rule == "PV005")
+    assert pv005.severity == "warning"
+
+
+def test_rule_sources_cite_what_the_rule_is_about() -> None:
+    """Art. 13(1)(b) is the DPO's contact only; Art. 13(3) is about new purposes."""
+    assert "13(1)(b)" not in RULES["PV021"].source
+    assert "13(3)" not in RULES["PV033"].source
+    assert "does not depend on the legal basis" in " ".join(RULES["PV023"].explanation.split())
+
+
+def test_human_review_offered_without_automated_decisions() -> None:
+    """Art. 22: the right exists where such decisions are made, whatever the basis."""
+    data = base()
+    data["rights"]["offered"].append("human_review")
+    pv023 = next(f for f in findings_for(data) if f.rule == "PV023")
+    assert "no purpose makes decisions based solely on automated processing" in pv023.message
+    decided = purpose(base(), automated_decisions={"legal_or_similar_effect": True,
+                                                   "human_review": True,
+                                                   "logic": {"nb": "Regler", "en": "Rules"}})
+    decided["rights"]["offered"].append("human_review")
+    assert "PV023" not in {f.rule for f in findings_for(decided)}

@@ -399,6 +399,13 @@ MUST_REPORT: dict[str, list[Expected]] = {
         # Tailored marketing is direct marketing: the right to object (Art. 21(2)).
         ("PV024", "rights", "object ("),
         ("PV033", "policy_changes"),
+        # "personvernombud ... snapmentor@gmail.com": the company's own Gmail (Art. 38).
+        ("PV066", "controller"),
+        # "Tilpasset markedsføring" to pupils (Recital 38).
+        ("PV069", "purpose:tailored_marketing"),
+        # Disclosure "when the law obliges us" deleted when consent is withdrawn.
+        ("PV072", "purpose:legal_disclosure"),
+        ("PV071", "recipient:vipps"),
     ],
     "vekstly": [
         ("PV003", "purpose:personalisation"),
@@ -415,6 +422,10 @@ MUST_REPORT: dict[str, list[Expected]] = {
         ("PV024", "rights", "restriction"), ("PV024", "rights", "object ("),
         ("PV024", "rights", "portability"), ("PV024", "rights", "withdraw consent"),
         ("PV036", "manifest"), ("PV033", "policy_changes"),
+        # Payment data kept "til betalingen har gått igjennom eller til angreretten går ut",
+        # sales records "i henhold til bokføringsloven".
+        ("PV073", "retention:payment"),
+        ("PV071", "recipient:stripe"),
     ],
     "lillemini": [
         ("PV002", "purpose:service"),
@@ -451,6 +462,10 @@ MUST_REPORT: dict[str, list[Expected]] = {
         ("PV032", "cookie:Access Token"),
         ("PV024", "rights", "restriction"), ("PV024", "rights", "object ("),
         ("PV033", "policy_changes"),
+        # Employees "offered" by their employer, their profiles on "performance of a
+        # contract" they are not party to (Art. 6(1)(b)).
+        ("PV067", "purpose:hub_profiles"), ("PV067", "purpose:competence_sharing"),
+        ("PV071", "recipient:vipps"), ("PV071", "recipient:stripe"),
     ],
     "teoritentamen": [
         # Consent by checkbox, withdrawal only in the browser.
@@ -470,6 +485,16 @@ MUST_REPORT: dict[str, list[Expected]] = {
         ("PV038", "children"),
         # "ikke ... lenger enn det som er nødvendig for å oppfylle formålet".
         ("PV040", "retention:as_long_as_needed"),
+        # "for å kunne forbedre tjenesten ... å oppfylle vår avtale med deg".
+        ("PV068", "purpose:improvement"),
+        # "Får nettsiden til å fungere på en optimal måte" as a necessary cookie.
+        ("PV070", "cookie:(ikke navngitt) nødvendige"),
+        # Ad pixels on a site for learner drivers, with guardians for those under 13.
+        ("PV069", "cookie:Facebook/Instagram-piksel"), ("PV069", "purpose:ad_pixels"),
+        ("PV071", "recipient:nets"),
+        # Offers human review with no automated decisions: Art. 22 does not depend on the
+        # basis, only on such decisions being made.
+        ("PV023", "rights", "no purpose makes decisions based solely"),
     ],
 }
 

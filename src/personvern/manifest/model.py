@@ -147,6 +147,9 @@ class Subject(Strict):
     name: Text
     description: Text | None = None
     includes_children: bool = False
+    party_to_contract: bool | None = Field(
+        None, description="whether these people are themselves party to the contract with the "
+                          "controller (false: e.g. employees their employer signs up)")
 
 
 class Category(Strict):
@@ -247,6 +250,8 @@ class Purpose(Strict):
         None, description="whether the person must provide the data (Art. 13(2)(e))"
     )
     third_party_sharing: bool = False
+    improves_service: bool = Field(
+        False, description="the purpose is improving or developing the service")
     cookie_categories: list[CookieCategory] = Field(
         default_factory=list,
         description="categories of cookies and similar technologies this purpose relies on",

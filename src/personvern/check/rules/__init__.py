@@ -9,6 +9,7 @@ from personvern.check.rules import (  # noqa: F401
     marketing,
     notes,
     notice,
+    practice,
     records,
     retention,
     rights,

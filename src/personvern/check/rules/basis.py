@@ -65,11 +65,13 @@ def li_without_balancing(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             )
 
 
-@rule("PV005", "legal-obligation-without-statute", Severity.ERROR,
+@rule("PV005", "legal-obligation-without-statute", Severity.WARNING,
       "Legal obligation without the statute", "GDPR Art. 6(1)(c), Art. 6(3)")
 def obligation_without_statute(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
-    """A legal obligation must be laid down in law (Art. 6(3)); name the statute,
-    e.g. "bokføringsloven § 13"."""
+    """Art. 6(3) requires the obligation to be laid down in law; it does not require
+    the notice to cite that law, so this is a warning, not an error. Naming the
+    statute (e.g. "bokføringsloven § 13") lets people check the claim and lets the
+    controller show which law it relies on (Art. 5(2))."""
     for i, p in enumerate(m.purposes):
         if p.legal_basis == "legal_obligation" and p.legal_obligation is None:
             yield ("purposes", i, "legal_basis"), (

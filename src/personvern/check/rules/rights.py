@@ -62,14 +62,25 @@ def right_without_channel(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
 
 
 @rule("PV023", "right-not-given-by-basis", Severity.INFO,
-      "A right is offered that the legal bases do not give", "GDPR Art. 20(1), Art. 21(1)")
+      "A right is offered that the processing does not give",
+      "GDPR Art. 20(1), Art. 21(1), Art. 22(1)")
 def right_not_given(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     """Generosity is allowed, but say it knowingly: portability follows only from
     consent or contract, objection (Art. 21(1)) only from public task or
-    legitimate interest, withdrawal only from consent."""
+    legitimate interest, withdrawal only from consent. The Art. 22 right does not
+    depend on the legal basis at all: it exists wherever decisions based solely on
+    automated processing with legal or similarly significant effect are made, and
+    only there."""
     given = rights_given(m.purposes)
     for right in m.rights.offered:
-        if right not in given:
+        if right in given:
+            continue
+        if right == "human_review":
+            yield ("rights", "offered"), (
+                f"the right to {_NAMES[right]} is offered though no purpose makes decisions "
+                "based solely on automated processing (the right does not depend on the basis)"
+            )
+        else:
             yield ("rights", "offered"), (
                 f"the right to {_NAMES[right]} is offered though no purpose's legal basis gives it"
             )
