@@ -387,3 +387,14 @@ def test_human_review_offered_without_automated_decisions() -> None:
                                                    "logic": {"nb": "Regler", "en": "Rules"}})
     decided["rights"]["offered"].append("human_review")
     assert "PV023" not in {f.rule for f in findings_for(decided)}
+
+
+@pytest.mark.parametrize(("deadline", "fires"), [
+    ({"virkedager": 14}, False), ({"virkedager": 21}, False), ({"virkedager": 22}, True),
+    ({"working_days": 17}, False), ({"working_days": 18}, True),
+])
+def test_promise_in_virkedager_against_one_month(deadline: dict[str, int], fires: bool) -> None:
+    """GDPR Art. 12(3), ferieloven § 5(1): Saturdays are virkedager, so more fit a month."""
+    data = base()
+    data["rights"]["deadline"] = deadline
+    assert ("PV018" in {f.rule for f in findings_for(data)}) is fires

@@ -190,7 +190,8 @@ FACTS: list[Fact] = [
                 m.controller.dpo), ("Siw Grinaker", None)),
     ("vekstly", "valid from 1 January 2023",
      lambda m: m.policy_changes.effective_from, date(2023, 1, 1)),
-    ("vekstly", "14 working days", lambda m: m.rights.deadline.working_days, 14),
+    # The seed's own word: virkedager, Monday to Saturday (ferieloven § 5(1)).
+    ("vekstly", "14 virkedager", lambda m: m.rights.deadline.virkedager, 14),
     ("vekstly", "deleted when the course ends",
      lambda m: retention(m, "course_end"), ("course_end", "0 days", False)),
     ("vekstly", "unless you ask us to keep it until the next course",

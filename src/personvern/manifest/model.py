@@ -373,17 +373,23 @@ class Channel(Strict):
 
 
 class ResponseDeadline(Strict):
-    """The answer time promised; the law's is one month (Art. 12(3))."""
+    """The answer time promised, in the policy's own unit; the law's is one month (Art. 12(3))."""
 
     months: int | None = Field(None, ge=0)
-    working_days: int | None = Field(None, ge=0)
-    days: int | None = Field(None, ge=0)
+    working_days: int | None = Field(
+        None, ge=0, description="working days (arbeidsdager): Monday to Friday, public "
+                                "holidays excluded")
+    virkedager: int | None = Field(
+        None, ge=0, description="virkedager as Norwegian law counts them (ferieloven § 5(1)): "
+                                "Monday to Saturday, Sundays and public holidays excluded")
+    days: int | None = Field(None, ge=0, description="calendar days")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ResponseDeadline:
-        given = [v for v in (self.months, self.working_days, self.days) if v is not None]
+        given = [v for v in (self.months, self.working_days, self.virkedager, self.days)
+                 if v is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of months, working_days or days")
+            raise ValueError("give exactly one of months, working_days, virkedager or days")
         return self
 
 

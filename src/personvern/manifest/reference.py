@@ -199,8 +199,6 @@ DESCRIPTIONS: dict[str, str] = {
     "Channel.address": "Where to find it: web address, e-mail, postal address or phone number.",
     # ResponseDeadline
     "ResponseDeadline.months": "The deadline in calendar months.",
-    "ResponseDeadline.working_days": "The deadline in working days.",
-    "ResponseDeadline.days": "The deadline in calendar days.",
     # Rights
     "Rights.offered": "The rights the policy offers.",
     "Rights.channels": "Ways people can exercise their rights.",

@@ -17,9 +17,12 @@ _NAMES = {
     "human_review": "human review of automated decisions (Art. 22(3))",
 }
 # Longest honest promises, in the unit given: one calendar month can be as short
-# as 28 days and, with Easter, hold as few as 17 working days in Norway.
+# as 28 days and, with Easter, hold as few as 17 working days (Monday to Friday) or 21
+# virkedager (Monday to Saturday) in Norway, counted to the legal deadline (holidays of
+# 2020-2060; tests/requests/test_deadlines.py counts them again).
 _MAX_DAYS = 28
 _MAX_WORKING_DAYS = 17
+_MAX_VIRKEDAGER = 21
 
 
 @rule("PV018", "response-deadline-too-long", Severity.ERROR,
@@ -42,6 +45,11 @@ def deadline_too_long(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
         yield ("rights", "deadline"), (
             f"{d.working_days} working days can be longer than one month around holidays; "
             "promise one month or fewer working days"
+        )
+    if d.virkedager is not None and d.virkedager > _MAX_VIRKEDAGER:
+        yield ("rights", "deadline"), (
+            f"{d.virkedager} virkedager can be longer than one month around holidays; "
+            f"promise one month or at most {_MAX_VIRKEDAGER} virkedager"
         )
 
 

@@ -103,8 +103,9 @@ def rights_section(ctx: Context) -> Section:
             "deadline_month" if d.months == ctx.j.response_months else "deadline_other",
             deadline=deadline)))
     else:
-        unit, n = ("working_days", d.working_days) if d.working_days is not None \
-            else ("days", d.days or 0)
+        unit, n = (("working_days", d.working_days) if d.working_days is not None
+                   else ("virkedager", d.virkedager) if d.virkedager is not None
+                   else ("days", d.days or 0))
         s.blocks.append(Paragraph(p.say("deadline_other", deadline=p.amount(unit, n))))
     if m.rights.identity_verification is not None:
         s.blocks.append(Paragraph(p.say(
