@@ -147,9 +147,12 @@ def payment_provider_processor(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     for i, r in enumerate(m.recipients):
         if r.role not in {"processor", "sub_processor"}:
             continue
-        keys = set(r.categories) | {k for p in m.purposes if r.id in p.recipients
-                                    for k in p.categories}
-        if any(_is_payment(k) for k in keys):
+        # A payment provider serves payments only; a host that also stores invoices is not
+        # one, so every purpose sending it data must carry payment data.
+        using = [p for p in m.purposes if r.id in p.recipients]
+        declared = any(_is_payment(k) for k in r.categories)
+        if declared or (using and all(any(_is_payment(k) for k in p.categories)
+                                      for p in using)):
             yield ("recipients", i, "role"), (
                 f"{r.name} receives payment data as a processor; payment providers usually "
                 "act as independent controllers for the payment (their own legal duties)"
