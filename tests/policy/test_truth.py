@@ -147,3 +147,13 @@ def test_a_date_at_the_start_of_a_run_shows_no_backslash() -> None:
     md = render_policy(m, "nb", "md", effective=date(2018, 5, 7))
     assert "Denne versjonen gjelder fra 7. mai 2018." in md_seen(md)
     assert not re.search(r"\\\d", md)
+
+
+def test_a_recipients_role_is_named_only_when_stated() -> None:
+    """GDPR Art. 28: "processor" is a legal qualification; the default is not a statement."""
+    data = lawful_data()
+    nets = next(r for r in data["recipients"] if r["id"] == "nets")
+    assert nets["role"] == "processor"
+    assert all("Nets Processor" in text for text in seen(data, "en").values())
+    nets.pop("role")
+    assert not any("Nets Processor" in text for text in seen(data, "en").values())

@@ -331,6 +331,11 @@ class Recipient(Strict):
     )
     note: str | None = _note()
 
+    @property
+    def role_stated(self) -> bool:
+        """Whether the manifest says the role (the default "processor" is not a statement)."""
+        return "role" in self.model_fields_set
+
 
 # ---- cookies -----------------------------------------------------------------
 

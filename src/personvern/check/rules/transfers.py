@@ -199,3 +199,19 @@ def no_transfers_claimed(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
                 f"the manifest states that no data goes outside the EEA, but {r.name} "
                 f"(recipients[{i}]) processes it in {r.country}"
             )
+
+
+@rule("PV074", "recipient-role-not-stated", Severity.WARNING,
+      "A recipient's role is not stated", "GDPR Art. 13(1)(e), Art. 28, Art. 30(1)(d)")
+def recipient_role_not_stated(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Whether a recipient is a processor acting on instructions (Art. 28), a
+    controller of its own or a joint controller decides what the person is told
+    and which agreement is needed. The checks treat a recipient without a role as
+    a processor (the stricter reading), but the policy names no role that the
+    manifest does not state."""
+    for i, r in enumerate(m.recipients):
+        if not r.role_stated:
+            yield ("recipients", i, "name"), (
+                f"{r.name}: the role (processor, controller, joint controller, ...) is not "
+                "stated, so the policy does not name it"
+            )

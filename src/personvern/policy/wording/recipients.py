@@ -42,12 +42,14 @@ def recipients_section(ctx: Context) -> Section:
             what += [Run(" "), link(p.text("their_policy"), r.privacy_policy)]
         # An unknown country is a gap (PV008), never "not stated" passed off as an answer.
         country = as_runs(p.country(r.country)) if r.country else ctx.gap("recipient_country")
-        rows.append([as_runs(r.name), as_runs(p.text(f"role.{r.role}")), tuple(what),
-                     country, transfer_cell(ctx, r)])
+        # The role is named only when the manifest states it (PV074 asks for it).
+        role = as_runs(p.text(f"role.{r.role}")) if r.role_stated else ()
+        rows.append([as_runs(r.name), role, tuple(what), country, transfer_cell(ctx, r)])
     s.blocks.append(Table(p.text("recipients_caption"),
                           list(p.get("recipients_headers")), rows))
     notes: list[Inline] = []
-    processors = [r for r in m.recipients if r.role in {"processor", "sub_processor"}]
+    processors = [r for r in m.recipients
+                  if r.role_stated and r.role in {"processor", "sub_processor"}]
     # "only on our instructions" is what an Art. 28(3) agreement binds a processor to: said
     # only when every processor has one recorded (PV019 reports those that do not).
     if processors and all(r.dpa_signed not in (None, False) for r in processors):
