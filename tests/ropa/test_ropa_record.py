@@ -92,6 +92,29 @@ def test_record_is_dated_versioned_and_keeps_the_notes_internal() -> None:
     assert "Third countries data is transferred to (Art. 30(1)(e))" in page
 
 
+def test_notes_with_html_stay_text_and_stay_out_of_the_jsonld() -> None:
+    """A note is the author's words: escaped in the HTML record, left out of JSON-LD."""
+    from datetime import date
+
+    from markup_support import HOSTILE, Markup
+    from personvern.manifest.loader import parse_manifest
+    from personvern.ropa.export import to_html, to_jsonld
+    from policy.support import lawful_data, to_text
+
+    data = lawful_data()
+    data["recipients"][0]["note"] = HOSTILE
+    m = parse_manifest(to_text(data), file="m.yaml").manifest
+    record = build_record(m, "en", drawn_up=date(2027, 3, 1), version="ab12")
+    page = Markup()
+    page.feed(to_html(record))
+    assert "script" not in page.tags and "onmouseover" not in page.attributes
+    assert any(HOSTILE in t for t in page.text)
+    node = to_jsonld(record)
+    assert HOSTILE not in str(node)
+    assert node["dct:issued"] == {"@value": "2027-03-01", "@type": "xsd:date"}
+    assert node["dct:hasVersion"] == "ab12"
+
+
 def test_controller_contacts_dpo_and_representative() -> None:
     snap = build_record(manifest("snapmentor"), "nb")
     assert snap.dpo is not None and snap.dpo.email == "snapmentor@gmail.com"

@@ -346,7 +346,7 @@ def to_jsonld(record: Record) -> dict[str, Any]:
     if record.representative is not None:
         controller["dpv:hasRepresentative"] = _party_node(
             record.representative, f"{base}:representative", ["dpv:Representative"])
-    return {
+    node: dict[str, Any] = {
         "@context": {**CONTEXT, "@language": record.lang},
         "@id": f"{base}:ropa",
         "@type": ["dpv:RecordsOfActivities", "dpv:DataProcessingRecord"],
@@ -355,6 +355,13 @@ def to_jsonld(record: Record) -> dict[str, Any]:
         "dpv:hasDataController": controller,
         "dct:hasPart": [_activity_node(a, base, controller_id) for a in record.activities],
     }
+    # Dated and versioned like the HTML; the authors' notes stay out of an export meant
+    # to be passed on.
+    if record.drawn_up is not None:
+        node["dct:issued"] = {"@value": record.drawn_up.isoformat(), "@type": "xsd:date"}
+    if record.version is not None:
+        node["dct:hasVersion"] = record.version
+    return node
 
 
 def processor_to_jsonld(record: ProcessorRecord) -> dict[str, Any]:

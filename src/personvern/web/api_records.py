@@ -239,10 +239,14 @@ def ropa(
                 if fmt == "html" else json.dumps(ex.processor_to_jsonld(proc),
                                                  ensure_ascii=False, indent=2))
     else:
+        from zoneinfo import ZoneInfo
+
+        from personvern.law import get_jurisdiction
         from personvern.storage.manifests import manifest_sha256
 
         rt = runtime(request)
-        record = build_record(m, lang, drawn_up=rt.clock().date(),
+        zone = ZoneInfo(get_jurisdiction(m.jurisdiction.country).timezone)
+        record = build_record(m, lang, drawn_up=rt.clock().astimezone(zone).date(),
                               version=manifest_sha256(rt.loaded.text))
         text = (ex.to_csv(record) if fmt == "csv" else ex.to_html(record) if fmt == "html"
                 else json.dumps(ex.to_jsonld(record), ensure_ascii=False, indent=2))
