@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from personvern.law.identifiers import real_orgnr
 from personvern.manifest.types import (
     CategoryKey,
     Country,
@@ -126,11 +127,7 @@ class Controller(Strict):
     @field_validator("orgnr")
     @classmethod
     def _valid_orgnr(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from personvern.law.identifiers import real_orgnr
-
-        return real_orgnr(value)
+        return None if value is None else real_orgnr(value)
 
 
 class JurisdictionSettings(Strict):
