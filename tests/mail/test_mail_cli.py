@@ -38,6 +38,7 @@ def test_policy_notice_is_sent_once(tmp_path: Path, smtp_server: SmtpServer) -> 
         "service": {"nb": "Feilrapporter", "en": "Error reports"},
         "transfer": {"mechanism": "scc"}, "dpa_signed": True})
     data["purposes"][6]["recipients"].append("sentry")
+    data.pop("no_third_country_transfers")   # no longer true (PV065)
     env = env_for(tmp_path, data)
     ok("policy", "publish", "--effective", "2027-03-09", "--now", NOW, env=env)
 

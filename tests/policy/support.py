@@ -55,9 +55,10 @@ def lawful_data(name: str = "teoritentamen") -> dict[str, Any]:
     # PV015, markedsføringsloven § 15: the existing-customer exception with its conditions.
     purposes["electronic_marketing"]["marketing"].update(
         similar_products_only=True, opt_out_at_collection=True, opt_out_in_every_message=True)
-    # PV008, Art. 13(1)(f): every recipient's country (here: in the EEA).
+    # PV008, Art. 13(1)(f): every recipient's country (here: in the EEA), and PV065: the
+    # seed's "no transfers to third countries" made true by keeping the pixels in the EEA.
     for r in data["recipients"]:
-        r.setdefault("country", "IE")
+        r["country"] = "IE"
     # PV040, Art. 13(2)(a): a concrete criterion, not "as long as necessary".
     rule = next(r for r in data["retention"] if r["id"] == "as_long_as_needed")
     rule["criterion"] = {"nb": "Når kundeforholdet ditt avsluttes",

@@ -89,6 +89,7 @@ def test_publish_versions_show_and_diff(cli_env: Env) -> None:
         "service": {"nb": "Feilrapporter", "en": "Error reports"},
         "transfer": {"mechanism": "scc"}, "dpa_signed": True})
     data["purposes"][0]["recipients"] = ["sentry"]
+    data.pop("no_third_country_transfers")   # no longer true (PV065)
     env = cli_env(data)
     preview = run_cli("policy", "diff", "1", "current", "--now", NOW, env=env)
     assert preview.returncode == 0, preview.stderr
