@@ -188,6 +188,7 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
         d, legal_basis="legal_obligation", legal_obligation={"statute": "bokføringsloven § 13"},
         retention="gone"), "purposes[1].retention"),
     ("PV074", lambda d: d["recipients"][0].pop("role") and d, "recipients[0].name"),
+    ("PV075", lambda d: purpose(d, profiling=True) | {"no_profiling": True}, "no_profiling"),
     ("PV073", lambda d: d["retention"].append({
         "id": "paid", "trigger": "payment_settled", "duration": "0 days",
         "plus_withdrawal_period": True}) or add_purpose(

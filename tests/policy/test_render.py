@@ -245,7 +245,14 @@ def test_only_the_rights_the_bases_give() -> None:
     # Seed 004 offers human review without automated decisions: not listed as a right.
     full = visible_text(render("teoritentamen", "en", "md"), "md")
     assert "human review" not in full
-    assert "we make no decisions about you based solely on automated processing" in full
+    # The Art. 22 right is the law's; "we make none" only when the manifest says so.
+    assert "you have the right not to be subject to a decision based solely on automated " \
+        "processing" in full
+    assert "we make no decisions about you" not in full
+    data = lawful_data()
+    data["no_automated_decisions"] = True
+    assert "we make no decisions about you based solely on automated processing" in _text(
+        data, "en")
 
 
 def test_consent_sentences_only_with_consent() -> None:
@@ -267,11 +274,14 @@ def test_sections_follow_the_manifest() -> None:
     text = _text(data)
     assert "informasjonskapsler og lignende teknologi" not in text   # no cookies
     assert "\n## barn" not in text and "tjenesten brukes også av barn" not in text
-    assert "vi bruker ikke profilering" in text
+    # Seed 002 says nothing of profiling, so neither does its policy.
+    assert "vi bruker ikke profilering" not in text
     assert "minst" not in text.split("endringer i erklæringen")[-1]  # no notice period
     assert "på e-post, hvis vi har e-postadressen din" not in text
     data["policy_changes"] = {"notice_days": 30, "email_on_material_change": True}
+    data["no_profiling"] = True
     text = _text(data)
+    assert "vi bruker ikke profilering" in text
     assert "minst 30 dager før den trer i kraft" in text
     assert "varsler vi deg også på e-post" in text
 

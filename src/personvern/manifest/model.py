@@ -553,6 +553,13 @@ class Manifest(Strict):
         None, description="when the service also processes data for its customers (Art. 30(2))"
     )
     datasets: list[Dataset] = Field(default_factory=list)
+    no_automated_decisions: bool | None = Field(
+        None, description="the controller states that it makes no decisions based solely on "
+                          "automated processing with legal or similar effect (Art. 22); "
+                          "checked against the purposes (PV075)")
+    no_profiling: bool | None = Field(
+        None, description="the controller states that it does not profile; checked against "
+                          "the purposes (PV075)")
     no_third_country_transfers: bool | None = Field(
         None, description="the controller states that no personal data goes outside the EEA; "
                           "checked against every recipient's country (PV065)")

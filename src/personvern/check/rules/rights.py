@@ -122,3 +122,27 @@ def withdrawal_not_explained(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             yield ("purposes", i, "legal_basis"), (
                 f"purpose {p.id!r} rests on consent, but how to withdraw it is not explained"
             )
+
+
+@rule("PV075", "no-automated-decisions-claimed-falsely", Severity.ERROR,
+      "'No automated decisions' or 'no profiling' while a purpose does it",
+      "GDPR Art. 13(2)(f), Art. 22, Art. 5(1)(a)")
+def none_claimed_falsely(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """A statement that there are no decisions based solely on automated processing,
+    or no profiling, must be true of every purpose; the notice would otherwise
+    misinform about what Art. 13(2)(f) asks."""
+    if m.no_automated_decisions is True:
+        for i, p in enumerate(m.purposes):
+            ad = p.automated_decisions
+            if ad is not None and ad.legal_or_similar_effect:
+                yield ("no_automated_decisions",), (
+                    f"the manifest states that no automated decisions are made, but purpose "
+                    f"{p.id!r} (purposes[{i}]) makes them"
+                )
+    if m.no_profiling is True:
+        for i, p in enumerate(m.purposes):
+            if p.profiling:
+                yield ("no_profiling",), (
+                    f"the manifest states that there is no profiling, but purpose {p.id!r} "
+                    f"(purposes[{i}]) profiles"
+                )

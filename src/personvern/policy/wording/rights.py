@@ -48,7 +48,13 @@ def children_section(ctx: Context) -> Section | None:
 
 
 def automated_section(ctx: Context) -> Section:
-    """Significant automated decisions (Art. 22) with their logic, and profiling."""
+    """Significant automated decisions (Art. 22) with their logic, and profiling.
+
+    "We make no such decisions" and "we do not profile" are said only when the manifest
+    states them (``no_automated_decisions``, ``no_profiling``): a purpose without
+    ``profiling`` is not a statement that there is none. The Art. 22 right is the law's,
+    so it is always stated.
+    """
     p, m = ctx.p, ctx.m
     s = Section("automated", ctx.heading("automated_heading"))
     deciding = [x for x in m.purposes
@@ -62,11 +68,12 @@ def automated_section(ctx: Context) -> Section:
             sentences.append(p.say("automated_review"))
         s.blocks.append(Paragraph(join_sentences(sentences)))
     if not deciding:
-        s.blocks.append(Paragraph(p.say("automated_none")))
+        none = [p.say("automated_none")] if m.no_automated_decisions is True else []
+        s.blocks.append(Paragraph(join_sentences([*none, p.say("automated_right")])))
     profiling = [ctx.quoted(ctx.t(x.name)) for x in m.purposes if x.profiling]
     if profiling:
         s.blocks.append(Paragraph(p.say("profiling_used", purposes=ctx.names(profiling))))
-    else:
+    elif m.no_profiling is True:
         s.blocks.append(Paragraph(p.say("profiling_none")))
     return s
 
