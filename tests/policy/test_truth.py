@@ -120,10 +120,17 @@ def _published_texts(data: dict[str, Any]) -> int:
                 put(item)
 
     put(data)
+    # The plain-text fields that are published as they are written.
     for r in data["recipients"]:
         r["name"] = f"{SPECIAL} {r['id']}"
+    for c in data["cookies"]:
+        c["name"], c["provider"] = f"{SPECIAL} {c['name']}", f"{SPECIAL} {c['provider']}"
+    for x in data["purposes"]:
+        if x.get("legal_obligation"):
+            x["legal_obligation"]["statute"] = f"{SPECIAL} § 13"
     data["service"]["name"] = f"{SPECIAL} tjenesten"
     data["controller"]["name"] = f"{SPECIAL} AS"
+    data["controller"]["address"] = f"{SPECIAL} Postboks 355"
     return count
 
 
