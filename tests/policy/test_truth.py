@@ -164,3 +164,18 @@ def test_a_recipients_role_is_named_only_when_stated() -> None:
     assert all("Nets Processor" in text for text in seen(data, "en").values())
     nets.pop("role")
     assert not any("Nets Processor" in text for text in seen(data, "en").values())
+
+
+@pytest.mark.parametrize(("lang", "sentence"), [
+    ("nb", "Samtykket er frivillig, og du kan trekke det tilbake når som helst."),
+    ("en", "Consent is voluntary, and you can withdraw it at any time."),
+])
+def test_what_consent_means_is_said_once(lang: str, sentence: str) -> None:
+    """Seed 000 rests six purposes on consent; the policy explains consent once (issue 12)."""
+    from policy.support import example
+
+    m = example("snapmentor").manifest
+    assert sum(p.legal_basis == "consent" for p in m.purposes) >= 5
+    for fmt, text in (("md", md_seen(render_policy(m, lang, "md", draft=True))),
+                      ("html", html_seen(render_policy(m, lang, "html", draft=True)))):
+        assert text.count(sentence) == 1, fmt

@@ -40,6 +40,12 @@ def purposes_section(ctx: Context) -> Section:
         for x in m.purposes
     ]
     s.blocks.append(Table(p.text("purposes_caption"), list(p.get("purposes_headers")), rows))
+    # What consent means and how to withdraw it is said once, not under every purpose
+    # (issue 12: seed 000's policy repeated it six times); each purpose adds only its own.
+    if any(x.legal_basis == "consent" for x in m.purposes):
+        s.blocks.append(Paragraph(join_sentences([
+            p.say("consent_text_once"),
+            p.say("consent_how_channels", channels=how(ctx, "withdraw_consent"))])))
     s.blocks += [purpose_detail(ctx, x) for x in m.purposes]
     return s
 
@@ -135,7 +141,7 @@ def basis_text(ctx: Context, x: Purpose) -> list[Inline]:
     rights = link(ctx.heading("rights_heading"), "#rights")
     out: list[Inline] = []
     if x.legal_basis == "consent":
-        sentences = [p.say("consent_text")]
+        sentences = []
         c = x.consent
         if c is not None and c.bundled:
             sentences.append(p.say("consent_bundled"))
@@ -145,10 +151,8 @@ def basis_text(ctx: Context, x: Purpose) -> list[Inline]:
             sentences.append(p.say("consent_expires", duration=p.duration(c.expires_after)))
         if c is not None and c.how_to_withdraw is not None:
             sentences.append(p.say("consent_how", how=ctx.t(c.how_to_withdraw)))
-        else:
-            sentences.append(p.say("consent_how_channels",
-                                   channels=how(ctx, "withdraw_consent")))
-        out.append(join_sentences(sentences))
+        if sentences:
+            out.append(join_sentences(sentences))
     elif x.legal_basis == "contract":
         out.append(p.say("contract_text"))
     elif x.legal_basis == "legal_obligation":
