@@ -179,3 +179,29 @@ def test_what_consent_means_is_said_once(lang: str, sentence: str) -> None:
     for fmt, text in (("md", md_seen(render_policy(m, lang, "md", draft=True))),
                       ("html", html_seen(render_policy(m, lang, "html", draft=True)))):
         assert text.count(sentence) == 1, fmt
+
+
+@pytest.mark.parametrize("name", ["snapmentor", "vekstly", "lillemini", "minmentor",
+                                  "teoritentamen"])
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_first_layer_is_short_and_has_the_essentials(name: str, lang: str) -> None:
+    """Datatilsynet's layered notice: who, what, why, your rights and how to complain come
+    first, under 400 words for every seed (issue 12, item 7), before the full text."""
+    from personvern.policy.document import Bullets, Paragraph
+    from personvern.policy.render import build_document
+    from policy.support import example
+
+    m = example(name).manifest
+    doc = build_document(m, lang, draft=True)
+    summary = doc.sections[0]
+    assert summary.id == "summary" and doc.sections[1].id == "controller"
+    lines = [r.text for b in summary.blocks if isinstance(b, Paragraph) for r in b.runs]
+    lines += [r.text for b in summary.blocks if isinstance(b, Bullets)
+              for item in b.items for r in item]
+    first = "".join(lines)
+    assert len(first.split()) < 400, len(first.split())
+    assert m.controller.name in first and "Datatilsynet" in first
+    labels = (["Ansvarlig:", "Opplysninger:", "Formål:", "Dine rettigheter:", "klage til"]
+              if lang == "nb" else
+              ["Controller:", "Data:", "Purposes:", "Your rights:", "complain to"])
+    assert all(label in first for label in labels), first

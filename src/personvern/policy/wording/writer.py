@@ -27,6 +27,7 @@ from personvern.policy.wording.rights import (
     children_section,
     rights_section,
 )
+from personvern.policy.wording.summary import summary_section
 
 
 def policy_document(ctx: Context) -> Document:
@@ -44,7 +45,8 @@ def policy_document(ctx: Context) -> Document:
     # Sections that have nothing to say for this manifest (no cookies, no children, no
     # security text) return None and are left out, also from the table of contents.
     sections = [
-        controller_section(ctx), purposes_section(ctx), categories_section(ctx),
+        summary_section(ctx), controller_section(ctx), purposes_section(ctx),
+        categories_section(ctx),
         retention_section(ctx), recipients_section(ctx), cookies_section(ctx),
         children_section(ctx), automated_section(ctx), rights_section(ctx),
         complaint_section(ctx), security_section(ctx), changes_section(ctx),
