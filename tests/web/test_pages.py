@@ -112,8 +112,15 @@ def test_page_shows_the_version_in_force(site: TestClient, moving: MovableClock)
     assert r.status_code == 201, r.text
     del site.headers["Authorization"]
     manifest = runtime_of(site).loaded.manifest
-    # Published but not yet in force: the manifest's policy still shows.
-    assert site.get("/privacy").text == render_policy(manifest, "nb", "html")
+    # Published but not yet in force: the manifest's policy still shows, and from the day
+    # it is published, the announced version's date and changes (the notice period).
+    page = site.get("/privacy").text
+    announced = re.search(r'\n<aside class="announced" role="note">.*?</aside>', page)
+    assert announced is not None
+    assert "Ny versjon av personvernerklæringen gjelder fra 8. mars 2027" in announced[0]
+    assert "<li>" in announced[0]
+    check_page(page, "nb")
+    assert page.replace(announced[0], "", 1) == render_policy(manifest, "nb", "html")
     moving.advance(days=8)
     from personvern.policy.versions import get_version
 

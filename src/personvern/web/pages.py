@@ -20,6 +20,8 @@ from fastapi.responses import HTMLResponse
 
 from personvern.check.gate import blocking_findings
 from personvern.policy.completeness import missing_elements
+from personvern.policy.tables import PolicyVersion
+from personvern.storage.models import as_utc
 from personvern.web.deps import runtime, unit
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -75,19 +77,52 @@ def _unavailable(request: Request, lang: str) -> HTMLResponse:
     return response
 
 
+_ANNOUNCED = {
+    "nb": "Ny versjon av personvernerklæringen gjelder fra {date}. Dette endres:",
+    "en": "A new version of this privacy policy takes effect on {date}. What changes:",
+}
+
+
+def _with_announcement(html: str, upcoming: PolicyVersion, lang: str, zone: str) -> str:
+    """``html`` with the announced version's date and changes at the top of its main part.
+
+    The policy promises notice before a change takes effect (policy_changes.notice_days);
+    from the day a version is published until it takes effect, the page says so.
+    """
+    from zoneinfo import ZoneInfo
+
+    from personvern.policy.wording.phrases import Phrases
+
+    starts = upcoming.effective_from.astimezone(ZoneInfo(zone)).date()
+    lead = _ANNOUNCED[lang].format(date=Phrases(lang).date(starts))
+    items = "".join(f"<li>{escape(str(c.get(lang, '')))}</li>" for c in upcoming.changes)
+    notice = (f'<aside class="announced" role="note"><p><strong>{escape(lead)}</strong></p>'
+              f"<ul>{items}</ul></aside>")
+    return html.replace("<main>", f"<main>\n{notice}", 1)
+
+
 def _policy_page(request: Request, lang: str) -> HTMLResponse:
+    from personvern.law import get_jurisdiction
     from personvern.policy.render import render_policy
-    from personvern.policy.versions import in_force
+    from personvern.policy.versions import in_force, latest_version
 
     rt = runtime(request)
-    with unit(rt) as session:
-        version = in_force(session, rt.clock())
-        if version is not None:
-            return _page(version.documents[lang]["html"])
+    now = rt.clock()
     manifest = rt.loaded.manifest
-    if missing_elements(manifest) or blocking_findings(rt.loaded):
-        return _unavailable(request, lang)
-    return _page(render_policy(manifest, lang, "html"))
+    zone = get_jurisdiction(manifest.jurisdiction.country).timezone
+    with unit(rt) as session:
+        version = in_force(session, now)
+        latest = latest_version(session)
+        upcoming = latest if latest is not None and as_utc(latest.effective_from) > as_utc(now) \
+            else None
+        html: str | None = version.documents[lang]["html"] if version is not None else None
+        if html is None and not (missing_elements(manifest) or blocking_findings(rt.loaded)):
+            html = render_policy(manifest, lang, "html")
+        if html is None:
+            return _unavailable(request, lang)
+        if upcoming is not None:
+            html = _with_announcement(html, upcoming, lang, zone)
+    return _page(html)
 
 
 @router.get("/privacy", response_class=HTMLResponse)
