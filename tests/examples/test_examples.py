@@ -635,3 +635,33 @@ def test_every_seed_has_an_error_level_weakness() -> None:
         "snapmentor": True, "vekstly": True, "lillemini": True, "minmentor": True,
         "teoritentamen": True,
     }
+
+
+# ---- 4. every seed statement accounted for (examples/README.md) -------------------
+
+_STEP = re.compile(r"([a-z_]+)(?:\[([^\]]+)\])?")
+
+
+def _resolve(m: Manifest, path: str) -> object:
+    """``purposes[sessions].consent.bundled`` in ``m``: AttributeError/KeyError if absent."""
+    node: Any = m
+    for name, key in _STEP.findall(path):
+        node = getattr(node, name)
+        if key:
+            node = {x.id: x for x in node}[key]
+    return node
+
+
+def test_seed_000_table_names_only_paths_the_manifest_has() -> None:
+    readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Seed 000, SnapMentor")[1].split("\n###")[0]
+    rows = [line for line in table.splitlines() if line.startswith('| "')]
+    assert len(rows) >= 25
+    paths = [p for row in rows for p in re.findall(r"`([a-z_]+(?:\[[^\]]+\])?[^`]*)`",
+                                                    row.split(" | ")[1])]
+    assert paths
+    m = manifest("snapmentor")
+    for path in paths:
+        assert _resolve(m, path) is not None, path
+    # Every row says where, or why not.
+    assert all("`" in row.split(" | ")[1] or "Not modelled" in row for row in rows)
