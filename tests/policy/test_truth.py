@@ -205,3 +205,19 @@ def test_first_layer_is_short_and_has_the_essentials(name: str, lang: str) -> No
               if lang == "nb" else
               ["Controller:", "Data:", "Purposes:", "Your rights:", "complain to"])
     assert all(label in first for label in labels), first
+
+
+def test_sharing_with_no_one_is_said_only_when_stated() -> None:
+    """GDPR Art. 13(1)(e): "we share it with no one" is a claim; an absent list is none."""
+    data = lawful_data()
+    for x in data["purposes"]:
+        x.pop("recipients", None)
+        x.pop("third_party_sharing", None)
+    for c in data["cookies"]:
+        c.pop("recipient", None)
+        c.pop("joint_controller", None)
+    data["recipients"] = []
+    sentence = "Vi deler ikke personopplysningene dine med andre."
+    assert all(sentence in text for text in seen(data).values())
+    data.pop("recipients")
+    assert not any(sentence in text for text in seen(data).values())

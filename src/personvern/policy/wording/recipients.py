@@ -18,11 +18,15 @@ from personvern.policy.wording.context import Context
 from personvern.policy.wording.phrases import join_sentences, lower_first, period
 
 
-def recipients_section(ctx: Context) -> Section:
+def recipients_section(ctx: Context) -> Section | None:
     """The recipients table, then processors, transfers, joint controllers and Art. 19."""
     p, m = ctx.p, ctx.m
     s = Section("recipients", ctx.heading("recipients_heading"))
     if not m.recipients:
+        # "We share it with no one" only when the author says so with `recipients: []`;
+        # a manifest that leaves recipients out says nothing, and neither does the policy.
+        if "recipients" not in m.model_fields_set:
+            return None
         s.blocks.append(Paragraph(p.say("recipients_none")))
         return s
     s.blocks.append(Paragraph(p.say("recipients_lead")))
