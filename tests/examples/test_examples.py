@@ -648,19 +648,22 @@ def _resolve(m: Manifest, path: str) -> object:
     for name, key in _STEP.findall(path):
         node = getattr(node, name)
         if key:
-            node = {x.id: x for x in node}[key]
+            # Items are named by id; cookies, which have none, by name.
+            node = {getattr(x, "id", None) or x.name: x for x in node}[key]
     return node
 
 
-def test_seed_000_table_names_only_paths_the_manifest_has() -> None:
+@pytest.mark.parametrize(("name", "heading"), [("snapmentor", "Seed 000, SnapMentor"),
+                                              ("teoritentamen", "Seed 004, Teoritentamen")])
+def test_seed_table_names_only_paths_the_manifest_has(name: str, heading: str) -> None:
     readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
-    table = readme.split("### Seed 000, SnapMentor")[1].split("\n###")[0]
+    table = readme.split(f"### {heading}")[1].split("\n###")[0]
     rows = [line for line in table.splitlines() if line.startswith('| "')]
     assert len(rows) >= 25
     paths = [p for row in rows for p in re.findall(r"`([a-z_]+(?:\[[^\]]+\])?[^`]*)`",
                                                     row.split(" | ")[1])]
     assert paths
-    m = manifest("snapmentor")
+    m = manifest(name)
     for path in paths:
         assert _resolve(m, path) is not None, path
     # Every row says where, or why not.
