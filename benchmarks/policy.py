@@ -5,7 +5,12 @@
    drafts: the same work). Target: under 100 ms each. Limits measured in the same run:
    ``json.dumps`` of the manifest (serialising the same data without writing any prose)
    and Jinja2 rendering a trivial template.
-2. Publishing a material change (a new US processor) with e-mail notices queued for
+2. Length (issue 12, item 7): words of the first layer ("Kort fortalt") and of the whole
+   bokmål policy per seed, and the whole policy's ratio to the seed document's own words.
+   Targets: the first layer under 400 words; the whole no longer than 1.5 x the seed or
+   1,200 words, whichever is larger. The seeds' word counts are recorded below (the seed
+   texts are not in the repository).
+3. Publishing a material change (a new US processor) with e-mail notices queued for
    100,000 subjects (``--quick``: 5,000) on SQLite, commit included. Target: under
    30 s. Limit: a hand-written bulk INSERT (sqlite3 ``executemany``) of the same outbox
    rows into a copy of the same database, prepared beforehand.
@@ -29,6 +34,10 @@ from _common import ROOT, emit, log, parse_args, ratio, summary, time_call
 
 EXAMPLES = ["snapmentor", "vekstly", "lillemini", "minmentor", "teoritentamen"]
 RENDER_TARGET_MS = 100.0
+# Words of each seed document (``len(text.split())`` of shared/seeds/00N_*.txt).
+SEED_WORDS = {"snapmentor": 486, "vekstly": 1117, "lillemini": 993, "minmentor": 1860,
+              "teoritentamen": 881}
+FIRST_LAYER_TARGET_WORDS = 400
 PUBLISH_TARGET_S = 30.0
 NOW = datetime(2027, 3, 1, 11, 0, tzinfo=UTC)
 
@@ -60,6 +69,47 @@ def render_times(runs: int) -> tuple[dict[str, float], dict[str, float]]:
     limits = {"json_dumps_ms": round(statistics.median(dumps), 3),
               "trivial_jinja_ms": round(statistics.median(trivial), 3)}
     return medians, limits
+
+
+def _words(runs: Any) -> int:
+    return len("".join(r.text for r in runs).split())
+
+
+def lengths() -> dict[str, dict[str, Any]]:
+    """Words of the first layer and of the whole bokmål policy, per seed, with targets."""
+    from personvern.manifest.loader import load_manifest
+    from personvern.policy.document import Bullets, Facts, Paragraph, Subsection, Table
+    from personvern.policy.render import build_document
+
+    def block_words(blocks: list[Any]) -> int:
+        n = 0
+        for b in blocks:
+            if isinstance(b, Paragraph):
+                n += _words(b.runs)
+            elif isinstance(b, Bullets):
+                n += sum(_words(item) for item in b.items)
+            elif isinstance(b, Facts):
+                n += sum(len(label.split()) + _words(v) for label, v in b.items)
+            elif isinstance(b, Table):
+                n += sum(_words(cell) for row in b.rows for cell in row)
+            elif isinstance(b, Subsection):
+                n += len(b.heading.split()) + block_words(b.blocks)
+        return n
+
+    out: dict[str, dict[str, Any]] = {}
+    for name in EXAMPLES:
+        doc = build_document(load_manifest(ROOT / "examples" / f"{name}.yaml").manifest,
+                             "nb", draft=True)
+        first = block_words(doc.sections[0].blocks)
+        whole = sum(_words(lead) for lead in doc.lead) + sum(
+            len(s.heading.split()) + block_words(s.blocks) for s in doc.sections)
+        limit = max(1.5 * SEED_WORDS[name], 1200)
+        out[name] = {"first_layer_words": first, "policy_words": whole,
+                     "seed_words": SEED_WORDS[name],
+                     "ratio_to_seed": round(whole / SEED_WORDS[name], 2),
+                     "first_layer_within_target": first < FIRST_LAYER_TARGET_WORDS,
+                     "whole_within_target": whole <= limit}
+    return out
 
 
 def _changed_manifest() -> Any:
@@ -162,6 +212,10 @@ def main() -> None:
     medians, limits = render_times(runs)
     worst = max(medians.values())
     log(f"  slowest median {worst:.1f} ms ({max(medians, key=medians.__getitem__)})")
+    words = lengths()
+    for name, w in words.items():
+        log(f"  {name}: first layer {w['first_layer_words']} words, policy "
+            f"{w['policy_words']} words ({w['ratio_to_seed']}x the seed's {w['seed_words']})")
     log(f"publishing a material change with notices to {subjects:,} subjects ...")
     with tempfile.TemporaryDirectory(prefix="pv-bench-policy-") as tmp:
         pub = publish_with_notices(Path(tmp), subjects)
@@ -175,6 +229,8 @@ def main() -> None:
             "render_summary": summary(all_ms),
             "render_target_ms": RENDER_TARGET_MS,
             "render_within_target": worst < RENDER_TARGET_MS,
+            "words": words,
+            "first_layer_target_words": FIRST_LAYER_TARGET_WORDS,
             **limits,
             "publish_with_notices_s": pub["publish_s"],
             "notices_queued": pub["notices"],

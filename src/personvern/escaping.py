@@ -58,7 +58,11 @@ def _as_html_escape(value: object) -> object:
 
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|])")
 _MD_UNDERSCORE = re.compile(r"(?<![\w])_|_(?![\w])")
-_MD_LINE_START = re.compile(r"^(\s*)([#+\-=]|\d+[.)])(\s)")
+_MD_LINE_START = re.compile(r"^(\s*)([#+\-=])(\s)")
+# "7. mai" at the start of a line would open an ordered list. CommonMark escapes only
+# ASCII punctuation, so the backslash goes before the "." or ")", never before the digit:
+# "\7." would be printed with its backslash.
+_MD_ORDERED_START = re.compile(r"^(\s*\d+)([.)])(\s)")
 
 
 def md_escape(text: str) -> str:
@@ -67,7 +71,8 @@ def md_escape(text: str) -> str:
     # text's own choosing (a heading, a table row, a quote).
     text = _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", text))
     text = _MD_UNDERSCORE.sub(r"\\_", text)
-    return _MD_LINE_START.sub(r"\1\\\2\3", text)
+    text = _MD_LINE_START.sub(r"\1\\\2\3", text)
+    return _MD_ORDERED_START.sub(r"\1\\\2\3", text)
 
 
 # ---- CSV ----------------------------------------------------------------------------

@@ -79,6 +79,18 @@ def marketing(data: Data, **mk: Any) -> Data:
     )
 
 
+def children(data: Data) -> Data:
+    data["subjects"][0]["includes_children"] = True
+    return data
+
+
+def optimal(data: Data) -> Data:
+    """ekomloven § 3-15: seed 004's "necessary" cookie that makes the site work optimally."""
+    data["cookies"][0]["purpose"] = {"nb": "Får siden til å fungere optimalt",
+                                     "en": "Makes the site work optimally"}
+    return data
+
+
 # (rule, what breaks it, path expected in the finding)
 CASES: list[tuple[str, Callable[[Data], Data], str]] = [
     ("PV001", lambda d: purpose(d, legal_basis=None), "purposes[0].id"),
@@ -89,7 +101,8 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
      "purposes[0].legitimate_interest"),
     ("PV005", lambda d: purpose(d, legal_basis="legal_obligation"), "purposes[0].legal_basis"),
     ("PV006", lambda d: recipient(d, country="US"), "recipients[0].country"),
-    ("PV007", lambda d: recipient(d, country="US", transfer={"mechanism": "consent_derogation"}),
+    ("PV007", lambda d: recipient(d, country="US", role="controller",
+                                  transfer={"mechanism": "contract_derogation"}),
      "recipients[0].transfer"),
     ("PV008", lambda d: recipient(d, country=None), "recipients[0].name"),
     ("PV009", lambda d: purpose(d, retention=[]), "purposes[0].id"),
@@ -104,7 +117,8 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
     ("PV015", lambda d: marketing(d, existing_customer_exception=True), "purposes[1].marketing"),
     ("PV016", lambda d: cookies(d, "marketing"), "cookies[0].category"),
     ("PV017", lambda d: cookies(d, "marketing", mechanism="checkboxes",
-                                withdraw="browser_settings"), "cookie_consent.withdraw"),
+                                withdraw="browser_settings", reject_as_easy_as_accept=True),
+     "cookie_consent.withdraw"),
     ("PV018", lambda d: d["rights"].update(deadline={"months": 2}) or d, "rights.deadline"),
     ("PV019", lambda d: recipient(d, dpa_signed=None), "recipients[0].name"),
     ("PV020", lambda d: d["controller"].pop("email") and d["controller"].pop("address") and d,
@@ -150,6 +164,35 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
      "purposes[1].automated_decisions"),
     ("PV053", lambda d: add_purpose(d, third_party_sharing=True, recipients=[]),
      "purposes[1].third_party_sharing"),
+    ("PV060", lambda d: purpose(d, legal_basis="contract", necessary_for_service=False),
+     "purposes[0].necessary_for_service"),
+    ("PV061", lambda d: add_purpose(d, legal_basis="vital_interests"), "purposes[1].id"),
+    ("PV062", lambda d: recipient(d, note="<b>Ask</b> about the DPA"), "recipients[0].note"),
+    ("PV063", lambda d: recipient(d, country="US", transfer={"mechanism": "consent_derogation"}),
+     "recipients[0].transfer"),
+    ("PV064", lambda d: recipient(d, country="US", role="controller",
+                                  transfer={"mechanism": "consent_derogation"}),
+     "recipients[0].transfer"),
+    ("PV065", lambda d: recipient(d, country="US", transfer={"mechanism": "scc"})
+     | {"no_third_country_transfers": True}, "no_third_country_transfers"),
+    ("PV066", lambda d: d["controller"].update(dpo={"email": d["controller"]["email"]}) or d,
+     "controller.dpo.email"),
+    ("PV067", lambda d: d["subjects"][0].update(party_to_contract=False) or d,
+     "purposes[0].legal_basis"),
+    ("PV068", lambda d: purpose(d, improves_service=True), "purposes[0].legal_basis"),
+    ("PV069", lambda d: purpose(children(d), profiling=True), "purposes[0].profiling"),
+    ("PV070", lambda d: optimal(cookies(d, "necessary")), "cookies[0].purpose"),
+    ("PV071", lambda d: purpose(d, categories=["user.payment"]), "recipients[0].role"),
+    ("PV072", lambda d: d["retention"].append({"id": "gone", "trigger": "consent_withdrawn",
+                                               "duration": "0 days"}) or add_purpose(
+        d, legal_basis="legal_obligation", legal_obligation={"statute": "bokføringsloven § 13"},
+        retention="gone"), "purposes[1].retention"),
+    ("PV074", lambda d: d["recipients"][0].pop("role") and d, "recipients[0].name"),
+    ("PV075", lambda d: purpose(d, profiling=True) | {"no_profiling": True}, "no_profiling"),
+    ("PV073", lambda d: d["retention"].append({
+        "id": "paid", "trigger": "payment_settled", "duration": "0 days",
+        "plus_withdrawal_period": True}) or add_purpose(
+        d, categories=["user.payment"], retention="paid"), "retention[1].trigger"),
 ]
 
 
@@ -256,3 +299,104 @@ def test_several_retention_rules_per_purpose() -> None:
     data["purposes"][0]["retention"] = ["account", "withdrawn"]
     loaded = parse_manifest(yaml.safe_dump(data, allow_unicode=True), file="m.yaml")
     assert loaded.manifest.purposes[0].retention == ["account", "withdrawn"]
+
+
+def test_required_answer_must_agree_with_the_basis() -> None:
+    """GDPR Art. 6(1)(b): contract covers only what the contract needs; Art. 7(4): consent
+    the person cannot refuse is not free. Either contradiction is an error, not two
+    sentences in the policy."""
+    said_optional = findings_for(purpose(base(), legal_basis="contract", required=False))
+    pv060 = [f for f in said_optional if f.rule == "PV060"]
+    assert pv060 and pv060[0].severity == "error" and pv060[0].path == "purposes[0].required"
+    forced = findings_for(add_purpose(base(), legal_basis="consent", required=True,
+                                      consent={"how_to_withdraw": "I appen"}))
+    assert any(f.rule == "PV060" and "not free (Art. 7(4))" in f.message for f in forced)
+    agreeing = findings_for(purpose(base(), legal_basis="contract", required=True))
+    assert "PV060" not in {f.rule for f in agreeing}
+
+
+def test_an_author_note_is_shown_as_written() -> None:
+    """A note is the author's; `check` shows it verbatim (HTML and all), as a note only."""
+    found = findings_for(recipient(base(), note="<b>Ask</b> about the DPA"))
+    note = next(f for f in found if f.rule == "PV062")
+    assert note.message == "note: <b>Ask</b> about the DPA" and note.severity == "info"
+
+
+def test_recipient_without_country_is_an_error() -> None:
+    """GDPR Art. 13(1)(f), 30(1)(e): whether data leaves the EEA needs every country."""
+    found = [f for f in findings_for(recipient(base(), country=None)) if f.rule == "PV008"]
+    assert found and found[0].severity == "error"
+    assert "nobody can tell whether it leaves the EEA" in found[0].message
+
+
+def test_consent_for_a_processors_transfers_is_an_error_not_a_warning() -> None:
+    """EDPB Guidelines 2/2018: Art. 49 consent is for occasional transfers, not a service."""
+    found = findings_for(recipient(base(), country="US",
+                                   transfer={"mechanism": "consent_derogation"}))
+    rules = {f.rule: f.severity for f in found}
+    assert rules.get("PV063") == "error" and "PV007" not in rules
+
+
+def test_informed_explicit_consent_to_an_occasional_transfer() -> None:
+    """Art. 49(1)(a): explicit, told of the risks; then only PV007's reminder remains."""
+    data = add_purpose(base(), legal_basis="consent", recipients=["hosting"],
+                       consent={"explicit": True, "how_to_withdraw": "I appen"})
+    data["purposes"][0]["recipients"] = []
+    recipient(data, country="US", role="controller",
+              transfer={"mechanism": "consent_derogation", "risks_stated": True})
+    rules = {f.rule for f in findings_for(data)}
+    assert "PV064" not in rules and "PV063" not in rules and "PV007" in rules
+
+
+def test_no_transfers_statement_true_of_eea_recipients() -> None:
+    data = base() | {"no_third_country_transfers": True}
+    assert "PV065" not in {f.rule for f in findings_for(data)}
+
+
+def test_as_long_as_necessary_with_a_criterion_is_enough() -> None:
+    """Art. 13(2)(a): "the criteria used to determine that period" may replace a period."""
+    data = base()
+    data["retention"][0].update(trigger="purpose_fulfilled", criterion={
+        "nb": "Når kurset du har kjøpt, er avsluttet", "en": "When the course you bought ends"})
+    assert "PV040" not in {f.rule for f in findings_for(data)}
+    data["retention"][0].pop("criterion")
+    found = [f for f in findings_for(data) if f.rule == "PV040"]
+    assert found and found[0].severity == "error"
+
+
+def test_statute_not_named_is_a_warning() -> None:
+    """GDPR Art. 6(3): the obligation must exist in law; the notice need not cite it."""
+    found = findings_for(purpose(base(), legal_basis="legal_obligation"))
+    pv005 = next(f for f in found if f.rule == "PV005")
+    assert pv005.severity == "warning"
+
+
+def test_rule_sources_cite_what_the_rule_is_about() -> None:
+    """Art. 13(1)(b) is the DPO's contact only; Art. 13(3) is about new purposes."""
+    assert "13(1)(b)" not in RULES["PV021"].source
+    assert "13(3)" not in RULES["PV033"].source
+    assert "does not depend on the legal basis" in " ".join(RULES["PV023"].explanation.split())
+
+
+def test_human_review_offered_without_automated_decisions() -> None:
+    """Art. 22: the right exists where such decisions are made, whatever the basis."""
+    data = base()
+    data["rights"]["offered"].append("human_review")
+    pv023 = next(f for f in findings_for(data) if f.rule == "PV023")
+    assert "no purpose makes decisions based solely on automated processing" in pv023.message
+    decided = purpose(base(), automated_decisions={"legal_or_similar_effect": True,
+                                                   "human_review": True,
+                                                   "logic": {"nb": "Regler", "en": "Rules"}})
+    decided["rights"]["offered"].append("human_review")
+    assert "PV023" not in {f.rule for f in findings_for(decided)}
+
+
+@pytest.mark.parametrize(("deadline", "fires"), [
+    ({"virkedager": 14}, False), ({"virkedager": 21}, False), ({"virkedager": 22}, True),
+    ({"working_days": 17}, False), ({"working_days": 18}, True),
+])
+def test_promise_in_virkedager_against_one_month(deadline: dict[str, int], fires: bool) -> None:
+    """GDPR Art. 12(3), ferieloven § 5(1): Saturdays are virkedager, so more fit a month."""
+    data = base()
+    data["rights"]["deadline"] = deadline
+    assert ("PV018" in {f.rule for f in findings_for(data)}) is fires

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from mail.support import SmtpServer, free_port
-from policy.support import example_data, run_cli, to_text
+from policy.support import lawful_data, run_cli, to_text
 
 NOW = "2027-03-01T12:00:00+01:00"
 
@@ -29,7 +29,7 @@ def ok(*args: str, env: dict[str, str]) -> str:
 
 
 def test_policy_notice_is_sent_once(tmp_path: Path, smtp_server: SmtpServer) -> None:
-    data = example_data("teoritentamen")
+    data = lawful_data()
     env = env_for(tmp_path, data)
     ok("policy", "publish", "--effective", "2027-03-08", "--now", NOW, env=env)
     ok("subject", "add", "--email", "Åse.Ødegård@example.no", "--now", NOW, env=env)
@@ -38,6 +38,7 @@ def test_policy_notice_is_sent_once(tmp_path: Path, smtp_server: SmtpServer) -> 
         "service": {"nb": "Feilrapporter", "en": "Error reports"},
         "transfer": {"mechanism": "scc"}, "dpa_signed": True})
     data["purposes"][6]["recipients"].append("sentry")
+    data.pop("no_third_country_transfers")   # no longer true (PV065)
     env = env_for(tmp_path, data)
     ok("policy", "publish", "--effective", "2027-03-09", "--now", NOW, env=env)
 
@@ -67,7 +68,7 @@ def test_policy_notice_is_sent_once(tmp_path: Path, smtp_server: SmtpServer) -> 
 
 
 def test_mail_commands_bad_input(tmp_path: Path) -> None:
-    env = env_for(tmp_path, example_data("teoritentamen"))
+    env = env_for(tmp_path, lawful_data())
     out = run_cli("mail", "list", "--status", "lost", env=env)
     assert out.returncode == 2 and "unknown status 'lost'" in out.stderr
     assert "Traceback" not in out.stderr
@@ -79,7 +80,7 @@ def test_mail_commands_bad_input(tmp_path: Path) -> None:
 def test_unreachable_server_exits_1(tmp_path: Path) -> None:
     from sqlalchemy import create_engine, text
 
-    env = env_for(tmp_path, example_data("teoritentamen"))
+    env = env_for(tmp_path, lawful_data())
     ok("db", "upgrade", env=env)
     engine = create_engine(f"sqlite:///{tmp_path / 'pv.db'}")
     with engine.begin() as conn:

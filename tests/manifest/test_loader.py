@@ -158,11 +158,12 @@ def test_tags_are_refused(value: str, tag: str) -> None:
 # ---- wrong types ---------------------------------------------------------------
 
 def test_list_where_a_mapping_is_expected() -> None:
-    text = "personvern: 1\nservice:\n  - name: Leksehjelp\ncontroller:\n  name: Leksehjelp AS\n"
+    # The controller's name is required (its orgnr is not: a seed may give none).
+    text = "personvern: 1\nservice:\n  - name: Leksehjelp\ncontroller:\n  email: a@b.no\n"
     problems = problems_of(text)
     assert [(p.path, p.message, p.line, p.column) for p in problems] == [
         ("service", "expected a mapping, got a list", 3, 3),
-        ("controller", "missing required key 'orgnr'", 5, 3),
+        ("controller", "missing required key 'name'", 5, 3),
     ]
 
 

@@ -14,13 +14,13 @@ from personvern.check import RULES, run_checks
 from personvern.errors import InvalidInput
 from personvern.policy.completeness import ELEMENTS, missing_elements
 from personvern.policy.render import render_policy
-from policy.support import INCOMPLETE, NAMES, example, example_data, loaded_from
+from policy.support import INCOMPLETE, NAMES, example, lawful_data, loaded_from
 
 Data = dict[str, Any]
 
 
 def base() -> Data:
-    return example_data("teoritentamen")
+    return lawful_data()
 
 
 def purpose(i: int, **changes: Any) -> Callable[[Data], Data]:
@@ -68,6 +68,7 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
     ("special_condition", purpose(0, categories=["user.name", "user.health"]),
      "purposes[0].categories"),
     ("recipients", purpose(0, third_party_sharing=True), "purposes[0].third_party_sharing"),
+    ("recipient_country", _set("recipients.0.country", None), "recipients[0].name"),
     ("transfer_safeguard", _set("recipients.0.country", "US"), "recipients[0].country"),
     ("retention", purpose(0, retention=[]), "purposes[0].id"),
     ("automated_logic", purpose(0, automated_decisions={"legal_or_similar_effect": True,
@@ -111,7 +112,7 @@ def test_each_gap_is_found_refused_and_reported(
 
 
 def test_the_base_is_complete() -> None:
-    assert missing_elements(example("teoritentamen").manifest) == []
+    assert missing_elements(loaded_from(base()).manifest) == []
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -129,15 +130,22 @@ def test_gaps_of_the_incomplete_seeds() -> None:
     assert vekstly == {
         ("legal_basis", "purposes[10].id"), ("legitimate_interest", "purposes[4].legal_basis"),
         ("retention", "purposes[6].id"), ("retention", "purposes[10].id"),
+        ("recipient_country", "recipients[0].name"),          # Stripe: seed 001 says nowhere
     }
     minmentor = missing_elements(example("minmentor").manifest)
-    assert {m.element for m in minmentor} == {"legal_basis", "transfer_safeguard"}
+    assert {m.element for m in minmentor} == {"legal_basis", "transfer_safeguard",
+                                              "recipient_country"}
     assert sum(m.element == "transfer_safeguard" for m in minmentor) == 8
+    # Seed 002 names recipients but never where they process the data.
+    gaps = missing_elements(example("lillemini").manifest)
+    assert [m.element for m in gaps] == ["recipient_country"] * 7
+    # Seed 004 gives no country for Nets, and its US ad pixels no safeguard.
+    gaps = missing_elements(example("teoritentamen").manifest)
+    assert [m.element for m in gaps] == ["recipient_country", *["transfer_safeguard"] * 3]
 
 
 def test_facts_that_can_be_stated_either_way_are_not_gaps() -> None:
     data = base()
-    data["recipients"][0].pop("country", None)          # "not stated" (PV008 warns)
     data["purposes"][3]["legal_obligation"] = None      # basis without statute (PV005)
     data["cookies"][0].pop("lifetime", None)            # "not stated" (PV032)
     data["rights"]["channels"] = []                     # the controller's contacts instead

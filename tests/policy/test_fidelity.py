@@ -116,7 +116,8 @@ FACTS: dict[str, dict[str, list[str]]] = {
             "when you object or unsubscribe",
             "when the payment has gone through and the cancellation period of 14 days",
             "Cookies", "browser",
-            "Access", "Rectification", "Erasure", "14 working days",
+            "Access", "Rectification", "Erasure",
+            "14 working days (Monday to Saturday, public holidays excluded)",
         ],
     },
     # seed 002, Lillemini "Generell personvernerklæring", Trondheim, 7 May 2018

@@ -20,7 +20,7 @@ from personvern.policy.document import (
     Table,
 )
 from personvern.policy.render import build_document, render_documents, render_policy
-from policy.support import INCOMPLETE, NAMES, example, example_data, manifest_from
+from policy.support import INCOMPLETE, NAMES, example, example_data, lawful_data, manifest_from
 from policy.test_fidelity import visible_text
 
 VOID = {"meta", "br", "hr", "img", "input", "link"}
@@ -146,7 +146,7 @@ def test_markdown_says_what_the_html_says(name: str, lang: str) -> None:
 
 
 def test_markdown_tables_and_headings() -> None:
-    md = render("teoritentamen", "nb", "md")
+    md = render_policy(manifest_from(lawful_data()), "nb", "md")
     assert md.startswith("# Personvernerklæring for Teoritentamen.no\n")
     assert "\n## Dine rettigheter\n" in md and "\n### Innsyn\n" in md
     assert "| Formål | Behandlingsgrunnlag | Lagringstid |\n|---|---|---|\n" in md
@@ -157,9 +157,8 @@ def test_markdown_tables_and_headings() -> None:
 
 
 def test_all_documents_at_once() -> None:
-    docs = render_documents(example("teoritentamen").manifest, version=3,
-                            effective=example("teoritentamen").manifest.policy_changes
-                            .effective_from)
+    lawful = manifest_from(lawful_data())
+    docs = render_documents(lawful, version=3, effective=lawful.policy_changes.effective_from)
     assert sorted(docs) == ["en", "nb"]
     assert all(sorted(d) == ["html", "md"] for d in docs.values())
     assert "Versjon 3" in docs["nb"]["html"] and "Version 3" in docs["en"]["md"]
@@ -226,7 +225,7 @@ def test_no_transfer_claim_unless_every_country_is_in_the_eea() -> None:
 
 
 def test_only_the_rights_the_bases_give() -> None:
-    data = example_data("teoritentamen")
+    data = lawful_data()
     # Only a legal obligation left: no portability, objection or withdrawal, and no
     # erasure either: GDPR Art. 17(3)(b) excludes what a legal obligation requires.
     data["purposes"] = [p for p in data["purposes"] if p["id"] == "bookkeeping"]
@@ -238,7 +237,7 @@ def test_only_the_rights_the_bases_give() -> None:
     for present in ("access you can", "rectification you can", "restriction you can"):
         assert present in text
     # With a purpose on contract beside it, erasure is a right, with what the law keeps.
-    data = example_data("teoritentamen")
+    data = lawful_data()
     data["purposes"] = [p for p in data["purposes"]
                         if p["legal_basis"] in ("legal_obligation", "contract")]
     data["cookies"] = []
@@ -246,11 +245,18 @@ def test_only_the_rights_the_bases_give() -> None:
     # Seed 004 offers human review without automated decisions: not listed as a right.
     full = visible_text(render("teoritentamen", "en", "md"), "md")
     assert "human review" not in full
-    assert "we make no decisions about you based solely on automated processing" in full
+    # The Art. 22 right is the law's; "we make none" only when the manifest says so.
+    assert "you have the right not to be subject to a decision based solely on automated " \
+        "processing" in full
+    assert "we make no decisions about you" not in full
+    data = lawful_data()
+    data["no_automated_decisions"] = True
+    assert "we make no decisions about you based solely on automated processing" in _text(
+        data, "en")
 
 
 def test_consent_sentences_only_with_consent() -> None:
-    data = example_data("teoritentamen")
+    data = lawful_data()
     data["purposes"] = [p for p in data["purposes"] if p["legal_basis"] != "consent"]
     data["cookies"] = [c for c in data["cookies"] if c["category"] == "necessary"]
     text = _text(data)
@@ -262,14 +268,20 @@ def test_consent_sentences_only_with_consent() -> None:
 
 def test_sections_follow_the_manifest() -> None:
     data = example_data("lillemini")
+    # Seed 002 names no country for any recipient (PV008); give them one to write it.
+    for r in data["recipients"]:
+        r["country"] = "NO"
     text = _text(data)
     assert "informasjonskapsler og lignende teknologi" not in text   # no cookies
     assert "\n## barn" not in text and "tjenesten brukes også av barn" not in text
-    assert "vi bruker ikke profilering" in text
+    # Seed 002 says nothing of profiling, so neither does its policy.
+    assert "vi bruker ikke profilering" not in text
     assert "minst" not in text.split("endringer i erklæringen")[-1]  # no notice period
     assert "på e-post, hvis vi har e-postadressen din" not in text
     data["policy_changes"] = {"notice_days": 30, "email_on_material_change": True}
+    data["no_profiling"] = True
     text = _text(data)
+    assert "vi bruker ikke profilering" in text
     assert "minst 30 dager før den trer i kraft" in text
     assert "varsler vi deg også på e-post" in text
 
@@ -282,7 +294,7 @@ def test_children_and_guardians() -> None:
     snap = visible_text(render("snapmentor", "nb", "md"), "md")
     assert "barn under 13 år kan ikke selv samtykke" in snap
     assert "vi ber derfor om samtykke" not in snap
-    data = example_data("teoritentamen")
+    data = lawful_data()
     data["jurisdiction"] = {"country": "NO", "child_consent_age": 15}
     assert "barn under 15 år" in _text(data)
 
@@ -290,7 +302,7 @@ def test_children_and_guardians() -> None:
 def test_cookie_table() -> None:
     text = visible_text(render("teoritentamen", "en", "md"), "md")
     assert "snapchat-piksel snap (third party) marketing" in text
-    data = example_data("teoritentamen")
+    data = lawful_data()
     data["cookies"][0]["lifetime"] = "13 months"
     data["cookies"][1]["lifetime"] = "session"
     text = _text(data, "en")
@@ -301,7 +313,7 @@ def test_cookie_table() -> None:
 # ---- escaping ------------------------------------------------------------------------
 
 def test_manifest_text_is_escaped() -> None:
-    data = example_data("teoritentamen")
+    data = lawful_data()
     data["purposes"][0]["description"] = {
         "nb": "<script>alert('x')</script> *fet* | rør & [lenke](javascript:alert(1))",
         "en": "<b>bold</b>",
@@ -332,7 +344,7 @@ def test_missing_elements_refuse_and_list(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
         render_policy(m, "nb", "html")
     message = str(err.value)
-    assert "4 mandatory elements are missing" in message
+    assert "5 mandatory elements are missing" in message
     for part in ("purposes[10].id: purpose 'cookies' has no legal basis",
                  "GDPR Art. 13(1)(c), PV001", "PV003", "GDPR Art. 13(2)(a), PV009"):
         assert part in message

@@ -33,7 +33,7 @@ from personvern.policy.versions import (
     versions,
 )
 from personvern.storage.manifests import manifest_sha256
-from policy.support import example_data, loaded_from
+from policy.support import example_data, lawful_data, loaded_from
 
 NOW = datetime.fromisoformat("2027-03-01T12:00:00+01:00")
 
@@ -43,7 +43,7 @@ def clock_at(text: str) -> Clock:
 
 
 def teoritentamen() -> dict[str, Any]:
-    return example_data("teoritentamen")
+    return lawful_data()
 
 
 def with_sentry(data: dict[str, Any]) -> dict[str, Any]:

@@ -71,3 +71,56 @@ def test_working_days_and_holidays() -> None:
     assert not is_working_day(date(2027, 12, 25), "NO")
     assert is_working_day(date(2027, 12, 27), "NO")
     assert add_working_days(date(2027, 12, 23), 1, "NO") == date(2027, 12, 24)
+
+
+def test_virkedager_count_saturdays_but_not_sundays_or_holidays() -> None:
+    """ferieloven § 5(1): virkedager are all days but Sundays and public holidays.
+
+    Received Thursday 13 May 2027: Friday 14 and Saturday 15 count, Sunday 16 does not,
+    Monday 17 May (Constitution Day and Whit Monday) does not, Tuesday 18 is the third.
+    Three working days (Monday to Friday) end a day later, on Wednesday 19 May.
+    """
+    received = oslo_noon(date(2027, 5, 13))
+    assert deadlines(received, NO, ResponseDeadline(virkedager=3)).due == date(2027, 5, 18)
+    assert deadlines(received, NO, ResponseDeadline(working_days=3)).due == date(2027, 5, 19)
+    # Calendar days: 13 May + 3 = Sunday 16 May, moved past the holiday to Tuesday 18 May.
+    assert deadlines(received, NO, ResponseDeadline(days=3)).due == date(2027, 5, 18)
+
+
+def test_seed_001_promise_is_the_earlier_of_promise_and_law() -> None:
+    """Seed 001 (Vekstly) promises "innen 14 virkedager": received Monday 1 March 2027,
+    the 14th virkedag is Wednesday 17 March (Saturdays 6 and 13 count), well before the
+    law's 1 April; read as working days it would have been Friday 19 March."""
+    from examples.test_examples import manifest
+
+    promise = manifest("vekstly").rights.deadline
+    assert promise.virkedager == 14 and promise.working_days is None
+    d = deadlines(oslo_noon(date(2027, 3, 1)), NO, promise)
+    assert (d.promised, d.legal, d.due) == (date(2027, 3, 17), date(2027, 4, 1),
+                                            date(2027, 3, 17))
+    assert add_working_days(date(2027, 3, 1), 14, "NO") == date(2027, 3, 19)
+    # A promise longer than the law never stretches it: the legal deadline is kept.
+    late = deadlines(oslo_noon(date(2027, 3, 1)), NO, ResponseDeadline(virkedager=40))
+    assert late.due == late.legal == date(2027, 4, 1)
+
+
+def test_longest_honest_promises_in_each_unit() -> None:
+    """PV018's limits: the fewest working days (17) and virkedager (21) between receipt
+    and the legal deadline of any request received 2020-2059 (Easter 2020 is shortest)."""
+    from datetime import timedelta
+
+    from personvern.check.rules.rights import _MAX_VIRKEDAGER, _MAX_WORKING_DAYS
+    from personvern.requests.deadlines import is_counted_day
+
+    fewest = {"work": 99, "virke": 99}
+    day = date(2020, 1, 1)
+    while day < date(2060, 1, 1):
+        legal = deadlines(oslo_noon(day), NO, MONTH).legal
+        x, work, virke = day, 0, 0
+        while x < legal:
+            x += timedelta(days=1)
+            work += is_counted_day(x, "NO", NO.working_weekdays)
+            virke += is_counted_day(x, "NO", NO.virkedag_weekdays)
+        fewest = {"work": min(fewest["work"], work), "virke": min(fewest["virke"], virke)}
+        day += timedelta(days=1)
+    assert (fewest["work"], fewest["virke"]) == (_MAX_WORKING_DAYS, _MAX_VIRKEDAGER)

@@ -57,6 +57,10 @@ def test_csv_round_trips_through_the_csv_module(name: str) -> None:
     assert [r["purpose_id"] for r in rows] == [p.id for p in m.purposes]
     for row in rows:
         for column in REQUIRED:
+            # Seeds 001, 002 and 004 give no organisasjonsnummer, so neither does the record.
+            if column == "controller_orgnr" and m.controller.orgnr is None:
+                assert row[column] == ""
+                continue
             assert row[column].strip(), (name, row["purpose_id"], column)
     # Written back with the same columns, the text is identical: nothing lost in quoting.
     out = io.StringIO()

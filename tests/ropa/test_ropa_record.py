@@ -66,9 +66,53 @@ def test_gaps_name_what_the_manifest_does_not_say() -> None:
     assert cookies.basis_text == "Not stated in the manifest" and cookies.legal_basis is None
     assert cookies.erasure_text == "Not stated in the manifest"
     minmentor = build_record(manifest("minmentor"), "en")
-    unsafe = [g for g in minmentor.gaps if g.startswith("recipients.")]
+    unsafe = [g for g in minmentor.gaps if "no adequacy decision or safeguard" in g]
     # Eight US suppliers without a safeguard (seed 003), each named once.
     assert len(unsafe) == 8 and any("Vercel" in g for g in unsafe)
+    # Art. 30(1)(e): four recipients whose country seed 003 does not give are gaps too.
+    unknown = [g for g in minmentor.gaps if "the country is not stated" in g]
+    assert len(unknown) == 4
+    assert any(g.startswith("recipients.stripe: Stripe Connect") for g in unknown)
+    assert minmentor.third_countries == ("the United States (US)",)
+
+
+def test_record_is_dated_versioned_and_keeps_the_notes_internal() -> None:
+    """Art. 30(1): a record kept up to date says when and from which manifest it was drawn
+    up; the authors' notes are for the controller, so they are in it (and not the policy)."""
+    from datetime import date
+
+    from personvern.ropa.export import to_html
+
+    record = build_record(manifest("snapmentor"), "en", drawn_up=date(2027, 3, 1),
+                          version="ab12")
+    page = to_html(record)
+    assert "Drawn up 2027-03-01, version (the manifest&#x27;s SHA-256) ab12" in page
+    assert "The authors&#x27; notes (internal, never published)" in page
+    assert "categories[0].note: The seed policy does not say which fields" in page
+    assert "Third countries data is transferred to (Art. 30(1)(e))" in page
+
+
+def test_notes_with_html_stay_text_and_stay_out_of_the_jsonld() -> None:
+    """A note is the author's words: escaped in the HTML record, left out of JSON-LD."""
+    from datetime import date
+
+    from markup_support import HOSTILE, Markup
+    from personvern.manifest.loader import parse_manifest
+    from personvern.ropa.export import to_html, to_jsonld
+    from policy.support import lawful_data, to_text
+
+    data = lawful_data()
+    data["recipients"][0]["note"] = HOSTILE
+    m = parse_manifest(to_text(data), file="m.yaml").manifest
+    record = build_record(m, "en", drawn_up=date(2027, 3, 1), version="ab12")
+    page = Markup()
+    page.feed(to_html(record))
+    assert "script" not in page.tags and "onmouseover" not in page.attributes
+    assert any(HOSTILE in t for t in page.text)
+    node = to_jsonld(record)
+    assert HOSTILE not in str(node)
+    assert node["dct:issued"] == {"@value": "2027-03-01", "@type": "xsd:date"}
+    assert node["dct:hasVersion"] == "ab12"
 
 
 def test_controller_contacts_dpo_and_representative() -> None:

@@ -59,6 +59,20 @@ def api_manifest_dict() -> dict[str, Any]:
     return data
 
 
+def complete_manifest_dict() -> dict[str, Any]:
+    """The API manifest with every Art. 13/14 element, seven days' notice of changes, and
+    no check errors, so that its policy may be published and shown (issue 12)."""
+    data = api_manifest_dict()
+    for purpose in data["purposes"]:
+        purpose.pop("third_party_sharing", None)  # 'partners' named no recipient
+    data["policy_changes"] = {"notice_days": 7}
+    data.setdefault("rights", {})["channels"] = [
+        {"type": "email", "address": "personvern@example.no"}]
+    data["recipients"][0]["dpa_signed"] = "2026-01-15"
+    data["cookie_consent"] = {"mechanism": "banner"}
+    return data
+
+
 def make_app(tmp_path: Path, db_url: str, clock: Clock, *,
              public_url: str | None = "http://127.0.0.1",
              forwarded_allow_ips: str | None = None, **kw: Any) -> FastAPI:

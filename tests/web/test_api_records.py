@@ -19,16 +19,14 @@ from fastapi.testclient import TestClient
 
 from factories import write_manifest
 from personvern.settings import get_settings
-from web.support import T0, MovableClock, api_manifest_dict, assert_problem, new_key, open_client
-
-
-def complete_manifest_dict() -> dict[str, Any]:
-    """The API manifest with every Art. 13/14 element and seven days' notice of changes."""
-    data = api_manifest_dict()
-    for purpose in data["purposes"]:
-        purpose.pop("third_party_sharing", None)  # 'partners' named no recipient
-    data["policy_changes"] = {"notice_days": 7}
-    return data
+from web.support import (
+    T0,
+    MovableClock,
+    assert_problem,
+    complete_manifest_dict,
+    new_key,
+    open_client,
+)
 
 
 @pytest.fixture

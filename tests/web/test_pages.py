@@ -16,7 +16,14 @@ from fastapi.testclient import TestClient
 from factories import write_manifest
 from personvern.policy.render import render_policy
 from personvern.settings import get_settings
-from web.support import T0, MovableClock, api_manifest_dict, new_key, open_client, runtime_of
+from web.support import (
+    T0,
+    MovableClock,
+    complete_manifest_dict,
+    new_key,
+    open_client,
+    runtime_of,
+)
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "source", "wbr"}
 
@@ -72,14 +79,6 @@ def assert_csp_allows_only_own_styles(response: Any) -> None:
         assert f"'sha256-{digest}'" in csp
 
 
-def complete_manifest_dict() -> dict[str, Any]:
-    data = api_manifest_dict()
-    for purpose in data["purposes"]:
-        purpose.pop("third_party_sharing", None)
-    data["policy_changes"] = {"notice_days": 7}
-    return data
-
-
 @pytest.fixture
 def moving() -> MovableClock:
     return MovableClock(T0)
@@ -113,8 +112,15 @@ def test_page_shows_the_version_in_force(site: TestClient, moving: MovableClock)
     assert r.status_code == 201, r.text
     del site.headers["Authorization"]
     manifest = runtime_of(site).loaded.manifest
-    # Published but not yet in force: the manifest's policy still shows.
-    assert site.get("/privacy").text == render_policy(manifest, "nb", "html")
+    # Published but not yet in force: the manifest's policy still shows, and from the day
+    # it is published, the announced version's date and changes (the notice period).
+    page = site.get("/privacy").text
+    announced = re.search(r'\n<aside class="announced" role="note">.*?</aside>', page)
+    assert announced is not None
+    assert "Ny versjon av personvernerklæringen gjelder fra 8. mars 2027" in announced[0]
+    assert "<li>" in announced[0]
+    check_page(page, "nb")
+    assert page.replace(announced[0], "", 1) == render_policy(manifest, "nb", "html")
     moving.advance(days=8)
     from personvern.policy.versions import get_version
 
@@ -147,3 +153,49 @@ def test_pages_are_not_in_the_api_description(anon: TestClient) -> None:
     paths = anon.get("/openapi.json").json()["paths"]
     assert "/privacy" not in paths and "/privacy/en" not in paths
     assert "/api/v1/policy" in paths and "/api/v1/breaches/{breach_id}/report" in paths
+
+
+def test_a_manifest_with_check_errors_is_not_published_and_the_old_version_stays(
+        tmp_path: Path, sqlite_url: str, moving: MovableClock) -> None:
+    """Issue 12: POST /policy/versions refuses a manifest `check` finds errors in (422,
+    naming each by file:line:column), stores nothing, and /privacy keeps serving the
+    version in force; before any version, /privacy shows no policy written from it."""
+    from personvern.web import create_app
+
+    good = write_manifest(tmp_path, complete_manifest_dict(), "good.yaml")
+    app = create_app(get_settings(manifest=good, database_url=sqlite_url), moving)
+    with open_client(app) as client:
+        client.headers["Authorization"] = f"Bearer {new_key(client)}"
+        assert client.post("/api/v1/policy/versions",
+                           json={"effective": "2027-03-08"}).status_code == 201
+    bad_data = complete_manifest_dict()
+    bad_data["recipients"][0].pop("dpa_signed")      # PV019, GDPR Art. 28(3)
+    bad = write_manifest(tmp_path, bad_data, "bad.yaml")
+    moving.advance(days=8)
+    app = create_app(get_settings(manifest=bad, database_url=sqlite_url), moving)
+    with open_client(app) as client:
+        client.headers["Authorization"] = f"Bearer {new_key(client)}"
+        refused = client.post("/api/v1/policy/versions", json={"effective": "2027-03-20"})
+        assert refused.status_code == 422
+        detail = refused.json()["detail"]
+        assert re.search(r"bad\.yaml:\d+:\d+: PV019 Example Cloud AB is a processor but no "
+                         r"data processing agreement", detail), detail
+        listed = client.get("/api/v1/policy/versions").json()
+        assert [v["number"] for v in listed] == [1]
+        current = client.get("/api/v1/policy")
+        assert current.status_code == 422 and "PV019" in current.text
+        del client.headers["Authorization"]
+        with runtime_of(client).transaction() as session:
+            from personvern.policy.versions import get_version
+
+            frozen = get_version(session, 1).documents
+        page = client.get("/privacy")
+        assert page.status_code == 200 and page.text == frozen["nb"]["html"]
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    app = create_app(get_settings(manifest=bad, database_url=f"sqlite:///{fresh / 'pv.db'}"),
+                     moving)
+    with open_client(app) as client:
+        page = client.get("/privacy/en")
+        assert page.status_code == 503 and "not available" in page.text
+        assert "Example Cloud" not in page.text

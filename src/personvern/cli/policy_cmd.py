@@ -68,16 +68,17 @@ def render(
 ) -> None:
     """Write the privacy policy from the manifest (no database needed).
 
-    Exit 2, listing what is missing, when the manifest lacks an element GDPR Art. 13/14
-    requires (unless --draft).
+    Exit 2, listing them, when `personvern check` reports errors in the manifest or it
+    lacks an element GDPR Art. 13/14 requires (unless --draft: then every page is marked
+    as a draft).
     """
+    from personvern.check.gate import render_checked
     from personvern.manifest.loader import load_manifest
-    from personvern.policy.render import render_policy
     from personvern.settings import get_settings
 
     settings = get_settings(manifest=manifest)
     loaded = load_manifest(settings.manifest, max_bytes=settings.max_manifest_bytes)
-    _write(render_policy(loaded.manifest, lang.value, fmt.value, draft=draft), out)
+    _write(render_checked(loaded, lang.value, fmt.value, draft=draft), out)
 
 
 def _local(rt: Runtime, at: datetime) -> str:
@@ -116,13 +117,16 @@ def publish(
 
     The manifest's notice period (policy_changes.notice_days) is counted from now; an
     earlier date is refused and nothing is published. A material change queues e-mail
-    notices (if the manifest promises them) for `personvern mail send`.
+    notices (if the manifest promises them) for `personvern mail send`. Refused (exit 2,
+    nothing published, the version in force still served) while `personvern check`
+    reports errors.
     """
-    from personvern.policy.versions import describe, publish_with_notices
+    from personvern.check.gate import publish_checked
+    from personvern.policy.versions import describe
 
     when = _parse_effective(effective)
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
-        done = publish_with_notices(s, rt.clock, rt.loaded, when)
+        done = publish_checked(s, rt.clock, rt.loaded, when)
         data = {**describe(done.version), "notices_queued": done.notices}
         starts = _local(rt, done.version.effective_from)
     v = done.version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -27,6 +28,19 @@ class Language(StrEnum):
 
     nb = "nb"
     en = "en"
+
+
+def _today(m: object) -> date:
+    """Today where the controller is (the record is dated in its own time zone)."""
+    from zoneinfo import ZoneInfo
+
+    from personvern.clock import system_clock
+    from personvern.law import get_jurisdiction
+    from personvern.manifest.model import Manifest
+
+    assert isinstance(m, Manifest)
+    zone = ZoneInfo(get_jurisdiction(m.jurisdiction.country).timezone)
+    return system_clock().astimezone(zone).date()
 
 
 @app.command("export")
@@ -55,9 +69,11 @@ def export(
     from personvern.ropa import export as ex
     from personvern.ropa.record import build_processor_record, build_record
     from personvern.settings import get_settings
+    from personvern.storage.manifests import manifest_sha256
 
     settings = get_settings(manifest=manifest)
-    m = load_manifest(settings.manifest, max_bytes=settings.max_manifest_bytes).manifest
+    loaded = load_manifest(settings.manifest, max_bytes=settings.max_manifest_bytes)
+    m = loaded.manifest
     if processor:
         proc = build_processor_record(m, lang.value)
         if proc is None:
@@ -72,7 +88,8 @@ def export(
         else:
             text = json.dumps(ex.processor_to_jsonld(proc), ensure_ascii=False, indent=2) + "\n"
     else:
-        record = build_record(m, lang.value)
+        record = build_record(m, lang.value, drawn_up=_today(m),
+                              version=manifest_sha256(loaded.text))
         for gap in record.gaps:
             typer.echo(f"warning: {gap}", err=True)
         if format is RopaFormat.csv:

@@ -89,6 +89,13 @@ class Jurisdiction:
     # A phone number written without its E.164 country code (91234567) is read as a number
     # of this region: an ISO 3166-1 alpha-2 code, as libphonenumber names regions.
     phone_region: str = "NO"
+    # Which weekdays (Monday 0) a promised "virkedag" covers. In Norwegian statutory language
+    # a virkedag is every day but Sundays and public holidays, so Saturdays count
+    # (ferieloven § 5(1)); a "working day" (arbeidsdag) is Monday to Friday.
+    virkedag_weekdays: frozenset[int] = frozenset(range(6))
+    working_weekdays: frozenset[int] = frozenset(range(5))
+    virkedag_source: Statute = field(default_factory=lambda: Statute(
+        "ferieloven § 5 første ledd", "https://lovdata.no/lov/1988-04-29-21/§5"))
     # GDPR Art. 12(3): one month, extendable by two further months.
     response_months: int = 1
     extension_months: int = 2

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from personvern.law.identifiers import real_orgnr
 from personvern.manifest.types import (
     CategoryKey,
     Country,
@@ -70,6 +71,12 @@ Identity = Literal["email", "phone", "user_id", "national_id", "external_id"]
 _LANGUAGES: tuple[Language, ...] = ("nb", "en")
 
 
+def _note() -> Any:
+    """The ``note:`` field: the author's own remark, never published."""
+    return Field(None, description="the author's note: shown by `personvern check` and in the "
+                                   "record of processing's internal view, never published")
+
+
 def _one_or_many(value: Any) -> Any:
     """Let a single id stand for a list of one (``retention: account``)."""
     return [value] if isinstance(value, str) else value
@@ -102,7 +109,10 @@ class Controller(Strict):
     """The controller (behandlingsansvarlig), Art. 4(7) and 13(1)(a)."""
 
     name: str
-    orgnr: str = Field(description="organisasjonsnummer, 9 digits with a mod-11 check digit")
+    orgnr: str | None = Field(
+        None, description="organisasjonsnummer: 9 digits, a mod-11 check digit, beginning with "
+                          "8 or 9 as Brønnøysundregistrene issue them; leave it out when the "
+                          "controller's own policy gives none, and the policy omits it")
     address: str | None = None
     email: Email | None = None
     phone: str | None = None
@@ -112,17 +122,12 @@ class Controller(Strict):
         None, description="the person responsible for privacy where there is no DPO"
     )
     representative: Contact | None = None
+    note: str | None = _note()
 
     @field_validator("orgnr")
     @classmethod
-    def _valid_orgnr(cls, value: str) -> str:
-        from stdnum.exceptions import ValidationError
-        from stdnum.no import orgnr
-
-        try:
-            return str(orgnr.validate(value))
-        except ValidationError as exc:
-            raise ValueError(f"{value!r} is not a valid organisasjonsnummer ({exc})") from None
+    def _valid_orgnr(cls, value: str | None) -> str | None:
+        return None if value is None else real_orgnr(value)
 
 
 class JurisdictionSettings(Strict):
@@ -139,6 +144,9 @@ class Subject(Strict):
     name: Text
     description: Text | None = None
     includes_children: bool = False
+    party_to_contract: bool | None = Field(
+        None, description="whether these people are themselves party to the contract with the "
+                          "controller (false: e.g. employees their employer signs up)")
 
 
 class Category(Strict):
@@ -150,6 +158,7 @@ class Category(Strict):
     dpv: str | None = Field(None, description="a W3C DPV pd: concept, e.g. pd:EmailAddress")
     special: bool | None = None
     source: Text | None = Field(None, description="where the data comes from if not the person")
+    note: str | None = _note()
 
 
 # ---- why ---------------------------------------------------------------------
@@ -205,7 +214,9 @@ class SpecialCategoryCondition(Strict):
     """Art. 9(2): the condition that lifts the ban on special categories."""
 
     condition: Art9Condition
-    note: Text | None = None
+    description: Text | None = Field(
+        None, description="further grounds, published (e.g. the national law relied on)")
+    note: str | None = _note()
 
 
 class Purpose(Strict):
@@ -218,8 +229,9 @@ class Purpose(Strict):
     legitimate_interest: LegitimateInterest | None = None
     legal_obligation: LegalObligation | None = None
     consent: ConsentSettings | None = None
-    necessary_for_service: bool = Field(
-        False, description="the service the person asked for cannot be delivered without it"
+    necessary_for_service: bool | None = Field(
+        None, description="the service the person asked for cannot be delivered without it "
+                          "(true), or can (false); unset says neither"
     )
     categories: list[CategoryKey] = Field(default_factory=list)
     subjects: list[Id] = Field(default_factory=list)
@@ -236,10 +248,13 @@ class Purpose(Strict):
         None, description="whether the person must provide the data (Art. 13(2)(e))"
     )
     third_party_sharing: bool = False
+    improves_service: bool = Field(
+        False, description="the purpose is improving or developing the service")
     cookie_categories: list[CookieCategory] = Field(
         default_factory=list,
         description="categories of cookies and similar technologies this purpose relies on",
     )
+    note: str | None = _note()
 
 
 # ---- how long ----------------------------------------------------------------
@@ -265,10 +280,14 @@ class RetentionRule(Strict):
     plus_withdrawal_period: bool = Field(
         False, description="add the jurisdiction's right-of-withdrawal period (angrerettloven)"
     )
+    criterion: Text | None = Field(
+        None, description="trigger purpose_fulfilled: the concrete criterion that ends the "
+                          "period, published (Art. 13(2)(a)); 'as long as necessary' is none")
     conditions: list[RetentionCondition] = Field(default_factory=list)
     notice_before: DurationField | None = Field(
         None, description="warn the person this long before an inactivity deletion"
     )
+    note: str | None = _note()
 
 
 # ---- who receives it ---------------------------------------------------------
@@ -277,7 +296,12 @@ class Transfer(Strict):
     """The safeguard for a transfer outside the EEA (Art. 44-49)."""
 
     mechanism: TransferMechanism
-    note: Text | None = None
+    description: Text | None = Field(
+        None, description="further detail, published (e.g. supplementary measures)")
+    risks_stated: bool = Field(
+        False, description="consent_derogation: the person is told the risks of a transfer "
+                           "without adequacy or safeguards before consenting (Art. 49(1)(a))")
+    note: str | None = _note()
 
 
 class Recipient(Strict):
@@ -307,6 +331,12 @@ class Recipient(Strict):
         None, description="e-mail address told of rectifications, erasures and restrictions "
                           "(Art. 19) and asked to act on a manual dataset"
     )
+    note: str | None = _note()
+
+    @property
+    def role_stated(self) -> bool:
+        """Whether the manifest says the role (the default "processor" is not a statement)."""
+        return "role" in self.model_fields_set
 
 
 # ---- cookies -----------------------------------------------------------------
@@ -322,15 +352,21 @@ class Cookie(Strict):
     third_party: bool = False
     joint_controller: bool = False
     recipient: Id | None = None
+    note: str | None = _note()
 
 
 class CookieConsent(Strict):
     """How cookie consent is asked for, and how a choice is changed."""
 
     mechanism: Literal["banner", "checkboxes", "browser_settings", "none"]
-    withdraw: Literal["banner", "settings_page", "browser_settings"] = "banner"
+    # No default for either: the policy says only what the author says (issue 12).
+    withdraw: Literal["banner", "settings_page", "browser_settings"] | None = Field(
+        None, description="where a choice is changed or withdrawn later; unset says nothing"
+    )
     expires_after: DurationField | None = None
-    reject_as_easy_as_accept: bool = True
+    reject_as_easy_as_accept: bool | None = Field(
+        None, description="refusing is as easy as accepting; unset says nothing"
+    )
 
 
 # ---- rights ------------------------------------------------------------------
@@ -344,17 +380,23 @@ class Channel(Strict):
 
 
 class ResponseDeadline(Strict):
-    """The answer time promised; the law's is one month (Art. 12(3))."""
+    """The answer time promised, in the policy's own unit; the law's is one month (Art. 12(3))."""
 
     months: int | None = Field(None, ge=0)
-    working_days: int | None = Field(None, ge=0)
-    days: int | None = Field(None, ge=0)
+    working_days: int | None = Field(
+        None, ge=0, description="working days (arbeidsdager): Monday to Friday, public "
+                                "holidays excluded")
+    virkedager: int | None = Field(
+        None, ge=0, description="virkedager as Norwegian law counts them (ferieloven § 5(1)): "
+                                "Monday to Saturday, Sundays and public holidays excluded")
+    days: int | None = Field(None, ge=0, description="calendar days")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ResponseDeadline:
-        given = [v for v in (self.months, self.working_days, self.days) if v is not None]
+        given = [v for v in (self.months, self.working_days, self.virkedager, self.days)
+                 if v is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of months, working_days or days")
+            raise ValueError("give exactly one of months, working_days, virkedager or days")
         return self
 
 
@@ -365,6 +407,11 @@ class Rights(Strict):
     channels: list[Channel] = Field(default_factory=list)
     deadline: ResponseDeadline = ResponseDeadline(months=1)
     identity_verification: Text | None = None
+    gpc: bool | None = Field(
+        None, description="the service honours the Global Privacy Control signal (Sec-GPC: 1) "
+                          "as an objection to marketing and sharing and a refusal of "
+                          "non-necessary cookies; the policy promises it only when true"
+    )
 
 
 class Children(Strict):
@@ -511,6 +558,17 @@ class Manifest(Strict):
         None, description="when the service also processes data for its customers (Art. 30(2))"
     )
     datasets: list[Dataset] = Field(default_factory=list)
+    no_automated_decisions: bool | None = Field(
+        None, description="the controller states that it makes no decisions based solely on "
+                          "automated processing with legal or similar effect (Art. 22); "
+                          "checked against the purposes (PV075)")
+    no_profiling: bool | None = Field(
+        None, description="the controller states that it does not profile; checked against "
+                          "the purposes (PV075)")
+    no_third_country_transfers: bool | None = Field(
+        None, description="the controller states that no personal data goes outside the EEA; "
+                          "checked against every recipient's country (PV065)")
+    note: str | None = _note()
 
     def purpose(self, purpose_id: str) -> Purpose:
         """The purpose with ``purpose_id`` (KeyError if none)."""

@@ -132,7 +132,6 @@ DESCRIPTIONS: dict[str, str] = {
     "`employment` (b), `vital_interests` (c), `foundation` (d), `made_public` (e), "
     "`legal_claims` (f), `substantial_public_interest` (g), `health_care` (h), "
     "`public_health` (i), `archiving` (j).",
-    "SpecialCategoryCondition.note": "Further grounds, e.g. the national law relied on.",
     # Purpose
     "Purpose.id": "Id used to refer to the purpose (consent records, API calls).",
     "Purpose.name": "Name shown in the policy.",
@@ -175,7 +174,6 @@ DESCRIPTIONS: dict[str, str] = {
     "Framework), `scc` (standard contractual clauses, Art. 46(2)(c)), `bcr` (binding corporate "
     "rules, Art. 47), `consent_derogation` or `contract_derogation` (Art. 49(1)(a) or (b)), "
     "or `none`.",
-    "Transfer.note": "Further detail, e.g. supplementary measures.",
     # Recipient
     "Recipient.id": "Id that purposes and cookies use to refer to the recipient.",
     "Recipient.name": "The recipient's name, e.g. the company.",
@@ -199,16 +197,12 @@ DESCRIPTIONS: dict[str, str] = {
     "Cookie.recipient": "The recipient that receives the data.",
     # CookieConsent
     "CookieConsent.mechanism": "How consent is asked for.",
-    "CookieConsent.withdraw": "Where a choice is changed or withdrawn later.",
     "CookieConsent.expires_after": "How long a choice is remembered before asking again.",
-    "CookieConsent.reject_as_easy_as_accept": "Whether refusing is as easy as accepting.",
     # Channel
     "Channel.type": "The kind of channel.",
     "Channel.address": "Where to find it: web address, e-mail, postal address or phone number.",
     # ResponseDeadline
     "ResponseDeadline.months": "The deadline in calendar months.",
-    "ResponseDeadline.working_days": "The deadline in working days.",
-    "ResponseDeadline.days": "The deadline in calendar days.",
     # Rights
     "Rights.offered": "The rights the policy offers.",
     "Rights.channels": "Ways people can exercise their rights.",

@@ -9,10 +9,11 @@ twice; the gaps no other rule sees have rules of their own in
 :mod:`personvern.check.rules.notice`, from PV050.
 
 What is *not* an element here, on purpose: facts the policy can state truthfully
-either way. An unknown recipient country is written as "not stated" (PV008 warns),
-a legal obligation without its statute as the Art. 6(1)(c) basis alone (PV005), a
-cookie without a lifetime as "not stated" (PV032); the rights come from the legal
-bases, and complaints go to the jurisdiction's authority, so neither can be missing.
+either way. A legal obligation without its statute is the Art. 6(1)(c) basis alone
+(PV005), a cookie without a lifetime "not stated" (PV032); the rights come from the
+legal bases, and complaints go to the jurisdiction's authority, so neither can be
+missing. A recipient's country is an element (PV008): "not stated" does not answer
+whether data leaves the EEA, which Art. 13(1)(f) asks.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ ELEMENTS: dict[str, Element] = {e.id: e for e in (
     Element("special_condition", "PV012", "GDPR Art. 9(2), Art. 13(1)(c)",
             "unntak for særlige kategorier", "the Art. 9(2) condition"),
     Element("recipients", "PV053", "GDPR Art. 13(1)(e)", "mottakere", "recipients"),
+    Element("recipient_country", "PV008", "GDPR Art. 13(1)(f)",
+            "landet der mottakeren behandler opplysningene",
+            "the country where the recipient processes the data"),
     Element("transfer_safeguard", "PV006", "GDPR Art. 13(1)(f)",
             "grunnlag for overføring ut av EØS", "safeguard for transfers outside the EEA"),
     Element("retention", "PV009", "GDPR Art. 13(2)(a)", "lagringstid", "storage period"),
@@ -136,6 +140,14 @@ def _recipients(m: Manifest, j: Jurisdiction) -> Iterator[tuple[Loc, str]]:
             )
 
 
+def _recipient_country(m: Manifest, j: Jurisdiction) -> Iterator[tuple[Loc, str]]:
+    for i, r in enumerate(m.recipients):
+        if r.country is None:
+            yield ("recipients", i, "name"), (
+                f"{r.name}: the country where the data is processed is not stated"
+            )
+
+
 def transfer_safeguard_missing(country: str | None, mechanism: str | None) -> bool:
     """Whether a transfer to ``country`` lacks a safeguard the notice could name (as PV006)."""
     if country is None or is_eea(country):
@@ -185,6 +197,7 @@ DETECTORS: dict[str, Detector] = {
     "categories": _categories,
     "special_condition": _special_condition,
     "recipients": _recipients,
+    "recipient_country": _recipient_country,
     "transfer_safeguard": _transfer_safeguard,
     "retention": _retention,
     "automated_logic": _automated_logic,

@@ -148,7 +148,8 @@ class _Differ:
 
     def controller(self) -> None:
         o, n = self.old.controller, self.new.controller
-        if o.orgnr != n.orgnr:
+        # Another organisation number is another controller; one added or dropped is not.
+        if o.orgnr != n.orgnr and o.orgnr is not None and n.orgnr is not None:
             self.add("controller_changed", True, sorted(self.consent_purposes), name=n.name,
                      orgnr=n.orgnr)
         elif o.name != n.name:
@@ -404,7 +405,8 @@ class _Differ:
         o, n = self.old.rights.deadline, self.new.rights.deadline
         if o != n:
             def days(d: Any) -> float:
-                return (d.months or 0) * 30.44 + (d.working_days or 0) * 1.4 + (d.days or 0)
+                return ((d.months or 0) * 30.44 + (d.working_days or 0) * 1.4
+                        + (d.virkedager or 0) * 7 / 6 + (d.days or 0))
 
             def words(d: Any) -> Words:
                 def inner(lang: str) -> str:
@@ -413,6 +415,8 @@ class _Differ:
                         return p.amount("months", d.months)
                     if d.working_days is not None:
                         return p.amount("working_days", d.working_days)
+                    if d.virkedager is not None:
+                        return p.amount("virkedager", d.virkedager)
                     return p.amount("days", d.days or 0)
                 return inner
 

@@ -99,6 +99,7 @@ class Document:
     toc_label: str
     lead: list[Inline]
     sections: list[Section]
+    draft_mark: str | None = None
     draft_title: str | None = None
     draft_lead: str | None = None
     draft_items: list[str] = field(default_factory=list)

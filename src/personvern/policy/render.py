@@ -12,9 +12,11 @@ writes the model (:mod:`personvern.policy.formats`): HTML autoescaped, Markdown 
 its own filter. Both formats therefore carry the same content.
 
 A manifest missing an element Art. 13/14 requires is refused (``InvalidInput`` listing
-what is missing); ``draft=True`` writes it anyway, marked as a draft, with each gap shown
-where the text would be. Drafts are for authors; :func:`personvern.policy.versions.publish`
-never publishes one.
+what is missing); ``draft=True`` writes it anyway, marked as a draft in its title, in a
+notice at the top and on every printed page, with each gap shown where the text would
+be. Drafts are for authors; :func:`personvern.policy.versions.publish` never publishes
+one. A manifest with ``personvern check`` errors is refused one layer up
+(:mod:`personvern.check.gate`), since the checks sit above the policy.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def build_document(manifest: Manifest, lang: str, *, draft: bool = False,
         effective = effective.astimezone(zone).date()
     if effective is None:
         effective = manifest.policy_changes.effective_from
-    return policy_document(Context(manifest, lang, missing, version, effective))
+    return policy_document(Context(manifest, lang, missing, version, effective, draft=draft))
 
 
 def render_policy(manifest: Manifest, lang: str, fmt: str, *, draft: bool = False,

@@ -5,8 +5,10 @@ Counting follows Regulation (EEC, Euratom) No 1182/71 Art. 3 as LAW.md summarise
 the day of receipt is not counted; a period in months ends on the same date in the
 last month, or on that month's last day if the date does not exist; a period ending
 on a Saturday, Sunday or public holiday ends on the next working day. A stricter
-promise in the manifest (seed 001: 14 working days) is the deadline shown when it
-comes first.
+promise in the manifest is the deadline shown when it comes first, counted in the unit
+the promise uses: working days (Monday to Friday), virkedager (Monday to Saturday, as
+ferieloven § 5(1) counts them: seed 001 promises "innen 14 virkedager") or calendar
+days; the jurisdiction says which weekdays each covers and which days are holidays.
 """
 
 from __future__ import annotations
@@ -34,6 +36,23 @@ def is_working_day(day: date, calendar: str) -> bool:
     return day.weekday() < 5 and day not in _holidays(calendar, day.year)
 
 
+def is_counted_day(day: date, calendar: str, weekdays: frozenset[int]) -> bool:
+    """One of ``weekdays`` (Monday 0) and not a public holiday of ``calendar``."""
+    return day.weekday() in weekdays and day not in _holidays(calendar, day.year)
+
+
+def add_counted_days(received: date, days: int, calendar: str,
+                     weekdays: frozenset[int]) -> date:
+    """The ``days``-th counted day after ``received`` (the day of receipt not counted)."""
+    day = received
+    counted = 0
+    while counted < days:
+        day += timedelta(days=1)
+        if is_counted_day(day, calendar, weekdays):
+            counted += 1
+    return day
+
+
 def next_working_day(day: date, calendar: str) -> date:
     """``day`` itself if it is a working day, else the next one (1182/71 Art. 3(4))."""
     while not is_working_day(day, calendar):
@@ -47,14 +66,22 @@ def add_months(received: date, months: int) -> date:
 
 
 def add_working_days(received: date, days: int, calendar: str) -> date:
-    """The ``days``-th working day after ``received`` (the day of receipt not counted)."""
-    day = received
-    counted = 0
-    while counted < days:
-        day += timedelta(days=1)
-        if is_working_day(day, calendar):
-            counted += 1
-    return day
+    """The ``days``-th working day (Monday to Friday) after ``received``."""
+    return add_counted_days(received, days, calendar, frozenset(range(5)))
+
+
+def promised_date(received: date, promise: ResponseDeadline, j: Jurisdiction) -> date | None:
+    """The date the manifest's promise falls on, in its own unit; None without one."""
+    calendar = j.holiday_calendar
+    if promise.working_days is not None:
+        return add_counted_days(received, promise.working_days, calendar, j.working_weekdays)
+    if promise.virkedager is not None:
+        return add_counted_days(received, promise.virkedager, calendar, j.virkedag_weekdays)
+    if promise.days is not None:
+        return next_working_day(received + timedelta(days=promise.days), calendar)
+    if promise.months is not None and promise.months < j.response_months:
+        return next_working_day(add_months(received, promise.months), calendar)
+    return None
 
 
 def receipt_date(received_at: datetime, j: Jurisdiction) -> date:
@@ -82,13 +109,7 @@ def deadlines(received_at: datetime, j: Jurisdiction, promise: ResponseDeadline)
     received = receipt_date(received_at, j)
     calendar = j.holiday_calendar
     legal = next_working_day(add_months(received, j.response_months), calendar)
-    promised: date | None = None
-    if promise.working_days is not None:
-        promised = add_working_days(received, promise.working_days, calendar)
-    elif promise.days is not None:
-        promised = next_working_day(received + timedelta(days=promise.days), calendar)
-    elif promise.months is not None and promise.months < j.response_months:
-        promised = next_working_day(add_months(received, promise.months), calendar)
+    promised = promised_date(received, promise, j)
     extended = next_working_day(
         add_months(received, j.response_months + j.extension_months), calendar
     )

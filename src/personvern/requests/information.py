@@ -109,7 +109,8 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;t
 <h1>{{ t.title }}</h1>
 <p>{{ t.generated }}: {{ generated }}</p>
 <h2>{{ t.controller }}</h2>
-<p>{{ info.controller.name }} ({{ info.controller.orgnr }}){% if info.controller.address %},
+<p>{{ info.controller.name }}{% if info.controller.orgnr %}
+({{ info.controller.orgnr }}){% endif %}{% if info.controller.address %},
 {{ info.controller.address }}{% endif %}{% if info.controller.contact %} —
 {{ info.controller.contact }}{% endif %}</p>
 <h2>{{ t.purposes }}</h2>

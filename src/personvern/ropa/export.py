@@ -88,6 +88,13 @@ _LABELS: dict[str, tuple[str, str]] = {
     "security": ("Sikkerhetstiltak (generell beskrivelse)",
                  "Security measures (general description)"),
     "gaps": ("Mangler i manifestet", "Gaps in the manifest"),
+    "notes": ("Forfatternes merknader (interne, publiseres ikke)",
+              "The authors' notes (internal, never published)"),
+    "third_countries": ("Tredjeland det overføres til (art. 30 nr. 1 bokstav e)",
+                        "Third countries data is transferred to (Art. 30(1)(e))"),
+    "none": ("Ingen", "None"),
+    "drawn_up": ("Utarbeidet", "Drawn up"),
+    "version": ("versjon (manifestets SHA-256)", "version (the manifest's SHA-256)"),
     "field": ("Opplysning", "Field"),
     "value": ("Innhold", "Entry"),
     "controllers": ("Behandlingsansvarlige det behandles for",
@@ -339,7 +346,7 @@ def to_jsonld(record: Record) -> dict[str, Any]:
     if record.representative is not None:
         controller["dpv:hasRepresentative"] = _party_node(
             record.representative, f"{base}:representative", ["dpv:Representative"])
-    return {
+    node: dict[str, Any] = {
         "@context": {**CONTEXT, "@language": record.lang},
         "@id": f"{base}:ropa",
         "@type": ["dpv:RecordsOfActivities", "dpv:DataProcessingRecord"],
@@ -348,6 +355,13 @@ def to_jsonld(record: Record) -> dict[str, Any]:
         "dpv:hasDataController": controller,
         "dct:hasPart": [_activity_node(a, base, controller_id) for a in record.activities],
     }
+    # Dated and versioned like the HTML; the authors' notes stay out of an export meant
+    # to be passed on.
+    if record.drawn_up is not None:
+        node["dct:issued"] = {"@value": record.drawn_up.isoformat(), "@type": "xsd:date"}
+    if record.version is not None:
+        node["dct:hasVersion"] = record.version
+    return node
 
 
 def processor_to_jsonld(record: ProcessorRecord) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from personvern.errors import InvalidInput
 from personvern.law import Jurisdiction, get_jurisdiction, has_adequacy_decision, is_eea
 from personvern.manifest.categories import BUILTIN_CATEGORIES, DPV_PD
+from personvern.manifest.loader import format_path
 from personvern.manifest.model import (
     LEGAL_BASIS_ARTICLE,
     Contact,
@@ -22,6 +23,7 @@ from personvern.manifest.model import (
     Recipient,
     RetentionRule,
 )
+from personvern.manifest.notes import notes
 from personvern.manifest.types import Duration, Text
 
 DPV = "https://w3id.org/dpv#"
@@ -366,6 +368,13 @@ class Record:
     security_described: bool
     activities: tuple[Activity, ...]
     gaps: tuple[str, ...]
+    # Art. 30(1)(e): the third countries data goes to, by name; unknown ones in ``gaps``.
+    third_countries: tuple[str, ...] = ()
+    # The authors' note: fields, "path: text"; internal, never in the published policy.
+    notes: tuple[str, ...] = ()
+    # A record is kept up to date (Art. 30(1), 30(4)): it says when and from what.
+    drawn_up: date | None = None
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -484,7 +493,8 @@ def transfer_of(r: Recipient, lang: Lang) -> TransferEntry | None:
         safeguard, gdpr = word(lang, "derived_adequacy"), "A45-3"
     else:
         safeguard, gdpr = word(lang, "no_safeguard"), None
-    note = r.transfer.note.get(lang) if r.transfer and r.transfer.note else None
+    note = (r.transfer.description.get(lang)
+            if r.transfer and r.transfer.description else None)
     return TransferEntry(r.id, r.name, r.country, country_words(r.country, lang), mechanism,
                          safeguard, gdpr, note)
 
@@ -605,11 +615,13 @@ def _controller_parts(m: Manifest, lang: Lang) -> tuple[Party, Party | None, str
     return controller, rep, rep_text, dpo, dpo_text, pc, pc_text
 
 
-def build_record(m: Manifest, lang: Lang = "nb") -> Record:
+def build_record(m: Manifest, lang: Lang = "nb", *, drawn_up: date | None = None,
+                 version: str | None = None) -> Record:
     """The controller's record of processing activities (Art. 30(1)), one activity per purpose.
 
     Nothing is left out when the manifest is silent: the field says so, and ``gaps``
-    lists what the privacy owner should fill in.
+    lists what the privacy owner should fill in. ``drawn_up`` and ``version`` (the
+    manifest's hash) date the record; the authors' notes come with it, for internal use.
     """
     if lang not in LANGS:
         raise InvalidInput(f"unknown language {lang!r}; use nb or en")
@@ -623,12 +635,19 @@ def build_record(m: Manifest, lang: Lang = "nb") -> Record:
     gaps.extend(f"recipients.{t.recipient_id}: transfer to {t.recipient} ({t.country_text}) "
                 "has no adequacy decision or safeguard stated (Art. 30(1)(e), 44-46)"
                 for t in unsafe.values())
+    gaps.extend(f"recipients.{r.id}: {r.name}: the country is not stated, so the record "
+                "cannot say whether data goes to a third country (Art. 30(1)(e))"
+                for r in m.recipients if r.country is None)
+    countries = sorted({country_words(r.country, lang) for r in m.recipients
+                        if r.country is not None and not is_eea(r.country)})
     return Record(
         lang=lang, service=m.service.name, controller=controller, representative=rep,
         representative_text=rep_text, dpo=dpo, dpo_text=dpo_text, privacy_contact=pc,
         privacy_contact_text=pc_text, authority=_jurisdiction(m).authority.name,
         security=security, security_described=m.security is not None,
-        activities=activities, gaps=tuple(gaps),
+        activities=activities, gaps=tuple(gaps), third_countries=tuple(countries),
+        notes=tuple(f"{format_path(loc)}: {text}" for loc, text in notes(m)),
+        drawn_up=drawn_up, version=version,
     )
 
 

@@ -81,16 +81,30 @@ def incomplete_policy(request: Request, manifest: Manifest) -> JSONResponse | No
                             extra={"missing": listed})
 
 
+def unpublishable_policy(request: Request) -> JSONResponse | None:
+    """A 422 problem listing the check errors that keep the policy from being written."""
+    from personvern.check.gate import blocking_findings, describe_blocking
+
+    loaded = runtime(request).loaded
+    errors = blocking_findings(loaded)
+    if not errors:
+        return None
+    return problems.problem(request, 422, describe_blocking(errors, loaded.file),
+                            title="The manifest has check errors", slug="check-errors",
+                            extra={"errors": [f.as_dict() for f in errors]})
+
+
 @api_router.get("/policy", response_class=Response,
             responses={200: {"content": {"text/html": {}, "text/markdown": {}},
                              "description": "the policy written from the current manifest"}},
             dependencies=[need("policy:read")])
 def current_policy(request: Request, lang: Lang = "nb", fmt: PolicyFormat = "html") -> Response:
-    """The privacy policy written from the manifest now (422 listing what is missing)."""
+    """The privacy policy written from the manifest now (422 listing what is missing, or
+    the check errors that keep it from being published)."""
     from personvern.policy.render import render_policy
 
     manifest = runtime(request).loaded.manifest
-    refused = incomplete_policy(request, manifest)
+    refused = incomplete_policy(request, manifest) or unpublishable_policy(request)
     if refused is not None:
         return refused
     return Response(render_policy(manifest, lang, fmt), media_type=MEDIA[fmt])
@@ -185,14 +199,15 @@ class PublishIn(BaseModel):
 @api_router.post("/policy/versions", status_code=201, responses=responses(409))
 def publish_policy(body: PublishIn, request: Request,
                    key: Annotated[ApiKey, need("policy:publish")]) -> dict[str, Any]:
-    """Freeze the policy of the manifest as the next version (422 inside the notice period,
-    409 when unchanged; nothing is stored then). A material change queues e-mail notices."""
-    from personvern.policy.versions import describe, publish_with_notices
+    """Freeze the policy of the manifest as the next version (422 inside the notice period or
+    while `personvern check` reports errors, 409 when unchanged; nothing is stored then).
+    A material change queues e-mail notices."""
+    from personvern.check.gate import publish_checked
+    from personvern.policy.versions import describe
 
     rt = runtime(request)
     with unit(rt) as session:
-        done = publish_with_notices(session, rt.clock, rt.loaded, body.when(),
-                                    actor=_actor(key))
+        done = publish_checked(session, rt.clock, rt.loaded, body.when(), actor=_actor(key))
         return {**describe(done.version), "notices_queued": done.notices}
 
 
@@ -224,7 +239,15 @@ def ropa(
                 if fmt == "html" else json.dumps(ex.processor_to_jsonld(proc),
                                                  ensure_ascii=False, indent=2))
     else:
-        record = build_record(m, lang)
+        from zoneinfo import ZoneInfo
+
+        from personvern.law import get_jurisdiction
+        from personvern.storage.manifests import manifest_sha256
+
+        rt = runtime(request)
+        zone = ZoneInfo(get_jurisdiction(m.jurisdiction.country).timezone)
+        record = build_record(m, lang, drawn_up=rt.clock().astimezone(zone).date(),
+                              version=manifest_sha256(rt.loaded.text))
         text = (ex.to_csv(record) if fmt == "csv" else ex.to_html(record) if fmt == "html"
                 else json.dumps(ex.to_jsonld(record), ensure_ascii=False, indent=2))
     return Response(text, media_type=MEDIA[fmt])

@@ -65,11 +65,13 @@ def li_without_balancing(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             )
 
 
-@rule("PV005", "legal-obligation-without-statute", Severity.ERROR,
+@rule("PV005", "legal-obligation-without-statute", Severity.WARNING,
       "Legal obligation without the statute", "GDPR Art. 6(1)(c), Art. 6(3)")
 def obligation_without_statute(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
-    """A legal obligation must be laid down in law (Art. 6(3)); name the statute,
-    e.g. "bokføringsloven § 13"."""
+    """Art. 6(3) requires the obligation to be laid down in law; it does not require
+    the notice to cite that law, so this is a warning, not an error. Naming the
+    statute (e.g. "bokføringsloven § 13") lets people check the claim and lets the
+    controller show which law it relies on (Art. 5(2))."""
     for i, p in enumerate(m.purposes):
         if p.legal_basis == "legal_obligation" and p.legal_obligation is None:
             yield ("purposes", i, "legal_basis"), (
@@ -119,4 +121,46 @@ def consent_bundled(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             yield ("purposes", i, "consent"), (
                 f"purpose {p.id!r}: consent is asked together with sign-up or the terms, not "
                 "as a separate choice"
+            )
+
+
+@rule("PV060", "required-contradicts-basis", Severity.ERROR,
+      "Whether the data is required contradicts the legal basis", "GDPR Art. 6(1)(b), Art. 7(4), "
+      "Art. 13(2)(e)")
+def required_contradicts_basis(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """The contract basis (Art. 6(1)(b)) holds only for processing the contract
+    cannot be performed without; a purpose on contract that the service can do
+    without, or whose data the person need not give, contradicts its own basis.
+    Consent (Art. 6(1)(a)) must be free (Art. 7(4)); data that must be given cannot
+    rest on it. The policy would otherwise say both, so this is an error: choose
+    the basis that matches the answer."""
+    for i, p in enumerate(m.purposes):
+        if p.legal_basis == "contract" and (p.required is False
+                                            or p.necessary_for_service is False):
+            field = "required" if p.required is False else "necessary_for_service"
+            yield ("purposes", i, field), (
+                f"purpose {p.id!r} rests on the contract (Art. 6(1)(b)), but the manifest "
+                f"says the service can do without it ({field}: false); the contract basis "
+                "covers only what the contract needs"
+            )
+        elif p.legal_basis == "consent" and p.required is True:
+            yield ("purposes", i, "required"), (
+                f"purpose {p.id!r} rests on consent, but the manifest says the person must "
+                "give the data (required: true); consent that cannot be refused is not free "
+                "(Art. 7(4))"
+            )
+
+
+@rule("PV061", "required-not-stated", Severity.WARNING,
+      "Whether the person must provide the data is not stated", "GDPR Art. 13(2)(e)")
+def required_not_stated(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """The notice says whether providing the data is a statutory or contractual
+    requirement and what happens if it is not given. The contract and consent
+    bases answer it themselves; for the others, say it with `required`, or the
+    policy stays silent."""
+    for i, p in enumerate(m.purposes):
+        if p.required is None and p.legal_basis not in {None, "contract", "consent"}:
+            yield ("purposes", i, "id"), (
+                f"purpose {p.id!r} ({p.legal_basis}) does not say whether the person must "
+                "provide the data (required), so the policy does not say it either"
             )

@@ -41,9 +41,18 @@ def cookie_choice_not_symmetric(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             "consent is given on the site but can only be withdrawn in the browser settings; "
             "withdrawing must be as easy as giving"
         )
-    if not cc.reject_as_easy_as_accept:
+    if cc.reject_as_easy_as_accept is False:
         yield ("cookie_consent", "reject_as_easy_as_accept"), (
             "refusing cookies is harder than accepting them"
+        )
+    elif cc.reject_as_easy_as_accept is None:
+        yield ("cookie_consent", "mechanism"), (
+            "whether refusing cookies is as easy as accepting them is not stated "
+            "(reject_as_easy_as_accept); the policy says nothing about it until it is"
+        )
+    if cc.withdraw is None:
+        yield ("cookie_consent", "mechanism"), (
+            "where a cookie choice is changed or withdrawn is not stated (withdraw)"
         )
 
 

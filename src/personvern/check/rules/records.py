@@ -20,11 +20,12 @@ def controller_without_contact(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
 
 
 @rule("PV021", "no-privacy-contact", Severity.WARNING,
-      "No data protection officer or privacy contact", "GDPR Art. 13(1)(b), Art. 37-38")
+      "No data protection officer or privacy contact", "GDPR Art. 37(1), Art. 12(2)")
 def no_privacy_contact(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
-    """Where a DPO is appointed the notice must give their contact. A small
-    service need not appoint one (Art. 37), but naming who answers privacy
-    questions is what people expect."""
+    """A data protection officer is mandatory only in the cases of Art. 37(1); Art.
+    13(1)(b) asks for the DPO's contact only where one is appointed (PV051). No
+    article requires a privacy contact otherwise, but naming who answers privacy
+    questions is how a controller facilitates the exercise of rights (Art. 12(2))."""
     c = m.controller
     if c.dpo is None and c.privacy_contact is None:
         yield ("controller",), "neither a data protection officer nor a privacy contact is named"
@@ -61,10 +62,12 @@ def missing_translation(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
 
 
 @rule("PV033", "no-change-notice", Severity.INFO,
-      "How policy changes are announced is not stated", "GDPR Art. 12(1), Art. 13(3)")
+      "How policy changes are announced is not stated", "GDPR Art. 12(1), Art. 5(1)(a)")
 def no_change_notice(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
-    """People should learn of changes before they apply, and new purposes need
-    information first (Art. 13(3)). State a notice period."""
+    """No article sets a notice period for changes to a policy; fair and transparent
+    processing (Art. 5(1)(a), 12(1)) means people learn of a change before it
+    applies. (Art. 13(3) is another matter: information before data is processed
+    for a new purpose.) State a notice period."""
     if m.policy_changes.notice_days is None:
         yield ("policy_changes",), "no notice period for policy changes is given"
 

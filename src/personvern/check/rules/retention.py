@@ -63,15 +63,18 @@ def bookkeeping_too_short(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             )
 
 
-@rule("PV040", "retention-by-vague-criterion", Severity.WARNING,
-      "Data kept 'as long as necessary' without a defined end", "GDPR Art. 13(2)(a), 5(1)(e)")
+@rule("PV040", "retention-by-vague-criterion", Severity.ERROR,
+      "Data kept 'as long as necessary' without a defined end",
+      "GDPR Art. 13(2)(a), Art. 5(1)(e), WP260 rev.01 (transparency guidelines)")
 def vague_retention(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
-    """When no period is given, the notice must state the criteria that decide it,
-    concretely enough that a person can tell when their data goes. "As long as
-    necessary for the purpose" says nothing, and nothing can enforce it."""
+    """When no period is given, the notice must state the criteria that decide it
+    (Art. 13(2)(a)), concretely enough that a person can tell when their data
+    goes: the transparency guidelines (WP260 rev.01) say it is not enough to say
+    generically that data is kept as long as necessary for the purpose. Name the
+    event that ends it (a trigger), or the concrete `criterion`."""
     for i, r in enumerate(m.retention):
-        if r.trigger == "purpose_fulfilled":
+        if r.trigger == "purpose_fulfilled" and r.criterion is None:
             yield ("retention", i, "trigger"), (
-                f"retention rule {r.id!r} keeps data until the purpose is fulfilled, which no "
-                "one can tell or enforce; name the event that ends it"
+                f"retention rule {r.id!r} keeps data 'as long as necessary', which no one can "
+                "tell or enforce; name the event that ends it or the concrete criterion"
             )

@@ -17,9 +17,12 @@ _NAMES = {
     "human_review": "human review of automated decisions (Art. 22(3))",
 }
 # Longest honest promises, in the unit given: one calendar month can be as short
-# as 28 days and, with Easter, hold as few as 17 working days in Norway.
+# as 28 days and, with Easter, hold as few as 17 working days (Monday to Friday) or 21
+# virkedager (Monday to Saturday) in Norway, counted to the legal deadline (holidays of
+# 2020-2060; tests/requests/test_deadlines.py counts them again).
 _MAX_DAYS = 28
 _MAX_WORKING_DAYS = 17
+_MAX_VIRKEDAGER = 21
 
 
 @rule("PV018", "response-deadline-too-long", Severity.ERROR,
@@ -43,6 +46,11 @@ def deadline_too_long(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             f"{d.working_days} working days can be longer than one month around holidays; "
             "promise one month or fewer working days"
         )
+    if d.virkedager is not None and d.virkedager > _MAX_VIRKEDAGER:
+        yield ("rights", "deadline"), (
+            f"{d.virkedager} virkedager can be longer than one month around holidays; "
+            f"promise one month or at most {_MAX_VIRKEDAGER} virkedager"
+        )
 
 
 @rule("PV022", "right-without-channel", Severity.ERROR,
@@ -62,14 +70,25 @@ def right_without_channel(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
 
 
 @rule("PV023", "right-not-given-by-basis", Severity.INFO,
-      "A right is offered that the legal bases do not give", "GDPR Art. 20(1), Art. 21(1)")
+      "A right is offered that the processing does not give",
+      "GDPR Art. 20(1), Art. 21(1), Art. 22(1)")
 def right_not_given(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     """Generosity is allowed, but say it knowingly: portability follows only from
     consent or contract, objection (Art. 21(1)) only from public task or
-    legitimate interest, withdrawal only from consent."""
+    legitimate interest, withdrawal only from consent. The Art. 22 right does not
+    depend on the legal basis at all: it exists wherever decisions based solely on
+    automated processing with legal or similarly significant effect are made, and
+    only there."""
     given = rights_given(m.purposes)
     for right in m.rights.offered:
-        if right not in given:
+        if right in given:
+            continue
+        if right == "human_review":
+            yield ("rights", "offered"), (
+                f"the right to {_NAMES[right]} is offered though no purpose makes decisions "
+                "based solely on automated processing (the right does not depend on the basis)"
+            )
+        else:
             yield ("rights", "offered"), (
                 f"the right to {_NAMES[right]} is offered though no purpose's legal basis gives it"
             )
@@ -103,3 +122,27 @@ def withdrawal_not_explained(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             yield ("purposes", i, "legal_basis"), (
                 f"purpose {p.id!r} rests on consent, but how to withdraw it is not explained"
             )
+
+
+@rule("PV075", "no-automated-decisions-claimed-falsely", Severity.ERROR,
+      "'No automated decisions' or 'no profiling' while a purpose does it",
+      "GDPR Art. 13(2)(f), Art. 22, Art. 5(1)(a)")
+def none_claimed_falsely(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """A statement that there are no decisions based solely on automated processing,
+    or no profiling, must be true of every purpose; the notice would otherwise
+    misinform about what Art. 13(2)(f) asks."""
+    if m.no_automated_decisions is True:
+        for i, p in enumerate(m.purposes):
+            ad = p.automated_decisions
+            if ad is not None and ad.legal_or_similar_effect:
+                yield ("no_automated_decisions",), (
+                    f"the manifest states that no automated decisions are made, but purpose "
+                    f"{p.id!r} (purposes[{i}]) makes them"
+                )
+    if m.no_profiling is True:
+        for i, p in enumerate(m.purposes):
+            if p.profiling:
+                yield ("no_profiling",), (
+                    f"the manifest states that there is no profiling, but purpose {p.id!r} "
+                    f"(purposes[{i}]) profiles"
+                )

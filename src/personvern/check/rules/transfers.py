@@ -40,14 +40,20 @@ def transfer_without_safeguard(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
         yield ("recipients", i, "country"), f"{r.name} processes data in {r.country}: {why}"
 
 
+_PROCESSORS = {"processor", "sub_processor"}
+
+
 @rule("PV007", "derogation-as-transfer-mechanism", Severity.WARNING,
       "A derogation used for regular transfers", "GDPR Art. 49(1)")
 def derogation_as_mechanism(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     """Art. 49 derogations (the person's explicit consent, a contract with them)
     are for occasional transfers only. Consent must be explicit and informed of
-    the risks, and can be withdrawn; it cannot carry a processor's everyday
-    hosting. Use standard contractual clauses or an adequate country."""
+    the risks, and can be withdrawn. Use standard contractual clauses or an
+    adequate country. (Consent for a processor's service is PV063, an error.)"""
     for i, r in enumerate(m.recipients):
+        if (r.transfer and r.transfer.mechanism == "consent_derogation"
+                and r.role in _PROCESSORS):
+            continue
         if r.transfer and r.transfer.mechanism in {"consent_derogation", "contract_derogation"}:
             kind = "consent" if r.transfer.mechanism == "consent_derogation" else "a contract"
             yield ("recipients", i, "transfer"), (
@@ -57,13 +63,14 @@ def derogation_as_mechanism(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             )
 
 
-@rule("PV008", "recipient-country-unknown", Severity.WARNING,
+@rule("PV008", "recipient-country-unknown", Severity.ERROR,
       "A recipient's country is not stated", "GDPR Art. 13(1)(f), Art. 30(1)(e)")
 def recipient_country_unknown(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     """The notice must say whether data leaves the EEA and the record of
-    processing names the third countries; both need each recipient's country."""
+    processing names the third countries; both need each recipient's country.
+    An unknown country cannot be published as if it were an answer."""
     for i, r in enumerate(m.recipients):
-        if r.country is None and r.role != "public_authority":
+        if r.country is None:
             yield ("recipients", i, "name"), (
                 f"{r.name}: the country where the data is processed is not stated, so "
                 "nobody can tell whether it leaves the EEA"
@@ -128,3 +135,83 @@ def unused_recipient(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     for i, r in enumerate(m.recipients):
         if r.id not in used:
             yield ("recipients", i, "id"), f"{r.name} is declared but no purpose uses it"
+
+
+@rule("PV063", "consent-derogation-for-processor", Severity.ERROR,
+      "Consent (Art. 49) carries a processor's regular transfers",
+      "GDPR Art. 49(1)(a), EDPB Guidelines 2/2018 on Art. 49 derogations")
+def consent_for_processor(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """A processor's service (hosting, payments, e-mail) transfers data regularly,
+    as part of the service. The EDPB's Guidelines 2/2018 read the Art. 49
+    derogations restrictively: they cover occasional, not systematic, transfers,
+    and consent can be withdrawn at any time, which a hosting contract cannot
+    follow. A processor outside the EEA needs adequacy (incl. the EU-US Data
+    Privacy Framework for a certified company), standard contractual clauses or
+    binding corporate rules."""
+    for i, r in enumerate(m.recipients):
+        if (r.transfer is not None and r.transfer.mechanism == "consent_derogation"
+                and r.role in _PROCESSORS):
+            yield ("recipients", i, "transfer"), (
+                f"{r.name} is a processor whose transfers rest on the person's consent (Art. "
+                "49(1)(a)); a processor's regular service needs adequacy, standard contractual "
+                "clauses or binding corporate rules (EDPB Guidelines 2/2018)"
+            )
+
+
+@rule("PV064", "derogation-consent-not-informed", Severity.ERROR,
+      "Consent to a transfer is not explicit or not told the risks", "GDPR Art. 49(1)(a)")
+def derogation_consent_not_informed(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Consent lifts the transfer ban only when the person "explicitly consented
+    to the proposed transfer, after having been informed of the possible risks
+    of such transfers ... due to the absence of an adequacy decision and
+    appropriate safeguards" (Art. 49(1)(a)). Mark the purposes' consent
+    `explicit` and the transfer `risks_stated`."""
+    for i, r in enumerate(m.recipients):
+        if r.transfer is None or r.transfer.mechanism != "consent_derogation":
+            continue
+        if not r.transfer.risks_stated:
+            yield ("recipients", i, "transfer"), (
+                f"{r.name}: the transfer rests on consent, but the person is not told its "
+                "risks before consenting (risks_stated)"
+            )
+        loose = [p.id for p in m.purposes if r.id in p.recipients
+                 and not (p.legal_basis == "consent" and p.consent and p.consent.explicit)]
+        if loose:
+            yield ("recipients", i, "transfer"), (
+                f"{r.name}: the transfer rests on consent, but the purposes sending it data "
+                f"({', '.join(loose)}) have no explicit consent"
+            )
+
+
+@rule("PV065", "no-transfers-claimed-falsely", Severity.ERROR,
+      "'No transfers to third countries' while a recipient is in one",
+      "GDPR Art. 13(1)(f), Art. 5(1)(a)")
+def no_transfers_claimed(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """A statement that no personal data leaves the EEA must be true of every
+    recipient, pixels and cookies' providers included; otherwise the notice
+    misinforms (transparency, Art. 5(1)(a)) about the very thing Art. 13(1)(f)
+    asks."""
+    if m.no_third_country_transfers is not True:
+        return
+    for i, r in enumerate(m.recipients):
+        if r.country is not None and not is_eea(r.country):
+            yield ("no_third_country_transfers",), (
+                f"the manifest states that no data goes outside the EEA, but {r.name} "
+                f"(recipients[{i}]) processes it in {r.country}"
+            )
+
+
+@rule("PV074", "recipient-role-not-stated", Severity.WARNING,
+      "A recipient's role is not stated", "GDPR Art. 13(1)(e), Art. 28, Art. 30(1)(d)")
+def recipient_role_not_stated(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Whether a recipient is a processor acting on instructions (Art. 28), a
+    controller of its own or a joint controller decides what the person is told
+    and which agreement is needed. The checks treat a recipient without a role as
+    a processor (the stricter reading), but the policy names no role that the
+    manifest does not state."""
+    for i, r in enumerate(m.recipients):
+        if not r.role_stated:
+            yield ("recipients", i, "name"), (
+                f"{r.name}: the role (processor, controller, joint controller, ...) is not "
+                "stated, so the policy does not name it"
+            )

@@ -22,8 +22,10 @@ class Context:
     """One manifest in one language: its phrases, its jurisdiction and what it lacks."""
 
     def __init__(self, m: Manifest, lang: str, missing: Sequence[Missing] = (),
-                 version: int | None = None, effective: date | None = None) -> None:
+                 version: int | None = None, effective: date | None = None,
+                 draft: bool = False) -> None:
         self.m = m
+        self.draft = draft
         self.lang = lang
         self.p = Phrases(lang)
         self.j: Jurisdiction = get_jurisdiction(m.jurisdiction.country)

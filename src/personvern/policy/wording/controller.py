@@ -26,9 +26,13 @@ from personvern.policy.wording.phrases import join_sentences
 def controller_section(ctx: Context) -> Section:
     """The controller, its contact details, its DPO or privacy contact, its representative."""
     p, c = ctx.p, ctx.m.controller
-    orgnr = f"{c.orgnr[:3]} {c.orgnr[3:6]} {c.orgnr[6:]}"
     s = Section("controller", ctx.heading("controller_heading"))
-    s.blocks.append(Paragraph(p.say("controller_is", controller=c.name, orgnr=orgnr)))
+    if c.orgnr is not None:
+        orgnr = f"{c.orgnr[:3]} {c.orgnr[3:6]} {c.orgnr[6:]}"
+        s.blocks.append(Paragraph(p.say("controller_is", controller=c.name, orgnr=orgnr)))
+    else:
+        # No number is better than an invented one (issue 12): the seed may give none.
+        s.blocks.append(Paragraph(p.say("controller_is_no_orgnr", controller=c.name)))
     items: list[Inline] = []
     if c.email:
         items.append(p.say("contact_email", value=link(c.email, f"mailto:{c.email}")))

@@ -117,7 +117,10 @@ def rule_phrase(ctx: Context, r: RetentionRule) -> str:
         return p.text("retention_unlimited")
     withdrawal = p.amount("days", ctx.j.withdrawal_period_days)
     zero = r.duration == Duration()
-    if zero:
+    if r.trigger == "purpose_fulfilled" and r.criterion is not None:
+        # The criterion the author names, never "when we no longer need it" (PV040).
+        phrase = p.text("retention_criterion", action=action, criterion=ctx.t(r.criterion))
+    elif zero:
         phrase = p.text("retention_when", action=action,
                         trigger=p.text(f"trigger_when.{r.trigger}"))
         if r.plus_withdrawal_period:
@@ -161,9 +164,11 @@ def cookies_section(ctx: Context) -> Section | None:
         group = "cookies_consent" if any(c.category == "necessary" for c in m.cookies) \
             else "cookies_consent_all"
         sentences.append(p.say(f"{group}.{cc.mechanism}"))
-        if cc.mechanism in {"banner", "checkboxes"} and cc.reject_as_easy_as_accept:
+        # Only what the author states: neither property has a default (PV017 asks for them).
+        if cc.mechanism in {"banner", "checkboxes"} and cc.reject_as_easy_as_accept is True:
             sentences.append(p.say("cookies_easy"))
-        sentences.append(p.say(f"cookies_withdraw.{cc.withdraw}"))
+        if cc.withdraw is not None:
+            sentences.append(p.say(f"cookies_withdraw.{cc.withdraw}"))
         if cc.expires_after is not None:
             sentences.append(p.say("cookies_expires",
                                    duration=p.duration(cc.expires_after)))

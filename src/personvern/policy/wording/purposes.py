@@ -40,6 +40,12 @@ def purposes_section(ctx: Context) -> Section:
         for x in m.purposes
     ]
     s.blocks.append(Table(p.text("purposes_caption"), list(p.get("purposes_headers")), rows))
+    # What consent means and how to withdraw it is said once, not under every purpose
+    # (issue 12: seed 000's policy repeated it six times); each purpose adds only its own.
+    if any(x.legal_basis == "consent" for x in m.purposes):
+        s.blocks.append(Paragraph(join_sentences([
+            p.say("consent_text_once"),
+            p.say("consent_how_channels", channels=how(ctx, "withdraw_consent"))])))
     s.blocks += [purpose_detail(ctx, x) for x in m.purposes]
     return s
 
@@ -60,24 +66,25 @@ def basis_label(ctx: Context, purpose: Purpose) -> Inline:
 def required(ctx: Context, purpose: Purpose) -> Inline:
     """Art. 13(2)(e): whether the person must provide the data, and what if not."""
     basis, needed = purpose.legal_basis, purpose.necessary_for_service
-    # What the manifest states wins; otherwise the basis and necessary_for_service decide.
+    # What the manifest states wins; otherwise only a basis that decides it answers: the
+    # contract basis means the contract needs the data (Art. 6(1)(b)), consent means it is
+    # voluntary. A "required" that contradicts its basis is PV060, never two sentences.
     if purpose.required is not None:
         if basis == "contract":
-            key = "contract_yes" if purpose.required else "contract_no"
+            key = "contract_yes" if purpose.required else "plain_no"
         elif basis == "legal_obligation" and purpose.required:
             key = "law_yes"
         else:
             key = "plain_yes" if purpose.required else "plain_no"
     elif basis == "contract":
-        key = "contract_yes" if needed else "contract_no"
-    elif basis == "legal_obligation":
-        key = "law_yes"
+        key = "contract_yes"
     elif basis == "consent":
         key = "consent_needed" if needed else "consent_free"
     elif basis is None:
         return ctx.gap("legal_basis")
     else:
-        key = "other_no"
+        # Art. 13(2)(e) is asked for by PV061; nothing is said the manifest does not say.
+        return ()
     return ctx.p.say(f"required.{key}")
 
 
@@ -120,7 +127,9 @@ def purpose_detail(ctx: Context, x: Purpose) -> Subsection:
     if x.profiling:
         facts.append((p.text("fact_profiling"), p.say(
             "profiling_yes", section=link(ctx.heading("automated_heading"), "#automated"))))
-    facts.append((p.text("fact_required"), required(ctx, x)))
+    answer = required(ctx, x)
+    if answer:
+        facts.append((p.text("fact_required"), answer))
     blocks.append(Facts(facts))
     blocks += [Paragraph(runs) for runs in basis_text(ctx, x)]
     return Subsection(f"purpose-{x.id}", ctx.t(x.name), blocks)
@@ -132,7 +141,7 @@ def basis_text(ctx: Context, x: Purpose) -> list[Inline]:
     rights = link(ctx.heading("rights_heading"), "#rights")
     out: list[Inline] = []
     if x.legal_basis == "consent":
-        sentences = [p.say("consent_text")]
+        sentences = []
         c = x.consent
         if c is not None and c.bundled:
             sentences.append(p.say("consent_bundled"))
@@ -144,10 +153,8 @@ def basis_text(ctx: Context, x: Purpose) -> list[Inline]:
             sentences.append(p.say("consent_on_withdrawal", what=ctx.t(c.on_withdrawal)))
         if c is not None and c.how_to_withdraw is not None:
             sentences.append(p.say("consent_how", how=ctx.t(c.how_to_withdraw)))
-        else:
-            sentences.append(p.say("consent_how_channels",
-                                   channels=how(ctx, "withdraw_consent")))
-        out.append(join_sentences(sentences))
+        if sentences:
+            out.append(join_sentences(sentences))
     elif x.legal_basis == "contract":
         out.append(p.say("contract_text"))
     elif x.legal_basis == "legal_obligation":

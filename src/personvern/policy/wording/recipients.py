@@ -18,11 +18,15 @@ from personvern.policy.wording.context import Context
 from personvern.policy.wording.phrases import join_sentences, lower_first, period
 
 
-def recipients_section(ctx: Context) -> Section:
+def recipients_section(ctx: Context) -> Section | None:
     """The recipients table, then processors, transfers, joint controllers and Art. 19."""
     p, m = ctx.p, ctx.m
     s = Section("recipients", ctx.heading("recipients_heading"))
     if not m.recipients:
+        # "We share it with no one" only when the author says so with `recipients: []`;
+        # a manifest that leaves recipients out says nothing, and neither does the policy.
+        if "recipients" not in m.model_fields_set:
+            return None
         s.blocks.append(Paragraph(p.say("recipients_none")))
         return s
     s.blocks.append(Paragraph(p.say("recipients_lead")))
@@ -40,13 +44,19 @@ def recipients_section(ctx: Context) -> Section:
             what.append(Run(" " + p.text(f"sub.{r.sub_processors}")))
         if r.privacy_policy:
             what += [Run(" "), link(p.text("their_policy"), r.privacy_policy)]
-        country = p.country(r.country) if r.country else p.text("not_stated")
-        rows.append([as_runs(r.name), as_runs(p.text(f"role.{r.role}")), tuple(what),
-                     as_runs(country), transfer_cell(ctx, r)])
+        # An unknown country is a gap (PV008), never "not stated" passed off as an answer.
+        country = as_runs(p.country(r.country)) if r.country else ctx.gap("recipient_country")
+        # The role is named only when the manifest states it (PV074 asks for it).
+        role = as_runs(p.text(f"role.{r.role}")) if r.role_stated else ()
+        rows.append([as_runs(r.name), role, tuple(what), country, transfer_cell(ctx, r)])
     s.blocks.append(Table(p.text("recipients_caption"),
                           list(p.get("recipients_headers")), rows))
     notes: list[Inline] = []
-    if any(r.role in {"processor", "sub_processor"} for r in m.recipients):
+    processors = [r for r in m.recipients
+                  if r.role_stated and r.role in {"processor", "sub_processor"}]
+    # "only on our instructions" is what an Art. 28(3) agreement binds a processor to: said
+    # only when every processor has one recorded (PV019 reports those that do not).
+    if processors and all(r.dpa_signed not in (None, False) for r in processors):
         notes.append(p.say("processors_text"))
     third = [r for r in m.recipients if r.country is not None and not is_eea(r.country)]
     if all(r.country is not None and is_eea(r.country) for r in m.recipients):
@@ -87,9 +97,11 @@ def safeguard(ctx: Context, r: Recipient) -> str | None:
 
 def transfer_cell(ctx: Context, r: Recipient) -> Inline:
     """The recipients table's transfer cell: the safeguard and its note, or a gap."""
+    if r.country is None and r.transfer is None:
+        return ctx.gap("recipient_country")
     text = safeguard(ctx, r)
     if text is None:
         return ctx.gap("transfer_safeguard")
-    if r.transfer is not None and r.transfer.note is not None:
-        text = f"{period(text)} {ctx.t(r.transfer.note)}"
+    if r.transfer is not None and r.transfer.description is not None:
+        text = f"{period(text)} {ctx.t(r.transfer.description)}"
     return as_runs(text)

@@ -48,7 +48,13 @@ def children_section(ctx: Context) -> Section | None:
 
 
 def automated_section(ctx: Context) -> Section:
-    """Significant automated decisions (Art. 22) with their logic, and profiling."""
+    """Significant automated decisions (Art. 22) with their logic, and profiling.
+
+    "We make no such decisions" and "we do not profile" are said only when the manifest
+    states them (``no_automated_decisions``, ``no_profiling``): a purpose without
+    ``profiling`` is not a statement that there is none. The Art. 22 right is the law's,
+    so it is always stated.
+    """
     p, m = ctx.p, ctx.m
     s = Section("automated", ctx.heading("automated_heading"))
     deciding = [x for x in m.purposes
@@ -62,11 +68,12 @@ def automated_section(ctx: Context) -> Section:
             sentences.append(p.say("automated_review"))
         s.blocks.append(Paragraph(join_sentences(sentences)))
     if not deciding:
-        s.blocks.append(Paragraph(p.say("automated_none")))
+        none = [p.say("automated_none")] if m.no_automated_decisions is True else []
+        s.blocks.append(Paragraph(join_sentences([*none, p.say("automated_right")])))
     profiling = [ctx.quoted(ctx.t(x.name)) for x in m.purposes if x.profiling]
     if profiling:
         s.blocks.append(Paragraph(p.say("profiling_used", purposes=ctx.names(profiling))))
-    else:
+    elif m.no_profiling is True:
         s.blocks.append(Paragraph(p.say("profiling_none")))
     return s
 
@@ -103,16 +110,17 @@ def rights_section(ctx: Context) -> Section:
             "deadline_month" if d.months == ctx.j.response_months else "deadline_other",
             deadline=deadline)))
     else:
-        unit, n = ("working_days", d.working_days) if d.working_days is not None \
-            else ("days", d.days or 0)
+        unit, n = (("working_days", d.working_days) if d.working_days is not None
+                   else ("virkedager", d.virkedager) if d.virkedager is not None
+                   else ("days", d.days or 0))
         s.blocks.append(Paragraph(p.say("deadline_other", deadline=p.amount(unit, n))))
     if m.rights.identity_verification is not None:
         s.blocks.append(Paragraph(p.say(
             "verification", text=ctx.t(m.rights.identity_verification))))
-    # The signal is mentioned only where there is something it refuses: marketing, sharing
-    # with third parties or cookies that are not necessary.
-    if any(x.marketing or x.third_party_sharing for x in m.purposes) or any(
-            c.category != "necessary" for c in m.cookies):
+    # The signal is promised only where the manifest says the service honours it, and
+    # there is something it refuses: marketing, sharing or cookies that are not necessary.
+    if m.rights.gpc is True and (any(x.marketing or x.third_party_sharing for x in m.purposes)
+                                 or any(c.category != "necessary" for c in m.cookies)):
         s.blocks.append(Paragraph(p.say("gpc")))
     return s
 

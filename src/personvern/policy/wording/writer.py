@@ -27,6 +27,7 @@ from personvern.policy.wording.rights import (
     children_section,
     rights_section,
 )
+from personvern.policy.wording.summary import summary_section
 
 
 def policy_document(ctx: Context) -> Document:
@@ -44,16 +45,22 @@ def policy_document(ctx: Context) -> Document:
     # Sections that have nothing to say for this manifest (no cookies, no children, no
     # security text) return None and are left out, also from the table of contents.
     sections = [
-        controller_section(ctx), purposes_section(ctx), categories_section(ctx),
+        summary_section(ctx), controller_section(ctx), purposes_section(ctx),
+        categories_section(ctx),
         retention_section(ctx), recipients_section(ctx), cookies_section(ctx),
         children_section(ctx), automated_section(ctx), rights_section(ctx),
         complaint_section(ctx), security_section(ctx), changes_section(ctx),
     ]
-    doc = Document(ctx.lang, p.text("title", service=m.service.name), meta,
+    title = p.text("title", service=m.service.name)
+    if ctx.draft:
+        # A draft is marked in its title too, so every tab, print and copy says so.
+        title = p.text("draft_mark_title", title=title)
+    doc = Document(ctx.lang, title, meta,
                    p.text("toc"), lead, [s for s in sections if s is not None])
-    if ctx.missing:
+    if ctx.draft:
+        doc.draft_mark = p.text("draft_mark")
         doc.draft_title = p.text("draft_title")
-        doc.draft_lead = p.text("draft_lead")
+        doc.draft_lead = p.text("draft_lead" if ctx.missing else "draft_lead_checked")
         doc.draft_items = [
             p.text("draft_item", what=getattr(ELEMENTS[x.element], ctx.lang),
                    path=x.path, article=x.article)
