@@ -72,8 +72,9 @@ def test_the_policy_says_it_too() -> None:
     from cli_inprocess import run_personvern
 
     root = Path(__file__).resolve().parents[2]
+    # A draft: SnapMentor's manifest has check errors, so it may not be published as is.
     out = run_personvern("policy", "render", "-m", str(root / "examples" / "snapmentor.yaml"),
-                         "--lang", "en", "--format", "md")
+                         "--lang", "en", "--format", "md", "--draft")
     assert out.returncode == 0, out.stderr
     assert f"If you withdraw your consent: {ENDS['en']} To withdraw your consent: In the " \
            "SnapMentor app under Settings." in out.stdout
