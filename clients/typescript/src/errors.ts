@@ -53,6 +53,7 @@ export class MalformedJSONError extends PersonvernAPIError { static override rea
 export class InvalidRequestError extends PersonvernAPIError { static override readonly slug: string = "invalid-request"; }
 export class InvalidInputError extends PersonvernAPIError { static override readonly slug: string = "invalid-input"; }
 export class IncompletePolicyError extends PersonvernAPIError { static override readonly slug: string = "incomplete-policy"; }
+export class CheckErrorsError extends PersonvernAPIError { static override readonly slug: string = "check-errors"; }
 export class UnauthorizedError extends PersonvernAPIError { static override readonly slug: string = "unauthorized"; }
 export class ForbiddenError extends PersonvernAPIError { static override readonly slug: string = "forbidden"; }
 export class MissingScopeError extends ForbiddenError { static override readonly slug: string = "missing-scope"; }
@@ -84,7 +85,8 @@ export const ERRORS: Readonly<Record<ProblemSlug, ErrorClass>> = {
   "not-found": NotFoundError, "route-not-found": RouteNotFoundError,
   "method-not-allowed": MethodNotAllowedError, "malformed-json": MalformedJSONError,
   "invalid-request": InvalidRequestError, "invalid-input": InvalidInputError,
-  "incomplete-policy": IncompletePolicyError, "unauthorized": UnauthorizedError,
+  "incomplete-policy": IncompletePolicyError, "check-errors": CheckErrorsError,
+  "unauthorized": UnauthorizedError,
   "missing-scope": MissingScopeError, "forbidden": ForbiddenError, "conflict": ConflictError,
   "body-too-large": BodyTooLargeError, "rate-limited": RateLimitedError,
   "invalid-manifest": InvalidManifestError, "configuration": ServerConfigurationError,

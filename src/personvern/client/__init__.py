@@ -26,6 +26,7 @@ from personvern.client.callbacks import Callback, InvalidSignature, verify_callb
 from personvern.client.errors import (
     ERRORS,
     BodyTooLargeError,
+    CheckErrorsError,
     ConflictError,
     EngineError,
     ForbiddenError,
@@ -51,7 +52,8 @@ from personvern.client.errors import (
 )
 
 __all__ = [
-    "ERRORS", "BodyTooLargeError", "Callback", "ConflictError", "Consents", "Decision",
+    "ERRORS", "BodyTooLargeError", "Callback", "CheckErrorsError", "ConflictError", "Consents",
+    "Decision",
     "EngineError", "Event", "ForbiddenError", "HTTPProblemError", "IncompletePolicyError",
     "InvalidInputError", "InvalidManifestError", "InvalidRequestError", "InvalidSignature",
     "MalformedJSONError", "MethodNotAllowedError", "MissingScopeError", "NotFoundError",

@@ -125,6 +125,13 @@ class IncompletePolicyError(PersonvernAPIError):
     slug = "incomplete-policy"
 
 
+class CheckErrorsError(PersonvernAPIError):
+    """``personvern check`` finds errors in the manifest, so no policy is written from it;
+    ``errors`` lists them."""
+
+    slug = "check-errors"
+
+
 class UnauthorizedError(PersonvernAPIError):
     """No valid API key (missing, unknown or revoked)."""
 
@@ -208,7 +215,8 @@ ERRORS: dict[str, type[PersonvernAPIError]] = {
     kind.slug: kind for kind in (
         NotFoundError, UnknownSubjectError, UnknownPurposeError, RouteNotFoundError,
         MethodNotAllowedError, MalformedJSONError, InvalidRequestError, InvalidInputError,
-        IncompletePolicyError, UnauthorizedError, ForbiddenError, MissingScopeError,
+        IncompletePolicyError, CheckErrorsError, UnauthorizedError, ForbiddenError,
+        MissingScopeError,
         ConflictError, BodyTooLargeError, RateLimitedError, InvalidManifestError,
         ServerConfigurationError, StorageUnavailableError, ServerError, EngineError,
         HTTPProblemError,

@@ -87,6 +87,10 @@ TYPES: dict[str, ProblemType] = {t.slug: t for t in (
     ProblemType("incomplete-policy", "Incomplete privacy policy", 422,
                 "The manifest lacks elements GDPR Art. 13/14 requires; `missing` lists them. "
                 "Complete the manifest."),
+    ProblemType("check-errors", "The manifest has check errors", 422,
+                "`personvern check` finds errors in the server's manifest, so no privacy "
+                "policy is written or published from it; `errors` lists them with "
+                "file:line:column. Fix the manifest and restart the server."),
     ProblemType("unauthorized", "Unauthorized", 401,
                 "No valid API key: send `Authorization: Bearer pv_...` with a key from "
                 "`personvern keys create NAME --scope SCOPE`; a revoked key stays refused."),
