@@ -213,3 +213,15 @@ def test_a_writer_whose_write_is_done_returns_while_others_still_queue(
     assert a_returned.is_set() and outcomes[0] is None
     assert outcomes[1][0] == 1  # type: ignore[index]
     assert group.batches == 3
+
+
+def test_a_lone_writer_that_fails_is_told_and_nothing_is_written(
+        db_engine: Engine, ctx: ConsentContext) -> None:
+    """A batch of one runs without a savepoint: its failure rolls the transaction back, and
+    the writer is told its own error, not a success and not the next writer's fate."""
+    [sid] = people(db_engine, 1)
+    group = GroupCommit(make_sessionmaker(db_engine))
+    with pytest.raises(NotFound, match="no_such_purpose"):
+        group.run(consent(ctx, sid, 1, purpose="no_such_purpose"))  # type: ignore[arg-type]
+    assert count(db_engine) == 0 and group.batches == 0
+    assert group.run(consent(ctx, sid, 2))[0] == 1  # type: ignore[index]

@@ -92,24 +92,32 @@ class GroupCommit:
             raise
 
     def _commit(self, batch: list[_Work[object]]) -> None:
-        ran: list[_Work[object]] = []
+        # A batch of one needs no savepoint: its failure may roll back the whole
+        # transaction, which holds nothing else (two statements less per lone write).
+        alone = len(batch) == 1
+        ran = 0
         try:
             with transaction(self._sessions) as session:
                 # The chain's lock first, once for the batch: it also begins SQLite's
                 # transaction, so the savepoints below nest inside it.
                 lock_chain(session, LedgerEvent.__tablename__)
                 for item in batch:
-                    try:
-                        with session.begin_nested():
-                            item.value = item.work(session)
-                        ran.append(item)
-                    except Exception as err:  # this writer's own failure, told to it alone
-                        item.error = err
+                    if alone:
+                        item.value = item.work(session)
+                    else:
+                        try:
+                            with session.begin_nested():
+                                item.value = item.work(session)
+                        except Exception as err:  # this writer's own failure, told to it
+                            item.error = err
+                            continue
+                    ran += 1
             self.batches += 1
-            self.writes += len(ran)
-        except BaseException as err:  # the commit (or the lock) failed: nothing was written
-            for item in ran:
-                item.value, item.error = None, err
+            self.writes += ran
+        except BaseException as err:  # the commit (or the lock, or a lone write) failed
+            for item in batch:
+                if item.error is None:  # nothing of this batch was written
+                    item.value, item.error = None, err
             if not isinstance(err, Exception):
                 raise
         finally:
