@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,7 +202,10 @@ def test_base_manifest_is_clean() -> None:
 
 
 def test_every_rule_has_a_case() -> None:
-    assert sorted(RULES) == sorted(rule for rule, _, _ in CASES)
+    """Manifest rules here; rules judged on the live data in test_drift.py, each by name."""
+    assert sorted(r for r in RULES if not RULES[r].data) == sorted(rule for rule, _, _ in CASES)
+    drift = (Path(__file__).parent / "test_drift.py").read_text(encoding="utf-8")
+    assert [r for r in RULES if RULES[r].data and f'"{r}"' not in drift] == []
 
 
 @pytest.mark.parametrize(("rule_id", "breaks", "path"), CASES, ids=[c[0] for c in CASES])

@@ -33,20 +33,24 @@ class Rule:
     source: str
     explanation: str
     check: Check
+    # Judged against the live datasets (`check --datasets`, check/drift.py), not the
+    # manifest alone: ``check`` yields nothing for it.
+    data: bool = False
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(
-    id: str, name: str, severity: Severity, title: str, source: str
+    id: str, name: str, severity: Severity, title: str, source: str, *, data: bool = False
 ) -> Callable[[Check], Check]:
     """Register a rule; the function's docstring is its explanation in docs/rules.md."""
 
     def register(func: Check) -> Check:
         if id in RULES:
             raise RuntimeError(f"rule id {id} registered twice")
-        RULES[id] = Rule(id, name, severity, title, source, (func.__doc__ or "").strip(), func)
+        RULES[id] = Rule(id, name, severity, title, source, (func.__doc__ or "").strip(), func,
+                         data)
         return func
 
     return register

@@ -24,15 +24,19 @@ def check(
                        show_default=False),
     ] = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    datasets: Annotated[bool, typer.Option(
+        "--datasets", help="Also compare the data map with the live databases (read-only, "
+        "sampled): rules PV080-PV085.")] = False,
 ) -> None:
     """Check a manifest against GDPR and Norwegian law.
 
     Exit 0 when no finding is an error, 1 when one is, 2 when the manifest
     cannot be read or is invalid. Rules and their legal sources: docs/rules.md.
+    With --datasets the map is also compared with the databases it names.
     """
     from personvern.cli.entry import run_check
 
     # The same code as the fast path of the console script (cli/entry.py).
-    code = run_check(manifest, format.value, echo=typer.echo)
+    code = run_check(manifest, format.value, echo=typer.echo, datasets=datasets)
     if code:
         raise typer.Exit(code)

@@ -39,9 +39,11 @@ def parse_check(args: Sequence[str]) -> tuple[Path | None, str] | None:
     return (manifest, fmt) if fmt in FORMATS else None
 
 
-def run_check(manifest: Path | None, fmt: str, echo: Callable[[str], None]) -> int:
-    """Check ``manifest``, print the report in ``fmt`` with ``echo``; the exit code (0 or 1)."""
-    from personvern.check.engine import has_errors, run_checks
+def run_check(manifest: Path | None, fmt: str, echo: Callable[[str], None], *,
+              datasets: bool = False) -> int:
+    """Check ``manifest`` (and with ``datasets`` its map against the live databases), print
+    the report in ``fmt`` with ``echo``; the exit code (0 or 1)."""
+    from personvern.check.engine import has_errors, run_checks, sort_findings
     from personvern.check.output import as_json, as_sarif, as_text
     from personvern.manifest.loader import load_manifest
     from personvern.settings import get_settings
@@ -49,6 +51,10 @@ def run_check(manifest: Path | None, fmt: str, echo: Callable[[str], None]) -> i
     settings = get_settings(manifest=manifest)
     loaded = load_manifest(settings.manifest, max_bytes=settings.max_manifest_bytes)
     findings = run_checks(loaded)
+    if datasets:
+        from personvern.check.drift import drift_findings
+
+        findings = sort_findings([*findings, *drift_findings(loaded)])
     if fmt == "json":
         echo(as_json(findings))
     elif fmt == "sarif":

@@ -67,6 +67,8 @@ class ColumnFinding:
     note: str = ""
     in_text: list[str] = field(default_factory=list)
     is_date: bool = False
+    # Sampled values each kind matched (kinds none of the first values matched: absent).
+    matches: dict[str, int] = field(default_factory=dict)
 
     @property
     def proposed(self) -> bool:
@@ -208,6 +210,7 @@ def _classify(column: Any, values: Sequence[Any]) -> ColumnFinding:
         if not any(recogniser.matches(t) for t in texts[:_PROBE]):
             continue
         matched = sum(1 for t in texts if recogniser.matches(t))
+        finding.matches[recogniser.name] = matched
         share = matched / len(texts)
         named = hint is recogniser
         if recogniser.weak:

@@ -6,6 +6,7 @@ Ids are stable: a rule that is removed leaves its id unused forever.
 from personvern.check.rules import (  # noqa: F401
     basis,
     cookies,
+    data,
     marketing,
     notes,
     notice,

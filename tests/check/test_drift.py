@@ -1,0 +1,147 @@
+"""`personvern check --datasets`: the data map against the live database. Each test changes
+the demo service the way a developer's migration would, and expects the finding a privacy
+owner needs, at the manifest's line, with check's own ids and formats."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from stdnum.no import fodselsnummer
+
+from cli_inprocess import run_personvern
+from personvern.demo.init import init_demo
+
+NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("drift-demo")
+    init_demo(directory, 40, now=NOW)
+    return directory
+
+
+@pytest.fixture
+def demo(template: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo, its manifest pointing at the copy's service.db."""
+    for name in ("service.db", "personvern.yaml"):
+        shutil.copy(template / name, tmp_path / name)
+    manifest = tmp_path / "personvern.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        str(template / "service.db"), str(tmp_path / "service.db")), encoding="utf-8")
+    return tmp_path
+
+
+def check(demo: Path, *extra: str) -> tuple[int, list[dict[str, object]]]:
+    done = run_personvern("check", str(demo / "personvern.yaml"), "--datasets",
+                          "--format", "json", *extra)
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, [f for f in json.loads(done.stdout)
+                             if str(f["rule"]) >= "PV080" and str(f["rule"]) <= "PV085"]
+
+
+def line_of(demo: Path, text: str) -> int:
+    lines = (demo / "personvern.yaml").read_text(encoding="utf-8").splitlines()
+    return next(n for n, line in enumerate(lines, 1) if text in line)
+
+
+def service(demo: Path, *sql: str) -> None:
+    with sqlite3.connect(demo / "service.db") as conn:
+        for statement in sql:
+            conn.execute(statement)
+
+
+def test_the_demo_map_matches_its_database(demo: Path) -> None:
+    code, found = check(demo)
+    assert found == [] and code == 0
+
+
+def test_plain_check_reads_no_database(demo: Path) -> None:
+    (demo / "service.db").unlink()
+    done = run_personvern("check", str(demo / "personvern.yaml"), "--format", "json")
+    assert done.returncode == 0
+    assert not [f for f in json.loads(done.stdout) if str(f["rule"]).startswith("PV08")]
+
+
+def test_a_renamed_column_is_an_error_at_its_line_and_its_new_name_is_undeclared(
+        demo: Path) -> None:
+    service(demo, "ALTER TABLE users RENAME COLUMN phone TO mobile")
+    code, found = check(demo)
+    assert code == 1
+    [missing] = [f for f in found if f["rule"] == "PV081"]
+    assert missing["severity"] == "error"
+    assert missing["line"] == line_of(demo, "{name: phone,")
+    assert "app.users has no column 'phone'" in str(missing["message"])
+    [undeclared] = [f for f in found if f["rule"] == "PV082"]
+    assert "app.users.mobile holds personal data the map does not declare: phone number" \
+        in str(undeclared["message"])
+
+
+def test_a_dropped_table_is_an_error(demo: Path) -> None:
+    service(demo, "ALTER TABLE marketing_list RENAME TO newsletter_signups")
+    code, found = check(demo)
+    assert code == 1
+    [gone] = [f for f in found if f["rule"] == "PV080"]
+    assert gone["line"] == line_of(demo, "- name: marketing_list")
+    assert any(f["rule"] == "PV082" and "newsletter_signups.email" in str(f["message"])
+               for f in found)
+
+
+def test_national_identity_numbers_nobody_declared_are_an_error(demo: Path) -> None:
+    numbers = []
+    n = 0
+    while len(numbers) < 30:
+        n += 1
+        base = f"{n % 28 + 1:02d}0{n % 9 + 1}90{100 + n:03d}"
+        first = fodselsnummer.calc_check_digit1(base)
+        candidate = base + first + fodselsnummer.calc_check_digit2(base + first)
+        if len(candidate) == 11 and fodselsnummer.is_valid(candidate):
+            numbers.append(candidate)
+    service(demo, "CREATE TABLE kyc (id INTEGER PRIMARY KEY, ref TEXT)",
+            *[f"INSERT INTO kyc (ref) VALUES ('{v}')" for v in numbers])
+    code, found = check(demo)
+    assert code == 1
+    [hit] = [f for f in found if f["rule"] == "PV084"]
+    assert "app.kyc.ref holds fødselsnummer or D-nummers" in str(hit["message"])
+    assert "personopplysningsloven § 12" in str(hit["source"])
+
+
+def test_a_declared_category_the_values_do_not_show_is_a_warning(demo: Path) -> None:
+    manifest = demo / "personvern.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("{name: ip, categories: [user.device.ip_address]}",
+                                     "{name: ip, categories: [user.contact.email]}"),
+                        encoding="utf-8")
+    code, found = check(demo)
+    [hit] = [f for f in found if f["rule"] == "PV083"]
+    assert hit["severity"] == "warning" and code == 0
+    assert "app.login_events.ip is declared user.contact.email, but none of the sampled " \
+           "values is one (e-mail address); they match: IP address" in str(hit["message"])
+
+
+def test_a_dataset_that_cannot_be_read_is_an_error_and_the_others_are_still_read(
+        demo: Path) -> None:
+    manifest = demo / "personvern.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("datasets:\n", "datasets:\n  - id: crm\n"
+                                     "    url_env: CRM_DATABASE_URL\n", 1), encoding="utf-8")
+    service(demo, "ALTER TABLE users RENAME COLUMN phone TO mobile")
+    code, found = check(demo)
+    assert code == 1
+    [down] = [f for f in found if f["rule"] == "PV085"]
+    assert "CRM_DATABASE_URL is not set" in str(down["message"])
+    assert any(f["rule"] == "PV081" for f in found)  # the app dataset was still read
+
+
+def test_the_text_format_reads_like_every_other_finding(demo: Path) -> None:
+    service(demo, "ALTER TABLE users RENAME COLUMN phone TO mobile")
+    done = run_personvern("check", str(demo / "personvern.yaml"), "--datasets")
+    assert done.returncode == 1
+    line = line_of(demo, "{name: phone,")
+    assert f"personvern.yaml:{line}:" in done.stdout
+    assert "error PV081 app.users has no column 'phone'" in done.stdout
