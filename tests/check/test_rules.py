@@ -194,6 +194,11 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
         "id": "paid", "trigger": "payment_settled", "duration": "0 days",
         "plus_withdrawal_period": True}) or add_purpose(
         d, categories=["user.payment"], retention="paid"), "retention[1].trigger"),
+    # The mapped table holds behaviour only: nothing of the purpose's name and e-mail.
+    ("PV086", lambda d: d["datasets"][0]["tables"][0].update(columns=[
+        {"name": "id", "identity": "user_id", "erase": "keep"},
+        {"name": "seen_at", "categories": ["user.behavior"]}]) or d, "retention[0]"),
+    ("PV087", lambda d: d.pop("datasets") and d, "purposes"),
 ]
 
 

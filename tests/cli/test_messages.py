@@ -20,4 +20,4 @@ def test_count_takes_the_number_of_its_noun() -> None:
 def test_check_summary_says_1_note() -> None:
     out = run_personvern("check", str(ROOT / "examples" / "lillemini.yaml"))
     assert out.returncode == 1
-    assert out.stdout.splitlines()[-1].endswith(": 33 errors, 13 warnings, 1 note")
+    assert out.stdout.splitlines()[-1].endswith(": 33 errors, 16 warnings, 1 note")

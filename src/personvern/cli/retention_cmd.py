@@ -35,8 +35,12 @@ def _lines(data: dict[str, Any], verb: str) -> list[str]:
                 else ""
             lines.append(f"  {t['dataset']}.{t['table']}: {t['action']}: {t['rows']:,}"
                          f"{examples} (date from {t['date_from']}){extra}")
+    unmapped = data.get("unmapped") or []
     if not data["rules"]:
-        lines.append("nothing is due")
+        # Never a bare "nothing is due" where rules reach no data: that would claim
+        # a deletion was checked that nobody can check.
+        lines.append("nothing is due in the mapped data" if unmapped or data["undated"]
+                     else "nothing is due")
     lines += vacuum_lines(data.get("left_until_vacuum") or {})
     if data["notices"]:
         lines.append(f"{count(data['notices'], 'notice')} before deletion "
@@ -44,6 +48,8 @@ def _lines(data: dict[str, Any], verb: str) -> list[str]:
     for u in data["undated"]:
         lines.append(f"not enforced: {u['dataset']}.{u['table']} under rule {u['rule']} "
                      f"(purpose {u['purpose']}): {u['why']}")
+    for u in unmapped:
+        lines.append(f"not enforced: rule {u['rule']} reaches no data: {u['why']}")
     return lines
 
 

@@ -53,6 +53,7 @@ class Executor:
     def run(self) -> Report:
         """Open the sweep, run every step, queue the notices, release holds, close it."""
         self.report.undated += self.due.undated()
+        self.report.unmapped += self.due.res.unmapped()
         self._begin()
         for rule, by_column, by_engine in self.due.steps():
             for tr in by_column:

@@ -52,6 +52,7 @@ class Report:
     steps: list[StepResult] = field(default_factory=list)
     notices: int = 0
     undated: list[dict[str, str]] = field(default_factory=list)
+    unmapped: list[dict[str, object]] = field(default_factory=list)
     resumed_batches: int = 0
     sweep_id: int | None = None
     # PostgreSQL datasets: tables whose erased rows stay in the files until VACUUM FULL.
@@ -69,6 +70,7 @@ class Report:
                           "tables": steps})
         return {"now": self.now.isoformat(), "dry_run": self.dry_run, "sweep": self.sweep_id,
                 "rules": rules, "notices": self.notices, "undated": self.undated,
+                "unmapped": self.unmapped,
                 "resumed_batches": self.resumed_batches,
                 "left_until_vacuum": self.left_until_vacuum}
 

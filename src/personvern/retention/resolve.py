@@ -91,6 +91,25 @@ class Resolution:
                 if any(h.rule.id == rule.id for h in tr.holdings):
                     yield rule, tr
 
+    def unmapped(self) -> list[dict[str, object]]:
+        """Rules of the manifest that reach no mapped table at all: their promise is not
+        enforced by the engine, which must say so rather than find "nothing due"."""
+        reached = {h.rule.id for tr in self.tables for h in tr.holdings}
+        reached |= {rid for tr in self.tables for _, rid, _ in tr.undated}
+        out: list[dict[str, object]] = []
+        for rule in self.manifest.retention:
+            if rule.id in reached:
+                continue
+            purposes = [p.id for p in self.manifest.purposes if rule.id in p.retention]
+            if not self.datasets:
+                why = ("the manifest maps no dataset, so nothing it governs is within the "
+                       "engine's reach; map the service's tables under datasets:")
+            else:
+                why = ("no mapped table holds a column of its purposes' categories"
+                       + (f" ({', '.join(purposes)})" if purposes else " (no purpose uses it)"))
+            out.append({"rule": rule.id, "purposes": purposes, "why": why})
+        return out
+
     def purposes_of(self, rule_id: str) -> list[str]:
         """Purposes that list ``rule_id`` (or the hold pseudo-purpose)."""
         ids = [p.id for p in self.manifest.purposes if rule_id in p.retention]

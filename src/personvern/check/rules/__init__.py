@@ -11,6 +11,7 @@ from personvern.check.rules import (  # noqa: F401
     notes,
     notice,
     practice,
+    reach,
     records,
     retention,
     rights,

@@ -1,0 +1,47 @@
+"""Promises the engine cannot keep because no mapped data is within its reach: storage
+limitation (GDPR Art. 5(1)(e)) and the rights of Art. 15-18 are enforced only where the
+data map leads. The engine says so instead of finding "nothing due"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from personvern.check.registry import Hit, Severity, rule
+from personvern.law import Jurisdiction
+from personvern.manifest.model import Manifest
+from personvern.retention.resolve import overlaps
+
+
+@rule("PV086", "retention-reaches-no-data", Severity.WARNING,
+      "A retention rule reaches no mapped data", "GDPR Art. 5(1)(e), Art. 13(2)(a)")
+def retention_reaches_no_data(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """The policy publishes the period, but no mapped table holds data of the purposes
+    that use the rule (or names it as its hold), so the engine's sweep never acts on it:
+    `retention plan` and `run` report it as not enforced. Map the tables, or enforce the
+    period in the service and say so in a `note:`."""
+    tables = [t for ds in m.datasets if ds.kind == "sql" for t in ds.tables]
+    for i, r in enumerate(m.retention):
+        purposes = [p for p in m.purposes if r.id in p.retention]
+        held = any(t.hold == r.id or any(c.hold == r.id for c in t.columns) for t in tables)
+        reached = held or any(overlaps([c for col in t.columns for c in col.categories], p)
+                              for t in tables for p in purposes)
+        if not reached:
+            where = ("no database table is mapped (the sweep acts on mapped tables only)"
+                     if not tables else
+                     "no mapped table holds data of " + (
+                         ", ".join(f"'{p.id}'" for p in purposes) or "any purpose"))
+            yield ("retention", i), (f"retention rule {r.id!r} is published but enforced "
+                                     f"nowhere: {where}")
+
+
+@rule("PV087", "requests-reach-no-data", Severity.WARNING,
+      "Requests reach only the engine's own records", "GDPR Art. 15-18, Art. 12(2)")
+def requests_reach_no_data(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Without a mapped dataset (a database, an HTTP callback or a manual task) an access
+    request exports, and an erasure deletes, only what the engine itself holds (consents,
+    requests): the service's own copy of the person is untouched. The request's answer
+    says so; this finding says it before anyone asks."""
+    if not m.datasets:
+        yield ("purposes",), ("no dataset is mapped: access, erasure, rectification and "
+                              "restriction reach only the engine's own records, not the "
+                              "service's data")
