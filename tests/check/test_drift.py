@@ -5,7 +5,6 @@ owner needs, at the manifest's line, with check's own ids and formats."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from stdnum.no import fodselsnummer
 
 from cli_inprocess import run_personvern
+from faults.support import copy_demo
 from personvern.demo.init import init_demo
 
 NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)
@@ -29,12 +29,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def demo(template: Path, tmp_path: Path) -> Path:
     """A private copy of the demo, its manifest pointing at the copy's service.db."""
-    for name in ("service.db", "personvern.yaml"):
-        shutil.copy(template / name, tmp_path / name)
-    manifest = tmp_path / "personvern.yaml"
-    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
-        str(template / "service.db"), str(tmp_path / "service.db")), encoding="utf-8")
-    return tmp_path
+    return copy_demo(template, tmp_path)
 
 
 def check(demo: Path, *extra: str) -> tuple[int, list[dict[str, object]]]:

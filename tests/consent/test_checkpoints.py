@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from consent.support import newsletter_context
 from personvern.audit import GENESIS_HASH
 from personvern.consent.events import EventType
 from personvern.consent.ledger import (
@@ -31,23 +32,13 @@ from personvern.crypto.keyring import Keyring, default_keyring
 from personvern.crypto.master import MasterKey
 from personvern.crypto.tables import ChainCheckpoint
 from personvern.errors import Conflict, InvalidInput
-from personvern.manifest.loader import parse_manifest
-from personvern.runtime import EngineSources
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
-MANIFEST = """
-personvern: 1
-service: {name: Test}
-controller: {name: Test AS, orgnr: "923641645", email: a@b.no}
-purposes:
-  - {id: newsletter, name: Nyhetsbrev, legal_basis: consent, categories: [user.contact.email],
-     marketing: {channels: [email]}}
-"""
 
 
 @pytest.fixture
 def ctx() -> ConsentContext:
-    return ConsentContext.of(parse_manifest(MANIFEST).manifest, "a" * 64, EngineSources())
+    return newsletter_context()
 
 
 def append(engine: Engine, ctx: ConsentContext, days: range, *, evidence: bool = True) -> None:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from consent.support import newsletter_context
 from personvern.consent.events import EventType
 from personvern.consent.group import GroupCommit
 from personvern.consent.ledger import verify_ledger
@@ -18,25 +19,15 @@ from personvern.consent.service import ConsentContext, record_event
 from personvern.consent.subjects import create_subject
 from personvern.consent.tables import LedgerEvent, LedgerEvidence
 from personvern.errors import NotFound
-from personvern.manifest.loader import parse_manifest
-from personvern.runtime import EngineSources
 from personvern.storage.session import make_sessionmaker
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
-MANIFEST = """
-personvern: 1
-service: {name: Test}
-controller: {name: Test AS, orgnr: "923641645", email: a@b.no}
-purposes:
-  - {id: newsletter, name: Nyhetsbrev, legal_basis: consent, categories: [user.contact.email],
-     marketing: {channels: [email]}}
-"""
 WAIT = 30  # seconds: a bound on every wait, so a deadlock fails the test instead of hanging
 
 
 @pytest.fixture
 def ctx() -> ConsentContext:
-    return ConsentContext.of(parse_manifest(MANIFEST).manifest, "a" * 64, EngineSources())
+    return newsletter_context()
 
 
 def people(engine: Engine, n: int) -> list[str]:
