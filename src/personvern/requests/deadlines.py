@@ -13,7 +13,6 @@ days; the jurisdiction says which weekdays each covers and which days are holida
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -21,14 +20,12 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 
 from personvern.law import Jurisdiction
+from personvern.law.holidays import public_holidays
 from personvern.manifest.model import ResponseDeadline
 
 
-@functools.lru_cache(maxsize=64)
 def _holidays(calendar: str, year: int) -> frozenset[date]:
-    import holidays
-
-    return frozenset(holidays.country_holidays(calendar, years=year))
+    return public_holidays(calendar, year)
 
 
 def is_working_day(day: date, calendar: str) -> bool:
