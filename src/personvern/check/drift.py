@@ -98,8 +98,8 @@ def _columns(ds: Dataset, at: Loc, table: Table, seen: TableFinding
             kind = _PROVABLE.get(category)
             if kind and column.non_null and not column.matches.get(kind):
                 yield "PV083", (*at, "columns", k, "categories"), (
-                    f"{ds.id}.{table.name}.{name} is declared {category}, but none of the "
-                    f"sampled values is one ({kind}){_seen(column)}")
+                    f"{ds.id}.{table.name}.{name} is declared {category} ({kind}), but "
+                    f"{column.tried(kind)}{_seen(column)}")
         if column.kind in _IDENTIFIERS and column.proposed and \
                 _IDENTIFIERS[column.kind] not in mine.categories:
             yield "PV084", (*at, "columns", k, "categories"), (

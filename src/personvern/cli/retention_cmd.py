@@ -35,7 +35,7 @@ def _lines(data: dict[str, Any], verb: str) -> list[str]:
                 else ""
             lines.append(f"  {t['dataset']}.{t['table']}: {t['action']}: {t['rows']:,}"
                          f"{examples} (date from {t['date_from']}){extra}")
-    unmapped = data.get("unmapped") or []
+    unmapped = data["unmapped"]
     if not data["rules"]:
         # Never a bare "nothing is due" where rules reach no data: that would claim
         # a deletion was checked that nobody can check.

@@ -67,8 +67,16 @@ class ColumnFinding:
     note: str = ""
     in_text: list[str] = field(default_factory=list)
     is_date: bool = False
-    # Sampled values each kind matched (kinds none of the first values matched: absent).
+    # Per kind tried: how many sampled values matched, and how many were tried (a kind none
+    # of the first _PROBE values matches is not tried further).
     matches: dict[str, int] = field(default_factory=dict)
+    checked: dict[str, int] = field(default_factory=dict)
+
+    def tried(self, kind: str) -> str:
+        """How ``kind`` fared, in words true to what was tried."""
+        n, of = self.matches.get(kind, 0), self.checked.get(kind, 0)
+        return f"{n} of {of} sampled values tried" if n else \
+            f"none of the {of} sampled values tried is one"
 
     @property
     def proposed(self) -> bool:
@@ -208,9 +216,12 @@ def _classify(column: Any, values: Sequence[Any]) -> ColumnFinding:
             continue  # long text alone says nothing; it needs its name to say so too
         # A kind none of the first values matches cannot reach CONFIDENT: skip the rest.
         if not any(recogniser.matches(t) for t in texts[:_PROBE]):
+            finding.matches[recogniser.name] = 0
+            finding.checked[recogniser.name] = len(texts[:_PROBE])
             continue
         matched = sum(1 for t in texts if recogniser.matches(t))
         finding.matches[recogniser.name] = matched
+        finding.checked[recogniser.name] = len(texts)
         share = matched / len(texts)
         named = hint is recogniser
         if recogniser.weak:
@@ -232,12 +243,12 @@ def _classify(column: Any, values: Sequence[Any]) -> ColumnFinding:
         finding.kind, finding.category = hint.name, hint.category
         finding.confidence = 0.1 if texts else 0.3
     if hint is not None and finding.kind in (None, hint.name) and not finding.matched:
-        finding.note = (f"the name {column.name!r} suggests {hint.name}, but none of "
-                        f"{len(texts)} sampled values is one" if texts else
+        finding.note = (f"the name {column.name!r} suggests {hint.name}, but "
+                        f"{finding.tried(hint.name)}" if texts else
                         f"the name {column.name!r} suggests {hint.name}; no value to check")
     elif hint is not None and finding.kind != hint.name:  # named one thing, holds another
-        finding.note += (f"; the name {column.name!r} suggests {hint.name}, but none of "
-                         f"{len(texts)} sampled values is one")
+        finding.note += (f"; the name {column.name!r} suggests {hint.name}: "
+                         f"{finding.tried(hint.name)}")
     if finding.kind is None or finding.kind == "free text":
         inside = {r.name for t in texts[:200] for r in found_in_text(t)}
         finding.in_text = sorted(inside)

@@ -30,8 +30,9 @@ def retention_reaches_no_data(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
                      if not tables else
                      "no mapped table holds data of " + (
                          ", ".join(f"'{p.id}'" for p in purposes) or "any purpose"))
-            yield ("retention", i), (f"retention rule {r.id!r} is published but enforced "
-                                     f"nowhere: {where}")
+            # What Personvern can say: the service may keep the period by its own code.
+            yield ("retention", i), (f"retention rule {r.id!r} is published but Personvern "
+                                     f"enforces it nowhere: {where}")
 
 
 @rule("PV087", "requests-reach-no-data", Severity.WARNING,
