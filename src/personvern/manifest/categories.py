@@ -7,6 +7,7 @@ in ``categories``. ``special`` marks GDPR Art. 9 categories; ``financial`` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 DPV_PD = "https://w3id.org/dpv/pd#"
@@ -115,3 +116,10 @@ _ALL = [
 ]
 
 BUILTIN_CATEGORIES: dict[str, BuiltinCategory] = {c.key: c for c in _ALL}
+
+
+def categories_meet(ours: Sequence[str], theirs: Sequence[str]) -> bool:
+    """Whether two lists of category keys share data: the same key, or one a parent of the
+    other (``user.contact`` covers ``user.contact.email``)."""
+    return any(a == b or a.startswith(b + ".") or b.startswith(a + ".")
+               for a in ours for b in theirs)

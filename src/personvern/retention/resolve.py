@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Boolean, Date, DateTime
 
 from personvern.errors import ManifestError, Problem
+from personvern.manifest.categories import categories_meet
 from personvern.manifest.loader import LoadedManifest, format_path
 from personvern.manifest.model import Manifest, Purpose, RetentionRule
 from personvern.requests.datamap import Edge, SqlDataset
@@ -119,11 +120,7 @@ class Resolution:
 def overlaps(column_categories: Sequence[str], purpose: Purpose) -> bool:
     """Whether a column's categories meet the purpose's (a parent category covers its
     children: ``user.contact`` covers ``user.contact.email``)."""
-    for c in column_categories:
-        for p in purpose.categories:
-            if c == p or c.startswith(p + ".") or p.startswith(c + "."):
-                return True
-    return False
+    return categories_meet(column_categories, purpose.categories)
 
 
 def _find_dating(ds: SqlDataset, table: str, trigger: str) -> Dating | None:

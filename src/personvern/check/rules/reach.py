@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 from personvern.check.registry import Hit, Severity, rule
 from personvern.law import Jurisdiction
+from personvern.manifest.categories import categories_meet
 from personvern.manifest.model import Manifest
-from personvern.retention.resolve import overlaps
 
 
 @rule("PV086", "retention-reaches-no-data", Severity.WARNING,
@@ -23,8 +23,9 @@ def retention_reaches_no_data(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     for i, r in enumerate(m.retention):
         purposes = [p for p in m.purposes if r.id in p.retention]
         held = any(t.hold == r.id or any(c.hold == r.id for c in t.columns) for t in tables)
-        reached = held or any(overlaps([c for col in t.columns for c in col.categories], p)
-                              for t in tables for p in purposes)
+        reached = held or any(
+            categories_meet([c for col in t.columns for c in col.categories], p.categories)
+            for t in tables for p in purposes)
         if not reached:
             where = ("no database table is mapped (the sweep acts on mapped tables only)"
                      if not tables else
