@@ -267,6 +267,7 @@ def concurrent_appends(url: str, ids: list[str], per_client: int,
     return figures
 
 
+@contextmanager
 def postgres_people(count: int) -> Iterator[tuple[str, list[str]]]:
     """A migrated database with ``count`` subjects on a throwaway PostgreSQL cluster that
     flushes every commit (fsync and synchronous_commit on, as in production)."""
@@ -464,7 +465,7 @@ def main() -> None:
         per_client = max(10, append_count // 20)
         together = concurrent_appends(url, ids, per_client)
     log("concurrent appends on PostgreSQL, alone and grouped")
-    with contextmanager(postgres_people)(2 * 41 * per_client) as (pg_url, pg_ids):
+    with postgres_people(2 * 41 * per_client) as (pg_url, pg_ids):
         on_pg = concurrent_appends(pg_url, pg_ids, per_client)
     ours, bare = net["ours"], net["bare"]
     clients = {name: {kind: (percentile(ms, 50), percentile(ms, 95))
