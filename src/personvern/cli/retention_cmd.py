@@ -50,6 +50,30 @@ def _lines(data: dict[str, Any], verb: str) -> list[str]:
                      f"(purpose {u['purpose']}): {u['why']}")
     for u in unmapped:
         lines.append(f"not enforced: rule {u['rule']} reaches no data: {u['why']}")
+    lines += stranger_lines(data.get("strangers") or [])
+    return lines
+
+
+def stranger_lines(strangers: list[dict[str, Any]]) -> list[str]:
+    """Loud lines for rows the engine's records cannot date: unknown people, no consent."""
+    lines = []
+    for u in strangers:
+        where = f"{u['dataset']}.{u['table']}"
+        if u["rows"]:
+            rules = ", ".join(u["rules"])
+            examples = ", ".join(map(str, u["examples"]))
+            lines.append(
+                f"not enforced: {where}: {count(u['rows'], 'row')} "
+                f"{'holds' if u['rows'] == 1 else 'hold'} an identity "
+                f"({', '.join(u['columns'])}) of nobody the engine knows, so no consent, "
+                f"withdrawal, objection or activity of theirs can end them under rule "
+                f"{rules} (e.g. keys {examples}); register them: personvern subject sync")
+        for c in u["no_consent"]:
+            lines.append(
+                f"not enforced: {where} under rule {c['rule']}: "
+                f"{count(c['people'], 'person', 'people')} with no consent on record for "
+                f"purpose {c['purpose']} (GDPR Art. 7(1)), so no withdrawal or expiry can "
+                "end it; record the consent they gave, or erase what rests on none")
     return lines
 
 

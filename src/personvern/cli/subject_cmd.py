@@ -122,3 +122,48 @@ def activity(
         found = get_subject(s, subject)
         last = record_activity(s, found, rt.clock())
     emit({"id": found.id, "last_activity": last}, as_json, [f"last activity {last.isoformat()}"])
+
+
+@app.command("sync")
+def sync(
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Only count the people the engine does not know.")] = False,
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Register every person the mapped datasets hold whom the engine does not know yet.
+
+    An address on a newsletter list, a phone number on an order: each is a person with
+    rights, whether or not they have an account. Once registered, their consent,
+    withdrawal and activity decide retention as for anyone, and requests reach them.
+    Identities that cannot be read as one (not an e-mail address, say) are counted and
+    left alone; identities two people partly share are never merged.
+    """
+    from personvern.requests.datamap import open_datasets
+    from personvern.requests.found import register_strangers
+    from personvern.wording import count
+
+    with runtime(manifest, db, now) as rt:
+        datasets = open_datasets(rt.loaded.manifest)
+        try:
+            with rt.transaction() as s:
+                result = register_strangers(s, rt.clock, datasets, dry_run=dry_run)
+        finally:
+            for ds in datasets:
+                ds.engine.dispose()
+    data = result.as_dict()
+    verb = "would register" if dry_run else "registered"
+    lines = [f"{verb} {count(sum(t.rows for t in result.tables), 'row')} of people the "
+             "engine did not know" if dry_run else
+             f"registered {count(result.registered, 'person', 'people')} the engine did not know"]
+    for t in result.tables:
+        extra = f"; {count(t.unreadable, 'value')} not readable as an identity" \
+            if t.unreadable else ""
+        lines.append(f"  {t.dataset}.{t.table} ({', '.join(t.columns)}): "
+                     f"{count(t.rows, 'row')} of unknown people{extra}")
+    if result.conflicts:
+        lines.append(f"{count(result.conflicts, 'row')} left alone: their identities belong "
+                     "to different people; look at them by hand")
+    if not result.tables:
+        lines.append("no mapped table has an identity column")
+    emit(data, as_json, lines)

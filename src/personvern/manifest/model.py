@@ -487,6 +487,12 @@ class Table(Strict):
         None, description="a boolean column: true keeps the row past a rule whose condition "
                           "lets the person ask to keep it (requested_by_subject)",
     )
+    purposes: list[Id] | None = Field(
+        None, description="the purposes whose data this table holds, when fewer than the "
+                          "categories say (a newsletter list holds an e-mail address for the "
+                          "newsletter, not for the account); default: every purpose using "
+                          "one of its columns' categories",
+    )
 
 
 class Dataset(Strict):

@@ -96,7 +96,8 @@ def _unknown_references(m: Manifest) -> Iterator[tuple[Loc, str]]:
     if guardian is not None and guardian not in subjects:
         yield ("children", "guardian_subject"), _unknown("subject", guardian, subjects)
     for d, ds in enumerate(m.datasets):
-        yield from _dataset_problems(("datasets", d), ds, retention, recipients)
+        yield from _dataset_problems(("datasets", d), ds, retention, recipients,
+                                     [p.id for p in m.purposes])
         for t, table in enumerate(ds.tables):
             for c, col in enumerate(table.columns):
                 yield from check_categories(
@@ -105,7 +106,8 @@ def _unknown_references(m: Manifest) -> Iterator[tuple[Loc, str]]:
 
 
 def _dataset_problems(
-    loc: Loc, ds: Any, retention: Sequence[str], recipients: Sequence[str]
+    loc: Loc, ds: Any, retention: Sequence[str], recipients: Sequence[str],
+    purposes: Sequence[str],
 ) -> Iterator[tuple[Loc, str]]:
     """A dataset's own consistency: its kind's fields, table names, references, holds."""
     if ds.kind == "http" and not ds.callback:
@@ -119,6 +121,9 @@ def _dataset_problems(
         tloc = (*loc, "tables", t)
         if table.hold is not None and table.hold not in retention:
             yield (*tloc, "hold"), _unknown("retention rule", table.hold, retention)
+        for j, pid in enumerate(table.purposes or ()):
+            if pid not in purposes:
+                yield (*tloc, "purposes", j), _unknown("purpose", pid, purposes)
         for c, col in enumerate(table.columns):
             if col.hold is not None and col.hold not in retention:
                 yield (*tloc, "columns", c, "hold"), _unknown("retention rule", col.hold, retention)

@@ -30,12 +30,14 @@ from personvern.audit import append_audit, require_reason
 from personvern.clock import Clock
 from personvern.consent.service import ConsentContext, decisions_for
 from personvern.consent.subjects import (
+    create_subject,
     find_subject,
     get_subject,
     guardians_of,
     identities_of,
     is_admin_for,
     new_id,
+    normalise,
 )
 from personvern.consent.tables import Subject
 from personvern.contact import normalise_email
@@ -56,6 +58,7 @@ from personvern.requests.callbacks import CallbackFailed
 from personvern.requests.callbacks import call as call_app
 from personvern.requests.datamap import open_datasets
 from personvern.requests.deadlines import deadlines, receipt_date
+from personvern.requests.found import locate
 from personvern.requests.tables import Request, RequestEvent
 from personvern.requests.verification import MESSAGES, Issued, Outcome, check, issue
 from personvern.rights.acting import Act, Relation, consent_age, require_standing
@@ -192,7 +195,7 @@ def open_request(
         raise InvalidInput(f"unknown opener {by.kind!r}; use one of {', '.join(OPENERS)}")
     if channel not in CHANNELS:
         raise InvalidInput(f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
-    target = _resolve_subject(session, subject, email)
+    target = _resolve_subject(session, ctx, subject, email)
     actor_subject = _check_opener(session, ctx, target, by)
     checked = _check_details(session, ctx, type, target, details or {})
     now = ctx.clock()
@@ -229,10 +232,20 @@ def open_request(
     return Opened(req, mask_email(to), issued)
 
 
-def _resolve_subject(session: Session, subject: str | None, email: str | None) -> Subject:
+def _resolve_subject(session: Session, ctx: Context, subject: str | None,
+                     email: str | None) -> Subject:
     if subject is None and email is None:
         raise InvalidInput("name the subject: give --subject or --email")
-    target = get_subject(session, subject) if subject is not None else None
+    target = None
+    if subject is not None:
+        try:
+            target = get_subject(session, subject)
+        except UnknownSubject:
+            kind = "email" if "@" in subject else "phone" if subject.strip().startswith("+") \
+                else None
+            target = _found_person(session, ctx, kind, subject) if kind else None
+            if target is None:
+                raise
     if email is None:
         assert target is not None
         return target
@@ -241,12 +254,36 @@ def _resolve_subject(session: Session, subject: str | None, email: str | None) -
     if owner is not None and owner.erased_at is not None:
         owner = None
     if target is None:
+        owner = owner or _found_person(session, ctx, "email", email)
         if owner is None:
-            raise UnknownSubject(f"no subject with the e-mail address {email!r}")
+            raise UnknownSubject(f"no subject with the e-mail address {email!r}, and no "
+                                 "mapped dataset holds it")
         return owner
     if owner is None or owner.id != target.id:
         raise InvalidInput(f"the e-mail address {email!r} does not belong to subject {target.id}")
     return target
+
+
+def _found_person(session: Session, ctx: Context, kind: str, value: str) -> Subject | None:
+    """A person the engine does not know yet whom a mapped dataset holds (a newsletter
+    address, say): registered now, since their rights do not depend on an account
+    (GDPR Art. 4(1), 15-17); None when no dataset holds the identity."""
+    if not any(ds.kind == "sql" for ds in ctx.manifest.datasets):
+        return None
+    normal = normalise(kind, value)
+    datasets = open_datasets(ctx.manifest)
+    try:
+        places = locate(datasets, kind, normal)
+    finally:
+        for ds in datasets:
+            ds.engine.dispose()
+    if not places:
+        return None
+    person, _ = create_subject(session, ctx.clock, {kind: normal})
+    # Where they were found, never the identity itself: the audit trail outlives erasure.
+    append_audit(session, ctx.clock, "requests", "subject.found_in_dataset",
+                 f"subject:{person.id}", {"kind": kind, "places": places})
+    return person
 
 
 def _check_opener(session: Session, ctx: Context, target: Subject, by: Requester) -> Subject | None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from personvern.law import Jurisdiction
 from personvern.manifest.model import RetentionRule
 from personvern.requests.datamap import SqlDataset
+from personvern.requests.found import strangers
 from personvern.retention import clauses, people
 from personvern.retention.resolve import HOLD, Holding, Resolution, TableRules
 from personvern.storage.engine import storage_errors
@@ -64,6 +65,54 @@ class Due:
         """Purposes whose rule cannot be dated for a table: not enforced, with why."""
         return [{"dataset": tr.dataset, "table": tr.table, "purpose": pid, "rule": rid,
                  "why": why} for tr in self.res.tables for pid, rid, why in tr.undated]
+
+    def strangers(self) -> list[dict[str, object]]:
+        """What rules dated by the engine's records cannot reach, table by table: rows
+        whose people the engine does not know (no consent, withdrawal, objection or
+        activity of theirs is on record), and, for consent rules, known people with no
+        consent on record at all (GDPR Art. 7(1): consent must be shown to be given)."""
+        out: list[dict[str, object]] = []
+        for tr in self.res.tables:
+            rules = list(dict.fromkeys(h.rule.id for h in tr.holdings
+                                       if h.dating.kind == "engine"))
+            if not rules:
+                continue
+            ds = self.res.datasets[tr.dataset]
+            spec = ds.mapped[tr.table]
+            pending = None
+            if spec.erase not in ("delete_row", "keep"):
+                # A row an erasure masked keeps its key, whose person is gone: not a stranger.
+                _, pending = clauses.erase_values(ds, spec, spec.erase)
+            with self.engine() as s:
+                found = strangers(s, ds, tr.table, where=pending)
+                if found is None:
+                    continue
+                unconsented = self._unconsented(s, tr, found.owners)
+            if found.rows or unconsented:
+                out.append({"dataset": tr.dataset, "table": tr.table, "rules": rules,
+                            "columns": found.columns, "rows": found.rows,
+                            "examples": found.examples, "no_consent": unconsented})
+        return out
+
+    def _unconsented(self, s: Session, tr: TableRules, owners: set[str]
+                     ) -> list[dict[str, object]]:
+        """Per consent rule of the table, how many of its known people have no consent
+        event at all for the rule's consent purposes."""
+        out: list[dict[str, object]] = []
+        for h in tr.holdings:
+            purpose = next((p for p in self.res.manifest.purposes if p.id == h.purpose), None)
+            if h.rule.trigger != "consent_withdrawn" or purpose is None \
+                    or purpose.legal_basis != "consent" or not owners:
+                continue
+            if not all(p.legal_basis == "consent" for p in self.res.manifest.purposes
+                       if p.id in tr.purposes()):
+                # Another basis holds the rows too (an account's e-mail): a missing
+                # newsletter consent says nothing about whether they may be kept.
+                continue
+            without = people.without_consent(s, sorted(owners), h.purpose)
+            if without:
+                out.append({"rule": h.rule.id, "purpose": h.purpose, "people": without})
+        return out
 
     # ---- steps dated by a column ------------------------------------------------------
 

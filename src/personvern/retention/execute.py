@@ -54,6 +54,8 @@ class Executor:
         """Open the sweep, run every step, queue the notices, release holds, close it."""
         self.report.undated += self.due.undated()
         self.report.unmapped += self.due.res.unmapped()
+        # Before the steps: what the sweep cannot reach as it finds the data.
+        self.report.strangers = self.due.strangers()
         self._begin()
         for rule, by_column, by_engine in self.due.steps():
             for tr in by_column:

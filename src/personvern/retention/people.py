@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, delete, func, select, text, tuple_
+from sqlalchemy import Table, and_, delete, func, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from personvern.consent.decide import add_duration
@@ -55,9 +55,15 @@ def page_fired(session: Session, manifest: Manifest, rule: RetentionRule,
     # Consent withdrawn or objection raised: candidates have such an event; the latest
     # events decide (a consent given again after a withdrawal keeps the data).
     kinds = _ENDED_CONSENT if rule.trigger == "consent_withdrawn" else {"objection_raised"}
+    ended = and_(L.c.purpose.in_(purposes), L.c.type.in_(kinds))
+    lapsing = _expiring(manifest, purposes) if rule.trigger == "consent_withdrawn" else []
+    if lapsing:
+        # A consent that ran out (the purpose's expires_after) has ended as surely as one
+        # withdrawn, though no event says so: its holders are candidates too.
+        ended = or_(ended, and_(L.c.purpose.in_(lapsing),
+                                L.c.type == EventType.CONSENT_GIVEN.value))
     candidates = list(session.scalars(
-        select(L.c.subject_id).distinct().where(
-            L.c.purpose.in_(purposes), L.c.type.in_(kinds), L.c.subject_id > after)
+        select(L.c.subject_id).distinct().where(ended, L.c.subject_id > after)
         .order_by(L.c.subject_id).limit(limit)))
     if not candidates:
         return [], None
@@ -89,12 +95,32 @@ def _event_fired(session: Session, manifest: Manifest, rule: RetentionRule,
         return out
     latest = _latest(session, subjects, purposes, _CONSENT)
     for sid in subjects:
-        withdrawn = any((e := latest.get((sid, p))) is not None and e[0] in _ENDED_CONSENT
-                        and e[1] <= limit_at for p in purposes)
+        withdrawn = any(_ended_by(manifest, p, latest.get((sid, p)), limit_at)
+                        for p in purposes)
         if withdrawn and not any(_in_force(manifest, p, latest.get((sid, p)), now)
                                  for p in purposes):
             out.add(sid)
     return out
+
+
+def _expiring(manifest: Manifest, purposes: Sequence[str]) -> list[str]:
+    """The purposes of ``purposes`` whose consent runs out after a set time."""
+    return [p.id for p in manifest.purposes if p.id in purposes and p.consent is not None
+            and p.consent.expires_after is not None and not p.consent.expires_after.unlimited]
+
+
+def _ended_by(manifest: Manifest, purpose_id: str, last: tuple[str, datetime] | None,
+              limit_at: datetime) -> bool:
+    """Whether consent for the purpose had ended by ``limit_at``: withdrawn, refused or
+    expired by an event, or given so long before that it ran out (its ``expires_after``)."""
+    if last is None:
+        return False
+    if last[0] in _ENDED_CONSENT:
+        return last[1] <= limit_at
+    purpose = next((p for p in manifest.purposes if p.id == purpose_id), None)
+    expiry = purpose.consent.expires_after if purpose and purpose.consent else None
+    return (last[0] == EventType.CONSENT_GIVEN.value and expiry is not None
+            and not expiry.unlimited and add_duration(last[1], expiry) <= limit_at)
 
 
 def _in_force(manifest: Manifest, purpose_id: str, last: tuple[str, datetime] | None,
@@ -106,6 +132,17 @@ def _in_force(manifest: Manifest, purpose_id: str, last: tuple[str, datetime] | 
     expiry = purpose.consent.expires_after if purpose.consent else None
     return last[0] == "consent_given" and not (
         expiry is not None and not expiry.unlimited and add_duration(last[1], expiry) <= now)
+
+
+def without_consent(session: Session, subjects: Sequence[str], purpose: str) -> int:
+    """How many of ``subjects`` have no consent event at all (given, refused, withdrawn,
+    expired) for ``purpose``."""
+    with_any: set[str] = set()
+    for start in range(0, len(subjects), 500):
+        chunk = list(subjects[start:start + 500])
+        with_any |= set(session.scalars(select(L.c.subject_id).distinct().where(
+            L.c.subject_id.in_(chunk), L.c.purpose == purpose, L.c.type.in_(_CONSENT))))
+    return len(subjects) - len(with_any)
 
 
 def _latest(session: Session, subjects: Sequence[str], purposes: Iterable[str],

@@ -53,6 +53,9 @@ class Report:
     notices: int = 0
     undated: list[dict[str, str]] = field(default_factory=list)
     unmapped: list[dict[str, object]] = field(default_factory=list)
+    # Tables the engine's records date whose people it does not know, or whose consent
+    # it has no record of (``Due.strangers``).
+    strangers: list[dict[str, object]] = field(default_factory=list)
     resumed_batches: int = 0
     sweep_id: int | None = None
     # PostgreSQL datasets: tables whose erased rows stay in the files until VACUUM FULL.
@@ -70,7 +73,7 @@ class Report:
                           "tables": steps})
         return {"now": self.now.isoformat(), "dry_run": self.dry_run, "sweep": self.sweep_id,
                 "rules": rules, "notices": self.notices, "undated": self.undated,
-                "unmapped": self.unmapped,
+                "unmapped": self.unmapped, "strangers": self.strangers,
                 "resumed_batches": self.resumed_batches,
                 "left_until_vacuum": self.left_until_vacuum}
 

@@ -2,7 +2,8 @@
 trigger's date comes from.
 
 A rule covers a table when a purpose that lists it uses a category of one of the table's
-columns, or when the table names it as its ``hold``. Its trigger date comes from a
+columns (of the purposes the table names, when it names them), or when the table names
+it as its ``hold``. Its trigger date comes from a
 column (the table's ``dates:`` mapping, or that of a table it refers to) or, for the
 triggers the engine itself records (last activity, account closed, consent withdrawn,
 objection), from the engine's subjects and ledger.
@@ -164,6 +165,8 @@ def resolve(loaded: LoadedManifest, datasets: Sequence[SqlDataset]) -> Resolutio
             cats = [c for col in spec.columns for c in col.categories]
             pairs: list[tuple[str, RetentionRule]] = []
             for p in m.purposes:
+                if spec.purposes is not None and p.id not in spec.purposes:
+                    continue  # the table names the purposes it serves
                 if cats and overlaps(cats, p):
                     pairs += [(p.id, r) for rid in p.retention if (r := m.retention_rule(rid))]
             if spec.hold and (hold := m.retention_rule(spec.hold)):
