@@ -123,7 +123,8 @@ def required(ctx: Context, purpose: Purpose) -> Inline:
     elif basis == "consent":
         key = "consent_needed" if needed else "consent_free"
     elif basis is None:
-        return ctx.gap("legal_basis")
+        # The basis column of the same row already shows the gap.
+        return ()
     else:
         # Art. 13(2)(e) is asked for by PV061; nothing is said the manifest does not say.
         return ()

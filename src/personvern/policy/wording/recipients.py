@@ -67,10 +67,15 @@ def recipients_section(ctx: Context) -> Section | None:
         headers, rows = headers[:4], [row[:4] for row in rows]
     s.blocks.append(Table(p.text("recipients_caption"), headers, rows))
     if shared:
+        # The statements shared by the same recipients are one item.
         names = {r.id: r.name for r in m.recipients}
+        by_owners: dict[tuple[str, ...], list[Inline]] = {}
+        for statement, ids in shared:
+            by_owners.setdefault(tuple(ids), []).append(statement)
         s.blocks.append(Bullets([
-            (Run(p.plain_join([names[i] for i in ids]), strong=True), Run(": "), *statement)
-            for statement, ids in shared]))
+            (Run(p.plain_join([names[i] for i in ids]), strong=True), Run(": "),
+             *join_sentences(group))
+            for ids, group in by_owners.items()]))
     notes: list[Inline] = []
     processors = [r for r in m.recipients
                   if r.role_stated and r.role in {"processor", "sub_processor"}]
