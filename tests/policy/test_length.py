@@ -42,7 +42,7 @@ def test_first_layer_and_whole_policy_within_the_targets(name: str) -> None:
     assert 0 < first < FIRST_LAYER_LIMIT, first
     assert first < whole
     figure = (f"{name}: {whole} words, {whole / SEED_WORDS[name]:.2f} x the seed's "
-              f"{SEED_WORDS[name]}; the target is {length_limit(name):.0f}")
+              f"{SEED_WORDS[name]}; the target is {int(length_limit(name))}")
     if name in OVER_TARGET:
         assert whole > length_limit(name), f"{figure}: met, take it out of OVER_TARGET"
         assert whole <= OVER_TARGET[name], figure
