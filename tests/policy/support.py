@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import subprocess
 from collections.abc import Callable
 from functools import cache
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,10 @@ from cli_inprocess import run_personvern
 from personvern.manifest.loader import LoadedManifest, load_manifest, parse_manifest
 from personvern.manifest.model import Manifest
 from personvern.manifest.yamlpos import load_with_positions
+from personvern.policy.document import Document
+from personvern.policy.formats import write
+from personvern.policy.render import build_document
+from personvern.policy.wording.phrases import Phrases
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMES = ["snapmentor", "vekstly", "lillemini", "minmentor", "teoritentamen"]
@@ -107,3 +113,78 @@ def cli_env(tmp_path: Path) -> Callable[[dict[str, Any]], dict[str, str]]:
         return env
 
     return make
+
+
+# ---- length (issue 12, item 7), also measured by benchmarks/policy.py ----------------
+
+# Words of each seed document (``len(text.split())`` of shared/seeds/00N_*.txt, which are
+# not in the repository); benchmarks/policy.py records the same figures.
+SEED_WORDS = {"snapmentor": 486, "vekstly": 1117, "lillemini": 993, "minmentor": 1860,
+              "teoritentamen": 881}
+FIRST_LAYER_LIMIT = 400
+
+
+def length_limit(name: str) -> float:
+    """The whole policy: no longer than 1.5 x its seed, or 1,200 words, whichever is larger."""
+    return max(1.5 * SEED_WORDS[name], 1200)
+
+
+class Reader(HTMLParser):
+    """The words of <main>, of the first layer, and the prose blocks outside tables and
+    navigation (paragraphs, list items, definitions)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, str | None]] = []
+        self.main: list[str] = []
+        self.first: list[str] = []
+        self.blocks: list[list[str]] = []
+
+    def _inside(self, tag: str, ident: str | None = None) -> bool:
+        return any(t == tag and (ident is None or i == ident) for t, i in self.stack)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"meta", "br", "hr", "img", "input", "link"}:
+            return
+        self.stack.append((tag, dict(attrs).get("id")))
+        if tag in {"p", "li", "dd"} and not (self._inside("nav") or self._inside("table")):
+            self.blocks.append([])
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack:
+            if self.stack.pop()[0] == tag:
+                break
+        for words in (self.main, self.first):
+            words.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._inside("main"):
+            return
+        self.main.append(data)
+        if self._inside("section", "summary"):
+            self.first.append(data)
+        if self.blocks and any(t in {"p", "li", "dd"} for t, _ in self.stack) and not (
+                self._inside("nav") or self._inside("table")):
+            self.blocks[-1].append(data)
+
+
+def published(name: str, lang: str) -> Document:
+    """The example's policy as publishing would show it: the draft marks taken off."""
+    m = example(name).manifest
+    doc = build_document(m, lang, draft=True)
+    return dataclasses.replace(
+        doc, title=Phrases(lang).text("title", service=m.service.name), draft_mark=None,
+        draft_title=None, draft_lead=None, draft_items=[])
+
+
+def read_policy(name: str, lang: str = "nb") -> Reader:
+    """The example's published policy in ``lang``, read as HTML."""
+    reader = Reader()
+    reader.feed(write(published(name, lang), "html"))
+    reader.close()
+    return reader
+
+
+def words(parts: list[str]) -> int:
+    """How many words the text pieces hold."""
+    return len("".join(parts).split())

@@ -76,5 +76,8 @@ def test_the_policy_says_it_too() -> None:
     out = run_personvern("policy", "render", "-m", str(root / "examples" / "snapmentor.yaml"),
                          "--lang", "en", "--format", "md", "--draft")
     assert out.returncode == 0, out.stderr
-    assert f"If you withdraw your consent: {ENDS['en']} To withdraw your consent: In the " \
-           "SnapMentor app under Settings." in out.stdout
+    # Each said once (issue 12, item 7): the consequence for the purposes that share it,
+    # the way to withdraw for every purpose resting on consent.
+    assert out.stdout.count(f"If you withdraw your consent: {ENDS['en']}") == 1
+    assert out.stdout.count("To withdraw your consent: In the SnapMentor app under "
+                            "Settings.") == 1

@@ -67,6 +67,25 @@ class Context:
             return "; ".join(items)
         return self.p.plain_join(items)
 
+    def purpose_names(self, ids: Sequence[str], *, capital: bool = True) -> str:
+        """The purposes ``ids`` as a reader takes them in: ``Alle formålene``, ``Alle
+        formålene som bygger på samtykke`` or ``Alle formålene unntatt X`` where that is
+        exactly the set, else their names."""
+        chosen = [x for x in self.m.purposes if x.id in set(ids)]
+        rest = [x for x in self.m.purposes if x.id not in set(ids)]
+        consent = [x for x in self.m.purposes if x.legal_basis == "consent"]
+        if len(chosen) > 1 and not rest:
+            text = self.p.text("purposes_all")
+        elif len(chosen) > 1 and chosen == consent:
+            text = self.p.text("purposes_all_consent")
+        elif len(chosen) > 2 and len(rest) <= 2:
+            text = self.p.text("purposes_all_except", names=self.names(
+                [lower_first(self.t(x.name)) for x in rest]))
+        else:
+            text = self.names([self.t(x.name) for x in chosen])
+            return text if capital else lower_first(text)
+        return text[:1].upper() + text[1:] if capital else text
+
     def quoted(self, name: str) -> str:
         """A name in this language's quotation marks."""
         return f"«{name}»" if self.lang == "nb" else f"“{name}”"

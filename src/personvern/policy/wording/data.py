@@ -8,8 +8,6 @@ them is asked and changed. :func:`rule_phrase` is also used by the diffs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from personvern.manifest.categories import BUILTIN_CATEGORIES
 from personvern.manifest.model import RetentionRule
 from personvern.manifest.types import Duration
@@ -36,6 +34,7 @@ def categories_section(ctx: Context) -> Section:
         keys += [k for k in x.categories if k not in keys]
     keys += [c.id for c in m.categories if c.id not in keys]
     rows = []
+    defaults = 0
     for key in keys:
         declared = ctx.categories.get(key)
         detail = ctx.t(declared.description) if declared else ""
@@ -44,22 +43,35 @@ def categories_section(ctx: Context) -> Section:
             builtin.special if builtin else False)
         if special:
             detail = f"{detail} {p.text('special_mark')}".strip()
-        source = (ctx.t(declared.source) if declared and declared.source
-                  else p.text("source_you"))
+        source = ctx.t(declared.source) if declared and declared.source else ""
+        # Where the data comes from (Art. 14(2)(f)) is said once for every category that
+        # comes from the person, and named in the row only for those that do not.
+        defaults += not source
         rows.append([as_runs(ctx.category_name(key)), as_runs(detail), as_runs(source)])
     if rows:
-        s.blocks.append(Paragraph(p.say("categories_lead")))
-        s.blocks.append(Table(p.text("categories_caption"),
-                              list(p.get("categories_headers")), rows))
+        headers = list(p.get("categories_headers"))
+        if defaults == len(rows):
+            lead, headers, rows = "categories_lead_you", headers[:2], [r[:2] for r in rows]
+        else:
+            lead = "categories_lead_mixed" if defaults else "categories_lead"
+        s.blocks.append(Paragraph(p.say(lead)))
+        s.blocks.append(Table(p.text("categories_caption"), headers, rows))
     else:
         s.blocks.append(Paragraph(ctx.gap("categories")))
     if m.subjects:
         s.blocks.append(Paragraph(p.say("subjects_lead")))
         items = []
+        # Which purposes concern a group is said with the group, and only when not all of
+        # those that name their groups do (once here, not under every purpose).
+        naming = [x for x in m.purposes if x.subjects]
         for subj in m.subjects:
             runs: list[Run] = [Run(ctx.t(subj.name), strong=True)]
             if subj.description is not None:
                 runs.append(Run(f": {ctx.t(subj.description)}"))
+            concerned = [x.id for x in naming if subj.id in x.subjects]
+            if concerned and len(concerned) < len(naming):
+                runs.append(Run(" " + p.text("subject_purposes", purposes=ctx.purpose_names(
+                    concerned, capital=False))))
             items.append(tuple(runs))
         s.blocks.append(Bullets(items))
     return s
@@ -69,17 +81,19 @@ def retention_section(ctx: Context) -> Section:
     """A table of the retention rules in words, the purposes using each, and their notes."""
     p, m = ctx.p, ctx.m
     s = Section("retention", ctx.heading("retention_heading"))
-    s.blocks.append(Paragraph(p.say("retention_lead")))
+    # "The first rule that applies" is said only where a purpose has more than one.
+    if any(len(x.retention) > 1 for x in m.purposes):
+        s.blocks.append(Paragraph(p.say("retention_lead")))
     rows = []
     for r in m.retention:
-        users = [ctx.t(x.name) for x in m.purposes if r.id in x.retention]
+        users = [x.id for x in m.purposes if r.id in x.retention]
         notes = [ctx.t(r.description)] if r.description else []
         notes += [p.text("retention_exception", text=ctx.t(c.description))
                   for c in r.conditions]
         if r.notice_before is not None:
             notes.append(p.text("retention_notice", duration=p.duration(r.notice_before)))
-        rows.append([capitalise(as_runs(rule_phrase(ctx, r))),
-                     as_runs(ctx.names(users)), as_runs(" ".join(period(n) for n in notes))])
+        rows.append([capitalise(as_runs(rule_phrase(ctx, r))), as_runs(ctx.purpose_names(users)),
+                     as_runs(" ".join(period(n) for n in notes))])
     for x in m.purposes:
         if not x.retention:
             rows.append([ctx.gap("retention"), as_runs(ctx.t(x.name)), ()])
@@ -87,26 +101,6 @@ def retention_section(ctx: Context) -> Section:
         s.blocks.append(Table(p.text("retention_caption"),
                               list(p.get("retention_headers")), rows))
     return s
-
-
-def retention_of(ctx: Context, rule_ids: Sequence[str]) -> Inline:
-    """``Slettes når du trekker samtykket eller to år etter siste aktivitet, ...``."""
-    rules = [r for r in (ctx.m.retention_rule(i) for i in rule_ids) if r is not None]
-    if not rules:
-        return ctx.gap("retention")
-    p = ctx.p
-    # "slettes når ... eller slettes etter ..." reads badly: say the action once.
-    same_action = len({r.action for r in rules}) == 1
-    parts: list[str] = []
-    for n, r in enumerate(rules):
-        phrase = rule_phrase(ctx, r)
-        if same_action and n:
-            phrase = phrase.removeprefix(p.text(f"action.{r.action}") + " ")
-        parts.append(phrase)
-    text = p.plain_join(parts, "or")
-    if len(rules) > 1:
-        text += ", " + p.text("whichever_first")
-    return capitalise((Run(text),))
 
 
 def rule_phrase(ctx: Context, r: RetentionRule) -> str:
@@ -143,6 +137,8 @@ def cookies_section(ctx: Context) -> Section | None:
     s = Section("cookies", ctx.heading("cookies_heading"))
     s.blocks.append(Paragraph(p.say("cookies_lead")))
     rows = []
+    # A lifetime no cookie states is said once, not as "not stated" in every row (PV032).
+    lifetimes = any(c.lifetime is not None for c in m.cookies)
     for c in m.cookies:
         provider = p.text("third_party", provider=c.provider) if c.third_party else c.provider
         if c.lifetime == "session":
@@ -153,9 +149,10 @@ def cookies_section(ctx: Context) -> Section | None:
             lifetime = capitalise(as_runs(p.duration(c.lifetime)))[0].text
         rows.append([as_runs(c.name), as_runs(provider),
                      as_runs(p.text(f"cookie_category.{c.category}")),
-                     as_runs(ctx.t(c.purpose)), as_runs(lifetime)])
-    s.blocks.append(Table(p.text("cookies_caption"), list(p.get("cookies_headers")), rows))
-    sentences: list[Inline] = []
+                     as_runs(ctx.t(c.purpose)), as_runs(lifetime)][:5 if lifetimes else 4])
+    s.blocks.append(Table(p.text("cookies_caption"),
+                          list(p.get("cookies_headers"))[:5 if lifetimes else 4], rows))
+    sentences: list[Inline] = [] if lifetimes else [p.say("cookies_lifetime_unknown")]
     if any(c.category == "necessary" for c in m.cookies):
         sentences.append(p.say("cookies_necessary", statute=ctx.j.cookie_source.citation))
     cc = m.cookie_consent

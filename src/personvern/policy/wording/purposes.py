@@ -1,9 +1,13 @@
 """What the data is used for: the purposes, their legal bases and what each basis means.
 
-A table of purposes (basis, storage), then each purpose in detail: its data, whose data,
-storage, recipients, whether the person must provide the data (Art. 13(2)(e)) and the
-basis explained: consent and how to withdraw it, the statute, the legitimate interest and
-its balancing, marketing and the right to object.
+One table holds what every purpose has (its data, its basis, whether the person must
+provide the data, Art. 13(2)(e)); what a legal basis means is said once for all the
+purposes resting on it; a statement several purposes share (the same way to withdraw
+consent, the same consequence of withdrawing it) is said once with the purposes it
+concerns (issue 12: seed 000's policy repeated its consent paragraph six times). What
+remains of a purpose (its description, legitimate interest, Art. 9 condition) is its own
+subsection. The storage periods are in the retention section, with the purposes each
+rule applies to, so they are not repeated here.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 from personvern.manifest.model import LEGAL_BASIS_ARTICLE, Purpose
 from personvern.policy.document import (
     Block,
+    Bullets,
     Facts,
     Inline,
     Paragraph,
+    Run,
     Section,
     Subsection,
     Table,
@@ -21,46 +27,82 @@ from personvern.policy.document import (
     link,
 )
 from personvern.policy.wording.context import Context
-from personvern.policy.wording.data import retention_of
 from personvern.policy.wording.phrases import capitalise, join_sentences
-from personvern.policy.wording.rights import how
+from personvern.policy.wording.shared import shared_statements
+
+# The order in which the bases are explained, as Art. 6(1) lists them.
+BASES = ("consent", "contract", "legal_obligation", "vital_interests", "public_task",
+         "legitimate_interests")
 
 
 def purposes_section(ctx: Context) -> Section:
-    """The purposes table and one subsection per purpose."""
+    """The purposes table, each basis explained once, shared statements, then each purpose."""
     p, m = ctx.p, ctx.m
     s = Section("purposes", ctx.heading("purposes_heading"))
     if not m.purposes:
         s.blocks.append(Paragraph(ctx.gap("purposes")))
         return s
-    s.blocks.append(Paragraph(p.say("purposes_lead")))
-    rows = [
-        [(link(ctx.t(x.name), f"#purpose-{x.id}"),), basis_label(ctx, x),
-         retention_of(ctx, x.retention)]
-        for x in m.purposes
-    ]
+    own = {x.id: statements(ctx, x) for x in m.purposes}
+    alone, shared = shared_statements([(x.id, own[x.id]) for x in m.purposes])
+    details = {x.id: purpose_detail(ctx, x, alone.get(x.id, [])) for x in m.purposes}
+    rows = []
+    for x in m.purposes:
+        name = (link(ctx.t(x.name), f"#purpose-{x.id}") if details[x.id] is not None
+                else Run(ctx.t(x.name)))
+        categories = [ctx.category_name(k) for k in x.categories]
+        rows.append([(name,),
+                     as_runs(ctx.names(categories)) if categories else ctx.gap("categories"),
+                     basis_label(ctx, x, article=False), required(ctx, x)])
     s.blocks.append(Table(p.text("purposes_caption"), list(p.get("purposes_headers")), rows))
-    # What consent means and how to withdraw it is said once, not under every purpose
-    # (issue 12: seed 000's policy repeated it six times); each purpose adds only its own.
-    if any(x.legal_basis == "consent" for x in m.purposes):
-        s.blocks.append(Paragraph(join_sentences([
-            p.say("consent_text_once"),
-            p.say("consent_how_channels", channels=how(ctx, "withdraw_consent"))])))
-    s.blocks += [purpose_detail(ctx, x) for x in m.purposes]
+    # The statements shared by the same purposes are one item; those every purpose on a
+    # basis shares join that basis's explanation.
+    by_owners: dict[tuple[str, ...], list[Inline]] = {}
+    for statement, ids in shared:
+        by_owners.setdefault(tuple(ids), []).append(statement)
+    explained = []
+    for b in BASES:
+        on_basis = tuple(x.id for x in m.purposes if x.legal_basis == b)
+        if on_basis:
+            explained.append(join_sentences(
+                [basis_explained(ctx, b), *by_owners.pop(on_basis, [])]))
+    if explained:
+        s.blocks.append(Bullets(explained))
+    if by_owners:
+        s.blocks.append(Paragraph(p.say("shared_lead")))
+        s.blocks.append(Bullets([
+            (Run(ctx.purpose_names(ids), strong=True), Run(": "), *join_sentences(group))
+            for ids, group in by_owners.items()]))
+    s.blocks += [d for d in details.values() if d is not None]
     return s
 
 
-def basis_label(ctx: Context, purpose: Purpose) -> Inline:
-    """The legal basis with its article: ``Samtykke (art. 6 nr. 1 bokstav a)``."""
+def basis_label(ctx: Context, purpose: Purpose, *, article: bool = True) -> Inline:
+    """The legal basis with its article: ``Samtykke (art. 6 nr. 1 bokstav a)``; without
+    the article in the table, whose explanation of each basis names it once."""
     p, basis = ctx.p, purpose.legal_basis
     if basis is None:
         return ctx.gap("legal_basis")
-    article = p.text("basis_article", letter=LEGAL_BASIS_ARTICLE[basis])
     name = p.text(f"basis.{basis}")
     statute = purpose.legal_obligation.statute if purpose.legal_obligation else None
     if basis == "legal_obligation" and statute:
-        return p.say("basis_with_statute", basis=name, statute=statute, article=article)
-    return p.say("basis_with_article", basis=name, article=article)
+        name = p.text("basis_with_statute", basis=name, statute=statute)
+    if not article:
+        return as_runs(name)
+    return p.say("basis_with_article", basis=name, article=basis_article(ctx, basis))
+
+
+def basis_article(ctx: Context, basis: str) -> str:
+    """``art. 6 nr. 1 bokstav a``."""
+    return ctx.p.text("basis_article", letter=LEGAL_BASIS_ARTICLE[basis])
+
+
+def basis_explained(ctx: Context, basis: str) -> Inline:
+    """What ``basis`` means for the person, said once for every purpose resting on it."""
+    p = ctx.p
+    rights = link(ctx.heading("rights_heading"), "#rights")
+    name = p.text("basis_with_article", basis=p.text(f"basis.{basis}"),
+                  article=basis_article(ctx, basis))
+    return (Run(name, strong=True), Run(": "), *p.say(f"basis_text.{basis}", rights=rights))
 
 
 def required(ctx: Context, purpose: Purpose) -> Inline:
@@ -81,20 +123,58 @@ def required(ctx: Context, purpose: Purpose) -> Inline:
     elif basis == "consent":
         key = "consent_needed" if needed else "consent_free"
     elif basis is None:
-        return ctx.gap("legal_basis")
+        # The basis column of the same row already shows the gap.
+        return ()
     else:
         # Art. 13(2)(e) is asked for by PV061; nothing is said the manifest does not say.
         return ()
     return ctx.p.say(f"required.{key}")
 
 
-def purpose_detail(ctx: Context, x: Purpose) -> Subsection:
-    """One purpose: its description, the facts about it, and its basis explained."""
+def statements(ctx: Context, x: Purpose) -> list[Inline]:
+    """The sentences about one purpose beyond its table row: its consent, its statute's
+    description, its marketing. Several purposes may share one; it is then said once."""
+    p = ctx.p
+    out: list[Inline] = []
+    c = x.consent if x.legal_basis == "consent" else None
+    if c is not None:
+        if c.bundled:
+            out.append(p.say("consent_bundled"))
+        if c.explicit:
+            out.append(p.say("consent_explicit"))
+        if c.expires_after is not None:
+            out.append(p.say("consent_expires", duration=p.duration(c.expires_after)))
+        if c.on_withdrawal is not None:
+            out.append(p.say("consent_on_withdrawal", what=ctx.t(c.on_withdrawal)))
+        if c.how_to_withdraw is not None:
+            out.append(p.say("consent_how", how=ctx.t(c.how_to_withdraw)))
+    lo = x.legal_obligation if x.legal_basis == "legal_obligation" else None
+    if lo is not None and lo.description is not None:
+        out.append(as_runs(ctx.t(lo.description)))
+    mk = x.marketing
+    if mk is not None:
+        # Where people have consented, the existing-customer exception is not relied on.
+        if mk.existing_customer_exception and x.legal_basis != "consent":
+            out.append(p.say("marketing_existing", statute=ctx.j.marketing_source.citation))
+            if mk.similar_products_only:
+                out.append(p.say("marketing_similar"))
+            if mk.opt_out_at_collection:
+                out.append(p.say("marketing_opt_out_collection"))
+        # The right to object to direct marketing (Art. 21(2)-(3)) is said once, under
+        # the rights, which list it whenever a purpose markets.
+        if mk.opt_out_in_every_message:
+            out.append(p.say("marketing_opt_out_message"))
+    return out
+
+
+def purpose_detail(ctx: Context, x: Purpose, own: list[Inline]) -> Subsection | None:
+    """One purpose's own subsection: its description, the facts only it has, and its own
+    statements; None when the table row says everything there is."""
     p = ctx.p
     blocks: list[Block] = []
     if x.description is not None:
         blocks.append(Paragraph(as_runs(ctx.t(x.description))))
-    facts: list[tuple[str, Inline]] = [(p.text("fact_basis"), basis_label(ctx, x))]
+    facts: list[tuple[str, Inline]] = []
     if x.legal_basis == "legitimate_interests":
         li = x.legitimate_interest
         facts.append((p.text("fact_interest"),
@@ -109,84 +189,17 @@ def purpose_detail(ctx: Context, x: Purpose) -> Subsection:
     elif any(e.element == "special_condition" and e.loc[1:2] == (ctx.m.purposes.index(x),)
              for e in ctx.missing):
         facts.append((p.text("fact_special"), ctx.gap("special_condition")))
-    categories = [ctx.category_name(k) for k in x.categories]
-    facts.append((p.text("fact_categories"),
-                  as_runs(ctx.names(categories)) if categories else ctx.gap("categories")))
-    if x.subjects:
-        names = [ctx.t(ctx.subjects[i].name) for i in x.subjects if i in ctx.subjects]
-        facts.append((p.text("fact_subjects"), as_runs(ctx.names(names))))
-    facts.append((p.text("fact_retention"), retention_of(ctx, x.retention)))
-    if x.recipients:
-        names = [ctx.recipients[i].name for i in x.recipients if i in ctx.recipients]
-        facts.append((p.text("fact_recipients"), as_runs(ctx.names(names, lower=False))))
-    elif x.third_party_sharing:
+    # Who receives it is in the recipients table, by purpose; only a gap is shown here.
+    if x.third_party_sharing and not x.recipients:
         facts.append((p.text("fact_recipients"), ctx.gap("recipients")))
     if x.marketing is not None and x.marketing.channels:
         channels = [p.text(f"channels.{c}") for c in x.marketing.channels]
         facts.append((p.text("fact_marketing"), capitalise(as_runs(ctx.names(channels)))))
-    if x.profiling:
-        facts.append((p.text("fact_profiling"), p.say(
-            "profiling_yes", section=link(ctx.heading("automated_heading"), "#automated"))))
-    answer = required(ctx, x)
-    if answer:
-        facts.append((p.text("fact_required"), answer))
-    blocks.append(Facts(facts))
-    blocks += [Paragraph(runs) for runs in basis_text(ctx, x)]
+    if facts:
+        blocks.append(Facts(facts))
+    if own:
+        blocks.append(Paragraph(join_sentences(own)))
+    if not blocks:
+        return None
     return Subsection(f"purpose-{x.id}", ctx.t(x.name), blocks)
 
-
-def basis_text(ctx: Context, x: Purpose) -> list[Inline]:
-    """The sentences that explain the basis: consent and withdrawal, the law, objection."""
-    p = ctx.p
-    rights = link(ctx.heading("rights_heading"), "#rights")
-    out: list[Inline] = []
-    if x.legal_basis == "consent":
-        sentences = []
-        c = x.consent
-        if c is not None and c.bundled:
-            sentences.append(p.say("consent_bundled"))
-        if c is not None and c.explicit:
-            sentences.append(p.say("consent_explicit"))
-        if c is not None and c.expires_after is not None:
-            sentences.append(p.say("consent_expires", duration=p.duration(c.expires_after)))
-        if c is not None and c.on_withdrawal is not None:
-            sentences.append(p.say("consent_on_withdrawal", what=ctx.t(c.on_withdrawal)))
-        if c is not None and c.how_to_withdraw is not None:
-            sentences.append(p.say("consent_how", how=ctx.t(c.how_to_withdraw)))
-        if sentences:
-            out.append(join_sentences(sentences))
-    elif x.legal_basis == "contract":
-        out.append(p.say("contract_text"))
-    elif x.legal_basis == "legal_obligation":
-        lo = x.legal_obligation
-        sentences = [p.say("obligation_statute_text", statute=lo.statute) if lo
-                     else p.say("obligation_text")]
-        if lo is not None and lo.description is not None:
-            sentences.append(as_runs(ctx.t(lo.description)))
-        out.append(join_sentences(sentences))
-    elif x.legal_basis == "vital_interests":
-        out.append(p.say("vital_text"))
-    elif x.legal_basis == "public_task":
-        out.append(p.say("public_text"))
-    elif x.legal_basis == "legitimate_interests":
-        out.append(p.say("interest_text", rights=rights))
-    mk = x.marketing
-    if mk is not None:
-        sentences = []
-        # Where people have consented, the existing-customer exception is not relied on.
-        if mk.existing_customer_exception and x.legal_basis != "consent":
-            sentences.append(p.say("marketing_existing",
-                                   statute=ctx.j.marketing_source.citation))
-            if mk.similar_products_only:
-                sentences.append(p.say("marketing_similar"))
-            if mk.opt_out_at_collection:
-                sentences.append(p.say("marketing_opt_out_collection"))
-        else:
-            sentences.append(p.say("marketing_objection"))
-        if mk.opt_out_in_every_message:
-            sentences.append(p.say("marketing_opt_out_message"))
-        out.append(join_sentences(sentences))
-    if x.third_party_sharing and x.recipients:
-        out.append(p.say("sharing_text",
-                         section=link(ctx.heading("recipients_heading"), "#recipients")))
-    return out

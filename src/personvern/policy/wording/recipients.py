@@ -13,9 +13,19 @@ from datetime import date
 from personvern.law import is_eea
 from personvern.manifest.model import Recipient
 from personvern.policy.completeness import transfer_safeguard_missing
-from personvern.policy.document import Inline, Paragraph, Run, Section, Table, as_runs, link
+from personvern.policy.document import (
+    Bullets,
+    Inline,
+    Paragraph,
+    Run,
+    Section,
+    Table,
+    as_runs,
+    link,
+)
 from personvern.policy.wording.context import Context
-from personvern.policy.wording.phrases import join_sentences, lower_first, period
+from personvern.policy.wording.phrases import join_sentences, period
+from personvern.policy.wording.shared import shared_statements
 
 
 def recipients_section(ctx: Context) -> Section | None:
@@ -29,28 +39,43 @@ def recipients_section(ctx: Context) -> Section | None:
             return None
         s.blocks.append(Paragraph(p.say("recipients_none")))
         return s
-    s.blocks.append(Paragraph(p.say("recipients_lead")))
+    s.blocks.append(Paragraph(p.say(
+        "recipients_lead_links" if any(r.privacy_policy for r in m.recipients)
+        else "recipients_lead")))
+    # What several recipients share (the same agreement, the same sub-processor rule, the
+    # same note on the transfer) is said once below the table, naming them (issue 12).
+    own = {r.id: agreements(ctx, r) for r in m.recipients}
+    alone, shared = shared_statements([(r.id, own[r.id]) for r in m.recipients])
     rows = []
     for r in m.recipients:
         what: list[Run] = [Run(period(ctx.t(r.service)))]
-        purposes = [ctx.t(x.name) for x in m.purposes if r.id in x.recipients]
+        purposes = [x.id for x in m.purposes if r.id in x.recipients]
         if purposes:
-            what.append(Run(" " + p.text("for_purposes", purposes=ctx.names(purposes))))
-        if isinstance(r.dpa_signed, date):
-            what.append(Run(" " + p.text("dpa_dated", date=p.date(r.dpa_signed))))
-        elif r.dpa_signed is True:
-            what.append(Run(" " + p.text("dpa_yes")))
-        if r.sub_processors is not None:
-            what.append(Run(" " + p.text(f"sub.{r.sub_processors}")))
-        if r.privacy_policy:
-            what += [Run(" "), link(p.text("their_policy"), r.privacy_policy)]
+            what.append(Run(" " + p.text("for_purposes", purposes=ctx.purpose_names(purposes))))
+        for statement in alone[r.id]:
+            what += [Run(" "), *statement]
+        # The name links to the recipient's own policy (an unsafe address stays text).
+        name = link(r.name, r.privacy_policy) if r.privacy_policy else Run(r.name)
         # An unknown country is a gap (PV008), never "not stated" passed off as an answer.
         country = as_runs(p.country(r.country)) if r.country else ctx.gap("recipient_country")
         # The role is named only when the manifest states it (PV074 asks for it).
         role = as_runs(p.text(f"role.{r.role}")) if r.role_stated else ()
-        rows.append([as_runs(r.name), role, tuple(what), country, transfer_cell(ctx, r)])
-    s.blocks.append(Table(p.text("recipients_caption"),
-                          list(p.get("recipients_headers")), rows))
+        rows.append([(name,), role, tuple(what), country, transfer_cell(ctx, r)])
+    headers = list(p.get("recipients_headers"))
+    if all(r.country is not None and is_eea(r.country) for r in m.recipients):
+        # Nothing leaves the EEA: one sentence below says so, not "in the EEA" per row.
+        headers, rows = headers[:4], [row[:4] for row in rows]
+    s.blocks.append(Table(p.text("recipients_caption"), headers, rows))
+    if shared:
+        # The statements shared by the same recipients are one item.
+        names = {r.id: r.name for r in m.recipients}
+        by_owners: dict[tuple[str, ...], list[Inline]] = {}
+        for statement, ids in shared:
+            by_owners.setdefault(tuple(ids), []).append(statement)
+        s.blocks.append(Bullets([
+            (Run(p.plain_join([names[i] for i in ids]), strong=True), Run(": "),
+             *join_sentences(group))
+            for ids, group in by_owners.items()]))
     notes: list[Inline] = []
     processors = [r for r in m.recipients
                   if r.role_stated and r.role in {"processor", "sub_processor"}]
@@ -62,12 +87,8 @@ def recipients_section(ctx: Context) -> Section | None:
     if all(r.country is not None and is_eea(r.country) for r in m.recipients):
         notes.append(p.say("no_transfers"))
     elif third:
-        items = [
-            p.text("transfer_item", name=r.name, country=p.country(r.country or ""),
-                   mechanism=lower_first(safeguard(ctx, r) or p.text("not_stated")))
-            for r in third
-        ]
-        notes.append(p.say("transfers_text", list=p.plain_join(items)))
+        # The table names each country and safeguard; they are not listed a second time.
+        notes.append(p.say("transfers_text"))
         # Art. 13(1)(f): for these safeguards the person may obtain a copy.
         if any(r.transfer and r.transfer.mechanism in {"scc", "bcr"} for r in third):
             notes.append(p.say("transfers_copy"))
@@ -95,13 +116,28 @@ def safeguard(ctx: Context, r: Recipient) -> str | None:
     return p.text("not_stated")
 
 
+def agreements(ctx: Context, r: Recipient) -> list[Inline]:
+    """What binds one recipient: its data processing agreement, its sub-processor rule, and
+    the author's note on its transfer."""
+    p = ctx.p
+    out: list[Inline] = []
+    if isinstance(r.dpa_signed, date):
+        out.append(p.say("dpa_dated", date=p.date(r.dpa_signed)))
+    elif r.dpa_signed is True:
+        out.append(p.say("dpa_yes"))
+    if r.sub_processors is not None:
+        out.append(p.say(f"sub.{r.sub_processors}"))
+    if r.transfer is not None and r.transfer.description is not None:
+        out.append(as_runs(period(ctx.t(r.transfer.description))))
+    return out
+
+
 def transfer_cell(ctx: Context, r: Recipient) -> Inline:
-    """The recipients table's transfer cell: the safeguard and its note, or a gap."""
+    """The recipients table's transfer cell: the safeguard, or a gap."""
     if r.country is None and r.transfer is None:
-        return ctx.gap("recipient_country")
+        # The country column already shows this gap; the safeguard depends on it.
+        return ()
     text = safeguard(ctx, r)
     if text is None:
         return ctx.gap("transfer_safeguard")
-    if r.transfer is not None and r.transfer.description is not None:
-        text = f"{period(text)} {ctx.t(r.transfer.description)}"
     return as_runs(text)

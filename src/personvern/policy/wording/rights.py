@@ -1,7 +1,7 @@
 """The person's rights and what protects them: children, automated decisions, the rights.
 
 The rights listed are those the legal bases give (:func:`personvern.rights.basis.rights_given`),
-each with the channels that serve it; objection is worded by what it does
+then the ways to use them, each said once; objection is worded by what it does
 (:func:`personvern.rights.basis.objection`); the age of consent comes from
 :func:`personvern.rights.acting.consent_age`. :func:`channel_runs` is also used by the diffs.
 """
@@ -11,10 +11,12 @@ from __future__ import annotations
 from personvern.manifest.model import Channel
 from personvern.policy.document import (
     Block,
+    Bullets,
+    Facts,
     Inline,
     Paragraph,
+    Run,
     Section,
-    Subsection,
     Value,
     as_runs,
     link,
@@ -37,8 +39,9 @@ def children_section(ctx: Context) -> Section | None:
     sentences = [p.say("children_present"),
                  p.say("children_law", age=str(age),
                        statute=ctx.j.child_consent_source.citation)]
-    if m.children.guardian_consent:
-        sentences.append(p.say("children_guardian", age=str(age)))
+    # What the law then asks, or what the manifest promises to do about it: not both.
+    sentences.append(p.say("children_guardian") if m.children.guardian_consent
+                     else p.say("children_law_guardian"))
     if m.children.verification is not None:
         sentences.append(p.say("children_verification",
                                text=ctx.t(m.children.verification)))
@@ -79,13 +82,19 @@ def automated_section(ctx: Context) -> Section:
 
 
 def rights_section(ctx: Context) -> Section:
-    """Each right the bases give and how to use it, the deadline, verification and GPC."""
+    """Each right the bases give, how to use them, the deadline, verification and GPC.
+
+    The rights are one list; the ways to use them follow once, grouped by the rights that
+    share the same ways (issue 12: "how to do it" was repeated under every right).
+    """
     p, m = ctx.p, ctx.m
     s = Section("rights", ctx.heading("rights_heading"))
     s.blocks.append(Paragraph(p.say("rights_lead")))
     given = rights_given(m.purposes)
     bases = {x.legal_basis for x in m.purposes}
     objections = {objection(x) for x in m.purposes}
+    facts: list[tuple[str, Inline]] = []
+    ways: dict[str, list[int]] = {}
     for right in RIGHTS:
         if right not in given:
             continue
@@ -100,9 +109,10 @@ def rights_section(ctx: Context) -> Section:
         # Art. 17(3)(b): what the law requires us to keep is not erased on request.
         if right == "erasure" and "legal_obligation" in bases:
             sentences.append(p.say("erasure_kept"))
-        blocks: list[Block] = [Paragraph(join_sentences(sentences)),
-                               Paragraph(p.say("right_how", channels=how(ctx, right)))]
-        s.blocks.append(Subsection(f"right-{right}", p.text(f"right.{right}"), blocks))
+        facts.append((p.text(f"right.{right}"), join_sentences(sentences)))
+        ways[right] = serving(ctx, right)
+    s.blocks.append(Facts(facts))
+    s.blocks += ways_blocks(ctx, ways)
     d = m.rights.deadline
     if d.months is not None:
         deadline = p.amount("months", d.months)
@@ -125,14 +135,45 @@ def rights_section(ctx: Context) -> Section:
     return s
 
 
-def how(ctx: Context, right: str) -> Inline:
-    """The ways to use ``right``: the channels that serve it, else our contact details."""
-    serving = [ch for ch in ctx.m.rights.channels if ch.rights is None or right in ch.rights]
-    if not serving:
+def serving(ctx: Context, right: str) -> list[int]:
+    """The channels (by their place in the manifest) that serve ``right``; -1 stands for
+    our contact details, used where no channel serves it."""
+    found = [n for n, ch in enumerate(ctx.m.rights.channels)
+             if ch.rights is None or right in ch.rights]
+    return found or [-1]
+
+
+def ways_blocks(ctx: Context, ways: dict[str, list[int]]) -> list[Block]:
+    """How to use the rights, each way said once: the ways every right shares in one
+    sentence, then each other way with the rights it serves (issue 12, item 7)."""
+    p = ctx.p
+    channels = ctx.m.rights.channels
+
+    def words(n: int) -> Inline:
+        if n >= 0:
+            return channel_runs(ctx, channels[n])
         contacts = ctx.controller_contacts()
-        return ctx.p.say("contact_us", contacts=contacts) if contacts \
+        return p.say("contact_us", contacts=contacts) if contacts \
             else ctx.gap("controller_contact")
-    return ctx.p.join([channel_runs(ctx, ch) for ch in serving], "or")
+
+    common = [n for n in next(iter(ways.values()), []) if all(n in w for w in ways.values())]
+    if common:
+        out: list[Block] = [Paragraph(p.say(
+            "rights_how_all", channels=p.join([words(n) for n in common], "or")))]
+        others = sorted({n for w in ways.values() for n in w} - set(common))
+        out += [Paragraph(p.say("rights_how_also", rights=ctx.names(
+                    [p.text(f"right.{r}") for r, w in ways.items() if n in w]).lower(),
+                    channels=words(n)))
+                for n in others]
+        return out
+    # No way serves every right: each set of ways once, with the rights that use it.
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for right, w in ways.items():
+        groups.setdefault(tuple(w), []).append(p.text(f"right.{right}"))
+    return [Paragraph(p.say("rights_how_lead")), Bullets([
+        (Run(ctx.names(names), strong=True), Run(": "),
+         *p.join([words(n) for n in key], "or"))
+        for key, names in groups.items()])]
 
 
 def channel_runs(ctx: Context, ch: Channel) -> Inline:

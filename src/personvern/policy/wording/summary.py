@@ -7,7 +7,7 @@ full sections it links to, so the two layers cannot disagree.
 
 from __future__ import annotations
 
-from personvern.policy.document import Bullets, Inline, Paragraph, Run, Section, link
+from personvern.policy.document import Bullets, Inline, Run, Section, link
 from personvern.policy.wording.context import Context
 from personvern.policy.wording.phrases import capitalise
 from personvern.rights.basis import RIGHTS, rights_given
@@ -18,29 +18,32 @@ def summary_section(ctx: Context) -> Section:
     p, m = ctx.p, ctx.m
     s = Section("summary", ctx.heading("summary_heading"))
     items: list[Inline] = []
+
+    def label(key: str, section: str) -> Run:
+        # The label itself links to the section that says it in full.
+        return link(p.text(f"summary_label.{key}"), f"#{section}")
+
     contacts = ctx.controller_contacts()
-    more = link(ctx.heading("controller_heading"), "#controller")
-    items.append(p.say("summary_who", controller=m.controller.name, contacts=contacts,
-                       more=more) if contacts
-                 else p.say("summary_who_plain", controller=m.controller.name, more=more))
+    who = label("who", "controller")
+    items.append(p.say("summary_who", label=who, controller=m.controller.name,
+                       contacts=contacts) if contacts
+                 else p.say("summary_who_plain", label=who, controller=m.controller.name))
     keys: list[str] = []
     for x in m.purposes:
         keys += [k for k in x.categories if k not in keys]
     if keys:
         names = [ctx.category_name(k) for k in keys]
-        items.append(p.say("summary_what", data=capitalise((Run(ctx.names(names)),)),
-                           more=link(ctx.heading("categories_heading"), "#data")))
+        items.append(p.say("summary_what", label=label("what", "data"),
+                           data=capitalise((Run(ctx.names(names)),))))
     if m.purposes:
         purposes = [ctx.t(x.name) for x in m.purposes]
-        items.append(p.say("summary_why", purposes=capitalise((Run(ctx.names(purposes)),)),
-                           more=link(ctx.heading("purposes_heading"), "#purposes")))
+        items.append(p.say("summary_why", label=label("why", "purposes"),
+                           purposes=capitalise((Run(ctx.names(purposes)),))))
     given = rights_given(m.purposes)
     rights = [p.text(f"right.{r}") for r in RIGHTS if r in given]
-    items.append(p.say("summary_rights", rights=capitalise((Run(ctx.names(rights)),)),
-                       more=link(ctx.heading("rights_heading"), "#rights")))
-    a = ctx.j.authority
-    items.append(p.say("summary_complain", authority=a.name,
-                       more=link(p.text("complaint_heading", authority=a.name),
-                                 "#complaints")))
-    s.blocks += [Paragraph(p.say("summary_lead")), Bullets(items)]
+    items.append(p.say("summary_rights", label=label("rights", "rights"),
+                       rights=capitalise((Run(ctx.names(rights)),))))
+    items.append(p.say("summary_complain", label=label("complain", "complaints"),
+                       authority=ctx.j.authority.name))
+    s.blocks.append(Bullets(items))
     return s
