@@ -717,16 +717,30 @@ def _resolve(m: Manifest, path: str) -> object:
     for name, key in _STEP.findall(path):
         node = getattr(node, name)
         if key:
-            # Items are named by id; cookies, which have none, by name.
-            node = {getattr(x, "id", None) or x.name: x for x in node}[key]
+            # Items are named by id; cookies, which have none, by name; commitments by kind.
+            node = {getattr(x, "id", None) or getattr(x, "name", None) or x.kind: x
+                    for x in node}[key]
     return node
 
 
-@pytest.mark.parametrize(("name", "heading"), [("snapmentor", "Seed 000, SnapMentor"),
-                                              ("teoritentamen", "Seed 004, Teoritentamen")])
-def test_seed_table_names_only_paths_the_manifest_has(name: str, heading: str) -> None:
+def _seed_heading(name: str) -> str:
+    number, title = SEEDS[name].split(" ", 1)
+    return f"### Seed {number}, {title} (`{name}.yaml`)"
+
+
+def test_every_seed_has_its_statements_table() -> None:
+    """Issue 12, item 6: all five seeds, each in its own table, in the seeds' order."""
     readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
-    table = readme.split(f"### {heading}")[1].split("\n###")[0]
+    section = readme.split("## Every seed statement accounted for")[1]
+    at = [section.find(_seed_heading(name)) for name in SEEDS]
+    assert -1 not in at, [_seed_heading(n) for n, i in zip(SEEDS, at, strict=True) if i < 0]
+    assert at == sorted(at)
+
+
+@pytest.mark.parametrize("name", sorted(SEEDS))
+def test_seed_table_names_only_paths_the_manifest_has(name: str) -> None:
+    readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    table = readme.split(_seed_heading(name))[1].split("\n###")[0]
     rows = [line for line in table.splitlines() if line.startswith('| "')]
     assert len(rows) >= 25
     paths = [p for row in rows for p in re.findall(r"`([a-z_]+(?:\[[^\]]+\])?[^`]*)`",
@@ -737,3 +751,12 @@ def test_seed_table_names_only_paths_the_manifest_has(name: str, heading: str) -
         assert _resolve(m, path) is not None, path
     # Every row says where, or why not.
     assert all("`" in row.split(" | ")[1] or "Not modelled" in row for row in rows)
+
+
+@pytest.mark.parametrize("name", sorted(SEEDS))
+def test_every_commitment_and_its_kind_is_in_the_seed_table(name: str) -> None:
+    """A commitment models a seed statement: the table names it, quoted."""
+    readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    table = readme.split(_seed_heading(name))[1].split("\n###")[0]
+    for c in manifest(name).commitments:
+        assert f"`commitments[{c.kind}]`" in table, c.kind
