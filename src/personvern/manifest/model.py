@@ -388,7 +388,11 @@ class Commitment(Strict):
     data"): published as declared, and checked where Personvern can (PV076-PV079,
     PV088-PV090); what it cannot check, `personvern check` says so (PV088)."""
 
-    kind: CommitmentKind
+    kind: CommitmentKind = Field(
+        description="what is promised: never_sold, no_sharing_without_consent (except a "
+                    "legal duty), mutual_interest_sharing, aggregated_statistics, "
+                    "signature_rights_verified, no_card_data, provision_voluntary, "
+                    "processor_list_on_request")
     text: Text | None = Field(
         None, description="the promise in the controller's own words, published; the "
                           "policy's wording for the kind when absent")
