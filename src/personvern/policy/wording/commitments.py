@@ -7,6 +7,7 @@ catalogue's wording for its kind. `personvern check` says what of each Personver
 
 from __future__ import annotations
 
+from personvern.manifest.model import Commitment
 from personvern.policy.document import Bullets, Inline, Section, as_runs
 from personvern.policy.wording.context import Context
 from personvern.policy.wording.phrases import period
@@ -14,17 +15,16 @@ from personvern.policy.wording.phrases import period
 
 def commitments_section(ctx: Context) -> Section | None:
     """The list of commitments; None when the manifest declares none."""
-    p, m = ctx.p, ctx.m
-    if not m.commitments:
+    if not ctx.m.commitments:
         return None
-    names = {x.id: ctx.t(x.name) for x in m.purposes}
-    items: list[Inline] = []
-    for c in m.commitments:
-        if c.text is not None:
-            items.append(as_runs(period(ctx.t(c.text))))
-        else:
-            purposes = ctx.names([ctx.quoted(names[x]) for x in c.purposes if x in names],
-                                 lower=False)
-            items.append(p.say(f"commitment.{c.kind}", purposes=purposes))
-    return Section("commitments", ctx.heading("commitments_heading"),
-                   [Bullets(items)])
+    items: list[Inline] = [commitment_runs(ctx, c) for c in ctx.m.commitments]
+    return Section("commitments", ctx.heading("commitments_heading"), [Bullets(items)])
+
+
+def commitment_runs(ctx: Context, c: Commitment) -> Inline:
+    """One commitment as a sentence: the controller's words, else the kind's wording."""
+    if c.text is not None:
+        return as_runs(period(ctx.t(c.text)))
+    names = {x.id: ctx.t(x.name) for x in ctx.m.purposes}
+    purposes = ctx.names([ctx.quoted(names[x]) for x in c.purposes if x in names], lower=False)
+    return ctx.p.say(f"commitment.{c.kind}", purposes=purposes)
