@@ -760,3 +760,42 @@ def test_every_commitment_and_its_kind_is_in_the_seed_table(name: str) -> None:
     table = readme.split(_seed_heading(name))[1].split("\n###")[0]
     for c in manifest(name).commitments:
         assert f"`commitments[{c.kind}]`" in table, c.kind
+
+
+def test_card_numbers_in_snapmentors_customer_database_break_its_promise(
+        tmp_path: Path) -> None:
+    """Seed 000: "SnapMentor lagrer ikke kortinformasjon". Its customer database ("en egen
+    kundedatabase"), mapped and read by `check --datasets`, turns out to hold card numbers:
+    the published promise is false (PV090), beside the undeclared identifiers (PV084)."""
+    import sqlite3
+
+    from stdnum import luhn
+
+    from personvern.check.drift import drift_findings
+    from personvern.manifest.loader import parse_manifest
+
+    db = tmp_path / "kunder.db"
+    cards = [(body := f"400000{n:09d}") + luhn.calc_check_digit(body) for n in range(30)]
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE kunder (id INTEGER PRIMARY KEY, epost TEXT, kort TEXT)")
+        conn.executemany("INSERT INTO kunder (epost, kort) VALUES (?, ?)",
+                         [(f"kunde{n}@example.no", card) for n, card in enumerate(cards)])
+    conn.close()
+    text = (EXAMPLES / "snapmentor.yaml").read_text(encoding="utf-8").replace(
+        "  - id: customer_database\n",
+        "  - id: customer_database\n"
+        f"    url: sqlite:///{db}\n"
+        "    tables:\n"
+        "      - name: kunder\n"
+        "        columns:\n"
+        "          - {name: epost, categories: [user.contact.email], identity: email}\n", 1)
+    found = drift_findings(parse_manifest(text, file="snapmentor.yaml"))
+    broken = [f for f in found if f.rule == "PV090"]
+    assert [f.severity for f in broken] == ["error"]
+    assert "customer_database.kunder.kort holds card numbers" in broken[0].message
+    assert any(f.rule == "PV084" for f in found)
+    # Without the card column the promise holds as far as the data shows.
+    with sqlite3.connect(db) as conn:
+        conn.execute("ALTER TABLE kunder DROP COLUMN kort")
+    conn.close()
+    assert [f.rule for f in drift_findings(parse_manifest(text, file="snapmentor.yaml"))] == []
