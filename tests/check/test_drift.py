@@ -140,3 +140,71 @@ def test_the_text_format_reads_like_every_other_finding(demo: Path) -> None:
     line = line_of(demo, "{name: phone,")
     assert f"personvern.yaml:{line}:" in done.stdout
     assert "error PV081 app.users has no column 'phone'" in done.stdout
+
+
+def promise_no_card_data(demo: Path) -> None:
+    """Seed 000's and 004's "vi lagrer ikke kortinformasjon", as the demo's commitment."""
+    manifest = demo / "personvern.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text + "\ncommitments:\n  - kind: no_card_data\n", encoding="utf-8")
+
+
+def card_findings(demo: Path) -> tuple[int, list[dict[str, object]]]:
+    done = run_personvern("check", str(demo / "personvern.yaml"), "--datasets",
+                          "--format", "json")
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, [f for f in json.loads(done.stdout)
+                             if f["rule"] in ("PV084", "PV088", "PV090")]
+
+
+def card_numbers(count: int) -> list[str]:
+    """Test card numbers: 16 digits with a Luhn check digit (ISO/IEC 7812-1), none issued."""
+    from stdnum import luhn
+
+    return [(body := f"400000{n:09d}") + luhn.calc_check_digit(body) for n in range(count)]
+
+
+def test_card_numbers_despite_a_no_card_data_commitment_are_an_error(demo: Path) -> None:
+    promise_no_card_data(demo)
+    service(demo, "CREATE TABLE checkout_log (id INTEGER PRIMARY KEY, pan TEXT)",
+            *[f"INSERT INTO checkout_log (pan) VALUES ('{v}')" for v in card_numbers(30)])
+    code, found = card_findings(demo)
+    assert code == 1
+    [broken] = [f for f in found if f["rule"] == "PV090"]
+    assert broken["severity"] == "error"
+    assert "app.checkout_log.pan holds card numbers" in str(broken["message"])
+    assert "commits to storing no card data" in str(broken["message"])
+    # The commitment's own line: what Personvern checks of it, and what it cannot.
+    [note] = [f for f in found if f["rule"] == "PV088"]
+    assert note["line"] == line_of(demo, "- kind: no_card_data")
+    assert "outside the mapped datasets" in str(note["message"])
+    # Undeclared card numbers are PV084 with or without the promise.
+    assert any(f["rule"] == "PV084" for f in found)
+
+
+def test_a_declared_card_column_breaks_the_commitment_too(demo: Path) -> None:
+    promise_no_card_data(demo)
+    manifest = demo / "personvern.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("{name: ip, categories: [user.device.ip_address]}",
+                                     "{name: ip, categories: [user.financial.credit_card]}"),
+                        encoding="utf-8")
+    code, found = card_findings(demo)
+    [broken] = [f for f in found if f["rule"] == "PV090"]
+    assert code == 1 and broken["line"] == line_of(demo, "{name: ip,")
+    assert "app.login_events.ip is declared user.financial.credit_card" in str(
+        broken["message"])
+
+
+def test_no_card_data_kept_is_no_finding_but_the_note(demo: Path) -> None:
+    promise_no_card_data(demo)
+    code, found = card_findings(demo)
+    assert [f["rule"] for f in found] == ["PV088"] and code == 0
+    # Without the promise, card numbers are only the undeclared-identifier error.
+    (demo / "personvern.yaml").write_text(
+        (demo / "personvern.yaml").read_text(encoding="utf-8").replace(
+            "\ncommitments:\n  - kind: no_card_data\n", ""), encoding="utf-8")
+    service(demo, "CREATE TABLE checkout_log (id INTEGER PRIMARY KEY, pan TEXT)",
+            *[f"INSERT INTO checkout_log (pan) VALUES ('{v}')" for v in card_numbers(30)])
+    code, found = card_findings(demo)
+    assert code == 1 and [f["rule"] for f in found] == ["PV084"]

@@ -92,6 +92,14 @@ def optimal(data: Data) -> Data:
     return data
 
 
+def promise(kind: str, *purposes: str) -> Data:
+    """A ``commitments:`` section with one commitment of ``kind``."""
+    item: Data = {"kind": kind}
+    if purposes:
+        item["purposes"] = list(purposes)
+    return {"commitments": [item]}
+
+
 # (rule, what breaks it, path expected in the finding)
 CASES: list[tuple[str, Callable[[Data], Data], str]] = [
     ("PV001", lambda d: purpose(d, legal_basis=None), "purposes[0].id"),
@@ -199,6 +207,17 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
         {"name": "id", "identity": "user_id", "erase": "keep"},
         {"name": "seen_at", "categories": ["user.behavior"]}]) or d, "retention[0]"),
     ("PV087", lambda d: d.pop("datasets") and d, "purposes"),
+    # Declared commitments (issue 12, item 6), each contradicted by the manifest itself.
+    ("PV076", lambda d: recipient(d, buys_data=True) | promise("never_sold"),
+     "recipients[0].buys_data"),
+    ("PV077", lambda d: recipient(d, role="controller") | promise("no_sharing_without_consent"),
+     "purposes[0].legal_basis"),
+    ("PV078", lambda d: purpose(d, profiling=True) | promise("aggregated_statistics", "service"),
+     "purposes[0].id"),
+    ("PV079", lambda d: d | promise("mutual_interest_sharing", "service"),
+     "purposes[0].legal_basis"),
+    ("PV088", lambda d: d | promise("signature_rights_verified"), "commitments[0].kind"),
+    ("PV089", lambda d: d | promise("provision_voluntary"), "purposes[0].legal_basis"),
 ]
 
 
@@ -409,3 +428,39 @@ def test_promise_in_virkedager_against_one_month(deadline: dict[str, int], fires
     data = base()
     data["rights"]["deadline"] = deadline
     assert ("PV018" in {f.rule for f in findings_for(data)}) is fires
+
+
+def test_a_commitment_the_manifest_keeps_is_only_noted_as_declared() -> None:
+    """Seed 000's "vil ikke overføre personopplysninger til andre aktører uten at du på
+    forhånd aktivt har samtykket ..., eller SnapMentor er rettslig forpliktet": disclosure to
+    the authorities on a legal obligation and a processor on contract keep the promise, and
+    the note says what Personvern checks of it and what it cannot."""
+    data = base() | promise("no_sharing_without_consent")
+    data["recipients"].append({"id": "police", "name": "Politiet", "role": "public_authority",
+                               "service": "Utlevering etter pålegg", "country": "NO"})
+    data = add_purpose(data, legal_basis="legal_obligation", recipients=["police"],
+                       legal_obligation={"statute": "straffeprosessloven § 210"})
+    found = findings_for(data)
+    assert [f.rule for f in found if f.rule in ("PV077", "PV088")] == ["PV088"]
+    [note] = [f for f in found if f.rule == "PV088"]
+    assert note.severity == "info" and "disclosures the manifest does not declare" in note.message
+
+
+def test_every_commitment_says_what_personvern_does_not_enforce() -> None:
+    """No promise is silently claimed: one note per commitment, each naming what stays the
+    controller's word (Art. 5(2))."""
+    from personvern.check.rules.commitments import STATUS
+    from personvern.manifest.model import CommitmentKind
+
+    kinds = list(CommitmentKind.__args__)  # type: ignore[attr-defined]
+    assert sorted(STATUS) == sorted(kinds)
+    data = base()
+    data["commitments"] = [{"kind": k, "purposes": ["service"]} for k in kinds]
+    notes = [f for f in findings_for(data) if f.rule == "PV088"]
+    assert [n.path for n in notes] == [f"commitments[{i}].kind" for i in range(len(kinds))]
+    assert all("Personvern" in n.message for n in notes)
+
+
+def test_statistics_on_processors_only_and_without_profiling_pass() -> None:
+    found = findings_for(base() | promise("aggregated_statistics", "service"))
+    assert [f.rule for f in found] == ["PV088"]

@@ -305,6 +305,31 @@ def test_unknown_reference(field: str, bad: str, path: str, message: str) -> Non
     assert where(problem) == position(text, bad)
 
 
+def test_a_commitment_names_purposes_that_exist() -> None:
+    data = small_manifest_dict()
+    data["commitments"] = [{"kind": "aggregated_statistics", "purposes": ["statistikk"]}]
+    text = manifest_yaml(data)
+    problem = only_problem(text)
+    assert problem.path == "commitments[0].purposes[0]"
+    assert problem.message.startswith("unknown purpose 'statistikk'; ")
+    assert where(problem) == position(text, "statistikk")
+
+
+@pytest.mark.parametrize(("commitment", "message"), [
+    ({"kind": "never_sld"}, "expected one of never_sold, "),
+    ({"kind": "mutual_interest_sharing"},
+     "a mutual_interest_sharing commitment names the purposes it is about"),
+])
+def test_a_commitment_is_of_a_known_kind_and_names_its_purposes(
+        commitment: dict[str, str], message: str) -> None:
+    data = small_manifest_dict()
+    data["commitments"] = [commitment]
+    problem = only_problem(manifest_yaml(data))
+    assert problem.path.startswith("commitments[0]")
+    assert message in problem.message
+    assert problem.line is not None
+
+
 def test_unknown_cookie_recipient_and_guardian() -> None:
     data = small_manifest_dict()
     data["cookies"][0]["recipient"] = "pixel"

@@ -183,3 +183,20 @@ def test_several_changes_at_once() -> None:
     found = changes(edit)
     assert [c.kind for c in found] == ["contact_changed", "purpose_removed", "recipient_added"]
     assert [c.material for c in found] == [False, False, True]
+
+
+def test_a_commitment_withdrawn_is_material_and_one_added_is_not() -> None:
+    """A promise people relied on ("we store no card details") taken back is a change they
+    would want to know of before it happens; a new promise is not."""
+    withdrawn = one(lambda d: d.pop("commitments"))
+    assert withdrawn.kind == "commitment_withdrawn" and withdrawn.material
+    assert withdrawn.nb == "en forpliktelse er trukket tilbake: Teoritentamen lagrer ingen " \
+                           "kortinformasjon"
+    assert withdrawn.en == "a commitment is withdrawn: Teoritentamen stores no card details"
+    added = one(lambda d: d["commitments"].append({"kind": "never_sold"}))
+    assert added.kind == "commitment_added" and not added.material
+    assert added.en == "a new commitment: We do not sell your personal data"
+    reworded = one(lambda d: d["commitments"][0].update(
+        text={"nb": "Vi lagrer aldri kort.", "en": "We never store cards."}))
+    assert reworded.kind == "commitment_changed" and not reworded.material
+    assert reworded.nb == "en forpliktelse er omformulert: Vi lagrer aldri kort"

@@ -221,3 +221,28 @@ def test_sharing_with_no_one_is_said_only_when_stated() -> None:
     assert all(sentence in text for text in seen(data).values())
     data.pop("recipients")
     assert not any(sentence in text for text in seen(data).values())
+
+
+def test_commitments_are_said_only_as_declared() -> None:
+    """Issue 12, item 6: a promise ("we store no card details") is published only when the
+    manifest declares it, in the controller's words when given, and nothing else is
+    promised beside it."""
+    data = lawful_data()
+    data.pop("commitments")
+    for text in seen(data).values():
+        assert "Det vi forplikter oss til" not in text
+        assert "Teoritentamen lagrer ingen kortinformasjon" not in text
+    data["commitments"] = [
+        {"kind": "no_card_data", "text": {"nb": "Teoritentamen lagrer *ingen* kort.",
+                                          "en": "Teoritentamen stores _no_ cards."}},
+        {"kind": "never_sold"},
+    ]
+    for lang, heading, own, said in (
+            ("nb", "Det vi forplikter oss til", "Teoritentamen lagrer *ingen* kort.",
+             "Vi selger ikke personopplysningene dine."),
+            ("en", "Our commitments", "Teoritentamen stores _no_ cards.",
+             "We do not sell your personal data.")):
+        for text in seen(data, lang).values():
+            commitments = text.split(heading)[-1]
+            assert own in commitments and said in commitments
+            assert "statistic" not in commitments and "statistikk" not in commitments

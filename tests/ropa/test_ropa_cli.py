@@ -79,7 +79,8 @@ def test_installed_script(tmp_path: Path) -> None:
     out = subprocess.run([EXE, "ropa", "export", "--format", "csv", "--lang", "en"],
                          capture_output=True, text=True, env=env, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
-    assert len(list(csv.DictReader(io.StringIO(out.stdout)))) == 4
+    # Seed 002's purposes: the service, marketing, usage analysis, accounting, legal claims.
+    assert len(list(csv.DictReader(io.StringIO(out.stdout)))) == 5
     refused = subprocess.run([EXE, "ropa", "export", "--processor"], capture_output=True,
                              text=True, env=env, timeout=60, check=False)
     assert refused.returncode == 1

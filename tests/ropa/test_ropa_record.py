@@ -69,9 +69,11 @@ def test_gaps_name_what_the_manifest_does_not_say() -> None:
     unsafe = [g for g in minmentor.gaps if "no adequacy decision or safeguard" in g]
     # Eight US suppliers without a safeguard (seed 003), each named once.
     assert len(unsafe) == 8 and any("Vercel" in g for g in unsafe)
-    # Art. 30(1)(e): four recipients whose country seed 003 does not give are gaps too.
+    # Art. 30(1)(e): the five recipients whose country seed 003 does not give are gaps too:
+    # Stripe, the identification services, the hub's customers, the business partners and
+    # the social media platforms (joint controllers of its pages).
     unknown = [g for g in minmentor.gaps if "the country is not stated" in g]
-    assert len(unknown) == 4
+    assert len(unknown) == 5
     assert any(g.startswith("recipients.stripe: Stripe Connect") for g in unknown)
     assert minmentor.third_countries == ("the United States (US)",)
 

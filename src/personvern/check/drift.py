@@ -44,7 +44,28 @@ def drift_findings(loaded: LoadedManifest, *, sample: int = SAMPLE) -> list[Find
             continue
         out += [_finding(loaded, rule, loc, message)
                 for rule, loc, message in _compare(ds, where, found)]
+        if any(c.kind == "no_card_data" for c in loaded.manifest.commitments):
+            out += [_finding(loaded, "PV090", loc, message)
+                    for loc, message in _card_data(ds, where, found)]
     return out
+
+
+def _card_data(ds: Dataset, where: Loc, found: Discovery) -> Iterator[tuple[Loc, str]]:
+    """Card numbers the map declares or the values show, where none are to be stored."""
+    card = _IDENTIFIERS["card number"]
+    for j, table in enumerate(ds.tables):
+        for k, column in enumerate(table.columns):
+            if card in column.categories:
+                yield (*where, "tables", j, "columns", k, "categories"), (
+                    f"{ds.id}.{table.name}.{column.name} is declared {card}, but the manifest "
+                    "commits to storing no card data")
+    for t in found.tables:
+        mapped = next((j for j, x in enumerate(ds.tables) if x.name == t.name), None)
+        at: Loc = (*where, "tables", mapped) if mapped is not None else (*where, "tables")
+        for c in t.columns:
+            if c.kind == "card number" and c.matched:
+                yield at, (f"{ds.id}.{t.name}.{c.name} holds card numbers ({c.note}), but the "
+                           "manifest commits to storing no card data")
 
 
 def _finding(loaded: LoadedManifest, rule_id: str, loc: Loc, message: str) -> Finding:

@@ -66,6 +66,15 @@ Art9Condition = Literal[
     "legal_claims", "substantial_public_interest", "health_care", "public_health", "archiving",
 ]
 Identity = Literal["email", "phone", "user_id", "national_id", "external_id"]
+# Promises that are not processing (issue 12, item 6): each is published as declared and
+# checked where the engine can (check/rules/commitments.py says how far, kind by kind).
+CommitmentKind = Literal[
+    "never_sold", "no_sharing_without_consent", "mutual_interest_sharing",
+    "aggregated_statistics", "signature_rights_verified", "no_card_data",
+    "provision_voluntary", "processor_list_on_request",
+]
+# The kinds that are about particular purposes, and must name them.
+PURPOSE_COMMITMENTS = frozenset({"mutual_interest_sharing", "aggregated_statistics"})
 
 
 _LANGUAGES: tuple[Language, ...] = ("nb", "en")
@@ -320,6 +329,9 @@ class Recipient(Strict):
     sub_processors: SubProcessorRule | None = None
     privacy_policy: str | None = None
     joint_arrangement: bool = Field(False, description="Art. 26 arrangement in place")
+    buys_data: bool = Field(
+        False, description="the recipient pays for the personal data it receives: a sale "
+                           "(contradicts a never_sold commitment, PV076)")
     webhook: str | None = Field(
         None, description="URL told of rectifications, erasures and restrictions (Art. 19)"
     )
@@ -367,6 +379,35 @@ class CookieConsent(Strict):
     reject_as_easy_as_accept: bool | None = Field(
         None, description="refusing is as easy as accepting; unset says nothing"
     )
+
+
+# ---- commitments ---------------------------------------------------------------
+
+class Commitment(Strict):
+    """A promise the controller makes that is not itself processing ("we never sell your
+    data"): published as declared, and checked where Personvern can (PV076-PV079,
+    PV088-PV090); what it cannot check, `personvern check` says so (PV088)."""
+
+    kind: CommitmentKind = Field(
+        description="what is promised: never_sold, no_sharing_without_consent (except a "
+                    "legal duty), mutual_interest_sharing, aggregated_statistics, "
+                    "signature_rights_verified, no_card_data, provision_voluntary, "
+                    "processor_list_on_request")
+    text: Text | None = Field(
+        None, description="the promise in the controller's own words, published; the "
+                          "policy's wording for the kind when absent")
+    purposes: list[Id] = Field(
+        default_factory=list,
+        description="the purposes the promise is about; required for mutual_interest_sharing "
+                    "(the sharing) and aggregated_statistics (the statistics)")
+    note: str | None = _note()
+
+    @model_validator(mode="after")
+    def _purposes_named(self) -> Commitment:
+        if self.kind in PURPOSE_COMMITMENTS and not self.purposes:
+            raise ValueError(f"a {self.kind} commitment names the purposes it is about "
+                             "(purposes: [...])")
+        return self
 
 
 # ---- rights ------------------------------------------------------------------
@@ -574,6 +615,10 @@ class Manifest(Strict):
     no_third_country_transfers: bool | None = Field(
         None, description="the controller states that no personal data goes outside the EEA; "
                           "checked against every recipient's country (PV065)")
+    commitments: list[Commitment] = Field(
+        default_factory=list,
+        description="promises that are not processing (data never sold, no card data "
+                    "stored, ...): published, and checked where Personvern can")
     note: str | None = _note()
 
     def purpose(self, purpose_id: str) -> Purpose:

@@ -92,6 +92,11 @@ def _unknown_references(m: Manifest) -> Iterator[tuple[Loc, str]]:
         for j, sid in enumerate(m.processor_for.subjects):
             if sid not in subjects:
                 yield ("processor_for", "subjects", j), _unknown("subject", sid, subjects)
+    purpose_ids = [p.id for p in m.purposes]
+    for i, promise in enumerate(m.commitments):
+        for j, pid in enumerate(promise.purposes):
+            if pid not in purpose_ids:
+                yield ("commitments", i, "purposes", j), _unknown("purpose", pid, purpose_ids)
     guardian = m.children.guardian_subject
     if guardian is not None and guardian not in subjects:
         yield ("children", "guardian_subject"), _unknown("subject", guardian, subjects)

@@ -19,8 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from personvern.law import get_jurisdiction, is_eea
-from personvern.manifest.model import Channel, Manifest, Purpose, Recipient, RetentionRule
+from personvern.manifest.model import (
+    Channel,
+    Commitment,
+    Manifest,
+    Purpose,
+    Recipient,
+    RetentionRule,
+)
 from personvern.manifest.types import Duration
+from personvern.policy.wording.commitments import commitment_runs
 from personvern.policy.wording.context import Context
 from personvern.policy.wording.data import rule_phrase
 from personvern.policy.wording.phrases import LANGS, Phrases, lower_first
@@ -141,6 +149,7 @@ class _Differ:
         self.cookies()
         self.rights()
         self.notices()
+        self.commitments()
         if not self.changes and self.old.model_dump(mode="json") != self.new.model_dump(
                 mode="json"):
             self.add("wording_general", False, ())
@@ -434,6 +443,25 @@ class _Differ:
         if o.email_on_material_change != n.email_on_material_change:
             self.add("email_notice" if n.email_on_material_change else "email_notice_removed",
                      False, ())
+
+
+    def commitments(self) -> None:
+        """A promise withdrawn is material: people relied on it; one added or reworded is
+        not."""
+        def words(side: str, c: Commitment) -> Words:
+            return lambda lang: "".join(
+                r.text for r in commitment_runs(self.contexts[side][lang], c)).rstrip(".")
+
+        old = {c.kind: c for c in self.old.commitments}
+        new = {c.kind: c for c in self.new.commitments}
+        for kind, c in new.items():
+            if kind not in old:
+                self.add("commitment_added", False, (), text=words("new", c))
+            elif old[kind] != c:
+                self.add("commitment_changed", False, (), text=words("new", c))
+        for kind, c in old.items():
+            if kind not in new:
+                self.add("commitment_withdrawn", True, c.purposes, text=words("old", c))
 
 
 def diff(old: Manifest, new: Manifest) -> list[Change]:

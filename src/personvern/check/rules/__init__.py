@@ -5,6 +5,7 @@ Ids are stable: a rule that is removed leaves its id unused forever.
 
 from personvern.check.rules import (  # noqa: F401
     basis,
+    commitments,
     cookies,
     data,
     marketing,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from personvern.policy.completeness import ELEMENTS
 from personvern.policy.document import Document, as_runs
+from personvern.policy.wording.commitments import commitments_section
 from personvern.policy.wording.context import Context
 from personvern.policy.wording.controller import (
     changes_section,
@@ -49,7 +50,8 @@ def policy_document(ctx: Context) -> Document:
         categories_section(ctx),
         retention_section(ctx), recipients_section(ctx), cookies_section(ctx),
         children_section(ctx), automated_section(ctx), rights_section(ctx),
-        complaint_section(ctx), security_section(ctx), changes_section(ctx),
+        complaint_section(ctx), security_section(ctx), commitments_section(ctx),
+        changes_section(ctx),
     ]
     title = p.text("title", service=m.service.name)
     if ctx.draft:
