@@ -91,6 +91,18 @@ def test_the_data_map_says_what_the_generator_wrote(name: str) -> None:
         assert not extra, f"{source.name} maps columns the generator did not label: {extra}"
 
 
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_each_example_reads_its_url_from_the_environment(name: str) -> None:
+    """No address or password in the published manifest, and no "no url or url_env"
+    finding (PV041): requests and the sweep can reach the data once the variable is set."""
+    from personvern.check import run_checks
+
+    loaded = load_manifest(EXAMPLES / f"{name}.yaml")
+    assert [(ds.url, ds.url_env) for ds in loaded.manifest.datasets] == [
+        (None, get_template(name).url_env)]
+    assert [f.message for f in run_checks(loaded) if f.rule in {"PV041", "PV087"}] == []
+
+
 def test_a_fresh_demo_shows_no_drift(demo: tuple[str, Path],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """``check --datasets`` on the demo, and on the seed's example pointed at the demo by
