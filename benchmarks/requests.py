@@ -133,7 +133,8 @@ def build(workdir: Path, service_url: str, engine_url: str, subjects: int) -> Pa
     from sqlalchemy import text
 
     from personvern.demo.generate import generate
-    from personvern.demo.init import MANIFEST_TEMPLATE
+    from personvern.demo.init import manifest_text
+    from personvern.demo.templates import get_template
     from personvern.storage.engine import create_engine_for
     from personvern.storage.migrate import upgrade
 
@@ -147,8 +148,8 @@ def build(workdir: Path, service_url: str, engine_url: str, subjects: int) -> Pa
     service.dispose()
     log(f"  generated {subjects:,} subjects in {time.perf_counter() - started:.0f} s: {counts}")
     manifest = workdir / "personvern.yaml"
-    manifest.write_text(MANIFEST_TEMPLATE.read_text(encoding="utf-8").replace(
-        "{service_url}", service_url), encoding="utf-8")
+    manifest.write_text(manifest_text(get_template("snapmentor"), service_url),
+                        encoding="utf-8")
     upgrade(engine_url)
     register(service_url, engine_url)
     log(f"  registered in the engine after {time.perf_counter() - started:.0f} s")

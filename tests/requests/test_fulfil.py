@@ -419,26 +419,21 @@ def test_a_dataset_that_is_down_leaves_the_request_waiting(
 
 @pytest.fixture
 def pg_demo(pg_cluster: Any, tmp_path: Path, clock: MovingClock) -> Iterator[Runtime]:
-    from personvern.demo.generate import generate
-    from personvern.demo.init import MANIFEST_TEMPLATE, _people, _register_subjects
+    from personvern.demo.init import _register_subjects, manifest_text
+    from personvern.demo.templates import get_template
 
     service_url = pg_cluster.create_database()
     engine_url = pg_cluster.create_database()
     service = create_engine_for(service_url)
-    generate(service, 40, now=NOW)
-    people = _people(service)
+    template = get_template("snapmentor")
+    generated = template.generate(service, 40, now=NOW, seed=7)
     service.dispose()
     manifest = tmp_path / "personvern.yaml"
-    manifest.write_text(MANIFEST_TEMPLATE.read_text(encoding="utf-8").replace(
-        "{service_url}", service_url), encoding="utf-8")
+    manifest.write_text(manifest_text(template, service_url), encoding="utf-8")
     from personvern.storage.migrate import upgrade
 
     upgrade(engine_url)
-    monkey = pytest.MonkeyPatch()
-    # _register_subjects reads guardians from the service by URL; point it at PostgreSQL.
-    monkey.setattr("personvern.demo.init._guardian_links", lambda _url: [])
-    _register_subjects(engine_url, people, NOW, 7)
-    monkey.undo()
+    _register_subjects(engine_url, generated, NOW, 7)
     runtime = open_runtime(Settings(manifest=manifest, database_url=engine_url), clock)
     yield runtime
     runtime.close()

@@ -13,7 +13,11 @@ NOW = "2027-06-01T12:00:00+02:00"
 
 
 def test_a_manifest_without_a_data_map_enforces_nothing_and_says_so(tmp_path: Path) -> None:
-    where = ["-m", str(ROOT / "examples" / "vekstly.yaml"),
+    # Seed 001's policy without its data map, as a manifest starts out.
+    text = (ROOT / "examples" / "vekstly.yaml").read_text(encoding="utf-8")
+    unmapped = tmp_path / "vekstly.yaml"
+    unmapped.write_text(text[:text.index("\ndatasets:")], encoding="utf-8")
+    where = ["-m", str(unmapped),
              "--db", f"sqlite:///{tmp_path / 'pv.db'}", "--now", NOW]
     plan = run_personvern("retention", "plan", *where)
     assert plan.returncode == 0, plan.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Callable
@@ -10,17 +11,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert
 
-from personvern.demo import schema
-from personvern.demo.generate import Counts, generate
+from personvern.demo.templates import DEFAULT, Generated, Template, get_template
 from personvern.errors import InvalidInput
 
 if TYPE_CHECKING:
     from personvern.crypto.keyring import Keyring
     from personvern.crypto.master import MasterKey
 
-MANIFEST_TEMPLATE = Path(__file__).with_name("manifest.yaml")
 IDENTITY_CONTEXT = "subject_identities.value"
 
 
@@ -32,27 +31,33 @@ class DemoFiles:
     manifest: Path
     service_url: str
     engine_url: str
-    counts: Counts
+    counts: dict[str, int]
     # The master key file written into the directory; None when one was configured already.
     key_file: Path | None = None
+    template: str = DEFAULT
+    # The environment variable the seed's example manifest reads the service's URL from.
+    url_env: str = ""
 
 
 def init_demo(
     directory: Path, subjects: int, *, now: datetime, seed: int = 7, force: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, template: str = DEFAULT,
 ) -> DemoFiles:
     """Write service.db, personvern.yaml and personvern.db into ``directory``.
 
-    The engine's identities are sealed with the configured master key; without one a new
-    key file, ``master.key``, is written into ``directory`` (kept across --force).
+    ``template`` names the seed whose service is written (``TEMPLATES``). The engine's
+    identities are sealed with the configured master key; without one a new key file,
+    ``master.key``, is written into ``directory`` (kept across --force).
     """
     from personvern.crypto.keyring import Keyring
     from personvern.manifest.loader import load_manifest
     from personvern.storage.engine import create_engine_for
     from personvern.storage.migrate import upgrade
 
-    if subjects < 3:
-        raise InvalidInput("--subjects must be at least 3 (a parent, a pupil and a mentor)")
+    spec = get_template(template)
+    if subjects < spec.min_subjects:
+        raise InvalidInput(f"--subjects must be at least {spec.min_subjects} for the "
+                           f"{spec.name} demo ({spec.who})")
     directory = directory.resolve()
     names = ("service.db", "personvern.yaml", "personvern.db")
     existing = [n for n in names if (directory / n).exists()]
@@ -66,20 +71,27 @@ def init_demo(
     engine_url = f"sqlite:///{directory / 'personvern.db'}"
     service = create_engine_for(service_url)
     try:
-        counts = generate(service, subjects, now=now, seed=seed, progress=progress)
-        people = _people(service)
+        generated = spec.generate(service, subjects, now=now, seed=seed, progress=progress)
     finally:
         service.dispose()
     manifest = directory / "personvern.yaml"
-    manifest.write_text(
-        MANIFEST_TEMPLATE.read_text(encoding="utf-8").replace("{service_url}", service_url),
-        encoding="utf-8",
-    )
+    manifest.write_text(manifest_text(spec, service_url), encoding="utf-8")
     load_manifest(manifest)  # the demo must be valid; fail here, not in front of a user
     upgrade(engine_url)
     master, key_file = _master_key(directory)
-    _register_subjects(engine_url, people, now, seed, Keyring(master))
-    return DemoFiles(directory, manifest, service_url, engine_url, counts, key_file)
+    _register_subjects(engine_url, generated, now, seed, Keyring(master))
+    return DemoFiles(directory, manifest, service_url, engine_url, generated.counts, key_file,
+                     spec.name, spec.url_env)
+
+
+def manifest_text(spec: Template, service_url: str) -> str:
+    """The template's manifest with its dataset's URL written in, where the source reads
+    it from the environment (``url_env``): one data map, in the example and the demo."""
+    text = spec.manifest.read_text(encoding="utf-8")
+    line = f"url_env: {spec.url_env}\n"
+    if text.count(line) != 1:
+        raise InvalidInput(f"{spec.manifest}: expected one dataset with {line.strip()!r}")
+    return text.replace(line, f"url: {json.dumps(service_url)}\n")
 
 
 def _master_key(directory: Path) -> tuple[MasterKey, Path | None]:
@@ -95,69 +107,46 @@ def _master_key(directory: Path) -> tuple[MasterKey, Path | None]:
     return (read_key_file(path) if path.exists() else write_key_file(path)), path
 
 
-def _people(service: object) -> list[tuple[int, str, str | None, object, str, bool]]:
-    from sqlalchemy import Engine
-
-    assert isinstance(service, Engine)
-    payers = schema.purchases.c.payer_id
-    with service.connect() as conn:
-        customers = set(conn.scalars(select(payers).distinct()))
-        rows = conn.execute(select(
-            schema.users.c.id, schema.users.c.email, schema.users.c.phone,
-            schema.users.c.birth_date, schema.users.c.role,
-        ).order_by(schema.users.c.id)).all()
-    return [(r.id, r.email, r.phone, r.birth_date, r.role, r.id in customers) for r in rows]
-
-
 def _register_subjects(
-    engine_url: str, people: list[tuple[int, str, str | None, object, str, bool]],
-    now: datetime, seed: int, keyring: Keyring | None = None,
+    engine_url: str, generated: Generated, now: datetime, seed: int,
+    keyring: Keyring | None = None,
 ) -> None:
-    """Every demo user as a subject of the engine, with e-mail, phone and user id, sealed
-    with ``keyring`` (the process's by default)."""
+    """Every person of the demo service as a subject of the engine, with e-mail, phone and
+    user id, sealed with ``keyring`` (the process's by default); the guardianships the
+    service records as the engine's guardian links."""
     from personvern.consent.tables import Guardianship, Identity, Subject
     from personvern.crypto.keyring import default_keyring
     from personvern.storage.engine import create_engine_for
 
     keyring = keyring or default_keyring()
     rng = random.Random(seed)
-    ids = {uid: f"{rng.getrandbits(128):032x}" for uid, *_ in people}
+    people = generated.people
+    ids = {p.email: f"{rng.getrandbits(128):032x}" for p in people}
     engine = create_engine_for(engine_url)
     try:
         with engine.begin() as conn:
             for start in range(0, len(people), 20_000):
                 chunk = people[start:start + 20_000]
                 conn.execute(insert(Subject), [
-                    {"id": ids[uid], "created_at": now, "kind": role, "birth_date": born,
-                     "existing_customer": customer}
-                    for uid, _, _, born, role, customer in chunk])
+                    {"id": ids[p.email], "created_at": now, "kind": p.kind,
+                     "birth_date": p.birth_date, "existing_customer": p.customer}
+                    for p in chunk])
                 identities = []
-                for uid, email, phone, *_ in chunk:
-                    found = [("email", email), ("external_id", str(uid))]
-                    found += [("phone", phone)] if phone else []
+                for p in chunk:
+                    found = [("email", p.email)]
+                    found += [("external_id", str(p.uid))] if p.uid is not None else []
+                    found += [("phone", p.phone)] if p.phone else []
                     identities += [{
-                        "subject_id": ids[uid], "kind": kind, "created_at": now,
+                        "subject_id": ids[p.email], "kind": kind, "created_at": now,
                         "value": keyring.lookup_hash(conn, kind, value),  # the lookup column
-                        "sealed": keyring.seal(conn, ids[uid], IDENTITY_CONTEXT, value.encode()),
+                        "sealed": keyring.seal(conn, ids[p.email], IDENTITY_CONTEXT,
+                                               value.encode()),
                     } for kind, value in found]
                 conn.execute(insert(cast(Table, Identity.__table__)), identities)
-        service_links = _guardian_links(engine_url)
-        if service_links:
+        if generated.guardians:
             with engine.begin() as conn:
                 conn.execute(insert(Guardianship), [
                     {"guardian_id": ids[g], "child_id": ids[c], "verified_by": "demo data",
-                     "created_at": now} for g, c in service_links])
+                     "created_at": now} for g, c in generated.guardians])
     finally:
         engine.dispose()
-
-
-def _guardian_links(engine_url: str) -> list[tuple[int, int]]:
-    from personvern.storage.engine import create_engine_for
-
-    service = create_engine_for(engine_url.replace("personvern.db", "service.db"))
-    try:
-        with service.connect() as conn:
-            return [(r.guardian_id, r.child_id) for r in conn.execute(
-                select(schema.guardians.c.guardian_id, schema.guardians.c.child_id))]
-    finally:
-        service.dispose()
