@@ -781,14 +781,16 @@ def test_card_numbers_in_snapmentors_customer_database_break_its_promise(
         conn.executemany("INSERT INTO kunder (epost, kort) VALUES (?, ?)",
                          [(f"kunde{n}@example.no", card) for n, card in enumerate(cards)])
     conn.close()
-    text = (EXAMPLES / "snapmentor.yaml").read_text(encoding="utf-8").replace(
-        "  - id: customer_database\n",
+    # The example's own data map (the demo's tables) replaced by this database's.
+    example = (EXAMPLES / "snapmentor.yaml").read_text(encoding="utf-8")
+    text = example[:example.index("\ndatasets:")] + (
+        "\ndatasets:\n"
         "  - id: customer_database\n"
         f"    url: sqlite:///{db}\n"
         "    tables:\n"
         "      - name: kunder\n"
         "        columns:\n"
-        "          - {name: epost, categories: [user.contact.email], identity: email}\n", 1)
+        "          - {name: epost, categories: [user.contact.email], identity: email}\n")
     found = drift_findings(parse_manifest(text, file="snapmentor.yaml"))
     broken = [f for f in found if f.rule == "PV090"]
     assert [f.severity for f in broken] == ["error"]
