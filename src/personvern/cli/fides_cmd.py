@@ -27,6 +27,10 @@ def import_fides(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Treat every warning as an error: write nothing and exit 1.")
     ] = False,
+    into: Annotated[Path | None, typer.Option(
+        "--into", help="Write the datasets into this manifest's datasets: section (one with "
+        "the same id is replaced), keeping every other line; nothing is written unless the "
+        "result is a valid manifest.", show_default=False)] = None,
 ) -> None:
     """Turn a Fides (fideslang) dataset into the manifest's datasets: section.
 
@@ -36,9 +40,12 @@ def import_fides(
     what the data map cannot express is printed as a warning with its file, line and
     column, never dropped in silence. Exit 2 when the file is not a fideslang dataset.
     """
+    from personvern.errors import InvalidInput
     from personvern.fides.reader import read_fides
     from personvern.fides.writer import datasets_yaml
 
+    if into is not None and out is not None:
+        raise InvalidInput("give --into or --out, not both")
     imported = read_fides(dataset)
     for note in imported.notes:
         typer.echo(str(note), err=True)
@@ -47,6 +54,15 @@ def import_fides(
         typer.echo(f"personvern: {len(warnings)} warning(s) and --strict: nothing written",
                    err=True)
         raise typer.Exit(1)
+    if into is not None:
+        from personvern.fides.merge import merge_into
+
+        replaced, added = merge_into(into, imported.datasets)
+        done = [f"replaced {', '.join(replaced)}"] if replaced else []
+        done += [f"added {', '.join(added)}"] if added else []
+        typer.echo(f"wrote {into}: {'; '.join(done)}, {len(warnings)} warning(s); next: "
+                   f"personvern check {into}", err=True)
+        return
     header = [f"Imported by `personvern import fides {dataset}`: paste it into the manifest.",
               "Review each warning below; the database URL comes from url_env."]
     header += [f"warning: {n.message} ({n.file}:{n.line})" for n in warnings]

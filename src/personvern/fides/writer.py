@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from personvern.errors import InvalidInput
 from personvern.fides.categories import NOT_IN_FIDESLANG, to_fides
 from personvern.manifest.categories import BUILTIN_CATEGORIES
 from personvern.manifest.model import Dataset, Manifest, Table
@@ -41,8 +42,6 @@ def export_fides(manifest: Manifest, only: list[str] | None = None) -> Exported:
     wanted = [ds for ds in manifest.datasets if only is None or ds.id in only]
     missing = sorted(set(only or ()) - {ds.id for ds in manifest.datasets})
     if missing:
-        from personvern.errors import InvalidInput
-
         known = ", ".join(ds.id for ds in manifest.datasets) or "none"
         raise InvalidInput(f"no dataset {', '.join(map(repr, missing))} in the manifest; "
                            f"its datasets: {known}")
