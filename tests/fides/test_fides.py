@@ -394,3 +394,51 @@ def test_nested_fields_become_one_column_and_their_identities_are_said() -> None
                "identity and references are not imported" in w for w in warnings)
     assert any("Fides identity 'loyalty_id' is the service's own; imported as external_id"
                in w for w in warnings)
+
+
+def test_duplicates_and_text_that_is_not_utf8_are_located_errors(tmp_path: Path) -> None:
+    path, out = _import(tmp_path, "dataset:\n  - fides_key: shop\n    collections: []\n"
+                                  "  - fides_key: shop\n    collections: []\n")
+    assert out.returncode == 2
+    assert out.stderr == f"{path}:4:16: error: dataset[1].fides_key: duplicate fides_key 'shop'\n"
+    path, out = _import(tmp_path, _one("users", [{"name": "id"}, {"name": "id"}]))
+    assert out.returncode == 2 and "error: dataset[0].collections[0].fields[1].name: " \
+        "duplicate field users.id" in out.stderr
+    path, out = _import(tmp_path, "dataset:\n  - fides_key: bl\xe5b\xe6r\n".encode("latin-1"))
+    assert out.returncode == 2 and out.stderr == f"{path}:2:1: error: is not UTF-8 text\n"
+
+
+def test_what_the_map_holds_otherwise_is_said() -> None:
+    text = yaml.safe_dump({"dataset": [{
+        "fides_key": "Shop.Prod", "data_categories": ["user.contact"],
+        "collections": [{"name": "lines", "data_categories": ["user.behavior"], "fields": [
+            {"name": "order_id", "fides_meta": {"primary_key": True}},
+            {"name": "line_no", "fides_meta": {"primary_key": True}},
+            {"name": "email", "data_categories": ["user.contact.email"],
+             "fides_meta": {"identity": "email"}}]}]}]}, sort_keys=False)
+    imported = parse_fides(text)
+    [ds] = imported.datasets
+    assert ds.id == "shop_prod" and ds.tables[0].key == "order_id"
+    said = [n.message for n in imported.notes]
+    assert "fides_key 'Shop.Prod' is not a manifest id; the dataset's id is 'shop_prod'" in said
+    assert any(m.startswith("dataset-wide data_categories ['user.contact'] are not imported")
+               for m in said)
+    assert any(m.startswith("collection 'lines': collection-wide data_categories "
+                            "['user.behavior'] are not imported") for m in said)
+    assert any(m.startswith("collection 'lines' has a primary key of 2 fields (order_id, "
+                            "line_no); the data map finds rows by one: 'order_id'") for m in said)
+
+
+def test_export_of_one_dataset() -> None:
+    manifest = load_manifest(DEMO_MANIFEST).manifest
+    exported = export_fides(manifest, ["app"])
+    assert [d["fides_key"] for d in yaml.safe_load(exported.text)["dataset"]] == ["app"]
+
+
+def test_an_out_file_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-directory" / "out.yml"
+    for args in (["import", "fides", str(SHOP)], ["export", "fides", str(DEMO_MANIFEST)]):
+        out = run_personvern(*args, "--out", str(missing))
+        assert out.returncode == 2
+        assert out.stderr.endswith(f"error: cannot write {missing}: No such file or "
+                                   "directory\n")

@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from personvern.cli.options import ManifestOption
-
 import_app = typer.Typer(help="Bring a data map in from another tool's format.",
                          no_args_is_help=True)
 export_app = typer.Typer(help="Write the manifest's data map in another tool's format.",
@@ -16,6 +14,16 @@ export_app = typer.Typer(help="Write the manifest's data map in another tool's f
 
 OutOption = Annotated[Path | None, typer.Option(
     "--out", help="Write the YAML to this file instead of printing it.", show_default=False)]
+
+
+def _write(out: Path, text: str) -> None:
+    """``text`` to ``out``, or a clear error (a missing directory, no permission)."""
+    from personvern.errors import InvalidInput
+
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror}") from None
 
 
 @import_app.command("fides")
@@ -70,7 +78,7 @@ def import_fides(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        _write(out, text)
         tables = sum(len(ds.tables) for ds in imported.datasets)
         typer.echo(f"wrote {out}: {tables} tables in {len(imported.datasets)} dataset(s), "
                    f"{len(warnings)} warning(s)", err=True)
@@ -79,13 +87,13 @@ def import_fides(
 @export_app.command("fides")
 def export_fides(
     manifest: Annotated[Path | None, typer.Argument(
-        help="Manifest file [env: PERSONVERN_MANIFEST; default personvern.yaml]",
-        show_default=False)] = None,
+        help="The manifest to export (default: the file PERSONVERN_MANIFEST names, else "
+             "personvern.yaml).", show_default=False)] = None,
     out: OutOption = None,
     datasets: Annotated[list[str] | None, typer.Option(
-        "--dataset", help="Export only this dataset (by its id); may be given more than once.",
+        "--dataset", metavar="ID",
+        help="Export only this dataset (by its id); may be given more than once.",
         show_default=False)] = None,
-    manifest_option: ManifestOption = None,
 ) -> None:
     """Write the manifest's data map as a Fides (fideslang) dataset file.
 
@@ -98,7 +106,7 @@ def export_fides(
     from personvern.manifest.loader import load_manifest
     from personvern.settings import get_settings
 
-    settings = get_settings(manifest=manifest or manifest_option)
+    settings = get_settings(manifest=manifest)
     loaded = load_manifest(settings.manifest, max_bytes=settings.max_manifest_bytes)
     exported = write(loaded.manifest, datasets)
     for note in exported.notes:
@@ -106,5 +114,5 @@ def export_fides(
     if out is None:
         typer.echo(exported.text, nl=False)
     else:
-        out.write_text(exported.text, encoding="utf-8")
+        _write(out, exported.text)
         typer.echo(f"wrote {out}: {exported.datasets} dataset(s)", err=True)
