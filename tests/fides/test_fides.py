@@ -442,3 +442,21 @@ def test_an_out_file_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> 
         assert out.returncode == 2
         assert out.stderr.endswith(f"error: cannot write {missing}: No such file or "
                                    "directory\n")
+
+
+@pytest.mark.parametrize(("meta", "message"), [
+    ("{personvern: {version: 1, tables: {orders: {erse: keep}}}}",
+     "dataset[0].meta.personvern.tables.orders.erse: unknown key 'erse' in meta.personvern"),
+    ("{personvern: {version: 1, tables: {orders: {erase: shred}}}}",
+     "dataset[0].meta: meta.personvern: tables[2].erase: Input should be"),
+    ("{personvern: {version: 2}}",
+     "dataset[0].meta.personvern.version: expected one of 1; got 2"),
+])
+def test_a_broken_personvern_block_is_a_located_error(tmp_path: Path, meta: str,
+                                                      message: str) -> None:
+    text = SHOP.read_text(encoding="utf-8").replace(
+        "    name: Shop Postgres\n", f"    name: Shop Postgres\n    meta: {meta}\n")
+    path, out = _import(tmp_path, text)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith(f"{path}:8:")
+    assert message in out.stderr

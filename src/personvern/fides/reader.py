@@ -104,12 +104,49 @@ class _Collection(_Loose):
     fields: list[_Field]
 
 
+class _Kept(BaseModel):
+    """Part of ``meta.personvern``: strict, since only Personvern writes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _KeptColumn(_Kept):
+    erase: str | None = None
+    hold: str | None = None
+    provided: bool | None = None
+    validate_as: str | None = None
+
+
+class _KeptTable(_Kept):
+    erase: str | None = None
+    hold: str | None = None
+    dates: dict[str, str] | None = None
+    keep_flag: str | None = None
+    columns: dict[str, _KeptColumn] = {}
+
+
+class _KeptDataset(_Kept):
+    """What `personvern export fides` writes where Fides has no place for it."""
+
+    version: Literal[1] = 1
+    description: str | dict[str, str] | None = None
+    url: str | None = None
+    url_env: str | None = None
+    categories: list[str] = []
+    tables: dict[str, _KeptTable] = {}
+
+
+class _Meta(_Loose):
+    model_config = ConfigDict(extra="allow")
+    personvern: _KeptDataset | None = None
+
+
 class _Dataset(_Loose):
     fides_key: str
     name: str | None = None
     description: str | None = None
     data_categories: list[str] | None = None
-    meta: dict[str, Any] | None = None
+    meta: _Meta | None = None
     collections: list[_Collection]
 
 
@@ -181,12 +218,15 @@ def _problems(exc: ValidationError, data: Any, positions: Positions, file: str) 
         where = data_prefix(data, loc)
         if err["type"] == "missing":
             message = f"missing required key {loc[len(where)]!r}"
+        elif err["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r} in meta.personvern"
         elif err["type"] == "list_type":
             message = "expected a list"
         elif err["type"] in {"dict_type", "model_type", "model_attributes_type"}:
             message = "expected a mapping"
         elif err["type"] == "literal_error":
-            message = f"expected one of from, to; got {err['input']!r}"
+            expected = str((err.get("ctx") or {}).get("expected", "")).replace("'", "")
+            message = f"expected one of {expected.replace(' or ', ', ')}; got {err['input']!r}"
         else:
             message = str(err["msg"])
         line, col = positions.of(where) or (1, 1)
@@ -254,7 +294,8 @@ class _Reader:
                           "that has one")
 
     def dataset(self, loc: DataPath, ds: _Dataset) -> Dataset | None:
-        extra = _personvern_meta(ds.meta)
+        kept = ds.meta.personvern if ds.meta is not None else None
+        extra = kept or _KeptDataset()
         ident = ds.fides_key
         if not _ID.match(ident):
             ident = re.sub(r"[^a-z0-9_-]+", "_", ident.lower()).strip("_-")[:63] or "dataset"
@@ -262,7 +303,7 @@ class _Reader:
             self.note("info", (*loc, "fides_key"),
                       f"fides_key {ds.fides_key!r} is not a manifest id; the dataset's id is "
                       f"{ident!r}")
-        custom = frozenset(str(k) for k in extra.get("categories") or ())
+        custom = frozenset(extra.categories)
         if ds.data_categories and any(from_fides(k).how != "not_personal"
                                       for k in ds.data_categories):
             self.note("warning", (*loc, "data_categories"),
@@ -280,15 +321,16 @@ class _Reader:
         plain: dict[str, Any] = {"id": ident, "tables": tables}
         # Fides requires no description; its name is often the key again, which says nothing.
         named = ds.name if ds.name and ds.name != ds.fides_key else None
-        description = extra.get("description") or ds.description or named
+        description = extra.description or ds.description or named
         if description:
             plain["description"] = description
-        for key in ("url", "url_env"):
-            if extra.get(key):
-                plain[key] = extra[key]
+        if extra.url:
+            plain["url"] = extra.url
+        if extra.url_env:
+            plain["url_env"] = extra.url_env
         # A file Personvern exported says where the URL comes from, or that nothing does;
         # for one from Fides, the URL comes from a variable named after the dataset.
-        if not extra and "url" not in plain and "url_env" not in plain:
+        if kept is None and "url" not in plain and "url_env" not in plain:
             plain["url_env"] = f"{ident.upper().replace('-', '_')}_URL"
             self.note("info", loc, f"dataset {ident!r} reads its database URL from "
                                    f"{plain['url_env']}: set it, or write url: instead")
@@ -304,9 +346,9 @@ class _Reader:
             return None
 
     def table(self, loc: DataPath, ds: _Dataset, coll: _Collection, custom: frozenset[str],
-              extra: dict[str, Any]) -> dict[str, Any]:
-        kept = (extra.get("tables") or {}).get(coll.name) or {}
-        kept_columns: dict[str, Any] = kept.get("columns") or {}
+              extra: _KeptDataset) -> dict[str, Any]:
+        kept = extra.tables.get(coll.name) or _KeptTable()
+        kept_columns = kept.columns
         if coll.data_categories and any(from_fides(k).how != "not_personal"
                                         for k in coll.data_categories):
             self.note("warning", (*loc, "data_categories"),
@@ -339,7 +381,8 @@ class _Reader:
                     column["categories"] = categories
                 if identity:
                     column["identity"] = identity
-                column.update(kept_columns.get(fld.name) or {})
+                if fld.name in kept_columns:
+                    column.update(kept_columns[fld.name].model_dump(exclude_none=True))
                 columns.append(column)
         out: dict[str, Any] = {"name": coll.name}
         if len(keys) > 1:
@@ -354,7 +397,7 @@ class _Reader:
                                       "the key field with fides_meta: {primary_key: true}")
         out["columns"] = columns
         out["references"] = references
-        out.update({k: v for k, v in kept.items() if k != "columns"})
+        out.update(kept.model_dump(exclude_none=True, exclude={"columns"}))
         return out
 
     def categories(self, loc: DataPath, table: str, fld: _Field,
@@ -473,9 +516,3 @@ def _nested(fld: _Field, names: tuple[str, ...] = (), rel: DataPath = ()) -> lis
         out.append((here, at, sub))
         out += _nested(sub, here, at)
     return out
-
-
-def _personvern_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
-    """What `personvern export fides` kept in the dataset's ``meta.personvern`` block."""
-    found = (meta or {}).get("personvern")
-    return found if isinstance(found, dict) else {}
