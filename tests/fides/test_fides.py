@@ -68,6 +68,8 @@ def test_a_fides_dataset_becomes_the_data_map() -> None:
     # fidesops_meta (the older spelling) is read as fides_meta.
     assert [(r.column, r.to) for r in table(ds, "payment_card").references] == [
         ("billing_address_id", "address.id"), ("customer_id", "customer.id")]
+    # Fides masks a person's fields and keeps the row (no collection says "delete").
+    assert {t.erase for t in ds.tables} == {"mask"}
     # Renamed and generalised categories land on Personvern's keys.
     assert columns(ds, "payment_card")["ccn"] == (["user.financial.bank_account"], None)
     assert columns(ds, "address")["street"] == (["user.contact.address"], None)
@@ -199,6 +201,15 @@ def test_export_writes_what_fideslang_parses(tmp_path: Path) -> None:
     phone = fields["users"]["phone"]
     assert phone.fides_meta is not None and phone.fides_meta.identity == "phone_number"
     assert fields["users"]["id"].fides_meta.primary_key is True  # type: ignore[union-attr]
+    # What erasure does: users keep their row (mask), sessions are deleted, the id is kept
+    # and a birth date nulled.
+    collections = {c.name: c for c in ds.collections}
+    assert collections["users"].fides_meta is None
+    assert collections["sessions"].fides_meta.masking_strategy_override.strategy.value == \
+        "delete"  # type: ignore[union-attr]
+    assert fields["users"]["id"].fides_meta.read_only is True  # type: ignore[union-attr]
+    birth = fields["users"]["birth_date"].fides_meta.masking_strategy_override  # type: ignore[union-attr]
+    assert birth is not None and birth.strategy == "null_rewrite"
     ref = fields["invoices"]["purchase_id"].fides_meta.references[0]  # type: ignore[union-attr,index]
     assert (ref.dataset, ref.field, ref.direction.value) == ("app", "purchases.id", "from")
     # Every category written is one Fides knows, or one Personvern says it is not.
@@ -460,3 +471,32 @@ def test_a_broken_personvern_block_is_a_located_error(tmp_path: Path, meta: str,
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.startswith(f"{path}:8:")
     assert message in out.stderr
+
+
+def test_fides_erasure_hints_become_the_maps_erase() -> None:
+    text = yaml.safe_dump({"dataset": [{"fides_key": "shop", "collections": [
+        {"name": "customer", "fides_meta": {"masking_strategy_override": {"strategy": "delete"}},
+         "fields": [
+             {"name": "id", "fides_meta": {"primary_key": True, "read_only": True},
+              "data_categories": ["user.unique_id"]},
+             {"name": "email", "data_categories": ["user.contact.email"],
+              "fides_meta": {"identity": "email",
+                             "masking_strategy_override": {"strategy": "hash"}}},
+             {"name": "name", "data_categories": ["user.name"],
+              "fides_meta": {"masking_strategy_override": {"strategy": "null_rewrite"}}},
+             {"name": "born", "data_categories": ["user.demographic.date_of_birth"],
+              "fides_meta": {"masking_strategy_override": {"strategy": "random_date"}}}]},
+        {"name": "audit", "fides_meta": {"skip_processing": True}, "fields": [
+            {"name": "id", "fides_meta": {"primary_key": True}},
+            {"name": "email", "data_categories": ["user.contact.email"],
+             "fides_meta": {"identity": "email"}}]}]}]}, sort_keys=False)
+    imported = parse_fides(text)
+    [ds] = imported.datasets
+    customer, audit = ds.tables
+    assert customer.erase == "delete_row" and audit.erase == "mask"
+    assert [(c.name, c.erase) for c in customer.columns] == [
+        ("id", "keep"), ("email", "hash"), ("name", "null"), ("born", None)]
+    warnings = [w.message for w in imported.warnings]
+    assert "customer.born: masking strategy 'random_date' has no Personvern equivalent " \
+           "(null, hash or mask); the table's erasure applies to the column" in warnings
+    assert any(w.startswith("collection 'audit' has skip_processing") for w in warnings)

@@ -37,6 +37,14 @@ IDENTITIES: dict[str, str] = {
 
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
+# Fides's field masking strategies -> what Personvern's erasure does to the column. Fides
+# masks the fields its erasure policy names and keeps the row; a collection whose override
+# is "delete" loses its rows, as Personvern's default (delete_row) does.
+MASKING: dict[str, str] = {
+    "null_rewrite": "null", "hash": "hash", "random_string_rewrite": "mask",
+    "string_rewrite": "mask",
+}
+
 
 @dataclass(frozen=True)
 class Note:
@@ -78,10 +86,16 @@ class _Reference(_Loose):
     direction: Literal["from", "to"] | None = None
 
 
+class _Strategy(_Loose):
+    strategy: str
+
+
 class _FieldMeta(_Loose):
     references: list[_Reference] | None = None
     identity: str | None = None
     primary_key: bool | None = None
+    read_only: bool | None = None
+    masking_strategy_override: _Strategy | None = None
 
 
 class _Field(_Loose):
@@ -97,11 +111,22 @@ class _Field(_Loose):
         return self.fides_meta or self.fidesops_meta or _FieldMeta()
 
 
+class _CollectionMeta(_Loose):
+    masking_strategy_override: _Strategy | None = None
+    skip_processing: bool | None = None
+
+
 class _Collection(_Loose):
     name: str
     description: str | None = None
     data_categories: list[str] | None = None
     fields: list[_Field]
+    fides_meta: _CollectionMeta | None = None
+    fidesops_meta: _CollectionMeta | None = None
+
+    @property
+    def meta(self) -> _CollectionMeta:
+        return self.fides_meta or self.fidesops_meta or _CollectionMeta()
 
 
 class _Kept(BaseModel):
@@ -334,6 +359,11 @@ class _Reader:
             plain["url_env"] = f"{ident.upper().replace('-', '_')}_URL"
             self.note("info", loc, f"dataset {ident!r} reads its database URL from "
                                    f"{plain['url_env']}: set it, or write url: instead")
+        if kept is None and any(t["erase"] == "mask" for t in tables):
+            self.note("info", loc, "Fides erases by masking a person's fields and keeping the "
+                                   "row, unless a collection's masking_strategy_override is "
+                                   "delete: the tables say the same (erase: mask, or "
+                                   "delete_row)")
         if self.errors:
             return None
         try:
@@ -375,12 +405,15 @@ class _Reader:
                 to = self.reference((*meta_loc, "references", r), ds, coll.name, fld.name, ref)
                 if to is not None:
                     references.append({"column": fld.name, "to": to})
+            erase = self.erase((*meta_loc,), coll.name, fld.name, meta)
             if categories or identity or fld.name in kept_columns:
                 column: dict[str, Any] = {"name": fld.name}
                 if categories:
                     column["categories"] = categories
                 if identity:
                     column["identity"] = identity
+                if erase:
+                    column["erase"] = erase
                 if fld.name in kept_columns:
                     column.update(kept_columns[fld.name].model_dump(exclude_none=True))
                 columns.append(column)
@@ -395,10 +428,42 @@ class _Reader:
             self.note("warning", loc, f"collection {coll.name!r} marks no field primary_key "
                                       "and has no field 'id'; the data map assumes 'id': mark "
                                       "the key field with fides_meta: {primary_key: true}")
+        out["erase"] = self.collection_erase(loc, coll)
         out["columns"] = columns
         out["references"] = references
         out.update(kept.model_dump(exclude_none=True, exclude={"columns"}))
         return out
+
+    def collection_erase(self, loc: DataPath, coll: _Collection) -> str:
+        """What erasure does to the table's rows, from the collection's Fides hints."""
+        meta = coll.meta
+        if meta.skip_processing:
+            self.note("warning", loc, f"collection {coll.name!r} has skip_processing: Fides "
+                                      "leaves it out of requests; the data map has no such "
+                                      "switch, so access and erasure will reach it")
+        override = meta.masking_strategy_override
+        if override is not None and override.strategy != "delete":
+            self.note("warning", loc, f"collection {coll.name!r}: masking strategy "
+                                      f"{override.strategy!r} is not Fides's and is not "
+                                      "imported")
+        # Fides keeps the row and masks its fields unless the collection says "delete".
+        return "delete_row" if override is not None and override.strategy == "delete" \
+            else "mask"
+
+    def erase(self, at: DataPath, table: str, column: str, meta: _FieldMeta) -> str | None:
+        """What erasure does to the column, from Fides's read_only and masking override."""
+        if meta.read_only:
+            return "keep"
+        override = meta.masking_strategy_override
+        if override is None:
+            return None
+        ours = MASKING.get(override.strategy)
+        if ours is None:
+            self.note("warning", (*at, "masking_strategy_override"),
+                      f"{table}.{column}: masking strategy {override.strategy!r} has no "
+                      "Personvern equivalent (null, hash or mask); the table's erasure "
+                      "applies to the column")
+        return ours
 
     def categories(self, loc: DataPath, table: str, fld: _Field,
                    custom: frozenset[str]) -> list[str]:

@@ -23,6 +23,8 @@ IDENTITIES: dict[str, str] = {
     "email": "email", "phone": "phone_number", "user_id": "user_id",
     "external_id": "external_id", "national_id": "national_id",
 }
+# What erasure does to a column -> Fides's field masking strategy ("keep" is read_only).
+MASKING: dict[str, str] = {"null": "null_rewrite", "hash": "hash", "mask": "random_string_rewrite"}
 # Fides's category for a field that is not personal data: a key or a reference.
 NOT_PERSONAL = "system.operations"
 
@@ -123,6 +125,11 @@ def _collection(t: Table, dataset: str) -> dict[str, Any]:
                                "data_categories": [to_fides(k) for k in c.categories]}
         if c.identity:
             one.setdefault("fides_meta", {})["identity"] = IDENTITIES[c.identity]
+        if c.erase == "keep":
+            one.setdefault("fides_meta", {})["read_only"] = True
+        elif c.erase in MASKING:
+            one.setdefault("fides_meta", {})["masking_strategy_override"] = {
+                "strategy": MASKING[c.erase]}
         fields[c.name] = one
     for r in t.references:
         one = fields.setdefault(r.column, {"name": r.column, "data_categories": [NOT_PERSONAL]})
@@ -132,7 +139,11 @@ def _collection(t: Table, dataset: str) -> dict[str, Any]:
             {"dataset": dataset, "field": r.to, "direction": "from"})
     key = fields.setdefault(t.key, {"name": t.key, "data_categories": [NOT_PERSONAL]})
     key.setdefault("fides_meta", {})["primary_key"] = True
-    return {"name": t.name, "fields": list(fields.values())}
+    out: dict[str, Any] = {"name": t.name, "fields": list(fields.values())}
+    if t.erase == "delete_row":
+        # Fides masks fields and keeps the row unless the collection says "delete".
+        out["fides_meta"] = {"masking_strategy_override": {"strategy": "delete"}}
+    return out
 
 
 def datasets_yaml(datasets: list[Dataset], header: list[str] | None = None) -> str:
