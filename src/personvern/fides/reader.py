@@ -15,12 +15,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from personvern.errors import ManifestError, Problem
 from personvern.fides.categories import Mapped, from_fides
+from personvern.fides.shape import (
+    Collection,
+    FidesDataset,
+    FidesFile,
+    Field,
+    FieldMeta,
+    KeptDataset,
+    KeptTable,
+    Reference,
+    nested_fields,
+    problems,
+)
 from personvern.manifest.categories import BUILTIN_CATEGORIES
-from personvern.manifest.loader import data_prefix, format_path, parse_yaml
+from personvern.manifest.loader import format_path, parse_yaml
 from personvern.manifest.model import Dataset
 from personvern.manifest.yamlpos import Path as DataPath
 from personvern.manifest.yamlpos import Positions
@@ -73,112 +85,6 @@ class Imported:
         return [n for n in self.notes if n.level == "warning"]
 
 
-# ---- the shape of a fideslang dataset (as fideslang's own models, but lenient about
-# what Personvern does not use: Fides files carry keys of later versions too) ----------
-
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-
-
-class _Reference(_Loose):
-    dataset: str
-    field: str
-    direction: Literal["from", "to"] | None = None
-
-
-class _Strategy(_Loose):
-    strategy: str
-
-
-class _FieldMeta(_Loose):
-    references: list[_Reference] | None = None
-    identity: str | None = None
-    primary_key: bool | None = None
-    read_only: bool | None = None
-    masking_strategy_override: _Strategy | None = None
-
-
-class _Field(_Loose):
-    name: str
-    description: str | None = None
-    data_categories: list[str] | None = None
-    fides_meta: _FieldMeta | None = None
-    fidesops_meta: _FieldMeta | None = None
-    fields: list[_Field] | None = None
-
-    @property
-    def meta(self) -> _FieldMeta:
-        return self.fides_meta or self.fidesops_meta or _FieldMeta()
-
-
-class _CollectionMeta(_Loose):
-    masking_strategy_override: _Strategy | None = None
-    skip_processing: bool | None = None
-
-
-class _Collection(_Loose):
-    name: str
-    description: str | None = None
-    data_categories: list[str] | None = None
-    fields: list[_Field]
-    fides_meta: _CollectionMeta | None = None
-    fidesops_meta: _CollectionMeta | None = None
-
-    @property
-    def meta(self) -> _CollectionMeta:
-        return self.fides_meta or self.fidesops_meta or _CollectionMeta()
-
-
-class _Kept(BaseModel):
-    """Part of ``meta.personvern``: strict, since only Personvern writes it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class _KeptColumn(_Kept):
-    erase: str | None = None
-    hold: str | None = None
-    provided: bool | None = None
-    validate_as: str | None = None
-
-
-class _KeptTable(_Kept):
-    erase: str | None = None
-    hold: str | None = None
-    dates: dict[str, str] | None = None
-    keep_flag: str | None = None
-    columns: dict[str, _KeptColumn] = {}
-
-
-class _KeptDataset(_Kept):
-    """What `personvern export fides` writes where Fides has no place for it."""
-
-    version: Literal[1] = 1
-    description: str | dict[str, str] | None = None
-    url: str | None = None
-    url_env: str | None = None
-    categories: list[str] = []
-    tables: dict[str, _KeptTable] = {}
-
-
-class _Meta(_Loose):
-    model_config = ConfigDict(extra="allow")
-    personvern: _KeptDataset | None = None
-
-
-class _Dataset(_Loose):
-    fides_key: str
-    name: str | None = None
-    description: str | None = None
-    data_categories: list[str] | None = None
-    meta: _Meta | None = None
-    collections: list[_Collection]
-
-
-class _File(_Loose):
-    dataset: list[_Dataset]
-
-
 # ---- reading --------------------------------------------------------------------------
 
 def read_fides(path: str | Path) -> Imported:
@@ -222,9 +128,9 @@ def parse_fides(text: str, *, file: str = "<fides>") -> Imported:
             what += "; this is a Personvern manifest: `personvern export fides` writes one"
         raise ManifestError([Problem("", what, file, 1, 1)])
     try:
-        parsed = _File.model_validate(data)
+        parsed = FidesFile.model_validate(data)
     except ValidationError as exc:
-        raise ManifestError(_problems(exc, data, positions, file)) from None
+        raise ManifestError(problems(exc, data, positions, file)) from None
     return _Reader(parsed, positions, file).run()
 
 
@@ -236,34 +142,10 @@ def _shifted(positions: Positions) -> Positions:
     return out
 
 
-def _problems(exc: ValidationError, data: Any, positions: Positions, file: str) -> list[Problem]:
-    problems: dict[str, Problem] = {}
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        where = data_prefix(data, loc)
-        if err["type"] == "missing":
-            message = f"missing required key {loc[len(where)]!r}"
-        elif err["type"] == "extra_forbidden":
-            message = f"unknown key {loc[-1]!r} in meta.personvern"
-        elif err["type"] == "list_type":
-            message = "expected a list"
-        elif err["type"] in {"dict_type", "model_type", "model_attributes_type"}:
-            message = "expected a mapping"
-        elif err["type"] == "literal_error":
-            expected = str((err.get("ctx") or {}).get("expected", "")).replace("'", "")
-            message = f"expected one of {expected.replace(' or ', ', ')}; got {err['input']!r}"
-        else:
-            message = str(err["msg"])
-        line, col = positions.of(where) or (1, 1)
-        label = format_path(where)
-        problems.setdefault(label + message, Problem(label, message, file, line, col))
-    return sorted(problems.values(), key=lambda p: (p.line or 0, p.column or 0))
-
-
 class _Reader:
     """One pass over a parsed file: builds the datasets, collects notes and errors."""
 
-    def __init__(self, parsed: _File, positions: Positions, file: str) -> None:
+    def __init__(self, parsed: FidesFile, positions: Positions, file: str) -> None:
         self.parsed = parsed
         self.positions = positions
         self.file = file
@@ -318,9 +200,9 @@ class _Reader:
                           "rows. Give it an identity column, or a reference to a table "
                           "that has one")
 
-    def dataset(self, loc: DataPath, ds: _Dataset) -> Dataset | None:
+    def dataset(self, loc: DataPath, ds: FidesDataset) -> Dataset | None:
         kept = ds.meta.personvern if ds.meta is not None else None
-        extra = kept or _KeptDataset()
+        extra = kept or KeptDataset()
         ident = ds.fides_key
         if not _ID.match(ident):
             ident = re.sub(r"[^a-z0-9_-]+", "_", ident.lower()).strip("_-")[:63] or "dataset"
@@ -375,9 +257,9 @@ class _Reader:
                                            f"{err['msg']}")
             return None
 
-    def table(self, loc: DataPath, ds: _Dataset, coll: _Collection, custom: frozenset[str],
-              extra: _KeptDataset) -> dict[str, Any]:
-        kept = extra.tables.get(coll.name) or _KeptTable()
+    def table(self, loc: DataPath, ds: FidesDataset, coll: Collection, custom: frozenset[str],
+              extra: KeptDataset) -> dict[str, Any]:
+        kept = extra.tables.get(coll.name) or KeptTable()
         kept_columns = kept.columns
         if coll.data_categories and any(from_fides(k).how != "not_personal"
                                         for k in coll.data_categories):
@@ -434,7 +316,7 @@ class _Reader:
         out.update(kept.model_dump(exclude_none=True, exclude={"columns"}))
         return out
 
-    def collection_erase(self, loc: DataPath, coll: _Collection) -> str:
+    def collection_erase(self, loc: DataPath, coll: Collection) -> str:
         """What erasure does to the table's rows, from the collection's Fides hints."""
         meta = coll.meta
         if meta.skip_processing:
@@ -450,7 +332,7 @@ class _Reader:
         return "delete_row" if override is not None and override.strategy == "delete" \
             else "mask"
 
-    def erase(self, at: DataPath, table: str, column: str, meta: _FieldMeta) -> str | None:
+    def erase(self, at: DataPath, table: str, column: str, meta: FieldMeta) -> str | None:
         """What erasure does to the column, from Fides's read_only and masking override."""
         if meta.read_only:
             return "keep"
@@ -465,11 +347,11 @@ class _Reader:
                       "applies to the column")
         return ours
 
-    def categories(self, loc: DataPath, table: str, fld: _Field,
+    def categories(self, loc: DataPath, table: str, fld: Field,
                    custom: frozenset[str]) -> list[str]:
         """The field's categories (with its nested fields'), as Personvern keys."""
         found: list[str] = []
-        for names, rel, one in [((), (), fld), *_nested(fld)]:
+        for names, rel, one in [((), (), fld), *nested_fields(fld)]:
             for k, key in enumerate(one.data_categories or ()):
                 at = (*loc, *rel, "data_categories", k)
                 mapped = from_fides(key, custom)
@@ -509,8 +391,8 @@ class _Reader:
             return "external_id"
         return ours
 
-    def reference(self, at: DataPath, ds: _Dataset, table: str, column: str,
-                  ref: _Reference) -> str | None:
+    def reference(self, at: DataPath, ds: FidesDataset, table: str, column: str,
+                  ref: Reference) -> str | None:
         """``table.column`` the reference points at, or None (said why)."""
         if ref.dataset != ds.fides_key:
             known = [d.fides_key for d in self.parsed.dataset]
@@ -554,9 +436,9 @@ class _Reader:
                                   f"{table} rows that refer to it")
         return f"{target_table}.{target_field}"
 
-    def nested(self, loc: DataPath, table: str, fld: _Field) -> None:
+    def nested(self, loc: DataPath, table: str, fld: Field) -> None:
         """Say what becomes of the fields nested in ``fld`` (a JSON or document column)."""
-        subs = _nested(fld)
+        subs = nested_fields(fld)
         if not subs:
             return
         self.note("info", loc, f"{table}.{fld.name} has nested fields: their categories are "
@@ -568,16 +450,3 @@ class _Reader:
                           f"{table}.{fld.name}.{'.'.join(names)} is a nested field: its "
                           "identity and references are not imported, since the data map "
                           "compares whole columns")
-
-
-_Nested = tuple[tuple[str, ...], DataPath, _Field]
-
-
-def _nested(fld: _Field, names: tuple[str, ...] = (), rel: DataPath = ()) -> list[_Nested]:
-    """Every field nested in ``fld``: its names below ``fld``, its data path, the field."""
-    out: list[_Nested] = []
-    for i, sub in enumerate(fld.fields or ()):
-        here, at = (*names, sub.name), (*rel, "fields", i)
-        out.append((here, at, sub))
-        out += _nested(sub, here, at)
-    return out
