@@ -500,3 +500,11 @@ def test_fides_erasure_hints_become_the_maps_erase() -> None:
     assert "customer.born: masking strategy 'random_date' has no Personvern equivalent " \
            "(null, hash or mask); the table's erasure applies to the column" in warnings
     assert any(w.startswith("collection 'audit' has skip_processing") for w in warnings)
+
+
+def test_one_dataset_as_fides_api_returns_it_in_json_is_read() -> None:
+    [raw] = yaml.safe_load(SHOP.read_text(encoding="utf-8"))["dataset"]
+    imported = parse_fides(json.dumps(raw, indent=2), file="shop.json")
+    assert imported.datasets == read_fides(SHOP).datasets
+    # Places are the JSON file's own.
+    assert any(n.file == "shop.json" and n.line > 1 for n in imported.notes)
