@@ -14,6 +14,7 @@ from personvern.cli import (
     db_cmd,
     demo_cmd,
     discover_cmd,
+    fides_cmd,
     init_cmd,
     keys_cmd,
     ledger_cmd,
@@ -52,6 +53,8 @@ app.add_typer(mail_cmd.app, name="mail")
 app.add_typer(request_cmd.app, name="request")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(retention_cmd.app, name="retention")
+app.add_typer(fides_cmd.import_app, name="import")
+app.add_typer(fides_cmd.export_app, name="export")
 
 
 @app.command("version")

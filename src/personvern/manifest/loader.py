@@ -65,7 +65,7 @@ def load_manifest(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Lo
 
 def parse_manifest(text: str, *, file: str = "<manifest>") -> LoadedManifest:
     """Parse and validate manifest ``text``; ``file`` names it in messages."""
-    data, positions = _parse_yaml(text, file)
+    data, positions = parse_yaml(text, file)
     if data is None:
         raise ManifestError([Problem("", "the manifest is empty", file, 1, 1)])
     if not isinstance(data, dict):
@@ -123,7 +123,8 @@ def _read_text(path: Path, file: str, max_bytes: int) -> str:
         )]) from None
 
 
-def _parse_yaml(text: str, file: str) -> tuple[Any, Positions]:
+def parse_yaml(text: str, file: str) -> tuple[Any, Positions]:
+    """YAML ``text`` as data with positions; every YAML problem a ManifestError at its place."""
     try:
         return load_with_positions(text)
     except DuplicateKey as dup:
@@ -179,7 +180,7 @@ def _got(value: Any) -> str:
     return repr(value)
 
 
-def _data_prefix(data: Any, loc: tuple[Any, ...]) -> DataPath:
+def data_prefix(data: Any, loc: tuple[Any, ...]) -> DataPath:
     """The longest prefix of a Pydantic ``loc`` that names something in ``data``."""
     out: list[str | int] = []
     node = data
@@ -201,7 +202,7 @@ def _problems_from(
     for err in exc.errors():
         loc = tuple(err["loc"])
         kind = err["type"]
-        where = _data_prefix(data, loc)
+        where = data_prefix(data, loc)
         if kind == "missing":
             key = loc[len(where)] if len(loc) > len(where) else loc[-1]
             message = f"missing required key {key!r}"
