@@ -1,7 +1,5 @@
 """``personvern demo``: a synthetic mentoring service to try everything on."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
