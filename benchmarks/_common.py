@@ -118,15 +118,19 @@ def run_process(
 def time_processes(
     commands: Mapping[str, Sequence[str]], runs: int, warmup: int = 1, *,
     ok_codes: Mapping[str, Iterable[int]] | None = None, cwd: Path = ROOT,
+    bytecode_cache: bool = False,
 ) -> dict[str, list[float]]:
     """Wall-clock ms of each command, run ``runs`` times after ``warmup`` untimed rounds.
 
     Rounds are interleaved (every command once per round) so that drift of the machine
     (other load, CPU frequency) falls on all commands alike, not on the last one measured.
+    ``bytecode_cache``: the commands may write Python's bytecode cache (the warm-up does),
+    as a user's installed package has it, whatever ``PYTHONDONTWRITEBYTECODE`` says here.
     """
     codes = {name: tuple((ok_codes or {}).get(name, (0,))) for name in commands}
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("PERSONVERN_") or k.startswith(MASTER_KEY)}
+           if (not k.startswith("PERSONVERN_") or k.startswith(MASTER_KEY))
+           and not (bytecode_cache and k == "PYTHONDONTWRITEBYTECODE")}
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for round_no in range(warmup + runs):
         for name, argv in commands.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -173,3 +174,21 @@ def test_fast_check_reports_manifest_errors_with_locations(tmp_path: Path) -> No
     out = run("check", str(bad))
     assert out.returncode == 2
     assert out.stderr.startswith(f"{bad}:") and ": error: " in out.stderr
+
+
+def test_version_answers_like_the_full_cli_without_loading_it() -> None:
+    fast = run("version")
+    full = subprocess.run([sys.executable, "-c", FULL_CLI, "version"], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (0, full.stdout, full.stderr)
+    assert re.fullmatch(r"\d+\.\d+\.\d+\S*\n", fast.stdout)
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: print(sorted(m for m in ('typer', 'click', 'pydantic') "
+             "if m in sys.modules), file=sys.stderr))\n"
+             "sys.argv = ['personvern', 'version']\n"
+             "from personvern.cli.entry import run\nrun()\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert out.returncode == 0 and out.stderr.strip() == "[]"
+    helped = run("version", "--help")  # anything more goes to the full CLI
+    assert helped.returncode == 0 and "Print the installed Personvern version" in helped.stdout

@@ -1,7 +1,5 @@
 """``personvern breach``: the breach register and its 72-hour clock (GDPR Art. 33-34)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -118,7 +116,7 @@ def _iso(value: Any) -> Any:
     return value
 
 
-def _show(session: Session, breach: Breach, now: datetime, country: str, as_json: bool) -> None:
+def _show(session: "Session", breach: "Breach", now: datetime, country: str, as_json: bool) -> None:
     from personvern.breach.register import breach_view, recorded_details, updates_of
 
     view = breach_view(breach, now, updates_of(session, breach.id),

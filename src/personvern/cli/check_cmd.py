@@ -1,7 +1,5 @@
 """``personvern check``: lint the manifest against GDPR and Norwegian law."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated

@@ -1,7 +1,5 @@
 """``personvern consent``: give, withdraw, object, show, decide, and print receipts."""
 
-from __future__ import annotations
-
 import json
 from typing import TYPE_CHECKING, Annotated
 
@@ -32,7 +30,7 @@ KeyOpt = Annotated[
 
 
 def _record(
-    kind: EventType, subject: str, purpose: str, guardian: str | None, admin: str | None,
+    kind: "EventType", subject: str, purpose: str, guardian: str | None, admin: str | None,
     channel: str, text: str | None, key: str | None, manifest: ManifestOption, db: DbOption,
     as_json: bool, now: str | None,
 ) -> None:

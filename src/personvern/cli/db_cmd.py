@@ -1,7 +1,5 @@
 """``personvern db``: create and migrate the engine's database."""
 
-from __future__ import annotations
-
 import json
 
 import typer

@@ -1,7 +1,5 @@
 """``personvern demo``: a synthetic service to try everything on, one per seed."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """``personvern discover``: propose the data map of a service's databases."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated

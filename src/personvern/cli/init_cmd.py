@@ -1,7 +1,5 @@
 """``personvern init``: start a manifest from a blank template or a seed example."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,8 +1,6 @@
 """``personvern keys``: the API keys apps authenticate with (create, list, revoke) and the
 master key that encrypts personal data (init-master, rotate)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """``personvern ledger``: verify the consent ledger, and export its signed checkpoint."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,7 +21,7 @@ OutOption = Annotated[Path | None, typer.Option(
     "--out", help="Write the checkpoint to this file (default: print it).", show_default=False)]
 
 
-def _read_checkpoint(path: Path) -> Checkpoint:
+def _read_checkpoint(path: Path) -> "Checkpoint":
     from personvern.crypto.checkpoints import parse_checkpoint
     from personvern.errors import InvalidInput
 

@@ -1,7 +1,5 @@
 """``personvern mail``: send the queued e-mail over SMTP, and list the outbox."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """The ``personvern`` command. Imports stay lazy so ``--help`` starts fast."""
 
-from __future__ import annotations
-
 import re
 import sys
 

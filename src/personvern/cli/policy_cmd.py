@@ -1,7 +1,5 @@
 """``personvern policy``: write the privacy policy, publish versions, show and compare them."""
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -81,7 +79,7 @@ def render(
     _write(render_checked(loaded, lang.value, fmt.value, draft=draft), out)
 
 
-def _local(rt: Runtime, at: datetime) -> str:
+def _local(rt: "Runtime", at: datetime) -> str:
     """``at`` in the controller's time zone, as people read dates."""
     from zoneinfo import ZoneInfo
 
@@ -212,7 +210,7 @@ def show(
         _write(text, out)
 
 
-def _side(rt: Runtime, s: object, value: str) -> tuple[str, Manifest]:
+def _side(rt: "Runtime", s: object, value: str) -> "tuple[str, Manifest]":
     from personvern.policy.tables import PolicyVersion
     from personvern.policy.versions import version_manifest
 

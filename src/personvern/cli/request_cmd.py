@@ -1,8 +1,6 @@
 """``personvern request``: open, list, show, verify, run, extend, refuse data-subject requests,
 and the tasks outside the engine's reach (``task-done``, ``run-due``)."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +29,7 @@ ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (told to the perso
 
 @contextmanager
 def _engine(manifest: Path | None, db: str | None, now: str | None
-            ) -> Iterator[tuple[Session, Context]]:
+            ) -> "Iterator[tuple[Session, Context]]":
     """One transaction on the engine's database, with the requests' context."""
     from personvern.requests.engine import Context
 
@@ -50,7 +48,7 @@ def _resolve(ref: str, manifest: Path | None, db: str | None, now: str | None) -
 
 
 @contextmanager
-def _service(manifest: Path | None, db: str | None, now: str | None) -> Iterator[Requests]:
+def _service(manifest: Path | None, db: str | None, now: str | None) -> "Iterator[Requests]":
     """The request service (each step its own transaction); its datasets closed after."""
     from personvern.requests.engine import Requests
 
@@ -62,7 +60,7 @@ def _service(manifest: Path | None, db: str | None, now: str | None) -> Iterator
             service.close()
 
 
-def _row(r: Request) -> dict[str, Any]:
+def _row(r: "Request") -> dict[str, Any]:
     return {"id": r.id, "type": r.type, "state": r.state, "subject_id": r.subject_id,
             "received_at": r.received_at.isoformat(), "due_on": r.due_on.isoformat(),
             "legal_due_on": r.legal_due_on.isoformat(),

@@ -1,7 +1,5 @@
 """``personvern retention``: plan and run the retention sweep."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,7 +1,5 @@
 """``personvern ropa``: the record of processing activities (GDPR Art. 30) from the manifest."""
 
-from __future__ import annotations
-
 from datetime import date
 from enum import StrEnum
 from pathlib import Path

@@ -1,7 +1,5 @@
 """``personvern serve``: the API, the portal, the dashboard and the banner script with uvicorn."""
 
-from __future__ import annotations
-
 import contextlib
 import os
 import secrets
@@ -81,7 +79,7 @@ def serve(
 
 
 def _serve_workers(manifest: object, db: str | None, now: str | None, workers: int,
-                   settings: Settings, options: dict[str, object]) -> None:
+                   settings: "Settings", options: dict[str, object]) -> None:
     """uvicorn's supervisor; each worker builds the app from the environment set here."""
     import uvicorn
 

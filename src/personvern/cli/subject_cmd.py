@@ -1,7 +1,5 @@
 """``personvern subject``: add, show and note activity of data subjects."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """``personvern users``: add, list and disable the staff who sign in to the dashboard."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 

@@ -1,0 +1,454 @@
+"""Peer benchmark: the work Fides was measured on, against the limits measured in this run.
+
+A shop's PostgreSQL database with customer(100,000) -> orders(100,000) (``--quick``:
+10,000 each) on a throwaway cluster that flushes every commit (tests/pgcluster.py,
+durable), the engine's database on the same cluster. Measured in one run, interleaved
+call by call so that drift of the shared machine falls on all alike:
+
+- an access request end to end: opened, run (walk, package, zip, audit) and, over HTTP,
+  the package downloaded — in process (``Requests``) and over HTTP (``personvern serve``);
+- an erasure end to end: opened and run (the rows deleted, the key destroyed, audit),
+  proof pass off (it is timed apart, ``proof``: it reads every text column of every table);
+- a consent write over HTTP (``POST /api/v1/consents``): p50 from one client, and writes
+  per second from 1, 8 and 32 connections (wrk);
+- a consent read over HTTP (``GET /api/v1/decisions``): p50 from one client, rate at 32.
+
+The limits: the hand-written SQL doing the same work in process (SELECT the rows; DELETE
+them in one transaction), and a bare FastAPI app doing that SQL over HTTP
+(benchmarks/_bare_app.py: INSERT+COMMIT for a consent, the last event for a decision).
+Fides cannot be a dependency: its figures measured on this machine (issue 15) are printed
+beside ours as the bar, each as a ratio (``..._vs_fides_time`` below 1 is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from _bare_app import ACCESS_SQL, CONSENT_TABLE, ERASE_SQL
+from _common import ROOT, console_script, emit, log, ratio, summary
+from consent import free_port, server, wrk
+
+NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)
+PURPOSE = "marketing_cookies"
+CLIENTS = (1, 8, 32)
+# Fides (ethyca-fides 2.78.2) on this two-core machine, PostgreSQL, HTTP (issue 15's table).
+FIDES = {"access_p50_ms": 1772.0, "erasure_p50_ms": 2991.0, "consent_write_p50_ms": 63.4,
+         "consent_writes_per_s_1_client": 14.0, "consent_writes_per_s_8_clients": 15.0}
+SHOP = (
+    "CREATE TABLE customer (id bigint PRIMARY KEY, email text NOT NULL UNIQUE, "
+    "name text NOT NULL, address text, created_at timestamptz NOT NULL)",
+    "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL "
+    "REFERENCES customer (id), item text NOT NULL, amount_nok integer NOT NULL, "
+    "shipping_address text, ordered_at timestamptz NOT NULL)",
+    "CREATE INDEX orders_customer ON orders (customer_id)",
+)
+DATASET = """
+datasets:
+  - id: shop
+    description:
+      nb: Nettbutikkens database.
+      en: The shop's database.
+    url: "{service_url}"
+    tables:
+      - name: customer
+        columns:
+          - {name: id, identity: user_id}
+          - {name: email, categories: [user.contact.email], identity: email, provided: true}
+          - {name: name, categories: [user.name], provided: true}
+          - {name: address, categories: [user.contact.address], provided: true}
+      - name: orders
+        columns:
+          - {name: item, categories: [user.behavior.purchase_history]}
+          - {name: shipping_address, categories: [user.contact.address]}
+        references:
+          - {column: customer_id, to: customer.id}
+"""
+
+
+def parse() -> argparse.Namespace:
+    """``--quick``, ``--runs`` and the size."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="10,000 customers and orders")
+    parser.add_argument("--runs", type=int, default=None, help="samples per figure")
+    parser.add_argument("--customers", type=int, default=None, help="override the size")
+    return parser.parse_args()
+
+
+def email_of(n: int) -> str:
+    """Customer ``n``'s address (synthetic: example.no is reserved for examples)."""
+    return f"kunde{n}@example.no"
+
+
+# ---- building ---------------------------------------------------------------------------
+
+def build_shop(service_url: str, customers: int, batch: int = 20_000) -> None:
+    """customer(N) -> orders(N): every order to a customer drawn at random."""
+    from sqlalchemy import text
+
+    from personvern.storage.engine import create_engine_for
+
+    rng = random.Random(17)
+    shop = create_engine_for(service_url)
+    with shop.begin() as conn:
+        for statement in (*SHOP, *CONSENT_TABLE):
+            conn.execute(text(statement))
+        for start in range(1, customers + 1, batch):
+            ids = range(start, min(start + batch, customers + 1))
+            conn.execute(text("INSERT INTO customer VALUES (:id, :email, :name, :address, :at)"),
+                         [{"id": n, "email": email_of(n), "name": f"Kunde {n}",
+                           "address": f"Testveien {n % 500 + 1}, 0{n % 900 + 100} Oslo",
+                           "at": NOW} for n in ids])
+            conn.execute(text("INSERT INTO orders VALUES (:id, :c, :item, :amount, :ship, :at)"),
+                         [{"id": n, "c": rng.randint(1, customers), "item": f"Vare {n % 97}",
+                           "amount": 100 + n % 900, "ship": f"Testveien {n % 500 + 1}",
+                           "at": NOW} for n in ids])
+        conn.execute(text("ANALYZE customer"))
+        conn.execute(text("ANALYZE orders"))
+    shop.dispose()
+
+
+def register(engine_url: str, customers: int, batch: int = 20_000) -> None:
+    """Every customer as an adult subject of the engine with e-mail and user id, written
+    in clear into the identities table (its lookup column) for the runtime to seal in
+    place when it opens (seal_legacy_identities), as bulk-loaded identities are."""
+    from sqlalchemy import insert
+
+    from personvern.consent.tables import Identity, Subject
+    from personvern.storage.engine import create_engine_for
+    from personvern.storage.migrate import upgrade
+
+    upgrade(engine_url)
+    engine = create_engine_for(engine_url)
+    with engine.begin() as conn:
+        for start in range(1, customers + 1, batch):
+            ids = range(start, min(start + batch, customers + 1))
+            conn.execute(insert(Subject), [
+                {"id": f"{n:032x}", "created_at": NOW, "kind": "customers",
+                 "birth_date": date(1980, 1, 1), "existing_customer": True} for n in ids])
+            conn.execute(insert(Identity.__table__), [
+                {"subject_id": f"{n:032x}", "kind": kind, "value": value, "created_at": NOW}
+                for n in ids for kind, value in (("email", email_of(n)),
+                                                 ("external_id", str(n)))])
+    engine.dispose()
+
+
+@contextmanager
+def cluster_urls() -> Iterator[tuple[str, str]]:
+    """The shop's and the engine's databases on one throwaway, durable cluster."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pgcluster import PgCluster
+
+    cluster = PgCluster.start(durable=True)
+    try:
+        yield cluster.create_database(), cluster.create_database()
+    finally:
+        cluster.stop()
+
+
+# ---- measuring ---------------------------------------------------------------------------
+
+def timed(func: Callable[[], object]) -> float:
+    """Wall-clock milliseconds of one call."""
+    started = time.perf_counter()
+    func()
+    return (time.perf_counter() - started) * 1000
+
+
+def interleaved(people: list[int], ways: dict[str, Callable[[int], object]]
+                ) -> dict[str, list[float]]:
+    """ms of each way, each on its own person of ``people`` (taken in turn), the order of
+    the ways rotating from one round to the next."""
+    names = list(ways)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    pool = iter(people)
+    rounds = len(people) // len(names)
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            n = next(pool)
+            samples[name].append(timed(lambda n=n, name=name: ways[name](n)))  # type: ignore[misc]
+    return samples
+
+
+class Personvern:
+    """The engine in this process and behind ``personvern serve``, with an API key."""
+
+    def __init__(self, manifest: Path, engine_url: str, workdir: Path) -> None:
+        from personvern.apikeys import create_key
+        from personvern.clock import fixed_clock
+        from personvern.requests.engine import Requester, Requests
+        from personvern.runtime import open_runtime
+        from personvern.settings import Settings
+
+        self.rt = open_runtime(Settings(manifest=manifest, database_url=engine_url),
+                               fixed_clock(NOW))
+        self.requests = Requests.of(self.rt)
+        self.owner = Requester("owner", verified_by="benchmark")
+        self.out_dir = workdir / "packages"
+        with self.rt.transaction() as s:
+            self.token, _ = create_key(s, self.rt.clock, "benchmark", ["admin"])
+
+    def run(self, kind: str, n: int, **kw: Any) -> None:
+        """Open and run one request of customer ``n`` in process."""
+        from personvern.requests.engine import open_request
+
+        with self.rt.transaction() as s:
+            rid = open_request(s, self.requests.ctx, kind, subject=f"ext:{n}",
+                               by=self.owner).request.id
+        result = self.requests.run(rid, reason="benchmark", out_dir=self.out_dir, **kw)
+        if result.state != "completed":
+            raise SystemExit(f"{kind} of customer {n} did not complete: {result.error}")
+
+    def close(self) -> None:
+        self.requests.close()
+        self.rt.close()
+
+
+def http_request(client: httpx.Client, kind: str, n: int) -> None:
+    """Open and run one request of customer ``n`` over HTTP (and fetch an access package)."""
+    opened = client.post("/api/v1/requests", json={
+        "type": kind, "email": email_of(n), "opened_by": "owner", "verified_by": "benchmark"})
+    opened.raise_for_status()
+    rid = opened.json()["id"]
+    ran = client.post(f"/api/v1/requests/{rid}/run", json={"reason": "benchmark",
+                                                           "prove": False})
+    if ran.status_code != 200:
+        raise SystemExit(f"{kind} of customer {n} over HTTP: {ran.status_code} {ran.text}")
+    if kind == "access":
+        client.get(f"/api/v1/requests/{rid}/package").raise_for_status()
+
+
+def consent_lua(path: Path, method: str, url: str, people: list[int], token: str | None
+                ) -> Path:
+    """A wrk script asking about (or writing a consent of) a random one of ``people``."""
+    subjects = ",".join(f'"{email_of(n)}"' for n in people)
+    auth = f'wrk.headers["Authorization"] = "Bearer {token}"\n' if token else ""
+    if method == "POST":
+        body = ('"{\\"subject\\": \\"" .. s .. "\\", \\"purpose\\": \\"' + PURPOSE
+                + '\\", \\"type\\": \\"consent_given\\"}"')
+        call = f'wrk.format("POST", "{url}", nil, {body})'
+    else:
+        call = f'wrk.format("GET", "{url}?subject=" .. s .. "&purpose={PURPOSE}")'
+    path.write_text(
+        f"local ids = {{{subjects}}}\n{auth}"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        "request = function()\n"
+        "  local s = ids[math.random(#ids)]\n"
+        f"  return {call}\n"
+        "end\n")
+    return path
+
+
+def consent_one_client(ours: httpx.Client, limit: httpx.Client, people: list[int], runs: int
+                       ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """ms of a consent write and of the decision after it, from one client, ours and the
+    bare app's alternating which goes first."""
+    writes: dict[str, list[float]] = {"ours": [], "bare": []}
+    reads: dict[str, list[float]] = {"ours": [], "bare": []}
+    routes = {"ours": (ours, "/api/v1/consents", "/api/v1/decisions"),
+              "bare": (limit, "/peer/consents", "/peer/decisions")}
+    for i in range(runs * 2 + 10):
+        question = {"subject": email_of(people[i % len(people)]), "purpose": PURPOSE}
+        for who in ("ours", "bare") if i % 2 else ("bare", "ours"):
+            client, write, read = routes[who]
+            started = time.perf_counter()
+            client.post(write, json={**question, "type": "consent_given"}).raise_for_status()
+            wrote = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            client.get(read, params=question).raise_for_status()
+            if i >= 10:  # the first ten warm connections and caches
+                writes[who].append(wrote)
+                reads[who].append((time.perf_counter() - started) * 1000)
+    return writes, reads
+
+
+def consent_rates(workdir: Path, ours_port: int, bare_port: int, token: str,
+                  people: list[int], seconds: int) -> dict[str, float]:
+    """Consent writes per second at each of CLIENTS connections and decisions per second
+    at 32 (wrk), ours and the bare app's."""
+    scripts = {
+        ("ours", "write"): consent_lua(workdir / "write.lua", "POST", "/api/v1/consents",
+                                       people, token),
+        ("bare", "write"): consent_lua(workdir / "bare_write.lua", "POST", "/peer/consents",
+                                       people, None),
+        ("ours", "read"): consent_lua(workdir / "read.lua", "GET", "/api/v1/decisions",
+                                      people, token),
+        ("bare", "read"): consent_lua(workdir / "bare_read.lua", "GET", "/peer/decisions",
+                                      people, None),
+    }
+    ports = {"ours": ours_port, "bare": bare_port}
+    figures: dict[str, float] = {}
+    for label, kind, connections in [(f"consent_writes_{c}_clients", "write", c)
+                                     for c in CLIENTS] + [("decisions_32_clients", "read", 32)]:
+        for who in ("ours", "bare"):
+            got = wrk(f"http://127.0.0.1:{ports[who]}/", scripts[who, kind], seconds,
+                      connections=connections)
+            figures[f"{who}_{label}_per_s"] = round(got["rps"], 1)
+            figures[f"{who}_{label}_p50_ms"] = got["p50_ms"]
+            figures[f"{who}_{label}_non_2xx"] = got["non_2xx"]
+    return figures
+
+
+def measure(manifest: Path, service_url: str, engine_url: str, customers: int, runs: int,
+            seconds: int, workdir: Path) -> dict[str, Any]:
+    """Every figure, with its limits, in one run."""
+    import os
+
+    from sqlalchemy import text
+
+    from personvern.requests.proof import prove_erased
+    from personvern.storage.engine import create_engine_for
+
+    rng = random.Random(23)
+    pool = rng.sample(range(1, customers + 1), min(customers, 4 * runs + 4 * runs + 3))
+    access_people, erase_people = pool[:4 * runs], pool[4 * runs:8 * runs]
+    proof_people = pool[8 * runs:]
+    readers = rng.sample(range(1, customers + 1), min(customers, 1000))
+    log("  opening the engine (sealing the identities)")
+    started = time.perf_counter()
+    pv = Personvern(manifest, engine_url, workdir)
+    log(f"  opened in {time.perf_counter() - started:.0f} s")
+    shop = create_engine_for(service_url)
+    access_sql = [text(q) for q in ACCESS_SQL]
+    erase_sql = [text(q) for q in ERASE_SQL]
+
+    def sql_access(n: int) -> object:
+        with shop.connect() as conn:
+            return [conn.execute(q, {"email": email_of(n)}).all() for q in access_sql]
+
+    def sql_erase(n: int) -> None:
+        with shop.begin() as conn:
+            for q in erase_sql:
+                conn.execute(q, {"email": email_of(n)})
+
+    ours_port, bare_port = free_port(), free_port()
+    serve = [console_script("personvern"), "serve", "--manifest", str(manifest), "--db",
+             engine_url, "--port", str(ours_port)]
+    bare = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "benchmarks"),
+            "_bare_app:app", "--port", str(bare_port), "--log-level", "warning",
+            "--no-access-log"]
+    bare_env = {**os.environ, "BENCH_BARE_DATABASE_URL": service_url}
+    with server(serve, ours_port), server(bare, bare_port, env=bare_env), \
+            httpx.Client(base_url=f"http://127.0.0.1:{ours_port}", timeout=60,
+                         headers={"Authorization": f"Bearer {pv.token}"}) as ours, \
+            httpx.Client(base_url=f"http://127.0.0.1:{bare_port}", timeout=60) as limit:
+
+        def bare_access(n: int) -> None:
+            limit.get("/peer/access", params={"email": email_of(n)}).raise_for_status()
+
+        def bare_erase(n: int) -> None:
+            limit.post("/peer/erase", params={"email": email_of(n)}).raise_for_status()
+
+        # Warm every way once (first requests import and fill caches).
+        for way in (lambda n: pv.run("access", n), lambda n: http_request(ours, "access", n),
+                    sql_access, bare_access):
+            way(readers[0])
+        log(f"  access requests, {runs} of each way")
+        access = interleaved(access_people, {
+            "library": lambda n: pv.run("access", n),
+            "http": lambda n: http_request(ours, "access", n),
+            "sql": sql_access, "bare_http": bare_access})
+        log(f"  erasures, {runs} of each way")
+        erasure = interleaved(erase_people, {
+            "library": lambda n: pv.run("erasure", n, prove=False),
+            "http": lambda n: http_request(ours, "erasure", n),
+            "sql": sql_erase, "bare_http": bare_erase})
+        [ds] = pv.requests.datasets()
+        proof = [timed(lambda n=n: prove_erased([ds], {"email": [email_of(n)],  # type: ignore[misc]
+                                                        "external_id": [str(n)]}))
+                 for n in proof_people]
+        log("  consent writes and decisions, one client")
+        writes, reads = consent_one_client(ours, limit, readers, runs)
+        log("  consent writes per second at " + ", ".join(map(str, CLIENTS)) + " connections"
+            " and decisions at 32")
+        figures = consent_rates(workdir, ours_port, bare_port, pv.token, readers, seconds)
+    shop.dispose()
+    pv.close()
+    return {
+        **{f"access_{way}": summary(ms) for way, ms in access.items()},
+        **{f"erasure_{way}": summary(ms) for way, ms in erasure.items()},
+        "proof": summary(proof),
+        **{f"consent_write_{who}": summary(ms) for who, ms in writes.items()},
+        **{f"decision_{who}": summary(ms) for who, ms in reads.items()},
+        **figures,
+    }
+
+
+def main() -> None:
+    """Build, measure, print the JSON line."""
+    args = parse()
+    customers = args.customers or (10_000 if args.quick else 100_000)
+    runs = args.runs or (20 if args.quick else 100)
+    seconds = 3 if args.quick else 10
+    with tempfile.TemporaryDirectory(prefix="pv-bench-peer-") as tmp, \
+            cluster_urls() as (service_url, engine_url):
+        workdir = Path(tmp)
+        manifest = workdir / "personvern.yaml"
+        manifest.write_text((ROOT / "examples" / "teoritentamen.yaml").read_text(
+            encoding="utf-8") + DATASET.replace("{service_url}", service_url), encoding="utf-8")
+        log(f"building customer({customers:,}) -> orders({customers:,})")
+        started = time.perf_counter()
+        build_shop(service_url, customers)
+        register(engine_url, customers)
+        log(f"  built in {time.perf_counter() - started:.0f} s")
+        got = measure(manifest, service_url, engine_url, customers, runs, seconds, workdir)
+
+    def p50(name: str) -> float:
+        return float(got[name]["median_ms"])
+
+    ratios = {
+        "access_library_vs_handwritten_sql_time": ratio(p50("access_library"),
+                                                        p50("access_sql")),
+        "access_http_vs_bare_fastapi_time": ratio(p50("access_http"), p50("access_bare_http")),
+        "erasure_library_vs_handwritten_sql_time": ratio(p50("erasure_library"),
+                                                         p50("erasure_sql")),
+        "erasure_http_vs_bare_fastapi_time": ratio(p50("erasure_http"),
+                                                   p50("erasure_bare_http")),
+        "consent_write_vs_bare_fastapi_time": ratio(p50("consent_write_ours"),
+                                                    p50("consent_write_bare")),
+        "decision_vs_bare_fastapi_time": ratio(p50("decision_ours"), p50("decision_bare")),
+        **{f"consent_writes_per_s_{c}_clients_vs_bare_fastapi": ratio(
+            got[f"ours_consent_writes_{c}_clients_per_s"],
+            got[f"bare_consent_writes_{c}_clients_per_s"]) for c in CLIENTS},
+        "decisions_per_s_vs_bare_fastapi": ratio(got["ours_decisions_32_clients_per_s"],
+                                                 got["bare_decisions_32_clients_per_s"]),
+        # The bar: Fides's figures (issue 15), ours over theirs (below 1: faster).
+        "access_http_vs_fides_time": ratio(p50("access_http"), FIDES["access_p50_ms"]),
+        "erasure_http_vs_fides_time": ratio(p50("erasure_http"), FIDES["erasure_p50_ms"]),
+        "consent_write_vs_fides_time": ratio(p50("consent_write_ours"),
+                                             FIDES["consent_write_p50_ms"]),
+        **{f"consent_writes_per_s_{c}_clients_vs_fides": ratio(
+            got[f"ours_consent_writes_{c}_clients_per_s"],
+            FIDES[f"consent_writes_per_s_{c}_client{'s' if c > 1 else ''}"])
+           for c in (1, 8)},
+    }
+    got["fides"] = FIDES
+    got["targets"] = {"access_p50_ms": 40, "erasure_p50_ms": 20,
+                      "consent_writes_per_s_32_clients": 1000, "decisions_vs_bare_min": 0.5}
+    got["targets_met"] = {
+        "access_http_p50_at_most_40ms": p50("access_http") <= 40,
+        "erasure_http_p50_at_most_20ms": p50("erasure_http") <= 20,
+        "consent_writes_at_32_clients_at_least_1000_per_s":
+            got["ours_consent_writes_32_clients_per_s"] >= 1000,
+        "decisions_at_least_half_bare_fastapi": ratios["decisions_per_s_vs_bare_fastapi"] >= 0.5,
+    }
+    log(json.dumps(ratios))
+    emit("peer", {"customers": customers, "orders": customers, "samples": runs,
+                  "wrk_seconds": seconds, "connections": list(CLIENTS),
+                  "database": "postgresql (durable)"}, got, ratios)
+
+
+if __name__ == "__main__":
+    main()
