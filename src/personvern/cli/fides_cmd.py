@@ -1,7 +1,5 @@
 """``personvern import fides`` and ``personvern export fides``: the data map to and from Fides."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -87,6 +87,7 @@ class KeptTable(Kept):
     hold: str | None = None
     dates: dict[str, str] | None = None
     keep_flag: str | None = None
+    purposes: list[str] | None = None
     columns: dict[str, KeptColumn] = {}
 
 

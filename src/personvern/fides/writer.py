@@ -98,9 +98,10 @@ def _dataset(ds: Dataset, manifest: Manifest, notes: list[str]) -> dict[str, Any
 
 
 def _table_meta(t: Table) -> dict[str, Any]:
-    """What Fides cannot say of a table: erasure, holds, dates, keep flag, per column."""
+    """What Fides cannot say of a table: erasure, holds, dates, keep flag, the purposes it
+    serves, per column."""
     extra = t.model_dump(mode="json", exclude_defaults=True,
-                         include={"erase", "hold", "dates", "keep_flag"})
+                         include={"erase", "hold", "dates", "keep_flag", "purposes"})
     columns = {c.name: c.model_dump(mode="json", exclude_defaults=True,
                                      include={"erase", "hold", "provided", "validate_as"})
                for c in t.columns}
