@@ -126,17 +126,33 @@ class Due:
             return None
         others = self.engine_others(rule, tr)
         owned_via = _identity_path(ds, tr.table)
-        need_owners = owned_via is not None and bool(others or self.erases_profile(rule, tr))
+        need_owners = owned_via is not None and bool(
+            others or self.erases_profile(rule, tr) or self.active_since(rule, tr))
         if need_owners and not others:
             with self.engine() as s:  # nobody registered with the engine: nobody to erase
                 need_owners = people.has_identities(s)
         return where, others, need_owners
 
+    def active_since(self, rule: RetentionRule, tr: TableRules) -> datetime | None:
+        """For a last-activity rule dated by a column, its cutoff when the engine has
+        recorded activity after it (``subject activity``, the API): a person's last
+        activity is the latest from every source, so their rows wait. None otherwise."""
+        if rule.trigger != "last_activity" \
+                or _identity_path(self.res.datasets[tr.dataset], tr.table) is None:
+            return None
+        limit_at = clauses.cutoff(rule, self.now, self.j)
+        if limit_at is None:
+            return None
+        with self.engine() as s:
+            return limit_at if people.active_after(s, limit_at) else None
+
     def key_pages(self, tr: TableRules, where: ColumnElement[bool], others: list[str],
-                  need_owners: bool) -> Iterator[tuple[list[Any], list[str], int]]:
+                  need_owners: bool, rule: RetentionRule | None = None
+                  ) -> Iterator[tuple[list[Any], list[str], int]]:
         """Batches of a column step in key order: (keys taken, their owners, keys read)."""
         ds = self.res.datasets[tr.dataset]
         key = ds.tables[tr.table].c[ds.mapped[tr.table].key]
+        active = self.active_since(rule, tr) if rule is not None else None
         last: Any = None
         while True:
             q = select(key).where(where)
@@ -148,15 +164,22 @@ class Due:
                 return
             last = rows[-1][0]
             keys, subjects = self._batch_keys(ds, tr, [r[0] for r in rows], where, others,
-                                              need_owners)
+                                              need_owners, active)
             yield keys, subjects, len(rows)
 
     def _batch_keys(self, ds: SqlDataset, tr: TableRules, keys: list[Any],
-                    where: ColumnElement[bool], others: list[str], need_owners: bool
-                    ) -> tuple[list[Any], list[str]]:
-        """The keys a batch takes and the subjects owning them."""
+                    where: ColumnElement[bool], others: list[str], need_owners: bool,
+                    active: datetime | None = None) -> tuple[list[Any], list[str]]:
+        """The keys a batch takes and the subjects owning them (without the rows of people
+        the engine saw active after ``active``)."""
         if need_owners:
             owners = self.owners(ds, tr.table, keys, where=where)
+            if active is not None:
+                with self.engine() as s:
+                    busy = people.active_after(
+                        s, active, sorted({o for own in owners.values() for o in own}))
+                keys = [k for k in keys if not owners.get(k, set()) & busy]
+                owners = {k: owners[k] for k in keys if k in owners}
             if others:
                 return self._filter_by_others(keys, owners, others)
             return keys, sorted({s for ss in owners.values() for s in ss})

@@ -193,7 +193,7 @@ class Executor:
             if result.rows:
                 self.report.steps.append(result)
             return
-        for keys, subjects, scanned in due.key_pages(tr, where, others, need_owners):
+        for keys, subjects, scanned in due.key_pages(tr, where, others, need_owners, rule):
             if not keys:
                 continue
             result.examples += keys[:EXAMPLES - len(result.examples)]

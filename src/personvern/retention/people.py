@@ -220,6 +220,19 @@ def merged(ids: dict[str, dict[str, list[str]]], subjects: Iterable[str]) -> dic
     return out
 
 
+def active_after(session: Session, at: datetime, subjects: Sequence[str] | None = None
+                 ) -> set[str]:
+    """Live subjects (of ``subjects``, else any: at most one is returned) whose recorded
+    activity is later than ``at``."""
+    q = select(S.c.id).where(S.c.erased_at.is_(None), S.c.last_activity > at)
+    if subjects is None:
+        return set(session.scalars(q.limit(1)))
+    out: set[str] = set()
+    for start in range(0, len(subjects), 500):
+        out |= set(session.scalars(q.where(S.c.id.in_(list(subjects[start:start + 500])))))
+    return out
+
+
 def has_identities(session: Session) -> bool:
     """Whether any live subject has an identity (else no service row can be anyone's)."""
     return session.execute(select(I.c.id).join(S, S.c.id == I.c.subject_id)
