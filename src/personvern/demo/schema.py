@@ -44,7 +44,8 @@ sessions = Table(
     "sessions", metadata,
     Column("id", Integer, primary_key=True),
     Column("pupil_id", ForeignKey("users.id"), nullable=False, index=True),
-    Column("mentor_id", ForeignKey("users.id"), nullable=False, index=True),
+    # Null once the mentor is erased: the session stays the pupil's (owner: false in the map).
+    Column("mentor_id", ForeignKey("users.id"), nullable=True, index=True),
     Column("starts_at", DateTime(timezone=True), nullable=False),
     Column("topic", String(100), nullable=False),
     Column("notes", Text),
@@ -73,7 +74,8 @@ messages = Table(
     "messages", metadata,
     Column("id", Integer, primary_key=True),
     Column("sender_id", ForeignKey("users.id"), nullable=False, index=True),
-    Column("recipient_id", ForeignKey("users.id"), nullable=False, index=True),
+    # Null once the recipient is erased: the message stays its sender's.
+    Column("recipient_id", ForeignKey("users.id"), nullable=True, index=True),
     Column("sent_at", DateTime(timezone=True), nullable=False),
     Column("body", Text, nullable=False),
 )

@@ -312,8 +312,9 @@ class _Reader:
                                       "the key field with fides_meta: {primary_key: true}")
         out["erase"] = self.collection_erase(loc, coll)
         out["columns"] = columns
-        out["references"] = references
-        out.update(kept.model_dump(exclude_none=True, exclude={"columns"}))
+        out["references"] = [{**r, "owner": False} if r["column"] in (kept.naming or ())
+                             else r for r in references]
+        out.update(kept.model_dump(exclude_none=True, exclude={"columns", "naming"}))
         return out
 
     def collection_erase(self, loc: DataPath, coll: Collection) -> str:

@@ -102,6 +102,9 @@ def _table_meta(t: Table) -> dict[str, Any]:
     serves, per column."""
     extra = t.model_dump(mode="json", exclude_defaults=True,
                          include={"erase", "hold", "dates", "keep_flag", "purposes"})
+    naming = [r.column for r in t.references if not r.owner]
+    if naming:
+        extra["naming"] = naming
     columns = {c.name: c.model_dump(mode="json", exclude_defaults=True,
                                      include={"erase", "hold", "provided", "validate_as"})
                for c in t.columns}

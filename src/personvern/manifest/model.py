@@ -503,6 +503,12 @@ class Reference(Strict):
 
     column: str = Field(description="the column in this table holding the other table's key")
     to: str = Field(description="table.column it points at, e.g. users.id")
+    owner: bool = Field(
+        True, description="whether the row belongs to the person this column points at (a "
+                          "message's sender); false: it only names them (a message's "
+                          "recipient): access shows the row, erasure sets this column to null "
+                          "and leaves the row to its owner",
+    )
 
 
 class Table(Strict):

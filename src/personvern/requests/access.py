@@ -66,7 +66,7 @@ def redact(ds: SqlDataset, found: Found) -> tuple[dict[str, list[dict[str, Any]]
     out: dict[str, list[dict[str, Any]]] = {}
     redacted = 0
     for table, rows in found.rows.items():
-        edges = [e for e in ds.edges if e.table == table]
+        edges = [e for e in ds.all_edges if e.table == table]
         for e in edges:
             if (e.target, e.target_column) not in allowed:
                 allowed[(e.target, e.target_column)] = {

@@ -42,6 +42,10 @@ class Found:
     """A subject's rows per table, keyed by primary key, in the order found."""
 
     rows: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=dict)
+    # Rows that only name the person (through references with owner: false), per table:
+    # key -> the columns naming them. A row the person also owns is not here.
+    named: dict[str, dict[Any, set[str]]] = field(default_factory=dict)
+    owned: dict[str, set[Any]] = field(default_factory=dict)
 
     def add(self, table: str, key: str, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """Add rows not seen before; returns the new ones."""
@@ -52,6 +56,29 @@ class Found:
                 seen[row[key]] = row
                 new.append(row)
         return new
+
+    def own(self, table: str, key: str, rows: Iterable[dict[str, Any]]) -> bool:
+        """Add rows the person owns; whether any was not owned before."""
+        self.add(table, key, rows)
+        mine = self.owned.setdefault(table, set())
+        new = {row[key] for row in rows} - mine
+        mine |= new
+        named = self.named.get(table, {})
+        for k in new:
+            named.pop(k, None)
+        return bool(new)
+
+    def name(self, table: str, key: str, rows: Iterable[dict[str, Any]],
+             columns: dict[str, list[Any]]) -> None:
+        """Add rows that name the person in ``columns`` (column -> the person's keys)."""
+        self.add(table, key, rows)
+        mine = self.owned.get(table, set())
+        for row in rows:
+            if row[key] in mine:
+                continue
+            hits = {c for c, values in columns.items() if row.get(c) in set(values)}
+            if hits:
+                self.named.setdefault(table, {}).setdefault(row[key], set()).update(hits)
 
     def keys(self, table: str) -> set[Any]:
         """Primary keys found in ``table``."""
@@ -101,9 +128,14 @@ class SqlDataset:
         self.engine = engine
         self.mapped: dict[str, MappedTable] = {t.name: t for t in ds.tables}
         self.tables: dict[str, Table] = {}
+        # References to the row's owner (walked for ownership), and those that only name
+        # someone (owner: false; followed one step, never further).
         self.edges: list[Edge] = [
-            Edge(t.name, r.column, *r.to.split(".", 1)) for t in ds.tables for r in t.references
-        ]
+            Edge(t.name, r.column, *r.to.split(".", 1))
+            for t in ds.tables for r in t.references if r.owner]
+        self.links: list[Edge] = [
+            Edge(t.name, r.column, *r.to.split(".", 1))
+            for t in ds.tables for r in t.references if not r.owner]
         # One statement per (table, columns) shape, built once: building and keying a new
         # select per query cost more than running it.
         self._statements: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
@@ -126,7 +158,7 @@ class SqlDataset:
             wanted = [mapped.key, *(c.name for c in mapped.columns),
                       *(r.column for r in mapped.references)]
             problems += [f"{name}.{col}" for col in wanted if col not in table.c]
-        for edge in self.edges:
+        for edge in self.all_edges:
             target = meta.tables.get(edge.target)
             if target is None or edge.target_column not in target.c:
                 problems.append(f"{edge.target}.{edge.target_column}")
@@ -147,9 +179,14 @@ class SqlDataset:
         missing = sorted(set(self.mapped) - present)
         return ", ".join(missing) if missing else None
 
+    @property
+    def all_edges(self) -> list[Edge]:
+        """Every reference of the map, owning or naming."""
+        return [*self.edges, *self.links]
+
     def suggestions(self) -> list[str]:
         """Foreign keys in the database that the map does not follow: likely missed references."""
-        mapped = {(e.table, e.column) for e in self.edges}
+        mapped = {(e.table, e.column) for e in self.all_edges}
         out = []
         for name, table in self.tables.items():
             for fk in table.foreign_keys:
@@ -167,7 +204,7 @@ class SqlDataset:
             if table in seen:
                 return
             seen.add(table)
-            for e in self.edges:
+            for e in self.all_edges:
                 if e.target == table and e.table != table:
                     visit(e.table)
             order.append(table)
@@ -200,21 +237,28 @@ class SqlDataset:
             if values:
                 wanted.setdefault(table, {})[column] = values
         for table, columns in wanted.items():
-            if found.add(table, self.mapped[table].key, self._select_any(conn, table, columns)):
+            if found.own(table, self.mapped[table].key, self._select_any(conn, table, columns)):
                 frontier.add(table)
         while frontier:
             reached = frontier
             frontier = set()
             wanted = {}
-            for edge in self.edges:
+            naming: dict[str, dict[str, list[Any]]] = {}
+            for edge in self.all_edges:
                 if edge.target not in reached:
                     continue
-                keys = [r[edge.target_column] for r in found.rows[edge.target].values()]
-                wanted.setdefault(edge.table, {}).setdefault(edge.column, []).extend(keys)
+                rows_of = found.rows[edge.target]
+                # Only from rows the person owns: a message sent to them leads nowhere.
+                keys = [rows_of[k][edge.target_column] for k in found.owned[edge.target]]
+                into = wanted if edge in self.edges else naming
+                into.setdefault(edge.table, {}).setdefault(edge.column, []).extend(keys)
             for table, columns in wanted.items():
                 rows = self._select_any(conn, table, columns)
-                if found.add(table, self.mapped[table].key, rows):
+                if found.own(table, self.mapped[table].key, rows):
                     frontier.add(table)
+            for table, columns in naming.items():
+                found.name(table, self.mapped[table].key, self._select_any(conn, table, columns),
+                           columns)
         return found
 
     def _select_any(

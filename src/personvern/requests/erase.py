@@ -110,6 +110,9 @@ class _Plan:
         self.kept: dict[str, dict[Any, Hold]] = defaultdict(dict)
         self.deletes: dict[str, list[Any]] = defaultdict(list)
         self.updates: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        # Others' rows naming the person: the naming columns set to null, before any
+        # delete (they point at rows the deletes remove).
+        self.unlinks: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.untouched: dict[str, int] = defaultdict(int)
 
 
@@ -129,6 +132,8 @@ def _plan(ds: SqlDataset, found: Found, env: Env) -> _Plan:
         spec = ds.mapped[table]
         if spec.hold:
             for key, row in rows.items():
+                if key in found.named.get(table, {}):
+                    continue
                 hold = active(spec.hold, table, row)
                 if hold:
                     plan.kept[table][key] = hold
@@ -138,6 +143,12 @@ def _plan(ds: SqlDataset, found: Found, env: Env) -> _Plan:
         t = ds.tables[table]
         for key, row in rows.items():
             if key in plan.kept.get(table, {}):
+                continue
+            if key in found.named.get(table, {}):
+                # Another's row that names the person (a message sent to them): it loses
+                # the link to them and stays with its owner.
+                plan.unlinks[table].append({"_key": key, **{
+                    c: _unlinked(t, c, ds.spec.id) for c in sorted(found.named[table][key])}})
                 continue
             action = _row_action(spec)
             held_cols = {c.name for c in spec.columns if c.hold and active(c.hold, table, row)}
@@ -174,6 +185,15 @@ def _keep_referenced(ds: SqlDataset, found: Found, plan: _Plan) -> None:
                     if t_row.get(e.target_column) == value and t_key not in plan.kept[e.target]:
                         plan.kept[e.target][t_key] = Hold(hold.rule, hold.until, via=e.table)
                         changed = True
+
+
+def _unlinked(table: SqlTable, column: str, ds_id: str) -> Any:
+    """Null for a column that names the erased person; ConfigurationError if it cannot be."""
+    if not table.c[column].nullable:
+        raise ConfigurationError(
+            f"{ds_id}.{table.name}.{column} names the person (owner: false) but cannot be set "
+            "to null (NOT NULL); make the column nullable, or map the row as theirs")
+    return None
 
 
 def _erased_value(table: SqlTable, column: str, how: str, value: Any, ds_id: str) -> Any:
@@ -223,9 +243,9 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = T
                     f"not follow; add it as a reference ({str(exc.orig).splitlines()[0]})"
                 ) from None
         name = ds.spec.id
-        if plan.deletes or plan.updates:  # no copy of the erased rows left in file or WAL
+        if plan.deletes or plan.updates or plan.unlinks:  # no copy left in file or WAL
             with storage_errors(ds.engine.url):
-                left = scrub_erased(ds.engine, [*plan.deletes, *plan.updates],
+                left = scrub_erased(ds.engine, [*plan.deletes, *plan.updates, *plan.unlinks],
                                     vacuum=env.vacuum)
             if left:
                 until_vacuum[name] = left
@@ -255,12 +275,19 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = T
 
 def _counts(name: str, plan: _Plan) -> dict[str, dict[str, int]]:
     """What applying ``plan`` to dataset ``name`` deletes and changes, per table."""
+    changed: dict[str, int] = defaultdict(int)
+    for source in (plan.unlinks, plan.updates):
+        for t, r in source.items():
+            if r:
+                changed[f"{name}.{t}"] += len(r)
     return {"deleted": {f"{name}.{t}": len(k) for t, k in plan.deletes.items() if k},
-            "changed": {f"{name}.{t}": len(r) for t, r in plan.updates.items() if r}}
+            "changed": dict(changed)}
 
 
 def _apply(conn: Any, ds: SqlDataset, plan: _Plan) -> None:
-    """Run the plan: deletes children first, then updates batched by the columns they set."""
+    """Run the plan: links to the person cut, deletes children first, then updates
+    batched by the columns they set."""
+    _update(conn, ds, plan.unlinks)
     for table in ds.deletion_order():
         keys = plan.deletes.get(table)
         if keys:
@@ -268,7 +295,12 @@ def _apply(conn: Any, ds: SqlDataset, plan: _Plan) -> None:
             key = ds.mapped[table].key
             for start in range(0, len(keys), 500):
                 conn.execute(delete(t).where(t.c[key].in_(keys[start:start + 500])))
-    for table, rows in plan.updates.items():
+    _update(conn, ds, plan.updates)
+
+
+def _update(conn: Any, ds: SqlDataset, updates: dict[str, list[dict[str, Any]]]) -> None:
+    """Set columns of rows by key, batched by the columns they set."""
+    for table, rows in updates.items():
         t = ds.tables[table]
         key = ds.mapped[table].key
         by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
