@@ -85,6 +85,14 @@ def _compare(ds: Dataset, where: Loc, found: Discovery) -> Iterator[tuple[str, L
                                            f"(it has {_names(live)})")
             continue
         yield from _columns(ds, at, table, seen)
+        for trigger, ref in table.dates.items():
+            child, _, column = ref.partition(".")
+            # A date in the rows referring to this table (child_table.column).
+            if column and column not in {c.name for c in getattr(live.get(child), "columns",
+                                                                   ())}:
+                yield "PV081", (*at, "dates", trigger), (
+                    f"{ds.id}.{table.name} is dated by {ref}, which the database does not "
+                    "have: renamed or dropped?")
     for name, seen in live.items():
         if name not in mapped:
             yield from _unmapped_table(ds, where, seen)
@@ -101,7 +109,8 @@ def _columns(ds: Dataset, at: Loc, table: Table, seen: TableFinding
     named += [((*at, "columns", k, "name"), c.name) for k, c in enumerate(table.columns)]
     named += [((*at, "references", k, "column"), r.column)
               for k, r in enumerate(table.references)]
-    named += [((*at, "dates", trigger), column) for trigger, column in table.dates.items()]
+    named += [((*at, "dates", trigger), column) for trigger, column in table.dates.items()
+              if "." not in column]  # a child table's column: checked by _compare
     for loc, name in named:
         if name not in columns:
             yield "PV081", loc, (f"{ds.id}.{table.name} has no column {name!r} (it has "

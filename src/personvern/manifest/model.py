@@ -528,7 +528,9 @@ class Table(Strict):
         default_factory=dict,
         description="where a retention trigger's date is in this table: trigger -> date or "
                     "timestamp column (e.g. subscription_end: ends_on); tables that refer to "
-                    "this one use it too",
+                    "this one use it too. Or child_table.column: the latest date among the "
+                    "rows of a table that refers to this one (course_end: "
+                    "enrolments.course_ends_on dates a participant by their last course)",
     )
     keep_flag: str | None = Field(
         None, description="a boolean column: true keeps the row past a rule whose condition "

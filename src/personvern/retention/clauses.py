@@ -80,16 +80,20 @@ def before(column: ColumnElement[Any], limit: datetime, j: Jurisdiction,
 
 def fired(ds: SqlDataset, table: str, rule: RetentionRule, dating: Dating, now: datetime,
           j: Jurisdiction) -> ColumnElement[bool] | None:
-    """Rows of ``table`` whose ``rule`` has fired by ``now`` (column dating only)."""
-    if dating.kind != "column":
+    """Rows of ``table`` whose ``rule`` has fired by ``now`` (column or children dating)."""
+    if dating.kind not in ("column", "children"):
         return None
     limit = cutoff(rule, now, j)
     if limit is None:
         return false()
     assert dating.table is not None and dating.column is not None
     strict = rule.trigger == "fiscal_year_end"
-    clause: ColumnElement[bool] = before(ds.tables[dating.table].c[dating.column], limit, j,
-                                         strict)
+    clause: ColumnElement[bool]
+    if dating.kind == "children":
+        top = dating.path[-1].target if dating.path else table
+        clause = _children_fired(ds, top, rule, dating, limit, j, strict)
+    else:
+        clause = before(ds.tables[dating.table].c[dating.column], limit, j, strict)
     # Walk back down the path: the row refers to a parent whose date has passed.
     for edge in reversed(dating.path):
         parent = ds.tables[edge.target]
@@ -123,6 +127,23 @@ def owned(ds: SqlDataset, table: str, identities: Mapping[str, Sequence[Any]],
             parent = ds.tables[edge.target]
             parts.append(t.c[edge.column].in_(select(parent.c[edge.target_column]).where(inner)))
     return or_(*parts) if parts else false()
+
+
+def _children_fired(ds: SqlDataset, table: str, rule: RetentionRule, dating: Dating,
+                    limit: datetime, j: Jurisdiction, strict: bool) -> ColumnElement[bool]:
+    """Rows dated by the rows referring to them: some child has the date, and no child's
+    date is later, missing, or kept at the person's request (one course kept until the
+    next keeps the participant too)."""
+    assert dating.via is not None and dating.table is not None and dating.column is not None
+    child = ds.tables[dating.table]
+    me = ds.tables[table]
+    link = child.c[dating.via.column] == me.c[dating.via.target_column]
+    col = child.c[dating.column]
+    later = or_(col.is_(None), not_(before(col, limit, j, strict)))
+    kept = kept_on_request(ds, dating.table, rule)
+    if kept is not None:
+        later = or_(later, kept)
+    return and_(exists().where(link, col.is_not(None)), not_(exists().where(link, later)))
 
 
 def kept_on_request(ds: SqlDataset, table: str, rule: RetentionRule) -> ColumnElement[bool] | None:

@@ -53,8 +53,10 @@ class Due:
         """Rule by rule: the tables it dates by a column, then those the engine dates."""
         for rule in self.res.manifest.retention:
             tables = [tr for r, tr in self.res.steps() if r.id == rule.id]
-            # Referring rows first: a parent's date column may be erased with the parent.
-            tables.sort(key=self._order)
+            # Referring rows first: a parent's date column may be erased with the parent;
+            # but tables dated by their children before those children go with the date.
+            tables.sort(key=lambda tr: (holding(tr, rule).dating.kind != "children",
+                                        *self._order(tr)))
             by_engine = [tr for tr in tables if holding(tr, rule).dating.kind == "engine"]
             yield rule, [tr for tr in tables if tr not in by_engine], by_engine
 
@@ -246,7 +248,7 @@ class Due:
         # engine forgets them too (or restricts them to a legal hold).
         mine = set(self.res.purposes_of(rule.id))
         return profile, [sid for sid in page if mine & ended.get(sid, set()) and all(
-            p in ended.get(sid, set()) or any(h.dating.kind == "column"
+            p in ended.get(sid, set()) or any(h.dating.kind != "engine"
                                               for h in profile.of_purpose(p))
             for p in profile.purposes())]
 
@@ -262,7 +264,7 @@ class Due:
         mine = set(self.res.purposes_of(rule.id))
         parts: list[ColumnElement[bool]] = []
         h = holding(tr, rule)
-        if h.dating.kind == "column":
+        if h.dating.kind != "engine":
             fired = fired_here if fired_here is not None else clauses.fired(
                 ds, tr.table, rule, h.dating, self.now, self.j)
             assert fired is not None
@@ -272,7 +274,7 @@ class Due:
         for p in tr.purposes():
             if p in mine or p in engine_ended:
                 continue
-            cols = [c for hh in tr.of_purpose(p) if hh.dating.kind == "column"
+            cols = [c for hh in tr.of_purpose(p) if hh.dating.kind != "engine"
                     and (c := clauses.fired(ds, tr.table, hh.rule, hh.dating, self.now, self.j))
                     is not None]
             if cols:

@@ -37,16 +37,22 @@ class Dating:
     in the engine's records, the rows found through their identity columns.
     """
 
-    kind: str  # column | engine
+    kind: str  # column | children | engine
     table: str | None = None
     column: str | None = None
     path: tuple[Edge, ...] = ()
+    # children: the reference from ``table`` (the children) to the dated table.
+    via: Edge | None = None
 
     def describe(self) -> str:
         """Where the date comes from, in words."""
         if self.kind == "engine":
             return "the engine's records"
         via = "".join(f" via {e.table}.{e.column}" for e in self.path)
+        if self.kind == "children":
+            assert self.via is not None
+            return (f"the latest {self.table}.{self.column} of the rows referring to "
+                    f"{self.via.target}{via}")
         return f"{self.table}.{self.column}{via}"
 
 
@@ -132,7 +138,14 @@ def _find_dating(ds: SqlDataset, table: str, trigger: str) -> Dating | None:
         nxt: list[tuple[str, tuple[Edge, ...]]] = []
         for name, path in frontier:
             column = ds.mapped[name].dates.get(trigger)  # type: ignore[call-overload]
-            if column:
+            if column and "." in column:
+                # The latest date of the rows referring to that table (a participant by the
+                # end of their last course; their cookie records by the same date).
+                via = children_edge(ds, name, column)
+                if via is not None:
+                    return Dating("children", via.table, column.split(".", 1)[1], path,
+                                  via=via)
+            elif column:
                 return Dating("column", name, column, path)
             for e in ds.edges:
                 if e.table == name and e.target not in seen and e.target != name:
@@ -140,6 +153,12 @@ def _find_dating(ds: SqlDataset, table: str, trigger: str) -> Dating | None:
                     nxt.append((e.target, (*path, e)))
         frontier = nxt
     return None
+
+
+def children_edge(ds: SqlDataset, table: str, ref: str) -> Edge | None:
+    """The owning reference from ``ref``'s table (``child.column``) to ``table``, if any."""
+    child = ref.split(".", 1)[0]
+    return next((e for e in ds.edges if e.table == child and e.target == table), None)
 
 
 def is_owned(ds: SqlDataset, table: str, seen: frozenset[str] = frozenset()) -> bool:
@@ -192,6 +211,21 @@ def _why_undated(rule: RetentionRule, owned: bool) -> str:
             f"dates: {{{rule.trigger}: COLUMN}}")
 
 
+def _children_problem(ds: SqlDataset, table: str, ref: str) -> str | None:
+    """What is wrong with a ``child.column`` date of ``table``, or None."""
+    child, _, column = ref.partition(".")
+    if child not in ds.tables:
+        return f"{ref}: {child!r} is not a mapped table of dataset {ds.spec.id!r}"
+    if children_edge(ds, table, ref) is None:
+        return (f"{ref}: {child} does not refer to {table} (map a reference from {child} "
+                f"to {table} whose rows are theirs)")
+    if column not in ds.tables[child].c:
+        return f"{ref} does not exist in the database"
+    if not isinstance(ds.tables[child].c[column].type, (Date, DateTime)):
+        return f"{ref} is {ds.tables[child].c[column].type}, not a date or timestamp"
+    return None
+
+
 def _problems(loaded: LoadedManifest, datasets: Sequence[SqlDataset]) -> list[Problem]:
     """Date columns and keep flags checked against the reflected schema, with places."""
     m = loaded.manifest
@@ -208,7 +242,15 @@ def _problems(loaded: LoadedManifest, datasets: Sequence[SqlDataset]) -> list[Pr
             table = ds.tables[spec.name]
             loc: tuple[str | int, ...] = ("datasets", d, "tables", t)
             for trigger, column in spec.dates.items():
-                if column not in table.c:
+                if "." in column:
+                    problem = _children_problem(ds, spec.name, column) or (
+                        f"{spec.name} is dated by the rows referring to it ({column}), so "
+                        "erasure cannot delete its rows (they would outlive their date or "
+                        "lose it): map the table with erase: mask or null"
+                        if spec.erase == "delete_row" else None)
+                    if problem:
+                        add((*loc, "dates", trigger), problem)
+                elif column not in table.c:
                     add((*loc, "dates", trigger), f"{spec.name}.{column} does not exist in the "
                         f"database (the {trigger} date of dataset {ds.spec.id!r})")
                 elif not isinstance(table.c[column].type, (Date, DateTime)):
