@@ -164,6 +164,20 @@ class TaskOut(BaseModel):
     done_by: str | None
 
 
+class JobOut(BaseModel):
+    """A run queued for a worker (PostgreSQL with ``PERSONVERN_JOBS=worker``)."""
+
+    id: int
+    task: str
+    status: Literal["todo", "doing", "succeeded", "failed", "cancelled", "aborting",
+                    "aborted"] = Field(description="failed: every retry failed too; it stays "
+                                                   "here, never silently dropped")
+    attempts: int = Field(description="attempts ended so far (one a dead worker left "
+                                      "counts too)")
+    scheduled_at: Utc | None = Field(description="when a retry runs (back-off)")
+    failed_at: Utc | None = Field(description="when the last attempt failed")
+
+
 class RequestOut(SummaryOut):
     """A request: deadlines, who opened it and how identity was checked, its history,
     what was done and who was told."""
@@ -181,6 +195,8 @@ class RequestOut(SummaryOut):
     notices: list[NoticeOut] = Field(description="who was told (GDPR Art. 19)")
     tasks: list[TaskOut] = Field(description="datasets outside the engine's reach: pending "
                                              "ones keep the request waiting")
+    jobs: list[JobOut] = Field(default_factory=list, description="runs queued for a worker "
+                                                                "and how they went")
     code_sent_to: str | None = Field(None, description="on opening: where the code went "
                                                        "(masked)")
 

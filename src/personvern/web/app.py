@@ -72,8 +72,10 @@ def _lifespan(settings: Settings, clock: Clock, export_dir: Path | None
             lock = sweep_lock(export_dir) if export_dir is not None else None
             try:
                 async with anyio.create_task_group() as jobs:
-                    # Retention runs itself, a sweep a day, in one process of several.
-                    if enabled() and (export_dir is None or lock is not None):
+                    # Retention runs itself, a sweep a day, in one process of several;
+                    # with PERSONVERN_JOBS=worker the workers sweep instead (jobs.worker).
+                    if settings.jobs == "serve" and enabled() and (
+                            export_dir is None or lock is not None):
                         jobs.start_soon(sweep_daily, rt)
                     exports.start(jobs, rt, app.state.export_dir,
                                   settings.export_lifetime_minutes)
