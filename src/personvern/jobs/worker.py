@@ -71,9 +71,10 @@ def run_request(rt: Runtime, out_dir: Path, request_id: str, reason: str, actor:
     from personvern.requests.engine import CLOSED, Requests, get_request
 
     with rt.transaction() as s:
-        if get_request(s, request_id).state in CLOSED:
-            log.info("request %s was already carried out", request_id)
-            return "completed"
+        state = get_request(s, request_id).state
+        if state in CLOSED:
+            log.info("request %s is already %s", request_id, state)
+            return state
     service = Requests.of(rt)
     try:
         result = service.run(request_id, reason=reason, out_dir=out_dir, actor=actor)
