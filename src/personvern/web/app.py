@@ -62,6 +62,10 @@ def _lifespan(settings: Settings, clock: Clock, export_dir: Path | None
             with rt.transaction() as session:
                 app.state.gpc_last_update = gpc_last_update(session, rt.consent).isoformat()
             app.state.runtime = rt
+            from personvern.jobs.invalidation import follow
+
+            # Other hosts' consent writes, key revocations and publishes (PostgreSQL).
+            listener = follow(rt)
             from personvern.jobs.retention import enabled, sweep_daily
             from personvern.web import exports
             from personvern.web.workers import sweep_lock
@@ -88,6 +92,8 @@ def _lifespan(settings: Settings, clock: Clock, export_dir: Path | None
             # A directory shared by workers or configured is left to whoever made it.
             if export_dir is None:
                 exports.clear(app.state.export_dir)
+            if listener is not None:
+                listener.stop()
         finally:
             rt.close()
 
