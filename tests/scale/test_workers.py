@@ -5,17 +5,20 @@ always fails is retried with back-off and then shown failed; on SQLite there is 
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from cli_inprocess import run_personvern
 from scale.support import ChatApp, Cluster, api, sql, until
 
 pytestmark = pytest.mark.postgres
+PASSWORD = "fjord lantern pebble 42"
 OWNER_SCOPES = ("subjects:write", "requests:open", "requests:run", "requests:read")
 
 
@@ -128,6 +131,30 @@ def test_a_run_that_always_fails_is_retried_with_backoff_then_shown_failed(
     assert gaps[0] >= 2 and gaps[1] >= 4, gaps  # 2**1, then 2**2 seconds
     with sqlite3.connect(shop) as db:
         assert ("ola.hansen@example.no",) in db.execute("SELECT email FROM customers")
+    page = dashboard_page(hosts, "b", f"/dashboard/requests/{rid}")
+    row = re.search(rf"<tr><td>{job}</td><td class=\"error\">failed</td><td>3</td>", page)
+    assert row, page
+    assert "A queued run failed every time it was tried" in page
+
+
+def dashboard_page(cluster: Cluster, host: str, path: str) -> str:
+    """``path`` on host's dashboard, signed in as the privacy owner."""
+    email = "eier@example.no"
+    added = run_personvern("users", "add", email, "--role", "owner", "--password-stdin",
+                           "--manifest", str(cluster.manifest), "--db", cluster.db_url,
+                           stdin=f"{PASSWORD}\n")
+    assert added.returncode == 0 or "already" in added.stderr, added.stderr
+    [p] = [p for p in cluster.procs if p.name == host]
+    with httpx.Client(base_url=str(p.url), timeout=30) as browser:
+        form = browser.get("/dashboard/sign-in").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert token, form
+        signed = browser.post("/dashboard/sign-in", data={
+            "email": email, "password": PASSWORD, "csrf_token": token.group(1)})
+        assert signed.status_code in (200, 303), signed.text
+        page = browser.get(path)
+        assert page.status_code == 200, page.text
+        return page.text
 
 
 def test_a_worker_on_sqlite_is_refused_in_one_line(tmp_path: Path) -> None:
