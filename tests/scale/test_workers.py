@@ -44,6 +44,15 @@ def run_later(cluster: Cluster, rid: str) -> int:
     return int(json.loads(done.stdout)["job"])
 
 
+def run_later_by_api(cluster: Cluster, rid: str) -> int:
+    """``POST /api/v1/requests/{rid}/run`` with ``later`` on host a: the job's id."""
+    with api(cluster, "a", OWNER_SCOPES) as client:
+        queued = client.post(f"/api/v1/requests/{rid}/run",
+                             json={"reason": "the person asked", "later": True})
+        assert queued.status_code == 202 and queued.json()["state"] == "queued", queued.text
+        return int(queued.json()["job"])
+
+
 def shown_on_b(cluster: Cluster, rid: str) -> dict[str, Any]:
     """``GET /api/v1/requests/{rid}`` on host b (not where it was opened)."""
     with api(cluster, "b", OWNER_SCOPES) as client:
@@ -96,7 +105,7 @@ def test_a_job_whose_worker_is_killed_midway_is_finished_by_the_other_once(
 def test_two_workers_racing_for_queued_runs_each_run_happens_once(hosts: Cluster) -> None:
     """Both workers are woken by every queued run (NOTIFY); each run is claimed by one."""
     rids = [open_request(hosts, "access", f"person{i}@example.no") for i in range(4)]
-    jobs = [run_later(hosts, rid) for rid in rids]
+    jobs = [run_later_by_api(hosts, rid) for rid in rids]
     for rid, job in zip(rids, jobs, strict=True):
         shown = until(lambda rid=rid: finished(hosts, rid), 30, f"request {rid} completed")
         assert [(j["id"], j["status"]) for j in shown["jobs"]] == [(job, "succeeded")]

@@ -104,6 +104,9 @@ class RunIn(Strict):
                               "characters; kept in the audit log)")
     prove: StrictBool = Field(True, description="erasure: search every dataset afterwards")
     lang: Literal["nb", "en"] | None = Field(None, description="language of the summary")
+    later: StrictBool = Field(False, description="queue the run for `personvern worker` "
+                              "(PostgreSQL) and answer 202 queued at once; `jobs` on the "
+                              "request tells how it went")
 
 
 # ---- answers ------------------------------------------------------------------------------
@@ -205,9 +208,10 @@ class RunOut(BaseModel):
     """Where a run left the request: completed, or waiting with the error."""
 
     id: str
-    state: Literal["completed", "waiting"]
+    state: Literal["completed", "waiting", "queued"]
     outcome: dict[str, Any]
     error: str | None
+    job: int | None = Field(None, description="queued: the job that will run it")
     package: str | None = Field(None, description="where to download the access or "
                                                   "portability file")
 
@@ -322,16 +326,22 @@ def verify_request(request_id: RequestId, body: CodeIn, request: Request,
 
 @router.post("/{request_id}/run", response_model=RunOut,
              responses={202: {"model": RunOut, "description": "waiting: a dataset was down or "
-                                                              "a task is open; run it again"},
+                                                              "a task is open; run it again. "
+                                                              "queued: a worker will run it"},
                         **responses(409, 500)})
 def run_request(request_id: RequestId, body: RunIn, request: Request, key: RunKey,
                 subject: ForSubject = None) -> Response:
-    """Carry the request out (200 completed, 202 waiting)."""
+    """Carry the request out (200 completed, 202 waiting), or queue it for a worker (202
+    queued; 409 where there is no job queue: SQLite)."""
     rt = runtime(request)
     ctx = _ctx(rt)
     with unit(rt) as session:
         rid = _find(session, request_id, subject).id
     service = engine.Requests(rt.sessions, ctx)
+    if body.later:
+        job = service.run_later(rid, reason=body.reason, actor=_actor(key))
+        out = RunOut(id=rid, state="queued", outcome={}, error=None, job=job)
+        return JSONResponse(out.model_dump(mode="json"), status_code=202)
     try:
         result = service.run(rid, reason=body.reason, out_dir=_packages_dir(request),
                              actor=_actor(key), prove=body.prove, lang=body.lang)
