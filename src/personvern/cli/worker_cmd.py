@@ -48,6 +48,10 @@ def worker(
     conninfo(settings.database_url)  # refuses SQLite in one line, before opening anything
     options = WorkerOptions(concurrency=concurrency, heartbeat_s=heartbeat, retries=retries,
                             retry_base_s=retry_base, poll_s=poll, name=name)
+    if settings.jobs != "worker":
+        logging.getLogger("personvern.worker").warning(
+            "PERSONVERN_JOBS is not worker: serve runs its own daily sweep too (harmless, "
+            "the second finds nothing due, but set PERSONVERN_JOBS=worker on every host)")
     with runtime(manifest, db, now) as rt:
         from personvern.storage.queue import has_queue
 
