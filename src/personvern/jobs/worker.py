@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("personvern.worker")
 # A worker whose heartbeat is this many beats old is taken for dead, its jobs run again.
 STALLED_AFTER_BEATS = 3
+# How long a succeeded job (and its events) stays in the queue's tables: 30 days.
+KEEP_SUCCEEDED_H = 30 * 24
 
 
 class RunFailed(PersonvernError):
@@ -149,6 +151,13 @@ def build(rt: Runtime, options: WorkerOptions, out_dir: Path) -> procrastinate.A
             report = send_pending(session, rt.clock, rt.settings.smtp_host,
                                   rt.settings.smtp_port, str(sender))
         return report.sent
+
+    @app.periodic(cron="30 3 * * *")
+    @app.task(name="jobs.prune", queue=QUEUE, queueing_lock="jobs.prune", pass_context=True)
+    async def prune(context: procrastinate.JobContext, timestamp: int) -> None:
+        # Succeeded jobs go after a while (the audit trail keeps that each request was
+        # queued and run); failed ones stay until someone looks, never silently dropped.
+        await context.app.job_manager.delete_old_jobs(nb_hours=KEEP_SUCCEEDED_H, queue=QUEUE)
 
     return app
 
