@@ -68,3 +68,17 @@ def test_trusted_proxies_are_none_by_default_and_checked(
     monkeypatch.setenv("PERSONVERN_FORWARDED_ALLOW_IPS", "10.0.0.5,proxy.local")
     with pytest.raises(ConfigurationError, match=r"'proxy\.local' is not an IP address"):
         get_settings()
+
+
+def test_background_work_runs_in_serve_unless_workers_on_postgresql_are_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert get_settings().jobs == "serve"
+    url = "postgresql://personvern@db.internal/personvern"
+    assert get_settings(jobs="worker", database_url=url).jobs == "worker"
+    with pytest.raises(ConfigurationError, match="must be serve or worker, not 'celery'"):
+        get_settings(jobs="celery")
+    monkeypatch.setenv("PERSONVERN_JOBS", "worker")
+    with pytest.raises(ConfigurationError, match="needs PostgreSQL") as err:
+        get_settings(database_url="sqlite:///personvern.db")
+    assert "\n" not in str(err.value) and "leave PERSONVERN_JOBS unset" in str(err.value)

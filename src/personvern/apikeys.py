@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from personvern.clock import Clock
 from personvern.consent.tables import ApiKey
 from personvern.errors import InvalidInput, MissingScope, NotFound, Unauthorized
+from personvern.storage.notify import KEY, announce
 
 PREFIX = "pv_"
 ADMIN = "admin"
@@ -145,6 +146,10 @@ class KeyCache:
             return hit[1]
         return None
 
+    def clear(self) -> None:
+        """Forget every key (another host may have revoked any)."""
+        self._verified.clear()
+
     def forget(self, prefix: str) -> None:
         """Drop the key whose token starts with ``prefix``."""
         for digest, (_, row) in list(self._verified.items()):
@@ -161,6 +166,7 @@ def revoke_key(session: Session, clock: Clock, prefix: str) -> ApiKey:
         row.revoked_at = clock()
     for cache in list(_CACHES):
         cache.forget(prefix)
+    announce(session, KEY, row.prefix)  # the other hosts forget it when this commits
     return row
 
 

@@ -58,6 +58,11 @@ class EngineSources:
 
         return retained_for(session, subject_id)
 
+    def forget_policy(self) -> None:
+        """Reload the policy's versions at the next question (one was published)."""
+        if self._timeline is not None:
+            self._timeline.forget()
+
     def fresh_consent_since(self, session: Session | None, at: datetime, purpose: str
                             ) -> datetime | None:
         """When consent for ``purpose`` must be newer than (a material policy change)."""

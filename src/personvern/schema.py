@@ -23,6 +23,7 @@ from personvern.storage import models
 from personvern.storage.engine import create_engine_for, storage_errors
 from personvern.storage.migrate import VERSION_TABLE, alembic_config, script_directory, upgrade
 from personvern.storage.models import Base
+from personvern.storage.queue import ours_only
 
 if TYPE_CHECKING:
     from sqlalchemy import URL, Connection
@@ -59,6 +60,6 @@ def schema_differences(connection: Connection) -> list[object]:
     from alembic.runtime.migration import MigrationContext
 
     context = MigrationContext.configure(
-        connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
-    )
+        connection, opts={"version_table": VERSION_TABLE, "compare_type": True,
+                          "include_name": ours_only})
     return list(compare_metadata(context, Base.metadata))

@@ -19,6 +19,10 @@ DEFAULT_DATABASE_URL = "sqlite:///personvern.db"
 ENV_PREFIX = "PERSONVERN_"
 
 
+# Who runs the background work (Settings.jobs).
+JOB_RUNNERS = ("serve", "worker")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the manifest and the engine's database are, and limits.
@@ -72,6 +76,13 @@ class Settings:
     export_dir: Path | None = field(default=None, metadata={
         "help": "directory for access packages the server makes (default: a private "
                 "temporary one)"})
+    # Who does the background work (the retention sweep, request runs asked for later, the
+    # outbox, Art. 19 notices, callbacks due again): ``serve`` itself, in-process (the
+    # default, and the only choice on SQLite), or ``worker``: `personvern worker`
+    # processes on any host sharing the PostgreSQL database (docs/scale.md).
+    jobs: str = field(default="serve", metadata={
+        "help": "who runs the background work: serve (in-process) or worker "
+                "(`personvern worker`, PostgreSQL only)"})
 
     def __post_init__(self) -> None:
         if self.max_manifest_bytes < 1024:
@@ -101,6 +112,15 @@ class Settings:
                 raise ConfigurationError(
                     f"{ENV_PREFIX}FORWARDED_ALLOW_IPS: {proxy!r} is not an IP address or "
                     "network such as 10.0.0.5 or 10.0.0.0/24 (or * for any)")
+        if self.jobs not in JOB_RUNNERS:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}JOBS must be serve or worker, not {self.jobs!r}")
+        backend = self.database_url.split(":", 1)[0].split("+", 1)[0].strip()
+        if self.jobs == "worker" and backend not in ("postgresql", "postgres"):
+            raise ConfigurationError(
+                f"{ENV_PREFIX}JOBS=worker needs PostgreSQL (the job queue lives there); "
+                f"on {backend} serve runs the jobs itself: "
+                f"leave {ENV_PREFIX}JOBS unset")
         if self.public_url is not None:
             # Stored without a trailing slash, so links join it with their path as is.
             object.__setattr__(self, "public_url", check_public_url(self.public_url))
@@ -175,7 +195,7 @@ def get_settings(**overrides: object) -> Settings:
              "cookie_choice_months": int, "evidence_key": str, "master_key_file": Path,
              "master_key": str, "smtp_host": str, "smtp_port": int, "mail_from": str,
              "public_url": str, "forwarded_allow_ips": str, "banner_origins": str,
-             "export_lifetime_minutes": int, "export_dir": Path}
+             "export_lifetime_minutes": int, "export_dir": Path, "jobs": str}
     values: dict[str, object] = {}
     for f in fields(Settings):
         if overrides.get(f.name) is not None:

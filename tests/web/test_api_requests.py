@@ -393,6 +393,7 @@ def test_someone_elses_request_is_not_found(api: TestClient, demo: Path) -> None
     ("post", "/api/v1/requests/RID/lift", {"reason": "no"}, 409, "not a completed restriction"),
     ("post", "/api/v1/requests/RID/run", {"reason": WHY, "prove": "yes"}, 422, "prove"),
     ("post", "/api/v1/requests/RID/run", {"reason": WHY, "lang": "de"}, 422, "lang"),
+    ("post", "/api/v1/requests/RID/run", {"reason": WHY, "later": "soon"}, 422, "later"),
     ("post", "/api/v1/requests/RID/run", {"prove": True}, 422, "reason"),
     ("post", "/api/v1/requests/RID/run", {"reason": "  "}, 422, "say why"),
     ("post", "/api/v1/requests/RID/run", {"reason": "x" * 2001}, 422, "too long"),
@@ -407,6 +408,22 @@ def test_bad_calls_on_a_request(api: TestClient, demo: Path, method: str, path: 
                              **({"json": body} if body is not None else {}))
     assert_problem(r, status, says)
     assert stored(api, demo) == before
+
+
+def test_a_run_for_later_is_queued_on_postgresql_and_refused_without_a_queue(
+        api: TestClient, demo: Path, db_url: str) -> None:
+    rid = by_owner(api, "access", PARENT)
+    before = stored(api, demo)
+    r = api.post(f"/api/v1/requests/{rid}/run", json={"reason": WHY, "later": True})
+    if db_url.startswith("sqlite"):
+        assert_problem(r, 409, "needs the job queue")
+        assert stored(api, demo) == before
+        return
+    assert r.status_code == 202, r.text
+    assert (r.json()["state"], r.json()["outcome"]) == ("queued", {})
+    jobs = api.get(f"/api/v1/requests/{rid}").json()["jobs"]
+    assert [(j["id"], j["task"], j["status"], j["attempts"]) for j in jobs] == [
+        (r.json()["job"], "request.run", "todo", 0)]
 
 
 def test_no_key_no_requests(api: TestClient) -> None:

@@ -24,6 +24,7 @@ from personvern.cli import (
     serve_cmd,
     subject_cmd,
     users_cmd,
+    worker_cmd,
 )
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(demo_cmd.app, name="demo")
 app.add_typer(keys_cmd.app, name="keys")
 app.command("serve")(serve_cmd.serve)
+app.command("worker")(worker_cmd.worker)
 app.add_typer(ropa_cmd.app, name="ropa")
 app.add_typer(breach_cmd.app, name="breach")
 app.add_typer(policy_cmd.app, name="policy")

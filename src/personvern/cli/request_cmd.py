@@ -191,6 +191,10 @@ def show(
                  f"{t['next_attempt_at']}" if t["state"] != "done" and t["last_error"] else "")
               + (f", note: {t['note']}" if t["note"] else "")
               for t in data["tasks"]]
+    lines += [f"  job {j['id']} ({j['task']}): {j['status']}, "
+              f"{count(j['attempts'], 'attempt')} ended"
+              + (f", last failed {j['failed_at']}" if j["failed_at"] else "")
+              for j in data["jobs"]]
     emit(data, as_json, lines)
 
 
@@ -220,11 +224,19 @@ def run(
                          "FULL: no byte of it left; locks those tables meanwhile).")] = False,
     lang: Annotated[str | None, typer.Option(help="Language of the access summary: nb or en.")]
     = None,
+    later: Annotated[bool, typer.Option(
+        "--later", help="Queue the run for `personvern worker` (PostgreSQL) and return at "
+                        "once; `request show` tells how the job went.")] = False,
     manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
     """Carry the request out; a dataset that is down leaves it waiting (exit 1)."""
     request = _resolve(request, manifest, db, now)
+    if later:
+        with _service(manifest, db, now) as service:
+            job = service.run_later(request, reason=reason)
+        emit({"id": request, "job": job}, as_json, [f"request {request}: queued as job {job}"])
+        return
     with _service(manifest, db, now) as service:
         result = service.run(request, reason=reason, out_dir=out, prove=prove, lang=lang,
                              vacuum=vacuum)

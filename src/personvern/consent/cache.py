@@ -1,8 +1,9 @@
 """A per-process cache of what decisions need, so the hot question costs no query.
 
 Entries are dropped when this process writes a subject's events (after commit, so
-the writer reads its own write) and, for writes by other processes, when a sync
-finds newer ledger events — at most ``max_staleness`` seconds later. Subject facts
+the writer reads its own write) and, for writes by other processes, when their commit's
+notice arrives (PostgreSQL NOTIFY, personvern.storage.notify: milliseconds) or else
+when a sync finds newer ledger events — at most ``max_staleness`` seconds later. Subject facts
 changed elsewhere (birth date, closed account) are reloaded after ``facts_ttl``.
 """
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from personvern.consent.decide import SubjectState
 from personvern.consent.tables import LedgerEvent
+from personvern.storage.notify import SUBJECT, announce
 
 Loader = Callable[[Session, str], SubjectState]
 
@@ -84,6 +86,8 @@ class DecisionCache:
         self.invalidate(subject_id)
         pending: list[tuple[DecisionCache, str]] = session.info.setdefault(_PENDING, [])
         pending.append((self, subject_id))
+        # And on the other hosts (PostgreSQL NOTIFY, sent with this commit).
+        announce(session, SUBJECT, subject_id)
 
 
     def clear(self) -> None:

@@ -34,9 +34,12 @@ DAILY_REASON = "the daily retention sweep of personvern serve"
 def sweep_once(rt: Runtime, by: str = "serve", reason: str = DAILY_REASON) -> dict[str, Any]:
     """One sweep at the runtime's clock; decisions cached before it are dropped."""
     from personvern import retention
+    from personvern.storage.notify import ALL, announce
 
     _, data = retention.run(rt.loaded, rt.sessions, rt.clock(), reason=reason, by=by)
     rt.consent.cache.clear()
+    with rt.transaction() as s:  # and on the other hosts (a worker's sweep: on every serve)
+        announce(s, ALL)
     return dict(data)
 
 

@@ -37,6 +37,7 @@ from personvern.policy.tables import PolicyVersion
 from personvern.storage.locks import lock_chain
 from personvern.storage.manifests import manifest_sha256
 from personvern.storage.models import as_utc
+from personvern.storage.notify import POLICY, announce
 
 if TYPE_CHECKING:
     from personvern.manifest.loader import LoadedManifest
@@ -212,6 +213,7 @@ def publish_with_notices(
         "number": number, "effective_from": as_utc(starts).isoformat(), "material": material,
         "content_sha256": row.content_sha256, "notices": notices,
     })
+    announce(session, POLICY)  # every host reloads its timeline when this commits
     return Published(row, changes, notices)
 
 
@@ -240,6 +242,10 @@ class PolicyTimeline:
     def __init__(self, ttl: float = 30.0) -> None:
         self.ttl = ttl
         self._timeline: ConsentTimeline | None = None
+        self._loaded_at = float("-inf")
+
+    def forget(self) -> None:
+        """Reload at the next question (a version was published, maybe elsewhere)."""
         self._loaded_at = float("-inf")
 
     def since(self, session: Session | None, at: datetime, purpose: str) -> datetime | None:

@@ -63,6 +63,7 @@ from personvern.requests.tables import Request, RequestEvent
 from personvern.requests.verification import MESSAGES, Issued, Outcome, check, issue
 from personvern.rights.acting import Act, Relation, consent_age, require_standing
 from personvern.rights.basis import objection_targets
+from personvern.storage import queue as job_queue
 from personvern.storage.session import transaction
 
 if TYPE_CHECKING:
@@ -91,6 +92,8 @@ class Wired(Protocol):
 RUN_AFTER_TASKS = "the last processor's answer was recorded"
 RUN_DUE = "a dataset's back-off ran out, so it is called again"
 RUN_BY_SUBJECT = "the person asked for it in the portal"
+# The queued job that runs a request (personvern.jobs.worker carries it out).
+RUN_TASK = "request.run"
 
 TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection",
          "withdrawal")
@@ -484,6 +487,9 @@ def view(session: Session, ctx: Context, req: Request, *, finance: str | None = 
                     "to": e.to_state, "note": e.note} for e in events],
         "notices": notices.told(session, req.id, ctx.manifest),
         "tasks": tasks.view(tasks.tasks_of(session, req.id)),
+        # Runs queued for a worker (PostgreSQL with PERSONVERN_JOBS=worker): a failed one
+        # stays here as failed, never silently dropped.
+        "jobs": job_queue.jobs_about(session, "request_id", req.id),
     }
 
 
@@ -702,6 +708,26 @@ class Requests:
             with contextlib.suppress(Exception):  # the engine's database may be the problem
                 self._wait(job.request_id, actor, f"could not be recorded: {_one_line(exc)}")
             raise
+
+    def run_later(self, ref: str, *, reason: str, actor: str = "owner") -> int:
+        """Queue the run for a worker, in the same transaction as its audit record (so it
+        is queued if and only if it was asked for); the job's id. PostgreSQL only."""
+        why = require_reason(reason, "run the request")
+        with self.transaction() as s:
+            if not job_queue.has_queue(s):
+                raise Conflict("running a request later needs the job queue: PostgreSQL "
+                               "with `personvern worker` running (docs/scale.md)")
+            req = get_request(s, ref)
+            if req.state in CLOSED:
+                raise Conflict(f"request {req.id} is already {req.state}")
+            if req.state in ("received", "verifying"):
+                raise Conflict(f"request {req.id} is not verified yet ({req.state}); "
+                               "verify the person's identity first")
+            job = job_queue.defer(s, RUN_TASK, {"request_id": req.id, "reason": why,
+                                                "actor": actor}, lock=f"request:{req.id}")
+            append_audit(s, self.ctx.clock, actor, "request.queued", f"request:{req.id}",
+                         {"reason": why, "job": job})
+            return job
 
     def _call_apps(self, job: jobs.Job, calls: list[tuple[int, str, str]], actor: str
                    ) -> None:

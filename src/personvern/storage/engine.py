@@ -67,6 +67,12 @@ def parse_url(url: str | URL) -> URL:
     )
 
 
+def libpq_conninfo(url: str | URL) -> str:
+    """A PostgreSQL URL as psycopg itself takes it (for connections outside SQLAlchemy:
+    the job queue's workers, the change listener)."""
+    return parse_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def safe_url(url: str | URL) -> str:
     """``url`` for messages and logs, with any password masked."""
     try:

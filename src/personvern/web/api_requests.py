@@ -104,6 +104,9 @@ class RunIn(Strict):
                               "characters; kept in the audit log)")
     prove: StrictBool = Field(True, description="erasure: search every dataset afterwards")
     lang: Literal["nb", "en"] | None = Field(None, description="language of the summary")
+    later: StrictBool = Field(False, description="queue the run for `personvern worker` "
+                              "(PostgreSQL) and answer 202 queued at once; `jobs` on the "
+                              "request tells how it went")
 
 
 # ---- answers ------------------------------------------------------------------------------
@@ -164,6 +167,20 @@ class TaskOut(BaseModel):
     done_by: str | None
 
 
+class JobOut(BaseModel):
+    """A run queued for a worker (PostgreSQL with ``PERSONVERN_JOBS=worker``)."""
+
+    id: int
+    task: str
+    status: Literal["todo", "doing", "succeeded", "failed", "cancelled", "aborting",
+                    "aborted"] = Field(description="failed: every retry failed too; it stays "
+                                                   "here, never silently dropped")
+    attempts: int = Field(description="attempts ended so far (one a dead worker left "
+                                      "counts too)")
+    scheduled_at: Utc | None = Field(description="when a retry runs (back-off)")
+    failed_at: Utc | None = Field(description="when the last attempt failed")
+
+
 class RequestOut(SummaryOut):
     """A request: deadlines, who opened it and how identity was checked, its history,
     what was done and who was told."""
@@ -181,6 +198,8 @@ class RequestOut(SummaryOut):
     notices: list[NoticeOut] = Field(description="who was told (GDPR Art. 19)")
     tasks: list[TaskOut] = Field(description="datasets outside the engine's reach: pending "
                                              "ones keep the request waiting")
+    jobs: list[JobOut] = Field(default_factory=list, description="runs queued for a worker "
+                                                                "and how they went")
     code_sent_to: str | None = Field(None, description="on opening: where the code went "
                                                        "(masked)")
 
@@ -189,9 +208,10 @@ class RunOut(BaseModel):
     """Where a run left the request: completed, or waiting with the error."""
 
     id: str
-    state: Literal["completed", "waiting"]
+    state: Literal["completed", "waiting", "queued"]
     outcome: dict[str, Any]
     error: str | None
+    job: int | None = Field(None, description="queued: the job that will run it")
     package: str | None = Field(None, description="where to download the access or "
                                                   "portability file")
 
@@ -306,16 +326,22 @@ def verify_request(request_id: RequestId, body: CodeIn, request: Request,
 
 @router.post("/{request_id}/run", response_model=RunOut,
              responses={202: {"model": RunOut, "description": "waiting: a dataset was down or "
-                                                              "a task is open; run it again"},
+                                                              "a task is open; run it again. "
+                                                              "queued: a worker will run it"},
                         **responses(409, 500)})
 def run_request(request_id: RequestId, body: RunIn, request: Request, key: RunKey,
                 subject: ForSubject = None) -> Response:
-    """Carry the request out (200 completed, 202 waiting)."""
+    """Carry the request out (200 completed, 202 waiting), or queue it for a worker (202
+    queued; 409 where there is no job queue: SQLite)."""
     rt = runtime(request)
     ctx = _ctx(rt)
     with unit(rt) as session:
         rid = _find(session, request_id, subject).id
     service = engine.Requests(rt.sessions, ctx)
+    if body.later:
+        job = service.run_later(rid, reason=body.reason, actor=_actor(key))
+        out = RunOut(id=rid, state="queued", outcome={}, error=None, job=job)
+        return JSONResponse(out.model_dump(mode="json"), status_code=202)
     try:
         result = service.run(rid, reason=body.reason, out_dir=_packages_dir(request),
                              actor=_actor(key), prove=body.prove, lang=body.lang)

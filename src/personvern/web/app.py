@@ -62,6 +62,10 @@ def _lifespan(settings: Settings, clock: Clock, export_dir: Path | None
             with rt.transaction() as session:
                 app.state.gpc_last_update = gpc_last_update(session, rt.consent).isoformat()
             app.state.runtime = rt
+            from personvern.jobs.invalidation import follow
+
+            # Other hosts' consent writes, key revocations and publishes (PostgreSQL).
+            listener = follow(rt)
             from personvern.jobs.retention import enabled, sweep_daily
             from personvern.web import exports
             from personvern.web.workers import sweep_lock
@@ -72,8 +76,10 @@ def _lifespan(settings: Settings, clock: Clock, export_dir: Path | None
             lock = sweep_lock(export_dir) if export_dir is not None else None
             try:
                 async with anyio.create_task_group() as jobs:
-                    # Retention runs itself, a sweep a day, in one process of several.
-                    if enabled() and (export_dir is None or lock is not None):
+                    # Retention runs itself, a sweep a day, in one process of several;
+                    # with PERSONVERN_JOBS=worker the workers sweep instead (jobs.worker).
+                    if settings.jobs == "serve" and enabled() and (
+                            export_dir is None or lock is not None):
                         jobs.start_soon(sweep_daily, rt)
                     exports.start(jobs, rt, app.state.export_dir,
                                   settings.export_lifetime_minutes)
@@ -86,6 +92,8 @@ def _lifespan(settings: Settings, clock: Clock, export_dir: Path | None
             # A directory shared by workers or configured is left to whoever made it.
             if export_dir is None:
                 exports.clear(app.state.export_dir)
+            if listener is not None:
+                listener.stop()
         finally:
             rt.close()
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from personvern.storage.migrate import VERSION_TABLE
 from personvern.storage.models import AwareDateTime
+from personvern.storage.queue import ours_only
 
 
 def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
@@ -28,6 +29,8 @@ def run_on(connection: Connection) -> None:
         version_table=VERSION_TABLE,
         compare_type=True,
         render_item=render_item,
+        # procrastinate's tables (migration 0014) are its own: autogenerate leaves them be.
+        include_name=ours_only,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
     )
