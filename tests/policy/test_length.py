@@ -30,7 +30,7 @@ from policy.support import (
 # policy states all of it, each once. What is left is the manifests' own text (purpose,
 # category, retention and cookie descriptions), which another part of issue 12 (the seed
 # statement tables) is reworking, and the law's minimum.
-OVER_TARGET = {"snapmentor": 1310, "teoritentamen": 1720}
+OVER_TARGET = {"teoritentamen": 1497}
 
 
 @pytest.mark.parametrize("name", NAMES)
