@@ -28,7 +28,11 @@ def summary_section(ctx: Context, sections: Sequence[Section]) -> Section:
         # The label itself links to the section that says it in full.
         return link(p.text(f"summary_label.{key}"), f"#{section}")
 
-    contacts = ctx.controller_contacts()
+    # The quick ways (e-mail, phone); the postal address and website are in the section
+    # the label links to. Without either, every way there is.
+    c = m.controller
+    contacts = (ctx.contacts(None, email=c.email, phone=c.phone) if c.email or c.phone
+                else ctx.controller_contacts())
     who = label("who", "controller")
     items.append(p.say("summary_who", label=who, controller=m.controller.name,
                        contacts=contacts) if contacts
