@@ -6,9 +6,9 @@
    ``json.dumps`` of the manifest (serialising the same data without writing any prose)
    and Jinja2 rendering a trivial template.
 2. Length (issue 12, item 7): words of the first layer ("Kort fortalt") and of the whole
-   bokmål policy per seed, as a reader sees them in the rendered HTML (counted by the
-   helpers tests/policy/test_length.py uses), and the whole policy's ratio to the seed
-   document's own words. Targets: the first layer under 400 words; the whole no longer
+   policy per seed, in bokmål and English, as a reader sees them in the rendered HTML
+   (counted by the helpers tests/policy/test_length.py uses), and the whole policy's ratio
+   to the seed document's own words. Targets: the first layer under 400 words; the whole no longer
    than 1.5 x the seed or 1,200 words, whichever is larger. The seeds' word counts are
    recorded below (the seed texts are not in the repository).
 3. Publishing a material change (a new US processor) with e-mail notices queued for
@@ -93,25 +93,28 @@ def _policy_support() -> Any:
 
 
 def lengths() -> dict[str, dict[str, Any]]:
-    """Words of the first layer and of the whole bokmål policy, per seed, with targets.
+    """Words of the first layer and of the whole policy, per seed and language
+    (``snapmentor`` is bokmål, ``snapmentor.en`` English), with targets.
 
     Counted as tests/policy/test_length.py counts them (the same helpers): every word a
     reader sees in the rendered HTML's <main>, headings, captions, column headers and the
-    table of contents included, the draft's own marks taken off as publishing would.
+    first layer's links included, the draft's own marks taken off as publishing would.
     """
     support = _policy_support()
     length_limit, read_policy, words = (support.length_limit, support.read_policy,
                                         support.words)
     out: dict[str, dict[str, Any]] = {}
     for name in EXAMPLES:
-        reader = read_policy(name)
-        first, whole = words(reader.first), words(reader.main)
-        out[name] = {"first_layer_words": first, "policy_words": whole,
-                     "seed_words": SEED_WORDS[name],
-                     "ratio_to_seed": round(whole / SEED_WORDS[name], 2),
-                     "target_words": int(length_limit(name)),
-                     "first_layer_within_target": first < FIRST_LAYER_TARGET_WORDS,
-                     "whole_within_target": whole <= length_limit(name)}
+        for lang in ("nb", "en"):
+            reader = read_policy(name, lang)
+            first, whole = words(reader.first), words(reader.main)
+            out[name if lang == "nb" else f"{name}.{lang}"] = {
+                "first_layer_words": first, "policy_words": whole,
+                "seed_words": SEED_WORDS[name],
+                "ratio_to_seed": round(whole / SEED_WORDS[name], 2),
+                "target_words": int(length_limit(name)),
+                "first_layer_within_target": first < FIRST_LAYER_TARGET_WORDS,
+                "whole_within_target": whole <= length_limit(name)}
     return out
 
 

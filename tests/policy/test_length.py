@@ -2,7 +2,7 @@
 than the seed it models allows, and nothing said twice.
 
 Lengths are counted in the rendered HTML as a reader sees it: every word inside <main>,
-headings, table captions, column headers and the table of contents included. The examples
+headings, table captions, column headers and the first layer's links included. The examples
 model seeds with check errors, so they are written as drafts; the draft's marks (the
 banner, the notice of what is missing, "Utkast:" in the title) are the author's, not
 the reader's, and are taken off before counting, as publishing would. A gap marker stays
@@ -24,28 +24,32 @@ from policy.support import (
     words,
 )
 
-# Not yet within the target, with the length reached (so it cannot grow unnoticed). Both
-# seeds are short (486 and 881 words) for what they do and leave out much Art. 13/14
-# requires (storage per purpose, each recipient's country and safeguard, each right); the
-# policy states all of it, each once. What is left is the manifests' own text (purpose,
-# category, retention and cookie descriptions), which another part of issue 12 (the seed
-# statement tables) is reworking, and the law's minimum.
-OVER_TARGET = {"snapmentor": 1310, "teoritentamen": 1720}
+# Not yet within the target, with the length reached (so it cannot grow unnoticed).
+# Seed 004 is short (881 words) for what it does and leaves out much Art. 13/14 requires
+# (storage per purpose, each recipient's country and safeguard, each right); the policy
+# states all of it, each once. What is left is the manifest's own text (16 data categories,
+# each purpose's data and description, eight purposes, five cookies) and the law's minimum.
+# English takes more words than bokmål for the same text (no compound nouns), so seed
+# 000's English is over too.
+OVER_TARGET = {("teoritentamen", "nb"): 1484, ("teoritentamen", "en"): 1570,
+               ("snapmentor", "en"): 1255}
 
 
+@pytest.mark.parametrize("lang", ["nb", "en"])
 @pytest.mark.parametrize("name", NAMES)
-def test_first_layer_and_whole_policy_within_the_targets(name: str) -> None:
+def test_first_layer_and_whole_policy_within_the_targets(name: str, lang: str) -> None:
     """Issue 12, item 7: the first layer under 400 words; the whole no longer than 1.5 x
-    the seed or 1,200 words, whichever is larger (bokmål, the seeds' language)."""
-    reader = read_policy(name)
+    the seed or 1,200 words, whichever is larger, in bokmål (the seeds' language) and in
+    English."""
+    reader = read_policy(name, lang)
     first, whole = words(reader.first), words(reader.main)
     assert 0 < first < FIRST_LAYER_LIMIT, first
     assert first < whole
-    figure = (f"{name}: {whole} words, {whole / SEED_WORDS[name]:.2f} x the seed's "
-              f"{SEED_WORDS[name]}; the target is {int(length_limit(name))}")
-    if name in OVER_TARGET:
+    figure = (f"{name} ({lang}): {whole} words, {whole / SEED_WORDS[name]:.2f} x the "
+              f"seed's {SEED_WORDS[name]}; the target is {int(length_limit(name))}")
+    if (name, lang) in OVER_TARGET:
         assert whole > length_limit(name), f"{figure}: met, take it out of OVER_TARGET"
-        assert whole <= OVER_TARGET[name], figure
+        assert whole <= OVER_TARGET[name, lang], figure
         pytest.xfail(figure)
     assert whole <= length_limit(name), figure
 

@@ -149,8 +149,8 @@ def test_markdown_tables_and_headings() -> None:
     md = render_policy(manifest_from(lawful_data()), "nb", "md")
     assert md.startswith("# Personvernerklæring for Teoritentamen.no\n")
     assert "\n## Dine rettigheter\n" in md and "\n- **Innsyn:** " in md
-    assert ("| Formål | Opplysninger | Behandlingsgrunnlag | Må du gi oss opplysningene? |\n"
-            "|---|---|---|---|\n") in md
+    assert ("| Formål | Hva vi gjør | Opplysninger | Behandlingsgrunnlag "
+            "| Må du gi oss opplysningene? |\n|---|---|---|---|---|\n") in md
     cells = 0
     for line in md.splitlines():
         if not line.startswith("|"):
@@ -189,7 +189,7 @@ def test_legitimate_interest_and_statute_are_named() -> None:
     nb = visible_text(render("teoritentamen", "nb", "html"), "html")
     assert "interessen vår at nettsiden fungerer på en optimal måte." in nb
     # The statute in the purpose's row; the article once, where the basis is explained.
-    assert "lovpålagt regnskap navn; kjøpshistorikk; betalings- og transaksjonsopplysninger " \
+    assert "navn; kjøpshistorikk; betalings- og transaksjonsopplysninger " \
         "rettslig forpliktelse etter regnskapslovgivningen" in nb
     assert "rettslig forpliktelse (art. 6 nr. 1 bokstav c)" in nb
     assert "loven pålegger oss å behandle opplysningene." in nb
@@ -205,7 +205,7 @@ def test_each_right_with_each_channel() -> None:
             "min mentor as, postboks 225, 5804 bergen.") in text
     assert "also for access, rectification and erasure: use huben, via bedriftens " \
         "administratorbruker." in text
-    start = text.index("using your rights is free of charge")
+    start = text.index("using them is free of charge")
     rights = text[start:text.index("complaints to", start)]
     assert rights.count("post@minmentor.no") == 1
 
@@ -251,16 +251,16 @@ def test_only_the_rights_the_bases_give() -> None:
     data["cookies"] = []
     text = _text(data, "en")
     for absent in ("### data portability", "data portability", "objection",
-                   "withdrawing consent", "human review", "erasure: you can"):
+                   "withdrawing consent", "human review", "erasure: having"):
         assert absent not in text, absent
-    for present in ("access: you can", "rectification: you can", "restriction: you can"):
+    for present in ("access: knowing", "rectification: having", "restriction: having"):
         assert present in text
     # With a purpose on contract beside it, erasure is a right, with what the law keeps.
     data = lawful_data()
     data["purposes"] = [p for p in data["purposes"]
                         if p["legal_basis"] in ("legal_obligation", "contract")]
     data["cookies"] = []
-    assert "erasure: you can" in _text(data, "en")
+    assert "erasure: having data erased (art. 17)" in _text(data, "en")
     # Seed 004 offers human review without automated decisions: not listed as a right.
     full = visible_text(render("teoritentamen", "en", "md"), "md")
     assert "human review" not in full

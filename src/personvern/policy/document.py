@@ -96,7 +96,6 @@ class Document:
     lang: str
     title: str
     meta: list[str]
-    toc_label: str
     lead: list[Inline]
     sections: list[Section]
     draft_mark: str | None = None

@@ -1,12 +1,13 @@
 """What the data is used for: the purposes, their legal bases and what each basis means.
 
-One table holds what every purpose has (its data, its basis, whether the person must
-provide the data, Art. 13(2)(e)); what a legal basis means is said once for all the
-purposes resting on it; a statement several purposes share (the same way to withdraw
-consent, the same consequence of withdrawing it) is said once with the purposes it
-concerns (issue 12: seed 000's policy repeated its consent paragraph six times). What
-remains of a purpose (its description, legitimate interest, Art. 9 condition) is its own
-subsection. The storage periods are in the retention section, with the purposes each
+One table holds what every purpose has (what we do, its data, its basis, whether the
+person must provide the data, Art. 13(2)(e)); what a legal basis means is said once for
+all the purposes resting on it; a statement several purposes share (the same way to
+withdraw consent, the same consequence of withdrawing it) is said once with the purposes
+it concerns (issue 12: seed 000's policy repeated its consent paragraph six times). What
+remains of a purpose (legitimate interest, Art. 9 condition, its own statements) is its
+own subsection, so a purpose's name is not repeated as a heading above one sentence
+(issue 12, item 7). The storage periods are in the retention section, with the purposes each
 rule applies to, so they are not repeated here.
 """
 
@@ -50,10 +51,14 @@ def purposes_section(ctx: Context) -> Section:
         name = (link(ctx.t(x.name), f"#purpose-{x.id}") if details[x.id] is not None
                 else Run(ctx.t(x.name)))
         categories = [ctx.category_name(k) for k in x.categories]
-        rows.append([(name,),
+        what = as_runs(ctx.t(x.description)) if x.description is not None else ()
+        rows.append([(name,), what,
                      as_runs(ctx.names(categories)) if categories else ctx.gap("categories"),
                      basis_label(ctx, x, article=False), required(ctx, x)])
-    s.blocks.append(Table(p.text("purposes_caption"), list(p.get("purposes_headers")), rows))
+    headers = list(p.get("purposes_headers"))
+    if not any(x.description is not None for x in m.purposes):
+        headers, rows = headers[:1] + headers[2:], [row[:1] + row[2:] for row in rows]
+    s.blocks.append(Table(p.text("purposes_caption"), headers, rows))
     # The statements shared by the same purposes are one item; those every purpose on a
     # basis shares join that basis's explanation.
     by_owners: dict[tuple[str, ...], list[Inline]] = {}
@@ -168,12 +173,10 @@ def statements(ctx: Context, x: Purpose) -> list[Inline]:
 
 
 def purpose_detail(ctx: Context, x: Purpose, own: list[Inline]) -> Subsection | None:
-    """One purpose's own subsection: its description, the facts only it has, and its own
-    statements; None when the table row says everything there is."""
+    """One purpose's own subsection: the facts only it has, and its own statements; None
+    when the table row says everything there is."""
     p = ctx.p
     blocks: list[Block] = []
-    if x.description is not None:
-        blocks.append(Paragraph(as_runs(ctx.t(x.description))))
     facts: list[tuple[str, Inline]] = []
     if x.legal_basis == "legitimate_interests":
         li = x.legitimate_interest

@@ -39,9 +39,8 @@ def recipients_section(ctx: Context) -> Section | None:
             return None
         s.blocks.append(Paragraph(p.say("recipients_none")))
         return s
-    s.blocks.append(Paragraph(p.say(
-        "recipients_lead_links" if any(r.privacy_policy for r in m.recipients)
-        else "recipients_lead")))
+    if any(r.privacy_policy for r in m.recipients):
+        s.blocks.append(Paragraph(p.say("recipients_lead_links")))
     # What several recipients share (the same agreement, the same sub-processor rule, the
     # same note on the transfer) is said once below the table, naming them (issue 12).
     own = {r.id: agreements(ctx, r) for r in m.recipients}
@@ -65,6 +64,7 @@ def recipients_section(ctx: Context) -> Section | None:
     if all(r.country is not None and is_eea(r.country) for r in m.recipients):
         # Nothing leaves the EEA: one sentence below says so, not "in the EEA" per row.
         headers, rows = headers[:4], [row[:4] for row in rows]
+    rows = merged(ctx, rows)
     s.blocks.append(Table(p.text("recipients_caption"), headers, rows))
     if shared:
         # The statements shared by the same recipients are one item.
@@ -101,6 +101,16 @@ def recipients_section(ctx: Context) -> Section | None:
     notes.append(p.say("art19"))
     s.blocks += [Paragraph(n) for n in notes]
     return s
+
+
+def merged(ctx: Context, rows: list[list[Inline]]) -> list[list[Inline]]:
+    """Recipients whose every other cell is the same share one row naming them all
+    (seed 004's three ad networks: the same role, work, purpose, country and gap), so
+    the row's text is not repeated (issue 12, item 7)."""
+    groups: dict[tuple[Inline, ...], list[Inline]] = {}
+    for name, *rest in rows:
+        groups.setdefault(tuple(rest), []).append(name)
+    return [[ctx.p.join(names), *rest] for rest, names in groups.items()]
 
 
 def safeguard(ctx: Context, r: Recipient) -> str | None:

@@ -2,19 +2,24 @@
 
 Datatilsynet recommends a layered notice: a short first layer with the essentials, and
 the full notice below it. Every line here is built from the same manifest fields as the
-full sections it links to, so the two layers cannot disagree.
+full sections it links to, so the two layers cannot disagree. The first layer is also the
+navigation: its labels link their sections, and a last line links every other section, so
+no separate table of contents repeats the headings (issue 12, item 7).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from personvern.policy.document import Bullets, Inline, Run, Section, link
 from personvern.policy.wording.context import Context
-from personvern.policy.wording.phrases import capitalise
+from personvern.policy.wording.phrases import capitalise, lower_first
 from personvern.rights.basis import RIGHTS, rights_given
 
 
-def summary_section(ctx: Context) -> Section:
-    """The first layer, each line linking to the section that says it in full."""
+def summary_section(ctx: Context, sections: Sequence[Section]) -> Section:
+    """The first layer, each line linking to the section that says it in full, and a
+    last line linking the ``sections`` no line links."""
     p, m = ctx.p, ctx.m
     s = Section("summary", ctx.heading("summary_heading"))
     items: list[Inline] = []
@@ -23,7 +28,11 @@ def summary_section(ctx: Context) -> Section:
         # The label itself links to the section that says it in full.
         return link(p.text(f"summary_label.{key}"), f"#{section}")
 
-    contacts = ctx.controller_contacts()
+    # The quick ways (e-mail, phone); the postal address and website are in the section
+    # the label links to. Without either, every way there is.
+    c = m.controller
+    contacts = (ctx.contacts(None, email=c.email, phone=c.phone) if c.email or c.phone
+                else ctx.controller_contacts())
     who = label("who", "controller")
     items.append(p.say("summary_who", label=who, controller=m.controller.name,
                        contacts=contacts) if contacts
@@ -45,5 +54,17 @@ def summary_section(ctx: Context) -> Section:
                        rights=capitalise((Run(ctx.names(rights)),))))
     items.append(p.say("summary_complain", label=label("complain", "complaints"),
                        authority=ctx.j.authority.name))
+    linked = {"controller", "data", "purposes", "rights", "complaints"}
+    others = [link(x.heading if n == 0 else lower_first(x.heading), f"#{x.id}")
+              for n, x in enumerate(y for y in sections if y.id not in linked)]
+    if others:
+        conj = f" {p.get('and')} "
+        # "a, b og c og d" would be ambiguous when a heading has its own "og".
+        if any(conj in r.text for r in others):
+            joined: Inline = tuple(x for n, r in enumerate(others)
+                                   for x in ((Run("; "), r) if n else (r,)))
+        else:
+            joined = p.join(others)
+        items.append(p.say("summary_more", sections=joined))
     s.blocks.append(Bullets(items))
     return s

@@ -44,9 +44,9 @@ def policy_document(ctx: Context) -> Document:
         lead.append(as_runs(ctx.t(m.service.description)))
     lead.append(p.say("articles_note"))
     # Sections that have nothing to say for this manifest (no cookies, no children, no
-    # security text) return None and are left out, also from the table of contents.
+    # security text) return None and are left out, also from the first layer's links.
     sections = [
-        summary_section(ctx), controller_section(ctx), purposes_section(ctx),
+        controller_section(ctx), purposes_section(ctx),
         categories_section(ctx),
         retention_section(ctx), recipients_section(ctx), cookies_section(ctx),
         children_section(ctx), automated_section(ctx), rights_section(ctx),
@@ -57,8 +57,9 @@ def policy_document(ctx: Context) -> Document:
     if ctx.draft:
         # A draft is marked in its title too, so every tab, print and copy says so.
         title = p.text("draft_mark_title", title=title)
-    doc = Document(ctx.lang, title, meta,
-                   p.text("toc"), lead, [s for s in sections if s is not None])
+    full = [s for s in sections if s is not None]
+    # The first layer is the navigation too: it links every section (issue 12, item 7).
+    doc = Document(ctx.lang, title, meta, lead, [summary_section(ctx, full), *full])
     if ctx.draft:
         doc.draft_mark = p.text("draft_mark")
         doc.draft_title = p.text("draft_title")
