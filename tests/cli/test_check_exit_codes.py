@@ -85,7 +85,8 @@ def test_ten_megabyte_file_is_refused_fast(tmp_path: Path) -> None:
     assert_refused(
         out, f"{path}: error: the file is 10.0 MB; a manifest may be at most 2 MB"
     )
-    assert elapsed < 2.0, f"took {elapsed:.2f} s, interpreter start included"
+    # Refused before reading it whole; generous, since a busy machine slows the start.
+    assert elapsed < 20.0, f"took {elapsed:.2f} s, interpreter start included"
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -170,7 +171,10 @@ def test_alias_bomb_is_refused_fast(tmp_path: Path) -> None:
     started = time.perf_counter()
     out = check(path, cwd=tmp_path)
     assert_refused(out, f"{path}: error: the document expands to more than 1,000,000 values")
-    assert time.perf_counter() - started < 2.0
+    # Expanded, the document would hold 9**10 values (hours of work and tens of GB); any
+    # bound far below that shows it was refused unexpanded. Generous, as the machine may
+    # be busy: this is not a speed test.
+    assert time.perf_counter() - started < 20.0
 
 
 def test_deep_nesting_does_not_crash_the_process(tmp_path: Path) -> None:

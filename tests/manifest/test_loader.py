@@ -453,7 +453,7 @@ def test_ten_megabyte_manifest_is_refused_quickly(tmp_path: Path) -> None:
     (problem,) = caught.value.problems
     assert problem.message == "the file is 10.0 MB; a manifest may be at most 2 MB"
     assert where(problem) == (None, None)
-    assert elapsed < 0.2
+    assert elapsed < 2.0  # reading and parsing 10 MB would take far longer; not a speed test
 
 
 def test_size_limit_is_configurable(tmp_path: Path) -> None:
@@ -473,7 +473,7 @@ def test_billion_laughs_is_refused_quickly() -> None:
     problem = only_problem(BILLION_LAUGHS)
     elapsed = time.perf_counter() - started
     assert problem.message == "the document expands to more than 1,000,000 values"
-    assert elapsed < 0.5
+    assert elapsed < 5.0  # expanded it would be 9**10 values: hours; not a speed test
 
 
 @pytest.mark.parametrize("alias", ["security: &a [*a]\n", "security: &a {nb: *a}\n"])
@@ -489,7 +489,7 @@ def test_deep_nesting_is_a_message_not_a_crash(depth: int) -> None:
     text = HEAD + "security: " + "[" * depth + "]" * depth + "\n"
     started = time.perf_counter()
     problem = only_problem(text)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 5.0  # refused before building; not a speed test
     assert problem.message == "the document nests more than 100 levels deep"
     # The top-level mapping is the first level; the 100th bracket the 101st. Past some
     # depth libyaml's own limit fires while it scans ahead (PyYAML >= 6.0.2): the message
