@@ -29,6 +29,8 @@ def _lines(data: dict[str, Any], verb: str) -> list[str]:
                 extra += f"; {count(t['erased_subjects'], 'person', 'people')} erased in the engine"
             if t["restricted_subjects"]:
                 extra += f"; {t['restricted_subjects']:,} restricted to a legal hold"
+            for name, n in (t.get("links") or {}).items():
+                extra += f"; {count(n, 'link row')} in {t['dataset']}.{name} deleted with them"
             examples = f" e.g. keys {', '.join(map(str, t['examples']))}" if t["examples"] \
                 else ""
             lines.append(f"  {t['dataset']}.{t['table']}: {t['action']}: {t['rows']:,}"

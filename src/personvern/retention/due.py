@@ -313,6 +313,28 @@ class Due:
         spec = self.res.datasets[tr.dataset].mapped[tr.table]
         return any(c.identity for c in spec.columns) and self.how(rule, tr) != "none"
 
+    def drop_links(self, ds: SqlDataset, idents: Idents, gone: list[str]) -> dict[str, int]:
+        """Delete the rows of link tables (no personal column, only references to people,
+        like a guardian link) that belong to people whose profile has gone: no purpose
+        holds such a row, so no rule would ever end it. Rows deleted per table."""
+        links = [name for name, spec in ds.mapped.items()
+                 if not any(c.categories or c.identity for c in spec.columns)
+                 and any(e.table == name for e in ds.edges) and spec.erase != "keep"]
+        if not links or not gone:
+            return {}
+        who = people.merged(idents, gone)
+        out: dict[str, int] = {}
+        with storage_errors(ds.engine.url), ds.engine.begin() as conn:
+            for name in sorted(links, key=ds.deletion_order().index):
+                t = ds.tables[name]
+                guard = clauses.unreferenced(ds, name)
+                where = clauses.owned(ds, name, who)
+                n = conn.execute(t.delete().where(where if guard is None else
+                                                  and_(where, guard))).rowcount
+                if n:
+                    out[name] = n
+        return out
+
     def engine_rules(self) -> dict[str, list[RetentionRule]]:
         """Per purpose, its rules dated by the engine's records."""
         out: dict[str, list[RetentionRule]] = defaultdict(list)

@@ -398,6 +398,9 @@ class Executor:
                                              if p != HOLD]
                 else:
                     erase.append(sid)
+            # Before the engine forgets them: their links (a guardian link) go with their
+            # profile, whether they are erased or only kept restricted for a legal hold.
+            links = due.drop_links(ds, idents, gone)
             people.erase_subjects(s, erase, now)
             newly = people.restrict_subjects(
                 s, restrict, rule.id, now,
@@ -409,13 +412,15 @@ class Executor:
                          f"{tr.dataset}.{tr.table}",
                          {"sweep": self.sweep_id, "rule": rule.id, "action": rule.action,
                           "rows": rows, "erased_subjects": len(erase),
-                          "restricted_subjects": newly})
+                          "restricted_subjects": newly, "links": links})
         if result is not None:
             # An engine-dated page counted its rows table by table already.
             result.rows += rows if result.dataset == tr.dataset \
                 and not engine_dated(rule, tr) else 0
             result.erased_subjects += len(erase)
             result.restricted_subjects += newly
+            for name, n in links.items():
+                result.links[name] = result.links.get(name, 0) + n
         if self.progress is not None:
             self.progress(f"{rule.id}: {tr.dataset}.{tr.table}", rows)
 

@@ -31,6 +31,8 @@ class StepResult:
     erased_subjects: int = 0
     restricted_subjects: int = 0
     note: str | None = None
+    # Link rows (no personal column) deleted with the people whose profile went.
+    links: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, due: Due, rule: RetentionRule, tr: TableRules) -> StepResult:
