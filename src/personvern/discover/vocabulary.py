@@ -101,7 +101,7 @@ VOCABULARY: tuple[NamedKind, ...] = (
     # Who may sign for a company (signaturrett, prokura: aksjeloven §§ 6-31 and 6-32) is a
     # fact about a person's role, not a value with a pattern. The taxonomy's nearest key.
     NamedKind("signing authority", _PRO,
-              _part("signaturrett", "signatur", "signature_rights?", "has_signature_right",
+              _part("signaturrett", "signatur", "signature_rights?",
                     "signing_authority", "signatory", "can_sign", "prokura", "prokurist"),
               _flag, "yes/no flags"),
     NamedKind("consent or marketing choice", "user.privacy_preferences",
