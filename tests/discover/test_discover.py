@@ -142,6 +142,55 @@ def test_odd_columns_are_said_for_what_they_are(tmp_path: Path) -> None:
     assert "suggests e-mail address: none of the 40" in fragment
 
 
+def named_database(path: Path) -> str:
+    """Columns whose names say what they hold and whose values no pattern can check."""
+    from faker import Faker
+
+    fake = Faker("no_NO")
+    fake.seed_instance(7)
+    titles = ["Daglig leder", "Regnskapsfører", "Sykepleier", "Lærer", "Snekker",
+              "Utvikler", "Konsulent", "Rådgiver"]
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE ansatte (id INTEGER PRIMARY KEY, epost TEXT, stilling TEXT, "
+                 "skills TEXT, stripe_customer_id TEXT)")
+    conn.execute("CREATE TABLE leaderboard (id INTEGER PRIMARY KEY, team TEXT, score INTEGER)")
+    for n in range(1, 41):
+        conn.execute("INSERT INTO ansatte VALUES (?, ?, ?, ?, ?)",
+                     (n, fake.unique.email(), titles[n % len(titles)], str(n * 7),
+                      f"cus_{fake.unique.pystr(min_chars=14, max_chars=14)}"))
+        conn.execute("INSERT INTO leaderboard VALUES (?, ?, ?)", (n, f"Lag {n}", n * 3))
+    conn.commit()
+    conn.close()
+    return f"sqlite:///{path}"
+
+
+def test_what_a_column_is_named_is_weaker_evidence_than_what_it_holds(tmp_path: Path) -> None:
+    found = discover(named_database(tmp_path / "named.db"))
+    email = column(found, "ansatte", "epost")
+    stilling = column(found, "ansatte", "stilling")
+    # Job titles have no pattern to check: proposed by the name, said to be by name only,
+    # and less sure than the e-mail addresses that the values themselves show.
+    assert stilling.proposed and stilling.name_only
+    assert stilling.category == "user.professional_information.job_title"
+    assert stilling.note.startswith("name only: the name 'stilling' says job title")
+    assert 0.6 <= stilling.confidence < email.confidence
+    # A processor's customer id singles a person out there (GDPR recital 26): by name too.
+    stripe = column(found, "ansatte", "stripe_customer_id")
+    assert stripe.proposed and stripe.category == "user.unique_id" and stripe.name_only
+    # A column named skills holding numbers is not skills: said, not proposed.
+    skills = column(found, "ansatte", "skills")
+    assert not skills.proposed and skills.confidence < 0.6
+    assert "suggests skills, but only 0 of 40 sampled values are text with letters" \
+        in skills.note
+    # A score in a table that neither finds a person nor points at one is not about people.
+    score = column(found, "leaderboard", "score")
+    assert not score.proposed and "no column of this table finds a person" in score.note
+    fragment = as_yaml([found], ["named"])
+    assert ('{name: "stilling", categories: [user.professional_information.job_title]}  '
+            "# 0.65: name only:") in fragment
+    assert "# not proposed: skills: skills? 0.30:" in fragment
+
+
 def test_a_database_that_cannot_be_read_is_said_and_the_others_are_still_read(
         demo: Path, tmp_path: Path) -> None:
     out = tmp_path / "map.yaml"

@@ -40,6 +40,7 @@ from personvern.discover.recognisers import (
     mask,
     suggested_by_name,
 )
+from personvern.discover.vocabulary import NAME_ONLY, NAME_ONLY_UNFIT, VOCABULARY, fit, named
 from personvern.errors import InvalidInput, StorageError
 from personvern.storage.engine import one_line, parse_url, safe_url, storage_errors
 
@@ -67,6 +68,7 @@ class ColumnFinding:
     note: str = ""
     in_text: list[str] = field(default_factory=list)
     is_date: bool = False
+    name_only: bool = False  # found by its name alone (discover.vocabulary), no value check
     # Per kind tried: how many sampled values matched, and how many were tried (a kind none
     # of the first _PROBE values matches is not tried further).
     matches: dict[str, int] = field(default_factory=dict)
@@ -167,7 +169,8 @@ def _scan(conn: Connection, sample: int) -> list[TableFinding]:
             found.append(TableFinding(name, key, 0, [], note=f"not read: {one_line(err)}"))
             continue
         samples[name] = rows
-        columns = [_classify(column, [row[column.name] for row in rows]) for column in table.c]
+        columns = [_classify(column, [row[column.name] for row in rows], name)
+                   for column in table.c]
         finding = TableFinding(name, key, len(rows), columns)
         finding.dates = [c.name for c in columns
                          if c.is_date and not (c.proposed and c.kind == "birth date")]
@@ -179,6 +182,7 @@ def _scan(conn: Connection, sample: int) -> list[TableFinding]:
         found.append(finding)
     _identify_people(found)
     _infer_references(conn, metadata, found, samples)
+    _link_to_people(found)
     return found
 
 
@@ -196,7 +200,7 @@ def _sample(conn: Connection, table: Table, sample: int) -> list[dict[str, Any]]
     return [dict(r._mapping) for r in conn.execute(select(table).limit(sample))]
 
 
-def _classify(column: Any, values: Sequence[Any]) -> ColumnFinding:
+def _classify(column: Any, values: Sequence[Any], table: str = "") -> ColumnFinding:
     finding = ColumnFinding(column.name, str(column.type))
     present = [v for v in values if v is not None]
     finding.non_null = len(present)
@@ -249,6 +253,7 @@ def _classify(column: Any, values: Sequence[Any]) -> ColumnFinding:
     elif hint is not None and finding.kind != hint.name:  # named one thing, holds another
         finding.note += (f"; the name {column.name!r} suggests {hint.name}: "
                          f"{finding.tried(hint.name)}")
+    _by_name(finding, table, texts)
     if finding.kind is None or finding.kind == "free text":
         inside = {r.name for t in texts[:200] for r in found_in_text(t)}
         finding.in_text = sorted(inside)
@@ -256,6 +261,51 @@ def _classify(column: Any, values: Sequence[Any]) -> ColumnFinding:
             finding.note = (finding.note + "; " if finding.note else "") + (
                 "inside the text: " + ", ".join(sorted(inside)))
     return finding
+
+
+def _by_name(finding: ColumnFinding, table: str, texts: list[str]) -> None:
+    """Where no value evidence is confident, what the column's name plainly says
+    (discover.vocabulary), if its values look the part: proposed with the lower confidence
+    of a name, and said to be by name only."""
+    kind = named(table, finding.name)
+    if kind is None or finding.confidence >= CONFIDENT:
+        return
+    fitting, fits = fit(kind, texts)
+    confidence = NAME_ONLY if fits else NAME_ONLY_UNFIT
+    if confidence <= finding.confidence:
+        return
+    where = f"the name {finding.name!r}" + (f" in table {table!r}" if kind.tables else "")
+    if fits:
+        note = (f"name only: {where} says {kind.name}, which no value pattern can confirm; "
+                f"{fitting} of {len(texts)} sampled values are {kind.looks}")
+    elif texts:
+        note = (f"{where} suggests {kind.name}, but only {fitting} of {len(texts)} sampled "
+                f"values are {kind.looks}")
+    else:
+        note = f"{where} suggests {kind.name}; no value to check"
+    finding.note = note + (f"; {finding.note}" if finding.note else "")
+    finding.kind, finding.category, finding.identity = kind.name, kind.category, None
+    finding.confidence, finding.matched, finding.name_only = confidence, 0, True
+    finding.examples = [mask(t) for t in texts if kind.fits(t)][:3] if fits else []
+
+
+_IDENTIFYING = {kind.name for kind in VOCABULARY if kind.identifying}
+
+
+def _link_to_people(tables: list[TableFinding]) -> None:
+    """A name is evidence of personal data only where the row belongs to a person: a
+    ``score`` in a table that neither finds a person nor refers to a table of people is
+    said, not proposed — unless the value itself singles a person out (a cookie id)."""
+    people = {t.name for t in tables if any(c.identity for c in t.columns)}
+    for table in tables:
+        if table.name in people or any(r.to.split(".", 1)[0] in people
+                                       for r in table.references):
+            continue
+        for column in table.columns:
+            if column.name_only and column.proposed and column.kind not in _IDENTIFYING:
+                column.confidence = 0.4
+                column.note += ("; not proposed: no column of this table finds a person or "
+                                "refers to a table of people")
 
 
 def _as_text(value: Any) -> str:
