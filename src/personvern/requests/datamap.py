@@ -248,7 +248,7 @@ class SqlDataset:
         while frontier:
             reached = frontier
             frontier = set()
-            wanted = {}
+            wanted: dict[str, dict[str, list[Any]]] = {}
             naming: dict[str, dict[str, list[Any]]] = {}
             for edge in self.all_edges:
                 if edge.target not in reached:

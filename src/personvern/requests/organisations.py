@@ -26,7 +26,7 @@ from personvern.consent.subjects import add_member as add_membership
 from personvern.consent.subjects import create_organisation, get_subject, reference_of
 from personvern.consent.tables import Membership, Organisation, Subject
 from personvern.errors import ConfigurationError, Conflict, InvalidInput, NotFound, PersonvernError
-from personvern.requests.datamap import SqlDataset
+from personvern.requests.datamap import Found, SqlDataset
 from personvern.requests.deadlines import receipt_date
 from personvern.requests.engine import (
     OPEN_STATES,
@@ -35,7 +35,7 @@ from personvern.requests.engine import (
     RunResult,
     open_request,
 )
-from personvern.requests.erase import Hold, _keep_referenced, _Plan, hold_until, row_date
+from personvern.requests.erase import Hold, _Plan, hold_until, row_date
 from personvern.requests.tables import Request
 from personvern.storage.engine import scrub_erased, storage_errors
 
@@ -233,10 +233,10 @@ def organisation_leaves(
         report.errors.append(f"the organisation's own rows: {exc}")
         return report
     with service.transaction() as s:
-        org = s.get(Organisation, org_id)
-        assert org is not None
-        org.left_at = ctx.clock()
-        report.organisation = describe(org)
+        row = s.get(Organisation, org_id)
+        assert row is not None
+        row.left_at = ctx.clock()
+        report.organisation = describe(row)
         append_audit(s, ctx.clock, actor, "organisation.left", f"organisation:{org_id}", {
             "reason": why, "members_erased": len(report.erased), "deleted": report.deleted,
             "kept": [{k: v for k, v in kept.items() if k != "keys"} for kept in report.kept]})
@@ -245,7 +245,7 @@ def organisation_leaves(
 
 def _kept(k: dict[str, Any]) -> dict[str, Any]:
     return {"dataset": k["dataset"], "table": k["table"], "rows": k["rows"],
-            "until": k.get("until"), "why": k["why"], "restricted": True}
+            "rule": k.get("rule"), "until": k.get("until"), "why": k["why"], "restricted": True}
 
 
 def _erase_rows(service: Requests, orgnr: str | None, report: LeaveReport) -> None:
@@ -283,7 +283,9 @@ def _erase_in(service: Requests, ds: SqlDataset, seeds: dict[str, dict[str, list
                     plan.kept[table][key] = Hold(rule.id, until)
         _keep_referenced(ds, found, plan)
         for table, rows in found.rows.items():
-            plan.deletes[table] = [k for k in rows if k not in plan.kept.get(table, {})]
+            # A row that only names the organisation (owner: false) is another's: not here.
+            plan.deletes[table] = [k for k in rows if k not in plan.kept.get(table, {})
+                                   and k not in found.named.get(table, {})]
         try:
             for table in ds.deletion_order():
                 keys = plan.deletes.get(table)
@@ -309,8 +311,23 @@ def _erase_in(service: Requests, ds: SqlDataset, seeds: dict[str, dict[str, list
         for (rule_id, until, via), n in groups.items():
             why = rule_id + (f"; needed by the kept {via} rows" if via else "")
             report.kept.append({"dataset": ds.spec.id, "table": table, "rows": n,
-                                "until": until.isoformat() if until else None, "why": why,
+                                "rule": rule_id, "until": until.isoformat() if until else None, "why": why,
                                 "restricted": True})
+
+
+def _keep_referenced(ds: SqlDataset, found: Found, plan: _Plan) -> None:
+    """A row a kept row points at stays too (its foreign key needs it), whatever the map
+    says erasure does to it: leaving deletes every row it does not keep."""
+    changed = True
+    while changed:
+        changed = False
+        for e in ds.edges:
+            for child_key, hold in list(plan.kept.get(e.table, {}).items()):
+                value = found.rows[e.table][child_key].get(e.column)
+                for t_key, t_row in found.rows.get(e.target, {}).items():
+                    if t_row.get(e.target_column) == value and t_key not in plan.kept[e.target]:
+                        plan.kept[e.target][t_key] = Hold(hold.rule, hold.until, via=e.table)
+                        changed = True
 
 
 def leave_lines(report: LeaveReport) -> list[str]:
