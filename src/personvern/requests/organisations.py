@@ -311,8 +311,8 @@ def _erase_in(service: Requests, ds: SqlDataset, seeds: dict[str, dict[str, list
         for (rule_id, until, via), n in groups.items():
             why = rule_id + (f"; needed by the kept {via} rows" if via else "")
             report.kept.append({"dataset": ds.spec.id, "table": table, "rows": n,
-                                "rule": rule_id, "until": until.isoformat() if until else None, "why": why,
-                                "restricted": True})
+                                "rule": rule_id, "why": why, "restricted": True,
+                                "until": until.isoformat() if until else None})
 
 
 def _keep_referenced(ds: SqlDataset, found: Found, plan: _Plan) -> None:
