@@ -136,11 +136,11 @@ def test_the_cli_adds_shows_and_leaves(demo: Path) -> None:
     shown = cli(demo, "org", "show", "900001010")
     assert "admin: ext:4" in shown.stdout
     listed = cli(demo, "org", "list")
-    assert "Nordlys Regnskap AS (900001010): 1 members, 1 admins" in listed.stdout
+    assert "Nordlys Regnskap AS (900001010): 1 member, 1 admin" in listed.stdout
     left = cli(demo, "org", "leave", "100000075", "--reason", REASON)
     assert left.returncode == 0, left.stderr
     assert "left on 2027-01-04" in left.stdout and "members erased: 10" in left.stdout
-    assert "deleted 1 rows of minmentor.companies" in left.stdout
+    assert "deleted 1 row of minmentor.companies" in left.stdout
 
 
 @pytest.mark.parametrize(("args", "says"), [

@@ -7,6 +7,7 @@ import typer
 
 from personvern.cli.common import emit, runtime
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+from personvern.wording import count
 
 app = typer.Typer(help="Customer organisations: members, admins, and leaving the service.",
                   no_args_is_help=True)
@@ -48,7 +49,7 @@ def list_(
         rows = list_organisations(s)
     emit(rows, as_json, [
         f"{r['id']} {r['name']}" + (f" ({r['orgnr']})" if r["orgnr"] else "")
-        + f": {r['members']} members, {r['admins']} admins"
+        + f": {count(r['members'], 'member')}, {count(r['admins'], 'admin')}"
         + (f", left {r['left_at'].date().isoformat()}" if r["left_at"] else "")
         for r in rows] or ["no organisations"])
 
@@ -128,5 +129,6 @@ def leave(
     emit(report.as_dict(), as_json, leave_lines(report))
     if not report.complete:
         typer.echo("error: the organisation has not left yet; fix what is said above and run "
-                   "`personvern org leave` again", err=True)
+                   f"`personvern org leave {report.organisation['id']} --reason TEXT` again",
+                   err=True)
         raise typer.Exit(1)

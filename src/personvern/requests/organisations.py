@@ -38,6 +38,7 @@ from personvern.requests.engine import (
 from personvern.requests.erase import Hold, _Plan, hold_until, row_date
 from personvern.requests.tables import Request
 from personvern.storage.engine import scrub_erased, storage_errors
+from personvern.wording import count
 
 ROLES = ("member", "admin")
 MAX_NAME = 300
@@ -224,7 +225,8 @@ def organisation_leaves(
                                    "error": result.error})
     if report.waiting:
         report.errors.append(f"{len(report.waiting)} of {len(request_ids)} members' erasures "
-                             "are waiting; run `personvern org leave` again when fixed")
+                             f"are waiting; when fixed, run `personvern org leave {org_id} "
+                             "--reason TEXT` again")
         return report
     try:
         _erase_rows(service, orgnr, report)
@@ -339,8 +341,8 @@ def leave_lines(report: LeaveReport) -> list[str]:
     lines.append(f"  members erased: {len(report.erased)}")
     lines += [f"  waiting: {w['subject_id']} (request {w['request']}): {w['error']}"
               for w in report.waiting]
-    lines += [f"  deleted {n} rows of {t}" for t, n in sorted(report.deleted.items())]
-    lines += [f"  kept {k['rows']} rows of {k['dataset']}.{k['table']} until "
+    lines += [f"  deleted {count(n, 'row')} of {t}" for t, n in sorted(report.deleted.items())]
+    lines += [f"  kept {count(k['rows'], 'row')} of {k['dataset']}.{k['table']} until "
               f"{k['until'] or 'the end of the rule'}, restricted: {k['why']}"
               for k in report.kept]
     lines += [f"  error: {e}" for e in report.errors]
