@@ -254,3 +254,29 @@ def test_members_are_added_and_removed(rt: Runtime) -> None:
         with pytest.raises(NotFound, match="not a member"):
             orgs.remove_member(s, org.id, "ext:5")
         assert len(orgs.show(s, org.id)["members"]) == 1
+
+
+def test_without_an_orgnr_the_members_go_and_the_report_says_what_is_left(
+        rt: Runtime, service: Requests) -> None:
+    with rt.transaction() as s:
+        org = orgs.create(s, rt.clock, "Uten Nummer AS")
+        orgs.add_member(s, rt.clock, org.id, "ext:4")
+        org_id = org.id
+    report = orgs.organisation_leaves(service, org_id, reason=REASON)
+    assert not report.complete and len(report.erased) == 1
+    assert "has no orgnr" in report.errors[0]
+    with rt.transaction() as s:
+        left = s.get(Organisation, org_id)
+        assert left is not None and left.left_at is None
+        with pytest.raises(UnknownSubject):
+            get_subject(s, "ext:4")
+
+
+def test_an_organisation_that_has_left_takes_no_members(
+        rt: Runtime, service: Requests) -> None:
+    with rt.transaction() as s:
+        org = orgs.create(s, rt.clock, "Kortvarig AS", "900001002")
+        org_id = org.id
+    assert orgs.organisation_leaves(service, org_id, reason=REASON).complete
+    with pytest.raises(Conflict, match="takes no members"), rt.transaction() as s:
+        orgs.add_member(s, rt.clock, org_id, "ext:5")
