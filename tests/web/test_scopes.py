@@ -19,7 +19,7 @@ from web.support import KARI, assert_problem, new_key, runtime_of
 KEY_OPTIONAL = {("POST", "/api/v1/cookie-choices"), ("GET", "/api/v1/cookie-choices/{browser_id}")}
 # A value for every path parameter that passes its own checks, so only the key decides.
 PATH_VALUES = {"ref": "ext:1", "browser_id": "b" * 20, "number": "1", "breach_id": "B-2027-001",
-               "request_id": "abcdef12", "dataset": "crm"}
+               "request_id": "abcdef12", "dataset": "crm", "member": "ext:1"}
 
 
 def api_routes(app: FastAPI) -> list[tuple[str, str]]:

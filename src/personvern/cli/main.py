@@ -17,6 +17,7 @@ from personvern.cli import (
     keys_cmd,
     ledger_cmd,
     mail_cmd,
+    org_cmd,
     policy_cmd,
     request_cmd,
     retention_cmd,
@@ -51,6 +52,7 @@ app.add_typer(breach_cmd.app, name="breach")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(mail_cmd.app, name="mail")
 app.add_typer(request_cmd.app, name="request")
+app.add_typer(org_cmd.app, name="org")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(retention_cmd.app, name="retention")
 app.add_typer(fides_cmd.import_app, name="import")

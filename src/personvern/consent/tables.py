@@ -91,6 +91,8 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(300))
     orgnr: Mapped[str | None] = mapped_column(String(9), unique=True)
     created_at: Mapped[datetime]
+    # When it left the service: its members and its own rows were erased (seed 003).
+    left_at: Mapped[datetime | None]
 
 
 class Membership(Base):

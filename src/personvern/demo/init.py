@@ -113,8 +113,9 @@ def _register_subjects(
 ) -> None:
     """Every person of the demo service as a subject of the engine, with e-mail, phone and
     user id, sealed with ``keyring`` (the process's by default); the guardianships the
-    service records as the engine's guardian links."""
-    from personvern.consent.tables import Guardianship, Identity, Subject
+    service records as the engine's guardian links, its customer organisations as the
+    engine's organisations with their members and admins."""
+    from personvern.consent.tables import Guardianship, Identity, Membership, Organisation, Subject
     from personvern.crypto.keyring import default_keyring
     from personvern.storage.engine import create_engine_for
 
@@ -148,5 +149,18 @@ def _register_subjects(
                 conn.execute(insert(Guardianship), [
                     {"guardian_id": ids[g], "child_id": ids[c], "verified_by": "demo data",
                      "created_at": now} for g, c in generated.guardians])
+        if generated.organisations:
+            org_ids = [f"{rng.getrandbits(128):032x}" for _ in generated.organisations]
+            with engine.begin() as conn:
+                conn.execute(insert(Organisation), [
+                    {"id": oid, "name": name, "orgnr": orgnr, "created_at": now}
+                    for oid, (name, orgnr, _) in zip(org_ids, generated.organisations,
+                                                     strict=True)])
+                conn.execute(insert(Membership), [
+                    {"organisation_id": oid, "subject_id": ids[email], "role": role,
+                     "created_at": now}
+                    for oid, (_, _, members) in zip(org_ids, generated.organisations,
+                                                    strict=True)
+                    for email, role in members])
     finally:
         engine.dispose()

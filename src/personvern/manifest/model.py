@@ -536,6 +536,11 @@ class Table(Strict):
         None, description="a boolean column: true keeps the row past a rule whose condition "
                           "lets the person ask to keep it (requested_by_subject)",
     )
+    organisation: str | None = Field(
+        None, description="the column holding the organisation number (orgnr) of the "
+                          "customer organisation a row is: when the organisation leaves, "
+                          "its row here and every row referring to it are erased (seed 003)",
+    )
     purposes: list[Id] | None = Field(
         None, description="the purposes whose data this table holds, when fewer than the "
                           "categories say (a newsletter list holds an e-mail address for the "

@@ -156,7 +156,8 @@ class SqlDataset:
         for name, mapped in self.mapped.items():
             table = meta.tables[name]
             wanted = [mapped.key, *(c.name for c in mapped.columns),
-                      *(r.column for r in mapped.references)]
+                      *(r.column for r in mapped.references),
+                      *([mapped.organisation] if mapped.organisation else [])]
             problems += [f"{name}.{col}" for col in wanted if col not in table.c]
         for edge in self.all_edges:
             target = meta.tables.get(edge.target)
@@ -226,8 +227,6 @@ class SqlDataset:
         One query per table and round: the table's columns that may match are OR-ed
         (``pupil_id IN (..) OR mentor_id IN (..)``), as a person would write it.
         """
-        found = Found()
-        frontier: set[str] = set()
         wanted: dict[str, dict[str, list[Any]]] = {}
         for table, column, kind in self.identity_columns():
             values = list(identities.get(kind, ()))
@@ -236,13 +235,20 @@ class SqlDataset:
             values = as_column_type(self.tables[table].c[column], values)
             if values:
                 wanted.setdefault(table, {})[column] = values
-        for table, columns in wanted.items():
+        return self.walk(conn, wanted)
+
+    def walk(self, conn: Connection, seeds: dict[str, dict[str, list[Any]]]) -> Found:
+        """The rows whose ``seeds`` columns hold the values (table -> column -> values), and
+        every row that refers to them, owning or naming, until nothing new is found."""
+        found = Found()
+        frontier: set[str] = set()
+        for table, columns in seeds.items():
             if found.own(table, self.mapped[table].key, self._select_any(conn, table, columns)):
                 frontier.add(table)
         while frontier:
             reached = frontier
             frontier = set()
-            wanted = {}
+            wanted: dict[str, dict[str, list[Any]]] = {}
             naming: dict[str, dict[str, list[Any]]] = {}
             for edge in self.all_edges:
                 if edge.target not in reached:

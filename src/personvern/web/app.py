@@ -115,6 +115,7 @@ def create_app(
     and the dashboard make (``settings.export_dir``, else a new private directory, removed
     at stop; worker processes share one, so any of them can hand out another's package).
     """
+    from personvern.web.api_organisations import router as organisations_router
     from personvern.web.api_records import router as records_router
     from personvern.web.api_requests import router as requests_router
     from personvern.web.deps import evidence_key
@@ -146,6 +147,7 @@ def create_app(
     app.include_router(cookies_router)
     app.include_router(records_router)
     app.include_router(requests_router)
+    app.include_router(organisations_router)
 
     from personvern.web.site import install as install_site
 

@@ -49,6 +49,9 @@ class Generated:
     people: list[Person]
     # (guardian's e-mail, child's e-mail): guardianships the service records.
     guardians: list[tuple[str, str]] = field(default_factory=list)
+    # Customer organisations the service records: (name, orgnr, [(member's e-mail, role)]),
+    # role "admin" (may act for the members) or "member".
+    organisations: list[tuple[str, str, list[tuple[str, str]]]] = field(default_factory=list)
 
 
 Progress = Callable[[int], None]

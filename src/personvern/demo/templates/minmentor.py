@@ -147,10 +147,16 @@ def generate(engine: Engine, subjects: int, *, now: datetime, seed: int,
     owner = {uid: (uid - 1) % company_count + 1 for uid in range(1, subjects + 1)}
     employee_ids = range(company_count + 1, subjects + 1)
 
+    # company id -> (name, orgnr, [(e-mail, role)]): the hub's customers as the engine's
+    # organisations; a representative with signing authority administers the company's
+    # people, anyone else is a member.
+    orgs: dict[int, tuple[str, str, list[tuple[str, str]]]] = {}
+
     def company_rows() -> Iterator[dict[str, Any]]:
         for cid in range(1, company_count + 1):
-            yield {"id": cid, "company_name": f"{pool.name()[1]} {rng.choice(('AS', 'SA'))}",
-                   "orgnr": _orgnr(cid),
+            name = f"{pool.name()[1]} {rng.choice(('AS', 'SA'))}"
+            orgs[cid] = (name, _orgnr(cid), [])
+            yield {"id": cid, "company_name": name, "orgnr": orgs[cid][1],
                    "joined_on": (now - timedelta(days=rng.randint(30, 900))).date()}
 
     def person(uid: int, kind: str) -> dict[str, Any]:
@@ -162,12 +168,17 @@ def generate(engine: Engine, subjects: int, *, now: datetime, seed: int,
 
     def representative_rows() -> Iterator[dict[str, Any]]:
         for uid in range(1, company_count + 1):
-            yield {**person(uid, "representatives"), "has_signature_right": rng.random() < 0.8}
+            row = {**person(uid, "representatives"), "has_signature_right": rng.random() < 0.8}
+            orgs[owner[uid]][2].append(
+                (row["email"], "admin" if row["has_signature_right"] else "member"))
+            yield row
 
     def employee_rows() -> Iterator[dict[str, Any]]:
         for uid in employee_ids:
             created = now - timedelta(days=rng.randint(1, 800))
-            yield {**person(uid, "employees"), "position": rng.choice(POSITIONS),
+            row = person(uid, "employees")
+            orgs[owner[uid]][2].append((row["email"], "member"))
+            yield {**row, "position": rng.choice(POSITIONS),
                    "created_at": created,
                    "last_login_at": min(created + timedelta(days=rng.randint(0, 800)), now)}
 
@@ -205,7 +216,7 @@ def generate(engine: Engine, subjects: int, *, now: datetime, seed: int,
         insert(conn, skills, skill_rows(), counts, progress)
         insert(conn, matches, match_rows(), counts, progress)
         insert(conn, statistics, statistics_rows(), counts)
-    return Generated(counts, people)
+    return Generated(counts, people, organisations=[orgs[c] for c in sorted(orgs)])
 
 
 TEMPLATE = Template(
