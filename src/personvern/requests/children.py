@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -35,14 +35,12 @@ from personvern.audit import append_audit, require_reason
 from personvern.consent.events import Actor, EventType
 from personvern.consent.tables import Guardianship, LedgerEvent, Subject
 from personvern.errors import InvalidInput, PersonvernError
-from personvern.law import Jurisdiction, age_on
+from personvern.law import Jurisdiction
 from personvern.manifest.model import Manifest
 from personvern.requests.deadlines import receipt_date
+from personvern.requests.engine import Requester, Requests, open_request
 from personvern.requests.tables import Request
-from personvern.rights.acting import consent_age
-
-if TYPE_CHECKING:
-    from personvern.requests.engine import Requests
+from personvern.rights.acting import consent_age, years_on
 
 # How the privacy owner "checked identity": nobody asked; the engine found the child.
 FOUND_BY = "found by the engine's children check (GDPR Art. 8(1), Art. 17(1)(f)); " \
@@ -117,11 +115,10 @@ def find(session: Session, manifest: Manifest, j: Jurisdiction, now: datetime) -
         .order_by(Subject.id)))
     children: dict[str, int] = {}
     for sid, born in young:
-        if born is None:  # the query excludes it; the type does not know
-            continue
-        if born > today:
+        years = years_on(born, today)
+        if years is None:  # the query excludes a missing one: this one is in the future
             found.age_unknown.append(Child(sid, None, "birth date in the future"))
-        elif (years := age_on(born, today)) < age:
+        elif years < age:
             children[sid] = years
     found.age_unknown += [Child(sid, None, "no birth date on record") for sid in missing]
     if not children:
@@ -217,8 +214,6 @@ def erase(service: Requests, found: Found, *, reason: str, actor: str) -> list[E
     ``children.erased`` with the rule and ``reason`` (never the child's identity).
     A child whose erasure is already open is left to it. A run that waits (a dataset
     down) is reported and the others go on."""
-    from personvern.requests.engine import Requester, open_request
-
     why = require_reason(reason, "erase children without a guardian's consent")
     done: list[Erased] = []
     for child in found.to_erase:
