@@ -36,6 +36,7 @@ from personvern.consent.events import Actor, EventType
 from personvern.consent.tables import Guardianship, LedgerEvent, Subject
 from personvern.errors import InvalidInput, PersonvernError
 from personvern.law import Jurisdiction
+from personvern.manifest.categories import categories_meet
 from personvern.manifest.model import Manifest
 from personvern.requests.deadlines import receipt_date
 from personvern.requests.engine import Requester, Requests, open_request
@@ -150,11 +151,13 @@ def _child_kinds(manifest: Manifest) -> list[str]:
 def _consent_tables(manifest: Manifest) -> list[str]:
     """Mapped tables holding a consent purpose's categories: not searched per child, so a
     child whose only consent-based data is there is not found (said, not hidden)."""
-    cats = {c for p in manifest.purposes if p.legal_basis == "consent" for c in p.categories}
+    consent = [p for p in manifest.purposes if p.legal_basis == "consent"]
     out = []
     for ds in manifest.datasets:
         for t in ds.tables:
-            if any(set(col.categories) & cats for col in t.columns):
+            cats = [c for col in t.columns for c in col.categories]
+            # As retention reads it: a parent category covers its children.
+            if any(categories_meet(cats, p.categories) for p in consent):
                 out.append(f"{ds.id}.{t.name}")
     return out
 
