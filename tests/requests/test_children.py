@@ -127,7 +127,8 @@ def test_the_child_without_a_guardians_consent_is_erased_with_proof_and_a_reason
         assert req is not None and req.type == "erasure" and req.opened_by == "owner"
         assert req.channel == "engine" and req.state == "completed"
         assert req.outcome["proof"]["clean"] is True
-        [audit] = s.scalars(select(AuditEvent).where(AuditEvent.action == "children.erased"))
+        [audit] = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "children.erasure_opened"))
         assert audit.target == f"request:{req.id}"
         assert audit.details["reason"] == "found in the monthly review"
         assert "personopplysningsloven § 5" in audit.details["rule"]

@@ -214,7 +214,8 @@ class Erased:
 def erase(service: Requests, found: Found, *, reason: str, actor: str) -> list[Erased]:
     """Erase each child of ``found.to_erase`` through the request engine: an erasure opened
     by the privacy owner with the rule as its note, run at once; audited as
-    ``children.erased`` with the rule and ``reason`` (never the child's identity).
+    ``children.erasure_opened`` (before the run: the request's own events say how it
+    ended) with the rule and ``reason`` (never the child's identity).
     A child whose erasure is already open is left to it. A run that waits (a dataset
     down) is reported and the others go on."""
     why = require_reason(reason, "erase children without a guardian's consent")
@@ -228,8 +229,8 @@ def erase(service: Requests, found: Found, *, reason: str, actor: str) -> list[E
                                   by=Requester("owner", None, FOUND_BY), channel=CHANNEL,
                                   details={"note": found.rule})
             rid = opened.request.id
-            append_audit(s, service.ctx.clock, actor, "children.erased", f"request:{rid}",
-                         {"rule": found.rule, "why": child.why, "reason": why,
+            append_audit(s, service.ctx.clock, actor, "children.erasure_opened",
+                         f"request:{rid}", {"rule": found.rule, "why": child.why, "reason": why,
                           "age": child.age})
         try:
             result = service.run(rid, reason=f"{found.rule}: {why}"[:2000], actor=actor)
