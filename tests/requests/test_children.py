@@ -256,3 +256,14 @@ def test_a_bad_now_is_refused(demo: Path) -> None:
     out = pv(demo, "children", "check", "--erase", "--reason", "x", now="yesterday")
     assert out.returncode == 2 and "--now" in out.stderr
     assert not pupil_row(demo, alone).startswith("slettet-")
+
+
+def test_serves_daily_sweep_erases_them_too(demo: Path) -> None:
+    from personvern.jobs.retention import sweep_once
+
+    [alone], _ = pupils_under(demo, NOW.date())
+    with runtime(demo / "personvern.yaml", f"sqlite:///{demo / 'personvern.db'}", NOW) as rt:
+        data = sweep_once(rt)
+    assert data["children"]["to_erase"] == 1
+    assert [e["state"] for e in data["children"]["erased"]] == ["completed"]
+    assert pupil_row(demo, alone).startswith("slettet-")
