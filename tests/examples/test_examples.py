@@ -367,6 +367,9 @@ FACTS: list[Fact] = [
      lambda m: retention(m, "as_long_as_needed"), ("purpose_fulfilled", "0 days", False)),
     ("teoritentamen", "guardian consent, but no word on how it is checked",
      lambda m: m.children.verification, None),
+    ("teoritentamen", "ønsker ikke ... behandle personopplysninger om barn under 13 år uten "
+     "foresattes samtykke: a child found without it is erased",
+     lambda m: m.children.erase_without_guardian_consent, True),
     ("teoritentamen", "cookie consent by checkbox, not bundled", bundled, set()),
     ("teoritentamen", "Nets takes the payments",
      lambda m: recipient(m, "Nets").role, "processor"),

@@ -96,7 +96,14 @@ def withdraw(rt: Runtime, at: datetime, subject_id: str, purposes: tuple[str, ..
 
 def sweep(rt: Runtime, at: datetime, *, batch: int = 1000) -> dict[str, Any]:
     """Run the sweep at ``at``; its plain report."""
-    _, data = retention.run(rt.loaded, rt.sessions, at, reason="test sweep", batch=batch)
+    from personvern.requests.engine import Requests
+
+    service = Requests.of(rt)
+    try:
+        _, data = retention.run(rt.loaded, rt.sessions, at, reason="test sweep", batch=batch,
+                                requests=service)
+    finally:
+        service.close()
     return data
 
 

@@ -16,6 +16,7 @@ from personvern.rights.acting import (
     guardian_may_act,
     needs_guardian_consent,
     require_standing,
+    years_on,
 )
 
 NO = get_jurisdiction("NO")
@@ -93,3 +94,11 @@ def test_a_manifest_may_raise_the_consent_age() -> None:
             'purposes:\n  - {id: s, name: S, legal_basis: contract, categories: [user.name]}\n')
     manifest = parse_manifest(text).manifest
     assert consent_age(manifest, NO) == 16
+
+
+def test_an_age_is_never_guessed() -> None:
+    # GDPR Art. 8(1): 12 the day before the 13th birthday, 13 on it; a birth date missing
+    # or after the day gives no age at all.
+    assert years_on(TWELVE, DAY) == 12 and years_on(THIRTEEN, DAY) == 13
+    assert years_on(None, DAY) is None
+    assert years_on(date(2027, 6, 2), DAY) is None and years_on(DAY, DAY) == 0

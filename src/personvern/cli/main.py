@@ -8,6 +8,7 @@ import typer
 from personvern.cli import (
     breach_cmd,
     check_cmd,
+    children_cmd,
     consent_cmd,
     db_cmd,
     demo_cmd,
@@ -55,6 +56,7 @@ app.add_typer(request_cmd.app, name="request")
 app.add_typer(org_cmd.app, name="org")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(retention_cmd.app, name="retention")
+app.add_typer(children_cmd.app, name="children")
 app.add_typer(fides_cmd.import_app, name="import")
 app.add_typer(fides_cmd.export_app, name="export")
 

@@ -51,6 +51,29 @@ def _lines(data: dict[str, Any], verb: str) -> list[str]:
     for u in unmapped:
         lines.append(f"not enforced: rule {u['rule']} reaches no data: {u['why']}")
     lines += stranger_lines(data.get("strangers") or [])
+    lines += children_lines(data.get("children"), verb)
+    return lines
+
+
+def children_lines(kids: dict[str, Any] | None, verb: str) -> list[str]:
+    """The sweep's line for children.erase_without_guardian_consent (none when it is off)."""
+    if kids is None:
+        return []
+    lines = [f"children without guardian consent: {kids['to_erase']:,} to erase "
+             f"({kids['rule']})"]
+    if kids["already_open"]:
+        lines.append(f"  {count(kids['already_open'], 'erasure')} of them already under way")
+    if verb == "done":
+        erased = kids.get("erased") or []
+        ok = sum(1 for e in erased if e["state"] == "completed")
+        lines.append(f"  {count(ok, 'child', 'children')} erased through erasure requests")
+        for e in erased:
+            if e["state"] != "completed":
+                lines.append(f"  request {e['request_id']} is {e['state']}: {e['error']}")
+    if kids["age_unknown"]:
+        lines.append(f"  {count(kids['age_unknown'], 'person', 'people')} of age unknown "
+                     "(no birth date, or one in the future): not erased; "
+                     "see personvern children check")
     return lines
 
 
@@ -112,6 +135,7 @@ def run(
     from rich.progress import BarColumn, Progress, TextColumn
 
     from personvern import retention
+    from personvern.requests.engine import Requests
 
     with runtime(manifest, db, now) as rt, Progress(
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
@@ -122,6 +146,11 @@ def run(
         def progress(step: str, rows: int) -> None:
             bar.update(task, description=step, advance=rows)
 
-        _, data = retention.run(rt.loaded, rt.sessions, rt.clock(), reason=reason,
-                                batch=batch, progress=progress, by="cli", vacuum=vacuum)
+        service = Requests.of(rt)
+        try:
+            _, data = retention.run(rt.loaded, rt.sessions, rt.clock(), reason=reason,
+                                    batch=batch, progress=progress, by="cli", vacuum=vacuum,
+                                    requests=service)
+        finally:
+            service.close()
     emit(data, as_json, _lines(data, "done"))

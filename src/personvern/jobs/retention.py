@@ -34,9 +34,15 @@ DAILY_REASON = "the daily retention sweep of personvern serve"
 def sweep_once(rt: Runtime, by: str = "serve", reason: str = DAILY_REASON) -> dict[str, Any]:
     """One sweep at the runtime's clock; decisions cached before it are dropped."""
     from personvern import retention
+    from personvern.requests.engine import Requests
     from personvern.storage.notify import ALL, announce
 
-    _, data = retention.run(rt.loaded, rt.sessions, rt.clock(), reason=reason, by=by)
+    service = Requests.of(rt)
+    try:
+        _, data = retention.run(rt.loaded, rt.sessions, rt.clock(), reason=reason, by=by,
+                                requests=service)
+    finally:
+        service.close()
     rt.consent.cache.clear()
     with rt.transaction() as s:  # and on the other hosts (a worker's sweep: on every serve)
         announce(s, ALL)

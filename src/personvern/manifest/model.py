@@ -462,6 +462,9 @@ class Children(Strict):
     guardian_consent: bool = False
     verification: Text | None = None
     guardian_subject: Id | None = None
+    # Art. 8(1) voids only a child's own consent; a service may refuse children's data
+    # without a guardian's consent altogether (seed 004), contract data included.
+    erase_without_guardian_consent: bool = False
 
 
 class PolicyChanges(Strict):

@@ -215,6 +215,10 @@ DESCRIPTIONS: dict[str, str] = {
     "the consent age.",
     "Children.verification": "How guardian consent is verified (Art. 8(2)).",
     "Children.guardian_subject": "The subject that guardians are declared as.",
+    "Children.erase_without_guardian_consent": "Erase every child under the consent age "
+    "without a guardian's consent, contract data too (the daily retention sweep does it; "
+    "`personvern children check` shows who); off: only `children check --erase` erases, "
+    "and only children whose processing rests on a consent no guardian gave.",
     # PolicyChanges
     "PolicyChanges.notice_days": "Days between announcing a change and it taking effect.",
     "PolicyChanges.email_on_material_change": "Whether subjects get an e-mail about material "

@@ -98,7 +98,8 @@ RUN_TASK = "request.run"
 TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection",
          "withdrawal")
 OPENERS = ("self", "guardian", "admin", "owner")
-CHANNELS = ("portal", "email", "api", "post", "phone")
+# "engine": found by the engine itself (a child without a guardian's consent, requests.children).
+CHANNELS = ("portal", "email", "api", "post", "phone", "engine")
 OPEN_STATES = ("received", "verifying", "verified", "in_progress", "waiting")
 CLOSED = frozenset({"completed", "refused"})
 

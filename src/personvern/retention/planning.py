@@ -62,6 +62,9 @@ class Report:
     sweep_id: int | None = None
     # PostgreSQL datasets: tables whose erased rows stay in the files until VACUUM FULL.
     left_until_vacuum: dict[str, list[str]] = field(default_factory=dict)
+    # children.erase_without_guardian_consent: the children found, and (a run) erased;
+    # None when the switch is off.
+    children: dict[str, Any] | None = None
 
     def as_dict(self, res: Resolution, lang: str = "en") -> dict[str, Any]:
         """Rule by rule, with the reason in words."""
@@ -77,7 +80,7 @@ class Report:
                 "rules": rules, "notices": self.notices, "undated": self.undated,
                 "unmapped": self.unmapped, "strangers": self.strangers,
                 "resumed_batches": self.resumed_batches,
-                "left_until_vacuum": self.left_until_vacuum}
+                "left_until_vacuum": self.left_until_vacuum, "children": self.children}
 
 
 def reason(rule: RetentionRule, res: Resolution, lang: str = "en") -> str:

@@ -42,6 +42,14 @@ def consent_age(manifest: Manifest, j: Jurisdiction) -> int:
     return manifest.jurisdiction.child_consent_age or j.child_consent_age
 
 
+def years_on(birth: date | None, day: date) -> int | None:
+    """Completed years of age on ``day``; None when the birth date is missing or after
+    ``day`` (an age that cannot be told is never guessed)."""
+    if birth is None or birth > day:
+        return None
+    return age_on(birth, day)
+
+
 def needs_guardian_consent(birth: date | None, day: date, age: int) -> bool:
     """Whether a person born ``birth`` is, on ``day``, too young to consent alone."""
     return birth is not None and age_on(birth, day) < age

@@ -1,6 +1,6 @@
 """Seed 004 (Teoritentamen): learner drivers practising for the theory test: pupils with
-birth dates (some under 13, with a guardian), driving schools, progress, purchases and
-marketing preferences."""
+birth dates (some under 13, with a guardian, and one without), driving schools, progress,
+purchases and marketing preferences."""
 
 from __future__ import annotations
 
@@ -110,8 +110,8 @@ CITIES = ("Oslo", "Bergen", "Trondheim", "Stavanger", "Tromsø", "Kristiansand")
 
 def generate(engine: Engine, subjects: int, *, now: datetime, seed: int,
              progress: Progress | None = None) -> Generated:
-    """``subjects`` people: pupils, and a guardian for each pupil under 13 (and some
-    older ones)."""
+    """``subjects`` people: pupils, a guardian for each pupil under 13 but one, who signed
+    up alone (from 3 people on)."""
     pool = People(seed)
     rng = pool.rng
     metadata.create_all(engine)
@@ -123,6 +123,10 @@ def generate(engine: Engine, subjects: int, *, now: datetime, seed: int,
     guardian_count = subjects - pupil_count
     children = set(range(1, pupil_count + 1, max(1, pupil_count // guardian_count)))
     children = set(sorted(children)[:guardian_count])
+    # One more child signed up alone, with no guardian's consent: the case seed 004's
+    # section 3 foresees ("Dersom det viser seg at vi har behandlet slike
+    # personopplysninger"), for `personvern children check` to find.
+    alone = next((uid for uid in range(2, pupil_count + 1) if uid not in children), None)
     emails: dict[int, str] = {}
 
     def pupil_rows() -> Iterator[dict[str, Any]]:
@@ -131,6 +135,8 @@ def generate(engine: Engine, subjects: int, *, now: datetime, seed: int,
             emails[uid] = email = pool.email(given, family, uid)
             # Children under 13 practise with a guardian's consent; most are 15 to 25.
             age = rng.randint(10, 12) if uid in children else rng.randint(15, 25)
+            if uid == alone:  # from the draw already made, so no later value shifts
+                age = 10 + age % 3
             born = (now - timedelta(days=age * 365 + rng.randint(0, 364))).date()
             people.append(Person(uid, email, pool.phone(uid), "customers", born, True))
             created = now - timedelta(days=rng.randint(1, 700))

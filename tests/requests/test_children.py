@@ -1,0 +1,269 @@
+"""Seed 004 (Teoritentamen): "ønsker ikke Teoritentamen.no å behandle personopplysninger om
+barn under 13 år uten foresattes samtykke. Dersom det viser seg at vi har behandlet slike
+personopplysninger, kan vi kontaktes for sletting." A child under the age of consent (GDPR
+Art. 8(1); personopplysningsloven § 5: 13) without a guardian's consent is found by
+``personvern children check`` and erased through the request engine, with proof and an
+audit record of why that never names the child; the daily sweep does it when
+``children.erase_without_guardian_consent`` is on. Run on the teoritentamen demo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from cli_inprocess import run_personvern
+from demo_support import copy_demo
+from personvern.consent.tables import Subject
+from personvern.demo.init import init_demo
+from personvern.law import age_on, get_jurisdiction
+from personvern.requests.tables import Request
+from personvern.storage.models import AuditEvent
+from retention.support import column, runtime, scalar
+
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+OSLO = ZoneInfo("Europe/Oslo")
+AGE = get_jurisdiction("NO").child_consent_age  # personopplysningsloven § 5
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("teoritentamen")
+    init_demo(directory, 30, now=NOW, template="teoritentamen")
+    return directory
+
+
+@pytest.fixture
+def demo(template: Path, tmp_path: Path) -> Path:
+    return copy_demo(template, tmp_path)
+
+
+def pv(demo: Path, *args: str, now: datetime | str = NOW) -> subprocess.CompletedProcess[str]:
+    at = now if isinstance(now, str) else now.isoformat()
+    return run_personvern(*args, "--manifest", str(demo / "personvern.yaml"),
+                          "--db", f"sqlite:///{demo / 'personvern.db'}", "--now", at)
+
+
+def service(demo: Path) -> str:
+    return f"sqlite:///{demo / 'service.db'}"
+
+
+def pupils_under(demo: Path, day: date) -> tuple[list[int], list[int]]:
+    """Pupils under the consent age on ``day``: (without a guardian, with one)."""
+    guarded = set(column(service(demo), "SELECT pupil_id FROM guardians"))
+    young = [(pid, date.fromisoformat(str(b))) for pid, b in zip(
+        column(service(demo), "SELECT id FROM pupils ORDER BY id"),
+        column(service(demo), "SELECT birth_date FROM pupils ORDER BY id"), strict=True)]
+    under = [pid for pid, born in young if age_on(born, day) < AGE]
+    return [p for p in under if p not in guarded], [p for p in under if p in guarded]
+
+
+def subject_of(demo: Path, pupil: int) -> tuple[str, date]:
+    from personvern.consent.subjects import get_subject
+
+    with runtime(demo / "personvern.yaml", f"sqlite:///{demo / 'personvern.db'}", NOW) as rt, \
+            rt.transaction() as s:
+        subject = get_subject(s, f"ext:{pupil}")
+        assert subject.birth_date is not None
+        return subject.id, subject.birth_date
+
+
+def pupil_row(demo: Path, pupil: int) -> str:
+    return str(scalar(service(demo), "SELECT email FROM pupils WHERE id = :p", p=pupil))
+
+
+def noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), OSLO)
+
+
+def test_the_demo_has_a_child_alone_and_one_with_a_guardian(demo: Path) -> None:
+    alone, guarded = pupils_under(demo, NOW.date())
+    assert len(alone) == 1 and len(guarded) >= 1
+
+
+def test_the_child_without_a_guardians_consent_is_erased_with_proof_and_a_reason(
+        demo: Path) -> None:
+    [alone], guarded = pupils_under(demo, NOW.date())
+    child, born = subject_of(demo, alone)
+    others = {p: pupil_row(demo, p) for p in column(service(demo), "SELECT id FROM pupils")
+              if p != alone}
+
+    listed = pv(demo, "children", "check")
+    assert listed.returncode == 0, listed.stderr
+    assert f"{child}: {age_on(born, NOW.date())} years" in listed.stdout
+    assert "1 child to erase" in listed.stdout
+    assert "personopplysningsloven § 5" in listed.stdout and "Art. 8(1)" in listed.stdout
+    email = pupil_row(demo, alone)
+    assert not email.startswith("slettet-")  # listing changes nothing
+
+    done = pv(demo, "children", "check", "--erase", "--reason", "found in the monthly review",
+              "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    [erased] = data["erased"]
+    assert erased["state"] == "completed"
+    # The child's rows are gone from the service (the pupil row masked: purchases, kept
+    # for bokføringsloven § 13, refer to it).
+    assert pupil_row(demo, alone).startswith("slettet-")
+    assert scalar(service(demo), "SELECT count(*) FROM progress WHERE pupil_id = :p",
+                  p=alone) == 0
+    assert scalar(service(demo), "SELECT count(*) FROM marketing_preferences "
+                                 "WHERE pupil_id = :p", p=alone) == 0
+    # Everyone else, the children with a guardian's consent among them, is untouched.
+    assert {p: pupil_row(demo, p) for p in others} == others
+    assert all(scalar(service(demo), "SELECT count(*) FROM progress WHERE pupil_id = :p",
+                      p=p) > 0 for p in guarded)
+
+    with runtime(demo / "personvern.yaml", f"sqlite:///{demo / 'personvern.db'}", NOW) as rt, \
+            rt.transaction() as s:
+        subject = s.get(Subject, child)
+        assert subject is not None and subject.erased_at is not None  # the engine forgot
+        req = s.get(Request, erased["request_id"])
+        assert req is not None and req.type == "erasure" and req.opened_by == "owner"
+        assert req.channel == "engine" and req.state == "completed"
+        assert req.outcome["proof"]["clean"] is True
+        [audit] = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "children.erasure_opened"))
+        assert audit.target == f"request:{req.id}"
+        assert audit.details["reason"] == "found in the monthly review"
+        assert "personopplysningsloven § 5" in audit.details["rule"]
+        assert "Art. 8(1)" in audit.details["rule"]
+        text = json.dumps(audit.details, ensure_ascii=False)
+        assert child not in text and email not in text and str(born) not in text
+
+    again = pv(demo, "children", "check")
+    assert "0 children to erase" in again.stdout and child not in again.stdout
+
+
+def test_the_age_is_counted_to_the_day_and_unknown_ages_are_never_erased(demo: Path) -> None:
+    [alone], _ = pupils_under(demo, NOW.date())
+    child, born = subject_of(demo, alone)
+    birthday = born.replace(year=born.year + AGE)
+    # The day before the 13th birthday: still a child (GDPR Art. 8(1)).
+    eve = pv(demo, "children", "check", now=noon(birthday - timedelta(days=1)))
+    assert f"{child}: {AGE - 1} years" in eve.stdout
+    # On the birthday: 13, old enough to consent; not listed, and --erase erases nobody.
+    day = pv(demo, "children", "check", "--erase", "--reason", "check on the birthday",
+             now=noon(birthday))
+    assert day.returncode == 0, day.stderr
+    assert child not in day.stdout and "0 children erased" in day.stdout
+    assert not pupil_row(demo, alone).startswith("slettet-")
+    # Before the child was born the birth date is in the future: age unknown, not erased.
+    early = pv(demo, "children", "check", "--erase", "--reason", "a clock set too early",
+               now=noon(born - timedelta(days=1)))
+    assert f"age unknown {child}: birth date in the future" in early.stdout
+    assert not pupil_row(demo, alone).startswith("slettet-")
+    # No birth date on record: age unknown, never erased on a guess.
+    from sqlalchemy import update
+
+    with runtime(demo / "personvern.yaml", f"sqlite:///{demo / 'personvern.db'}", NOW) as rt, \
+            rt.transaction() as s:
+        s.execute(update(Subject).where(Subject.id == child).values(birth_date=None))
+    missing = pv(demo, "children", "check", "--erase", "--reason", "monthly review")
+    assert f"age unknown {child}: no birth date on record" in missing.stdout
+    assert "0 children erased" in missing.stdout
+    assert not pupil_row(demo, alone).startswith("slettet-")
+
+
+def switch(demo: Path, on: bool) -> None:
+    path = demo / "personvern.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "erase_without_guardian_consent: true" in text
+    path.write_text(text.replace("erase_without_guardian_consent: true",
+                                 f"erase_without_guardian_consent: {str(on).lower()}"),
+                    encoding="utf-8")
+
+
+def test_the_daily_sweep_erases_them_when_the_manifest_says_so(demo: Path) -> None:
+    [alone], _ = pupils_under(demo, NOW.date())
+    plan = pv(demo, "retention", "plan")
+    assert plan.returncode == 0, plan.stderr
+    assert "children without guardian consent: 1 to erase" in plan.stdout
+    assert not pupil_row(demo, alone).startswith("slettet-")  # a plan changes nothing
+    run = pv(demo, "retention", "run", "--reason", "the daily sweep")
+    assert run.returncode == 0, run.stderr
+    assert "1 child erased through erasure requests" in run.stdout
+    assert pupil_row(demo, alone).startswith("slettet-")
+    after = pv(demo, "retention", "plan")
+    assert "children without guardian consent: 0 to erase" in after.stdout
+
+
+def test_with_the_switch_off_the_sweep_erases_no_child(demo: Path) -> None:
+    [alone], _ = pupils_under(demo, NOW.date())
+    child, _ = subject_of(demo, alone)
+    switch(demo, on=False)
+    plan = pv(demo, "retention", "plan")
+    assert plan.returncode == 0, plan.stderr
+    assert "children" not in plan.stdout
+    run = pv(demo, "retention", "run", "--reason", "the daily sweep")
+    assert run.returncode == 0, run.stderr
+    assert "children" not in run.stdout
+    assert not pupil_row(demo, alone).startswith("slettet-")
+    # Art. 8(1) voids only a child's own consent: contract data alone is kept, and said.
+    check = pv(demo, "children", "check", "--erase", "--reason", "monthly review")
+    assert "0 children to erase" in check.stdout
+    assert f"kept {child}" in check.stdout and "erase_without_guardian_consent is off" \
+        in check.stdout
+    # Said, not hidden: the pupils' table holds the cookie purposes' data (user.behavior
+    # covers the browsing history), and it is not searched per child.
+    assert "not enforced: teoritentamen.pupils holds a consent purpose's data" in check.stdout
+    assert not pupil_row(demo, alone).startswith("slettet-")
+
+
+def test_a_consent_the_child_gave_alone_is_found_with_the_switch_off(demo: Path) -> None:
+    """The consent was recorded before the birth date was known; Art. 8(1) voids it."""
+    from sqlalchemy import update
+
+    [alone], _ = pupils_under(demo, NOW.date())
+    child, born = subject_of(demo, alone)
+    switch(demo, on=False)
+    with runtime(demo / "personvern.yaml", f"sqlite:///{demo / 'personvern.db'}", NOW) as rt, \
+            rt.transaction() as s:
+        s.execute(update(Subject).where(Subject.id == child).values(birth_date=None))
+    given = pv(demo, "consent", "give", f"ext:{alone}", "ad_pixels",
+               now=NOW - timedelta(days=30))
+    assert given.returncode == 0, given.stderr
+    with runtime(demo / "personvern.yaml", f"sqlite:///{demo / 'personvern.db'}", NOW) as rt, \
+            rt.transaction() as s:
+        s.execute(update(Subject).where(Subject.id == child).values(birth_date=born))
+    check = pv(demo, "children", "check")
+    assert f"{child}: {age_on(born, NOW.date())} years: consent on record not given by a " \
+        "guardian, for ad_pixels" in check.stdout
+    done = pv(demo, "children", "check", "--erase", "--reason", "found in review")
+    assert done.returncode == 0, done.stderr
+    assert pupil_row(demo, alone).startswith("slettet-")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--erase",), "say why you erase these children"),
+    (("--erase", "--reason", "  "), "say why you erase these children"),
+    (("--reason", "no erase"), "--reason goes with --erase"),
+])
+def test_bad_options_change_nothing(demo: Path, args: tuple[str, ...], message: str) -> None:
+    [alone], _ = pupils_under(demo, NOW.date())
+    out = pv(demo, "children", "check", *args)
+    assert out.returncode == 2 and message in out.stderr
+    assert not pupil_row(demo, alone).startswith("slettet-")
+
+
+def test_a_bad_now_is_refused(demo: Path) -> None:
+    [alone], _ = pupils_under(demo, NOW.date())
+    out = pv(demo, "children", "check", "--erase", "--reason", "x", now="yesterday")
+    assert out.returncode == 2 and "--now" in out.stderr
+    assert not pupil_row(demo, alone).startswith("slettet-")
+
+
+def test_serves_daily_sweep_erases_them_too(demo: Path) -> None:
+    from personvern.jobs.retention import sweep_once
+
+    [alone], _ = pupils_under(demo, NOW.date())
+    with runtime(demo / "personvern.yaml", f"sqlite:///{demo / 'personvern.db'}", NOW) as rt:
+        data = sweep_once(rt)
+    assert data["children"]["to_erase"] == 1
+    assert [e["state"] for e in data["children"]["erased"]] == ["completed"]
+    assert pupil_row(demo, alone).startswith("slettet-")
