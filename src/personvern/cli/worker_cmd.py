@@ -1,7 +1,5 @@
 """``personvern worker``: run the background work on PostgreSQL, beside any number of serves."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
