@@ -88,6 +88,7 @@ class KeptTable(Kept):
     dates: dict[str, str] | None = None
     keep_flag: str | None = None
     purposes: list[str] | None = None
+    organisation: str | None = None
     # Reference columns that only name a person (owner: false); Fides has no such flag.
     naming: list[str] | None = None
     columns: dict[str, KeptColumn] = {}

@@ -101,7 +101,8 @@ def _table_meta(t: Table) -> dict[str, Any]:
     """What Fides cannot say of a table: erasure, holds, dates, keep flag, the purposes it
     serves, per column."""
     extra = t.model_dump(mode="json", exclude_defaults=True,
-                         include={"erase", "hold", "dates", "keep_flag", "purposes"})
+                         include={"erase", "hold", "dates", "keep_flag", "purposes",
+                                  "organisation"})
     naming = [r.column for r in t.references if not r.owner]
     if naming:
         extra["naming"] = naming
