@@ -38,11 +38,23 @@ from peer import (
 
 
 def loop(what: str, n: int, op: Callable[[int], object]) -> None:
-    """``op`` for 1..n, timed (the frame to read in the profile)."""
+    """``op`` for 1..n, timed (the frame to read in the profile), and the SQL statements
+    it sent to any database (the engine's and the shop's), per operation."""
+    from sqlalchemy import Engine, event
+
+    sent = [0]
+
+    def count(*_: object) -> None:
+        sent[0] += 1
+
+    event.listen(Engine, "before_cursor_execute", count)
     started = time.perf_counter()
     for i in range(1, n + 1):
         op(i)
-    log(f"{what}: {(time.perf_counter() - started) * 1000 / n:.2f} ms each over {n}")
+    elapsed = time.perf_counter() - started
+    event.remove(Engine, "before_cursor_execute", count)
+    log(f"{what}: {elapsed * 1000 / n:.2f} ms each over {n}, "
+        f"{sent[0] / n:.1f} statements each")
 
 
 @contextmanager
