@@ -12,7 +12,13 @@ from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
-from personvern.crypto.checkpoints import Anchors, Checkpoint, appended_uncommitted, note_append
+from personvern.crypto.checkpoints import (
+    Anchors,
+    Checkpoint,
+    appended_head,
+    appended_uncommitted,
+    note_append,
+)
 from personvern.crypto.columns import ERASED_JSON
 from personvern.crypto.keyring import keyring_for
 from personvern.errors import InvalidInput
@@ -105,16 +111,21 @@ def append_audit(
             stored_details[PERSONAL_SUBJECT] = subject_id
     except (TypeError, ValueError) as err:
         raise ValueError(f"audit details must be plain JSON: {err}") from None
-    lock_chain(session, AuditEvent.__tablename__)
-    head = audit_head(session)
+    # A request's run audits several steps in one transaction: after the first, the lock
+    # is held and the head is the event just appended (a round trip each saved).
+    head = appended_head(session, CHAIN)
+    if head is None:
+        lock_chain(session, AuditEvent.__tablename__)
+        row = session.connection().execute(_HEAD).first()
+        head = None if row is None else (row[0], row[1])
     event = AuditEvent(
-        id=1 if head is None else head.id + 1,
+        id=1 if head is None else head[0] + 1,
         at=at,
         actor=actor,
         action=action,
         target=target,
         details=stored_details,
-        prev_hash=GENESIS_HASH if head is None else head.hash,
+        prev_hash=GENESIS_HASH if head is None else head[1],
     )
     event.hash = event_hash(event)
     session.add(event)

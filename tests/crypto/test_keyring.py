@@ -187,3 +187,24 @@ def test_two_writers_minting_one_subjects_key_end_with_the_same_key(
     engine.dispose()
     assert keys["first"] is not None and keys["second"] is not None
     assert keys["first"].raw == keys["second"].raw
+
+
+def test_a_key_is_unwrapped_once_then_served_from_the_cache_until_destroyed(
+        db_engine: Engine, keyring: Keyring) -> None:
+    """The counters docs/performance.md reads: a subject's key is read and unwrapped once
+    a process, every later seal or open is a hit; once destroyed (Art. 17) it is gone from
+    the cache and nothing opens."""
+    sid = "c" * 32
+    with db_engine.begin() as conn:
+        sealed = keyring.seal(conn, sid, "t.email", b"kari@example.no")  # created: a miss
+    assert (keyring.hits, keyring.misses) == (0, 1)
+    keyring.clear_cache()  # as another process would: read and unwrap it
+    with db_engine.begin() as conn:
+        for _ in range(3):
+            assert keyring.open(conn, sid, "t.email", sealed) == b"kari@example.no"
+    assert (keyring.hits, keyring.misses) == (2, 2)
+    with db_engine.begin() as conn:
+        keyring.shred(conn, sid, NOW)
+    with db_engine.begin() as conn:
+        assert keyring.open(conn, sid, "t.email", sealed) is None
+    assert keyring.misses == 3

@@ -105,6 +105,32 @@ def test_access_package_has_json_csv_and_art15_summary_and_no_one_elses_data(
         assert get_request(s, rid).outcome["redacted"] > 0  # type: ignore[index]
 
 
+def test_the_access_package_offered_is_the_file_written_whole_and_its_members_private(
+        rt: Runtime, service: Requests, tmp_path: Path) -> None:
+    """data.json is streamed into the zip as it is encoded (docs/performance.md): it is the
+    same readable JSON a one-piece write gave, each member readable by its owner only and
+    dated when written, and the SHA-256 offered for the download is the whole file's."""
+    import hashlib
+    import time
+
+    rid = opened(rt, service, "access", "ext:31")
+    result = service.run(rid, reason="identity checked", out_dir=tmp_path)
+    facts = result.outcome["package"]
+    data = Path(facts["path"]).read_bytes()
+    assert facts["sha256"] == hashlib.sha256(data).hexdigest()
+    assert facts["bytes"] == len(data)
+    with zipfile.ZipFile(facts["path"]) as zf:
+        assert zf.testzip() is None
+        text_json = zf.read("data.json").decode()
+        members = zf.infolist()
+    document = json.loads(text_json)
+    assert text_json == json.dumps(document, ensure_ascii=False, indent=2)
+    this_year = time.localtime().tm_year
+    assert {(m.external_attr >> 16) & 0o777 for m in members} == {0o600}
+    assert {m.date_time[0] for m in members} == {this_year}
+    assert {m.compress_type for m in members} == {zipfile.ZIP_DEFLATED}
+
+
 def test_access_in_english_and_the_summary_escapes_html(rt: Runtime, service: Requests,
                                                         app_db: Engine, tmp_path: Path) -> None:
     with app_db.begin() as conn:

@@ -27,6 +27,7 @@ from personvern.consent.tables import LedgerEvent, LedgerEvidence
 from personvern.crypto.checkpoints import (
     Anchors,
     Checkpoint,
+    appended_head,
     appended_uncommitted,
     note_append,
     sign,
@@ -107,7 +108,10 @@ def append_event(
     """
     conn = session.connection()
     evidence = json.loads(canonical_json(new.evidence or {}))
-    if not locked:  # record_event takes the lock before its checks
+    # Appended to already in this transaction (a batch of the group commit, an erasure's
+    # events): the lock is held and the head known, so neither is asked for again.
+    known = appended_head(session, CHAIN)
+    if not locked and known is None:  # record_event takes the lock before its checks
         lock_chain(session, LedgerEvent.__tablename__)
     if new.idempotency_key is not None:
         stored = event_by_key(session, new.idempotency_key)
@@ -115,10 +119,13 @@ def append_event(
             return _replay(stored, new), True
     sealed = keyring_for(session).seal_json(conn, new.subject_id, EVIDENCE_CONTEXT, evidence
                                             ) if evidence else None
-    head = conn.execute(_HEAD).first()
+    if known is None:
+        row = conn.execute(_HEAD).first()
+        known = None if row is None else (row.seq, row.hash)
+    head = known
     stamp = as_utc(at)
     event = LedgerEvent(
-        seq=1 if head is None else head.seq + 1,
+        seq=1 if head is None else head[0] + 1,
         id=new_id(), subject_id=new.subject_id, purpose=new.purpose, type=str(new.type),
         actor=str(new.actor), actor_subject_id=new.actor_subject_id, channel=str(new.channel),
         policy_version=new.policy_version, at=stamp, recorded_at=stamp,
@@ -126,7 +133,7 @@ def append_event(
         # The digest of what stays: the sealed evidence (it outlives the key), so the chain
         # neither verifies nor confirms a guess at erased evidence.
         evidence_digest=sealed_digest(sealed) if sealed else evidence_digest(evidence),
-        prev_hash=GENESIS_HASH if head is None else head.hash,
+        prev_hash=GENESIS_HASH if head is None else head[1],
     )
     event.hash = event_hash(event)
     conn.execute(_INSERT_EVENT, {c.name: getattr(event, c.name) for c in _EVENTS.columns})

@@ -67,9 +67,17 @@ def matches(session: Session, kind: str, normals: list[str]) -> Any:
 
 def find_subject(session: Session, kind: str, value: str) -> Subject | None:
     """The subject with identity ``kind``=``value``, or None."""
-    return session.scalars(
-        select(Subject).join(Identity).where(matches(session, kind, [normalise(kind, value)]))
-    ).first()
+    normal = normalise(kind, value)
+    return session.scalars(_FIND_ONE, {"kind": kind, "hash": lookup_of(session, kind, normal),
+                                       "plain": normal}).first()
+
+
+# ``matches`` for one value, built once: building the expression at every call was a
+# tenth of a consent write on SQLite (py-spy, docs/performance.md).
+_FIND_ONE = select(Subject).join(Identity).where(
+    Identity.kind == bindparam("kind"),
+    or_(Identity.lookup == bindparam("hash"),
+        and_(Identity.value.is_(None), Identity.lookup == bindparam("plain"))))
 
 
 def get_subject(session: Session, ref: str) -> Subject:

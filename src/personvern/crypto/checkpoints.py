@@ -176,6 +176,17 @@ def note_append(session: Session, chain: str, head: Select[Any], seq: int, head_
                               at if known is None or at > known.at else known.at)
 
 
+def appended_head(session: Session, chain: str) -> tuple[int, str] | None:
+    """(seq, hash) of the newest event this session's open transaction appended to
+    ``chain``, or None when it appended none or a savepoint rolled back since. Known, the
+    chain's lock is held (taken before that append, kept until the transaction ends) and
+    this is the head: the next append needs neither the lock nor the head read again."""
+    noted = session.info.get(_PENDING, {}).get(chain)
+    if noted is None or noted.seq is None:
+        return None
+    return noted.seq, noted.hash
+
+
 @dataclass(frozen=True)
 class _Pending:
     head: Select[Any]

@@ -97,6 +97,9 @@ class Keyring:
         self.cache_size, self.ttl_s, self._timer = cache_size, ttl_s, timer
         self._cache: OrderedDict[tuple[Any, str], tuple[float, DataKey]] = OrderedDict()
         self._lock = threading.Lock()
+        # Keys asked for and found unwrapped in memory, and those read and unwrapped (or
+        # created): what the cache saves (docs/performance.md).
+        self.hits = self.misses = 0
 
     def master_by_id(self, key_id: str) -> MasterKey | None:
         """The current or a previous master key with id ``key_id``, if this keyring holds it."""
@@ -130,15 +133,19 @@ class Keyring:
         pending = conn.info.get(_PENDING)
         if pending and (scope, subject_id) in pending[1]:
             found: DataKey = pending[1][(scope, subject_id)]
+            self.hits += 1
             return found
         with self._lock:
             hit = self._cache.get((scope, subject_id))
             if hit is None:
+                self.misses += 1
                 return None
             if hit[0] < self._timer():
                 del self._cache[(scope, subject_id)]
+                self.misses += 1
                 return None
             self._cache.move_to_end((scope, subject_id))
+            self.hits += 1
             return hit[1]
 
     def _remember(self, scope: Any, subject_id: str, key: DataKey) -> None:

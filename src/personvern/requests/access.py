@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import time
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -52,7 +53,11 @@ def package(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any
     document = {"request": job.request_id, "generated_at": generated, "information": info,
                 "datasets": data, "personvern": job.engine_records}
     with _private_file(path) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("data.json", _json(document))
+        # Streamed into the archive as it is encoded: the whole document is never held as
+        # text, then again as bytes, beside the rows it was made from.
+        with zf.open(_entry("data.json"), "w", force_zip64=True) as raw, \
+                io.TextIOWrapper(raw, encoding="utf-8") as out:
+            json.dump(document, out, ensure_ascii=False, indent=2, default=plain)
         for ds_id, tables in data.items():
             for table, table_rows in tables.items():
                 zf.writestr(f"{ds_id}/{table}.csv", _csv(table_rows))
@@ -111,6 +116,15 @@ def export(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]
     return {"export": _file_facts(path), "rows": counts}
 
 
+def _entry(name: str) -> zipfile.ZipInfo:
+    """An archive member as ``ZipFile.writestr`` makes one: stamped now, deflated, and
+    readable by its owner only."""
+    info = zipfile.ZipInfo(name, date_time=time.localtime(time.time())[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o600 << 16
+    return info
+
+
 def _json(value: Any) -> str:
     """Readable JSON, non-ASCII letters kept (æ, ø, å), database values made plain."""
     return json.dumps(value, ensure_ascii=False, indent=2, default=plain)
@@ -152,5 +166,6 @@ def _private_file(path: Path) -> Iterator[io.BufferedWriter]:
 
 def _file_facts(path: Path) -> dict[str, Any]:
     """Where the file is, its SHA-256 (the download checks it) and its size."""
-    data = path.read_bytes()
-    return {"path": str(path), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    with path.open("rb") as fh:  # in chunks: a package is not read back into memory whole
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    return {"path": str(path), "sha256": digest, "bytes": path.stat().st_size}

@@ -8,13 +8,17 @@ as data (``data.json``) and as a readable page (``summary.html``).
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from personvern.law import Jurisdiction
 from personvern.manifest.model import LEGAL_BASIS_ARTICLE, Manifest, RetentionRule
 from personvern.requests.jobs import Job, subject_purposes
 from personvern.rights.basis import rights_for
+
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 # The summary page's words; then bases and rights as (bokmål, English), indexed by language.
 LABELS = {
@@ -138,17 +142,23 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;t
 """
 
 
+@functools.cache
+def _summary_template() -> Template:
+    """The summary's template, compiled once a process: compiling it anew each time was a
+    fifth of an access request (py-spy, docs/performance.md)."""
+    from jinja2 import Environment
+
+    return Environment(autoescape=True).from_string(_SUMMARY)
+
+
 def render_summary(info: dict[str, Any], counts: dict[str, int], generated: datetime,
                    lang: str) -> str:
     """The readable HTML of the Art. 15 information and what data was found."""
-    from jinja2 import Environment
-
     t = LABELS[lang]
     a = info["complaint"]
     complaint = t["complaint_text"].format(name=a["authority"], address=a["address"],
                                            url=a["complaint_url"])
-    env = Environment(autoescape=True)
-    return env.from_string(_SUMMARY).render(t=t, info=info, counts=counts, lang=lang,
+    return _summary_template().render(t=t, info=info, counts=counts, lang=lang,
                                             generated=generated.isoformat(timespec="minutes"),
                                             complaint=complaint)
 

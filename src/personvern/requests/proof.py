@@ -14,8 +14,19 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, MetaData, String, or_, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    inspect,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import sort_tables
 
 from personvern.consent.subjects import matches
 from personvern.consent.tables import Identity
@@ -74,13 +85,32 @@ def prove_erased(
     ids = {k: [v for v in vs if v] for k, vs in identities.items()}
     ids["user_id"] = ids.get("user_id", []) + ids.get("external_id", [])
     for ds in datasets:
-        meta = MetaData()
-        with storage_errors(ds.engine.url):
-            meta.reflect(ds.engine)
-            with ds.engine.connect() as conn:
-                for table in meta.sorted_tables:
-                    _search_table(conn, ds, table, ids, kept.get(ds.spec.id, {}), proof)
+        with storage_errors(ds.engine.url), ds.engine.connect() as conn:
+            for table in _tables(conn):
+                _search_table(conn, ds, table, ids, kept.get(ds.spec.id, {}), proof)
     return proof
+
+
+def _tables(conn: Any) -> list[Table]:
+    """Every table of the dataset, parents first, as ``MetaData.reflect`` orders them, with
+    what the search reads: columns, their types and the primary key. Read anew at each
+    proof, so a table or column added since the engine started is searched too; indexes,
+    constraints and comments, which ``reflect`` also read, were half the proof's time."""
+    inspector = inspect(conn)
+    keys = inspector.get_multi_pk_constraint()
+    meta = MetaData()
+    tables: dict[str, Table] = {}
+    for (schema, name), columns in sorted(inspector.get_multi_columns().items(),
+                                          key=lambda item: item[0][1]):
+        primary = (keys.get((schema, name)) or {}).get("constrained_columns") or []
+        tables[name] = Table(name, meta, *(Column(c["name"], c["type"]) for c in columns),
+                             *([PrimaryKeyConstraint(*primary)] if primary else []))
+    references = [(tables[fk["referred_table"]], tables[name])
+                  for (_, name), fks in inspector.get_multi_foreign_keys().items()
+                  for fk in fks
+                  if fk["referred_table"] in tables and fk["referred_table"] != name
+                  and fk.get("referred_schema") is None]
+    return sort_tables(list(tables.values()), extra_dependencies=references)
 
 
 def _contains(col: Any, value: str, sqlite: bool) -> Any:

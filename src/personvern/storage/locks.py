@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 
@@ -15,6 +16,9 @@ def lock_chain(session: Session, table: str) -> None:
     write that changes nothing still takes the database's single write lock (waiting up
     to busy_timeout) and begins the transaction, so the head read next is the latest.
     """
+    held: set[str] = session.info.setdefault(_HELD, set())
+    if table in held:  # taken already in this transaction: another round trip for nothing
+        return
     # Through the session's connection: the ORM's execute costs several times more, and
     # appends are a hot path.
     conn = session.connection()
@@ -24,3 +28,21 @@ def lock_chain(session: Session, table: str) -> None:
     elif conn.dialect.name == "sqlite":
         # The table name comes from our models, never from input.
         conn.exec_driver_sql(f"UPDATE {table} SET rowid = rowid WHERE 0")
+    held.add(table)
+
+
+_HELD = "personvern.chain_locks"
+
+
+# A savepoint rolled back gives up the locks taken inside it (PostgreSQL), and which
+# those were is not kept: take each again. The transaction's end gives up every lock.
+@event.listens_for(Session, "after_soft_rollback")
+def _savepoint_rolled_back(session: Session, previous: Any) -> None:
+    if previous.nested:
+        session.info.pop(_HELD, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_HELD, None)

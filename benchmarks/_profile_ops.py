@@ -1,0 +1,129 @@
+"""A loop of one operation, to run under a sampling profiler (docs/performance.md).
+
+    py-spy record --format raw -o /tmp/consent.txt -- \
+        .venv/bin/python benchmarks/_profile_ops.py consent --db sqlite
+
+``OP``: ``consent`` (a consent write with evidence, as ``POST /api/v1/consents`` does it:
+the subject found by e-mail, the event appended, committed through the group commit),
+``decision`` (in process, ``decide_for`` over 500 people in turn: the first round loads
+each into the decision cache, the rest are hits), ``access`` and ``erasure`` (opened and
+run, the proof pass apart, as peer.py times them) and ``proof`` (the proof pass alone) on
+peer.py's shop tables (``--customers``, 10,000 by default: peer.py's ``--quick``).
+PostgreSQL is a throwaway durable cluster (tests/pgcluster.py); the shop always lives
+there. Prints the loop's wall time per operation; the set-up before the loop is in the
+profile too, so read the frames under ``loop``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from _common import log
+from peer import (
+    NOW,
+    PURPOSE,
+    Personvern,
+    build_shop,
+    cluster_urls,
+    email_of,
+    manifest_text,
+    register,
+)
+
+
+def loop(what: str, n: int, op: Callable[[int], object]) -> None:
+    """``op`` for 1..n, timed (the frame to read in the profile), and the SQL statements
+    it sent to any database (the engine's and the shop's), per operation."""
+    from sqlalchemy import Engine, event
+
+    sent = [0]
+
+    def count(*_: object) -> None:
+        sent[0] += 1
+
+    event.listen(Engine, "before_cursor_execute", count)
+    started = time.perf_counter()
+    for i in range(1, n + 1):
+        op(i)
+    elapsed = time.perf_counter() - started
+    event.remove(Engine, "before_cursor_execute", count)
+    log(f"{what}: {elapsed * 1000 / n:.2f} ms each over {n}, "
+        f"{sent[0] / n:.1f} statements each")
+
+
+@contextmanager
+def databases(db: str, tmp: Path) -> Iterator[tuple[str, str]]:
+    """(shop URL, engine URL): the shop on PostgreSQL, the engine where ``db`` says."""
+    with cluster_urls() as (shop, engine):
+        yield shop, engine if db == "postgresql" else f"sqlite:///{tmp / 'engine.db'}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("op", choices=("consent", "decision", "access", "erasure", "proof"))
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="postgresql")
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("-n", type=int, default=300, help="operations in the loop")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pv-profile-") as tmp, \
+            databases(args.db, Path(tmp)) as (shop, engine):
+        manifest = Path(tmp) / "personvern.yaml"
+        manifest.write_text(manifest_text(shop), encoding="utf-8")
+        if args.op in ("access", "erasure", "proof"):
+            build_shop(shop, args.customers)
+        register(engine, args.customers)
+        pv = Personvern(manifest, engine, Path(tmp))
+        try:
+            run(args.op, pv, args.n)
+        finally:
+            pv.close()
+
+
+def run(op: str, pv: Personvern, n: int) -> None:
+    """Warm once, then the loop."""
+    from personvern.consent.events import EventType
+    from personvern.consent.service import decide_for, record_event
+    from personvern.consent.subjects import get_subject
+    from personvern.requests.proof import prove_erased
+
+    rt = pv.rt
+    evidence: dict[str, Any] = {"form": "signup", "text_version": "v3",
+                                "ip_hash": "h1:" + "0" * 64}
+
+    def consent(i: int) -> None:
+        def write(session: Any) -> object:
+            subject = get_subject(session, email_of(i))
+            return record_event(session, rt.consent, NOW, subject.id, EventType.CONSENT_GIVEN,
+                                purpose_id=PURPOSE, evidence=evidence)
+        rt.ledger_writes.run(write)
+
+    def decision(i: int) -> None:
+        with rt.transaction() as s:
+            decide_for(s, rt.consent, f"{i % 500 + 1:032x}", PURPOSE, NOW)
+
+    ops: dict[str, Callable[[int], object]] = {
+        "consent": consent, "decision": decision,
+        "access": lambda i: pv.run("access", i),
+        "erasure": lambda i: pv.run("erasure", i, prove=False),
+        "proof": lambda i: prove_erased(pv.requests.datasets(), {
+            "email": [email_of(i)], "external_id": [str(i)]})}
+    if op == "decision":  # some people with a consent to decide on
+        for i in range(1, 501, 3):
+            consent(i)
+    ops[op](n + 1)
+    before = getattr(rt.keyring, "hits", 0), getattr(rt.keyring, "misses", 0)
+    loop(op, n, lambda i: ops[op](i if op != "consent" else n + 1 + i))
+    if hasattr(rt.keyring, "hits"):
+        hits, misses = rt.keyring.hits - before[0], rt.keyring.misses - before[1]
+        log(f"subject keys in the loop: {hits} from the cache, {misses} read and unwrapped "
+            f"or created ({hits / max(1, hits + misses):.1%} hits)")
+
+
+if __name__ == "__main__":
+    main()
