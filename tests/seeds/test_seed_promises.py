@@ -28,6 +28,7 @@ from demo_support import copy_demo
 from personvern.demo.init import init_demo
 
 BUILT = datetime(2027, 1, 1, 12, tzinfo=UTC)
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SUBJECTS = 30
 
 
@@ -144,17 +145,40 @@ def access_and_erasure(d: Path, out: Path, dataset: str, table: str, uid: int,
 
 # -- 000 SnapMentor -----------------------------------------------------------------------
 
+def _on_the_example(d: Path) -> Path:
+    """Point the copy at the seed's published map (examples/snapmentor.yaml), not the older
+    demo manifest ``demo init --template snapmentor`` writes; the same service under it."""
+    text = (EXAMPLES / "snapmentor.yaml").read_text(encoding="utf-8")
+    line = "url_env: SNAPMENTOR_DATABASE_URL\n"
+    assert text.count(line) == 1
+    url = json.dumps(f"sqlite:///{d / 'service.db'}")
+    (d / "personvern.yaml").write_text(text.replace(line, f"url: {url}\n"), encoding="utf-8")
+    return d
+
+
 def _snap_pupil(d: Path) -> int:
     """A pupil with sessions (every pupil's sessions were bought: purchases refer to them)."""
     return int(str(one(d, "SELECT u.id FROM users u WHERE role = 'pupil' AND EXISTS "
                           "(SELECT 1 FROM sessions s WHERE s.pupil_id = u.id) ORDER BY u.id")))
 
 
+EXAMPLE_GAP = pytest.mark.xfail(strict=True, reason=(
+    "examples/snapmentor.yaml puts sessions.notes and messages.body (user.content.private) "
+    "and login_events.ip (user.device.ip_address) under no purpose, so no retention rule "
+    "reaches sessions, messages or login_events, and `retention plan` does not name them "
+    "as not enforced, nor does `personvern check`; the profile is masked after two years, "
+    "its sessions and messages stay"))
+
+
+@pytest.mark.parametrize("manifest", ["demo", pytest.param("example", marks=EXAMPLE_GAP)])
 def test_snapmentor_profile_goes_two_years_after_the_last_activity(
-        built: Callable[[str], Path], tmp_path: Path) -> None:
+        built: Callable[[str], Path], tmp_path: Path, manifest: str) -> None:
     """Seed 000: "Din profil hos SnapMentor og tilhørende personopplysninger vil bli slettet
-    senest 2 år etter siste registrerte aktivitet (pålogging ...)". GDPR Art. 5(1)(e)."""
+    senest 2 år etter siste registrerte aktivitet (pålogging ...)". GDPR Art. 5(1)(e).
+    Under the demo's manifest (rule ``inactive``) and the seed's example (``inactive_profile``)."""
     d = demo(built, "snapmentor", tmp_path)
+    if manifest == "example":
+        _on_the_example(d)
     pupil = _snap_pupil(d)
     sql(d, "UPDATE users SET last_login_at = '2027-01-01 12:00:00.000000' WHERE id = ?", pupil)
     email = one(d, "SELECT email FROM users WHERE id = ?", pupil)
@@ -170,12 +194,15 @@ def test_snapmentor_profile_goes_two_years_after_the_last_activity(
     assert one(d, "SELECT count(*) FROM messages WHERE sender_id = ?", pupil) == 0
 
 
+@pytest.mark.parametrize("manifest", ["demo", "example"])
 def test_snapmentor_billing_records_are_kept_five_years(
-        built: Callable[[str], Path], tmp_path: Path) -> None:
+        built: Callable[[str], Path], tmp_path: Path, manifest: str) -> None:
     """Seed 000: "Opplysninger som er nødvendige for faktureringsformål må SnapMentor iht.
     regnskapslovgivningen oppbevare i 5 år." Bokføringsloven § 13: five years after the end
     of the fiscal year; the purchase and its invoice outlive the payer's profile."""
     d = demo(built, "snapmentor", tmp_path)
+    if manifest == "example":
+        _on_the_example(d)
     purchase, payer = sql(d, "SELECT id, payer_id FROM purchases ORDER BY id LIMIT 1")[0]
     sql(d, "UPDATE purchases SET purchased_at = '2027-03-01 12:00:00.000000' WHERE id = ?",
         purchase)
