@@ -113,6 +113,7 @@ def access_and_erasure(d: Path, out: Path, dataset: str, table: str, uid: int,
     assert str(email) in data
 
     before = {t: len(ids) for t, ids in mine.items()}
+    others = {t: int(str(one(d, f"SELECT count(*) FROM {t}"))) - n for t, n in before.items()}
     opened = pv(d, "request", "open", "erasure", "--subject", f"ext:{uid}", "--verified-by",
                 "test", now="2027-01-02T11:00:00+01:00")
     assert opened.returncode == 0, opened.stderr
@@ -130,8 +131,12 @@ def access_and_erasure(d: Path, out: Path, dataset: str, table: str, uid: int,
     kept = {f"{k['dataset']}.{k['table']}": k["rows"] for k in outcome["kept"]}
     # What the law makes us keep is kept only for that purpose (Art. 18(2), Art. 17(3)(b)).
     assert all(k["restricted"] and k["until"] for k in outcome["kept"]), outcome["kept"]
+    theirs = {f"{dataset}.{t}" for t, n in before.items() if n}
+    assert set(outcome["deleted"]) | set(outcome["changed"]) | set(kept) <= theirs, outcome
     for t, n in before.items():
         key = f"{dataset}.{t}"
+        # Nobody else's row is touched.
+        assert int(str(one(d, f"SELECT count(*) FROM {t}"))) - now_mine(t) == others[t], t
         if not n:
             continue
         if key in outcome["deleted"]:
