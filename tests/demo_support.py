@@ -7,6 +7,7 @@ Imported by tests/requests/conftest.py (fixtures) and by tests. Demo ids (60 sub
 from __future__ import annotations
 
 import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,3 +49,28 @@ def open_as_owner(rt: Runtime, service: Requests, type: str, ref: str, **kw: Any
     with rt.transaction() as s:
         return open_request(s, service.ctx, type, subject=ref, by=kw.pop("by", OWNER),
                             **kw).request.id
+
+
+# ---- a fresh demo service driven through the CLI ---------------------------------------------
+
+DEMO_BUILT = datetime(2026, 12, 1, 11, tzinfo=UTC)
+
+
+def fresh_demo(directory: Path, subjects: int, template: str = "snapmentor") -> Path:
+    """A demo service written into ``directory`` at DEMO_BUILT (its own master key file:
+    clear PERSONVERN_MASTER_KEY[_FILE] in the test first)."""
+    from personvern.demo.init import init_demo
+
+    init_demo(directory, subjects, now=DEMO_BUILT, template=template)
+    return directory
+
+
+def demo_cli(demo: Path, *args: str, now: str) -> subprocess.CompletedProcess[str]:
+    """``personvern ARGS --now NOW`` on the demo in ``demo``, as a user's shell would run it
+    there (its manifest, engine database and master key in the environment)."""
+    from cli_inprocess import run_personvern
+
+    env = {"PERSONVERN_MASTER_KEY_FILE": str(demo / "master.key"),
+           "PERSONVERN_DATABASE_URL": f"sqlite:///{demo / 'personvern.db'}",
+           "PERSONVERN_MANIFEST": str(demo / "personvern.yaml"), "PATH": "/usr/bin:/bin"}
+    return run_personvern(*args, "--now", now, env=env, cwd=demo)

@@ -10,30 +10,23 @@ enrolment's keep flag) keeps them; their cookie records go with them (GDPR Art. 
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from cli_inprocess import run_personvern
-from personvern.demo.init import init_demo
-
-BUILT = datetime(2026, 12, 1, 11, tzinfo=UTC)
+from demo_support import demo_cli, fresh_demo
 
 
 @pytest.fixture
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("PERSONVERN_MASTER_KEY_FILE", "PERSONVERN_MASTER_KEY"):
         monkeypatch.delenv(var, raising=False)
-    init_demo(tmp_path, 20, now=BUILT, template="vekstly")
-    return tmp_path
+    return fresh_demo(tmp_path, 20, template="vekstly")
 
 
 def pv(demo: Path, *args: str, now: str) -> tuple[int, str]:
-    env = {"PERSONVERN_MASTER_KEY_FILE": str(demo / "master.key"),
-           "PERSONVERN_DATABASE_URL": f"sqlite:///{demo / 'personvern.db'}",
-           "PERSONVERN_MANIFEST": str(demo / "personvern.yaml"), "PATH": "/usr/bin:/bin"}
-    done = run_personvern(*args, "--now", now, env=env, cwd=demo)
+    done = demo_cli(demo, *args, now=now)
     return done.returncode, done.stdout + done.stderr
 
 

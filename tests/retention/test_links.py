@@ -6,31 +6,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from cli_inprocess import run_personvern
-from personvern.demo.init import init_demo
-
-BUILT = datetime(2026, 12, 1, 11, tzinfo=UTC)
+from demo_support import demo_cli, fresh_demo
 
 
 @pytest.fixture
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("PERSONVERN_MASTER_KEY_FILE", "PERSONVERN_MASTER_KEY"):
         monkeypatch.delenv(var, raising=False)
-    init_demo(tmp_path, 60, now=BUILT)
-    return tmp_path
+    return fresh_demo(tmp_path, 60)
 
 
 def sweep(demo: Path, *args: str) -> dict[str, object]:
-    env = {"PERSONVERN_MASTER_KEY_FILE": str(demo / "master.key"),
-           "PERSONVERN_DATABASE_URL": f"sqlite:///{demo / 'personvern.db'}",
-           "PERSONVERN_MANIFEST": str(demo / "personvern.yaml"), "PATH": "/usr/bin:/bin"}
-    done = run_personvern("retention", *args, "--json", "--now", "2027-06-01T12:00:00+02:00",
-                          env=env, cwd=demo)
+    done = demo_cli(demo, "retention", *args, "--json", now="2027-06-01T12:00:00+02:00")
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 

@@ -13,15 +13,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import zipfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from cli_inprocess import run_personvern
-from personvern.demo.init import init_demo
+from demo_support import demo_cli, fresh_demo
 
-BUILT = datetime(2026, 12, 1, 11, tzinfo=UTC)
 LATER = "2046-12-01T12:00:00+01:00"  # twenty years on: every newsletter consent has lapsed
 
 
@@ -29,15 +26,11 @@ LATER = "2046-12-01T12:00:00+01:00"  # twenty years on: every newsletter consent
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("PERSONVERN_MASTER_KEY_FILE", "PERSONVERN_MASTER_KEY"):
         monkeypatch.delenv(var, raising=False)
-    init_demo(tmp_path, 30, now=BUILT)
-    return tmp_path
+    return fresh_demo(tmp_path, 30)
 
 
 def pv(demo: Path, *args: str, now: str = "2026-12-02T10:00:00+01:00") -> tuple[int, str]:
-    env = {"PERSONVERN_MASTER_KEY_FILE": str(demo / "master.key"),
-           "PERSONVERN_DATABASE_URL": f"sqlite:///{demo / 'personvern.db'}",
-           "PERSONVERN_MANIFEST": str(demo / "personvern.yaml"), "PATH": "/usr/bin:/bin"}
-    done = run_personvern(*args, "--now", now, env=env, cwd=demo)
+    done = demo_cli(demo, *args, now=now)
     return done.returncode, done.stdout + done.stderr
 
 
