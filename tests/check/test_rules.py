@@ -207,6 +207,11 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
         {"name": "id", "identity": "user_id", "erase": "keep"},
         {"name": "seen_at", "categories": ["user.behavior"]}]) or d, "retention[0]"),
     ("PV087", lambda d: d.pop("datasets") and d, "purposes"),
+    # A mapped table whose personal column no purpose uses: no rule reaches it.
+    ("PV091", lambda d: d["datasets"][0]["tables"].append({
+        "name": "notes", "columns": [{"name": "body", "categories": ["user.content.private"]}],
+        "references": [{"column": "user_id", "to": d["datasets"][0]["tables"][0]["name"] + ".id"}],
+    }) or d, "datasets[0].tables[1].name"),
     # Declared commitments (issue 12, item 6), each contradicted by the manifest itself.
     ("PV076", lambda d: recipient(d, buys_data=True) | promise("never_sold"),
      "recipients[0].buys_data"),

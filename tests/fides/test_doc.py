@@ -34,7 +34,9 @@ def test_the_minute_and_the_export_run_as_written(tmp_path: Path) -> None:
         out = run_personvern(*args, cwd=tmp_path)
         assert out.returncode == 0, (command, out.stdout, out.stderr)
         outs.append(out)
-    assert outs[2].stdout.endswith("0 errors, 0 warnings, 0 notes\n")
+    # No error: only which imported tables no purpose of the template uses yet (PV091).
+    assert " 0 errors, " in outs[2].stdout.splitlines()[-1]
+    assert all(" PV091 " in x for x in outs[2].stdout.splitlines()[:-1])
     written = yaml.safe_load((tmp_path / "personvern_dataset.yml").read_text(encoding="utf-8"))
     assert [d["fides_key"] for d in written["dataset"]] == ["app", "shop_postgres"]
     assert [d["fides_key"] for d in yaml.safe_load(outs[-1].stdout)["dataset"]] == ["app"]

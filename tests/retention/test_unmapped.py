@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from cli_inprocess import run_personvern
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,3 +34,28 @@ def test_a_manifest_without_a_data_map_enforces_nothing_and_says_so(tmp_path: Pa
     assert [u["rule"] for u in data["unmapped"]] == [
         "course_end", "until_unsubscribed", "payment", "bookkeeping"]
     assert data["unmapped"][0]["purposes"]  # which published purposes it leaves unkept
+
+
+def test_a_mapped_table_no_purpose_holds_is_said_to_be_unenforced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SnapMentor example maps the demo's sessions, messages and login events, whose
+    notes, bodies and IP addresses no purpose of the seed uses: no rule reaches them, and
+    plan says so table by table (and `check`, PV091) instead of skipping them."""
+    from demo_support import demo_cli, fresh_demo
+
+    for var in ("PERSONVERN_MASTER_KEY_FILE", "PERSONVERN_MASTER_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    demo = fresh_demo(tmp_path, 10)
+    manifest = demo / "personvern.yaml"
+    example = (ROOT / "examples" / "snapmentor.yaml").read_text(encoding="utf-8")
+    manifest.write_text(example.replace("url_env: SNAPMENTOR_DATABASE_URL",
+                                        f"url: sqlite:///{demo / 'service.db'}"),
+                        encoding="utf-8")
+    done = demo_cli(demo, "retention", "plan", now=NOW)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [x for x in done.stdout.splitlines() if "no purpose uses its categories" in x]
+    assert [x.split(":")[1].strip() for x in lines] == [
+        "customer_database.sessions", "customer_database.messages",
+        "customer_database.login_events", "customer_database.marketing_list"]
+    checked = run_personvern("check", str(manifest))
+    assert checked.stdout.count("PV091") == 4

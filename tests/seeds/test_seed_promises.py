@@ -170,9 +170,10 @@ def _snap_pupil(d: Path) -> int:
 EXAMPLE_GAP = pytest.mark.xfail(strict=True, reason=(
     "examples/snapmentor.yaml puts sessions.notes and messages.body (user.content.private) "
     "and login_events.ip (user.device.ip_address) under no purpose, so no retention rule "
-    "reaches sessions, messages or login_events, and `retention plan` does not name them "
-    "as not enforced, nor does `personvern check`; the profile is masked after two years, "
-    "its sessions and messages stay"))
+    "reaches sessions, messages or login_events (the seed says nothing of notes or "
+    "messages: the demo's tables go beyond it); `personvern check` says so (PV091) and "
+    "`retention plan` lists them as not enforced, but the profile is masked after two "
+    "years while its sessions and messages stay"))
 
 
 @pytest.mark.parametrize("manifest", ["demo", pytest.param("example", marks=EXAMPLE_GAP)])
@@ -418,15 +419,12 @@ def test_lillemini_subscription_data_goes_six_months_after_it_ends(
         check.stdout + check.stderr)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "lillemini.customers has no subscription_end date in the data map (only "
-    "subscriptions.ended_on is dated), so `retention plan` says 'not enforced: "
-    "lillemini.customers under rule subscription' and the customer's own row (e-mail, name, "
-    "address) outlives the six months"))
 def test_lillemini_customer_details_go_six_months_after_the_subscription_ends(
         built: Callable[[str], Path], tmp_path: Path) -> None:
     """Seed 002: "Vi kan bevare kundeopplysninger opptil 6 mnd etter at abonnementer er
-    opphørt" – the customer's details (kundeopplysninger), not only the subscription."""
+    opphørt" – the customer's details (kundeopplysninger), not only the subscription: the
+    customer is dated by their subscriptions' end (dates: {subscription_end:
+    subscriptions.ended_on})."""
     d = demo(built, "lillemini", tmp_path)
     customer, _ = _lillemini_ended(d)
     email = _email(d, "customers", customer)

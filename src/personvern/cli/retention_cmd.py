@@ -39,8 +39,8 @@ def _lines(data: dict[str, Any], verb: str) -> list[str]:
     if not data["rules"]:
         # Never a bare "nothing is due" where rules reach no data: that would claim
         # a deletion was checked that nobody can check.
-        lines.append("nothing is due in the mapped data" if unmapped or data["undated"]
-                     else "nothing is due")
+        lines.append("nothing is due in the mapped data"
+                     if unmapped or data["undated"] or data.get("unheld") else "nothing is due")
     lines += vacuum_lines(data.get("left_until_vacuum") or {})
     if data["notices"]:
         lines.append(f"{count(data['notices'], 'notice')} before deletion "
@@ -50,6 +50,9 @@ def _lines(data: dict[str, Any], verb: str) -> list[str]:
                      f"(purpose {u['purpose']}): {u['why']}")
     for u in unmapped:
         lines.append(f"not enforced: rule {u['rule']} reaches no data: {u['why']}")
+    for u in data.get("unheld") or []:
+        lines.append(f"not enforced: {u['dataset']}.{u['table']}: no purpose uses its "
+                     f"categories ({', '.join(u['categories'])}), so no rule reaches it")
     lines += stranger_lines(data.get("strangers") or [])
     lines += children_lines(data.get("children"), verb)
     return lines

@@ -54,6 +54,7 @@ class Executor:
         """Open the sweep, run every step, queue the notices, release holds, close it."""
         self.report.undated += self.due.undated()
         self.report.unmapped += self.due.res.unmapped()
+        self.report.unheld += self.due.res.unheld()
         # Before the steps: what the sweep cannot reach as it finds the data.
         self.report.strangers = self.due.strangers()
         self._begin()

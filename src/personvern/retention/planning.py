@@ -55,6 +55,8 @@ class Report:
     notices: int = 0
     undated: list[dict[str, str]] = field(default_factory=list)
     unmapped: list[dict[str, object]] = field(default_factory=list)
+    # Mapped tables with personal columns no purpose holds (``Resolution.unheld``).
+    unheld: list[dict[str, object]] = field(default_factory=list)
     # Tables the engine's records date whose people it does not know, or whose consent
     # it has no record of (``Due.strangers``).
     strangers: list[dict[str, object]] = field(default_factory=list)
@@ -78,7 +80,8 @@ class Report:
                           "tables": steps})
         return {"now": self.now.isoformat(), "dry_run": self.dry_run, "sweep": self.sweep_id,
                 "rules": rules, "notices": self.notices, "undated": self.undated,
-                "unmapped": self.unmapped, "strangers": self.strangers,
+                "unmapped": self.unmapped, "unheld": self.unheld,
+                "strangers": self.strangers,
                 "resumed_batches": self.resumed_batches,
                 "left_until_vacuum": self.left_until_vacuum, "children": self.children}
 

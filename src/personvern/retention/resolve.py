@@ -118,6 +118,17 @@ class Resolution:
             out.append({"rule": rule.id, "purposes": purposes, "why": why})
         return out
 
+    def unheld(self) -> list[dict[str, object]]:
+        """Mapped tables with personal columns that no purpose holds (PV091): no rule
+        reaches them, so a sweep leaves them whole; said, never silently skipped."""
+        out: list[dict[str, object]] = []
+        for tr in self.tables:
+            spec = self.datasets[tr.dataset].mapped[tr.table]
+            cats = sorted({c for col in spec.columns for c in col.categories})
+            if cats and not tr.holdings and not tr.undated:
+                out.append({"dataset": tr.dataset, "table": tr.table, "categories": cats})
+        return out
+
     def purposes_of(self, rule_id: str) -> list[str]:
         """Purposes that list ``rule_id`` (or the hold pseudo-purpose)."""
         ids = [p.id for p in self.manifest.purposes if rule_id in p.retention]

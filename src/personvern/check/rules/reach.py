@@ -47,3 +47,27 @@ def requests_reach_no_data(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
         yield ("purposes",), ("no dataset is mapped: access, erasure, rectification and "
                               "restriction reach only the engine's own records, not the "
                               "service's data")
+
+
+@rule("PV091", "table-serves-no-purpose", Severity.WARNING,
+      "A mapped table holds personal data no purpose uses", "GDPR Art. 5(1)(b), (c) and (e)")
+def table_serves_no_purpose(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Retention rules reach a table through the purposes whose categories its columns
+    hold (or the purposes it names under `purposes:`). A table whose personal columns meet
+    no purpose is kept for no declared purpose, and no rule ever ends it: the sweep leaves
+    it whole while the profile it belongs to goes. Give its categories to the purposes
+    that use them, or name them on the table."""
+    for d, ds in enumerate(m.datasets):
+        if ds.kind != "sql":
+            continue
+        for t, table in enumerate(ds.tables):
+            cats = [c for col in table.columns for c in col.categories]
+            if not cats or table.hold:
+                continue
+            purposes = [p for p in m.purposes
+                        if table.purposes is None or p.id in table.purposes]
+            if not any(categories_meet(cats, p.categories) for p in purposes):
+                yield ("datasets", d, "tables", t, "name"), (
+                    f"{ds.id}.{table.name} holds {', '.join(sorted(set(cats)))}, which no "
+                    "purpose uses: no retention rule reaches it, and nothing says why it "
+                    "is kept")
