@@ -294,10 +294,6 @@ def test_vekstly_kept_until_the_next_course_when_asked(
 
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the keep flag has no end: an enrolment with keep_until_next_course = true is kept, and "
-    "keeps its participant (retention.clauses.kept_on_request counts it as never ended), "
-    "for ever, also after the next course has ended; the seed keeps it only until then"))
 def test_vekstly_kept_data_goes_when_the_next_course_ends(
         built: Callable[[str], Path], tmp_path: Path) -> None:
     """Seed 001: "... med mindre du ønsker at vi beholder dem til neste gang du vil på kurs":

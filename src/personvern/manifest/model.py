@@ -537,7 +537,9 @@ class Table(Strict):
     )
     keep_flag: str | None = Field(
         None, description="a boolean column: true keeps the row past a rule whose condition "
-                          "lets the person ask to keep it (requested_by_subject)",
+                          "lets the person ask to keep it (requested_by_subject), until a "
+                          "later row of the same person (the next course) has passed the "
+                          "rule itself",
     )
     organisation: str | None = Field(
         None, description="the column holding the organisation number (orgnr) of the "

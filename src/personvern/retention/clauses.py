@@ -33,7 +33,7 @@ from personvern.law import Jurisdiction
 from personvern.manifest.model import RetentionRule
 from personvern.manifest.model import Table as MappedTable
 from personvern.requests.datamap import CHUNK, SqlDataset, as_column_type
-from personvern.retention.resolve import Dating
+from personvern.retention.resolve import Dating, is_owned
 
 MASK = "slettet-"
 
@@ -140,19 +140,37 @@ def _children_fired(ds: SqlDataset, table: str, rule: RetentionRule, dating: Dat
     link = child.c[dating.via.column] == me.c[dating.via.target_column]
     col = child.c[dating.column]
     later = or_(col.is_(None), not_(before(col, limit, j, strict)))
-    kept = kept_on_request(ds, dating.table, rule)
+    kept = kept_on_request(ds, dating.table, rule, limit, j)
     if kept is not None:
         later = or_(later, kept)
     return and_(exists().where(link, col.is_not(None)), not_(exists().where(link, later)))
 
 
-def kept_on_request(ds: SqlDataset, table: str, rule: RetentionRule) -> ColumnElement[bool] | None:
-    """Rows the person asked to keep (the table's keep flag, for a rule with such a condition)."""
+def kept_on_request(ds: SqlDataset, table: str, rule: RetentionRule, limit: datetime,
+                    j: Jurisdiction) -> ColumnElement[bool] | None:
+    """Rows the person asked to keep (the table's keep flag, for a rule with such a
+    condition), until a later row of theirs has passed the rule itself.
+
+    Seed 001 keeps course data "til neste gang du vil på kurs": the wish holds until the
+    next course, which then ends like any other, and takes the kept one with it. A kept
+    row whose table has no date for the rule, or no reference to its person, stays kept.
+    """
     spec = ds.mapped[table]
-    if spec.keep_flag and any(c.requested_by_subject for c in rule.conditions):
-        flag = ds.tables[table].c[spec.keep_flag]
-        return func.coalesce(flag, False) == True  # noqa: E712 (SQL, not Python)
-    return None
+    if not spec.keep_flag or not any(c.requested_by_subject for c in rule.conditions):
+        return None
+    t = ds.tables[table]
+    kept: ColumnElement[bool] = func.coalesce(t.c[spec.keep_flag], False) == True  # noqa: E712
+    column = spec.dates.get(rule.trigger)
+    owner = next((e for e in ds.edges if e.table == table and is_owned(ds, e.target)), None)
+    if not column or "." in column or owner is None:
+        return kept
+    later = t.alias("later_row")
+    strict = rule.trigger == "fiscal_year_end"
+    passed = exists().where(later.c[owner.column] == t.c[owner.column],
+                            later.c[column] > t.c[column],
+                            before(later.c[column], limit, j, strict),
+                            func.coalesce(later.c[spec.keep_flag], False) == False)  # noqa: E712
+    return and_(kept, not_(passed))
 
 
 def unreferenced(ds: SqlDataset, table: str) -> ColumnElement[bool] | None:

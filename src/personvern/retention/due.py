@@ -281,7 +281,9 @@ class Due:
                 parts.append(or_(*cols))
             elif h.dating.kind == "engine":
                 parts.append(false())  # held by a purpose that has not ended for them
-        kept = clauses.kept_on_request(ds, tr.table, rule)
+        limit = clauses.cutoff(rule, self.now, self.j)
+        kept = clauses.kept_on_request(ds, tr.table, rule, limit, self.j) \
+            if limit is not None else None
         if kept is not None:
             parts.append(~kept)
         how = self.how(rule, tr)
