@@ -147,3 +147,18 @@ def test_a_table_naming_an_unknown_purpose_is_refused_with_its_place(demo: Path)
     code, out = pv(demo, "retention", "plan")
     assert code == 2, out
     assert f"personvern.yaml:{line}:" in out and "newsleter" in out and "newsletter" in out
+
+
+def test_sync_with_a_dataset_that_cannot_be_reached_says_so_and_registers_nobody(
+        demo: Path) -> None:
+    path = demo / "personvern.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        str(demo / "service.db"), str(demo / "gone" / "service.db")), encoding="utf-8")
+    with sqlite3.connect(demo / "personvern.db") as conn:
+        before = conn.execute("SELECT count(*) FROM subjects").fetchone()
+    code, out = pv(demo, "subject", "sync")
+    assert code != 0
+    assert f"{demo / 'gone'} does not exist" in out, out
+    assert "Traceback" not in out
+    with sqlite3.connect(demo / "personvern.db") as conn:
+        assert conn.execute("SELECT count(*) FROM subjects").fetchone() == before
