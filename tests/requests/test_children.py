@@ -98,6 +98,11 @@ def test_the_child_without_a_guardians_consent_is_erased_with_proof_and_a_reason
     assert f"{child}: {age_on(born, NOW.date())} years" in listed.stdout
     assert "1 child to erase" in listed.stdout
     assert "personopplysningsloven § 5" in listed.stdout and "Art. 8(1)" in listed.stdout
+    # The children kept are named with what is on record for them, the judgement visible.
+    guardian_child, _ = subject_of(demo, guarded[0])
+    assert f"kept {guardian_child}" in listed.stdout
+    assert "a guardian's verified link to the child, taken as the guardian's authorisation" \
+        in listed.stdout
     email = pupil_row(demo, alone)
     assert not email.startswith("slettet-")  # listing changes nothing
 

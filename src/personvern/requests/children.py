@@ -130,6 +130,7 @@ def find(session: Session, manifest: Manifest, j: Jurisdiction, now: datetime) -
     under_way = _open_erasures(session, ids)
     for sid in ids:
         if sid in authorised:
+            found.kept.append(Child(sid, children[sid], authorised[sid]))
             continue
         if sid in own_consent:
             why = ("consent on record not given by a guardian, for "
@@ -162,15 +163,19 @@ def _consent_tables(manifest: Manifest) -> list[str]:
     return out
 
 
-def _guardian_consented(session: Session, ids: list[str]) -> set[str]:
-    """Children with a verified guardian link or a consent given by a guardian."""
+def _guardian_consented(session: Session, ids: list[str]) -> dict[str, str]:
+    """Children with a consent given by a guardian or a verified guardian link, and which
+    of the two is on record (said in the report: the link is taken as authorisation)."""
     linked = set(session.scalars(select(Guardianship.child_id).where(
         Guardianship.child_id.in_(ids), Guardianship.verified_by.is_not(None),
         Guardianship.verified_by != "")))
     given = set(session.scalars(select(LedgerEvent.subject_id).where(
         LedgerEvent.subject_id.in_(ids), LedgerEvent.actor == Actor.GUARDIAN.value,
         LedgerEvent.type == EventType.CONSENT_GIVEN.value)))
-    return linked | given
+    out = {sid: ("a guardian's verified link to the child, taken as the guardian's "
+                 "authorisation (Art. 8(2))") for sid in linked}
+    out.update({sid: "a consent given by a guardian on record" for sid in given})
+    return out
 
 
 def _consent_given(session: Session, manifest: Manifest, ids: list[str]
