@@ -172,9 +172,9 @@ def _guardian_consented(session: Session, ids: list[str]) -> dict[str, str]:
     given = set(session.scalars(select(LedgerEvent.subject_id).where(
         LedgerEvent.subject_id.in_(ids), LedgerEvent.actor == Actor.GUARDIAN.value,
         LedgerEvent.type == EventType.CONSENT_GIVEN.value)))
-    out = {sid: ("a guardian's verified link to the child, taken as the guardian's "
-                 "authorisation (Art. 8(2))") for sid in linked}
-    out.update({sid: "a consent given by a guardian on record" for sid in given})
+    out = dict.fromkeys(linked, "a guardian's verified link to the child, taken as the "
+                                "guardian's authorisation (Art. 8(2))")
+    out.update(dict.fromkeys(given, "a consent given by a guardian on record"))
     return out
 
 
