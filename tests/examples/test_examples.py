@@ -165,7 +165,7 @@ FACTS: list[Fact] = [
      (("consent_withdrawn", "0 days", False), "delete")),
     ("snapmentor", "withdraw in the app under settings",
      lambda m: [c.rights for c in m.rights.channels
-                if c.type == "in_app" and "Innstillinger" in (c.address or "")],
+                if c.type == "in_app" and c.label and "Innstillinger" in c.label.get("nb")],
      [["withdraw_consent"]]),
     ("snapmentor", "requests by e-mail", lambda m: channel_addresses(m, "email"),
      {"snapmentor@gmail.com"}),

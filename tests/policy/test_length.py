@@ -27,12 +27,11 @@ from policy.support import (
 # Not yet within the target, with the length reached (so it cannot grow unnoticed).
 # Seed 004 is short (881 words) for what it does and leaves out much Art. 13/14 requires
 # (storage per purpose, each recipient's country and safeguard, each right); the policy
-# states all of it, each once. What is left is the manifest's own text (16 data categories,
-# each purpose's data and description, eight purposes, five cookies) and the law's minimum.
-# English takes more words than bokmål for the same text (no compound nouns), so seed
-# 000's English is over too.
-OVER_TARGET = {("teoritentamen", "nb"): 1484, ("teoritentamen", "en"): 1570,
-               ("snapmentor", "en"): 1255}
+# states all of it, each once, and its bokmål is within the target. English takes more
+# words than bokmål for the same text (no compound nouns: "e-postadresse" is "e-mail
+# address", "kjøpshistorikk" "purchase history"), so the English of seed 004 is still 4 %
+# over the bokmål seed's 1.5 x.
+OVER_TARGET = {("teoritentamen", "en"): 1378}
 
 
 @pytest.mark.parametrize("lang", ["nb", "en"])

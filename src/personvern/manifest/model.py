@@ -417,6 +417,9 @@ class Channel(Strict):
 
     type: ChannelType
     address: str | None = None
+    label: Text | None = Field(
+        None, description="where it is, in words and per language (a menu in the app, a "
+                          "form's name); said instead of the address")
     rights: list[Right] | None = Field(None, description="rights served here; all if absent")
 
 

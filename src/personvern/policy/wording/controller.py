@@ -67,13 +67,13 @@ def controller_section(ctx: Context) -> Section:
 
 
 def complaint_section(ctx: Context) -> Section:
-    """The right to complain to the supervisory authority, with its address and form."""
+    """The right to complain to the supervisory authority, with its address and form (the
+    form is on the authority's website, so the website is not given twice)."""
     p, a = ctx.p, ctx.j.authority
     s = Section("complaints", p.text("complaint_heading", authority=a.name))
     s.blocks.append(Paragraph(p.say("complaint_text", authority=a.name)))
     s.blocks.append(Bullets([
         p.say("complaint_address", address=a.address),
-        p.say("complaint_website", website=url_run(a.website)),
         p.say("complaint_form", url=url_run(a.complaint_url)),
     ]))
     return s

@@ -9,7 +9,7 @@ them is asked and changed. :func:`rule_phrase` is also used by the diffs.
 from __future__ import annotations
 
 from personvern.manifest.categories import BUILTIN_CATEGORIES
-from personvern.manifest.model import RetentionRule
+from personvern.manifest.model import Cookie, RetentionRule
 from personvern.manifest.types import Duration
 from personvern.policy.document import (
     Bullets,
@@ -32,9 +32,11 @@ def categories_section(ctx: Context) -> Section:
     keys: list[str] = []
     for x in m.purposes:
         keys += [k for k in x.categories if k not in keys]
+    used = set(keys)
     keys += [c.id for c in m.categories if c.id not in keys]
     rows = []
     defaults = 0
+    named = False  # a category the purposes table names, with nothing more to say here
     for key in keys:
         declared = ctx.categories.get(key)
         detail = ctx.t(declared.description) if declared else ""
@@ -44,6 +46,10 @@ def categories_section(ctx: Context) -> Section:
         if special:
             detail = f"{detail} {p.text('special_mark')}".strip()
         source = ctx.t(declared.source) if declared and declared.source else ""
+        if key in used and not detail and not source:
+            # Named in the purposes table already; a row with only its name says it twice.
+            named = True
+            continue
         # Where the data comes from (Art. 14(2)(f)) is said once for every category that
         # comes from the person, and named in the row only for those that do not.
         defaults += not source
@@ -53,9 +59,11 @@ def categories_section(ctx: Context) -> Section:
         if defaults == len(rows):
             lead, headers, rows = "categories_lead_you", headers[:2], [r[:2] for r in rows]
         else:
-            lead = "categories_lead_mixed" if defaults else "categories_lead"
+            lead = "categories_lead_mixed" if defaults or named else "categories_lead"
         s.blocks.append(Paragraph(p.say(lead)))
         s.blocks.append(Table(p.text("categories_caption"), headers, rows))
+    elif named:
+        s.blocks.append(Paragraph(p.say("categories_lead_you")))
     else:
         s.blocks.append(Paragraph(ctx.gap("categories")))
     if m.subjects:
@@ -98,8 +106,11 @@ def retention_section(ctx: Context) -> Section:
         if not x.retention:
             rows.append([ctx.gap("retention"), as_runs(ctx.t(x.name)), ()])
     if rows:
-        s.blocks.append(Table(p.text("retention_caption"),
-                              list(p.get("retention_headers")), rows))
+        headers = list(p.get("retention_headers"))
+        if not any(r[2] for r in rows):
+            # A column of empty cells says nothing.
+            headers, rows = headers[:2], [r[:2] for r in rows]
+        s.blocks.append(Table(p.text("retention_caption"), headers, rows))
     return s
 
 
@@ -136,20 +147,26 @@ def cookies_section(ctx: Context) -> Section | None:
         return None
     s = Section("cookies", ctx.heading("cookies_heading"))
     s.blocks.append(Paragraph(p.say("cookies_lead")))
-    rows = []
     # A lifetime no cookie states is said once, not as "not stated" in every row (PV032).
     lifetimes = any(c.lifetime is not None for c in m.cookies)
+    # Cookies alike in all but name and provider (three ad platforms' pixels) share a row,
+    # as identical recipients do: the same purpose is said once.
+    groups: dict[tuple[str, bool, str, str], list[Cookie]] = {}
     for c in m.cookies:
-        provider = p.text("third_party", provider=c.provider) if c.third_party else c.provider
         if c.lifetime == "session":
             lifetime = p.text("cookie_session")
         elif c.lifetime is None:
             lifetime = p.text("not_stated")
         else:
             lifetime = capitalise(as_runs(p.duration(c.lifetime)))[0].text
-        rows.append([as_runs(c.name), as_runs(provider),
-                     as_runs(p.text(f"cookie_category.{c.category}")),
-                     as_runs(ctx.t(c.purpose)), as_runs(lifetime)][:5 if lifetimes else 4])
+        groups.setdefault((c.category, c.third_party, ctx.t(c.purpose), lifetime), []).append(c)
+    rows = []
+    for (category, third_party, purpose, lifetime), alike in groups.items():
+        providers = ctx.names(list(dict.fromkeys(c.provider for c in alike)), lower=False)
+        provider = p.text("third_party", provider=providers) if third_party else providers
+        rows.append([as_runs(ctx.names([c.name for c in alike], lower=False)),
+                     as_runs(provider), as_runs(p.text(f"cookie_category.{category}")),
+                     as_runs(purpose), as_runs(lifetime)][:5 if lifetimes else 4])
     s.blocks.append(Table(p.text("cookies_caption"),
                           list(p.get("cookies_headers"))[:5 if lifetimes else 4], rows))
     sentences: list[Inline] = [] if lifetimes else [p.say("cookies_lifetime_unknown")]

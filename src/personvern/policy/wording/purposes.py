@@ -107,7 +107,17 @@ def basis_explained(ctx: Context, basis: str) -> Inline:
     rights = link(ctx.heading("rights_heading"), "#rights")
     name = p.text("basis_with_article", basis=p.text(f"basis.{basis}"),
                   article=basis_article(ctx, basis))
-    return (Run(name, strong=True), Run(": "), *p.say(f"basis_text.{basis}", rights=rights))
+    key = f"basis_text.{basis}"
+    if basis == "contract" and contract_consequence_shared(ctx):
+        key = "basis_text.contract_required"
+    return (Run(name, strong=True), Run(": "), *p.say(key, rights=rights))
+
+
+def contract_consequence_shared(ctx: Context) -> bool:
+    """Whether every purpose on a contract needs the data, so that what follows from not
+    giving it (Art. 13(2)(e)) is said once with the basis, not in every row."""
+    on_contract = [x for x in ctx.m.purposes if x.legal_basis == "contract"]
+    return bool(on_contract) and all(x.required is not False for x in on_contract)
 
 
 def required(ctx: Context, purpose: Purpose) -> Inline:
@@ -118,13 +128,14 @@ def required(ctx: Context, purpose: Purpose) -> Inline:
     # voluntary. A "required" that contradicts its basis is PV060, never two sentences.
     if purpose.required is not None:
         if basis == "contract":
-            key = "contract_yes" if purpose.required else "plain_no"
+            key = ("plain_no" if not purpose.required else
+                   "contract_yes_short" if contract_consequence_shared(ctx) else "contract_yes")
         elif basis == "legal_obligation" and purpose.required:
             key = "law_yes"
         else:
             key = "plain_yes" if purpose.required else "plain_no"
     elif basis == "contract":
-        key = "contract_yes"
+        key = "contract_yes_short" if contract_consequence_shared(ctx) else "contract_yes"
     elif basis == "consent":
         key = "consent_needed" if needed else "consent_free"
     elif basis is None:

@@ -101,7 +101,11 @@ def rights_section(ctx: Context) -> Section:
         sentences: list[Inline] = []
         if right == "objection":
             if Objection.WEIGHED in objections:
-                sentences.append(p.say("right_text.objection_interest"))
+                # Art. 21(1) names both bases; the policy names those its purposes use.
+                public = any(x.legal_basis == "public_task" for x in m.purposes
+                             if objection(x) is Objection.WEIGHED)
+                sentences.append(p.say("right_text.objection_public" if public
+                                       else "right_text.objection_interest"))
             if Objection.ABSOLUTE in objections:
                 sentences.append(p.say("right_text.objection_marketing"))
         else:
@@ -179,6 +183,9 @@ def ways_blocks(ctx: Context, ways: dict[str, list[int]]) -> list[Block]:
 def channel_runs(ctx: Context, ch: Channel) -> Inline:
     """One channel in words: ``send e-post til x``, ``bruk appen``, ``skriv til <adresse>``."""
     p, address = ctx.p, ch.address
+    if ch.label is not None and ch.type not in {"email", "phone"}:
+        # A place in the app or a form, named in the reader's language.
+        return p.say(f"channel.{ch.type}", address=ctx.t(ch.label))
     if ch.type == "email" and address:
         return p.say("channel.email", address=link(address, f"mailto:{address}"))
     if ch.type == "phone" and address:

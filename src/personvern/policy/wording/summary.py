@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from personvern.manifest.categories import BUILTIN_CATEGORIES
 from personvern.policy.document import Bullets, Inline, Run, Section, link
 from personvern.policy.wording.context import Context
 from personvern.policy.wording.phrases import capitalise, lower_first
@@ -41,7 +42,7 @@ def summary_section(ctx: Context, sections: Sequence[Section]) -> Section:
     for x in m.purposes:
         keys += [k for k in x.categories if k not in keys]
     if keys:
-        names = [ctx.category_name(k) for k in keys]
+        names = summarised(ctx, keys)
         items.append(p.say("summary_what", label=label("what", "data"),
                            data=capitalise((Run(ctx.names(names)),))))
     if m.purposes:
@@ -68,3 +69,22 @@ def summary_section(ctx: Context, sections: Sequence[Section]) -> Section:
         items.append(p.say("summary_more", sections=joined))
     s.blocks.append(Bullets(items))
     return s
+
+
+def summarised(ctx: Context, keys: Sequence[str]) -> list[str]:
+    """The category names for the first layer: two or more built-in categories of one
+    group (contact details, device information) named by the group; the full list is in
+    the purposes table. What the author named, described or sourced, and a special
+    category (Art. 9), is always named itself."""
+    def group(key: str) -> str:
+        head = ".".join(key.split(".")[:2])
+        builtin, declared = BUILTIN_CATEGORIES.get(key), ctx.categories.get(key)
+        plain = builtin is not None and not builtin.special and (declared is None or (
+            declared.name is None and declared.description is None and declared.source is None
+            and not declared.special))
+        return head if plain and head != key and head in BUILTIN_CATEGORIES else key
+    counts: dict[str, int] = {}
+    for k in keys:
+        counts[group(k)] = counts.get(group(k), 0) + 1
+    names = [ctx.category_name(group(k) if counts[group(k)] > 1 else k) for k in keys]
+    return list(dict.fromkeys(names))
