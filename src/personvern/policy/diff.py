@@ -401,7 +401,8 @@ class _Differ:
 
     def rights(self) -> None:
         def key(ch: Channel) -> tuple[Any, ...]:
-            return ch.type, ch.address, tuple(ch.rights or ())
+            label = tuple(sorted(ch.label.root.items())) if ch.label else None
+            return ch.type, ch.address, label, tuple(ch.rights or ())
 
         old = {key(c): c for c in self.old.rights.channels}
         new = {key(c): c for c in self.new.rights.channels}
