@@ -116,11 +116,31 @@ def accuracy(workdir: Path, subjects: int, template: str,
     out["missed"] = sorted(f"{t}.{c} {cat}" for t, c, cat in truth_columns - got[0])
     out["spurious"] = sorted(f"{t}.{c} {cat}" for t, c, cat in got[0] - truth_columns)
     out["counts"] = {"labelled": len(truth_columns), "proposed": len(got[0])}
+    out["art4_said"] = art4(found, truth_columns, got[0])
     if presidio is not None:
         out["presidio"] = presidio.compare(url, truth_columns)
         out["presidio"]["recall_vs_ours"] = ratio(out["presidio"]["recall"],
                                                   out["categories_recall"])
     return out
+
+
+def art4(found: Any, truth: set[tuple[str, str, str]],
+         proposed: set[tuple[str, str, str]]) -> dict[str, Any]:
+    """The columns discovery says, below its threshold, are personal data by Art. 4(1) alone
+    (in a person's row, no narrower kind known): how many the labels hold, and the
+    column-level precision and recall if they were proposed as well."""
+    from personvern.discover.scan import RELATES_KIND
+
+    said = {(t.name, c.name) for t in found.tables for c in t.columns
+            if c.kind == RELATES_KIND}
+    want = {(t, c) for t, c, _ in truth}
+    have = {(t, c) for t, c, _ in proposed}
+    recall, precision = _score(want, have | said)
+    return {"columns": len(said), "labelled": len(said & want),
+            "labelled_columns": sorted(f"{t}.{c}" for t, c in said & want),
+            "unlabelled_columns": sorted(f"{t}.{c}" for t, c in said - want),
+            "personal_columns_recall_if_proposed": recall,
+            "personal_columns_precision_if_proposed": precision}
 
 
 # Presidio's entities and the taxonomy's categories they stand for. DATE_TIME is given the
