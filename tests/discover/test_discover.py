@@ -329,3 +329,66 @@ def test_on_postgresql_sampling_reads_a_bounded_number_of_rows(postgres_url: str
     assert [(r.column, r.to, r.how) for r in visits.references] == [
         ("member_id", "members.id", "name and values")]
     assert visits.dates == ["at"] and members.dates == ["joined"]
+
+
+def declared_database(path: Path) -> str:
+    """Representatives with signing authority, and the school each belongs to."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schools (id INTEGER PRIMARY KEY, title TEXT)")
+        conn.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT, prokura TEXT, "
+                     "school_id INTEGER REFERENCES schools(id), hobby TEXT)")
+        conn.executemany("INSERT INTO schools VALUES (?, ?)",
+                         [(i, f"Skole {i}") for i in range(1, 5)])
+        conn.executemany("INSERT INTO people VALUES (?, ?, ?, ?, ?)",
+                         [(i, f"p{i}@example.no", ("ja", "nei")[i % 2], i % 4 + 1,
+                           ("sjakk", "fotball")[i % 2]) for i in range(1, 41)])
+    return f"sqlite:///{path}"
+
+
+def test_a_manifests_own_categories_name_what_is_found(tmp_path: Path) -> None:
+    url = declared_database(tmp_path / "declared.db")
+    manifest = yaml.safe_load((Path(__file__).parents[2] / "src/personvern/demo/manifest.yaml")
+                              .read_text(encoding="utf-8"))
+    manifest["categories"] = [
+        {"id": "user.professional_information.signing_rights",
+         "name": {"nb": "Signaturrett", "en": "Signing authority"}},
+        {"id": "user.school", "name": {"nb": "Skole", "en": "School"}},
+        {"id": "user.hobbies", "name": {"nb": "Fritid", "en": "Hobbies"}}]
+    path = tmp_path / "personvern.yaml"
+    path.write_text(yaml.safe_dump(manifest, allow_unicode=True), encoding="utf-8")
+
+    plain = yaml.safe_load(run_personvern("discover", url).stdout)
+    done = run_personvern("discover", url, "--categories-from", str(path))
+    assert done.returncode == 0, done.stderr
+    refined = yaml.safe_load(done.stdout)
+    # Without the manifest: the built-in parent, and the school said, not proposed.
+    assert ("people", "prokura", "user.professional_information") in mapped(plain)[0]
+    assert not [c for c in mapped(plain)[0] if c[1] == "school_id"]
+    # With it: the manifest's own key where it is the kind found (by its name "Signing
+    # authority"), and the school a person's row points at, proposed at a name's 0.65.
+    got = mapped(refined)[0]
+    assert ("people", "prokura", "user.professional_information.signing_rights") in got
+    assert ("people", "school_id", "user.school") in got
+    school = next(line for line in done.stdout.splitlines() if '"school_id", categ' in line)
+    assert "# 0.65: the manifest declares user.school (" in school
+    assert "'School'" in school and "and this person's row points at schools; which " in school
+    # A declared key that is not the kind found names nothing: hobby stays said, unnamed.
+    assert not [c for c in got if c[1] == "hobby"]
+    assert "# not proposed: hobby: about the person (Art. 4(1))? 0.50" in done.stdout
+
+
+def test_two_declared_keys_that_both_fit_name_nothing(tmp_path: Path) -> None:
+    from personvern.discover.refine import refine
+
+    found = discover(declared_database(tmp_path / "declared.db"))
+    refine(found, {"user.professional_information.signing_rights": ["Signing authority"],
+                   "user.professional_information.prokura": []})
+    assert column(found, "people", "prokura").category == "user.professional_information"
+
+
+def test_categories_from_a_manifest_that_is_not_one_is_said(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("categories: [1, 2\n", encoding="utf-8")
+    done = run_personvern("discover", declared_database(tmp_path / "d.db"),
+                          "--categories-from", str(bad))
+    assert done.returncode != 0 and "bad.yaml" in done.stderr

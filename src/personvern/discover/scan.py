@@ -332,6 +332,7 @@ def _link_to_people(tables: list[TableFinding]) -> None:
 RELATES = 0.5
 RELATES_KIND = "about the person (Art. 4(1))"
 RELATES_CATEGORY = "user"  # the taxonomy's root: "Personal data"
+UNNAMED = "; no value pattern or common name says which kind of personal data"
 _TECHNICAL = re.compile(r"(^|_)(id|uuid|guid|ref|key|token|hash|salt|checksum|version|"
                         r"etag|rev)$", re.IGNORECASE)
 
@@ -379,8 +380,7 @@ def _relating_to_people(tables: list[TableFinding]) -> None:
                 continue
             else:
                 what = "describes the person this row belongs to"
-            note = (f"{what} (Art. 4(1)): {table.name} {how[table.name]}; no value pattern "
-                    "or common name says which kind of personal data")
+            note = f"{what} (Art. 4(1)): {table.name} {how[table.name]}{UNNAMED}"
             column.note = note + (f"; {column.note}" if column.note else "")
             column.kind, column.category, column.identity = (RELATES_KIND, RELATES_CATEGORY,
                                                              None)
