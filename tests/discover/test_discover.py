@@ -137,6 +137,10 @@ def test_odd_columns_are_said_for_what_they_are(tmp_path: Path) -> None:
     assert photo.kind is None and photo.note == "binary: not classified by value"
     sparse = column(found, "people", "contact")
     assert sparse.proposed and sparse.kind == "e-mail address" and sparse.non_null == 4
+    # The table finds a person (contact), yet none of its odd columns is lifted to personal
+    # data by Art. 4(1) alone: each keeps what its own values and name said.
+    assert not [c.name for c in found.tables[0].columns
+                if c.kind == "about the person (Art. 4(1))"]
     fragment = as_yaml([found], ["odd"])
     assert "# not proposed: email: " in fragment
     assert "suggests e-mail address: none of the 40" in fragment
