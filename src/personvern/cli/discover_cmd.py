@@ -21,6 +21,10 @@ def discover(
         show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")
                        ] = False,
+    categories_from: Annotated[Path | None, typer.Option(
+        "--categories-from", help="A manifest whose own categories (declared below the "
+        "built-in ones) name what is found, where one is the very kind found.",
+        show_default=False)] = None,
 ) -> None:
     """Read each database's schema and a sample of its rows, and propose the manifest's
     data map: personal-data columns with their categories, identities, references and date
@@ -29,6 +33,7 @@ def discover(
     A database that cannot be read is reported and the others are still read; then the
     exit code is 1.
     """
+    from personvern.discover.refine import declared_in, refine
     from personvern.discover.report import as_data, as_yaml, dataset_id
     from personvern.discover.scan import discover as read
     from personvern.errors import InvalidInput, PersonvernError
@@ -38,10 +43,12 @@ def discover(
                            "per URL, in the same order")
     if sample < 1:
         raise InvalidInput(f"--sample must be at least 1, not {sample}")
+    declared = declared_in(str(categories_from)) if categories_from else {}
     found, named, failed = [], [], 0
     for n, url in enumerate(urls):
         try:
             found.append(read(url, sample=sample))
+            refine(found[-1], declared)
         except PersonvernError as err:
             failed += 1
             typer.echo(f"personvern: discover {url}: {err}", err=True)

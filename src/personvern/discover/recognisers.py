@@ -128,8 +128,22 @@ _NAME_WORD = r"[A-ZÆØÅÄÖÉ][a-zæøåäöéü'-]+"
 _PERSON_NAME = re.compile(rf"^{_NAME_WORD}( {_NAME_WORD}){{1,3}}$")
 
 
+# A role and a number standing in for a person ("Kunde 12", "Customer #4711", "Elev 3"), as
+# billing and support systems write where no name was given: a pseudonym, still personal
+# data for whoever holds the number's key (GDPR Art. 4(5), recital 26).
+_PSEUDONYM = re.compile(
+    r"^(kunde|customer|client|klient|bruker|user|medlem|member|elev|pupil|student|deltaker|"
+    r"participant|pasient|patient|gjest|guest|ansatt|employee|kjøper|kjoper|buyer|abonnent|"
+    r"subscriber|person)\s*(nr\.?|no\.?|nummer|number|#)?\s*\d{1,12}$", re.IGNORECASE)
+
+
+def pseudonym(value: str) -> bool:
+    """Whether ``value`` is a role and a number in a person's place (``Kunde 12``)."""
+    return len(value) <= 40 and bool(_PSEUDONYM.match(value.strip()))
+
+
 def _name(value: str) -> bool:
-    return len(value) <= 80 and bool(_PERSON_NAME.match(value))
+    return len(value) <= 80 and (bool(_PERSON_NAME.match(value)) or pseudonym(value))
 
 
 _ADDRESS = re.compile(r"^[A-ZÆØÅ][\wæøåÆØÅ .'-]+ \d{1,4}\s?[A-Za-z]?(,\s*\d{4}\s+\S.*)?$")

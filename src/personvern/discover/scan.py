@@ -9,6 +9,7 @@ read also has a statement timeout. Values never leave this module unmasked.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.types import Date, DateTime, LargeBinary
+from sqlalchemy.types import Boolean, Date, DateTime, LargeBinary
 
 from personvern.discover.recognisers import (
     RECOGNISERS,
@@ -38,9 +39,17 @@ from personvern.discover.recognisers import (
     found_in_text,
     is_moment,
     mask,
+    pseudonym,
     suggested_by_name,
 )
-from personvern.discover.vocabulary import NAME_ONLY, NAME_ONLY_UNFIT, VOCABULARY, fit, named
+from personvern.discover.vocabulary import (
+    FLAGS,
+    NAME_ONLY,
+    NAME_ONLY_UNFIT,
+    VOCABULARY,
+    fit,
+    named,
+)
 from personvern.errors import InvalidInput, StorageError
 from personvern.storage.engine import one_line, parse_url, safe_url, storage_errors
 
@@ -69,6 +78,7 @@ class ColumnFinding:
     in_text: list[str] = field(default_factory=list)
     is_date: bool = False
     name_only: bool = False  # found by its name alone (discover.vocabulary), no value check
+    flags: bool = False  # every sampled value is a yes/no
     # Per kind tried: how many sampled values matched, and how many were tried (a kind none
     # of the first _PROBE values matches is not tried further).
     matches: dict[str, int] = field(default_factory=dict)
@@ -183,6 +193,7 @@ def _scan(conn: Connection, sample: int) -> list[TableFinding]:
     _identify_people(found)
     _infer_references(conn, metadata, found, samples)
     _link_to_people(found)
+    _relating_to_people(found)
     return found
 
 
@@ -213,6 +224,8 @@ def _classify(column: Any, values: Sequence[Any], table: str = "") -> ColumnFind
     texts = list(dict.fromkeys(_as_text(v) for v in present))[:_CLASSIFY]
     finding.is_date = isinstance(column.type, Date | DateTime) or (
         bool(texts) and all(is_moment(t) for t in texts[:50]))
+    finding.flags = isinstance(column.type, Boolean) or (
+        bool(texts) and all(t.strip().lower() in FLAGS for t in texts))
     hint = suggested_by_name(column.name)
     best: tuple[float, Recogniser, int] | None = None
     for recogniser in RECOGNISERS:
@@ -243,6 +256,10 @@ def _classify(column: Any, values: Sequence[Any], table: str = "") -> ColumnFind
         finding.note = (f"{matched} of {len(texts)} sampled values match: {recogniser.name}"
                         + (f"; the name {column.name!r} says so too" if hint is recogniser
                            else ""))
+        standing_in = sum(1 for t in texts if pseudonym(t)) if recogniser.name == "name" else 0
+        if standing_in:
+            finding.note += (f"; {standing_in} of them a role and a number in a person's place "
+                             "(a pseudonym: personal data, GDPR Art. 4(5))")
     elif hint is not None:
         finding.kind, finding.category = hint.name, hint.category
         finding.confidence = 0.1 if texts else 0.3
@@ -306,6 +323,68 @@ def _link_to_people(tables: list[TableFinding]) -> None:
                 column.confidence = 0.4
                 column.note += ("; not proposed: no column of this table finds a person or "
                                 "refers to a table of people")
+
+
+# Art. 4(1): any information relating to an identified or identifiable person is personal
+# data, whether or not a pattern or a common name says which kind. Said at this confidence,
+# below CONFIDENT: on the seeds' services proposing them costs more precision than it gains
+# recall (docs/discover.md), and which of them a data map should declare is the owner's call.
+RELATES = 0.5
+RELATES_KIND = "about the person (Art. 4(1))"
+RELATES_CATEGORY = "user"  # the taxonomy's root: "Personal data"
+UNNAMED = "; no value pattern or common name says which kind of personal data"
+_TECHNICAL = re.compile(r"(^|_)(id|uuid|guid|ref|key|token|hash|salt|checksum|version|"
+                        r"etag|rev)$", re.IGNORECASE)
+
+
+def _relating_to_people(tables: list[TableFinding]) -> None:
+    """Columns that no value and no name places but that sit in a row belonging to a person
+    (a table that finds a person, or refers to one, directly or through another table):
+    said as personal data of no narrower category. Keys, references between a person's rows,
+    technical ids, timestamps and bare yes/no flags are left out — they describe the record,
+    not the person."""
+    by_name = {t.name: t for t in tables}
+    how: dict[str, str] = {t.name: "finds a person" for t in tables
+                           if any(c.proposed and c.identity for c in t.columns)}
+    grown = True
+    while grown:  # invoices -> purchases -> users: an invoice relates to the payer too
+        grown = False
+        for table in tables:
+            if table.name in how:
+                continue
+            for ref in table.references:
+                target = ref.to.split(".", 1)[0]
+                if target in how and target in by_name:
+                    how[table.name] = (f"refers to {target} through {ref.column}"
+                                       if how[target] == "finds a person"
+                                       else f"refers to {target} through {ref.column}, which "
+                                            + how[target])
+                    grown = True
+                    break
+    for table in tables:
+        if table.name not in how:
+            continue
+        linking = {r.column for r in table.references if r.to.split(".", 1)[0] in how}
+        outward = {r.column: r.to.split(".", 1)[0] for r in table.references
+                   if r.to.split(".", 1)[0] not in how}
+        for column in table.columns:
+            # A column with a guess of its own (named skills, holding numbers) keeps it.
+            if (column.kind is not None or column.name == table.key
+                    or column.name in linking or column.is_date or not column.non_null
+                    or column.note.startswith("binary") or column.flags):
+                continue
+            if column.name in outward:
+                what = (f"which {outward[column.name]} row this person's row points at is a "
+                        "fact about the person")
+            elif _TECHNICAL.search(column.name):
+                continue
+            else:
+                what = "describes the person this row belongs to"
+            note = f"{what} (Art. 4(1)): {table.name} {how[table.name]}{UNNAMED}"
+            column.note = note + (f"; {column.note}" if column.note else "")
+            column.kind, column.category, column.identity = (RELATES_KIND, RELATES_CATEGORY,
+                                                             None)
+            column.confidence, column.matched, column.examples = RELATES, 0, []
 
 
 def _as_text(value: Any) -> str:

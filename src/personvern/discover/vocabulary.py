@@ -57,12 +57,12 @@ def _words(value: str) -> bool:
     return any(c.isalpha() for c in value) and not re.fullmatch(r"[\d\s.:+T-]+", value)
 
 
-_FLAGS = frozenset({"0", "1", "true", "false", "t", "f", "yes", "no", "y", "n", "ja", "nei",
+FLAGS = frozenset({"0", "1", "true", "false", "t", "f", "yes", "no", "y", "n", "ja", "nei",
                     "on", "off"})
 
 
 def _flag(value: str) -> bool:
-    return value.strip().lower() in _FLAGS
+    return value.strip().lower() in FLAGS
 
 
 def _number(value: str) -> bool:
