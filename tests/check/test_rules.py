@@ -212,6 +212,11 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
         "name": "notes", "columns": [{"name": "body", "categories": ["user.content.private"]}],
         "references": [{"column": "user_id", "to": d["datasets"][0]["tables"][0]["name"] + ".id"}],
     }) or d, "datasets[0].tables[1].name"),
+    # A column holding, beside a purpose's category, one no purpose declares (a profile's
+    # free text kept as "name"): reached by retention, but the policy never says it.
+    ("PV092", lambda d: d["datasets"][0]["tables"][0]["columns"].append(
+        {"name": "bio", "categories": ["user.name", "user.content.private"]}) or d,
+     "datasets[0].tables[0].columns[3].name"),
     # Declared commitments (issue 12, item 6), each contradicted by the manifest itself.
     ("PV076", lambda d: recipient(d, buys_data=True) | promise("never_sold"),
      "recipients[0].buys_data"),
@@ -469,3 +474,23 @@ def test_every_commitment_says_what_personvern_does_not_enforce() -> None:
 def test_statistics_on_processors_only_and_without_profiling_pass() -> None:
     found = findings_for(base() | promise("aggregated_statistics", "service"))
     assert [f.rule for f in found] == ["PV088"]
+
+
+def test_a_category_no_purpose_declares_is_said_once_with_every_column_holding_it() -> None:
+    """PV092 names each undeclared category once, with all its columns; a table no purpose
+    reaches at all is PV091's alone."""
+    d = base()
+    users = d["datasets"][0]["tables"][0]
+    users["columns"] += [{"name": "bio", "categories": ["user.name", "user.content.private"]},
+                         {"name": "motto", "categories": ["user.content.private"]}]
+    d["datasets"][0]["tables"].append({
+        "name": "notes", "columns": [{"name": "body", "categories": ["user.content.private"]}],
+        "references": [{"column": "user_id", "to": "users.id"}]})
+    found = [f for f in findings_for(d) if f.rule == "PV092"]
+    assert len(found) == 1
+    assert "app.users.bio, app.users.motto" in found[0].message
+    assert "app.notes" not in found[0].message
+    assert [f.path for f in findings_for(d) if f.rule == "PV091"] == ["datasets[0].tables[1].name"]
+    # Declared by a purpose: nothing to say.
+    d["purposes"][0]["categories"].append("user.content.private")
+    assert not [f for f in findings_for(d) if f.rule in {"PV091", "PV092"}]

@@ -167,21 +167,14 @@ def _snap_pupil(d: Path) -> int:
                           "(SELECT 1 FROM sessions s WHERE s.pupil_id = u.id) ORDER BY u.id")))
 
 
-EXAMPLE_GAP = pytest.mark.xfail(strict=True, reason=(
-    "examples/snapmentor.yaml puts sessions.notes and messages.body (user.content.private) "
-    "and login_events.ip (user.device.ip_address) under no purpose, so no retention rule "
-    "reaches sessions, messages or login_events (the seed says nothing of notes or "
-    "messages: the demo's tables go beyond it); `personvern check` says so (PV091) and "
-    "`retention plan` lists them as not enforced, but the profile is masked after two "
-    "years while its sessions and messages stay"))
-
-
-@pytest.mark.parametrize("manifest", ["demo", pytest.param("example", marks=EXAMPLE_GAP)])
+@pytest.mark.parametrize("manifest", ["demo", "example"])
 def test_snapmentor_profile_goes_two_years_after_the_last_activity(
         built: Callable[[str], Path], tmp_path: Path, manifest: str) -> None:
     """Seed 000: "Din profil hos SnapMentor og tilhørende personopplysninger vil bli slettet
     senest 2 år etter siste registrerte aktivitet (pålogging ...)". GDPR Art. 5(1)(e).
-    Under the demo's manifest (rule ``inactive``) and the seed's example (``inactive_profile``)."""
+    Under the demo's manifest (rule ``inactive``) and the seed's example (``inactive_profile``),
+    whose map puts sessions, messages and sign-ins with the profile ("tilhørende
+    personopplysninger"); that the seed names none of them is PV092's."""
     d = demo(built, "snapmentor", tmp_path)
     if manifest == "example":
         _on_the_example(d)

@@ -71,3 +71,34 @@ def table_serves_no_purpose(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
                     f"{ds.id}.{table.name} holds {', '.join(sorted(set(cats)))}, which no "
                     "purpose uses: no retention rule reaches it, and nothing says why it "
                     "is kept")
+
+
+@rule("PV092", "column-category-in-no-purpose", Severity.WARNING,
+      "A mapped column holds a category no purpose declares",
+      "GDPR Art. 13(1)(c), Art. 14(1)(d), Art. 30(1)(c)")
+def column_category_in_no_purpose(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """The policy and the record of processing are written from the purposes: a category
+    the data map finds in a column but no purpose declares is processed without the person
+    being told (a message body kept as "account" data, an IP address in a sign-in log).
+    Add it to the purposes that use it. A table no purpose reaches at all is PV091's.
+    Said once per category, at the first column holding it."""
+    found: dict[str, list[tuple[tuple[str | int, ...], str]]] = {}
+    for d, ds in enumerate(m.datasets):
+        if ds.kind != "sql":
+            continue
+        for t, table in enumerate(ds.tables):
+            purposes = [p for p in m.purposes
+                        if table.purposes is None or p.id in table.purposes]
+            cats = [c for col in table.columns for c in col.categories]
+            if not any(categories_meet(cats, p.categories) for p in purposes):
+                continue  # PV091
+            for c, col in enumerate(table.columns):
+                for k in col.categories:
+                    if not any(categories_meet([k], p.categories) for p in m.purposes):
+                        found.setdefault(k, []).append(
+                            (("datasets", d, "tables", t, "columns", c, "name"),
+                             f"{ds.id}.{table.name}.{col.name}"))
+    for key, places in found.items():
+        yield places[0][0], (
+            f"{key} is held in {', '.join(name for _, name in places)}, but no purpose "
+            "declares it: the policy does not tell people it is processed")
