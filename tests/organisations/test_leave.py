@@ -260,6 +260,10 @@ def test_without_an_orgnr_the_members_go_and_the_report_says_what_is_left(
         rt: Runtime, service: Requests) -> None:
     with rt.transaction() as s:
         org = orgs.create(s, rt.clock, "Uten Nummer AS")
+        # Only a member here: one who also belongs to a demo company would stay with it.
+        for other in orgs.list_organisations(s):
+            if "ext:4" in {m["reference"] for m in orgs.show(s, other["id"])["members"]}:
+                orgs.remove_member(s, other["id"], "ext:4")
         orgs.add_member(s, rt.clock, org.id, "ext:4")
         org_id = org.id
     report = orgs.organisation_leaves(service, org_id, reason=REASON)
@@ -280,3 +284,86 @@ def test_an_organisation_that_has_left_takes_no_members(
     assert orgs.organisation_leaves(service, org_id, reason=REASON).complete
     with pytest.raises(Conflict, match="takes no members"), rt.transaction() as s:
         orgs.add_member(s, rt.clock, org_id, "ext:5")
+
+
+def test_a_member_of_another_organisation_stays_a_person_of_that_one(
+        rt: Runtime, service: Requests, demo: Path) -> None:
+    """Seed 003 erases "a company's and its employees' data" when the company leaves; a
+    person who is also a member of a company that stays is that company's person still:
+    their membership of the leaving one ends, their rows under it go with it, and they are
+    not erased (Art. 17(1)(a) no longer necessary for the company that left, not for the
+    other)."""
+    with rt.transaction() as s:
+        leaving, staying = orgs.list_organisations(s)[:2]
+        both = orgs.show(s, leaving["id"])["members"][-1]
+        orgs.add_member(s, rt.clock, staying["id"], both["reference"])
+    cid = company(demo, leaving["orgnr"])
+    report = orgs.organisation_leaves(service, leaving["id"], reason=REASON)
+    assert report.complete
+    assert report.stayed == [{"subject_id": both["subject_id"],
+                              "organisations": [staying["name"]]}]
+    assert both["subject_id"] not in report.erased and len(report.erased) == 9
+    with rt.transaction() as s:
+        assert get_subject(s, both["reference"]).erased_at is None
+        assert both["reference"] in {m["reference"] for m in
+                                     orgs.show(s, staying["id"])["members"]}
+        assert s.scalars(select(Membership).where(
+            Membership.organisation_id == leaving["id"])).all() == []
+        assert not s.scalars(select(Request).where(
+            Request.subject_id == both["subject_id"])).all()
+        leave = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "organisation.leave")).one()
+        assert leave.details["stayed"] == [both["subject_id"]]
+    # Their rows under the leaving company went with the company's own.
+    assert people_of(demo, cid) == set()
+    assert any("still a member of " + staying["name"] in line
+               for line in orgs.leave_lines(report))
+
+
+def test_another_companys_row_that_names_the_leaving_one_loses_the_link(
+        demo: Path, clock: MovingClock) -> None:
+    """A row owned by someone else that only names the leaving company (owner: false) stays
+    with its owner and loses the link, as a message sent to an erased person does."""
+    engine = create_engine_for(f"sqlite:///{demo / 'service.db'}")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "CREATE TABLE introductions (id INTEGER PRIMARY KEY, employee_id INTEGER NOT NULL "
+            "REFERENCES employees(id), introduced_company_id INTEGER REFERENCES "
+            "companies(id), note TEXT)"))
+        conn.execute(text(
+            "INSERT INTO introductions (employee_id, introduced_company_id, note) SELECT e.id, "
+            "c.id, 'met at a fair' FROM employees e JOIN companies c ON c.id <> e.company_id"))
+    engine.dispose()
+    path = demo / "personvern.yaml"
+    source = path.read_text(encoding="utf-8")
+    table = ("      - name: introductions\n        columns:\n"
+             "          - {name: note, categories: [user.content.private]}\n"
+             "        references:\n          - {column: employee_id, to: employees.id}\n"
+             "          - {column: introduced_company_id, to: companies.id, owner: false}\n")
+    path.write_text(source.replace("      - name: statistics\n",
+                                   table + "      - name: statistics\n", 1), encoding="utf-8")
+    rt = open_runtime(Settings(manifest=path,
+                               database_url=f"sqlite:///{demo / 'personvern.db'}"), clock)
+    service = Requests.of(rt)
+    try:
+        with rt.transaction() as s:
+            leaving = orgs.list_organisations(s)[0]
+        cid = company(demo, leaving["orgnr"])
+        others = service_rows(demo, "SELECT count(*) FROM introductions i JOIN employees e "
+                                    "ON e.id = i.employee_id WHERE i.introduced_company_id = :c",
+                              c=cid)[0][0]
+        assert others > 0
+        report = orgs.organisation_leaves(service, leaving["id"], reason=REASON)
+    finally:
+        service.close()
+        rt.close()
+    assert report.complete and report.unlinked == {"minmentor.introductions": others}
+    assert service_rows(demo, "SELECT count(*) FROM introductions WHERE "
+                              "introduced_company_id = :c", c=cid) == [(0,)]
+    # The other companies' people keep their rows, without the link; the leaving company's
+    # people's own introductions went with them.
+    assert service_rows(demo, "SELECT count(*) FROM introductions WHERE introduced_company_id "
+                              "IS NULL AND note = 'met at a fair'") == [(others,)]
+    assert service_rows(demo, "SELECT count(*) FROM introductions i LEFT JOIN employees e ON "
+                              "e.id = i.employee_id WHERE e.id IS NULL") == [(0,)]
+    assert any("unlinked" in line for line in orgs.leave_lines(report))

@@ -35,7 +35,7 @@ from personvern.requests.engine import (
     RunResult,
     open_request,
 )
-from personvern.requests.erase import Hold, _Plan, hold_until, row_date
+from personvern.requests.erase import Hold, _Plan, _unlinked, hold_until, row_date
 from personvern.requests.tables import Request
 from personvern.storage.engine import scrub_erased, storage_errors
 from personvern.wording import count
@@ -162,9 +162,13 @@ class LeaveReport:
 
     organisation: dict[str, Any]
     erased: list[str] = field(default_factory=list)  # subject ids, erasure completed
+    # Members who also belong to an organisation that stays: not erased, their membership
+    # here ended (subject id and the organisations they stay with).
+    stayed: list[dict[str, Any]] = field(default_factory=list)
     waiting: list[dict[str, Any]] = field(default_factory=list)  # subject, request, error
     kept: list[dict[str, Any]] = field(default_factory=list)  # dataset, table, rows, until, why
     deleted: dict[str, int] = field(default_factory=dict)  # the organisation's own rows
+    unlinked: dict[str, int] = field(default_factory=dict)  # others' rows that named it
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -175,15 +179,18 @@ class LeaveReport:
     def as_dict(self) -> dict[str, Any]:
         """The report as plain data."""
         return {"organisation": self.organisation, "complete": self.complete,
-                "erased": self.erased, "waiting": self.waiting, "kept": self.kept,
-                "deleted": self.deleted, "errors": self.errors}
+                "erased": self.erased, "stayed": self.stayed, "waiting": self.waiting,
+                "kept": self.kept, "deleted": self.deleted, "unlinked": self.unlinked,
+                "errors": self.errors}
 
 
 def organisation_leaves(
     service: Requests, ref: str, *, reason: str, channel: str = "email", actor: str = "owner",
 ) -> LeaveReport:
     """The organisation leaves: its members erased, then its own rows, then it is marked as
-    left. Run again after a failure, it goes on where it stopped (open erasure requests are
+    left. A member who also belongs to an organisation that stays is a person of that one
+    still: only their membership here ends (their rows under this organisation go with its
+    own). Run again after a failure, it goes on where it stopped (open erasure requests are
     run, not opened twice); once left, it is a Conflict and nothing changes."""
     why = require_reason(reason, "let the organisation leave")
     ctx = service.ctx
@@ -195,8 +202,15 @@ def organisation_leaves(
         report = LeaveReport(describe(org))
         label = f"{org.name} ({org.orgnr})" if org.orgnr else org.name
         members = [m.id for m, _ in members_of(s, org.id)]
+        elsewhere = _other_organisations(s, org.id, members)
+        for subject_id, names in elsewhere.items():
+            s.execute(delete(Membership).where(Membership.organisation_id == org.id,
+                                               Membership.subject_id == subject_id))
+            report.stayed.append({"subject_id": subject_id, "organisations": names})
+        members = [m for m in members if m not in elsewhere]
         append_audit(s, ctx.clock, actor, "organisation.leave", f"organisation:{org.id}",
-                     {"reason": why, "members": len(members)})
+                     {"reason": why, "members": len(members),
+                      "stayed": [x["subject_id"] for x in report.stayed]})
         request_ids = []
         for subject_id in members:
             pending = s.scalars(select(Request.id).where(
@@ -245,6 +259,23 @@ def organisation_leaves(
     return report
 
 
+def _other_organisations(session: Session, org_id: str, members: list[str]
+                         ) -> dict[str, list[str]]:
+    """The members who belong to another organisation that has not left, with its names."""
+    if not members:
+        return {}
+    rows = session.execute(
+        select(Membership.subject_id, Organisation.name)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(Membership.subject_id.in_(members), Membership.organisation_id != org_id,
+               Organisation.left_at.is_(None))
+        .order_by(Organisation.name)).tuples()
+    out: dict[str, list[str]] = {}
+    for subject_id, name in rows:
+        out.setdefault(subject_id, []).append(name)
+    return out
+
+
 def _kept(k: dict[str, Any]) -> dict[str, Any]:
     return {"dataset": k["dataset"], "table": k["table"], "rows": k["rows"],
             "rule": k.get("rule"), "until": k.get("until"), "why": k["why"], "restricted": True}
@@ -284,11 +315,24 @@ def _erase_in(service: Requests, ds: SqlDataset, seeds: dict[str, dict[str, list
                 if rule and (until is None or until >= today):
                     plan.kept[table][key] = Hold(rule.id, until)
         _keep_referenced(ds, found, plan)
+        unlinks: dict[str, list[dict[str, Any]]] = {}
         for table, rows in found.rows.items():
-            # A row that only names the organisation (owner: false) is another's: not here.
+            named = found.named.get(table, {})
             plan.deletes[table] = [k for k in rows if k not in plan.kept.get(table, {})
-                                   and k not in found.named.get(table, {})]
+                                   and k not in named]
+            # A row that only names the organisation (owner: false) is another's: it stays
+            # with its owner and loses the link, as a message sent to an erased person does.
+            unlinks[table] = [
+                {"_key": k, **{c: _unlinked(ds.tables[table], c, ds.spec.id) for c in cols}}
+                for k, cols in named.items() if k not in plan.kept.get(table, {})]
         try:
+            for table, changes in unlinks.items():
+                named_in = ds.tables[table]
+                key = ds.mapped[table].key
+                for change in changes:
+                    conn.execute(named_in.update().where(
+                        named_in.c[key] == change["_key"]).values(
+                        {c: v for c, v in change.items() if c != "_key"}))
             for table in ds.deletion_order():
                 keys = plan.deletes.get(table)
                 t = ds.tables.get(table)
@@ -305,6 +349,7 @@ def _erase_in(service: Requests, ds: SqlDataset, seeds: dict[str, dict[str, list
         with storage_errors(ds.engine.url):
             scrub_erased(ds.engine, touched)
     report.deleted.update({f"{ds.spec.id}.{t}": len(plan.deletes[t]) for t in touched})
+    report.unlinked.update({f"{ds.spec.id}.{t}": len(c) for t, c in unlinks.items() if c})
     for table, held in sorted(plan.kept.items()):
         groups: dict[tuple[str, Any, str | None], int] = {}
         for hold in held.values():
@@ -339,9 +384,13 @@ def leave_lines(report: LeaveReport) -> list[str]:
         f"left on {org['left_at'].date().isoformat()}" if isinstance(org["left_at"], datetime)
         else "NOT left yet")]
     lines.append(f"  members erased: {len(report.erased)}")
+    lines += [f"  stayed: {x['subject_id']}, still a member of {', '.join(x['organisations'])} "
+              "(membership here ended)" for x in report.stayed]
     lines += [f"  waiting: {w['subject_id']} (request {w['request']}): {w['error']}"
               for w in report.waiting]
     lines += [f"  deleted {count(n, 'row')} of {t}" for t, n in sorted(report.deleted.items())]
+    lines += [f"  unlinked {count(n, 'row')} of {t} (another's rows that named it)"
+              for t, n in sorted(report.unlinked.items())]
     lines += [f"  kept {count(k['rows'], 'row')} of {k['dataset']}.{k['table']} until "
               f"{k['until'] or 'the end of the rule'}, restricted: {k['why']}"
               for k in report.kept]

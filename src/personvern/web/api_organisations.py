@@ -113,15 +113,24 @@ class WaitingOut(BaseModel):
     error: str | None
 
 
+class StayedOut(BaseModel):
+    """A member who belongs to an organisation that stays: not erased, membership ended."""
+
+    subject_id: str
+    organisations: list[str]
+
+
 class LeaveOut(BaseModel):
     """What leaving did; ``complete`` is false (202) while anything is waiting."""
 
     organisation: OrganisationOut
     complete: bool
     erased: list[str]
+    stayed: list[StayedOut]
     waiting: list[WaitingOut]
     kept: list[KeptOut]
     deleted: dict[str, int]
+    unlinked: dict[str, int]
     errors: list[str]
 
 
