@@ -83,6 +83,8 @@ def _is(key: str, names: Sequence[str], words: set[str], kinds: list[NamedKind])
 def declared_in(path: str) -> dict[str, list[str]]:
     """The categories the manifest at ``path`` declares, each with its names (any
     language); ManifestError if it cannot be read or is not valid."""
+    # Loaded here: only --categories-from needs the manifest's loader (and its pydantic
+    # models); plain discovery starts without it.
     from personvern.manifest.loader import load_manifest
 
     return {c.id: list(c.name.root.values()) if c.name else []
