@@ -20,6 +20,7 @@ from stdnum.no import orgnr
 
 from personvern.manifest.loader import LoadedManifest, load_manifest
 from personvern.manifest.model import Manifest, Purpose, Recipient
+from personvern.manifest.types import Text
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SEEDS = {
@@ -300,7 +301,7 @@ FACTS: list[Fact] = [
                 purpose(m, "email_marketing").consent.how_to_withdraw.get("en")),
      ("consent", ["email"], "E-mail post@minmentor.no.")),
     ("minmentor", "Cloudinary access token",
-     lambda m: [(c.name, c.provider, c.recipient) for c in m.cookies],
+     lambda m: [(c.name.get("nb"), c.provider, c.recipient) for c in m.cookies],
      [("Access Token", "Cloudinary", "cloudinary"),
       ("(ikke navngitt) logg og besøksatferd", "MIN MENTOR AS", None)]),
     # "Cookies are ... to collect standard Internet log information and visitor behavior
@@ -408,7 +409,7 @@ def test_every_text_is_in_both_languages(name: str) -> None:
     texts += [(f"subject {s.id}", s.name) for s in m.subjects]
     texts += [(f"retention {r.id}", r.description) for r in m.retention]
     texts += [(f"recipient {r.id}", r.service) for r in m.recipients]
-    texts += [(f"cookie {c.name}", c.purpose) for c in m.cookies]
+    texts += [(f"cookie {c.name.get('nb')}", c.purpose) for c in m.cookies]
     for where, text in texts:
         if text is not None:
             assert text.has("nb") and text.has("en") and not text.neutral, (
@@ -638,7 +639,7 @@ def target(m: Manifest, path: str) -> str:
         return section
     item = getattr(m, section)[int(index)]
     if section == "cookies":
-        return f"cookie:{item.name}"
+        return f"cookie:{item.name.get('nb')}"
     if section in _BY_KIND:
         return f"{_BY_KIND[section]}:{item.kind}"
     return f"{_SECTION_ITEM[section]}:{item.id}"
@@ -721,9 +722,14 @@ def _resolve(m: Manifest, path: str) -> object:
         node = getattr(node, name)
         if key:
             # Items are named by id; cookies, which have none, by name; commitments by kind.
-            node = {getattr(x, "id", None) or getattr(x, "name", None) or x.kind: x
-                    for x in node}[key]
+            node = {getattr(x, "id", None) or _name(x) or x.kind: x for x in node}[key]
     return node
+
+
+def _name(x: Any) -> str | None:
+    """An item's name in bokmål (a cookie's may be given per language)."""
+    name = getattr(x, "name", None)
+    return name.get("nb") if isinstance(name, Text) else name
 
 
 def _seed_heading(name: str) -> str:

@@ -31,7 +31,7 @@ from policy.support import (
 # words than bokmål for the same text (no compound nouns: "e-postadresse" is "e-mail
 # address", "kjøpshistorikk" "purchase history"), so the English of seed 004 is still 4 %
 # over the bokmål seed's 1.5 x.
-OVER_TARGET = {("teoritentamen", "en"): 1378}
+OVER_TARGET = {("teoritentamen", "en"): 1379}
 
 
 @pytest.mark.parametrize("lang", ["nb", "en"])

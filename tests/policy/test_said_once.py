@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
+from personvern.errors import ManifestError
 from personvern.policy.render import render_policy
 from policy.support import lawful_data, manifest_from
 from policy.test_fidelity import visible_text
@@ -116,3 +119,14 @@ def test_a_column_of_empty_cells_is_left_out() -> None:
     storage = _section(_md(data), "Lagringstid")
     assert "| Lagringstid | Gjelder | Nærmere forklaring |" in storage
     assert "Regelen forklart." in storage
+
+
+def test_a_cookie_without_a_name_is_described_in_the_readers_language() -> None:
+    data = lawful_data()
+    assert "| (ikke navngitt) nødvendige | Lime Green Digital AS |" in _md(data)
+    assert "| (not named) strictly necessary | Lime Green Digital AS |" in _md(data, "en")
+    assert "ikke navngitt" not in _md(data, "en")
+    # The same name in either language is the same cookie: a second one is refused.
+    data["cookies"].append({**data["cookies"][0], "name": "(not named) strictly necessary"})
+    with pytest.raises(ManifestError, match=r"duplicate cookie '\(not named\) strictly"):
+        manifest_from(data)

@@ -124,7 +124,9 @@ def _published_texts(data: dict[str, Any]) -> int:
     for r in data["recipients"]:
         r["name"] = f"{SPECIAL} {r['id']}"
     for c in data["cookies"]:
-        c["name"], c["provider"] = f"{SPECIAL} {c['name']}", f"{SPECIAL} {c['provider']}"
+        if isinstance(c["name"], str):  # a name per language was set above
+            c["name"] = f"{SPECIAL} {c['name']}"
+        c["provider"] = f"{SPECIAL} {c['provider']}"
     for x in data["purposes"]:
         if x.get("legal_obligation"):
             x["legal_obligation"]["statute"] = f"{SPECIAL} § 13"

@@ -356,7 +356,7 @@ class Recipient(Strict):
 class Cookie(Strict):
     """A cookie, pixel or similar technology on the person's device (ekomloven)."""
 
-    name: str
+    name: Text
     provider: str
     category: CookieCategory
     purpose: Text

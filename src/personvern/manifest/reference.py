@@ -186,7 +186,8 @@ DESCRIPTIONS: dict[str, str] = {
     "sub-processors (Art. 28(2)).",
     "Recipient.privacy_policy": "Address of the recipient's own privacy policy.",
     # Cookie
-    "Cookie.name": "The cookie's name as the browser shows it, or the pixel's name.",
+    "Cookie.name": "The cookie's name as the browser shows it, or the pixel's name; per "
+                   "language when it is a description (an unnamed group of cookies).",
     "Cookie.provider": "Who sets it: the service itself or a third party.",
     "Cookie.category": "What it is for; all but `necessary` need consent.",
     "Cookie.purpose": "What it is used for.",

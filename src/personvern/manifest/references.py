@@ -32,13 +32,16 @@ def _duplicates(m: Manifest) -> Iterator[tuple[Loc, str]]:
                 seen[item.id] = i
     cookies: dict[tuple[str, str], int] = {}
     for i, cookie in enumerate(m.cookies):
-        key = (cookie.name, cookie.provider)
-        if key in cookies:
-            yield ("cookies", i, "name"), (
-                f"duplicate cookie {cookie.name!r} from {cookie.provider} "
-                f"(already cookies[{cookies[key]}])"
-            )
-        cookies.setdefault(key, i)
+        # The same name in any language is the same cookie.
+        for name in set(cookie.name.root.values()):
+            key = (name, cookie.provider)
+            if key in cookies and cookies[key] != i:
+                yield ("cookies", i, "name"), (
+                    f"duplicate cookie {name!r} from {cookie.provider} "
+                    f"(already cookies[{cookies[key]}])"
+                )
+                break
+            cookies.setdefault(key, i)
 
 
 def _unknown(kind: str, value: str, known: Sequence[str]) -> str:

@@ -70,7 +70,8 @@ class Text(RootModel[dict[str, str]]):
         if isinstance(value, str):
             return {"*": value}
         if isinstance(value, dict):
-            unknown = [k for k in value if k not in LANGUAGES]
+            # "*" is a neutral text as the model holds it (a dump read back in).
+            unknown = [k for k in value if k not in LANGUAGES and k != "*"]
             if unknown:
                 raise ValueError(
                     f"unknown language {unknown[0]!r}; expected {' or '.join(LANGUAGES)}"

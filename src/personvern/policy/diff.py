@@ -22,6 +22,7 @@ from personvern.law import get_jurisdiction, is_eea
 from personvern.manifest.model import (
     Channel,
     Commitment,
+    Cookie,
     Manifest,
     Purpose,
     Recipient,
@@ -361,28 +362,31 @@ class _Differ:
             self.add("wording", False, (), name=lambda lang: r.name)
 
     def cookies(self) -> None:
-        old = {(c.name, c.provider): c for c in self.old.cookies}
+        def key(c: Cookie) -> tuple[Any, ...]:
+            return tuple(sorted(c.name.root.items())), c.provider
+
+        old = {key(c): c for c in self.old.cookies}
         for c in self.new.cookies:
             users = [p.id for p in self.new.purposes if c.category in p.cookie_categories]
-            o = old.get((c.name, c.provider))
+            o = old.get(key(c))
             category = self.cookie_category(c.category)
             optional = c.category != "necessary"
             if o is None:
-                self.add("cookie_added", optional, users, name=c.name, provider=c.provider,
+                self.add("cookie_added", optional, users, name=c.name.get, provider=c.provider,
                          category=category)
                 continue
             if o.category != c.category:
-                self.add("cookie_added", optional, users, name=c.name, provider=c.provider,
+                self.add("cookie_added", optional, users, name=c.name.get, provider=c.provider,
                          category=category)
             elif o.lifetime != c.lifetime and c.lifetime is not None:
                 before = o.lifetime.approx_days() if isinstance(o.lifetime, Duration) else 0.0
                 after = c.lifetime.approx_days() if isinstance(c.lifetime, Duration) else 0.0
-                self.add("cookie_lifetime", optional and after > before, users, name=c.name,
+                self.add("cookie_lifetime", optional and after > before, users, name=c.name.get,
                          new=self.lifetime(c.lifetime), old=self.lifetime(o.lifetime))
-        new_keys = {(c.name, c.provider) for c in self.new.cookies}
+        new_keys = {key(c) for c in self.new.cookies}
         for o in self.old.cookies:
-            if (o.name, o.provider) not in new_keys:
-                self.add("cookie_removed", False, (), name=o.name, provider=o.provider)
+            if key(o) not in new_keys:
+                self.add("cookie_removed", False, (), name=o.name.get, provider=o.provider)
         if self.old.cookie_consent != self.new.cookie_consent:
             self.add("cookie_consent_changed", False, ())
 

@@ -59,7 +59,8 @@ def config(manifest: Manifest, policy_version: str, lang: str) -> dict[str, Any]
     categories = []
     for cat in categories_of(manifest):
         name, text = CATEGORY_TEXT[cat][lang]
-        cookies = [{"name": c.name, "provider": c.provider, "purpose": c.purpose.get(lang),
+        cookies = [{"name": c.name.get(lang), "provider": c.provider,
+                    "purpose": c.purpose.get(lang),
                     "lifetime": str(c.lifetime) if c.lifetime else None,
                     "third_party": c.third_party}
                    for c in manifest.cookies if c.category == cat]

@@ -19,7 +19,7 @@ def cookies_without_consent(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     mechanism = m.cookie_consent.mechanism if m.cookie_consent else "none"
     if optional and mechanism in {"none", "browser_settings"}:
         i = optional[0][0]
-        names = ", ".join(sorted({c.name for _, c in optional}))
+        names = ", ".join(sorted({c.name.get('en') for _, c in optional}))
         yield ("cookies", i, "category"), (
             f"non-necessary cookies ({names}) are set without asking for consent "
             f"(mechanism: {mechanism}); {j.cookie_source.citation} requires consent"
@@ -63,4 +63,5 @@ def cookie_lifetime_missing(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     on the device."""
     for i, c in enumerate(m.cookies):
         if c.lifetime is None:
-            yield ("cookies", i, "name"), f"cookie {c.name!r} ({c.provider}) has no lifetime"
+            yield ("cookies", i, "name"), (
+                f"cookie {c.name.get('en')!r} ({c.provider}) has no lifetime")

@@ -105,7 +105,7 @@ def profiling_children(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
         for i, c in enumerate(m.cookies):
             if c.category == "marketing" and c.third_party:
                 yield ("cookies", i, "category"), (
-                    f"advertising cookie {c.name!r} ({c.provider}) is set on a service "
+                    f"advertising cookie {c.name.get('en')!r} ({c.provider}) is set on a service "
                     "children use"
                 )
 
@@ -127,8 +127,9 @@ def necessary_not_strictly(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             else [c.purpose.get("nb")]
         if c.category == "necessary" and any(_COMFORT.search(t) for t in texts):
             yield ("cookies", i, "purpose"), (
-                f"cookie {c.name!r} is 'necessary' but said to make the site work better or "
-                f"optimally; {j.cookie_source.citation} exempts only what is strictly necessary"
+                f"cookie {c.name.get('en')!r} is 'necessary' but said to make the site work "
+                f"better or optimally; {j.cookie_source.citation} exempts only what is "
+                "strictly necessary"
             )
 
 

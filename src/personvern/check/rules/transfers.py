@@ -119,8 +119,8 @@ def joint_without_arrangement(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
             rec = m.recipient(c.recipient) if c.recipient else None
             if rec is None or not rec.joint_arrangement:
                 yield ("cookies", i, "joint_controller"), (
-                    f"cookie {c.name!r} ({c.provider}) involves joint controllership but no "
-                    "Art. 26 arrangement is recorded"
+                    f"cookie {c.name.get('en')!r} ({c.provider}) involves joint controllership "
+                    "but no Art. 26 arrangement is recorded"
                 )
 
 

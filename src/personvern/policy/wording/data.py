@@ -164,7 +164,7 @@ def cookies_section(ctx: Context) -> Section | None:
     for (category, third_party, purpose, lifetime), alike in groups.items():
         providers = ctx.names(list(dict.fromkeys(c.provider for c in alike)), lower=False)
         provider = p.text("third_party", provider=providers) if third_party else providers
-        rows.append([as_runs(ctx.names([c.name for c in alike], lower=False)),
+        rows.append([as_runs(ctx.names([ctx.t(c.name) for c in alike], lower=False)),
                      as_runs(provider), as_runs(p.text(f"cookie_category.{category}")),
                      as_runs(purpose), as_runs(lifetime)][:5 if lifetimes else 4])
     s.blocks.append(Table(p.text("cookies_caption"),
