@@ -217,6 +217,19 @@ CASES: list[tuple[str, Callable[[Data], Data], str]] = [
     ("PV092", lambda d: d["datasets"][0]["tables"][0]["columns"].append(
         {"name": "bio", "categories": ["user.name", "user.content.private"]}) or d,
      "datasets[0].tables[0].columns[3].name"),
+    # A table with personal data no walk from an identity reaches (an address the user row
+    # points at, not marked as its part): access and erasure never find it.
+    ("PV093", lambda d: d["datasets"][0]["tables"].append({
+        "name": "addresses", "columns": [{"name": "street",
+                                          "categories": ["user.contact.address"]}]}) or d,
+     "datasets[0].tables[1].name"),
+    # The part of a row that stays (masked) deleted: the row would point at nothing.
+    ("PV094", lambda d: d["datasets"][0]["tables"].append({
+        "name": "addresses", "columns": [{"name": "street",
+                                          "categories": ["user.contact.address"]}]}) or
+     d["datasets"][0]["tables"][0].update(erase="mask", references=[
+         {"column": "address_id", "to": "addresses.id", "part": True}]) or d,
+     "datasets[0].tables[0].references[0].part"),
     # Declared commitments (issue 12, item 6), each contradicted by the manifest itself.
     ("PV076", lambda d: recipient(d, buys_data=True) | promise("never_sold"),
      "recipients[0].buys_data"),
@@ -494,3 +507,20 @@ def test_a_category_no_purpose_declares_is_said_once_with_every_column_holding_i
     # Declared by a purpose: nothing to say.
     d["purposes"][0]["categories"].append("user.content.private")
     assert not [f for f in findings_for(d) if f.rule in {"PV091", "PV092"}]
+
+
+def test_a_part_brings_its_table_within_reach() -> None:
+    """PV093 says what the walk cannot reach; marking the user's reference to it as a part
+    (``part: true``) brings it in, and PV094 asks that a kept row's part be masked."""
+    d = base()
+    d["datasets"][0]["tables"].append({
+        "name": "addresses", "columns": [{"name": "street",
+                                          "categories": ["user.contact.address"]}]})
+    assert "PV093" in {f.rule for f in findings_for(d)}
+    d["datasets"][0]["tables"][0]["references"] = [
+        {"column": "address_id", "to": "addresses.id", "part": True}]
+    assert not {"PV093", "PV094"} & {f.rule for f in findings_for(d)}
+    d["datasets"][0]["tables"][0]["erase"] = "mask"
+    assert "PV094" in {f.rule for f in findings_for(d)}
+    d["datasets"][0]["tables"][1]["erase"] = "mask"
+    assert "PV094" not in {f.rule for f in findings_for(d)}

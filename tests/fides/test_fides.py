@@ -76,14 +76,23 @@ def test_a_fides_dataset_becomes_the_data_map() -> None:
     assert columns(ds, "address")["zip"] == (["user.contact.address.postal_code"], None)
 
 
-def test_what_the_walk_cannot_reach_is_a_located_warning() -> None:
-    notes = {(n.level, n.line, n.column): n.message for n in read_fides(SHOP).notes}
-    # Fides reads address from customer (direction: to); Personvern's walk goes from the
-    # referenced key to the rows holding it, so no identity leads to address.
-    unreached = notes[("warning", 10, 9)]
-    assert unreached.startswith("table 'address' holds personal data (city, house, state, "
-                                "street, zip) that no identity leads to")
+def test_direction_to_is_a_part_and_what_the_walk_cannot_reach_is_a_located_warning() -> None:
+    imported = read_fides(SHOP)
+    notes = {(n.level, n.line, n.column): n.message for n in imported.notes}
+    # Fides reads address from customer (direction: to): the address row is part of the
+    # customer's, walked from the customer (part: true), so the walk reaches it.
+    customer = next(t for t in imported.datasets[0].tables if t.name == "customer")
+    assert [(r.column, r.to, r.part) for r in customer.references] == [
+        ("address_id", "address.id", True)]
+    assert not any("no identity leads to" in m for m in notes.values())
     assert "no field primary_key" in notes[("warning", 105, 9)]
+    # Read the other way (direction: from), nothing leads to address: warned, with its place.
+    turned = SHOP.read_text(encoding="utf-8").replace("direction: to", "direction: from")
+    unreached = [n for n in parse_fides(turned).notes if "no identity leads to" in n.message]
+    assert [(n.line, n.column) for n in unreached] == [(10, 9)]
+    assert unreached[0].message.startswith(
+        "table 'address' holds personal data (city, house, state, street, zip) that no "
+        "identity leads to")
     assert "user.contact.address.street is mapped to user.contact.address" in \
         notes[("info", 15, 31)]
     assert "user.financial.account_number is user.financial.bank_account" in \
@@ -95,7 +104,7 @@ def test_the_imported_map_passes_check(tmp_path: Path) -> None:
     assert run_personvern("init", str(manifest)).returncode == 0
     out = run_personvern("import", "fides", str(SHOP), "--out", str(tmp_path / "map.yaml"))
     assert out.returncode == 0, out.stderr
-    assert "wrote " in out.stderr and "5 tables in 1 dataset(s), 2 warning(s)" in out.stderr
+    assert "wrote " in out.stderr and "5 tables in 1 dataset(s), 1 warning(s)" in out.stderr
     data, _ = load_with_positions(manifest.read_text(encoding="utf-8"))
     data["datasets"] = yaml.safe_load((tmp_path / "map.yaml").read_text())["datasets"]
     manifest.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
@@ -117,8 +126,10 @@ def test_import_prints_yaml_and_each_warning_with_its_place() -> None:
     assert out.returncode == 0, out.stderr
     printed = yaml.safe_load(out.stdout)
     assert [t["name"] for t in printed["datasets"][0]["tables"]][:2] == ["address", "customer"]
-    assert f"{SHOP}:10:9: warning: table 'address' holds personal data" in out.stderr
-    assert "# warning: table 'address' holds personal data" in out.stdout
+    assert f"{SHOP}:105:9: warning: collection 'visit' marks no field primary_key" in out.stderr
+    assert "# warning: collection 'visit' marks no field primary_key" in out.stdout
+    assert printed["datasets"][0]["tables"][1]["references"] == [
+        {"column": "address_id", "to": "address.id", "part": True}]
 
 
 # ---- categories ----------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def test_from_init_to_a_clean_check_in_three_commands(initialised: Path) -> None
     before = initialised.read_text(encoding="utf-8")
     code, err = into(initialised)
     assert code == 0, err
-    assert err.endswith(f"wrote {initialised}: added shop_postgres, 2 warning(s); next: "
+    assert err.endswith(f"wrote {initialised}: added shop_postgres, 1 warning(s); next: "
                         f"personvern check {initialised}\n")
     after = initialised.read_text(encoding="utf-8")
     added = without(after, before)  # every line of the template, comments too, is kept

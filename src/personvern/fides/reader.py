@@ -34,6 +34,7 @@ from personvern.fides.shape import (
 from personvern.manifest.categories import BUILTIN_CATEGORIES
 from personvern.manifest.loader import format_path, parse_yaml
 from personvern.manifest.model import Dataset
+from personvern.manifest.references import reachable_tables
 from personvern.manifest.yamlpos import Path as DataPath
 from personvern.manifest.yamlpos import Positions
 
@@ -181,15 +182,7 @@ class _Reader:
     def unreached(self, d: int, ds: Dataset) -> None:
         """Warn of tables with personal data that no identity leads to: access (Art. 15)
         and erasure (Art. 17) would not find their rows."""
-        reached = {t.name for t in ds.tables if any(c.identity for c in t.columns)}
-        grew = True
-        while grew:
-            grew = False
-            for t in ds.tables:
-                if t.name not in reached and any(r.to.partition(".")[0] in reached
-                                                 for r in t.references):
-                    reached.add(t.name)
-                    grew = True
+        reached = reachable_tables(ds)
         index = {coll.name: c for c, coll in enumerate(self.parsed.dataset[d].collections)}
         for t in ds.tables:
             personal = [c.name for c in t.columns if c.categories]
@@ -198,7 +191,7 @@ class _Reader:
                           f"table {t.name!r} holds personal data ({', '.join(personal)}) "
                           "that no identity leads to: access and erasure will not find its "
                           "rows. Give it an identity column, or a reference to a table "
-                          "that has one")
+                          "that has one (PV093)")
 
     def dataset(self, loc: DataPath, ds: FidesDataset) -> Dataset | None:
         kept = ds.meta.personvern if ds.meta is not None else None
@@ -268,7 +261,7 @@ class _Reader:
                       f"{coll.data_categories} are not imported: the data map says categories "
                       "per column; put them on the fields that hold them")
         columns: list[dict[str, Any]] = []
-        references: list[dict[str, str]] = []
+        references: list[dict[str, Any]] = []
         keys: list[str] = []
         names = [f.name for f in coll.fields]
         for f, fld in enumerate(coll.fields):
@@ -286,7 +279,10 @@ class _Reader:
             for r, ref in enumerate(meta.references or ()):
                 to = self.reference((*meta_loc, "references", r), ds, coll.name, fld.name, ref)
                 if to is not None:
-                    references.append({"column": fld.name, "to": to})
+                    # direction: to (Fides reads the target from this row): the row it
+                    # points at is part of this one, walked from here (part: true).
+                    references.append({"column": fld.name, "to": to,
+                                       **({"part": True} if ref.direction == "to" else {})})
             erase = self.erase((*meta_loc,), coll.name, fld.name, meta)
             if categories or identity or fld.name in kept_columns:
                 column: dict[str, Any] = {"name": fld.name}
@@ -429,12 +425,6 @@ class _Reader:
             self.error((*at, "field"), f"{table}.{column} refers to field {ref.field!r}, "
                                        f"which collection {target_table!r} does not have")
             return None
-        if ref.direction == "to":
-            # What this costs shows in the reachability warning (_unreached), if anything.
-            self.note("info", at, f"{table}.{column} -> {ref.field} has direction: to "
-                                  f"(Fides reads {target_table} from {table}); Personvern's "
-                                  f"walk reads it the other way, from {target_table} to the "
-                                  f"{table} rows that refer to it")
         return f"{target_table}.{target_field}"
 
     def nested(self, loc: DataPath, table: str, fld: Field) -> None:

@@ -139,9 +139,9 @@ def _collection(t: Table, dataset: str) -> dict[str, Any]:
     for r in t.references:
         one = fields.setdefault(r.column, {"name": r.column, "data_categories": [NOT_PERSONAL]})
         # Personvern's walk goes from the referenced key to the rows that hold it: Fides's
-        # "from" (the other field is found first).
+        # "from" (the other field is found first); a part is found from this row: "to".
         one.setdefault("fides_meta", {}).setdefault("references", []).append(
-            {"dataset": dataset, "field": r.to, "direction": "from"})
+            {"dataset": dataset, "field": r.to, "direction": "to" if r.part else "from"})
     key = fields.setdefault(t.key, {"name": t.key, "data_categories": [NOT_PERSONAL]})
     key.setdefault("fides_meta", {})["primary_key"] = True
     out: dict[str, Any] = {"name": t.name, "fields": list(fields.values())}

@@ -515,6 +515,12 @@ class Reference(Strict):
                           "recipient): access shows the row, erasure sets this column to null "
                           "and leaves the row to its owner",
     )
+    part: bool = Field(
+        False, description="the row it points at is part of this row (a user's address row: "
+                           "users.address_id -> addresses.id): the walk follows it from this "
+                           "row to that one, and access and erasure treat it as this row's "
+                           "person's; Fides calls this direction: to",
+    )
 
 
 class Table(Strict):

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from personvern.manifest.categories import BUILTIN_CATEGORIES
-from personvern.manifest.model import Manifest
+from personvern.manifest.model import Dataset, Manifest
 
 Loc = tuple[str | int, ...]
 
@@ -145,6 +145,10 @@ def _dataset_problems(
                 yield (*tloc, "references", r, "to"), _unknown(
                     "table", target_table, list(tables)
                 )
+            if ref.part and not ref.owner:
+                yield (*tloc, "references", r, "part"), (
+                    "a reference is either part of this row's (part: true) or only names "
+                    "someone (owner: false), not both")
 
 
 def special_keys(m: Manifest) -> set[str]:
@@ -159,3 +163,24 @@ def special_keys(m: Manifest) -> set[str]:
 def is_special(key: str, special: set[str]) -> bool:
     """Whether a category key is, or lies under, one of the special keys."""
     return any(key == s or key.startswith(s + ".") for s in special)
+
+
+def reachable_tables(ds: Dataset) -> set[str]:
+    """The tables of ``ds`` a person's rows can be found in: those with an identity column
+    or marked as an organisation's, every table referring to one of them, and every part
+    (``part: true``) of one. Access and erasure walk the same way."""
+    reached = {t.name for t in ds.tables
+               if t.organisation or any(c.identity for c in t.columns)}
+    grown = True
+    while grown:
+        grown = False
+        for t in ds.tables:
+            if t.name not in reached and any(
+                    r.to.partition(".")[0] in reached for r in t.references if not r.part):
+                reached.add(t.name)
+                grown = True
+            parts = {r.to.partition(".")[0] for r in t.references if r.part}
+            if t.name in reached and parts - reached:
+                reached |= parts
+                grown = True
+    return reached

@@ -132,7 +132,12 @@ class SqlDataset:
         # someone (owner: false; followed one step, never further).
         self.edges: list[Edge] = [
             Edge(t.name, r.column, *r.to.split(".", 1))
-            for t in ds.tables for r in t.references if r.owner]
+            for t in ds.tables for r in t.references if r.owner and not r.part]
+        # References to a row that is part of the referring one (users.address_id ->
+        # addresses.id): walked the other way, from the referrer to the row it points at.
+        self.parts: list[Edge] = [
+            Edge(t.name, r.column, *r.to.split(".", 1))
+            for t in ds.tables for r in t.references if r.part]
         self.links: list[Edge] = [
             Edge(t.name, r.column, *r.to.split(".", 1))
             for t in ds.tables for r in t.references if not r.owner]
@@ -182,8 +187,8 @@ class SqlDataset:
 
     @property
     def all_edges(self) -> list[Edge]:
-        """Every reference of the map, owning or naming."""
-        return [*self.edges, *self.links]
+        """Every reference of the map, owning, part or naming."""
+        return [*self.edges, *self.parts, *self.links]
 
     def suggestions(self) -> list[str]:
         """Foreign keys in the database that the map does not follow: likely missed references."""
@@ -238,8 +243,9 @@ class SqlDataset:
         return self.walk(conn, wanted)
 
     def walk(self, conn: Connection, seeds: dict[str, dict[str, list[Any]]]) -> Found:
-        """The rows whose ``seeds`` columns hold the values (table -> column -> values), and
-        every row that refers to them, owning or naming, until nothing new is found."""
+        """The rows whose ``seeds`` columns hold the values (table -> column -> values), every
+        row that refers to them, owning or naming, and every row a found row has as its part
+        (``part: true``), until nothing new is found."""
         found = Found()
         frontier: set[str] = set()
         for table, columns in seeds.items():
@@ -250,7 +256,16 @@ class SqlDataset:
             frontier = set()
             wanted: dict[str, dict[str, list[Any]]] = {}
             naming: dict[str, dict[str, list[Any]]] = {}
-            for edge in self.all_edges:
+            for edge in self.parts:
+                if edge.table not in reached:
+                    continue
+                rows_of = found.rows[edge.table]
+                keys = [rows_of[k][edge.column] for k in found.owned[edge.table]
+                        if rows_of[k][edge.column] is not None]
+                if keys:
+                    wanted.setdefault(edge.target, {}).setdefault(
+                        edge.target_column, []).extend(keys)
+            for edge in [*self.edges, *self.links]:
                 if edge.target not in reached:
                     continue
                 rows_of = found.rows[edge.target]

@@ -174,7 +174,7 @@ def _keep_referenced(ds: SqlDataset, found: Found, plan: _Plan) -> None:
     changed = True
     while changed:
         changed = False
-        for e in ds.edges:
+        for e in [*ds.edges, *ds.parts]:
             kept_children = plan.kept.get(e.table)
             if not kept_children or _row_action(ds.mapped[e.target]) != "delete_row":
                 continue

@@ -368,7 +368,7 @@ def _keep_referenced(ds: SqlDataset, found: Found, plan: _Plan) -> None:
     changed = True
     while changed:
         changed = False
-        for e in ds.edges:
+        for e in [*ds.edges, *ds.parts]:
             for child_key, hold in list(plan.kept.get(e.table, {}).items()):
                 value = found.rows[e.table][child_key].get(e.column)
                 for t_key, t_row in found.rows.get(e.target, {}).items():

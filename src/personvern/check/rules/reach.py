@@ -10,6 +10,7 @@ from personvern.check.registry import Hit, Severity, rule
 from personvern.law import Jurisdiction
 from personvern.manifest.categories import categories_meet
 from personvern.manifest.model import Manifest
+from personvern.manifest.references import reachable_tables
 
 
 @rule("PV086", "retention-reaches-no-data", Severity.WARNING,
@@ -102,3 +103,50 @@ def column_category_in_no_purpose(m: Manifest, j: Jurisdiction) -> Iterator[Hit]
         yield places[0][0], (
             f"{key} is held in {', '.join(name for _, name in places)}, but no purpose "
             "declares it: the policy does not tell people it is processed")
+
+
+@rule("PV093", "table-unreachable-from-a-person", Severity.ERROR,
+      "A mapped table with personal data no person's identity leads to",
+      "GDPR Art. 15, Art. 17, Art. 12(2)")
+def table_unreachable(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """Access and erasure find a person's rows by walking from the tables holding an
+    identity (e-mail, phone, user id) to the tables whose references point at rows already
+    found. A table with personal columns that no such walk reaches (an address table the
+    person's row points at, `users.address_id -> addresses.id`, instead of one pointing at
+    the person) is never exported and never erased, and the proof cannot see what is left
+    there, since it holds none of the person's identities. Map a reference from it to a
+    table the walk reaches, mark the reference that points at it as `part: true` (the
+    address is part of the user's row), or mark it as an organisation's (`organisation:`)."""
+    for d, ds in enumerate(m.datasets):
+        if ds.kind != "sql":
+            continue
+        reached = reachable_tables(ds)
+        for i, t in enumerate(ds.tables):
+            personal = sorted({c for col in t.columns for c in col.categories})
+            if t.name not in reached and personal:
+                yield ("datasets", d, "tables", i, "name"), (
+                    f"{ds.id}.{t.name} holds {', '.join(personal)}, but no reference leads "
+                    "to it from a table with a person's identity: access requests never "
+                    "export it and erasure never reaches it")
+
+
+@rule("PV094", "part-deleted-under-a-kept-row", Severity.ERROR,
+      "A part row deleted while the row pointing at it stays",
+      "GDPR Art. 17, Art. 5(1)(d)")
+def part_deleted_under_kept_row(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
+    """A row that stays on erasure (masked, nulled or kept) still points at its part
+    (`part: true`): deleting the part would leave it pointing at nothing, which the
+    database refuses (a foreign key) or, without one, leaves a broken row. Erase the part's
+    table by masking (`erase: mask`), or delete the referring row too."""
+    for d, ds in enumerate(m.datasets):
+        if ds.kind != "sql":
+            continue
+        tables = {t.name: t for t in ds.tables}
+        for i, t in enumerate(ds.tables):
+            for r, ref in enumerate(t.references):
+                target = tables.get(ref.to.split(".", 1)[0])
+                if ref.part and target is not None and t.erase != "delete_row" \
+                        and target.erase == "delete_row":
+                    yield ("datasets", d, "tables", i, "references", r, "part"), (
+                        f"{ds.id}.{t.name} stays on erasure ({t.erase}) but its part "
+                        f"{target.name} is deleted: map {target.name} with erase: mask")
