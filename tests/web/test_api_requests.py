@@ -220,8 +220,14 @@ def test_erasure_says_what_was_kept_and_who_was_told(api: TestClient, demo: Path
     assert r.status_code == 200, r.text
     outcome = r.json()["outcome"]
     assert outcome["deleted"] or outcome["changed"]
-    assert outcome["proof"]["clean"] is True
+    # The answer does not wait for the proof (GDPR Art. 17): it says the proof is pending,
+    # never clean; the proof and the notices run after it, and the request shows them.
+    assert outcome["proof"] == {"state": "pending"}
     shown = api.get(f"/api/v1/requests/{rid}").json()
+    assert shown["outcome"]["proof"]["state"] == "done"
+    assert shown["outcome"]["proof"]["clean"] is True
+    assert {(f["kind"], f["state"]) for f in shown["follow_ups"]} == {
+        ("proof", "done"), ("notices", "done")}
     told = {(n["recipient"], n["channel"]) for n in shown["notices"]}
     assert ("hosting", "manual") in told and ("vipps", "manual") in told
     # The person is gone from the engine: a new request for them finds no one.

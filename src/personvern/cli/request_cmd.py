@@ -195,7 +195,22 @@ def show(
               f"{count(j['attempts'], 'attempt')} ended"
               + (f", last failed {j['failed_at']}" if j["failed_at"] else "")
               for j in data["jobs"]]
+    lines += [f"  after the answer: {f['kind']} {f['state']}"
+              + (f" ({count(f['attempts'], 'attempt')}): {f['error']}" if f["error"] else "")
+              + (f": {_follow_up_result(f)}" if f["state"] == "done" else "")
+              for f in data["follow_ups"]]
     emit(data, as_json, lines)
+
+
+def _follow_up_result(f: dict[str, Any]) -> str:
+    """A done follow-up in a few words: what the proof found, whom the notices tell."""
+    result = f["result"] or {}
+    if f["kind"] == "notices":
+        return count(len(result.get("notices", [])), "recipient") + " to tell"
+    if result.get("clean"):
+        return "nothing left that the data map does not keep"
+    places = len(result.get("unexpected", [])) + len(result.get("engine", []))
+    return f"{count(places, 'place')} still {'holds' if places == 1 else 'hold'} the person's data"
 
 
 @app.command("verify")
@@ -240,6 +255,7 @@ def run(
     with _service(manifest, db, now) as service:
         result = service.run(request, reason=reason, out_dir=out, prove=prove, lang=lang,
                              vacuum=vacuum)
+    from personvern.requests import fulfil
     from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 
     rules = bookkeeping_rules(service.ctx.manifest)
@@ -256,11 +272,14 @@ def run(
                      f"{k['why']}")
     proof = outcome.get("proof")
     left = outcome.get("left_until_vacuum") or {}
-    if proof:
+    if proof and proof.get("state") not in (None, "done"):  # not run, or it failed
+        lines.append(" " + fulfil.proof_note(proof))
+    elif proof:
         clean = "  proof: nothing left" + (" in the tables (their files: below)" if left else "")
+        places = len(proof["unexpected"]) + len(proof.get("engine", []))
         lines.append(clean if proof["clean"] else
-                     f"  proof: {count(len(proof['unexpected']), 'place')} still "
-                     f"{'holds' if len(proof['unexpected']) == 1 else 'hold'} the person's data")
+                     f"  proof: {count(places, 'place')} still "
+                     f"{'holds' if places == 1 else 'hold'} the person's data")
     lines += vacuum_lines(left)
     emit(data, as_json, lines)
     if result.state != "completed":

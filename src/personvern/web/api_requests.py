@@ -22,6 +22,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, StrictBool, StrictStr
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from personvern.consent.subjects import get_subject
 from personvern.consent.tables import ApiKey
@@ -181,6 +182,24 @@ class JobOut(BaseModel):
     failed_at: Utc | None = Field(description="when the last attempt failed")
 
 
+class FollowUpOut(BaseModel):
+    """Work that follows the answer: the proof of erasure or the Art. 19 notices."""
+
+    id: int
+    kind: Literal["proof", "notices"]
+    state: Literal["pending", "running", "done", "failed"] = Field(
+        description="pending until it has run (a proof is never clean before); failed: "
+                    "the error is kept and it runs again when retried")
+    attempts: int
+    created_at: Utc
+    started_at: Utc | None
+    finished_at: Utc | None
+    result: dict[str, Any] | None = Field(description="proof: what was searched and what "
+                                                      "is left (tables, columns, keys; never "
+                                                      "values); notices: who is told")
+    error: str | None
+
+
 class RequestOut(SummaryOut):
     """A request: deadlines, who opened it and how identity was checked, its history,
     what was done and who was told."""
@@ -200,6 +219,9 @@ class RequestOut(SummaryOut):
                                              "ones keep the request waiting")
     jobs: list[JobOut] = Field(default_factory=list, description="runs queued for a worker "
                                                                 "and how they went")
+    follow_ups: list[FollowUpOut] = Field(default_factory=list, description="what follows "
+                                          "the answer (the proof of erasure, the Art. 19 "
+                                          "notices) and its state")
     code_sent_to: str | None = Field(None, description="on opening: where the code went "
                                                        "(masked)")
 
@@ -337,23 +359,38 @@ def run_request(request_id: RequestId, body: RunIn, request: Request, key: RunKe
     ctx = _ctx(rt)
     with unit(rt) as session:
         rid = _find(session, request_id, subject).id
-    service = engine.Requests(rt.sessions, ctx)
+    service = engine.Requests.of(rt)
     if body.later:
         job = service.run_later(rid, reason=body.reason, actor=_actor(key))
         out = RunOut(id=rid, state="queued", outcome={}, error=None, job=job)
         return JSONResponse(out.model_dump(mode="json"), status_code=202)
     try:
+        # The answer first; the proof and the notices after it (follow_ups on the request).
         result = service.run(rid, reason=body.reason, out_dir=_packages_dir(request),
-                             actor=_actor(key), prove=body.prove, lang=body.lang)
-    finally:
+                             actor=_actor(key), prove=body.prove, lang=body.lang,
+                             follow_up=False)
+    except BaseException:
         service.close()
+        raise
+    after = BackgroundTask(_follow_up, service, result, _actor(key))
     has_file = "package" in result.outcome or "export" in result.outcome
     out = RunOut(id=result.request_id, state="completed" if result.state == "completed"
                  else "waiting", outcome=_public(hide_bookkeeping(
                      result.outcome, bookkeeping_rules(ctx.manifest))), error=result.error,
                  package=f"/api/v1/requests/{rid}/package" if has_file else None)
     return JSONResponse(out.model_dump(mode="json"),
-                        status_code=200 if result.state == "completed" else 202)
+                        status_code=200 if result.state == "completed" else 202,
+                        background=after)
+
+
+def _follow_up(service: engine.Requests, result: engine.RunResult, actor: str) -> None:
+    """After the answer is sent: the follow-ups left to this process (a failed one is
+    recorded on the request, where ``follow_ups`` shows it), then the datasets closed."""
+    try:
+        if result.follow_ups:
+            service.run_follow_ups(result, actor=actor)
+    finally:
+        service.close()
 
 
 @router.get("/{request_id}/package", response_class=Response,
@@ -446,7 +483,7 @@ def task_done(request_id: RequestId, dataset: DatasetId, body: NoteIn, request: 
     completes the request."""
     rt = runtime(request)
     ctx = _ctx(rt)
-    service = engine.Requests(rt.sessions, ctx)
+    service = engine.Requests.of(rt)
     try:
         service.task_done(request_id, dataset, body.note, actor=_actor(key),
                           out_dir=_packages_dir(request))
