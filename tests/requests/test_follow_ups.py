@@ -113,6 +113,23 @@ def test_a_proof_that_finds_rows_left_is_loud(rt: Runtime, service: Requests, de
     assert any("proof of erasure: 1 left" in r.getMessage() for r in caplog.records)
 
 
+def test_follow_ups_a_killed_process_left_are_finished_by_a_rerun_or_run_due(
+        rt: Runtime, service: Requests, clock: MovingClock) -> None:
+    # Answered, then the process died before its follow-ups ran (follow_up=False).
+    first = service.run(open_as_owner(rt, service, "erasure", "ext:22"), reason=REASON,
+                        follow_up=False)
+    again = service.run(first.request_id, reason=REASON)  # the owner runs it again
+    assert again.state == "completed" and again.outcome["proof"]["clean"] is True
+    second = service.run(open_as_owner(rt, service, "erasure", "ext:25"), reason=REASON,
+                         follow_up=False)
+    assert service.run_due() == []
+    assert states(shown(rt, service, second.request_id))["proof"] == "pending"  # not yet
+    clock.advance(minutes=6)  # longer than the answering process could still be at it
+    service.run_due()
+    assert states(shown(rt, service, second.request_id)) == {"proof": "done",
+                                                             "notices": "done"}
+
+
 def test_without_recipients_or_proof_nothing_follows(rt: Runtime, service: Requests) -> None:
     rid = open_as_owner(rt, service, "access", "ext:9")
     result = service.run(rid, reason=REASON, out_dir=rt.settings.manifest.parent)

@@ -401,3 +401,46 @@ def run_due(
     lines = [f"{r['id']}: {r['state']}" + (f" ({r['error']})" if r["error"] else "")
              for r in rows]
     emit(rows, as_json, lines or ["nothing due"])
+
+
+@app.command("erase-batch")
+def erase_batch(
+    refs: Annotated[list[str], typer.Argument(
+        help="People to erase (ext:ID, e-mail, +phone: an erasure is opened for each, "
+             "verified by you) or ids of verified erasure requests.")],
+    reason: Annotated[str, typer.Option(
+        "--reason", help="Why they run now; required, kept in the audit log of each.")],
+    verified_by: Annotated[str | None, typer.Option(
+        "--verified-by", help="How you checked the people's identity (needed to open "
+                              "requests for people).")] = None,
+    prove: Annotated[bool, typer.Option(help="Search every dataset after each erasure "
+                                             "(after the answers).")] = True,
+    vacuum: Annotated[bool, typer.Option(
+        "--vacuum", help="Rewrite the PostgreSQL tables the batch touched (VACUUM FULL).")]
+    = False,
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Erase many people together (GDPR Art. 17): one statement per table, each person
+    still with their own request, answer and proof; unknown ones are reported (exit 1)."""
+    from personvern.errors import InvalidInput
+    from personvern.requests.batch import erase_batch as run_batch
+    from personvern.requests.batch import open_erasures
+    from personvern.requests.engine import names_a_person
+
+    people = [r for r in refs if names_a_person(r)]
+    if people and not (verified_by or "").strip():
+        raise InvalidInput("opening erasures for people needs --verified-by (how you "
+                           "checked who they are)")
+    with _service(manifest, db, now) as service:
+        opened, refused = open_erasures(service, people, verified_by=verified_by or "")
+        ids = [r for r in refs if not names_a_person(r)] + opened
+        result = run_batch(service, ids, reason=reason, prove=prove, vacuum=vacuum)
+    result.refused[:0] = refused
+    data = result.as_dict()
+    lines = [f"erased {count(len(result.completed), 'person', 'people')} in a batch"]
+    lines += [f"  waiting: request {w['id']}: {w['error']}" for w in data["waiting"]]
+    lines += [f"  not run: {r['ref']}: {r['error']}" for r in data["refused"]]
+    emit(data, as_json, lines)
+    if result.waiting or result.refused:
+        raise typer.Exit(1)

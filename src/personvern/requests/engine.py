@@ -679,23 +679,20 @@ class Requests:
         ``follow_up``: run the follow-ups left to this process before returning (False: the
         caller runs them, ``run_follow_ups``, after answering; queued ones a worker runs)."""
         why = require_reason(reason, "run the request now")
+        after: RunResult | None = None
         with self.transaction() as s:
             req = get_request(s, ref)
-            if req.state in CLOSED:
+            left = followups.unfinished(followups.of_request(s, req.id)) \
+                if req.state == "completed" else []
+            if left:  # a run killed after its answer: finish what follows it
+                after = RunResult(req.id, req.state, dict(req.outcome or {}),
+                                  follow_ups=tuple(left))
+            elif req.state in CLOSED:
                 raise Conflict(f"request {req.id} is already {req.state}")
-            if req.state in ("received", "verifying"):
-                raise Conflict(f"request {req.id} is not verified yet ({req.state}); "
-                               "verify the person's identity first")
-            append_audit(s, self.ctx.clock, actor, "request.run", f"request:{req.id}",
-                         {"reason": why})
-            if req.state != "in_progress":
-                transition(s, self.ctx, req, "in_progress", actor, "work started")
-            job = jobs.snapshot(s, req)
-            opened = tasks.ensure(s, self.ctx.clock, self.ctx.manifest, req.id, req.type,
-                                  req.subject_id, job.identities, actor)
-            calls = [(t.id, t.dataset, t.action)
-                     for t in tasks.due_http(opened, self.ctx.clock(), force=force)]
-            partial = (req.outcome or {}).get("partial")
+            else:
+                job, opened, calls, partial = self._start(s, req, why, actor, force)
+        if after is not None:
+            return self.run_follow_ups(after, actor=actor)
         notes: list[str] = []
         manual: list[str] = []
         if opened:  # datasets outside the engine's reach: call the apps, see who is left
@@ -734,6 +731,24 @@ class Requests:
         if follow_up and result.follow_ups:
             return self.run_follow_ups(result, actor=actor)
         return result
+
+    def _start(self, s: Session, req: Request, why: str, actor: str, force: bool
+               ) -> tuple[jobs.Job, list[Any], list[tuple[int, str, str]], Any]:
+        """Begin a run in the caller's transaction: audited, in progress, the job read,
+        the tasks of datasets outside the engine's reach opened and the due calls listed."""
+        if req.state in ("received", "verifying"):
+            raise Conflict(f"request {req.id} is not verified yet ({req.state}); "
+                           "verify the person's identity first")
+        append_audit(s, self.ctx.clock, actor, "request.run", f"request:{req.id}",
+                     {"reason": why})
+        if req.state != "in_progress":
+            transition(s, self.ctx, req, "in_progress", actor, "work started")
+        job = jobs.snapshot(s, req)
+        opened = tasks.ensure(s, self.ctx.clock, self.ctx.manifest, req.id, req.type,
+                              req.subject_id, job.identities, actor)
+        calls = [(t.id, t.dataset, t.action)
+                 for t in tasks.due_http(opened, self.ctx.clock(), force=force)]
+        return job, opened, calls, (req.outcome or {}).get("partial")
 
     def run_later(self, ref: str, *, reason: str, actor: str = "owner") -> int:
         """Queue the run for a worker, in the same transaction as its audit record (so it
@@ -819,6 +834,11 @@ class Requests:
         with self.transaction() as s:
             due = tasks.due_requests(s, self.ctx.clock(), limit)
         results = []
+        with self.transaction() as s:  # follow-ups a killed process left (not queued ones)
+            left = followups.left_behind(s, self.ctx.clock(), limit)
+        for _rid, fid in left:
+            with contextlib.suppress(FollowUpFailed):
+                self.run_follow_up(fid, actor=actor)
         for rid in due:
             try:
                 results.append(self.run(rid, reason=RUN_DUE, out_dir=out_dir, actor=actor,

@@ -16,6 +16,7 @@ same code runs it either way (``Requests.run_follow_up``), and the request shows
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -30,8 +31,12 @@ from personvern.requests.jobs import plain
 from personvern.requests.proof import engine_leftovers, prove_erased
 from personvern.requests.tables import FollowUp
 from personvern.storage import queue as job_queue
+from personvern.storage.models import as_utc
 
 KINDS = ("proof", "notices")
+# When ``run_due`` takes over a follow-up the answering process did not finish.
+LEFT_AFTER = timedelta(minutes=5)
+STUCK_AFTER = timedelta(minutes=30)
 # The queued job that runs a follow-up (personvern.jobs.worker carries it out).
 TASK = "request.follow_up"
 
@@ -86,6 +91,22 @@ def of_request(session: Session, request_id: str) -> list[FollowUp]:
 def unfinished(follow_ups: Sequence[FollowUp]) -> list[int]:
     """The ids of those not done (pending, or failed and waiting to be run again)."""
     return [f.id for f in follow_ups if f.state != "done"]
+
+
+def left_behind(session: Session, now: datetime, limit: int = 100) -> list[tuple[str, int]]:
+    """(request id, follow-up id) of those a process left: pending for over
+    ``LEFT_AFTER`` (the process that answered was killed before it ran them), running for
+    over ``STUCK_AFTER`` (killed while running), failed and past their back-off."""
+    rows = session.scalars(select(FollowUp).where(FollowUp.state != "done")
+                           .order_by(FollowUp.id).limit(limit * 4))
+    out: list[tuple[str, int]] = []
+    for f in rows:
+        since = as_utc(f.finished_at or f.started_at or f.created_at)
+        wait = {"pending": LEFT_AFTER, "running": STUCK_AFTER}.get(
+            f.state, notices.backoff(f.attempts))
+        if since + wait <= now:
+            out.append((f.request_id, f.id))
+    return out[:limit]
 
 
 def view(follow_ups: Sequence[FollowUp]) -> list[dict[str, Any]]:

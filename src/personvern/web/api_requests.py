@@ -26,7 +26,7 @@ from starlette.background import BackgroundTask
 
 from personvern.consent.subjects import get_subject
 from personvern.consent.tables import ApiKey
-from personvern.errors import Conflict, NotFound
+from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.requests import engine, packages
 from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 from personvern.requests.tables import Request as RequestRow
@@ -84,6 +84,24 @@ class OpenIn(Strict):
                           "without it a one-time code is e-mailed")
     channel: Literal["portal", "email", "api", "post", "phone"] = "api"
     details: DetailsIn = Field(default_factory=DetailsIn)
+
+
+class BatchIn(Strict):
+    """Erasures of many people carried out together (GDPR Art. 17)."""
+
+    subjects: list[Annotated[str, Field(min_length=1, max_length=320)]] = Field(
+        default_factory=list, max_length=10_000,
+        description="people to erase (id, e-mail, +phone or ext:ID): an erasure request is "
+                    "opened for each, by the owner, verified as verified_by says")
+    requests: list[Annotated[str, Field(min_length=6, max_length=32,
+                                        pattern=r"^[0-9a-fA-F]+$")]] = Field(
+        default_factory=list, max_length=10_000,
+        description="ids of verified erasure requests to carry out with them")
+    verified_by: Text | None = Field(None, description="how the people's identity was "
+                                                       "checked (needed with subjects)")
+    reason: StrictStr = Field(description="why they run now (kept in each one's audit)")
+    prove: StrictBool = Field(True, description="search every dataset after each erasure, "
+                                                "after the answers (follow_ups)")
 
 
 class CodeIn(Strict):
@@ -238,6 +256,28 @@ class RunOut(BaseModel):
                                                   "portability file")
 
 
+class BatchWaitingOut(BaseModel):
+    """A request of the batch left waiting: a dataset was down; run it again."""
+
+    id: str
+    error: str | None
+
+
+class BatchRefusedOut(BaseModel):
+    """A person or request of the batch that could not start (unknown, not verified...)."""
+
+    ref: str
+    error: str
+
+
+class BatchOut(BaseModel):
+    """What the batch did; each request shows its own outcome and follow-ups."""
+
+    completed: list[str]
+    waiting: list[BatchWaitingOut]
+    refused: list[BatchRefusedOut]
+
+
 # ---- helpers ------------------------------------------------------------------------------
 
 def _ctx(rt: Runtime) -> engine.Context:
@@ -389,6 +429,43 @@ def _follow_up(service: engine.Requests, result: engine.RunResult, actor: str) -
     try:
         if result.follow_ups:
             service.run_follow_ups(result, actor=actor)
+    finally:
+        service.close()
+
+
+@router.post("/erasures", response_model=BatchOut, responses=responses(409),
+             dependencies=[need("requests:open")])
+def erase_many(body: BatchIn, request: Request, key: RunKey) -> Response:
+    """Erase many people together, a statement per table (``personvern request
+    erase-batch``): each keeps their own request, answer and proof; an unknown person or
+    a request that cannot start is listed under ``refused`` and the rest go on."""
+    from personvern.requests.batch import erase_batch, open_erasures
+
+    if body.subjects and not (body.verified_by or "").strip():
+        raise InvalidInput("opening erasures for subjects needs verified_by")
+    rt = runtime(request)
+    service = engine.Requests.of(rt)
+    try:
+        opened, refused = open_erasures(service, body.subjects,
+                                        verified_by=body.verified_by or "", channel="api")
+        result = erase_batch(service, [*body.requests, *opened], reason=body.reason,
+                             actor=_actor(key), prove=body.prove, follow_up=False)
+    except BaseException:
+        service.close()
+        raise
+    result.refused[:0] = refused
+    after = BackgroundTask(_follow_up_all, service, result.completed, _actor(key))
+    out = BatchOut.model_validate(result.as_dict())
+    return JSONResponse(out.model_dump(mode="json"), background=after)
+
+
+def _follow_up_all(service: engine.Requests, results: list[engine.RunResult], actor: str
+                   ) -> None:
+    """After the answer: each completed erasure's follow-ups, then the datasets closed."""
+    try:
+        for result in results:
+            if result.follow_ups:
+                service.run_follow_ups(result, actor=actor)
     finally:
         service.close()
 
