@@ -368,7 +368,10 @@ def measure(manifest: Path, service_url: str, engine_url: str, customers: int, r
     proof_people = pool[8 * runs:8 * runs + 3]
     batch_people = [pool[8 * runs + 3 + i * batch:8 * runs + 3 + (i + 1) * batch]
                     for i in range(3)]
-    readers = rng.sample(range(1, customers + 1), min(customers, 1000))
+    # Consent is written for people nobody erases here (an erased person is not found).
+    taken = set(pool)
+    readers = rng.sample([n for n in range(1, customers + 1) if n not in taken],
+                         min(customers - len(taken), 1000))
     log("  opening the engine (sealing the identities)")
     started = time.perf_counter()
     pv = Personvern(manifest, engine_url, workdir)

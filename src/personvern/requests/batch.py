@@ -36,6 +36,7 @@ from personvern.requests.engine import (
     addressee,
     get_request,
     open_request,
+    preload,
     transition,
 )
 
@@ -117,6 +118,7 @@ def _start(service: Requests, ids: list[str], why: str, actor: str, result: Batc
     started: list[jobs.Job] = []
     partial: list[str] = []
     with service.transaction() as s:
+        held = preload(s, ids)  # noqa: F841
         for ref in ids:
             try:
                 req = get_request(s, ref)
@@ -166,9 +168,9 @@ def _chunk(service: Requests, ids: list[str], why: str, actor: str, prove: bool,
         with contextlib.suppress(Exception):
             _wait_all(service, started, actor, f"could not be recorded: {_line(exc)}", None)
         raise
-    for run in completed:
-        ran = service.run_follow_ups(run, actor=actor) if follow_up and run.follow_ups else run
-        result.completed.append(ran)
+    if follow_up:
+        completed = service.run_follow_ups_many(completed, actor=actor)
+    result.completed += completed
 
 
 def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str, Any]],
@@ -177,6 +179,7 @@ def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str
     destroyed, each answer recorded and each person told."""
     ctx = service.ctx
     with service.transaction() as s:
+        held = preload(s, [j.request_id for j in started])  # noqa: F841
         reqs = {j.request_id: get_request(s, j.request_id) for j in started}
         to = {rid: addressee(s, req) for rid, req in reqs.items()}  # before the forgetting
         outcomes = {j.request_id: fulfil.finish(s, ctx.consent, ctx.clock, j,

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -420,6 +421,16 @@ def get_request(session: Session, ref: str) -> Request:
     raise NotFound(f"no request {ref!r}")
 
 
+def preload(session: Session, ids: Sequence[str]) -> list[Request]:
+    """Load the requests ``ids`` in one statement, so that :func:`get_request` finds them
+    in the session (a batch would otherwise flush and read once per request); keep the
+    list while they are used (the session holds its objects weakly)."""
+    loaded: list[Request] = []
+    for start in range(0, len(ids), 500):
+        loaded += session.scalars(select(Request).where(Request.id.in_(ids[start:start + 500])))
+    return loaded
+
+
 def names_a_person(ref: str) -> bool:
     """Whether ``ref`` names a person (``ext:ID``, an e-mail, ``+phone``), not a request."""
     return any(mark in ref for mark in (":", "@")) or ref.strip().startswith("+")
@@ -623,6 +634,7 @@ class Requests:
         self.ctx = ctx
         self._open_datasets = datasets
         self._datasets: list[SqlDataset] | None = None
+        self._reflecting = threading.Lock()  # one reflection when threads share the service
         # Follow-ups go to the workers' queue (PERSONVERN_JOBS=worker, PostgreSQL).
         self.later = later
 
@@ -641,10 +653,11 @@ class Requests:
 
     def datasets(self) -> list[SqlDataset]:
         """The manifest's SQL datasets, reflected once and kept while they work."""
-        if self._datasets is None:
-            opener = self._open_datasets or open_datasets
-            self._datasets = opener(self.ctx.manifest)
-        return self._datasets
+        with self._reflecting:
+            if self._datasets is None:
+                opener = self._open_datasets or open_datasets
+                self._datasets = opener(self.ctx.manifest)
+            return self._datasets
 
     def close(self) -> None:
         """Release the datasets' connections."""
@@ -940,6 +953,45 @@ class Requests:
             outcome = dict(get_request(s, result.request_id).outcome or {})
         return replace(result, outcome=outcome, follow_ups=())
 
+    def run_follow_ups_many(self, results: list[RunResult], *, actor: str = "owner"
+                            ) -> list[RunResult]:
+        """:meth:`run_follow_ups` for a batch: the notices of all in one transaction (they
+        need no dataset), then each proof; one that fails is run alone and recorded."""
+        ids = [fid for r in results for fid in r.follow_ups]
+        ran: list[int] = []
+        try:
+            with self.transaction() as s:
+                held = preload(s, [r.request_id for r in results])
+                for fu in s.scalars(select(FollowUp).where(
+                        FollowUp.id.in_(ids), FollowUp.kind == "notices",
+                        FollowUp.state != "done").with_for_update()):
+                    fu.state, fu.started_at = "running", self.ctx.clock()
+                    fu.attempts += 1
+                    self._notify(s, fu, dict(fu.input or {}), actor)
+                    ran.append(fu.id)
+        except Exception:  # rolled back: each runs alone below, its failure recorded
+            ran = []
+        notices_done = set(ran)
+        for fid in ids:
+            if fid not in notices_done:
+                with contextlib.suppress(FollowUpFailed):
+                    self.run_follow_up(fid, actor=actor)
+        with self.transaction() as s:
+            held = preload(s, [r.request_id for r in results])  # noqa: F841
+            outcomes = {r.request_id: dict(get_request(s, r.request_id).outcome or {})
+                        for r in results}
+        return [replace(r, outcome=outcomes[r.request_id], follow_ups=()) for r in results]
+
+    def _notify(self, s: Session, fu: FollowUp, input: dict[str, Any], actor: str) -> None:
+        """The notices follow-up's work and its record, in the caller's transaction."""
+        req = get_request(s, fu.request_id)
+        result = followups.notify(s, self.ctx.clock, self.ctx.manifest, fu.request_id, input)
+        req.outcome = {**(req.outcome or {}), "notices": result["notices"]}
+        told = count(len(result["notices"]), "recipient")
+        followups.succeed(s, self.ctx.clock, fu, result)
+        _record(s, self.ctx, req, req.state, req.state, actor,
+                f"Art. 19 notices queued for {told}", action="request.notices")
+
     def run_follow_up(self, follow_up_id: int, *, actor: str = "owner") -> str:
         """Run one follow-up (done already: nothing happens); its state. FollowUpFailed
         when it fails, after recording the error where the request shows it."""
@@ -963,14 +1015,11 @@ class Requests:
                     note = "proof of erasure:" + fulfil.proof_note(result).split(":", 1)[1]
                     if not result["clean"]:  # loud: the person's data is still somewhere
                         log.warning("request %s: %s", rid, note)
+                    followups.succeed(s, self.ctx.clock, fu, result)
+                    _record(s, self.ctx, req, req.state, req.state, actor, note,
+                            action="request.proof")
                 else:
-                    result = followups.notify(s, self.ctx.clock, self.ctx.manifest, rid, input)
-                    req.outcome = {**(req.outcome or {}), "notices": result["notices"]}
-                    told = count(len(result["notices"]), "recipient")
-                    note = f"Art. 19 notices queued for {told}"
-                followups.succeed(s, self.ctx.clock, fu, result)
-                _record(s, self.ctx, req, req.state, req.state, actor, note,
-                        action=f"request.{kind}")
+                    self._notify(s, fu, input, actor)
             return "done"
         except Exception as exc:
             if isinstance(exc, StorageError):

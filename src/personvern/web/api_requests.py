@@ -399,20 +399,16 @@ def run_request(request_id: RequestId, body: RunIn, request: Request, key: RunKe
     ctx = _ctx(rt)
     with unit(rt) as session:
         rid = _find(session, request_id, subject).id
-    service = engine.Requests.of(rt)
+    service = _service(request, rt)
     if body.later:
         job = service.run_later(rid, reason=body.reason, actor=_actor(key))
         out = RunOut(id=rid, state="queued", outcome={}, error=None, job=job)
         return JSONResponse(out.model_dump(mode="json"), status_code=202)
-    try:
-        # The answer first; the proof and the notices after it (follow_ups on the request).
-        result = service.run(rid, reason=body.reason, out_dir=_packages_dir(request),
-                             actor=_actor(key), prove=body.prove, lang=body.lang,
-                             follow_up=False)
-    except BaseException:
-        service.close()
-        raise
-    after = BackgroundTask(_follow_up, service, result, _actor(key))
+    # The answer first; the proof and the notices after it (follow_ups on the request).
+    result = service.run(rid, reason=body.reason, out_dir=_packages_dir(request),
+                         actor=_actor(key), prove=body.prove, lang=body.lang,
+                         follow_up=False)
+    after = BackgroundTask(_follow_up, service, [result], _actor(key))
     has_file = "package" in result.outcome or "export" in result.outcome
     out = RunOut(id=result.request_id, state="completed" if result.state == "completed"
                  else "waiting", outcome=_public(hide_bookkeeping(
@@ -423,14 +419,21 @@ def run_request(request_id: RequestId, body: RunIn, request: Request, key: RunKe
                         background=after)
 
 
-def _follow_up(service: engine.Requests, result: engine.RunResult, actor: str) -> None:
+def _service(request: Request, rt: Runtime) -> engine.Requests:
+    """The site's request service: its datasets reflected and connected once, not at every
+    call (a run was paying for both; the dashboard keeps its own the same way)."""
+    kept: tuple[Runtime, engine.Requests] | None = getattr(request.app.state,
+                                                           "api_requests", None)
+    if kept is None or kept[0] is not rt:
+        kept = request.app.state.api_requests = (rt, engine.Requests.of(rt))
+    return kept[1]
+
+
+def _follow_up(service: engine.Requests, results: list[engine.RunResult], actor: str
+               ) -> None:
     """After the answer is sent: the follow-ups left to this process (a failed one is
-    recorded on the request, where ``follow_ups`` shows it), then the datasets closed."""
-    try:
-        if result.follow_ups:
-            service.run_follow_ups(result, actor=actor)
-    finally:
-        service.close()
+    recorded on the request, where ``follow_ups`` shows it)."""
+    service.run_follow_ups_many([r for r in results if r.follow_ups], actor=actor)
 
 
 @router.post("/erasures", response_model=BatchOut, responses=responses(409),
@@ -444,30 +447,15 @@ def erase_many(body: BatchIn, request: Request, key: RunKey) -> Response:
     if body.subjects and not (body.verified_by or "").strip():
         raise InvalidInput("opening erasures for subjects needs verified_by")
     rt = runtime(request)
-    service = engine.Requests.of(rt)
-    try:
-        opened, refused = open_erasures(service, body.subjects,
-                                        verified_by=body.verified_by or "", channel="api")
-        result = erase_batch(service, [*body.requests, *opened], reason=body.reason,
-                             actor=_actor(key), prove=body.prove, follow_up=False)
-    except BaseException:
-        service.close()
-        raise
+    service = _service(request, rt)
+    opened, refused = open_erasures(service, body.subjects,
+                                    verified_by=body.verified_by or "", channel="api")
+    result = erase_batch(service, [*body.requests, *opened], reason=body.reason,
+                         actor=_actor(key), prove=body.prove, follow_up=False)
     result.refused[:0] = refused
-    after = BackgroundTask(_follow_up_all, service, result.completed, _actor(key))
+    after = BackgroundTask(_follow_up, service, result.completed, _actor(key))
     out = BatchOut.model_validate(result.as_dict())
     return JSONResponse(out.model_dump(mode="json"), background=after)
-
-
-def _follow_up_all(service: engine.Requests, results: list[engine.RunResult], actor: str
-                   ) -> None:
-    """After the answer: each completed erasure's follow-ups, then the datasets closed."""
-    try:
-        for result in results:
-            if result.follow_ups:
-                service.run_follow_ups(result, actor=actor)
-    finally:
-        service.close()
 
 
 @router.get("/{request_id}/package", response_class=Response,
@@ -560,11 +548,7 @@ def task_done(request_id: RequestId, dataset: DatasetId, body: NoteIn, request: 
     completes the request."""
     rt = runtime(request)
     ctx = _ctx(rt)
-    service = engine.Requests.of(rt)
-    try:
-        service.task_done(request_id, dataset, body.note, actor=_actor(key),
-                          out_dir=_packages_dir(request))
-    finally:
-        service.close()
+    _service(request, rt).task_done(request_id, dataset, body.note, actor=_actor(key),
+                                    out_dir=_packages_dir(request))
     with unit(rt) as session:
         return _out(session, ctx, engine.get_request(session, request_id))
