@@ -145,6 +145,23 @@ def test_erasure_by_the_owner_says_what_was_kept_and_who_was_told(demo: Path, pv
     assert told[0]["status"] == "acknowledged"
 
 
+def test_erase_batch_erases_many_and_reports_the_unknown(demo: Path, pv: Any) -> None:
+    code, out, err = pv("erase-batch", "ext:12", "ext:13", "ext:4040", "--verified-by",
+                        "called back", "--reason", "they asked", "--now", T)
+    assert code == 1, err  # one could not be named: said, and the exit code says so
+    assert "erased 2 people in a batch" in out and "not run: ext:4040" in out
+    code, out, err = pv("erase-batch", "ext:14", "--reason", "they asked", "--now", T)
+    assert code == 2 and "--verified-by" in err
+    code, out, _ = pv("erase-batch", "ext:15", "--verified-by", "called back", "--reason",
+                      "they asked", "--now", T, "--json")
+    [rid] = json.loads(out)["completed"]
+    shown = ok(pv, "show", rid, "--now", T)
+    assert shown["state"] == "completed"
+    assert [f["state"] for f in shown["follow_ups"]] == ["done", "done"]
+    code, out, _ = pv("show", rid, "--now", T)
+    assert "after the answer: proof done: nothing left that the data map does not keep" in out
+
+
 def test_lists_extension_and_refusal(demo: Path, pv: Any) -> None:
     a = ok(pv, "open", "access", "--subject", "ext:9", "--verified-by", "known", "--now", T)
     b = ok(pv, "open", "rectification", "--subject", "ext:10", "--verified-by", "known",

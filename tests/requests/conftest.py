@@ -105,3 +105,28 @@ def service_db(demo: Path) -> Iterator[Engine]:
     engine = create_engine_for(f"sqlite:///{demo / 'service.db'}")
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def pg_demo(pg_cluster: Any, tmp_path: Path, clock: MovingClock) -> Iterator[Runtime]:
+    """The demo with its service and the engine both on PostgreSQL (40 people)."""
+    from personvern.demo.init import _register_subjects, manifest_text
+    from personvern.demo.templates import get_template
+
+    service_url = pg_cluster.create_database()
+    engine_url = pg_cluster.create_database()
+    service = create_engine_for(service_url)
+    template = get_template("snapmentor")
+    generated = template.generate(service, 40, now=DEMO_NOW, seed=7)
+    service.dispose()
+    manifest = tmp_path / "personvern.yaml"
+    manifest.write_text(manifest_text(template, service_url), encoding="utf-8")
+    from personvern.storage.migrate import upgrade
+
+    upgrade(engine_url)
+    _register_subjects(engine_url, generated, DEMO_NOW, 7)
+    runtime = open_runtime(Settings(manifest=manifest, database_url=engine_url), clock)
+    yield runtime
+    runtime.close()
+    for url in (service_url, engine_url):
+        pg_cluster.drop_database(url.rsplit("/", 1)[1])

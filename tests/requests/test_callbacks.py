@@ -182,9 +182,12 @@ def test_an_app_that_is_down_makes_the_request_wait_and_the_jobs_retry_with_back
     finally:
         app.close()
     state = shown(rt, service, rid)
-    assert [e["to"] for e in state["events"]] == [
+    # The state changes; the proof and the notices after the answer are noted as well.
+    assert [e["to"] for e in state["events"] if e["from"] != e["to"]] == [
         "received", "verified", "in_progress", "waiting", "in_progress", "waiting",
         "in_progress", "completed"]
+    assert [e["note"].split(":")[0] for e in state["events"][-2:]] == [
+        "proof of erasure", "Art. 19 notices queued for 2 recipients"]
     with service_db.connect() as conn:
         assert "slettet" in conn.execute(text("SELECT email FROM users WHERE id = 23")).scalar()
     with rt.transaction() as s:

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -442,30 +441,6 @@ def test_a_dataset_that_is_down_leaves_the_request_waiting(
 
 
 # ---- PostgreSQL: the service and the engine both on PostgreSQL ----------------------------
-
-@pytest.fixture
-def pg_demo(pg_cluster: Any, tmp_path: Path, clock: MovingClock) -> Iterator[Runtime]:
-    from personvern.demo.init import _register_subjects, manifest_text
-    from personvern.demo.templates import get_template
-
-    service_url = pg_cluster.create_database()
-    engine_url = pg_cluster.create_database()
-    service = create_engine_for(service_url)
-    template = get_template("snapmentor")
-    generated = template.generate(service, 40, now=NOW, seed=7)
-    service.dispose()
-    manifest = tmp_path / "personvern.yaml"
-    manifest.write_text(manifest_text(template, service_url), encoding="utf-8")
-    from personvern.storage.migrate import upgrade
-
-    upgrade(engine_url)
-    _register_subjects(engine_url, generated, NOW, 7)
-    runtime = open_runtime(Settings(manifest=manifest, database_url=engine_url), clock)
-    yield runtime
-    runtime.close()
-    for url in (service_url, engine_url):
-        pg_cluster.drop_database(url.rsplit("/", 1)[1])
-
 
 def test_access_and_erasure_on_postgresql(pg_demo: Runtime, clock: MovingClock,
                                           tmp_path: Path) -> None:

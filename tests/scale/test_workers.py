@@ -89,9 +89,17 @@ def test_a_job_whose_worker_is_killed_midway_is_finished_by_the_other_once(
     victim.kill()  # mid-job: the app's answer never reaches it
     chat.release.set()
     shown = until(lambda: finished(hosts, rid), 30, "the other worker completed the request")
-    assert [(j["id"], j["status"], j["attempts"]) for j in shown["jobs"]] == [
+    runs = [j for j in shown["jobs"] if j["task"] == "request.run"]
+    assert [(j["id"], j["status"], j["attempts"]) for j in runs] == [
         (job, "succeeded", 2)]  # one handed back (its heartbeat stopped), one finished
-    assert [e["to"] for e in shown["events"]].count("completed") == 1
+    # The proof of erasure followed the answer as its own job, queued with it.
+    proofs = [j for j in shown["jobs"] if j["task"] == "request.follow_up"]
+    assert proofs and {j["status"] for j in proofs} == {"succeeded"}
+    shown = shown_on_b(hosts, rid)
+    assert {f["kind"]: f["state"] for f in shown["follow_ups"]}["proof"] == "done"
+    assert shown["outcome"]["proof"]["state"] == "done"
+    steps = [(e["from"], e["to"]) for e in shown["events"]]
+    assert steps.count(("in_progress", "completed")) == 1
     assert len(starts(hosts.db_url, job)) == 2
     assert len(chat.calls_about(rid)) == 2  # the second worker asked the app again
     with sqlite3.connect(hosts.directory / "shop.db") as db:

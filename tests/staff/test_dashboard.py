@@ -373,6 +373,11 @@ def test_run_an_erasure_then_only_finance_sees_the_kept_books(client: TestClient
     page = client.get(r.headers["location"]).text
     assert '<dd id="state">completed</dd>' in page
     assert "kept only for bookkeeping: visible to finance" in page
+    # What followed the answer (GDPR Art. 17 proof, Art. 19 notices), with its state.
+    after = page.split('id="follow-ups"', 1)[1].split("</table>", 1)[0]
+    assert "<td>proof of erasure</td><td>done</td>" in after
+    assert "nothing left that the data map does not keep" in after
+    assert "<td>Art. 19 notices</td><td>done</td>" in after
     with runtime(client).transaction() as s:
         req = s.get(Request, rid)
         assert req is not None

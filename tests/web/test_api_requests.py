@@ -220,13 +220,38 @@ def test_erasure_says_what_was_kept_and_who_was_told(api: TestClient, demo: Path
     assert r.status_code == 200, r.text
     outcome = r.json()["outcome"]
     assert outcome["deleted"] or outcome["changed"]
-    assert outcome["proof"]["clean"] is True
+    # The answer does not wait for the proof (GDPR Art. 17): it says the proof is pending,
+    # never clean; the proof and the notices run after it, and the request shows them.
+    assert outcome["proof"] == {"state": "pending"}
     shown = api.get(f"/api/v1/requests/{rid}").json()
+    assert shown["outcome"]["proof"]["state"] == "done"
+    assert shown["outcome"]["proof"]["clean"] is True
+    assert {(f["kind"], f["state"]) for f in shown["follow_ups"]} == {
+        ("proof", "done"), ("notices", "done")}
     told = {(n["recipient"], n["channel"]) for n in shown["notices"]}
     assert ("hosting", "manual") in told and ("vipps", "manual") in told
     # The person is gone from the engine: a new request for them finds no one.
     assert_problem(api.post("/api/v1/requests", json={"type": "access", "subject": PARENT}),
                    404)
+
+
+def test_many_erasures_at_once_each_with_its_own_request_and_proof(api: TestClient) -> None:
+    """POST /api/v1/requests/erasures: GDPR Art. 17 for many people, set-based; an unknown
+    person is reported and the others are erased."""
+    r = api.post("/api/v1/requests/erasures", json={
+        "subjects": [PARENT, "ext:99999", PUPIL], "verified_by": "called back on file",
+        "reason": WHY})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert len(out["completed"]) == 2 and out["waiting"] == []
+    assert [x["ref"] for x in out["refused"]] == ["ext:99999"]
+    for rid in out["completed"]:
+        shown = api.get(f"/api/v1/requests/{rid}").json()
+        assert shown["type"] == "erasure" and shown["state"] == "completed"
+        assert shown["outcome"]["proof"]["clean"] is True
+        assert {f["kind"]: f["state"] for f in shown["follow_ups"]}["proof"] == "done"
+    assert_problem(api.post("/api/v1/requests/erasures", json={
+        "subjects": [OTHER_PARENT], "reason": WHY}), 422, "verified_by")
 
 
 def test_rectification_changes_the_column_and_the_identity(api: TestClient, demo: Path) -> None:

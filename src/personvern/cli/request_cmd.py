@@ -195,7 +195,22 @@ def show(
               f"{count(j['attempts'], 'attempt')} ended"
               + (f", last failed {j['failed_at']}" if j["failed_at"] else "")
               for j in data["jobs"]]
+    lines += [f"  after the answer: {f['kind']} {f['state']}"
+              + (f" ({count(f['attempts'], 'attempt')}): {f['error']}" if f["error"] else "")
+              + (f": {_follow_up_result(f)}" if f["state"] == "done" else "")
+              for f in data["follow_ups"]]
     emit(data, as_json, lines)
+
+
+def _follow_up_result(f: dict[str, Any]) -> str:
+    """A done follow-up in a few words: what the proof found, whom the notices tell."""
+    result = f["result"] or {}
+    if f["kind"] == "notices":
+        return count(len(result.get("notices", [])), "recipient") + " to tell"
+    if result.get("clean"):
+        return "nothing left that the data map does not keep"
+    places = len(result.get("unexpected", [])) + len(result.get("engine", []))
+    return f"{count(places, 'place')} still {'holds' if places == 1 else 'hold'} the person's data"
 
 
 @app.command("verify")
@@ -240,6 +255,7 @@ def run(
     with _service(manifest, db, now) as service:
         result = service.run(request, reason=reason, out_dir=out, prove=prove, lang=lang,
                              vacuum=vacuum)
+    from personvern.requests import fulfil
     from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 
     rules = bookkeeping_rules(service.ctx.manifest)
@@ -256,11 +272,14 @@ def run(
                      f"{k['why']}")
     proof = outcome.get("proof")
     left = outcome.get("left_until_vacuum") or {}
-    if proof:
+    if proof and proof.get("state") not in (None, "done"):  # not run, or it failed
+        lines.append(" " + fulfil.proof_note(proof))
+    elif proof:
         clean = "  proof: nothing left" + (" in the tables (their files: below)" if left else "")
+        places = len(proof["unexpected"]) + len(proof.get("engine", []))
         lines.append(clean if proof["clean"] else
-                     f"  proof: {count(len(proof['unexpected']), 'place')} still "
-                     f"{'holds' if len(proof['unexpected']) == 1 else 'hold'} the person's data")
+                     f"  proof: {count(places, 'place')} still "
+                     f"{'holds' if places == 1 else 'hold'} the person's data")
     lines += vacuum_lines(left)
     emit(data, as_json, lines)
     if result.state != "completed":
@@ -382,3 +401,46 @@ def run_due(
     lines = [f"{r['id']}: {r['state']}" + (f" ({r['error']})" if r["error"] else "")
              for r in rows]
     emit(rows, as_json, lines or ["nothing due"])
+
+
+@app.command("erase-batch")
+def erase_batch(
+    refs: Annotated[list[str], typer.Argument(
+        help="People to erase (ext:ID, e-mail, +phone: an erasure is opened for each, "
+             "verified by you) or ids of verified erasure requests.")],
+    reason: Annotated[str, typer.Option(
+        "--reason", help="Why they run now; required, kept in the audit log of each.")],
+    verified_by: Annotated[str | None, typer.Option(
+        "--verified-by", help="How you checked the people's identity (needed to open "
+                              "requests for people).")] = None,
+    prove: Annotated[bool, typer.Option(help="Search every dataset after each erasure "
+                                             "(after the answers).")] = True,
+    vacuum: Annotated[bool, typer.Option(
+        "--vacuum", help="Rewrite the PostgreSQL tables the batch touched (VACUUM FULL).")]
+    = False,
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Erase many people together (GDPR Art. 17): one statement per table, each person
+    still with their own request, answer and proof; unknown ones are reported (exit 1)."""
+    from personvern.errors import InvalidInput
+    from personvern.requests.batch import erase_batch as run_batch
+    from personvern.requests.batch import open_erasures
+    from personvern.requests.engine import names_a_person
+
+    people = [r for r in refs if names_a_person(r)]
+    if people and not (verified_by or "").strip():
+        raise InvalidInput("opening erasures for people needs --verified-by (how you "
+                           "checked who they are)")
+    with _service(manifest, db, now) as service:
+        opened, refused = open_erasures(service, people, verified_by=verified_by or "")
+        ids = [r for r in refs if not names_a_person(r)] + opened
+        result = run_batch(service, ids, reason=reason, prove=prove, vacuum=vacuum)
+    result.refused[:0] = refused
+    data = result.as_dict()
+    lines = [f"erased {count(len(result.completed), 'person', 'people')} in a batch"]
+    lines += [f"  waiting: request {w['id']}: {w['error']}" for w in data["waiting"]]
+    lines += [f"  not run: {r['ref']}: {r['error']}" for r in data["refused"]]
+    emit(data, as_json, lines)
+    if result.waiting or result.refused:
+        raise typer.Exit(1)

@@ -2,9 +2,11 @@
 sharing one PostgreSQL database.
 
 What it runs: request runs queued with the change that asked for them (``request run
---later``), and on a schedule the daily retention sweep, the outbox, due Art. 19 notices
-and callbacks whose back-off ran out. A scheduled job is queued once for all hosts
-(procrastinate's periodic defers are unique per task and time). A worker that dies
+--later``), the follow-ups queued with a request's answer (the proof of erasure, the
+Art. 19 notices: ``personvern.requests.followups``), and on a schedule the daily
+retention sweep, the outbox, due Art. 19 notices and callbacks whose back-off ran out.
+A scheduled job is queued once for all hosts (procrastinate's periodic defers are unique
+per task and time). A worker that dies
 mid-job is noticed by its missing heartbeat and its job handed to another; a job that
 keeps failing is retried with exponential back-off, then left ``failed`` in the queue,
 where the request shows it (``GET /api/v1/requests/{id}``: ``jobs``).
@@ -92,12 +94,26 @@ def run_request(rt: Runtime, out_dir: Path, request_id: str, reason: str, actor:
     return result.state
 
 
+def run_follow_up(rt: Runtime, follow_up_id: int) -> str:
+    """Run a follow-up of a request's answer (the proof of erasure, the Art. 19 notices);
+    one already done is left as it is. A failure is recorded on the request, then raised
+    so that the job is retried with back-off, and left ``failed`` when retries run out."""
+    from personvern.requests.engine import Requests
+
+    service = Requests.of(rt)
+    try:
+        return service.run_follow_up(follow_up_id, actor="worker")
+    finally:
+        service.close()
+
+
 def build(rt: Runtime, options: WorkerOptions, out_dir: Path) -> procrastinate.App:
     """The procrastinate app with Personvern's tasks, on the runtime's database."""
     import procrastinate
 
     from personvern.jobs.retention import sweep_once
     from personvern.requests.engine import RUN_TASK
+    from personvern.requests.followups import TASK as FOLLOW_UP_TASK
 
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(
         conninfo=conninfo(rt.settings.database_url),
@@ -112,6 +128,12 @@ def build(rt: Runtime, options: WorkerOptions, out_dir: Path) -> procrastinate.A
         log.info("worker %s runs request %s (job %s)", context.worker_name, request_id,
                  context.job.id if context.job else None)
         return run_request(rt, out_dir, request_id, reason, actor)
+
+    @app.task(name=FOLLOW_UP_TASK, queue=QUEUE, retry=retry, pass_context=True)
+    def follow_up(context: procrastinate.JobContext, request_id: str, follow_up: int) -> str:
+        log.info("worker %s runs follow-up %s of request %s (job %s)", context.worker_name,
+                 follow_up, request_id, context.job.id if context.job else None)
+        return run_follow_up(rt, follow_up)
 
     @app.periodic(cron="0 3 * * *")
     @app.task(name="retention.sweep", queue=QUEUE, queueing_lock="retention.sweep")

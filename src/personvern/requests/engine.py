@@ -16,7 +16,9 @@ privacy owner on behalf of someone who wrote in (who records how identity was ch
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -52,22 +54,30 @@ from personvern.errors import (
 from personvern.law import Jurisdiction
 from personvern.mail.outbox import Mail, queue
 from personvern.manifest.model import Manifest
-from personvern.requests import fulfil, jobs, notices, rectify, tasks
+from personvern.requests import followups, fulfil, jobs, notices, rectify, tasks
 from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 from personvern.requests.callbacks import CallbackFailed
 from personvern.requests.callbacks import call as call_app
 from personvern.requests.datamap import open_datasets
 from personvern.requests.deadlines import deadlines, receipt_date
 from personvern.requests.found import locate
-from personvern.requests.tables import Request, RequestEvent
+from personvern.requests.tables import FollowUp, Request, RequestEvent
 from personvern.requests.verification import MESSAGES, Issued, Outcome, check, issue
 from personvern.rights.acting import Act, Relation, consent_age, require_standing
 from personvern.rights.basis import objection_targets
 from personvern.storage import queue as job_queue
 from personvern.storage.session import transaction
+from personvern.wording import count
 
 if TYPE_CHECKING:
     from personvern.requests.datamap import SqlDataset
+
+
+log = logging.getLogger("personvern.requests")
+
+
+class FollowUpFailed(PersonvernError):
+    """A follow-up of a request's answer failed; its error is recorded on the request."""
 
 
 class Wired(Protocol):
@@ -411,6 +421,16 @@ def get_request(session: Session, ref: str) -> Request:
     raise NotFound(f"no request {ref!r}")
 
 
+def preload(session: Session, ids: Sequence[str]) -> list[Request]:
+    """Load the requests ``ids`` in one statement, so that :func:`get_request` finds them
+    in the session (a batch would otherwise flush and read once per request); keep the
+    list while they are used (the session holds its objects weakly)."""
+    loaded: list[Request] = []
+    for start in range(0, len(ids), 500):
+        loaded += session.scalars(select(Request).where(Request.id.in_(ids[start:start + 500])))
+    return loaded
+
+
 def names_a_person(ref: str) -> bool:
     """Whether ``ref`` names a person (``ext:ID``, an e-mail, ``+phone``), not a request."""
     return any(mark in ref for mark in (":", "@")) or ref.strip().startswith("+")
@@ -488,6 +508,9 @@ def view(session: Session, ctx: Context, req: Request, *, finance: str | None = 
                     "to": e.to_state, "note": e.note} for e in events],
         "notices": notices.told(session, req.id, ctx.manifest),
         "tasks": tasks.view(tasks.tasks_of(session, req.id)),
+        # What follows the answer (the proof of erasure, the Art. 19 notices), with its
+        # state: pending until it has run, failed with the error, done with its result.
+        "follow_ups": followups.view(followups.of_request(session, req.id)),
         # Runs queued for a worker (PostgreSQL with PERSONVERN_JOBS=worker): a failed one
         # stays here as failed, never silently dropped.
         "jobs": job_queue.jobs_about(session, "request_id", req.id),
@@ -596,6 +619,8 @@ class RunResult:
     state: str
     outcome: dict[str, Any]
     error: str | None = None
+    # The follow-ups the answer left to run in this process (none: queued for a worker).
+    follow_ups: tuple[int, ...] = ()
 
 
 class Requests:
@@ -603,17 +628,22 @@ class Requests:
 
     def __init__(
         self, sessions: sessionmaker[Session], ctx: Context, *,
-        datasets: Callable[[Manifest], list[SqlDataset]] | None = None,
+        datasets: Callable[[Manifest], list[SqlDataset]] | None = None, later: bool = False,
     ) -> None:
         self.sessions = sessions
         self.ctx = ctx
         self._open_datasets = datasets
         self._datasets: list[SqlDataset] | None = None
+        self._reflecting = threading.Lock()  # one reflection when threads share the service
+        # Follow-ups go to the workers' queue (PERSONVERN_JOBS=worker, PostgreSQL).
+        self.later = later
 
     @classmethod
     def of(cls, rt: Wired) -> Requests:
         """The service on a runtime's database, manifest and clock."""
-        return cls(rt.sessions, Context(rt.consent, rt.clock))
+        settings = getattr(rt, "settings", None)
+        return cls(rt.sessions, Context(rt.consent, rt.clock),
+                   later=getattr(settings, "jobs", "serve") == "worker")
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -623,10 +653,11 @@ class Requests:
 
     def datasets(self) -> list[SqlDataset]:
         """The manifest's SQL datasets, reflected once and kept while they work."""
-        if self._datasets is None:
-            opener = self._open_datasets or open_datasets
-            self._datasets = opener(self.ctx.manifest)
-        return self._datasets
+        with self._reflecting:
+            if self._datasets is None:
+                opener = self._open_datasets or open_datasets
+                self._datasets = opener(self.ctx.manifest)
+            return self._datasets
 
     def close(self) -> None:
         """Release the datasets' connections."""
@@ -649,31 +680,32 @@ class Requests:
     def run(
         self, ref: str, *, reason: str, out_dir: Path | None = None, actor: str = "owner",
         prove: bool = True, lang: str | None = None, force: bool = True, vacuum: bool = False,
+        follow_up: bool = True,
     ) -> RunResult:
         """Carry the request out. ``reason`` says why now (required, bounded; audited as
         ``request.run`` before the work, so a run that fails was still asked for). A dataset
         that is down, or a task still open, leaves it ``waiting`` (returned); a wrong data
         map or bad input leaves it ``waiting`` with the error and raises. ``force``: call
         every pending http dataset now, not only those whose back-off has run out (the jobs
-        pass False). ``vacuum``: rewrite the PostgreSQL tables an erasure touched."""
+        pass False). ``vacuum``: rewrite the PostgreSQL tables an erasure touched.
+        ``prove``: search the datasets after an erasure, as a follow-up after the answer.
+        ``follow_up``: run the follow-ups left to this process before returning (False: the
+        caller runs them, ``run_follow_ups``, after answering; queued ones a worker runs)."""
         why = require_reason(reason, "run the request now")
+        after: RunResult | None = None
         with self.transaction() as s:
             req = get_request(s, ref)
-            if req.state in CLOSED:
+            left = followups.unfinished(followups.of_request(s, req.id)) \
+                if req.state == "completed" else []
+            if left:  # a run killed after its answer: finish what follows it
+                after = RunResult(req.id, req.state, dict(req.outcome or {}),
+                                  follow_ups=tuple(left))
+            elif req.state in CLOSED:
                 raise Conflict(f"request {req.id} is already {req.state}")
-            if req.state in ("received", "verifying"):
-                raise Conflict(f"request {req.id} is not verified yet ({req.state}); "
-                               "verify the person's identity first")
-            append_audit(s, self.ctx.clock, actor, "request.run", f"request:{req.id}",
-                         {"reason": why})
-            if req.state != "in_progress":
-                transition(s, self.ctx, req, "in_progress", actor, "work started")
-            job = jobs.snapshot(s, req)
-            opened = tasks.ensure(s, self.ctx.clock, self.ctx.manifest, req.id, req.type,
-                                  req.subject_id, job.identities, actor)
-            calls = [(t.id, t.dataset, t.action)
-                     for t in tasks.due_http(opened, self.ctx.clock(), force=force)]
-            partial = (req.outcome or {}).get("partial")
+            else:
+                job, opened, calls, partial = self._start(s, req, why, actor, force)
+        if after is not None:
+            return self.run_follow_ups(after, actor=actor)
         notes: list[str] = []
         manual: list[str] = []
         if opened:  # datasets outside the engine's reach: call the apps, see who is left
@@ -690,25 +722,46 @@ class Requests:
         if notes:
             error = ("waiting for dataset " if len(notes) == 1 else "waiting for datasets ") \
                 + "; ".join(notes)
-            self._wait(job.request_id, actor, error)
+            self.wait(job.request_id, actor, error)
             return RunResult(job.request_id, "waiting", {}, error)
-        done = partial if partial is not None else self._perform(job, out_dir, actor, prove, lang,
+        done = partial if partial is not None else self._perform(job, out_dir, actor, lang,
                                                                  vacuum)
         if isinstance(done, RunResult):
             return done
         if manual:
             error = ("waiting for the processor to answer: " if len(manual) == 1 else
                      "waiting for the processors to answer: ") + "; ".join(manual)
-            self._wait(job.request_id, actor, error, suffix="; record each answer with "
+            self.wait(job.request_id, actor, error, suffix="; record each answer with "
                        f"`personvern request task-done {job.request_id} DATASET --note TEXT`",
                        partial=_storable(done))
             return RunResult(job.request_id, "waiting", {}, error)
         try:
-            return self._finish(job, done, actor)
+            result = self._finish(job, done, actor, prove)
         except Exception as exc:  # the dataset side is done and re-runs safely: say so
             with contextlib.suppress(Exception):  # the engine's database may be the problem
-                self._wait(job.request_id, actor, f"could not be recorded: {_one_line(exc)}")
+                self.wait(job.request_id, actor, f"could not be recorded: {_one_line(exc)}")
             raise
+        if follow_up and result.follow_ups:
+            return self.run_follow_ups(result, actor=actor)
+        return result
+
+    def _start(self, s: Session, req: Request, why: str, actor: str, force: bool
+               ) -> tuple[jobs.Job, list[Any], list[tuple[int, str, str]], Any]:
+        """Begin a run in the caller's transaction: audited, in progress, the job read,
+        the tasks of datasets outside the engine's reach opened and the due calls listed."""
+        if req.state in ("received", "verifying"):
+            raise Conflict(f"request {req.id} is not verified yet ({req.state}); "
+                           "verify the person's identity first")
+        append_audit(s, self.ctx.clock, actor, "request.run", f"request:{req.id}",
+                     {"reason": why})
+        if req.state != "in_progress":
+            transition(s, self.ctx, req, "in_progress", actor, "work started")
+        job = jobs.snapshot(s, req)
+        opened = tasks.ensure(s, self.ctx.clock, self.ctx.manifest, req.id, req.type,
+                              req.subject_id, job.identities, actor)
+        calls = [(t.id, t.dataset, t.action)
+                 for t in tasks.due_http(opened, self.ctx.clock(), force=force)]
+        return job, opened, calls, (req.outcome or {}).get("partial")
 
     def run_later(self, ref: str, *, reason: str, actor: str = "owner") -> int:
         """Queue the run for a worker, in the same transaction as its audit record (so it
@@ -746,7 +799,7 @@ class Requests:
             with self.transaction() as s:
                 tasks.record_call(s, self.ctx.clock, task_id, answer, error, actor)
 
-    def _perform(self, job: jobs.Job, out_dir: Path | None, actor: str, prove: bool,
+    def _perform(self, job: jobs.Job, out_dir: Path | None, actor: str,
                  lang: str | None, vacuum: bool = False) -> dict[str, Any] | RunResult:
         """The work on the SQL datasets; a dataset that is down is a waiting RunResult."""
         env = jobs.Env(self.ctx.manifest, self.ctx.jurisdiction, self.ctx.clock,
@@ -755,18 +808,18 @@ class Requests:
                        vacuum=vacuum)
         try:
             datasets = self.datasets() if jobs.needs_datasets(job) else []
-            return fulfil.perform(job, env, datasets, prove=prove)
+            return fulfil.perform(job, env, datasets)
         except StorageError as exc:
             self.close()  # reconnect next time: the server may be back
             error = _one_line(exc)
-            self._wait(job.request_id, actor, f"a dataset could not be reached: {error}")
+            self.wait(job.request_id, actor, f"a dataset could not be reached: {error}")
             return RunResult(job.request_id, "waiting", {}, error)
         except OSError as exc:  # a full or read-only export directory: free it, run again
             error = f"the package could not be written to {env.out_dir}: {exc.strerror or exc}"
-            self._wait(job.request_id, actor, error)
+            self.wait(job.request_id, actor, error)
             return RunResult(job.request_id, "waiting", {}, error)
         except Exception as exc:  # a wrong data map, bad input, a bug: keep the request
-            self._wait(job.request_id, actor, f"could not be carried out: {_one_line(exc)}")
+            self.wait(job.request_id, actor, f"could not be carried out: {_one_line(exc)}")
             raise
 
     def task_done(
@@ -794,6 +847,11 @@ class Requests:
         with self.transaction() as s:
             due = tasks.due_requests(s, self.ctx.clock(), limit)
         results = []
+        with self.transaction() as s:  # follow-ups a killed process left (not queued ones)
+            left = followups.left_behind(s, self.ctx.clock(), limit)
+        for _rid, fid in left:
+            with contextlib.suppress(FollowUpFailed):
+                self.run_follow_up(fid, actor=actor)
         for rid in due:
             try:
                 results.append(self.run(rid, reason=RUN_DUE, out_dir=out_dir, actor=actor,
@@ -804,17 +862,22 @@ class Requests:
 
     def _intend(self, request_id: str, counts: dict[str, dict[str, int]]) -> None:
         """Keep, committed before a dataset's changes commit, what the run will change."""
-        with self.transaction() as s:
-            req = get_request(s, request_id)
-            outcome = dict(req.outcome or {})
-            intended = {k: dict(v) for k, v in (outcome.get(jobs.INTENDED) or {}).items()}
-            for key, per_table in counts.items():
-                mine = intended.setdefault(key, {})
-                for table, n in per_table.items():
-                    mine[table] = max(mine.get(table, 0), n)
-            req.outcome = {**outcome, jobs.INTENDED: intended}
+        self.intend_many({request_id: counts})
 
-    def _wait(self, request_id: str, actor: str, note: str, *,
+    def intend_many(self, by_request: dict[str, dict[str, dict[str, int]]]) -> None:
+        """:meth:`_intend` for several requests (a batch), in one transaction."""
+        with self.transaction() as s:
+            for request_id, counts in by_request.items():
+                req = get_request(s, request_id)
+                outcome = dict(req.outcome or {})
+                intended = {k: dict(v) for k, v in (outcome.get(jobs.INTENDED) or {}).items()}
+                for key, per_table in counts.items():
+                    mine = intended.setdefault(key, {})
+                    for table, n in per_table.items():
+                        mine[table] = max(mine.get(table, 0), n)
+                req.outcome = {**outcome, jobs.INTENDED: intended}
+
+    def wait(self, request_id: str, actor: str, note: str, *,
               suffix: str = "; run it again when fixed",
               partial: dict[str, Any] | None = None) -> None:
         with self.transaction() as s:
@@ -828,38 +891,164 @@ class Requests:
                            **({jobs.INTENDED: intended} if intended else {}),
                            **({"partial": kept} if kept is not None else {})}
 
-    def _finish(self, job: jobs.Job, done: dict[str, Any], actor: str) -> RunResult:
+    def _finish(self, job: jobs.Job, done: dict[str, Any], actor: str, prove: bool
+                ) -> RunResult:
         with self.transaction() as s:
             req = get_request(s, job.request_id)
             to = addressee(s, req)  # before an erasure removes the address
             outcome = fulfil.finish(s, self.ctx.consent, self.ctx.clock, job, done)
-            done_tasks = tasks.tasks_of(s, req.id)
-            tasks.settle(done_tasks)
-            if done_tasks:
-                outcome["tasks"] = [{"dataset": t["dataset"], "kind": t["kind"],
-                                     "note": t["note"], "done_at": t["done_at"]}
-                                    for t in tasks.view(done_tasks)]
-            action = {"rectification": "rectification", "erasure": "erasure",
-                      "restriction": "restriction"}.get(job.type)
-            if action is not None:
-                queued = notices.queue_notices(
-                    s, self.ctx.clock, self.ctx.manifest, req.id, action,
-                    jobs.affected_purposes(self.ctx.manifest, job), job.identities)
-                outcome["notices"] = [{"recipient": n.recipient, "channel": n.channel}
-                                      for n in queued]
-            req.outcome = outcome
-            req.closed_at = self.ctx.clock()
-            transition(s, self.ctx, req, "completed", actor, fulfil.summary(job.type, outcome))
-            _tell(s, self.ctx, req, "completed", "Forespørselen din er behandlet / "
-                  "Your request is done", fulfil.letter(job.type, outcome), to=to)
-        return RunResult(job.request_id, "completed", outcome)
+            return self.complete(s, req, job, done, outcome, actor, prove, to)
+
+    def complete(self, s: Session, req: Request, job: jobs.Job, done: dict[str, Any],
+                  outcome: dict[str, Any], actor: str, prove: bool, to: str | None
+                  ) -> RunResult:
+        """Record the answer, tell the person, and leave the follow-ups (the proof, the
+        notices) pending in the same transaction."""
+        done_tasks = tasks.tasks_of(s, req.id)
+        tasks.settle(done_tasks)
+        if done_tasks:
+            outcome["tasks"] = [{"dataset": t["dataset"], "kind": t["kind"],
+                                 "note": t["note"], "done_at": t["done_at"]}
+                                for t in tasks.view(done_tasks)]
+        inline = self._schedule(s, req.id, job, done, outcome, prove)
+        req.outcome = outcome
+        req.closed_at = self.ctx.clock()
+        transition(s, self.ctx, req, "completed", actor, fulfil.summary(job.type, outcome))
+        _tell(s, self.ctx, req, "completed", "Forespørselen din er behandlet / "
+              "Your request is done", fulfil.letter(job.type, outcome), to=to)
+        return RunResult(job.request_id, "completed", outcome, follow_ups=tuple(inline))
+
+    def _schedule(self, s: Session, request_id: str, job: jobs.Job, done: dict[str, Any],
+                  outcome: dict[str, Any], prove: bool) -> list[int]:
+        """The follow-ups of the answer, pending; the ids this process is to run."""
+        wanted: list[tuple[str, dict[str, Any]]] = []
+        if job.type == "erasure" and prove:
+            wanted.append(("proof", followups.proof_input(job.identities,
+                                                          done.get("_kept_keys") or {})))
+            outcome["proof"] = {"state": "pending"}  # never "clean" before it has run
+        action = {"rectification": "rectification", "erasure": "erasure",
+                  "restriction": "restriction"}.get(job.type)
+        if action is not None:
+            purposes = jobs.affected_purposes(self.ctx.manifest, job)
+            if notices.recipients_for(self.ctx.manifest, purposes):
+                wanted.append(("notices", {"action": action, "identities": job.identities,
+                                           "purposes": [p.id for p in purposes]}))
+            else:
+                outcome["notices"] = []  # nobody receives the data: nobody to tell
+        inline = []
+        for kind, input in wanted:
+            fu, queued = followups.schedule(s, self.ctx.clock, request_id, kind, input,
+                                            queue=self.later)
+            if queued is None:
+                inline.append(fu.id)
+        return inline
+
+    def run_follow_ups(self, result: RunResult, *, actor: str = "owner") -> RunResult:
+        """Run the follow-ups ``result`` left to this process, one after another; the
+        result with the outcome as they left it. A failed one is recorded, not raised."""
+        for fid in result.follow_ups:
+            with contextlib.suppress(FollowUpFailed):
+                self.run_follow_up(fid, actor=actor)
+        with self.transaction() as s:
+            outcome = dict(get_request(s, result.request_id).outcome or {})
+        return replace(result, outcome=outcome, follow_ups=())
+
+    def run_follow_ups_many(self, results: list[RunResult], *, actor: str = "owner"
+                            ) -> list[RunResult]:
+        """:meth:`run_follow_ups` for a batch: the notices of all in one transaction (they
+        need no dataset), then each proof; one that fails is run alone and recorded."""
+        ids = [fid for r in results for fid in r.follow_ups]
+        ran: list[int] = []
+        try:
+            with self.transaction() as s:
+                held = preload(s, [r.request_id for r in results])
+                for fu in s.scalars(select(FollowUp).where(
+                        FollowUp.id.in_(ids), FollowUp.kind == "notices",
+                        FollowUp.state != "done").with_for_update()):
+                    fu.state, fu.started_at = "running", self.ctx.clock()
+                    fu.attempts += 1
+                    self._notify(s, fu, dict(fu.input or {}), actor)
+                    ran.append(fu.id)
+        except Exception:  # rolled back: each runs alone below, its failure recorded
+            ran = []
+        notices_done = set(ran)
+        for fid in ids:
+            if fid not in notices_done:
+                with contextlib.suppress(FollowUpFailed):
+                    self.run_follow_up(fid, actor=actor)
+        with self.transaction() as s:
+            held = preload(s, [r.request_id for r in results])  # noqa: F841
+            outcomes = {r.request_id: dict(get_request(s, r.request_id).outcome or {})
+                        for r in results}
+        return [replace(r, outcome=outcomes[r.request_id], follow_ups=()) for r in results]
+
+    def _notify(self, s: Session, fu: FollowUp, input: dict[str, Any], actor: str) -> None:
+        """The notices follow-up's work and its record, in the caller's transaction."""
+        req = get_request(s, fu.request_id)
+        result = followups.notify(s, self.ctx.clock, self.ctx.manifest, fu.request_id, input)
+        req.outcome = {**(req.outcome or {}), "notices": result["notices"]}
+        told = count(len(result["notices"]), "recipient")
+        followups.succeed(s, self.ctx.clock, fu, result)
+        _record(s, self.ctx, req, req.state, req.state, actor,
+                f"Art. 19 notices queued for {told}", action="request.notices")
+
+    def run_follow_up(self, follow_up_id: int, *, actor: str = "owner") -> str:
+        """Run one follow-up (done already: nothing happens); its state. FollowUpFailed
+        when it fails, after recording the error where the request shows it."""
+        with self.transaction() as s:
+            fu = followups.claim(s, self.ctx.clock, follow_up_id)
+            if fu is None:
+                return "done"
+            kind, rid, input = fu.kind, fu.request_id, dict(fu.input or {})
+            if kind == "proof":
+                req = get_request(s, rid)
+                req.outcome = {**(req.outcome or {}), "proof": {"state": "running"}}
+        try:
+            found = followups.prove(self.datasets(), input) if kind == "proof" else None
+            with self.transaction() as s:
+                fu = s.get(FollowUp, follow_up_id)
+                assert fu is not None
+                req = get_request(s, rid)
+                if found is not None:
+                    result = followups.engine_side(s, input, found)
+                    req.outcome = {**(req.outcome or {}), "proof": {**result, "state": "done"}}
+                    note = "proof of erasure:" + fulfil.proof_note(result).split(":", 1)[1]
+                    if not result["clean"]:  # loud: the person's data is still somewhere
+                        log.warning("request %s: %s", rid, note)
+                    followups.succeed(s, self.ctx.clock, fu, result)
+                    _record(s, self.ctx, req, req.state, req.state, actor, note,
+                            action="request.proof")
+                else:
+                    self._notify(s, fu, input, actor)
+            return "done"
+        except Exception as exc:
+            if isinstance(exc, StorageError):
+                self.close()  # reconnect next time: the server may be back
+            error = _one_line(exc)
+            with self.transaction() as s:
+                fu = s.get(FollowUp, follow_up_id)
+                assert fu is not None
+                followups.fail(s, self.ctx.clock, fu, error)
+                req = get_request(s, rid)
+                if kind == "proof":
+                    req.outcome = {**(req.outcome or {}),
+                                   "proof": {"state": "failed", "error": error}}
+                _record(s, self.ctx, req, req.state, req.state, actor,
+                        f"{kind} after the answer failed: {error}",
+                        action=f"request.{kind}_failed")
+            log.warning("request %s: the %s after the answer failed: %s", rid, kind, error)
+            raise FollowUpFailed(f"request {rid}: the {kind} failed: {error}") from exc
 
 
 def _storable(done: dict[str, Any]) -> dict[str, Any]:
-    """The work's result as JSON to keep on a waiting request (internal sets dropped)."""
+    """The work's result as JSON to keep on a waiting request (kept keys as lists, for the
+    proof that follows the answer)."""
     import json
 
     kept = {k: v for k, v in done.items() if k != "_kept_keys"}
+    if "_kept_keys" in done:
+        kept["_kept_keys"] = {ds: {t: sorted(keys, key=str) for t, keys in tables.items()}
+                              for ds, tables in done["_kept_keys"].items()}
     stored: dict[str, Any] = json.loads(json.dumps(kept, default=jobs.plain))
     return stored
 

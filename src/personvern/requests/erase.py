@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,6 @@ from personvern.requests.datamap import Found, SqlDataset
 from personvern.requests.deadlines import receipt_date
 from personvern.requests.information import rule_text
 from personvern.requests.jobs import Env, Job, walk_ids
-from personvern.requests.proof import engine_leftovers, prove_erased
 from personvern.requests.tables import Request
 from personvern.sessions.erased import end_subject_sessions
 from personvern.storage.engine import scrub_erased, storage_errors
@@ -220,41 +219,86 @@ def _erased_value(table: SqlTable, column: str, how: str, value: Any, ds_id: str
 
 # ---- the work on the datasets ---------------------------------------------------------------
 
-def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = True
-          ) -> dict[str, Any]:
-    """Erase the person's rows in every dataset; with ``prove``, search for what is left."""
-    deleted: dict[str, int] = {}
-    changed: dict[str, int] = {}
-    kept_out: list[dict[str, Any]] = []
-    kept_keys: dict[str, dict[str, set[Any]]] = {}
-    untouched: dict[str, int] = {}
+# What an erasure is about to change, by request id, before a dataset commits it.
+Intend = Callable[[dict[str, dict[str, dict[str, int]]]], None]
+
+
+def erase(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]:
+    """Erase the person's rows in every dataset (the proof follows the answer, as a job)."""
+    intend: Intend | None = None
+    if env.intend is not None:
+        tell = env.intend
+
+        def intend(counts: dict[str, dict[str, dict[str, int]]]) -> None:
+            tell(counts[job.request_id])
+    return erase_many([job], env, datasets, intend=intend)[job.request_id]
+
+
+def erase_many(jobs: Sequence[Job], env: Env, datasets: Sequence[SqlDataset], *,
+               intend: Intend | None = None) -> dict[str, dict[str, Any]]:
+    """Erase the rows of every person of ``jobs`` in every dataset, set-based: each
+    person's plan is made as for one erasure, then per dataset one transaction runs them
+    together, a DELETE or UPDATE per table for all (chunked by key), and the files are
+    scrubbed once. What each person's erasure did is returned by request id."""
+    per_job: dict[str, dict[str, Any]] = {
+        j.request_id: {"deleted": {}, "changed": {}, "kept": [], "untouched": {},
+                       "kept_keys": {}} for j in jobs}
     until_vacuum: dict[str, list[str]] = {}
     for ds in datasets:
         with storage_errors(ds.engine.url), ds.engine.begin() as conn:
-            found = ds.find(conn, walk_ids(job, ds))
-            plan = _plan(ds, found, env)
-            if env.intend is not None:
-                env.intend(_counts(ds.spec.id, plan))
+            plans = {j.request_id: _plan(ds, ds.find(conn, walk_ids(j, ds)), env)
+                     for j in jobs}
+            if intend is not None:
+                intend({rid: _counts(ds.spec.id, plan) for rid, plan in plans.items()})
+            merged = _merge(plans.values())
             try:
-                _apply(conn, ds, plan)
+                _apply(conn, ds, merged)
             except IntegrityError as exc:
                 raise ConfigurationError(
                     f"dataset {ds.spec.id!r}: erasing broke a foreign key the data map does "
                     f"not follow; add it as a reference ({str(exc.orig).splitlines()[0]})"
                 ) from None
         name = ds.spec.id
-        if plan.deletes or plan.updates or plan.unlinks:  # no copy left in file or WAL
+        if merged.deletes or merged.updates or merged.unlinks:  # no copy left in file or WAL
             with storage_errors(ds.engine.url):
-                left = scrub_erased(ds.engine, [*plan.deletes, *plan.updates, *plan.unlinks],
-                                    vacuum=env.vacuum)
+                left = scrub_erased(ds.engine, [*merged.deletes, *merged.updates,
+                                                *merged.unlinks], vacuum=env.vacuum)
             if left:
                 until_vacuum[name] = left
-        counted = _counts(name, plan)
-        deleted.update(counted["deleted"])
-        changed.update(counted["changed"])
-        untouched.update({f"{name}.{t}": n for t, n in plan.untouched.items()})
-        kept_keys[name] = {t: set(k) for t, k in plan.kept.items() if k}
-        kept_out += _describe_kept(name, plan, env)
+        for rid, plan in plans.items():
+            mine = per_job[rid]
+            counted = _counts(name, plan)
+            mine["deleted"].update(counted["deleted"])
+            mine["changed"].update(counted["changed"])
+            mine["untouched"].update({f"{name}.{t}": n for t, n in plan.untouched.items()})
+            mine["kept_keys"][name] = {t: set(k) for t, k in plan.kept.items() if k}
+            mine["kept"] += _describe_kept(name, plan, env)
+    return {j.request_id: _done(j, per_job[j.request_id], until_vacuum) for j in jobs}
+
+
+def _merge(plans: Iterable[_Plan]) -> _Plan:
+    """The plans of several people as one: each row once; a row one of them keeps under a
+    hold is deleted for none of them (the hold wins, as it would one person at a time)."""
+    merged = _Plan()
+    for plan in plans:
+        for table, kept in plan.kept.items():
+            merged.kept[table].update(kept)
+    for plan in plans:
+        for table, keys in plan.deletes.items():
+            have = set(merged.deletes[table])
+            merged.deletes[table] += [k for k in keys if k not in have
+                                      and k not in merged.kept.get(table, {})]
+        for source, target in ((plan.updates, merged.updates), (plan.unlinks, merged.unlinks)):
+            for table, rows in source.items():
+                target[table] += rows
+    return merged
+
+
+def _done(job: Job, mine: dict[str, Any], until_vacuum: dict[str, list[str]]
+          ) -> dict[str, Any]:
+    """One person's result, as the engine records it (keys with _ are internal)."""
+    deleted, changed = mine["deleted"], mine["changed"]
+    kept_out = list(mine["kept"])
     callbacks = dict(job.callbacks)
     for ds_id, answer in callbacks.items():  # what the apps kept, said the same way
         kept_out += [{"dataset": ds_id, "table": k["table"], "rows": k["rows"], "rule": None,
@@ -265,11 +309,10 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = T
         for table, n in job.intended.get(key, {}).items():
             counts[table] = max(counts.get(table, 0), n)
     done = {"deleted": deleted, "changed": changed, "kept": kept_out,
-            "kept_by_map": untouched, "callbacks": callbacks, "_kept_keys": kept_keys}
+            "kept_by_map": mine["untouched"], "callbacks": callbacks,
+            "_kept_keys": mine["kept_keys"]}
     if until_vacuum:  # said, not hidden: these files still hold the old row versions
         done["left_until_vacuum"] = until_vacuum
-    if prove:
-        done["proof"] = prove_erased(datasets, job.identities, kept_keys).as_dict()
     return done
 
 
@@ -338,17 +381,22 @@ def _describe_kept(ds_id: str, plan: _Plan, env: Env) -> list[dict[str, Any]]:
 
 def forget(session: Session, consent: ConsentContext, job: Job, outcome: dict[str, Any],
            now: datetime) -> None:
-    """The engine's side of an erasure: forget the person, finish the proof, destroy the key."""
-    erase_in_engine(session, job.subject_id, job.request_id, now)
-    if "proof" in outcome:
-        left = engine_leftovers(session, job.identities)
-        outcome["proof"]["engine"] = left
-        outcome["proof"]["clean"] = outcome["proof"]["clean"] and not left
-    consent.cache.invalidate_on_commit(session, job.subject_id)
-    # Last: destroy the subject's key, so every copy of their ciphertext (backups too)
-    # is unreadable.
-    outcome["key_destroyed"] = shred_subject(session, job.subject_id, at=now,
-                                             reason=f"request:{job.request_id}")
+    """The engine's side of an erasure: forget the person, destroy the key."""
+    forget_many(session, consent, [job], {job.request_id: outcome}, now)
+
+
+def forget_many(session: Session, consent: ConsentContext, jobs: Sequence[Job],
+                outcomes: dict[str, dict[str, Any]], now: datetime) -> None:
+    """The engine's side of erasing several people: what the engine holds on them goes in
+    one statement per table, then each person's key is destroyed."""
+    forget_subjects(session, [j.subject_id for j in jobs], now,
+                    keep_details_of=[j.request_id for j in jobs])
+    for job in jobs:
+        consent.cache.invalidate_on_commit(session, job.subject_id)
+        # Last: destroy the subject's key, so every copy of their ciphertext (backups too)
+        # is unreadable.
+        outcomes[job.request_id]["key_destroyed"] = shred_subject(
+            session, job.subject_id, at=now, reason=f"request:{job.request_id}")
 
 
 def erase_in_engine(session: Session, subject_id: str, request_id: str, at: datetime) -> None:
@@ -358,15 +406,16 @@ def erase_in_engine(session: Session, subject_id: str, request_id: str, at: date
 
 
 def forget_subjects(session: Session, subject_ids: Sequence[str], at: datetime, *,
-                    keep_details_of: str | None = None) -> None:
+                    keep_details_of: str | Sequence[str] | None = None) -> None:
     """The engine's side of erasing people, for an erasure request and a retention sweep
     alike: identities, evidence, relations, cookie choices, request details and notes go;
     their sessions and sign-in links end; the pseudonymous subject row stays as a
     tombstone (``erased_at``) so the ledger and the requests still verify.
-    ``keep_details_of``: the erasure request itself keeps what it asked for."""
+    ``keep_details_of``: the erasure requests themselves keep what they asked for."""
     if not subject_ids:
         return
     ids = list(subject_ids)
+    own = [keep_details_of] if isinstance(keep_details_of, str) else list(keep_details_of or ())
     session.flush()  # what the ORM holds goes first, so these statements see it
     conn = session.connection()  # Core statements: no ORM bookkeeping for plain deletes
     for table, where in (
@@ -378,7 +427,7 @@ def forget_subjects(session: Session, subject_ids: Sequence[str], at: datetime, 
     ):
         conn.execute(delete(table).where(where))
     conn.execute(update(_REQUESTS).where(_REQUESTS.c.subject_id.in_(ids),
-                                         _REQUESTS.c.id != (keep_details_of or ""))
+                                         _REQUESTS.c.id.not_in(own))
                  .values(details={}))
     # Notes written before they were sealed are blanked; sealed ones die with the key.
     conn.execute(update(_REQUESTS).where(_REQUESTS.c.subject_id.in_(ids),

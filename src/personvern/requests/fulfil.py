@@ -27,8 +27,7 @@ if TYPE_CHECKING:
     from personvern.consent.service import ConsentContext
 
 
-def perform(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool = True
-            ) -> dict[str, Any]:
+def perform(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]:
     """Do the dataset side of ``job``; returns what was done (keys with _ are internal)."""
     if job.type == "access":
         return access.package(job, env, datasets)
@@ -37,13 +36,14 @@ def perform(job: Job, env: Env, datasets: Sequence[SqlDataset], *, prove: bool =
     if job.type == "rectification":
         return rectify.rectify(job, datasets)
     if job.type == "erasure":
-        return erase.erase(job, env, datasets, prove=prove)
+        return erase.erase(job, env, datasets)
     return {}  # restriction, objection, withdrawal: the engine's side is all there is
 
 
 def finish(session: Session, consent: ConsentContext, clock: Clock, job: Job,
-           done: dict[str, Any]) -> dict[str, Any]:
-    """Record the engine's side of ``job`` and return the outcome to store (no secrets)."""
+           done: dict[str, Any], *, forgotten: bool = False) -> dict[str, Any]:
+    """Record the engine's side of ``job`` and return the outcome to store (no secrets).
+    ``forgotten``: an erasure whose engine side a batch did already (``erase.forget_many``)."""
     outcome = {k: v for k, v in done.items() if not k.startswith("_")}
     now = clock()
     if job.type in ("objection", "withdrawal"):
@@ -52,7 +52,7 @@ def finish(session: Session, consent: ConsentContext, clock: Clock, job: Job,
         outcome.update(restrict.record(session, consent, job, now))
     elif job.type == "rectification":
         rectify.sync_identities(session, job, done.get("_identity_changes", []))
-    elif job.type == "erasure":
+    elif job.type == "erasure" and not forgotten:
         erase.forget(session, consent, job, outcome, now)
     return outcome
 
@@ -72,9 +72,7 @@ def summary(type: str, outcome: dict[str, Any]) -> str:
             for r in outcome.get("rectified", []))
     if type == "erasure":
         kept = sum(k["rows"] for k in outcome.get("kept", []))
-        proof = outcome.get("proof", {})
-        left = "" if not proof else (" proof: clean" if proof.get("clean") else
-                                     f" proof: {len(proof.get('unexpected', []))} left")
+        left = proof_note(outcome.get("proof"))
         return (f"erased: {count(sum(outcome.get('deleted', {}).values()), 'row')} deleted, "
                 f"{sum(outcome.get('changed', {}).values())} masked, {kept} kept under a "
                 f"legal hold;{left}")
@@ -83,6 +81,19 @@ def summary(type: str, outcome: dict[str, Any]) -> str:
     if type == "objection":
         return "objection recorded for " + (", ".join(outcome.get("objected", [])) or "nothing")
     return "consent withdrawn for " + (", ".join(outcome.get("withdrawn", [])) or "nothing")
+
+
+def proof_note(proof: dict[str, Any] | None) -> str:
+    """The proof of erasure in a few words: never "clean" before it has run."""
+    if not proof:
+        return ""
+    if proof.get("state") in ("pending", "running"):
+        return " proof: pending (it runs after the answer)"
+    if proof.get("state") == "failed":
+        return f" proof: FAILED ({proof.get('error')}); it runs again when retried"
+    if proof.get("clean"):
+        return " proof: clean"
+    return f" proof: {len(proof.get('unexpected', [])) + len(proof.get('engine', []))} left"
 
 
 def letter(type: str, outcome: dict[str, Any]) -> str:

@@ -1,12 +1,13 @@
 """Customer organisations (seed 003): create, list, show, members and admins, and leaving.
 
 An organisation that leaves the service takes its members' data and its own rows with it:
-every member gets an erasure request opened by the privacy owner and run through the
-request engine (legal holds, proof, audit and Art. 19 notices exactly as for one person's
-erasure, GDPR Art. 17 and 19), then the rows the data map marks as the organisation's
-(``organisation:`` on a table) and every row referring to them are erased, except what a
-legal hold keeps. Only when all of that is done is the organisation marked as left; a
-dataset that is down leaves the rest waiting and the report says so.
+every member gets an erasure request opened by the privacy owner, and all are run
+together through the request engine's batch erasure (``requests.batch``: legal holds,
+proof, audit and Art. 19 notices exactly as for one person's erasure, GDPR Art. 17 and
+19), then the rows the data map marks as the organisation's (``organisation:`` on a
+table) and every row referring to them are erased, except what a legal hold keeps. Only
+when all of that is done is the organisation marked as left; a dataset that is down
+leaves the rest waiting and the report says so.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from personvern.consent.subjects import add_member as add_membership
 from personvern.consent.subjects import create_organisation, get_subject, reference_of
 from personvern.consent.tables import Membership, Organisation, Subject
 from personvern.errors import ConfigurationError, Conflict, InvalidInput, NotFound, PersonvernError
+from personvern.requests.batch import erase_batch
 from personvern.requests.datamap import Found, SqlDataset
 from personvern.requests.deadlines import receipt_date
 from personvern.requests.engine import (
@@ -226,11 +228,17 @@ def organisation_leaves(
             request_ids.append((subject_id, pending))
         org_id, orgnr = org.id, org.orgnr
     run_reason = f"organisation {label} left the service: {why}"
+    # The members together, set-based (requests.batch): each keeps their own request.
+    try:
+        batch = erase_batch(service, [rid for _, rid in request_ids], reason=run_reason,
+                            actor=actor)
+        results = {r.request_id: r for r in [*batch.completed, *batch.waiting]}
+        results.update({r["ref"]: RunResult(r["ref"], "waiting", {}, r["error"])
+                        for r in batch.refused})
+    except PersonvernError as exc:  # kept waiting with the error by the engine
+        results = {rid: RunResult(rid, "waiting", {}, str(exc)) for _, rid in request_ids}
     for subject_id, rid in request_ids:
-        try:
-            result = service.run(rid, reason=run_reason, actor=actor)
-        except PersonvernError as exc:  # kept waiting with the error by the engine
-            result = RunResult(rid, "waiting", {}, str(exc))
+        result = results[rid]
         if result.state == "completed":
             report.erased.append(subject_id)
             report.kept += [_kept(k) for k in result.outcome.get("kept", [])]

@@ -94,3 +94,30 @@ class RecipientNotice(Base):
     # request is about). Plain, like a queued e-mail's address, because an erasure destroys
     # the key that seals the request; blanked once the notice is delivered or given up.
     identities: Mapped[dict[str, list[str]] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class FollowUp(Base):
+    """Work that follows a request's answer: the proof of erasure and the Art. 19 notices.
+
+    Recorded in the same transaction as the request's completion, then run by a worker
+    (PostgreSQL, ``PERSONVERN_JOBS=worker``) or in the process right after the answer.
+    """
+
+    __tablename__ = "request_follow_ups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # proof | notices
+    # pending -> running -> done | failed (a failed one runs again when retried)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # What it found or did (the proof names tables, columns, keys: never the values).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    # What it needs after the engine forgot the person (the identities to search for, the
+    # rows kept under a hold): plain, since the erasure destroyed the key that sealed them,
+    # like a queued webhook notice's; blanked as soon as the work is done.
+    input: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

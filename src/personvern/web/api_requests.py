@@ -22,10 +22,11 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, StrictBool, StrictStr
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from personvern.consent.subjects import get_subject
 from personvern.consent.tables import ApiKey
-from personvern.errors import Conflict, NotFound
+from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.requests import engine, packages
 from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 from personvern.requests.tables import Request as RequestRow
@@ -83,6 +84,24 @@ class OpenIn(Strict):
                           "without it a one-time code is e-mailed")
     channel: Literal["portal", "email", "api", "post", "phone"] = "api"
     details: DetailsIn = Field(default_factory=DetailsIn)
+
+
+class BatchIn(Strict):
+    """Erasures of many people carried out together (GDPR Art. 17)."""
+
+    subjects: list[Annotated[str, Field(min_length=1, max_length=320)]] = Field(
+        default_factory=list, max_length=10_000,
+        description="people to erase (id, e-mail, +phone or ext:ID): an erasure request is "
+                    "opened for each, by the owner, verified as verified_by says")
+    requests: list[Annotated[str, Field(min_length=6, max_length=32,
+                                        pattern=r"^[0-9a-fA-F]+$")]] = Field(
+        default_factory=list, max_length=10_000,
+        description="ids of verified erasure requests to carry out with them")
+    verified_by: Text | None = Field(None, description="how the people's identity was "
+                                                       "checked (needed with subjects)")
+    reason: StrictStr = Field(description="why they run now (kept in each one's audit)")
+    prove: StrictBool = Field(True, description="search every dataset after each erasure, "
+                                                "after the answers (follow_ups)")
 
 
 class CodeIn(Strict):
@@ -181,6 +200,24 @@ class JobOut(BaseModel):
     failed_at: Utc | None = Field(description="when the last attempt failed")
 
 
+class FollowUpOut(BaseModel):
+    """Work that follows the answer: the proof of erasure or the Art. 19 notices."""
+
+    id: int
+    kind: Literal["proof", "notices"]
+    state: Literal["pending", "running", "done", "failed"] = Field(
+        description="pending until it has run (a proof is never clean before); failed: "
+                    "the error is kept and it runs again when retried")
+    attempts: int
+    created_at: Utc
+    started_at: Utc | None
+    finished_at: Utc | None
+    result: dict[str, Any] | None = Field(description="proof: what was searched and what "
+                                                      "is left (tables, columns, keys; never "
+                                                      "values); notices: who is told")
+    error: str | None
+
+
 class RequestOut(SummaryOut):
     """A request: deadlines, who opened it and how identity was checked, its history,
     what was done and who was told."""
@@ -200,6 +237,9 @@ class RequestOut(SummaryOut):
                                              "ones keep the request waiting")
     jobs: list[JobOut] = Field(default_factory=list, description="runs queued for a worker "
                                                                 "and how they went")
+    follow_ups: list[FollowUpOut] = Field(default_factory=list, description="what follows "
+                                          "the answer (the proof of erasure, the Art. 19 "
+                                          "notices) and its state")
     code_sent_to: str | None = Field(None, description="on opening: where the code went "
                                                        "(masked)")
 
@@ -214,6 +254,28 @@ class RunOut(BaseModel):
     job: int | None = Field(None, description="queued: the job that will run it")
     package: str | None = Field(None, description="where to download the access or "
                                                   "portability file")
+
+
+class BatchWaitingOut(BaseModel):
+    """A request of the batch left waiting: a dataset was down; run it again."""
+
+    id: str
+    error: str | None
+
+
+class BatchRefusedOut(BaseModel):
+    """A person or request of the batch that could not start (unknown, not verified...)."""
+
+    ref: str
+    error: str
+
+
+class BatchOut(BaseModel):
+    """What the batch did; each request shows its own outcome and follow-ups."""
+
+    completed: list[str]
+    waiting: list[BatchWaitingOut]
+    refused: list[BatchRefusedOut]
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -337,23 +399,63 @@ def run_request(request_id: RequestId, body: RunIn, request: Request, key: RunKe
     ctx = _ctx(rt)
     with unit(rt) as session:
         rid = _find(session, request_id, subject).id
-    service = engine.Requests(rt.sessions, ctx)
+    service = _service(request, rt)
     if body.later:
         job = service.run_later(rid, reason=body.reason, actor=_actor(key))
         out = RunOut(id=rid, state="queued", outcome={}, error=None, job=job)
         return JSONResponse(out.model_dump(mode="json"), status_code=202)
-    try:
-        result = service.run(rid, reason=body.reason, out_dir=_packages_dir(request),
-                             actor=_actor(key), prove=body.prove, lang=body.lang)
-    finally:
-        service.close()
+    # The answer first; the proof and the notices after it (follow_ups on the request).
+    result = service.run(rid, reason=body.reason, out_dir=_packages_dir(request),
+                         actor=_actor(key), prove=body.prove, lang=body.lang,
+                         follow_up=False)
+    after = BackgroundTask(_follow_up, service, [result], _actor(key))
     has_file = "package" in result.outcome or "export" in result.outcome
     out = RunOut(id=result.request_id, state="completed" if result.state == "completed"
                  else "waiting", outcome=_public(hide_bookkeeping(
                      result.outcome, bookkeeping_rules(ctx.manifest))), error=result.error,
                  package=f"/api/v1/requests/{rid}/package" if has_file else None)
     return JSONResponse(out.model_dump(mode="json"),
-                        status_code=200 if result.state == "completed" else 202)
+                        status_code=200 if result.state == "completed" else 202,
+                        background=after)
+
+
+def _service(request: Request, rt: Runtime) -> engine.Requests:
+    """The site's request service: its datasets reflected and connected once, not at every
+    call (a run was paying for both; the dashboard keeps its own the same way)."""
+    kept: tuple[Runtime, engine.Requests] | None = getattr(request.app.state,
+                                                           "api_requests", None)
+    if kept is None or kept[0] is not rt:
+        kept = request.app.state.api_requests = (rt, engine.Requests.of(rt))
+    return kept[1]
+
+
+def _follow_up(service: engine.Requests, results: list[engine.RunResult], actor: str
+               ) -> None:
+    """After the answer is sent: the follow-ups left to this process (a failed one is
+    recorded on the request, where ``follow_ups`` shows it)."""
+    service.run_follow_ups_many([r for r in results if r.follow_ups], actor=actor)
+
+
+@router.post("/erasures", response_model=BatchOut, responses=responses(409),
+             dependencies=[need("requests:open")])
+def erase_many(body: BatchIn, request: Request, key: RunKey) -> Response:
+    """Erase many people together, a statement per table (``personvern request
+    erase-batch``): each keeps their own request, answer and proof; an unknown person or
+    a request that cannot start is listed under ``refused`` and the rest go on."""
+    from personvern.requests.batch import erase_batch, open_erasures
+
+    if body.subjects and not (body.verified_by or "").strip():
+        raise InvalidInput("opening erasures for subjects needs verified_by")
+    rt = runtime(request)
+    service = _service(request, rt)
+    opened, refused = open_erasures(service, body.subjects,
+                                    verified_by=body.verified_by or "", channel="api")
+    result = erase_batch(service, [*body.requests, *opened], reason=body.reason,
+                         actor=_actor(key), prove=body.prove, follow_up=False)
+    result.refused[:0] = refused
+    after = BackgroundTask(_follow_up, service, result.completed, _actor(key))
+    out = BatchOut.model_validate(result.as_dict())
+    return JSONResponse(out.model_dump(mode="json"), background=after)
 
 
 @router.get("/{request_id}/package", response_class=Response,
@@ -446,11 +548,7 @@ def task_done(request_id: RequestId, dataset: DatasetId, body: NoteIn, request: 
     completes the request."""
     rt = runtime(request)
     ctx = _ctx(rt)
-    service = engine.Requests(rt.sessions, ctx)
-    try:
-        service.task_done(request_id, dataset, body.note, actor=_actor(key),
-                          out_dir=_packages_dir(request))
-    finally:
-        service.close()
+    _service(request, rt).task_done(request_id, dataset, body.note, actor=_actor(key),
+                                    out_dir=_packages_dir(request))
     with unit(rt) as session:
         return _out(session, ctx, engine.get_request(session, request_id))

@@ -1,0 +1,203 @@
+"""Batch erasure (GDPR Art. 17): many erasure requests carried out together, set-based.
+
+Each person keeps their own request, audit record, answer and proof, exactly as one
+erasure at a time would leave them; what is shared is the work. Per chunk of requests:
+one engine transaction starts them all; per dataset, one transaction makes every
+person's plan (legal holds and keep rules decided as for one erasure,
+:func:`personvern.requests.erase.erase_many`) and runs them as one DELETE or UPDATE per
+table (chunked by key, like the retention sweep), then scrubs the files once; one
+engine transaction forgets them all (a statement per table) and records each answer,
+leaving each proof and notice as a follow-up after the answer.
+
+A request that cannot start (unknown, not an erasure, not verified, closed) is reported
+and the rest go on. A dataset that cannot be reached leaves every request of the chunk
+waiting with the error, nothing recorded as erased (what a dataset that did commit
+changed is kept as intended, as for one erasure, and a rerun finishes it).
+Requests with datasets outside the engine's reach (an app's callback, a processor) run
+one at a time (``Requests.run``): they wait on others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from personvern.audit import append_audit, require_reason
+from personvern.errors import Conflict, InvalidInput, PersonvernError, StorageError
+from personvern.requests import erase, fulfil, jobs, tasks
+from personvern.requests.engine import (
+    CLOSED,
+    Requester,
+    Requests,
+    RunResult,
+    addressee,
+    get_request,
+    open_request,
+    preload,
+    transition,
+)
+
+# Requests per chunk: one engine transaction, one transaction per dataset, for each.
+CHUNK = 500
+MAX_BATCH = 10_000
+
+
+@dataclass
+class BatchResult:
+    """What a batch did: each request completed or waiting, and what could not start."""
+
+    completed: list[RunResult] = field(default_factory=list)
+    waiting: list[RunResult] = field(default_factory=list)
+    refused: list[dict[str, str]] = field(default_factory=list)  # ref, error
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data: ids and errors, never a person's identities."""
+        return {"completed": [r.request_id for r in self.completed],
+                "waiting": [{"id": r.request_id, "error": r.error} for r in self.waiting],
+                "refused": self.refused}
+
+
+def open_erasures(service: Requests, people: Sequence[str], *, verified_by: str,
+                  channel: str = "email", actor_note: str | None = None
+                  ) -> tuple[list[str], list[dict[str, str]]]:
+    """An erasure request per person, verified by the privacy owner (``verified_by`` says
+    how); the ids, and the people who could not be named (unknown: the rest go on)."""
+    if len(people) > MAX_BATCH:
+        raise InvalidInput(f"at most {MAX_BATCH:,} people in one batch")
+    by = Requester("owner", verified_by=verified_by)
+    details = {"note": actor_note} if actor_note else None
+    opened: list[str] = []
+    refused: list[dict[str, str]] = []
+    for ref in people:
+        try:
+            with service.transaction() as s:
+                opened.append(open_request(s, service.ctx, "erasure", subject=ref, by=by,
+                                           channel=channel, details=details).request.id)
+        except PersonvernError as exc:
+            refused.append({"ref": ref, "error": str(exc)})
+    return opened, refused
+
+
+def erase_batch(service: Requests, request_ids: Sequence[str], *, reason: str,
+                actor: str = "owner", prove: bool = True, vacuum: bool = False,
+                follow_up: bool = True, chunk: int = CHUNK) -> BatchResult:
+    """Carry out the erasure requests ``request_ids`` together, chunk by chunk."""
+    why = require_reason(reason, "run the requests now")
+    if len(request_ids) > MAX_BATCH:
+        raise InvalidInput(f"at most {MAX_BATCH:,} requests in one batch")
+    result = BatchResult()
+    alone = bool(tasks.outside(service.ctx.manifest))
+    for start in range(0, len(request_ids), max(chunk, 1)):
+        part = list(dict.fromkeys(request_ids[start:start + chunk]))
+        if alone:  # they wait on apps and processors: one at a time, as ever
+            for rid in part:
+                _one(service, rid, why, actor, prove, vacuum, follow_up, result)
+            continue
+        _chunk(service, part, why, actor, prove, vacuum, follow_up, result)
+    return result
+
+
+def _one(service: Requests, rid: str, why: str, actor: str, prove: bool, vacuum: bool,
+         follow_up: bool, result: BatchResult) -> None:
+    try:
+        done = service.run(rid, reason=why, actor=actor, prove=prove, vacuum=vacuum,
+                           follow_up=follow_up)
+    except PersonvernError as exc:
+        result.refused.append({"ref": rid, "error": str(exc)})
+        return
+    (result.completed if done.state == "completed" else result.waiting).append(done)
+
+
+def _start(service: Requests, ids: list[str], why: str, actor: str, result: BatchResult
+           ) -> tuple[list[jobs.Job], list[str]]:
+    """Start every request that can start, in one transaction; the jobs, and the ids that
+    carry a partial result (an earlier run's, waiting on a task) to run one at a time."""
+    started: list[jobs.Job] = []
+    partial: list[str] = []
+    with service.transaction() as s:
+        held = preload(s, ids)  # noqa: F841
+        for ref in ids:
+            try:
+                req = get_request(s, ref)
+                if req.type != "erasure":
+                    raise Conflict(f"request {req.id} is {req.type}, not an erasure")
+                if req.state in CLOSED:
+                    raise Conflict(f"request {req.id} is already {req.state}")
+                if req.state in ("received", "verifying"):
+                    raise Conflict(f"request {req.id} is not verified yet ({req.state})")
+                if (req.outcome or {}).get("partial") is not None:
+                    partial.append(req.id)
+                    continue
+                job = jobs.snapshot(s, req)  # reads only: a refusal leaves nothing behind
+            except PersonvernError as exc:
+                result.refused.append({"ref": ref, "error": str(exc)})
+                continue
+            append_audit(s, service.ctx.clock, actor, "request.run", f"request:{req.id}",
+                         {"reason": why, "batch": len(ids)})
+            if req.state != "in_progress":
+                transition(s, service.ctx, req, "in_progress", actor, "work started (batch)")
+            started.append(job)
+    return started, partial
+
+
+def _chunk(service: Requests, ids: list[str], why: str, actor: str, prove: bool,
+           vacuum: bool, follow_up: bool, result: BatchResult) -> None:
+    started, partial = _start(service, ids, why, actor, result)
+    for rid in partial:
+        _one(service, rid, why, actor, prove, vacuum, follow_up, result)
+    if not started:
+        return
+    env = jobs.Env(service.ctx.manifest, service.ctx.jurisdiction, service.ctx.clock,
+                   Path.cwd(), vacuum=vacuum)
+    try:
+        done = erase.erase_many(started, env, service.datasets(), intend=service.intend_many)
+    except StorageError as exc:
+        service.close()  # reconnect next time: the server may be back
+        error = f"a dataset could not be reached: {_line(exc)}"
+        _wait_all(service, started, actor, error, result)
+        return
+    except Exception as exc:  # a wrong data map, a bug: kept waiting with the error
+        _wait_all(service, started, actor, f"could not be carried out: {_line(exc)}", None)
+        raise
+    try:
+        completed = _finish(service, started, done, actor, prove)
+    except Exception as exc:  # the datasets' side is done and re-runs safely: say so
+        with contextlib.suppress(Exception):
+            _wait_all(service, started, actor, f"could not be recorded: {_line(exc)}", None)
+        raise
+    if follow_up:
+        completed = service.run_follow_ups_many(completed, actor=actor)
+    result.completed += completed
+
+
+def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str, Any]],
+            actor: str, prove: bool) -> list[RunResult]:
+    """One engine transaction: everyone forgotten (a statement per table), their keys
+    destroyed, each answer recorded and each person told."""
+    ctx = service.ctx
+    with service.transaction() as s:
+        held = preload(s, [j.request_id for j in started])  # noqa: F841
+        reqs = {j.request_id: get_request(s, j.request_id) for j in started}
+        to = {rid: addressee(s, req) for rid, req in reqs.items()}  # before the forgetting
+        outcomes = {j.request_id: fulfil.finish(s, ctx.consent, ctx.clock, j,
+                                                done[j.request_id], forgotten=True)
+                    for j in started}
+        erase.forget_many(s, ctx.consent, started, outcomes, ctx.clock())
+        return [service.complete(s, reqs[j.request_id], j, done[j.request_id],
+                                 outcomes[j.request_id], actor, prove, to[j.request_id])
+                for j in started]
+
+
+def _wait_all(service: Requests, started: list[jobs.Job], actor: str, error: str,
+              result: BatchResult | None) -> None:
+    for job in started:
+        service.wait(job.request_id, actor, error)
+        if result is not None:
+            result.waiting.append(RunResult(job.request_id, "waiting", {}, error))
+
+
+def _line(exc: BaseException) -> str:
+    return " ".join(str(exc).split("(Background on this error", 1)[0].split())

@@ -1,0 +1,154 @@
+"""Work that follows a request's answer: the proof of erasure (GDPR Art. 17) and the
+Art. 19 notices to recipients, each kept with its state and result.
+
+A follow-up is recorded in the transaction that completes the request, so it exists if
+and only if the answer was recorded. With a job queue (PostgreSQL, ``PERSONVERN_JOBS=
+worker``) it is queued there in that same transaction too, and procrastinate retries it
+when it fails; otherwise the process that answered runs it right after the answer. The
+same code runs it either way (``Requests.run_follow_up``), and the request shows its state:
+
+    pending ─> running ─> done
+                  │  ^
+                  v  │ retried
+                failed        (the error kept; a proof is never "clean" before it ran)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from personvern.clock import Clock
+from personvern.errors import Conflict, NotFound
+from personvern.manifest.model import Manifest
+from personvern.requests import notices
+from personvern.requests.datamap import SqlDataset
+from personvern.requests.jobs import plain
+from personvern.requests.proof import engine_leftovers, prove_erased
+from personvern.requests.tables import FollowUp
+from personvern.storage import queue as job_queue
+from personvern.storage.models import as_utc
+
+KINDS = ("proof", "notices")
+# When ``run_due`` takes over a follow-up the answering process did not finish.
+LEFT_AFTER = timedelta(minutes=5)
+STUCK_AFTER = timedelta(minutes=30)
+# The queued job that runs a follow-up (personvern.jobs.worker carries it out).
+TASK = "request.follow_up"
+
+
+def schedule(session: Session, clock: Clock, request_id: str, kind: str,
+             input: dict[str, Any], *, queue: bool) -> tuple[FollowUp, int | None]:
+    """Record a follow-up as pending and, with ``queue`` and a job queue here, queue its
+    job in the session's transaction; the row and the job's id (None: run it in process)."""
+    if kind not in KINDS:
+        raise Conflict(f"unknown follow-up {kind!r}; one of {', '.join(KINDS)}")
+    fu = FollowUp(request_id=request_id, kind=kind, state="pending", attempts=0,
+                  created_at=clock(), input=input)
+    session.add(fu)
+    session.flush()
+    job = None
+    if queue and job_queue.has_queue(session):
+        # One request's jobs one after another (its run, its proof, its notices).
+        job = job_queue.defer(session, TASK, {"request_id": request_id, "follow_up": fu.id},
+                              lock=f"request:{request_id}")
+    return fu, job
+
+
+def claim(session: Session, clock: Clock, follow_up_id: int) -> FollowUp | None:
+    """Mark the follow-up running (locked against a second runner); None when it is done
+    already, so it runs once however often it is asked for."""
+    fu = session.get(FollowUp, follow_up_id, with_for_update=True)
+    if fu is None:
+        raise NotFound(f"no follow-up {follow_up_id}")
+    if fu.state == "done":
+        return None
+    fu.state, fu.started_at, fu.finished_at = "running", clock(), None
+    fu.attempts += 1
+    return fu
+
+
+def succeed(session: Session, clock: Clock, fu: FollowUp, result: dict[str, Any]) -> None:
+    """Done, with what it found; what it needed to know of the person goes."""
+    fu.state, fu.finished_at, fu.result, fu.error, fu.input = "done", clock(), result, None, None
+
+
+def fail(session: Session, clock: Clock, fu: FollowUp, error: str) -> None:
+    """Failed, with the error; kept for the next attempt (its input stays)."""
+    fu.state, fu.finished_at, fu.error = "failed", clock(), error[:2000]
+
+
+def of_request(session: Session, request_id: str) -> list[FollowUp]:
+    """The request's follow-ups, oldest first."""
+    return list(session.scalars(select(FollowUp).where(FollowUp.request_id == request_id)
+                                .order_by(FollowUp.id)))
+
+
+def unfinished(follow_ups: Sequence[FollowUp]) -> list[int]:
+    """The ids of those not done (pending, or failed and waiting to be run again)."""
+    return [f.id for f in follow_ups if f.state != "done"]
+
+
+def left_behind(session: Session, now: datetime, limit: int = 100) -> list[tuple[str, int]]:
+    """(request id, follow-up id) of those a process left: pending for over
+    ``LEFT_AFTER`` (the process that answered was killed before it ran them), running for
+    over ``STUCK_AFTER`` (killed while running), failed and past their back-off."""
+    rows = session.scalars(select(FollowUp).where(FollowUp.state != "done")
+                           .order_by(FollowUp.id).limit(limit * 4))
+    out: list[tuple[str, int]] = []
+    for f in rows:
+        since = as_utc(f.finished_at or f.started_at or f.created_at)
+        wait = {"pending": LEFT_AFTER, "running": STUCK_AFTER}.get(
+            f.state, notices.backoff(f.attempts))
+        if since + wait <= now:
+            out.append((f.request_id, f.id))
+    return out[:limit]
+
+
+def view(follow_ups: Sequence[FollowUp]) -> list[dict[str, Any]]:
+    """What a person reading the request sees of each: never the input (identities)."""
+    return [{"id": f.id, "kind": f.kind, "state": f.state, "attempts": f.attempts,
+             "created_at": f.created_at.isoformat(),
+             "started_at": f.started_at.isoformat() if f.started_at else None,
+             "finished_at": f.finished_at.isoformat() if f.finished_at else None,
+             "result": f.result, "error": f.error} for f in follow_ups]
+
+
+# ---- the work ----------------------------------------------------------------------------
+
+def proof_input(identities: dict[str, list[str]], kept: dict[str, dict[str, set[Any]]]
+                ) -> dict[str, Any]:
+    """What the proof needs once the engine has forgotten the person."""
+    return {"identities": identities,
+            "kept": {ds: {t: [plain(k) for k in keys] for t, keys in tables.items()}
+                     for ds, tables in kept.items()}}
+
+
+def prove(datasets: Sequence[SqlDataset], input: dict[str, Any]) -> dict[str, Any]:
+    """Search every dataset for what is left of the person (no engine transaction open)."""
+    kept = {ds: {t: set(keys) for t, keys in tables.items()}
+            for ds, tables in (input.get("kept") or {}).items()}
+    return prove_erased(datasets, input.get("identities") or {}, kept).as_dict()
+
+
+def engine_side(session: Session, input: dict[str, Any], proof: dict[str, Any]
+                ) -> dict[str, Any]:
+    """The proof with what the engine itself still holds of the person (should be none)."""
+    left = engine_leftovers(session, input.get("identities") or {})
+    return {**proof, "engine": left, "clean": bool(proof["clean"]) and not left}
+
+
+def notify(session: Session, clock: Clock, manifest: Manifest, request_id: str,
+           input: dict[str, Any]) -> dict[str, Any]:
+    """Queue the Art. 19 notices of the change (idempotent: a retry adds none twice)."""
+    wanted = set(input.get("purposes") or ())
+    purposes = [p for p in manifest.purposes if p.id in wanted]
+    queued = notices.queue_notices(session, clock, manifest, request_id, input["action"],
+                                   purposes, input.get("identities") or {})
+    told = notices.told(session, request_id)
+    return {"notices": [{"recipient": n["recipient"], "channel": n["channel"]} for n in told],
+            "queued_now": len(queued)}
