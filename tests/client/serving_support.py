@@ -95,5 +95,14 @@ def carry_out(server: Served, type_: str, email: str) -> tuple[str, dict[str, An
         rid = str(opened.json()["id"])
         ran = api.post(f"/api/v1/requests/{rid}/run", json={"reason": "the person asked"})
         assert ran.status_code == 200 and ran.json()["state"] == "completed", ran.text
-        shown: dict[str, Any] = api.get(f"/api/v1/requests/{rid}").json()
+        # The proof and the notices follow the answer (follow_ups): wait, as a client
+        # would, until the request shows them done.
+        deadline = time.monotonic() + 30
+        while True:
+            shown: dict[str, Any] = api.get(f"/api/v1/requests/{rid}").json()
+            states = {f["kind"]: f["state"] for f in shown.get("follow_ups", [])}
+            assert "failed" not in states.values(), shown["follow_ups"]
+            if all(s == "done" for s in states.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
     return rid, shown

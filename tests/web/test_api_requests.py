@@ -236,9 +236,9 @@ def test_erasure_says_what_was_kept_and_who_was_told(api: TestClient, demo: Path
 
 
 def test_many_erasures_at_once_each_with_its_own_request_and_proof(api: TestClient) -> None:
-    """POST /api/v1/requests/erasures: GDPR Art. 17 for many people, set-based; an unknown
+    """POST /api/v1/requests/batch/erasures: GDPR Art. 17 for many people, set-based; an unknown
     person is reported and the others are erased."""
-    r = api.post("/api/v1/requests/erasures", json={
+    r = api.post("/api/v1/requests/batch/erasures", json={
         "subjects": [PARENT, "ext:99999", PUPIL], "verified_by": "called back on file",
         "reason": WHY})
     assert r.status_code == 200, r.text
@@ -250,7 +250,7 @@ def test_many_erasures_at_once_each_with_its_own_request_and_proof(api: TestClie
         assert shown["type"] == "erasure" and shown["state"] == "completed"
         assert shown["outcome"]["proof"]["clean"] is True
         assert {f["kind"]: f["state"] for f in shown["follow_ups"]}["proof"] == "done"
-    assert_problem(api.post("/api/v1/requests/erasures", json={
+    assert_problem(api.post("/api/v1/requests/batch/erasures", json={
         "subjects": [OTHER_PARENT], "reason": WHY}), 422, "verified_by")
 
 

@@ -89,13 +89,15 @@ class OpenIn(Strict):
 class BatchIn(Strict):
     """Erasures of many people carried out together (GDPR Art. 17)."""
 
+    # At most 100 people and 500 requests a call, so that the largest batch fits the API's
+    # 64 KiB body: a larger one is sent in several calls.
     subjects: list[Annotated[str, Field(min_length=1, max_length=320)]] = Field(
-        default_factory=list, max_length=10_000,
+        default_factory=list, max_length=100,
         description="people to erase (id, e-mail, +phone or ext:ID): an erasure request is "
                     "opened for each, by the owner, verified as verified_by says")
     requests: list[Annotated[str, Field(min_length=6, max_length=32,
                                         pattern=r"^[0-9a-fA-F]+$")]] = Field(
-        default_factory=list, max_length=10_000,
+        default_factory=list, max_length=500,
         description="ids of verified erasure requests to carry out with them")
     verified_by: Text | None = Field(None, description="how the people's identity was "
                                                        "checked (needed with subjects)")
@@ -436,12 +438,12 @@ def _follow_up(service: engine.Requests, results: list[engine.RunResult], actor:
     service.run_follow_ups_many([r for r in results if r.follow_ups], actor=actor)
 
 
-@router.post("/erasures", response_model=BatchOut, responses=responses(409),
-             dependencies=[need("requests:open")])
+@router.post("/batch/erasures", response_model=BatchOut, responses=responses(409))
 def erase_many(body: BatchIn, request: Request, key: RunKey) -> Response:
     """Erase many people together, a statement per table (``personvern request
     erase-batch``): each keeps their own request, answer and proof; an unknown person or
-    a request that cannot start is listed under ``refused`` and the rest go on."""
+    a request that cannot start is listed under ``refused`` and the rest go on. One scope,
+    ``requests:run``: opening the erasures it runs is part of running them."""
     from personvern.requests.batch import erase_batch, open_erasures
 
     if body.subjects and not (body.verified_by or "").strip():
