@@ -98,8 +98,9 @@ class Runtime:
     def ledger_writes(self) -> GroupCommit:
         """Consent writes of concurrent requests, committed several to a transaction."""
         from personvern.consent.group import GroupCommit
+        from personvern.consent.service import preload_subjects
 
-        return GroupCommit(self.sessions)
+        return GroupCommit(self.sessions, preload=preload_subjects)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -16,8 +16,11 @@ from personvern.errors import ConfigurationError, StorageError
 # default); fewer pooled connections and every request beyond them opens and closes its
 # own (for SQLite: opening the file and the pragmas, a millisecond each time).
 SQLITE_POOL_SIZE = 40
-# PostgreSQL connections cost the server memory: fewer kept, more allowed for a burst.
-POSTGRES_POOL_SIZE, POSTGRES_MAX_OVERFLOW = 20, 20
+# PostgreSQL: as many kept as requests run at once (anyio's 40 threads). A connection
+# beyond the pool's size is closed when given back, so with fewer kept every busy moment
+# started new server processes (a fork and an authentication each; py-spy, 32 clients
+# writing consents: docs/performance.md). A few more for the group commit's leader and jobs.
+POSTGRES_POOL_SIZE, POSTGRES_MAX_OVERFLOW = 40, 10
 
 # Seconds a connection waits for a lock (SQLite) or a server (PostgreSQL) before giving up.
 BUSY_TIMEOUT_MS = 5000
