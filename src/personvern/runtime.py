@@ -94,12 +94,27 @@ class Runtime:
         with transaction(self.sessions) as session:
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads that need no snapshot of their own: each statement runs on
+        its own (autocommit), so no BEGIN and no COMMIT are sent (two round trips less on
+        PostgreSQL). Nothing may be written through it."""
+        from sqlalchemy.orm import Session
+
+        from personvern.storage.engine import storage_errors
+
+        with storage_errors(self.engine.url), \
+                self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, \
+                Session(conn, expire_on_commit=False) as session:
+            yield session
+
     @cached_property
     def ledger_writes(self) -> GroupCommit:
         """Consent writes of concurrent requests, committed several to a transaction."""
         from personvern.consent.group import GroupCommit
+        from personvern.consent.service import preload_subjects
 
-        return GroupCommit(self.sessions)
+        return GroupCommit(self.sessions, preload=preload_subjects)
 
     def close(self) -> None:
         """Release the database connections."""

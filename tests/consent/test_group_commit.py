@@ -216,3 +216,31 @@ def test_a_lone_writer_that_fails_is_told_and_nothing_is_written(
         group.run(consent(ctx, sid, 1, purpose="no_such_purpose"))  # type: ignore[arg-type]
     assert count(db_engine) == 0 and group.batches == 0
     assert group.run(consent(ctx, sid, 2))[0] == 1  # type: ignore[index]
+
+
+def test_a_consent_and_its_withdrawal_in_one_batch_are_both_written(
+        db_engine: Engine, ctx: ConsentContext) -> None:
+    """The withdrawal sees the consent queued before it in the same batch (GDPR Art. 7(3):
+    withdrawing must be as easy as giving), though the batch inserts its rows at its end."""
+    [sid] = people(db_engine, 1)
+    group = GroupCommit(make_sessionmaker(db_engine))
+
+    def withdraw(session: Session) -> tuple[int, str]:
+        row, _ = record_event(session, ctx, T0 + timedelta(minutes=2), sid,
+                              EventType.CONSENT_WITHDRAWN, purpose_id="newsletter")
+        return row.seq, row.type
+
+    release, entered = threading.Event(), threading.Event()
+    first = blocked_first(group, release, entered)
+    gave, gave_outcome = queued(group, [consent(ctx, sid, 1)])
+    wait_queued(group, 1)
+    withdrew, withdrew_outcome = queued(group, [withdraw])
+    wait_queued(group, 2)
+    release.set()
+    for t in [first, *gave, *withdrew]:
+        t.join(WAIT)
+    assert gave_outcome[0][0] == 1  # type: ignore[index]
+    assert withdrew_outcome[0] == (2, "consent_withdrawn")
+    assert group.batches == 2 and count(db_engine) == 2
+    with Session(db_engine) as s:
+        assert verify_ledger(s) is None

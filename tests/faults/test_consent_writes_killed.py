@@ -1,7 +1,8 @@
 """Fault: `personvern serve` is SIGKILLed while eight clients write consents as fast as they
 can. Every write the server acknowledged (a 201 with its sequence number) is in the ledger
 afterwards, as acknowledged, and the ledger and its signed checkpoint verify: group commit
-answers a writer only once the commit holding its write has returned."""
+answers a writer only once the commit holding its write has returned. On SQLite and on
+PostgreSQL, where a batch's rows are inserted together at its end (consent/group.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
+import pytest
 
 from faults.support import PV, env, make_demo, pv, rows
 from mail.support import free_port
@@ -32,14 +35,23 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError("serve did not answer within 60 s")
 
 
-def test_no_acknowledged_consent_is_lost_when_the_server_is_killed(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The engine's database: the demo's SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return {}
+    return {"PERSONVERN_DATABASE_URL": request.getfixturevalue("postgres_url")}
+
+
+def test_no_acknowledged_consent_is_lost_when_the_server_is_killed(
+        tmp_path: Path, database: dict[str, str]) -> None:
     demo = make_demo(tmp_path / "demo")
     key = pv(demo, "keys", "create", "load", "--scope", "consent:write",
-             "--scope", "subjects:write", "--json").json()["key"]
+             "--scope", "subjects:write", "--json", **database).json()["key"]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([PV, "serve", "--port", str(port), "--public-url", url],
-                              env=env(demo), stdout=subprocess.DEVNULL,
+                              env=env(demo, **database), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     acknowledged: list[tuple[str, int]] = []
     stop = threading.Event()
@@ -81,9 +93,13 @@ def test_no_acknowledged_consent_is_lost_when_the_server_is_killed(tmp_path: Pat
         t.join(timeout=30)
     assert server.returncode == -signal.SIGKILL
     assert len(acknowledged) >= ENOUGH
-    stored = dict(rows(demo / "personvern.db", "SELECT id, seq FROM ledger_events"))
+    if database:
+        with psycopg.connect(database["PERSONVERN_DATABASE_URL"]) as conn:
+            stored = dict(conn.execute("SELECT id, seq FROM ledger_events").fetchall())
+    else:
+        stored = dict(rows(demo / "personvern.db", "SELECT id, seq FROM ledger_events"))
     lost = [(eid, seq) for eid, seq in acknowledged if stored.get(eid) != seq]
     assert not lost, f"{len(lost)} acknowledged writes are missing or moved: {lost[:5]}"
-    verified = pv(demo, "ledger", "verify")
+    verified = pv(demo, "ledger", "verify", **database)
     assert verified.code == 0, verified.out + verified.err
     assert "intact" in verified.out

@@ -7,6 +7,7 @@ import stat
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, StatementError
@@ -14,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from personvern.errors import ConfigurationError, StorageError
 from personvern.storage.engine import (
     create_engine_for,
+    libpq_conninfo,
     one_line,
     parse_url,
     safe_url,
@@ -184,6 +186,27 @@ def test_postgres_engine_uses_psycopg3(postgres_url: str) -> None:
         with engine.connect() as conn:
             assert conn.execute(text("SELECT current_setting('application_name')")).scalar() \
                 == "personvern"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_pooled_connections_the_server_ended_are_replaced_unnoticed(postgres_url: str) -> None:
+    """A restart, or an administrator ending sessions, under a running server: the next
+    request gets a working connection, not an error (the pool checks before handing out)."""
+    engine = create_engine_for(postgres_url)
+    try:
+        with engine.connect() as a, engine.connect() as b:  # two pooled, just used
+            pids = [c.execute(text("SELECT pg_backend_pid()")).scalar() for c in (a, b)]
+        with psycopg.connect(libpq_conninfo(postgres_url), autocommit=True) as admin:
+            for pid in pids:
+                # Waits until the backend is gone (its goodbye sent), up to 5 s.
+                assert admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,)
+                                     ).fetchone() == (True,)
+        for _ in range(3):  # every pooled connection is handed out again, or replaced
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT 1")).scalar() == 1
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar() not in pids
     finally:
         engine.dispose()
 

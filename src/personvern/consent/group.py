@@ -1,11 +1,14 @@
 """Group commit for the ledger: concurrent writers' units of work run in one transaction, in
-the order they arrived, each in its own savepoint, and every writer learns its result only
-once the commit that holds it has returned (is durable).
+the order they arrived, and every writer learns its result only once the commit that holds
+it has returned (is durable). A batch runs first without savepoints; when a writer's work
+fails it is rolled back and run again with one savepoint a writer, so a failure is only
+that writer's.
 
 Without it every append holds the chain's lock through its own commit, so writers queue
 behind one another's disk flush and throughput cannot grow with clients. Here the first
 writer to find no batch in progress leads: it takes what is queued, runs it, commits once
-(one flush, one signed checkpoint) and goes on while more is queued; the others wait. No
+(one flush, one signed checkpoint) and goes on while more is queued; the others wait. What
+needs no lock a writer does before it queues (consent/service.py: prepare_event). No
 thread of its own, so nothing to start or stop, and a process that dies loses only what no
 writer was yet told was written.
 """
@@ -19,6 +22,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from personvern.consent.ledger import defer_appends, flush_appends
 from personvern.consent.tables import LedgerEvent
 from personvern.storage.locks import lock_chain
 from personvern.storage.session import transaction
@@ -27,9 +31,15 @@ T = TypeVar("T")
 MAX_BATCH = 64  # bounds the wait of the last writer in a batch and the transaction's size
 
 
+# Reads a batch's writers need, made at once for the whole batch under the lock (e.g. the
+# people they write about): given the session and the writers' hints.
+Preload = Callable[[Session, list[object]], None]
+
+
 @dataclass(eq=False)
 class _Work(Generic[T]):
     work: Callable[[Session], T]
+    hint: object = None
     wake: threading.Event = field(default_factory=threading.Event)  # done, or lead now
     finished: bool = False
     value: T | None = None
@@ -39,8 +49,10 @@ class _Work(Generic[T]):
 class GroupCommit:
     """Runs ledger writes submitted from many threads, several to a transaction."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = MAX_BATCH,
+                 preload: Preload | None = None) -> None:
         self._sessions = sessions
+        self._preload = preload
         self._max_batch = max_batch
         self._queue: list[_Work[object]] = []
         self._lock = threading.Lock()
@@ -48,14 +60,15 @@ class GroupCommit:
         self.batches = 0  # transactions committed (benchmarks and tests read these)
         self.writes = 0
 
-    def run(self, work: Callable[[Session], T]) -> T:
+    def run(self, work: Callable[[Session], T], *, hint: object = None) -> T:
         """Run ``work(session)`` inside a shared ledger transaction and return its result
         once that transaction has committed; its exception if it raised (its savepoint is
         rolled back, the others' writes stand), or the commit's if the commit failed.
 
         ``work`` must return plain values: ORM objects it loaded expire at the commit.
+        ``hint`` is handed to the preload (with the batch's other writers' hints).
         """
-        item: _Work[object] = _Work(work)
+        item: _Work[object] = _Work(work, hint)
         with self._lock:
             self._queue.append(item)
             lead = not self._leading
@@ -92,6 +105,53 @@ class GroupCommit:
             raise
 
     def _commit(self, batch: list[_Work[object]]) -> None:
+        try:
+            if len(batch) == 1 or not self._together(batch):
+                self._one_by_one(batch)
+        finally:
+            for item in batch:
+                item.finished = True
+                item.wake.set()
+
+    def _together(self, batch: list[_Work[object]]) -> bool:
+        """The batch in one transaction without a savepoint per writer, the people it
+        writes about read at once and its rows inserted together: a handful of round trips
+        a batch, not several a write, while the lock is held. False, with nothing written,
+        when a writer's work failed: the batch is then run again one savepoint a writer,
+        each row inserted as it is appended, so one writer's failure is its own. A failed
+        commit fails every writer of the batch."""
+        values: list[object] = []
+        try:
+            with transaction(self._sessions) as session:
+                lock_chain(session, LedgerEvent.__tablename__)
+                # Nothing can fail half-way here: the rows go in at the end, together.
+                defer_appends(session)
+                if self._preload is not None:
+                    self._preload(session, [i.hint for i in batch if i.hint is not None])
+                for item in batch:
+                    try:
+                        values.append(item.work(session))
+                    except Exception as err:
+                        raise _WriterFailed from err
+                try:
+                    flush_appends(session)
+                except Exception as err:  # whose row broke a constraint is not known
+                    raise _WriterFailed from err
+        except _WriterFailed:
+            return False
+        except BaseException as err:  # the lock or the commit failed: nothing was written
+            for item in batch:
+                item.value, item.error = None, err
+            if not isinstance(err, Exception):
+                raise
+            return True
+        for item, value in zip(batch, values, strict=True):
+            item.value = value
+        self.batches += 1
+        self.writes += len(batch)
+        return True
+
+    def _one_by_one(self, batch: list[_Work[object]]) -> None:
         # A batch of one needs no savepoint: its failure may roll back the whole
         # transaction, which holds nothing else (two statements less per lone write).
         alone = len(batch) == 1
@@ -120,7 +180,8 @@ class GroupCommit:
                     item.value, item.error = None, err
             if not isinstance(err, Exception):
                 raise
-        finally:
-            for item in batch:
-                item.finished = True
-                item.wake.set()
+
+
+class _WriterFailed(Exception):
+    """One writer's work failed in a batch run without savepoints (the batch is rolled
+    back and run again with them)."""

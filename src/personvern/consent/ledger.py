@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, insert, select
+from sqlalchemy import Row, Table, bindparam, event, insert, select
 from sqlalchemy.orm import Session
 
 from personvern.audit import GENESIS_HASH, canonical_json
@@ -80,6 +80,9 @@ class NewEvent:
     policy_version: str | None = None
     evidence: dict[str, Any] | None = None
     idempotency_key: str | None = None
+    # ``evidence`` sealed already (see seal_evidence), so the append under the ledger's
+    # lock does no cryptography; None: sealed by append_event.
+    sealed_evidence: str | None = None
 
     def same_as(self, stored: LedgerEvent) -> bool:
         """Whether a replay with the same idempotency key asks for the same event."""
@@ -107,7 +110,6 @@ def append_event(
     the session's connection: this is the ledger's hot path.
     """
     conn = session.connection()
-    evidence = json.loads(canonical_json(new.evidence or {}))
     # Appended to already in this transaction (a batch of the group commit, an erasure's
     # events): the lock is held and the head known, so neither is asked for again.
     known = appended_head(session, CHAIN)
@@ -117,8 +119,9 @@ def append_event(
         stored = event_by_key(session, new.idempotency_key)
         if stored is not None:
             return _replay(stored, new), True
-    sealed = keyring_for(session).seal_json(conn, new.subject_id, EVIDENCE_CONTEXT, evidence
-                                            ) if evidence else None
+    sealed = new.sealed_evidence
+    if sealed is None and new.evidence:
+        sealed = seal_evidence(session, new.subject_id, new.evidence)
     if known is None:
         row = conn.execute(_HEAD).first()
         known = None if row is None else (row.seq, row.hash)
@@ -132,20 +135,81 @@ def append_event(
         idempotency_key=new.idempotency_key,
         # The digest of what stays: the sealed evidence (it outlives the key), so the chain
         # neither verifies nor confirms a guess at erased evidence.
-        evidence_digest=sealed_digest(sealed) if sealed else evidence_digest(evidence),
+        evidence_digest=sealed_digest(sealed) if sealed else evidence_digest({}),
         prev_hash=GENESIS_HASH if head is None else head[1],
     )
     event.hash = event_hash(event)
-    conn.execute(_INSERT_EVENT, {c.name: getattr(event, c.name) for c in _EVENTS.columns})
-    if evidence:  # no row for no evidence: one write less on the hot path
-        conn.execute(_INSERT_EVIDENCE,
-                     {"event_seq": event.seq, "subject_id": new.subject_id, "data": sealed})
+    row_values = {c.name: getattr(event, c.name) for c in _EVENTS.columns}
+    # No row for no evidence: one write less on the hot path.
+    evidence_row = ({"event_seq": event.seq, "subject_id": new.subject_id, "data": sealed}
+                    if sealed else None)
+    deferred: _Deferred | None = session.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred.events.append(row_values)
+        if evidence_row is not None:
+            deferred.evidence.append(evidence_row)
+    else:
+        conn.execute(_INSERT_EVENT, row_values)
+        if evidence_row is not None:
+            conn.execute(_INSERT_EVIDENCE, evidence_row)
     note_append(session, CHAIN, _HEAD, event.seq, event.hash, stamp)
     return event, False
 
 
+@dataclass(frozen=True)
+class _Deferred:
+    events: list[dict[str, Any]]
+    evidence: list[dict[str, Any]]
+
+
+_DEFERRED = "personvern.ledger_deferred"
+
+
+def defer_appends(session: Session) -> None:
+    """Hold the rows this transaction appends in memory and insert them together at
+    :func:`flush_appends` (the group commit's batches: two statements a batch, not two a
+    write). Every read of the ledger here flushes them first, and so does the commit."""
+    session.info.setdefault(_DEFERRED, _Deferred([], []))
+
+
+def flush_appends(session: Session) -> None:
+    """Insert the appended rows held by :func:`defer_appends` (events before their evidence)."""
+    deferred: _Deferred | None = session.info.get(_DEFERRED)
+    if deferred is None or not deferred.events:
+        return
+    conn = session.connection()
+    conn.execute(_INSERT_EVENT, deferred.events)
+    if deferred.evidence:
+        conn.execute(_INSERT_EVIDENCE, deferred.evidence)
+    deferred.events.clear()
+    deferred.evidence.clear()
+
+
+@event.listens_for(Session, "before_commit")
+def _flush_before_commit(session: Session) -> None:
+    flush_appends(session)
+
+
+# Rolled back or closed: rows held and not inserted are dropped with the transaction.
+@event.listens_for(Session, "after_transaction_end")
+def _drop_deferred(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_DEFERRED, None)
+
+
+def seal_evidence(session: Session, subject_id: str, evidence: dict[str, Any]) -> str | None:
+    """``evidence`` in canonical JSON sealed under the subject's key; None when empty (no
+    row is stored for no evidence)."""
+    canonical = json.loads(canonical_json(evidence))
+    if not canonical:
+        return None
+    return keyring_for(session).seal_json(session.connection(), subject_id, EVIDENCE_CONTEXT,
+                                          canonical)
+
+
 def event_by_key(session: Session, key: str) -> LedgerEvent | None:
     """The event stored under idempotency ``key``, as a detached object, or None."""
+    flush_appends(session)
     row = session.connection().execute(_BY_KEY, {"key": key}).first()
     return None if row is None else LedgerEvent(**row._mapping)
 
@@ -207,6 +271,7 @@ def check_ledger(session: Session, *, against: Checkpoint | None = None, source:
                  require_checkpoint: bool = True, batch: int = 5000) -> LedgerCheck:
     """Walk the chain: every link, hash and evidence digest, and that it reaches the stored
     signed checkpoint and ``against`` (an exported one, read from ``source``)."""
+    flush_appends(session)
     anchors = Anchors(session.connection(), keyring_for(session), CHAIN, "ledger",
                       against=against, source=source, require_stored=require_checkpoint,
                       appending=appended_uncommitted(session, CHAIN))
@@ -276,6 +341,7 @@ def as_consent_event(row: LedgerEvent) -> ConsentEvent:
 
 def subject_events(session: Session, subject_id: str) -> list[LedgerEvent]:
     """All of a subject's events in ledger order."""
+    flush_appends(session)
     return list(session.scalars(
         select(LedgerEvent).where(LedgerEvent.subject_id == subject_id).order_by(LedgerEvent.seq)
     ))
@@ -286,6 +352,7 @@ def evidence_of(session: Session, seq: int) -> dict[str, Any] | None:
 
     Evidence whose key was destroyed reads as ``{"erased": "[erased]"}``.
     """
+    flush_appends(session)
     row = session.get(LedgerEvidence, seq)
     if row is not None:
         return row.data

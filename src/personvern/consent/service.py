@@ -26,6 +26,8 @@ from personvern.consent.ledger import (
     append_event,
     as_consent_event,
     event_by_key,
+    flush_appends,
+    seal_evidence,
     subject_events,
 )
 from personvern.consent.subjects import (
@@ -35,9 +37,10 @@ from personvern.consent.subjects import (
     is_admin_for,
     require_subject,
     subject_row,
+    subject_rows,
 )
 from personvern.consent.tables import LedgerEvent
-from personvern.errors import InvalidInput, UnknownPurpose
+from personvern.errors import InvalidInput, UnknownPurpose, UnknownSubject
 from personvern.law import Jurisdiction, get_jurisdiction
 from personvern.manifest.model import Manifest, Purpose
 from personvern.rights.acting import Act, Relation, consent_age, require_standing
@@ -110,6 +113,16 @@ class ConsentContext:
         return consent_age(self.manifest, self.jurisdiction)
 
 
+@dataclass(frozen=True)
+class PreparedEvent:
+    """An event checked as far as it can be without the ledger's lock, its evidence sealed:
+    what :func:`append_prepared` appends once the lock is held."""
+
+    subject: SubjectRow
+    new: NewEvent
+    at: datetime  # when the checks were made (a person's age is judged on its day)
+
+
 def record_event(
     session: Session,
     ctx: ConsentContext,
@@ -130,7 +143,36 @@ def record_event(
     withdraw?") see the same ledger the append extends, even with concurrent writers.
     """
     lock_chain(session, LedgerEvent.__tablename__)
-    subject = subject_row(session, subject_id)
+    prepared = prepare_event(session, ctx, at, subject_id, type, purpose_id=purpose_id,
+                             actor=actor, channel=channel, actor_subject_id=actor_subject_id,
+                             evidence=evidence, idempotency_key=idempotency_key)
+    # Checked under the lock already: nothing to read again.
+    return _append(session, ctx, prepared, at, prepared.subject)
+
+
+def prepare_event(
+    session: Session,
+    ctx: ConsentContext,
+    at: datetime,
+    subject_id: str,
+    type: EventType,
+    *,
+    purpose_id: str | None,
+    actor: Actor = Actor.SELF,
+    channel: Channel = Channel.API,
+    actor_subject_id: str | None = None,
+    evidence: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    known: SubjectRow | None = None,
+) -> PreparedEvent:
+    """Every rule that does not depend on the ledger (the purpose, the actor's standing),
+    checked, and the evidence sealed, without the ledger's lock: concurrent writers do
+    this at once, and only :func:`append_prepared` waits for the lock.
+
+    ``known``: the subject as this transaction has just read it (not read again).
+    """
+    subject = known if known is not None and known.id == subject_id else subject_row(
+        session, subject_id)
     purpose = ctx.purpose(purpose_id) if purpose_id is not None else None
     if type in CONSENT_TYPES or type in OBJECTION_TYPES:
         if purpose is None:
@@ -141,10 +183,52 @@ def record_event(
         subject_id=subject.id, type=type, actor=actor, channel=channel,
         purpose=purpose_id, actor_subject_id=actor_subject_id,
         policy_version=ctx.policy_version, evidence=evidence, idempotency_key=idempotency_key,
+        sealed_evidence=seal_evidence(session, subject.id, evidence) if evidence else None,
     )
+    return PreparedEvent(subject, new, at)
+
+
+def append_prepared(session: Session, ctx: ConsentContext, prepared: PreparedEvent,
+                    at: datetime) -> tuple[LedgerEvent, bool]:
+    """Take the ledger's lock, check what depends on the ledger as it now stands, append
+    ``prepared`` at ``at``; returns (event, replayed). Nothing is stored on error.
+
+    The subject is read again under the lock: one erased (or changed) since the checks
+    is seen, and a changed one's standing judged again.
+    """
+    lock_chain(session, LedgerEvent.__tablename__)
+    preloaded: dict[str, SubjectRow | None] | None = session.info.get(_PRELOADED)
+    if preloaded is not None and prepared.subject.id in preloaded:
+        subject = preloaded[prepared.subject.id]
+        if subject is None:
+            raise UnknownSubject(f"no subject {prepared.subject.id!r}")
+    else:
+        subject = subject_row(session, prepared.subject.id)
+    return _append(session, ctx, prepared, at, subject)
+
+
+_PRELOADED = "personvern.subject_rows"
+
+
+def preload_subjects(session: Session, hints: list[object]) -> None:
+    """For the group commit (consent/group.py): the subjects of a batch of prepared events
+    (its writers' hints) read in one statement under the ledger's lock, for
+    :func:`append_prepared` to take instead of reading each again."""
+    ids = sorted({h.subject.id for h in hints if isinstance(h, PreparedEvent)})
+    if not ids:
+        return
+    found = {row.id: row for row in subject_rows(session, ids)}
+    session.info[_PRELOADED] = {sid: found.get(sid) for sid in ids}
+
+
+def _append(session: Session, ctx: ConsentContext, prepared: PreparedEvent, at: datetime,
+            subject: SubjectRow) -> tuple[LedgerEvent, bool]:
+    new = prepared.new
+    if subject != prepared.subject or at.date() != prepared.at.date():
+        _check_actor(session, ctx, subject, at, new.type, new.actor, new.actor_subject_id)
     # A replayed withdrawal finds the consent already withdrawn; the ledger answers it.
-    if type is EventType.CONSENT_WITHDRAWN and not _replaying(session, idempotency_key):
-        _check_something_to_withdraw(session, subject, purpose_id, at)
+    if new.type is EventType.CONSENT_WITHDRAWN and not _replaying(session, new.idempotency_key):
+        _check_something_to_withdraw(session, subject, new.purpose, at)
     ctx.cache.invalidate_on_commit(session, subject.id)
     return append_event(session, at, new, locked=True)
 
@@ -193,6 +277,7 @@ def _check_something_to_withdraw(
     session: Session, subject: SubjectRow, purpose_id: str | None, at: datetime
 ) -> None:
     events = LedgerEvent.__table__
+    flush_appends(session)  # this batch's own appends count too
     last = session.connection().execute(
         select(events.c.type)
         .where(events.c.subject_id == subject.id, events.c.purpose == purpose_id,

@@ -272,11 +272,22 @@ _SUBJECT_ROW = select(_SUBJECTS.c.id, _SUBJECTS.c.birth_date).where(
 )
 
 
+_SUBJECT_ROWS = select(_SUBJECTS.c.id, _SUBJECTS.c.birth_date).where(
+    _SUBJECTS.c.id.in_(bindparam("ids", expanding=True)), _SUBJECTS.c.erased_at.is_(None)
+)
+
+
 class SubjectRow(NamedTuple):
     """The few columns the ledger's checks need, read without the ORM."""
 
     id: str
     birth_date: date | None
+
+
+def subject_rows(session: Session, subject_ids: list[str]) -> list[SubjectRow]:
+    """The rows of those of ``subject_ids`` that exist and are not erased, in one statement."""
+    rows = session.connection().execute(_SUBJECT_ROWS, {"ids": subject_ids})
+    return [SubjectRow(r.id, r.birth_date) for r in rows]
 
 
 def subject_row(session: Session, subject_id: str) -> SubjectRow:

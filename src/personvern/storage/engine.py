@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import select
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +18,11 @@ from personvern.errors import ConfigurationError, StorageError
 # default); fewer pooled connections and every request beyond them opens and closes its
 # own (for SQLite: opening the file and the pragmas, a millisecond each time).
 SQLITE_POOL_SIZE = 40
-# PostgreSQL connections cost the server memory: fewer kept, more allowed for a burst.
-POSTGRES_POOL_SIZE, POSTGRES_MAX_OVERFLOW = 20, 20
+# PostgreSQL: as many kept as requests run at once (anyio's 40 threads). A connection
+# beyond the pool's size is closed when given back, so with fewer kept every busy moment
+# started new server processes (a fork and an authentication each; py-spy, 32 clients
+# writing consents: docs/performance.md). A few more for the group commit's leader and jobs.
+POSTGRES_POOL_SIZE, POSTGRES_MAX_OVERFLOW = 40, 10
 
 # Seconds a connection waits for a lock (SQLite) or a server (PostgreSQL) before giving up.
 BUSY_TIMEOUT_MS = 5000
@@ -139,9 +144,53 @@ def _postgres_engine(url: URL, *, echo: bool) -> Engine:
     if "connect_timeout" not in url.query:
         # Without it an unreachable host hangs for minutes instead of failing clearly.
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
-    # pre_ping: the server may restart under a long-running `personvern serve`.
-    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args,
-                         pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_MAX_OVERFLOW)
+    engine = create_engine(url, echo=echo, connect_args=connect_args,
+                           pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_MAX_OVERFLOW)
+    # The server may restart (or end a connection) under a long-running `personvern serve`:
+    # a connection is checked before it is handed out, without a round trip when it was
+    # in use a moment ago and nothing has arrived on it since (see _looks_alive).
+    @event.listens_for(engine, "checkout")
+    def _check_alive(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if _looks_alive(dbapi_connection, record):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)  # SELECT 1, outside any transaction
+        except Exception as err:
+            # The pool drops this connection and hands out another (a new one if need be).
+            raise exc.DisconnectionError(f"pooled connection is gone: {err}") from err
+
+    event.listen(engine, "connect", _note_used)  # just opened: alive
+    event.listen(engine, "checkin", _note_used)
+    return engine
+
+
+# Seconds since its last use after which a pooled connection is pinged for real. A busy
+# server hands its connections out again within milliseconds: a ping each time (SQLAlchemy's
+# pool_pre_ping) was a round trip per request, 6-9 % of a consent write (py-spy).
+PING_AFTER_IDLE_S = 5.0
+_USED = "personvern.used_at"
+
+
+def _note_used(dbapi_connection: Any, record: Any) -> None:
+    record.info[_USED] = time.monotonic()
+
+
+def _looks_alive(dbapi_connection: Any, record: Any) -> bool:
+    """Whether a pooled psycopg connection can be handed out without a ping: open, used
+    within PING_AFTER_IDLE_S, and nothing to read on its socket. A server that ends the
+    connection (a restart, pg_terminate_backend) sends its reason and closes it, which
+    makes the socket readable; an idle healthy connection has nothing to read."""
+    used = record.info.get(_USED)
+    if used is None or time.monotonic() - used > PING_AFTER_IDLE_S:
+        return False
+    if getattr(dbapi_connection, "closed", True) or getattr(dbapi_connection, "broken", True):
+        return False
+    try:
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
+        return not poller.poll(0)
+    except (AttributeError, OSError, ValueError):  # no poll here, or the socket is gone
+        return False
 
 
 def one_line(error: BaseException) -> str:

@@ -18,9 +18,16 @@ from personvern.apikeys import has_scope, require_scope
 from personvern.consent.cookies import CookieState, current_choice, record_choice
 from personvern.consent.events import EventType
 from personvern.consent.ledger import subject_events
-from personvern.consent.service import decide_cached, decide_for, decisions_for, record_event
+from personvern.consent.service import (
+    append_prepared,
+    decide_cached,
+    decide_for,
+    decisions_for,
+    prepare_event,
+)
 from personvern.consent.subjects import (
     IDENTITY_KINDS,
+    SubjectRow,
     create_subject,
     get_subject,
     guardians_of,
@@ -152,21 +159,28 @@ def record_consent(
     extra = body.evidence.model_dump(exclude={"ip", "user_agent"}, exclude_none=True)
     evidence = hashed_evidence(request, extra, body.evidence.ip, body.evidence.user_agent)
 
-    def write(session: Session) -> tuple[EventOut, bool]:
+    # What needs no lock (the people looked up, the rules that do not depend on the
+    # ledger, the evidence sealed) in this request's own transaction, alongside the other
+    # requests; only the rest waits for the ledger (consent/service.py: append_prepared).
+    with unit(rt) as session:
         subject = get_subject(session, body.subject)
         actor_id = (get_subject(session, body.actor_subject_id).id
                     if body.actor_subject_id is not None else None)
-        row, replayed = record_event(
+        prepared = prepare_event(
             session, rt.consent, rt.clock(), subject.id, EventType(body.type),
             purpose_id=body.purpose, actor=body.actor, channel=body.channel,
             actor_subject_id=actor_id, evidence=evidence, idempotency_key=idempotency_key,
+            known=SubjectRow(subject.id, subject.birth_date),
         )
+
+    def write(session: Session) -> tuple[EventOut, bool]:
+        row, replayed = append_prepared(session, rt.consent, prepared, rt.clock())
         return _event_out(row), replayed
 
     # Committed with the other writers of this moment (consent/group.py), answered only
     # once that commit has returned.
     with collisions():
-        out, replayed = rt.ledger_writes.run(write)
+        out, replayed = rt.ledger_writes.run(write, hint=prepared)
     if replayed:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"

@@ -73,7 +73,8 @@ async def _live_key(request: Request, credentials: Credentials) -> ApiKey:
 
 
 def _check_key(rt: Runtime, token: str | None, fresh: bool) -> ApiKey:
-    with unit(rt) as session:
+    # One read: no transaction of its own (rt.reading), a round trip to the key's row.
+    with rt.reading() as session:
         return rt.keys.authenticate(session, token, fresh=fresh)
 
 
