@@ -12,8 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
 from personvern.requests.engine import Requester, Requests, open_request
 from personvern.runtime import Runtime
+from personvern.storage.engine import create_engine_for
 
 DEMO_NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)  # a Monday
 DEMO_SUBJECTS = 60
@@ -74,3 +77,36 @@ def demo_cli(demo: Path, *args: str, now: str) -> subprocess.CompletedProcess[st
            "PERSONVERN_DATABASE_URL": f"sqlite:///{demo / 'personvern.db'}",
            "PERSONVERN_MANIFEST": str(demo / "personvern.yaml"), "PATH": "/usr/bin:/bin"}
     return run_personvern(*args, "--now", now, env=env, cwd=demo)
+
+
+def with_addresses(demo: Path, people: tuple[int, ...] = (31, 32)) -> None:
+    """The demo service keeps postal addresses in their own table, and each of ``people``'s
+    user rows points at one (``users.address_id``, a part: ``part: true``); ``uid * 100`` is
+    the address of user ``uid``."""
+    engine = create_engine_for(f"sqlite:///{demo / 'service.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE postal_addresses (id INTEGER PRIMARY KEY, "
+                          "street TEXT NOT NULL, city TEXT NOT NULL)"))
+        conn.execute(text("ALTER TABLE users ADD COLUMN address_id INTEGER "
+                          "REFERENCES postal_addresses(id)"))
+        for uid in people:
+            conn.execute(text("INSERT INTO postal_addresses VALUES (:i, :s, 'Bergen')"),
+                         {"i": uid * 100, "s": f"Strandgaten {uid}"})
+            conn.execute(text("UPDATE users SET address_id = :a WHERE id = :u"),
+                         {"a": uid * 100, "u": uid})
+    engine.dispose()
+    path = demo / "personvern.yaml"
+    source = path.read_text(encoding="utf-8")
+    users = "      - name: users\n"
+    assert source.count(users) == 1
+    part = ("      - name: postal_addresses\n        erase: mask\n        columns:\n"
+            "          - {name: street, categories: [user.contact.address]}\n"
+            "          - {name: city, categories: [user.contact.address]}\n")
+    source = source.replace(users, part + users, 1)
+    # The user row's reference to its address, marked as its part.
+    anchor = "          - {name: last_login_at, categories: [user.behavior], erase: \"null\"}\n"
+    assert source.count(anchor) == 1
+    path.write_text(source.replace(anchor, anchor + (
+        "        references:\n"
+        "          - {column: address_id, to: postal_addresses.id, part: true}\n"), 1),
+        encoding="utf-8")

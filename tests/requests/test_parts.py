@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from demo_support import MovingClock, open_as_owner
+from demo_support import MovingClock, open_as_owner, with_addresses
 from personvern.check.engine import run_checks
 from personvern.manifest.loader import load_manifest
 from personvern.requests.engine import Context, Requests
@@ -22,37 +22,6 @@ from personvern.settings import Settings
 from personvern.storage.engine import create_engine_for
 
 PUPIL, OTHER = 31, 32
-
-
-def with_addresses(demo: Path) -> None:
-    """The service keeps postal addresses in their own table; the user row points at one."""
-    engine = create_engine_for(f"sqlite:///{demo / 'service.db'}")
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE postal_addresses (id INTEGER PRIMARY KEY, "
-                          "street TEXT NOT NULL, city TEXT NOT NULL)"))
-        conn.execute(text("ALTER TABLE users ADD COLUMN address_id INTEGER "
-                          "REFERENCES postal_addresses(id)"))
-        for uid in (PUPIL, OTHER):
-            conn.execute(text("INSERT INTO postal_addresses VALUES (:i, :s, 'Bergen')"),
-                         {"i": uid * 100, "s": f"Strandgaten {uid}"})
-            conn.execute(text("UPDATE users SET address_id = :a WHERE id = :u"),
-                         {"a": uid * 100, "u": uid})
-    engine.dispose()
-    path = demo / "personvern.yaml"
-    source = path.read_text(encoding="utf-8")
-    users = "      - name: users\n"
-    assert source.count(users) == 1
-    part = ("      - name: postal_addresses\n        erase: mask\n        columns:\n"
-            "          - {name: street, categories: [user.contact.address]}\n"
-            "          - {name: city, categories: [user.contact.address]}\n")
-    source = source.replace(users, part + users, 1)
-    # The user row's reference to its address, marked as its part.
-    anchor = "          - {name: last_login_at, categories: [user.behavior], erase: \"null\"}\n"
-    assert source.count(anchor) == 1
-    path.write_text(source.replace(anchor, anchor + (
-        "        references:\n"
-        "          - {column: address_id, to: postal_addresses.id, part: true}\n"), 1),
-        encoding="utf-8")
 
 
 def addresses(demo: Path) -> list[tuple[object, ...]]:

@@ -31,6 +31,8 @@ def _lines(data: dict[str, Any], verb: str) -> list[str]:
                 extra += f"; {t['restricted_subjects']:,} restricted to a legal hold"
             for name, n in (t.get("links") or {}).items():
                 extra += f"; {count(n, 'link row')} in {t['dataset']}.{name} deleted with them"
+            for name, n in (t.get("parts") or {}).items():
+                extra += f"; {count(n, 'part row')} in {t['dataset']}.{name} erased with them"
             examples = f" e.g. keys {', '.join(map(str, t['examples']))}" if t["examples"] \
                 else ""
             lines.append(f"  {t['dataset']}.{t['table']}: {t['action']}: {t['rows']:,}"

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, select, true, update
 from sqlalchemy.orm import Session
 
 from personvern.audit import append_audit
 from personvern.errors import InvalidInput
 from personvern.manifest.model import RetentionRule
+from personvern.requests.datamap import Edge, SqlDataset
 from personvern.retention import clauses, people
 from personvern.retention.due import Due, by_dataset, engine_dated, holding
 from personvern.retention.notices import queue_due
@@ -226,7 +227,8 @@ class Executor:
         if where is not None and keys:
             scope = and_(key >= keys[0], key <= keys[-1]) if ranged else key.in_(keys)
             with storage_errors(ds.engine.url), ds.engine.begin() as conn:
-                n = self._apply(conn, rule, tr, and_(scope, where))
+                n = self._apply(conn, rule, tr, and_(scope, where),
+                                parts=result.parts if result is not None else None)
         self._engine_side(rule, tr, subjects, batch_id, n, result)
 
     # ---- column steps with no engine side: one statement per batch ----------------------
@@ -304,7 +306,8 @@ class Executor:
                 s.flush()
                 batch_id = b.id
             with storage_errors(ds.engine.url), ds.engine.begin() as conn:
-                got = self._apply(conn, rule, tr, chosen(last), returning=True)
+                got = self._apply(conn, rule, tr, chosen(last), returning=True,
+                                  parts=result.parts)
             assert isinstance(got, list)
             pending = (batch_id, len(got))
             result.rows += len(got)
@@ -364,7 +367,8 @@ class Executor:
         total = 0
         with storage_errors(ds.engine.url), ds.engine.begin() as conn:
             for tr, scoped in self.due.page_rows(rule, tables, page, ended, idents):
-                n = self._apply(conn, rule, tr, scoped)
+                n = self._apply(conn, rule, tr, scoped,
+                                parts=results[tr.table].parts if results is not None else None)
                 total += n
                 if results is not None:
                     results[tr.table].rows += n
@@ -426,8 +430,10 @@ class Executor:
             self.progress(f"{rule.id}: {tr.dataset}.{tr.table}", rows)
 
     def _apply(self, conn: Connection, rule: RetentionRule, tr: TableRules,
-               where: ColumnElement[bool], returning: bool = False) -> Any:
-        """Delete or erase the rows; their count, or (``returning``) their keys."""
+               where: ColumnElement[bool], returning: bool = False,
+               parts: dict[str, int] | None = None) -> Any:
+        """Delete or erase the rows, and their parts with them (``parts`` counts those per
+        table); the rows' count, or (``returning``) their keys."""
         ds = self.due.res.datasets[tr.dataset]
         spec = ds.mapped[tr.table]
         t = ds.tables[tr.table]
@@ -436,6 +442,8 @@ class Executor:
         if how == "none":
             n = int(conn.execute(select(func.count()).select_from(t).where(where)).scalar_one())
             return [] if returning else n
+        # Read before the rows change: a deleted row no longer says which part was its.
+        owned = {e: self._parts_of(conn, t, e, where) for e in tr.parts}
         if how == "delete":
             stmt: Any = delete(t).where(where)
         else:
@@ -444,5 +452,47 @@ class Executor:
         if returning:
             # The driver's rows as they are: one integer each, no Row objects to build.
             raw = conn.execute(stmt.returning(key)).cursor
-            return [r[0] for r in raw.fetchall()] if raw is not None else []
-        return int(conn.execute(stmt).rowcount)
+            out: Any = [r[0] for r in raw.fetchall()] if raw is not None else []
+        else:
+            out = int(conn.execute(stmt).rowcount)
+        for e, keys in owned.items():
+            n = self._erase_parts(conn, ds, e, keys, deleted=how == "delete")
+            if n and parts is not None:
+                parts[e.target] = parts.get(e.target, 0) + n
+        return out
+
+    @staticmethod
+    def _parts_of(conn: Connection, t: Table, e: Edge, where: ColumnElement[bool]
+                  ) -> list[Any]:
+        """The parts the rows pointed at, except those a row that stays points at too (a
+        flat two people share stays until the last of them goes)."""
+        col = t.c[e.column]
+        mine = {r[0] for r in conn.execute(select(col).where(where, col.is_not(None))
+                                           .distinct())}
+        if not mine:
+            return []
+        # A row the condition does not choose (false or unknown) keeps its part.
+        shared = {r[0] for r in conn.execute(select(col).where(
+            col.in_(list(mine)), where.is_not(true())).distinct())}
+        return sorted(mine - shared)
+
+    @staticmethod
+    def _erase_parts(conn: Connection, ds: SqlDataset, e: Edge, keys: list[Any], *,
+                     deleted: bool) -> int:
+        """Erase the part rows ``keys`` as their table's ``erase:`` says: deleted when the
+        rows pointing at them were deleted too, masked when those rows stay (PV094)."""
+        spec = ds.mapped[e.target]
+        target = ds.tables[e.target]
+        if not keys or spec.erase == "keep":
+            return 0
+        n = 0
+        for start in range(0, len(keys), 500):
+            chosen = target.c[e.target_column].in_(keys[start:start + 500])
+            if deleted and spec.erase == "delete_row":
+                n += int(conn.execute(delete(target).where(chosen)).rowcount)
+            else:
+                how = "mask" if spec.erase == "delete_row" else spec.erase
+                values, _ = clauses.erase_values(ds, spec, how)
+                if values:
+                    n += int(conn.execute(update(target).where(chosen).values(values)).rowcount)
+        return n

@@ -33,6 +33,8 @@ class StepResult:
     note: str | None = None
     # Link rows (no personal column) deleted with the people whose profile went.
     links: dict[str, int] = field(default_factory=dict)
+    # Part rows (part: true, a user's address row) erased with the rows pointing at them.
+    parts: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, due: Due, rule: RetentionRule, tr: TableRules) -> StepResult:

@@ -74,6 +74,8 @@ class TableRules:
     holdings: list[Holding] = field(default_factory=list)
     undated: list[tuple[str, str, str]] = field(default_factory=list)  # purpose, rule, why
     owned: bool = False  # rows can be tied to subjects (identity columns up the references)
+    # References to rows that are part of this table's (part: true), erased with its rows.
+    parts: list[Edge] = field(default_factory=list)
 
     def purposes(self) -> list[str]:
         """Purpose ids holding the table, in manifest order."""
@@ -212,7 +214,25 @@ def resolve(loaded: LoadedManifest, datasets: Sequence[SqlDataset]) -> Resolutio
                 else:
                     tr.holdings.append(Holding(pid, rule, dating))
             out.append(tr)
+        _parts_go_with_their_rows(ds, [tr for tr in out if tr.dataset == ds.spec.id])
     return Resolution(m, {ds.spec.id: ds for ds in datasets}, out)
+
+
+def _parts_go_with_their_rows(ds: SqlDataset, tables: list[TableRules]) -> None:
+    """A part (``part: true``: a user's address row) is erased with the row pointing at
+    it, by the step that erases that row (``execute``): a rule that holds the referring
+    table then holds the part, which needs no date of its own. Only a part one table
+    points at: one several tables share stays "not enforced", said as such."""
+    by_name = {tr.table: tr for tr in tables}
+    for e in ds.parts:
+        if sum(1 for x in ds.parts if x.target == e.target) != 1:
+            continue
+        part, owner = by_name.get(e.target), by_name.get(e.table)
+        if part is None or owner is None:
+            continue
+        held = {h.rule.id for h in owner.holdings}
+        part.undated = [u for u in part.undated if u[1] not in held]
+        owner.parts.append(e)
 
 
 def _why_undated(rule: RetentionRule, owned: bool) -> str:
