@@ -305,6 +305,22 @@ def test_unknown_reference(field: str, bad: str, path: str, message: str) -> Non
     assert where(problem) == position(text, bad)
 
 
+def test_a_reference_is_not_both_a_part_and_only_naming() -> None:
+    """``part: true`` (the row pointed at is this row's) and ``owner: false`` (this row
+    only names someone) contradict each other: refused where it is written."""
+    data = small_manifest_dict()
+    data["datasets"] = [{"id": "app", "url": "sqlite:///app.db", "tables": [
+        {"name": "users", "columns": [{"name": "email", "categories": ["user.contact.email"],
+                                       "identity": "email"}],
+         "references": [{"column": "address_id", "to": "addresses.id", "part": True,
+                         "owner": False}]},
+        {"name": "addresses"}]}]
+    problem = only_problem(manifest_yaml(data))
+    assert problem.path == "datasets[0].tables[0].references[0].part"
+    assert problem.message.startswith("a reference is either part of this row's")
+    assert problem.line is not None
+
+
 def test_a_commitment_names_purposes_that_exist() -> None:
     data = small_manifest_dict()
     data["commitments"] = [{"kind": "aggregated_statistics", "purposes": ["statistikk"]}]
