@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from personvern.check.registry import Hit, Severity, rule
 from personvern.law import Jurisdiction
 from personvern.manifest.categories import categories_meet
-from personvern.manifest.model import Manifest
+from personvern.manifest.model import Dataset, Manifest, Table
 from personvern.manifest.references import reachable_tables
 
 
@@ -50,6 +50,19 @@ def requests_reach_no_data(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
                               "service's data")
 
 
+def _sql(m: Manifest) -> Iterator[tuple[int, Dataset]]:
+    """The SQL datasets with their index (the others have no tables to judge)."""
+    return ((d, ds) for d, ds in enumerate(m.datasets) if ds.kind == "sql")
+
+
+def _serves_a_purpose(m: Manifest, table: Table) -> bool:
+    """Whether a category of the table's columns meets a purpose it may serve (all, or
+    those it names under `purposes:`): the way retention rules reach it."""
+    cats = [c for col in table.columns for c in col.categories]
+    return any(categories_meet(cats, p.categories) for p in m.purposes
+               if table.purposes is None or p.id in table.purposes)
+
+
 @rule("PV091", "table-serves-no-purpose", Severity.WARNING,
       "A mapped table holds personal data no purpose uses", "GDPR Art. 5(1)(b), (c) and (e)")
 def table_serves_no_purpose(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
@@ -58,16 +71,10 @@ def table_serves_no_purpose(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     no purpose is kept for no declared purpose, and no rule ever ends it: the sweep leaves
     it whole while the profile it belongs to goes. Give its categories to the purposes
     that use them, or name them on the table."""
-    for d, ds in enumerate(m.datasets):
-        if ds.kind != "sql":
-            continue
+    for d, ds in _sql(m):
         for t, table in enumerate(ds.tables):
             cats = [c for col in table.columns for c in col.categories]
-            if not cats or table.hold:
-                continue
-            purposes = [p for p in m.purposes
-                        if table.purposes is None or p.id in table.purposes]
-            if not any(categories_meet(cats, p.categories) for p in purposes):
+            if cats and not table.hold and not _serves_a_purpose(m, table):
                 yield ("datasets", d, "tables", t, "name"), (
                     f"{ds.id}.{table.name} holds {', '.join(sorted(set(cats)))}, which no "
                     "purpose uses: no retention rule reaches it, and nothing says why it "
@@ -84,14 +91,9 @@ def column_category_in_no_purpose(m: Manifest, j: Jurisdiction) -> Iterator[Hit]
     Add it to the purposes that use it. A table no purpose reaches at all is PV091's.
     Said once per category, at the first column holding it."""
     found: dict[str, list[tuple[tuple[str | int, ...], str]]] = {}
-    for d, ds in enumerate(m.datasets):
-        if ds.kind != "sql":
-            continue
+    for d, ds in _sql(m):
         for t, table in enumerate(ds.tables):
-            purposes = [p for p in m.purposes
-                        if table.purposes is None or p.id in table.purposes]
-            cats = [c for col in table.columns for c in col.categories]
-            if not any(categories_meet(cats, p.categories) for p in purposes):
+            if not _serves_a_purpose(m, table):
                 continue  # PV091
             for c, col in enumerate(table.columns):
                 for k in col.categories:
@@ -117,9 +119,7 @@ def table_unreachable(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     there, since it holds none of the person's identities. Map a reference from it to a
     table the walk reaches, mark the reference that points at it as `part: true` (the
     address is part of the user's row), or mark it as an organisation's (`organisation:`)."""
-    for d, ds in enumerate(m.datasets):
-        if ds.kind != "sql":
-            continue
+    for d, ds in _sql(m):
         reached = reachable_tables(ds)
         for i, t in enumerate(ds.tables):
             personal = sorted({c for col in t.columns for c in col.categories})
@@ -138,9 +138,7 @@ def part_deleted_under_kept_row(m: Manifest, j: Jurisdiction) -> Iterator[Hit]:
     (`part: true`): deleting the part would leave it pointing at nothing, which the
     database refuses (a foreign key) or, without one, leaves a broken row. Erase the part's
     table by masking (`erase: mask`), or delete the referring row too."""
-    for d, ds in enumerate(m.datasets):
-        if ds.kind != "sql":
-            continue
+    for d, ds in _sql(m):
         tables = {t.name: t for t in ds.tables}
         for i, t in enumerate(ds.tables):
             for r, ref in enumerate(t.references):
