@@ -272,3 +272,37 @@ def test_serves_daily_sweep_erases_them_too(demo: Path) -> None:
     assert data["children"]["to_erase"] == 1
     assert [e["state"] for e in data["children"]["erased"]] == ["completed"]
     assert pupil_row(demo, alone).startswith("slettet-")
+
+
+def test_a_guardians_consent_counts_while_it_stands(demo: Path) -> None:
+    """Art. 8(1) with Art. 7(3): the guardian's consent authorises the child's processing
+    until it is withdrawn; then the child is found again, with why."""
+    [alone], _ = pupils_under(demo, NOW.date())
+    child, born = subject_of(demo, alone)
+    parent = pv(demo, "subject", "add", "--email", "forelder.hansen@example.org",
+                now=NOW - timedelta(days=40))
+    assert parent.returncode == 0, parent.stderr
+    # Linked without a note of how it was verified: the link alone authorises nothing.
+    linked = pv(demo, "subject", "add", "--external-id", str(alone),
+                "--guardian", "forelder.hansen@example.org", now=NOW - timedelta(days=40))
+    assert linked.returncode == 0, linked.stderr
+    assert "1 child to erase" in pv(demo, "children", "check").stdout
+
+    given = pv(demo, "consent", "give", f"ext:{alone}", "ad_pixels",
+               "--guardian", "forelder.hansen@example.org", now=NOW - timedelta(days=30))
+    assert given.returncode == 0, given.stderr
+    kept = pv(demo, "children", "check")
+    assert "0 children to erase" in kept.stdout
+    assert f"kept {child}" in kept.stdout
+    assert "a guardian's consent standing, for ad_pixels" in kept.stdout
+
+    withdrawn = pv(demo, "consent", "withdraw", f"ext:{alone}", "ad_pixels",
+                   "--guardian", "forelder.hansen@example.org", now=NOW - timedelta(days=2))
+    assert withdrawn.returncode == 0, withdrawn.stderr
+    listed = pv(demo, "children", "check")
+    assert "1 child to erase" in listed.stdout
+    assert f"{child}: {age_on(born, NOW.date())} years: the guardian's consent no longer " \
+        "stands, for ad_pixels (consent withdrawn" in listed.stdout
+    done = pv(demo, "children", "check", "--erase", "--reason", "the guardian withdrew")
+    assert done.returncode == 0, done.stderr
+    assert pupil_row(demo, alone).startswith("slettet-")

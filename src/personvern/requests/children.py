@@ -10,10 +10,11 @@ it does not want children's data at all without a guardian's consent; the manife
 goes too.
 
 What counts as a guardian's consent: a consent given by one of the child's guardians (a
-ledger event with actor ``guardian``; the ledger checked the relation), or a guardian
-linked to the child with a note of how the link was verified (Art. 8(2)): the service
-recorded that the holder of parental responsibility authorised the processing. A link
-without that note does not count.
+ledger event with actor ``guardian``; the ledger checked the relation) that still stands,
+as the consent module decides it: one withdrawn (Art. 7(3)) or expired no longer counts;
+or a guardian linked to the child with a note of how the link was verified (Art. 8(2)):
+the service recorded that the holder of parental responsibility authorised the
+processing. A link without that note does not count.
 
 The age is the child's on today's date in the controller's time zone. A birth date missing
 or in the future gives no age: such a person is reported as "age unknown", never erased on
@@ -32,7 +33,9 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from personvern.audit import append_audit, require_reason
-from personvern.consent.events import Actor, EventType
+from personvern.consent.decide import SubjectFacts, SubjectState, decide_purpose
+from personvern.consent.events import Actor, ConsentEvent, EventType
+from personvern.consent.ledger import as_consent_event
 from personvern.consent.tables import Guardianship, LedgerEvent, Subject
 from personvern.errors import InvalidInput, PersonvernError
 from personvern.law import Jurisdiction
@@ -125,7 +128,7 @@ def find(session: Session, manifest: Manifest, j: Jurisdiction, now: datetime) -
     if not children:
         return found
     ids = list(children)
-    authorised = _guardian_consented(session, ids)
+    authorised, lapsed = _guardian_consented(session, manifest, j, ids, now)
     own_consent = _consent_given(session, manifest, ids)
     under_way = _open_erasures(session, ids)
     for sid in ids:
@@ -135,6 +138,9 @@ def find(session: Session, manifest: Manifest, j: Jurisdiction, now: datetime) -
         if sid in own_consent:
             why = ("consent on record not given by a guardian, for "
                    + ", ".join(sorted(own_consent[sid])))
+        elif erase_all and sid in lapsed:
+            why = ("the guardian's consent no longer stands, for " + ", ".join(lapsed[sid])
+                   + " (children.erase_without_guardian_consent)")
         elif erase_all:
             why = "no guardian's consent on record (children.erase_without_guardian_consent)"
         else:
@@ -163,19 +169,43 @@ def _consent_tables(manifest: Manifest) -> list[str]:
     return out
 
 
-def _guardian_consented(session: Session, ids: list[str]) -> dict[str, str]:
-    """Children with a consent given by a guardian or a verified guardian link, and which
-    of the two is on record (said in the report: the link is taken as authorisation)."""
+def _guardian_consented(session: Session, manifest: Manifest, j: Jurisdiction,
+                        ids: list[str], now: datetime
+                        ) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Children with a guardian's consent standing at ``now`` or a verified guardian link
+    (which of the two, said in the report: the link is taken as authorisation), and the
+    children whose guardian's consent was given but no longer stands, with its purposes."""
     linked = set(session.scalars(select(Guardianship.child_id).where(
         Guardianship.child_id.in_(ids), Guardianship.verified_by.is_not(None),
         Guardianship.verified_by != "")))
-    given = set(session.scalars(select(LedgerEvent.subject_id).where(
-        LedgerEvent.subject_id.in_(ids), LedgerEvent.actor == Actor.GUARDIAN.value,
-        LedgerEvent.type == EventType.CONSENT_GIVEN.value)))
     out = dict.fromkeys(linked, "a guardian's verified link to the child, taken as the "
                                 "guardian's authorisation (Art. 8(2))")
-    out.update(dict.fromkeys(given, "a consent given by a guardian on record"))
-    return out
+    lapsed: dict[str, list[str]] = {}
+    purposes = [p for p in manifest.purposes if p.legal_basis == "consent"]
+    guardian_gave = set(session.scalars(select(LedgerEvent.subject_id).where(
+        LedgerEvent.subject_id.in_(ids), LedgerEvent.actor == Actor.GUARDIAN.value,
+        LedgerEvent.type == EventType.CONSENT_GIVEN.value)))
+    if not purposes or not guardian_gave:
+        return out, lapsed
+    born = dict(session.execute(select(Subject.id, Subject.birth_date)
+                                .where(Subject.id.in_(guardian_gave))).tuples().all())
+    events: dict[str, list[ConsentEvent]] = {}
+    for row in session.scalars(select(LedgerEvent).where(
+            LedgerEvent.subject_id.in_(guardian_gave)).order_by(LedgerEvent.seq)):
+        events.setdefault(row.subject_id, []).append(as_consent_event(row))
+    age = consent_age(manifest, j)
+    for sid, mine in events.items():
+        # The consent module decides: below the age only a guardian's consent counts, so a
+        # purpose allowed on consent is one a guardian's consent stands for.
+        state = SubjectState.of(SubjectFacts(birth_date=born.get(sid)), mine)
+        decided = [decide_purpose(p, age, j, state, now) for p in purposes]
+        standing = [d.purpose for d in decided if d.allowed and d.code == "consent_given"]
+        if standing:
+            out[sid] = "a guardian's consent standing, for " + ", ".join(standing)
+        elif sid not in out:
+            lapsed[sid] = [f"{d.purpose} ({d.reason})" for d in decided
+                           if d.events_considered]
+    return out, lapsed
 
 
 def _consent_given(session: Session, manifest: Manifest, ids: list[str]
