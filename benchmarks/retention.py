@@ -28,6 +28,7 @@ import random
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -178,28 +179,37 @@ def _child(*args: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def measure(users: int, batch: int, workdir: Path) -> dict[str, Any]:
-    """Build once, then the SQL and the sweep each on a fresh copy, in fresh processes."""
+def measure(users: int, batch: int, workdir: Path, repeat: int = 1) -> dict[str, Any]:
+    """Build once, then the SQL and the sweep each on a fresh copy, in fresh processes,
+    one after the other ``repeat`` times; the median of each (the machine is shared)."""
     from personvern.storage.migrate import upgrade
 
     template = workdir / f"template-{users}.db"
     log(f"building {users:,} users")
     expired = build(template, users)
     sql_db, sweep_db = workdir / f"sql-{users}.db", workdir / f"sweep-{users}.db"
-    shutil.copy(template, sql_db)
-    shutil.copy(template, sweep_db)
-    template.unlink()
-    engine_url = f"sqlite:///{workdir / f'engine-{users}.db'}"
-    upgrade(engine_url)
     manifest = workdir / f"personvern-{users}.yaml"
     manifest.write_text(MANIFEST.replace("{service}", str(sweep_db)), encoding="utf-8")
-    log(f"  hand-written SQL on {users:,}")
-    sql = _child("--child-sql", str(sql_db))
-    log(f"  sweep on {users:,} (batch {batch:,})")
-    sweep = _child("--child-sweep", str(manifest), engine_url, str(batch))
-    assert sql["users_deleted"] == sweep["users_deleted"] == expired, (sql, sweep, expired)
-    for name in (sql_db, sweep_db):
-        name.unlink()
+    sqls, sweeps = [], []
+    for n in range(repeat):
+        engine_db = workdir / f"engine-{users}-{n}.db"
+        shutil.copy(template, sql_db)
+        shutil.copy(template, sweep_db)
+        upgrade(f"sqlite:///{engine_db}")
+        log(f"  hand-written SQL on {users:,}")
+        sqls.append(_child("--child-sql", str(sql_db)))
+        log(f"  sweep on {users:,} (batch {batch:,})")
+        sweeps.append(_child("--child-sweep", str(manifest), f"sqlite:///{engine_db}",
+                             str(batch)))
+        for name in (sql_db, sweep_db, engine_db):
+            for path in name.parent.glob(f"{name.name}*"):  # with its -wal and -shm
+                path.unlink()
+    template.unlink()
+    for sql, sweep in zip(sqls, sweeps, strict=True):
+        assert sql["users_deleted"] == sweep["users_deleted"] == expired, (sql, sweep, expired)
+    sql = {k: statistics.median(r[k] for r in sqls) for k in ("seconds", "scrub_s", "rss_mb")}
+    sweep = {k: statistics.median(r[k] for r in sweeps)
+             for k in ("seconds", "scrub_s", "rss_mb", "rss_before_scrub_mb")}
     sweep_work = sweep["seconds"] - sweep["scrub_s"]
     return {"users": users, "expired": expired, "sql_s": round(sql["seconds"], 3),
             "sweep_s": round(sweep["seconds"], 3),
@@ -235,13 +245,15 @@ def main() -> None:
     parser.add_argument("--sizes", type=str, default=None,
                         help="comma-separated user counts (default 200000,1000000)")
     parser.add_argument("--batch", type=int, default=10_000, help="rows per sweep batch")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="SQL and sweep runs per size, alternating (medians reported)")
     args = parser.parse_args()
     sizes = [int(s) for s in (args.sizes or ("20000,100000" if args.quick
                                              else "200000,1000000")).split(",")]
     runs = []
     with tempfile.TemporaryDirectory(prefix="pv-bench-retention-") as tmp:
         for users in sizes:
-            got = measure(users, args.batch, Path(tmp))
+            got = measure(users, args.batch, Path(tmp), args.repeat)
             log(f"  {got}")
             runs.append(got)
     largest, smallest = runs[-1], runs[0]
@@ -270,7 +282,8 @@ def main() -> None:
     log("per-field encryption")
     _, crypto_figures, crypto_ratios = measure_fields(args.quick)
     figures["crypto_per_field"] = crypto_figures | {"ratios": crypto_ratios}
-    emit("retention", {"users": sizes, "expired_share": EXPIRED_SHARE, "batch": args.batch},
+    emit("retention", {"users": sizes, "expired_share": EXPIRED_SHARE, "batch": args.batch,
+                       "repeat": args.repeat},
          figures, {f"sweep_vs_sql_{r['users']}": r["sweep_vs_sql"] for r in runs}
          | {"sweep_vs_sql": largest["sweep_vs_sql"],
             "sweep_with_scrub_vs_bare_sql": largest["sweep_with_scrub_vs_bare_sql"],
