@@ -245,11 +245,18 @@ class Executor:
         if len(dating.path) == 1:
             self._direct_by_parent(rule, tr, result)
             return
-        # Rows done no longer match (deleted, or erased: the condition says "not yet
-        # erased"), so each batch takes the next rows the planner finds through its index;
-        # no key order and no cursor (sorting every match for every batch is quadratic).
-        chosen = key.in_(select(key).where(where).limit(self.due.batch).scalar_subquery())
-        self._direct_batches(rule, tr, result, lambda _last: chosen)
+        # Each batch takes the next ``batch`` matching rows in key order, after the last
+        # key the batch before took: the planner walks the key (a range from the cursor,
+        # linear over the sweep), and a batch changes one stretch of the table's pages,
+        # not a few rows on every page (rows in date order lie all over the table, and
+        # each batch's commit would write most of its pages again).
+        def chosen(last: Any) -> ColumnElement[bool]:
+            rows = select(key).where(where)
+            if last is not None:
+                rows = rows.where(key > last)
+            return key.in_(rows.order_by(key).limit(self.due.batch).scalar_subquery())
+
+        self._direct_batches(rule, tr, result, chosen)
 
     def _direct_by_parent(self, rule: RetentionRule, tr: TableRules, result: StepResult
                           ) -> None:
