@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -184,6 +186,24 @@ def _current(request: Request, kind: Kind) -> Current:
     if current is None:
         raise SignInRequired(kind)
     return current
+
+
+@contextmanager
+def signed_in(request: Request, kind: Kind) -> Iterator[tuple[Session, Current]]:
+    """The request's one transaction, with its live session of ``kind`` read (and touched)
+    first: a page needs no transaction (nor thread) of its own to find who is signed in.
+
+    SignInRequired when there is none, raised after the transaction has committed (a
+    session found over its time is marked ended, as :func:`lookup` does).
+    """
+    from personvern.web.deps import runtime, unit
+
+    with unit(runtime(request)) as session:
+        current = live_in(session, request, kind)
+        if current is not None:
+            yield session, current
+            return
+    raise SignInRequired(kind)
 
 
 def optional_session(request: Request, kind: Kind) -> Current | None:
