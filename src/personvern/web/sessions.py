@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -110,21 +110,36 @@ _TOUCHED = update(WebSession).where(WebSession.token_hash == bindparam("h")).val
 
 def lookup(session: Session, clock: Clock, token: str | None, kind: Kind) -> Current | None:
     """The live session of ``kind`` for ``token``, touched; None when absent or over."""
+    current, touch = _find(session, clock, token, kind)
+    if touch is not None:
+        touch()
+    return current
+
+
+def _find(session: Session, clock: Clock, token: str | None, kind: Kind
+          ) -> tuple[Current | None, Callable[[], None] | None]:
+    """The live session (one found over its time is marked ended), and the write that
+    touches it when that is due (None when not)."""
     if not token or len(token) > 128:
-        return None
+        return None, None
     hashed = token_hash(token)
     conn = session.connection()
     row = conn.execute(_LIVE, {"h": hashed}).first()
     if row is None or row.kind != kind:
-        return None
+        return None, None
     now = as_utc(clock())
     expires_at, last_seen_at = as_utc(row.expires_at), as_utc(row.last_seen_at)
     if now >= expires_at or now >= last_seen_at + TIMEOUTS[kind].idle:
         conn.execute(_ENDED, {"h": hashed, "at": now})
-        return None
-    if now - last_seen_at >= TOUCH_EVERY:
+        return None, None
+    current = Current(kind, row.principal, token, expires_at)
+    if now - last_seen_at < TOUCH_EVERY:
+        return current, None
+
+    def touch() -> None:
         conn.execute(_TOUCHED, {"h": hashed, "at": now})
-    return Current(kind, row.principal, token, expires_at)
+
+    return current, touch
 
 
 def end(session: Session, clock: Clock, token: str | None) -> None:
@@ -198,10 +213,17 @@ def signed_in(request: Request, kind: Kind) -> Iterator[tuple[Session, Current]]
     """
     from personvern.web.deps import runtime, unit
 
-    with unit(runtime(request)) as session:
-        current = live_in(session, request, kind)
+    rt = runtime(request)
+    with unit(rt) as session:
+        # Nothing to look for on request.state first: a page is the request's only reader.
+        current, touch = _find(session, rt.clock, token_of(request, kind), kind)
         if current is not None:
+            request.state.web_session = current
             yield session, current
+            if touch is not None:
+                # Last, just before the commit: a write holds SQLite's one write lock (and
+                # PostgreSQL the row's) until then, and every other page's touch waits.
+                touch()
             return
     raise SignInRequired(kind)
 
