@@ -4,16 +4,21 @@ Full size: the demo service with 100,000 subjects (``--quick``: 5,000). ``wrk`` 
 32 connections busy against ``personvern serve``, with one worker and then with
 ``--workers N`` (default 2; figures prefixed ``workers_N_``): signed-in portal pages
 (overview, consents, requests, details) for random subjects, then the dashboard
-(overview and the requests queue, 150 open requests) for the owner. The limit, measured
-in the same run with as many workers, is a bare FastAPI endpoint returning a small
-constant HTML page. The 1-minute load average at the end tells how busy the machine was.
-The banner's size is ``web/static/banner.js`` gzipped (level 9), against the 15 kB target.
+(overview and the requests queue, 150 open requests) for the owner. Each request carries
+what a signed-in browser sends (its session cookie and the CSRF cookie it got with the
+sign-in form); before and after the load, every page is checked to answer 200 with the
+signed-in page, since wrk would count a redirect to the sign-in page as an answer. The
+limit, measured in the same run with as many workers, is a bare FastAPI endpoint
+returning a small constant HTML page. The 1-minute load average at the end tells how busy
+the machine was. The banner's size is ``web/static/banner.js`` gzipped (level 9), against
+the 15 kB target.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import http.client
 import os
 import random
@@ -31,6 +36,9 @@ from consent import free_port, server
 
 PORTAL_PAGES = ("/portal", "/portal/consents", "/portal/requests", "/portal/details")
 DASHBOARD_PAGES = ("/dashboard", "/dashboard/requests")
+# Only a signed-in page has these forms (the sign-in pages have neither).
+PORTAL_SIGNED_IN = 'action="/portal/sign-out"'
+DASHBOARD_SIGNED_IN = 'action="/dashboard/sign-out"'
 BANNER = ROOT / "src" / "personvern" / "web" / "static" / "banner.js"
 BANNER_TARGET_BYTES = 15 * 1024
 P95_TARGET_MS = 100
@@ -113,16 +121,24 @@ def sessions_for(manifest: Path, url: str, subjects: int) -> tuple[list[str], st
     return tokens, staff_token
 
 
+def browser_cookies(cookie: str, token: str) -> str:
+    """The Cookie header of a signed-in browser: its session, and the CSRF secret it got
+    with the sign-in form (every page's forms still carry a token computed from it)."""
+    csrf = hashlib.sha256(f"csrf {token}".encode()).hexdigest()
+    return f"{cookie}={token}; pv_csrf={csrf}"
+
+
 def lua_for(path: Path, pages: tuple[str, ...], cookie: str, tokens: list[str]) -> Path:
-    """A wrk script asking for a random page with a random signed-in session."""
+    """A wrk script asking for a random page with a random signed-in browser's cookies."""
     path.write_text(
         "local pages = {" + ",".join(f'"{p}"' for p in pages) + "}\n"
-        "local tokens = {" + ",".join(f'"{t}"' for t in tokens) + "}\n"
+        "local cookies = {" + ",".join(f'"{browser_cookies(cookie, t)}"' for t in tokens)
+        + "}\n"
         "math.randomseed(7)\n"
         "request = function()\n"
         "  local page = pages[math.random(#pages)]\n"
-        "  local token = tokens[math.random(#tokens)]\n"
-        '  return wrk.format("GET", page, {["Cookie"] = "' + cookie + '=" .. token, '
+        "  local cookie = cookies[math.random(#cookies)]\n"
+        '  return wrk.format("GET", page, {["Cookie"] = cookie, '
         '["Accept-Language"] = "nb"})\n'
         "end\n" + DONE_LUA, encoding="utf-8")
     return path
@@ -155,14 +171,29 @@ def wrk(url: str, lua: Path, seconds: int) -> dict[str, float]:
             "non_2xx": number("NON2XX"), "requests": number("REQUESTS")}
 
 
-def signed_in(port: int, path: str, cookie: str, token: str) -> None:
-    """Fail unless ``path`` answers 200 (not a redirect) to this session."""
+def signed_in(port: int, path: str, cookie: str, token: str, marker: str) -> None:
+    """Fail unless ``path`` answers 200 (not a redirect) with the signed-in page (it holds
+    ``marker``) to this browser. wrk counts only 4xx/5xx as errors: a redirect to the
+    sign-in page would pass there as a (fast) answer."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("GET", path, headers={"Cookie": f"{cookie}={token}"})
-    status = conn.getresponse().status
+    conn.request("GET", path, headers={"Cookie": browser_cookies(cookie, token),
+                                       "Accept-Language": "nb"})
+    response = conn.getresponse()
+    body = response.read().decode("utf-8", "replace")
     conn.close()
-    if status != 200:
-        raise SystemExit(f"{path} answered {status} to a signed-in session, not 200")
+    if response.status != 200:
+        raise SystemExit(f"{path} answered {response.status} to a signed-in session, not 200")
+    if marker not in body:
+        raise SystemExit(f"{path} answered 200 without {marker!r}: not a signed-in page")
+
+
+def all_signed_in(port: int, tokens: list[str], staff: str) -> None:
+    """Every measured page, for a sample of the sessions, is the signed-in page."""
+    for token in random.Random(5).sample(tokens, min(20, len(tokens))):
+        for path in PORTAL_PAGES:
+            signed_in(port, path, "pv_subject", token, PORTAL_SIGNED_IN)
+    for path in DASHBOARD_PAGES:
+        signed_in(port, path, "pv_staff", staff, DASHBOARD_SIGNED_IN)
 
 
 def measure_site(workdir: Path, manifest: Path, url: str, seconds: int, workers: int,
@@ -175,14 +206,15 @@ def measure_site(workdir: Path, manifest: Path, url: str, seconds: int, workers:
              "--port", str(port), "--log-level", "warning", "--workers", str(workers)]
     base = f"http://127.0.0.1:{port}"
     with server(serve, port, clean_env()):
-        # A redirect to the sign-in page would count as success in wrk: check first.
-        signed_in(port, PORTAL_PAGES[0], "pv_subject", tokens[0])
-        signed_in(port, DASHBOARD_PAGES[1], "pv_staff", staff)
+        # A redirect to the sign-in page would count as success in wrk: check before the
+        # load and after it (the sessions are still live at the end of the run).
+        all_signed_in(port, tokens, staff)
         wrk(base, portal, 2)  # warm up: imports, templates, caches (in every worker)
         log(f"  portal pages, {workers} worker(s)")
         ours = wrk(base, portal, seconds)
         log(f"  dashboard pages, {workers} worker(s)")
         dash = wrk(base, dashboard, seconds)
+        all_signed_in(port, tokens, staff)
     return {"portal": ours, "dashboard": dash}
 
 

@@ -184,15 +184,15 @@ def _lifetime(request: Request) -> timedelta:
 
 
 @router.get("", response_class=HTMLResponse)
-def overview(request: Request, me: Subject, for_: Annotated[str | None, Query(
+def overview(request: Request, for_: Annotated[str | None, Query(
         alias="for", max_length=64)] = None) -> Response:
     """The person's data by purpose: why, on what basis, who receives it, how long."""
     rt = runtime(request)
-    with unit(rt) as session:
-        ctx = _ctx(request, session, me.principal, for_)
-        info = portal_core.information(session, rt, ctx["person"].id, lang_of(request))
-    stored = portal_core.stored_where(rt.loaded.manifest)
     lang = lang_of(request)
+    with sessions.signed_in(request, "subject") as (session, me):
+        ctx = _ctx(request, session, me.principal, for_)
+        info = portal_core.information(session, rt, ctx["person"], lang)
+    stored = portal_core.stored_where(rt.loaded.manifest)
     names = {cat: _category_name(rt, cat, cat, lang)
              for p in info["purposes"] for cat in p["categories"]}
     return page(request, "portal/overview.html", {**ctx, "info": info, "stored": stored,
@@ -233,13 +233,13 @@ def download(request: Request, me: Subject, request_id: str) -> Response:
 
 
 @router.get("/consents", response_class=HTMLResponse)
-def consents(request: Request, me: Subject, for_: Annotated[str | None, Query(
+def consents(request: Request, for_: Annotated[str | None, Query(
         alias="for", max_length=64)] = None, saved: str | None = None) -> Response:
     """Consents per purpose with what follows, and objections."""
     rt = runtime(request)
-    with unit(rt) as session:
+    with sessions.signed_in(request, "subject") as (session, me):
         ctx = _ctx(request, session, me.principal, for_)
-        purposes = portal_core.purposes_of(session, rt.loaded.manifest, ctx["person"].id)
+        purposes = portal_core.purposes_of(rt.loaded.manifest, ctx["person"])
         decisions = portal_core.decisions(session, rt, ctx["person"].id)
     consent_purposes = [p for p in purposes if p.legal_basis == "consent"]
     return page(request, "portal/consents.html", {
@@ -300,23 +300,14 @@ def _category_of(rt: Any, ref: str) -> str:
 
 def _category_name(rt: Any, category: str, ref: str, lang: str) -> str:
     """The column's label: its category's name (the manifest's, else built in), else the column."""
-    from personvern.manifest.categories import BUILTIN_CATEGORIES
-
-    cat = next((c for c in rt.loaded.manifest.categories if c.id == category), None)
-    if cat is not None and cat.name is not None:
-        return str(cat.name.get(lang))
-    builtin = BUILTIN_CATEGORIES.get(category)
-    if builtin is not None:
-        return builtin.nb if lang == "nb" else builtin.en
-    return ref.rsplit(".", 1)[-1]
+    return portal_core.category_name(rt.loaded.manifest, category, ref, lang)
 
 
 @router.get("/details", response_class=HTMLResponse)
-def details(request: Request, me: Subject, for_: Annotated[str | None, Query(
+def details(request: Request, for_: Annotated[str | None, Query(
         alias="for", max_length=64)] = None, saved: str | None = None) -> Response:
     """The correction form."""
-    rt = runtime(request)
-    with unit(rt) as session:
+    with sessions.signed_in(request, "subject") as (session, me):
         ctx = _ctx(request, session, me.principal, for_)
     return _details_page(request, ctx, {}, None, saved=bool(saved))
 
@@ -349,11 +340,11 @@ def _details_work(request: Request, me: sessions.Current, target: str | None,
 
 
 @router.get("/requests", response_class=HTMLResponse)
-def requests_list(request: Request, me: Subject, for_: Annotated[str | None, Query(
+def requests_list(request: Request, for_: Annotated[str | None, Query(
         alias="for", max_length=64)] = None) -> Response:
     """Requests about the person, with their deadlines."""
     rt = runtime(request)
-    with unit(rt) as session:
+    with sessions.signed_in(request, "subject") as (session, me):
         ctx = _ctx(request, session, me.principal, for_)
         found = portal_core.requests_of(session, [ctx["person"].id])
         rows = [_request_row(r, rt) for r in found]
@@ -371,10 +362,10 @@ def _request_row(req: Any, rt: Any) -> dict[str, Any]:
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
-def request_detail(request: Request, me: Subject, request_id: str) -> Response:
+def request_detail(request: Request, request_id: str) -> Response:
     """One request: state, deadline, and the export when it is an access request."""
     rt = runtime(request)
-    with unit(rt) as session:
+    with sessions.signed_in(request, "subject") as (session, me):
         req = portal_core.own_request(session, rt, me.principal, request_id)
         ctx = _ctx(request, session, me.principal, req.subject_id) \
             if not portal_core.is_erased(session, req.subject_id) else {"signed_in": True,
@@ -392,11 +383,11 @@ def request_detail(request: Request, me: Subject, request_id: str) -> Response:
 
 
 @router.get("/delete", response_class=HTMLResponse)
-def delete_form(request: Request, me: Subject, for_: Annotated[str | None, Query(
+def delete_form(request: Request, for_: Annotated[str | None, Query(
         alias="for", max_length=64)] = None) -> Response:
     """What will be erased and what must be kept, why and how long; then a confirmation."""
     rt = runtime(request)
-    with unit(rt) as session:
+    with sessions.signed_in(request, "subject") as (session, me):
         ctx = _ctx(request, session, me.principal, for_)
     kept = portal_core.kept_on_erasure(rt.loaded.manifest, lang_of(request))
     return page(request, "portal/delete.html", {**ctx, "kept": kept, "error": None})

@@ -7,18 +7,23 @@ is NotFound, exactly as an id that does not exist, so nothing is learnt by guess
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BindParameter,
+    Row,
     Select,
     String,
+    and_,
     bindparam,
+    cast,
     literal_column,
     null,
     select,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -26,7 +31,9 @@ from sqlalchemy.orm import Session
 from personvern.consent.decide import Decision
 from personvern.consent.events import Actor, Channel, EventType
 from personvern.consent.service import decisions_for, record_event
-from personvern.consent.tables import Guardianship, Identity, Membership, Subject
+from personvern.consent.tables import Guardianship, Identity, LedgerEvent, Membership, Subject
+from personvern.crypto.columns import ERASED, Sealed
+from personvern.crypto.keyring import HASH_PREFIX, keyring_for
 from personvern.errors import InvalidInput, NotFound
 from personvern.manifest.model import Manifest, Purpose
 from personvern.requests import engine as requests_engine
@@ -38,7 +45,9 @@ from personvern.rights.acting import Act, consent_age, guardian_may_act
 from personvern.runtime import Runtime
 
 VERIFIED_BY = "signed-in portal session (one-time e-mail link)"
-_STORED: dict[int, tuple[Manifest, dict[str, list[str]]]] = {}
+T = TypeVar("T")
+# What depends on the manifest alone, per process: (id(manifest), what) -> (manifest, value).
+_MANIFEST_CACHE: dict[tuple[Any, ...], tuple[Manifest, Any]] = {}
 _INFORMATION: dict[tuple[str, str | None, frozenset[str], str], dict[str, Any]] = {}
 
 
@@ -49,20 +58,8 @@ class Person:
     id: str
     role: str  # "self", "guardian" (of a child) or "admin" (of a member)
     label: str
-
-
-def _labels(session: Session, ids: list[str]) -> dict[str, str]:
-    """Each subject's first e-mail address (its id's start when it has none), one query."""
-    # Whole entities: the address is sealed, and only loading the object opens it.
-    # ``kind || ''``: without statistics SQLite would rather walk the (kind, value) index
-    # over every e-mail address than look up these few subjects (20 ms at 100,000).
-    rows = session.scalars(select(Identity).where(
-        Identity.subject_id.in_(ids), Identity.kind.concat("") == "email")
-        .order_by(Identity.id))
-    found: dict[str, str] = {}
-    for identity in rows:
-        found.setdefault(identity.subject_id, identity.value)
-    return {i: found.get(i, i[:8]) for i in ids}
+    kind: str | None = None  # the kind of subject (manifest ``subjects``), if known
+    erased: bool = False  # only "self" can be: the others are listed while not erased
 
 
 def _live(session: Session, subject_id: str) -> Subject | None:
@@ -73,43 +70,83 @@ def _live(session: Session, subject_id: str) -> Subject | None:
 def people(session: Session, rt: Runtime, me: str) -> list[Person]:
     """The signed-in subject, their children who are minors and their organisation's members.
 
-    Two queries whatever the family or organisation size: every page asks this.
+    One query whatever the family or organisation size (every page asks this): who, in
+    which role, their kind of subject, and their first e-mail address as the label.
     """
     today = rt.clock().date()
     j = rt.consent.jurisdiction
     age = consent_age(rt.loaded.manifest, j)
-    roles: dict[str, str] = {me: "self"}
-    for role, person_id, born in session.connection().execute(_RELATIVES, {"me": me}):
-        # Stored relations the rights module then weighs: a guardian's child only while
-        # a minor, an admin's members always.
-        if role == "admin" or guardian_may_act(Act.REQUEST, born, today, age, j):
-            roles.setdefault(person_id, role)  # a child first, then a member
-    labels = _labels(session, list(roles))
-    return [Person(i, role, labels[i]) for i, role in roles.items()]
+    conn = session.connection()
+    keyring = keyring_for(session)
+    key_conn = None if keyring.store is not None else conn
+    roles: dict[str, tuple[str, str | None, bool]] = {}
+    labels: dict[str, str] = {}
+    for rank, person_id, born, kind, erased_at, sealed, lookup in conn.execute(
+            _PEOPLE, {"me": me}):
+        if person_id not in roles and (
+                rank != _GUARDIAN or guardian_may_act(Act.REQUEST, born, today, age, j)):
+            # Stored relations the rights module then weighs: a guardian's child only while
+            # a minor, an admin's members always; self first, then a child, then a member.
+            roles[person_id] = (_ROLES[rank], kind, erased_at is not None)
+        if person_id not in labels:
+            label = _opened(keyring, key_conn, person_id, sealed, lookup)
+            if label is not None:
+                labels[person_id] = label
+    return [Person(i, role, labels.get(i, i[:8]), kind, erased)
+            for i, (role, kind, erased) in roles.items()]
 
 
-def _relatives() -> Any:
-    """Children (role "guardian") and organisation members (role "admin") of ``:me``, in
-    one query built once: children first, each group by id."""
+def _opened(keyring: Any, conn: Any, subject_id: str, sealed: Any, lookup: str | None
+            ) -> str | None:
+    """An e-mail identity's value, opened as loading the Identity would (crypto.columns)."""
+    if isinstance(sealed, Sealed):
+        data = keyring.open(conn, subject_id, _IDENTITY_VALUE.context, sealed)
+        return ERASED if data is None else str(_IDENTITY_VALUE.decode(data))
+    if sealed is None and lookup is not None and not lookup.startswith(HASH_PREFIX):
+        return lookup  # a row written before encryption keeps its plain value there
+    return None
+
+
+_SELF, _GUARDIAN, _ADMIN = 0, 1, 2
+_ROLES = {_SELF: "self", _GUARDIAN: "guardian", _ADMIN: "admin"}
+_IDENTITY_VALUE: Any = Identity.__table__.c.sealed.type
+
+
+def _people() -> Any:
+    """``:me``, their children and their organisations' members, each with kind, erasure
+    and e-mail identities (oldest first), in one statement built once."""
     me: BindParameter[str] = bindparam("me", type_=String())
+    myself: Select[Any] = select(literal_column(str(_SELF)).label("rank"),
+                                 cast(me, String()).label("id"),
+                                 # typed: the first branch gives the union its column types
+                                 type_coerce(null(), Subject.birth_date.type).label("born"))
     children: Select[Any] = (
-        select(literal_column("'guardian'").label("role"), Subject.id.label("id"),
+        select(literal_column(str(_GUARDIAN)).label("rank"), Subject.id.label("id"),
                Subject.birth_date.label("born"))
         .join(Guardianship, Guardianship.child_id == Subject.id)
         .where(Guardianship.guardian_id == me, Subject.erased_at.is_(None)))
     admin_of = select(Membership.organisation_id).where(Membership.subject_id == me,
                                                         Membership.role == "admin")
     members: Select[Any] = (
-        select(literal_column("'admin'").label("role"), Membership.subject_id.label("id"),
+        select(literal_column(str(_ADMIN)).label("rank"), Membership.subject_id.label("id"),
                null().label("born"))
         .join(Subject, Subject.id == Membership.subject_id)
         .where(Membership.organisation_id.in_(admin_of), Subject.erased_at.is_(None)))
-    both = union_all(children, members).subquery()
-    return select(both.c.role, both.c.id, both.c.born).order_by(
-        both.c.role.desc(), both.c.id)  # "guardian" before "admin"
+    them = union_all(myself, children, members).subquery()
+    ident = Identity.__table__
+    subj = Subject.__table__
+    # ``kind || ''``: without statistics SQLite would rather walk the (kind, value) index
+    # over every e-mail address than look up these few subjects (20 ms at 100,000).
+    return (select(them.c.rank, them.c.id, them.c.born, subj.c.kind, subj.c.erased_at,
+                   ident.c.sealed, ident.c.value)
+            .select_from(them)
+            .outerjoin(subj, subj.c.id == them.c.id)
+            .outerjoin(ident, and_(ident.c.subject_id == them.c.id,
+                                   ident.c.kind.concat("") == "email"))
+            .order_by(them.c.rank, them.c.id, ident.c.id))
 
 
-_RELATIVES = _relatives()
+_PEOPLE = _people()
 
 
 def acting_for(session: Session, rt: Runtime, me: str, target: str | None,
@@ -130,32 +167,31 @@ def requester(me: str, person: Person) -> requests_engine.Requester:
     return requests_engine.Requester(person.role, me, VERIFIED_BY)
 
 
-def purposes_of(session: Session, manifest: Manifest, subject_id: str) -> list[Purpose]:
+def purposes_of(manifest: Manifest, person: Person) -> list[Purpose]:
     """The purposes for this kind of subject (consent purposes always, to be chosen)."""
-    subject = _live(session, subject_id)
-    kind = subject.kind if subject is not None else None
+    kind = None if person.erased else person.kind
+    return _per_manifest(manifest, ("purposes", kind), lambda: _purposes_for(manifest, kind))
+
+
+def _purposes_for(manifest: Manifest, kind: str | None) -> list[Purpose]:
     known = {s.id for s in manifest.subjects}
     return [p for p in manifest.purposes
             if kind not in known or not p.subjects or kind in p.subjects]
 
 
-def information(session: Session, rt: Runtime, subject_id: str, lang: str) -> dict[str, Any]:
+def information(session: Session, rt: Runtime, person: Person, lang: str) -> dict[str, Any]:
     """The Art. 15 information for this person (purposes, why, how long, recipients)."""
-    subject = _live(session, subject_id)
-    if subject is None:
+    if person.erased:
         raise NotFound("no such person")
-    from personvern.consent.tables import LedgerEvent
-
-    answered = frozenset(p for p in session.scalars(
-        select(LedgerEvent.purpose).where(LedgerEvent.subject_id == subject_id).distinct())
-        if p)
+    answered = frozenset(p for p in session.connection().execute(
+        _ANSWERED, {"sid": person.id}).scalars() if p)
     # The same for everyone of a kind who answered the same purposes: computed once.
-    key = (rt.consent.policy_version, subject.kind, answered, lang)
+    key = (rt.consent.policy_version, person.kind, answered, lang)
     cached = _INFORMATION.get(key)
     if cached is not None:
         return cached
-    job = request_jobs.Job(request_id="", type="access", subject_id=subject_id,
-                     subject_kind=subject.kind, identities={}, details={}, opened_by="self",
+    job = request_jobs.Job(request_id="", type="access", subject_id=person.id,
+                     subject_kind=person.kind, identities={}, details={}, opened_by="self",
                      actor_subject_id=None, channel="portal", consent_purposes=answered,
                      engine_records={})
     info = request_information.art15(rt.loaded.manifest, rt.consent.jurisdiction, job, lang)
@@ -163,6 +199,11 @@ def information(session: Session, rt: Runtime, subject_id: str, lang: str) -> di
         _INFORMATION.clear()
     _INFORMATION[key] = info
     return info
+
+
+# The purposes a subject has answered (given or withdrawn consent to), built once.
+_ANSWERED = select(LedgerEvent.purpose).where(
+    LedgerEvent.subject_id == bindparam("sid")).distinct()
 
 
 def decisions(session: Session, rt: Runtime, subject_id: str) -> dict[str, Decision]:
@@ -202,10 +243,15 @@ def run_request(rt: Runtime, me: str, person: Person, type: str, details: dict[s
         return req
 
 
-def requests_of(session: Session, subject_ids: list[str]) -> list[Request]:
-    """The requests about these people, newest first."""
-    return list(session.scalars(select(Request).where(Request.subject_id.in_(subject_ids))
-                                .order_by(Request.received_at.desc()).limit(200)))
+def requests_of(session: Session, subject_ids: list[str]) -> list[Row[Any]]:
+    """The requests about these people, newest first (the columns a list shows)."""
+    return list(session.connection().execute(_REQUESTS, {"ids": subject_ids}))
+
+
+_REQUESTS = (select(Request.id, Request.type, Request.state, Request.received_at,
+                    Request.due_on, Request.closed_at, Request.outcome, Request.reason)
+             .where(Request.subject_id.in_(bindparam("ids", expanding=True)))
+             .order_by(Request.received_at.desc()).limit(200))
 
 
 def own_request(session: Session, rt: Runtime, me: str, request_id: str) -> Request:
@@ -219,6 +265,10 @@ def own_request(session: Session, rt: Runtime, me: str, request_id: str) -> Requ
 
 def kept_on_erasure(manifest: Manifest, lang: str) -> list[dict[str, str]]:
     """What an erasure keeps, why and for how long: tables held by a retention rule."""
+    return _per_manifest(manifest, ("kept", lang), lambda: _kept_on_erasure(manifest, lang))
+
+
+def _kept_on_erasure(manifest: Manifest, lang: str) -> list[dict[str, str]]:
     out = []
     for ds in manifest.datasets:
         for table in getattr(ds, "tables", ()):
@@ -233,23 +283,44 @@ def kept_on_erasure(manifest: Manifest, lang: str) -> list[dict[str, str]]:
     return out
 
 
+def _per_manifest(manifest: Manifest, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """``compute()`` once per manifest (and ``key``): it depends on nothing else.
+
+    The manifest object is kept with the value, so an id reused by a later manifest (a
+    test, a reload) is never mistaken for it. Callers must not change what they get.
+    """
+    known = _MANIFEST_CACHE.get((id(manifest), *key))
+    if known is not None and known[0] is manifest:
+        hit: T = known[1]
+        return hit
+    value = compute()
+    if len(_MANIFEST_CACHE) >= 1024:
+        _MANIFEST_CACHE.clear()
+    _MANIFEST_CACHE[(id(manifest), *key)] = (manifest, value)
+    return value
+
+
 def stored_where(manifest: Manifest) -> dict[str, list[str]]:
     """Per purpose, where the data map keeps its categories (``table.column``)."""
-    known = _STORED.get(id(manifest))
-    if known is not None and known[0] is manifest:
-        return known[1]
+    return _per_manifest(manifest, ("stored",), lambda: _stored_where(manifest))
+
+
+def _stored_where(manifest: Manifest) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for p in manifest.purposes:
         wanted = set(p.categories)
         out[p.id] = sorted({f"{table.name}.{col.name}" for ds in manifest.datasets
                             for table in getattr(ds, "tables", ()) for col in table.columns
                             if wanted & set(col.categories or ())})
-    _STORED[id(manifest)] = (manifest, out)  # the manifest is kept: its id stays its own
     return out
 
 
 def rectifiable(manifest: Manifest) -> list[tuple[str, str, str]]:
     """Columns a person may correct: (reference, validate_as, first category)."""
+    return _per_manifest(manifest, ("rectifiable",), lambda: _rectifiable(manifest))
+
+
+def _rectifiable(manifest: Manifest) -> list[tuple[str, str, str]]:
     out = []
     for ds in manifest.datasets:
         for table in getattr(ds, "tables", ()):
@@ -257,6 +328,25 @@ def rectifiable(manifest: Manifest) -> list[tuple[str, str, str]]:
                 if col.validate_as and getattr(col, "provided", False):
                     cat = col.categories[0] if col.categories else ""
                     out.append((f"{ds.id}.{table.name}.{col.name}", col.validate_as, cat))
+    return out
+
+
+def category_name(manifest: Manifest, category: str, ref: str, lang: str) -> str:
+    """A column's label: its category's name (the manifest's, else built in), else the
+    column's own name."""
+    names = _per_manifest(manifest, ("category names", lang),
+                          lambda: _category_names(manifest, lang))
+    name = names.get(category)
+    return name if name is not None else ref.rsplit(".", 1)[-1]
+
+
+def _category_names(manifest: Manifest, lang: str) -> dict[str, str]:
+    from personvern.manifest.categories import BUILTIN_CATEGORIES
+
+    out = {cid: (c.nb if lang == "nb" else c.en) for cid, c in BUILTIN_CATEGORIES.items()}
+    for cat in reversed(manifest.categories):  # the first of an id wins, as before
+        if cat.name is not None:
+            out[cat.id] = str(cat.name.get(lang))
     return out
 
 

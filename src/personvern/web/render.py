@@ -63,10 +63,13 @@ def page(request: Request, template: str, context: dict[str, Any] | None = None,
     def t(key: str, **values: object) -> str:
         return translate(lang, key, **values)
 
+    field: list[Markup] = []  # the HMAC once a page, however many forms it has
+
     def csrf_input() -> Markup:
-        token = csrf.token_for(request)
-        return Markup('<input type="hidden" name="{}" value="{}">').format(
-            csrf.FIELD, escape(token))
+        if not field:
+            field.append(Markup('<input type="hidden" name="{}" value="{}">').format(
+                csrf.FIELD, escape(csrf.token_for(request))))
+        return field[0]
 
     rt = getattr(request.app.state, "runtime", None)
     service_name = rt.loaded.manifest.service.name if rt is not None else "Personvern"

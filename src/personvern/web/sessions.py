@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -108,21 +110,36 @@ _TOUCHED = update(WebSession).where(WebSession.token_hash == bindparam("h")).val
 
 def lookup(session: Session, clock: Clock, token: str | None, kind: Kind) -> Current | None:
     """The live session of ``kind`` for ``token``, touched; None when absent or over."""
+    current, touch = _find(session, clock, token, kind)
+    if touch is not None:
+        touch()
+    return current
+
+
+def _find(session: Session, clock: Clock, token: str | None, kind: Kind
+          ) -> tuple[Current | None, Callable[[], None] | None]:
+    """The live session (one found over its time is marked ended), and the write that
+    touches it when that is due (None when not)."""
     if not token or len(token) > 128:
-        return None
+        return None, None
     hashed = token_hash(token)
     conn = session.connection()
     row = conn.execute(_LIVE, {"h": hashed}).first()
     if row is None or row.kind != kind:
-        return None
+        return None, None
     now = as_utc(clock())
     expires_at, last_seen_at = as_utc(row.expires_at), as_utc(row.last_seen_at)
     if now >= expires_at or now >= last_seen_at + TIMEOUTS[kind].idle:
         conn.execute(_ENDED, {"h": hashed, "at": now})
-        return None
-    if now - last_seen_at >= TOUCH_EVERY:
+        return None, None
+    current = Current(kind, row.principal, token, expires_at)
+    if now - last_seen_at < TOUCH_EVERY:
+        return current, None
+
+    def touch() -> None:
         conn.execute(_TOUCHED, {"h": hashed, "at": now})
-    return Current(kind, row.principal, token, expires_at)
+
+    return current, touch
 
 
 def end(session: Session, clock: Clock, token: str | None) -> None:
@@ -184,6 +201,31 @@ def _current(request: Request, kind: Kind) -> Current:
     if current is None:
         raise SignInRequired(kind)
     return current
+
+
+@contextmanager
+def signed_in(request: Request, kind: Kind) -> Iterator[tuple[Session, Current]]:
+    """The request's one transaction, with its live session of ``kind`` read (and touched)
+    first: a page needs no transaction (nor thread) of its own to find who is signed in.
+
+    SignInRequired when there is none, raised after the transaction has committed (a
+    session found over its time is marked ended, as :func:`lookup` does).
+    """
+    from personvern.web.deps import runtime, unit
+
+    rt = runtime(request)
+    with unit(rt) as session:
+        # Nothing to look for on request.state first: a page is the request's only reader.
+        current, touch = _find(session, rt.clock, token_of(request, kind), kind)
+        if current is not None:
+            request.state.web_session = current
+            yield session, current
+            if touch is not None:
+                # Last, just before the commit: a write holds SQLite's one write lock (and
+                # PostgreSQL the row's) until then, and every other page's touch waits.
+                touch()
+            return
+    raise SignInRequired(kind)
 
 
 def optional_session(request: Request, kind: Kind) -> Current | None:
