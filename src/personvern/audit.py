@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Table, event, insert, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
@@ -41,6 +43,10 @@ PERSONAL_CONTEXT = "audit_events.details"
 # the accountability of GDPR Art. 5(2) is the reason as much as the fact. Bounded so a
 # reason stays a reason (and the audit log a log).
 MAX_REASON = 2000
+# Inside :func:`audit_in_bulk`: the events chained so far, not yet written (session.info).
+_BULK = "personvern.audit.bulk"
+_BULK_CHUNK = 1000  # rows per multi-row INSERT
+_TABLE: Table = AuditEvent.__table__  # type: ignore[assignment]
 
 
 def require_reason(value: str | None, doing: str) -> str:
@@ -128,12 +134,56 @@ def append_audit(
         prev_hash=GENESIS_HASH if head is None else head[1],
     )
     event.hash = event_hash(event)
-    session.add(event)
-    session.flush()
+    bulk: list[dict[str, Any]] | None = session.info.get(_BULK)
+    if bulk is not None:  # chained here, written with the others (audit_in_bulk)
+        bulk.append({"id": event.id, "at": at, "actor": actor, "action": action,
+                     "target": target, "details": stored_details,
+                     "prev_hash": event.prev_hash, "hash": event.hash})
+    else:
+        session.add(event)
+        session.flush()
     # Signed once per transaction as it commits, like the ledger's head: a trail cut off
     # at its end, or emptied, no longer matches the stored checkpoint.
     note_append(session, CHAIN, _HEAD, event.id, event.hash, at)
     return event
+
+
+@contextmanager
+def audit_in_bulk(session: Session) -> Iterator[None]:
+    """Within the block, :func:`append_audit` chains each event in Python as ever (the same
+    ids, hashes and checkpoint) but writes none: they go at the end of the block, in one
+    multi-row INSERT per chunk, still in the session's transaction. For a batch that
+    appends many events and reads none back before the block ends (the events returned
+    are not in the session)."""
+    if _BULK in session.info:  # nested: the outer block writes them
+        yield
+        return
+    session.info[_BULK] = []
+    try:
+        yield
+        write_bulk(session)
+    finally:
+        session.info.pop(_BULK, None)
+
+
+# A savepoint rolled back inside the block would leave its events held here, chained to
+# a head that no longer is: refused, loudly, rather than written wrong.
+@event.listens_for(Session, "after_transaction_create")
+def _no_savepoint_in_bulk(session: Session, transaction: Any) -> None:
+    if transaction.nested and session.info.get(_BULK) is not None:
+        raise RuntimeError("no savepoint inside audit_in_bulk: its events are not written yet")
+
+
+def write_bulk(session: Session) -> None:
+    """Write the events :func:`audit_in_bulk` holds so far (a statement per chunk)."""
+    bulk: list[dict[str, Any]] | None = session.info.get(_BULK)
+    if not bulk:
+        return
+    rows, bulk[:] = list(bulk), []
+    session.flush()  # the rows the ORM holds first, in the order they were made
+    conn = session.connection()
+    for start in range(0, len(rows), _BULK_CHUNK):
+        conn.execute(insert(_TABLE), rows[start:start + _BULK_CHUNK])
 
 
 def personal_details(session: Session, event: AuditEvent) -> dict[str, Any] | None:

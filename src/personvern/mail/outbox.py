@@ -6,6 +6,7 @@ if and only if the change was committed; ``dedupe_key`` makes a retried job harm
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -46,6 +47,29 @@ def queue(session: Session, clock: Clock, mail: Mail) -> tuple[OutboxMessage, bo
     session.add(message)
     session.flush()
     return message, True
+
+
+def queue_many(session: Session, clock: Clock, mails: Sequence[Mail]) -> int:
+    """:func:`queue` for many messages (a batch): the known dedupe keys read in one
+    statement per chunk, the new messages added together (written at the next flush);
+    how many were queued now."""
+    keys = [m.dedupe_key for m in mails if m.dedupe_key is not None]
+    known: set[str | None] = set()
+    for start in range(0, len(keys), 500):
+        known.update(session.scalars(select(OutboxMessage.dedupe_key).where(
+            OutboxMessage.dedupe_key.in_(keys[start:start + 500]))))
+    made = 0
+    for mail in mails:
+        if mail.dedupe_key is not None and mail.dedupe_key in known:
+            continue
+        known.add(mail.dedupe_key)
+        session.add(OutboxMessage(
+            created_at=clock(), kind=mail.kind, subject_id=mail.subject_id,
+            to_address=normalise_email(mail.to_address), title=mail.title,
+            body_text=mail.body_text, body_html=mail.body_html, status="queued", attempts=0,
+            dedupe_key=mail.dedupe_key))
+        made += 1
+    return made
 
 
 def pending(session: Session, limit: int = 100) -> list[OutboxMessage]:

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from personvern.audit import append_audit, require_reason
+from personvern.audit import append_audit, audit_in_bulk, require_reason
 from personvern.errors import Conflict, InvalidInput, PersonvernError, StorageError
 from personvern.requests import erase, fulfil, jobs, tasks
+from personvern.requests.tables import Request
 from personvern.requests.engine import (
     CLOSED,
     Requester,
@@ -117,8 +118,10 @@ def _start(service: Requests, ids: list[str], why: str, actor: str, result: Batc
     carry a partial result (an earlier run's, waiting on a task) to run one at a time."""
     started: list[jobs.Job] = []
     partial: list[str] = []
-    with service.transaction() as s:
+    # Reads and writes per person, flushed together at the end (not before each read).
+    with service.transaction() as s, audit_in_bulk(s), s.no_autoflush:
         held = preload(s, ids)  # noqa: F841
+        ready: list[tuple[str, Request]] = []
         for ref in ids:
             try:
                 req = get_request(s, ref)
@@ -128,12 +131,19 @@ def _start(service: Requests, ids: list[str], why: str, actor: str, result: Batc
                     raise Conflict(f"request {req.id} is already {req.state}")
                 if req.state in ("received", "verifying"):
                     raise Conflict(f"request {req.id} is not verified yet ({req.state})")
-                if (req.outcome or {}).get("partial") is not None:
-                    partial.append(req.id)
-                    continue
-                job = jobs.snapshot(s, req)  # reads only: a refusal leaves nothing behind
             except PersonvernError as exc:
                 result.refused.append({"ref": ref, "error": str(exc)})
+                continue
+            if (req.outcome or {}).get("partial") is not None:
+                partial.append(req.id)
+            else:
+                ready.append((ref, req))
+        # Reads only, for all at once: a refusal leaves nothing behind.
+        snapshots = jobs.snapshot_many(s, [req for _, req in ready])
+        for ref, req in ready:
+            job = snapshots[req.id]
+            if isinstance(job, PersonvernError):
+                result.refused.append({"ref": ref, "error": str(job)})
                 continue
             append_audit(s, service.ctx.clock, actor, "request.run", f"request:{req.id}",
                          {"reason": why, "batch": len(ids)})
@@ -178,7 +188,7 @@ def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str
     """One engine transaction: everyone forgotten (a statement per table), their keys
     destroyed, each answer recorded and each person told."""
     ctx = service.ctx
-    with service.transaction() as s:
+    with service.transaction() as s, audit_in_bulk(s), s.no_autoflush:
         held = preload(s, [j.request_id for j in started])  # noqa: F841
         reqs = {j.request_id: get_request(s, j.request_id) for j in started}
         to = {rid: addressee(s, req) for rid, req in reqs.items()}  # before the forgetting
@@ -186,9 +196,9 @@ def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str
                                                 done[j.request_id], forgotten=True)
                     for j in started}
         erase.forget_many(s, ctx.consent, started, outcomes, ctx.clock())
-        return [service.complete(s, reqs[j.request_id], j, done[j.request_id],
-                                 outcomes[j.request_id], actor, prove, to[j.request_id])
-                for j in started]
+        return service.complete_many(
+            s, [(reqs[j.request_id], j, done[j.request_id], outcomes[j.request_id],
+                 to[j.request_id]) for j in started], actor, prove)
 
 
 def _wait_all(service: Requests, started: list[jobs.Job], actor: str, error: str,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from personvern.audit import append_audit, require_reason
+from personvern.audit import append_audit, audit_in_bulk, require_reason
 from personvern.clock import Clock
 from personvern.consent.service import ConsentContext, decisions_for
 from personvern.consent.subjects import (
@@ -52,7 +52,7 @@ from personvern.errors import (
     UnknownSubject,
 )
 from personvern.law import Jurisdiction
-from personvern.mail.outbox import Mail, queue
+from personvern.mail.outbox import Mail, queue, queue_many
 from personvern.manifest.model import Manifest
 from personvern.requests import followups, fulfil, jobs, notices, rectify, tasks
 from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
@@ -535,10 +535,14 @@ def _tell(
     to = to or addressee(session, req)
     if to is None:
         return None
-    queue(session, ctx.clock, Mail(kind=f"request_{kind}", to_address=to, title=title,
-                                   body_text=body, subject_id=req.subject_id,
-                                   dedupe_key=f"request:{req.id}:{kind}"))
+    queue(session, ctx.clock, _letter(req, kind, title, body, to))
     return to
+
+
+def _letter(req: Request, kind: str, title: str, body: str, to: str) -> Mail:
+    """The letter to the person about ``req`` (one per request and kind)."""
+    return Mail(kind=f"request_{kind}", to_address=to, title=title, body_text=body,
+                subject_id=req.subject_id, dedupe_key=f"request:{req.id}:{kind}")
 
 
 def _complaint(ctx: Context) -> str:
@@ -867,6 +871,7 @@ class Requests:
     def intend_many(self, by_request: dict[str, dict[str, dict[str, int]]]) -> None:
         """:meth:`_intend` for several requests (a batch), in one transaction."""
         with self.transaction() as s:
+            held = preload(s, list(by_request))  # noqa: F841
             for request_id, counts in by_request.items():
                 req = get_request(s, request_id)
                 outcome = dict(req.outcome or {})
@@ -904,23 +909,50 @@ class Requests:
                   ) -> RunResult:
         """Record the answer, tell the person, and leave the follow-ups (the proof, the
         notices) pending in the same transaction."""
-        done_tasks = tasks.tasks_of(s, req.id)
-        tasks.settle(done_tasks)
-        if done_tasks:
-            outcome["tasks"] = [{"dataset": t["dataset"], "kind": t["kind"],
-                                 "note": t["note"], "done_at": t["done_at"]}
-                                for t in tasks.view(done_tasks)]
-        inline = self._schedule(s, req.id, job, done, outcome, prove)
-        req.outcome = outcome
-        req.closed_at = self.ctx.clock()
-        transition(s, self.ctx, req, "completed", actor, fulfil.summary(job.type, outcome))
-        _tell(s, self.ctx, req, "completed", "Forespørselen din er behandlet / "
-              "Your request is done", fulfil.letter(job.type, outcome), to=to)
-        return RunResult(job.request_id, "completed", outcome, follow_ups=tuple(inline))
+        [result] = self.complete_many(s, [(req, job, done, outcome, to)], actor, prove)
+        return result
 
-    def _schedule(self, s: Session, request_id: str, job: jobs.Job, done: dict[str, Any],
-                  outcome: dict[str, Any], prove: bool) -> list[int]:
-        """The follow-ups of the answer, pending; the ids this process is to run."""
+    def complete_many(self, s: Session,
+                      answers: Sequence[tuple[Request, jobs.Job, dict[str, Any],
+                                              dict[str, Any], str | None]],
+                      actor: str, prove: bool) -> list[RunResult]:
+        """:meth:`complete` for each (request, job, done, outcome, addressee), in order: the
+        tasks read and the follow-ups and letters written together (a batch)."""
+        found = tasks.tasks_of_many(s, [req.id for req, *_ in answers])
+        wanted: list[tuple[str, str, dict[str, Any]]] = []
+        for req, job, done, outcome, _ in answers:
+            done_tasks = found.get(req.id, [])
+            tasks.settle(done_tasks)
+            if done_tasks:
+                outcome["tasks"] = [{"dataset": t["dataset"], "kind": t["kind"],
+                                     "note": t["note"], "done_at": t["done_at"]}
+                                    for t in tasks.view(done_tasks)]
+            wanted += [(req.id, kind, input)
+                       for kind, input in self._wanted(job, done, outcome, prove)]
+        scheduled = followups.schedule_many(s, self.ctx.clock, wanted, queue=self.later)
+        inline: dict[str, list[int]] = {}
+        for fu, queued in scheduled:
+            if queued is None:
+                inline.setdefault(fu.request_id, []).append(fu.id)
+        letters: list[Mail] = []
+        results: list[RunResult] = []
+        for req, job, _, outcome, to in answers:
+            req.outcome = outcome
+            req.closed_at = self.ctx.clock()
+            transition(s, self.ctx, req, "completed", actor, fulfil.summary(job.type, outcome))
+            to = to or addressee(s, req)
+            if to is not None:
+                letters.append(_letter(req, "completed", "Forespørselen din er behandlet / "
+                                       "Your request is done", fulfil.letter(job.type, outcome),
+                                       to))
+            results.append(RunResult(job.request_id, "completed", outcome,
+                                     follow_ups=tuple(inline.get(req.id, ()))))
+        queue_many(s, self.ctx.clock, letters)
+        return results
+
+    def _wanted(self, job: jobs.Job, done: dict[str, Any], outcome: dict[str, Any],
+                prove: bool) -> list[tuple[str, dict[str, Any]]]:
+        """The follow-ups the answer leaves, (kind, input) each; ``outcome`` says which."""
         wanted: list[tuple[str, dict[str, Any]]] = []
         if job.type == "erasure" and prove:
             wanted.append(("proof", followups.proof_input(job.identities,
@@ -935,13 +967,7 @@ class Requests:
                                            "purposes": [p.id for p in purposes]}))
             else:
                 outcome["notices"] = []  # nobody receives the data: nobody to tell
-        inline = []
-        for kind, input in wanted:
-            fu, queued = followups.schedule(s, self.ctx.clock, request_id, kind, input,
-                                            queue=self.later)
-            if queued is None:
-                inline.append(fu.id)
-        return inline
+        return wanted
 
     def run_follow_ups(self, result: RunResult, *, actor: str = "owner") -> RunResult:
         """Run the follow-ups ``result`` left to this process, one after another; the
@@ -960,14 +986,18 @@ class Requests:
         ids = [fid for r in results for fid in r.follow_ups]
         ran: list[int] = []
         try:
-            with self.transaction() as s:
+            with self.transaction() as s, audit_in_bulk(s), s.no_autoflush:
                 held = preload(s, [r.request_id for r in results])
-                for fu in s.scalars(select(FollowUp).where(
-                        FollowUp.id.in_(ids), FollowUp.kind == "notices",
-                        FollowUp.state != "done").with_for_update()):
+                claimed = list(s.scalars(select(FollowUp).where(
+                    FollowUp.id.in_(ids), FollowUp.kind == "notices",
+                    FollowUp.state != "done").order_by(FollowUp.id).with_for_update()))
+                for fu in claimed:
                     fu.state, fu.started_at = "running", self.ctx.clock()
                     fu.attempts += 1
-                    self._notify(s, fu, dict(fu.input or {}), actor)
+                found = followups.notify_many(s, self.ctx.clock, self.ctx.manifest, [
+                    (fu.request_id, dict(fu.input or {})) for fu in claimed])
+                for fu in claimed:
+                    self._notified(s, fu, found[fu.request_id], actor)
                     ran.append(fu.id)
         except Exception:  # rolled back: each runs alone below, its failure recorded
             ran = []
@@ -984,8 +1014,12 @@ class Requests:
 
     def _notify(self, s: Session, fu: FollowUp, input: dict[str, Any], actor: str) -> None:
         """The notices follow-up's work and its record, in the caller's transaction."""
+        self._notified(s, fu, followups.notify(s, self.ctx.clock, self.ctx.manifest,
+                                               fu.request_id, input), actor)
+
+    def _notified(self, s: Session, fu: FollowUp, result: dict[str, Any], actor: str) -> None:
+        """The notices follow-up's record, once its notices are queued."""
         req = get_request(s, fu.request_id)
-        result = followups.notify(s, self.ctx.clock, self.ctx.manifest, fu.request_id, input)
         req.outcome = {**(req.outcome or {}), "notices": result["notices"]}
         told = count(len(result["notices"]), "recipient")
         followups.succeed(s, self.ctx.clock, fu, result)

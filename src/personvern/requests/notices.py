@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from personvern.audit import append_audit
 from personvern.clock import Clock
 from personvern.errors import Conflict, InvalidInput, NotFound
-from personvern.mail.outbox import Mail, queue
+from personvern.mail.outbox import Mail, queue, queue_many
 from personvern.mail.tables import OutboxMessage
 from personvern.manifest.model import Manifest, Purpose, Recipient
 from personvern.requests.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER, CallbackFailed, sign
@@ -99,6 +99,48 @@ def queue_notices(
         made.append(notice)
     session.flush()
     return made
+
+
+def queue_notices_many(
+    session: Session, clock: Clock, manifest: Manifest,
+    wanted: Sequence[tuple[str, str, Sequence[Purpose], dict[str, list[str]]]], *,
+    resolve: Resolver = channel_for,
+) -> dict[str, tuple[list[RecipientNotice], int]]:
+    """:func:`queue_notices` for several (request id, action, purposes, identities) (a
+    batch): the notices known read in one statement per chunk, the new ones and their
+    mail added together. Per request: all its notices, oldest first, and how many are new."""
+    for _, action, _, _ in wanted:
+        if action not in ACTIONS:
+            raise InvalidInput(f"Art. 19 notices are for {', '.join(ACTIONS)}, not {action!r}")
+    now = clock()
+    ids = list(dict.fromkeys(rid for rid, *_ in wanted))
+    have: dict[str, list[RecipientNotice]] = {rid: [] for rid in ids}
+    for start in range(0, len(ids), 500):
+        for n in session.scalars(select(RecipientNotice).where(
+                RecipientNotice.request_id.in_(ids[start:start + 500]))
+                .order_by(RecipientNotice.id)):
+            have[n.request_id].append(n)
+    made: dict[str, int] = dict.fromkeys(ids, 0)
+    mails: list[Mail] = []
+    for request_id, action, purposes, identities in wanted:
+        known = {(n.recipient, n.action) for n in have[request_id]}
+        for r in recipients_for(manifest, purposes):
+            if (r.id, action) in known:
+                continue
+            channel, target = resolve(manifest, r)
+            notice = RecipientNotice(
+                request_id=request_id, recipient=r.id, action=action, channel=channel,
+                target=target[:500], status="queued", attempts=0,
+                next_attempt_at=now if channel == "webhook" else None,
+                identities=identities if channel == "webhook" else None,
+            )
+            session.add(notice)
+            if channel == "email":
+                mails.append(_mail(manifest, r, request_id, action, target, identities))
+            have[request_id].append(notice)
+            made[request_id] += 1
+    queue_many(session, clock, mails)
+    return {rid: (have[rid], made[rid]) for rid in ids}
 
 
 def _mail(manifest: Manifest, r: Recipient, request_id: str, action: str, to: str,
