@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, Table, event, insert, select
@@ -70,15 +70,21 @@ def canonical_json(value: Any) -> str:
 
 def event_hash(event: AuditEvent | Row[Any]) -> str:
     """SHA-256 (hex) of the event's content and its predecessor's hash."""
+    return _hash(event.id, event.at, event.actor, event.action, event.target, event.details,
+                 event.prev_hash)
+
+
+def _hash(id: int, at: datetime, actor: str, action: str, target: str,
+          details: dict[str, Any], prev_hash: str) -> str:
     body = {
         "v": HASH_SCHEME,
-        "id": event.id,
-        "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor": event.actor,
-        "action": event.action,
-        "target": event.target,
-        "details": event.details,
-        "prev": event.prev_hash,
+        "id": id,
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "details": details,
+        "prev": prev_hash,
     }
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
@@ -98,8 +104,9 @@ def append_audit(
     *,
     personal: dict[str, Any] | None = None,
     subject_id: str | None = None,
-) -> AuditEvent:
-    """Append one event at ``clock()`` to the trail, in the session's transaction.
+) -> AuditEvent | None:
+    """Append one event at ``clock()`` to the trail, in the session's transaction; the
+    event, or None inside :func:`audit_in_bulk` (written at its end, not an ORM object).
 
     ``personal`` details are sealed with ``subject_id``'s key under ``details["personal"]``:
     the chain hashes the ciphertext, so it still verifies once the key is destroyed.
@@ -124,27 +131,22 @@ def append_audit(
         lock_chain(session, AuditEvent.__tablename__)
         row = session.connection().execute(_HEAD).first()
         head = None if row is None else (row[0], row[1])
-    event = AuditEvent(
-        id=1 if head is None else head[0] + 1,
-        at=at,
-        actor=actor,
-        action=action,
-        target=target,
-        details=stored_details,
-        prev_hash=GENESIS_HASH if head is None else head[1],
-    )
-    event.hash = event_hash(event)
+    seq = 1 if head is None else head[0] + 1
+    prev_hash = GENESIS_HASH if head is None else head[1]
+    digest = _hash(seq, at, actor, action, target, stored_details, prev_hash)
+    values = {"id": seq, "at": at, "actor": actor, "action": action, "target": target,
+              "details": stored_details, "prev_hash": prev_hash, "hash": digest}
     bulk: list[dict[str, Any]] | None = session.info.get(_BULK)
+    event = None
     if bulk is not None:  # chained here, written with the others (audit_in_bulk)
-        bulk.append({"id": event.id, "at": at, "actor": actor, "action": action,
-                     "target": target, "details": stored_details,
-                     "prev_hash": event.prev_hash, "hash": event.hash})
+        bulk.append(values)
     else:
+        event = AuditEvent(**values)
         session.add(event)
         session.flush()
     # Signed once per transaction as it commits, like the ledger's head: a trail cut off
     # at its end, or emptied, no longer matches the stored checkpoint.
-    note_append(session, CHAIN, _HEAD, event.id, event.hash, at)
+    note_append(session, CHAIN, _HEAD, seq, digest, at)
     return event
 
 
@@ -153,8 +155,7 @@ def audit_in_bulk(session: Session) -> Iterator[None]:
     """Within the block, :func:`append_audit` chains each event in Python as ever (the same
     ids, hashes and checkpoint) but writes none: they go at the end of the block, in one
     multi-row INSERT per chunk, still in the session's transaction. For a batch that
-    appends many events and reads none back before the block ends (the events returned
-    are not in the session)."""
+    appends many events and reads none back before the block ends."""
     if _BULK in session.info:  # nested: the outer block writes them
         yield
         return
