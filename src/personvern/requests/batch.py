@@ -25,21 +25,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from personvern.audit import append_audit, audit_in_bulk, require_reason
+from personvern.audit import append_audit, require_reason
 from personvern.errors import Conflict, InvalidInput, PersonvernError, StorageError
 from personvern.requests import erase, fulfil, jobs, tasks
-from personvern.requests.tables import Request
 from personvern.requests.engine import (
     CLOSED,
     Requester,
     Requests,
     RunResult,
-    addressee,
+    addressees,
     get_request,
     open_request,
     preload,
+    recording_in_bulk,
     transition,
 )
+from personvern.requests.tables import Request
 
 # Requests per chunk: one engine transaction, one transaction per dataset, for each.
 CHUNK = 500
@@ -119,7 +120,7 @@ def _start(service: Requests, ids: list[str], why: str, actor: str, result: Batc
     started: list[jobs.Job] = []
     partial: list[str] = []
     # Reads and writes per person, flushed together at the end (not before each read).
-    with service.transaction() as s, audit_in_bulk(s), s.no_autoflush:
+    with service.transaction() as s, recording_in_bulk(s):
         held = preload(s, ids)  # noqa: F841
         ready: list[tuple[str, Request]] = []
         for ref in ids:
@@ -188,10 +189,10 @@ def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str
     """One engine transaction: everyone forgotten (a statement per table), their keys
     destroyed, each answer recorded and each person told."""
     ctx = service.ctx
-    with service.transaction() as s, audit_in_bulk(s), s.no_autoflush:
+    with service.transaction() as s, recording_in_bulk(s):
         held = preload(s, [j.request_id for j in started])  # noqa: F841
         reqs = {j.request_id: get_request(s, j.request_id) for j in started}
-        to = {rid: addressee(s, req) for rid, req in reqs.items()}  # before the forgetting
+        to = addressees(s, list(reqs.values()))  # before the forgetting
         outcomes = {j.request_id: fulfil.finish(s, ctx.consent, ctx.clock, j,
                                                 done[j.request_id], forgotten=True)
                     for j in started}
