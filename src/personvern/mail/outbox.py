@@ -59,13 +59,17 @@ def queue_many(session: Session, clock: Clock, mails: Sequence[Mail]) -> int:
         known.update(session.scalars(select(OutboxMessage.dedupe_key).where(
             OutboxMessage.dedupe_key.in_(keys[start:start + 500]))))
     made = 0
+    addresses: dict[str, str] = {}  # a recipient told of many people: normalised once
     for mail in mails:
         if mail.dedupe_key is not None and mail.dedupe_key in known:
             continue
         known.add(mail.dedupe_key)
+        to = addresses.get(mail.to_address)
+        if to is None:
+            to = addresses[mail.to_address] = normalise_email(mail.to_address)
         session.add(OutboxMessage(
             created_at=clock(), kind=mail.kind, subject_id=mail.subject_id,
-            to_address=normalise_email(mail.to_address), title=mail.title,
+            to_address=to, title=mail.title,
             body_text=mail.body_text, body_html=mail.body_html, status="queued", attempts=0,
             dedupe_key=mail.dedupe_key))
         made += 1

@@ -1046,6 +1046,9 @@ class Requests:
                 for fu in claimed:
                     self._notified(s, fu, found[fu.request_id], actor)
                     ran.append(fu.id)
+                # As committed, unless a follow-up runs below: read again then.
+                outcomes = {r.request_id: dict(get_request(s, r.request_id).outcome or {})
+                            for r in results}
         except Exception:  # rolled back: each runs alone below, its failure recorded
             ran = []
         notices_done = set(ran)
@@ -1053,6 +1056,8 @@ class Requests:
             if fid not in notices_done:
                 with contextlib.suppress(FollowUpFailed):
                     self.run_follow_up(fid, actor=actor)
+        if ids and set(ids) == notices_done:
+            return [replace(r, outcome=outcomes[r.request_id], follow_ups=()) for r in results]
         with self.transaction() as s:
             held = preload(s, [r.request_id for r in results])  # noqa: F841
             outcomes = {r.request_id: dict(get_request(s, r.request_id).outcome or {})
