@@ -341,7 +341,7 @@ class SqlDataset:
                     raise _Unattributed(table)
                 for n, pid in enumerate(holders):
                     mine.setdefault(pid, []).append(row if n == 0 else dict(row))
-            out[table] = mine
+            out[table] = {pid: mine.get(pid, []) for pid in people}  # none found: said too
         return out
 
     def walk(self, conn: Connection, seeds: dict[str, dict[str, list[Any]]]) -> Found:
