@@ -945,7 +945,10 @@ class Requests:
 
     def _finish(self, job: jobs.Job, done: dict[str, Any], actor: str, prove: bool
                 ) -> RunResult:
-        with self.transaction() as s:
+        # An erasure's answer writes its history and audit events together, as a batch
+        # does (it reads none of them back); other types keep writing as they go.
+        with self.transaction() as s, (recording_in_bulk(s) if job.type == "erasure"
+                                       else contextlib.nullcontext()):
             req = get_request(s, job.request_id)
             to = addressee(s, req)  # before an erasure removes the address
             outcome = fulfil.finish(s, self.ctx.consent, self.ctx.clock, job, done)
