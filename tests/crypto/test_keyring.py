@@ -18,9 +18,9 @@ from personvern.consent.ledger import NewEvent, append_event, evidence_of, verif
 from personvern.consent.subjects import create_subject, find_subject, identities_of
 from personvern.consent.tables import Identity, LedgerEvidence
 from personvern.crypto import ERASED, Keyring, MasterKey
-from personvern.crypto.keyring import keyring_for
 from personvern.crypto.columns import ERASED_JSON
 from personvern.crypto.envelope import CiphertextRejected
+from personvern.crypto.keyring import keyring_for
 from personvern.crypto.tables import SubjectKey
 from personvern.errors import ConfigurationError, Conflict
 from personvern.keys.shred import shred_subject, shred_subjects

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import Engine, inspect, select, text
 
 from demo_support import DEMO_NOW, OWNER, MovingClock, copy_demo
-from personvern.consent.subjects import get_subject
 from personvern.audit import check_audit_chain
+from personvern.consent.subjects import get_subject
 from personvern.consent.tables import Subject
 from personvern.crypto.tables import SubjectKey
 from personvern.errors import UnknownSubject

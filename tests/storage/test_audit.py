@@ -293,10 +293,10 @@ def test_events_appended_in_bulk_chain_and_verify_as_one_by_one(
 def test_a_savepoint_inside_a_bulk_block_is_refused(db_engine: Engine) -> None:
     """Events held for the end of the block would outlive a savepoint rolled back under
     them: refused loudly, and the transaction leaves no event behind."""
-    with pytest.raises(RuntimeError, match="no savepoint"):
-        with transaction(db_engine) as session, audit_in_bulk(session):
-            append_audit(session, _ticking(), "owner", "note", "subject:1", {})
-            session.begin_nested()
+    with (pytest.raises(RuntimeError, match="no savepoint"), transaction(db_engine) as session,
+          audit_in_bulk(session)):
+        append_audit(session, _ticking(), "owner", "note", "subject:1", {})
+        session.begin_nested()
     assert _verify(db_engine) is None
     with make_sessionmaker(db_engine)() as session:
         assert session.scalars(select(AuditEvent)).all() == []
