@@ -190,9 +190,15 @@ def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str
     destroyed, each answer recorded and each person told."""
     ctx = service.ctx
     with service.transaction() as s, recording_in_bulk(s):
-        held = preload(s, [j.request_id for j in started])  # noqa: F841
+        held = preload(s, [j.request_id for j in started], sealed=False)  # noqa: F841
         reqs = {j.request_id: get_request(s, j.request_id) for j in started}
-        to = addressees(s, list(reqs.values()))  # before the forgetting
+        # Whom to tell: the person's first address as their job read it (the walk used
+        # it too), read again only for a guardian or admin who opened the request.
+        to = addressees(s, [r for r in reqs.values() if r.opened_by_subject_id])
+        for j in started:
+            if j.request_id not in to:
+                emails = j.identities.get("email") or []
+                to[j.request_id] = emails[0] if emails else None
         outcomes = {j.request_id: fulfil.finish(s, ctx.consent, ctx.clock, j,
                                                 done[j.request_id], forgotten=True)
                     for j in started}

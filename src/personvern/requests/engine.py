@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, insert, select
 from sqlalchemy import Table as SqlTable
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from personvern.audit import append_audit, audit_in_bulk, require_reason
 from personvern.clock import Clock
@@ -455,13 +455,17 @@ def get_request(session: Session, ref: str) -> Request:
     raise NotFound(f"no request {ref!r}")
 
 
-def preload(session: Session, ids: Sequence[str]) -> list[Request]:
+def preload(session: Session, ids: Sequence[str], *, sealed: bool = True) -> list[Request]:
     """Load the requests ``ids`` in one statement, so that :func:`get_request` finds them
     in the session (a batch would otherwise flush and read once per request); keep the
-    list while they are used (the session holds its objects weakly)."""
+    list while they are used (the session holds its objects weakly). ``sealed=False``:
+    their sealed details are left unread (and undecrypted) until used."""
     loaded: list[Request] = []
+    query = select(Request)
+    if not sealed:
+        query = query.options(defer(Request.details), defer(Request.verified_by))
     for start in range(0, len(ids), 500):
-        loaded += session.scalars(select(Request).where(Request.id.in_(ids[start:start + 500])))
+        loaded += session.scalars(query.where(Request.id.in_(ids[start:start + 500])))
     return loaded
 
 
@@ -918,7 +922,7 @@ class Requests:
     def intend_many(self, by_request: dict[str, dict[str, dict[str, int]]]) -> None:
         """:meth:`_intend` for several requests (a batch), in one transaction."""
         with self.transaction() as s:
-            held = preload(s, list(by_request))  # noqa: F841
+            held = preload(s, list(by_request), sealed=False)  # noqa: F841
             for request_id, counts in by_request.items():
                 req = get_request(s, request_id)
                 outcome = dict(req.outcome or {})
@@ -1037,7 +1041,7 @@ class Requests:
         ran: list[int] = []
         try:
             with self.transaction() as s, recording_in_bulk(s):
-                held = preload(s, [r.request_id for r in results])
+                held = preload(s, [r.request_id for r in results], sealed=False)
                 claimed = list(s.scalars(select(FollowUp).where(
                     FollowUp.id.in_(ids), FollowUp.kind == "notices",
                     FollowUp.state != "done").order_by(FollowUp.id).with_for_update()))
@@ -1062,7 +1066,7 @@ class Requests:
         if ids and set(ids) == notices_done:
             return [replace(r, outcome=outcomes[r.request_id], follow_ups=()) for r in results]
         with self.transaction() as s:
-            held = preload(s, [r.request_id for r in results])  # noqa: F841
+            held = preload(s, [r.request_id for r in results], sealed=False)  # noqa: F841
             outcomes = {r.request_id: dict(get_request(s, r.request_id).outcome or {})
                         for r in results}
         return [replace(r, outcome=outcomes[r.request_id], follow_ups=()) for r in results]
