@@ -22,8 +22,10 @@ from personvern.consent.subjects import get_subject
 from personvern.consent.tables import Subject
 from personvern.crypto.tables import SubjectKey
 from personvern.errors import UnknownSubject
+from personvern.mail.tables import OutboxMessage
 from personvern.requests.batch import erase_batch, open_erasures
 from personvern.requests.engine import Context, Requests, get_request, open_request, view
+from personvern.requests.tables import RecipientNotice
 from personvern.runtime import Runtime, open_runtime
 from personvern.settings import Settings
 from personvern.storage.engine import create_engine_for
@@ -93,8 +95,13 @@ def trail(rt: Runtime, ids: list[str]) -> list[list[tuple[Any, ...]]]:
                          AuditEvent.action == "crypto.shredded"))]
             key = s.get(SubjectKey, req.subject_id)
             assert key is not None
+            # The letter to the person and the Art. 19 notices and their mail, queued.
+            told = sorted((n.recipient, n.action, n.channel, n.status) for n in s.scalars(
+                select(RecipientNotice).where(RecipientNotice.request_id == rid)))
+            mail = sorted((m.kind, m.to_address, m.status, m.title) for m in s.scalars(
+                select(OutboxMessage).where(OutboxMessage.dedupe_key.contains(rid))))
             out.append([*events, *shred, ("key", key.wrapped is None,
-                                          key.shredded_at is not None)])
+                                          key.shredded_at is not None), *told, *mail])
     return out
 
 
@@ -109,7 +116,10 @@ def test_a_batch_leaves_the_data_as_one_at_a_time_does(
         batch = erase_batch(batch_svc, ids, reason=REASON)
         # The same audit events for each person, in the same order, the same keys
         # destroyed (Art. 5(2): each erasure provable on its own), the chain intact.
-        assert trail(batch_rt, ids) == trail(one_rt, one_ids)
+        told = trail(batch_rt, ids)
+        assert told == trail(one_rt, one_ids)
+        firsts = {e[0] for person in told for e in person}
+        assert {"request_completed", "hosting", "vipps"} <= firsts  # letters, notices
         assert batch.refused == [] and batch.waiting == []
         assert [r.request_id for r in batch.completed] == ids
         one_db = create_engine_for(f"sqlite:///{one_dir / 'service.db'}")

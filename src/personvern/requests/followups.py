@@ -176,5 +176,5 @@ def notify_many(session: Session, clock: Clock, manifest: Manifest,
         (rid, input["action"],
          [by_id[p] for p in by_id if p in set(input.get("purposes") or ())],
          input.get("identities") or {}) for rid, input in wanted])
-    return {rid: {"notices": [{"recipient": n.recipient, "channel": n.channel} for n in told],
+    return {rid: {"notices": [{"recipient": r, "channel": c} for r, c in told],
                   "queued_now": new} for rid, (told, new) in made.items()}
