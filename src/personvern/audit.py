@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Table, event, insert, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
@@ -41,6 +43,10 @@ PERSONAL_CONTEXT = "audit_events.details"
 # the accountability of GDPR Art. 5(2) is the reason as much as the fact. Bounded so a
 # reason stays a reason (and the audit log a log).
 MAX_REASON = 2000
+# Inside :func:`audit_in_bulk`: the events chained so far, not yet written (session.info).
+_BULK = "personvern.audit.bulk"
+_BULK_CHUNK = 1000  # rows per multi-row INSERT
+_TABLE: Table = AuditEvent.__table__  # type: ignore[assignment]
 
 
 def require_reason(value: str | None, doing: str) -> str:
@@ -64,15 +70,21 @@ def canonical_json(value: Any) -> str:
 
 def event_hash(event: AuditEvent | Row[Any]) -> str:
     """SHA-256 (hex) of the event's content and its predecessor's hash."""
+    return _hash(event.id, event.at, event.actor, event.action, event.target, event.details,
+                 event.prev_hash)
+
+
+def _hash(id: int, at: datetime, actor: str, action: str, target: str,
+          details: dict[str, Any], prev_hash: str) -> str:
     body = {
         "v": HASH_SCHEME,
-        "id": event.id,
-        "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor": event.actor,
-        "action": event.action,
-        "target": event.target,
-        "details": event.details,
-        "prev": event.prev_hash,
+        "id": id,
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "details": details,
+        "prev": prev_hash,
     }
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
@@ -92,8 +104,9 @@ def append_audit(
     *,
     personal: dict[str, Any] | None = None,
     subject_id: str | None = None,
-) -> AuditEvent:
-    """Append one event at ``clock()`` to the trail, in the session's transaction.
+) -> AuditEvent | None:
+    """Append one event at ``clock()`` to the trail, in the session's transaction; the
+    event, or None inside :func:`audit_in_bulk` (written at its end, not an ORM object).
 
     ``personal`` details are sealed with ``subject_id``'s key under ``details["personal"]``:
     the chain hashes the ciphertext, so it still verifies once the key is destroyed.
@@ -118,22 +131,60 @@ def append_audit(
         lock_chain(session, AuditEvent.__tablename__)
         row = session.connection().execute(_HEAD).first()
         head = None if row is None else (row[0], row[1])
-    event = AuditEvent(
-        id=1 if head is None else head[0] + 1,
-        at=at,
-        actor=actor,
-        action=action,
-        target=target,
-        details=stored_details,
-        prev_hash=GENESIS_HASH if head is None else head[1],
-    )
-    event.hash = event_hash(event)
-    session.add(event)
-    session.flush()
+    seq = 1 if head is None else head[0] + 1
+    prev_hash = GENESIS_HASH if head is None else head[1]
+    digest = _hash(seq, at, actor, action, target, stored_details, prev_hash)
+    values = {"id": seq, "at": at, "actor": actor, "action": action, "target": target,
+              "details": stored_details, "prev_hash": prev_hash, "hash": digest}
+    bulk: list[dict[str, Any]] | None = session.info.get(_BULK)
+    event = None
+    if bulk is not None:  # chained here, written with the others (audit_in_bulk)
+        bulk.append(values)
+    else:
+        event = AuditEvent(**values)
+        session.add(event)
+        session.flush()
     # Signed once per transaction as it commits, like the ledger's head: a trail cut off
     # at its end, or emptied, no longer matches the stored checkpoint.
-    note_append(session, CHAIN, _HEAD, event.id, event.hash, at)
+    note_append(session, CHAIN, _HEAD, seq, digest, at)
     return event
+
+
+@contextmanager
+def audit_in_bulk(session: Session) -> Iterator[None]:
+    """Within the block, :func:`append_audit` chains each event in Python as ever (the same
+    ids, hashes and checkpoint) but writes none: they go at the end of the block, in one
+    multi-row INSERT per chunk, still in the session's transaction. For a batch that
+    appends many events and reads none back before the block ends."""
+    if _BULK in session.info:  # nested: the outer block writes them
+        yield
+        return
+    session.info[_BULK] = []
+    try:
+        yield
+        write_bulk(session)
+    finally:
+        session.info.pop(_BULK, None)
+
+
+# A savepoint rolled back inside the block would leave its events held here, chained to
+# a head that no longer is: refused, loudly, rather than written wrong.
+@event.listens_for(Session, "after_transaction_create")
+def _no_savepoint_in_bulk(session: Session, transaction: Any) -> None:
+    if transaction.nested and session.info.get(_BULK) is not None:
+        raise RuntimeError("no savepoint inside audit_in_bulk: its events are not written yet")
+
+
+def write_bulk(session: Session) -> None:
+    """Write the events :func:`audit_in_bulk` holds so far (a statement per chunk)."""
+    bulk: list[dict[str, Any]] | None = session.info.get(_BULK)
+    if not bulk:
+        return
+    rows, bulk[:] = list(bulk), []
+    session.flush()  # the rows the ORM holds first, in the order they were made
+    conn = session.connection()
+    for start in range(0, len(rows), _BULK_CHUNK):
+        conn.execute(insert(_TABLE), rows[start:start + _BULK_CHUNK])
 
 
 def personal_details(session: Session, event: AuditEvent) -> dict[str, Any] | None:

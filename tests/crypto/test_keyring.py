@@ -20,9 +20,10 @@ from personvern.consent.tables import Identity, LedgerEvidence
 from personvern.crypto import ERASED, Keyring, MasterKey
 from personvern.crypto.columns import ERASED_JSON
 from personvern.crypto.envelope import CiphertextRejected
+from personvern.crypto.keyring import keyring_for
 from personvern.crypto.tables import SubjectKey
 from personvern.errors import ConfigurationError, Conflict
-from personvern.keys.shred import shred_subject
+from personvern.keys.shred import shred_subject, shred_subjects
 from personvern.storage.models import AuditEvent
 
 NOW = datetime(2027, 3, 1, 11, tzinfo=UTC)
@@ -80,6 +81,50 @@ def test_shredding_leaves_a_tombstone_and_an_erased_marker(
                                                Actor.SELF, Channel.API, purpose="newsletter",
                                                evidence={"again": True}))
     assert shred_subject(db_session, subject.id, at=NOW) is False  # idempotent
+
+
+def test_keys_destroyed_together_never_decrypt_again(db_session: Session) -> None:
+    """A batch erasure (GDPR Art. 17) destroys its people's keys in one statement: each
+    is as gone as one destroyed alone — nothing of theirs opens, in this process (its
+    cache) or any other, nothing new can be sealed for them, and each is audited."""
+    clock = fixed_clock(NOW)
+    kari, _ = create_subject(db_session, clock, {"email": "kari@example.no"})
+    ola, _ = create_subject(db_session, clock, {"email": "ola@example.no"})
+    keep, _ = create_subject(db_session, clock, {"email": "per@example.no"})
+    never = "d" * 32  # a subject the engine never sealed anything for: no key at all
+    keyring = keyring_for(db_session)
+    conn = db_session.connection()
+    sealed = {sid: keyring.seal(conn, sid, "t.note", sid.encode())
+              for sid in (kari.id, ola.id, keep.id)}
+    for sid, text in sealed.items():  # cached in this process, as a server would have it
+        assert keyring.open(conn, sid, "t.note", text) == sid.encode()
+    db_session.commit()
+    destroyed = shred_subjects(db_session, [kari.id, ola.id, never], at=NOW,
+                               reasons={kari.id: "request:one", ola.id: "request:two"})
+    assert destroyed == {kari.id: True, ola.id: True, never: False}
+    db_session.commit()
+    db_session.expire_all()
+    conn = db_session.connection()
+    for sid in (kari.id, ola.id):
+        assert keyring.open(conn, sid, "t.note", sealed[sid]) is None  # not from the cache
+        assert [i.value for i in identities_of(db_session, sid)] == [ERASED]
+        with pytest.raises(Conflict, match="was erased"):
+            keyring.seal(conn, sid, "t.note", b"anything new")
+    keyring.clear_cache()  # as another process: the database holds no key either
+    assert keyring.open(conn, kari.id, "t.note", sealed[kari.id]) is None
+    for sid in (kari.id, ola.id, never):  # a tombstone each, the one never made too
+        row = db_session.get(SubjectKey, sid)
+        assert row is not None and row.wrapped is None and row.shredded_at == NOW
+    assert keyring.open(conn, keep.id, "t.note", sealed[keep.id]) == keep.id.encode()
+    audited = {e.target: e.details for e in db_session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "crypto.shredded"))}
+    assert audited[f"subject:{kari.id}"]["destroyed"] is True
+    assert audited[f"subject:{kari.id}"]["reason"] == "request:one"
+    assert audited[f"subject:{never}"]["destroyed"] is False
+    assert audited[f"subject:{never}"]["reason"] == "erasure"
+    assert len(audited) == 3 and verify_audit_chain(db_session) is None
+    assert shred_subjects(db_session, [kari.id, never], at=NOW) == {kari.id: False,
+                                                                   never: False}
 
 
 def test_identities_are_found_by_keyed_hash_only(db_session: Session) -> None:

@@ -17,11 +17,15 @@ import pytest
 from sqlalchemy import Engine, inspect, select, text
 
 from demo_support import DEMO_NOW, OWNER, MovingClock, copy_demo
+from personvern.audit import check_audit_chain
 from personvern.consent.subjects import get_subject
 from personvern.consent.tables import Subject
+from personvern.crypto.tables import SubjectKey
 from personvern.errors import UnknownSubject
+from personvern.mail.tables import OutboxMessage
 from personvern.requests.batch import erase_batch, open_erasures
 from personvern.requests.engine import Context, Requests, get_request, open_request, view
+from personvern.requests.tables import RecipientNotice
 from personvern.runtime import Runtime, open_runtime
 from personvern.settings import Settings
 from personvern.storage.engine import create_engine_for
@@ -31,6 +35,7 @@ REASON = "the people asked to be erased"
 # Parents, pupils and mentors of the demo, some sharing purchases, sessions and messages.
 PEOPLE = [f"ext:{n}" for n in (3, 5, 8, 9, 12, 17, 20, 22, 25, 31, 40, 54)]
 MASKED = re.compile(r"^slettet-[0-9a-f]+$")
+AFTER = ("request.notices", "request.proof")
 
 
 def rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
@@ -67,15 +72,54 @@ def opened(rt: Runtime, service: Requests, people: list[str]) -> list[str]:
     return ids
 
 
+def trail(rt: Runtime, ids: list[str]) -> list[list[tuple[Any, ...]]]:
+    """Per request, in order: its audit events (action, what changed) and its person's key
+    destroyed (whether, under which master key, for this request), as one would read them;
+    the trail verified to its signed checkpoint first."""
+    out: list[list[tuple[Any, ...]]] = []
+    with rt.transaction() as s:
+        assert check_audit_chain(s).problem is None  # `personvern audit verify`
+        for n, rid in enumerate(ids):
+            req = get_request(s, rid)
+            events = [(e.action, e.details.get("from"), e.details.get("to"))
+                      for e in s.scalars(select(AuditEvent).where(
+                          AuditEvent.target == f"request:{rid}").order_by(AuditEvent.id))]
+            # The follow-ups after the answer come in either order: a batch queues
+            # everyone's notices in one transaction, then runs each proof.
+            after = sorted(e for e in events if e[0] in AFTER)
+            events = [e for e in events if e[0] not in AFTER] + after
+            shred = [(e.details["destroyed"], e.details["master_key_id"],
+                      e.details["reason"].replace(rid, f"#{n}"))
+                     for e in s.scalars(select(AuditEvent).where(
+                         AuditEvent.target == f"subject:{req.subject_id}",
+                         AuditEvent.action == "crypto.shredded"))]
+            key = s.get(SubjectKey, req.subject_id)
+            assert key is not None
+            # The letter to the person and the Art. 19 notices and their mail, queued.
+            told = sorted((n.recipient, n.action, n.channel, n.status) for n in s.scalars(
+                select(RecipientNotice).where(RecipientNotice.request_id == rid)))
+            mail = sorted((m.kind, m.to_address, m.status, m.title) for m in s.scalars(
+                select(OutboxMessage).where(OutboxMessage.dedupe_key.contains(rid))))
+            out.append([*events, *shred, ("key", key.wrapped is None,
+                                          key.shredded_at is not None), *told, *mail])
+    return out
+
+
 def test_a_batch_leaves_the_data_as_one_at_a_time_does(
         demo_template: Path, tmp_path: Path, clock: MovingClock) -> None:
     (one_rt, one_svc, one_dir), (batch_rt, batch_svc, batch_dir) = pair(
         demo_template, tmp_path, clock)
     try:
-        singles = [one_svc.run(rid, reason=REASON)
-                   for rid in opened(one_rt, one_svc, PEOPLE)]
+        one_ids = opened(one_rt, one_svc, PEOPLE)
+        singles = [one_svc.run(rid, reason=REASON) for rid in one_ids]
         ids = opened(batch_rt, batch_svc, PEOPLE)
         batch = erase_batch(batch_svc, ids, reason=REASON)
+        # The same audit events for each person, in the same order, the same keys
+        # destroyed (Art. 5(2): each erasure provable on its own), the chain intact.
+        told = trail(batch_rt, ids)
+        assert told == trail(one_rt, one_ids)
+        firsts = {e[0] for person in told for e in person}
+        assert {"request_completed", "hosting", "vipps"} <= firsts  # letters, notices
         assert batch.refused == [] and batch.waiting == []
         assert [r.request_id for r in batch.completed] == ids
         one_db = create_engine_for(f"sqlite:///{one_dir / 'service.db'}")
@@ -221,9 +265,11 @@ def test_on_postgresql_a_batch_leaves_the_data_as_one_at_a_time_does(
         pg_pair: list[tuple[Runtime, Requests, str]]) -> None:
     (one_rt, one_svc, one_url), (batch_rt, batch_svc, batch_url) = pg_pair
     people = [f"ext:{n}" for n in range(1, 21)]
-    singles = [one_svc.run(rid, reason=REASON) for rid in opened(one_rt, one_svc, people)]
-    batch = erase_batch(batch_svc, opened(batch_rt, batch_svc, people), reason=REASON,
-                        chunk=7)  # three chunks
+    one_ids = opened(one_rt, one_svc, people)
+    singles = [one_svc.run(rid, reason=REASON) for rid in one_ids]
+    ids = opened(batch_rt, batch_svc, people)
+    batch = erase_batch(batch_svc, ids, reason=REASON, chunk=7)  # three chunks
+    assert trail(batch_rt, ids) == trail(one_rt, one_ids)
     assert batch.refused == [] and batch.waiting == [] and len(batch.completed) == 20
     assert [kept(r.outcome) for r in batch.completed] == [kept(r.outcome) for r in singles]
     assert any(r.outcome["kept"] for r in batch.completed)

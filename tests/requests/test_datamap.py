@@ -12,7 +12,7 @@ from sqlalchemy import text
 from personvern.demo.init import init_demo
 from personvern.errors import ConfigurationError
 from personvern.manifest.loader import load_manifest, parse_manifest
-from personvern.requests.datamap import open_datasets
+from personvern.requests.datamap import Found, open_datasets
 
 NOW = datetime(2027, 1, 1, 12, tzinfo=UTC)
 
@@ -118,3 +118,71 @@ def test_missing_environment_variable_is_clear(demo: Path, monkeypatch: pytest.M
     manifest = parse_manifest(yaml.safe_dump(data, allow_unicode=True)).manifest
     with pytest.raises(ConfigurationError, match="DEMO_SERVICE_URL is not set"):
         open_datasets(manifest)
+
+
+def _same(one: Found, other: Found) -> None:
+    assert one.rows == other.rows and one.owned == other.owned and one.named == other.named
+
+
+def test_a_batch_walk_finds_for_each_person_what_their_own_walk_finds(demo: Path) -> None:
+    """A batch erasure walks the map once for everyone (issue 15): each person must still
+    get exactly their own rows, owned and named — parents, their children and mentors
+    share guardians, purchases, sessions and messages here."""
+    [ds] = open_datasets(load_manifest(demo / "personvern.yaml").manifest)
+    people = {f"p{u}": {"external_id": [str(u)]} for u in range(1, 201)}
+    people["nobody"] = {"email": ["nobody@example.no"]}
+    try:
+        with ds.engine.connect() as conn:
+            together = ds.find_many(conn, people)
+            alone = {pid: ds.find(conn, ids) for pid, ids in people.items()}
+    finally:
+        ds.engine.dispose()
+    assert set(together) == set(people)
+    for pid in people:
+        _same(together[pid], alone[pid])
+    assert together["nobody"].count() == 0
+    assert any(together[p].named for p in together)  # messages naming others, and shared
+    seen: dict[tuple[str, object], str] = {}
+    shared = 0  # rows two people of the batch both reach, each given them
+    for pid, found in together.items():
+        for table, rows in found.rows.items():
+            for key in rows:
+                shared += (table, key) in seen
+                seen.setdefault((table, key), pid)
+    assert shared
+
+
+def test_a_batch_walk_on_a_case_blind_column_still_finds_every_row(
+        demo: Path, tmp_path: Path) -> None:
+    """A column that matches values case-insensitively (COLLATE NOCASE) returns rows the
+    batch cannot give to a person by their exact value: it walks one at a time instead,
+    and nobody's row is missed (GDPR Art. 17: an erasure that misses a row fails)."""
+    import shutil
+    import sqlite3
+
+    shutil.copy(demo / "service.db", tmp_path / "service.db")
+    with sqlite3.connect(tmp_path / "service.db") as db:
+        email = db.execute("SELECT email FROM users WHERE id = 7").fetchone()[0]
+        db.executescript(
+            "ALTER TABLE marketing_list RENAME TO old_list;"
+            "CREATE TABLE marketing_list (id INTEGER PRIMARY KEY, email VARCHAR(320) "
+            "COLLATE NOCASE NOT NULL UNIQUE, subscribed_at DATETIME NOT NULL, "
+            "confirmed BOOLEAN NOT NULL);"
+            "INSERT INTO marketing_list SELECT * FROM old_list;"
+            "DROP TABLE old_list;")
+        db.execute("DELETE FROM marketing_list WHERE lower(email) = lower(?)", (email,))
+        db.execute("INSERT INTO marketing_list (email, subscribed_at, confirmed) "
+                   "VALUES (?, '2026-01-01 00:00:00', 1)", (email.upper(),))
+    text_ = (demo / "personvern.yaml").read_text().replace(
+        str(demo / "service.db"), str(tmp_path / "service.db"))
+    [ds] = open_datasets(parse_manifest(text_).manifest)
+    people = {"seven": {"email": [email]}, "eight": {"external_id": ["8"]}}
+    try:
+        with ds.engine.connect() as conn:
+            together = ds.find_many(conn, people)
+            alone = {pid: ds.find(conn, ids) for pid, ids in people.items()}
+    finally:
+        ds.engine.dispose()
+    assert together["seven"].keys("marketing_list")  # the upper-case address, found
+    for pid in people:
+        _same(together[pid], alone[pid])

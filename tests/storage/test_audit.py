@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from personvern.audit import (
@@ -14,6 +15,7 @@ from personvern.audit import (
     AuditCheck,
     append_audit,
     audit_head,
+    audit_in_bulk,
     check_audit_chain,
     event_hash,
     verify_audit_chain,
@@ -243,3 +245,58 @@ def test_a_trail_rewritten_with_fresh_hashes_is_broken(db_engine: Engine) -> Non
     assert _verify(db_engine) is None
     found = _check(db_engine)
     assert found.problem is not None and "was rewritten" in found.problem
+
+
+# ---- appended in bulk (a batch erasure) -------------------------------------------------------
+
+def _bulk_fill(engine: Engine, first: int, then: int) -> None:
+    """``first`` events one by one, then ``then`` more in one bulk block, one transaction."""
+    clock = _ticking()
+    with transaction(engine) as session:
+        for n in range(first):
+            append_audit(session, clock, "owner", "request.run", f"request:{n}", {"n": n})
+    with transaction(engine) as session, audit_in_bulk(session):
+        for n in range(first, first + then):
+            append_audit(session, clock, "owner", "request.run", f"request:{n}", {"n": n})
+        # Nothing is written before the block ends: one INSERT per chunk then.
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == first
+
+
+def test_events_appended_in_bulk_chain_and_verify_as_one_by_one(
+        db_engine: Engine, tmp_path: Path) -> None:
+    """A batch chains its events in Python and writes them together: the same ids and
+    hashes as appending them one at a time, the trail intact up to the checkpoint signed
+    at the commit (what `personvern audit verify` checks)."""
+    _bulk_fill(db_engine, 3, 1500)  # more than one chunk
+    url = f"sqlite:///{tmp_path / 'one_by_one.db'}"
+    upgrade(url)
+    one_by_one = create_engine_for(url)
+    try:
+        clock = _ticking()
+        with transaction(one_by_one) as session:
+            for n in range(1503):
+                append_audit(session, clock, "owner", "request.run", f"request:{n}",
+                             {"n": n})
+        rows = []
+        for engine in (db_engine, one_by_one):
+            with make_sessionmaker(engine)() as session:
+                rows.append(session.execute(select(AuditEvent.id, AuditEvent.hash)
+                                            .order_by(AuditEvent.id)).all())
+    finally:
+        one_by_one.dispose()
+    assert rows[0] == rows[1] and len(rows[0]) == 1503
+    found = _check(db_engine)
+    assert found.problem is None and found.events == 1503
+    assert found.checkpoint is not None and found.checkpoint.seq == 1503
+
+
+def test_a_savepoint_inside_a_bulk_block_is_refused(db_engine: Engine) -> None:
+    """Events held for the end of the block would outlive a savepoint rolled back under
+    them: refused loudly, and the transaction leaves no event behind."""
+    with (pytest.raises(RuntimeError, match="no savepoint"), transaction(db_engine) as session,
+          audit_in_bulk(session)):
+        append_audit(session, _ticking(), "owner", "note", "subject:1", {})
+        session.begin_nested()
+    assert _verify(db_engine) is None
+    with make_sessionmaker(db_engine)() as session:
+        assert session.scalars(select(AuditEvent)).all() == []

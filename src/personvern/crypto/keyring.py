@@ -266,6 +266,39 @@ class Keyring:
         self.forget(scope, subject_id)
         return destroyed
 
+    def shred_many(self, conn: Connection | None, subject_ids: Sequence[str], at: datetime,
+                   *, chunk: int = 500) -> dict[str, bool]:
+        """:meth:`shred` for many subjects, set-based: per chunk one read of their keys,
+        one UPDATE destroying every live one and one INSERT of a tombstone for those that
+        never had a key; whether a key was destroyed, per subject."""
+        scope = self._scope(conn)
+        ids = list(dict.fromkeys(subject_ids))
+        destroyed: dict[str, bool] = {}
+        with self._conn(conn) as c:
+            for start in range(0, len(ids), chunk):
+                part = ids[start:start + chunk]
+                live = dict(c.execute(select(_KEYS.c.subject_id, _KEYS.c.wrapped.is_not(None))
+                                      .where(_KEYS.c.subject_id.in_(part))).tuples().all())
+                gone = [sid for sid in part if live.get(sid)]
+                if gone:
+                    c.execute(update(_KEYS).where(_KEYS.c.subject_id.in_(gone)).values(
+                        wrapped=None, master_key_id=None, shredded_at=at))
+                never = [sid for sid in part if sid not in live]
+                if never:
+                    c.execute(insert(_KEYS), [
+                        {"subject_id": sid, "wrapped": None, "master_key_id": None,
+                         "created_at": at, "shredded_at": at} for sid in never])
+                destroyed.update({sid: bool(live.get(sid)) for sid in part})
+            pending = c.info.get(_PENDING)
+            shredded = c.info.setdefault(_SHREDDED, (self, set()))[1]
+            for sid in ids:
+                if pending:
+                    pending[1].pop((scope, sid), None)
+                shredded.add((scope, sid))
+        for sid in ids:
+            self.forget(scope, sid)
+        return destroyed
+
     # ---- sealing ------------------------------------------------------------------------
 
     def seal(self, conn: Connection | None, subject_id: str, context: str, plaintext: bytes

@@ -3,19 +3,22 @@ request, a retention sweep) make."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Table, event, select
 from sqlalchemy.orm import Session
 
 from personvern.audit import append_audit
 from personvern.clock import fixed_clock
 from personvern.crypto.keyring import GET_KEY, keyring_for
+from personvern.crypto.tables import SubjectKey
 from personvern.mail.scrub import cancel_moot_mail, scrub_erased_mail
 from personvern.storage.engine import sqlite_checkpoint
 from personvern.storage.session import NOTHING_KEPT
 
 _CHECKPOINT = "personvern.checkpoint"
+_KEYS: Table = SubjectKey.__table__  # type: ignore[assignment]
 
 
 def shred_subject(session: Session, subject_id: str, *, at: datetime, actor: str = "system",
@@ -34,6 +37,38 @@ def shred_subject(session: Session, subject_id: str, *, at: datetime, actor: str
     scrub_erased_mail(session, subject_id=subject_id)
     append_audit(session, fixed_clock(at), actor, "crypto.shredded", f"subject:{subject_id}",
                  {"destroyed": destroyed, "master_key_id": old_id, "reason": reason})
+    _checkpoint_after_commit(session)
+    return destroyed
+
+
+def shred_subjects(session: Session, subject_ids: Sequence[str], *, at: datetime,
+                   actor: str = "system", reasons: Mapping[str, str] | None = None,
+                   chunk: int = 500) -> dict[str, bool]:
+    """:func:`shred_subject` for many subjects, set-based (a batch erasure): their keys
+    destroyed a statement per chunk, their moot mail cancelled and their sent mail blanked
+    a statement each, then each subject's own ``crypto.shredded`` event, as one at a time
+    would write it (``reasons``: per subject, else "erasure"). Whether a key was
+    destroyed, per subject."""
+    ids = list(dict.fromkeys(subject_ids))
+    if not ids:
+        return {}
+    keyring = keyring_for(session)
+    conn = session.connection()
+    old: dict[str, str | None] = {}
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        old.update(conn.execute(select(_KEYS.c.subject_id, _KEYS.c.master_key_id).where(
+            _KEYS.c.subject_id.in_(part))).tuples().all())
+    destroyed = keyring.shred_many(conn, ids, at, chunk=chunk)
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        cancel_moot_mail(session, part)
+        scrub_erased_mail(session, subject_ids=part)
+    clock = fixed_clock(at)
+    for sid in ids:
+        append_audit(session, clock, actor, "crypto.shredded", f"subject:{sid}",
+                     {"destroyed": destroyed[sid], "master_key_id": old.get(sid),
+                      "reason": (reasons or {}).get(sid, "erasure")})
     _checkpoint_after_commit(session)
     return destroyed
 

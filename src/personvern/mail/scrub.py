@@ -4,6 +4,8 @@ at once, so the outbox holds no copy of them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
@@ -23,13 +25,17 @@ _SUBJECTS: Table = Subject.__table__  # type: ignore[assignment]
 
 
 def scrub_erased_mail(session: Session, *, subject_id: str | None = None,
-                      message_id: int | None = None) -> int:
-    """Blank delivered (or given-up) mail of erased subjects; how many messages."""
+                      message_id: int | None = None,
+                      subject_ids: Sequence[str] | None = None) -> int:
+    """Blank delivered (or given-up) mail of erased subjects (of ``subject_id`` or
+    ``subject_ids`` only, when given); how many messages."""
     erased = select(_SUBJECTS.c.id).where(_SUBJECTS.c.erased_at.is_not(None))
     stmt = update(_OUTBOX).where(_OUTBOX.c.status.in_(DONE),
                                  _OUTBOX.c.subject_id.in_(erased))
     if subject_id is not None:
         stmt = stmt.where(_OUTBOX.c.subject_id == subject_id)
+    if subject_ids is not None:
+        stmt = stmt.where(_OUTBOX.c.subject_id.in_(list(subject_ids)))
     if message_id is not None:
         stmt = stmt.where(_OUTBOX.c.id == message_id)
     result = session.connection().execute(stmt.values(
@@ -37,10 +43,12 @@ def scrub_erased_mail(session: Session, *, subject_id: str | None = None,
     return int(result.rowcount or 0)
 
 
-def cancel_moot_mail(session: Session, subject_id: str) -> int:
-    """Cancel and blank the erased subject's queued mail that no longer serves them; how many."""
+def cancel_moot_mail(session: Session, subject_id: str | Sequence[str]) -> int:
+    """Cancel and blank the erased subject's (or subjects') queued mail that no longer
+    serves them; how many."""
+    ids = [subject_id] if isinstance(subject_id, str) else list(subject_id)
     result = session.connection().execute(
-        update(_OUTBOX).where(_OUTBOX.c.subject_id == subject_id,
+        update(_OUTBOX).where(_OUTBOX.c.subject_id.in_(ids),
                               _OUTBOX.c.status == "queued",
                               _OUTBOX.c.kind.in_(MOOT_AFTER_ERASURE))
         .values(status="cancelled", to_address=ERASED_TEXT, body_text=ERASED_TEXT,

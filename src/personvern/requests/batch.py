@@ -33,12 +33,14 @@ from personvern.requests.engine import (
     Requester,
     Requests,
     RunResult,
-    addressee,
+    addressees,
     get_request,
     open_request,
     preload,
+    recording_in_bulk,
     transition,
 )
+from personvern.requests.tables import Request
 
 # Requests per chunk: one engine transaction, one transaction per dataset, for each.
 CHUNK = 500
@@ -117,8 +119,10 @@ def _start(service: Requests, ids: list[str], why: str, actor: str, result: Batc
     carry a partial result (an earlier run's, waiting on a task) to run one at a time."""
     started: list[jobs.Job] = []
     partial: list[str] = []
-    with service.transaction() as s:
+    # Reads and writes per person, flushed together at the end (not before each read).
+    with service.transaction() as s, recording_in_bulk(s):
         held = preload(s, ids)  # noqa: F841
+        ready: list[tuple[str, Request]] = []
         for ref in ids:
             try:
                 req = get_request(s, ref)
@@ -128,12 +132,19 @@ def _start(service: Requests, ids: list[str], why: str, actor: str, result: Batc
                     raise Conflict(f"request {req.id} is already {req.state}")
                 if req.state in ("received", "verifying"):
                     raise Conflict(f"request {req.id} is not verified yet ({req.state})")
-                if (req.outcome or {}).get("partial") is not None:
-                    partial.append(req.id)
-                    continue
-                job = jobs.snapshot(s, req)  # reads only: a refusal leaves nothing behind
             except PersonvernError as exc:
                 result.refused.append({"ref": ref, "error": str(exc)})
+                continue
+            if (req.outcome or {}).get("partial") is not None:
+                partial.append(req.id)
+            else:
+                ready.append((ref, req))
+        # Reads only, for all at once: a refusal leaves nothing behind.
+        snapshots = jobs.snapshot_many(s, [req for _, req in ready])
+        for ref, req in ready:
+            job = snapshots[req.id]
+            if isinstance(job, PersonvernError):
+                result.refused.append({"ref": ref, "error": str(job)})
                 continue
             append_audit(s, service.ctx.clock, actor, "request.run", f"request:{req.id}",
                          {"reason": why, "batch": len(ids)})
@@ -178,17 +189,23 @@ def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str
     """One engine transaction: everyone forgotten (a statement per table), their keys
     destroyed, each answer recorded and each person told."""
     ctx = service.ctx
-    with service.transaction() as s:
-        held = preload(s, [j.request_id for j in started])  # noqa: F841
+    with service.transaction() as s, recording_in_bulk(s):
+        held = preload(s, [j.request_id for j in started], sealed=False)  # noqa: F841
         reqs = {j.request_id: get_request(s, j.request_id) for j in started}
-        to = {rid: addressee(s, req) for rid, req in reqs.items()}  # before the forgetting
+        # Whom to tell: the person's first address as their job read it (the walk used
+        # it too), read again only for a guardian or admin who opened the request.
+        to = addressees(s, [r for r in reqs.values() if r.opened_by_subject_id])
+        for j in started:
+            if j.request_id not in to:
+                emails = j.identities.get("email") or []
+                to[j.request_id] = emails[0] if emails else None
         outcomes = {j.request_id: fulfil.finish(s, ctx.consent, ctx.clock, j,
                                                 done[j.request_id], forgotten=True)
                     for j in started}
         erase.forget_many(s, ctx.consent, started, outcomes, ctx.clock())
-        return [service.complete(s, reqs[j.request_id], j, done[j.request_id],
-                                 outcomes[j.request_id], actor, prove, to[j.request_id])
-                for j in started]
+        return service.complete_many(
+            s, [(reqs[j.request_id], j, done[j.request_id], outcomes[j.request_id],
+                 to[j.request_id]) for j in started], actor, prove)
 
 
 def _wait_all(service: Requests, started: list[jobs.Job], actor: str, error: str,

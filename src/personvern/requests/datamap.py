@@ -11,7 +11,7 @@ table or column that does not exist is a clear error before any request runs.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,6 +232,22 @@ class SqlDataset:
         One query per table and round: the table's columns that may match are OR-ed
         (``pupil_id IN (..) OR mentor_id IN (..)``), as a person would write it.
         """
+        return self.walk(conn, self._seeds(identities))
+
+    def find_many(self, conn: Connection, people: Mapping[str, Mapping[str, Sequence[Any]]]
+                  ) -> dict[str, Found]:
+        """:meth:`find` for several people (a batch), by the same id as ``people``: the walk
+        made once for all, one query per table and round for everyone, each row given to
+        the people whose values it holds. A row that matched none of them exactly (a
+        column comparing values case-insensitively, say) makes it walk one person at a
+        time instead, so nobody's rows are missed."""
+        seeds = {pid: self._seeds(ids) for pid, ids in people.items()}
+        try:
+            return self._walk_many(conn, seeds)
+        except _Unattributed:
+            return {pid: self.walk(conn, wanted) for pid, wanted in seeds.items()}
+
+    def _seeds(self, identities: Mapping[str, Sequence[Any]]) -> dict[str, dict[str, list[Any]]]:
         wanted: dict[str, dict[str, list[Any]]] = {}
         for table, column, kind in self.identity_columns():
             values = list(identities.get(kind, ()))
@@ -240,7 +256,93 @@ class SqlDataset:
             values = as_column_type(self.tables[table].c[column], values)
             if values:
                 wanted.setdefault(table, {})[column] = values
-        return self.walk(conn, wanted)
+        return wanted
+
+    def _walk_many(self, conn: Connection, seeds: dict[str, dict[str, dict[str, list[Any]]]]
+                   ) -> dict[str, Found]:
+        """:meth:`walk` for each person of ``seeds``, round by round together."""
+        found = {pid: Found() for pid in seeds}
+        frontier: dict[str, set[str]] = {pid: set() for pid in seeds}
+        for table, rows in self._select_many(conn, seeds).items():
+            for pid, mine in rows.items():
+                if found[pid].own(table, self.mapped[table].key, mine):
+                    frontier[pid].add(table)
+        while any(frontier.values()):
+            wanted: dict[str, dict[str, dict[str, list[Any]]]] = {}
+            naming: dict[str, dict[str, dict[str, list[Any]]]] = {}
+            for pid, reached in frontier.items():
+                if reached:
+                    wanted[pid], naming[pid] = self._next(found[pid], reached)
+            frontier = {pid: set() for pid in seeds}
+            for table, rows in self._select_many(conn, wanted).items():
+                for pid, mine in rows.items():
+                    if found[pid].own(table, self.mapped[table].key, mine):
+                        frontier[pid].add(table)
+            for table, rows in self._select_many(conn, naming).items():
+                for pid, mine in rows.items():
+                    found[pid].name(table, self.mapped[table].key, mine, naming[pid][table])
+        return found
+
+    def _next(self, found: Found, reached: set[str]
+              ) -> tuple[dict[str, dict[str, list[Any]]], dict[str, dict[str, list[Any]]]]:
+        """What one round of :meth:`walk` looks for next: (owned, naming) table -> column
+        -> values."""
+        wanted: dict[str, dict[str, list[Any]]] = {}
+        naming: dict[str, dict[str, list[Any]]] = {}
+        for edge in self.parts:
+            if edge.table not in reached:
+                continue
+            rows_of = found.rows[edge.table]
+            keys = [rows_of[k][edge.column] for k in found.owned[edge.table]
+                    if rows_of[k][edge.column] is not None]
+            if keys:
+                wanted.setdefault(edge.target, {}).setdefault(
+                    edge.target_column, []).extend(keys)
+        for edge in [*self.edges, *self.links]:
+            if edge.target not in reached:
+                continue
+            rows_of = found.rows[edge.target]
+            # Only from rows the person owns: a message sent to them leads nowhere.
+            keys = [rows_of[k][edge.target_column] for k in found.owned[edge.target]]
+            into = wanted if edge in self.edges else naming
+            into.setdefault(edge.table, {}).setdefault(edge.column, []).extend(keys)
+        return wanted, naming
+
+    def _select_many(self, conn: Connection, by_person: dict[str, dict[str, dict[str, list[Any]]]]
+                     ) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        """One :meth:`_select_any` per table for everyone's values; table -> person -> the
+        rows holding one of that person's values."""
+        tables: dict[str, dict[str, dict[str, list[Any]]]] = {}
+        for pid, wanted in by_person.items():
+            for table, columns in wanted.items():
+                tables.setdefault(table, {})[pid] = columns
+        out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for table, people in tables.items():
+            who: dict[str, dict[Any, list[str]]] = {}
+            try:
+                for pid, columns in people.items():
+                    for column, values in columns.items():
+                        index = who.setdefault(column, {})
+                        for v in values:
+                            pids = index.setdefault(v, [])
+                            if not pids or pids[-1] != pid:
+                                pids.append(pid)
+            except TypeError:  # a value that cannot be a dict key: one at a time then
+                raise _Unattributed(table) from None
+            union = {c: list(values) for c, values in who.items()}
+            mine: dict[str, list[dict[str, Any]]] = {}
+            for row in self._select_any(conn, table, union):
+                try:
+                    holders = list(dict.fromkeys(
+                        pid for c, index in who.items() for pid in index.get(row[c], ())))
+                except TypeError:
+                    raise _Unattributed(table) from None
+                if not holders:
+                    raise _Unattributed(table)
+                for n, pid in enumerate(holders):
+                    mine.setdefault(pid, []).append(row if n == 0 else dict(row))
+            out[table] = {pid: mine.get(pid, []) for pid in people}  # none found: said too
+        return out
 
     def walk(self, conn: Connection, seeds: dict[str, dict[str, list[Any]]]) -> Found:
         """The rows whose ``seeds`` columns hold the values (table -> column -> values), every
@@ -252,27 +354,8 @@ class SqlDataset:
             if found.own(table, self.mapped[table].key, self._select_any(conn, table, columns)):
                 frontier.add(table)
         while frontier:
-            reached = frontier
+            wanted, naming = self._next(found, frontier)
             frontier = set()
-            wanted: dict[str, dict[str, list[Any]]] = {}
-            naming: dict[str, dict[str, list[Any]]] = {}
-            for edge in self.parts:
-                if edge.table not in reached:
-                    continue
-                rows_of = found.rows[edge.table]
-                keys = [rows_of[k][edge.column] for k in found.owned[edge.table]
-                        if rows_of[k][edge.column] is not None]
-                if keys:
-                    wanted.setdefault(edge.target, {}).setdefault(
-                        edge.target_column, []).extend(keys)
-            for edge in [*self.edges, *self.links]:
-                if edge.target not in reached:
-                    continue
-                rows_of = found.rows[edge.target]
-                # Only from rows the person owns: a message sent to them leads nowhere.
-                keys = [rows_of[k][edge.target_column] for k in found.owned[edge.target]]
-                into = wanted if edge in self.edges else naming
-                into.setdefault(edge.table, {}).setdefault(edge.column, []).extend(keys)
             for table, columns in wanted.items():
                 rows = self._select_any(conn, table, columns)
                 if found.own(table, self.mapped[table].key, rows):
@@ -310,6 +393,10 @@ class SqlDataset:
             chunk = list(values[start:start + CHUNK])
             out += [dict(r._mapping) for r in conn.execute(select(t).where(t.c[column].in_(chunk)))]
         return out
+
+
+class _Unattributed(Exception):
+    """A row a batched walk found that none of its people's values match exactly."""
 
 
 def as_column_type(column: SqlColumn[Any], values: list[Any]) -> list[Any]:

@@ -25,10 +25,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, and_, insert, select
+from sqlalchemy import Table as SqlTable
+from sqlalchemy.orm import Session, defer, sessionmaker
 
-from personvern.audit import append_audit, require_reason
+from personvern.audit import append_audit, audit_in_bulk, require_reason
 from personvern.clock import Clock
 from personvern.consent.service import ConsentContext, decisions_for
 from personvern.consent.subjects import (
@@ -41,7 +42,7 @@ from personvern.consent.subjects import (
     new_id,
     normalise,
 )
-from personvern.consent.tables import Subject
+from personvern.consent.tables import Identity, Subject
 from personvern.contact import normalise_email
 from personvern.errors import (
     Conflict,
@@ -52,7 +53,7 @@ from personvern.errors import (
     UnknownSubject,
 )
 from personvern.law import Jurisdiction
-from personvern.mail.outbox import Mail, queue
+from personvern.mail.outbox import Mail, queue, queue_many
 from personvern.manifest.model import Manifest
 from personvern.requests import followups, fulfil, jobs, notices, rectify, tasks
 from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
@@ -374,10 +375,37 @@ def _withdrawable(session: Session, ctx: Context, target: Subject, purpose: Any)
 
 # ---- state -----------------------------------------------------------------------------
 
+# Inside recording_in_bulk: the history lines made so far, not yet written (session.info).
+_HISTORY = "personvern.requests.history"
+_EVENTS: SqlTable = RequestEvent.__table__  # type: ignore[assignment]
+
+
+@contextmanager
+def recording_in_bulk(session: Session) -> Iterator[None]:
+    """Within the block, each request's history lines and audit events (chained as ever)
+    are kept and written together at its end, a multi-row INSERT per chunk, and the
+    session flushes only when asked: for a batch, whose steps read back nothing they
+    wrote. Each request still gets every line and event, as one at a time would."""
+    if _HISTORY in session.info:  # nested: the outer block writes them
+        yield
+        return
+    session.info[_HISTORY] = []
+    try:
+        with audit_in_bulk(session), session.no_autoflush:
+            yield
+            lines: list[dict[str, Any]] = session.info[_HISTORY]
+            session.flush()  # the requests the lines belong to first
+            for start in range(0, len(lines), 1000):
+                session.connection().execute(insert(_EVENTS), lines[start:start + 1000])
+    finally:
+        session.info.pop(_HISTORY, None)
+
+
 def transition(
     session: Session, ctx: Context, req: Request, to: str, actor: str, note: str
-) -> RequestEvent:
-    """Move ``req`` to ``to`` (Conflict if the state machine forbids it), audited."""
+) -> RequestEvent | None:
+    """Move ``req`` to ``to`` (Conflict if the state machine forbids it), audited; the
+    history line (None inside :func:`recording_in_bulk`, which writes it later)."""
     before = None if to == "received" else req.state
     if to not in TRANSITIONS.get(before, frozenset()):
         raise Conflict(f"request {req.id} is {req.state}; it cannot become {to}")
@@ -387,10 +415,16 @@ def transition(
 def _record(
     session: Session, ctx: Context, req: Request, before: str | None, to: str, actor: str,
     note: str, action: str | None = None,
-) -> RequestEvent:
-    event = RequestEvent(request_id=req.id, at=ctx.clock(), actor=actor, from_state=before,
-                         to_state=to, note=note)
-    session.add(event)
+) -> RequestEvent | None:
+    line = {"request_id": req.id, "at": ctx.clock(), "actor": actor, "from_state": before,
+            "to_state": to, "note": note}
+    history: list[dict[str, Any]] | None = session.info.get(_HISTORY)
+    event = None
+    if history is not None:  # written with the others (recording_in_bulk)
+        history.append(line)
+    else:
+        event = RequestEvent(**line)
+        session.add(event)
     req.state = to
     append_audit(session, ctx.clock, actor, action or f"request.{to}", f"request:{req.id}",
                  {"type": req.type, "from": before, "to": to, "note": note})
@@ -421,13 +455,17 @@ def get_request(session: Session, ref: str) -> Request:
     raise NotFound(f"no request {ref!r}")
 
 
-def preload(session: Session, ids: Sequence[str]) -> list[Request]:
+def preload(session: Session, ids: Sequence[str], *, sealed: bool = True) -> list[Request]:
     """Load the requests ``ids`` in one statement, so that :func:`get_request` finds them
     in the session (a batch would otherwise flush and read once per request); keep the
-    list while they are used (the session holds its objects weakly)."""
+    list while they are used (the session holds its objects weakly). ``sealed=False``:
+    their sealed details are left unread (and undecrypted) until used."""
     loaded: list[Request] = []
+    query = select(Request)
+    if not sealed:
+        query = query.options(defer(Request.details), defer(Request.verified_by))
     for start in range(0, len(ids), 500):
-        loaded += session.scalars(select(Request).where(Request.id.in_(ids[start:start + 500])))
+        loaded += session.scalars(query.where(Request.id.in_(ids[start:start + 500])))
     return loaded
 
 
@@ -528,6 +566,19 @@ def addressee(session: Session, req: Request) -> str | None:
     return _email_of(session, req.opened_by_subject_id or req.subject_id)
 
 
+def addressees(session: Session, reqs: Sequence[Request]) -> dict[str, str | None]:
+    """:func:`addressee` for several requests (a batch), by request id: the e-mail
+    addresses read a statement per chunk."""
+    sids = list(dict.fromkeys(r.opened_by_subject_id or r.subject_id for r in reqs))
+    first: dict[str, str] = {}
+    for start in range(0, len(sids), 500):
+        for ident in session.scalars(select(Identity).where(
+                Identity.subject_id.in_(sids[start:start + 500]), Identity.kind == "email")
+                .order_by(Identity.id)):
+            first.setdefault(ident.subject_id, ident.value)
+    return {r.id: first.get(r.opened_by_subject_id or r.subject_id) for r in reqs}
+
+
 def _tell(
     session: Session, ctx: Context, req: Request, kind: str, title: str, body: str,
     to: str | None = None,
@@ -535,10 +586,14 @@ def _tell(
     to = to or addressee(session, req)
     if to is None:
         return None
-    queue(session, ctx.clock, Mail(kind=f"request_{kind}", to_address=to, title=title,
-                                   body_text=body, subject_id=req.subject_id,
-                                   dedupe_key=f"request:{req.id}:{kind}"))
+    queue(session, ctx.clock, _letter(req, kind, title, body, to))
     return to
+
+
+def _letter(req: Request, kind: str, title: str, body: str, to: str) -> Mail:
+    """The letter to the person about ``req`` (one per request and kind)."""
+    return Mail(kind=f"request_{kind}", to_address=to, title=title, body_text=body,
+                subject_id=req.subject_id, dedupe_key=f"request:{req.id}:{kind}")
 
 
 def _complaint(ctx: Context) -> str:
@@ -867,6 +922,7 @@ class Requests:
     def intend_many(self, by_request: dict[str, dict[str, dict[str, int]]]) -> None:
         """:meth:`_intend` for several requests (a batch), in one transaction."""
         with self.transaction() as s:
+            held = preload(s, list(by_request), sealed=False)  # noqa: F841
             for request_id, counts in by_request.items():
                 req = get_request(s, request_id)
                 outcome = dict(req.outcome or {})
@@ -893,7 +949,10 @@ class Requests:
 
     def _finish(self, job: jobs.Job, done: dict[str, Any], actor: str, prove: bool
                 ) -> RunResult:
-        with self.transaction() as s:
+        # An erasure's answer writes its history and audit events together, as a batch
+        # does (it reads none of them back); other types keep writing as they go.
+        with self.transaction() as s, (recording_in_bulk(s) if job.type == "erasure"
+                                       else contextlib.nullcontext()):
             req = get_request(s, job.request_id)
             to = addressee(s, req)  # before an erasure removes the address
             outcome = fulfil.finish(s, self.ctx.consent, self.ctx.clock, job, done)
@@ -904,23 +963,50 @@ class Requests:
                   ) -> RunResult:
         """Record the answer, tell the person, and leave the follow-ups (the proof, the
         notices) pending in the same transaction."""
-        done_tasks = tasks.tasks_of(s, req.id)
-        tasks.settle(done_tasks)
-        if done_tasks:
-            outcome["tasks"] = [{"dataset": t["dataset"], "kind": t["kind"],
-                                 "note": t["note"], "done_at": t["done_at"]}
-                                for t in tasks.view(done_tasks)]
-        inline = self._schedule(s, req.id, job, done, outcome, prove)
-        req.outcome = outcome
-        req.closed_at = self.ctx.clock()
-        transition(s, self.ctx, req, "completed", actor, fulfil.summary(job.type, outcome))
-        _tell(s, self.ctx, req, "completed", "Forespørselen din er behandlet / "
-              "Your request is done", fulfil.letter(job.type, outcome), to=to)
-        return RunResult(job.request_id, "completed", outcome, follow_ups=tuple(inline))
+        [result] = self.complete_many(s, [(req, job, done, outcome, to)], actor, prove)
+        return result
 
-    def _schedule(self, s: Session, request_id: str, job: jobs.Job, done: dict[str, Any],
-                  outcome: dict[str, Any], prove: bool) -> list[int]:
-        """The follow-ups of the answer, pending; the ids this process is to run."""
+    def complete_many(self, s: Session,
+                      answers: Sequence[tuple[Request, jobs.Job, dict[str, Any],
+                                              dict[str, Any], str | None]],
+                      actor: str, prove: bool) -> list[RunResult]:
+        """:meth:`complete` for each (request, job, done, outcome, addressee), in order: the
+        tasks read and the follow-ups and letters written together (a batch)."""
+        found = tasks.tasks_of_many(s, [req.id for req, *_ in answers])
+        wanted: list[tuple[str, str, dict[str, Any]]] = []
+        for req, job, done, outcome, _ in answers:
+            done_tasks = found.get(req.id, [])
+            tasks.settle(done_tasks)
+            if done_tasks:
+                outcome["tasks"] = [{"dataset": t["dataset"], "kind": t["kind"],
+                                     "note": t["note"], "done_at": t["done_at"]}
+                                    for t in tasks.view(done_tasks)]
+            wanted += [(req.id, kind, input)
+                       for kind, input in self._wanted(job, done, outcome, prove)]
+        scheduled = followups.schedule_many(s, self.ctx.clock, wanted, queue=self.later)
+        inline: dict[str, list[int]] = {}
+        for fu, queued in scheduled:
+            if queued is None:
+                inline.setdefault(fu.request_id, []).append(fu.id)
+        letters: list[Mail] = []
+        results: list[RunResult] = []
+        for req, job, _, outcome, known in answers:
+            req.outcome = outcome
+            req.closed_at = self.ctx.clock()
+            transition(s, self.ctx, req, "completed", actor, fulfil.summary(job.type, outcome))
+            to = known or addressee(s, req)
+            if to is not None:
+                letters.append(_letter(req, "completed", "Forespørselen din er behandlet / "
+                                       "Your request is done", fulfil.letter(job.type, outcome),
+                                       to))
+            results.append(RunResult(job.request_id, "completed", outcome,
+                                     follow_ups=tuple(inline.get(req.id, ()))))
+        queue_many(s, self.ctx.clock, letters)
+        return results
+
+    def _wanted(self, job: jobs.Job, done: dict[str, Any], outcome: dict[str, Any],
+                prove: bool) -> list[tuple[str, dict[str, Any]]]:
+        """The follow-ups the answer leaves, (kind, input) each; ``outcome`` says which."""
         wanted: list[tuple[str, dict[str, Any]]] = []
         if job.type == "erasure" and prove:
             wanted.append(("proof", followups.proof_input(job.identities,
@@ -935,13 +1021,7 @@ class Requests:
                                            "purposes": [p.id for p in purposes]}))
             else:
                 outcome["notices"] = []  # nobody receives the data: nobody to tell
-        inline = []
-        for kind, input in wanted:
-            fu, queued = followups.schedule(s, self.ctx.clock, request_id, kind, input,
-                                            queue=self.later)
-            if queued is None:
-                inline.append(fu.id)
-        return inline
+        return wanted
 
     def run_follow_ups(self, result: RunResult, *, actor: str = "owner") -> RunResult:
         """Run the follow-ups ``result`` left to this process, one after another; the
@@ -960,15 +1040,22 @@ class Requests:
         ids = [fid for r in results for fid in r.follow_ups]
         ran: list[int] = []
         try:
-            with self.transaction() as s:
-                held = preload(s, [r.request_id for r in results])
-                for fu in s.scalars(select(FollowUp).where(
-                        FollowUp.id.in_(ids), FollowUp.kind == "notices",
-                        FollowUp.state != "done").with_for_update()):
+            with self.transaction() as s, recording_in_bulk(s):
+                held = preload(s, [r.request_id for r in results], sealed=False)
+                claimed = list(s.scalars(select(FollowUp).where(
+                    FollowUp.id.in_(ids), FollowUp.kind == "notices",
+                    FollowUp.state != "done").order_by(FollowUp.id).with_for_update()))
+                for fu in claimed:
                     fu.state, fu.started_at = "running", self.ctx.clock()
                     fu.attempts += 1
-                    self._notify(s, fu, dict(fu.input or {}), actor)
+                found = followups.notify_many(s, self.ctx.clock, self.ctx.manifest, [
+                    (fu.request_id, dict(fu.input or {})) for fu in claimed])
+                for fu in claimed:
+                    self._notified(s, fu, found[fu.request_id], actor)
                     ran.append(fu.id)
+                # As committed, unless a follow-up runs below: read again then.
+                outcomes = {r.request_id: dict(get_request(s, r.request_id).outcome or {})
+                            for r in results}
         except Exception:  # rolled back: each runs alone below, its failure recorded
             ran = []
         notices_done = set(ran)
@@ -976,16 +1063,22 @@ class Requests:
             if fid not in notices_done:
                 with contextlib.suppress(FollowUpFailed):
                     self.run_follow_up(fid, actor=actor)
+        if ids and set(ids) == notices_done:
+            return [replace(r, outcome=outcomes[r.request_id], follow_ups=()) for r in results]
         with self.transaction() as s:
-            held = preload(s, [r.request_id for r in results])  # noqa: F841
+            held = preload(s, [r.request_id for r in results], sealed=False)  # noqa: F841
             outcomes = {r.request_id: dict(get_request(s, r.request_id).outcome or {})
                         for r in results}
         return [replace(r, outcome=outcomes[r.request_id], follow_ups=()) for r in results]
 
     def _notify(self, s: Session, fu: FollowUp, input: dict[str, Any], actor: str) -> None:
         """The notices follow-up's work and its record, in the caller's transaction."""
+        self._notified(s, fu, followups.notify(s, self.ctx.clock, self.ctx.manifest,
+                                               fu.request_id, input), actor)
+
+    def _notified(self, s: Session, fu: FollowUp, result: dict[str, Any], actor: str) -> None:
+        """The notices follow-up's record, once its notices are queued."""
         req = get_request(s, fu.request_id)
-        result = followups.notify(s, self.ctx.clock, self.ctx.manifest, fu.request_id, input)
         req.outcome = {**(req.outcome or {}), "notices": result["notices"]}
         told = count(len(result["notices"]), "recipient")
         followups.succeed(s, self.ctx.clock, fu, result)

@@ -45,18 +45,31 @@ def schedule(session: Session, clock: Clock, request_id: str, kind: str,
              input: dict[str, Any], *, queue: bool) -> tuple[FollowUp, int | None]:
     """Record a follow-up as pending and, with ``queue`` and a job queue here, queue its
     job in the session's transaction; the row and the job's id (None: run it in process)."""
-    if kind not in KINDS:
-        raise Conflict(f"unknown follow-up {kind!r}; one of {', '.join(KINDS)}")
-    fu = FollowUp(request_id=request_id, kind=kind, state="pending", attempts=0,
-                  created_at=clock(), input=input)
-    session.add(fu)
+    [made] = schedule_many(session, clock, [(request_id, kind, input)], queue=queue)
+    return made
+
+
+def schedule_many(session: Session, clock: Clock,
+                  wanted: Sequence[tuple[str, str, dict[str, Any]]], *, queue: bool
+                  ) -> list[tuple[FollowUp, int | None]]:
+    """:func:`schedule` for several (request id, kind, input), in order, one flush for
+    all (a batch)."""
+    made: list[FollowUp] = []
+    for request_id, kind, input in wanted:
+        if kind not in KINDS:
+            raise Conflict(f"unknown follow-up {kind!r}; one of {', '.join(KINDS)}")
+        fu = FollowUp(request_id=request_id, kind=kind, state="pending", attempts=0,
+                      created_at=clock(), input=input)
+        session.add(fu)
+        made.append(fu)
     session.flush()
-    job = None
-    if queue and job_queue.has_queue(session):
+    jobs: list[int | None] = [None] * len(made)
+    if queue and made and job_queue.has_queue(session):
         # One request's jobs one after another (its run, its proof, its notices).
-        job = job_queue.defer(session, TASK, {"request_id": request_id, "follow_up": fu.id},
-                              lock=f"request:{request_id}")
-    return fu, job
+        jobs = [job_queue.defer(session, TASK, {"request_id": fu.request_id,
+                                                "follow_up": fu.id},
+                                lock=f"request:{fu.request_id}") for fu in made]
+    return list(zip(made, jobs, strict=True))
 
 
 def claim(session: Session, clock: Clock, follow_up_id: int) -> FollowUp | None:
@@ -152,3 +165,16 @@ def notify(session: Session, clock: Clock, manifest: Manifest, request_id: str,
     told = notices.told(session, request_id)
     return {"notices": [{"recipient": n["recipient"], "channel": n["channel"]} for n in told],
             "queued_now": len(queued)}
+
+
+def notify_many(session: Session, clock: Clock, manifest: Manifest,
+                wanted: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """:func:`notify` for several (request id, input) (a batch), the notices read and
+    written together; each request's result as :func:`notify` gives it."""
+    by_id = {p.id: p for p in manifest.purposes}
+    made = notices.queue_notices_many(session, clock, manifest, [
+        (rid, input["action"],
+         [by_id[p] for p in by_id if p in set(input.get("purposes") or ())],
+         input.get("identities") or {}) for rid, input in wanted])
+    return {rid: {"notices": [{"recipient": r, "channel": c} for r, c in told],
+                  "queued_now": new} for rid, (told, new) in made.items()}

@@ -112,6 +112,49 @@ def snapshot(session: Session, req: Request) -> Job:
     )
 
 
+def snapshot_many(session: Session, reqs: Sequence[Request]) -> dict[str, Job | NotFound]:
+    """:func:`snapshot` for several requests (a batch), their subjects, identities and
+    consent events read a statement per chunk; by request id, a Job or the NotFound that
+    :func:`snapshot` would raise. Access requests (which carry the engine's records) are
+    snapshot one at a time."""
+    out: dict[str, Job | NotFound] = {}
+    simple = [r for r in reqs if r.type != "access"]
+    for r in reqs:
+        if r.type == "access":
+            try:
+                out[r.id] = snapshot(session, r)
+            except NotFound as exc:
+                out[r.id] = exc
+    sids = list(dict.fromkeys(r.subject_id for r in simple))
+    subjects: dict[str, Subject] = {}
+    identities: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    purposes: dict[str, set[str]] = defaultdict(set)
+    for start in range(0, len(sids), 500):
+        part = sids[start:start + 500]
+        subjects.update((s.id, s) for s in session.scalars(
+            select(Subject).where(Subject.id.in_(part))))
+        for ident in session.scalars(select(Identity).where(Identity.subject_id.in_(part))
+                                     .order_by(Identity.id)):
+            identities[ident.subject_id][ident.kind].append(ident.value)
+        for sid, purpose in session.execute(select(LedgerEvent.subject_id, LedgerEvent.purpose)
+                                            .where(LedgerEvent.subject_id.in_(part))):
+            if purpose:
+                purposes[sid].add(purpose)
+    for req in simple:
+        subject = subjects.get(req.subject_id)
+        if subject is None or subject.erased_at is not None:
+            out[req.id] = NotFound(f"subject {req.subject_id} no longer exists (erased)")
+            continue
+        out[req.id] = Job(
+            request_id=req.id, type=req.type, subject_id=subject.id,
+            subject_kind=subject.kind, identities=dict(identities[subject.id]),
+            details=dict(req.details or {}), opened_by=req.opened_by,
+            actor_subject_id=req.opened_by_subject_id, channel=req.channel,
+            consent_purposes=frozenset(purposes[subject.id]), engine_records={},
+            intended=dict((req.outcome or {}).get(INTENDED) or {}))
+    return out
+
+
 def needs_datasets(job: Job) -> bool:
     """Whether the work touches the service's datasets."""
     return job.type in ("access", "portability", "rectification", "erasure")

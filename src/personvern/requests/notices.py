@@ -17,18 +17,20 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from personvern.audit import append_audit
 from personvern.clock import Clock
 from personvern.errors import Conflict, InvalidInput, NotFound
-from personvern.mail.outbox import Mail, queue
+from personvern.mail.outbox import Mail, queue, queue_many
 from personvern.mail.tables import OutboxMessage
 from personvern.manifest.model import Manifest, Purpose, Recipient
 from personvern.requests.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER, CallbackFailed, sign
 from personvern.requests.tables import RecipientNotice, Request
 from personvern.storage.models import as_utc
+
+_NOTICES: Table = RecipientNotice.__table__  # type: ignore[assignment]
 
 MAX_ATTEMPTS = 8
 BASE_DELAY = timedelta(minutes=1)
@@ -99,6 +101,53 @@ def queue_notices(
         made.append(notice)
     session.flush()
     return made
+
+
+def queue_notices_many(
+    session: Session, clock: Clock, manifest: Manifest,
+    wanted: Sequence[tuple[str, str, Sequence[Purpose], dict[str, list[str]]]], *,
+    resolve: Resolver = channel_for,
+) -> dict[str, tuple[list[tuple[str, str]], int]]:
+    """:func:`queue_notices` for several (request id, action, purposes, identities) (a
+    batch): the notices known read in one statement per chunk, the new ones and their
+    mail written in a multi-row INSERT per chunk. Per request: (recipient, channel) of all
+    its notices, oldest first, and how many are new."""
+    for _, action, _, _ in wanted:
+        if action not in ACTIONS:
+            raise InvalidInput(f"Art. 19 notices are for {', '.join(ACTIONS)}, not {action!r}")
+    now = clock()
+    ids = list(dict.fromkeys(rid for rid, *_ in wanted))
+    have: dict[str, list[tuple[str, str, str]]] = {rid: [] for rid in ids}
+    for start in range(0, len(ids), 500):
+        for n in session.execute(select(
+                RecipientNotice.request_id, RecipientNotice.recipient, RecipientNotice.action,
+                RecipientNotice.channel).where(
+                RecipientNotice.request_id.in_(ids[start:start + 500]))
+                .order_by(RecipientNotice.id)):
+            have[n.request_id].append((n.recipient, n.action, n.channel))
+    made: dict[str, int] = dict.fromkeys(ids, 0)
+    rows: list[dict[str, Any]] = []
+    mails: list[Mail] = []
+    for request_id, action, purposes, identities in wanted:
+        known = {(recipient, act) for recipient, act, _ in have[request_id]}
+        for r in recipients_for(manifest, purposes):
+            if (r.id, action) in known:
+                continue
+            channel, target = resolve(manifest, r)
+            rows.append({
+                "request_id": request_id, "recipient": r.id, "action": action,
+                "channel": channel, "target": target[:500], "status": "queued", "attempts": 0,
+                "next_attempt_at": now if channel == "webhook" else None,
+                "identities": identities if channel == "webhook" else None})
+            if channel == "email":
+                mails.append(_mail(manifest, r, request_id, action, target, identities))
+            have[request_id].append((r.id, action, channel))
+            made[request_id] += 1
+    for start in range(0, len(rows), 500):
+        session.connection().execute(insert(_NOTICES), rows[start:start + 500])
+    queue_many(session, clock, mails)
+    return {rid: ([(recipient, channel) for recipient, _, channel in have[rid]], made[rid])
+            for rid in ids}
 
 
 def _mail(manifest: Manifest, r: Recipient, request_id: str, action: str, to: str,
