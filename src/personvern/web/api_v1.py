@@ -37,7 +37,9 @@ from personvern.consent.subjects import (
     record_activity,
 )
 from personvern.consent.tables import ApiKey, LedgerEvent, Subject
+from personvern.crypto.keyring import LOOKUP_KEY
 from personvern.errors import Unauthorized
+from personvern.runtime import Runtime
 from personvern.web.deps import (
     collisions,
     gpc_signal,
@@ -232,11 +234,24 @@ def subject_consents(ref: str, request: Request) -> ConsentsOut:
 
 def _decide(request: Request, ref: str, purpose: str, gpc: bool) -> DecisionOut:
     rt = runtime(request)
+    by_id = _SUBJECT_ID.match(ref) is not None
+    # A decision only reads: each statement on its own (rt.reading), no BEGIN and no
+    # COMMIT, two round trips of three fewer for a lookup by e-mail on PostgreSQL. The one
+    # write a lookup can make, the keyring's lookup key in a database that has none yet,
+    # is made in a transaction instead.
+    with rt.reading() as session:
+        if by_id or rt.keyring.key(session.connection(), LOOKUP_KEY) is not None:
+            return _decided(rt, session, ref, by_id, purpose, gpc)
     with unit(rt) as session:
-        # A subject id goes straight to the decision cache (which knows unknown ids are
-        # NotFound); e-mail, phone and ext: references are looked up first.
-        subject_id = ref if _SUBJECT_ID.match(ref) else get_subject(session, ref).id
-        d = decide_for(session, rt.consent, subject_id, purpose, rt.clock(), gpc=gpc)
+        return _decided(rt, session, ref, by_id, purpose, gpc)
+
+
+def _decided(rt: Runtime, session: Session, ref: str, by_id: bool, purpose: str, gpc: bool
+             ) -> DecisionOut:
+    # A subject id goes straight to the decision cache (which knows unknown ids are
+    # NotFound); e-mail, phone and ext: references are looked up first.
+    subject_id = ref if by_id else get_subject(session, ref).id
+    d = decide_for(session, rt.consent, subject_id, purpose, rt.clock(), gpc=gpc)
     return DecisionOut(allowed=d.allowed, purpose=d.purpose, basis=d.basis, reason=d.reason,
                        code=d.code, at=d.at, subject_id=subject_id, gpc=gpc)
 
