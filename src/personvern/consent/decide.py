@@ -6,7 +6,7 @@ events, and returns a Decision. Storage and HTTP call it; they add nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple, Protocol
@@ -118,14 +118,8 @@ def decide_purpose(
     *,
     gpc: bool = False,
     fresh_consent_since: datetime | None = None,
-    policy_since: Callable[[], datetime | None] | None = None,
 ) -> Decision:
-    """The hot path of :func:`decide`, for a purpose already looked up.
-
-    ``policy_since``, instead of ``fresh_consent_since``: called for it only when a
-    consent would otherwise count (asking the policy's versions costs a fifth of a
-    decision, and most answers never need them).
-    """
+    """The hot path of :func:`decide`, for a purpose already looked up."""
     purpose_id = purpose.id
     facts = state.facts
     mine = state.by_purpose.get(purpose_id, ())
@@ -171,7 +165,7 @@ def decide_purpose(
     article = f"GDPR Art. 6(1)({LEGAL_BASIS_ARTICLE[basis]})"
     if basis == "consent":
         return _consent(age_limit, jurisdiction, purpose, facts, mine, at, fresh_consent_since,
-                        answer, policy_since)
+                        answer)
     if purpose.marketing is not None and purpose.marketing.existing_customer_exception:
         if not facts.existing_customer:
             return answer(False, "not_a_customer",
@@ -205,7 +199,6 @@ def _last(events: Sequence[ConsentEvent], kinds: frozenset[EventType]) -> Consen
 def _consent(
     age_limit: int, j: Jurisdiction, purpose: Purpose, facts: SubjectFacts,
     mine: Sequence[ConsentEvent], at: datetime, fresh_since: datetime | None, answer: _Answer,
-    policy_since: Callable[[], datetime | None] | None = None,
 ) -> Decision:
     child = needs_guardian_consent(facts.birth_date, at.date(), age_limit)
     last = None
@@ -232,8 +225,6 @@ def _consent(
         ends = add_duration(last.at, expiry).date().isoformat()
         return answer(False, "consent_expired",
                       f"consent given {_when(last)} expired {ends} (valid {expiry})")
-    if fresh_since is None and policy_since is not None:
-        fresh_since = policy_since()
     if fresh_since is not None and last.at < fresh_since <= at:
         return answer(False, "policy_changed",
                       f"the privacy policy changed materially on {fresh_since.date().isoformat()};"

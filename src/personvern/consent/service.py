@@ -78,12 +78,10 @@ class ConsentContext:
     sources: DecisionSources = field(compare=False, repr=False)
     cache: DecisionCache = field(default_factory=DecisionCache, compare=False, repr=False)
     purposes: dict[str, Purpose] = field(init=False, compare=False, repr=False)
-    _child_age: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Looked up on every decision; built once.
         object.__setattr__(self, "purposes", {p.id: p for p in self.manifest.purposes})
-        object.__setattr__(self, "_child_age", consent_age(self.manifest, self.jurisdiction))
 
     @classmethod
     def of(cls, manifest: Manifest, policy_version: str, sources: DecisionSources
@@ -111,7 +109,7 @@ class ConsentContext:
 
     def child_age(self) -> int:
         """The age under which a guardian must consent (GDPR Art. 8(1))."""
-        return self._child_age  # the manifest and the jurisdiction never change in a context
+        return consent_age(self.manifest, self.jurisdiction)
 
 
 @dataclass(frozen=True)
@@ -297,13 +295,10 @@ def decide_for(
     """The decision for a stored subject, from its events in ledger order (cached)."""
     purpose = ctx.purpose(purpose_id)
     state = ctx.cache.inputs(session, subject_id, ctx.load_state)
-    if fresh_consent_since is not None:
-        return decide_purpose(purpose, ctx._child_age, ctx.jurisdiction, state, at, gpc=gpc,
-                              fresh_consent_since=fresh_consent_since)
-    # The policy's changes are asked for only when a consent would otherwise count.
-    return decide_purpose(purpose, ctx._child_age, ctx.jurisdiction, state, at, gpc=gpc,
-                          policy_since=lambda: ctx.sources.fresh_consent_since(
-                              session, at, purpose_id))
+    if fresh_consent_since is None:
+        fresh_consent_since = ctx.sources.fresh_consent_since(session, at, purpose_id)
+    return decide_purpose(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
+                          fresh_consent_since=fresh_consent_since)
 
 
 def decide_cached(
@@ -314,9 +309,8 @@ def decide_cached(
     state = ctx.cache.peek(subject_id)
     if state is None:
         return None
-    return decide_purpose(purpose, ctx._child_age, ctx.jurisdiction, state, at, gpc=gpc,
-                          policy_since=lambda: ctx.sources.fresh_consent_since(
-                              None, at, purpose_id))
+    return decide_purpose(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
+                          fresh_consent_since=ctx.sources.fresh_consent_since(None, at, purpose_id))
 
 
 def decisions_for(
