@@ -98,6 +98,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=None, help="override the size")
     parser.add_argument("--consent-only", action="store_true",
                         help="only the consent writes and decisions (no access, erasure, proof)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes, ours (serve --workers) and the bare app's alike")
     return parser.parse_args()
 
 
@@ -386,7 +388,8 @@ def requests_and_proof(
 
 
 def measure(manifest: Path, service_url: str, engine_url: str, customers: int, runs: int,
-            seconds: int, workdir: Path, *, consent_only: bool = False) -> dict[str, Any]:
+            seconds: int, workdir: Path, *, consent_only: bool = False, workers: int = 1
+            ) -> dict[str, Any]:
     """Every figure, with its limits, in one run."""
     import os
 
@@ -424,10 +427,10 @@ def measure(manifest: Path, service_url: str, engine_url: str, customers: int, r
 
     ours_port, bare_port = free_port(), free_port()
     serve = [console_script("personvern"), "serve", "--manifest", str(manifest), "--db",
-             engine_url, "--port", str(ours_port)]
+             engine_url, "--port", str(ours_port), "--workers", str(workers)]
     bare = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "benchmarks"),
             "_bare_app:app", "--port", str(bare_port), "--log-level", "warning",
-            "--no-access-log"]
+            "--no-access-log", "--workers", str(workers)]
     bare_env = {**os.environ, "BENCH_BARE_DATABASE_URL": service_url}
     with server(serve, ours_port), server(bare, bare_port, env=bare_env), \
             httpx.Client(base_url=f"http://127.0.0.1:{ours_port}", timeout=60,
@@ -485,7 +488,7 @@ def main() -> None:
         register(engine_url, customers)
         log(f"  built in {time.perf_counter() - started:.0f} s")
         got = measure(manifest, service_url, engine_url, customers, runs, seconds, workdir,
-                      consent_only=args.consent_only)
+                      consent_only=args.consent_only, workers=args.workers)
 
     def p50(name: str) -> float:
         return float(got[name]["median_ms"])
@@ -545,7 +548,7 @@ def main() -> None:
     log(json.dumps(ratios))
     emit("peer", {"customers": customers, "orders": customers, "samples": runs,
                   "wrk_seconds": seconds, "connections": list(CLIENTS),
-                  "database": "postgresql (durable)"}, got, ratios)
+                  "database": "postgresql (durable)", "workers": args.workers}, got, ratios)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,10 @@ from personvern.consent.events import (
 from personvern.consent.ledger import (
     NewEvent,
     append_event,
-    as_consent_event,
+    consent_events,
     event_by_key,
     flush_appends,
     seal_evidence,
-    subject_events,
 )
 from personvern.consent.subjects import (
     SubjectRow,
@@ -94,7 +93,7 @@ class ConsentContext:
     def load_state(self, session: Session, subject_id: str) -> SubjectState:
         """A subject's facts and events in ledger order, from the database."""
         subject = require_subject(session, subject_id)
-        events = (as_consent_event(e) for e in subject_events(session, subject.id))
+        events = consent_events(session, subject.id)
         facts = replace(facts_of(subject),
                         restricted_since=self.sources.restricted_since(session, subject.id),
                         retained_for=self.sources.retained_for(session, subject.id))

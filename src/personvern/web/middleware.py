@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from personvern.web.problems import (
@@ -107,6 +107,22 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+# Encoded once: the headers go on every answer (raw ASGI header names are lower case).
+_SECURITY_RAW = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                 for k, v in SECURITY_HEADERS.items()]
+_SECURITY_NAMES = frozenset(name for name, _ in _SECURITY_RAW)
+_DEFAULT_RAW = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                for k, v in DEFAULT_HEADERS.items()]
+
+
+def with_security_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` (raw ASGI) with the security headers set, replacing any the answer had,
+    and CSP and caching added where the answer chose none."""
+    kept = [(k, v) for k, v in headers if k.lower() not in _SECURITY_NAMES]
+    present = {k.lower() for k, _ in kept}
+    return kept + _SECURITY_RAW + [(k, v) for k, v in _DEFAULT_RAW if k not in present]
+
+
 class SecurityHeaders:
     """Add security headers to every HTTP response; CSP and caching only if unset."""
 
@@ -121,12 +137,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
-                for name, value in DEFAULT_HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
+                message["headers"] = with_security_headers(message.get("headers", ()))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
