@@ -175,6 +175,13 @@ def _no_savepoint_in_bulk(session: Session, transaction: Any) -> None:
         raise RuntimeError("no savepoint inside audit_in_bulk: its events are not written yet")
 
 
+# A commit inside the block (a caller's own, or one a helper makes) writes what is held
+# first: the checkpoint signed at that commit names them, and they must be in the trail.
+@event.listens_for(Session, "before_commit")
+def _write_bulk_before_commit(session: Session) -> None:
+    write_bulk(session)
+
+
 def write_bulk(session: Session) -> None:
     """Write the events :func:`audit_in_bulk` holds so far (a statement per chunk)."""
     bulk: list[dict[str, Any]] | None = session.info.get(_BULK)

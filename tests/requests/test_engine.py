@@ -27,6 +27,7 @@ from personvern.requests.engine import (
     get_request,
     list_requests,
     open_request,
+    recording_in_bulk,
     refuse,
     view,
 )
@@ -368,3 +369,27 @@ def test_engine_core_on_both_databases(db_url: str, demo_template: Path,
             assert s.execute(text("SELECT count(*) FROM request_events")).scalar() == 5
     finally:
         runtime.close()
+
+
+def test_a_commit_inside_a_bulk_recording_loses_no_history(rt: Runtime, ctx: Context) -> None:
+    """A batch holds its history lines and audit events for the end of the block; a commit
+    made before that end writes them first, so a step failing after it leaves the
+    request's history and the trail whole (what `personvern audit verify` and `request
+    show` read)."""
+    session = rt.sessions()
+    try:
+        with pytest.raises(Conflict), recording_in_bulk(session):
+            rid = open_request(session, ctx, "access", email=email_of(rt, 41)).request.id
+            session.commit()
+            raise Conflict("a later step of the batch fails")  # the block's end never runs
+        session.rollback()
+    finally:
+        session.close()
+    with rt.transaction() as s:
+        states = [(e.from_state, e.to_state) for e in s.scalars(
+            select(RequestEvent).where(RequestEvent.request_id == rid).order_by(RequestEvent.id))]
+        assert states == [(None, "received"), ("received", "verifying")]
+        audits = s.scalars(select(AuditEvent.action).where(
+            AuditEvent.target == f"request:{rid}").order_by(AuditEvent.id)).all()
+        assert audits == ["request.received", "request.verifying"]
+        assert verify_audit_chain(s) is None

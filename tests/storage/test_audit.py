@@ -300,3 +300,22 @@ def test_a_savepoint_inside_a_bulk_block_is_refused(db_engine: Engine) -> None:
     assert _verify(db_engine) is None
     with make_sessionmaker(db_engine)() as session:
         assert session.scalars(select(AuditEvent)).all() == []
+
+
+def test_a_commit_inside_a_bulk_block_writes_what_it_holds(db_engine: Engine) -> None:
+    """The checkpoint signed at a commit names the events chained so far: a commit made
+    inside the block writes them first, so the trail verifies and none is lost."""
+    clock = _ticking()
+    session = make_sessionmaker(db_engine)()
+    try:
+        with audit_in_bulk(session):
+            for n in range(3):
+                append_audit(session, clock, "owner", "request.run", f"request:{n}", {"n": n})
+            session.commit()
+            append_audit(session, clock, "owner", "request.run", "request:3", {"n": 3})
+        session.commit()
+    finally:
+        session.close()
+    found = _check(db_engine)
+    assert found.problem is None and found.events == 4
+    assert found.checkpoint is not None and found.checkpoint.seq == 4

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, insert, select
+from sqlalchemy import ColumnElement, and_, event, insert, select
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.orm import Session, defer, sessionmaker
 
@@ -393,12 +393,27 @@ def recording_in_bulk(session: Session) -> Iterator[None]:
     try:
         with audit_in_bulk(session), session.no_autoflush:
             yield
-            lines: list[dict[str, Any]] = session.info[_HISTORY]
-            session.flush()  # the requests the lines belong to first
-            for start in range(0, len(lines), 1000):
-                session.connection().execute(insert(_EVENTS), lines[start:start + 1000])
+            _write_history(session)
     finally:
         session.info.pop(_HISTORY, None)
+
+
+# A commit inside the block writes the lines held so far first (as the audit events'):
+# none is lost with the block's end never reached.
+@event.listens_for(Session, "before_commit")
+def _write_history_before_commit(session: Session) -> None:
+    _write_history(session)
+
+
+def _write_history(session: Session) -> None:
+    """Write the history lines :func:`recording_in_bulk` holds so far."""
+    lines: list[dict[str, Any]] | None = session.info.get(_HISTORY)
+    if not lines:
+        return
+    held, lines[:] = list(lines), []
+    session.flush()  # the requests the lines belong to first
+    for start in range(0, len(held), 1000):
+        session.connection().execute(insert(_EVENTS), held[start:start + 1000])
 
 
 def transition(
