@@ -102,3 +102,33 @@ def test_a_dataset_that_is_down_leaves_it_recorded_and_waiting(
     finally:
         svc.close()
         runtime.close()
+
+
+def test_forgetting_a_person_blanks_their_other_requests_in_one_statement(
+        db_url: str, demo_template: Path, clock: MovingClock) -> None:
+    """GDPR Art. 17: what the person's other requests said and how they were checked goes;
+    the erasure request keeps what it asked for (on SQLite and PostgreSQL)."""
+    from personvern.consent.subjects import create_subject
+    from personvern.requests.engine import open_request
+    from personvern.requests.erase import forget_subjects
+
+    runtime = open_runtime(Settings(manifest=demo_template / "personvern.yaml",
+                                    database_url=db_url), clock)
+    try:
+        ctx = Context(runtime.consent, clock)
+        with runtime.transaction() as s:
+            person, _ = create_subject(s, clock, {"email": "glemt@example.no"})
+            other, _ = create_subject(s, clock, {"email": "annen@example.no"})
+            ids = [open_request(s, ctx, type, subject=who.id, by=OWNER,
+                                details={"note": f"note {n}"}).request.id
+                   for n, (type, who) in enumerate([("access", person), ("erasure", person),
+                                                    ("access", other)])]
+        with runtime.transaction() as s:
+            forget_subjects(s, [person.id], clock(), keep_details_of=ids[1])
+        with runtime.transaction() as s:
+            rows = {r.id: (r.details, r.verified_by) for r in s.scalars(select(Request))}
+        assert rows[ids[0]] == ({}, None)
+        assert rows[ids[1]] == ({"note": "note 1"}, None)
+        assert rows[ids[2]] == ({"note": "note 2"}, OWNER.verified_by)
+    finally:
+        runtime.close()
