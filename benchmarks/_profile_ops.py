@@ -57,6 +57,24 @@ def loop(what: str, n: int, op: Callable[[int], object]) -> None:
         f"{sent[0] / n:.1f} statements each")
 
 
+def shown(op: Callable[[], object]) -> None:
+    """``op`` once, each SQL statement it sends printed in order, first line only."""
+    from sqlalchemy import Engine, event
+
+    sent: list[str] = []
+
+    def keep(_c: object, _cur: object, statement: str, *_: object) -> None:
+        sent.append(" ".join(statement.split())[:150])
+
+    event.listen(Engine, "before_cursor_execute", keep)
+    try:
+        op()
+    finally:
+        event.remove(Engine, "before_cursor_execute", keep)
+    for i, line in enumerate(sent, 1):
+        log(f"{i:3} {line}")
+
+
 @contextmanager
 def databases(db: str, tmp: Path) -> Iterator[tuple[str, str]]:
     """(shop URL, engine URL): the shop on PostgreSQL, the engine where ``db`` says."""
@@ -70,6 +88,8 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="postgresql")
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("-n", type=int, default=300, help="operations in the loop")
+    parser.add_argument("--show", action="store_true",
+                        help="print the SQL statements of one operation after the warm-up")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pv-profile-") as tmp, \
             databases(args.db, Path(tmp)) as (shop, engine):
@@ -80,13 +100,13 @@ def main() -> None:
         register(engine, args.customers)
         pv = Personvern(manifest, engine, Path(tmp))
         try:
-            run(args.op, pv, args.n)
+            run(args.op, pv, args.n, show=args.show)
         finally:
             pv.close()
 
 
-def run(op: str, pv: Personvern, n: int) -> None:
-    """Warm once, then the loop."""
+def run(op: str, pv: Personvern, n: int, *, show: bool = False) -> None:
+    """Warm once, then the loop (``show``: one more, its statements printed, instead)."""
     from personvern.consent.events import EventType
     from personvern.consent.service import decide_for, record_event
     from personvern.consent.subjects import get_subject
@@ -117,6 +137,9 @@ def run(op: str, pv: Personvern, n: int) -> None:
         for i in range(1, 501, 3):
             consent(i)
     ops[op](n + 1)
+    if show:
+        shown(lambda: ops[op](n + 2))
+        return
     before = getattr(rt.keyring, "hits", 0), getattr(rt.keyring, "misses", 0)
     loop(op, n, lambda i: ops[op](i if op != "consent" else n + 1 + i))
     if hasattr(rt.keyring, "hits"):

@@ -219,14 +219,11 @@ class Personvern:
             self.token, _ = create_key(s, self.rt.clock, "benchmark", ["admin"])
 
     def run(self, kind: str, n: int, **kw: Any) -> None:
-        """Open and run one request of customer ``n`` in process."""
-        from personvern.requests.engine import open_request
-
-        with self.rt.transaction() as s:
-            rid = open_request(s, self.requests.ctx, kind, subject=f"ext:{n}",
-                               by=self.owner).request.id
-        result = self.requests.run(rid, reason="benchmark", out_dir=self.out_dir,
-                                   follow_up=False, **kw)
+        """Open and run one request of customer ``n`` in process (one call, as the API's
+        ``open-and-run`` does: opened and started in one transaction)."""
+        result = self.requests.open_and_run(kind, subject=f"ext:{n}", by=self.owner,
+                                            reason="benchmark", out_dir=self.out_dir,
+                                            follow_up=False, **kw)
         if result.state != "completed":
             raise SystemExit(f"{kind} of customer {n} did not complete: {result.error}")
         if result.follow_ups:  # run after the measured loop, as a worker would
@@ -238,16 +235,15 @@ class Personvern:
 
 
 def http_request(client: httpx.Client, kind: str, n: int) -> None:
-    """Open and run one request of customer ``n`` over HTTP (and fetch an access package)."""
-    opened = client.post("/api/v1/requests", json={
-        "type": kind, "email": email_of(n), "opened_by": "owner", "verified_by": "benchmark"})
-    opened.raise_for_status()
-    rid = opened.json()["id"]
-    ran = client.post(f"/api/v1/requests/{rid}/run", json={"reason": "benchmark"})
+    """Open and run one request of customer ``n`` over HTTP in one call (the identity is
+    checked: ``open-and-run``), and fetch an access package."""
+    ran = client.post("/api/v1/requests/open-and-run", json={
+        "type": kind, "email": email_of(n), "opened_by": "owner", "verified_by": "benchmark",
+        "reason": "benchmark"})
     if ran.status_code != 200:
         raise SystemExit(f"{kind} of customer {n} over HTTP: {ran.status_code} {ran.text}")
     if kind == "access":
-        client.get(f"/api/v1/requests/{rid}/package").raise_for_status()
+        client.get(ran.json()["package"]).raise_for_status()
 
 
 def consent_lua(path: Path, method: str, url: str, people: list[int], token: str | None

@@ -223,10 +223,20 @@ def open_request(
         details=checked, outcome=None, closed_at=None, reason=None,
     )
     session.add(req)
-    session.flush()
+    # Its steps' history lines and audit events are written together, an INSERT each, and
+    # the request inserted once in the state they leave it (flushed before the lines).
+    with recording_in_bulk(session):
+        return _opened(session, ctx, req, type, channel, by, d.due, email, actor_subject,
+                       target, link_base)
+
+
+def _opened(session: Session, ctx: Context, req: Request, type: str, channel: str,
+            by: Requester, due: date, email: str | None, actor_subject: Subject | None,
+            target: Subject, link_base: str | None) -> Opened:
+    """The new request's first steps: received, then verified or a code sent."""
     actor = _actor_of(req)
     transition(session, ctx, req, "received", actor,
-               f"{type} request received via {channel}, opened by {by.kind}; due {d.due}")
+               f"{type} request received via {channel}, opened by {by.kind}; due {due}")
     if req.verified_by:
         # The note itself stays sealed on the request: the history and the audit trail
         # are kept after an erasure, so they say only that it was checked.
@@ -242,6 +252,7 @@ def open_request(
             "there is no e-mail address to send a verification code to; check the person's "
             "identity another way and record how (--verified-by)"
         )
+    session.flush()  # the code refers to the request
     issued = issue(session, ctx.clock, req.id, to, link_base=link_base, subject_id=target.id)
     transition(session, ctx, req, "verifying", actor, f"code sent to {mask_email(to)}")
     return Opened(req, mask_email(to), issued)
@@ -763,7 +774,9 @@ class Requests:
         caller runs them, ``run_follow_ups``, after answering; queued ones a worker runs)."""
         why = require_reason(reason, "run the request now")
         after: RunResult | None = None
-        with self.transaction() as s:
+        # The start's audit events and history lines go in one INSERT each (it reads
+        # none back), committed before any dataset is touched.
+        with self.transaction() as s, recording_in_bulk(s):
             req = get_request(s, ref)
             left = followups.unfinished(followups.of_request(s, req.id)) \
                 if req.state == "completed" else []
@@ -776,6 +789,38 @@ class Requests:
                 job, opened, calls, partial = self._start(s, req, why, actor, force)
         if after is not None:
             return self.run_follow_ups(after, actor=actor)
+        return self._carry_out(job, opened, calls, partial, out_dir=out_dir, actor=actor,
+                               prove=prove, lang=lang, vacuum=vacuum, follow_up=follow_up)
+
+    def open_and_run(
+        self, type: str, *, by: Requester, reason: str, subject: str | None = None,
+        email: str | None = None, channel: str = "api", details: dict[str, Any] | None = None,
+        out_dir: Path | None = None, actor: str = "owner", prove: bool = True,
+        lang: str | None = None, follow_up: bool = True,
+    ) -> RunResult:
+        """Open a request whose identity was checked (``by.verified_by``) and carry it out
+        at once: opened, audited as run and started in one transaction, committed before
+        any dataset is touched (a crash after it leaves the request in progress, visible
+        and run again), then carried out as :meth:`run` does. Nothing is stored when the
+        request cannot be opened or started."""
+        why = require_reason(reason, "run the request now")
+        if not (by.verified_by or "").strip():
+            raise InvalidInput("a request opened and run at once needs the person's identity "
+                               "checked first: say how (verified_by)")
+        with self.transaction() as s, recording_in_bulk(s):
+            req = open_request(s, self.ctx, type, subject=subject, email=email, by=by,
+                               channel=channel, details=details).request
+            s.flush()  # in the person's list of requests, as a run after opening sees it
+            job, opened, calls, partial = self._start(s, req, why, actor, True)
+        return self._carry_out(job, opened, calls, partial, out_dir=out_dir, actor=actor,
+                               prove=prove, lang=lang, vacuum=False, follow_up=follow_up)
+
+    def _carry_out(
+        self, job: jobs.Job, opened: list[Any], calls: list[tuple[int, str, str]],
+        partial: Any, *, out_dir: Path | None, actor: str, prove: bool, lang: str | None,
+        vacuum: bool, follow_up: bool,
+    ) -> RunResult:
+        """A started run from the apps' calls to the answer (see :meth:`run`)."""
         notes: list[str] = []
         manual: list[str] = []
         if opened:  # datasets outside the engine's reach: call the apps, see who is left
@@ -964,10 +1009,9 @@ class Requests:
 
     def _finish(self, job: jobs.Job, done: dict[str, Any], actor: str, prove: bool
                 ) -> RunResult:
-        # An erasure's answer writes its history and audit events together, as a batch
-        # does (it reads none of them back); other types keep writing as they go.
-        with self.transaction() as s, (recording_in_bulk(s) if job.type == "erasure"
-                                       else contextlib.nullcontext()):
+        # The answer writes its history and audit events together, as a batch does (it
+        # reads none of them back): one INSERT each, not one per step.
+        with self.transaction() as s, recording_in_bulk(s):
             req = get_request(s, job.request_id)
             to = addressee(s, req)  # before an erasure removes the address
             outcome = fulfil.finish(s, self.ctx.consent, self.ctx.clock, job, done)

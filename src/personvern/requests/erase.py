@@ -19,7 +19,18 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Date, DateTime, String, bindparam, delete, func, or_, update
+from sqlalchemy import (
+    Date,
+    DateTime,
+    String,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    type_coerce,
+    update,
+)
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -436,13 +447,12 @@ def forget_subjects(session: Session, subject_ids: Sequence[str], at: datetime, 
         (_COOKIES, _COOKIES.c.subject_id.in_(ids)),
     ):
         conn.execute(delete(table).where(where))
-    conn.execute(update(_REQUESTS).where(_REQUESTS.c.subject_id.in_(ids),
-                                         _REQUESTS.c.id.not_in(own))
-                 .values(details={}))
-    # Notes written before they were sealed are blanked; sealed ones die with the key.
-    conn.execute(update(_REQUESTS).where(_REQUESTS.c.subject_id.in_(ids),
-                                         _REQUESTS.c.verified_by.is_not(None))
-                 .values(verified_by=None))
+    # Their other requests' details go; notes written before they were sealed are blanked
+    # (sealed ones die with the key). One statement for both.
+    conn.execute(update(_REQUESTS).where(_REQUESTS.c.subject_id.in_(ids)).values(
+        details=case((_REQUESTS.c.id.in_(own), _REQUESTS.c.details),
+                     else_=type_coerce({}, _REQUESTS.c.details.type)),
+        verified_by=None))
     conn.execute(update(_SUBJECTS).where(_SUBJECTS.c.id.in_(ids)).values(
         erased_at=at, closed_at=func.coalesce(_SUBJECTS.c.closed_at, at), birth_date=None,
         last_activity=None))

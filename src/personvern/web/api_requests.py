@@ -86,6 +86,17 @@ class OpenIn(Strict):
     details: DetailsIn = Field(default_factory=DetailsIn)
 
 
+class OpenRunIn(OpenIn):
+    """A request opened and carried out in one call: the identity checked (``verified_by``),
+    why it runs now, and how."""
+
+    reason: StrictStr = Field(description="why it runs now (required, at most 2000 "
+                              "characters; kept in the audit log)")
+    prove: StrictBool = Field(True, description="erasure: search every dataset afterwards, "
+                                                "after the answer (follow_ups)")
+    lang: Literal["nb", "en"] | None = Field(None, description="language of the summary")
+
+
 class BatchIn(Strict):
     """Erasures of many people carried out together (GDPR Art. 17)."""
 
@@ -399,8 +410,10 @@ def run_request(request_id: RequestId, body: RunIn, request: Request, key: RunKe
     queued; 409 where there is no job queue: SQLite)."""
     rt = runtime(request)
     ctx = _ctx(rt)
-    with unit(rt) as session:
-        rid = _find(session, request_id, subject).id
+    rid = request_id  # the run reads it (a prefix too) in its own first transaction
+    if subject is not None:  # only theirs: not found otherwise
+        with unit(rt) as session:
+            rid = _find(session, request_id, subject).id
     service = _service(request, rt)
     if body.later:
         job = service.run_later(rid, reason=body.reason, actor=_actor(key))
@@ -410,12 +423,39 @@ def run_request(request_id: RequestId, body: RunIn, request: Request, key: RunKe
     result = service.run(rid, reason=body.reason, out_dir=_packages_dir(request),
                          actor=_actor(key), prove=body.prove, lang=body.lang,
                          follow_up=False)
-    after = BackgroundTask(_follow_up, service, [result], _actor(key))
+    return _answered(service, ctx, result, _actor(key))
+
+
+@router.post("/open-and-run", response_model=RunOut,
+             responses={202: {"model": RunOut, "description": "waiting: a dataset was down or "
+                                                              "a task is open; run it again"},
+                        **responses(409, 500)})
+def open_and_run(body: OpenRunIn, request: Request, key: RunKey) -> Response:
+    """Open a request whose identity was checked (``verified_by``) and carry it out in the
+    same call (200 completed, 202 waiting): opened and started in one transaction, committed
+    before any dataset is touched; the proof and the notices follow the answer. One scope,
+    ``requests:run``: opening the request it runs is part of running it."""
+    rt = runtime(request)
+    ctx = _ctx(rt)
+    by = engine.Requester(body.opened_by, body.acting_subject, body.verified_by)
+    result = _service(request, rt).open_and_run(
+        body.type, by=by, reason=body.reason, subject=body.subject, email=body.email,
+        channel=body.channel, details=body.details.model_dump(exclude_none=True),
+        out_dir=_packages_dir(request), actor=_actor(key), prove=body.prove, lang=body.lang,
+        follow_up=False)
+    return _answered(_service(request, rt), ctx, result, _actor(key))
+
+
+def _answered(service: engine.Requests, ctx: engine.Context, result: engine.RunResult,
+              actor: str) -> Response:
+    """A run's answer; its follow-ups (the proof, the notices) run after it is sent."""
+    after = BackgroundTask(_follow_up, service, [result], actor)
     has_file = "package" in result.outcome or "export" in result.outcome
     out = RunOut(id=result.request_id, state="completed" if result.state == "completed"
                  else "waiting", outcome=_public(hide_bookkeeping(
                      result.outcome, bookkeeping_rules(ctx.manifest))), error=result.error,
-                 package=f"/api/v1/requests/{rid}/package" if has_file else None)
+                 package=f"/api/v1/requests/{result.request_id}/package" if has_file
+                 else None)
     return JSONResponse(out.model_dump(mode="json"),
                         status_code=200 if result.state == "completed" else 202,
                         background=after)
