@@ -220,7 +220,7 @@ class Personvern:
 
     def run(self, kind: str, n: int, **kw: Any) -> None:
         """Open and run one request of customer ``n`` in process (one call, as the API's
-        ``open-and-run`` does: opened and started in one transaction)."""
+        ``verified/open-and-run`` does: opened and started in one transaction)."""
         result = self.requests.open_and_run(kind, subject=f"ext:{n}", by=self.owner,
                                             reason="benchmark", out_dir=self.out_dir,
                                             follow_up=False, **kw)
@@ -236,8 +236,8 @@ class Personvern:
 
 def http_request(client: httpx.Client, kind: str, n: int) -> None:
     """Open and run one request of customer ``n`` over HTTP in one call (the identity is
-    checked: ``open-and-run``), and fetch an access package."""
-    ran = client.post("/api/v1/requests/open-and-run", json={
+    checked: ``verified/open-and-run``), and fetch an access package."""
+    ran = client.post("/api/v1/requests/verified/open-and-run", json={
         "type": kind, "email": email_of(n), "opened_by": "owner", "verified_by": "benchmark",
         "reason": "benchmark"})
     if ran.status_code != 200:

@@ -1,5 +1,5 @@
 # ruff: noqa: F401, F811  (fixtures imported from test_api_requests by name)
-"""POST /api/v1/requests/open-and-run: a request whose identity was checked, opened and
+"""POST /api/v1/requests/verified/open-and-run: a request whose identity was checked, opened and
 carried out in one call (GDPR Art. 12(3), 15, 17) — recorded before any data is touched,
 every guarantee of the two calls kept, and the statements it costs counted so a drop in
 them cannot silently come back."""
@@ -33,7 +33,7 @@ CHECKED = "called back on the number on file"
 
 
 def open_and_run(api: TestClient, type: str, subject: str = PARENT, **body: Any) -> Any:
-    return api.post("/api/v1/requests/open-and-run", json={
+    return api.post("/api/v1/requests/verified/open-and-run", json={
         "type": type, "subject": subject, "opened_by": "owner", "verified_by": CHECKED,
         "reason": WHY, **body})
 
@@ -98,7 +98,7 @@ def test_an_erasure_opened_and_run_says_its_proof_is_pending(api: TestClient) ->
 def test_without_a_checked_identity_or_a_reason_nothing_is_stored(
         api: TestClient, demo: Path) -> None:
     before = stored(api, demo)
-    r = api.post("/api/v1/requests/open-and-run", json={
+    r = api.post("/api/v1/requests/verified/open-and-run", json={
         "type": "access", "subject": PARENT, "reason": WHY})
     assert_problem(r, 422, "verified_by")
     r = open_and_run(api, "access", reason="  ")
@@ -115,7 +115,7 @@ def test_only_a_key_that_may_run_requests_opens_and_runs(api: TestClient, demo: 
                                                          ) -> None:
     before = stored(api, demo)
     app = new_key(api, "app", ("requests:open", "requests:read"))
-    r = api.post("/api/v1/requests/open-and-run", headers={"Authorization": f"Bearer {app}"},
+    r = api.post("/api/v1/requests/verified/open-and-run", headers={"Authorization": f"Bearer {app}"},
                  json={"type": "access", "subject": PARENT, "opened_by": "owner",
                        "verified_by": CHECKED, "reason": WHY})
     assert_problem(r, 403, "requests:run")

@@ -161,7 +161,7 @@ def test_every_api_route_but_cookie_choices_needs_a_key(anon: TestClient) -> Non
             assert_problem(r, 401)
             assert r.headers["www-authenticate"].startswith("Bearer"), (method, path)
             checked += 1
-    assert checked == 37  # 20, the 11 operations of /api/v1/requests, 6 of organisations
+    assert checked == 38  # 20, the 12 operations of /api/v1/requests, 6 of organisations
 
 
 def test_an_unknown_purpose_or_subject_has_its_own_type(api: TestClient) -> None:

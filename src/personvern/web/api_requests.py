@@ -426,7 +426,7 @@ def run_request(request_id: RequestId, body: RunIn, request: Request, key: RunKe
     return _answered(service, ctx, result, _actor(key))
 
 
-@router.post("/open-and-run", response_model=RunOut,
+@router.post("/verified/open-and-run", response_model=RunOut,
              responses={202: {"model": RunOut, "description": "waiting: a dataset was down or "
                                                               "a task is open; run it again"},
                         **responses(409, 500)})
