@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select
 
+from consent.support import newsletter_context
 from personvern.consent.decide import SubjectFacts, SubjectState
 from personvern.consent.events import EventType
 from personvern.consent.ledger import consent_events
@@ -19,7 +20,6 @@ from personvern.errors import UnknownSubject
 from personvern.requests.tables import Request
 from personvern.retention.tables import RetentionRestriction
 from personvern.storage.session import make_sessionmaker, transaction
-from tests.consent.support import newsletter_context
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -95,12 +95,10 @@ def test_cold_load_is_one_statement_with_the_same_facts(db_engine: Engine) -> No
         s.add(RetentionRestriction(subject_id=sid, purposes=["bookkeeping", "newsletter"],
                                    rule="after-closing", since=T0, reason="ended"))
 
-    with transaction(sessions) as s:
-        with statements(db_engine) as before:
-            old = old_facts(s, sid)
-    with transaction(sessions) as s:
-        with statements(db_engine) as after:
-            new = ctx.load_state(s, sid)
+    with transaction(sessions) as s, statements(db_engine) as before:
+        old = old_facts(s, sid)
+    with transaction(sessions) as s, statements(db_engine) as after:
+        new = ctx.load_state(s, sid)
     assert new == old
     assert new.facts == SubjectFacts(date(1990, 5, 17), True, False, T0 + timedelta(days=3),
                                      frozenset({"bookkeeping", "newsletter"}))
