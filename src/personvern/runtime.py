@@ -19,7 +19,7 @@ from personvern.clock import Clock, system_clock
 from personvern.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import ColumnElement, Engine, ScalarSelect
     from sqlalchemy.orm import Session, sessionmaker
 
     from personvern.apikeys import KeyCache
@@ -46,17 +46,19 @@ class EngineSources:
     def __init__(self) -> None:
         self._timeline: PolicyTimeline | None = None
 
-    def restricted_since(self, session: Session, subject_id: str) -> datetime | None:
-        """When the person's restriction began (GDPR Art. 18), else None."""
-        from personvern.requests.restrict import restricted_since
+    def restricted_since_of(self, subject_id: ColumnElement[str]
+                            ) -> ScalarSelect[datetime | None]:
+        """When the person's restriction began (GDPR Art. 18), as SQL; NULL when none."""
+        from personvern.requests.restrict import restricted_since_of
 
-        return restricted_since(session, subject_id)
+        return restricted_since_of(subject_id)
 
-    def retained_for(self, session: Session, subject_id: str) -> frozenset[str] | None:
-        """The only purposes retention still allows for the person, else None."""
-        from personvern.retention.people import retained_for
+    def retained_for_of(self, subject_id: ColumnElement[str]
+                        ) -> ScalarSelect[list[str] | None]:
+        """The only purposes retention still allows for the person, as SQL; NULL: none."""
+        from personvern.retention.people import retained_for_of
 
-        return retained_for(session, subject_id)
+        return retained_for_of(subject_id)
 
     def forget_policy(self) -> None:
         """Reload the policy's versions at the next question (one was published)."""

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from functools import cached_property
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from personvern.consent.cache import DecisionCache
@@ -22,23 +23,25 @@ from personvern.consent.events import (
     EventType,
 )
 from personvern.consent.ledger import (
+    CONSENT_EVENT_COLUMNS,
     NewEvent,
     append_event,
-    consent_events,
+    consent_event_of,
     event_by_key,
     flush_appends,
     seal_evidence,
 )
 from personvern.consent.subjects import (
+    FACT_COLUMNS,
     SubjectRow,
-    facts_of,
+    facts_of_row,
     guardians_of,
     is_admin_for,
     require_subject,
     subject_row,
     subject_rows,
 )
-from personvern.consent.tables import LedgerEvent
+from personvern.consent.tables import LedgerEvent, Subject
 from personvern.errors import InvalidInput, UnknownPurpose, UnknownSubject
 from personvern.law import Jurisdiction, get_jurisdiction
 from personvern.manifest.model import Manifest, Purpose
@@ -49,14 +52,21 @@ from personvern.storage.locks import lock_chain
 
 class DecisionSources(Protocol):
     """What a decision needs beyond the ledger, answered by the layers above consent (the
-    requests, retention and the policy's versions), so consent imports none of them."""
+    requests, retention and the policy's versions), so consent imports none of them.
 
-    def restricted_since(self, session: Session, subject_id: str) -> datetime | None:
-        """When the person's restriction (GDPR Art. 18) began; None when none is in force."""
+    The restriction and the retention limit are given as SQL (scalar subqueries over
+    ``subject_id``), each rule kept in its own module: a person's cold load reads both
+    in the one statement that reads the person and their events."""
+
+    def restricted_since_of(self, subject_id: ColumnElement[str]
+                            ) -> ScalarSelect[datetime | None]:
+        """When the person's restriction (GDPR Art. 18) began; NULL when none is in force."""
         ...
 
-    def retained_for(self, session: Session, subject_id: str) -> frozenset[str] | None:
-        """The only purposes retention still allows for the person; None: no such limit."""
+    def retained_for_of(self, subject_id: ColumnElement[str]
+                        ) -> ScalarSelect[list[str] | None]:
+        """The only purposes retention still allows for the person (a JSON list); NULL: no
+        such limit."""
         ...
 
     def fresh_consent_since(self, session: Session | None, at: datetime, purpose: str
@@ -64,6 +74,10 @@ class DecisionSources(Protocol):
         """When consent for ``purpose`` must be newer than (a material policy change), at
         ``at``; without a session, from what was loaded last."""
         ...
+
+
+_SUBJECTS = cast(Table, Subject.__table__)
+_EVENTS = cast(Table, LedgerEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -91,13 +105,33 @@ class ConsentContext:
                    sources)
 
     def load_state(self, session: Session, subject_id: str) -> SubjectState:
-        """A subject's facts and events in ledger order, from the database."""
-        subject = require_subject(session, subject_id)
-        events = consent_events(session, subject.id)
-        facts = replace(facts_of(subject),
-                        restricted_since=self.sources.restricted_since(session, subject.id),
-                        retained_for=self.sources.retained_for(session, subject.id))
+        """A subject's facts and events in ledger order, from the database, in one
+        statement; UnknownSubject if unknown or erased."""
+        flush_appends(session)
+        rows = session.execute(self.cold_load, {"subject_id": subject_id}).all()
+        if not rows:
+            raise UnknownSubject(f"no subject {subject_id!r}")
+        first = rows[0]
+        facts = replace(facts_of_row(*first[:3]), restricted_since=first[3],
+                        retained_for=None if first[4] is None else frozenset(first[4]))
+        # A person without events is one row whose event columns are NULL (the outer join).
+        events = [consent_event_of(*row[5:]) for row in rows if row[5] is not None]
         return SubjectState.of(facts, events)
+
+    @cached_property
+    def cold_load(self) -> Select[Any]:
+        """The statement :meth:`load_state` runs, built once: the person's facts, their
+        restriction and retention limit (scalar subqueries from the sources), and their
+        events joined in ledger order. It was four statements (the subject, the
+        restriction, the retention limit, the events)."""
+        sid = bindparam("subject_id", type_=_SUBJECTS.c.id.type)
+        return (select(*FACT_COLUMNS,
+                       self.sources.restricted_since_of(sid).label("restricted_since"),
+                       self.sources.retained_for_of(sid).label("retained_for"),
+                       *CONSENT_EVENT_COLUMNS)
+                .select_from(_SUBJECTS.outerjoin(_EVENTS, _EVENTS.c.subject_id == _SUBJECTS.c.id))
+                .where(_SUBJECTS.c.id == sid, _SUBJECTS.c.erased_at.is_(None))
+                .order_by(_EVENTS.c.seq))
 
     def purpose(self, purpose_id: str) -> Purpose:
         """The purpose, or UnknownPurpose naming the known ones."""

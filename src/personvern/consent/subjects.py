@@ -250,11 +250,19 @@ def is_admin_for(session: Session, admin_id: str, member_id: str) -> bool:
 
 def facts_of(subject: Subject) -> SubjectFacts:
     """What decisions need to know about ``subject``."""
-    return SubjectFacts(
-        birth_date=subject.birth_date,
-        existing_customer=subject.existing_customer,
-        relationship_active=subject.closed_at is None,
-    )
+    return facts_of_row(subject.birth_date, subject.existing_customer, subject.closed_at)
+
+
+# The columns :func:`facts_of_row` takes, in its order, for statements that read them.
+FACT_COLUMNS = (Subject.__table__.c.birth_date, Subject.__table__.c.existing_customer,
+                Subject.__table__.c.closed_at)
+
+
+def facts_of_row(birth_date: date | None, existing_customer: bool,
+                 closed_at: datetime | None) -> SubjectFacts:
+    """What decisions need to know about a subject, from its :data:`FACT_COLUMNS`."""
+    return SubjectFacts(birth_date=birth_date, existing_customer=existing_customer,
+                        relationship_active=closed_at is None)
 
 
 def require_subject(session: Session, subject_id: str) -> Subject:

@@ -2,9 +2,10 @@
 is denied, until the privacy owner lifts it (``engine.lift_restriction``, Art. 18(3)).
 
 A restriction is a completed restriction request without ``lifted_at`` in its outcome;
-there is no other record. Every decision asks :func:`restricted_since` (through
-``consent.service.load_state``), so at run time this module imports only that table:
-consent builds on nothing of the requests package but this hook.
+there is no other record. Every decision reads :func:`restricted_since_of` inside the
+person's one cold-load statement (``consent.service.load_state``), so at run time this
+module imports only that table: consent builds on nothing of the requests package but
+this hook.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from personvern.requests.tables import Request
@@ -22,16 +23,28 @@ if TYPE_CHECKING:  # consent.service imports this module (the restriction hook)
     from personvern.requests.jobs import Job
 
 
+def restricted_since_of(subject_id: ColumnElement[str]) -> ScalarSelect[datetime | None]:
+    """The rule, as SQL: when the restriction of ``subject_id`` began (Art. 18), the
+    earliest completed restriction not lifted; NULL when none is in force. A scalar
+    subquery, so a decision's cold load reads it in the same statement as the person."""
+    # ``lifted_at`` is written by engine.lift_restriction as an ISO timestamp; absent, JSON
+    # null or empty counts as not lifted, as it did when this was decided in Python.
+    lifted = Request.outcome["lifted_at"].as_string()
+    return select(func.min(Request.closed_at)).where(
+        Request.subject_id == subject_id, Request.type == "restriction",
+        Request.state == "completed", or_(lifted.is_(None), lifted == "")).scalar_subquery()
+
+
+# Built once: SQLAlchemy reuses its compiled form.
+_RESTRICTED_SINCE = select(restricted_since_of(
+    bindparam("subject_id", type_=Request.subject_id.type)))
+
+
 def restricted_since(session: Session, subject_id: str) -> datetime | None:
     """When the person's restriction began (Art. 18), or None when none is in force."""
-    rows = session.execute(select(Request.closed_at, Request.outcome).where(
-        Request.subject_id == subject_id, Request.type == "restriction",
-        Request.state == "completed").order_by(Request.closed_at)).all()
-    for closed_at, outcome in rows:
-        if not (outcome or {}).get("lifted_at"):
-            since: datetime | None = closed_at
-            return since
-    return None
+    since: datetime | None = session.execute(_RESTRICTED_SINCE,
+                                             {"subject_id": subject_id}).scalar()
+    return since
 
 
 def record(session: Session, consent: ConsentContext, job: Job, now: datetime

@@ -9,7 +9,19 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, and_, delete, func, or_, select, text, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
 from personvern.consent.decide import add_duration
@@ -316,9 +328,21 @@ def restrict_subjects(session: Session, subjects: dict[str, list[str]], rule: st
     return new
 
 
+def retained_for_of(subject_id: ColumnElement[str]) -> ScalarSelect[list[str] | None]:
+    """The rule, as SQL: the purposes retention still allows for ``subject_id`` (a JSON
+    list), NULL when no such restriction is in force. A scalar subquery, so a decision's
+    cold load reads it in the same statement as the person."""
+    return select(_RESTRICTIONS.c.purposes).where(
+        _RESTRICTIONS.c.subject_id == subject_id).scalar_subquery()
+
+
+# Built once: SQLAlchemy reuses its compiled form.
+_RETAINED_FOR = select(retained_for_of(
+    bindparam("subject_id", type_=_RESTRICTIONS.c.subject_id.type)))
+
+
 def retained_for(session: Session, subject_id: str) -> frozenset[str] | None:
     """The only purposes that may still use the person's data, when retention restricted
     them (their other purposes have ended); None when no such restriction is in force."""
-    row = session.execute(select(_RESTRICTIONS.c.purposes).where(
-        _RESTRICTIONS.c.subject_id == subject_id)).first()
-    return None if row is None else frozenset(row[0])
+    purposes = session.execute(_RETAINED_FOR, {"subject_id": subject_id}).scalar()
+    return None if purposes is None else frozenset(purposes)

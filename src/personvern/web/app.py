@@ -126,6 +126,11 @@ def create_app(
         # The interactive docs load scripts from a CDN, which the CSP (and this network)
         # forbids; /openapi.json is the description.
         docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+        # FastAPI's own OpenTelemetry, which Personvern does not configure: left on, it
+        # asks whether a tracer, meter or logger provider is set on every request, and
+        # OpenTelemetry answers each by looking in os.environ (py-spy: part of the 41 % of
+        # a portal page spent outside the page).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     if settings.public_url is None:

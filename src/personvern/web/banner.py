@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from personvern.consent.cookies import categories_of
@@ -80,14 +79,21 @@ def banner_config(request: Request, lang: str = "nb") -> JSONResponse:
 
 
 class BannerCors:
-    """CORS for the banner's paths, for allowed origins only; preflights answered here."""
+    """CORS for the banner's paths, for allowed origins only; preflights answered here.
+
+    Every other path passes straight through: no header is read and ``send`` is not
+    wrapped (this runs on every request, in front of everything).
+    """
 
     def __init__(self, app: ASGIApp, origins: frozenset[str] | None = None) -> None:
         self.app = app
         self.origins = origins
+        # The origins from the running app, kept with the manifest they were made from
+        # (a publish replaces it): worked out again only when that changes.
+        self._from: tuple[object, frozenset[str]] | None = None
 
-    def _allowed(self, scope: Scope, origin: str | None) -> bool:
-        if origin is None or not scope["path"].startswith(CORS_PATHS):
+    def _allowed(self, scope: Scope, origin: bytes | None) -> bool:
+        if origin is None:
             return False
         origins = self.origins
         if origins is None:  # from the running app: settings and the manifest in force
@@ -95,34 +101,50 @@ class BannerCors:
             rt = getattr(app.state, "runtime", None)
             if rt is None:
                 return False
-            origins = allowed_origins(app.state.settings.origins(), rt.loaded.manifest)
-        return origin in origins
+            manifest = rt.loaded.manifest
+            known = self._from
+            if known is None or known[0] is not manifest:
+                known = (manifest, allowed_origins(app.state.settings.origins(), manifest))
+                self._from = known
+            origins = known[1]
+        return origin.decode("latin-1") in origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer preflights; add Access-Control-Allow-Origin for allowed origins."""
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not scope["path"].startswith(CORS_PATHS):
             await self.app(scope, receive, send)
             return
-        origin = Headers(scope=scope).get("origin")
+        origin = _header(scope, b"origin")
         allowed = self._allowed(scope, origin)
-        if scope["method"] == "OPTIONS" and scope["path"].startswith(CORS_PATHS):
+        if scope["method"] == "OPTIONS":
             status = 204 if allowed else 403
             headers = [(b"vary", b"Origin"), (b"content-length", b"0")]
             if allowed and origin:
-                headers += [(b"access-control-allow-origin", origin.encode()),
+                headers += [(b"access-control-allow-origin", origin),
                             (b"access-control-allow-methods", b"GET, POST"),
                             (b"access-control-allow-headers", b"content-type"),
                             (b"access-control-max-age", b"600")]
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
+        added = [(b"vary", b"Origin")]
+        if allowed and origin:
+            added.append((b"access-control-allow-origin", origin))
 
         async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start" and scope["path"].startswith(CORS_PATHS):
-                headers = MutableHeaders(scope=message)
-                headers.append("Vary", "Origin")
-                if allowed and origin:
-                    headers["Access-Control-Allow-Origin"] = origin
+            if message["type"] == "http.response.start":
+                message["headers"] = [*(k_v for k_v in message.get("headers", ())
+                                        if not (allowed and origin and k_v[0].lower()
+                                                == b"access-control-allow-origin")),
+                                      *added]
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of request header ``name`` (lower case), as sent."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None

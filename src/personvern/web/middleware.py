@@ -44,9 +44,15 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared, chunked = _framing(scope)
         if declared is not None and declared > self.max_bytes:
             await self._too_large(scope, send)
+            return
+        if not declared and not chunked and scope.get("http_version") in _FRAMED:
+            # HTTP/1.x frames a body by Content-Length or Transfer-Encoding only: with
+            # neither (or a length of 0) there is none to count, and most requests (every
+            # GET) pass without a buffer and a replaying ``receive``.
+            await self.app(scope, receive, send)
             return
         buffered: list[Message] = []
         total = 0
@@ -97,14 +103,26 @@ async def _send(send: Send, status: int, content_type: str, body: bytes) -> None
     await send({"type": "http.response.body", "body": body})
 
 
-def _content_length(scope: Scope) -> int | None:
+# HTTP versions whose requests carry a body only when a header announces it (RFC 9112
+# 6.3); HTTP/2 and later may send one without Content-Length, so those are always counted.
+_FRAMED = frozenset({"1.0", "1.1"})
+
+
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """The request's Content-Length (None: absent or not a number) and whether it has a
+    Transfer-Encoding (a chunked body, of any length)."""
+    declared: int | None = None
+    chunked = False
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             try:
-                return int(value)
+                declared = int(value)
             except ValueError:
-                return None
-    return None
+                declared = None
+                chunked = True  # unreadable: count what arrives, as for a chunked body
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked
 
 
 # Encoded once: the headers go on every answer (raw ASGI header names are lower case).
@@ -118,9 +136,16 @@ _DEFAULT_RAW = [(k.lower().encode("latin-1"), v.encode("latin-1"))
 def with_security_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """``headers`` (raw ASGI) with the security headers set, replacing any the answer had,
     and CSP and caching added where the answer chose none."""
-    kept = [(k, v) for k, v in headers if k.lower() not in _SECURITY_NAMES]
-    present = {k.lower() for k, _ in kept}
-    return kept + _SECURITY_RAW + [(k, v) for k, v in _DEFAULT_RAW if k not in present]
+    out: list[tuple[bytes, bytes]] = []
+    present: set[bytes] = set()
+    for k, v in headers:
+        name = k.lower()
+        if name not in _SECURITY_NAMES:
+            out.append((k, v))
+            present.add(name)
+    out += _SECURITY_RAW
+    out += [(k, v) for k, v in _DEFAULT_RAW if k not in present]
+    return out
 
 
 class SecurityHeaders:
