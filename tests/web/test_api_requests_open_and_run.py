@@ -115,7 +115,8 @@ def test_only_a_key_that_may_run_requests_opens_and_runs(api: TestClient, demo: 
                                                          ) -> None:
     before = stored(api, demo)
     app = new_key(api, "app", ("requests:open", "requests:read"))
-    r = api.post("/api/v1/requests/verified/open-and-run", headers={"Authorization": f"Bearer {app}"},
+    r = api.post("/api/v1/requests/verified/open-and-run",
+                 headers={"Authorization": f"Bearer {app}"},
                  json={"type": "access", "subject": PARENT, "opened_by": "owner",
                        "verified_by": CHECKED, "reason": WHY})
     assert_problem(r, 403, "requests:run")
