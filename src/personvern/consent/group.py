@@ -70,6 +70,7 @@ class GroupCommit:
         self._want = MAX_BATCH + 1  # writers a gathering leader waits for (none waits: more)
         self.batches = 0  # transactions committed (benchmarks and tests read these)
         self.writes = 0
+        self.reruns = 0  # batches run again one savepoint a writer (a writer's work failed)
 
     def run(self, work: Callable[[Session], T], *, hint: object = None) -> T:
         """Run ``work(session)`` inside a shared ledger transaction and return its result
@@ -142,7 +143,10 @@ class GroupCommit:
 
     def _commit(self, batch: list[_Work[object]]) -> None:
         try:
-            if len(batch) == 1 or not self._together(batch):
+            if len(batch) == 1:
+                self._one_by_one(batch)
+            elif not self._together(batch):
+                self.reruns += 1
                 self._one_by_one(batch)
         finally:
             for item in batch:
