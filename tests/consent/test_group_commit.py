@@ -244,3 +244,81 @@ def test_a_consent_and_its_withdrawal_in_one_batch_are_both_written(
     assert group.batches == 2 and count(db_engine) == 2
     with Session(db_engine) as s:
         assert verify_ledger(s) is None
+
+
+def steady_load(group: GroupCommit, work_for: list[object], writes: int) -> list[object]:
+    """Every writer in ``work_for`` (a function of the write's number) writes ``writes``
+    times, all started at once; every outcome."""
+    got: list[object] = []
+    start = threading.Barrier(len(work_for))
+
+    def writer(make: object) -> None:
+        start.wait(WAIT)
+        for n in range(writes):
+            try:
+                got.append(group.run(make(n)))  # type: ignore[operator]
+            except BaseException as err:  # collected, asserted by the caller
+                got.append(err)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in work_for]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT * 2)
+    return got
+
+
+def test_a_steady_load_is_committed_about_all_writers_at_a_time(
+        db_engine: Engine, ctx: ConsentContext) -> None:
+    """16 writers writing in a loop: the writer who queues while a batch commits waits a
+    moment for the others instead of committing alone (a whole flush for one write), so a
+    commit carries about 16 writes, not 15 and 1 in turn (8 on average)."""
+    sids = people(db_engine, 16)
+    group = GroupCommit(make_sessionmaker(db_engine))
+    got = steady_load(group, [lambda n, sid=sid: consent(ctx, sid, n) for sid in sids], 12)
+    assert len(got) == 192 and not [g for g in got if isinstance(g, BaseException)]
+    assert sorted(seq for seq, _ in got) == list(range(1, 193))  # type: ignore[misc]
+    assert group.writes / group.batches >= 11, (group.writes, group.batches)
+    with Session(db_engine) as s:
+        assert verify_ledger(s) is None
+
+
+def test_batches_and_writers_outside_the_group_keep_one_exact_chain(
+        db_engine: Engine, ctx: ConsentContext) -> None:
+    """Writers that each commit alone (another process, the CLI) alongside the group's
+    batches: every batch reads the head after the chain's lock is held (on PostgreSQL the
+    lock and the read go in one round trip), so no batch builds on a stale head; one that
+    did would collide on its sequence numbers and be run again one by one."""
+    sids = people(db_engine, 8)
+    sessions = make_sessionmaker(db_engine)
+    group = GroupCommit(sessions)
+
+    def alone(sid: str) -> object:
+        def make(n: int) -> object:
+            def write() -> tuple[int, str]:
+                with Session(db_engine) as s, s.begin():
+                    return consent(ctx, sid, 100 + n)(s)  # type: ignore[operator,no-any-return]
+            return write
+        return make
+
+    grouped = [lambda n, sid=sid: consent(ctx, sid, n) for sid in sids[:6]]
+    # A writer outside the group is a callable of no arguments run in place of group.run.
+    solo_done: list[object] = []
+
+    def solo(make: object) -> None:
+        for n in range(10):
+            solo_done.append(make(n)())  # type: ignore[operator]
+
+    solos = [threading.Thread(target=solo, args=(alone(sid),)) for sid in sids[6:]]
+    for t in solos:
+        t.start()
+    got = steady_load(group, grouped, 10)
+    for t in solos:
+        t.join(WAIT * 2)
+    assert not [g for g in got if isinstance(g, BaseException)] and len(got) == 60
+    assert len(solo_done) == 20
+    seqs = sorted([seq for seq, _ in got] + [seq for seq, _ in solo_done])  # type: ignore[misc]
+    assert seqs == list(range(1, 81))
+    assert group.reruns == 0  # no batch collided with an append it had not seen
+    with Session(db_engine) as s:
+        assert verify_ledger(s) is None

@@ -16,19 +16,26 @@ writer was yet told was written.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from personvern.consent.ledger import defer_appends, flush_appends
+from personvern.consent.ledger import defer_appends, flush_appends, lock_and_read_head
 from personvern.consent.tables import LedgerEvent
+from personvern.crypto.checkpoints import sign_heads
 from personvern.storage.locks import lock_chain
+from personvern.storage.notify import send_notices
 from personvern.storage.session import transaction
 
 T = TypeVar("T")
 MAX_BATCH = 64  # bounds the wait of the last writer in a batch and the transaction's size
+# How long a leader holds a batch open for the writers of the batch before it, as a share
+# of that batch's commit and at most MAX_GATHER_S (see GroupCommit._gather).
+GATHER_SHARE = 0.5
+MAX_GATHER_S = 0.004
 
 
 # Reads a batch's writers need, made at once for the whole batch under the lock (e.g. the
@@ -56,9 +63,14 @@ class GroupCommit:
         self._max_batch = max_batch
         self._queue: list[_Work[object]] = []
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # a writer queued
         self._leading = False
+        self._last_size = 0  # writers in the batch committed last
+        self._last_commit_s = 0.0  # and how long its transaction took
+        self._want = MAX_BATCH + 1  # writers a gathering leader waits for (none waits: more)
         self.batches = 0  # transactions committed (benchmarks and tests read these)
         self.writes = 0
+        self.reruns = 0  # batches run again one savepoint a writer (a writer's work failed)
 
     def run(self, work: Callable[[Session], T], *, hint: object = None) -> T:
         """Run ``work(session)`` inside a shared ledger transaction and return its result
@@ -73,6 +85,8 @@ class GroupCommit:
             self._queue.append(item)
             lead = not self._leading
             self._leading = True
+            if len(self._queue) >= self._want:
+                self._arrived.notify()
         if not lead:
             item.wake.wait()
         if not item.finished:  # first in line, or handed the lead by a writer who left
@@ -90,12 +104,15 @@ class GroupCommit:
                         # than serve others for ever under a steady load.
                         self._queue[0].wake.set()
                         return
+                    self._gather()
                     batch = self._queue[:self._max_batch]
                     del self._queue[:self._max_batch]
                     if not batch:  # decided under the lock: whoever queues next leads
                         self._leading = False
                         return
+                started = time.perf_counter()
                 self._commit(batch)
+                self._last_size, self._last_commit_s = len(batch), time.perf_counter() - started
         except BaseException as err:  # interrupted: nobody may be left waiting for a leader
             with self._lock:
                 left, self._queue, self._leading = self._queue, [], False
@@ -104,9 +121,32 @@ class GroupCommit:
                 item.wake.set()
             raise
 
+    def _gather(self) -> None:
+        """With the lock held: when fewer writers are queued than the last batch had, wait
+        a moment for the others (at most half that batch's commit, MAX_GATHER_S).
+
+        Without it, a steady load of N writers split into a batch of N-1 and a batch of
+        one, in turn: the one who queued during a commit led alone while the others were
+        still being told theirs was written, and paid a whole commit (a flush) for its one
+        write. Those others come back within a fraction of a commit, so waiting for them
+        costs less than a second commit and every commit carries about N writes. A lone
+        writer (last batch of one) never waits; a batch that does not fill in time goes
+        as it is, and the next one waits for that many."""
+        want = min(self._last_size, self._max_batch)
+        if not 0 < len(self._queue) < want:
+            return
+        self._want = want
+        try:
+            self._arrived.wait(min(self._last_commit_s * GATHER_SHARE, MAX_GATHER_S))
+        finally:
+            self._want = MAX_BATCH + 1
+
     def _commit(self, batch: list[_Work[object]]) -> None:
         try:
-            if len(batch) == 1 or not self._together(batch):
+            if len(batch) == 1:
+                self._one_by_one(batch)
+            elif not self._together(batch):
+                self.reruns += 1
                 self._one_by_one(batch)
         finally:
             for item in batch:
@@ -123,7 +163,7 @@ class GroupCommit:
         values: list[object] = []
         try:
             with transaction(self._sessions) as session:
-                lock_chain(session, LedgerEvent.__tablename__)
+                lock_and_read_head(session)
                 # Nothing can fail half-way here: the rows go in at the end, together.
                 defer_appends(session)
                 if self._preload is not None:
@@ -134,7 +174,7 @@ class GroupCommit:
                     except Exception as err:
                         raise _WriterFailed from err
                 try:
-                    flush_appends(session)
+                    _before_commit(session)
                 except Exception as err:  # whose row broke a constraint is not known
                     raise _WriterFailed from err
         except _WriterFailed:
@@ -180,6 +220,22 @@ class GroupCommit:
                     item.value, item.error = None, err
             if not isinstance(err, Exception):
                 raise
+
+
+def _before_commit(session: Session) -> None:
+    """What the commit would send first: the batch's rows, its signed head and its notices.
+    On PostgreSQL in one round trip (psycopg's pipeline mode; none of them is read back),
+    not four; any error is raised once the pipeline's results are in, before the commit."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        flush_appends(session)
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.pipeline():
+        flush_appends(session)
+        sign_heads(session)
+        send_notices(session)
 
 
 class _WriterFailed(Exception):

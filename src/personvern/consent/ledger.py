@@ -35,7 +35,7 @@ from personvern.crypto.checkpoints import (
 )
 from personvern.crypto.keyring import keyring_for
 from personvern.errors import Conflict
-from personvern.storage.locks import lock_chain
+from personvern.storage.locks import LOCK_SQL, chain_lock_key, lock_chain, note_locked
 from personvern.storage.models import as_utc
 from personvern.wording import count
 
@@ -113,6 +113,8 @@ def append_event(
     # Appended to already in this transaction (a batch of the group commit, an erasure's
     # events): the lock is held and the head known, so neither is asked for again.
     known = appended_head(session, CHAIN)
+    # Read with the lock (lock_and_read_head) and not yet appended to: taken once.
+    read = session.info.pop(_READ_HEAD, None) if known is None else None
     if not locked and known is None:  # record_event takes the lock before its checks
         lock_chain(session, LedgerEvent.__tablename__)
     if new.idempotency_key is not None:
@@ -122,7 +124,9 @@ def append_event(
     sealed = new.sealed_evidence
     if sealed is None and new.evidence:
         sealed = seal_evidence(session, new.subject_id, new.evidence)
-    if known is None:
+    if read is not None:
+        known = read[0]
+    elif known is None:
         row = conn.execute(_HEAD).first()
         known = None if row is None else (row.seq, row.hash)
     head = known
@@ -154,6 +158,34 @@ def append_event(
             conn.execute(_INSERT_EVIDENCE, evidence_row)
     note_append(session, CHAIN, _HEAD, event.seq, event.hash, stamp)
     return event, False
+
+
+_READ_HEAD = "personvern.ledger_head_read"
+_HEAD_SQL = f"SELECT seq, hash FROM {_EVENTS.name} ORDER BY seq DESC LIMIT 1"
+
+
+def lock_and_read_head(session: Session) -> None:
+    """Take the ledger's lock and read its head for the next :func:`append_event`, at the
+    start of a transaction (the group commit's batches).
+
+    PostgreSQL: BEGIN, the lock and the head's read go to the server together, one round
+    trip instead of three (psycopg's pipeline mode). The server runs them in order and the
+    read, a statement of its own (its own snapshot under READ COMMITTED), begins only once
+    the lock is held: it sees every append committed before, as a separate read would.
+    SQLite: the lock as :func:`lock_chain` takes it; the head is read at the append.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        lock_chain(session, LedgerEvent.__tablename__)
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.pipeline(), driver.cursor() as lock, driver.cursor() as head:
+        lock.execute(LOCK_SQL, (chain_lock_key(LedgerEvent.__tablename__),))
+        head.execute(_HEAD_SQL)
+        row = head.fetchone()  # the pipeline's results, the lock's first
+    note_locked(session, LedgerEvent.__tablename__)
+    session.info[_READ_HEAD] = (None if row is None else (int(row[0]), str(row[1])),)
 
 
 @dataclass(frozen=True)
@@ -195,6 +227,7 @@ def _flush_before_commit(session: Session) -> None:
 def _drop_deferred(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_DEFERRED, None)
+        session.info.pop(_READ_HEAD, None)
 
 
 def seal_evidence(session: Session, subject_id: str, evidence: dict[str, Any]) -> str | None:

@@ -176,9 +176,13 @@ def record_event(
     withdraw?") see the same ledger the append extends, even with concurrent writers.
     """
     lock_chain(session, LedgerEvent.__tablename__)
+    # In a group commit's batch whose subjects were read together under the lock (its
+    # writers' hints, preload_subjects): not read again one by one.
+    preloaded: dict[str, SubjectRow | None] | None = session.info.get(_PRELOADED)
     prepared = prepare_event(session, ctx, at, subject_id, type, purpose_id=purpose_id,
                              actor=actor, channel=channel, actor_subject_id=actor_subject_id,
-                             evidence=evidence, idempotency_key=idempotency_key)
+                             evidence=evidence, idempotency_key=idempotency_key,
+                             known=None if preloaded is None else preloaded.get(subject_id))
     # Checked under the lock already: nothing to read again.
     return _append(session, ctx, prepared, at, prepared.subject)
 
@@ -245,9 +249,11 @@ _PRELOADED = "personvern.subject_rows"
 
 def preload_subjects(session: Session, hints: list[object]) -> None:
     """For the group commit (consent/group.py): the subjects of a batch of prepared events
-    (its writers' hints) read in one statement under the ledger's lock, for
-    :func:`append_prepared` to take instead of reading each again."""
-    ids = sorted({h.subject.id for h in hints if isinstance(h, PreparedEvent)})
+    or of :func:`record_event` calls (its writers' hints: a PreparedEvent, or the subject's
+    id) read in one statement under the ledger's lock, for :func:`append_prepared` and
+    :func:`record_event` to take instead of reading each again."""
+    ids = sorted({h.subject.id if isinstance(h, PreparedEvent) else h for h in hints
+                  if isinstance(h, PreparedEvent | str)})
     if not ids:
         return
     found = {row.id: row for row in subject_rows(session, ids)}

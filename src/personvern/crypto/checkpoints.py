@@ -203,7 +203,9 @@ def appended_uncommitted(session: Session, chain: str) -> bool:
 # Once per transaction, not per event: one row written at commit, still inside the
 # transaction and under the chain's lock, so the head signed is the newest.
 @event.listens_for(Session, "before_commit")
-def _sign_heads(session: Session) -> None:
+def sign_heads(session: Session) -> None:
+    """Sign and store the newest head of every chain this transaction appended to (run as
+    it commits; called before, the commit finds nothing left to sign)."""
     pending: dict[str, _Pending] | None = session.info.pop(_PENDING, None)
     if not pending:
         return

@@ -23,8 +23,7 @@ def lock_chain(session: Session, table: str) -> None:
     # appends are a hot path.
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        key = zlib.crc32(f"personvern:{table}".encode())
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": chain_lock_key(table)})
     elif conn.dialect.name == "sqlite":
         # The table name comes from our models, never from input.
         conn.exec_driver_sql(f"UPDATE {table} SET rowid = rowid WHERE 0")
@@ -32,6 +31,18 @@ def lock_chain(session: Session, table: str) -> None:
 
 
 _HELD = "personvern.chain_locks"
+LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"  # PostgreSQL, as the driver takes it
+
+
+def chain_lock_key(table: str) -> int:
+    """The advisory lock's key for ``table``'s chain on PostgreSQL (the same in every process)."""
+    return zlib.crc32(f"personvern:{table}".encode())
+
+
+def note_locked(session: Session, table: str) -> None:
+    """Record that ``table``'s chain lock was taken in this transaction by a statement sent
+    some other way (the group commit's pipeline, :data:`LOCK_SQL`): not taken again."""
+    session.info.setdefault(_HELD, set()).add(table)
 
 
 # A savepoint rolled back gives up the locks taken inside it (PostgreSQL), and which

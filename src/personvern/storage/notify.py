@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 log = logging.getLogger("personvern.notify")
@@ -53,13 +53,20 @@ def payloads(notices: set[str]) -> list[str]:
 
 
 @event.listens_for(Session, "before_commit")
-def _send(session: Session) -> None:
+def send_notices(session: Session) -> None:
+    """Send the notices queued on ``session`` (run as it commits; called before, the commit
+    finds nothing left to send)."""
     notices = session.info.pop(_PENDING, None)
     if not notices or session.get_bind().dialect.name != "postgresql":
         return
-    for payload in payloads(notices):
-        session.execute(text("SELECT pg_notify(:channel, :payload)"),
-                        {"channel": CHANNEL, "payload": payload})
+    # The driver's cursor: no result to read, so this rides a pipeline the caller opened
+    # (the group commit's last round trip before its commit).
+    cursor = session.connection().connection.cursor()
+    try:
+        for payload in payloads(notices):
+            cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+    finally:
+        cursor.close()
 
 
 @event.listens_for(Session, "after_rollback")
