@@ -118,6 +118,7 @@ def find(session: Session, manifest: Manifest, j: Jurisdiction, now: datetime) -
         select(Subject.id).where(live, Subject.birth_date.is_(None), unknown_kind)
         .order_by(Subject.id)))
     children: dict[str, int] = {}
+    births = dict(young)
     for sid, born in young:
         years = years_on(born, today)
         if years is None:  # the query excludes a missing one: this one is in the future
@@ -128,7 +129,7 @@ def find(session: Session, manifest: Manifest, j: Jurisdiction, now: datetime) -
     if not children:
         return found
     ids = list(children)
-    authorised, lapsed = _guardian_consented(session, manifest, j, ids, now)
+    authorised, lapsed = _guardian_consented(session, manifest, j, ids, births, now)
     own_consent = _consent_given(session, manifest, ids)
     under_way = _open_erasures(session, ids)
     for sid in ids:
@@ -170,7 +171,7 @@ def _consent_tables(manifest: Manifest) -> list[str]:
 
 
 def _guardian_consented(session: Session, manifest: Manifest, j: Jurisdiction,
-                        ids: list[str], now: datetime
+                        ids: list[str], births: dict[str, date | None], now: datetime
                         ) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Children with a guardian's consent standing at ``now`` or a verified guardian link
     (which of the two, said in the report: the link is taken as authorisation), and the
@@ -187,8 +188,6 @@ def _guardian_consented(session: Session, manifest: Manifest, j: Jurisdiction,
         LedgerEvent.type == EventType.CONSENT_GIVEN.value)))
     if not purposes or not guardian_gave:
         return out, lapsed
-    born = dict(session.execute(select(Subject.id, Subject.birth_date)
-                                .where(Subject.id.in_(guardian_gave))).tuples().all())
     events: dict[str, list[ConsentEvent]] = {}
     for row in session.scalars(select(LedgerEvent).where(
             LedgerEvent.subject_id.in_(guardian_gave)).order_by(LedgerEvent.seq)):
@@ -197,7 +196,7 @@ def _guardian_consented(session: Session, manifest: Manifest, j: Jurisdiction,
     for sid, mine in events.items():
         # The consent module decides: below the age only a guardian's consent counts, so a
         # purpose allowed on consent is one a guardian's consent stands for.
-        state = SubjectState.of(SubjectFacts(birth_date=born.get(sid)), mine)
+        state = SubjectState.of(SubjectFacts(birth_date=births.get(sid)), mine)
         decided = [decide_purpose(p, age, j, state, now) for p in purposes]
         standing = [d.purpose for d in decided if d.allowed and d.code == "consent_given"]
         if standing:
