@@ -240,3 +240,26 @@ def test_serve_with_a_bad_manifest_or_database_is_one_line(
     assert done.returncode in (1, 2)
     assert "Traceback" not in done.stderr and done.stderr.strip().count("\n") == 0
     assert says in done.stderr
+
+
+def test_serve_runs_on_the_c_http_parser_and_libuv() -> None:
+    """uvicorn picks httptools and uvloop by itself when installed; without them every request
+    went through h11 and asyncio's own loop at about half the rate (docs/performance.md)."""
+    import asyncio
+
+    import uvicorn
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        """Nothing: only the server's own choices are looked at."""
+
+    config = uvicorn.Config(app)  # the same defaults (loop and http "auto") serve passes
+    config.load()
+    assert config.http_protocol_class.__module__ == "uvicorn.protocols.http.httptools_impl"
+    factory = config.get_loop_factory()
+    assert factory is not None
+    loop = factory()
+    try:
+        assert type(loop).__module__.startswith("uvloop"), type(loop)
+        assert not isinstance(loop, asyncio.SelectorEventLoop)
+    finally:
+        loop.close()
