@@ -109,7 +109,7 @@ def sweep(rt: Runtime, at: datetime, *, batch: int = 1000) -> dict[str, Any]:
 
 def plan(rt: Runtime, at: datetime) -> dict[str, Any]:
     """The plan at ``at``."""
-    _, data = retention.plan(rt.loaded, rt.sessions, at)
+    _, data = retention.plan(rt.loaded, rt.sessions, at, consent=rt.consent)
     return data
 
 

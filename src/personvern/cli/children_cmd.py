@@ -60,7 +60,7 @@ def check(
     why = require_reason(reason, "erase these children") if erase else None
     with runtime(manifest, db, now) as rt:
         with rt.transaction() as s:
-            found = children.find(s, rt.loaded.manifest, rt.consent.jurisdiction, rt.clock())
+            found = children.find(s, rt.consent, rt.clock())
         erased = None
         if why is not None:
             service = Requests.of(rt)

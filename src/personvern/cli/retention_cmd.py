@@ -115,7 +115,8 @@ def plan(
     from personvern import retention
 
     with runtime(manifest, db, now) as rt:
-        _, data = retention.plan(rt.loaded, rt.sessions, rt.clock(), batch=batch)
+        _, data = retention.plan(rt.loaded, rt.sessions, rt.clock(), batch=batch,
+                                 consent=rt.consent)
     emit(data, as_json, _lines(data, "plan"))
 
 

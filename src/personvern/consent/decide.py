@@ -226,8 +226,9 @@ def _consent(
         return answer(False, "consent_expired",
                       f"consent given {_when(last)} expired {ends} (valid {expiry})")
     if fresh_since is not None and last.at < fresh_since <= at:
-        return answer(False, "policy_changed",
-                      f"the privacy policy changed materially on {fresh_since.date().isoformat()};"
+        # The date the owner published it to take effect: the controller's, not UTC's.
+        return answer(False, "policy_changed", "the privacy policy changed materially on "
+                      f"{j.local_date(fresh_since).isoformat()};"
                       " consent given before then must be renewed")
     who = " by a guardian" if last.actor is Actor.GUARDIAN else ""
     return answer(True, "consent_given", f"consent given{who} {_when(last)} (GDPR Art. 6(1)(a))")

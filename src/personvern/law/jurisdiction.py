@@ -7,7 +7,8 @@ privacy owner can check it. Norway is the default and, for now, the only one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from personvern.errors import ConfigurationError
 
@@ -100,6 +101,10 @@ class Jurisdiction:
     response_months: int = 1
     extension_months: int = 2
     statutes: dict[str, Statute] = field(default_factory=dict)
+
+    def local_date(self, at: datetime) -> date:
+        """The controller's calendar date at ``at`` (23:30 UTC may be tomorrow in Oslo)."""
+        return at.astimezone(ZoneInfo(self.timezone)).date()
 
     def is_bookkeeping(self, flagged: bool, statute: str | None) -> bool:
         """Whether a retention rule (``bookkeeping: true``, or a statute naming the

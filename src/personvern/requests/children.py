@@ -36,6 +36,7 @@ from personvern.audit import append_audit, require_reason
 from personvern.consent.decide import SubjectFacts, SubjectState, decide_purpose
 from personvern.consent.events import Actor, ConsentEvent, EventType
 from personvern.consent.ledger import as_consent_event
+from personvern.consent.service import ConsentContext
 from personvern.consent.tables import Guardianship, LedgerEvent, Subject
 from personvern.errors import InvalidInput, PersonvernError
 from personvern.law import Jurisdiction
@@ -97,8 +98,11 @@ class Found:
                 "not_searched": self.not_searched}
 
 
-def find(session: Session, manifest: Manifest, j: Jurisdiction, now: datetime) -> Found:
-    """The children under the consent age at ``now`` with no guardian's consent."""
+def find(session: Session, consent: ConsentContext, now: datetime) -> Found:
+    """The children under the consent age at ``now`` with no guardian's consent, judged by
+    the consent module as a decision would (withdrawn, expired, or given before a material
+    policy change: no longer standing)."""
+    manifest, j = consent.manifest, consent.jurisdiction
     if now.tzinfo is None:
         raise InvalidInput("the check's time needs a UTC offset")
     today = receipt_date(now, j)
@@ -129,7 +133,7 @@ def find(session: Session, manifest: Manifest, j: Jurisdiction, now: datetime) -
     if not children:
         return found
     ids = list(children)
-    authorised, lapsed = _guardian_consented(session, manifest, j, ids, births, now)
+    authorised, lapsed = _guardian_consented(session, consent, ids, births, now)
     own_consent = _consent_given(session, manifest, ids)
     under_way = _open_erasures(session, ids)
     for sid in ids:
@@ -170,8 +174,8 @@ def _consent_tables(manifest: Manifest) -> list[str]:
     return out
 
 
-def _guardian_consented(session: Session, manifest: Manifest, j: Jurisdiction,
-                        ids: list[str], births: dict[str, date | None], now: datetime
+def _guardian_consented(session: Session, consent: ConsentContext, ids: list[str],
+                        births: dict[str, date | None], now: datetime
                         ) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Children with a guardian's consent standing at ``now`` or a verified guardian link
     (which of the two, said in the report: the link is taken as authorisation), and the
@@ -182,7 +186,7 @@ def _guardian_consented(session: Session, manifest: Manifest, j: Jurisdiction,
     out = dict.fromkeys(linked, "a guardian's verified link to the child, taken as the "
                                 "guardian's authorisation (Art. 8(2))")
     lapsed: dict[str, list[str]] = {}
-    purposes = [p for p in manifest.purposes if p.legal_basis == "consent"]
+    purposes = [p for p in consent.manifest.purposes if p.legal_basis == "consent"]
     guardian_gave = set(session.scalars(select(LedgerEvent.subject_id).where(
         LedgerEvent.subject_id.in_(ids), LedgerEvent.actor == Actor.GUARDIAN.value,
         LedgerEvent.type == EventType.CONSENT_GIVEN.value)))
@@ -192,12 +196,16 @@ def _guardian_consented(session: Session, manifest: Manifest, j: Jurisdiction,
     for row in session.scalars(select(LedgerEvent).where(
             LedgerEvent.subject_id.in_(guardian_gave)).order_by(LedgerEvent.seq)):
         events.setdefault(row.subject_id, []).append(as_consent_event(row))
-    age = consent_age(manifest, j)
+    age = consent_age(consent.manifest, consent.jurisdiction)
+    # Consent is "specific, informed" (Art. 4(11)): one given before a material change of
+    # the policy touching the purpose must be renewed. Asked once per purpose, not per child.
+    fresh = {p.id: consent.sources.fresh_consent_since(session, now, p.id) for p in purposes}
     for sid, mine in events.items():
         # The consent module decides: below the age only a guardian's consent counts, so a
         # purpose allowed on consent is one a guardian's consent stands for.
         state = SubjectState.of(SubjectFacts(birth_date=births.get(sid)), mine)
-        decided = [decide_purpose(p, age, j, state, now) for p in purposes]
+        decided = [decide_purpose(p, age, consent.jurisdiction, state, now,
+                                  fresh_consent_since=fresh[p.id]) for p in purposes]
         standing = [d.purpose for d in decided if d.allowed and d.code == "consent_given"]
         if standing:
             out[sid] = "a guardian's consent standing, for " + ", ".join(standing)

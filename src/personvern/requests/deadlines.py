@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
@@ -83,7 +82,7 @@ def promised_date(received: date, promise: ResponseDeadline, j: Jurisdiction) ->
 
 def receipt_date(received_at: datetime, j: Jurisdiction) -> date:
     """The local calendar date of receipt (a request at 23:30 UTC may be tomorrow in Oslo)."""
-    return received_at.astimezone(ZoneInfo(j.timezone)).date()
+    return j.local_date(received_at)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from personvern.storage.session import transaction
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from personvern.consent.service import ConsentContext
     from personvern.manifest.loader import LoadedManifest
     from personvern.requests.engine import Requests
     from personvern.retention.execute import Progress
@@ -48,13 +49,20 @@ def resolved(loaded: LoadedManifest) -> Iterator[Resolution]:
 
 
 def plan(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, *,
-         batch: int = 5000) -> tuple[Report, dict[str, Any]]:
-    """What a sweep at ``now`` would do, changing nothing; the report and its plain form."""
+         batch: int = 5000, consent: ConsentContext | None = None
+         ) -> tuple[Report, dict[str, Any]]:
+    """What a sweep at ``now`` would do, changing nothing; the report and its plain form.
+
+    ``consent``: the consent context guardians' consents are judged in (required when
+    ``children.erase_without_guardian_consent`` is on)."""
+    if loaded.manifest.children.erase_without_guardian_consent and consent is None:
+        raise InvalidInput("children.erase_without_guardian_consent is on: the plan needs "
+                           "the consent context to judge the guardians' consents")
     report, data = _sweep(loaded, sessions, now, batch=batch, dry_run=True, progress=None,
                           by=None)
-    if loaded.manifest.children.erase_without_guardian_consent:
+    if consent is not None and loaded.manifest.children.erase_without_guardian_consent:
         report.children = data["children"] = _children_summary(
-            _children(loaded, sessions, now))
+            _children(consent, sessions, now))
     return report, data
 
 
@@ -82,18 +90,17 @@ def run(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime, 
     report, data = _sweep(loaded, sessions, now, batch=batch, dry_run=False, progress=progress,
                           by=by, vacuum=vacuum)
     if requests is not None and loaded.manifest.children.erase_without_guardian_consent:
-        found = _children(loaded, sessions, now)
+        found = _children(requests.ctx.consent, sessions, now)
         erased = children.erase(requests, found, reason=why, actor=by or "unknown")
         report.children = data["children"] = {
             **_children_summary(found), "erased": [e.as_dict() for e in erased]}
     return report, data
 
 
-def _children(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetime
+def _children(consent: ConsentContext, sessions: sessionmaker[Session], now: datetime
               ) -> children.Found:
-    j = get_jurisdiction(loaded.manifest.jurisdiction.country)
     with transaction(sessions) as session:
-        return children.find(session, loaded.manifest, j, now)
+        return children.find(session, consent, now)
 
 
 def _children_summary(found: children.Found) -> dict[str, Any]:

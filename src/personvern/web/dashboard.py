@@ -360,7 +360,7 @@ def _retention_page(request: Request, user: Staff, *, at: str = "", sweeps: str 
             when = history.plan_time(at, get_jurisdiction(m.jurisdiction.country).timezone)
         with unit(rt) as s:
             past = history.sweeps(s, limit=limit)
-        plan = core.plan(rt.loaded, rt.sessions, when)[1]
+        plan = core.plan(rt.loaded, rt.sessions, when, consent=rt.consent)[1]
     except PersonvernError as exc:
         error, status = error or str(exc), exc.status if status == 200 else status
     if plan is not None:
