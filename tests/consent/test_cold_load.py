@@ -14,9 +14,10 @@ from consent.support import newsletter_context
 from personvern.consent.decide import SubjectFacts, SubjectState
 from personvern.consent.events import EventType
 from personvern.consent.ledger import consent_events
-from personvern.consent.service import record_event
+from personvern.consent.service import decisions_for, record_event
 from personvern.consent.subjects import create_subject, facts_of, require_subject
 from personvern.errors import UnknownSubject
+from personvern.requests.restrict import is_lifted, restricted_since
 from personvern.requests.tables import Request
 from personvern.retention.tables import RetentionRestriction
 from personvern.storage.session import make_sessionmaker, transaction
@@ -135,3 +136,23 @@ def test_cold_load_of_a_person_without_events_or_of_no_one(db_engine: Engine) ->
         require_subject(s, sid).erased_at = T0
         with pytest.raises(UnknownSubject):
             ctx.load_state(s, sid)  # erased: no one to decide for
+
+
+@pytest.mark.parametrize("lifted_at", [False, 0, "", None, "soon"])
+def test_a_restriction_is_lifted_only_by_a_time(db_engine: Engine, lifted_at: Any) -> None:
+    """Art. 18(3): only a lift the engine recorded, with its time, ends a restriction.
+    Anything else in ``lifted_at`` (written by hand or by a bug) leaves it in force: the
+    rule fails closed, on both databases alike."""
+    ctx = newsletter_context()
+    sessions = make_sessionmaker(db_engine)
+    with transaction(sessions) as s:
+        sid = create_subject(s, lambda: T0, {"email": "kari@example.no"})[0].id
+        s.add(restriction(sid, 1, T0 + timedelta(days=1), outcome={"lifted_at": lifted_at}))
+    with transaction(sessions) as s:
+        assert ctx.load_state(s, sid).facts.restricted_since == T0 + timedelta(days=1)
+        assert restricted_since(s, sid) == T0 + timedelta(days=1)
+        decision = decisions_for(s, ctx, sid, T0 + timedelta(days=2))[0]
+        assert not decision.allowed and decision.code == "restricted"
+    # The same rule where the engine refuses to lift twice and the dashboard offers a lift.
+    assert not is_lifted({"lifted_at": lifted_at})
+    assert is_lifted({"lifted_at": T0.isoformat()})

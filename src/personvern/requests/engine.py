@@ -62,6 +62,7 @@ from personvern.requests.callbacks import call as call_app
 from personvern.requests.datamap import open_datasets
 from personvern.requests.deadlines import deadlines, receipt_date
 from personvern.requests.found import locate
+from personvern.requests.restrict import is_lifted
 from personvern.requests.tables import FollowUp, Request, RequestEvent
 from personvern.requests.verification import MESSAGES, Issued, Outcome, check, issue
 from personvern.rights.acting import Act, Relation, consent_age, require_standing
@@ -676,7 +677,7 @@ def lift_restriction(
     req = get_request(session, ref)
     if req.type != "restriction" or req.state != "completed":
         raise Conflict(f"request {req.id} is not a completed restriction")
-    if (req.outcome or {}).get("lifted_at"):
+    if is_lifted(req.outcome):
         raise Conflict(f"the restriction of request {req.id} was already lifted")
     now = ctx.clock()
     _tell(session, ctx, req, "restriction_lifted",

@@ -1,19 +1,21 @@
 """Restriction (Art. 18): while it is in force, every use of the person's data but storage
 is denied, until the privacy owner lifts it (``engine.lift_restriction``, Art. 18(3)).
 
-A restriction is a completed restriction request without ``lifted_at`` in its outcome;
-there is no other record. Every decision reads :func:`restricted_since_of` inside the
-person's one cold-load statement (``consent.service.load_state``), so at run time this
-module imports only that table: consent builds on nothing of the requests package but
-this hook.
+A restriction is a completed restriction request whose outcome records no lift: a
+``lifted_at`` time, as ``lift_restriction`` writes it (:func:`is_lifted`; anything else
+there leaves the restriction in force). There is no other record. Every decision reads
+:func:`restricted_since_of` inside the person's one cold-load statement
+(``consent.service.load_state``), so at run time this module imports only that table:
+consent builds on nothing of the requests package but this hook.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from personvern.requests.tables import Request
@@ -27,12 +29,25 @@ def restricted_since_of(subject_id: ColumnElement[str]) -> ScalarSelect[datetime
     """The rule, as SQL: when the restriction of ``subject_id`` began (Art. 18), the
     earliest completed restriction not lifted; NULL when none is in force. A scalar
     subquery, so a decision's cold load reads it in the same statement as the person."""
-    # ``lifted_at`` is written by engine.lift_restriction as an ISO timestamp; absent, JSON
-    # null or empty counts as not lifted, as it did when this was decided in Python.
+    # Fails closed: only an ISO time (what lift_restriction writes) lifts; JSON null, false,
+    # 0, "" or any other text leaves it in force, the same as is_lifted in Python.
     lifted = Request.outcome["lifted_at"].as_string()
     return select(func.min(Request.closed_at)).where(
         Request.subject_id == subject_id, Request.type == "restriction",
-        Request.state == "completed", or_(lifted.is_(None), lifted == "")).scalar_subquery()
+        Request.state == "completed",
+        or_(lifted.is_(None), not_(lifted.like(_LIFTED_LIKE)))).scalar_subquery()
+
+
+# An ISO date and time, "2027-03-01T12:00:00+00:00": the one shape a lift is recorded in.
+_LIFTED_LIKE = "____-__-__T%"
+_LIFTED = re.compile(r"....-..-..T.*", re.S)
+
+
+def is_lifted(outcome: dict[str, Any] | None) -> bool:
+    """Whether a restriction request's outcome records its lift (Art. 18(3)), by the same
+    rule as :func:`restricted_since_of`."""
+    value = (outcome or {}).get("lifted_at")
+    return isinstance(value, str) and _LIFTED.fullmatch(value) is not None
 
 
 # Built once: SQLAlchemy reuses its compiled form.

@@ -240,6 +240,7 @@ def requests_queue(request: Request, user: Annotated[Staff, permit("requests.vie
 def _request_page(request: Request, user: Staff, ref: str, *, status: int = 200,
                   error: str | None = None, done: str | None = None) -> HTMLResponse:
     from personvern.requests.engine import get_request, view
+    from personvern.requests.restrict import is_lifted
 
     rt = runtime(request)
     with unit(rt) as s:
@@ -250,7 +251,8 @@ def _request_page(request: Request, user: Staff, ref: str, *, status: int = 200,
 
     mark = queries.mark_of(req["state"], date.fromisoformat(req["due_on"]), today)
     return _view(request, "request.html", user, status=status, req=req, mark=mark,
-                 error=error, done=done, may_act=user.may("requests.act"))
+                 error=error, done=done, may_act=user.may("requests.act"),
+                 lifted=is_lifted(req.get("outcome")))
 
 
 @router.get("/requests/{ref}", response_class=HTMLResponse)
