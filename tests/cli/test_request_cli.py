@@ -139,6 +139,9 @@ def test_erasure_by_the_owner_says_what_was_kept_and_who_was_told(demo: Path, pv
     assert code == 0, err
     assert "kept 1 row of invoices until" in out and "bokføringsloven § 13" in out
     assert "proof: nothing left" in out
+    # The letter telling the person it is done still carries their address until sent.
+    assert "held until delivered: 1 × e-mail to the person (their address), blanked once " \
+        "sent" in out
     code, out, _ = pv("notices", opened["id"], "--now", T)
     assert "Driftsleverandør Norge AS (erasure, manual): queued" in out
     told = ok(pv, "notices", opened["id"], "--ack", "1", "--now", T)

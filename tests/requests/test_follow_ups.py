@@ -58,8 +58,17 @@ def test_the_answer_comes_first_and_says_the_proof_is_pending_until_it_ran(
     proof = next(f for f in data["follow_ups"] if f["kind"] == "proof")
     assert proof["result"]["clean"] is True and proof["attempts"] == 1
     assert {n["recipient"] for n in data["notices"]} == {"hosting", "vipps"}
+    # Clean, but never "nothing left" while the letter to the person still waits in the
+    # outbox with their address, and the notices' follow-up still holds their identities.
+    assert proof["result"]["held"] == [
+        {"table": "outbox", "rows": 1,
+         "what": "e-mail to the person (their address), blanked once sent"},
+        {"table": "request_follow_ups", "rows": 1,
+         "what": "work after the answer (the identities it needs), blanked once it has run"}]
     assert [e["note"] for e in data["events"][-2:]] == [
-        "proof of erasure: clean", "Art. 19 notices queued for 2 recipients"]
+        "proof of erasure: clean (held until delivered: 1 × e-mail to the person (their "
+        "address), blanked once sent; 1 × work after the answer (the identities it needs), "
+        "blanked once it has run)", "Art. 19 notices queued for 2 recipients"]
     with rt.transaction() as s:
         # What the proof had to know of the person (their identities) is gone with it.
         assert [f.input for f in s.scalars(select(FollowUp))] == [None, None]

@@ -204,11 +204,14 @@ def show(
 
 def _follow_up_result(f: dict[str, Any]) -> str:
     """A done follow-up in a few words: what the proof found, whom the notices tell."""
+    from personvern.requests.proof import held_note
+
     result = f["result"] or {}
     if f["kind"] == "notices":
         return count(len(result.get("notices", [])), "recipient") + " to tell"
     if result.get("clean"):
-        return "nothing left that the data map does not keep"
+        held = held_note(result.get("held") or ())
+        return "nothing left that the data map does not keep" + (f"; {held}" if held else "")
     places = len(result.get("unexpected", [])) + len(result.get("engine", []))
     return f"{count(places, 'place')} still {'holds' if places == 1 else 'hold'} the person's data"
 
@@ -280,6 +283,10 @@ def run(
         lines.append(clean if proof["clean"] else
                      f"  proof: {count(places, 'place')} still "
                      f"{'holds' if places == 1 else 'hold'} the person's data")
+        from personvern.requests.proof import held_note
+
+        if held := held_note(proof.get("held") or ()):
+            lines.append(f"  {held}")
     lines += vacuum_lines(left)
     emit(data, as_json, lines)
     if result.state != "completed":

@@ -1163,7 +1163,7 @@ class Requests:
                 assert fu is not None
                 req = get_request(s, rid)
                 if found is not None:
-                    result = followups.engine_side(s, input, found)
+                    result = followups.engine_side(s, fu, req.subject_id, input, found)
                     req.outcome = {**(req.outcome or {}), "proof": {**result, "state": "done"}}
                     note = "proof of erasure:" + fulfil.proof_note(result).split(":", 1)[1]
                     if not result["clean"]:  # loud: the person's data is still somewhere

@@ -28,7 +28,7 @@ from personvern.manifest.model import Manifest
 from personvern.requests import notices
 from personvern.requests.datamap import SqlDataset
 from personvern.requests.jobs import plain
-from personvern.requests.proof import engine_leftovers, prove_erased
+from personvern.requests.proof import engine_leftovers, held_until_delivered, prove_erased
 from personvern.requests.tables import FollowUp
 from personvern.storage import queue as job_queue
 from personvern.storage.models import as_utc
@@ -148,11 +148,14 @@ def prove(datasets: Sequence[SqlDataset], input: dict[str, Any]) -> dict[str, An
     return prove_erased(datasets, input.get("identities") or {}, kept).as_dict()
 
 
-def engine_side(session: Session, input: dict[str, Any], proof: dict[str, Any]
-                ) -> dict[str, Any]:
-    """The proof with what the engine itself still holds of the person (should be none)."""
+def engine_side(session: Session, fu: FollowUp, subject_id: str | None,
+                input: dict[str, Any], proof: dict[str, Any]) -> dict[str, Any]:
+    """The proof with what the engine itself still holds of the person (should be none),
+    and what it keeps only until delivered (``held``: said, never counted as clean)."""
     left = engine_leftovers(session, input.get("identities") or {})
-    return {**proof, "engine": left, "clean": bool(proof["clean"]) and not left}
+    held = held_until_delivered(session, fu.request_id, subject_id, fu.id)
+    return {**proof, "engine": left, "clean": bool(proof["clean"]) and not left,
+            "held": held}
 
 
 def notify(session: Session, clock: Clock, manifest: Manifest, request_id: str,

@@ -21,6 +21,7 @@ from personvern.clock import Clock
 from personvern.requests import access, erase, objection, rectify, restrict
 from personvern.requests.datamap import SqlDataset
 from personvern.requests.jobs import Env, Job
+from personvern.requests.proof import held_note
 from personvern.wording import count
 
 if TYPE_CHECKING:
@@ -92,7 +93,8 @@ def proof_note(proof: dict[str, Any] | None) -> str:
     if proof.get("state") == "failed":
         return f" proof: FAILED ({proof.get('error')}); it runs again when retried"
     if proof.get("clean"):
-        return " proof: clean"
+        held = held_note(proof.get("held") or ())
+        return " proof: clean" + (f" ({held})" if held else "")
     return f" proof: {len(proof.get('unexpected', [])) + len(proof.get('engine', []))} left"
 
 

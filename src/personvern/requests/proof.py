@@ -21,6 +21,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    func,
     inspect,
     or_,
     select,
@@ -30,7 +31,10 @@ from sqlalchemy.schema import sort_tables
 
 from personvern.consent.subjects import matches
 from personvern.consent.tables import Identity
+from personvern.mail.scrub import DONE, ERASED_TEXT
+from personvern.mail.tables import OutboxMessage
 from personvern.requests.datamap import SqlDataset
+from personvern.requests.tables import FollowUp, RecipientNotice
 from personvern.storage.engine import storage_errors
 
 TEXT_KINDS = ("email", "phone")
@@ -197,3 +201,36 @@ def engine_leftovers(session: Session, identities: dict[str, list[str]]) -> list
     rows = session.execute(select(Identity.kind).where(or_(
         *(matches(session, kind, vs) for kind, vs in identities.items() if vs)))).all()
     return [{"table": "subject_identities", "kind": r.kind} for r in rows]
+
+
+def held_until_delivered(session: Session, request_id: str, subject_id: str | None,
+                         follow_up_id: int) -> list[dict[str, Any]]:
+    """What the engine keeps of an erased person only until it is delivered or has run,
+    each with its count and when it goes. A proof says it beside "nothing left", so that
+    a letter still addressed to the person is never hidden by the claim."""
+    counts = (
+        ("outbox", "e-mail to the person (their address), blanked once sent",
+         0 if subject_id is None else session.scalar(
+             select(func.count()).select_from(OutboxMessage).where(
+                 OutboxMessage.subject_id == subject_id, OutboxMessage.status.not_in(DONE),
+                 OutboxMessage.to_address != ERASED_TEXT))),
+        ("recipient_notices", "Art. 19 notice to a recipient (the identities it must "
+         "name), blanked once delivered or given up",
+         session.scalar(select(func.count()).select_from(RecipientNotice).where(
+             RecipientNotice.request_id == request_id,
+             RecipientNotice.identities.is_not(None)))),
+        ("request_follow_ups", "work after the answer (the identities it needs), blanked "
+         "once it has run",
+         session.scalar(select(func.count()).select_from(FollowUp).where(
+             FollowUp.request_id == request_id, FollowUp.id != follow_up_id,
+             FollowUp.input.is_not(None)))),
+    )
+    return [{"table": table, "rows": int(n or 0), "what": what}
+            for table, what, n in counts if n]
+
+
+def held_note(held: Sequence[dict[str, Any]]) -> str:
+    """The places :func:`held_until_delivered` found, in a few words; "" when none."""
+    if not held:
+        return ""
+    return "held until delivered: " + "; ".join(f"{h['rows']} × {h['what']}" for h in held)
