@@ -4,6 +4,7 @@ owner's button, one a crash left open), who may see and run it, and bad input.""
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
@@ -267,3 +268,25 @@ def test_a_run_without_reason_or_csrf_changes_nothing(
     assert r.status_code == 403
     assert _engine(c, select(RetentionSweep.id)) == []
     assert "slettet" not in "".join(column(service_url, "SELECT email FROM accounts"))
+
+
+def test_a_plan_with_nothing_due_still_says_what_no_sweep_can_enforce(
+        site: tuple[TestClient, Path, str, str]) -> None:
+    """Never a bare "Nothing is due" where a rule cannot date its rows (GDPR Art. 5(1)(e)):
+    the dashboard says "in the mapped data" and lists every promise not enforced, the same
+    lines `personvern retention plan` prints."""
+    c, manifest, engine_url, _ = site
+    early = "2025-01-01"  # before anyone's two years have run out
+    page = html.unescape(_as(c, "owner").get(f"/dashboard/retention?at={early}").text)
+    assert "Nothing is due in the mapped data." in page
+    assert "Nothing is due." not in page
+    listed = re.findall(r'<ul id="undated">(.*?)</ul>', page, re.S)
+    shown = re.findall(r"<li>(.*?)</li>", listed[0], re.S) if listed else []
+    planned = subprocess.run([PV, "retention", "plan", "--manifest", str(manifest), "--db",
+                              engine_url, "--now", "2025-01-01T00:00:00+01:00"],
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert planned.returncode == 0, planned.stderr
+    assert "nothing is due in the mapped data" in planned.stdout
+    said = [line.removeprefix("not enforced: ") for line in planned.stdout.splitlines()
+            if line.startswith("not enforced: ")]
+    assert shown == said and any("billing_5y" in line for line in said), (shown, said)

@@ -17,6 +17,8 @@ BatchOption = Annotated[int, typer.Option(
 
 
 def _lines(data: dict[str, Any], verb: str) -> list[str]:
+    from personvern.retention.planning import not_enforced, nothing_due
+
     lines = [f"retention at {data['now']} ({verb})"]
     if data.get("resumed_batches"):
         batches = count(data["resumed_batches"], "batch", "batches")
@@ -37,25 +39,13 @@ def _lines(data: dict[str, Any], verb: str) -> list[str]:
                 else ""
             lines.append(f"  {t['dataset']}.{t['table']}: {t['action']}: {t['rows']:,}"
                          f"{examples} (date from {t['date_from']}){extra}")
-    unmapped = data["unmapped"]
-    if not data["rules"]:
-        # Never a bare "nothing is due" where rules reach no data: that would claim
-        # a deletion was checked that nobody can check.
-        lines.append("nothing is due in the mapped data"
-                     if unmapped or data["undated"] or data.get("unheld") else "nothing is due")
+    if quiet := nothing_due(data):
+        lines.append(quiet)
     lines += vacuum_lines(data.get("left_until_vacuum") or {})
     if data["notices"]:
         lines.append(f"{count(data['notices'], 'notice')} before deletion "
                      + ("queued" if verb == "done" else "to queue"))
-    for u in data["undated"]:
-        lines.append(f"not enforced: {u['dataset']}.{u['table']} under rule {u['rule']} "
-                     f"(purpose {u['purpose']}): {u['why']}")
-    for u in unmapped:
-        lines.append(f"not enforced: rule {u['rule']} reaches no data: {u['why']}")
-    for u in data.get("unheld") or []:
-        lines.append(f"not enforced: {u['dataset']}.{u['table']}: no purpose uses its "
-                     f"categories ({', '.join(u['categories'])}), so no rule reaches it")
-    lines += stranger_lines(data.get("strangers") or [])
+    lines += [f"not enforced: {line}" for line in not_enforced(data)]
     lines += children_lines(data.get("children"), verb)
     return lines
 
@@ -79,29 +69,6 @@ def children_lines(kids: dict[str, Any] | None, verb: str) -> list[str]:
         lines.append(f"  {count(kids['age_unknown'], 'person', 'people')} of age unknown "
                      "(no birth date, or one in the future): not erased; "
                      "see personvern children check")
-    return lines
-
-
-def stranger_lines(strangers: list[dict[str, Any]]) -> list[str]:
-    """Loud lines for rows the engine's records cannot date: unknown people, no consent."""
-    lines = []
-    for u in strangers:
-        where = f"{u['dataset']}.{u['table']}"
-        if u["rows"]:
-            rules = ", ".join(u["rules"])
-            examples = ", ".join(map(str, u["examples"]))
-            lines.append(
-                f"not enforced: {where}: {count(u['rows'], 'row')} "
-                f"{'holds' if u['rows'] == 1 else 'hold'} an identity "
-                f"({', '.join(u['columns'])}) of nobody the engine knows, so no consent, "
-                f"withdrawal, objection or activity of theirs can end them under rule "
-                f"{rules} (e.g. keys {examples}); register them: personvern subject sync")
-        for c in u["no_consent"]:
-            lines.append(
-                f"not enforced: {where} under rule {c['rule']}: "
-                f"{count(c['people'], 'person', 'people')} with no consent on record for "
-                f"purpose {c['purpose']} (GDPR Art. 7(1)), so no withdrawal or expiry can "
-                "end it; record the consent they gave, or erase what rests on none")
     return lines
 
 

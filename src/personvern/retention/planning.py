@@ -13,6 +13,7 @@ from personvern.manifest.model import RetentionRule
 from personvern.requests.information import rule_text
 from personvern.retention.due import Due, holding
 from personvern.retention.resolve import HOLD, Resolution, TableRules
+from personvern.wording import count
 
 EXAMPLES = 3  # example row keys per step
 
@@ -112,3 +113,39 @@ def action_words(due: Due, rule: RetentionRule, tr: TableRules) -> str:
         return "restrict (kept; no use but storage and the purposes still holding it)"
     return {"delete": "delete rows", "none": "nothing (the data map keeps these rows)"}.get(
         how, f"erase personal columns ({how})")
+
+
+def not_enforced(data: dict[str, Any]) -> list[str]:
+    """Each retention promise a plan or run (``Report.as_dict``) shows cannot be kept, in
+    words: what no rule can date, rules that reach no data, tables no purpose holds, rows
+    of people the engine does not know. The CLI and the dashboard say the same."""
+    lines = [f"{u['dataset']}.{u['table']} under rule {u['rule']} (purpose {u['purpose']}): "
+             f"{u['why']}" for u in data["undated"]]
+    lines += [f"rule {u['rule']} reaches no data: {u['why']}" for u in data["unmapped"]]
+    lines += [f"{u['dataset']}.{u['table']}: no purpose uses its categories "
+              f"({', '.join(u['categories'])}), so no rule reaches it"
+              for u in data.get("unheld") or []]
+    for u in data.get("strangers") or []:
+        where = f"{u['dataset']}.{u['table']}"
+        if u["rows"]:
+            lines.append(
+                f"{where}: {count(u['rows'], 'row')} {'holds' if u['rows'] == 1 else 'hold'} "
+                f"an identity ({', '.join(u['columns'])}) of nobody the engine knows, so no "
+                "consent, withdrawal, objection or activity of theirs can end them under rule "
+                f"{', '.join(u['rules'])} (e.g. keys {', '.join(map(str, u['examples']))}); "
+                "register them: personvern subject sync")
+        lines += [f"{where} under rule {c['rule']}: {count(c['people'], 'person', 'people')} "
+                  f"with no consent on record for purpose {c['purpose']} (GDPR Art. 7(1)), so "
+                  "no withdrawal or expiry can end it; record the consent they gave, or erase "
+                  "what rests on none" for c in u["no_consent"]]
+    return lines
+
+
+def nothing_due(data: dict[str, Any]) -> str | None:
+    """What to say when no rule has rows due (None when one has): never a bare "nothing
+    is due" where rules reach no data, or while children are to be erased."""
+    if data["rules"]:
+        return None
+    said = "no retention rule is due" if (data.get("children") or {}).get("to_erase") \
+        else "nothing is due"
+    return said + (" in the mapped data" if not_enforced(data) else "")

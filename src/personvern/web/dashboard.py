@@ -347,7 +347,7 @@ def _retention_page(request: Request, user: Staff, *, at: str = "", sweeps: str 
                     status: int = 200, error: str | None = None, done: str | None = None
                     ) -> HTMLResponse:
     from personvern import retention as core
-    from personvern.retention import history
+    from personvern.retention import history, planning
 
     rt = runtime(request)
     m = rt.loaded.manifest
@@ -373,7 +373,9 @@ def _retention_page(request: Request, user: Staff, *, at: str = "", sweeps: str 
                 t["hidden"] = rule["rule"] in books and bool(t["examples"])
     return _view(request, "retention.html", user, status=status, rules=m.retention, plan=plan,
                  when=when, at=at, history=past, error=error, done=done,
-                 may_run=user.may("retention.run"))
+                 may_run=user.may("retention.run"),
+                 quiet=planning.nothing_due(plan) if plan is not None else None,
+                 not_enforced=planning.not_enforced(plan) if plan is not None else [])
 
 
 @router.get("/retention", response_class=HTMLResponse)
