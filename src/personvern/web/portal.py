@@ -214,6 +214,7 @@ async def overview(request: Request, for_: ForQuery = None) -> Response:
 
 
 def _overview(request: Request, for_: str | None) -> Response:
+    """The overview, in a page thread."""
     rt = runtime(request)
     lang = lang_of(request)
     with sessions.signed_in(request, "subject") as (session, me):
@@ -267,6 +268,7 @@ async def consents(request: Request, for_: ForQuery = None,
 
 
 def _consents(request: Request, for_: str | None, saved: str | None) -> Response:
+    """The consents page, in a page thread."""
     rt = runtime(request)
     with sessions.signed_in(request, "subject") as (session, me):
         ctx = _ctx(request, session, me.principal, for_)
@@ -342,6 +344,7 @@ async def details(request: Request, for_: ForQuery = None,
 
 
 def _details(request: Request, for_: str | None, saved: str | None) -> Response:
+    """The correction form, in a page thread."""
     with sessions.signed_in(request, "subject") as (session, me):
         ctx = _ctx(request, session, me.principal, for_)
     return _details_page(request, ctx, {}, None, saved=bool(saved))
@@ -381,6 +384,7 @@ async def requests_list(request: Request, for_: ForQuery = None) -> Response:
 
 
 def _requests_list(request: Request, for_: str | None) -> Response:
+    """The requests list, in a page thread."""
     rt = runtime(request)
     with sessions.signed_in(request, "subject") as (session, me):
         ctx = _ctx(request, session, me.principal, for_)
@@ -406,6 +410,7 @@ async def request_detail(request: Request, request_id: str) -> Response:
 
 
 def _request_detail(request: Request, request_id: str) -> Response:
+    """One request's page, in a page thread."""
     rt = runtime(request)
     with sessions.signed_in(request, "subject") as (session, me):
         req = portal_core.own_request(session, rt, me.principal, request_id)
@@ -431,6 +436,7 @@ async def delete_form(request: Request, for_: ForQuery = None) -> Response:
 
 
 def _delete_form(request: Request, for_: str | None) -> Response:
+    """The erasure form, in a page thread."""
     rt = runtime(request)
     with sessions.signed_in(request, "subject") as (session, me):
         ctx = _ctx(request, session, me.principal, for_)
