@@ -201,3 +201,16 @@ def test_every_portal_page_has_labels_one_heading_and_landmarks(site: Site, page
         assert page.locator("main#main").count() == 1 and page.locator("header").count() == 1
         assert page.locator("html").get_attribute("lang") in ("nb", "en")
     shot(page, "portal-overview-en")
+
+
+def test_an_overlong_for_signs_in_first_then_says_not_found(site: Site, page: Any) -> None:
+    """A ``?for=`` longer than any id, in a browser: signed out, the sign-in page (it was
+    a 422 in JSON); signed in, the page saying it is not found."""
+    _sid, email = parent(site)
+    long = "x" * 65
+    page.goto(f"{site.url}/portal/requests?for={long}")
+    assert page.url == f"{site.url}/portal/sign-in"
+    sign_in(site, page, email)
+    response = page.goto(f"{site.url}/portal/requests?for={long}")
+    assert response is not None and response.status == 404
+    assert page.locator("h1").inner_text() == "Fant ikke siden"

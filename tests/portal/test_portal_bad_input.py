@@ -72,6 +72,33 @@ def test_one_subject_cannot_see_or_change_anothers_data(portal: Portal) -> None:
         assert s.get(Subject, portal.ola).erased_at is None
 
 
+PAGES_FOR = ("/portal", "/portal/consents", "/portal/requests", "/portal/details",
+             "/portal/delete")
+
+
+def test_an_overlong_for_is_the_sign_in_redirect_or_a_page_never_json(lite: Portal) -> None:
+    """``?for=`` longer than any id: signed out, the sign-in redirect as for any page;
+    signed in, the page saying there is no such person (it was a 422 in JSON before)."""
+    client = lite.client
+    long = "x" * 65
+    for path in PAGES_FOR:
+        r = client.get(path, params={"for": long}, follow_redirects=False)
+        assert r.status_code == 303, (path, r.status_code, r.text[:200])
+        assert r.headers["location"] == "/portal/sign-in", path
+    sign_in(client, KARI)
+    for path in PAGES_FOR:
+        r = client.get(path, params={"for": long})
+        assert r.status_code == 404, (path, r.text[:200])
+        assert r.headers["content-type"].startswith("text/html"), path
+        assert "Fant ikke siden" in r.text, path
+    before = ledger_count(client)
+    r = client.post("/portal/consents", data={"for": long, "purpose": "newsletter",
+                                              "action": "give",
+                                              "csrf_token": _consent_form(client)})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "Fant ikke siden" in r.text and ledger_count(client) == before
+
+
 def test_an_organisation_admin_acts_for_members_but_not_the_other_way(portal: Portal) -> None:
     from personvern.consent.subjects import add_member, create_organisation, require_subject
 

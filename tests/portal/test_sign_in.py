@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from mail.support import SmtpServer
+from personvern.storage.models import as_utc
 from portal.support import KARI, OLA, Portal, csrf_of, link_token, new_subject, sign_in
 from web.support import T0, MovableClock, make_app
 
@@ -102,6 +103,29 @@ def test_a_bad_email_is_shown_on_the_form(lite: Portal) -> None:
                                                   "csrf_token": csrf_of(page.text)})
     assert r.status_code == 422
     assert 'aria-invalid="true"' in r.text and "Skriv en e-postadresse" in r.text
+
+
+def test_reading_pages_keeps_a_session_alive_and_its_end_is_recorded(portal: Portal) -> None:
+    """Each page read touches the session (at most once a minute, in a write of its own
+    after the page's reads), so a visitor who keeps reading stays signed in; a session
+    found idle too long is marked ended in the database, not only refused."""
+    from personvern.sessions.tables import WebSession
+
+    client = portal.client
+    sign_in(client, KARI)
+    for path in ("/portal", "/portal/consents", "/portal/requests", "/portal/details"):
+        portal.clock.advance(minutes=29)  # 58 minutes after the last touch but one
+        r = client.get(path, follow_redirects=False)
+        assert r.status_code == 200, path
+    with portal.runtime.transaction() as s:
+        row = s.scalars(select(WebSession).where(WebSession.ended_at.is_(None))).one()
+        assert as_utc(row.last_seen_at) == portal.clock()
+    portal.clock.advance(minutes=31)
+    r = client.get("/portal/requests", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/portal/sign-in"
+    with portal.runtime.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(WebSession)
+                        .where(WebSession.ended_at.is_(None))) == 0
 
 
 def test_sessions_end_when_idle_at_their_end_and_on_sign_out(portal: Portal) -> None:

@@ -9,12 +9,16 @@ forms, checks who may act for whom, and renders.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import anyio.to_thread
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
@@ -36,6 +40,26 @@ portal_text.install()
 
 Csrf = Annotated[None, Depends(require_csrf)]
 Subject = Annotated[sessions.Current, Depends(sessions.subject_session)]
+# Whom a page or form is about. Not checked by FastAPI: a value it refused (too long) was
+# a 422 in JSON, answered before the page looked for the session. Any value that is not
+# someone the signed-in subject may act for, however long, is NotFound (acting_for).
+ForQuery = Annotated[str | None, Query(alias="for")]
+
+# Signed-in pages run in worker threads, at most this many at once (the API keeps anyio's
+# 40). A page is CPU work in the one process's GIL: 32 at once only take turns at it, and
+# the event loop, which must also take the GIL to send every answer, waits behind them.
+PAGE_THREADS = 4
+_PAGE_LIMITER: RunVar[CapacityLimiter] = RunVar("personvern_portal_pages")
+
+
+async def _in_page_thread(work: Callable[[], Response]) -> Response:
+    """``work()`` in a worker thread, queued behind at most PAGE_THREADS others."""
+    try:
+        limiter = _PAGE_LIMITER.get()
+    except LookupError:  # one per event loop, as anyio's own default limiter
+        limiter = CapacityLimiter(PAGE_THREADS)
+        _PAGE_LIMITER.set(limiter)
+    return await anyio.to_thread.run_sync(work, limiter=limiter)
 
 
 def _see(url: str) -> RedirectResponse:
@@ -155,7 +179,7 @@ def sign_out(request: Request, _: Csrf) -> Response:
 
 # ---- signed-in pages -----------------------------------------------------------------
 
-For = Annotated[str | None, Form(alias="for", max_length=64)]
+For = Annotated[str | None, Form(alias="for")]
 
 
 def _ctx(request: Request, session: Any, me: str, target: str | None) -> dict[str, Any]:
@@ -184,9 +208,13 @@ def _lifetime(request: Request) -> timedelta:
 
 
 @router.get("", response_class=HTMLResponse)
-def overview(request: Request, for_: Annotated[str | None, Query(
-        alias="for", max_length=64)] = None) -> Response:
+async def overview(request: Request, for_: ForQuery = None) -> Response:
     """The person's data by purpose: why, on what basis, who receives it, how long."""
+    return await _in_page_thread(partial(_overview, request, for_))
+
+
+def _overview(request: Request, for_: str | None) -> Response:
+    """The overview, in a page thread."""
     rt = runtime(request)
     lang = lang_of(request)
     with sessions.signed_in(request, "subject") as (session, me):
@@ -233,9 +261,14 @@ def download(request: Request, me: Subject, request_id: str) -> Response:
 
 
 @router.get("/consents", response_class=HTMLResponse)
-def consents(request: Request, for_: Annotated[str | None, Query(
-        alias="for", max_length=64)] = None, saved: str | None = None) -> Response:
+async def consents(request: Request, for_: ForQuery = None,
+                   saved: str | None = None) -> Response:
     """Consents per purpose with what follows, and objections."""
+    return await _in_page_thread(partial(_consents, request, for_, saved))
+
+
+def _consents(request: Request, for_: str | None, saved: str | None) -> Response:
+    """The consents page, in a page thread."""
     rt = runtime(request)
     with sessions.signed_in(request, "subject") as (session, me):
         ctx = _ctx(request, session, me.principal, for_)
@@ -304,9 +337,14 @@ def _category_name(rt: Any, category: str, ref: str, lang: str) -> str:
 
 
 @router.get("/details", response_class=HTMLResponse)
-def details(request: Request, for_: Annotated[str | None, Query(
-        alias="for", max_length=64)] = None, saved: str | None = None) -> Response:
+async def details(request: Request, for_: ForQuery = None,
+                  saved: str | None = None) -> Response:
     """The correction form."""
+    return await _in_page_thread(partial(_details, request, for_, saved))
+
+
+def _details(request: Request, for_: str | None, saved: str | None) -> Response:
+    """The correction form, in a page thread."""
     with sessions.signed_in(request, "subject") as (session, me):
         ctx = _ctx(request, session, me.principal, for_)
     return _details_page(request, ctx, {}, None, saved=bool(saved))
@@ -340,9 +378,13 @@ def _details_work(request: Request, me: sessions.Current, target: str | None,
 
 
 @router.get("/requests", response_class=HTMLResponse)
-def requests_list(request: Request, for_: Annotated[str | None, Query(
-        alias="for", max_length=64)] = None) -> Response:
+async def requests_list(request: Request, for_: ForQuery = None) -> Response:
     """Requests about the person, with their deadlines."""
+    return await _in_page_thread(partial(_requests_list, request, for_))
+
+
+def _requests_list(request: Request, for_: str | None) -> Response:
+    """The requests list, in a page thread."""
     rt = runtime(request)
     with sessions.signed_in(request, "subject") as (session, me):
         ctx = _ctx(request, session, me.principal, for_)
@@ -362,8 +404,13 @@ def _request_row(req: Any, rt: Any) -> dict[str, Any]:
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
-def request_detail(request: Request, request_id: str) -> Response:
+async def request_detail(request: Request, request_id: str) -> Response:
     """One request: state, deadline, and the export when it is an access request."""
+    return await _in_page_thread(partial(_request_detail, request, request_id))
+
+
+def _request_detail(request: Request, request_id: str) -> Response:
+    """One request's page, in a page thread."""
     rt = runtime(request)
     with sessions.signed_in(request, "subject") as (session, me):
         req = portal_core.own_request(session, rt, me.principal, request_id)
@@ -383,9 +430,13 @@ def request_detail(request: Request, request_id: str) -> Response:
 
 
 @router.get("/delete", response_class=HTMLResponse)
-def delete_form(request: Request, for_: Annotated[str | None, Query(
-        alias="for", max_length=64)] = None) -> Response:
+async def delete_form(request: Request, for_: ForQuery = None) -> Response:
     """What will be erased and what must be kept, why and how long; then a confirmation."""
+    return await _in_page_thread(partial(_delete_form, request, for_))
+
+
+def _delete_form(request: Request, for_: str | None) -> Response:
+    """The erasure form, in a page thread."""
     rt = runtime(request)
     with sessions.signed_in(request, "subject") as (session, me):
         ctx = _ctx(request, session, me.principal, for_)

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import Request, Response
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, Executable, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
@@ -108,38 +108,37 @@ _TOUCHED = update(WebSession).where(WebSession.token_hash == bindparam("h")).val
     last_seen_at=bindparam("at"))
 
 
+# A write to the session's row that a lookup found due: the statement and its values.
+Due = tuple[Executable, dict[str, Any]]
+
+
 def lookup(session: Session, clock: Clock, token: str | None, kind: Kind) -> Current | None:
-    """The live session of ``kind`` for ``token``, touched; None when absent or over."""
-    current, touch = _find(session, clock, token, kind)
-    if touch is not None:
-        touch()
+    """The live session of ``kind`` for ``token``, touched; None when absent or over (one
+    found over its time is marked ended)."""
+    current, due = _find(session.connection(), clock, token, kind)
+    if due is not None:
+        session.connection().execute(*due)
     return current
 
 
-def _find(session: Session, clock: Clock, token: str | None, kind: Kind
-          ) -> tuple[Current | None, Callable[[], None] | None]:
-    """The live session (one found over its time is marked ended), and the write that
-    touches it when that is due (None when not)."""
+def _find(conn: Connection, clock: Clock, token: str | None, kind: Kind
+          ) -> tuple[Current | None, Due | None]:
+    """The live session, and the write that is due on its row: marking it ended when it
+    was found over its time, touching it when it was last touched a while ago."""
     if not token or len(token) > 128:
         return None, None
     hashed = token_hash(token)
-    conn = session.connection()
     row = conn.execute(_LIVE, {"h": hashed}).first()
     if row is None or row.kind != kind:
         return None, None
     now = as_utc(clock())
     expires_at, last_seen_at = as_utc(row.expires_at), as_utc(row.last_seen_at)
     if now >= expires_at or now >= last_seen_at + TIMEOUTS[kind].idle:
-        conn.execute(_ENDED, {"h": hashed, "at": now})
-        return None, None
+        return None, (_ENDED, {"h": hashed, "at": now})
     current = Current(kind, row.principal, token, expires_at)
     if now - last_seen_at < TOUCH_EVERY:
         return current, None
-
-    def touch() -> None:
-        conn.execute(_TOUCHED, {"h": hashed, "at": now})
-
-    return current, touch
+    return current, (_TOUCHED, {"h": hashed, "at": now})
 
 
 def end(session: Session, clock: Clock, token: str | None) -> None:
@@ -205,27 +204,33 @@ def _current(request: Request, kind: Kind) -> Current:
 
 @contextmanager
 def signed_in(request: Request, kind: Kind) -> Iterator[tuple[Session, Current]]:
-    """The request's one transaction, with its live session of ``kind`` read (and touched)
-    first: a page needs no transaction (nor thread) of its own to find who is signed in.
+    """A session for a page's reads, with its live session of ``kind`` read first: the
+    page needs no connection (nor thread) of its own to find who is signed in.
 
-    SignInRequired when there is none, raised after the transaction has committed (a
-    session found over its time is marked ended, as :func:`lookup` does).
+    The reads run without a transaction (``Runtime.reading``: no BEGIN, no COMMIT); nothing
+    may be written through the session. The one write a page can need, the session's
+    touch (at most once a minute) or its end when found over its time, is made after the
+    reads, in a transaction of its own: a write holds SQLite's one write lock (and
+    PostgreSQL the row's) until its commit, and every other page's touch waits. A page
+    that fails is not a use: its session is not touched, as before.
+
+    SignInRequired when there is none, raised after a session found over its time has been
+    marked ended (as :func:`lookup` does).
     """
     from personvern.web.deps import runtime, unit
 
     rt = runtime(request)
-    with unit(rt) as session:
+    with rt.reading() as session:
         # Nothing to look for on request.state first: a page is the request's only reader.
-        current, touch = _find(session, rt.clock, token_of(request, kind), kind)
+        current, due = _find(session.connection(), rt.clock, token_of(request, kind), kind)
         if current is not None:
             request.state.web_session = current
             yield session, current
-            if touch is not None:
-                # Last, just before the commit: a write holds SQLite's one write lock (and
-                # PostgreSQL the row's) until then, and every other page's touch waits.
-                touch()
-            return
-    raise SignInRequired(kind)
+    if due is not None:
+        with unit(rt) as writing:
+            writing.connection().execute(*due)
+    if current is None:
+        raise SignInRequired(kind)
 
 
 def optional_session(request: Request, kind: Kind) -> Current | None:
