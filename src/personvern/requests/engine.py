@@ -812,9 +812,10 @@ class Requests:
     ) -> RunResult:
         """Open a request whose identity was checked (``by.verified_by``) and carry it out
         at once: opened, audited as run and started in one transaction, committed before
-        any dataset is touched (a crash after it leaves the request in progress, visible
-        and run again), then carried out as :meth:`run` does. Nothing is stored when the
-        request cannot be opened or started."""
+        any dataset is changed (a crash after it leaves the request in progress, visible
+        and run again), then carried out as :meth:`run` does; an erasure of SQL datasets
+        finds the rows and keeps what it will change in that transaction. Nothing is stored
+        when the request cannot be opened or started."""
         why = require_reason(reason, "run the request now")
         if not (by.verified_by or "").strip():
             raise InvalidInput("a request opened and run at once needs the person's identity "
