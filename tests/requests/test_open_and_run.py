@@ -132,3 +132,189 @@ def test_forgetting_a_person_blanks_their_other_requests_in_one_statement(
         assert rows[ids[2]] == ({"note": "note 2"}, OWNER.verified_by)
     finally:
         runtime.close()
+
+
+def trail(rt: Runtime, request_id: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The request's history (from, to) and every audit event about it and its person
+    (action, actor, the names of its details), in order: what differs from person to
+    person (the notes' counts, the ids) left out."""
+    from personvern.requests.tables import RequestEvent
+    from personvern.storage.models import AuditEvent
+
+    with rt.transaction() as s:
+        req = get_request(s, request_id)
+        history = [(e.from_state, e.to_state) for e in s.scalars(
+            select(RequestEvent).where(RequestEvent.request_id == request_id)
+            .order_by(RequestEvent.id))]
+        targets = (f"request:{request_id}", f"subject:{req.subject_id}")
+        audit = [(a.action, a.actor, sorted(a.details)) for a in s.scalars(
+            select(AuditEvent).where(AuditEvent.target.in_(targets)).order_by(AuditEvent.id))]
+    return history, audit
+
+
+def test_an_erasure_opened_and_run_records_what_opening_then_running_does(
+        rt: Runtime, service: Requests) -> None:
+    """Its plan is kept with the opening, not in a transaction of its own: the person's
+    history, the audit trail and the answer are those of opening it, then running it."""
+    one = service.open_and_run("erasure", subject="ext:25", by=OWNER, reason=WHY,
+                               follow_up=False)
+    with rt.transaction() as s:
+        from personvern.requests.engine import open_request
+
+        rid = open_request(s, service.ctx, "erasure", subject="ext:26", by=OWNER,
+                           channel="api").request.id
+    two = service.run(rid, reason=WHY, follow_up=False)
+    assert one.state == two.state == "completed"
+    assert one.outcome.keys() == two.outcome.keys()
+    assert one.outcome["key_destroyed"] is True
+    assert trail(rt, one.request_id) == trail(rt, two.request_id)
+    with rt.transaction() as s:
+        assert verify_audit_chain(s) is None
+
+
+def test_what_an_erasure_will_change_is_kept_before_the_dataset_changes(
+        rt: Runtime, service: Requests, demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dataset that fails as it is changed finds the plan kept with the opening: the
+    request waits, and a run again after a crash reports what the first one intended."""
+    import sqlite3
+
+    from personvern.errors import StorageError
+    from personvern.requests import erase
+
+    def down(*_: object) -> None:
+        raise StorageError("database app: server closed the connection")
+
+    monkeypatch.setattr(erase, "_apply_in", down)
+    result = service.open_and_run("erasure", subject="ext:29", by=OWNER, reason=WHY)
+    assert result.state == "waiting"
+    with rt.transaction() as s:
+        outcome = get_request(s, result.request_id).outcome or {}
+    assert outcome["intended"]["deleted"], outcome
+    assert sqlite3.connect(demo / "service.db").execute(
+        "SELECT count(*) FROM users WHERE id = 29").fetchone() == (1,)
+    monkeypatch.undo()
+    done = service.run(result.request_id, reason=WHY, follow_up=False)
+    assert done.state == "completed"
+    assert done.outcome["deleted"] == outcome["intended"]["deleted"]
+
+
+def test_an_erasure_opened_and_run_costs_two_engine_commits(
+        rt: Runtime, service: Requests) -> None:
+    """Opened, started and its plan kept in one commit (before the dataset's), the answer
+    in another: the plan's own transaction is gone. The bounds are today's counts on the
+    demo (SQLite; before: 3 commits and 42 statements)."""
+    from sqlalchemy import event
+
+    sent = {"statements": 0, "commits": 0}
+
+    def statement(*_: object) -> None:
+        sent["statements"] += 1
+
+    def commit(*_: object) -> None:
+        sent["commits"] += 1
+
+    event.listen(rt.engine, "before_cursor_execute", statement)
+    event.listen(rt.engine, "commit", commit)
+    try:
+        result = service.open_and_run("erasure", subject="ext:27", by=OWNER, reason=WHY,
+                                      follow_up=False)
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", statement)
+        event.remove(rt.engine, "commit", commit)
+    assert result.state == "completed"
+    assert sent["commits"] <= 2, sent
+    assert sent["statements"] <= STATEMENTS, sent
+
+
+@pytest.mark.parametrize("failure", ["data map", "dataset down"])
+def test_an_erasure_whose_plan_fails_at_the_opening_is_kept_waiting(
+        rt: Runtime, service: Requests, demo: Path, monkeypatch: pytest.MonkeyPatch,
+        failure: str) -> None:
+    """The plan is made in the opening transaction; when making it fails, the request is
+    still stored, started and then waiting with the error, and no row was touched."""
+    import sqlite3
+
+    from personvern.errors import ConfigurationError, StorageError
+    from personvern.requests import erase
+
+    def broken(*_: object, **__: object) -> object:
+        if failure == "data map":
+            raise ConfigurationError("app.users.email cannot be set to null")
+        raise StorageError("database app: connection refused")
+
+    monkeypatch.setattr(erase, "_plan_in", broken)
+    before = sqlite3.connect(demo / "service.db").execute(
+        "SELECT count(*) FROM users").fetchone()
+    if failure == "data map":
+        with pytest.raises(ConfigurationError):
+            service.open_and_run("erasure", subject="ext:28", by=OWNER, reason=WHY)
+        with rt.transaction() as s:
+            req = s.scalars(select(Request).where(Request.type == "erasure")).one()
+            rid, error = req.id, (req.outcome or {})["error"]
+        assert "could not be carried out" in error
+    else:
+        result = service.open_and_run("erasure", subject="ext:28", by=OWNER, reason=WHY)
+        assert result.state == "waiting" and "connection refused" in (result.error or "")
+        rid = result.request_id
+    history, _ = trail(rt, rid)
+    assert history == [
+        (None, "received"), ("received", "verified"), ("verified", "in_progress"),
+        ("in_progress", "waiting")]
+    assert sqlite3.connect(demo / "service.db").execute(
+        "SELECT count(*) FROM users").fetchone() == before
+
+
+def test_forgetting_people_is_one_statement_on_postgresql(
+        db_url: str, demo_template: Path, clock: MovingClock) -> None:
+    """GDPR Art. 17: identities, relations, sessions, sign-in links and the person's details
+    go and the subject becomes a tombstone, and nobody else's (SQLite and PostgreSQL); on
+    PostgreSQL in one round trip, each change a data-modifying CTE."""
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    from personvern.consent.subjects import create_subject
+    from personvern.consent.tables import Guardianship, Identity, Subject
+    from personvern.requests.erase import forget_subjects
+    from personvern.sessions.tables import SignInLink, WebSession
+
+    runtime = open_runtime(Settings(manifest=demo_template / "personvern.yaml",
+                                    database_url=db_url), clock)
+    now = clock()
+    try:
+        with runtime.transaction() as s:
+            person, _ = create_subject(s, clock, {"email": "borte@example.no"})
+            other, _ = create_subject(s, clock, {"email": "bli@example.no"})
+            s.add(Guardianship(guardian_id=person.id, child_id=other.id, created_at=now))
+            for who in (person, other):
+                s.add(WebSession(token_hash=f"{who.id:0<64}", kind="subject",
+                                 principal=who.id, created_at=now, last_seen_at=now,
+                                 expires_at=now + timedelta(days=1)))
+                s.add(SignInLink(token_hash=f"{who.id:1<64}", subject_id=who.id,
+                                 created_at=now, expires_at=now + timedelta(days=1)))
+        sent: list[str] = []
+
+        def keep(*args: Any) -> None:
+            sent.append(str(args[2]))
+
+        event.listen(runtime.engine, "before_cursor_execute", keep)
+        with runtime.transaction() as s:
+            forget_subjects(s, [person.id], now)
+        event.remove(runtime.engine, "before_cursor_execute", keep)
+        with runtime.transaction() as s:
+            assert {i.subject_id for i in s.scalars(select(Identity))} == {other.id}
+            assert s.scalars(select(Guardianship)).all() == []
+            assert {w.principal: w.ended_at is not None
+                    for w in s.scalars(select(WebSession))} == {person.id: True,
+                                                               other.id: False}
+            assert {link.subject_id for link in s.scalars(select(SignInLink))} == {other.id}
+            erased = {x.id: x.erased_at is not None for x in s.scalars(select(Subject))}
+            assert erased[person.id] and not erased[other.id]
+        assert len(sent) == (1 if runtime.engine.dialect.name == "postgresql" else 9), sent
+    finally:
+        runtime.close()
+
+
+# An erasure opened and run, on the demo's SQLite engine database (forget_subjects sends
+# nine statements there; one on PostgreSQL).
+STATEMENTS = 37

@@ -55,7 +55,7 @@ from personvern.errors import (
 from personvern.law import Jurisdiction
 from personvern.mail.outbox import Mail, queue, queue_many
 from personvern.manifest.model import Manifest
-from personvern.requests import followups, fulfil, jobs, notices, rectify, tasks
+from personvern.requests import erase, followups, fulfil, jobs, notices, rectify, tasks
 from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 from personvern.requests.callbacks import CallbackFailed
 from personvern.requests.callbacks import call as call_app
@@ -204,6 +204,17 @@ def open_request(
     details: dict[str, Any] | None = None, link_base: str | None = None,
 ) -> Opened:
     """Open a request; everything is checked before anything is stored."""
+    return _open(session, ctx, type, subject=subject, email=email, by=by, channel=channel,
+                 details=details, link_base=link_base)[0]
+
+
+def _open(
+    session: Session, ctx: Context, type: str, *, subject: str | None = None,
+    email: str | None = None, by: Requester | None = None, channel: str = "email",
+    details: dict[str, Any] | None = None, link_base: str | None = None,
+) -> tuple[Opened, Subject]:
+    """:func:`open_request`, and the person it is about (the session holds its objects
+    weakly: a caller that keeps it finds it there, not by another SELECT)."""
     by = by or Requester()
     if type not in TYPES:
         raise InvalidInput(f"unknown request type {type!r}; use one of {', '.join(TYPES)}")
@@ -228,7 +239,7 @@ def open_request(
     # the request inserted once in the state they leave it (flushed before the lines).
     with recording_in_bulk(session):
         return _opened(session, ctx, req, type, channel, by, d.due, email, actor_subject,
-                       target, link_base)
+                       target, link_base), target
 
 
 def _opened(session: Session, ctx: Context, req: Request, type: str, channel: str,
@@ -801,27 +812,62 @@ class Requests:
     ) -> RunResult:
         """Open a request whose identity was checked (``by.verified_by``) and carry it out
         at once: opened, audited as run and started in one transaction, committed before
-        any dataset is touched (a crash after it leaves the request in progress, visible
-        and run again), then carried out as :meth:`run` does. Nothing is stored when the
-        request cannot be opened or started."""
+        any dataset is changed (a crash after it leaves the request in progress, visible
+        and run again), then carried out as :meth:`run` does; an erasure of SQL datasets
+        finds the rows and keeps what it will change in that transaction. Nothing is stored
+        when the request cannot be opened or started."""
         why = require_reason(reason, "run the request now")
         if not (by.verified_by or "").strip():
             raise InvalidInput("a request opened and run at once needs the person's identity "
                                "checked first: say how (verified_by)")
-        with self.transaction() as s, recording_in_bulk(s):
-            req = open_request(s, self.ctx, type, subject=subject, email=email, by=by,
-                               channel=channel, details=details).request
-            s.flush()  # in the person's list of requests, as a run after opening sees it
-            job, opened, calls, partial = self._start(s, req, why, actor, True)
+        env = self._env(None, out_dir, lang, False)
+        # An erasure of SQL datasets alone is planned in the opening transaction: what it
+        # will change is committed with the request, before any dataset changes, and no
+        # transaction of its own is needed for it. The datasets are connected first, so
+        # the opening waits for no connection (it holds the audit trail's lock).
+        erasure, failed = self._erasure_begun(type, env)
+        try:
+            with self.transaction() as s, recording_in_bulk(s):
+                # The person kept in hand: the job's snapshot finds them in the session.
+                new, _person = _open(s, self.ctx, type, subject=subject, email=email, by=by,
+                                     channel=channel, details=details)
+                req = new.request
+                job, opened, calls, partial = self._start(s, req, why, actor, True,
+                                                          fresh=True)
+                if erasure is not None:
+                    try:
+                        req.outcome = _with_intended(req.outcome, erasure.plan(job))
+                    except Exception as exc:  # recorded once the request is: as a run does
+                        erasure.close()
+                        erasure, failed = None, exc
+        except BaseException:
+            if erasure is not None:
+                erasure.close()
+            raise
+        work = erasure.apply if erasure is not None else _raiser(failed) if failed else None
         return self._carry_out(job, opened, calls, partial, out_dir=out_dir, actor=actor,
-                               prove=prove, lang=lang, vacuum=False, follow_up=follow_up)
+                               prove=prove, lang=lang, vacuum=False, follow_up=follow_up,
+                               work=work)
+
+    def _erasure_begun(self, type: str, env: jobs.Env
+                       ) -> tuple[erase.Erasure | None, Exception | None]:
+        """For an erasure that only SQL datasets hold: each dataset connected, its
+        transaction open (None otherwise); or the error that stopped it, to record once
+        the request is stored."""
+        if type != "erasure" or tasks.outside(self.ctx.manifest):
+            return None, None
+        try:
+            return erase.Erasure(env, self.datasets()), None
+        except Exception as exc:  # a dataset that is down: recorded as a run records it
+            return None, exc
 
     def _carry_out(
         self, job: jobs.Job, opened: list[Any], calls: list[tuple[int, str, str]],
         partial: Any, *, out_dir: Path | None, actor: str, prove: bool, lang: str | None,
-        vacuum: bool, follow_up: bool,
+        vacuum: bool, follow_up: bool, work: Callable[[], dict[str, Any]] | None = None,
     ) -> RunResult:
-        """A started run from the apps' calls to the answer (see :meth:`run`)."""
+        """A started run from the apps' calls to the answer (see :meth:`run`); ``work``:
+        the dataset side, begun already (an erasure planned at the opening)."""
         notes: list[str] = []
         manual: list[str] = []
         if opened:  # datasets outside the engine's reach: call the apps, see who is left
@@ -841,7 +887,7 @@ class Requests:
             self.wait(job.request_id, actor, error)
             return RunResult(job.request_id, "waiting", {}, error)
         done = partial if partial is not None else self._perform(job, out_dir, actor, lang,
-                                                                 vacuum)
+                                                                 vacuum, work)
         if isinstance(done, RunResult):
             return done
         if manual:
@@ -861,10 +907,12 @@ class Requests:
             return self.run_follow_ups(result, actor=actor)
         return result
 
-    def _start(self, s: Session, req: Request, why: str, actor: str, force: bool
+    def _start(self, s: Session, req: Request, why: str, actor: str, force: bool, *,
+               fresh: bool = False
                ) -> tuple[jobs.Job, list[Any], list[tuple[int, str, str]], Any]:
         """Begin a run in the caller's transaction: audited, in progress, the job read,
-        the tasks of datasets outside the engine's reach opened and the due calls listed."""
+        the tasks of datasets outside the engine's reach opened and the due calls listed.
+        ``fresh``: ``req`` was opened in this transaction and is not stored yet."""
         if req.state in ("received", "verifying"):
             raise Conflict(f"request {req.id} is not verified yet ({req.state}); "
                            "verify the person's identity first")
@@ -872,9 +920,14 @@ class Requests:
                      {"reason": why})
         if req.state != "in_progress":
             transition(s, self.ctx, req, "in_progress", actor, "work started")
+        if fresh and req.type == "access":  # its package lists the person's requests
+            s.flush()
         job = jobs.snapshot(s, req)
-        opened = tasks.ensure(s, self.ctx.clock, self.ctx.manifest, req.id, req.type,
-                              req.subject_id, job.identities, actor)
+        # A request opened in this transaction has no tasks yet: with no dataset outside
+        # the engine's reach there are none to open either, and nothing to read.
+        opened = [] if fresh and not tasks.outside(self.ctx.manifest) else \
+            tasks.ensure(s, self.ctx.clock, self.ctx.manifest, req.id, req.type,
+                         req.subject_id, job.identities, actor)
         calls = [(t.id, t.dataset, t.action)
                  for t in tasks.due_http(opened, self.ctx.clock(), force=force)]
         return job, opened, calls, (req.outcome or {}).get("partial")
@@ -915,14 +968,26 @@ class Requests:
             with self.transaction() as s:
                 tasks.record_call(s, self.ctx.clock, task_id, answer, error, actor)
 
+    def _env(self, request_id: str | None, out_dir: Path | None, lang: str | None,
+             vacuum: bool) -> jobs.Env:
+        """What the work needs; an erasure's plan is kept on request ``request_id``
+        before each dataset commits (None: the caller keeps it)."""
+        return jobs.Env(self.ctx.manifest, self.ctx.jurisdiction, self.ctx.clock,
+                        out_dir or Path.cwd(), lang,
+                        intend=None if request_id is None else
+                        lambda counts: self._intend(request_id, counts),
+                        vacuum=vacuum)
+
     def _perform(self, job: jobs.Job, out_dir: Path | None, actor: str,
-                 lang: str | None, vacuum: bool = False) -> dict[str, Any] | RunResult:
-        """The work on the SQL datasets; a dataset that is down is a waiting RunResult."""
-        env = jobs.Env(self.ctx.manifest, self.ctx.jurisdiction, self.ctx.clock,
-                       out_dir or Path.cwd(), lang,
-                       intend=lambda counts: self._intend(job.request_id, counts),
-                       vacuum=vacuum)
+                 lang: str | None, vacuum: bool = False,
+                 work: Callable[[], dict[str, Any]] | None = None
+                 ) -> dict[str, Any] | RunResult:
+        """The work on the SQL datasets (``work``: begun already); a dataset that is down
+        is a waiting RunResult."""
+        env = self._env(job.request_id, out_dir, lang, vacuum)
         try:
+            if work is not None:
+                return work()
             datasets = self.datasets() if jobs.needs_datasets(job) else []
             return fulfil.perform(job, env, datasets)
         except StorageError as exc:
@@ -986,13 +1051,7 @@ class Requests:
             held = preload(s, list(by_request), sealed=False)  # noqa: F841
             for request_id, counts in by_request.items():
                 req = get_request(s, request_id)
-                outcome = dict(req.outcome or {})
-                intended = {k: dict(v) for k, v in (outcome.get(jobs.INTENDED) or {}).items()}
-                for key, per_table in counts.items():
-                    mine = intended.setdefault(key, {})
-                    for table, n in per_table.items():
-                        mine[table] = max(mine.get(table, 0), n)
-                req.outcome = {**outcome, jobs.INTENDED: intended}
+                req.outcome = _with_intended(req.outcome, counts)
 
     def wait(self, request_id: str, actor: str, note: str, *,
               suffix: str = "; run it again when fixed",
@@ -1191,6 +1250,26 @@ class Requests:
                         action=f"request.{kind}_failed")
             log.warning("request %s: the %s after the answer failed: %s", rid, kind, error)
             raise FollowUpFailed(f"request {rid}: the {kind} failed: {error}") from exc
+
+
+def _with_intended(outcome: dict[str, Any] | None, counts: dict[str, dict[str, int]]
+                   ) -> dict[str, Any]:
+    """``outcome`` with what a run will change added to what it kept already (the larger
+    count per table: a run again after a crash finds fewer rows)."""
+    kept = dict(outcome or {})
+    intended = {k: dict(v) for k, v in (kept.get(jobs.INTENDED) or {}).items()}
+    for key, per_table in counts.items():
+        mine = intended.setdefault(key, {})
+        for table, n in per_table.items():
+            mine[table] = max(mine.get(table, 0), n)
+    return {**kept, jobs.INTENDED: intended}
+
+
+def _raiser(exc: Exception) -> Callable[[], dict[str, Any]]:
+    """Work that fails as it failed before the request was stored (recorded as a run's)."""
+    def fail() -> dict[str, Any]:
+        raise exc
+    return fail
 
 
 def _storable(done: dict[str, Any]) -> dict[str, Any]:

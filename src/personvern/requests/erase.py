@@ -10,6 +10,7 @@ deletes what the engine holds on the person and, last, destroys their key.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from collections import defaultdict
@@ -20,9 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import (
+    Connection,
     Date,
     DateTime,
+    Delete,
+    RootTransaction,
     String,
+    Update,
     bindparam,
     case,
     delete,
@@ -53,7 +58,7 @@ from personvern.requests.deadlines import receipt_date
 from personvern.requests.information import rule_text
 from personvern.requests.jobs import Env, Job, walk_ids
 from personvern.requests.tables import Request
-from personvern.sessions.erased import end_subject_sessions
+from personvern.sessions.erased import ending_statements
 from personvern.storage.engine import scrub_erased, storage_errors
 
 if TYPE_CHECKING:
@@ -251,42 +256,130 @@ def erase_many(jobs: Sequence[Job], env: Env, datasets: Sequence[SqlDataset], *,
     person's plan is made as for one erasure, then per dataset one transaction runs them
     together, a DELETE or UPDATE per table for all (chunked by key), and the files are
     scrubbed once. What each person's erasure did is returned by request id."""
-    per_job: dict[str, dict[str, Any]] = {
-        j.request_id: {"deleted": {}, "changed": {}, "kept": [], "untouched": {},
-                       "kept_keys": {}} for j in jobs}
+    per_job = _results(jobs)
     until_vacuum: dict[str, list[str]] = {}
     for ds in datasets:
         with storage_errors(ds.engine.url), ds.engine.begin() as conn:
-            # One walk for everyone (a query per table and round), each person's plan
-            # made from their own rows as for one erasure.
-            found = ds.find_many(conn, {j.request_id: walk_ids(j, ds) for j in jobs})
-            plans = {j.request_id: _plan(ds, found[j.request_id], env) for j in jobs}
+            planned = _plan_in(ds, conn, jobs, env)
             if intend is not None:
-                intend({rid: _counts(ds.spec.id, plan) for rid, plan in plans.items()})
-            merged = _merge(plans.values())
-            try:
-                _apply(conn, ds, merged)
-            except IntegrityError as exc:
-                raise ConfigurationError(
-                    f"dataset {ds.spec.id!r}: erasing broke a foreign key the data map does "
-                    f"not follow; add it as a reference ({str(exc.orig).splitlines()[0]})"
-                ) from None
-        name = ds.spec.id
-        if merged.deletes or merged.updates or merged.unlinks:  # no copy left in file or WAL
-            with storage_errors(ds.engine.url):
-                left = scrub_erased(ds.engine, [*merged.deletes, *merged.updates,
-                                                *merged.unlinks], vacuum=env.vacuum)
-            if left:
-                until_vacuum[name] = left
-        for rid, plan in plans.items():
-            mine = per_job[rid]
-            counted = _counts(name, plan)
-            mine["deleted"].update(counted["deleted"])
-            mine["changed"].update(counted["changed"])
-            mine["untouched"].update({f"{name}.{t}": n for t, n in plan.untouched.items()})
-            mine["kept_keys"][name] = {t: set(k) for t, k in plan.kept.items() if k}
-            mine["kept"] += _describe_kept(name, plan, env)
+                intend({rid: _counts(ds.spec.id, plan) for rid, plan in planned.plans.items()})
+            _apply_in(conn, planned)
+        _after_commit(planned, env, per_job, until_vacuum)
     return {j.request_id: _done(j, per_job[j.request_id], until_vacuum) for j in jobs}
+
+
+class Erasure:
+    """One person's erasure in steps, for a caller that records the plan in a transaction
+    of its own before any dataset changes: made with each dataset connected and its
+    transaction open, :meth:`plan` finds the rows and returns what will change,
+    :meth:`apply` changes and commits each dataset and returns what :func:`erase` would;
+    :meth:`close` rolls back whatever is still open (on failure)."""
+
+    def __init__(self, env: Env, datasets: Sequence[SqlDataset]) -> None:
+        self.env = env
+        self._job: Job | None = None
+        self._open: list[tuple[SqlDataset, Connection, RootTransaction]] = []
+        self._planned: list[_Planned] = []
+        try:
+            for ds in datasets:
+                with storage_errors(ds.engine.url):
+                    conn = ds.engine.connect()
+                    self._open.append((ds, conn, conn.begin()))
+        except BaseException:
+            self.close()
+            raise
+
+    def plan(self, job: Job) -> dict[str, dict[str, int]]:
+        """Find the person's rows and plan their erasure in every dataset; what the plans
+        will delete and change, per dataset table (as :data:`Intend` is told)."""
+        self._job = job
+        counts: dict[str, dict[str, int]] = {"deleted": {}, "changed": {}}
+        for ds, conn, _ in self._open:
+            with storage_errors(ds.engine.url):
+                planned = _plan_in(ds, conn, [job], self.env)
+            self._planned.append(planned)
+            for key, per_table in _counts(ds.spec.id, planned.plans[job.request_id]).items():
+                counts[key].update(per_table)
+        return counts
+
+    def apply(self) -> dict[str, Any]:
+        """Carry out the plans, each dataset committed in turn, then scrubbed."""
+        assert self._job is not None, "plan first"
+        per_job = _results([self._job])
+        until_vacuum: dict[str, list[str]] = {}
+        try:
+            for (ds, conn, tx), planned in list(zip(self._open, self._planned, strict=True)):
+                with storage_errors(ds.engine.url):
+                    _apply_in(conn, planned)
+                    tx.commit()
+                self._open.pop(0)
+                conn.close()
+                _after_commit(planned, self.env, per_job, until_vacuum)
+        except BaseException:
+            self.close()
+            raise
+        return _done(self._job, per_job[self._job.request_id], until_vacuum)
+
+    def close(self) -> None:
+        """Roll back and release every dataset connection still open."""
+        while self._open:
+            _, conn, _ = self._open.pop()
+            with contextlib.suppress(Exception):  # closing is all that is left to do
+                conn.close()
+
+
+@dataclass
+class _Planned:
+    """One dataset's plans, each person's and merged, made in its open transaction."""
+
+    ds: SqlDataset
+    plans: dict[str, _Plan]
+    merged: _Plan
+
+
+def _results(jobs: Sequence[Job]) -> dict[str, dict[str, Any]]:
+    """Each person's result so far, empty, by request id."""
+    return {j.request_id: {"deleted": {}, "changed": {}, "kept": [], "untouched": {},
+                           "kept_keys": {}} for j in jobs}
+
+
+def _plan_in(ds: SqlDataset, conn: Connection, jobs: Sequence[Job], env: Env) -> _Planned:
+    """Each person's plan for ``ds``, made from their own rows as for one erasure, after
+    one walk for everyone (a query per table and round)."""
+    found = ds.find_many(conn, {j.request_id: walk_ids(j, ds) for j in jobs})
+    plans = {j.request_id: _plan(ds, found[j.request_id], env) for j in jobs}
+    return _Planned(ds, plans, _merge(plans.values()))
+
+
+def _apply_in(conn: Connection, planned: _Planned) -> None:
+    """Run the merged plan in the dataset's open transaction."""
+    try:
+        _apply(conn, planned.ds, planned.merged)
+    except IntegrityError as exc:
+        raise ConfigurationError(
+            f"dataset {planned.ds.spec.id!r}: erasing broke a foreign key the data map does "
+            f"not follow; add it as a reference ({str(exc.orig).splitlines()[0]})"
+        ) from None
+
+
+def _after_commit(planned: _Planned, env: Env, per_job: dict[str, dict[str, Any]],
+                  until_vacuum: dict[str, list[str]]) -> None:
+    """Once the dataset committed: its files scrubbed, each person's result added up."""
+    ds, merged, name = planned.ds, planned.merged, planned.ds.spec.id
+    if merged.deletes or merged.updates or merged.unlinks:  # no copy left in file or WAL
+        with storage_errors(ds.engine.url):
+            left = scrub_erased(ds.engine, [*merged.deletes, *merged.updates,
+                                            *merged.unlinks], vacuum=env.vacuum)
+        if left:
+            until_vacuum[name] = left
+    for rid, plan in planned.plans.items():
+        mine = per_job[rid]
+        counted = _counts(name, plan)
+        mine["deleted"].update(counted["deleted"])
+        mine["changed"].update(counted["changed"])
+        mine["untouched"].update({f"{name}.{t}": n for t, n in plan.untouched.items()})
+        mine["kept_keys"][name] = {t: set(k) for t, k in plan.kept.items() if k}
+        mine["kept"] += _describe_kept(name, plan, env)
 
 
 def _merge(plans: Iterable[_Plan]) -> _Plan:
@@ -439,29 +532,40 @@ def forget_subjects(session: Session, subject_ids: Sequence[str], at: datetime, 
     own = [keep_details_of] if isinstance(keep_details_of, str) else list(keep_details_of or ())
     session.flush()  # what the ORM holds goes first, so these statements see it
     conn = session.connection()  # Core statements: no ORM bookkeeping for plain deletes
-    for table, where in (
+    statements: list[Delete | Update] = [delete(table).where(where) for table, where in (
         (_IDENTITIES, _IDENTITIES.c.subject_id.in_(ids)),
         (_EVIDENCE, _EVIDENCE.c.subject_id.in_(ids)),
         (_GUARDIANS, or_(_GUARDIANS.c.guardian_id.in_(ids), _GUARDIANS.c.child_id.in_(ids))),
         (_MEMBERS, _MEMBERS.c.subject_id.in_(ids)),
         (_COOKIES, _COOKIES.c.subject_id.in_(ids)),
-    ):
-        conn.execute(delete(table).where(where))
+    )]
     # Their other requests' details go; notes written before they were sealed are blanked
     # (sealed ones die with the key). One statement for both.
-    conn.execute(update(_REQUESTS).where(_REQUESTS.c.subject_id.in_(ids)).values(
+    statements.append(update(_REQUESTS).where(_REQUESTS.c.subject_id.in_(ids)).values(
         details=case((_REQUESTS.c.id.in_(own), _REQUESTS.c.details),
                      else_=type_coerce({}, _REQUESTS.c.details.type)),
         verified_by=None))
-    conn.execute(update(_SUBJECTS).where(_SUBJECTS.c.id.in_(ids)).values(
+    statements += ending_statements(ids, at)  # their sessions end, their links go
+    tombstone = update(_SUBJECTS).where(_SUBJECTS.c.id.in_(ids)).values(
         erased_at=at, closed_at=func.coalesce(_SUBJECTS.c.closed_at, at), birth_date=None,
-        last_activity=None))
-    end_subject_sessions(conn, ids, at)
+        last_activity=None)
+    if conn.dialect.name == "postgresql" and len(ids) <= _ONE_STATEMENT:
+        # One round trip instead of nine: each change a data-modifying CTE of the last.
+        # They touch different tables, and nothing cascades from any of them into another.
+        conn.execute(tombstone.add_cte(*(stmt.cte(f"forget_{n}")
+                                         for n, stmt in enumerate(statements))))
+    else:  # SQLite has no data-modifying CTEs; many people: each IN list bound once
+        for stmt in [*statements, tombstone]:
+            conn.execute(stmt)
     # Subjects already loaded in this session read the tombstone, not what they were.
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Subject) and obj.id in ids:
             session.expire(obj)
 
+
+# Up to this many people, forget_subjects sends one statement on PostgreSQL (its IN lists
+# bound nine times over stay far below the 65,535 parameters of one statement).
+_ONE_STATEMENT = 1000
 
 # The engine's tables as Core tables: erase_in_engine deletes without loading ORM objects.
 _IDENTITIES: SqlTable = Identity.__table__  # type: ignore[assignment]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, delete, update
+from sqlalchemy import Connection, Delete, Table, Update, delete, update
 
 from personvern.sessions.tables import SignInLink, WebSession
 
@@ -19,9 +19,17 @@ def end_subject_sessions(conn: Connection, subject_ids: Collection[str], at: dat
     how many sessions ended."""
     if not subject_ids:
         return 0
-    ids = list(subject_ids)
-    ended = conn.execute(update(_SESSIONS).where(
-        _SESSIONS.c.kind == "subject", _SESSIONS.c.principal.in_(ids),
-        _SESSIONS.c.ended_at.is_(None)).values(ended_at=at))
-    conn.execute(delete(_LINKS).where(_LINKS.c.subject_id.in_(ids)))
+    end, unlink = ending_statements(subject_ids, at)
+    ended = conn.execute(end)
+    conn.execute(unlink)
     return int(ended.rowcount or 0)
+
+
+def ending_statements(subject_ids: Collection[str], at: datetime) -> tuple[Update, Delete]:
+    """The two statements :func:`end_subject_sessions` sends (for a caller that sends them
+    together with others, in one statement on PostgreSQL)."""
+    ids = list(subject_ids)
+    return (update(_SESSIONS).where(_SESSIONS.c.kind == "subject",
+                                    _SESSIONS.c.principal.in_(ids),
+                                    _SESSIONS.c.ended_at.is_(None)).values(ended_at=at),
+            delete(_LINKS).where(_LINKS.c.subject_id.in_(ids)))
