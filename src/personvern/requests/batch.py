@@ -20,8 +20,9 @@ one at a time (``Requests.run``): they wait on others.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import gc
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +93,30 @@ def erase_batch(service: Requests, request_ids: Sequence[str], *, reason: str,
         raise InvalidInput(f"at most {MAX_BATCH:,} requests in one batch")
     result = BatchResult()
     alone = bool(tasks.outside(service.ctx.manifest))
-    for start in range(0, len(request_ids), max(chunk, 1)):
-        part = list(dict.fromkeys(request_ids[start:start + chunk]))
-        if alone:  # they wait on apps and processors: one at a time, as ever
-            for rid in part:
-                _one(service, rid, why, actor, prove, vacuum, follow_up, result)
-            continue
-        _chunk(service, part, why, actor, prove, vacuum, follow_up, result)
+    with _young_objects_only():
+        for start in range(0, len(request_ids), max(chunk, 1)):
+            part = list(dict.fromkeys(request_ids[start:start + chunk]))
+            if alone:  # they wait on apps and processors: one at a time, as ever
+                for rid in part:
+                    _one(service, rid, why, actor, prove, vacuum, follow_up, result)
+                continue
+            _chunk(service, part, why, actor, prove, vacuum, follow_up, result)
     return result
+
+
+@contextlib.contextmanager
+def _young_objects_only() -> Iterator[None]:
+    """Within the block, Python's cycle collector scans only objects made in it: those
+    the process held before (its modules, the manifest, SQLAlchemy's mappings: some 100,000)
+    are set aside (``gc.freeze``) and given back at its end. A batch makes enough objects
+    to set off a full collection, which scanned them all again: 0.1-0.3 s of a 200-person
+    batch's 0.7-1 s on SQLite (docs/performance.md). Cycles made in the block are still
+    collected as ever; another thread's new objects too."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _one(service: Requests, rid: str, why: str, actor: str, prove: bool, vacuum: bool,
@@ -174,20 +191,29 @@ def _chunk(service: Requests, ids: list[str], why: str, actor: str, prove: bool,
         _wait_all(service, started, actor, f"could not be carried out: {_line(exc)}", None)
         raise
     try:
-        completed = _finish(service, started, done, actor, prove)
+        try:
+            completed = _finish(service, started, done, actor, prove, notices=follow_up)
+        except Exception:  # the notices, or the answer: the answer alone, as ever
+            if not follow_up:
+                raise
+            completed = _finish(service, started, done, actor, prove, notices=False)
     except Exception as exc:  # the datasets' side is done and re-runs safely: say so
         with contextlib.suppress(Exception):
             _wait_all(service, started, actor, f"could not be recorded: {_line(exc)}", None)
         raise
-    if follow_up:
+    if follow_up and any(r.follow_ups for r in completed):
         completed = service.run_follow_ups_many(completed, actor=actor)
     result.completed += completed
 
 
 def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str, Any]],
-            actor: str, prove: bool) -> list[RunResult]:
+            actor: str, prove: bool, *, notices: bool) -> list[RunResult]:
     """One engine transaction: everyone forgotten (a statement per table), their keys
-    destroyed, each answer recorded and each person told."""
+    destroyed, each answer recorded and each person told; with ``notices``, the Art. 19
+    notices the answers leave to this process are queued in it too (a follow-up is
+    recorded in the answer's transaction, so it may as well run there: no second
+    transaction reading the requests and follow-ups again). The results keep the
+    follow-ups still to run (the proofs)."""
     ctx = service.ctx
     with service.transaction() as s, recording_in_bulk(s):
         held = preload(s, [j.request_id for j in started], sealed=False)  # noqa: F841
@@ -203,9 +229,15 @@ def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str
                                                 done[j.request_id], forgotten=True)
                     for j in started}
         erase.forget_many(s, ctx.consent, started, outcomes, ctx.clock())
-        return service.complete_many(
+        completed = service.complete_many(
             s, [(reqs[j.request_id], j, done[j.request_id], outcomes[j.request_id],
                  to[j.request_id]) for j in started], actor, prove)
+        if not notices:
+            return completed
+        ran = set(service.notices_in(s, [f for r in completed for f in r.follow_ups], actor))
+        return [replace(r, outcome=dict(reqs[r.request_id].outcome or {}),
+                        follow_ups=tuple(f for f in r.follow_ups if f not in ran))
+                for r in completed]
 
 
 def _wait_all(service: Requests, started: list[jobs.Job], actor: str, error: str,
