@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, event, inspect, select, text
 
 from demo_support import DEMO_NOW, OWNER, MovingClock, copy_demo
 from personvern.audit import check_audit_chain
@@ -223,6 +223,68 @@ def test_a_dataset_down_mid_batch_records_nobody_as_erased(
     with sqlite3.connect(crm) as db:
         assert db.execute("SELECT count(*) FROM contacts").fetchone() == (0,)
     service_db.dispose()
+
+
+PAGE = 4096
+
+
+def left_behind(demo: Path, values: list[str]) -> list[str]:
+    """'file page N: value' for every value readable in service.db or its WAL."""
+    out = []
+    for name in ("service.db", "service.db-wal"):
+        path = demo / name
+        data = path.read_bytes() if path.exists() else b""
+        out += [f"{name} page {data.index(v.encode()) // PAGE + 1}: {v}"
+                for v in values if v.encode() in data]
+    return out
+
+
+def test_a_batch_in_chunks_rewrites_the_file_once_and_leaves_no_byte_when_done(
+        rt: Runtime, service: Requests, demo: Path) -> None:
+    service_db = create_engine_for(f"sqlite:///{demo / 'service.db'}")
+    with service_db.connect() as conn:
+        values = [v for row in conn.execute(text(
+            "SELECT email, phone, name FROM users WHERE id IN (3, 5, 8, 9, 12, 17, 20, 22, "
+            "25, 31, 40, 54)")) for v in row if v]
+    service_db.dispose()
+    assert left_behind(demo, values)  # the scan sees the service's plaintext
+    ids = opened(rt, service, PEOPLE)
+    [ds] = service.datasets()
+    vacuums: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.strip().upper() == "VACUUM":
+            vacuums.append(statement)
+
+    event.listen(ds.engine, "before_cursor_execute", seen)
+    try:
+        result = erase_batch(service, ids, reason=REASON, chunk=5)  # three chunks
+    finally:
+        event.remove(ds.engine, "before_cursor_execute", seen)
+    assert [r.request_id for r in result.completed] == ids
+    # The file rewritten once for the batch, not once per chunk; and as the batch left
+    # the files, before anything closed them, no byte of anyone it erased.
+    assert len(vacuums) == 1
+    assert left_behind(demo, values) == []
+
+
+def test_a_scrub_that_fails_leaves_every_chunk_waiting_none_answered(
+        rt: Runtime, service: Requests, monkeypatch: pytest.MonkeyPatch) -> None:
+    from personvern.errors import StorageError
+    from personvern.requests import batch
+
+    def down(*_: Any, **__: Any) -> list[str]:
+        raise StorageError("database sqlite:///service.db: disk I/O error")
+
+    monkeypatch.setattr(batch, "scrub_erased", down)
+    ids = opened(rt, service, PEOPLE[:6])
+    result = erase_batch(service, ids, reason=REASON, chunk=2)
+    assert result.completed == [] and [r.request_id for r in result.waiting] == ids
+    assert all("could not be reached" in (r.error or "") for r in result.waiting)
+    with rt.transaction() as s:
+        assert {get_request(s, rid).state for rid in ids} == {"waiting"}
+        assert not s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "request.completed")).all()
 
 
 # ---- PostgreSQL --------------------------------------------------------------------------

@@ -5,9 +5,11 @@ erasure at a time would leave them; what is shared is the work. Per chunk of req
 one engine transaction starts them all; per dataset, one transaction makes every
 person's plan (legal holds and keep rules decided as for one erasure,
 :func:`personvern.requests.erase.erase_many`) and runs them as one DELETE or UPDATE per
-table (chunked by key, like the retention sweep), then scrubs the files once; one
-engine transaction forgets them all (a statement per table) and records each answer,
-leaving each proof and notice as a follow-up after the answer.
+table (chunked by key, like the retention sweep). Once every chunk is erased, the files
+are scrubbed once for the whole batch (SQLite's VACUUM rewrites the whole file, so once
+per chunk rewrote it again and again); only then, per chunk, one engine transaction
+forgets them all (a statement per table), records each answer and queues the Art. 19
+notices, leaving each proof as a follow-up after the answer.
 
 A request that cannot start (unknown, not an erasure, not verified, closed) is reported
 and the rest go on. A dataset that cannot be reached leaves every request of the chunk
@@ -21,10 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Engine
 
 from personvern.audit import append_audit, require_reason
 from personvern.errors import Conflict, InvalidInput, PersonvernError, StorageError
@@ -42,6 +46,7 @@ from personvern.requests.engine import (
     transition,
 )
 from personvern.requests.tables import Request
+from personvern.storage.engine import rewrites, scrub_erased, storage_errors
 
 # Requests per chunk: one engine transaction, one transaction per dataset, for each.
 CHUNK = 500
@@ -93,15 +98,63 @@ def erase_batch(service: Requests, request_ids: Sequence[str], *, reason: str,
         raise InvalidInput(f"at most {MAX_BATCH:,} requests in one batch")
     result = BatchResult()
     alone = bool(tasks.outside(service.ctx.manifest))
+    erased: list[tuple[list[jobs.Job], dict[str, dict[str, Any]]]] = []
+    scrub: dict[Engine, set[str]] = {}
     with _young_objects_only():
-        for start in range(0, len(request_ids), max(chunk, 1)):
-            part = list(dict.fromkeys(request_ids[start:start + chunk]))
-            if alone:  # they wait on apps and processors: one at a time, as ever
-                for rid in part:
-                    _one(service, rid, why, actor, prove, vacuum, follow_up, result)
-                continue
-            _chunk(service, part, why, actor, prove, vacuum, follow_up, result)
+        try:
+            for start in range(0, len(request_ids), max(chunk, 1)):
+                part = list(dict.fromkeys(request_ids[start:start + chunk]))
+                if alone:  # they wait on apps and processors: one at a time, as ever
+                    for rid in part:
+                        _one(service, rid, why, actor, prove, vacuum, follow_up, result)
+                    continue
+                got = _chunk(service, part, why, actor, prove, vacuum, follow_up, result,
+                             scrub)
+                if got is not None:
+                    erased.append(got)
+        finally:  # a later chunk that failed leaves the earlier ones scrubbed and answered
+            _scrub_and_answer(service, erased, scrub, actor, prove, vacuum, follow_up,
+                              result)
     return result
+
+
+def _scrub_and_answer(service: Requests,
+                      erased: list[tuple[list[jobs.Job], dict[str, dict[str, Any]]]],
+                      scrub: dict[Engine, set[str]], actor: str, prove: bool, vacuum: bool,
+                      follow_up: bool, result: BatchResult) -> None:
+    """Leave no byte of the erased rows in the datasets' files, once for the whole batch
+    (SQLite's VACUUM rewrites the file whole, whatever a chunk changed), then record each
+    chunk's answers: nobody is told they are erased while a copy may still be there."""
+    try:
+        for engine, tables in scrub.items():
+            with storage_errors(engine.url):
+                scrub_erased(engine, sorted(tables), vacuum=vacuum)
+    except StorageError as exc:
+        service.close()  # reconnect next time: the server may be back
+        for started, _ in erased:
+            _wait_all(service, started, actor,
+                      f"a dataset could not be reached: {_line(exc)}", result)
+        return
+    for n, (started, done) in enumerate(erased):
+        try:
+            _answer(service, started, done, actor, prove, follow_up, result)
+        except Exception as exc:  # the chunks after it wait too, their rows erased
+            with contextlib.suppress(Exception):
+                for later, _ in erased[n + 1:]:
+                    _wait_all(service, later, actor, f"could not be recorded: {_line(exc)}",
+                              None)
+            raise
+
+
+def _scrub_later(scrub: dict[Engine, set[str]]) -> erase.Scrub:
+    """What ``erase_many`` calls to scrub a dataset: a scrub that rewrites files is noted
+    in ``scrub`` for the batch's end; one that only names what is left runs now."""
+    def note(engine: Engine, tables: Iterable[str], *, vacuum: bool = False) -> list[str]:
+        if not rewrites(engine, vacuum=vacuum):
+            return scrub_erased(engine, tables, vacuum=vacuum)
+        scrub.setdefault(engine, set()).update(tables)
+        return []
+    return note
 
 
 @contextlib.contextmanager
@@ -172,24 +225,34 @@ def _start(service: Requests, ids: list[str], why: str, actor: str, result: Batc
 
 
 def _chunk(service: Requests, ids: list[str], why: str, actor: str, prove: bool,
-           vacuum: bool, follow_up: bool, result: BatchResult) -> None:
+           vacuum: bool, follow_up: bool, result: BatchResult, scrub: dict[Engine, set[str]]
+           ) -> tuple[list[jobs.Job], dict[str, dict[str, Any]]] | None:
+    """Start the chunk's requests and erase their rows in every dataset, the files'
+    scrub noted in ``scrub``; the jobs and what was done, to answer after the scrub."""
     started, partial = _start(service, ids, why, actor, result)
     for rid in partial:
         _one(service, rid, why, actor, prove, vacuum, follow_up, result)
     if not started:
-        return
+        return None
     env = jobs.Env(service.ctx.manifest, service.ctx.jurisdiction, service.ctx.clock,
                    Path.cwd(), vacuum=vacuum)
     try:
-        done = erase.erase_many(started, env, service.datasets(), intend=service.intend_many)
+        done = erase.erase_many(started, env, service.datasets(), intend=service.intend_many,
+                                scrub=_scrub_later(scrub))
     except StorageError as exc:
         service.close()  # reconnect next time: the server may be back
         error = f"a dataset could not be reached: {_line(exc)}"
         _wait_all(service, started, actor, error, result)
-        return
+        return None
     except Exception as exc:  # a wrong data map, a bug: kept waiting with the error
         _wait_all(service, started, actor, f"could not be carried out: {_line(exc)}", None)
         raise
+    return started, done
+
+
+def _answer(service: Requests, started: list[jobs.Job], done: dict[str, dict[str, Any]],
+            actor: str, prove: bool, follow_up: bool, result: BatchResult) -> None:
+    """Record a chunk's answers, then run the follow-ups left to this process."""
     try:
         try:
             completed = _finish(service, started, done, actor, prove, notices=follow_up)

@@ -232,6 +232,8 @@ def _erased_value(table: SqlTable, column: str, how: str, value: Any, ds_id: str
 
 # What an erasure is about to change, by request id, before a dataset commits it.
 Intend = Callable[[dict[str, dict[str, dict[str, int]]]], None]
+# Leaves no byte of erased rows of these tables (scrub_erased); the tables still holding some.
+Scrub = Callable[..., list[str]]
 
 
 def erase(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]:
@@ -246,11 +248,13 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]:
 
 
 def erase_many(jobs: Sequence[Job], env: Env, datasets: Sequence[SqlDataset], *,
-               intend: Intend | None = None) -> dict[str, dict[str, Any]]:
+               intend: Intend | None = None, scrub: Scrub | None = None
+               ) -> dict[str, dict[str, Any]]:
     """Erase the rows of every person of ``jobs`` in every dataset, set-based: each
     person's plan is made as for one erasure, then per dataset one transaction runs them
     together, a DELETE or UPDATE per table for all (chunked by key), and the files are
-    scrubbed once. What each person's erasure did is returned by request id."""
+    scrubbed once (by ``scrub``, default :func:`scrub_erased`: a batch scrubs once for
+    all its chunks). What each person's erasure did is returned by request id."""
     per_job: dict[str, dict[str, Any]] = {
         j.request_id: {"deleted": {}, "changed": {}, "kept": [], "untouched": {},
                        "kept_keys": {}} for j in jobs}
@@ -274,8 +278,9 @@ def erase_many(jobs: Sequence[Job], env: Env, datasets: Sequence[SqlDataset], *,
         name = ds.spec.id
         if merged.deletes or merged.updates or merged.unlinks:  # no copy left in file or WAL
             with storage_errors(ds.engine.url):
-                left = scrub_erased(ds.engine, [*merged.deletes, *merged.updates,
-                                                *merged.unlinks], vacuum=env.vacuum)
+                left = (scrub or scrub_erased)(
+                    ds.engine, [*merged.deletes, *merged.updates, *merged.unlinks],
+                    vacuum=env.vacuum)
             if left:
                 until_vacuum[name] = left
         for rid, plan in plans.items():
