@@ -301,11 +301,13 @@ def _merge(plans: Iterable[_Plan]) -> _Plan:
     for plan in plans:
         for table, kept in plan.kept.items():
             merged.kept[table].update(kept)
+    have: dict[str, set[Any]] = defaultdict(set)  # kept as they grow: not rebuilt per plan
     for plan in plans:
         for table, keys in plan.deletes.items():
-            have = set(merged.deletes[table])
-            merged.deletes[table] += [k for k in keys if k not in have
-                                      and k not in merged.kept.get(table, {})]
+            mine = [k for k in dict.fromkeys(keys) if k not in have[table]
+                    and k not in merged.kept.get(table, {})]
+            have[table].update(mine)
+            merged.deletes[table] += mine
         for source, target in ((plan.updates, merged.updates), (plan.unlinks, merged.unlinks)):
             for table, rows in source.items():
                 target[table] += rows
