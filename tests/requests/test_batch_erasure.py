@@ -287,6 +287,40 @@ def test_a_scrub_that_fails_leaves_every_chunk_waiting_none_answered(
             AuditEvent.action == "request.completed")).all()
 
 
+def test_notices_that_fail_in_the_answer_leave_the_answer_and_run_after_it(
+        rt: Runtime, service: Requests, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from personvern.requests import followups
+
+    def broken(*_: Any, **__: Any) -> dict[str, Any]:
+        raise RuntimeError("the notices broke")
+
+    # Together they fail (in the answer's transaction, then in the follow-ups' own); one
+    # at a time they work: the answers are recorded, then each request's notices.
+    monkeypatch.setattr(followups, "notify_many", broken)
+    ids = opened(rt, service, PEOPLE[:4])
+    result = erase_batch(service, ids, reason=REASON)
+    assert [r.request_id for r in result.completed] == ids and result.waiting == []
+    assert gc.get_freeze_count() == 0  # the objects set aside for the batch are given back
+    with rt.transaction() as s:
+        # The answer's first attempt rolled back whole: nothing of it held over into the
+        # second (each event once, the chain intact to its signed checkpoint).
+        assert check_audit_chain(s).problem is None
+        for rid in ids:
+            assert sorted(s.scalars(select(AuditEvent.action).where(
+                AuditEvent.target == f"request:{rid}"))) == sorted([
+                    "request.received", "request.verified", "request.run",
+                    "request.in_progress", "request.completed", "request.notices",
+                    "request.proof"])
+            shown = view(s, service.ctx, get_request(s, rid))
+            assert shown["state"] == "completed" and shown["outcome"]["key_destroyed"]
+            assert sorted((f["kind"], f["state"]) for f in shown["follow_ups"]) == [
+                ("notices", "done"), ("proof", "done")]
+            assert s.scalars(select(RecipientNotice).where(
+                RecipientNotice.request_id == rid)).all()
+
+
 # ---- PostgreSQL --------------------------------------------------------------------------
 
 @pytest.fixture
