@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, event, inspect, select, text
 
 from demo_support import DEMO_NOW, OWNER, MovingClock, copy_demo
 from personvern.audit import check_audit_chain
@@ -223,6 +223,102 @@ def test_a_dataset_down_mid_batch_records_nobody_as_erased(
     with sqlite3.connect(crm) as db:
         assert db.execute("SELECT count(*) FROM contacts").fetchone() == (0,)
     service_db.dispose()
+
+
+PAGE = 4096
+
+
+def left_behind(demo: Path, values: list[str]) -> list[str]:
+    """'file page N: value' for every value readable in service.db or its WAL."""
+    out = []
+    for name in ("service.db", "service.db-wal"):
+        path = demo / name
+        data = path.read_bytes() if path.exists() else b""
+        out += [f"{name} page {data.index(v.encode()) // PAGE + 1}: {v}"
+                for v in values if v.encode() in data]
+    return out
+
+
+def test_a_batch_in_chunks_rewrites_the_file_once_and_leaves_no_byte_when_done(
+        rt: Runtime, service: Requests, demo: Path) -> None:
+    service_db = create_engine_for(f"sqlite:///{demo / 'service.db'}")
+    with service_db.connect() as conn:
+        values = [v for row in conn.execute(text(
+            "SELECT email, phone, name FROM users WHERE id IN (3, 5, 8, 9, 12, 17, 20, 22, "
+            "25, 31, 40, 54)")) for v in row if v]
+    service_db.dispose()
+    assert left_behind(demo, values)  # the scan sees the service's plaintext
+    ids = opened(rt, service, PEOPLE)
+    [ds] = service.datasets()
+    vacuums: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.strip().upper() == "VACUUM":
+            vacuums.append(statement)
+
+    event.listen(ds.engine, "before_cursor_execute", seen)
+    try:
+        result = erase_batch(service, ids, reason=REASON, chunk=5)  # three chunks
+    finally:
+        event.remove(ds.engine, "before_cursor_execute", seen)
+    assert [r.request_id for r in result.completed] == ids
+    # The file rewritten once for the batch, not once per chunk; and as the batch left
+    # the files, before anything closed them, no byte of anyone it erased.
+    assert len(vacuums) == 1
+    assert left_behind(demo, values) == []
+
+
+def test_a_scrub_that_fails_leaves_every_chunk_waiting_none_answered(
+        rt: Runtime, service: Requests, monkeypatch: pytest.MonkeyPatch) -> None:
+    from personvern.errors import StorageError
+    from personvern.requests import batch
+
+    def down(*_: Any, **__: Any) -> list[str]:
+        raise StorageError("database sqlite:///service.db: disk I/O error")
+
+    monkeypatch.setattr(batch, "scrub_erased", down)
+    ids = opened(rt, service, PEOPLE[:6])
+    result = erase_batch(service, ids, reason=REASON, chunk=2)
+    assert result.completed == [] and [r.request_id for r in result.waiting] == ids
+    assert all("could not be reached" in (r.error or "") for r in result.waiting)
+    with rt.transaction() as s:
+        assert {get_request(s, rid).state for rid in ids} == {"waiting"}
+        assert not s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "request.completed")).all()
+
+
+def test_notices_that_fail_in_the_answer_leave_the_answer_and_run_after_it(
+        rt: Runtime, service: Requests, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from personvern.requests import followups
+
+    def broken(*_: Any, **__: Any) -> dict[str, Any]:
+        raise RuntimeError("the notices broke")
+
+    # Together they fail (in the answer's transaction, then in the follow-ups' own); one
+    # at a time they work: the answers are recorded, then each request's notices.
+    monkeypatch.setattr(followups, "notify_many", broken)
+    ids = opened(rt, service, PEOPLE[:4])
+    result = erase_batch(service, ids, reason=REASON)
+    assert [r.request_id for r in result.completed] == ids and result.waiting == []
+    assert gc.get_freeze_count() == 0  # the objects set aside for the batch are given back
+    with rt.transaction() as s:
+        # The answer's first attempt rolled back whole: nothing of it held over into the
+        # second (each event once, the chain intact to its signed checkpoint).
+        assert check_audit_chain(s).problem is None
+        for rid in ids:
+            assert sorted(s.scalars(select(AuditEvent.action).where(
+                AuditEvent.target == f"request:{rid}"))) == sorted([
+                    "request.received", "request.verified", "request.run",
+                    "request.in_progress", "request.completed", "request.notices",
+                    "request.proof"])
+            shown = view(s, service.ctx, get_request(s, rid))
+            assert shown["state"] == "completed" and shown["outcome"]["key_destroyed"]
+            assert sorted((f["kind"], f["state"]) for f in shown["follow_ups"]) == [
+                ("notices", "done"), ("proof", "done")]
+            assert s.scalars(select(RecipientNotice).where(
+                RecipientNotice.request_id == rid)).all()
 
 
 # ---- PostgreSQL --------------------------------------------------------------------------

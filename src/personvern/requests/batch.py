@@ -5,9 +5,11 @@ erasure at a time would leave them; what is shared is the work. Per chunk of req
 one engine transaction starts them all; per dataset, one transaction makes every
 person's plan (legal holds and keep rules decided as for one erasure,
 :func:`personvern.requests.erase.erase_many`) and runs them as one DELETE or UPDATE per
-table (chunked by key, like the retention sweep), then scrubs the files once; one
-engine transaction forgets them all (a statement per table) and records each answer,
-leaving each proof and notice as a follow-up after the answer.
+table (chunked by key, like the retention sweep). Once every chunk is erased, the files
+are scrubbed once for the whole batch (SQLite's VACUUM rewrites the whole file, so once
+per chunk rewrote it again and again); only then, per chunk, one engine transaction
+forgets them all (a statement per table), records each answer and queues the Art. 19
+notices, leaving each proof as a follow-up after the answer.
 
 A request that cannot start (unknown, not an erasure, not verified, closed) is reported
 and the rest go on. A dataset that cannot be reached leaves every request of the chunk
@@ -20,10 +22,13 @@ one at a time (``Requests.run``): they wait on others.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Engine
 
 from personvern.audit import append_audit, require_reason
 from personvern.errors import Conflict, InvalidInput, PersonvernError, StorageError
@@ -41,6 +46,7 @@ from personvern.requests.engine import (
     transition,
 )
 from personvern.requests.tables import Request
+from personvern.storage.engine import rewrites, scrub_erased, storage_errors
 
 # Requests per chunk: one engine transaction, one transaction per dataset, for each.
 CHUNK = 500
@@ -92,14 +98,78 @@ def erase_batch(service: Requests, request_ids: Sequence[str], *, reason: str,
         raise InvalidInput(f"at most {MAX_BATCH:,} requests in one batch")
     result = BatchResult()
     alone = bool(tasks.outside(service.ctx.manifest))
-    for start in range(0, len(request_ids), max(chunk, 1)):
-        part = list(dict.fromkeys(request_ids[start:start + chunk]))
-        if alone:  # they wait on apps and processors: one at a time, as ever
-            for rid in part:
-                _one(service, rid, why, actor, prove, vacuum, follow_up, result)
-            continue
-        _chunk(service, part, why, actor, prove, vacuum, follow_up, result)
+    erased: list[tuple[list[jobs.Job], dict[str, dict[str, Any]]]] = []
+    scrub: dict[Engine, set[str]] = {}
+    with _young_objects_only():
+        try:
+            for start in range(0, len(request_ids), max(chunk, 1)):
+                part = list(dict.fromkeys(request_ids[start:start + chunk]))
+                if alone:  # they wait on apps and processors: one at a time, as ever
+                    for rid in part:
+                        _one(service, rid, why, actor, prove, vacuum, follow_up, result)
+                    continue
+                got = _chunk(service, part, why, actor, prove, vacuum, follow_up, result,
+                             scrub)
+                if got is not None:
+                    erased.append(got)
+        finally:  # a later chunk that failed leaves the earlier ones scrubbed and answered
+            _scrub_and_answer(service, erased, scrub, actor, prove, vacuum, follow_up,
+                              result)
     return result
+
+
+def _scrub_and_answer(service: Requests,
+                      erased: list[tuple[list[jobs.Job], dict[str, dict[str, Any]]]],
+                      scrub: dict[Engine, set[str]], actor: str, prove: bool, vacuum: bool,
+                      follow_up: bool, result: BatchResult) -> None:
+    """Leave no byte of the erased rows in the datasets' files, once for the whole batch
+    (SQLite's VACUUM rewrites the file whole, whatever a chunk changed), then record each
+    chunk's answers: nobody is told they are erased while a copy may still be there."""
+    try:
+        for engine, tables in scrub.items():
+            with storage_errors(engine.url):
+                scrub_erased(engine, sorted(tables), vacuum=vacuum)
+    except StorageError as exc:
+        service.close()  # reconnect next time: the server may be back
+        for started, _ in erased:
+            _wait_all(service, started, actor,
+                      f"a dataset could not be reached: {_line(exc)}", result)
+        return
+    for n, (started, done) in enumerate(erased):
+        try:
+            _answer(service, started, done, actor, prove, follow_up, result)
+        except Exception as exc:  # the chunks after it wait too, their rows erased
+            with contextlib.suppress(Exception):
+                for later, _ in erased[n + 1:]:
+                    _wait_all(service, later, actor, f"could not be recorded: {_line(exc)}",
+                              None)
+            raise
+
+
+def _scrub_later(scrub: dict[Engine, set[str]]) -> erase.Scrub:
+    """What ``erase_many`` calls to scrub a dataset: a scrub that rewrites files is noted
+    in ``scrub`` for the batch's end; one that only names what is left runs now."""
+    def note(engine: Engine, tables: Iterable[str], *, vacuum: bool = False) -> list[str]:
+        if not rewrites(engine, vacuum=vacuum):
+            return scrub_erased(engine, tables, vacuum=vacuum)
+        scrub.setdefault(engine, set()).update(tables)
+        return []
+    return note
+
+
+@contextlib.contextmanager
+def _young_objects_only() -> Iterator[None]:
+    """Within the block, Python's cycle collector scans only objects made in it: those
+    the process held before (its modules, the manifest, SQLAlchemy's mappings: some 100,000)
+    are set aside (``gc.freeze``) and given back at its end. A batch makes enough objects
+    to set off a full collection, which scanned them all again: 0.1-0.3 s of a 200-person
+    batch's 0.7-1 s on SQLite (docs/performance.md). Cycles made in the block are still
+    collected as ever; another thread's new objects too."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _one(service: Requests, rid: str, why: str, actor: str, prove: bool, vacuum: bool,
@@ -155,39 +225,58 @@ def _start(service: Requests, ids: list[str], why: str, actor: str, result: Batc
 
 
 def _chunk(service: Requests, ids: list[str], why: str, actor: str, prove: bool,
-           vacuum: bool, follow_up: bool, result: BatchResult) -> None:
+           vacuum: bool, follow_up: bool, result: BatchResult, scrub: dict[Engine, set[str]]
+           ) -> tuple[list[jobs.Job], dict[str, dict[str, Any]]] | None:
+    """Start the chunk's requests and erase their rows in every dataset, the files'
+    scrub noted in ``scrub``; the jobs and what was done, to answer after the scrub."""
     started, partial = _start(service, ids, why, actor, result)
     for rid in partial:
         _one(service, rid, why, actor, prove, vacuum, follow_up, result)
     if not started:
-        return
+        return None
     env = jobs.Env(service.ctx.manifest, service.ctx.jurisdiction, service.ctx.clock,
                    Path.cwd(), vacuum=vacuum)
     try:
-        done = erase.erase_many(started, env, service.datasets(), intend=service.intend_many)
+        done = erase.erase_many(started, env, service.datasets(), intend=service.intend_many,
+                                scrub=_scrub_later(scrub))
     except StorageError as exc:
         service.close()  # reconnect next time: the server may be back
         error = f"a dataset could not be reached: {_line(exc)}"
         _wait_all(service, started, actor, error, result)
-        return
+        return None
     except Exception as exc:  # a wrong data map, a bug: kept waiting with the error
         _wait_all(service, started, actor, f"could not be carried out: {_line(exc)}", None)
         raise
+    return started, done
+
+
+def _answer(service: Requests, started: list[jobs.Job], done: dict[str, dict[str, Any]],
+            actor: str, prove: bool, follow_up: bool, result: BatchResult) -> None:
+    """Record a chunk's answers, then run the follow-ups left to this process."""
     try:
-        completed = _finish(service, started, done, actor, prove)
+        try:
+            completed = _finish(service, started, done, actor, prove, notices=follow_up)
+        except Exception:  # the notices, or the answer: the answer alone, as ever
+            if not follow_up:
+                raise
+            completed = _finish(service, started, done, actor, prove, notices=False)
     except Exception as exc:  # the datasets' side is done and re-runs safely: say so
         with contextlib.suppress(Exception):
             _wait_all(service, started, actor, f"could not be recorded: {_line(exc)}", None)
         raise
-    if follow_up:
+    if follow_up and any(r.follow_ups for r in completed):
         completed = service.run_follow_ups_many(completed, actor=actor)
     result.completed += completed
 
 
 def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str, Any]],
-            actor: str, prove: bool) -> list[RunResult]:
+            actor: str, prove: bool, *, notices: bool) -> list[RunResult]:
     """One engine transaction: everyone forgotten (a statement per table), their keys
-    destroyed, each answer recorded and each person told."""
+    destroyed, each answer recorded and each person told; with ``notices``, the Art. 19
+    notices the answers leave to this process are queued in it too (a follow-up is
+    recorded in the answer's transaction, so it may as well run there: no second
+    transaction reading the requests and follow-ups again). The results keep the
+    follow-ups still to run (the proofs)."""
     ctx = service.ctx
     with service.transaction() as s, recording_in_bulk(s):
         held = preload(s, [j.request_id for j in started], sealed=False)  # noqa: F841
@@ -203,9 +292,15 @@ def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str
                                                 done[j.request_id], forgotten=True)
                     for j in started}
         erase.forget_many(s, ctx.consent, started, outcomes, ctx.clock())
-        return service.complete_many(
+        completed = service.complete_many(
             s, [(reqs[j.request_id], j, done[j.request_id], outcomes[j.request_id],
                  to[j.request_id]) for j in started], actor, prove)
+        if not notices:
+            return completed
+        ran = set(service.notices_in(s, [f for r in completed for f in r.follow_ups], actor))
+        return [replace(r, outcome=dict(reqs[r.request_id].outcome or {}),
+                        follow_ups=tuple(f for f in r.follow_ups if f not in ran))
+                for r in completed]
 
 
 def _wait_all(service: Requests, started: list[jobs.Job], actor: str, error: str,

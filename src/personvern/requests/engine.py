@@ -1161,17 +1161,7 @@ class Requests:
         try:
             with self.transaction() as s, recording_in_bulk(s):
                 held = preload(s, [r.request_id for r in results], sealed=False)
-                claimed = list(s.scalars(select(FollowUp).where(
-                    FollowUp.id.in_(ids), FollowUp.kind == "notices",
-                    FollowUp.state != "done").order_by(FollowUp.id).with_for_update()))
-                for fu in claimed:
-                    fu.state, fu.started_at = "running", self.ctx.clock()
-                    fu.attempts += 1
-                found = followups.notify_many(s, self.ctx.clock, self.ctx.manifest, [
-                    (fu.request_id, dict(fu.input or {})) for fu in claimed])
-                for fu in claimed:
-                    self._notified(s, fu, found[fu.request_id], actor)
-                    ran.append(fu.id)
+                ran = self.notices_in(s, ids, actor)
                 # As committed, unless a follow-up runs below: read again then.
                 outcomes = {r.request_id: dict(get_request(s, r.request_id).outcome or {})
                             for r in results}
@@ -1189,6 +1179,21 @@ class Requests:
             outcomes = {r.request_id: dict(get_request(s, r.request_id).outcome or {})
                         for r in results}
         return [replace(r, outcome=outcomes[r.request_id], follow_ups=()) for r in results]
+
+    def notices_in(self, s: Session, ids: Sequence[int], actor: str) -> list[int]:
+        """Run, in the caller's transaction, the notices follow-ups among ``ids`` not done
+        yet, their notices read and written together; the ids of those run."""
+        claimed = list(s.scalars(select(FollowUp).where(
+            FollowUp.id.in_(ids), FollowUp.kind == "notices",
+            FollowUp.state != "done").order_by(FollowUp.id).with_for_update()))
+        for fu in claimed:
+            fu.state, fu.started_at = "running", self.ctx.clock()
+            fu.attempts += 1
+        found = followups.notify_many(s, self.ctx.clock, self.ctx.manifest, [
+            (fu.request_id, dict(fu.input or {})) for fu in claimed])
+        for fu in claimed:
+            self._notified(s, fu, found[fu.request_id], actor)
+        return [fu.id for fu in claimed]
 
     def _notify(self, s: Session, fu: FollowUp, input: dict[str, Any], actor: str) -> None:
         """The notices follow-up's work and its record, in the caller's transaction."""

@@ -237,6 +237,8 @@ def _erased_value(table: SqlTable, column: str, how: str, value: Any, ds_id: str
 
 # What an erasure is about to change, by request id, before a dataset commits it.
 Intend = Callable[[dict[str, dict[str, dict[str, int]]]], None]
+# Leaves no byte of erased rows of these tables (scrub_erased); the tables still holding some.
+Scrub = Callable[..., list[str]]
 
 
 def erase(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]:
@@ -251,11 +253,13 @@ def erase(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any]:
 
 
 def erase_many(jobs: Sequence[Job], env: Env, datasets: Sequence[SqlDataset], *,
-               intend: Intend | None = None) -> dict[str, dict[str, Any]]:
+               intend: Intend | None = None, scrub: Scrub | None = None
+               ) -> dict[str, dict[str, Any]]:
     """Erase the rows of every person of ``jobs`` in every dataset, set-based: each
     person's plan is made as for one erasure, then per dataset one transaction runs them
     together, a DELETE or UPDATE per table for all (chunked by key), and the files are
-    scrubbed once. What each person's erasure did is returned by request id."""
+    scrubbed once (by ``scrub``, default :func:`scrub_erased`: a batch scrubs once for
+    all its chunks). What each person's erasure did is returned by request id."""
     per_job = _results(jobs)
     until_vacuum: dict[str, list[str]] = {}
     for ds in datasets:
@@ -264,7 +268,7 @@ def erase_many(jobs: Sequence[Job], env: Env, datasets: Sequence[SqlDataset], *,
             if intend is not None:
                 intend({rid: _counts(ds.spec.id, plan) for rid, plan in planned.plans.items()})
             _apply_in(conn, planned)
-        _after_commit(planned, env, per_job, until_vacuum)
+        _after_commit(planned, env, per_job, until_vacuum, scrub)
     return {j.request_id: _done(j, per_job[j.request_id], until_vacuum) for j in jobs}
 
 
@@ -363,13 +367,15 @@ def _apply_in(conn: Connection, planned: _Planned) -> None:
 
 
 def _after_commit(planned: _Planned, env: Env, per_job: dict[str, dict[str, Any]],
-                  until_vacuum: dict[str, list[str]]) -> None:
-    """Once the dataset committed: its files scrubbed, each person's result added up."""
+                  until_vacuum: dict[str, list[str]], scrub: Scrub | None = None) -> None:
+    """Once the dataset committed: its files scrubbed (by ``scrub``, default
+    :func:`scrub_erased`), each person's result added up."""
     ds, merged, name = planned.ds, planned.merged, planned.ds.spec.id
     if merged.deletes or merged.updates or merged.unlinks:  # no copy left in file or WAL
         with storage_errors(ds.engine.url):
-            left = scrub_erased(ds.engine, [*merged.deletes, *merged.updates,
-                                            *merged.unlinks], vacuum=env.vacuum)
+            left = (scrub or scrub_erased)(
+                ds.engine, [*merged.deletes, *merged.updates, *merged.unlinks],
+                vacuum=env.vacuum)
         if left:
             until_vacuum[name] = left
     for rid, plan in planned.plans.items():
@@ -389,11 +395,13 @@ def _merge(plans: Iterable[_Plan]) -> _Plan:
     for plan in plans:
         for table, kept in plan.kept.items():
             merged.kept[table].update(kept)
+    have: dict[str, set[Any]] = defaultdict(set)  # kept as they grow: not rebuilt per plan
     for plan in plans:
         for table, keys in plan.deletes.items():
-            have = set(merged.deletes[table])
-            merged.deletes[table] += [k for k in keys if k not in have
-                                      and k not in merged.kept.get(table, {})]
+            mine = [k for k in dict.fromkeys(keys) if k not in have[table]
+                    and k not in merged.kept.get(table, {})]
+            have[table].update(mine)
+            merged.deletes[table] += mine
         for source, target in ((plan.updates, merged.updates), (plan.unlinks, merged.unlinks)):
             for table, rows in source.items():
                 target[table] += rows

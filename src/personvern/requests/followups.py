@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
@@ -52,17 +52,30 @@ def schedule(session: Session, clock: Clock, request_id: str, kind: str,
 def schedule_many(session: Session, clock: Clock,
                   wanted: Sequence[tuple[str, str, dict[str, Any]]], *, queue: bool
                   ) -> list[tuple[FollowUp, int | None]]:
-    """:func:`schedule` for several (request id, kind, input), in order, one flush for
-    all (a batch)."""
-    made: list[FollowUp] = []
-    for request_id, kind, input in wanted:
+    """:func:`schedule` for several (request id, kind, input), in order; for a batch, one
+    multi-row INSERT per chunk, each row's id read back with it."""
+    for _, kind, _ in wanted:
         if kind not in KINDS:
             raise Conflict(f"unknown follow-up {kind!r}; one of {', '.join(KINDS)}")
-        fu = FollowUp(request_id=request_id, kind=kind, state="pending", attempts=0,
-                      created_at=clock(), input=input)
-        session.add(fu)
-        made.append(fu)
-    session.flush()
+    keys = [(request_id, kind) for request_id, kind, _ in wanted]
+    made: list[FollowUp] = []
+    if len(wanted) > 1 and len(set(keys)) == len(keys):
+        # The ORM inserts one row at a time on SQLite when it must read the ids back in
+        # order; each row is found again by its (request, kind) instead.
+        rows = [{"request_id": request_id, "kind": kind, "state": "pending", "attempts": 0,
+                 "created_at": clock(), "input": input} for request_id, kind, input in wanted]
+        by_key: dict[tuple[str, str], FollowUp] = {}
+        for start in range(0, len(rows), 500):
+            by_key.update(((fu.request_id, fu.kind), fu) for fu in session.scalars(
+                insert(FollowUp).returning(FollowUp), rows[start:start + 500]))
+        made = [by_key[key] for key in keys]
+    else:
+        for request_id, kind, input in wanted:
+            fu = FollowUp(request_id=request_id, kind=kind, state="pending", attempts=0,
+                          created_at=clock(), input=input)
+            session.add(fu)
+            made.append(fu)
+        session.flush()
     jobs: list[int | None] = [None] * len(made)
     if queue and made and job_queue.has_queue(session):
         # One request's jobs one after another (its run, its proof, its notices).

@@ -254,7 +254,7 @@ def scrub_erased(engine: Engine, tables: Iterable[str], *, vacuum: bool = False)
         sqlite_scrub(engine)
         return []
     names = sorted(set(tables))
-    if not vacuum or engine.dialect.name != "postgresql":
+    if not rewrites(engine, vacuum=vacuum):
         return names
     quote = engine.dialect.identifier_preparer.quote
     # VACUUM cannot run inside a transaction block.
@@ -262,3 +262,9 @@ def scrub_erased(engine: Engine, tables: Iterable[str], *, vacuum: bool = False)
         for name in names:
             conn.exec_driver_sql(f"VACUUM FULL {quote(name)}")
     return []
+
+
+def rewrites(engine: Engine, *, vacuum: bool = False) -> bool:
+    """Whether :func:`scrub_erased` rewrites ``engine``'s files (SQLite always, PostgreSQL
+    when ``vacuum``), as opposed to only naming the tables whose old rows are left."""
+    return engine.dialect.name == "sqlite" or (vacuum and engine.dialect.name == "postgresql")
