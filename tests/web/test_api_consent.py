@@ -478,3 +478,16 @@ def test_the_short_way_checks_the_key_scope_and_header_as_the_route_declares(
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_evidence_with_a_number_json_has_not_is_a_422(api: TestClient, family: dict[str, str],
+                                                      number: bytes) -> None:
+    """Python's JSON decoder reads NaN and Infinity (and 1e400 as infinity); the ledger's
+    canonical JSON has no such numbers: a 422, not a 500, and nothing appended."""
+    rows = ledger_rows(api)
+    raw = (b'{"subject": "%s", "purpose": "newsletter", "type": "consent_given", '
+           b'"evidence": {"score": %s}}') % (family["stranger"].encode(), number)
+    r = api.post("/api/v1/consents", content=raw, headers={"Content-Type": "application/json"})
+    assert_problem(r, 422, "finite numbers")
+    assert ledger_rows(api) == rows
