@@ -104,3 +104,34 @@ def test_a_withdrawal_is_checked_against_the_ledger_as_it_is_at_the_append(
             transaction(make_sessionmaker(db_engine)) as s:
         append_prepared(s, ctx, second, T0 + timedelta(minutes=2))
     assert events(db_engine) == 2
+
+
+def test_the_write_finds_its_person_as_get_subject_does(db_engine: Engine) -> None:
+    """``subject_row_of`` (the consent write's lookup, rows not ORM instances) finds the
+    same person by every kind of reference, and refuses the same ones, as ``get_subject``."""
+    from personvern.consent.subjects import get_subject, subject_row_of
+    from personvern.errors import UnknownSubject
+
+    with transaction(make_sessionmaker(db_engine)) as s:
+        sid = create_subject(s, lambda: T0, {"email": "Kari@Example.no", "phone": "+4791234567",
+                                             "external_id": "u-1"},
+                             birth_date=date(1990, 1, 2))[0].id
+        gone = create_subject(s, lambda: T0, {"email": "borte@example.no"})[0].id
+    with transaction(make_sessionmaker(db_engine)) as s:
+        forget_subjects(s, [gone], T0)
+    with transaction(make_sessionmaker(db_engine)) as s:
+        for ref in (sid, f" {sid} ", "kari@example.no", " KARI@example.no", "+4791234567",
+                    "ext:u-1"):
+            found = get_subject(s, ref)
+            assert subject_row_of(s, ref) == (found.id, found.birth_date) == (
+                sid, date(1990, 1, 2))
+        for ref in (gone, "borte@example.no", "nobody@example.no", "ext:u-2", "+4799999999",
+                    "0" * 32):
+            with pytest.raises(UnknownSubject) as by_orm:
+                get_subject(s, ref)
+            with pytest.raises(UnknownSubject) as by_row:
+                subject_row_of(s, ref)
+            assert str(by_row.value) == str(by_orm.value)
+        for bad in ("kari@@example", "ext:"):
+            with pytest.raises(InvalidInput):
+                subject_row_of(s, bad)

@@ -422,3 +422,72 @@ def test_an_error_never_repeats_what_was_sent(api: TestClient, call: Any,
     for form in (sent, sent.casefold(), sent.replace(" ", "")):
         assert form not in r.text, r.text
     assert r.json()["detail"]
+
+
+# ---- a well-formed write takes a short way past FastAPI's handler (api_v1._ConsentWriteRoute);
+# everything else must be judged exactly as FastAPI judges it -------------------------------
+
+@pytest.mark.parametrize(("content_type", "raw", "key", "status"), [
+    ("application/json; charset=utf-8", b'{"subject": "%s", "purpose": "newsletter", '
+     b'"type": "consent_given"}', True, 201),
+    ("application/merge-patch+json", b'{"subject": "%s", "purpose": "newsletter", '
+     b'"type": "consent_given"}', True, 201),
+    (None, b'{"subject": "%s", "purpose": "newsletter", "type": "consent_given"}', True, 422),
+    ("application/json", b"", True, 422),
+    # The body is read before the key is checked: malformed JSON is a 400 without a key too.
+    ("application/json", b'{"subject": "%s", ', False, 400),
+    ("application/json", b'{"subject": "%s", "purpose": "newsletter", "type": "consent_given", '
+     b'"unknown": 1}', False, 401),
+    ("application/json", b'{"subject": "%s", "purpose": "newsletter", "type": "consent_given"}',
+     False, 401),
+])
+def test_a_write_is_judged_alike_however_it_is_framed(
+    api: TestClient, family: dict[str, str], content_type: str | None, raw: bytes, key: bool,
+    status: int,
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    token = api.headers.pop("Authorization")
+    if key:
+        headers["Authorization"] = token
+    try:
+        r = api.post("/api/v1/consents", content=raw.replace(b"%s", family["stranger"].encode()),
+                     headers=headers)
+    finally:
+        api.headers["Authorization"] = token
+    if status == 201:
+        assert r.status_code == 201, r.text
+        assert r.json()["subject_id"] == family["stranger"]
+    else:
+        assert_problem(r, status)
+
+
+def test_the_short_way_checks_the_key_scope_and_header_as_the_route_declares(
+    api: TestClient, family: dict[str, str]
+) -> None:
+    rows = ledger_rows(api)
+    reader = new_key(api, "reader", scopes=("decisions:read",))
+    body = _consent(family["stranger"])
+    r = api.post("/api/v1/consents", json=body, headers={"Authorization": f"Bearer {reader}"})
+    assert_problem(r, 403, "consent:write")
+    for bad in ("", "x" * 201):
+        assert_problem(api.post("/api/v1/consents", json=body,
+                                headers={"Idempotency-Key": bad}), 422, "idempotency-key")
+    assert ledger_rows(api) == rows
+    first = api.post("/api/v1/consents", json=body, headers={"Idempotency-Key": "k" * 200})
+    again = api.post("/api/v1/consents", json=body, headers={"Idempotency-Key": "k" * 200})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_evidence_with_a_number_json_has_not_is_a_422(api: TestClient, family: dict[str, str],
+                                                      number: bytes) -> None:
+    """Python's JSON decoder reads NaN and Infinity (and 1e400 as infinity); the ledger's
+    canonical JSON has no such numbers: a 422, not a 500, and nothing appended."""
+    rows = ledger_rows(api)
+    raw = (b'{"subject": "%s", "purpose": "newsletter", "type": "consent_given", '
+           b'"evidence": {"score": %s}}') % (family["stranger"].encode(), number)
+    r = api.post("/api/v1/consents", content=raw, headers={"Content-Type": "application/json"})
+    assert_problem(r, 422, "finite numbers")
+    assert ledger_rows(api) == rows

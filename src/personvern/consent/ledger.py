@@ -34,7 +34,7 @@ from personvern.crypto.checkpoints import (
     store_checkpoint,
 )
 from personvern.crypto.keyring import keyring_for
-from personvern.errors import Conflict
+from personvern.errors import Conflict, InvalidInput
 from personvern.storage.locks import LOCK_SQL, chain_lock_key, lock_chain, note_locked
 from personvern.storage.models import as_utc
 from personvern.wording import count
@@ -233,7 +233,11 @@ def _drop_deferred(session: Session, transaction: Any) -> None:
 def seal_evidence(session: Session, subject_id: str, evidence: dict[str, Any]) -> str | None:
     """``evidence`` in canonical JSON sealed under the subject's key; None when empty (no
     row is stored for no evidence)."""
-    canonical = json.loads(canonical_json(evidence))
+    try:
+        canonical = json.loads(canonical_json(evidence))
+    except ValueError as err:  # NaN or ±Infinity (Python's JSON reads them; JSON has none)
+        raise InvalidInput("evidence may hold only finite numbers, not NaN or Infinity"
+                           ) from err
     if not canonical:
         return None
     return keyring_for(session).seal_json(session.connection(), subject_id, EVIDENCE_CONTEXT,

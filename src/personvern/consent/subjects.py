@@ -80,20 +80,50 @@ _FIND_ONE = select(Subject).join(Identity).where(
         and_(Identity.value.is_(None), Identity.lookup == bindparam("plain"))))
 
 
+def _named_by(ref: str) -> tuple[str | None, str]:
+    """How ``ref`` (stripped) names a subject: (identity kind, value), or (None, its id)."""
+    if ref.startswith("ext:"):
+        return "external_id", ref[4:]
+    if "@" in ref:
+        return "email", ref
+    if ref.startswith("+"):
+        return "phone", ref
+    return None, ref
+
+
 def get_subject(session: Session, ref: str) -> Subject:
     """A subject by id, e-mail (has @), phone (starts with +) or ``ext:ID``; else UnknownSubject."""
     ref = ref.strip()
-    if ref.startswith("ext:"):
-        found = find_subject(session, "external_id", ref[4:])
-    elif "@" in ref:
-        found = find_subject(session, "email", ref)
-    elif ref.startswith("+"):
-        found = find_subject(session, "phone", ref)
-    else:
-        found = session.get(Subject, ref)
+    kind, value = _named_by(ref)
+    found = session.get(Subject, ref) if kind is None else find_subject(session, kind, value)
     if found is None or found.erased_at is not None:
         raise UnknownSubject(f"no subject {ref!r}")
     return found
+
+
+# _FIND_ONE's columns for subject_row_of: the row, not an ORM instance.
+_FIND_ROW = select(Subject.id, Subject.birth_date, Subject.erased_at).join(Identity).where(
+    Identity.kind == bindparam("kind"),
+    or_(Identity.lookup == bindparam("hash"),
+        and_(Identity.value.is_(None), Identity.lookup == bindparam("plain"))))
+
+
+def subject_row_of(session: Session, ref: str) -> SubjectRow:
+    """:func:`get_subject`'s subject (the same references, the same errors) as its id and
+    birth date, read via Core: a consent write needs no more, and no ORM instance."""
+    ref = ref.strip()
+    kind, value = _named_by(ref)
+    if kind is None:
+        row = session.connection().execute(_SUBJECT_ROW, {"id": ref}).first()
+        if row is not None:
+            return SubjectRow(row.id, row.birth_date)
+    else:
+        normal = normalise(kind, value)
+        found = session.connection().execute(_FIND_ROW, {
+            "kind": kind, "hash": lookup_of(session, kind, normal), "plain": normal}).first()
+        if found is not None and found.erased_at is None:
+            return SubjectRow(found.id, found.birth_date)
+    raise UnknownSubject(f"no subject {ref!r}")
 
 
 def create_subject(

@@ -103,6 +103,12 @@ async def _scoped_key_checked_in_route(request: Request, scopes: SecurityScopes,
     return key
 
 
+async def key_checked_in_route(request: Request, scopes: SecurityScopes) -> ApiKey:
+    """The key ``need(..., checked_in_route=True)`` gives a route, for a handler that
+    solves no dependencies (the same header read, the same checks, the same errors)."""
+    return await _scoped_key_checked_in_route(request, scopes, await _bearer(request))
+
+
 # The key's row read again: revoked_at, by primary key (one indexed statement).
 _REVOKED_AT = select(ApiKey.revoked_at).where(ApiKey.id == bindparam("key_id"))
 
@@ -114,7 +120,8 @@ def still_live(session: Session, rt: Runtime, key: ApiKey) -> None:
     a key revoked on another host a moment ago (its notice not yet here, or lost) never
     writes, as when the key was read fresh for every write.
     """
-    row = session.execute(_REVOKED_AT, {"key_id": key.id}).first()
+    # Core, not the ORM's execute: one indexed column needs none of its machinery.
+    row = session.connection().execute(_REVOKED_AT, {"key_id": key.id}).first()
     if row is None or row.revoked_at is not None:
         rt.keys.forget(key.prefix)
         raise Unauthorized("the API key has been revoked" if row is not None
