@@ -99,6 +99,41 @@ def test_an_overlong_for_is_the_sign_in_redirect_or_a_page_never_json(lite: Port
     assert "Fant ikke siden" in r.text and ledger_count(client) == before
 
 
+def test_an_overlong_form_field_is_a_page_in_the_readers_language_never_json(
+        lite: Portal) -> None:
+    """Every form field the portal limits (purpose, action, confirm, e-mail, token): one
+    too long is a page naming the field, in the reader's language, and nothing changes.
+    (FastAPI answered these with a 422 in JSON.)"""
+    client = lite.client
+    r = client.post("/portal/sign-in", data={
+        "email": "a" * 320 + "@example.no", "csrf_token": csrf_of(client.get(
+            "/portal/sign-in").text)})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    assert "Skjemaet kunne ikke leses" in r.text and "(email)" in r.text
+    assert "aaaa" not in r.text  # the input is never shown back
+    sign_in(client, KARI)
+    before = ledger_count(client)
+    token = _consent_form(client)
+    for path, data, field in (
+            ("/portal/consents", {"purpose": "p" * 101, "action": "give"}, "purpose"),
+            ("/portal/consents", {"purpose": "newsletter", "action": "g" * 21}, "action"),
+            ("/portal/delete", {"confirm": "y" * 11}, "confirm")):
+        r = client.post(path, data={**data, "csrf_token": token})
+        assert r.status_code == 422, (path, r.status_code, r.text[:200])
+        assert r.headers["content-type"].startswith("text/html"), path
+        assert "ingenting ble endret" in r.text and f"({field})" in r.text, path
+        assert "ppp" not in r.text and "ggg" not in r.text and "yyy" not in r.text
+    english = client.post("/portal/consents?lang=en", data={
+        "purpose": "p" * 101, "action": "give", "csrf_token": token})
+    assert english.status_code == 422
+    assert "The form could not be read" in english.text and "nothing was changed" in english.text
+    assert ledger_count(client) == before
+    assert client.get("/portal", follow_redirects=False).status_code == 200  # still signed in
+    # The API keeps problem+json for the same kind of error.
+    api = client.post("/api/v1/consents", json={"subject": "x" * 5000})
+    assert api.headers["content-type"].startswith("application/problem+json")
+
+
 def test_an_organisation_admin_acts_for_members_but_not_the_other_way(portal: Portal) -> None:
     from personvern.consent.subjects import add_member, create_organisation, require_subject
 

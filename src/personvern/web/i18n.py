@@ -39,6 +39,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nb": "Det du sendte var større enn vi tar imot, så ingenting ble lagret.",
         "en": "What you sent was larger than we accept, so nothing was stored.",
     },
+    "invalid_title": {"nb": "Skjemaet kunne ikke leses", "en": "The form could not be read"},
+    "invalid_text": {
+        "nb": "Noe av det du sendte var for langt eller hadde feil form ({fields}), så "
+              "ingenting ble endret. Gå tilbake og prøv igjen.",
+        "en": "Part of what you sent was too long or in the wrong form ({fields}), so "
+              "nothing was changed. Go back and try again.",
+    },
     "rate_title": {"nb": "For mange forsøk", "en": "Too many attempts"},
     "rate_text": {
         "nb": "Det har vært for mange forsøk. Vent {seconds} sekunder og prøv igjen.",

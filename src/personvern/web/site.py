@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -65,6 +66,17 @@ async def _personvern_error(request: Request, exc: Exception) -> Response:
     return page(request, "error.html", {"detail": detail}, status=exc.status)
 
 
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    """A form or query field FastAPI refuses (too long, wrong form): under the HTML
+    prefixes a page naming the fields (ours; never the input), elsewhere problem+json."""
+    assert isinstance(exc, RequestValidationError)
+    if not is_html(request):
+        return await problems.validation_error(request, exc)
+    fields = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+    return message_page(request, 422, "invalid_title", "invalid_text",
+                        fields=", ".join(fields) or "?")
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if is_html(request) and exc.status_code == 404:
@@ -86,6 +98,7 @@ def install(app: FastAPI, clock: Clock, export_dir: Path | None = None) -> None:
     app.add_exception_handler(CsrfFailed, _csrf_failed)
     app.add_exception_handler(PersonvernError, _personvern_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(portal_router)
     app.include_router(banner_router)
     # Outermost: a preflight is answered before any other layer looks at it.
