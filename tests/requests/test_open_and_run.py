@@ -318,3 +318,51 @@ def test_forgetting_people_is_one_statement_on_postgresql(
 # An erasure opened and run, on the demo's SQLite engine database (forget_subjects sends
 # nine statements there; one on PostgreSQL).
 STATEMENTS = 37
+
+
+def test_a_table_the_service_has_locked_makes_the_opening_wait_not_the_audit_trail(
+        pg_demo: Runtime, clock: MovingClock) -> None:
+    """The plan is made while the opening holds the audit trail's lock: a dataset table
+    the service has locked (a migration) fails it within the plan's lock timeout, the
+    request waits with the error, the trail is free at once, and once the lock is gone a
+    run completes it, proof and all."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import text
+
+    from personvern.audit import append_audit
+    from personvern.requests.erase import PLAN_LOCK_TIMEOUT
+    from personvern.storage.engine import create_engine_for
+
+    service = Requests(pg_demo.sessions, Context(pg_demo.consent, clock))
+    app = create_engine_for(pg_demo.loaded.manifest.datasets[0].url)
+    pool = ThreadPoolExecutor(1)
+    try:
+        service.datasets()  # reflected before the lock, as a server that has run a while
+        with app.connect() as migration:
+            migration.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+            started = time.monotonic()
+            # In a thread: a plan that waited for the lock fails the test, not hangs it.
+            result = pool.submit(service.open_and_run, "erasure", subject="ext:12", by=OWNER,
+                                 reason=WHY).result(timeout=60)
+            took = time.monotonic() - started
+            assert result.state == "waiting", result
+            assert "lock timeout" in (result.error or ""), result.error
+            assert took < 10 * float(PLAN_LOCK_TIMEOUT.removesuffix("s")), took
+
+            def ping() -> None:
+                with pg_demo.transaction() as s:
+                    append_audit(s, clock, "test", "test.ping", "trail")
+
+            pool.submit(ping).result(timeout=30)  # the trail was free again at once
+            migration.rollback()
+        done = service.run(result.request_id, reason="the migration has finished")
+        assert done.state == "completed", done
+        assert done.outcome["proof"]["clean"] is True, done.outcome["proof"]
+        with pg_demo.transaction() as s:
+            assert verify_audit_chain(s) is None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        service.close()
+        app.dispose()

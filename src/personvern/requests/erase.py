@@ -272,6 +272,13 @@ def erase_many(jobs: Sequence[Job], env: Env, datasets: Sequence[SqlDataset], *,
     return {j.request_id: _done(j, per_job[j.request_id], until_vacuum) for j in jobs}
 
 
+# While Erasure.plan runs, the caller holds the engine's audit lock (the plan is kept in
+# its opening transaction). A dataset table the service has locked (a migration's ALTER
+# TABLE) must make the plan fail fast, leaving the request waiting, rather than stall
+# every audited action behind it. Erasure.apply, after that commit, waits as usual.
+PLAN_LOCK_TIMEOUT = "2s"
+
+
 class Erasure:
     """One person's erasure in steps, for a caller that records the plan in a transaction
     of its own before any dataset changes: made with each dataset connected and its
@@ -289,6 +296,8 @@ class Erasure:
                 with storage_errors(ds.engine.url):
                     conn = ds.engine.connect()
                     self._open.append((ds, conn, conn.begin()))
+                    if conn.dialect.name == "postgresql":
+                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{PLAN_LOCK_TIMEOUT}'")
         except BaseException:
             self.close()
             raise
@@ -314,6 +323,8 @@ class Erasure:
         try:
             for (ds, conn, tx), planned in list(zip(self._open, self._planned, strict=True)):
                 with storage_errors(ds.engine.url):
+                    if conn.dialect.name == "postgresql":  # no engine lock held now
+                        conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
                     _apply_in(conn, planned)
                     tx.commit()
                 self._open.pop(0)
