@@ -110,3 +110,17 @@ def with_addresses(demo: Path, people: tuple[int, ...] = (31, 32)) -> None:
         "        references:\n"
         "          - {column: address_id, to: postal_addresses.id, part: true}\n"), 1),
         encoding="utf-8")
+
+
+PAGE = 4096  # SQLite's page size in the demo's service.db
+
+
+def left_behind(demo: Path, values: list[str]) -> list[str]:
+    """'file page N: value' for every value readable in service.db or its WAL."""
+    out = []
+    for name in ("service.db", "service.db-wal"):
+        path = demo / name
+        data = path.read_bytes() if path.exists() else b""
+        out += [f"{name} page {data.index(v.encode()) // PAGE + 1}: {v}"
+                for v in values if v.encode() in data]
+    return out

@@ -11,12 +11,11 @@ import pytest
 from sqlalchemy import text
 
 from cli_inprocess import run_personvern
-from demo_support import copy_demo
+from demo_support import copy_demo, left_behind
 from personvern.demo.init import init_demo
 from personvern.storage.engine import create_engine_for
 
 NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)
-PAGE = 4096
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +38,6 @@ def users(demo: Path, where: str = "1 = 1") -> dict[int, list[str]]:
         found = {r.id: [v for v in (r.email, r.phone, r.name) if v] for r in rows}
     engine.dispose()
     return found
-
-
-def left_behind(demo: Path, values: list[str]) -> list[str]:
-    """'file page N: value' for every value readable in service.db or its WAL."""
-    out = []
-    for name in ("service.db", "service.db-wal"):
-        path = demo / name
-        data = path.read_bytes() if path.exists() else b""
-        out += [f"{name} page {data.index(v.encode()) // PAGE + 1}: {v}"
-                for v in values if v.encode() in data]
-    return out
 
 
 def test_a_sweep_leaves_no_byte_of_the_people_it_erased(demo: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, inspect, select, text
 
-from demo_support import DEMO_NOW, OWNER, MovingClock, copy_demo
+from demo_support import DEMO_NOW, OWNER, MovingClock, copy_demo, left_behind
 from personvern.audit import check_audit_chain
 from personvern.consent.subjects import get_subject
 from personvern.consent.tables import Subject
@@ -225,18 +225,6 @@ def test_a_dataset_down_mid_batch_records_nobody_as_erased(
     service_db.dispose()
 
 
-PAGE = 4096
-
-
-def left_behind(demo: Path, values: list[str]) -> list[str]:
-    """'file page N: value' for every value readable in service.db or its WAL."""
-    out = []
-    for name in ("service.db", "service.db-wal"):
-        path = demo / name
-        data = path.read_bytes() if path.exists() else b""
-        out += [f"{name} page {data.index(v.encode()) // PAGE + 1}: {v}"
-                for v in values if v.encode() in data]
-    return out
 
 
 def test_a_batch_in_chunks_rewrites_the_file_once_and_leaves_no_byte_when_done(
