@@ -366,3 +366,41 @@ def test_a_table_the_service_has_locked_makes_the_opening_wait_not_the_audit_tra
         pool.shutdown(wait=False, cancel_futures=True)
         service.close()
         app.dispose()
+
+
+def test_a_table_locked_before_the_datasets_are_first_read_makes_the_opening_wait(
+        pg_demo: Runtime, clock: MovingClock) -> None:
+    """The first request after start-up reads the datasets' schema: a table the service
+    holds locked (a migration) fails that read within the reflection's lock timeout rather
+    than hang every request behind it; the request waits with the error, and a run once
+    the lock is gone reads the schema and completes it."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import text
+
+    from personvern.requests.datamap import REFLECT_LOCK_TIMEOUT
+    from personvern.storage.engine import create_engine_for
+
+    service = Requests(pg_demo.sessions, Context(pg_demo.consent, clock))
+    app = create_engine_for(pg_demo.loaded.manifest.datasets[0].url)
+    pool = ThreadPoolExecutor(1)
+    try:
+        with app.connect() as migration:
+            migration.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+            started = time.monotonic()
+            # In a thread: a schema read that waited for the lock fails the test, not hangs it.
+            result = pool.submit(service.open_and_run, "erasure", subject="ext:12", by=OWNER,
+                                 reason=WHY).result(timeout=60)
+            took = time.monotonic() - started
+            assert result.state == "waiting", result
+            assert "lock timeout" in (result.error or ""), result.error
+            assert took < 10 * float(REFLECT_LOCK_TIMEOUT.removesuffix("s")), took
+            migration.rollback()
+        done = service.run(result.request_id, reason="the migration has finished")
+        assert done.state == "completed", done
+        assert done.outcome["proof"]["clean"] is True, done.outcome["proof"]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        service.close()
+        app.dispose()

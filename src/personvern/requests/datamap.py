@@ -120,6 +120,13 @@ def resolve_column(manifest: Manifest, ref: str) -> tuple[Dataset, MappedTable, 
     return hits[0]
 
 
+# Reading a dataset's schema waits for any table the service holds in ACCESS EXCLUSIVE (a
+# migration's ALTER TABLE). Every request that needs the datasets waits for the first read
+# (Requests.datasets), so it fails within this bound, leaving the request waiting with the
+# error, rather than hang them all until the migration ends.
+REFLECT_LOCK_TIMEOUT = "5s"
+
+
 class SqlDataset:
     """One mapped SQL dataset: its engine, reflected tables and reference graph."""
 
@@ -149,7 +156,11 @@ class SqlDataset:
         """Read the real schema and check every mapped table and column exists."""
         meta = MetaData()
         try:
-            meta.reflect(self.engine, only=list(self.mapped))
+            with self.engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{REFLECT_LOCK_TIMEOUT}'")
+                meta.reflect(conn, only=list(self.mapped))
+                conn.rollback()
         except Exception as exc:
             missing = self._missing_tables(exc)
             if missing:
