@@ -393,13 +393,16 @@ def assess_risk(
         raise Conflict(f"breach {breach.id} is closed; its risk can no longer change")
     level = _risk(risk)
     if breach.authority_notified_at is not None:
-        notify, reason = True, (no_notice_reason or "").strip() or None
+        # Notified already (Art. 33(1)): the reason for the lower risk goes in the history,
+        # never in the record as a reason for not notifying.
+        notify, reason, said = True, None, (no_notice_reason or "").strip() or None
     else:
         notify, reason = _notice_decision(level, notify_authority, no_notice_reason)
+        said = reason
     before = breach.risk
     breach.risk, breach.notify_authority, breach.no_notice_reason = level, notify, reason
     _history(session, clock(), breach.id, "assessment", actor,
-             f"risk {before} -> {level}" + (f": {reason}" if reason else ""),
+             f"risk {before} -> {level}" + (f": {said}" if said else ""),
              {"from": before, "to": level, "notify_authority": notify})
     append_audit(session, clock, actor, "breach.assessed", f"breach:{breach.id}",
                  {"from": before, "to": level, "notify_authority": notify})
