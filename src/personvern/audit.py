@@ -19,7 +19,9 @@ from personvern.crypto.checkpoints import (
     Checkpoint,
     appended_head,
     appended_uncommitted,
+    head_and_checkpoint,
     note_append,
+    vet_head,
 )
 from personvern.crypto.columns import ERASED_JSON
 from personvern.crypto.keyring import keyring_for
@@ -32,6 +34,8 @@ from personvern.wording import count
 GENESIS_HASH = "0" * 64
 CHAIN = "audit_events"  # the trail's name in signed checkpoints
 _HEAD = select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+# The head and the stored checkpoint in one round trip, read at a transaction's first append.
+_ANCHORED_HEAD = head_and_checkpoint(AuditEvent.id, AuditEvent.hash, CHAIN)
 # Version of the hashed layout below, hashed too, so the layout can change without
 # making old events look tampered with.
 HASH_SCHEME = 1
@@ -129,8 +133,13 @@ def append_audit(
     head = appended_head(session, CHAIN)
     if head is None:
         lock_chain(session, AuditEvent.__tablename__)
-        row = session.connection().execute(_HEAD).first()
-        head = None if row is None else (row[0], row[1])
+        if appended_uncommitted(session, CHAIN):  # after a savepoint rolled back: vetted
+            row = session.connection().execute(_HEAD).first()
+            head = None if row is None else (row[0], row[1])
+        else:
+            # A trail cut off, emptied or rewritten keeps its checkpoint: the next event
+            # does not sign the tampered head as if it were whole.
+            head = vet_head(session, CHAIN, session.connection().execute(_ANCHORED_HEAD).one())
     seq = 1 if head is None else head[0] + 1
     prev_hash = GENESIS_HASH if head is None else head[1]
     digest = _hash(seq, at, actor, action, target, stored_details, prev_hash)

@@ -154,12 +154,38 @@ def test_subjects_are_told_by_queued_email_once(db_session: Session, clock: Cloc
     body = mails[0].body_text
     assert "Hva som skjedde: A laptop with an export" in body and "What happened:" in body
     assert "Phishing" in body and "Remote wipe" in body and "post@minmentor.no" in body
-    assert get_breach(db_session, bid).subjects_notified_at == clock()
+    # The phone-only person was not told: the people are not yet marked told (Art. 34(1)).
+    assert get_breach(db_session, bid).subjects_notified_at is None
     again = notify_subjects(db_session, clock, bid, minmentor(), all_subjects=True)
     db_session.commit()
-    assert (again.queued, again.already_queued) == (0, 2)
+    assert (again.queued, again.already_queued, again.without_email) == (0, 2, 1)
     assert db_session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
     assert _audit(db_session, bid).count("breach.subject_notice") == 2
+
+
+def test_people_without_an_email_are_counted_and_not_called_told(
+        db_session: Session, clock: Clock) -> None:
+    """GDPR Art. 34(1): a high risk is communicated to each person affected. E-mail queued
+    to every live person with an address leaves those without one untold: they are
+    counted (for --all as for named people), and the breach does not say the people were
+    told, nor close, until they are told another way or an Art. 34(3) reason is given."""
+    create_subject(db_session, clock, {"email": "ola@example.no"})
+    create_subject(db_session, clock, {"phone": "+4798765432"})
+    db_session.commit()
+    bid = _record(db_session, clock)
+    add_update(db_session, clock, bid, "authority_notice", "sent")
+    done = notify_subjects(db_session, clock, bid, minmentor(), all_subjects=True)
+    db_session.commit()
+    assert (done.queued, done.already_queued, done.without_email) == (1, 0, 1)
+    breach = get_breach(db_session, bid)
+    assert breach.subjects_notified_at is None
+    assert breach_view(breach, clock())["subjects_must_be_told"] is True
+    assert "1 person without an e-mail address not told" in updates_of(db_session, bid)[-1].text
+    with pytest.raises(InvalidInput, match=r"Art\. 34\(3\)"):
+        close_breach(db_session, clock, bid)
+    add_update(db_session, clock, bid, "subject_notice", "Told the last one by phone")
+    assert get_breach(db_session, bid).subjects_notified_at == clock()
+    close_breach(db_session, clock, bid)
 
 
 def test_close_needs_the_required_notices(db_session: Session, clock: Clock) -> None:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from markup_support import HOSTILE, Markup
-from personvern.breach.register import add_update, record_breach
+from personvern.breach.register import add_update, assess_risk, record_breach
 from personvern.breach.report import build_report, render
 from personvern.clock import Clock, fixed_clock
 from personvern.errors import InvalidInput, NotFound
@@ -110,6 +110,20 @@ def test_not_notifiable_breach_reports_its_reason(db_session: Session, clock: Cl
     assert r["notice"]["type"] == "not_required" and r["notice"]["required"] is False
     assert r["notice"]["reason_not_required"] == "Sent to a colleague under confidentiality"
     assert "Reason for not notifying | Sent to a colleague" in render(r, "md")
+
+
+def test_a_notified_breach_assessed_lower_gives_no_reason_for_not_notifying(
+        db_session: Session, clock: Clock, breach_id: str) -> None:
+    """The authority was notified (GDPR Art. 33(1)); a later, lower assessment keeps its
+    reason in the history, but the report must not say "Reason for not notifying" for a
+    breach that was notified."""
+    assess_risk(db_session, clock, breach_id, "low",
+                no_notice_reason="Every recipient confirmed deletion")
+    db_session.commit()
+    r = build_report(db_session, breach_id, snapmentor(), clock(), "en")
+    assert r["notice"]["required"] is True and r["notice"]["reason_not_required"] is None
+    assert "Reason for not notifying" not in render(r, "md")
+    assert any("Every recipient confirmed deletion" in h["text"] for h in r["history"])
 
 
 def test_bad_report_requests(db_session: Session, clock: Clock, breach_id: str) -> None:

@@ -529,3 +529,28 @@ def test_owner_adds_and_disables_users(client: TestClient) -> None:
              reason="temporary help ended")
     assert "Done: disabled ny@leksehjelp.example.no" in r.text
     assert sign_in(client, "ny@leksehjelp.example.no").status_code == 401
+
+
+def test_ropa_page_names_processors_only_as_the_manifest_states_them(
+        template: Path, tmp_path: Path, clock: MovingClock, hash_once: HashOnce) -> None:
+    """GDPR Art. 28, 30(1)(d): a recipient whose role the manifest leaves out is not listed
+    as a processor (the default role is no statement), and an agreement the manifest does
+    not mention is "not stated", not "no"."""
+    for name in ("service.db", "personvern.db"):
+        shutil.copy(template / name, tmp_path / name)
+    text_ = (template / "personvern.yaml").read_text(encoding="utf-8")
+    text_ = text_.replace(str(template / "service.db"), str(tmp_path / "service.db"))
+    text_ = text_.replace("    role: processor\n", "", 1).replace("    dpa_signed: 2025-01-15\n",
+                                                                    "", 1)
+    manifest = tmp_path / "personvern.yaml"
+    manifest.write_text(text_, encoding="utf-8")
+    settings = Settings(manifest=manifest, database_url=f"sqlite:///{tmp_path / 'personvern.db'}")
+    with TestClient(create_app(settings, clock), base_url="http://127.0.0.1",
+                    headers={"Accept-Language": "en"}) as c:
+        with runtime(c).transaction() as s:
+            add_user(s, clock, EMAIL["privacy_officer"], PASSWORD, role="privacy_officer")
+        page = as_role(c, "privacy_officer").get("/dashboard/ropa").text
+    processors = page.split("<h2>Activities</h2>")[0]
+    assert 'id="processors"' not in processors
+    assert "No recipient is stated to be a processor." in processors
+    assert "Role not stated in the manifest (check PV074): Driftsleverandør Norge AS" in processors

@@ -319,3 +319,49 @@ def test_a_commit_inside_a_bulk_block_writes_what_it_holds(db_engine: Engine) ->
     found = _check(db_engine)
     assert found.problem is None and found.events == 4
     assert found.checkpoint is not None and found.checkpoint.seq == 4
+
+
+# ---- a cut or rewrite stays seen after the next append -------------------------------------
+
+def _rewrite_last(engine: Engine) -> None:
+    """An attacker changes the newest event and recomputes every hash (no master key)."""
+    with make_sessionmaker(engine)() as session:
+        prev = GENESIS_HASH
+        for row in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all():
+            if row.target == "subject:4":
+                row.actor = "mallory"
+            row.prev_hash = prev
+            row.hash = prev = event_hash(row)
+        session.commit()
+
+
+@pytest.mark.parametrize("tamper", [
+    "DELETE FROM audit_events WHERE id > 3",  # the newest events cut off
+    "DELETE FROM audit_events",  # the whole trail emptied
+    "rewrite",  # the newest event changed, every hash recomputed
+])
+def test_a_tampered_trail_stays_broken_after_the_next_append(db_engine: Engine,
+                                                             tamper: str) -> None:
+    """The next event appended (any audited action, the dashboard's own verification
+    among them) must not sign the tampered head as the trail's checkpoint: the trail
+    stays BROKEN, never "intact" again (GDPR Art. 5(2), 32(1)(b): the trail is the
+    controller's evidence)."""
+    _fill(db_engine, 5)
+    if tamper == "rewrite":
+        _rewrite_last(db_engine)
+    else:
+        with db_engine.begin() as conn:
+            conn.execute(text(tamper))
+    assert _check(db_engine).problem is not None
+    with transaction(db_engine) as session:
+        append_audit(session, _ticking("2027-03-02T12:00:00+01:00"), "owner",
+                     "dashboard.chains_verified", "audit", {})
+    found = _check(db_engine)
+    assert found.problem is not None, found.verdict()
+    assert found.verdict().startswith("audit trail BROKEN:")
+    # Later appends do not wash it out either.
+    with transaction(db_engine) as session:
+        for n in range(8):
+            append_audit(session, _ticking("2027-03-03T12:00:00+01:00"), "owner", "note",
+                         f"x:{n}", {})
+    assert _check(db_engine).verdict().startswith("audit trail BROKEN:")

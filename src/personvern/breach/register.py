@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from personvern.audit import append_audit
@@ -33,6 +33,7 @@ from personvern.mail.outbox import Mail, queue
 from personvern.manifest.categories import BUILTIN_CATEGORIES
 from personvern.manifest.model import Manifest
 from personvern.storage.models import as_utc
+from personvern.wording import count
 
 RISKS: tuple[str, ...] = ("none", "low", "risk", "high")
 # Art. 33(1): no notice when the breach is unlikely to result in a risk.
@@ -322,12 +323,15 @@ def add_update(
     *,
     late_reason: str | None = None,
     data: dict[str, Any] | None = None,
+    everyone_told: bool = True,
     actor: str = "cli",
 ) -> BreachUpdate:
     """Add to the breach's history: the notice to the authority, a later phase of it (33(4)),
     a note, or that the people were told (Art. 34).
 
     ``authority_notice`` after the deadline needs ``late_reason`` (Art. 33(1), last sentence).
+    A ``subject_notice`` that reached only some of the people (``everyone_told`` False) is
+    recorded without marking the people told.
     """
     breach = get_breach(session, breach_id)
     if kind not in UPDATE_KINDS:
@@ -361,7 +365,7 @@ def add_update(
         breach.authority_notified_at = now
         breach.notify_authority = True
         breach.late_reason = late if -time_left(breach, now) > timedelta(0) else None
-    elif kind == "subject_notice" and breach.subjects_notified_at is None:
+    elif kind == "subject_notice" and everyone_told and breach.subjects_notified_at is None:
         breach.subjects_notified_at = now
     extra = dict(data or {})
     if kind == "authority_notice" and breach.late_reason:
@@ -389,13 +393,16 @@ def assess_risk(
         raise Conflict(f"breach {breach.id} is closed; its risk can no longer change")
     level = _risk(risk)
     if breach.authority_notified_at is not None:
-        notify, reason = True, (no_notice_reason or "").strip() or None
+        # Notified already (Art. 33(1)): the reason for the lower risk goes in the history,
+        # never in the record as a reason for not notifying.
+        notify, reason, said = True, None, (no_notice_reason or "").strip() or None
     else:
         notify, reason = _notice_decision(level, notify_authority, no_notice_reason)
+        said = reason
     before = breach.risk
     breach.risk, breach.notify_authority, breach.no_notice_reason = level, notify, reason
     _history(session, clock(), breach.id, "assessment", actor,
-             f"risk {before} -> {level}" + (f": {reason}" if reason else ""),
+             f"risk {before} -> {level}" + (f": {said}" if said else ""),
              {"from": before, "to": level, "notify_authority": notify})
     append_audit(session, clock, actor, "breach.assessed", f"breach:{breach.id}",
                  {"from": before, "to": level, "notify_authority": notify})
@@ -559,12 +566,17 @@ def notify_subjects(
         ))
         queued += new
         already += not new
-    result = SubjectNotice(breach.id, queued, already,
-                           (len(ids) - len(emails)) if ids else 0)
-    add_update(session, clock, breach.id, "subject_notice",
-               f"e-mail queued to {queued} people" + (f" ({already} already had it)"
-                                                      if already else ""),
-               data=result.as_dict(), actor=actor)
+    # Art. 34(1) is owed to each person: those with no address are counted, --all too.
+    asked = len(ids) if ids else session.scalar(
+        select(func.count()).select_from(Subject).where(Subject.erased_at.is_(None))) or 0
+    result = SubjectNotice(breach.id, queued, already, asked - len(emails))
+    text = f"e-mail queued to {queued} people" + (f" ({already} already had it)"
+                                                  if already else "")
+    if result.without_email:
+        text += (f"; {count(result.without_email, 'person', 'people')} without an e-mail address "
+                 "not told")
+    add_update(session, clock, breach.id, "subject_notice", text, data=result.as_dict(),
+               everyone_told=not result.without_email, actor=actor)
     return result
 
 

@@ -33,6 +33,8 @@ SCHEME = 1
 # confused with (or help attack) the key wrapping.
 _LABEL = b"chain checkpoint"
 _PENDING = "personvern.chain_heads"
+# Chains whose stored checkpoint this transaction must leave as it is (see vet_head).
+_HELD_BACK = "personvern.chain_held_back"
 _TABLE: Table = ChainCheckpoint.__table__  # type: ignore[assignment]
 _FIELDS = ("chain", "seq", "hash", "at", "key_id", "signature")
 
@@ -187,6 +189,34 @@ def appended_head(session: Session, chain: str) -> tuple[int, str] | None:
     return noted.seq, noted.hash
 
 
+def head_and_checkpoint(seq: Any, head_hash: Any, chain: str) -> Select[Any]:
+    """One statement: the chain's newest ``seq`` and ``head_hash`` (columns of its table)
+    and the checkpoint stored for ``chain`` (None in each column where there is none)."""
+    def newest(column: Any) -> Any:
+        return select(column).order_by(seq.desc()).limit(1).scalar_subquery()
+
+    def stored(name: str) -> Any:
+        return select(_TABLE.c[name]).where(_TABLE.c.chain == chain).scalar_subquery()
+
+    return select(newest(seq), newest(head_hash), *(stored(n) for n in _FIELDS[1:]))
+
+
+def vet_head(session: Session, chain: str, row: Any) -> tuple[int, str] | None:
+    """The head (seq, hash) of a :func:`head_and_checkpoint` row, read under the chain's
+    lock before this transaction's first append. When the stored checkpoint is not this
+    engine's signature of that head (events cut off the end, the chain emptied or
+    rewritten, the checkpoint forged), this transaction leaves the checkpoint as it is:
+    signing over it would make the tampered chain verify as intact."""
+    head = None if row[0] is None else (int(row[0]), str(row[1]))
+    if row[2] is None:  # none stored: a new chain, or one from before checkpoints
+        return head
+    found = Checkpoint(chain, *row[2:])
+    if (head is None or head != (found.seq, found.hash)
+            or signature_problem(keyring_for(session), found) is not None):
+        session.info.setdefault(_HELD_BACK, set()).add(chain)
+    return head
+
+
 @dataclass(frozen=True)
 class _Pending:
     head: Select[Any]
@@ -211,7 +241,10 @@ def sign_heads(session: Session) -> None:
         return
     master = keyring_for(session).master
     conn = session.connection()
+    held_back: set[str] = session.info.get(_HELD_BACK, set())
     for chain, noted in pending.items():
+        if chain in held_back:  # the chain it extends was tampered with: keep the evidence
+            continue
         if noted.seq is not None:
             store_checkpoint(conn, sign(master, chain, noted.seq, noted.hash, noted.at))
             continue
@@ -233,6 +266,7 @@ def _reread_heads(session: Session, previous: Any) -> None:
 def _forget_heads(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_HELD_BACK, None)
 
 
 def resign_checkpoints(conn: Connection, old: MasterKey, new: MasterKey) -> int:

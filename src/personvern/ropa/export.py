@@ -258,7 +258,9 @@ _RECIPIENT_TYPE = {
 
 def _recipient_node(r: RecipientEntry, base: str) -> dict[str, Any]:
     node: dict[str, Any] = {"@id": f"{base}:recipient:{r.id}",
-                            "@type": ["dpv:Recipient", _RECIPIENT_TYPE[r.role]],
+                            # Typed by role only when the manifest states it.
+                            "@type": ["dpv:Recipient", _RECIPIENT_TYPE[r.role]]
+                            if r.role_stated else ["dpv:Recipient"],
                             "dpv:hasName": r.name, "dct:description": r.service}
     if r.country:
         node["dpv:hasCountry"] = {"@id": f"loc:{r.country}"}
@@ -324,7 +326,8 @@ def _activity_node(a: Activity, base: str, controller_id: str) -> dict[str, Any]
             "dpv:hasDataController": [{"@id": controller_id}] + [
                 {"@id": f"{base}:recipient:{j.id}"} for j in a.joint_controllers],
         }
-    processors = [r for r in a.recipients if r.role in ("processor", "sub_processor")]
+    processors = [r for r in a.recipients
+                  if r.role_stated and r.role in ("processor", "sub_processor")]
     if processors:
         node["dpv:hasDataProcessor"] = [{"@id": f"{base}:recipient:{r.id}"} for r in processors]
     third = sorted({t.country for t in a.transfers if t.country})

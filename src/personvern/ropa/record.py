@@ -165,6 +165,7 @@ WORDS: dict[Lang, dict[str, str]] = {
         "dpa": "databehandleravtale",
         "dpa_yes": "databehandleravtale inngått",
         "dpa_no": "ingen databehandleravtale oppgitt",
+        "role_not_stated": "rolle ikke oppgitt i manifestet",
         "customers": "Kundebedrifter som legger inn opplysninger om sine ansatte",
         "customers_contact": "Kontaktpersonen hos hver kundebedrift (administratorbruker)",
         "on_behalf": "Behandling på vegne av kundene",
@@ -197,6 +198,7 @@ WORDS: dict[Lang, dict[str, str]] = {
         "dpa": "data processing agreement",
         "dpa_yes": "data processing agreement signed",
         "dpa_no": "no data processing agreement stated",
+        "role_not_stated": "role not stated in the manifest",
         "customers": "Customer companies that enter data about their employees",
         "customers_contact": "The contact person at each customer company (its admin user)",
         "on_behalf": "Processing on behalf of the customers",
@@ -284,13 +286,14 @@ class RecipientEntry:
 
     id: str
     name: str
-    role: str
+    role: str  # as the checks read it: "processor" when the manifest states none
     role_text: str
     service: str
     country: str | None
     country_text: str
     third_country: bool | None   # None: the country is not stated
     dpa_text: str
+    role_stated: bool = True
 
 
 @dataclass(frozen=True)
@@ -467,8 +470,12 @@ def _recipient(r: Recipient, lang: Lang) -> RecipientEntry:
     else:
         dpa = word(lang, "dpa_yes")
     third = None if r.country is None else not is_eea(r.country)
+    # The default role is the checks' stricter reading, not a statement: the record
+    # names a role (a legal status, Art. 28) only when the manifest states it (PV074).
     return RecipientEntry(
-        id=r.id, name=r.name, role=r.role, role_text=ROLE[r.role][lang],
+        id=r.id, name=r.name, role=r.role,
+        role_text=ROLE[r.role][lang] if r.role_stated else word(lang, "role_not_stated"),
+        role_stated=r.role_stated,
         service=r.service.get(lang), country=r.country,
         country_text=country_words(r.country, lang), third_country=third, dpa_text=dpa,
     )

@@ -424,7 +424,9 @@ def ropa(request: Request, user: Annotated[Staff, permit("ropa.view")]) -> HTMLR
 
     m = runtime(request).loaded.manifest
     return _view(request, "ropa.html", user, record=build_record(m, "en"),
-                 processors=[r for r in m.recipients if r.role == "processor"])
+                 # Processors as the manifest states them; the default role is no statement.
+                 processors=[r for r in m.recipients if r.role_stated and r.role == "processor"],
+                 unstated=[r for r in m.recipients if not r.role_stated])
 
 
 @router.get("/policy", response_class=HTMLResponse)

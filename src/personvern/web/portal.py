@@ -459,9 +459,9 @@ def delete(request: Request, me: Subject, _: Csrf, for_: For = None,
                                                     "error": "delete_must_confirm"}, status=422)
     req = portal_core.run_request(rt, me.principal, person, "erasure", {}, _exports(request),
                                   lang)
-    kept = portal_core.kept_on_erasure(rt.loaded.manifest, lang)
+    # The page says what the request's state is: "deleted" only once it is carried out.
     response = page(request, "portal/deleted.html", {"signed_in": person.role != "self",
-                                                     "for_q": "", "kept": kept,
+                                                     "for_q": "", "r": _request_row(req, rt),
                                                      "outcome": req.outcome or {}})
     # The erasure itself ended the person's sessions everywhere (sessions.erased); only
     # this browser's cookie is left to clear.

@@ -181,9 +181,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "delete_must_confirm": {"nb": "Kryss av for at du forstår hva som skjer.",
                             "en": "Tick the box to show you understand what happens."},
     "deleted_title": {"nb": "Kontoen er slettet", "en": "The account has been deleted"},
-    "deleted_text": {
-        "nb": "Vi har slettet opplysningene. Dette beholder vi til fristen har gått ut:",
-        "en": "We have erased the data. This we keep until the period has passed:",
+    "deleted_text": {"nb": "Vi har slettet opplysningene.", "en": "We have erased the data."},
+    "deleted_kept": {"nb": "Dette beholder vi til fristen har gått ut:",
+                     "en": "This we keep until the period has passed:"},
+    # An erasure that is not carried out yet (a processor asked, a database not reached) or
+    # was refused: said as it stands, never "deleted" (GDPR Art. 17(1), 12(3)).
+    "erase_not_done_title": {"nb": "Slettingen er ikke ferdig",
+                             "en": "The erasure is not finished"},
+    "erase_not_done_text": {
+        "nb": "Vi har mottatt forespørselen om å slette kontoen, men opplysningene er ikke "
+              "slettet ennå. Vi skal være ferdige innen {due}.",
+        "en": "We have received the request to delete the account, but the data has not "
+              "been erased yet. We must be done by {due}.",
+    },
+    "erase_refused_text": {
+        "nb": "Forespørselen om å slette kontoen ble avslått, og opplysningene er ikke slettet.",
+        "en": "The request to delete the account was refused, and the data has not been "
+              "erased.",
     },
     "until": {"nb": "til", "en": "until"},
     "type_access": {"nb": "Innsyn", "en": "Access"},
