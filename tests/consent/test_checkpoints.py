@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from consent.support import newsletter_context
-from personvern.audit import GENESIS_HASH
+from personvern.audit import GENESIS_HASH, check_audit_chain
 from personvern.consent.events import EventType
 from personvern.consent.ledger import (
     CHAIN,
@@ -277,8 +277,14 @@ def test_a_rotated_key_re_signs_the_stored_checkpoint(
     rotate(make_sessionmaker(db_engine), fixed_clock(T0), old, new)
     with Session(db_engine, info={"personvern.keyring": Keyring(new)}) as s:
         check = check_ledger(s)
+        # The rotation's own audit events end the trail: their head too is signed by the
+        # new key, or the trail reads as forged the moment the rotation is done.
+        trail = check_audit_chain(s)
     assert check.broken is None and check.checkpoint is not None
     assert check.checkpoint.key_id == new.key_id
+    assert trail.problem is None, trail.verdict()
+    assert trail.checkpoint is not None and trail.checkpoint.key_id == new.key_id
+    assert trail.checkpoint.seq == trail.events
 
 
 def test_an_append_rolled_back_with_its_savepoint_is_not_signed(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from personvern.audit import append_audit
 from personvern.clock import Clock
-from personvern.crypto.checkpoints import resign_checkpoints
+from personvern.crypto.checkpoints import resign_checkpoints, sign_heads
 from personvern.crypto.keyring import Keyring
 from personvern.crypto.master import MasterKey
 from personvern.crypto.tables import KeyRotation, SubjectKey
@@ -84,14 +84,17 @@ def rotate(sessions: sessionmaker[Session], clock: Clock, keyring: Keyring, new:
             current.rewrapped += len(rows)
             if not rows:
                 current.finished_at = clock()
-                # In the same transaction: chain heads signed under the old key would read
-                # as forged under the new one, and a kill must not leave a finished
-                # rotation with heads the new key cannot verify.
-                resign_checkpoints(conn, old, new)
                 append_audit(s, clock, actor, "crypto.rotation.finished",
                              f"key_rotation:{run_id}",
                              {"old_key_id": old.key_id, "new_key_id": new.key_id,
                               "rewrapped": current.rewrapped})
+                # In the same transaction: chain heads signed under the old key would read
+                # as forged under the new one, and a kill must not leave a finished
+                # rotation with heads the new key cannot verify. The event above is signed
+                # first (the session's keyring holds the old key), so its head is among
+                # those re-signed; the commit then finds nothing left to sign.
+                sign_heads(s)
+                resign_checkpoints(conn, old, new)
                 total = current.rewrapped
         if not rows:
             break
