@@ -441,7 +441,8 @@ def _delete_form(request: Request, for_: str | None) -> Response:
     with sessions.signed_in(request, "subject") as (session, me):
         ctx = _ctx(request, session, me.principal, for_)
     kept = portal_core.kept_on_erasure(rt.loaded.manifest, lang_of(request))
-    return page(request, "portal/delete.html", {**ctx, "kept": kept, "error": None})
+    return page(request, "portal/delete.html", {
+        **ctx, "kept": kept, "by_law": portal_core.kept_by_law_alone(kept), "error": None})
 
 
 @router.post("/delete", response_class=HTMLResponse)
@@ -455,8 +456,9 @@ def delete(request: Request, me: Subject, _: Csrf, for_: For = None,
     person = ctx["person"]
     if confirm != "yes":
         kept = portal_core.kept_on_erasure(rt.loaded.manifest, lang)
-        return page(request, "portal/delete.html", {**ctx, "kept": kept,
-                                                    "error": "delete_must_confirm"}, status=422)
+        return page(request, "portal/delete.html", {
+            **ctx, "kept": kept, "by_law": portal_core.kept_by_law_alone(kept),
+            "error": "delete_must_confirm"}, status=422)
     req = portal_core.run_request(rt, me.principal, person, "erasure", {}, _exports(request),
                                   lang)
     # The page says what the request's state is: "deleted" only once it is carried out.

@@ -43,6 +43,7 @@ from personvern.requests import rectify as request_rectify
 from personvern.requests.tables import Request
 from personvern.rights.acting import Act, consent_age, guardian_may_act
 from personvern.runtime import Runtime
+from personvern.web.portal_text import MESSAGES
 
 VERIFIED_BY = "signed-in portal session (one-time e-mail link)"
 T = TypeVar("T")
@@ -263,23 +264,51 @@ def own_request(session: Session, rt: Runtime, me: str, request_id: str) -> Requ
     return req
 
 
-def kept_on_erasure(manifest: Manifest, lang: str) -> list[dict[str, str]]:
-    """What an erasure keeps, why and for how long: tables held by a retention rule."""
+def kept_on_erasure(manifest: Manifest, lang: str) -> list[dict[str, Any]]:
+    """What an erasure keeps of a person's data, why and for how long: rows and columns
+    a retention rule holds, and personal columns the data map keeps (``erase: keep``);
+    ``by_law`` says whether a statute is the reason (GDPR Art. 17(3)(b))."""
     return _per_manifest(manifest, ("kept", lang), lambda: _kept_on_erasure(manifest, lang))
 
 
-def _kept_on_erasure(manifest: Manifest, lang: str) -> list[dict[str, str]]:
-    out = []
+def kept_by_law_alone(kept: list[dict[str, Any]]) -> bool:
+    """Whether a statute is the reason for everything kept: only then may the form say
+    the law requires it."""
+    return all(k["by_law"] for k in kept)
+
+
+def _kept_on_erasure(manifest: Manifest, lang: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+
+    def held(what: str, hold: str) -> None:
+        rule = manifest.retention_rule(hold)
+        if rule is None:
+            return
+        why = rule.statute or next((p.name.get(lang) for p in manifest.purposes
+                                    if rule.id in p.retention), rule.id)
+        out.append({"what": what, "why": why, "by_law": bool(rule.statute),
+                    "until": request_information.rule_text(rule, lang)})
+
+    def not_erased(what: str) -> None:
+        out.append({"what": what, "why": MESSAGES["kept_by_map"][lang], "by_law": False,
+                    "until": MESSAGES["kept_no_end"][lang]})
+
     for ds in manifest.datasets:
         for table in getattr(ds, "tables", ()):
-            hold = getattr(table, "hold", None)
-            rule = manifest.retention_rule(hold) if hold else None
-            if rule is None:
+            if table.hold:
+                held(table.name, table.hold)
                 continue
-            why = rule.statute or next((p.name.get(lang) for p in manifest.purposes
-                                        if rule.id in p.retention), rule.id)
-            out.append({"what": table.name, "why": why,
-                        "until": request_information.rule_text(rule, lang)})
+            personal = [c for c in table.columns if c.categories and c.name != table.key]
+            if table.erase == "keep":
+                # Rows the map keeps whole: their personal columns stay as they are.
+                for c in personal:
+                    not_erased(f"{table.name}.{c.name}")
+                continue
+            for c in personal:
+                if c.hold:
+                    held(f"{table.name}.{c.name}", c.hold)
+                elif c.erase == "keep" and table.erase != "delete_row":
+                    not_erased(f"{table.name}.{c.name}")
     return out
 
 

@@ -171,10 +171,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "When you delete the account, we erase the data about you. Some of it we must "
               "still keep for a while because the law requires it:",
     },
+    "delete_intro_kept": {
+        "nb": "Når du sletter kontoen, sletter vi opplysningene om deg, bortsett fra dette. "
+              "Her står hvorfor og hvor lenge:",
+        "en": "When you delete the account, we erase the data about you, except what is "
+              "listed here, with why and for how long:",
+    },
+    "delete_intro_none": {
+        "nb": "Når du sletter kontoen, sletter vi opplysningene om deg.",
+        "en": "When you delete the account, we erase the data about you.",
+    },
+    "kept_by_map": {"nb": "Tjenesten har valgt å ikke slette dette, uten en lovpålagt "
+                          "oppbevaringsplikt",
+                    "en": "The service has chosen not to erase this, with no legal duty to "
+                          "keep it"},
+    "kept_no_end": {"nb": "Ingen sluttdato er oppgitt", "en": "No end is stated"},
     "kept_what": {"nb": "Hva", "en": "What"},
     "kept_why": {"nb": "Hvorfor", "en": "Why"},
     "kept_until": {"nb": "Hvor lenge", "en": "How long"},
-    "nothing_kept": {"nb": "Vi tar ikke vare på noe.", "en": "We keep nothing."},
+    "nothing_kept": {
+        "nb": "Vi tar ikke vare på noe av det når slettingen er ferdig. Får du beskjed på "
+              "e-post om at den er ferdig, slettes adressen når beskjeden er sendt.",
+        "en": "Once the erasure is done we keep none of it. If we tell you by e-mail that it "
+              "is done, the address is erased once that e-mail has been sent.",
+    },
     "delete_confirm": {"nb": "Jeg forstår at kontoen og dataene slettes for godt.",
                        "en": "I understand that the account and the data are erased for good."},
     "delete_button": {"nb": "Slett kontoen", "en": "Delete the account"},
