@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -211,8 +213,11 @@ def test_seed_003_keeps_a_processors_record() -> None:
     assert "hub_profiles" in ids and "competence_sharing" in ids
     # Its own marketing and legal duties are done as controller, not for the customers.
     assert "email_marketing" not in ids and "legal_obligations" not in ids
-    assert {s.id for s in proc.sub_processors} >= {"vercel", "planetscale", "cloudinary"}
-    assert all(s.role in ("processor", "sub_processor") for s in proc.sub_processors)
+    # Its manifest states no role for the services it uses (the seed does not say them
+    # processors): none is called a sub-processor (Art. 28(2), (4)); they are listed apart.
+    assert proc.sub_processors == ()
+    assert {s.id for s in proc.role_not_stated} >= {"vercel", "planetscale", "cloudinary"}
+    assert all(s.role_text == "role not stated in the manifest" for s in proc.role_not_stated)
     assert {t.recipient_id for t in proc.transfers} >= {"vercel", "sentry"}
     assert proc.security.startswith("We use appropriate technical")
 
@@ -239,3 +244,20 @@ def test_proposed_processor_for_field_is_read_when_the_schema_has_it() -> None:
 def test_record_is_a_pure_function_of_the_manifest() -> None:
     first: Record = build_record(manifest("teoritentamen"), "nb")
     assert build_record(manifest("teoritentamen"), "nb") == first
+
+
+def test_a_processors_record_calls_sub_processors_only_those_the_manifest_says_are() -> None:
+    """The same record in HTML and CSV: the sub-processors' row says none, and the
+    recipients whose role is not stated have a row of their own."""
+    from personvern.ropa.export import processor_to_csv, processor_to_html
+
+    m = manifest("minmentor")
+    proc = build_processor_record(m, "en")
+    assert proc is not None
+    html = processor_to_html(proc)
+    assert "Recipients whose role the manifest does not state" in html
+    row = html.split("Sub-processors", 1)[1].split("</tr>", 1)[0]
+    assert "Vercel" not in row, row
+    [first, *_] = csv.DictReader(io.StringIO(processor_to_csv(proc)))
+    assert first["sub_processors"] in ("", "None"), first["sub_processors"]
+    assert "Vercel" in first["recipients_role_not_stated"]

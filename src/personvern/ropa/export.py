@@ -56,7 +56,7 @@ PROCESSOR_CSV_COLUMNS: tuple[str, ...] = (
     "processing_id", "processing", "processing_description", "processor_name",
     "processor_orgnr", "processor_contact", "representative", "dpo", "controllers",
     "controllers_contact", "data_subject_categories", "personal_data_categories",
-    "sub_processors", "transfers", "security_measures",
+    "sub_processors", "recipients_role_not_stated", "transfers", "security_measures",
 )
 
 _LABELS: dict[str, tuple[str, str]] = {
@@ -103,6 +103,8 @@ _LABELS: dict[str, tuple[str, str]] = {
                             "Contact at the controllers"),
     "processing": ("Kategorier av behandling", "Categories of processing"),
     "sub_processors": ("Underdatabehandlere", "Sub-processors"),
+    "role_not_stated": ("Mottakere manifestet ikke oppgir rollen til",
+                        "Recipients whose role the manifest does not state"),
     "description": ("Beskrivelse", "Description"),
 }
 
@@ -187,6 +189,8 @@ def processor_to_csv(record: ProcessorRecord) -> str:
         "data_subject_categories": _list([s.name for s in act.subjects], lang),
         "personal_data_categories": _list([_category_text(k) for k in act.categories], lang),
         "sub_processors": _list([_recipient_text(r, lang) for r in record.sub_processors], lang),
+        "recipients_role_not_stated": _list(
+            [_recipient_text(r, lang) for r in record.role_not_stated], lang),
         "transfers": _list([_transfer_text(t) for t in record.transfers], lang),
         "security_measures": record.security,
     } for act in record.processing]
@@ -373,7 +377,7 @@ def processor_to_jsonld(record: ProcessorRecord) -> dict[str, Any]:
     processor_id = f"{base}:processor"
     controllers = {"@id": f"{base}:customer-controllers", "@type": "dpv:DataController",
                    "dct:title": record.controllers, "dct:description": record.controllers_contact}
-    subs = [_recipient_node(r, base) for r in record.sub_processors]
+    subs = [_recipient_node(r, base) for r in (*record.sub_processors, *record.role_not_stated)]
     parts = [{
         "@id": f"{base}:processor-processing:{act.id}",
         "@type": ["dpv:Process", "dpv:PersonalDataHandling"],

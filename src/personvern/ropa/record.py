@@ -407,6 +407,9 @@ class ProcessorRecord:
     transfers: tuple[TransferEntry, ...]
     security: str
     derived_from: str
+    # Recipients of the processing whose role the manifest leaves out: listed apart, since
+    # calling them sub-processors (Art. 28(2), (4)) would be a claim no field backs.
+    role_not_stated: tuple[RecipientEntry, ...] = ()
 
 
 def _party(name: str, email: str | None, phone: str | None, address: str | None,
@@ -702,7 +705,8 @@ def build_processor_record(m: Manifest, lang: Lang = "nb") -> ProcessorRecord | 
             r = m.recipient(rid)
             if r is not None and r.role in ("processor", "sub_processor"):
                 seen.setdefault(r.id, r)
-    subs = tuple(_recipient(r, lang) for r in seen.values())
+    subs = tuple(_recipient(r, lang) for r in seen.values() if r.role_stated)
+    unstated = tuple(_recipient(r, lang) for r in seen.values() if not r.role_stated)
     transfers = tuple(t for r in seen.values() if (t := transfer_of(r, lang)) is not None)
     return ProcessorRecord(
         lang=lang, service=m.service.name, processor=controller, representative_text=rep_text,
@@ -710,5 +714,5 @@ def build_processor_record(m: Manifest, lang: Lang = "nb") -> ProcessorRecord | 
         controllers_contact=text_of(contact, word(lang, "customers_contact")),
         processing=processing, sub_processors=subs, transfers=transfers,
         security=m.security.get(lang) if m.security else word(lang, "not_stated"),
-        derived_from=source,
+        derived_from=source, role_not_stated=unstated,
     )
