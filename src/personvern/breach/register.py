@@ -72,7 +72,9 @@ def local_time(at: datetime, country: str = "NO") -> datetime:
 
 
 def is_late(breach: Breach) -> bool:
-    """Whether the authority was (or, not yet notified, would now be) notified late."""
+    """Whether the authority was notified after the Art. 33(1) deadline (72 hours from
+    awareness). A breach not yet notified is never "late" here: :func:`status` calls it
+    ``overdue`` once the deadline has passed."""
     return (breach.authority_notified_at is not None
             and as_utc(breach.authority_notified_at) > deadline(breach))
 
