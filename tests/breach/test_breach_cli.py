@@ -148,6 +148,28 @@ def test_bad_input_changes_nothing(case: str, opts: list[str]) -> None:
     assert counts(opts) == before
 
 
+def test_the_people_are_told_once_the_assessment_says_what_to_tell_them(
+        opts: list[str]) -> None:
+    """GDPR Art. 34(2): no letter without the likely consequences and the measures;
+    `assess` records them as they become known, without changing the risk."""
+    bare = [a for i, a in enumerate(RECORD) if a not in ("--consequences", "--measures")
+            and RECORD[i - 1] not in ("--consequences", "--measures")]
+    ok(opts, *bare, "--now", T0)
+    subject = ok(opts, "subject", "add", "--email", "ola@example.no", "--now", T0)
+    before = counts(opts)
+    refused = run(opts, "breach", "notify", "B-2027-001", "--subjects", "--all", "--now", T0)
+    assert refused.exit_code == 1 and isinstance(refused.exception, InvalidInput)
+    assert "GDPR Art. 34(2)" in str(refused.exception)
+    assert counts(opts) == before
+    view = ok(opts, "breach", "assess", "B-2027-001", "--consequences", "Targeted phishing",
+              "--measures", "Passwords reset", "--now", T0)
+    assert (view["consequences"], view["measures"], view["risk"]) == (
+        "Targeted phishing", "Passwords reset", "high")
+    told = ok(opts, "breach", "notify", "B-2027-001", "--subjects", "--subject", subject["id"],
+              "--now", T0)
+    assert told["subjects_notified_at"] is not None
+
+
 def test_bad_option_values_are_usage_errors(opts: list[str]) -> None:
     result = run(opts, "breach", "update", "B-2027-001", "--kind", "gossip", "--text", "x")
     assert result.exit_code == 2

@@ -188,6 +188,51 @@ def test_people_without_an_email_are_counted_and_not_called_told(
     close_breach(db_session, clock, bid)
 
 
+def test_people_are_told_only_once_consequences_and_measures_are_known(
+        db_session: Session, clock: Clock) -> None:
+    """GDPR Art. 34(2): the notice to the people describes the likely consequences and the
+    measures taken or proposed (Art. 33(3)(c), (d)). A breach recorded before they are
+    known queues no letter; once the assessment records them, the letter carries them."""
+    create_subject(db_session, clock, {"email": "ola@example.no"})
+    db_session.commit()
+    bid = _record(db_session, clock, consequences="", measures="")
+    with pytest.raises(InvalidInput, match=r"no consequences and no measures.*Art\. 34\(2\)"):
+        notify_subjects(db_session, clock, bid, minmentor(), all_subjects=True)
+    db_session.rollback()
+    assert db_session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    assess_risk(db_session, clock, bid, None, consequences="Targeted phishing")
+    db_session.commit()
+    with pytest.raises(InvalidInput, match=r"has no measures recorded"):
+        notify_subjects(db_session, clock, bid, minmentor(), all_subjects=True)
+    db_session.rollback()
+    assess_risk(db_session, clock, bid, None, measures="Passwords reset; laptop wiped")
+    done = notify_subjects(db_session, clock, bid, minmentor(), all_subjects=True)
+    db_session.commit()
+    assert done.queued == 1
+    body = db_session.scalars(select(OutboxMessage.body_text)).one()
+    assert "Mulige konsekvenser for deg: Targeted phishing" in body
+    assert "What we have done and will do: Passwords reset; laptop wiped" in body
+    assert get_breach(db_session, bid).risk == "high"  # the facts alone leave the risk
+    history = [u.text for u in updates_of(db_session, bid)]
+    assert "consequences: Targeted phishing" in history
+    assert "measures: Passwords reset; laptop wiped" in history
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({}, "say what changed"),
+    ({"consequences": "  "}, "consequences must not be empty"),
+    ({"measures": ""}, "measures must not be empty"),
+])
+def test_an_assessment_that_says_nothing_is_refused(
+        db_session: Session, clock: Clock, kw: dict[str, str], message: str) -> None:
+    bid = _record(db_session, clock)
+    with pytest.raises(InvalidInput, match=message):
+        assess_risk(db_session, clock, bid, None, **kw)
+    db_session.rollback()
+    breach = get_breach(db_session, bid)
+    assert (breach.consequences, breach.measures) == ("Phishing", "Remote wipe")
+
+
 def test_close_needs_the_required_notices(db_session: Session, clock: Clock) -> None:
     bid = _record(db_session, clock)
     with pytest.raises(InvalidInput, match="must be notified to the supervisory authority"):

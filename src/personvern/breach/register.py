@@ -383,16 +383,31 @@ def assess_risk(
     session: Session,
     clock: Clock,
     breach_id: str,
-    risk: str,
+    risk: str | None,
     *,
     no_notice_reason: str | None = None,
     notify_authority: bool | None = None,
+    consequences: str | None = None,
+    measures: str | None = None,
     actor: str = "cli",
 ) -> Breach:
-    """Change the risk as facts emerge; the notice decision follows (with its reason)."""
+    """Change the risk as facts emerge, the notice decision following (with its reason);
+    and record the likely consequences and the measures (Art. 33(3)(c), (d)) once known."""
     breach = get_breach(session, breach_id)
     if breach.closed_at is not None:
-        raise Conflict(f"breach {breach.id} is closed; its risk can no longer change")
+        raise Conflict(f"breach {breach.id} is closed; its assessment can no longer change")
+    if risk is None and consequences is None and measures is None:
+        raise InvalidInput("say what changed: the risk, the likely consequences or the measures")
+    facts = {what: _text(value, what) for what, value in
+             (("consequences", consequences), ("measures", measures)) if value is not None}
+    for what, text in facts.items():
+        setattr(breach, what, text)
+        _history(session, clock(), breach.id, "assessment", actor, f"{what}: {text}",
+                 {what: True})
+    if risk is None:
+        append_audit(session, clock, actor, "breach.assessed", f"breach:{breach.id}",
+                     {"facts": sorted(facts)})
+        return breach
     level = _risk(risk)
     if breach.authority_notified_at is not None:
         # Notified already (Art. 33(1)): the reason for the lower risk goes in the history,
@@ -407,7 +422,8 @@ def assess_risk(
              f"risk {before} -> {level}" + (f": {said}" if said else ""),
              {"from": before, "to": level, "notify_authority": notify})
     append_audit(session, clock, actor, "breach.assessed", f"breach:{breach.id}",
-                 {"from": before, "to": level, "notify_authority": notify})
+                 {"from": before, "to": level, "notify_authority": notify,
+                  **({"facts": sorted(facts)} if facts else {})})
     return breach
 
 
@@ -502,16 +518,16 @@ def subject_mail(breach: Breach, m: Manifest, message: str | None = None) -> tup
             f"Viktig: brudd på personopplysningssikkerheten hos {service}",
             f"Vi har oppdaget et brudd på sikkerheten som gjelder opplysninger om deg.\n\n"
             f"Hva som skjedde: {what}\n\n"
-            f"Mulige konsekvenser for deg: {breach.consequences or 'Vi vurderer fortsatt.'}\n\n"
-            f"Hva vi har gjort og vil gjøre: {breach.measures or 'Vi vurderer fortsatt.'}\n\n"
+            f"Mulige konsekvenser for deg: {breach.consequences}\n\n"
+            f"Hva vi har gjort og vil gjøre: {breach.measures}\n\n"
             f"Spørsmål? Kontakt {contact}. Du kan også klage til Datatilsynet.\n",
         ),
         "en": (
             f"Important: a personal data breach at {service}",
             f"We have discovered a security breach involving data about you.\n\n"
             f"What happened: {what}\n\n"
-            f"Likely consequences for you: {breach.consequences or 'We are still assessing.'}"
-            f"\n\nWhat we have done and will do: {breach.measures or 'We are still assessing.'}"
+            f"Likely consequences for you: {breach.consequences}"
+            f"\n\nWhat we have done and will do: {breach.measures}"
             f"\n\nQuestions? Contact {contact}. You may also complain to Datatilsynet, the "
             "Norwegian data protection authority.\n",
         ),
@@ -541,6 +557,16 @@ def notify_subjects(
     breach = get_breach(session, breach_id)
     if breach.closed_at is not None:
         raise Conflict(f"breach {breach.id} is closed")
+    missing_facts = [what for what in ("consequences", "measures")
+                     if not (getattr(breach, what) or "").strip()]
+    if missing_facts:
+        # Art. 34(2): the notice describes the likely consequences and the measures
+        # (Art. 33(3)(c), (d)); a letter without them does not meet it.
+        raise InvalidInput(
+            f"breach {breach.id} has no {' and no '.join(missing_facts)} recorded; the notice "
+            "to the people must describe the likely consequences and the measures taken or "
+            "proposed (GDPR Art. 34(2)). Record them with `personvern breach assess "
+            f"{breach.id} --consequences TEXT --measures TEXT`; nothing was queued")
     ids = list(dict.fromkeys(s.strip() for s in subject_ids if s.strip()))
     if all_subjects == bool(ids):
         raise InvalidInput("name the subjects to tell (subject ids) or choose all subjects, "

@@ -264,17 +264,26 @@ def update(
 @app.command("assess")
 def assess(
     breach_id: IdArg,
-    risk: Annotated[str, typer.Option("--risk", help="none, low, risk or high.")],
+    risk: Annotated[str | None, typer.Option(
+        "--risk", help="none, low, risk or high.", show_default=False)] = None,
     no_notice_reason: ReasonOpt = None, notify_anyway: AnywayOpt = False,
+    consequences: Annotated[str | None, typer.Option(
+        "--consequences", help="The likely consequences, once known (GDPR Art. 33(3)(c)).",
+        show_default=False)] = None,
+    measures: Annotated[str | None, typer.Option(
+        "--measures", help="Measures taken or proposed, once known (GDPR Art. 33(3)(d)).",
+        show_default=False)] = None,
     manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
-    """Change the risk assessment as facts emerge; the notice decision follows."""
+    """Change the risk assessment as facts emerge (the notice decision follows), and
+    record the likely consequences and the measures once known."""
     from personvern.breach.register import assess_risk
 
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
         breach = assess_risk(s, rt.clock, breach_id, risk, no_notice_reason=no_notice_reason,
-                             notify_authority=True if notify_anyway else None)
+                             notify_authority=True if notify_anyway else None,
+                             consequences=consequences, measures=measures)
         _show(s, breach, rt.clock(), rt.loaded.manifest.jurisdiction.country, as_json)
 
 
