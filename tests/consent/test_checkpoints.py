@@ -320,3 +320,44 @@ def test_a_session_closed_without_commit_signs_nothing_later(
         s.execute(select(1))
     s.close()
     assert problem(db_engine) is None
+
+
+# ---- a cut or rewrite stays seen after the next write ----------------------------------------
+
+@pytest.mark.parametrize("path", ["one transaction", "group commit"])
+@pytest.mark.parametrize("cut", ["tail", "emptied", "rewritten"])
+def test_a_tampered_ledger_stays_broken_after_the_next_write(
+        db_engine: Engine, ctx: ConsentContext, cut: str, path: str) -> None:
+    """The next consent written, by a request's own transaction or by the API's group
+    commit (PostgreSQL: the head read in its pipeline), must not sign the tampered head
+    as the ledger's checkpoint: the ledger stays broken, never "intact" again (GDPR
+    Art. 7(1): the controller must be able to show the consent was given)."""
+    from personvern.consent.group import GroupCommit
+    from personvern.storage.session import make_sessionmaker
+
+    append(db_engine, ctx, range(5))
+    if cut == "tail":
+        tamper(db_engine, delete(LedgerEvidence).where(LedgerEvidence.event_seq > 3),
+               delete(LedgerEvent).where(LedgerEvent.seq > 3))
+    elif cut == "emptied":
+        tamper(db_engine, delete(LedgerEvidence), delete(LedgerEvent))
+    else:
+        tamper(db_engine, update(LedgerEvent).where(LedgerEvent.seq == 5)
+               .values(type=EventType.CONSENT_WITHDRAWN.value))
+        rehash_from(db_engine, 5)
+    assert problem(db_engine) is not None
+    with Session(db_engine) as s, s.begin():
+        sid = create_subject(s, lambda: T0, {"email": "kari@example.no"})[0].id
+
+    def write(s: Session) -> int:
+        row, _ = record_event(s, ctx, T0 + timedelta(days=9), sid, EventType.CONSENT_GIVEN,
+                              purpose_id="newsletter")
+        return row.seq
+
+    for _ in range(2):  # later writes do not wash it out either
+        if path == "group commit":
+            GroupCommit(make_sessionmaker(db_engine)).run(write)
+        else:
+            with Session(db_engine) as s, s.begin():
+                write(s)
+        assert problem(db_engine) is not None

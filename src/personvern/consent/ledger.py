@@ -15,6 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, event, insert, select
@@ -29,9 +30,11 @@ from personvern.crypto.checkpoints import (
     Checkpoint,
     appended_head,
     appended_uncommitted,
+    head_and_checkpoint,
     note_append,
     sign,
     store_checkpoint,
+    vet_head,
 )
 from personvern.crypto.keyring import keyring_for
 from personvern.errors import Conflict, InvalidInput
@@ -95,6 +98,10 @@ class NewEvent:
 _EVENTS: Table = LedgerEvent.__table__  # type: ignore[assignment]
 _EVIDENCE: Table = LedgerEvidence.__table__  # type: ignore[assignment]
 _HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
+# The head and the stored checkpoint in one round trip, read at a transaction's first
+# append: a ledger cut off, emptied or rewritten keeps its checkpoint (vet_head), so the
+# next write does not sign the tampered head as if it were whole.
+_ANCHORED_HEAD = head_and_checkpoint(_EVENTS.c.seq, _EVENTS.c.hash, CHAIN)
 _INSERT_EVENT = insert(_EVENTS)
 _INSERT_EVIDENCE = insert(_EVIDENCE)
 _BY_KEY = select(_EVENTS).where(_EVENTS.c.idempotency_key == bindparam("key"))
@@ -126,9 +133,12 @@ def append_event(
         sealed = seal_evidence(session, new.subject_id, new.evidence)
     if read is not None:
         known = read[0]
-    elif known is None:
+    elif known is None and appended_uncommitted(session, CHAIN):
+        # After a savepoint rolled back this transaction's appends: vetted at the first.
         row = conn.execute(_HEAD).first()
         known = None if row is None else (row.seq, row.hash)
+    elif known is None:
+        known = vet_head(session, CHAIN, conn.execute(_ANCHORED_HEAD).one())
     head = known
     stamp = as_utc(at)
     event = LedgerEvent(
@@ -161,7 +171,6 @@ def append_event(
 
 
 _READ_HEAD = "personvern.ledger_head_read"
-_HEAD_SQL = f"SELECT seq, hash FROM {_EVENTS.name} ORDER BY seq DESC LIMIT 1"
 
 
 def lock_and_read_head(session: Session) -> None:
@@ -182,10 +191,20 @@ def lock_and_read_head(session: Session) -> None:
     assert driver is not None
     with driver.pipeline(), driver.cursor() as lock, driver.cursor() as head:
         lock.execute(LOCK_SQL, (chain_lock_key(LedgerEvent.__tablename__),))
-        head.execute(_HEAD_SQL)
+        head.execute(_anchored_head_sql())
         row = head.fetchone()  # the pipeline's results, the lock's first
     note_locked(session, LedgerEvent.__tablename__)
-    session.info[_READ_HEAD] = (None if row is None else (int(row[0]), str(row[1])),)
+    assert row is not None  # scalar subqueries: always one row
+    session.info[_READ_HEAD] = (vet_head(session, CHAIN, row),)
+
+
+@cache
+def _anchored_head_sql() -> str:
+    """:data:`_ANCHORED_HEAD` as PostgreSQL text, for psycopg's pipeline."""
+    from sqlalchemy.dialects import postgresql  # only PostgreSQL pipelines it
+
+    return str(_ANCHORED_HEAD.compile(dialect=postgresql.dialect(),
+                                      compile_kwargs={"literal_binds": True}))
 
 
 @dataclass(frozen=True)
