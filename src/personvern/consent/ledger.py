@@ -15,10 +15,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, event, insert, select
+from sqlalchemy import Dialect, Row, Table, bindparam, event, insert, select
 from sqlalchemy.orm import Session
 
 from personvern.audit import GENESIS_HASH, canonical_json
@@ -191,20 +190,23 @@ def lock_and_read_head(session: Session) -> None:
     assert driver is not None
     with driver.pipeline(), driver.cursor() as lock, driver.cursor() as head:
         lock.execute(LOCK_SQL, (chain_lock_key(LedgerEvent.__tablename__),))
-        head.execute(_anchored_head_sql())
+        head.execute(_anchored_head_sql(conn.dialect))
         row = head.fetchone()  # the pipeline's results, the lock's first
     note_locked(session, LedgerEvent.__tablename__)
     assert row is not None  # scalar subqueries: always one row
     session.info[_READ_HEAD] = (vet_head(session, CHAIN, row),)
 
 
-@cache
-def _anchored_head_sql() -> str:
-    """:data:`_ANCHORED_HEAD` as PostgreSQL text, for psycopg's pipeline."""
-    from sqlalchemy.dialects import postgresql  # only PostgreSQL pipelines it
+_ANCHORED_HEAD_SQL: dict[str, str] = {}
 
-    return str(_ANCHORED_HEAD.compile(dialect=postgresql.dialect(),
-                                      compile_kwargs={"literal_binds": True}))
+
+def _anchored_head_sql(dialect: Dialect) -> str:
+    """:data:`_ANCHORED_HEAD` as the dialect's SQL text (psycopg's pipeline), built once."""
+    sql = _ANCHORED_HEAD_SQL.get(dialect.name)
+    if sql is None:
+        sql = _ANCHORED_HEAD_SQL[dialect.name] = str(_ANCHORED_HEAD.compile(
+            dialect=dialect, compile_kwargs={"literal_binds": True}))
+    return sql
 
 
 @dataclass(frozen=True)
