@@ -89,7 +89,13 @@ def test_full_flow(opts: list[str]) -> None:
     report = run(opts, "breach", "report", "B-2027-001", "--format", "json", "--lang", "en",
                  "--now", "2027-03-03T12:00:00+01:00")
     data = json.loads(report.stdout)
-    assert data["notice"]["phases"] == 2 and data["subjects_informed"]["informed"] is True
+    assert data["notice"]["phases"] == 2
+    # Queued is not told (Art. 34(1)): the letter has not left the outbox.
+    assert data["subjects_informed"]["informed"] is False
+    assert data["subjects_informed"]["mail"] == {"sent": 0, "waiting": 1, "failed": 0}
+    shown = run(opts, "breach", "show", "B-2027-001", "--now", "2027-03-03T12:00:00+01:00")
+    assert "people:    not yet told: e-mail queued 2027-03-03 11:00 +0100, 0 sent, 1 waiting" \
+        in shown.stdout
     assert data["times"]["discovery"] == "The owner reported it"
     md = run(opts, "breach", "report", "B-2027-001", "--now", T0).stdout
     assert md.startswith("# Melding om brudd på personopplysningssikkerheten: B-2027-001")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from mail.support import SmtpServer, smtp_server  # noqa: F401
 from markup_support import HOSTILE, Markup
 from personvern.breach.register import add_update, assess_risk, record_breach
 from personvern.breach.report import build_report, render
@@ -197,3 +198,38 @@ def test_html_shows_a_hostile_note_as_text(db_session: Session, clock: Clock) ->
     # The reader sees the text as written: the reason, the description and the note.
     assert parser.text.count(HOSTILE) == 2 and parser.text.count(f" note: {HOSTILE}") == 1
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;onmouseover=alert(2) x" in page
+
+
+def test_the_people_count_as_told_once_their_email_is_sent(
+        db_session: Session, clock: Clock, smtp_server: SmtpServer) -> None:  # noqa: F811
+    """GDPR Art. 34(1): the people are told when the notice reaches them. An e-mail still
+    in the outbox has told nobody: the report says "not yet" with the outbox's counts,
+    and "yes" once a real SMTP server has taken every message."""
+    from personvern.breach.register import notify_subjects
+    from personvern.consent.subjects import create_subject
+    from personvern.mail.smtp import send_pending
+
+    for email in ("ola@example.no", "kari@example.no"):
+        create_subject(db_session, clock, {"email": email})
+    b = record_breach(
+        db_session, clock, title="Stolen laptop", risk="high",
+        description="A laptop with pupils' profiles was stolen",
+        aware_at=datetime.fromisoformat("2027-03-01T08:00:00+01:00"),
+        data_categories=["user.contact.email"], subject_categories=["parents"],
+        consequences="Phishing", measures="Passwords reset", nature=["confidentiality"],
+        manifest=snapmentor())
+    add_update(db_session, clock, b.id, "authority_notice", "Sent via Altinn")
+    notify_subjects(db_session, clock, b.id, snapmentor(), all_subjects=True)
+    db_session.commit()
+    queued = build_report(db_session, b.id, snapmentor(), clock(), "en")
+    assert queued["subjects_informed"]["informed"] is False
+    assert queued["subjects_informed"]["mail"] == {"sent": 0, "waiting": 2, "failed": 0}
+    md = render(queued, "md")
+    assert "Not yet: the e-mail to the people has not been delivered to all" in md
+    assert "0 sent, 2 waiting to be sent, 0 failed" in md
+    sent = send_pending(db_session, clock, smtp_server.host, smtp_server.port,
+                        "personvern@snapmentor.no")
+    assert sent.sent == 2 and len(smtp_server.handler.received) == 2
+    told = build_report(db_session, b.id, snapmentor(), clock(), "en")
+    assert told["subjects_informed"]["informed"] is True
+    assert "2 sent, 0 waiting to be sent, 0 failed" in render(told, "md")

@@ -30,6 +30,7 @@ from personvern.consent.tables import Identity, Subject
 from personvern.errors import Conflict, InvalidInput, NotFound, UnknownSubject
 from personvern.law import get_jurisdiction
 from personvern.mail.outbox import Mail, queue
+from personvern.mail.tables import OutboxMessage
 from personvern.manifest.categories import BUILTIN_CATEGORIES
 from personvern.manifest.model import Manifest
 from personvern.storage.models import as_utc
@@ -557,16 +558,6 @@ def notify_subjects(
     breach = get_breach(session, breach_id)
     if breach.closed_at is not None:
         raise Conflict(f"breach {breach.id} is closed")
-    missing_facts = [what for what in ("consequences", "measures")
-                     if not (getattr(breach, what) or "").strip()]
-    if missing_facts:
-        # Art. 34(2): the notice describes the likely consequences and the measures
-        # (Art. 33(3)(c), (d)); a letter without them does not meet it.
-        raise InvalidInput(
-            f"breach {breach.id} has no {' and no '.join(missing_facts)} recorded; the notice "
-            "to the people must describe the likely consequences and the measures taken or "
-            "proposed (GDPR Art. 34(2)). Record them with `personvern breach assess "
-            f"{breach.id} --consequences TEXT --measures TEXT`; nothing was queued")
     ids = list(dict.fromkeys(s.strip() for s in subject_ids if s.strip()))
     if all_subjects == bool(ids):
         raise InvalidInput("name the subjects to tell (subject ids) or choose all subjects, "
@@ -579,6 +570,16 @@ def notify_subjects(
             raise UnknownSubject(f"no subject {', '.join(repr(i) for i in missing[:5])}"
                            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
                            + "; nothing was queued")
+    missing_facts = [what for what in ("consequences", "measures")
+                     if not (getattr(breach, what) or "").strip()]
+    if missing_facts:
+        # Art. 34(2): the notice describes the likely consequences and the measures
+        # (Art. 33(3)(c), (d)); a letter without them does not meet it.
+        raise InvalidInput(
+            f"breach {breach.id} has no {' and no '.join(missing_facts)} recorded; the notice "
+            "to the people must describe the likely consequences and the measures taken or "
+            "proposed (GDPR Art. 34(2)). Record them with `personvern breach assess "
+            f"{breach.id} --consequences TEXT --measures TEXT`; nothing was queued")
     emails = _emails_for(session, ids or None)
     if not emails:
         raise InvalidInput("none of these subjects has an e-mail address; nothing was queued. "
@@ -609,6 +610,19 @@ def notify_subjects(
 
 
 # ---- views ------------------------------------------------------------------------------
+
+def mail_delivery(session: Session, breach_id: str) -> dict[str, int]:
+    """How the breach's e-mails to people stand in the outbox: sent, waiting (queued or
+    being sent), failed (cancelled ones, for a person erased since, are left out)."""
+    rows = session.execute(
+        select(OutboxMessage.status, func.count()).where(
+            OutboxMessage.kind == MAIL_KIND,
+            OutboxMessage.dedupe_key.like(f"breach:{breach_id}:%"))
+        .group_by(OutboxMessage.status)).all()
+    by = {status: int(n) for status, n in rows}
+    return {"sent": by.get("sent", 0), "waiting": by.get("queued", 0) + by.get("sending", 0),
+            "failed": by.get("failed", 0)}
+
 
 def breach_view(breach: Breach, now: datetime,
                 updates: Sequence[BreachUpdate] | None = None,

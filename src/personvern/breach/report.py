@@ -24,6 +24,7 @@ from personvern.breach.register import (
     get_breach,
     is_late,
     local_time,
+    mail_delivery,
     recorded_details,
     status,
     updates_of,
@@ -82,6 +83,11 @@ _L: dict[str, tuple[str, str]] = {
     "informed": ("Varsling av de registrerte (art. 34)",
                  "Communication to data subjects (Art. 34)"),
     "told": ("De registrerte er varslet", "Data subjects told"),
+    "told_pending": ("Ikke ennå: e-post til de registrerte er ikke levert til alle",
+                     "Not yet: the e-mail to the people has not been delivered to all"),
+    "mail": ("E-post til de registrerte", "E-mail to the people"),
+    "mail_counts": ("{sent} sendt, {waiting} venter på sending, {failed} feilet",
+                    "{sent} sent, {waiting} waiting to be sent, {failed} failed"),
     "cross_border": ("Grenseoverskridende", "Cross-border"),
     "countries": ("Berørte land", "Countries affected"),
     "history": ("Historikk", "History"),
@@ -130,6 +136,7 @@ def build_report(session: Session, breach_id: str, manifest: Manifest, now: date
     undeclared_data = set(undeclared.get("data_categories") or [])
     phases = [u for u in history if u.kind in ("authority_notice", "phase")]
     told = [u for u in history if u.kind == "subject_notice"]
+    mail = mail_delivery(session, breach.id)
     if breach.authority_notified_at is None:
         notice_type = "not_sent" if breach.notify_authority else "not_required"
     else:
@@ -172,7 +179,10 @@ def build_report(session: Session, breach_id: str, manifest: Manifest, now: date
         "consequences": breach.consequences or None,
         "measures": breach.measures or None,
         "risk": {"level": breach.risk, "text": _RISK[breach.risk][0 if lang == "nb" else 1]},
-        "subjects_informed": {"informed": breach.subjects_notified_at is not None,
+        # Told means delivered: an e-mail still queued (or failed) has told nobody (Art. 34).
+        "subjects_informed": {"informed": breach.subjects_notified_at is not None
+                              and not mail["waiting"] and not mail["failed"],
+                              "mail": mail,
                               "at": _time(breach.subjects_notified_at, country),
                               "how": [u.text for u in told],
                               "required": breach.risk == "high"},
@@ -245,9 +255,13 @@ def _sections(r: dict[str, Any], lang: Lang, esc: Callable[[str], str] = _plain,
         (_t("consequences", lang), [(_t("consequences", lang), v(r["consequences"])),
                                     (_t("risk", lang), r["risk"]["text"])]),
         (_t("measures", lang), [(_t("measures", lang), v(r["measures"]))]),
-        (_t("informed", lang), [(_t("told", lang), v(informed["informed"])),
-                                (_t("notified", lang), v(informed["at"])),
-                                (_t("description", lang), v(informed["how"]))]),
+        (_t("informed", lang), [
+            (_t("told", lang), _t("told_pending", lang)
+             if informed["at"] and not informed["informed"] else v(informed["informed"])),
+            *([(_t("mail", lang), _t("mail_counts", lang).format(**informed["mail"]))]
+              if any(informed["mail"].values()) else []),
+            (_t("notified", lang), v(informed["at"])),
+            (_t("description", lang), v(informed["how"]))]),
         (_t("cross_border", lang), [(_t("cross_border", lang), v(r["cross_border"]
                                                                 ["cross_border"])),
                                     (_t("countries", lang), v(r["cross_border"]

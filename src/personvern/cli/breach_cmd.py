@@ -82,7 +82,12 @@ def _lines(view: dict[str, Any], country: str) -> list[str]:
         authority = "must be notified (GDPR Art. 33)"
     else:
         authority = f"no notice required: {view['no_notice_reason']}"
-    if view["subjects_notified_at"] is not None:
+    mail = view.get("mail") or {}
+    if view["subjects_notified_at"] is not None and (mail.get("waiting") or mail.get("failed")):
+        # Queued is not told (GDPR Art. 34(1)): the letters must reach the people.
+        people = (f"not yet told: e-mail queued {t(view['subjects_notified_at'])}, "
+                  f"{mail['sent']} sent, {mail['waiting']} waiting, {mail['failed']} failed")
+    elif view["subjects_notified_at"] is not None:
         people = f"told {t(view['subjects_notified_at'])}"
     elif view["subjects_must_be_told"]:
         people = "must be told: high risk (GDPR Art. 34)"
@@ -117,10 +122,16 @@ def _iso(value: Any) -> Any:
 
 
 def _show(session: "Session", breach: "Breach", now: datetime, country: str, as_json: bool) -> None:
-    from personvern.breach.register import breach_view, recorded_details, updates_of
+    from personvern.breach.register import (
+        breach_view,
+        mail_delivery,
+        recorded_details,
+        updates_of,
+    )
 
     view = breach_view(breach, now, updates_of(session, breach.id),
                        recorded_details(session, breach.id))
+    view["mail"] = mail_delivery(session, breach.id)
     emit(_iso(view), as_json, _lines(view, country))
 
 
