@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from demo_support import left_behind
+from demo_support import MovingClock, left_behind
 from personvern.errors import StorageError
 from personvern.requests import batch
 from personvern.requests.batch import erase_batch, open_erasures
-from personvern.requests.engine import Requests, get_request
-from personvern.runtime import Runtime
+from personvern.requests.engine import Context, Requests, get_request
+from personvern.runtime import Runtime, open_runtime
+from personvern.settings import Settings
 from personvern.storage.engine import create_engine_for
 from personvern.storage.models import AuditEvent
 
@@ -104,3 +105,45 @@ def test_a_scrub_that_fails_late_leaves_everyone_waiting_nobody_told(
         assert {get_request(s, rid).state for rid in ids} == {"waiting"}
         assert not s.scalars(select(AuditEvent).where(
             AuditEvent.action == "request.completed")).all()
+
+
+def test_a_dataset_in_the_engines_own_file_is_scrubbed_and_everyone_answered(
+        demo: Path, clock: MovingClock) -> None:
+    # The service's tables moved into the engine's file, the manifest pointing there: the
+    # scrub's VACUUM needs that file to itself, so it cannot run beside the answers'
+    # open write transaction (it would wait on it, and it on the VACUUM).
+    engine_db = demo / "personvern.db"
+    values = personal_values(demo)
+    with sqlite3.connect(engine_db) as db:
+        db.execute(f"ATTACH DATABASE '{demo / 'service.db'}' AS service")
+        ddl = db.execute("SELECT type, name, sql FROM service.sqlite_master WHERE sql IS "
+                         "NOT NULL ORDER BY type = 'index'").fetchall()
+        for kind, name, sql in ddl:
+            db.execute(sql)
+            if kind == "table":
+                db.execute(f'INSERT INTO main."{name}" SELECT * FROM service."{name}"')
+    db.close()
+    manifest = demo / "personvern.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        str(demo / "service.db"), str(engine_db)), encoding="utf-8")
+    (demo / "service.db").unlink()
+    rt = open_runtime(Settings(manifest=manifest, database_url=f"sqlite:///{engine_db}"),
+                      clock)
+    service = Requests(rt.sessions, Context(rt.consent, clock))
+    try:
+        ids = opened(service, PEOPLE)
+        started = time.perf_counter()
+        result = erase_batch(service, ids, reason=REASON, chunk=5)
+        assert [r.request_id for r in result.completed] == ids
+        assert time.perf_counter() - started < 5  # no lock waited out
+        states, _, completed = told(demo, ids)
+        assert set(states) == {"completed"} and completed == len(ids)
+        with sqlite3.connect(engine_db) as db:  # their rows gone from the service's tables
+            marks = ",".join("?" * len(values))
+            assert db.execute(f"SELECT count(*) FROM users WHERE email IN ({marks}) OR "
+                              f"phone IN ({marks}) OR name IN ({marks})",
+                              values * 3).fetchone() == (0,)
+        db.close()
+    finally:
+        service.close()
+        rt.close()
