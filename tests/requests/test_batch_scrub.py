@@ -147,3 +147,37 @@ def test_a_dataset_in_the_engines_own_file_is_scrubbed_and_everyone_answered(
     finally:
         service.close()
         rt.close()
+
+
+def test_batches_in_two_threads_give_the_collector_back_when_the_last_ends() -> None:
+    import gc
+    import threading
+
+    from personvern.requests.batch import YOUNG_THRESHOLD, _young_objects_only
+
+    before = gc.get_threshold()
+    a_in, b_in, a_out, b_may_end = (threading.Event() for _ in range(4))
+    seen: dict[str, Any] = {}
+
+    def a() -> None:
+        with _young_objects_only():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b() -> None:
+        a_in.wait(5)
+        with _young_objects_only():
+            b_in.set()
+            b_may_end.wait(5)
+            seen["while_b_runs"] = (gc.get_threshold(), gc.get_freeze_count() > 0)
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    a_out.wait(5)  # the first batch ended while the second still runs
+    b_may_end.set()
+    for t in threads:
+        t.join(5)
+    assert seen["while_b_runs"] == ((max(before[0], YOUNG_THRESHOLD), *before[1:]), True)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
