@@ -153,21 +153,21 @@ def test_batches_in_two_threads_give_the_collector_back_when_the_last_ends() -> 
     import gc
     import threading
 
-    from personvern.requests.batch import YOUNG_THRESHOLD, _young_objects_only
+    from personvern.requests.batch import YOUNG_THRESHOLD, young_objects_only
 
     before = gc.get_threshold()
     a_in, b_in, a_out, b_may_end = (threading.Event() for _ in range(4))
     seen: dict[str, Any] = {}
 
     def a() -> None:
-        with _young_objects_only():
+        with young_objects_only():
             a_in.set()
             b_in.wait(5)
         a_out.set()
 
     def b() -> None:
         a_in.wait(5)
-        with _young_objects_only():
+        with young_objects_only():
             b_in.set()
             b_may_end.wait(5)
             seen["while_b_runs"] = (gc.get_threshold(), gc.get_freeze_count() > 0)

@@ -103,7 +103,7 @@ def erase_batch(service: Requests, request_ids: Sequence[str], *, reason: str,
     alone = bool(tasks.outside(service.ctx.manifest))
     erased: list[tuple[list[jobs.Job], dict[str, dict[str, Any]]]] = []
     scrub: dict[Engine, set[str]] = {}
-    with _young_objects_only():
+    with young_objects_only():
         try:
             for start in range(0, len(request_ids), max(chunk, 1)):
                 part = list(dict.fromkeys(request_ids[start:start + chunk]))
@@ -238,7 +238,8 @@ YOUNG_THRESHOLD = 20_000
 
 
 class _Collector:
-    """How many batches run now, and the collector's thresholds before the first."""
+    """How many batches (or sweeps) run now, and the collector's thresholds before the
+    first."""
 
     lock = threading.Lock()
     batches = 0
@@ -246,15 +247,16 @@ class _Collector:
 
 
 @contextlib.contextmanager
-def _young_objects_only() -> Iterator[None]:
-    """Within the block, Python's cycle collector scans only objects made in it: those
-    the process held before (its modules, the manifest, SQLAlchemy's mappings: some 100,000)
-    are set aside (``gc.freeze``) and given back at its end. A batch makes enough objects
+def young_objects_only() -> Iterator[None]:
+    """Within the block (a batch, a retention sweep), Python's cycle collector scans only
+    objects made in it: those the process held before (its modules, the manifest,
+    SQLAlchemy's mappings: some 100,000) are set aside (``gc.freeze``) and given back at
+    its end. A batch makes enough objects
     to set off a full collection, which scanned them all again: 0.1-0.3 s of a 200-person
     batch's 0.7-1 s on SQLite (docs/performance.md). Its youngest collections run every
     :data:`YOUNG_THRESHOLD` allocations instead of 700. Cycles made in the block are still
     collected; another thread's new objects too. Batches in several threads at once:
-    the first sets this up and the last gives it back."""
+    the first sets this up and the last gives it back (a sweep counts as one)."""
     with _Collector.lock:
         if _Collector.batches == 0:
             _Collector.saved = gc.get_threshold()
