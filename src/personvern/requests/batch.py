@@ -7,9 +7,10 @@ person's plan (legal holds and keep rules decided as for one erasure,
 :func:`personvern.requests.erase.erase_many`) and runs them as one DELETE or UPDATE per
 table (chunked by key, like the retention sweep). Once every chunk is erased, the files
 are scrubbed once for the whole batch (SQLite's VACUUM rewrites the whole file, so once
-per chunk rewrote it again and again); only then, per chunk, one engine transaction
-forgets them all (a statement per table), records each answer and queues the Art. 19
-notices, leaving each proof as a follow-up after the answer.
+per chunk rewrote it again and again), in a thread of its own while the first chunk's
+answers are prepared; per chunk, one engine transaction forgets them all (a statement per
+table), records each answer and queues the Art. 19 notices, leaving each proof as a
+follow-up after the answer. No answer commits before the scrub has finished.
 
 A request that cannot start (unknown, not an erasure, not verified, closed) is reported
 and the rest go on. A dataset that cannot be reached leaves every request of the chunk
@@ -23,12 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from personvern.audit import append_audit, require_reason
 from personvern.errors import Conflict, InvalidInput, PersonvernError, StorageError
@@ -100,7 +103,7 @@ def erase_batch(service: Requests, request_ids: Sequence[str], *, reason: str,
     alone = bool(tasks.outside(service.ctx.manifest))
     erased: list[tuple[list[jobs.Job], dict[str, dict[str, Any]]]] = []
     scrub: dict[Engine, set[str]] = {}
-    with _young_objects_only():
+    with young_objects_only():
         try:
             for start in range(0, len(request_ids), max(chunk, 1)):
                 part = list(dict.fromkeys(request_ids[start:start + chunk]))
@@ -123,27 +126,96 @@ def _scrub_and_answer(service: Requests,
                       scrub: dict[Engine, set[str]], actor: str, prove: bool, vacuum: bool,
                       follow_up: bool, result: BatchResult) -> None:
     """Leave no byte of the erased rows in the datasets' files, once for the whole batch
-    (SQLite's VACUUM rewrites the file whole, whatever a chunk changed), then record each
-    chunk's answers: nobody is told they are erased while a copy may still be there."""
+    (SQLite's VACUUM rewrites the file whole, whatever a chunk changed), and record each
+    chunk's answers, the first prepared while the scrub runs but committed only after it
+    finished: nobody is told they are erased while a copy may still be there."""
+    scrubbing = _Scrubbing(service, scrub, vacuum)
     try:
-        for engine, tables in scrub.items():
-            with storage_errors(engine.url):
-                scrub_erased(engine, sorted(tables), vacuum=vacuum)
-    except StorageError as exc:
-        service.close()  # reconnect next time: the server may be back
-        for started, _ in erased:
-            _wait_all(service, started, actor,
-                      f"a dataset could not be reached: {_line(exc)}", result)
-        return
-    for n, (started, done) in enumerate(erased):
+        for n, (started, done) in enumerate(erased):
+            try:
+                _answer(service, started, done, actor, prove, follow_up, result,
+                        scrubbing.wait)
+            except _ScrubFailed as failed:  # nobody answered: every chunk waits
+                _scrub_failed(service, [chunk for chunk, _ in erased[n:]], actor,
+                              failed.error, result)
+                return
+            except Exception as exc:  # the chunks after it wait too, their rows erased
+                with contextlib.suppress(Exception):
+                    for later, _ in erased[n + 1:]:
+                        _wait_all(service, later, actor,
+                                  f"could not be recorded: {_line(exc)}", None)
+                raise
+        scrubbing.wait()  # no chunk to answer: the scrub's failure is still reported
+    except _ScrubFailed as failed:
+        _scrub_failed(service, [], actor, failed.error, result)
+    finally:
+        scrubbing.join()
+
+
+class _ScrubFailed(Exception):
+    """The batch's scrub failed (``error``): no answer may be recorded."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Scrubbing:
+    """The batch's scrub of the datasets' files, in a thread of its own (SQLite's VACUUM
+    runs without Python's lock), so the answers are prepared meanwhile; :meth:`wait`
+    before any answer commits. A dataset in the engine's own database is scrubbed before
+    the answers instead: its VACUUM would wait on the answers' open write transaction,
+    which waits on it."""
+
+    def __init__(self, service: Requests, scrub: dict[Engine, set[str]], vacuum: bool
+                 ) -> None:
+        self._scrub, self._vacuum = scrub, vacuum
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        bind = service.sessions.kw.get("bind")
+        own = bind.url.render_as_string() if isinstance(bind, Engine) else None
+        if any(engine.url.render_as_string() == own for engine in scrub):
+            self._run()
+        elif scrub:
+            self._thread = threading.Thread(target=self._run, name="personvern-scrub",
+                                            daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
         try:
-            _answer(service, started, done, actor, prove, follow_up, result)
-        except Exception as exc:  # the chunks after it wait too, their rows erased
-            with contextlib.suppress(Exception):
-                for later, _ in erased[n + 1:]:
-                    _wait_all(service, later, actor, f"could not be recorded: {_line(exc)}",
-                              None)
-            raise
+            for engine, tables in self._scrub.items():
+                with storage_errors(engine.url):
+                    scrub_erased(engine, sorted(tables), vacuum=self._vacuum)
+        except BaseException as exc:  # handed to the thread that answers, by wait()
+            self._error = exc
+
+    def join(self) -> None:
+        """Until the scrub has finished (or failed)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def wait(self) -> None:
+        """Until the scrub has finished; :class:`_ScrubFailed` if it failed."""
+        self.join()
+        if self._error is not None:
+            raise _ScrubFailed(self._error)
+
+
+def _scrub_failed(service: Requests, chunks: list[list[jobs.Job]], actor: str,
+                  error: BaseException, result: BatchResult) -> None:
+    """Every chunk not answered waits with the scrub's error; one that is not the
+    storage's (a bug) is raised after, as a failed erasure's is."""
+    if isinstance(error, StorageError):
+        service.close()  # reconnect next time: the server may be back
+        for started in chunks:
+            _wait_all(service, started, actor,
+                      f"a dataset could not be reached: {_line(error)}", result)
+        return
+    with contextlib.suppress(Exception):
+        for started in chunks:
+            _wait_all(service, started, actor, f"could not be carried out: {_line(error)}",
+                      None)
+    raise error
 
 
 def _scrub_later(scrub: dict[Engine, set[str]]) -> erase.Scrub:
@@ -157,19 +229,49 @@ def _scrub_later(scrub: dict[Engine, set[str]]) -> erase.Scrub:
     return note
 
 
+# Allocations (net of frees) between the cycle collector's youngest collections while a
+# batch runs; Python's default is 700. A 200-person batch makes hundreds of thousands of
+# short-lived ORM objects: at 700 the collector ran some 86 times in it, 0.03-0.05 s of its
+# 0.3-0.5 CPU seconds, mostly rescanning objects the batch still uses. At 20,000 it runs
+# once or not at all; cycles the batch leaves are still freed, a little later.
+YOUNG_THRESHOLD = 20_000
+
+
+class _Collector:
+    """How many batches (or sweeps) run now, and the collector's thresholds before the
+    first."""
+
+    lock = threading.Lock()
+    batches = 0
+    saved = (700, 10, 10)
+
+
 @contextlib.contextmanager
-def _young_objects_only() -> Iterator[None]:
-    """Within the block, Python's cycle collector scans only objects made in it: those
-    the process held before (its modules, the manifest, SQLAlchemy's mappings: some 100,000)
-    are set aside (``gc.freeze``) and given back at its end. A batch makes enough objects
+def young_objects_only() -> Iterator[None]:
+    """Within the block (a batch, a retention sweep), Python's cycle collector scans only
+    objects made in it: those the process held before (its modules, the manifest,
+    SQLAlchemy's mappings: some 100,000) are set aside (``gc.freeze``) and given back at
+    its end. A batch makes enough objects
     to set off a full collection, which scanned them all again: 0.1-0.3 s of a 200-person
-    batch's 0.7-1 s on SQLite (docs/performance.md). Cycles made in the block are still
-    collected as ever; another thread's new objects too."""
-    gc.freeze()
+    batch's 0.7-1 s on SQLite (docs/performance.md). Its youngest collections run every
+    :data:`YOUNG_THRESHOLD` allocations instead of 700. Cycles made in the block are still
+    collected; another thread's new objects too. Batches in several threads at once:
+    the first sets this up and the last gives it back (a sweep counts as one)."""
+    with _Collector.lock:
+        if _Collector.batches == 0:
+            _Collector.saved = gc.get_threshold()
+            first, *older = _Collector.saved
+            gc.set_threshold(max(first, YOUNG_THRESHOLD), *older)
+        _Collector.batches += 1
+        gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        with _Collector.lock:
+            _Collector.batches -= 1
+            if _Collector.batches == 0:
+                gc.set_threshold(*_Collector.saved)
+                gc.unfreeze()
 
 
 def _one(service: Requests, rid: str, why: str, actor: str, prove: bool, vacuum: bool,
@@ -251,15 +353,23 @@ def _chunk(service: Requests, ids: list[str], why: str, actor: str, prove: bool,
 
 
 def _answer(service: Requests, started: list[jobs.Job], done: dict[str, dict[str, Any]],
-            actor: str, prove: bool, follow_up: bool, result: BatchResult) -> None:
-    """Record a chunk's answers, then run the follow-ups left to this process."""
+            actor: str, prove: bool, follow_up: bool, result: BatchResult,
+            scrubbed: Callable[[], None]) -> None:
+    """Record a chunk's answers (committed once ``scrubbed`` returns), then run the
+    follow-ups left to this process."""
     try:
         try:
-            completed = _finish(service, started, done, actor, prove, notices=follow_up)
+            completed = _finish(service, started, done, actor, prove, scrubbed,
+                                notices=follow_up)
+        except _ScrubFailed:
+            raise
         except Exception:  # the notices, or the answer: the answer alone, as ever
             if not follow_up:
                 raise
-            completed = _finish(service, started, done, actor, prove, notices=False)
+            completed = _finish(service, started, done, actor, prove, scrubbed,
+                                notices=False)
+    except _ScrubFailed:
+        raise
     except Exception as exc:  # the datasets' side is done and re-runs safely: say so
         with contextlib.suppress(Exception):
             _wait_all(service, started, actor, f"could not be recorded: {_line(exc)}", None)
@@ -270,37 +380,48 @@ def _answer(service: Requests, started: list[jobs.Job], done: dict[str, dict[str
 
 
 def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str, Any]],
-            actor: str, prove: bool, *, notices: bool) -> list[RunResult]:
+            actor: str, prove: bool, scrubbed: Callable[[], None], *, notices: bool
+            ) -> list[RunResult]:
     """One engine transaction: everyone forgotten (a statement per table), their keys
     destroyed, each answer recorded and each person told; with ``notices``, the Art. 19
     notices the answers leave to this process are queued in it too (a follow-up is
     recorded in the answer's transaction, so it may as well run there: no second
     transaction reading the requests and follow-ups again). The results keep the
-    follow-ups still to run (the proofs)."""
+    follow-ups still to run (the proofs). Nothing commits before ``scrubbed`` returns."""
+    with service.transaction() as s:
+        with recording_in_bulk(s):
+            completed = _record(service, s, started, done, actor, prove, notices=notices)
+        scrubbed()  # the files hold no byte of theirs before anyone is told
+    return completed
+
+
+def _record(service: Requests, s: Session, started: list[jobs.Job],
+            done: dict[str, dict[str, Any]], actor: str, prove: bool, *, notices: bool
+            ) -> list[RunResult]:
+    """:func:`_finish`'s work in its transaction ``s``."""
     ctx = service.ctx
-    with service.transaction() as s, recording_in_bulk(s):
-        held = preload(s, [j.request_id for j in started], sealed=False)  # noqa: F841
-        reqs = {j.request_id: get_request(s, j.request_id) for j in started}
-        # Whom to tell: the person's first address as their job read it (the walk used
-        # it too), read again only for a guardian or admin who opened the request.
-        to = addressees(s, [r for r in reqs.values() if r.opened_by_subject_id])
-        for j in started:
-            if j.request_id not in to:
-                emails = j.identities.get("email") or []
-                to[j.request_id] = emails[0] if emails else None
-        outcomes = {j.request_id: fulfil.finish(s, ctx.consent, ctx.clock, j,
-                                                done[j.request_id], forgotten=True)
-                    for j in started}
-        erase.forget_many(s, ctx.consent, started, outcomes, ctx.clock())
-        completed = service.complete_many(
-            s, [(reqs[j.request_id], j, done[j.request_id], outcomes[j.request_id],
-                 to[j.request_id]) for j in started], actor, prove)
-        if not notices:
-            return completed
-        ran = set(service.notices_in(s, [f for r in completed for f in r.follow_ups], actor))
-        return [replace(r, outcome=dict(reqs[r.request_id].outcome or {}),
-                        follow_ups=tuple(f for f in r.follow_ups if f not in ran))
-                for r in completed]
+    held = preload(s, [j.request_id for j in started], sealed=False)  # noqa: F841
+    reqs = {j.request_id: get_request(s, j.request_id) for j in started}
+    # Whom to tell: the person's first address as their job read it (the walk used
+    # it too), read again only for a guardian or admin who opened the request.
+    to = addressees(s, [r for r in reqs.values() if r.opened_by_subject_id])
+    for j in started:
+        if j.request_id not in to:
+            emails = j.identities.get("email") or []
+            to[j.request_id] = emails[0] if emails else None
+    outcomes = {j.request_id: fulfil.finish(s, ctx.consent, ctx.clock, j,
+                                            done[j.request_id], forgotten=True)
+                for j in started}
+    erase.forget_many(s, ctx.consent, started, outcomes, ctx.clock())
+    completed = service.complete_many(
+        s, [(reqs[j.request_id], j, done[j.request_id], outcomes[j.request_id],
+             to[j.request_id]) for j in started], actor, prove)
+    if not notices:
+        return completed
+    ran = set(service.notices_in(s, [f for r in completed for f in r.follow_ups], actor))
+    return [replace(r, outcome=dict(reqs[r.request_id].outcome or {}),
+                    follow_ups=tuple(f for f in r.follow_ups if f not in ran))
+            for r in completed]
 
 
 def _wait_all(service: Requests, started: list[jobs.Job], actor: str, error: str,

@@ -19,6 +19,7 @@ from personvern.audit import append_audit, require_reason
 from personvern.errors import InvalidInput
 from personvern.law import get_jurisdiction
 from personvern.requests import children
+from personvern.requests.batch import young_objects_only
 from personvern.requests.datamap import open_datasets
 from personvern.retention.due import Due
 from personvern.retention.execute import Executor
@@ -118,7 +119,9 @@ def _sweep(loaded: LoadedManifest, sessions: sessionmaker[Session], now: datetim
     if not 1 <= batch <= 50_000:
         raise InvalidInput(f"--batch {batch}: give a batch size from 1 to 50000")
     j = get_jurisdiction(loaded.manifest.jurisdiction.country)
-    with resolved(loaded) as res:
+    # The collector would otherwise rescan the whole process (some 100,000 objects from
+    # start-up) in the middle of a sweep: 0.1 s of a 0.6-1 s sweep of 100,000 users.
+    with young_objects_only(), resolved(loaded) as res:
         due = Due(res, j, sessions, now, batch)
         if dry_run:
             with rehearsal(due) as rehearsed:
