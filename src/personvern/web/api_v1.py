@@ -24,11 +24,13 @@ from personvern.consent.cookies import CookieState, current_choice, record_choic
 from personvern.consent.events import EventType
 from personvern.consent.ledger import subject_events
 from personvern.consent.service import (
+    WriteLookups,
     append_prepared,
     decide_cached,
     decide_for,
     decisions_for,
     prepare_event,
+    subject_of_ref,
 )
 from personvern.consent.subjects import (
     IDENTITY_KINDS,
@@ -38,11 +40,10 @@ from personvern.consent.subjects import (
     identities_of,
     link_guardian,
     record_activity,
-    subject_row_of,
 )
 from personvern.consent.tables import ApiKey, LedgerEvent, Subject
 from personvern.crypto.keyring import LOOKUP_KEY
-from personvern.errors import Unauthorized
+from personvern.errors import PersonvernError, StorageError, Unauthorized
 from personvern.runtime import Runtime
 from personvern.web.deps import (
     collisions,
@@ -185,30 +186,44 @@ def record_consent(
     extra = body.evidence.model_dump(exclude={"ip", "user_agent"}, exclude_none=True)
     evidence = hashed_evidence(request, extra, body.evidence.ip, body.evidence.user_agent)
 
-    # What needs no lock (the key read again, the people looked up, the rules that do
-    # not depend on the ledger, the evidence sealed) in this request's own transaction,
-    # alongside the other requests; only the rest waits for the ledger
-    # (consent/service.py: append_prepared).
-    with unit(rt) as session:
-        still_live(session, rt, key)  # a key revoked on another host a moment ago: 401
-        subject = subject_row_of(session, body.subject)
-        actor_id = (subject_row_of(session, body.actor_subject_id).id
-                    if body.actor_subject_id is not None else None)
-        prepared = prepare_event(
-            session, rt.consent, rt.clock(), subject.id, EventType(body.type),
-            purpose_id=body.purpose, actor=body.actor, channel=body.channel,
-            actor_subject_id=actor_id, evidence=evidence, idempotency_key=idempotency_key,
-            known=subject,
-        )
+    refs = (body.subject,) if body.actor_subject_id is None else (
+        body.subject, body.actor_subject_id)
 
-    def write(session: Session) -> tuple[EventOut, bool]:
-        row, replayed = append_prepared(session, rt.consent, prepared, rt.clock())
+    def write(session: Session) -> tuple[EventOut, bool] | PersonvernError:
+        # In the batch's transaction, under the ledger's lock, in the order a write always
+        # checked them: the key read again (a key revoked on another host a moment ago:
+        # 401), the people, the rules, the evidence sealed. The batch read the keys and
+        # the people of all its writers at once (consent.service.WriteLookups), so this
+        # write sends no statement of its own for them and needs no transaction of its
+        # own before it queues.
+        at = rt.clock()
+        try:
+            still_live(session, rt, key)
+            subject = subject_of_ref(session, body.subject)
+            actor_id = (subject_of_ref(session, body.actor_subject_id).id
+                        if body.actor_subject_id is not None else None)
+            prepared = prepare_event(
+                session, rt.consent, at, subject.id, EventType(body.type),
+                purpose_id=body.purpose, actor=body.actor, channel=body.channel,
+                actor_subject_id=actor_id, evidence=evidence,
+                idempotency_key=idempotency_key, known=subject,
+            )
+        except PersonvernError as refused:
+            if isinstance(refused, StorageError):
+                raise
+            # Refused before anything was written: this writer's answer; the batch, whose
+            # transaction this changed nothing in, goes on with the others.
+            return refused
+        row, replayed = append_prepared(session, rt.consent, prepared, at)
         return _event_out(row), replayed
 
     # Committed with the other writers of this moment (consent/group.py), answered only
     # once that commit has returned.
     with collisions():
-        out, replayed = rt.ledger_writes.run(write, hint=prepared)
+        done = rt.ledger_writes.run(write, hint=WriteLookups(refs, key.id))
+    if isinstance(done, PersonvernError):
+        raise done
+    out, replayed = done
     if replayed:
         return json_answer(out, 200, {"Idempotent-Replayed": "true"})
     return json_answer(out, 201)
