@@ -310,7 +310,9 @@ def _identity_refs(session: Session, refs: set[str]) -> dict[str, SubjectRow | N
     if not wanted:
         return {}
     values = sorted({v for kind, digest, normal in wanted.values() for v in (digest, normal)})
-    rows = session.connection().execute(_IDENTITY_ROWS, {"values": values}).all()
+    kinds = sorted({kind for kind, digest, normal in wanted.values()})
+    rows = session.connection().execute(_IDENTITY_ROWS, {"kinds": kinds, "values": values}
+                                        ).all()
     out: dict[str, SubjectRow | None] = {}
     for ref, (kind, digest, normal) in wanted.items():
         hits = [r for r in rows if r.kind == kind
@@ -336,7 +338,10 @@ _IDENTITY_ROWS = (
     select(Identity.kind, Identity.lookup.label("lookup"), Identity.value.is_(None).label("plain"),
            Subject.id, Subject.birth_date, Subject.erased_at)
     .join(Subject, Subject.id == Identity.subject_id)
-    .where(Identity.lookup.in_(bindparam("values", expanding=True))))
+    # The kind too: the identities' index is (kind, value), and without it every batch
+    # scanned the whole table.
+    .where(Identity.kind.in_(bindparam("kinds", expanding=True)),
+           Identity.lookup.in_(bindparam("values", expanding=True))))
 
 
 def subject_of_ref(session: Session, ref: str) -> SubjectRow:
