@@ -17,7 +17,6 @@ from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from personvern.apikeys import has_scope, require_scope
 from personvern.consent.cookies import CookieState, current_choice, record_choice
@@ -178,10 +177,24 @@ def add_guardian(ref: str, body: GuardianIn, request: Request, response: Respons
     return out
 
 
+_Written = tuple[EventOut, bool] | PersonvernError
+
+
 def record_consent(
     body: ConsentIn, request: Request, key: WriterKey, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """Append a consent or objection event, after every rule of the consent core."""
+    write, hint = _consent_write(body, request, key, idempotency_key)
+    # Committed with the other writers of this moment (consent/group.py), answered only
+    # once that commit has returned.
+    with collisions():
+        done = runtime(request).ledger_writes.run(write, hint=hint)
+    return _consent_answer(done)
+
+
+def _consent_write(body: ConsentIn, request: Request, key: ApiKey, idempotency_key: str | None
+                   ) -> tuple[Callable[[Session], _Written], WriteLookups]:
+    """A consent write's work for the group commit and its hint (what it looks up)."""
     rt = runtime(request)
     extra = body.evidence.model_dump(exclude={"ip", "user_agent"}, exclude_none=True)
     evidence = hashed_evidence(request, extra, body.evidence.ip, body.evidence.user_agent)
@@ -189,7 +202,7 @@ def record_consent(
     refs = (body.subject,) if body.actor_subject_id is None else (
         body.subject, body.actor_subject_id)
 
-    def write(session: Session) -> tuple[EventOut, bool] | PersonvernError:
+    def write(session: Session) -> _Written:
         # In the batch's transaction, under the ledger's lock, in the order a write always
         # checked them: the key read again (a key revoked on another host a moment ago:
         # 401), the people, the rules, the evidence sealed. The batch read the keys and
@@ -217,10 +230,11 @@ def record_consent(
         row, replayed = append_prepared(session, rt.consent, prepared, at)
         return _event_out(row), replayed
 
-    # Committed with the other writers of this moment (consent/group.py), answered only
-    # once that commit has returned.
-    with collisions():
-        done = rt.ledger_writes.run(write, hint=WriteLookups(refs, key.id))
+    return write, WriteLookups(refs, key.id)
+
+
+def _consent_answer(done: _Written) -> Response:
+    """The answer to a consent write once its batch has committed: its refusal raised."""
     if isinstance(done, PersonvernError):
         raise done
     out, replayed = done
@@ -258,8 +272,13 @@ class _ConsentWriteRoute(APIRoute):
             given = request.headers.getlist("idempotency-key")
             if len(given) > 1 or (given and not 0 < len(given[0]) <= _IDEMPOTENCY_KEY_MAX):
                 return await checked(request)  # FastAPI's 422
-            return await run_in_threadpool(record_consent, body, request, key,
-                                           given[0] if given else None)
+            # The write waits for its batch on the loop (no thread of its own: only the
+            # batch's leader runs in one); its evidence is hashed here, before it queues,
+            # as record_consent does it in its thread.
+            write, hint = _consent_write(body, request, key, given[0] if given else None)
+            with collisions():
+                done = await runtime(request).ledger_writes.run_async(write, hint=hint)
+            return _consent_answer(done)
 
         return handle
 
