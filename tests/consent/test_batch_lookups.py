@@ -115,3 +115,32 @@ def test_a_batch_reads_its_people_and_keys_in_two_statements(db_engine: Engine,
         finally:
             event.remove(db_engine, "before_cursor_execute", count)
     assert len(statements) == 2, statements
+
+
+def test_a_batch_reads_the_keys_its_writers_seal_under_at_once(db_engine: Engine) -> None:
+    """A person's first write since the process started found their key uncached: read
+    for the whole batch in one statement, then sealing sends none of its own."""
+    from personvern.consent.ledger import EVIDENCE_CONTEXT, seal_evidence
+    from personvern.crypto.keyring import keyring_for
+
+    with transaction(make_sessionmaker(db_engine)) as s:
+        sids = [create_subject(s, lambda: T0, {"email": f"p{n}@example.no"})[0].id
+                for n in range(6)]
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with transaction(make_sessionmaker(db_engine)) as s:
+        subject_row_of(s, "p0@example.no")  # the lookup key read and cached
+        keyring_for(s).clear_cache()
+        subject_row_of(s, "p0@example.no")
+        event.listen(db_engine, "before_cursor_execute", count)
+        try:
+            preload_subjects(s, [WriteLookups((f"p{n}@example.no",)) for n in range(6)])
+            sealed = [seal_evidence(s, sid, {"text_shown": "Ja?"}) for sid in sids]
+        finally:
+            event.remove(db_engine, "before_cursor_execute", count)
+        assert [keyring_for(s).open_json(s.connection(), sid, EVIDENCE_CONTEXT, text)
+                for sid, text in zip(sids, sealed, strict=True)] == [{"text_shown": "Ja?"}] * 6
+    assert len(statements) == 2, statements  # the people, their keys

@@ -46,6 +46,7 @@ from personvern.consent.subjects import (
     subject_rows,
 )
 from personvern.consent.tables import ApiKey, Identity, LedgerEvent, Subject
+from personvern.crypto.keyring import keyring_for
 from personvern.errors import InvalidInput, PersonvernError, UnknownPurpose, UnknownSubject
 from personvern.law import Jurisdiction, get_jurisdiction
 from personvern.manifest.model import Manifest, Purpose
@@ -290,6 +291,12 @@ def preload_subjects(session: Session, hints: list[object]) -> None:
     session.info[_PRELOADED] = {**{sid: found.get(sid) for sid in ids},
                                 **{row.id: row for row in named.values() if row is not None}}
     session.info[_PRELOADED_REFS] = refs
+    # The keys their evidence is sealed under, read at once for those not cached (a
+    # person's first write since this process started read its key under the lock).
+    sealed_for = {row.id for h in lookups if h.refs
+                  if (row := refs.get(h.refs[0].strip())) is not None}
+    if sealed_for:
+        keyring_for(session).warm(session.connection(), sorted(sealed_for))
 
 
 def _identity_refs(session: Session, refs: set[str]) -> dict[str, SubjectRow | None]:
