@@ -93,8 +93,9 @@ router = APIRouter(prefix="/api/v1", tags=["consent"],
 cookies_router = APIRouter(prefix="/api/v1", tags=["cookies"],
                            responses=responses(400, 401, 403, 404, 413, 422))
 CookieKey = Annotated[ApiKey | None, need("cookies:write", optional=True)]
-# The hot write: the key from the cache of verified keys, read again in the route's own
-# transaction (deps.still_live) instead of in a thread and a transaction of its own.
+# The hot write: the key from the cache of verified keys, read again in the write's own
+# transaction (deps.still_live; the group commit's batch) instead of in a thread and a
+# transaction of its own.
 WriterKey = Annotated[ApiKey, need("consent:write", checked_in_route=True)]
 
 

@@ -92,7 +92,7 @@ async def _scoped_key(request: Request, scopes: SecurityScopes, credentials: Cre
 async def _scoped_key_checked_in_route(request: Request, scopes: SecurityScopes,
                                        credentials: Credentials) -> ApiKey:
     """Like :func:`_scoped_key`, trusting a recently verified key for any method: the route
-    reads the key again in its own transaction (:func:`still_live`) before it changes
+    reads the key again in the write's transaction (:func:`still_live`) before it changes
     anything, so a write costs no thread hop and no transaction of its own for the key."""
     rt = runtime(request)
     token = credentials.credentials if credentials else None
