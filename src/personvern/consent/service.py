@@ -34,15 +34,20 @@ from personvern.consent.ledger import (
 from personvern.consent.subjects import (
     FACT_COLUMNS,
     SubjectRow,
+    _named_by,
     facts_of_row,
     guardians_of,
     is_admin_for,
+    lookup_of,
+    normalise,
     require_subject,
     subject_row,
+    subject_row_of,
     subject_rows,
 )
-from personvern.consent.tables import LedgerEvent, Subject
-from personvern.errors import InvalidInput, UnknownPurpose, UnknownSubject
+from personvern.consent.tables import ApiKey, Identity, LedgerEvent, Subject
+from personvern.crypto.keyring import keyring_for
+from personvern.errors import InvalidInput, PersonvernError, UnknownPurpose, UnknownSubject
 from personvern.law import Jurisdiction, get_jurisdiction
 from personvern.manifest.model import Manifest, Purpose
 from personvern.rights.acting import Act, Relation, consent_age, require_standing
@@ -245,19 +250,127 @@ def append_prepared(session: Session, ctx: ConsentContext, prepared: PreparedEve
 
 
 _PRELOADED = "personvern.subject_rows"
+_PRELOADED_REFS = "personvern.subject_refs"
+_PRELOADED_KEYS = "personvern.api_key_revoked_at"
+
+
+@dataclass(frozen=True)
+class WriteLookups:
+    """A group commit writer's hint: the subject references it will look up and the API
+    key whose ``revoked_at`` it will read again, in the batch's transaction. The batch
+    reads them for all its writers at once (:func:`preload_subjects`)."""
+
+    refs: tuple[str, ...]
+    key_id: int | None = None
 
 
 def preload_subjects(session: Session, hints: list[object]) -> None:
     """For the group commit (consent/group.py): the subjects of a batch of prepared events
     or of :func:`record_event` calls (its writers' hints: a PreparedEvent, or the subject's
     id) read in one statement under the ledger's lock, for :func:`append_prepared` and
-    :func:`record_event` to take instead of reading each again."""
-    ids = sorted({h.subject.id if isinstance(h, PreparedEvent) else h for h in hints
-                  if isinstance(h, PreparedEvent | str)})
-    if not ids:
+    :func:`record_event` to take instead of reading each again. For :class:`WriteLookups`
+    hints also the people they name by e-mail, phone or ``ext:`` (one statement) and
+    their API keys' ``revoked_at`` (one statement), for :func:`subject_of_ref` and
+    :func:`key_revoked_at`."""
+    ids = {h.subject.id if isinstance(h, PreparedEvent) else h for h in hints
+           if isinstance(h, PreparedEvent | str)}
+    lookups = [h for h in hints if isinstance(h, WriteLookups)]
+    named = _identity_refs(session, {r.strip() for h in lookups for r in h.refs})
+    ids.update(r.strip() for h in lookups for r in h.refs if _named_by(r.strip())[0] is None)
+    if lookups:
+        key_ids = sorted({h.key_id for h in lookups if h.key_id is not None})
+        if key_ids:
+            revoked = dict(session.connection().execute(_KEYS_REVOKED_AT, {"ids": key_ids})
+                           .tuples().all())
+            session.info[_PRELOADED_KEYS] = {k: revoked.get(k, _NO_KEY) for k in key_ids}
+    if not ids and not named:
         return
-    found = {row.id: row for row in subject_rows(session, ids)}
-    session.info[_PRELOADED] = {sid: found.get(sid) for sid in ids}
+    found = {row.id: row for row in subject_rows(session, sorted(ids))} if ids else {}
+    refs: dict[str, SubjectRow | None] = {sid: found.get(sid) for sid in ids}
+    refs.update(named)
+    session.info[_PRELOADED] = {**{sid: found.get(sid) for sid in ids},
+                                **{row.id: row for row in named.values() if row is not None}}
+    session.info[_PRELOADED_REFS] = refs
+    # The keys their evidence is sealed under, read at once for those not cached (a
+    # person's first write since this process started read its key under the lock).
+    sealed_for = {row.id for h in lookups if h.refs
+                  if (row := refs.get(h.refs[0].strip())) is not None}
+    if sealed_for:
+        keyring_for(session).warm(session.connection(), sorted(sealed_for))
+
+
+def _identity_refs(session: Session, refs: set[str]) -> dict[str, SubjectRow | None]:
+    """The subjects named by identity among ``refs`` (stripped), read in one statement as
+    :func:`subject_row_of` reads one: None for a reference found erased or not at all. A
+    reference that cannot be normalised, or that two rows match, is left out (looked up
+    on its own, with its own error)."""
+    wanted: dict[str, tuple[str, str, str]] = {}  # ref: (kind, its keyed hash, its normal)
+    for ref in refs:
+        kind, value = _named_by(ref)
+        if kind is None:
+            continue
+        try:
+            normal = normalise(kind, value)
+        except PersonvernError:
+            continue
+        wanted[ref] = (kind, lookup_of(session, kind, normal), normal)
+    if not wanted:
+        return {}
+    values = sorted({v for kind, digest, normal in wanted.values() for v in (digest, normal)})
+    kinds = sorted({kind for kind, digest, normal in wanted.values()})
+    rows = session.connection().execute(_IDENTITY_ROWS, {"kinds": kinds, "values": values}
+                                        ).all()
+    out: dict[str, SubjectRow | None] = {}
+    for ref, (kind, digest, normal) in wanted.items():
+        hits = [r for r in rows if r.kind == kind
+                and (r.lookup == digest or (r.plain and r.lookup == normal))]
+        if len(hits) > 1:
+            continue
+        hit = hits[0] if hits else None
+        out[ref] = (SubjectRow(hit.id, hit.birth_date)
+                    if hit is not None and hit.erased_at is None else None)
+    return out
+
+
+class _NoKey:
+    """A key id the batch's read did not find."""
+
+
+_NO_KEY = _NoKey()
+_KEYS_REVOKED_AT = select(ApiKey.id, ApiKey.revoked_at).where(
+    ApiKey.id.in_(bindparam("ids", expanding=True)))
+# subject_row_of's columns for many identities at once, with whether each row is one
+# bulk-loaded in clear (its lookup column then holds the normalised value).
+_IDENTITY_ROWS = (
+    select(Identity.kind, Identity.lookup.label("lookup"), Identity.value.is_(None).label("plain"),
+           Subject.id, Subject.birth_date, Subject.erased_at)
+    .join(Subject, Subject.id == Identity.subject_id)
+    # The kind too: the identities' index is (kind, value), and without it every batch
+    # scanned the whole table.
+    .where(Identity.kind.in_(bindparam("kinds", expanding=True)),
+           Identity.lookup.in_(bindparam("values", expanding=True))))
+
+
+def subject_of_ref(session: Session, ref: str) -> SubjectRow:
+    """:func:`subject_row_of`, from what this batch read for its writers when it has it."""
+    refs: dict[str, SubjectRow | None] | None = session.info.get(_PRELOADED_REFS)
+    stripped = ref.strip()
+    if refs is None or stripped not in refs:
+        return subject_row_of(session, ref)
+    found = refs[stripped]
+    if found is None:
+        raise UnknownSubject(f"no subject {stripped!r}")
+    return found
+
+
+def key_revoked_at(session: Session, key_id: int) -> tuple[bool, datetime | None] | None:
+    """(the key exists, its ``revoked_at``) as this batch read it for its writers; None
+    when the batch did not read it."""
+    keys: dict[int, datetime | _NoKey | None] | None = session.info.get(_PRELOADED_KEYS)
+    if keys is None or key_id not in keys:
+        return None
+    got = keys[key_id]
+    return (False, None) if isinstance(got, _NoKey) else (True, got)
 
 
 def _append(session: Session, ctx: ConsentContext, prepared: PreparedEvent, at: datetime,

@@ -56,6 +56,8 @@ _SCOPES: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 _KEYS: Table = SubjectKey.__table__  # type: ignore[assignment]
 GET_KEY = select(_KEYS.c.wrapped, _KEYS.c.master_key_id).where(
     _KEYS.c.subject_id == bindparam("sid"))
+_GET_KEYS = select(_KEYS.c.subject_id, _KEYS.c.wrapped, _KEYS.c.master_key_id).where(
+    _KEYS.c.subject_id.in_(bindparam("sids", expanding=True)))
 
 
 class DataKey(NamedTuple):
@@ -196,6 +198,26 @@ class Keyring:
             return SHREDDED
         raw = self.unwrap(subject_id, row.wrapped, row.master_key_id)
         return DataKey(raw, AESGCM(raw))
+
+    def warm(self, conn: Connection, subject_ids: Sequence[str]) -> None:
+        """Read the stored keys of those of ``subject_ids`` not cached, in one statement,
+        and cache the live ones, as :meth:`key` caches a key it reads (a group commit's
+        batch, before its writers seal: one statement, not one a writer)."""
+        if self.store is not None or self.cache_size <= 0:
+            return
+        scope = self._scope(conn)
+        # A key created in this transaction is cached only when it commits.
+        pending = conn.info.get(_PENDING)
+        created = pending[1] if pending else {}
+        with self._lock:
+            missing = sorted({sid for sid in subject_ids if (scope, sid) not in self._cache
+                              and (scope, sid) not in created})
+        if not missing:
+            return
+        for row in conn.execute(_GET_KEYS, {"sids": missing}):
+            if row.wrapped is not None:
+                raw = self.unwrap(row.subject_id, row.wrapped, row.master_key_id)
+                self._remember(scope, row.subject_id, DataKey(raw, AESGCM(raw)))
 
     def key(self, conn: Connection | None, subject_id: str, *, create: bool = False,
             now: datetime | None = None) -> DataKey | None:

@@ -17,18 +17,19 @@ from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from personvern.apikeys import has_scope, require_scope
 from personvern.consent.cookies import CookieState, current_choice, record_choice
 from personvern.consent.events import EventType
 from personvern.consent.ledger import subject_events
 from personvern.consent.service import (
+    WriteLookups,
     append_prepared,
     decide_cached,
     decide_for,
     decisions_for,
     prepare_event,
+    subject_of_ref,
 )
 from personvern.consent.subjects import (
     IDENTITY_KINDS,
@@ -38,11 +39,10 @@ from personvern.consent.subjects import (
     identities_of,
     link_guardian,
     record_activity,
-    subject_row_of,
 )
 from personvern.consent.tables import ApiKey, LedgerEvent, Subject
 from personvern.crypto.keyring import LOOKUP_KEY
-from personvern.errors import Unauthorized
+from personvern.errors import PersonvernError, StorageError, Unauthorized
 from personvern.runtime import Runtime
 from personvern.web.deps import (
     collisions,
@@ -93,8 +93,9 @@ router = APIRouter(prefix="/api/v1", tags=["consent"],
 cookies_router = APIRouter(prefix="/api/v1", tags=["cookies"],
                            responses=responses(400, 401, 403, 404, 413, 422))
 CookieKey = Annotated[ApiKey | None, need("cookies:write", optional=True)]
-# The hot write: the key from the cache of verified keys, read again in the route's own
-# transaction (deps.still_live) instead of in a thread and a transaction of its own.
+# The hot write: the key from the cache of verified keys, read again in the write's own
+# transaction (deps.still_live; the group commit's batch) instead of in a thread and a
+# transaction of its own.
 WriterKey = Annotated[ApiKey, need("consent:write", checked_in_route=True)]
 
 
@@ -177,38 +178,67 @@ def add_guardian(ref: str, body: GuardianIn, request: Request, response: Respons
     return out
 
 
+_Written = tuple[EventOut, bool] | PersonvernError
+
+
 def record_consent(
     body: ConsentIn, request: Request, key: WriterKey, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """Append a consent or objection event, after every rule of the consent core."""
+    write, hint = _consent_write(body, request, key, idempotency_key)
+    # Committed with the other writers of this moment (consent/group.py), answered only
+    # once that commit has returned.
+    with collisions():
+        done = runtime(request).ledger_writes.run(write, hint=hint)
+    return _consent_answer(done)
+
+
+def _consent_write(body: ConsentIn, request: Request, key: ApiKey, idempotency_key: str | None
+                   ) -> tuple[Callable[[Session], _Written], WriteLookups]:
+    """A consent write's work for the group commit and its hint (what it looks up)."""
     rt = runtime(request)
     extra = body.evidence.model_dump(exclude={"ip", "user_agent"}, exclude_none=True)
     evidence = hashed_evidence(request, extra, body.evidence.ip, body.evidence.user_agent)
 
-    # What needs no lock (the key read again, the people looked up, the rules that do
-    # not depend on the ledger, the evidence sealed) in this request's own transaction,
-    # alongside the other requests; only the rest waits for the ledger
-    # (consent/service.py: append_prepared).
-    with unit(rt) as session:
-        still_live(session, rt, key)  # a key revoked on another host a moment ago: 401
-        subject = subject_row_of(session, body.subject)
-        actor_id = (subject_row_of(session, body.actor_subject_id).id
-                    if body.actor_subject_id is not None else None)
-        prepared = prepare_event(
-            session, rt.consent, rt.clock(), subject.id, EventType(body.type),
-            purpose_id=body.purpose, actor=body.actor, channel=body.channel,
-            actor_subject_id=actor_id, evidence=evidence, idempotency_key=idempotency_key,
-            known=subject,
-        )
+    refs = (body.subject,) if body.actor_subject_id is None else (
+        body.subject, body.actor_subject_id)
 
-    def write(session: Session) -> tuple[EventOut, bool]:
-        row, replayed = append_prepared(session, rt.consent, prepared, rt.clock())
+    def write(session: Session) -> _Written:
+        # In the batch's transaction, under the ledger's lock, in the order a write always
+        # checked them: the key read again (a key revoked on another host a moment ago:
+        # 401), the people, the rules, the evidence sealed. The batch read the keys and
+        # the people of all its writers at once (consent.service.WriteLookups), so this
+        # write sends no statement of its own for them and needs no transaction of its
+        # own before it queues.
+        at = rt.clock()
+        try:
+            still_live(session, rt, key)
+            subject = subject_of_ref(session, body.subject)
+            actor_id = (subject_of_ref(session, body.actor_subject_id).id
+                        if body.actor_subject_id is not None else None)
+            prepared = prepare_event(
+                session, rt.consent, at, subject.id, EventType(body.type),
+                purpose_id=body.purpose, actor=body.actor, channel=body.channel,
+                actor_subject_id=actor_id, evidence=evidence,
+                idempotency_key=idempotency_key, known=subject,
+            )
+        except PersonvernError as refused:
+            if isinstance(refused, StorageError):
+                raise
+            # Refused before anything was written: this writer's answer; the batch, whose
+            # transaction this changed nothing in, goes on with the others.
+            return refused
+        row, replayed = append_prepared(session, rt.consent, prepared, at)
         return _event_out(row), replayed
 
-    # Committed with the other writers of this moment (consent/group.py), answered only
-    # once that commit has returned.
-    with collisions():
-        out, replayed = rt.ledger_writes.run(write, hint=prepared)
+    return write, WriteLookups(refs, key.id)
+
+
+def _consent_answer(done: _Written) -> Response:
+    """The answer to a consent write once its batch has committed: its refusal raised."""
+    if isinstance(done, PersonvernError):
+        raise done
+    out, replayed = done
     if replayed:
         return json_answer(out, 200, {"Idempotent-Replayed": "true"})
     return json_answer(out, 201)
@@ -243,8 +273,13 @@ class _ConsentWriteRoute(APIRoute):
             given = request.headers.getlist("idempotency-key")
             if len(given) > 1 or (given and not 0 < len(given[0]) <= _IDEMPOTENCY_KEY_MAX):
                 return await checked(request)  # FastAPI's 422
-            return await run_in_threadpool(record_consent, body, request, key,
-                                           given[0] if given else None)
+            # The write waits for its batch on the loop (no thread of its own: only the
+            # batch's leader runs in one); its evidence is hashed here, before it queues,
+            # as record_consent does it in its thread.
+            write, hint = _consent_write(body, request, key, given[0] if given else None)
+            with collisions():
+                done = await runtime(request).ledger_writes.run_async(write, hint=hint)
+            return _consent_answer(done)
 
         return handle
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from personvern.apikeys import parse_scopes, require_scope
+from personvern.consent.service import key_revoked_at
 from personvern.consent.tables import ApiKey
 from personvern.errors import Conflict, InvalidInput, Unauthorized
 from personvern.runtime import Runtime
@@ -91,7 +92,7 @@ async def _scoped_key(request: Request, scopes: SecurityScopes, credentials: Cre
 async def _scoped_key_checked_in_route(request: Request, scopes: SecurityScopes,
                                        credentials: Credentials) -> ApiKey:
     """Like :func:`_scoped_key`, trusting a recently verified key for any method: the route
-    reads the key again in its own transaction (:func:`still_live`) before it changes
+    reads the key again in the write's transaction (:func:`still_live`) before it changes
     anything, so a write costs no thread hop and no transaction of its own for the key."""
     rt = runtime(request)
     token = credentials.credentials if credentials else None
@@ -120,11 +121,17 @@ def still_live(session: Session, rt: Runtime, key: ApiKey) -> None:
     a key revoked on another host a moment ago (its notice not yet here, or lost) never
     writes, as when the key was read fresh for every write.
     """
-    # Core, not the ORM's execute: one indexed column needs none of its machinery.
-    row = session.connection().execute(_REVOKED_AT, {"key_id": key.id}).first()
-    if row is None or row.revoked_at is not None:
+    # Read with the batch's other writers' keys when the group commit's batch has
+    # (consent.service.WriteLookups); else Core, not the ORM's execute: one indexed column
+    # needs none of its machinery.
+    read = key_revoked_at(session, key.id)
+    if read is None:
+        row = session.connection().execute(_REVOKED_AT, {"key_id": key.id}).first()
+        read = (False, None) if row is None else (True, row.revoked_at)
+    exists, revoked_at = read
+    if not exists or revoked_at is not None:
         rt.keys.forget(key.prefix)
-        raise Unauthorized("the API key has been revoked" if row is not None
+        raise Unauthorized("the API key has been revoked" if exists
                            else "the API key is not valid")
 
 
