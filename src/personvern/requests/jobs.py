@@ -94,7 +94,8 @@ def snapshot(session: Session, req: Request) -> Job:
         identities[ident.kind].append(ident.value)
     records: dict[str, Any] = {}
     if req.type != "access":  # the work needs the purposes alone, not every event as a row
-        purposes = frozenset(session.execute(_PURPOSES, {"sid": subject.id}).scalars())
+        purposes = frozenset(p for p in session.execute(_PURPOSES, {"sid": subject.id})
+                             .scalars() if p)
     else:
         events = list(session.scalars(select(LedgerEvent).where(
             LedgerEvent.subject_id == subject.id).order_by(LedgerEvent.seq)))
