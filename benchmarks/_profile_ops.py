@@ -10,8 +10,8 @@ each into the decision cache, the rest are hits), ``access`` and ``erasure`` (op
 run, the proof pass apart, as peer.py times them) and ``proof`` (the proof pass alone) on
 peer.py's shop tables (``--customers``, 10,000 by default: peer.py's ``--quick``).
 PostgreSQL is a throwaway durable cluster (tests/pgcluster.py); the shop always lives
-there. Prints the loop's wall time per operation; the set-up before the loop is in the
-profile too, so read the frames under ``loop``.
+there. Prints the loop's wall and CPU time, statements and commits per operation; the
+set-up before the loop is in the profile too, so read the frames under ``loop``.
 """
 
 from __future__ import annotations
