@@ -10,8 +10,8 @@ each into the decision cache, the rest are hits), ``access`` and ``erasure`` (op
 run, the proof pass apart, as peer.py times them) and ``proof`` (the proof pass alone) on
 peer.py's shop tables (``--customers``, 10,000 by default: peer.py's ``--quick``).
 PostgreSQL is a throwaway durable cluster (tests/pgcluster.py); the shop always lives
-there. Prints the loop's wall time per operation; the set-up before the loop is in the
-profile too, so read the frames under ``loop``.
+there. Prints the loop's wall and CPU time, statements and commits per operation; the
+set-up before the loop is in the profile too, so read the frames under ``loop``.
 """
 
 from __future__ import annotations
@@ -38,23 +38,29 @@ from peer import (
 
 
 def loop(what: str, n: int, op: Callable[[int], object]) -> None:
-    """``op`` for 1..n, timed (the frame to read in the profile), and the SQL statements
-    it sent to any database (the engine's and the shop's), per operation."""
+    """``op`` for 1..n, timed (the frame to read in the profile): wall and CPU time of
+    this process, the SQL statements it sent to any database (the engine's and the
+    shop's) and the commits, per operation."""
     from sqlalchemy import Engine, event
 
-    sent = [0]
+    sent = [0, 0]
 
     def count(*_: object) -> None:
         sent[0] += 1
 
+    def committed(*_: object) -> None:
+        sent[1] += 1
+
     event.listen(Engine, "before_cursor_execute", count)
-    started = time.perf_counter()
+    event.listen(Engine, "commit", committed)
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(1, n + 1):
         op(i)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     event.remove(Engine, "before_cursor_execute", count)
-    log(f"{what}: {elapsed * 1000 / n:.2f} ms each over {n}, "
-        f"{sent[0] / n:.1f} statements each")
+    event.remove(Engine, "commit", committed)
+    log(f"{what}: {elapsed * 1000 / n:.2f} ms each over {n} ({cpu * 1000 / n:.2f} ms CPU), "
+        f"{sent[0] / n:.1f} statements and {sent[1] / n:.1f} commits each")
 
 
 def shown(op: Callable[[], object]) -> None:

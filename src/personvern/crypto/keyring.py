@@ -58,6 +58,13 @@ GET_KEY = select(_KEYS.c.wrapped, _KEYS.c.master_key_id).where(
     _KEYS.c.subject_id == bindparam("sid"))
 _GET_KEYS = select(_KEYS.c.subject_id, _KEYS.c.wrapped, _KEYS.c.master_key_id).where(
     _KEYS.c.subject_id.in_(bindparam("sids", expanding=True)))
+# shred_many's statements, built once (a fresh statement per call is built and its cache
+# key computed anew, in Python, at every erasure).
+_LIVE_KEYS = select(_KEYS.c.subject_id, _KEYS.c.wrapped.is_not(None), _KEYS.c.master_key_id
+                    ).where(_KEYS.c.subject_id.in_(bindparam("ids", expanding=True)))
+_DESTROY_KEYS = update(_KEYS).where(_KEYS.c.subject_id.in_(bindparam("ids", expanding=True))
+                                    ).values(wrapped=None, master_key_id=None,
+                                             shredded_at=bindparam("at"))
 
 
 class DataKey(NamedTuple):
@@ -289,28 +296,29 @@ class Keyring:
         return destroyed
 
     def shred_many(self, conn: Connection | None, subject_ids: Sequence[str], at: datetime,
-                   *, chunk: int = 500) -> dict[str, bool]:
+                   *, chunk: int = 500) -> dict[str, tuple[bool, str | None]]:
         """:meth:`shred` for many subjects, set-based: per chunk one read of their keys,
         one UPDATE destroying every live one and one INSERT of a tombstone for those that
-        never had a key; whether a key was destroyed, per subject."""
+        never had a key; per subject, whether a key was destroyed and the master key that
+        wrapped it before (what the audit event names: read here, not again)."""
         scope = self._scope(conn)
         ids = list(dict.fromkeys(subject_ids))
-        destroyed: dict[str, bool] = {}
+        destroyed: dict[str, tuple[bool, str | None]] = {}
         with self._conn(conn) as c:
             for start in range(0, len(ids), chunk):
                 part = ids[start:start + chunk]
-                live = dict(c.execute(select(_KEYS.c.subject_id, _KEYS.c.wrapped.is_not(None))
-                                      .where(_KEYS.c.subject_id.in_(part))).tuples().all())
-                gone = [sid for sid in part if live.get(sid)]
+                live = {sid: (alive, master) for sid, alive, master in c.execute(
+                    _LIVE_KEYS, {"ids": part}).tuples()}
+                gone = [sid for sid in part if sid in live and live[sid][0]]
                 if gone:
-                    c.execute(update(_KEYS).where(_KEYS.c.subject_id.in_(gone)).values(
-                        wrapped=None, master_key_id=None, shredded_at=at))
+                    c.execute(_DESTROY_KEYS, {"ids": gone, "at": at})
                 never = [sid for sid in part if sid not in live]
                 if never:
                     c.execute(insert(_KEYS), [
                         {"subject_id": sid, "wrapped": None, "master_key_id": None,
                          "created_at": at, "shredded_at": at} for sid in never])
-                destroyed.update({sid: bool(live.get(sid)) for sid in part})
+                destroyed.update({sid: (bool(live[sid][0]), live[sid][1]) if sid in live
+                                  else (False, None) for sid in part})
             pending = c.info.get(_PENDING)
             shredded = c.info.setdefault(_SHREDDED, (self, set()))[1]
             for sid in ids:

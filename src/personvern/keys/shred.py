@@ -6,19 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, Table, event, select
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from personvern.audit import append_audit
 from personvern.clock import fixed_clock
 from personvern.crypto.keyring import GET_KEY, keyring_for
-from personvern.crypto.tables import SubjectKey
 from personvern.mail.scrub import cancel_moot_mail, scrub_erased_mail
 from personvern.storage.engine import sqlite_checkpoint
 from personvern.storage.session import NOTHING_KEPT
 
 _CHECKPOINT = "personvern.checkpoint"
-_KEYS: Table = SubjectKey.__table__  # type: ignore[assignment]
 
 
 def shred_subject(session: Session, subject_id: str, *, at: datetime, actor: str = "system",
@@ -53,13 +51,8 @@ def shred_subjects(session: Session, subject_ids: Sequence[str], *, at: datetime
     if not ids:
         return {}
     keyring = keyring_for(session)
-    conn = session.connection()
-    old: dict[str, str | None] = {}
-    for start in range(0, len(ids), chunk):
-        part = ids[start:start + chunk]
-        old.update(conn.execute(select(_KEYS.c.subject_id, _KEYS.c.master_key_id).where(
-            _KEYS.c.subject_id.in_(part))).tuples().all())
-    destroyed = keyring.shred_many(conn, ids, at, chunk=chunk)
+    # The keys are read once, by the keyring, for what it destroys and what was wrapping it.
+    shredded = keyring.shred_many(session.connection(), ids, at, chunk=chunk)
     for start in range(0, len(ids), chunk):
         part = ids[start:start + chunk]
         cancel_moot_mail(session, part)
@@ -67,10 +60,10 @@ def shred_subjects(session: Session, subject_ids: Sequence[str], *, at: datetime
     clock = fixed_clock(at)
     for sid in ids:
         append_audit(session, clock, actor, "crypto.shredded", f"subject:{sid}",
-                     {"destroyed": destroyed[sid], "master_key_id": old.get(sid),
+                     {"destroyed": shredded[sid][0], "master_key_id": shredded[sid][1],
                       "reason": (reasons or {}).get(sid, "erasure")})
     _checkpoint_after_commit(session)
-    return destroyed
+    return {sid: destroyed for sid, (destroyed, _) in shredded.items()}
 
 
 def _checkpoint_after_commit(session: Session) -> None:

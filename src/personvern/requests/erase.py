@@ -11,13 +11,14 @@ deletes what the engine holds on the person and, last, destroys their key.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import (
@@ -39,6 +40,8 @@ from sqlalchemy import (
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from personvern.consent.tables import (
     CookieChoice,
@@ -551,6 +554,23 @@ def forget_subjects(session: Session, subject_ids: Sequence[str], at: datetime, 
     own = [keep_details_of] if isinstance(keep_details_of, str) else list(keep_details_of or ())
     session.flush()  # what the ORM holds goes first, so these statements see it
     conn = session.connection()  # Core statements: no ORM bookkeeping for plain deletes
+    if conn.dialect.name == "postgresql" and len(ids) <= _ONE_STATEMENT:
+        # One round trip instead of nine: each change a data-modifying CTE of the last.
+        # They touch different tables, and nothing cascades from any of them into another.
+        conn.execute(_forget_in_one(), {"ids": ids, "own": own, "at": at})
+    else:  # SQLite has no data-modifying CTEs; many people: each IN list bound once
+        statements, tombstone = _forgetting(ids, own, at)
+        for stmt in [*statements, tombstone]:
+            conn.execute(stmt)
+    # Subjects already loaded in this session read the tombstone, not what they were.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Subject) and obj.id in ids:
+            session.expire(obj)
+
+
+def _forgetting(ids: Sequence[str], own: Sequence[str], at: datetime
+                ) -> tuple[list[Delete | Update], Update]:
+    """:func:`forget_subjects`'s statements: the changes, then the tombstone's UPDATE."""
     statements: list[Delete | Update] = [delete(table).where(where) for table, where in (
         (_IDENTITIES, _IDENTITIES.c.subject_id.in_(ids)),
         (_EVIDENCE, _EVIDENCE.c.subject_id.in_(ids)),
@@ -568,18 +588,37 @@ def forget_subjects(session: Session, subject_ids: Sequence[str], at: datetime, 
     tombstone = update(_SUBJECTS).where(_SUBJECTS.c.id.in_(ids)).values(
         erased_at=at, closed_at=func.coalesce(_SUBJECTS.c.closed_at, at), birth_date=None,
         last_activity=None)
-    if conn.dialect.name == "postgresql" and len(ids) <= _ONE_STATEMENT:
-        # One round trip instead of nine: each change a data-modifying CTE of the last.
-        # They touch different tables, and nothing cascades from any of them into another.
-        conn.execute(tombstone.add_cte(*(stmt.cte(f"forget_{n}")
-                                         for n, stmt in enumerate(statements))))
-    else:  # SQLite has no data-modifying CTEs; many people: each IN list bound once
-        for stmt in [*statements, tombstone]:
-            conn.execute(stmt)
-    # Subjects already loaded in this session read the tombstone, not what they were.
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, Subject) and obj.id in ids:
-            session.expire(obj)
+    return statements, tombstone
+
+
+@functools.cache
+def _forget_in_one() -> Update:
+    """:func:`forget_subjects`'s one statement (PostgreSQL), built once with its values
+    as parameters (``ids``, ``own``, ``at``): built anew at each erasure, its nine parts
+    and their cache key cost more Python than any other statement of it."""
+    ids, own, at = _Marker(), _Marker(), datetime.max  # stand-ins, replaced below
+    statements, tombstone = _forgetting([ids], [own], at)
+    built = tombstone.add_cte(*(stmt.cte(f"forget_{n}") for n, stmt in enumerate(statements)))
+    bound = {id(ids): bindparam("ids", expanding=True, type_=_SUBJECTS.c.id.type),
+             id(own): bindparam("own", expanding=True, type_=_REQUESTS.c.id.type),
+             id(at): bindparam("at", type_=_SUBJECTS.c.erased_at.type)}
+
+    def parameter(element: Any, **_: Any) -> Any:
+        """The parameter that replaces a stand-in's value (None: keep ``element``)."""
+        if not isinstance(element, BindParameter):
+            return None
+        value: Any = element.value
+        key = id(value[0]) if element.expanding and len(value) == 1 else id(value)
+        return bound.get(key)
+
+    no_options: dict[str, Any] = {}
+    return cast(Update, replacement_traverse(cast(Any, built), no_options, parameter))
+
+
+class _Marker(str):
+    """A stand-in for a value in :func:`_forget_in_one`, told apart by its identity."""
+
+    __slots__ = ()
 
 
 # Up to this many people, forget_subjects sends one statement on PostgreSQL (its IN lists

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
@@ -77,6 +77,11 @@ class Job:
     intended: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
+# The purposes the person's ledger events name (built once: not anew at every request).
+_PURPOSES = select(LedgerEvent.purpose).distinct().where(
+    LedgerEvent.subject_id == bindparam("sid"), LedgerEvent.purpose.is_not(None))
+
+
 def snapshot(session: Session, req: Request) -> Job:
     """Everything the work needs, so no engine transaction stays open during it."""
     subject = session.get(Subject, req.subject_id)
@@ -87,10 +92,14 @@ def snapshot(session: Session, req: Request) -> Job:
                            .order_by(Identity.id))
     for ident in rows:
         identities[ident.kind].append(ident.value)
-    events = list(session.scalars(select(LedgerEvent).where(LedgerEvent.subject_id == subject.id)
-                                  .order_by(LedgerEvent.seq)))
     records: dict[str, Any] = {}
-    if req.type == "access":
+    if req.type != "access":  # the work needs the purposes alone, not every event as a row
+        purposes = frozenset(p for p in session.execute(_PURPOSES, {"sid": subject.id})
+                             .scalars() if p)
+    else:
+        events = list(session.scalars(select(LedgerEvent).where(
+            LedgerEvent.subject_id == subject.id).order_by(LedgerEvent.seq)))
+        purposes = frozenset(e.purpose for e in events if e.purpose)
         records = {
             "subject": {"id": subject.id, "kind": subject.kind, "birth_date": subject.birth_date,
                         "created_at": subject.created_at,
@@ -107,8 +116,8 @@ def snapshot(session: Session, req: Request) -> Job:
         request_id=req.id, type=req.type, subject_id=subject.id, subject_kind=subject.kind,
         identities=dict(identities), details=dict(req.details or {}), opened_by=req.opened_by,
         actor_subject_id=req.opened_by_subject_id, channel=req.channel,
-        consent_purposes=frozenset(e.purpose for e in events if e.purpose),
-        engine_records=records, intended=dict((req.outcome or {}).get(INTENDED) or {}),
+        consent_purposes=purposes, engine_records=records,
+        intended=dict((req.outcome or {}).get(INTENDED) or {}),
     )
 
 
