@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from personvern.audit import append_audit, require_reason
 from personvern.errors import Conflict, InvalidInput, PersonvernError, StorageError
-from personvern.requests import erase, fulfil, jobs, tasks
+from personvern.requests import answers, erase, fulfil, jobs, tasks
 from personvern.requests.engine import (
     CLOSED,
     Requester,
@@ -390,7 +390,12 @@ def _finish(service: Requests, started: list[jobs.Job], done: dict[str, dict[str
     follow-ups still to run (the proofs). Nothing commits before ``scrubbed`` returns."""
     with service.transaction() as s:
         with recording_in_bulk(s):
-            completed = _record(service, s, started, done, actor, prove, notices=notices)
+            if service.later:  # each follow-up's job deferred with it: the ORM's way
+                completed = _record(service, s, started, done, actor, prove,
+                                    notices=notices)
+            else:
+                completed = answers.record_answers(service, s, started, done, actor, prove,
+                                                   notices=notices)
         scrubbed()  # the files hold no byte of theirs before anyone is told
     return completed
 
