@@ -339,7 +339,8 @@ def _chunk(service: Requests, ids: list[str], why: str, actor: str, prove: bool,
     env = jobs.Env(service.ctx.manifest, service.ctx.jurisdiction, service.ctx.clock,
                    Path.cwd(), vacuum=vacuum)
     try:
-        done = erase.erase_many(started, env, service.datasets(), intend=service.intend_many,
+        done = erase.erase_many(started, env, service.datasets(),
+                                intend=lambda counts: answers.intend(service, counts),
                                 scrub=_scrub_later(scrub))
     except StorageError as exc:
         service.close()  # reconnect next time: the server may be back
