@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from personvern.errors import Conflict, NotFound
 from personvern.mail.outbox import Mail, queue_many
 from personvern.requests import erase, followups, fulfil, jobs, tasks
 from personvern.requests.engine import (
+    Context,
     Requests,
     RunResult,
     _letter,
@@ -39,6 +40,9 @@ from personvern.wording import count
 _REQUESTS: Table = Request.__table__  # type: ignore[assignment]
 _FOLLOW_UPS: Table = FollowUp.__table__  # type: ignore[assignment]
 
+# A request's new state.
+_STATE = update(_REQUESTS).where(_REQUESTS.c.id == bindparam("_id")).values(
+    state=bindparam("state"))
 # What an erasure will change, kept on its request (see intend).
 _INTENDED = update(_REQUESTS).where(_REQUESTS.c.id == bindparam("_id")).values(
     outcome=bindparam("outcome"))
@@ -48,11 +52,21 @@ _ANSWER = update(_REQUESTS).where(_REQUESTS.c.id == bindparam("_id")).values(
     closed_at=bindparam("closed_at"))
 
 
+@dataclass(slots=True)
+class _Columns:
+    """The columns of a request an answer reads, and its state as it moves."""
+
+    id: str
+    type: str
+    state: str
+    subject_id: str
+
+
 @dataclass
 class _Answer:
     """One request's answer as it is built: the columns read, and what is recorded."""
 
-    req: Request  # transient: the columns read, for transition(); never added to the session
+    req: Request  # a _Columns: see _read
     job: jobs.Job
     done: dict[str, Any]
     outcome: dict[str, Any]
@@ -69,6 +83,25 @@ class _Wanted:
     input: dict[str, Any]
     created_at: datetime
     ran: dict[str, Any] | None = None  # the columns of a done follow-up
+
+
+def begin(s: Session, ctx: Context, req: Request, actor: str, note: str) -> str | None:
+    """``req`` moved to in progress (audited, its history line held, as :func:`transition`
+    does) but not on the ORM object: its new state, for :func:`write_states`, or None
+    when it was in progress already. Read the loaded request no more after this."""
+    if req.state == "in_progress":
+        return None
+    columns = _Columns(req.id, req.type, req.state, req.subject_id)
+    transition(s, ctx, cast(Request, columns), "in_progress", actor, note)
+    return columns.state
+
+
+def write_states(s: Session, states: dict[str, str]) -> None:
+    """The requests' new states (by id), one UPDATE per chunk instead of an ORM flush."""
+    rows = [{"_id": rid, "state": state} for rid, state in states.items()]
+    conn = s.connection()
+    for start in range(0, len(rows), 500):
+        conn.execute(_STATE, rows[start:start + 500])
 
 
 def intend(service: Requests, by_request: dict[str, dict[str, dict[str, int]]]) -> None:
@@ -132,7 +165,7 @@ def _read(s: Session, started: Sequence[jobs.Job], done: dict[str, dict[str, Any
     ids = [j.request_id for j in started]
     read = {row.id: row for start in range(0, len(ids), 500) for row in s.execute(
         select(_REQUESTS.c.id, _REQUESTS.c.type, _REQUESTS.c.state, _REQUESTS.c.subject_id,
-               _REQUESTS.c.opened_by, _REQUESTS.c.opened_by_subject_id)
+               _REQUESTS.c.opened_by_subject_id)
         .where(_REQUESTS.c.id.in_(ids[start:start + 500])))}
     # Whom to tell: the person's first address as their job read it (the walk used it
     # too), read again only for a guardian or admin who opened the request.
@@ -146,8 +179,10 @@ def _read(s: Session, started: Sequence[jobs.Job], done: dict[str, dict[str, Any
             emails = j.identities.get("email") or []
             to[j.request_id] = emails[0] if emails else None
             stored.update(emails[:1])
-        req = Request(id=row.id, type=row.type, state=row.state, subject_id=row.subject_id,
-                      opened_by=row.opened_by, opened_by_subject_id=row.opened_by_subject_id)
+        # What transition(), _record() and _letter() read of a request and the state they
+        # set, in a plain object: a transient ORM Request costs more (its attributes are
+        # instrumented), and none is flushed (the UPDATE below records the answer).
+        req = cast(Request, _Columns(row.id, row.type, row.state, row.subject_id))
         answers.append(_Answer(req, j, done[j.request_id], fulfil.finish(
             s, ctx.consent, ctx.clock, j, done[j.request_id], forgotten=True),
             to[j.request_id]))
@@ -197,14 +232,20 @@ def _notices(service: Requests, s: Session, answers: list[_Answer], wanted: list
 
 
 def _insert_follow_ups(s: Session, wanted: list[_Wanted]) -> list[int]:
-    """Write the follow-ups, a multi-row INSERT per chunk; their ids, in order."""
+    """Write the follow-ups, a multi-row INSERT per chunk; their ids, in order. Each row
+    is found again by its (request, kind), one of each per request: asked to return the
+    ids in the rows' order, SQLAlchemy inserts one row at a time on SQLite."""
     rows = [{"request_id": w.request_id, "kind": w.kind, "created_at": w.created_at,
              "error": None, **(w.ran or {"state": "pending", "attempts": 0, "started_at": None,
                                          "finished_at": None, "result": None,
                                          "input": w.input})} for w in wanted]
-    ids: list[int] = []
+    keys = [(w.request_id, w.kind) for w in wanted]
+    if len(set(keys)) != len(keys):
+        raise Conflict("a request cannot have two follow-ups of one kind in one answer")
+    by_key: dict[tuple[str, str], int] = {}
     conn = s.connection()
     for start in range(0, len(rows), 500):
-        ids += conn.execute(insert(_FOLLOW_UPS).returning(
-            _FOLLOW_UPS.c.id, sort_by_parameter_order=True), rows[start:start + 500]).scalars()
-    return ids
+        by_key.update(((rid, kind), fid) for fid, rid, kind in conn.execute(
+            insert(_FOLLOW_UPS).returning(_FOLLOW_UPS.c.id, _FOLLOW_UPS.c.request_id,
+                                          _FOLLOW_UPS.c.kind), rows[start:start + 500]))
+    return [by_key[key] for key in keys]

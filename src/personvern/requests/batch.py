@@ -46,7 +46,6 @@ from personvern.requests.engine import (
     open_request,
     preload,
     recording_in_bulk,
-    transition,
 )
 from personvern.requests.tables import Request
 from personvern.storage.engine import rewrites, scrub_erased, storage_errors
@@ -313,6 +312,7 @@ def _start(service: Requests, ids: list[str], why: str, actor: str, result: Batc
                 ready.append((ref, req))
         # Reads only, for all at once: a refusal leaves nothing behind.
         snapshots = jobs.snapshot_many(s, [req for _, req in ready])
+        states: dict[str, str] = {}
         for ref, req in ready:
             job = snapshots[req.id]
             if isinstance(job, PersonvernError):
@@ -320,9 +320,13 @@ def _start(service: Requests, ids: list[str], why: str, actor: str, result: Batc
                 continue
             append_audit(s, service.ctx.clock, actor, "request.run", f"request:{req.id}",
                          {"reason": why, "batch": len(ids)})
-            if req.state != "in_progress":
-                transition(s, service.ctx, req, "in_progress", actor, "work started (batch)")
+            # Named twice (by id and by prefix): in progress since its first time.
+            state = None if req.id in states else answers.begin(
+                s, service.ctx, req, actor, "work started (batch)")
+            if state is not None:
+                states[req.id] = state
             started.append(job)
+        answers.write_states(s, states)
     return started, partial
 
 
