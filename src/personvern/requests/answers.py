@@ -1,13 +1,16 @@
-"""A batch's answers (:mod:`personvern.requests.batch`) recorded set-based, with Core
-statements: the rows, history lines and audit events :meth:`Requests.complete_many` and
-:meth:`Requests.notices_in` leave for each request, without loading or flushing an ORM
-object per request.
+"""A batch's records (:mod:`personvern.requests.batch`) written set-based, with Core
+statements: the rows, history lines and audit events that :meth:`Requests.complete_many`,
+:meth:`Requests.notices_in` and :meth:`Requests.intend_many` leave for each request,
+without loading or flushing an ORM object per request. The steps' history lines and audit
+events still come from :func:`transition` and ``_record`` (the same words, one chain).
 
-Per chunk: one read of the requests, one UPDATE (executemany) recording every answer,
-one INSERT of the follow-ups; the Art. 19 notices the answers leave to this process are
+Per chunk: the start's new states in one UPDATE; what the erasure will change, one read
+and one UPDATE; the answers, one read of the requests, one UPDATE recording them and one
+INSERT of their follow-ups. The Art. 19 notices the answers leave to this process are
 queued first and their follow-ups written done, as :meth:`Requests.notices_in` would
 leave them, so they need no second UPDATE. With follow-ups queued for a worker
-(``Requests.later``) the ORM path records them instead: each needs its job deferred.
+(``Requests.later``) the batch records the answers the ORM's way: each needs its job
+deferred.
 """
 
 from __future__ import annotations
