@@ -146,8 +146,11 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders)
 
-    from personvern.web.api_v1 import cookies_router, router
+    from personvern.web.api_v1 import ConsentWrites, cookies_router, router
 
+    # Outside SecurityHeaders and BodyLimit (it sets the one and keeps the other itself),
+    # inside the proxy headers (added below): the hot write past the router.
+    app.add_middleware(ConsentWrites, max_bytes=max_body_bytes)
     app.include_router(router)
     app.include_router(cookies_router)
     app.include_router(records_router)
