@@ -58,9 +58,14 @@ def lock_and_read(session: Session, table: str, query: Select[Any]) -> Any:
     sql = _driver_sql(conn, query)
     driver = conn.connection.driver_connection
     assert driver is not None
+    key = (chain_lock_key(table),)
     try:
         with driver.pipeline(), driver.cursor() as lock, driver.cursor() as read:
-            lock.execute(LOCK_SQL, (chain_lock_key(table),))
+            # Seen by the engine's statement listeners as any statement is (the counts of
+            # tests and benchmarks): two statements are sent, in one round trip.
+            conn.dispatch.before_cursor_execute(conn, lock, LOCK_SQL, key, None, False)
+            lock.execute(LOCK_SQL, key)
+            conn.dispatch.before_cursor_execute(conn, read, sql, (), None, False)
             read.execute(sql)
             row = read.fetchone()  # the pipeline's results, the lock's first
     except conn.dialect.loaded_dbapi.Error as err:
