@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from personvern.audit import append_audit, check_audit_chain
+from personvern.audit import append_audit, audit_in_bulk, check_audit_chain
 from personvern.clock import fixed_clock
 from personvern.errors import StorageError
 from personvern.storage.locks import chain_lock_key
@@ -53,3 +54,24 @@ def test_appends_in_one_transaction_after_the_first_chain_on(db_engine: Engine) 
         found = check_audit_chain(session)
     assert found.problem is None and found.events == 6
     assert found.checkpoint is not None and found.checkpoint.seq == 6
+
+
+def test_the_lock_and_the_head_are_one_round_trip(db_engine: Engine, tmp_path: Path) -> None:
+    """On PostgreSQL the lock and the head's read are sent together and answered together
+    (one Sync: the client waits once), where they were two round trips."""
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no round trips")
+    log = tmp_path / "trace.txt"
+    with transaction(db_engine) as session, audit_in_bulk(session), log.open("w") as out:
+        session.execute(text("SELECT 1"))  # the transaction begun, as in a request's run
+        pgconn = session.connection().connection.driver_connection.pgconn  # type: ignore[union-attr]
+        pgconn.trace(out.fileno())
+        try:
+            append_audit(session, AT, "owner", "note", "x:1", {})
+        finally:
+            pgconn.untrace()
+    sent = [line.split("\t")[3] for line in log.read_text().splitlines()
+            if line.split("\t")[1:2] == ["F"]]
+    assert sent.count("Sync") == 1, sent
+    with make_sessionmaker(db_engine)() as session:
+        assert check_audit_chain(session).events == 1

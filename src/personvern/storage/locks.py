@@ -44,10 +44,11 @@ def lock_and_read(session: Session, table: str, query: Select[Any]) -> Any:
     (no parameters) under it; the row.
 
     PostgreSQL, the lock not yet held: the lock and the read go to the server together,
-    one round trip instead of two (psycopg's pipeline mode; with the transaction's BEGIN
-    when they are its first statements). The server runs them in order and the read, a
-    statement of its own (its own snapshot under READ COMMITTED), begins only once the
-    lock is held: it sees every append committed before, as a separate read would.
+    one round trip instead of two (psycopg's pipeline mode; a transaction's BEGIN, were
+    they its first statements, still goes apart: psycopg syncs after it). The server
+    runs them in order and the read, a statement of its own (its own snapshot under READ
+    COMMITTED), begins only once the lock is held: it sees every append committed
+    before, as a separate read would.
     Elsewhere, or the lock held already: the lock as :func:`lock_chain` takes it, then
     the read.
     """
