@@ -84,8 +84,10 @@ def breach_figures(url: str, people: int, runs: int) -> dict[str, float]:
 
     record_ms = summary(time_call(record, runs))
     with sessions.begin() as s:
+        # The letter must say the likely consequences and the measures (Art. 34(2)).
         breach = record_breach(s, clock, title="Everyone", description="Synthetic",
-                               risk="high", aware_at=NOW, manifest=manifest)
+                               risk="high", aware_at=NOW, manifest=manifest,
+                               consequences="Synthetic", measures="Synthetic")
     log(f"queueing the Art. 34 notice to {people} people")
     started = time.perf_counter()
     with sessions.begin() as s:

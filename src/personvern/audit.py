@@ -26,7 +26,7 @@ from personvern.crypto.checkpoints import (
 from personvern.crypto.columns import ERASED_JSON
 from personvern.crypto.keyring import keyring_for
 from personvern.errors import InvalidInput
-from personvern.storage.locks import lock_chain
+from personvern.storage.locks import lock_and_read, lock_chain
 from personvern.storage.models import AuditEvent, as_utc
 from personvern.wording import count
 
@@ -51,6 +51,7 @@ MAX_REASON = 2000
 _BULK = "personvern.audit.bulk"
 _BULK_CHUNK = 1000  # rows per multi-row INSERT
 _TABLE: Table = AuditEvent.__table__  # type: ignore[assignment]
+_INSERT = insert(_TABLE)  # built once: its cache key is computed once too
 
 
 def require_reason(value: str | None, doing: str) -> str:
@@ -132,14 +133,16 @@ def append_audit(
     # is held and the head is the event just appended (a round trip each saved).
     head = appended_head(session, CHAIN)
     if head is None:
-        lock_chain(session, AuditEvent.__tablename__)
         if appended_uncommitted(session, CHAIN):  # after a savepoint rolled back: vetted
+            lock_chain(session, AuditEvent.__tablename__)
             row = session.connection().execute(_HEAD).first()
             head = None if row is None else (row[0], row[1])
         else:
             # A trail cut off, emptied or rewritten keeps its checkpoint: the next event
-            # does not sign the tampered head as if it were whole.
-            head = vet_head(session, CHAIN, session.connection().execute(_ANCHORED_HEAD).one())
+            # does not sign the tampered head as if it were whole. The lock and this read
+            # go together (one round trip on PostgreSQL).
+            head = vet_head(session, CHAIN,
+                            lock_and_read(session, AuditEvent.__tablename__, _ANCHORED_HEAD))
     seq = 1 if head is None else head[0] + 1
     prev_hash = GENESIS_HASH if head is None else head[1]
     digest = _hash(seq, at, actor, action, target, stored_details, prev_hash)
@@ -200,7 +203,7 @@ def write_bulk(session: Session) -> None:
     session.flush()  # the rows the ORM holds first, in the order they were made
     conn = session.connection()
     for start in range(0, len(rows), _BULK_CHUNK):
-        conn.execute(insert(_TABLE), rows[start:start + _BULK_CHUNK])
+        conn.execute(_INSERT, rows[start:start + _BULK_CHUNK])
 
 
 def personal_details(session: Session, event: AuditEvent) -> dict[str, Any] | None:

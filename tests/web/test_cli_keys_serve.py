@@ -94,7 +94,7 @@ def test_serve_answers_on_loopback(tmp_path: Path, sqlite_url: str, workers: int
     env = {**os.environ, "PERSONVERN_EVIDENCE_KEY": "test-evidence-key"}
     proc = subprocess.Popen(
         [sys.executable, "-c", script, *where, "--port", str(port), "--now", NOW,
-         "--log-level", "warning", "--workers", str(workers)],
+         "--log-level", "info", "--workers", str(workers)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
     try:
@@ -110,10 +110,19 @@ def test_serve_answers_on_loopback(tmp_path: Path, sqlite_url: str, workers: int
                 assert decision.at.isoformat() == "2027-03-01T11:00:00+00:00"
         with PersonvernClient(url, "pv_nope") as bad, pytest.raises(PersonvernAPIError):
             bad.decide(sid, "newsletter")
+        # A path and a query that carry a person: the log says neither (nor the client).
+        httpx.get(f"{url}/portal/sign-in/link?token=secret-token-123")
+        httpx.get(f"{url}/api/v1/subjects/{KARI}", headers={"Authorization": f"Bearer {token}"})
     finally:
         proc.terminate()
         _, err_bytes = proc.communicate(timeout=20)
-    assert b"Traceback" not in err_bytes, err_bytes.decode()
+    err = err_bytes.decode()
+    assert "Traceback" not in err, err
+    # GDPR Art. 5(1)(c): one line per request, by route, with nothing of a person in it.
+    assert "POST /api/v1/consents 201" in err and "GET /api/v1/subjects/{ref} " in err, err
+    assert "GET /portal/sign-in/link " in err, err
+    assert KARI not in err and "secret-token-123" not in err, err
+    assert ' - "GET ' not in err and ' - "POST ' not in err, err  # uvicorn's: the client's
 
 
 @pytest.mark.parametrize(("scopes", "says"), [

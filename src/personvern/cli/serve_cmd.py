@@ -69,13 +69,29 @@ def serve(
     proxies = settings.trusted_proxies()
     # uvicorn trusts 127.0.0.1 unless told otherwise; we trust only what was configured
     # (the app applies the same list itself, so its access log and the app agree).
+    # uvicorn's access log writes each client's address and whole path (e-mail addresses,
+    # sign-in tokens) to a log no erasure reaches: off, for the app's own (AccessLog).
     options = {"host": host, "port": port, "log_level": log_level, "server_header": False,
-               "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies}
+               "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies,
+               "access_log": False, "log_config": _log_config(log_level)}
     if workers == 1:
         # The ledger serialises appends anyway; more processes help reads (pages).
         uvicorn.run(create_app(settings, clock), **options)  # type: ignore[arg-type]
         return
     _serve_workers(manifest, db, now, workers, settings, options)
+
+
+def _log_config(level: str) -> dict[str, object]:
+    """uvicorn's logging, with the app's access log (personvern.access) beside its own, at
+    ``level`` as uvicorn's are."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["personvern.access"] = {
+        "handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
 
 
 def _serve_workers(manifest: object, db: str | None, now: str | None, workers: int,

@@ -176,8 +176,10 @@ def lock_and_read_head(session: Session) -> None:
     """Take the ledger's lock and read its head for the next :func:`append_event`, at the
     start of a transaction (the group commit's batches).
 
-    PostgreSQL: BEGIN, the lock and the head's read go to the server together, one round
-    trip instead of three (psycopg's pipeline mode). The server runs them in order and the
+    PostgreSQL: the lock and the head's read go to the server together, one round trip
+    instead of two (psycopg's pipeline mode; psycopg still sends BEGIN and waits for its
+    answer first, libpq's trace shows, tests/storage/test_audit_lock.py). The server runs
+    them in order and the
     read, a statement of its own (its own snapshot under READ COMMITTED), begins only once
     the lock is held: it sees every append committed before, as a separate read would.
     SQLite: the lock as :func:`lock_chain` takes it; the head is read at the append.

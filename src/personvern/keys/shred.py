@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from personvern.audit import append_audit
 from personvern.clock import fixed_clock
 from personvern.crypto.keyring import GET_KEY, keyring_for
-from personvern.mail.scrub import cancel_moot_mail, scrub_erased_mail
+from personvern.mail.scrub import cancel_and_scrub
 from personvern.storage.engine import sqlite_checkpoint
 from personvern.storage.session import NOTHING_KEPT
 
@@ -31,8 +31,7 @@ def shred_subject(session: Session, subject_id: str, *, at: datetime, actor: str
     row = conn.execute(GET_KEY, {"sid": subject_id}).first()
     old_id = row.master_key_id if row is not None else None
     destroyed = keyring.shred(conn, subject_id, at)
-    cancel_moot_mail(session, subject_id)
-    scrub_erased_mail(session, subject_id=subject_id)
+    cancel_and_scrub(session, [subject_id])
     append_audit(session, fixed_clock(at), actor, "crypto.shredded", f"subject:{subject_id}",
                  {"destroyed": destroyed, "master_key_id": old_id, "reason": reason})
     _checkpoint_after_commit(session)
@@ -43,8 +42,8 @@ def shred_subjects(session: Session, subject_ids: Sequence[str], *, at: datetime
                    actor: str = "system", reasons: Mapping[str, str] | None = None,
                    chunk: int = 500) -> dict[str, bool]:
     """:func:`shred_subject` for many subjects, set-based (a batch erasure): their keys
-    destroyed a statement per chunk, their moot mail cancelled and their sent mail blanked
-    a statement each, then each subject's own ``crypto.shredded`` event, as one at a time
+    destroyed a statement per chunk, their moot mail cancelled and it and their sent mail
+    blanked in one more, then each subject's own ``crypto.shredded`` event, as one at a time
     would write it (``reasons``: per subject, else "erasure"). Whether a key was
     destroyed, per subject."""
     ids = list(dict.fromkeys(subject_ids))
@@ -55,8 +54,7 @@ def shred_subjects(session: Session, subject_ids: Sequence[str], *, at: datetime
     shredded = keyring.shred_many(session.connection(), ids, at, chunk=chunk)
     for start in range(0, len(ids), chunk):
         part = ids[start:start + chunk]
-        cancel_moot_mail(session, part)
-        scrub_erased_mail(session, subject_ids=part)
+        cancel_and_scrub(session, part)
     clock = fixed_clock(at)
     for sid in ids:
         append_audit(session, clock, actor, "crypto.shredded", f"subject:{sid}",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, and_, bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from personvern.consent.tables import Subject
@@ -43,14 +43,21 @@ def scrub_erased_mail(session: Session, *, subject_id: str | None = None,
     return int(result.rowcount or 0)
 
 
-def cancel_moot_mail(session: Session, subject_id: str | Sequence[str]) -> int:
-    """Cancel and blank the erased subject's (or subjects') queued mail that no longer
-    serves them; how many."""
-    ids = [subject_id] if isinstance(subject_id, str) else list(subject_id)
-    result = session.connection().execute(
-        update(_OUTBOX).where(_OUTBOX.c.subject_id.in_(ids),
-                              _OUTBOX.c.status == "queued",
-                              _OUTBOX.c.kind.in_(MOOT_AFTER_ERASURE))
-        .values(status="cancelled", to_address=ERASED_TEXT, body_text=ERASED_TEXT,
-                body_html=None))
-    return int(result.rowcount or 0)
+# The erased person's (or people's) outbox in one statement: their queued mail that no
+# longer serves them cancelled, and it and their delivered (or given-up) mail blanked. Built
+# once: only the ids are bound at each erasure.
+_CANCEL_AND_SCRUB = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.subject_id.in_(bindparam("ids", expanding=True)),
+           or_(and_(_OUTBOX.c.status == "queued", _OUTBOX.c.kind.in_(MOOT_AFTER_ERASURE)),
+               and_(_OUTBOX.c.status.in_(DONE),
+                    _OUTBOX.c.subject_id.in_(
+                        select(_SUBJECTS.c.id).where(_SUBJECTS.c.erased_at.is_not(None))))))
+    .values(status=case((_OUTBOX.c.status == "queued", "cancelled"), else_=_OUTBOX.c.status),
+            to_address=ERASED_TEXT, body_text=ERASED_TEXT, body_html=None))
+
+
+def cancel_and_scrub(session: Session, subject_ids: Sequence[str]) -> None:
+    """For erased subjects: cancel their queued mail that no longer serves them, and blank
+    it and their delivered (or given-up) mail, in one statement."""
+    session.connection().execute(_CANCEL_AND_SCRUB, {"ids": list(subject_ids)})

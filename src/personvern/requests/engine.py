@@ -401,6 +401,7 @@ def _withdrawable(session: Session, ctx: Context, target: Subject, purpose: Any)
 # Inside recording_in_bulk: the history lines made so far, not yet written (session.info).
 _HISTORY = "personvern.requests.history"
 _EVENTS: SqlTable = RequestEvent.__table__  # type: ignore[assignment]
+_INSERT_EVENTS = insert(_EVENTS)  # built once: its cache key is computed once too
 
 
 @contextmanager
@@ -436,7 +437,7 @@ def _write_history(session: Session) -> None:
     held, lines[:] = list(lines), []
     session.flush()  # the requests the lines belong to first
     for start in range(0, len(held), 1000):
-        session.connection().execute(insert(_EVENTS), held[start:start + 1000])
+        session.connection().execute(_INSERT_EVENTS, held[start:start + 1000])
 
 
 def transition(

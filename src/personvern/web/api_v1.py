@@ -6,6 +6,7 @@ and shape the answer. Every rule lives in ``personvern.consent``.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
@@ -17,6 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from personvern.apikeys import has_scope, require_scope
 from personvern.consent.cookies import CookieState, current_choice, record_choice
@@ -45,6 +47,7 @@ from personvern.crypto.keyring import LOOKUP_KEY
 from personvern.errors import PersonvernError, StorageError, Unauthorized
 from personvern.runtime import Runtime
 from personvern.web.deps import (
+    cached_key,
     collisions,
     gpc_signal,
     hashed_evidence,
@@ -54,7 +57,8 @@ from personvern.web.deps import (
     still_live,
     unit,
 )
-from personvern.web.problems import responses
+from personvern.web.middleware import with_security_headers
+from personvern.web.problems import BODY_STATE, responses
 from personvern.web.schemas import (
     ActivityOut,
     ConsentIn,
@@ -270,18 +274,34 @@ class _ConsentWriteRoute(APIRoute):
                 return await checked(request)
             # As the route's dependency: 401 without a live key, 403 without the scope.
             key = await key_checked_in_route(request, _WRITE_SCOPES)
-            given = request.headers.getlist("idempotency-key")
-            if len(given) > 1 or (given and not 0 < len(given[0]) <= _IDEMPOTENCY_KEY_MAX):
+            valid, given = _idempotency_key(request)
+            if not valid:
                 return await checked(request)  # FastAPI's 422
-            # The write waits for its batch on the loop (no thread of its own: only the
-            # batch's leader runs in one); its evidence is hashed here, before it queues,
-            # as record_consent does it in its thread.
-            write, hint = _consent_write(body, request, key, given[0] if given else None)
-            with collisions():
-                done = await runtime(request).ledger_writes.run_async(write, hint=hint)
-            return _consent_answer(done)
+            return await _short_write(request, body, key, given)
 
         return handle
+
+
+async def _short_write(request: Request, body: ConsentIn, key: ApiKey,
+                       idempotency_key: str | None) -> Response:
+    """A well-formed write, its key checked: queued for its batch, answered once committed.
+
+    The write waits for its batch on the loop (no thread of its own: only the batch's
+    leader runs in one); its evidence is hashed here, before it queues, as record_consent
+    does it in its thread. A refusal is raised, as the route raises it."""
+    write, hint = _consent_write(body, request, key, idempotency_key)
+    with collisions():
+        done = await runtime(request).ledger_writes.run_async(write, hint=hint)
+    return _consent_answer(done)
+
+
+def _idempotency_key(request: Request) -> tuple[bool, str | None]:
+    """Whether FastAPI takes the request's ``Idempotency-Key`` (one, of 1–200 characters,
+    or none), and the key (None without one)."""
+    given = request.headers.getlist("idempotency-key")
+    if len(given) > 1 or (given and not 0 < len(given[0]) <= _IDEMPOTENCY_KEY_MAX):
+        return False, None
+    return True, (given[0] if given else None)
 
 
 async def _well_formed(request: Request) -> ConsentIn | None:
@@ -292,7 +312,11 @@ async def _well_formed(request: Request) -> ConsentIn | None:
     and goes to FastAPI's handler to be judged there."""
     if request.headers.get("content-type") != "application/json":
         return None
-    raw = await request.body()
+    return _parsed(await request.body())
+
+
+def _parsed(raw: bytes) -> ConsentIn | None:
+    """``raw`` as a :class:`ConsentIn` if it is one in one ``model_validate_json``."""
     if not raw:
         return None
     try:
@@ -307,6 +331,99 @@ router.add_api_route(
                      "headers": {"Idempotent-Replayed": {"schema": {"type": "string"}}}},
                **responses(403, 409)},
     route_class_override=_ConsentWriteRoute)
+
+
+CONSENTS_PATH = "/api/v1/consents"
+_HTTP_1 = frozenset({"1.0", "1.1"})
+
+
+class ConsentWrites:
+    """ASGI, in front of the middleware stack and the router: a well-formed
+    ``POST /api/v1/consents`` whose key is in the cache of verified keys is written here.
+
+    Routing (some fifty routes matched in order) and the answer's way out through
+    every middleware's ``send`` were a quarter of a write's Python on the event loop
+    (docs/performance.md). Only a request the route's own short way would write at once
+    is taken: the exact path with no query, HTTP/1, a Content-Length within the body
+    limit (no Transfer-Encoding), the whole body as :func:`_well_formed` takes it, the
+    key cached and holding ``consent:write``, a valid ``Idempotency-Key`` or none. It is
+    written as the route writes it (:func:`_short_write`), the answer gets the security
+    headers as :class:`SecurityHeaders` sets them, and a refusal is rendered by the app's
+    own exception handler, as the route's is. Anything else goes to the app, with the
+    body it read handed on unchanged.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Write a well-formed consent here; hand anything else to the app."""
+        if (scope["type"] != "http" or scope["method"] != "POST"
+                or scope["path"] != CONSENTS_PATH or scope.get("query_string")
+                or scope.get("root_path") or scope.get("http_version") not in _HTTP_1
+                or not 0 < _length_alone(scope) <= self.max_bytes):
+            await self.app(scope, receive, send)
+            return
+        buffered: list[Message] = []
+        total, whole = 0, False
+        while not whole:
+            message = await receive()
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break  # the client went away: the app sees it as before
+            total += len(message.get("body", b""))
+            if total > self.max_bytes:
+                break  # BodyLimit answers 413, counting what arrives as here
+            whole = not message.get("more_body", False)
+        raw = b"".join(m.get("body", b"") for m in buffered) if whole else b""
+        request = Request(scope)
+        body = (_parsed(raw) if whole and request.headers.get("content-type")
+                == "application/json" else None)
+        key = await cached_key(request, _WRITE_SCOPES) if body is not None else None
+        valid, given = _idempotency_key(request)
+        if body is None or key is None or not valid:
+            async def replay() -> Message:
+                return buffered.pop(0) if buffered else await receive()
+
+            await self.app(scope, replay, send)
+            return
+        # As BodyLimit leaves it: the error handler must not repeat what was sent.
+        scope.setdefault("state", {})[BODY_STATE] = raw
+        try:
+            response = await _short_write(request, body, key, given)
+        except PersonvernError as refused:
+            response = await _rendered(request, refused)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = with_security_headers(message.get("headers", ()))
+            await send(message)
+
+        await response(scope, receive, with_headers)
+
+
+def _length_alone(scope: Scope) -> int:
+    """The request's Content-Length when it is its one framing header (-1 otherwise: none,
+    two, not a number, or a Transfer-Encoding)."""
+    length = -1
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            if length != -1 or not value.isdigit():
+                return -1
+            length = int(value)
+        elif name == b"transfer-encoding":
+            return -1
+    return length
+
+
+async def _rendered(request: Request, refused: PersonvernError) -> Response:
+    """``refused`` as the app's exception handler for it answers (as for the route)."""
+    handlers = request.app.exception_handlers
+    handler = next(handlers[cls] for cls in type(refused).__mro__ if cls in handlers)
+    answer = handler(request, refused)
+    response: Response = await answer if inspect.isawaitable(answer) else answer
+    return response
 
 
 @router.get("/subjects/{ref}/consents", response_model=ConsentsOut,

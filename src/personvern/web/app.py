@@ -24,7 +24,12 @@ from personvern.clock import Clock, system_clock
 from personvern.settings import Settings
 from personvern.web import problems
 from personvern.web.links import add_links
-from personvern.web.middleware import DEFAULT_MAX_BODY_BYTES, BodyLimit, SecurityHeaders
+from personvern.web.middleware import (
+    DEFAULT_MAX_BODY_BYTES,
+    AccessLog,
+    BodyLimit,
+    SecurityHeaders,
+)
 from personvern.web.schemas import GpcSupport, Problem
 
 log = logging.getLogger("personvern.web")
@@ -146,8 +151,13 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders)
 
-    from personvern.web.api_v1 import cookies_router, router
+    from personvern.web.api_v1 import ConsentWrites, cookies_router, router
 
+    # Outside SecurityHeaders and BodyLimit (it sets the one and keeps the other itself),
+    # inside the proxy headers (added below): the hot write past the router.
+    app.add_middleware(ConsentWrites, max_bytes=max_body_bytes)
+    # Outside the short path too, so every request has its line (and none a person).
+    app.add_middleware(AccessLog)
     app.include_router(router)
     app.include_router(cookies_router)
     app.include_router(records_router)

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from personvern.apikeys import parse_scopes, require_scope
+from personvern.apikeys import has_scope, parse_scopes, require_scope
 from personvern.consent.service import key_revoked_at
 from personvern.consent.tables import ApiKey
 from personvern.errors import Conflict, InvalidInput, Unauthorized
@@ -108,6 +108,16 @@ async def key_checked_in_route(request: Request, scopes: SecurityScopes) -> ApiK
     """The key ``need(..., checked_in_route=True)`` gives a route, for a handler that
     solves no dependencies (the same header read, the same checks, the same errors)."""
     return await _scoped_key_checked_in_route(request, scopes, await _bearer(request))
+
+
+async def cached_key(request: Request, scopes: SecurityScopes) -> ApiKey | None:
+    """The key :func:`key_checked_in_route` gives from the cache, if it would neither read
+    the database nor refuse (None then: the caller leaves the request to the route)."""
+    credentials = await _bearer(request)
+    key = runtime(request).keys.peek(credentials.credentials if credentials else None)
+    if key is None or not all(has_scope(key, scope) for scope in scopes.scopes):
+        return None
+    return key
 
 
 # The key's row read again: revoked_at, by primary key (one indexed statement).

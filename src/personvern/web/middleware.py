@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -166,3 +168,51 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+ACCESS_LOG = logging.getLogger("personvern.access")
+# Paths served in front of the router (web/api_v1.py ConsentWrites): no route is matched,
+# and the path itself is a template with no parameter in it.
+FIXED_PATHS = frozenset({"/api/v1/consents"})
+
+
+class AccessLog:
+    """One line per request with nothing of a person in it: the method, the route's
+    template (``/api/v1/subjects/{ref}``, never the e-mail address a path carries), the
+    status and the time taken; no client address, no query string (sign-in tokens, ``for=``
+    ids), no user agent.
+
+    uvicorn's own access log writes the address and the whole path of every request to a
+    log no erasure reaches (GDPR Art. 5(1)(c), (e)); ``serve`` turns it off for this one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request, then log it."""
+        if scope["type"] != "http" or not ACCESS_LOG.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def noted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noted)
+        finally:
+            ACCESS_LOG.info("%s %s %s %.1f ms", scope["method"], route_template(scope),
+                            status or "-", (time.perf_counter() - started) * 1000)
+
+
+def route_template(scope: Scope) -> str:
+    """The path as its route declares it, or "-" when no route matched (a mistyped path
+    may hold anything, an e-mail address among them)."""
+    path = getattr(scope.get("route"), "path", None)
+    if isinstance(path, str) and path:
+        return path
+    return scope["path"] if scope.get("path") in FIXED_PATHS else "-"
