@@ -89,8 +89,11 @@ def _log_config(level: str) -> dict[str, object]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    # On stdout, as uvicorn's own access log: errors stay on stderr, apart.
+    config["handlers"]["personvern_access"] = {**config["handlers"]["default"],
+                                              "stream": "ext://sys.stdout"}
     config["loggers"]["personvern.access"] = {
-        "handlers": ["default"], "level": level.upper(), "propagate": False}
+        "handlers": ["personvern_access"], "level": level.upper(), "propagate": False}
     return config
 
 
