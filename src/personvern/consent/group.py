@@ -91,13 +91,7 @@ class GroupCommit:
         ``hint`` is handed to the preload (with the batch's other writers' hints).
         """
         item: _Work[object] = _Work(work, hint)
-        with self._lock:
-            self._queue.append(item)
-            lead = not self._leading
-            self._leading = True
-            if len(self._queue) >= self._want:
-                self._arrived.notify()
-        if not lead:
+        if not self._enqueue(item):
             item.wake.wait()
         if not item.finished:  # first in line, or handed the lead by a writer who left
             self._lead(item)
@@ -134,18 +128,23 @@ class GroupCommit:
             loop.call_soon_threadsafe(on_loop)
 
         item.woken = woken
+        if self._enqueue(item):
+            loop.run_in_executor(None, led)
+        await asyncio.shield(done)
+        if item.error is not None:
+            raise item.error
+        return item.value  # type: ignore[return-value]
+
+    def _enqueue(self, item: _Work[object]) -> bool:
+        """Queue ``item``; whether its writer leads (no batch was in progress). A gathering
+        leader is woken once as many writers are queued as it waits for."""
         with self._lock:
             self._queue.append(item)
             lead = not self._leading
             self._leading = True
             if len(self._queue) >= self._want:
                 self._arrived.notify()
-        if lead:
-            loop.run_in_executor(None, led)
-        await asyncio.shield(done)
-        if item.error is not None:
-            raise item.error
-        return item.value  # type: ignore[return-value]
+        return lead
 
     def _lead(self, mine: _Work[object]) -> None:
         try:
