@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
-from personvern.requests.engine import Requester, Requests, open_request
-from personvern.runtime import Runtime
+from personvern.clock import Clock
+from personvern.requests.engine import Context, Requester, Requests, open_request
+from personvern.runtime import Runtime, open_runtime
+from personvern.settings import Settings
 from personvern.storage.engine import create_engine_for
 
 DEMO_NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)  # a Monday
@@ -124,3 +127,30 @@ def left_behind(demo: Path, values: list[str]) -> list[str]:
         out += [f"{name} page {data.index(v.encode()) // PAGE + 1}: {v}"
                 for v in values if v.encode() in data]
     return out
+
+
+def demo_sides(template: Path, tmp_path: Path, clock: Clock, names: tuple[str, ...]
+               ) -> Iterator[tuple[Runtime, Requests, Path]]:
+    """A copy of the demo per name (its directory under ``tmp_path``), each opened with
+    its runtime and request service: the same people treated two ways side by side."""
+    for name in names:
+        directory = tmp_path / name
+        directory.mkdir()
+        copy_demo(template, directory)
+        rt = open_runtime(Settings(manifest=directory / "personvern.yaml",
+                                   database_url=f"sqlite:///{directory / 'personvern.db'}"),
+                          clock)
+        yield rt, Requests(rt.sessions, Context(rt.consent, clock)), directory
+
+
+def service_values(demo: Path, ids: tuple[int, ...]) -> list[str]:
+    """The e-mail addresses, phones and names of the demo service's users ``ids``, as
+    stored in service.db (what a byte scan must no longer find once they are erased)."""
+    service_db = create_engine_for(f"sqlite:///{demo / 'service.db'}")
+    try:
+        with service_db.connect() as conn:
+            return [v for row in conn.execute(
+                text(f"SELECT email, phone, name FROM users WHERE id IN "
+                     f"({', '.join(str(int(i)) for i in ids)})")) for v in row if v]
+    finally:
+        service_db.dispose()

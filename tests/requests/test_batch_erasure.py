@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, inspect, select, text
 
-from demo_support import DEMO_NOW, OWNER, MovingClock, copy_demo, left_behind
+from demo_support import (
+    DEMO_NOW,
+    OWNER,
+    MovingClock,
+    demo_sides,
+    left_behind,
+    service_values,
+)
 from personvern.audit import check_audit_chain
 from personvern.consent.subjects import get_subject
 from personvern.consent.tables import Subject
@@ -33,7 +40,8 @@ from personvern.storage.models import AuditEvent
 
 REASON = "the people asked to be erased"
 # Parents, pupils and mentors of the demo, some sharing purchases, sessions and messages.
-PEOPLE = [f"ext:{n}" for n in (3, 5, 8, 9, 12, 17, 20, 22, 25, 31, 40, 54)]
+USER_IDS = (3, 5, 8, 9, 12, 17, 20, 22, 25, 31, 40, 54)
+PEOPLE = [f"ext:{n}" for n in USER_IDS]
 MASKED = re.compile(r"^slettet-[0-9a-f]+$")
 AFTER = ("request.notices", "request.proof")
 
@@ -52,18 +60,6 @@ def rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 def kept(result_outcome: dict[str, Any]) -> list[tuple[Any, ...]]:
     return sorted((k["table"], k["rule"], k["until"], tuple(k["keys"]))
                   for k in result_outcome["kept"])
-
-
-def pair(demo_template: Path, tmp_path: Path, clock: MovingClock
-         ) -> Iterator[tuple[Runtime, Requests, Path]]:
-    for side in ("one", "batch"):
-        directory = tmp_path / side
-        directory.mkdir()
-        copy_demo(demo_template, directory)
-        rt = open_runtime(Settings(manifest=directory / "personvern.yaml",
-                                   database_url=f"sqlite:///{directory / 'personvern.db'}"),
-                          clock)
-        yield rt, Requests(rt.sessions, Context(rt.consent, clock)), directory
 
 
 def opened(rt: Runtime, service: Requests, people: list[str]) -> list[str]:
@@ -107,8 +103,8 @@ def trail(rt: Runtime, ids: list[str]) -> list[list[tuple[Any, ...]]]:
 
 def test_a_batch_leaves_the_data_as_one_at_a_time_does(
         demo_template: Path, tmp_path: Path, clock: MovingClock) -> None:
-    (one_rt, one_svc, one_dir), (batch_rt, batch_svc, batch_dir) = pair(
-        demo_template, tmp_path, clock)
+    (one_rt, one_svc, one_dir), (batch_rt, batch_svc, batch_dir) = demo_sides(
+        demo_template, tmp_path, clock, ("one", "batch"))
     try:
         one_ids = opened(one_rt, one_svc, PEOPLE)
         singles = [one_svc.run(rid, reason=REASON) for rid in one_ids]
@@ -229,12 +225,7 @@ def test_a_dataset_down_mid_batch_records_nobody_as_erased(
 
 def test_a_batch_in_chunks_rewrites_the_file_once_and_leaves_no_byte_when_done(
         rt: Runtime, service: Requests, demo: Path) -> None:
-    service_db = create_engine_for(f"sqlite:///{demo / 'service.db'}")
-    with service_db.connect() as conn:
-        values = [v for row in conn.execute(text(
-            "SELECT email, phone, name FROM users WHERE id IN (3, 5, 8, 9, 12, 17, 20, 22, "
-            "25, 31, 40, 54)")) for v in row if v]
-    service_db.dispose()
+    values = service_values(demo, USER_IDS)
     assert left_behind(demo, values)  # the scan sees the service's plaintext
     ids = opened(rt, service, PEOPLE)
     [ds] = service.datasets()

@@ -15,16 +15,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from demo_support import MovingClock, copy_demo
+from demo_support import MovingClock, demo_sides
 from personvern.audit import check_audit_chain
 from personvern.errors import InvalidInput
 from personvern.mail.outbox import Mail, queue_many
 from personvern.mail.tables import OutboxMessage
 from personvern.requests.batch import erase_batch, open_erasures
-from personvern.requests.engine import Context, Requests, get_request
+from personvern.requests.engine import Requests, get_request
 from personvern.requests.tables import FollowUp, RecipientNotice, RequestEvent
-from personvern.runtime import Runtime, open_runtime
-from personvern.settings import Settings
+from personvern.runtime import Runtime
 from personvern.storage.models import AuditEvent
 
 REASON = "the people asked to be erased"
@@ -39,15 +38,8 @@ PEOPLE = [f"ext:{n}" for n in (3, 5, 8, 9, 12, 17, 20, 22, 25)]
 def sides(demo_template: Path, tmp_path: Path, clock: MovingClock
           ) -> Iterator[list[tuple[Runtime, Requests]]]:
     """Two copies of the demo, each with its runtime and request service."""
-    opened: list[tuple[Runtime, Requests]] = []
-    for side in ("one", "batch"):
-        directory = tmp_path / side
-        directory.mkdir()
-        copy_demo(demo_template, directory)
-        rt = open_runtime(Settings(manifest=directory / "personvern.yaml",
-                                   database_url=f"sqlite:///{directory / 'personvern.db'}"),
-                          clock)
-        opened.append((rt, Requests(rt.sessions, Context(rt.consent, clock))))
+    opened = [(rt, service) for rt, service, _ in
+              demo_sides(demo_template, tmp_path, clock, ("one", "batch"))]
     yield opened
     for rt, service in opened:
         service.close()

@@ -11,20 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from demo_support import MovingClock, left_behind
+from demo_support import MovingClock, left_behind, service_values
 from personvern.errors import StorageError
 from personvern.requests import batch
 from personvern.requests.batch import erase_batch, open_erasures
 from personvern.requests.engine import Context, Requests, get_request
 from personvern.runtime import Runtime, open_runtime
 from personvern.settings import Settings
-from personvern.storage.engine import create_engine_for
 from personvern.storage.models import AuditEvent
 
 REASON = "the people asked to be erased"
-PEOPLE = [f"ext:{n}" for n in (3, 5, 8, 9, 12, 17, 20, 22, 25, 31, 40, 54)]
+USER_IDS = (3, 5, 8, 9, 12, 17, 20, 22, 25, 31, 40, 54)
+PEOPLE = [f"ext:{n}" for n in USER_IDS]
 # Long enough for the answers to be prepared and waiting on the scrub.
 SLOW = 0.5
 
@@ -50,19 +50,9 @@ def told(demo: Path, ids: list[str]) -> tuple[list[str], int, int]:
     return states, letters, completed
 
 
-def personal_values(demo: Path) -> list[str]:
-    service_db = create_engine_for(f"sqlite:///{demo / 'service.db'}")
-    with service_db.connect() as conn:
-        values = [v for row in conn.execute(text(
-            "SELECT email, phone, name FROM users WHERE id IN (3, 5, 8, 9, 12, 17, 20, 22, "
-            "25, 31, 40, 54)")) for v in row if v]
-    service_db.dispose()
-    return values
-
-
 def test_nobody_is_told_before_the_scrub_has_finished(
         rt: Runtime, service: Requests, demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    values = personal_values(demo)
+    values = service_values(demo, USER_IDS)
     ids = opened(service, PEOPLE)
     letters_before = told(demo, ids)[1]
     real = batch.scrub_erased
@@ -113,7 +103,7 @@ def test_a_dataset_in_the_engines_own_file_is_scrubbed_and_everyone_answered(
     # scrub's VACUUM needs that file to itself, so it cannot run beside the answers'
     # open write transaction (it would wait on it, and it on the VACUUM).
     engine_db = demo / "personvern.db"
-    values = personal_values(demo)
+    values = service_values(demo, USER_IDS)
     with sqlite3.connect(engine_db) as db:
         db.execute(f"ATTACH DATABASE '{demo / 'service.db'}' AS service")
         ddl = db.execute("SELECT type, name, sql FROM service.sqlite_master WHERE sql IS "
