@@ -21,6 +21,7 @@ from personvern.crypto.checkpoints import (
     appended_uncommitted,
     head_and_checkpoint,
     note_append,
+    sign_verified_head,
     vet_head,
 )
 from personvern.crypto.columns import ERASED_JSON
@@ -255,12 +256,13 @@ class AuditCheck:
         return f"audit trail intact: {count(self.events, 'event')} verified, {reached}"
 
 
-def check_audit_chain(session: Session, *, require_checkpoint: bool = True,
-                      batch: int = 1000) -> AuditCheck:
-    """Walk the trail: every link and hash, and that it reaches its signed checkpoint, so
-    events cut off its end or a trail emptied show too (not only an edited event)."""
+def check_audit_chain(session: Session, *, against: Checkpoint | None = None, source: str = "",
+                      require_checkpoint: bool = True, batch: int = 1000) -> AuditCheck:
+    """Walk the trail: every link and hash, and that it reaches its signed checkpoint and
+    ``against`` (an exported one, read from ``source``), so events cut off its end or a
+    trail emptied show too (not only an edited event)."""
     anchors = Anchors(session.connection(), keyring_for(session), CHAIN, "audit trail",
-                      require_stored=require_checkpoint,
+                      against=against, source=source, require_stored=require_checkpoint,
                       appending=appended_uncommitted(session, CHAIN))
     problem = anchors.start()
     if problem is not None:
@@ -282,3 +284,17 @@ def check_audit_chain(session: Session, *, require_checkpoint: bool = True,
                 return AuditCheck(count, anchors.stored, problem, int(row.id))
             expected_prev, count = row.hash, count + 1
     return AuditCheck(count, anchors.stored, anchors.finish(count, count))
+
+
+def sign_audit_trail(session: Session, clock: Clock, actor: str) -> tuple[Checkpoint, bool]:
+    """Verify the trail, then sign and store its head; returns (checkpoint, adopted), adopted
+    when no checkpoint was stored before (a database from before them, or one deleted). The
+    signing is itself the trail's next event, so an adoption is never silent.
+
+    Conflict, with nothing signed, when the trail is broken or empty.
+    """
+    check = check_audit_chain(session, require_checkpoint=False)
+    signed = sign_verified_head(session, CHAIN, "audit trail", _HEAD, check.problem, clock())
+    append_audit(session, clock, actor, "audit.checkpoint_signed", "audit",
+                 {"seq": signed.seq, "adopted": check.checkpoint is None})
+    return signed, check.checkpoint is None

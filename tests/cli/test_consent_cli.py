@@ -6,7 +6,6 @@ also checked through the installed script in a real process."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,27 +14,13 @@ import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from cli_inprocess import run_personvern
+from cli.support import pv, run_sql
 from personvern.consent.tables import LedgerEvent, LedgerEvidence
 from personvern.crypto.tables import ChainCheckpoint
 from personvern.storage.engine import create_engine_for
 
 EXE = str(Path(sys.executable).parent / "personvern")
 T = "2027-01-02T10:00:00+01:00"
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    manifest = tmp_path / "personvern.yaml"
-    assert run_personvern("init", "-t", "teoritentamen", str(manifest)).returncode == 0
-    return {"PATH": "/usr/bin:/bin", "PERSONVERN_MANIFEST": str(manifest),
-            "PERSONVERN_DATABASE_URL": f"sqlite:///{tmp_path / 'pv.db'}",
-            "PERSONVERN_MASTER_KEY": os.environ["PERSONVERN_MASTER_KEY"],
-            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
-
-
-def pv(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return run_personvern(*args, env=env)
 
 
 def pv_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -124,14 +109,6 @@ def test_bad_input_is_a_clear_error_and_stores_nothing(
     assert pv(env, "ledger", "verify").stdout.startswith("ledger empty: 0 events")
 
 
-def _sql(env: dict[str, str], *statements: object) -> None:
-    engine = create_engine_for(env["PERSONVERN_DATABASE_URL"])
-    with Session(engine) as s, s.begin():
-        for statement in statements:
-            s.execute(statement)  # type: ignore[call-overload]
-    engine.dispose()
-
-
 def test_ledger_checkpoint_and_verify_against_it(env: dict[str, str], tmp_path: Path) -> None:
     empty = pv(env, "ledger", "checkpoint", "--now", T)
     assert empty.returncode == 1
@@ -168,7 +145,7 @@ def test_ledger_checkpoint_and_verify_against_it(env: dict[str, str], tmp_path: 
     assert out.returncode == 2 and out.stderr.startswith("error: cannot read checkpoint ")
 
     # Issue 14: the newest withdrawal deleted.
-    _sql(env, delete(LedgerEvidence).where(LedgerEvidence.event_seq > 3),
+    run_sql(env, delete(LedgerEvidence).where(LedgerEvidence.event_seq > 3),
          delete(LedgerEvent).where(LedgerEvent.seq > 3))
     out = pv(env, "ledger", "verify")
     assert (out.returncode, out.stdout) == (1, (
@@ -178,7 +155,7 @@ def test_ledger_checkpoint_and_verify_against_it(env: dict[str, str], tmp_path: 
     assert refused.returncode == 1 and "nothing signed" in refused.stderr
 
     # Every row, and the stored checkpoint with them: only the kept file can tell.
-    _sql(env, delete(LedgerEvidence), delete(LedgerEvent), delete(ChainCheckpoint))
+    run_sql(env, delete(LedgerEvidence), delete(LedgerEvent), delete(ChainCheckpoint))
     out = pv(env, "ledger", "verify")
     assert out.returncode == 0 and out.stdout.startswith("ledger empty: 0 events")
     out = pv(env, "ledger", "verify", "--against", str(kept), "--json")

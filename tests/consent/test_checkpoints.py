@@ -325,7 +325,7 @@ def test_a_session_closed_without_commit_signs_nothing_later(
 # ---- a cut or rewrite stays seen after the next write ----------------------------------------
 
 @pytest.mark.parametrize("path", ["one transaction", "group commit"])
-@pytest.mark.parametrize("cut", ["tail", "emptied", "rewritten"])
+@pytest.mark.parametrize("cut", ["tail", "emptied", "rewritten", "tail and checkpoint"])
 def test_a_tampered_ledger_stays_broken_after_the_next_write(
         db_engine: Engine, ctx: ConsentContext, cut: str, path: str) -> None:
     """The next consent written, by a request's own transaction or by the API's group
@@ -336,9 +336,11 @@ def test_a_tampered_ledger_stays_broken_after_the_next_write(
     from personvern.storage.session import make_sessionmaker
 
     append(db_engine, ctx, range(5))
-    if cut == "tail":
+    if cut.startswith("tail"):
         tamper(db_engine, delete(LedgerEvidence).where(LedgerEvidence.event_seq > 3),
                delete(LedgerEvent).where(LedgerEvent.seq > 3))
+        if cut == "tail and checkpoint":  # the checkpoint that would show the cut, deleted too
+            tamper(db_engine, delete(ChainCheckpoint))
     elif cut == "emptied":
         tamper(db_engine, delete(LedgerEvidence), delete(LedgerEvent))
     else:

@@ -15,13 +15,14 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Inspect the consent ledger.", no_args_is_help=True)
 
 AgainstOption = Annotated[Path | None, typer.Option(
-    "--against", help="An exported checkpoint (from `ledger checkpoint`) the chain must reach.",
+    "--against", help="An exported checkpoint (from `checkpoint --out`) the chain must reach.",
     show_default=False)]
 OutOption = Annotated[Path | None, typer.Option(
     "--out", help="Write the checkpoint to this file (default: print it).", show_default=False)]
 
 
-def _read_checkpoint(path: Path) -> "Checkpoint":
+def read_checkpoint(path: Path) -> "Checkpoint":
+    """The exported checkpoint in ``path``; InvalidInput (exit 2) when unreadable."""
     from personvern.crypto.checkpoints import parse_checkpoint
     from personvern.errors import InvalidInput
 
@@ -42,7 +43,7 @@ def verify(against: AgainstOption = None, manifest: ManifestOption = None, db: D
     """
     from personvern.consent.ledger import check_ledger, verdict
 
-    given = None if against is None else _read_checkpoint(against)
+    given = None if against is None else read_checkpoint(against)
     with runtime(manifest, db, None) as rt, rt.transaction() as s:
         check = check_ledger(s, against=given, source=str(against))
     data: dict[str, object] = {

@@ -6,6 +6,7 @@ import sys
 import typer
 
 from personvern.cli import (
+    audit_cmd,
     breach_cmd,
     check_cmd,
     children_cmd,
@@ -44,6 +45,7 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(subject_cmd.app, name="subject")
 app.add_typer(consent_cmd.app, name="consent")
 app.add_typer(ledger_cmd.app, name="ledger")
+app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(demo_cmd.app, name="demo")
 app.add_typer(keys_cmd.app, name="keys")
 app.command("serve")(serve_cmd.serve)

@@ -31,8 +31,7 @@ from personvern.crypto.checkpoints import (
     appended_uncommitted,
     head_and_checkpoint,
     note_append,
-    sign,
-    store_checkpoint,
+    sign_verified_head,
     vet_head,
 )
 from personvern.crypto.keyring import keyring_for
@@ -383,14 +382,9 @@ def sign_ledger(session: Session, at: datetime) -> tuple[Checkpoint, bool]:
     # Without a stored checkpoint the head as found is signed; with one, the chain must
     # reach it first.
     check = check_ledger(session, require_checkpoint=False)
-    if check.broken is not None:
-        raise Conflict(f"ledger BROKEN: {check.broken}; nothing signed")
-    head = session.connection().execute(_HEAD).first()
-    if head is None:
-        raise Conflict("the ledger has no events yet: there is no head to sign")
-    signed = sign(keyring_for(session).master, CHAIN, head.seq, head.hash, at)
-    store_checkpoint(session.connection(), signed)
-    return signed, check.checkpoint is None
+    problem = None if check.broken is None else str(check.broken)
+    return (sign_verified_head(session, CHAIN, "ledger", _HEAD, problem, at),
+            check.checkpoint is None)
 
 
 def as_consent_event(row: LedgerEvent) -> ConsentEvent:

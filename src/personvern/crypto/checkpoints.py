@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from personvern.crypto.keyring import Keyring, keyring_for
 from personvern.crypto.master import MasterKey
 from personvern.crypto.tables import ChainCheckpoint
-from personvern.errors import InvalidInput
+from personvern.errors import Conflict, InvalidInput
 from personvern.storage.models import AwareDateTime, as_utc
 
 FORMAT = "personvern-checkpoint"
@@ -37,6 +37,9 @@ _PENDING = "personvern.chain_heads"
 _HELD_BACK = "personvern.chain_held_back"
 _TABLE: Table = ChainCheckpoint.__table__  # type: ignore[assignment]
 _FIELDS = ("chain", "seq", "hash", "at", "key_id", "signature")
+# The command that adopts a chain found without a checkpoint (see vet_head).
+_ADOPTED_BY = {"audit_events": "`personvern audit checkpoint`",
+               "ledger_events": "`personvern ledger checkpoint`"}
 
 
 def _stamp(at: datetime) -> str:
@@ -206,9 +209,14 @@ def vet_head(session: Session, chain: str, row: Any) -> tuple[int, str] | None:
     lock before this transaction's first append. When the stored checkpoint is not this
     engine's signature of that head (events cut off the end, the chain emptied or
     rewritten, the checkpoint forged), this transaction leaves the checkpoint as it is:
-    signing over it would make the tampered chain verify as intact."""
+    signing over it would make the tampered chain verify as intact. So does a chain with
+    events and no checkpoint at all: the checkpoint deleted (perhaps with events cut off
+    the end), or a database from before checkpoints; only an explicit adoption (`ledger
+    checkpoint`, `audit checkpoint`), which says what it signs, gives it one."""
     head = None if row[0] is None else (int(row[0]), str(row[1]))
-    if row[2] is None:  # none stored: a new chain, or one from before checkpoints
+    if row[2] is None:  # none stored: a new chain (head None) is signed at its commit
+        if head is not None:
+            session.info.setdefault(_HELD_BACK, set()).add(chain)
         return head
     found = Checkpoint(chain, *row[2:])
     if (head is None or head != (found.seq, found.hash)
@@ -267,6 +275,21 @@ def _forget_heads(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
         session.info.pop(_HELD_BACK, None)
+
+
+def sign_verified_head(session: Session, chain: str, noun: str, head: Select[Any],
+                       problem: str | None, at: datetime) -> Checkpoint:
+    """Sign and store ``chain``'s head (``head`` selects its seq and hash) at ``at``, the
+    chain just verified with no ``problem``; Conflict, nothing signed, when it had one or
+    has no events."""
+    if problem is not None:
+        raise Conflict(f"{noun} BROKEN: {problem}; nothing signed")
+    row = session.connection().execute(head).first()
+    if row is None:
+        raise Conflict(f"the {noun} has no events yet: there is no head to sign")
+    signed = sign(keyring_for(session).master, chain, row[0], row[1], at)
+    store_checkpoint(session.connection(), signed)
+    return signed
 
 
 def resign_checkpoints(conn: Connection, old: MasterKey, new: MasterKey) -> int:
@@ -349,7 +372,7 @@ class Anchors:
                 return None
             return (f"no signed checkpoint is stored, though the {self.noun} has {count} events: "
                     "it was deleted, or the database predates checkpoints (then run "
-                    "`personvern ledger checkpoint` once)")
+                    f"{_ADOPTED_BY[self.chain]} once)")
         if last > self.stored.seq:
             return (f"events {self.stored.seq + 1}-{last} come after the last signed checkpoint "
                     f"({self.stored}): they were not appended by Personvern")
