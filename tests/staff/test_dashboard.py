@@ -25,6 +25,7 @@ from personvern.settings import Settings
 from personvern.staff.users import SIGN_IN_FAILED, add_user, disable_user
 from personvern.storage.models import AuditEvent
 from personvern.web import create_app
+from mail.support import SmtpServer, smtp_server  # noqa: F401
 from staff.support import HashOnce
 
 NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)  # a Monday
@@ -554,3 +555,35 @@ def test_ropa_page_names_processors_only_as_the_manifest_states_them(
     assert 'id="processors"' not in processors
     assert "No recipient is stated to be a processor." in processors
     assert "Role not stated in the manifest (check PV074): Driftsleverandør Norge AS" in processors
+
+
+def test_art34_breach_letters_the_outbox_gave_up_on_are_flagged(
+        client: TestClient, smtp_server: SmtpServer) -> None:  # noqa: F811
+    """GDPR Art. 34(1): a letter the mail server refused for good told nobody. The breach
+    register and the overview say so, even once the authority has been notified."""
+    from personvern.breach.register import add_update, notify_subjects, record_breach
+    from personvern.consent.subjects import create_subject
+    from personvern.mail.smtp import send_pending
+
+    rt = runtime(client)
+    smtp_server.handler.refuse["ola@example.no"] = "550 5.1.1 no such user"
+    with rt.transaction() as s:
+        for email in ("ola@example.no", "kari@example.no", "per@example.no"):
+            create_subject(s, rt.clock, {"email": email})
+        b = record_breach(s, rt.clock, title="Stolen laptop", risk="high",
+                          description="A laptop with pupils' profiles was stolen.",
+                          aware_at=datetime(2027, 1, 3, 12, tzinfo=UTC),
+                          consequences="Phishing", measures="Passwords reset")
+        add_update(s, rt.clock, b.id, "authority_notice", "Sent via Altinn")
+        notify_subjects(s, rt.clock, b.id, rt.loaded.manifest, all_subjects=True)
+    as_role(client, "owner")
+    waiting = client.get("/dashboard/breaches").text
+    assert re.search(r"not yet told: \d+ e-mail\(s\) waiting to be sent", waiting)
+    with rt.sessions() as s:  # the SMTP job commits as it goes, as `mail send` runs it
+        sent = send_pending(s, rt.clock, smtp_server.host, smtp_server.port, "dpo@example.no")
+    assert sent.failed == 1
+    page = client.get("/dashboard/breaches").text
+    assert "NOT TOLD: 1 e-mail(s) failed for good" in page
+    home = client.get("/dashboard").text
+    assert re.search(r"<strong>1</strong> breach\(es\) with e-mail to the people that failed "
+                     r"for good: those people are not told", home)

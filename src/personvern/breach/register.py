@@ -624,6 +624,20 @@ def mail_delivery(session: Session, breach_id: str) -> dict[str, int]:
             "failed": by.get("failed", 0)}
 
 
+def failed_letters(session: Session) -> dict[str, int]:
+    """Breach id -> how many of its e-mails to people the outbox gave up on (``failed``):
+    those people are not told (Art. 34(1)) and nothing will send them again."""
+    keys = session.scalars(select(OutboxMessage.dedupe_key).where(
+        OutboxMessage.kind == MAIL_KIND, OutboxMessage.status == "failed"))
+    out: dict[str, int] = {}
+    for key in keys:
+        # dedupe_key is "breach:{id}:{subject}" (notify_subjects).
+        breach_id = (key or "").split(":")[1] if (key or "").count(":") >= 2 else ""
+        if breach_id:
+            out[breach_id] = out.get(breach_id, 0) + 1
+    return out
+
+
 def breach_view(breach: Breach, now: datetime,
                 updates: Sequence[BreachUpdate] | None = None,
                 details: dict[str, Any] | None = None) -> dict[str, Any]:
