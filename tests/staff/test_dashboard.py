@@ -378,6 +378,11 @@ def test_run_an_erasure_then_only_finance_sees_the_kept_books(client: TestClient
     after = page.split('id="follow-ups"', 1)[1].split("</table>", 1)[0]
     assert "<td>proof of erasure</td><td>done</td>" in after
     assert "nothing left that the data map does not keep" in after
+    # GDPR Art. 17, 5(2): the proof says what it searched and what it did not.
+    assert re.search(r"nothing left that the data map does not keep in the \d+ tables "
+                     r"searched; not searched by this proof: files the rows point to, backups, "
+                     r"datasets other than SQL \(http apps, manual tasks\) and "
+                     r"recipients", after)
     assert "<td>Art. 19 notices</td><td>done</td>" in after
     with runtime(client).transaction() as s:
         req = s.get(Request, rid)
