@@ -592,3 +592,8 @@ def test_art34_breach_letters_the_outbox_gave_up_on_are_flagged(
     home = client.get("/dashboard").text
     assert re.search(r"<strong>1</strong> breach\(es\) with e-mail to the people that failed "
                      r"for good: those people are not told", home)
+    with rt.transaction() as s:
+        add_update(s, rt.clock, b.id, "subject_notice", "Told Ola by phone")
+    assert "1 e-mail(s) failed; told another way (recorded)" in client.get(
+        "/dashboard/breaches").text
+    assert "failed for good" not in client.get("/dashboard").text

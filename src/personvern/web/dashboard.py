@@ -214,13 +214,20 @@ def home(request: Request, user: StaffDep) -> HTMLResponse:
         if user.may("requests.view"):
             counts = queries.queue_counts(s, _ctx(rt))
         if user.may("breaches.view"):
-            from personvern.breach.register import failed_letters, list_breaches, status
+            from personvern.breach.register import (
+                failed_letters,
+                failed_unanswered,
+                get_breach,
+                list_breaches,
+                status,
+            )
 
             now = rt.clock()
             breaches = sum(status(b, now) in ("awaiting_notice", "overdue")
                            for b in list_breaches(s, open_only=True))
             # Art. 34(1): a letter the outbox gave up on told nobody, closed breach or not.
-            letters = len(failed_letters(s))
+            letters = sum(failed_unanswered(s, get_breach(s, bid)) > 0
+                          for bid in failed_letters(s))
     return _view(request, "home.html", user, counts=counts, open_breaches=breaches,
                  failed_letters=letters, permissions=sorted(permissions_of(user.role)))
 
@@ -474,14 +481,19 @@ def policy(request: Request, user: Annotated[Staff, permit("policy.view")],
 @router.get("/breaches", response_class=HTMLResponse)
 def breaches(request: Request, user: Annotated[Staff, permit("breaches.view")]) -> HTMLResponse:
     """The breach register with each breach's 72-hour clock."""
-    from personvern.breach.register import breach_view, list_breaches, mail_delivery
+    from personvern.breach.register import (
+        breach_view,
+        failed_unanswered,
+        list_breaches,
+        mail_delivery,
+    )
 
     rt = runtime(request)
     now = rt.clock()
     with unit(rt) as s:
         # With the outbox's counts: queued or failed letters have told nobody (Art. 34(1)).
-        rows = [{**breach_view(b, now), "mail": mail_delivery(s, b.id)}
-                for b in list_breaches(s)]
+        rows = [{**breach_view(b, now), "mail": mail_delivery(s, b.id),
+                 "untold": failed_unanswered(s, b)} for b in list_breaches(s)]
     return _view(request, "breaches.html", user, breaches=rows)
 
 
