@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
+from mail.support import SmtpServer, smtp_server  # noqa: F401
 from personvern.consent.events import EventType
 from personvern.consent.service import record_event
 from personvern.consent.subjects import get_subject
@@ -25,7 +26,6 @@ from personvern.settings import Settings
 from personvern.staff.users import SIGN_IN_FAILED, add_user, disable_user
 from personvern.storage.models import AuditEvent
 from personvern.web import create_app
-from mail.support import SmtpServer, smtp_server  # noqa: F401
 from staff.support import HashOnce
 
 NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)  # a Monday
