@@ -263,3 +263,17 @@ def test_art21_a_purpose_without_a_basis_is_not_called_legitimate_interest() -> 
                         ("nb", "bygger på berettiget interesse")):
         text = render_policy(m, lang, "md", draft=True)
         assert words not in text
+
+
+@pytest.mark.parametrize("lang, said", [
+    ("en", "Guardians can exercise the rights on behalf of children under 18."),
+    ("nb", "Foresatte kan bruke rettighetene på vegne av barn under 18 år."),
+])
+def test_art8_guardians_rights_are_told_as_the_engine_lets_them_act(lang: str, said: str) -> None:
+    # rights.acting: a guardian makes requests (Art. 15-22) until majority, and consents
+    # until the consent age. "Rights on behalf of children under 13" told parents of a
+    # 15-year-old they could not ask, though the engine lets them (seed 000, SnapMentor).
+    from policy.support import example
+
+    text = render_policy(example("snapmentor").manifest, lang, "md", draft=True)
+    assert said in md_seen(text)

@@ -46,7 +46,9 @@ def children_section(ctx: Context) -> Section | None:
         sentences.append(p.say("children_verification",
                                text=ctx.t(m.children.verification)))
     s.blocks.append(Paragraph(join_sentences(sentences)))
-    s.blocks.append(Paragraph(p.say("children_rights", age=str(age))))
+    # As rights.acting lets a guardian act: requests until majority (consent until ``age``
+    # is said by children_law above).
+    s.blocks.append(Paragraph(p.say("children_rights", majority=str(ctx.j.age_of_majority))))
     return s
 
 
