@@ -73,3 +73,18 @@ def test_art34_3_an_exemption_closes_it_too(
     close_breach(db_session, clock, bid,
                  subjects_exemption="A public notice on the website (Art. 34(3)(c))")
     assert status(get_breach(db_session, bid), clock()) == "closed"
+
+
+def test_art34_1_the_report_says_told_once_the_failed_letters_are_answered(
+        db_session: Session, clock: Clock, smtp_server: SmtpServer) -> None:  # noqa: F811
+    from personvern.breach.report import build_report, render
+
+    bid = _high_risk_breach_with_a_failed_letter(db_session, clock, smtp_server)
+    before = build_report(db_session, bid, snapmentor(), clock(), "en")
+    assert before["subjects_informed"]["informed"] is False
+    assert "Not yet: the e-mail to the people has not been delivered to all" in render(before, "md")
+    add_update(db_session, clock, bid, "subject_notice", "Told Ola by phone")
+    after = build_report(db_session, bid, snapmentor(), clock(), "en")
+    assert after["subjects_informed"]["informed"] is True
+    assert after["subjects_informed"]["mail"] == {"sent": 1, "waiting": 0, "failed": 1}
+    assert "Told Ola by phone" in after["subjects_informed"]["how"]
