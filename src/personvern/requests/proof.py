@@ -67,8 +67,9 @@ class Proof:
 
     @property
     def clean(self) -> bool:
-        """Nothing is left that the data map does not keep on purpose."""
-        return not any(not f.expected for f in self.findings)
+        """Nothing is left that the data map does not keep on purpose, in at least one table
+        searched: a search that read no table (nothing it could look for) proves nothing."""
+        return self.tables > 0 and not any(not f.expected for f in self.findings)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, without the identity values."""
