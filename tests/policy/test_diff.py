@@ -200,3 +200,32 @@ def test_a_commitment_withdrawn_is_material_and_one_added_is_not() -> None:
         text={"nb": "Vi lagrer aldri kort.", "en": "We never store cards."}))
     assert reworded.kind == "commitment_changed" and not reworded.material
     assert reworded.nb == "en forpliktelse er omformulert: Vi lagrer aldri kort"
+
+
+def test_art13_1_e_a_new_recipient_whose_role_is_not_stated_is_not_called_a_processor() -> None:
+    # The notice of changes goes to every subject: "new processor" would be a claim about
+    # an agreement (Art. 28) the manifest never mentions.
+    def edit(d: Data) -> None:
+        add_sentry(d)
+        del d["recipients"][-1]["role"]
+    c = one(edit)
+    assert c.en == "new recipient: Sentry (USA, standard contractual clauses)"
+    assert c.nb == "ny mottaker: Sentry (USA, standardkontraktsklausuler)"
+    assert c.material
+
+
+def test_art13_1_e_a_role_now_stated_is_told_without_inventing_the_old_one() -> None:
+    def unstated(d: Data) -> None:
+        add_sentry(d)
+        del d["recipients"][-1]["role"]
+
+    def stated(d: Data) -> None:
+        d["recipients"][-1]["role"] = "processor"
+    c = one(stated, before=unstated)
+    assert c.en == "Sentry is now a processor instead of a recipient whose role was not stated"
+    assert c.nb == "Sentry er nå databehandler i stedet for mottaker uten oppgitt rolle"
+    def unstate(d: Data) -> None:
+        del d["recipients"][-1]["role"]
+    dropped = one(unstate, before=add_sentry)
+    assert dropped.en == "Sentry: its role (processor) is no longer stated"
+    assert dropped.nb == "Sentry: rollen (databehandler) er ikke lenger oppgitt"

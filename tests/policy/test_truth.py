@@ -248,3 +248,32 @@ def test_commitments_are_said_only_as_declared() -> None:
             commitments = text.split(heading)[-1]
             assert own in commitments and said in commitments
             assert "statistic" not in commitments and "statistikk" not in commitments
+
+
+def test_art21_a_purpose_without_a_basis_is_not_called_legitimate_interest() -> None:
+    # Seed 003 (MinMentor) gives two purposes no basis. The engine takes objections to them
+    # (rights.basis: the basis may be (e) or (f)), but the policy names no basis for them:
+    # "processing based on legitimate interests" would be a sentence no field backs.
+    from policy.support import example
+
+    m = example("minmentor").manifest
+    assert [x.id for x in m.purposes if x.legal_basis is None]
+    assert not any(x.legal_basis == "legitimate_interests" for x in m.purposes)
+    for lang, words in (("en", "based on legitimate interests"),
+                        ("nb", "bygger på berettiget interesse")):
+        text = render_policy(m, lang, "md", draft=True)
+        assert words not in text
+
+
+@pytest.mark.parametrize("lang, said", [
+    ("en", "Guardians can exercise the rights on behalf of children under 18."),
+    ("nb", "Foresatte kan bruke rettighetene på vegne av barn under 18 år."),
+])
+def test_art8_guardians_rights_are_told_as_the_engine_lets_them_act(lang: str, said: str) -> None:
+    # rights.acting: a guardian makes requests (Art. 15-22) until majority, and consents
+    # until the consent age. "Rights on behalf of children under 13" told parents of a
+    # 15-year-old they could not ask, though the engine lets them (seed 000, SnapMentor).
+    from policy.support import example
+
+    text = render_policy(example("snapmentor").manifest, lang, "md", draft=True)
+    assert said in md_seen(text)

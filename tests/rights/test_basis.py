@@ -128,3 +128,20 @@ def test_a_service_with_nothing_to_object_to_says_so() -> None:
     only_contract = parse_manifest(MANIFEST.split("  - {id: books", maxsplit=1)[0]).manifest
     with pytest.raises(InvalidInput, match="no purpose of this service can be objected to"):
         objection_targets(only_contract, None)
+
+
+def test_art21_a_purpose_whose_basis_the_manifest_leaves_out_is_not_refused_an_objection() -> None:
+    # Seed 001 (Vekstly) gives its cookies no legal basis. Whether Art. 21(1) applies is not
+    # known, so "you have no right to object" (and "rests on None") is a claim no data backs:
+    # the objection is taken and weighed (decisions deny a purpose without a basis anyway).
+    from pathlib import Path
+
+    from personvern.manifest.loader import load_manifest
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    vekstly = load_manifest(examples / "vekstly.yaml").manifest
+    cookies = next(p for p in vekstly.purposes if p.id == "cookies")
+    assert cookies.legal_basis is None
+    assert objection(cookies) is Objection.WEIGHED and "objection" in rights_for(cookies)
+    assert objection_targets(vekstly, "cookies") == ["cookies"]
+    assert "cookies" in objection_targets(vekstly, None)

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
+from mail.support import SmtpServer, smtp_server  # noqa: F401
 from personvern.consent.events import EventType
 from personvern.consent.service import record_event
 from personvern.consent.subjects import get_subject
@@ -377,6 +378,11 @@ def test_run_an_erasure_then_only_finance_sees_the_kept_books(client: TestClient
     after = page.split('id="follow-ups"', 1)[1].split("</table>", 1)[0]
     assert "<td>proof of erasure</td><td>done</td>" in after
     assert "nothing left that the data map does not keep" in after
+    # GDPR Art. 17, 5(2): the proof says what it searched and what it did not.
+    assert re.search(r"nothing left that the data map does not keep in the \d+ tables "
+                     r"searched; not searched by this proof: files the rows point to, backups, "
+                     r"datasets other than SQL \(http apps, manual tasks\) and "
+                     r"recipients", after)
     assert "<td>Art. 19 notices</td><td>done</td>" in after
     with runtime(client).transaction() as s:
         req = s.get(Request, rid)
@@ -554,3 +560,40 @@ def test_ropa_page_names_processors_only_as_the_manifest_states_them(
     assert 'id="processors"' not in processors
     assert "No recipient is stated to be a processor." in processors
     assert "Role not stated in the manifest (check PV074): Driftsleverandør Norge AS" in processors
+
+
+def test_art34_breach_letters_the_outbox_gave_up_on_are_flagged(
+        client: TestClient, smtp_server: SmtpServer) -> None:  # noqa: F811
+    """GDPR Art. 34(1): a letter the mail server refused for good told nobody. The breach
+    register and the overview say so, even once the authority has been notified."""
+    from personvern.breach.register import add_update, notify_subjects, record_breach
+    from personvern.consent.subjects import create_subject
+    from personvern.mail.smtp import send_pending
+
+    rt = runtime(client)
+    smtp_server.handler.refuse["ola@example.no"] = "550 5.1.1 no such user"
+    with rt.transaction() as s:
+        for email in ("ola@example.no", "kari@example.no", "per@example.no"):
+            create_subject(s, rt.clock, {"email": email})
+        b = record_breach(s, rt.clock, title="Stolen laptop", risk="high",
+                          description="A laptop with pupils' profiles was stolen.",
+                          aware_at=datetime(2027, 1, 3, 12, tzinfo=UTC),
+                          consequences="Phishing", measures="Passwords reset")
+        add_update(s, rt.clock, b.id, "authority_notice", "Sent via Altinn")
+        notify_subjects(s, rt.clock, b.id, rt.loaded.manifest, all_subjects=True)
+    as_role(client, "owner")
+    waiting = client.get("/dashboard/breaches").text
+    assert re.search(r"not yet told: \d+ e-mail\(s\) waiting to be sent", waiting)
+    with rt.sessions() as s:  # the SMTP job commits as it goes, as `mail send` runs it
+        sent = send_pending(s, rt.clock, smtp_server.host, smtp_server.port, "dpo@example.no")
+    assert sent.failed == 1
+    page = client.get("/dashboard/breaches").text
+    assert "NOT TOLD: 1 e-mail(s) failed for good" in page
+    home = client.get("/dashboard").text
+    assert re.search(r"<strong>1</strong> breach\(es\) with e-mail to the people that failed "
+                     r"for good: those people are not told", home)
+    with rt.transaction() as s:
+        add_update(s, rt.clock, b.id, "subject_notice", "Told Ola by phone")
+    assert "1 e-mail(s) failed; told another way (recorded)" in client.get(
+        "/dashboard/breaches").text
+    assert "failed for good" not in client.get("/dashboard").text

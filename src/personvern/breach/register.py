@@ -371,6 +371,10 @@ def add_update(
     elif kind == "subject_notice" and everyone_told and breach.subjects_notified_at is None:
         breach.subjects_notified_at = now
     extra = dict(data or {})
+    if kind == "subject_notice" and data is None:
+        # Told another way (by hand): it covers the e-mails that had failed for good by
+        # now, so close_breach knows which failures someone has answered (Art. 34(1)).
+        extra["failed_letters_covered"] = mail_delivery(session, breach.id)["failed"]
     if kind == "authority_notice" and breach.late_reason:
         extra["late_reason"] = breach.late_reason
     entry = _history(session, now, breach.id, kind, actor, body, extra)
@@ -456,6 +460,16 @@ def close_breach(
             "`personvern breach notify ID --subjects`, or give the GDPR Art. 34(3) reason "
             "(--subjects-exemption)"
         )
+    # Art. 34(1) asks it of a high risk only (lower risks are told by choice).
+    untold = failed_unanswered(session, breach) \
+        if exemption is None and breach.risk == "high" else 0
+    if untold:
+        # A letter the outbox gave up on told nobody, and nothing sends it again.
+        raise InvalidInput(
+            f"{breach.id}: {count(untold, 'e-mail')} to the people failed for good, so "
+            "they are not told (GDPR Art. 34(1)). Tell them another way and record it "
+            f"(`personvern breach update {breach.id} --kind subject_notice --text TEXT`), "
+            "or give the GDPR Art. 34(3) reason (--subjects-exemption)")
     now = clock()
     breach.closed_at = now
     text = (note or "").strip() or "closed"
@@ -464,6 +478,18 @@ def close_breach(
     append_audit(session, clock, actor, "breach.closed", f"breach:{breach.id}",
                  {"subjects_exemption": exemption is not None})
     return breach
+
+
+def failed_unanswered(session: Session, breach: Breach) -> int:
+    """How many of the breach's e-mails to people failed for good beyond those someone
+    has since recorded telling another way (a ``subject_notice`` by hand): people not told."""
+    failed = mail_delivery(session, breach.id)["failed"]
+    if not failed:
+        return 0
+    covered = max((int((u.data or {}).get("failed_letters_covered") or 0)
+                   for u in updates_of(session, breach.id) if u.kind == "subject_notice"),
+                  default=0)
+    return max(0, failed - covered)
 
 
 # ---- telling the people (Art. 34) ------------------------------------------------------
@@ -622,6 +648,20 @@ def mail_delivery(session: Session, breach_id: str) -> dict[str, int]:
     by = {status: int(n) for status, n in rows}
     return {"sent": by.get("sent", 0), "waiting": by.get("queued", 0) + by.get("sending", 0),
             "failed": by.get("failed", 0)}
+
+
+def failed_letters(session: Session) -> dict[str, int]:
+    """Breach id -> how many of its e-mails to people the outbox gave up on (``failed``):
+    those people are not told (Art. 34(1)) and nothing will send them again."""
+    keys = session.scalars(select(OutboxMessage.dedupe_key).where(
+        OutboxMessage.kind == MAIL_KIND, OutboxMessage.status == "failed"))
+    out: dict[str, int] = {}
+    for key in keys:
+        # dedupe_key is "breach:{id}:{subject}" (notify_subjects).
+        breach_id = (key or "").split(":")[1] if (key or "").count(":") >= 2 else ""
+        if breach_id:
+            out[breach_id] = out.get(breach_id, 0) + 1
+    return out
 
 
 def breach_view(breach: Breach, now: datetime,

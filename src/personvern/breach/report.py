@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from personvern.breach.register import (
     deadline,
+    failed_unanswered,
     get_breach,
     is_late,
     local_time,
@@ -179,9 +180,11 @@ def build_report(session: Session, breach_id: str, manifest: Manifest, now: date
         "consequences": breach.consequences or None,
         "measures": breach.measures or None,
         "risk": {"level": breach.risk, "text": _RISK[breach.risk][0 if lang == "nb" else 1]},
-        # Told means delivered: an e-mail still queued (or failed) has told nobody (Art. 34).
+        # Told means delivered: an e-mail still queued (or failed) has told nobody (Art. 34),
+        # unless someone has since recorded telling those people another way.
         "subjects_informed": {"informed": breach.subjects_notified_at is not None
-                              and not mail["waiting"] and not mail["failed"],
+                              and not mail["waiting"]
+                              and not failed_unanswered(session, breach),
                               "mail": mail,
                               "at": _time(breach.subjects_notified_at, country),
                               "how": [u.text for u in told],

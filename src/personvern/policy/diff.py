@@ -333,12 +333,18 @@ class _Differ:
                 self.add("recipient_removed", False, (), name=o.name)
 
     def role(self, r: Recipient) -> Words:
-        return lambda lang: self.phrases[lang].text(f"diff.role.{r.role}")
+        # The default role ("processor") is no statement (Art. 13(1)(e)): a recipient the
+        # manifest gives no role is only "a recipient" in a notice that goes to everyone.
+        key = r.role if r.role_stated else "unstated"
+        return lambda lang: self.phrases[lang].text(f"diff.role.{key}")
 
     def recipient(self, o: Recipient, r: Recipient, users: list[str]) -> None:
-        if o.role != r.role:
-            self.add("recipient_role", True, users, name=r.name, role=self.role(r),
-                     old=self.role(o))
+        old_role = o.role if o.role_stated else None
+        new_role = r.role if r.role_stated else None
+        if old_role != new_role:
+            kind = ("recipient_role_dropped" if new_role is None else "recipient_role_stated"
+                    if old_role is None else "recipient_role")
+            self.add(kind, True, users, name=r.name, role=self.role(r), old=self.role(o))
         third = r.country is not None and not is_eea(r.country)
         old_mechanism = o.transfer.mechanism if o.transfer else None
         mechanism = r.transfer.mechanism if r.transfer else None

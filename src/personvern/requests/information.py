@@ -12,7 +12,7 @@ import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from personvern.law import Jurisdiction
+from personvern.law import Jurisdiction, is_eea
 from personvern.manifest.model import LEGAL_BASIS_ARTICLE, Manifest, RetentionRule
 from personvern.requests.jobs import Job, subject_purposes
 from personvern.rights.basis import rights_for
@@ -29,7 +29,9 @@ LABELS = {
            "source": "Kilde", "automated": "Automatiserte avgjørelser",
            "complaint_text": "Du kan klage til {name}, {address} ({url}).",
            "generated": "Laget", "rows": "rader", "redacted": "Henvisninger til andre personer "
-           "er skjult."},
+           "er skjult.", "not_stated": "ikke oppgitt i våre opplysninger",
+           "no_country": "land ikke oppgitt i våre opplysninger",
+           "no_safeguard": "utenfor EØS, overføringsgrunnlag ikke oppgitt i våre opplysninger"},
     "en": {"title": "Access: your personal data", "controller": "Controller",
            "purposes": "What we use the data for", "basis": "Legal basis",
            "categories": "Data", "recipients": "Recipients", "retention": "How long",
@@ -37,7 +39,9 @@ LABELS = {
            "source": "Source", "automated": "Automated decisions",
            "complaint_text": "You may complain to {name}, {address} ({url}).",
            "generated": "Generated", "rows": "rows", "redacted": "References to other people "
-           "are redacted."},
+           "are redacted.", "not_stated": "not stated in our records",
+           "no_country": "country not stated in our records",
+           "no_safeguard": "outside the EEA, safeguard not stated in our records"},
 }
 BASIS_NAMES = {
     "consent": ("samtykke", "consent"), "contract": ("avtale", "contract"),
@@ -84,8 +88,12 @@ def art15(manifest: Manifest, j: Jurisdiction, job: Job, lang: str) -> dict[str,
             "statute": p.legal_obligation.statute if p.legal_obligation else None,
             "categories": [names.get(k, k) for k in p.categories],
             "sources": sorted({sources[k] for k in p.categories if k in sources}),
-            "recipients": [{"name": r.name, "role": r.role, "service": r.service.get(lang),
-                            "country": r.country,
+            # Art. 15(1)(c), 15(2): only what the manifest says; the default role
+            # ("processor") is no statement, and a third country without a safeguard is
+            # marked so the page says it rather than staying silent.
+            "recipients": [{"name": r.name, "role": r.role if r.role_stated else None,
+                            "service": r.service.get(lang), "country": r.country,
+                            "third_country": r.country is not None and not is_eea(r.country),
                             "transfer": r.transfer.mechanism if r.transfer else None}
                            for r in recipients],
             "retention": [rule_text(r, lang) for r in rules],
@@ -120,15 +128,16 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;t
 <h2>{{ t.purposes }}</h2>
 {% for p in info.purposes %}<section><h3>{{ p.name }}</h3>
 {% if p.description %}<p>{{ p.description }}</p>{% endif %}
-<dl><dt>{{ t.basis }}</dt><dd>{{ p.basis }} ({{ p.article }}){% if p.statute %},
-{{ p.statute }}{% endif %}{% if p.legitimate_interest %}: {{ p.legitimate_interest }}
-{% endif %}</dd>
+<dl><dt>{{ t.basis }}</dt><dd>{% if p.basis %}{{ p.basis }} ({{ p.article }}){% if p.statute
+ %}, {{ p.statute }}{% endif %}{% if p.legitimate_interest %}: {{ p.legitimate_interest }}
+{% endif %}{% else %}{{ t.not_stated }}{% endif %}</dd>
 <dt>{{ t.categories }}</dt><dd>{{ p.categories | join(", ") }}</dd>
 {% if p.sources %}<dt>{{ t.source }}</dt><dd>{{ p.sources | join("; ") }}</dd>{% endif %}
 <dt>{{ t.recipients }}</dt><dd>{% for r in p.recipients %}{{ r.name }} ({{ r.service }}{%
- if r.country %}, {{ r.country }}{% endif %}{% if r.transfer %}, {{ r.transfer }}{% endif
+ if r.country %}, {{ r.country }}{% else %}, {{ t.no_country }}{% endif %}{% if r.transfer
+ %}, {{ r.transfer }}{% elif r.third_country %}, {{ t.no_safeguard }}{% endif
  %}){% if not loop.last %}; {% endif %}{% else %}—{% endfor %}</dd>
-<dt>{{ t.retention }}</dt><dd>{{ p.retention | join("; ") }}</dd>
+<dt>{{ t.retention }}</dt><dd>{{ p.retention | join("; ") or t.not_stated }}</dd>
 <dt>{{ t.rights }}</dt><dd>{{ p.rights | join(", ") }}</dd>
 {% if p.automated %}<dt>{{ t.automated }}</dt><dd>{{ p.automated }}</dd>{% endif %}
 </dl></section>{% endfor %}

@@ -38,6 +38,10 @@ from personvern.requests.tables import FollowUp, RecipientNotice
 from personvern.storage.engine import storage_errors
 
 TEXT_KINDS = ("email", "phone")
+# What the search does not reach, said beside every "nothing left" (GDPR Art. 5(2)): it
+# reads the SQL datasets' tables, not what lies outside them.
+NOT_SEARCHED = ("files the rows point to, backups, datasets other than SQL (http apps, "
+                "manual tasks) and recipients")
 
 
 @dataclass(frozen=True)
@@ -63,13 +67,15 @@ class Proof:
 
     @property
     def clean(self) -> bool:
-        """Nothing is left that the data map does not keep on purpose."""
-        return not any(not f.expected for f in self.findings)
+        """Nothing is left that the data map does not keep on purpose, in at least one table
+        searched: a search that read no table (nothing it could look for) proves nothing."""
+        return self.tables > 0 and not any(not f.expected for f in self.findings)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, without the identity values."""
         return {
             "clean": self.clean, "searched": {"tables": self.tables, "columns": self.columns},
+            "not_searched": NOT_SEARCHED,
             "unexpected": [asdict(f) for f in self.findings if not f.expected],
             "expected": [asdict(f) for f in self.findings if f.expected],
         }

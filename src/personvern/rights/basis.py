@@ -4,7 +4,8 @@ GDPR Art. 15 (access), 16 (rectification) and 18 (restriction) hold whatever the
 Art. 17 (erasure) does not reach processing a legal obligation requires (Art. 17(3)(b)).
 Art. 20 (portability) follows only from consent or contract (Art. 20(1)(a)). Art. 21
 (objection) covers public task and legitimate interests (Art. 21(1), weighed against
-compelling grounds) and direct marketing on any basis (Art. 21(2), and then processing
+compelling grounds; so does a purpose whose basis the manifest does not state, since it
+may be either) and direct marketing on any basis (Art. 21(2), and then processing
 stops: Art. 21(3)). Consent may be withdrawn (Art. 7(3)); a decision based solely on
 automated processing with legal or similarly significant effect gives human review
 (Art. 22(3)).
@@ -44,7 +45,9 @@ def objection(purpose: Purpose) -> Objection:
     """What objecting to ``purpose`` does (direct marketing first: it is absolute)."""
     if purpose.marketing is not None:
         return Objection.ABSOLUTE
-    if purpose.legal_basis in _WEIGHED_BASES:
+    # A basis the manifest leaves out may be Art. 6(1)(e) or (f): refusing the objection
+    # would claim "no right" that no data backs, so it is taken and weighed (Art. 21(1)).
+    if purpose.legal_basis is None or purpose.legal_basis in _WEIGHED_BASES:
         return Objection.WEIGHED
     return Objection.NONE
 

@@ -33,10 +33,13 @@ CATEGORY_TEXT: dict[str, dict[str, tuple[str, str]]] = {
     "statistics": {"nb": ("Statistikk", "Viser oss hvordan nettstedet brukes, så vi kan "
                                          "gjøre det bedre."),
                    "en": ("Statistics", "Show us how the site is used, so we can improve it.")},
-    "marketing": {"nb": ("Markedsføring", "Brukes til å vise deg annonser, også på andre "
-                                           "nettsteder."),
-                  "en": ("Marketing", "Used to show you ads, also on other sites.")},
+    "marketing": {"nb": ("Markedsføring", "Brukes til å vise deg annonser."),
+                  "en": ("Marketing", "Used to show you ads.")},
 }
+# Said of marketing only when the manifest names a third party's cookie there: a site's
+# own cookies do not follow the visitor to other sites.
+ELSEWHERE = {"nb": "Brukes til å vise deg annonser, også på andre nettsteder.",
+             "en": "Used to show you ads, also on other sites."}
 
 
 def origin_of(url: str | None) -> str | None:
@@ -63,6 +66,8 @@ def config(manifest: Manifest, policy_version: str, lang: str) -> dict[str, Any]
                     "lifetime": str(c.lifetime) if c.lifetime else None,
                     "third_party": c.third_party}
                    for c in manifest.cookies if c.category == cat]
+        if cat == "marketing" and any(c["third_party"] for c in cookies):
+            text = ELSEWHERE[lang]
         categories.append({"id": cat, "name": name, "description": text, "cookies": cookies,
                            "required": cat == "necessary"})
     return {"service": manifest.service.name, "lang": lang, "policy_version": policy_version,

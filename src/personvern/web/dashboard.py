@@ -209,18 +209,27 @@ def sign_out(request: Request, user: StaffDep) -> Response:
 def home(request: Request, user: StaffDep) -> HTMLResponse:
     """What needs attention, for what this role may see."""
     rt = runtime(request)
-    counts = breaches = None
+    counts = breaches = letters = None
     with unit(rt) as s:
         if user.may("requests.view"):
             counts = queries.queue_counts(s, _ctx(rt))
         if user.may("breaches.view"):
-            from personvern.breach.register import list_breaches, status
+            from personvern.breach.register import (
+                failed_letters,
+                failed_unanswered,
+                get_breach,
+                list_breaches,
+                status,
+            )
 
             now = rt.clock()
             breaches = sum(status(b, now) in ("awaiting_notice", "overdue")
                            for b in list_breaches(s, open_only=True))
+            # Art. 34(1): a letter the outbox gave up on told nobody, closed breach or not.
+            letters = sum(failed_unanswered(s, get_breach(s, bid)) > 0
+                          for bid in failed_letters(s))
     return _view(request, "home.html", user, counts=counts, open_breaches=breaches,
-                 permissions=sorted(permissions_of(user.role)))
+                 failed_letters=letters, permissions=sorted(permissions_of(user.role)))
 
 
 @router.get("/requests", response_class=HTMLResponse)
@@ -249,8 +258,11 @@ def _request_page(request: Request, user: Staff, ref: str, *, status: int = 200,
     today = _ctx(rt).today()
     from datetime import date
 
+    from personvern.requests.proof import NOT_SEARCHED
+
     mark = queries.mark_of(req["state"], date.fromisoformat(req["due_on"]), today)
     return _view(request, "request.html", user, status=status, req=req, mark=mark,
+                 proof_scope=NOT_SEARCHED,
                  error=error, done=done, may_act=user.may("requests.act"),
                  lifted=is_lifted(req.get("outcome")))
 
@@ -469,12 +481,19 @@ def policy(request: Request, user: Annotated[Staff, permit("policy.view")],
 @router.get("/breaches", response_class=HTMLResponse)
 def breaches(request: Request, user: Annotated[Staff, permit("breaches.view")]) -> HTMLResponse:
     """The breach register with each breach's 72-hour clock."""
-    from personvern.breach.register import breach_view, list_breaches
+    from personvern.breach.register import (
+        breach_view,
+        failed_unanswered,
+        list_breaches,
+        mail_delivery,
+    )
 
     rt = runtime(request)
     now = rt.clock()
     with unit(rt) as s:
-        rows = [breach_view(b, now) for b in list_breaches(s)]
+        # With the outbox's counts: queued or failed letters have told nobody (Art. 34(1)).
+        rows = [{**breach_view(b, now), "mail": mail_delivery(s, b.id),
+                 "untold": failed_unanswered(s, b)} for b in list_breaches(s)]
     return _view(request, "breaches.html", user, breaches=rows)
 
 

@@ -46,7 +46,9 @@ def children_section(ctx: Context) -> Section | None:
         sentences.append(p.say("children_verification",
                                text=ctx.t(m.children.verification)))
     s.blocks.append(Paragraph(join_sentences(sentences)))
-    s.blocks.append(Paragraph(p.say("children_rights", age=str(age))))
+    # As rights.acting lets a guardian act: requests until majority (consent until ``age``
+    # is said by children_law above).
+    s.blocks.append(Paragraph(p.say("children_rights", majority=str(ctx.j.age_of_majority))))
     return s
 
 
@@ -92,7 +94,10 @@ def rights_section(ctx: Context) -> Section:
     s.blocks.append(Paragraph(p.say("rights_lead")))
     given = rights_given(m.purposes)
     bases = {x.legal_basis for x in m.purposes}
-    objections = {objection(x) for x in m.purposes}
+    # A purpose without a basis is objectable (rights.basis) but names no basis here: the
+    # policy says "based on legitimate interests" only of purposes that state it.
+    objections = {o for x in m.purposes
+                  if (o := objection(x)) is not Objection.WEIGHED or x.legal_basis is not None}
     facts: list[tuple[str, Inline]] = []
     ways: dict[str, list[int]] = {}
     for right in RIGHTS:
@@ -108,6 +113,8 @@ def rights_section(ctx: Context) -> Section:
                                        else "right_text.objection_interest"))
             if Objection.ABSOLUTE in objections:
                 sentences.append(p.say("right_text.objection_marketing"))
+            if not sentences:
+                continue
         else:
             sentences.append(p.say(f"right_text.{right}"))
         # Art. 17(3)(b): what the law requires us to keep is not erased on request.
