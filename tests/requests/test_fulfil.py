@@ -18,10 +18,11 @@ from sqlalchemy import Engine, func, select, text
 from demo_support import DEMO_NOW, OWNER, MovingClock, open_as_owner
 from personvern.consent.events import EventType
 from personvern.consent.service import decide_for, record_event
-from personvern.consent.subjects import get_subject, identities_of
+from personvern.consent.subjects import create_subject, get_subject, identities_of
 from personvern.consent.tables import Identity, Subject
 from personvern.errors import ConfigurationError, NotFound
 from personvern.law import get_jurisdiction
+from personvern.mail.tables import OutboxMessage
 from personvern.manifest.model import RetentionRule
 from personvern.requests.engine import (
     Context,
@@ -33,7 +34,7 @@ from personvern.requests.engine import (
 )
 from personvern.requests.erase import hold_until
 from personvern.requests.proof import prove_erased
-from personvern.requests.tables import RecipientNotice
+from personvern.requests.tables import RecipientNotice, RequestEvent
 from personvern.runtime import Runtime, open_runtime
 from personvern.settings import Settings
 from personvern.storage.engine import create_engine_for
@@ -375,6 +376,67 @@ def test_withdrawal_of_consent(rt: Runtime, service: Requests, clock: MovingCloc
     with rt.transaction() as s:
         d = decide_for(s, rt.consent, sid, "newsletter", clock.at)
         assert d.code == "consent_withdrawn"
+
+
+def _completion_letter(rt: Runtime, rid: str) -> str:
+    with rt.transaction() as s:
+        [body] = s.scalars(select(OutboxMessage.body_text).where(
+            OutboxMessage.dedupe_key.contains(rid), OutboxMessage.kind == "request_completed"))
+    return body
+
+
+def test_a_rectification_that_found_nothing_to_correct_does_not_say_carried_out(
+        rt: Runtime, service: Requests) -> None:
+    """GDPR Art. 16, 12(1): a person told "carried out" believes their data was corrected;
+    where no row of theirs held the column, the letter says nothing was changed, and
+    where some did, which were corrected and which held nothing."""
+    with rt.transaction() as s:
+        create_subject(s, lambda: NOW, {"email": "ingen.konto@example.no"})
+    rid = opened(rt, service, "rectification", "ingen.konto@example.no",
+                 details={"changes": {"users.email": "ny@example.no"}})
+    result = service.run(rid, reason="identity checked")
+    assert result.state == "completed"
+    letter = _completion_letter(rt, rid)
+    assert "carried out" not in letter
+    assert letter.startswith("Forespørselen din er behandlet, men ingenting ble endret. "
+                             "Your request has been handled, but nothing was changed:")
+    assert "nothing found to correct in users.email" in letter
+    with rt.transaction() as s:
+        notes = list(s.scalars(select(RequestEvent.note).where(
+            RequestEvent.request_id == rid, RequestEvent.to_state == "completed")))
+    # Art. 19 tells recipients of a rectification carried out: none was, nobody is told.
+    assert notes == ["nothing found to correct in users.email"]
+    with rt.transaction() as s:
+        assert not s.scalars(select(RecipientNotice)
+                             .where(RecipientNotice.request_id == rid)).all()
+
+    rid = opened(rt, service, "rectification", "ext:15", details={"changes": {
+        "users.email": "Ny.Adresse@Example.no"}})
+    service.run(rid, reason="identity checked")
+    letter = _completion_letter(rt, rid)
+    assert letter.startswith("Forespørselen din er behandlet. Your request has been carried out.")
+    assert "rectified users.email (1 row)" in letter
+
+
+def test_a_withdrawal_recorded_for_nothing_says_why_and_not_carried_out(
+        rt: Runtime, service: Requests, clock: MovingClock) -> None:
+    """GDPR Art. 7(3), 12(1): a withdrawal whose every purpose was skipped (consent already
+    withdrawn in the portal meanwhile) is not "carried out": the letter says what was not
+    recorded and why, not "consent withdrawn for nothing"."""
+    with rt.transaction() as s:
+        sid = get_subject(s, "ext:18").id
+        record_event(s, rt.consent, NOW, sid, EventType.CONSENT_GIVEN, purpose_id="newsletter")
+    clock.at = datetime(2027, 1, 5, 12, tzinfo=UTC)
+    rid = opened(rt, service, "withdrawal", "ext:18", details={"purpose": "newsletter"})
+    with rt.transaction() as s:  # withdrawn in the portal before the request runs
+        record_event(s, rt.consent, clock.at, sid, EventType.CONSENT_WITHDRAWN,
+                     purpose_id="newsletter")
+    result = service.run(rid, reason="identity checked")
+    assert result.outcome["withdrawn"] == [] and result.outcome["skipped"]
+    letter = _completion_letter(rt, rid)
+    assert "carried out" not in letter and "for nothing" not in letter
+    assert "nothing was changed:" in letter
+    assert "not recorded for newsletter: " in letter
 
 
 # ---- a wrong data map, a dataset that is down ---------------------------------------------

@@ -204,16 +204,12 @@ def show(
 
 def _follow_up_result(f: dict[str, Any]) -> str:
     """A done follow-up in a few words: what the proof found, whom the notices tell."""
-    from personvern.requests.proof import held_note
+    from personvern.requests.proof import describe
 
     result = f["result"] or {}
     if f["kind"] == "notices":
         return count(len(result.get("notices", [])), "recipient") + " to tell"
-    if result.get("clean"):
-        held = held_note(result.get("held") or ())
-        return "nothing left that the data map does not keep" + (f"; {held}" if held else "")
-    places = len(result.get("unexpected", [])) + len(result.get("engine", []))
-    return f"{count(places, 'place')} still {'holds' if places == 1 else 'hold'} the person's data"
+    return describe(result)
 
 
 @app.command("verify")

@@ -1134,7 +1134,9 @@ class Requests:
             outcome["proof"] = {"state": "pending"}  # never "clean" before it has run
         action = {"rectification": "rectification", "erasure": "erasure",
                   "restriction": "restriction"}.get(job.type)
-        if action is not None:
+        if action is not None and not fulfil.changed_anything(job.type, outcome):
+            outcome["notices"] = []  # no row was corrected: no rectification to tell of
+        elif action is not None:
             purposes = jobs.affected_purposes(self.ctx.manifest, job)
             if notices.recipients_for(self.ctx.manifest, purposes):
                 wanted.append(("notices", {"action": action, "identities": job.identities,

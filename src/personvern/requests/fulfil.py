@@ -68,9 +68,13 @@ def summary(type: str, outcome: dict[str, Any]) -> str:
     if type == "portability":
         return f"portability export written ({count(sum(outcome.get('rows', {}).values()), 'row')})"
     if type == "rectification":
-        return "rectified " + ", ".join(
-            f"{r['table']}.{r['column']} ({count(r['rows'], 'row')})"
-            for r in outcome.get("rectified", []))
+        done = [f"{r['table']}.{r['column']} ({count(r['rows'], 'row')})"
+                for r in outcome.get("rectified", []) if r["rows"]]
+        none = [f"{r['table']}.{r['column']}" for r in outcome.get("rectified", [])
+                if not r["rows"]]
+        return "; ".join(([f"rectified {', '.join(done)}"] if done else [])
+                         + ([f"nothing found to correct in {', '.join(none)}"] if none else [])
+                         ) or "nothing to correct"
     if type == "erasure":
         kept = sum(k["rows"] for k in outcome.get("kept", []))
         left = proof_note(outcome.get("proof"))
@@ -79,9 +83,14 @@ def summary(type: str, outcome: dict[str, Any]) -> str:
                 f"legal hold;{left}")
     if type == "restriction":
         return "processing restricted: every use but storage is denied"
-    if type == "objection":
-        return "objection recorded for " + (", ".join(outcome.get("objected", [])) or "nothing")
-    return "consent withdrawn for " + (", ".join(outcome.get("withdrawn", [])) or "nothing")
+    if type in ("objection", "withdrawal"):
+        key, did = (("objected", "objection recorded for") if type == "objection"
+                    else ("withdrawn", "consent withdrawn for"))
+        said = [f"{did} {', '.join(outcome[key])}"] if outcome.get(key) else []
+        said += [f"not recorded for {s['purpose']}: {s['why']}"
+                 for s in outcome.get("skipped", [])]
+        return "; ".join(said) or "nothing recorded: no purpose to record it for"
+    return f"{type}: done"
 
 
 def proof_note(proof: dict[str, Any] | None) -> str:
@@ -92,16 +101,31 @@ def proof_note(proof: dict[str, Any] | None) -> str:
         return " proof: pending (it runs after the answer)"
     if proof.get("state") == "failed":
         return f" proof: FAILED ({proof.get('error')}); it runs again when retried"
+    if not (proof.get("searched") or {}).get("tables"):  # a search that read no table
+        return " proof: nothing proven (no table searched)"
     if proof.get("clean"):
         held = held_note(proof.get("held") or ())
         return " proof: clean" + (f" ({held})" if held else "")
     return f" proof: {len(proof.get('unexpected', [])) + len(proof.get('engine', []))} left"
 
 
+def changed_anything(type: str, outcome: dict[str, Any]) -> bool:
+    """Whether a rectification, objection or withdrawal changed anything (a row corrected,
+    an event recorded): the letter says "carried out" only then (GDPR Art. 12(1), 16)."""
+    if type == "rectification":
+        return any(r["rows"] for r in outcome.get("rectified", []))
+    if type in ("objection", "withdrawal"):
+        return bool(outcome.get("objected" if type == "objection" else "withdrawn"))
+    return True
+
+
 def letter(type: str, outcome: dict[str, Any]) -> str:
     """The e-mail to the person when the request is done (bokmål, then English)."""
-    lines = ["Forespørselen din er behandlet. Your request has been carried out.", "",
-             summary(type, outcome)]
+    opening = ("Forespørselen din er behandlet. Your request has been carried out."
+               if changed_anything(type, outcome) else
+               "Forespørselen din er behandlet, men ingenting ble endret. "
+               "Your request has been handled, but nothing was changed:")
+    lines = [opening, "", summary(type, outcome)]
     for k in outcome.get("kept", []):
         until = k["until"] or "the end of the retention period"
         lines.append(f"Beholdt / kept: {k['rows']} rader i {k['table']} til {until}: {k['why']}."

@@ -235,6 +235,24 @@ def held_until_delivered(session: Session, request_id: str, subject_id: str | No
             for table, what, n in counts if n]
 
 
+def describe(result: dict[str, Any]) -> str:
+    """What a done proof found, in one sentence every surface shows (the CLI, the
+    dashboard): with the tables it searched and what it does not search, and never
+    "nothing left" from a search that read no table."""
+    tables = int((result.get("searched") or {}).get("tables") or 0)
+    scope = f"; not searched by this proof: {NOT_SEARCHED}"
+    if not tables:
+        return ("nothing proven: no table was searched (the person has no identity the "
+                "tables can hold)" + scope)
+    if result.get("clean"):
+        held = held_note(result.get("held") or ())
+        return (f"nothing left that the data map does not keep in the {tables} "
+                f"{'table' if tables == 1 else 'tables'} searched{scope}"
+                + (f"; {held}" if held else ""))
+    places = len(result.get("unexpected", [])) + len(result.get("engine", []))
+    return f"{places} place(s) still hold the person's data"
+
+
 def held_note(held: Sequence[dict[str, Any]]) -> str:
     """The places :func:`held_until_delivered` found, in a few words; "" when none."""
     if not held:

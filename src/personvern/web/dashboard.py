@@ -258,11 +258,11 @@ def _request_page(request: Request, user: Staff, ref: str, *, status: int = 200,
     today = _ctx(rt).today()
     from datetime import date
 
-    from personvern.requests.proof import NOT_SEARCHED
+    from personvern.requests.proof import describe
 
     mark = queries.mark_of(req["state"], date.fromisoformat(req["due_on"]), today)
     return _view(request, "request.html", user, status=status, req=req, mark=mark,
-                 proof_scope=NOT_SEARCHED,
+                 proof_says=describe,
                  error=error, done=done, may_act=user.may("requests.act"),
                  lifted=is_lifted(req.get("outcome")))
 
