@@ -558,9 +558,13 @@ def forget_subjects(session: Session, subject_ids: Sequence[str], at: datetime, 
         # One round trip instead of nine: each change a data-modifying CTE of the last.
         # They touch different tables, and nothing cascades from any of them into another.
         conn.execute(_forget_in_one(), {"ids": ids, "own": own, "at": at})
-    else:  # SQLite has no data-modifying CTEs: the same statements one by one
+    elif conn.dialect.name == "sqlite":  # no data-modifying CTEs: one by one, built once
         for stmt in _forget_each():
             conn.execute(stmt, {"ids": ids, "own": own, "at": at})
+    else:  # many people on PostgreSQL: each IN list bound once
+        statements, tombstone = _forgetting(ids, own, at)
+        for stmt in [*statements, tombstone]:
+            conn.execute(stmt)
     # Subjects already loaded in this session read the tombstone, not what they were.
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Subject) and obj.id in ids:
