@@ -148,6 +148,9 @@ class SqlDataset:
         self.links: list[Edge] = [
             Edge(t.name, r.column, *r.to.split(".", 1))
             for t in ds.tables for r in t.references if not r.owner]
+        # Each edge the walk follows back from a row it reached, and whether it owns (found
+        # once: a list's `in` per person and round compared every edge field by field).
+        self._followed = [(edge, edge in self.edges) for edge in [*self.edges, *self.links]]
         # One statement per (table, columns) shape, built once: building and keying a new
         # select per query cost more than running it.
         self._statements: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
@@ -309,13 +312,13 @@ class SqlDataset:
             if keys:
                 wanted.setdefault(edge.target, {}).setdefault(
                     edge.target_column, []).extend(keys)
-        for edge in [*self.edges, *self.links]:
+        for edge, owns in self._followed:
             if edge.target not in reached:
                 continue
             rows_of = found.rows[edge.target]
             # Only from rows the person owns: a message sent to them leads nowhere.
             keys = [rows_of[k][edge.target_column] for k in found.owned[edge.target]]
-            into = wanted if edge in self.edges else naming
+            into = wanted if owns else naming
             into.setdefault(edge.table, {}).setdefault(edge.column, []).extend(keys)
         return wanted, naming
 

@@ -558,7 +558,10 @@ def forget_subjects(session: Session, subject_ids: Sequence[str], at: datetime, 
         # One round trip instead of nine: each change a data-modifying CTE of the last.
         # They touch different tables, and nothing cascades from any of them into another.
         conn.execute(_forget_in_one(), {"ids": ids, "own": own, "at": at})
-    else:  # SQLite has no data-modifying CTEs; many people: each IN list bound once
+    elif conn.dialect.name == "sqlite":  # no data-modifying CTEs: one by one, built once
+        for stmt in _forget_each():
+            conn.execute(stmt, {"ids": ids, "own": own, "at": at})
+    else:  # many people on PostgreSQL: each IN list bound once
         statements, tombstone = _forgetting(ids, own, at)
         for stmt in [*statements, tombstone]:
             conn.execute(stmt)
@@ -596,12 +599,26 @@ def _forget_in_one() -> Update:
     """:func:`forget_subjects`'s one statement (PostgreSQL), built once with its values
     as parameters (``ids``, ``own``, ``at``): built anew at each erasure, its nine parts
     and their cache key cost more Python than any other statement of it."""
-    ids, own, at = _Marker(), _Marker(), datetime.max  # stand-ins, replaced below
-    statements, tombstone = _forgetting([ids], [own], at)
+    statements, tombstone = _forgetting([_IDS], [_OWN], _AT)
     built = tombstone.add_cte(*(stmt.cte(f"forget_{n}") for n, stmt in enumerate(statements)))
-    bound = {id(ids): bindparam("ids", expanding=True, type_=_SUBJECTS.c.id.type),
-             id(own): bindparam("own", expanding=True, type_=_REQUESTS.c.id.type),
-             id(at): bindparam("at", type_=_SUBJECTS.c.erased_at.type)}
+    return cast(Update, _as_parameters(built))
+
+
+@functools.cache
+def _forget_each() -> list[Delete | Update]:
+    """:func:`forget_subjects`'s statements one by one (SQLite), built once with their
+    values as parameters, as :func:`_forget_in_one`: built anew, their IN lists and cache
+    keys cost some 7 ms of Python for 200 people (a batch), more than running them."""
+    statements, tombstone = _forgetting([_IDS], [_OWN], _AT)
+    return [cast(Delete | Update, _as_parameters(stmt)) for stmt in [*statements, tombstone]]
+
+
+def _as_parameters(built: Update | Delete) -> Any:
+    """``built`` with the stand-ins' values (:data:`_IDS`, :data:`_OWN`, :data:`_AT`)
+    replaced by the parameters ``ids``, ``own`` and ``at``."""
+    bound = {id(_IDS): bindparam("ids", expanding=True, type_=_SUBJECTS.c.id.type),
+             id(_OWN): bindparam("own", expanding=True, type_=_REQUESTS.c.id.type),
+             id(_AT): bindparam("at", type_=_SUBJECTS.c.erased_at.type)}
 
     def parameter(element: Any, **_: Any) -> Any:
         """The parameter that replaces a stand-in's value (None: keep ``element``)."""
@@ -612,13 +629,18 @@ def _forget_in_one() -> Update:
         return bound.get(key)
 
     no_options: dict[str, Any] = {}
-    return cast(Update, replacement_traverse(cast(Any, built), no_options, parameter))
+    return replacement_traverse(cast(Any, built), no_options, parameter)
 
 
 class _Marker(str):
     """A stand-in for a value in :func:`_forget_in_one`, told apart by its identity."""
 
     __slots__ = ()
+
+
+# The stand-ins for the people's ids, their requests' ids and the time (told apart by
+# identity: no real value is these objects).
+_IDS, _OWN, _AT = _Marker(), _Marker(), datetime.max
 
 
 # Up to this many people, forget_subjects sends one statement on PostgreSQL (its IN lists
