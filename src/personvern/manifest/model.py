@@ -27,6 +27,7 @@ from personvern.manifest.types import (
     Email,
     Id,
     Text,
+    plain_orgnr,
 )
 
 Language = Literal["nb", "en"]
@@ -151,7 +152,9 @@ class Controller(Strict):
     @field_validator("orgnr")
     @classmethod
     def _valid_orgnr(cls, value: str | None) -> str | None:
-        return None if value is None else real_orgnr(value)
+        if value is None or plain_orgnr(value):
+            return value
+        return real_orgnr(value)
 
 
 class JurisdictionSettings(Strict):
@@ -464,7 +467,9 @@ class Rights(Strict):
 
     offered: list[Right] = Field(default_factory=_empty_list)
     channels: list[Channel] = Field(default_factory=_empty_list)
-    deadline: ResponseDeadline = ResponseDeadline(months=1)
+    # Defaults are built without validating (what validation would give: no input, defaults
+    # unvalidated), so importing the manifest builds no section's validator of its own.
+    deadline: ResponseDeadline = ResponseDeadline.model_construct(months=1)
     identity_verification: Text | None = None
     gpc: bool | None = Field(
         None, description="the service honours the Global Privacy Control signal (Sec-GPC: 1) "
@@ -630,7 +635,8 @@ class Manifest(Strict):
     personvern: Literal[1]
     service: Service
     controller: Controller
-    jurisdiction: JurisdictionSettings = JurisdictionSettings()
+    # Unvalidated defaults, as Rights.deadline's: no section validator is built at import.
+    jurisdiction: JurisdictionSettings = JurisdictionSettings.model_construct()
     languages: list[Language] = Field(default_factory=lambda: list(_LANGUAGES))
     subjects: list[Subject] = Field(default_factory=_empty_list)
     categories: list[Category] = Field(default_factory=_empty_list)
@@ -639,9 +645,9 @@ class Manifest(Strict):
     recipients: list[Recipient] = Field(default_factory=_empty_list)
     cookies: list[Cookie] = Field(default_factory=_empty_list)
     cookie_consent: CookieConsent | None = None
-    rights: Rights = Rights()
-    children: Children = Children()
-    policy_changes: PolicyChanges = PolicyChanges()
+    rights: Rights = Rights.model_construct()
+    children: Children = Children.model_construct()
+    policy_changes: PolicyChanges = PolicyChanges.model_construct()
     security: Text | None = Field(None, description="general description of security measures")
     processor_for: ProcessorRole | None = Field(
         None, description="when the service also processes data for its customers (Art. 30(2))"

@@ -9,14 +9,15 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    ConfigDict,
     PlainSerializer,
     RootModel,
     WithJsonSchema,
     model_validator,
 )
 
-from personvern.contact import normalise_email
 from personvern.errors import InvalidInput
+from personvern.law.identifiers import ISSUED_FIRST_DIGITS
 
 LANGUAGES = ("nb", "en")
 
@@ -39,13 +40,59 @@ def _check_category(value: str) -> str:
     return value
 
 
+# A plain ASCII address: dot-separated runs of letters, digits, _ + - before the @, and a
+# domain of at least two labels of letters and digits joined by single hyphens, the last
+# all letters. email-validator 2.4 (strict, no network) accepts every one of these that
+# keeps its length limits and is under no special-use name: tests/manifest/
+# test_plain_email.py holds this against the library itself.
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@(?:[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\.)+[A-Za-z]+"
+)
+# email_validator.SPECIAL_USE_DOMAIN_NAMES, which the library refuses with any label before them.
+_SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")
+
+
+def plain_email(text: str) -> bool:
+    """Whether ``text`` is a plain ASCII address that ``contact.normalise_email`` accepts."""
+    if len(text) > 254 or not _PLAIN_EMAIL.fullmatch(text):
+        return False
+    local, _, domain = text.partition("@")
+    labels = domain.lower().split(".")
+    return (len(local) <= 64 and len(domain) <= 253 and max(map(len, labels)) <= 63
+            and labels[-1] not in _SPECIAL_USE_DOMAINS)
+
+
+# An organisasjonsnummer as nine digits and nothing else: mod-11 with weights 3, 2, 7, 6,
+# 5, 4, 3, 2 and 1 on the check digit, as python-stdnum's ``stdnum.no.orgnr`` computes it.
+_ORGNR_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2, 1)
+
+
+def plain_orgnr(text: str) -> bool:
+    """Whether ``text`` is nine digits that ``law.identifiers.real_orgnr`` returns unchanged.
+
+    Importing python-stdnum costs `personvern check` ~50 ms (its helpers import ssl and
+    pydoc), so a number written plainly is checked here; anything else (spaces, a wrong
+    digit, a placeholder) goes to ``real_orgnr`` for its answer and its error.
+    """
+    return (len(text) == 9 and text.isascii() and text.isdigit()
+            and sum(w * int(d) for w, d in zip(_ORGNR_WEIGHTS, text, strict=True)) % 11 == 0
+            and text[0] in ISSUED_FIRST_DIGITS and len(set(text)) > 1)
+
+
 def _check_email(value: str) -> str:
     """The address trimmed, else as written (a policy prints it), if ``contact`` accepts it."""
+    text = value.strip()
+    if plain_email(text):
+        return text
+    # Only for addresses that are not plain: email-validator compiles its Unicode patterns
+    # on import, ~30 ms of the 300 ms `personvern check` has, and most manifests need none.
+    from personvern.contact import normalise_email
+
     try:
         normalise_email(value)
     except InvalidInput as exc:
         raise ValueError(str(exc)) from None  # pydantic places a ValueError at file:line:column
-    return value.strip()
+    return text
 
 
 def _check_country(value: str) -> str:
@@ -63,6 +110,10 @@ Country = Annotated[str, AfterValidator(_check_country)]
 
 class Text(RootModel[dict[str, str]]):
     """Text in bokmål and/or English; a plain string is language-neutral (a name, a URL)."""
+
+    # As the manifest's sections (model.Strict): built inside the manifest's validator,
+    # not one of its own at import.
+    model_config = ConfigDict(defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
