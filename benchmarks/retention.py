@@ -11,10 +11,17 @@ The sweep also rewrites the file so erased rows leave no byte (VACUUM and a chec
 and the sweep's own scrub is timed apart. Like for like, ``sweep_vs_sql`` compares the
 sweep without its scrub with the SQL without it (target: at most 1.5); the sweep with its
 scrub against the SQL with the same scrub, and against the bare DELETEs (how this
-benchmark compared before), are printed too. Peak memory (RSS of a fresh process running
-the sweep) at each size, and the largest size's against the smallest's: target flat
-within 25 %, at most 300 MB. The engine holds no subjects here: the service's own table
-is the data.
+benchmark compared before), are printed too. Each round runs both sides back to back, the
+order alternating, and a ratio is the median of the rounds' own ratios; each side's CPU
+seconds (``time.process_time``) are compared the same way, the figure the machine's load
+moves least. After each round both files are checked to hold the same rows and, file and
+WAL, no erased user's address (an outcome check: once its process has closed it, a file
+here holds none even unscrubbed, so it would not notice a missing VACUUM). Start-up is
+outside both clocks: imports, the manifest, the connections, and SQLAlchemy's mapper
+configuration (the last step of importing the engine's models, which SQLAlchemy defers
+to the first query). Peak memory (RSS of a fresh process running the sweep) at each
+size, and the largest size's against the smallest's: target flat within 25 %, at most
+300 MB. The engine holds no subjects here: the service's own table is the data.
 
     python benchmarks/retention.py --quick          # 20k and 100k users
     python benchmarks/retention.py                  # 200k, 1M (and --sizes to choose)
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import resource
 import shutil
 import sqlite3
@@ -117,59 +125,76 @@ def child_sql(service: Path) -> dict[str, Any]:
     for pragma in SQLITE_PRAGMAS:  # the connection settings the sweep's engine uses
         db.execute(pragma)
     cutoff = (NOW - timedelta(days=730)).strftime("%Y-%m-%d %H:%M:%S.000000")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     db.execute("BEGIN")
     db.execute("DELETE FROM sessions WHERE user_id IN "
                "(SELECT id FROM users WHERE last_login_at < ?)", (cutoff,))
     deleted = db.execute("DELETE FROM users WHERE last_login_at < ?", (cutoff,)).rowcount
     db.commit()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     # What the sweep adds so erased rows leave no byte (storage.engine.sqlite_scrub).
-    start = time.perf_counter()
+    start, scrub_cpu = time.perf_counter(), time.process_time()
     db.execute("VACUUM")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    scrub = time.perf_counter() - start
+    scrub, scrub_cpu = time.perf_counter() - start, time.process_time() - scrub_cpu
     db.close()
-    return {"seconds": seconds, "scrub_s": scrub, "users_deleted": deleted,
-            "rss_mb": _rss_mb()}
+    return {"seconds": seconds, "scrub_s": scrub, "cpu_s": cpu, "scrub_cpu_s": scrub_cpu,
+            "users_deleted": deleted, "rss_mb": _rss_mb()}
 
 
 def child_sweep(manifest: Path, engine_url: str, batch: int) -> dict[str, Any]:
     """The sweep through the library, in this (fresh) process."""
+    from sqlalchemy.orm import configure_mappers
+
     import personvern.retention.execute  # imported before the clock starts
     from personvern import retention
     from personvern.manifest.loader import load_manifest
     from personvern.storage.engine import create_engine_for
     from personvern.storage.session import make_sessionmaker
 
+    # Start-up, as the imports above: SQLAlchemy configures the models' mappers at the
+    # first query of the process (some 11 ms of CPU), whatever the size of the sweep.
+    configure_mappers()
     loaded = load_manifest(manifest)
     engine = create_engine_for(engine_url)
     sessions = make_sessionmaker(engine)
     scrubs: list[float] = []
+    scrub_cpus: list[float] = []
     before_scrub: list[float] = []
     scrub = personvern.retention.execute.scrub_erased
 
     def timed_scrub(*args: Any, **kwargs: Any) -> list[str]:
         # Times the sweep's own scrub (it still runs, as always): only a measurement.
         before_scrub.append(_rss_mb())
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         try:
             return scrub(*args, **kwargs)
         finally:
             scrubs.append(time.perf_counter() - began)
+            scrub_cpus.append(time.process_time() - began_cpu)
 
     personvern.retention.execute.scrub_erased = timed_scrub  # type: ignore[assignment]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     _, data = retention.run(loaded, sessions, NOW, reason="benchmark", batch=batch)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     engine.dispose()
     rows = {t["table"]: t["rows"] for r in data["rules"] for t in r["tables"]}
     assert len(scrubs) == 1, scrubs  # the service's one dataset, rewritten once
-    return {"seconds": seconds, "scrub_s": scrubs[0], "users_deleted": rows.get("users", 0),
-            "rss_mb": _rss_mb(), "rss_before_scrub_mb": before_scrub[0]}
+    return {"seconds": seconds, "scrub_s": scrubs[0], "cpu_s": cpu, "scrub_cpu_s": scrub_cpus[0],
+            "users_deleted": rows.get("users", 0), "rss_mb": _rss_mb(),
+            "rss_before_scrub_mb": before_scrub[0]}
 
 
 def _rss_mb() -> float:
+    """This process's peak RSS. On Linux ``ru_maxrss`` keeps, across the ``exec`` of a
+    child, the peak of the parent it was forked from (this benchmark, holding the data it
+    built and checked), so the figure is the process's own high-water mark (VmHWM)."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
@@ -180,8 +205,9 @@ def _child(*args: str) -> dict[str, Any]:
 
 
 def measure(users: int, batch: int, workdir: Path, repeat: int = 1) -> dict[str, Any]:
-    """Build once, then the SQL and the sweep each on a fresh copy, in fresh processes,
-    one after the other ``repeat`` times; the median of each (the machine is shared)."""
+    """Build once, then ``repeat`` rounds: the SQL and the sweep each on a fresh copy, in
+    fresh processes, back to back, the order alternating (the machine is shared); each
+    ratio is the median of the rounds' own ratios."""
     from personvern.storage.migrate import upgrade
 
     template = workdir / f"template-{users}.db"
@@ -196,40 +222,89 @@ def measure(users: int, batch: int, workdir: Path, repeat: int = 1) -> dict[str,
         shutil.copy(template, sql_db)
         shutil.copy(template, sweep_db)
         upgrade(f"sqlite:///{engine_db}")
-        log(f"  hand-written SQL on {users:,}")
-        sqls.append(_child("--child-sql", str(sql_db)))
-        log(f"  sweep on {users:,} (batch {batch:,})")
-        sweeps.append(_child("--child-sweep", str(manifest), f"sqlite:///{engine_db}",
-                             str(batch)))
+        for side in (("sql", "sweep") if n % 2 == 0 else ("sweep", "sql")):
+            if side == "sql":
+                log(f"  hand-written SQL on {users:,}")
+                sqls.append(_child("--child-sql", str(sql_db)))
+            else:
+                log(f"  sweep on {users:,} (batch {batch:,})")
+                sweeps.append(_child("--child-sweep", str(manifest), f"sqlite:///{engine_db}",
+                                     str(batch)))
+        # The same work: the same rows left, and no erased address in either.
+        assert _left(sql_db) == _left(sweep_db), (_left(sql_db), _left(sweep_db))
+        for db in (sql_db, sweep_db):
+            assert not (left := _erased_addresses(db)), f"{db.name} holds {len(left)}"
         for name in (sql_db, sweep_db, engine_db):
             for path in name.parent.glob(f"{name.name}*"):  # with its -wal and -shm
                 path.unlink()
     template.unlink()
     for sql, sweep in zip(sqls, sweeps, strict=True):
         assert sql["users_deleted"] == sweep["users_deleted"] == expired, (sql, sweep, expired)
-    sql = {k: statistics.median(r[k] for r in sqls) for k in ("seconds", "scrub_s", "rss_mb")}
-    sweep = {k: statistics.median(r[k] for r in sweeps)
-             for k in ("seconds", "scrub_s", "rss_mb", "rss_before_scrub_mb")}
-    sweep_work = sweep["seconds"] - sweep["scrub_s"]
-    return {"users": users, "expired": expired, "sql_s": round(sql["seconds"], 3),
-            "sweep_s": round(sweep["seconds"], 3),
-            "sweep_without_scrub_s": round(sweep_work, 3),
+    pairs = list(zip(sqls, sweeps, strict=True))
+
+    def med(f: Any) -> float:
+        return float(statistics.median(f(q, w) for q, w in pairs))
+
+    work = [w["seconds"] - w["scrub_s"] for w in sweeps]
+    work_cpu = [w["cpu_s"] - w["scrub_cpu_s"] for w in sweeps]
+    return {"users": users, "expired": expired,
+            "sql_s": round(statistics.median(q["seconds"] for q in sqls), 3),
+            "sweep_s": round(statistics.median(w["seconds"] for w in sweeps), 3),
+            "sweep_without_scrub_s": round(statistics.median(work), 3),
             # Like for like: the DELETEs and what the sweep does around them, no scrub on
-            # either side (the target's ratio).
-            "sweep_vs_sql": ratio(sweep_work, sql["seconds"]),
+            # either side (the target's ratio); the median of the rounds' ratios.
+            "sweep_vs_sql": round(med(lambda q, w: (w["seconds"] - w["scrub_s"])
+                                      / q["seconds"]), 2),
+            "sweep_vs_sql_rounds": [round((w["seconds"] - w["scrub_s"]) / q["seconds"], 2)
+                                    for q, w in pairs],
             # Like for like with the scrub on both sides.
-            "sweep_vs_sql_both_scrubbed": ratio(sweep["seconds"],
-                                                sql["seconds"] + sql["scrub_s"]),
+            "sweep_vs_sql_both_scrubbed": round(med(
+                lambda q, w: w["seconds"] / (q["seconds"] + q["scrub_s"])), 2),
             # As this benchmark compared before: the sweep with its scrub, the SQL without.
-            "sweep_with_scrub_vs_bare_sql": ratio(sweep["seconds"], sql["seconds"]),
+            "sweep_with_scrub_vs_bare_sql": round(med(lambda q, w: w["seconds"]
+                                                      / q["seconds"]), 2),
+            # CPU seconds of each side (the load moves them least), without and with scrub.
+            "sql_cpu_s": round(statistics.median(q["cpu_s"] for q in sqls), 3),
+            "sweep_without_scrub_cpu_s": round(statistics.median(work_cpu), 3),
+            "sweep_cpu_vs_sql_cpu": round(med(lambda q, w: (w["cpu_s"] - w["scrub_cpu_s"])
+                                              / q["cpu_s"]), 2),
+            "sweep_cpu_vs_sql_cpu_both_scrubbed": round(med(
+                lambda q, w: w["cpu_s"] / (q["cpu_s"] + q["scrub_cpu_s"])), 2),
             # The scrub: the SQL side's after its DELETEs, the sweep's own, and per 1,000.
-            "no_byte_s": round(sql["scrub_s"], 3),
-            "sweep_scrub_s": round(sweep["scrub_s"], 3),
-            "no_byte_vs_sql": ratio(sql["scrub_s"], sql["seconds"]),
-            "no_byte_s_per_1000_erased": round(sql["scrub_s"] * 1000 / max(expired, 1), 4),
-            "sweep_peak_rss_mb": sweep["rss_mb"],
-            "sweep_peak_rss_before_scrub_mb": sweep["rss_before_scrub_mb"],
-            "sql_peak_rss_mb": sql["rss_mb"]}
+            "no_byte_s": round(statistics.median(q["scrub_s"] for q in sqls), 3),
+            "sweep_scrub_s": round(statistics.median(w["scrub_s"] for w in sweeps), 3),
+            "no_byte_vs_sql": round(med(lambda q, w: q["scrub_s"] / q["seconds"]), 2),
+            "no_byte_s_per_1000_erased": round(
+                statistics.median(q["scrub_s"] for q in sqls) * 1000 / max(expired, 1), 4),
+            "sweep_peak_rss_mb": statistics.median(w["rss_mb"] for w in sweeps),
+            "sweep_peak_rss_before_scrub_mb": statistics.median(
+                w["rss_before_scrub_mb"] for w in sweeps),
+            "sql_peak_rss_mb": statistics.median(q["rss_mb"] for q in sqls)}
+
+
+def _left(path: Path) -> tuple[int, int, int]:
+    """Users and sessions left in a service file, and a checksum of the users' keys."""
+    db = sqlite3.connect(path)
+    try:
+        got = db.execute("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM sessions),"
+                         " (SELECT total(id) FROM users)").fetchone()
+        return int(got[0]), int(got[1]), int(got[2])
+    finally:
+        db.close()
+
+
+def _erased_addresses(path: Path) -> set[bytes]:
+    """The addresses of users no longer in the file that the file or its WAL still holds."""
+    db = sqlite3.connect(path)
+    try:
+        alive = {str(r[0]).encode() for r in db.execute("SELECT id FROM users")}
+    finally:
+        db.close()
+    found: set[bytes] = set()
+    for p in (path, path.with_name(path.name + "-wal")):
+        if p.exists():
+            found.update(re.findall(rb"bruker(\d+)@example\.no", p.read_bytes()))
+    return found - alive
 
 
 def main() -> None:
@@ -245,9 +320,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=str, default=None,
                         help="comma-separated user counts (default 200000,1000000)")
     parser.add_argument("--batch", type=int, default=10_000, help="rows per sweep batch")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="SQL and sweep runs per size, alternating (medians reported)")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="rounds per size, the order alternating (default 3 with "
+                             "--quick, else 1); medians reported")
     args = parser.parse_args()
+    args.repeat = args.repeat or (3 if args.quick else 1)
     sizes = [int(s) for s in (args.sizes or ("20000,100000" if args.quick
                                              else "200000,1000000")).split(",")]
     runs = []
@@ -266,7 +343,9 @@ def main() -> None:
             f"{r['sweep_scrub_s']:.3f}), SQL {r['sql_s']:.3f} s (scrub {r['no_byte_s']:.3f}); "
             f"sweep_vs_sql {r['sweep_vs_sql']} (limit 1.5), both scrubbed "
             f"{r['sweep_vs_sql_both_scrubbed']}, with scrub vs bare SQL "
-            f"{r['sweep_with_scrub_vs_bare_sql']}; peak RSS {r['sweep_peak_rss_mb']} MB")
+            f"{r['sweep_with_scrub_vs_bare_sql']}; CPU {r['sweep_without_scrub_cpu_s']:.3f} "
+            f"s against {r['sql_cpu_s']:.3f} s ({r['sweep_cpu_vs_sql_cpu']}); "
+            f"peak RSS {r['sweep_peak_rss_mb']} MB")
     log(f"peak RSS {largest['users']:,} vs {smallest['users']:,} users: "
         f"{largest['sweep_peak_rss_mb']} / {smallest['sweep_peak_rss_mb']} MB = {rss_growth} "
         f"(limit 1.25); spread over all sizes {rss_spread}")
@@ -287,6 +366,8 @@ def main() -> None:
          figures, {f"sweep_vs_sql_{r['users']}": r["sweep_vs_sql"] for r in runs}
          | {"sweep_vs_sql": largest["sweep_vs_sql"],
             "sweep_with_scrub_vs_bare_sql": largest["sweep_with_scrub_vs_bare_sql"],
+            "sweep_vs_sql_both_scrubbed": largest["sweep_vs_sql_both_scrubbed"],
+            "sweep_cpu_vs_sql_cpu": largest["sweep_cpu_vs_sql_cpu"],
             "sweep_peak_rss_largest_vs_smallest": rss_growth})
 
 

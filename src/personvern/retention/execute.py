@@ -250,7 +250,7 @@ class Executor:
         # linear over the sweep), and a batch changes one stretch of the table's pages,
         # not a few rows on every page (rows in date order lie all over the table, and
         # each batch's commit would write most of its pages again).
-        def chosen(last: Any) -> ColumnElement[bool]:
+        def chosen(last: Any, _upper: Any) -> ColumnElement[bool]:
             rows = select(key).where(where)
             if last is not None:
                 rows = rows.where(key > last)
@@ -273,12 +273,13 @@ class Executor:
         assert pfired is not None
         child = ds.tables[tr.table].c[edge.column]
 
-        def chosen(last: Any) -> ColumnElement[bool]:
-            window = select(pkey).where(pfired)
+        def chosen(last: Any, upper: Any) -> ColumnElement[bool]:
+            # The window's parents by their key range (its last key read just before), not
+            # the window walked again with its LIMIT.
+            ids = select(pkey).where(pfired, pkey <= upper)
             if last is not None:
-                window = window.where(pkey > last)
-            ids = window.order_by(pkey).limit(due.batch).subquery()
-            where = due.row_clause(rule, tr, ds, fired_here=child.in_(select(ids.c[0])))
+                ids = ids.where(pkey > last)
+            where = due.row_clause(rule, tr, ds, fired_here=child.in_(ids))
             assert where is not None
             return where
 
@@ -293,9 +294,11 @@ class Executor:
         self._direct_batches(rule, tr, result, chosen, next_last)
 
     def _direct_batches(self, rule: RetentionRule, tr: TableRules, result: StepResult,
-                        chosen: Callable[[Any], ColumnElement[bool]],
+                        chosen: Callable[[Any, Any], ColumnElement[bool]],
                         next_last: Callable[[Any], Any] | None = None) -> None:
-        """Run the batches: record pending, one statement, record done with the next."""
+        """Run the batches: record pending, one statement, record done with the next.
+        ``chosen(last, upper)``: the batch's rows after the cursor ``last`` (``upper``,
+        the window's last key by ``next_last``, when there is one)."""
         ds = self.due.res.datasets[tr.dataset]
         last: Any = None
         pending: tuple[int, int] | None = None  # (batch id, rows) of the batch before
@@ -312,18 +315,23 @@ class Executor:
                 s.add(b)
                 s.flush()
                 batch_id = b.id
+            # The rows' keys come back when the next cursor is the last of them, or while the
+            # step still wants examples; else the count is all (RETURNING keeps every key).
+            wanted = EXAMPLES - len(result.examples)
             with storage_errors(ds.engine.url), ds.engine.begin() as conn:
-                got = self._apply(conn, rule, tr, chosen(last), returning=True,
+                got = self._apply(conn, rule, tr, chosen(last, upper),
+                                  returning=next_last is None or wanted > 0,
                                   parts=result.parts)
-            assert isinstance(got, list)
-            pending = (batch_id, len(got))
-            result.rows += len(got)
-            result.examples += sorted(got)[:EXAMPLES - len(result.examples)]
+            n = len(got) if isinstance(got, list) else int(got)
+            if isinstance(got, list):
+                result.examples += sorted(got)[:wanted]
+            pending = (batch_id, n)
+            result.rows += n
             if self.progress is not None:
-                self.progress(f"{rule.id}: {tr.dataset}.{tr.table}", len(got))
+                self.progress(f"{rule.id}: {tr.dataset}.{tr.table}", n)
             if next_last is not None:
                 last = upper
-            elif len(got) < self.due.batch:
+            elif n < self.due.batch:
                 break
             else:
                 last = max(got)
@@ -335,9 +343,9 @@ class Executor:
               rows: int) -> None:
         """Mark a batch done and audit it (no engine side: nobody to erase)."""
         now = self.due.now
-        b = s.get(RetentionBatch, batch_id)
-        if b is not None:
-            b.state, b.rows, b.done_at = "done", rows, now
+        # One UPDATE: loading the batch's row first only to change it was a SELECT more.
+        s.execute(update(RetentionBatch).where(RetentionBatch.id == batch_id)
+                  .values(state="done", rows=rows, done_at=now))
         append_audit(s, lambda: now, ACTOR, "retention.batch", f"{tr.dataset}.{tr.table}",
                      {"sweep": self.sweep_id, "rule": rule.id, "action": rule.action,
                       "rows": rows, "erased_subjects": 0, "restricted_subjects": 0})
