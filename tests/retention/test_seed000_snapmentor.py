@@ -171,3 +171,51 @@ def test_billing_kept_five_years_after_the_fiscal_year_and_restricted(
         assert sum(r["rows"] for r in report["rules"]) == 1
         with rt.transaction() as s, pytest.raises(NotFound):
             require_subject(s, kari)
+
+
+@pytest.mark.parametrize("source", ["engine", "login column"])
+def test_a_restriction_in_force_keeps_the_rows_a_rule_would_take(
+        tmp_path: Path, db_url: str, source: str) -> None:
+    """GDPR Art. 18(1)(b), (c), 18(2): Kari asked for her data to be restricted rather than
+    erased (she needs it for a legal claim); while that is in force only storage is
+    allowed, so the two-year rule leaves her profile and says so, and takes it once the
+    restriction is lifted (Art. 18(3))."""
+    from personvern.requests.engine import Requester, Requests, lift_restriction, open_request
+    from personvern.retention.planning import not_enforced
+
+    manifest, engine_url, service_url = _setup(tmp_path, db_url, source == "login column")
+    with runtime(manifest, engine_url, T0) as rt:
+        kari = person(rt, T0, "kari.nordmann@example.no", 1, "parents", SIGNUP)
+        person(rt, T0, "per.berg@example.no", 3, "parents", SIGNUP)
+        service = Requests.of(rt)
+        try:
+            with rt.transaction() as s:
+                rid = open_request(s, service.ctx, "restriction", subject=kari,
+                                   by=Requester("owner", verified_by="signed letter")).request.id
+            assert service.run(rid, reason="identity checked").state == "completed"
+        finally:
+            service.close()
+        due = datetime(2027, 3, 1, 12, tzinfo=UTC)
+        planned = plan(rt, due)
+        assert planned["restricted"] == 1
+        assert ("1 person with a restriction in force (GDPR Art. 18): no rule deletes or "
+                "changes their rows until it is lifted (personvern request lift)"
+                in not_enforced(planned))
+        # Per's profile (and, dated by the service's column, Ola's, whom the engine does
+        # not know): never Kari's.
+        others = 2 if source == "login column" else 1
+        assert planned["rules"][0]["rows"] == others
+        report = sweep(rt, due)
+        assert report["rules"][0]["rows"] == others and report["restricted"] == 1
+        assert scalar(service_url, "SELECT email FROM accounts WHERE id = 1") == \
+            "kari.nordmann@example.no"
+        assert scalar(service_url, "SELECT email FROM accounts WHERE id = 3").startswith(
+            "slettet-")
+        with rt.transaction() as s:  # the engine did not forget her either
+            assert require_subject(s, kari).id == kari
+            lift_restriction(s, Requests.of(rt).ctx, rid, "the claim is settled")
+        later = datetime(2027, 3, 2, 12, tzinfo=UTC)
+        report = sweep(rt, later)
+        assert report["restricted"] == 0 and report["rules"][0]["rows"] == 1
+        assert scalar(service_url, "SELECT email FROM accounts WHERE id = 1").startswith(
+            "slettet-")

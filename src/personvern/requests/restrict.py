@@ -15,7 +15,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, not_, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, and_, bindparam, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from personvern.requests.tables import Request
@@ -29,13 +29,24 @@ def restricted_since_of(subject_id: ColumnElement[str]) -> ScalarSelect[datetime
     """The rule, as SQL: when the restriction of ``subject_id`` began (Art. 18), the
     earliest completed restriction not lifted; NULL when none is in force. A scalar
     subquery, so a decision's cold load reads it in the same statement as the person."""
+    return select(func.min(Request.closed_at)).where(
+        Request.subject_id == subject_id, _in_force()).scalar_subquery()
+
+
+def _in_force() -> ColumnElement[bool]:
+    """A request row that is a restriction in force: completed, its lift not recorded."""
     # Fails closed: only an ISO time (what lift_restriction writes) lifts; JSON null, false,
     # 0, "" or any other text leaves it in force, the same as is_lifted in Python.
     lifted = Request.outcome["lifted_at"].as_string()
-    return select(func.min(Request.closed_at)).where(
-        Request.subject_id == subject_id, Request.type == "restriction",
-        Request.state == "completed",
-        or_(lifted.is_(None), not_(lifted.like(_LIFTED_LIKE)))).scalar_subquery()
+    return and_(Request.type == "restriction", Request.state == "completed",
+                or_(lifted.is_(None), not_(lifted.like(_LIFTED_LIKE))))
+
+
+def restricted_subjects(session: Session) -> list[str]:
+    """Everyone with a restriction in force (Art. 18), by the rule of
+    :func:`restricted_since_of`: the retention sweep leaves their rows as they are."""
+    return list(session.scalars(select(Request.subject_id).where(
+        _in_force(), Request.subject_id.is_not(None)).distinct()))
 
 
 # An ISO date and time, "2027-03-01T12:00:00+00:00": the one shape a lift is recorded in.

@@ -14,15 +14,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from personvern.law import Jurisdiction
 from personvern.manifest.model import RetentionRule
 from personvern.requests.datamap import SqlDataset
 from personvern.requests.found import strangers
+from personvern.requests.restrict import restricted_subjects
 from personvern.retention import clauses, people
 from personvern.retention.resolve import HOLD, Holding, Resolution, TableRules
 from personvern.storage.engine import storage_errors
@@ -46,6 +48,16 @@ class Due:
         """One transaction on the engine's own database."""
         with transaction(self.sessions) as session:
             yield session
+
+    @cached_property
+    def restricted(self) -> tuple[frozenset[str], dict[str, list[str]]]:
+        """The people with a restriction in force (GDPR Art. 18(1), (2): their data may
+        only be stored, and they may need it kept for a legal claim) and their identities:
+        no rule deletes, anonymises or restricts their rows until it is lifted."""
+        with self.engine() as s:
+            ids = restricted_subjects(s)
+            idents = people.identities(s, ids) if ids else {}
+        return frozenset(ids), people.merged(idents, ids)
 
     # ---- the steps, in the order they run ---------------------------------------------
 
@@ -199,6 +211,7 @@ class Due:
             with self.engine() as s:
                 page, nxt = people.page_fired(s, self.res.manifest, rule, purposes,
                                               self.now, self.j, after, self.batch)
+            page = [sid for sid in page if sid not in self.restricted[0]]  # Art. 18
             if page:
                 yield page
             if nxt is None:
@@ -281,6 +294,8 @@ class Due:
                 parts.append(or_(*cols))
             elif h.dating.kind == "engine":
                 parts.append(false())  # held by a purpose that has not ended for them
+        if self.restricted[1]:  # rows of people with a restriction in force (Art. 18)
+            parts.append(not_(clauses.owned(ds, tr.table, self.restricted[1])))
         limit = clauses.cutoff(rule, self.now, self.j)
         kept = clauses.kept_on_request(ds, tr.table, rule, limit, self.j) \
             if limit is not None else None

@@ -58,6 +58,7 @@ class Executor:
         self.report.unheld += self.due.res.unheld()
         # Before the steps: what the sweep cannot reach as it finds the data.
         self.report.strangers = self.due.strangers()
+        self.report.restricted = len(self.due.restricted[0])
         self._begin()
         for rule, by_column, by_engine in self.due.steps():
             for tr in by_column:

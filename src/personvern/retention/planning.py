@@ -67,6 +67,8 @@ class Report:
     sweep_id: int | None = None
     # PostgreSQL datasets: tables whose erased rows stay in the files until VACUUM FULL.
     left_until_vacuum: dict[str, list[str]] = field(default_factory=dict)
+    # People with a restriction in force (GDPR Art. 18): no rule touched their rows.
+    restricted: int = 0
     # children.erase_without_guardian_consent: the children found, and (a run) erased;
     # None when the switch is off.
     children: dict[str, Any] | None = None
@@ -86,7 +88,8 @@ class Report:
                 "unmapped": self.unmapped, "unheld": self.unheld,
                 "strangers": self.strangers,
                 "resumed_batches": self.resumed_batches,
-                "left_until_vacuum": self.left_until_vacuum, "children": self.children}
+                "left_until_vacuum": self.left_until_vacuum, "children": self.children,
+                "restricted": self.restricted}
 
 
 def reason(rule: RetentionRule, res: Resolution, lang: str = "en") -> str:
@@ -138,6 +141,10 @@ def not_enforced(data: dict[str, Any]) -> list[str]:
                   f"with no consent on record for purpose {c['purpose']} (GDPR Art. 7(1)), so "
                   "no withdrawal or expiry can end it; record the consent they gave, or erase "
                   "what rests on none" for c in u["no_consent"]]
+    if restricted := data.get("restricted"):
+        lines.append(f"{count(restricted, 'person', 'people')} with a restriction in force "
+                     "(GDPR Art. 18): no rule deletes or changes their rows until it is "
+                     "lifted (personvern request lift)")
     return lines
 
 
