@@ -271,6 +271,12 @@ def test_deadline_lists_extension_and_refusal(rt: Runtime, ctx: Context,
         assert extended.extended_to == extended.due_on == date(2027, 4, 5)
         mail = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "request_extended"))
         assert "Mange datasett" in next(iter(mail)).body_text
+        # Art. 12(3): a letter queued is not yet the person told; the history says which.
+        [note] = s.scalars(select(RequestEvent.note).where(
+            RequestEvent.request_id == first.id, RequestEvent.note.startswith("extended to")))
+        assert "the person was told" not in note
+        assert note.endswith("; a letter telling the person is queued (k***@example.no); "
+                             "they are told once it is sent")
         with pytest.raises(Conflict, match="already extended"):
             extend(s, ctx, first.id, "igjen")
     clock.at = datetime(2027, 2, 5, 12, tzinfo=UTC)

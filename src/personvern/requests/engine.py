@@ -661,7 +661,9 @@ def extend(session: Session, ctx: Context, ref: str, reason: str, actor: str = "
                  f"Vi trenger mer tid og svarer senest {limit.extended_limit}. Grunn: {reason}\n"
                  f"We need more time and will answer by {limit.extended_limit}. "
                  f"Reason: {reason}\n\n{_complaint(ctx)}")
-    how = f"the person was told ({mask_email(told)})" if told else \
+    # Queued is not told (Art. 12(3): told within the first month): the outbox says when.
+    how = (f"a letter telling the person is queued ({mask_email(told)}); they are told "
+           "once it is sent") if told else \
         "no e-mail address: tell the person another way within the first month"
     _record(session, ctx, req, req.state, req.state, actor,
             f"extended to {limit.extended_limit}: {reason}; {how}", action="request.extended")
