@@ -64,8 +64,13 @@ def _stamp(at: datetime) -> str:
 
 def event_hash(event: LedgerEvent | Row[Any]) -> str:
     """SHA-256 of an event's hashed fields and its predecessor's hash."""
-    body: dict[str, Any] = {name: getattr(event, name) for name in _HASHED}
-    body.update(v=HASH_SCHEME, at=_stamp(event.at), recorded_at=_stamp(event.recorded_at))
+    return values_hash({name: getattr(event, name) for name in (*_HASHED, "at", "recorded_at")})
+
+
+def values_hash(values: dict[str, Any]) -> str:
+    """:func:`event_hash` of an event given as its column values (a row to insert)."""
+    body: dict[str, Any] = {name: values[name] for name in _HASHED}
+    body.update(v=HASH_SCHEME, at=_stamp(values["at"]), recorded_at=_stamp(values["recorded_at"]))
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
@@ -86,10 +91,11 @@ class NewEvent:
     # lock does no cryptography; None: sealed by append_event.
     sealed_evidence: str | None = None
 
-    def same_as(self, stored: LedgerEvent) -> bool:
-        """Whether a replay with the same idempotency key asks for the same event."""
-        return (stored.subject_id, stored.type, stored.actor, stored.channel, stored.purpose,
-                stored.actor_subject_id) == (
+    def same_as(self, stored: dict[str, Any]) -> bool:
+        """Whether a replay with the same idempotency key asks for the same event (the
+        stored one given as its column values)."""
+        return (stored["subject_id"], stored["type"], stored["actor"], stored["channel"],
+                stored["purpose"], stored["actor_subject_id"]) == (
                     self.subject_id, self.type, self.actor, self.channel, self.purpose,
                     self.actor_subject_id)
 
@@ -104,6 +110,7 @@ _ANCHORED_HEAD = head_and_checkpoint(_EVENTS.c.seq, _EVENTS.c.hash, CHAIN)
 _INSERT_EVENT = insert(_EVENTS)
 _INSERT_EVIDENCE = insert(_EVIDENCE)
 _BY_KEY = select(_EVENTS).where(_EVENTS.c.idempotency_key == bindparam("key"))
+_NO_EVIDENCE_DIGEST = evidence_digest({})
 
 
 def append_event(
@@ -112,8 +119,19 @@ def append_event(
     """Append ``new`` at ``at`` in the session's transaction; returns (event, replayed).
 
     A replay (same idempotency key, same request) returns the stored event and adds
-    nothing; the same key for a different request is a Conflict. Core statements on
-    the session's connection: this is the ledger's hot path.
+    nothing; the same key for a different request is a Conflict.
+    """
+    values, replayed = append_values(session, at, new, locked=locked)
+    return LedgerEvent(**values), replayed
+
+
+def append_values(
+    session: Session, at: datetime, new: NewEvent, *, locked: bool = False
+) -> tuple[dict[str, Any], bool]:
+    """:func:`append_event`, the event given as its column values (a dict by column name)
+    rather than an ORM instance: the group commit's leader built one a write, a fifth of
+    its Python (py-spy, docs/performance.md). Core statements on the session's
+    connection: this is the ledger's hot path.
     """
     conn = session.connection()
     # Appended to already in this transaction (a batch of the group commit, an erasure's
@@ -124,7 +142,7 @@ def append_event(
     if not locked and known is None:  # record_event takes the lock before its checks
         lock_chain(session, LedgerEvent.__tablename__)
     if new.idempotency_key is not None:
-        stored = event_by_key(session, new.idempotency_key)
+        stored = _values_by_key(session, new.idempotency_key)
         if stored is not None:
             return _replay(stored, new), True
     sealed = new.sealed_evidence
@@ -140,21 +158,22 @@ def append_event(
         known = vet_head(session, CHAIN, conn.execute(_ANCHORED_HEAD).one())
     head = known
     stamp = as_utc(at)
-    event = LedgerEvent(
-        seq=1 if head is None else head[0] + 1,
-        id=new_id(), subject_id=new.subject_id, purpose=new.purpose, type=str(new.type),
-        actor=str(new.actor), actor_subject_id=new.actor_subject_id, channel=str(new.channel),
-        policy_version=new.policy_version, at=stamp, recorded_at=stamp,
-        idempotency_key=new.idempotency_key,
+    seq = 1 if head is None else head[0] + 1
+    # In the table's column order (the INSERT's and the ORM's).
+    row_values: dict[str, Any] = {
+        "seq": seq, "id": new_id(), "subject_id": new.subject_id, "purpose": new.purpose,
+        "type": str(new.type), "actor": str(new.actor),
+        "actor_subject_id": new.actor_subject_id, "channel": str(new.channel),
+        "policy_version": new.policy_version, "at": stamp, "recorded_at": stamp,
+        "idempotency_key": new.idempotency_key,
         # The digest of what stays: the sealed evidence (it outlives the key), so the chain
         # neither verifies nor confirms a guess at erased evidence.
-        evidence_digest=sealed_digest(sealed) if sealed else evidence_digest({}),
-        prev_hash=GENESIS_HASH if head is None else head[1],
-    )
-    event.hash = event_hash(event)
-    row_values = {c.name: getattr(event, c.name) for c in _EVENTS.columns}
+        "evidence_digest": sealed_digest(sealed) if sealed else _NO_EVIDENCE_DIGEST,
+        "prev_hash": GENESIS_HASH if head is None else head[1],
+    }
+    row_values["hash"] = digest = values_hash(row_values)
     # No row for no evidence: one write less on the hot path.
-    evidence_row = ({"event_seq": event.seq, "subject_id": new.subject_id, "data": sealed}
+    evidence_row = ({"event_seq": seq, "subject_id": new.subject_id, "data": sealed}
                     if sealed else None)
     deferred: _Deferred | None = session.info.get(_DEFERRED)
     if deferred is not None:
@@ -165,8 +184,9 @@ def append_event(
         conn.execute(_INSERT_EVENT, row_values)
         if evidence_row is not None:
             conn.execute(_INSERT_EVIDENCE, evidence_row)
-    note_append(session, CHAIN, _HEAD, event.seq, event.hash, stamp)
-    return event, False
+    note_append(session, CHAIN, _HEAD, seq, digest, stamp)
+    # A copy: the deferred row is the INSERT's, and the caller's is its own to keep.
+    return dict(row_values), False
 
 
 _READ_HEAD = "personvern.ledger_head_read"
@@ -269,12 +289,18 @@ def seal_evidence(session: Session, subject_id: str, evidence: dict[str, Any]) -
 
 def event_by_key(session: Session, key: str) -> LedgerEvent | None:
     """The event stored under idempotency ``key``, as a detached object, or None."""
+    stored = _values_by_key(session, key)
+    return None if stored is None else LedgerEvent(**stored)
+
+
+def _values_by_key(session: Session, key: str) -> dict[str, Any] | None:
+    """The column values of the event stored under idempotency ``key``, or None."""
     flush_appends(session)
     row = session.connection().execute(_BY_KEY, {"key": key}).first()
-    return None if row is None else LedgerEvent(**row._mapping)
+    return None if row is None else dict(row._mapping)
 
 
-def _replay(stored: LedgerEvent, new: NewEvent) -> LedgerEvent:
+def _replay(stored: dict[str, Any], new: NewEvent) -> dict[str, Any]:
     if not new.same_as(stored):
         raise Conflict(
             f"idempotency key {new.idempotency_key!r} was already used for a different event"

@@ -25,7 +25,7 @@ from personvern.consent.events import (
 from personvern.consent.ledger import (
     CONSENT_EVENT_COLUMNS,
     NewEvent,
-    append_event,
+    append_values,
     consent_event_of,
     event_by_key,
     flush_appends,
@@ -189,7 +189,8 @@ def record_event(
                              evidence=evidence, idempotency_key=idempotency_key,
                              known=None if preloaded is None else preloaded.get(subject_id))
     # Checked under the lock already: nothing to read again.
-    return _append(session, ctx, prepared, at, prepared.subject)
+    values, replayed = _append(session, ctx, prepared, at, prepared.subject)
+    return LedgerEvent(**values), replayed
 
 
 def prepare_event(
@@ -238,6 +239,14 @@ def append_prepared(session: Session, ctx: ConsentContext, prepared: PreparedEve
     The subject is read again under the lock: one erased (or changed) since the checks
     is seen, and a changed one's standing judged again.
     """
+    values, replayed = append_prepared_values(session, ctx, prepared, at)
+    return LedgerEvent(**values), replayed
+
+
+def append_prepared_values(session: Session, ctx: ConsentContext, prepared: PreparedEvent,
+                           at: datetime) -> tuple[dict[str, Any], bool]:
+    """:func:`append_prepared`, the event given as its column values by name (no ORM
+    instance: the group commit's leader runs this for every write of a batch)."""
     lock_chain(session, LedgerEvent.__tablename__)
     preloaded: dict[str, SubjectRow | None] | None = session.info.get(_PRELOADED)
     if preloaded is not None and prepared.subject.id in preloaded:
@@ -374,7 +383,7 @@ def key_revoked_at(session: Session, key_id: int) -> tuple[bool, datetime | None
 
 
 def _append(session: Session, ctx: ConsentContext, prepared: PreparedEvent, at: datetime,
-            subject: SubjectRow) -> tuple[LedgerEvent, bool]:
+            subject: SubjectRow) -> tuple[dict[str, Any], bool]:
     new = prepared.new
     if subject != prepared.subject or at.date() != prepared.at.date():
         _check_actor(session, ctx, subject, at, new.type, new.actor, new.actor_subject_id)
@@ -382,7 +391,7 @@ def _append(session: Session, ctx: ConsentContext, prepared: PreparedEvent, at: 
     if new.type is EventType.CONSENT_WITHDRAWN and not _replaying(session, new.idempotency_key):
         _check_something_to_withdraw(session, subject, new.purpose, at)
     ctx.cache.invalidate_on_commit(session, subject.id)
-    return append_event(session, at, new, locked=True)
+    return append_values(session, at, new, locked=True)
 
 
 def _replaying(session: Session, key: str | None) -> bool:
