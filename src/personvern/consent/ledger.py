@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Dialect, Row, Table, bindparam, event, insert, select
+from sqlalchemy import Dialect, Row, Table, bindparam, event, exc, insert, select
 from sqlalchemy.orm import Session
 
 from personvern.audit import GENESIS_HASH, canonical_json
@@ -192,31 +193,74 @@ def append_values(
 _READ_HEAD = "personvern.ledger_head_read"
 
 
-def lock_and_read_head(session: Session) -> None:
-    """Take the ledger's lock and read its head for the next :func:`append_event`, at the
-    start of a transaction (the group commit's batches).
+# A driver-level read sent with the lock and the head: psycopg SQL text and its parameters.
+DriverRead = tuple[str, tuple[Any, ...]]
 
-    PostgreSQL: the lock and the head's read go to the server together, one round trip
-    instead of two (psycopg's pipeline mode; psycopg still sends BEGIN and waits for its
-    answer first, libpq's trace shows, tests/storage/test_audit_lock.py). The server runs
-    them in order and the
-    read, a statement of its own (its own snapshot under READ COMMITTED), begins only once
-    the lock is held: it sees every append committed before, as a separate read would.
+
+def lock_and_read_head(session: Session, reads: Sequence[DriverRead] = ()
+                       ) -> list[list[tuple[Any, ...]]]:
+    """Take the ledger's lock and read its head for the next :func:`append_event`, at the
+    start of a transaction (the group commit's batches); ``reads`` (PostgreSQL only) are
+    sent after them, in the same round trip, and their rows returned in order.
+
+    PostgreSQL: the lock, the head's read and ``reads`` go to the server together, one
+    round trip instead of two or more (psycopg's pipeline mode; psycopg still sends BEGIN
+    and waits for its answer first, libpq's trace shows, tests/storage/test_audit_lock.py).
+    The server runs them in order and each read, a statement of its own (its own snapshot
+    under READ COMMITTED), begins only once the lock is held: it sees every append (and
+    every erasure, every key revoked) committed before, as a separate read would.
     SQLite: the lock as :func:`lock_chain` takes it; the head is read at the append.
     """
+    session.info.pop(_LEFT_TO_PRELOAD, None)
     conn = session.connection()
     if conn.dialect.name != "postgresql":
+        if reads:
+            raise ValueError("driver-level reads are PostgreSQL's")
         lock_chain(session, LedgerEvent.__tablename__)
-        return
+        return []
     driver = conn.connection.driver_connection
     assert driver is not None
-    with driver.pipeline(), driver.cursor() as lock, driver.cursor() as head:
-        lock.execute(LOCK_SQL, (chain_lock_key(LedgerEvent.__tablename__),))
-        head.execute(_anchored_head_sql(conn.dialect))
-        row = head.fetchone()  # the pipeline's results, the lock's first
+    statements: list[DriverRead] = [
+        (LOCK_SQL, (chain_lock_key(LedgerEvent.__tablename__),)),
+        (_anchored_head_sql(conn.dialect), ()), *reads]
+    cursors = [driver.cursor() for _ in statements]
+    try:
+        with driver.pipeline():
+            for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                # Seen by the engine's statement listeners as any statement is (the counts
+                # of tests and benchmarks), as storage.locks.lock_and_read sends its own.
+                conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, False)
+                cursor.execute(sql, params)
+            head = cursors[1].fetchone()  # the pipeline's results, in the order sent
+            rows = [cursor.fetchall() for cursor in cursors[2:]]
+    except conn.dialect.loaded_dbapi.Error as err:
+        # As SQLAlchemy raises a driver's error of its own statements (a lock timeout: an
+        # OperationalError, which storage_errors turns into a StorageError).
+        raise exc.DBAPIError.instance(statements[0][0], None, err,
+                                      conn.dialect.loaded_dbapi.Error,
+                                      dialect=conn.dialect) from err
+    finally:
+        for cursor in cursors:
+            cursor.close()
     note_locked(session, LedgerEvent.__tablename__)
-    assert row is not None  # scalar subqueries: always one row
-    session.info[_READ_HEAD] = (vet_head(session, CHAIN, row),)
+    assert head is not None  # scalar subqueries: always one row
+    session.info[_READ_HEAD] = (vet_head(session, CHAIN, head),)
+    return rows
+
+
+_LEFT_TO_PRELOAD = "personvern.ledger_lock_left_to_preload"
+
+
+def leave_lock_to_preload(session: Session) -> None:
+    """Let the batch's preload take the ledger's lock and head, with its reads in the same
+    round trip (:func:`lock_and_read_head`): the group commit on PostgreSQL."""
+    session.info[_LEFT_TO_PRELOAD] = True
+
+
+def lock_left_to_preload(session: Session) -> bool:
+    """Whether this transaction's preload is to take the ledger's lock with its reads (and
+    must read nothing before it)."""
+    return bool(session.info.get(_LEFT_TO_PRELOAD))
 
 
 _ANCHORED_HEAD_SQL: dict[str, str] = {}
@@ -271,6 +315,7 @@ def _drop_deferred(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_DEFERRED, None)
         session.info.pop(_READ_HEAD, None)
+        session.info.pop(_LEFT_TO_PRELOAD, None)
 
 
 def seal_evidence(session: Session, subject_id: str, evidence: dict[str, Any]) -> str | None:
