@@ -12,7 +12,6 @@ hashes no longer reaches it.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -322,14 +321,17 @@ def seal_evidence(session: Session, subject_id: str, evidence: dict[str, Any]) -
     """``evidence`` in canonical JSON sealed under the subject's key; None when empty (no
     row is stored for no evidence)."""
     try:
-        canonical = json.loads(canonical_json(evidence))
+        canonical = canonical_json(evidence)
     except ValueError as err:  # NaN or ±Infinity (Python's JSON reads them; JSON has none)
         raise InvalidInput("evidence may hold only finite numbers, not NaN or Infinity"
                            ) from err
-    if not canonical:
+    if not evidence:
         return None
-    return keyring_for(session).seal_json(session.connection(), subject_id, EVIDENCE_CONTEXT,
-                                          canonical)
+    # The canonical text itself, the bytes Keyring.seal_json would seal for it (it is
+    # canonical already: read back and written again it is the same), without reading it
+    # back and writing it again under the ledger's lock.
+    return keyring_for(session).seal(session.connection(), subject_id, EVIDENCE_CONTEXT,
+                                     canonical.encode())
 
 
 def event_by_key(session: Session, key: str) -> LedgerEvent | None:
