@@ -12,12 +12,12 @@ hashes no longer reaches it.
 from __future__ import annotations
 
 import hashlib
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Dialect, Row, Table, bindparam, event, insert, select
+from sqlalchemy import Dialect, Row, Table, bindparam, event, exc, insert, select
 from sqlalchemy.orm import Session
 
 from personvern.audit import GENESIS_HASH, canonical_json
@@ -63,8 +63,13 @@ def _stamp(at: datetime) -> str:
 
 def event_hash(event: LedgerEvent | Row[Any]) -> str:
     """SHA-256 of an event's hashed fields and its predecessor's hash."""
-    body: dict[str, Any] = {name: getattr(event, name) for name in _HASHED}
-    body.update(v=HASH_SCHEME, at=_stamp(event.at), recorded_at=_stamp(event.recorded_at))
+    return values_hash({name: getattr(event, name) for name in (*_HASHED, "at", "recorded_at")})
+
+
+def values_hash(values: dict[str, Any]) -> str:
+    """:func:`event_hash` of an event given as its column values (a row to insert)."""
+    body: dict[str, Any] = {name: values[name] for name in _HASHED}
+    body.update(v=HASH_SCHEME, at=_stamp(values["at"]), recorded_at=_stamp(values["recorded_at"]))
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
@@ -85,10 +90,11 @@ class NewEvent:
     # lock does no cryptography; None: sealed by append_event.
     sealed_evidence: str | None = None
 
-    def same_as(self, stored: LedgerEvent) -> bool:
-        """Whether a replay with the same idempotency key asks for the same event."""
-        return (stored.subject_id, stored.type, stored.actor, stored.channel, stored.purpose,
-                stored.actor_subject_id) == (
+    def same_as(self, stored: dict[str, Any]) -> bool:
+        """Whether a replay with the same idempotency key asks for the same event (the
+        stored one given as its column values)."""
+        return (stored["subject_id"], stored["type"], stored["actor"], stored["channel"],
+                stored["purpose"], stored["actor_subject_id"]) == (
                     self.subject_id, self.type, self.actor, self.channel, self.purpose,
                     self.actor_subject_id)
 
@@ -103,6 +109,7 @@ _ANCHORED_HEAD = head_and_checkpoint(_EVENTS.c.seq, _EVENTS.c.hash, CHAIN)
 _INSERT_EVENT = insert(_EVENTS)
 _INSERT_EVIDENCE = insert(_EVIDENCE)
 _BY_KEY = select(_EVENTS).where(_EVENTS.c.idempotency_key == bindparam("key"))
+_NO_EVIDENCE_DIGEST = evidence_digest({})
 
 
 def append_event(
@@ -111,8 +118,19 @@ def append_event(
     """Append ``new`` at ``at`` in the session's transaction; returns (event, replayed).
 
     A replay (same idempotency key, same request) returns the stored event and adds
-    nothing; the same key for a different request is a Conflict. Core statements on
-    the session's connection: this is the ledger's hot path.
+    nothing; the same key for a different request is a Conflict.
+    """
+    values, replayed = append_values(session, at, new, locked=locked)
+    return LedgerEvent(**values), replayed
+
+
+def append_values(
+    session: Session, at: datetime, new: NewEvent, *, locked: bool = False
+) -> tuple[dict[str, Any], bool]:
+    """:func:`append_event`, the event given as its column values (a dict by column name)
+    rather than an ORM instance: the group commit's leader built one a write, a fifth of
+    its Python (py-spy, docs/performance.md). Core statements on the session's
+    connection: this is the ledger's hot path.
     """
     conn = session.connection()
     # Appended to already in this transaction (a batch of the group commit, an erasure's
@@ -123,7 +141,7 @@ def append_event(
     if not locked and known is None:  # record_event takes the lock before its checks
         lock_chain(session, LedgerEvent.__tablename__)
     if new.idempotency_key is not None:
-        stored = event_by_key(session, new.idempotency_key)
+        stored = _values_by_key(session, new.idempotency_key)
         if stored is not None:
             return _replay(stored, new), True
     sealed = new.sealed_evidence
@@ -139,21 +157,22 @@ def append_event(
         known = vet_head(session, CHAIN, conn.execute(_ANCHORED_HEAD).one())
     head = known
     stamp = as_utc(at)
-    event = LedgerEvent(
-        seq=1 if head is None else head[0] + 1,
-        id=new_id(), subject_id=new.subject_id, purpose=new.purpose, type=str(new.type),
-        actor=str(new.actor), actor_subject_id=new.actor_subject_id, channel=str(new.channel),
-        policy_version=new.policy_version, at=stamp, recorded_at=stamp,
-        idempotency_key=new.idempotency_key,
+    seq = 1 if head is None else head[0] + 1
+    # In the table's column order (the INSERT's and the ORM's).
+    row_values: dict[str, Any] = {
+        "seq": seq, "id": new_id(), "subject_id": new.subject_id, "purpose": new.purpose,
+        "type": str(new.type), "actor": str(new.actor),
+        "actor_subject_id": new.actor_subject_id, "channel": str(new.channel),
+        "policy_version": new.policy_version, "at": stamp, "recorded_at": stamp,
+        "idempotency_key": new.idempotency_key,
         # The digest of what stays: the sealed evidence (it outlives the key), so the chain
         # neither verifies nor confirms a guess at erased evidence.
-        evidence_digest=sealed_digest(sealed) if sealed else evidence_digest({}),
-        prev_hash=GENESIS_HASH if head is None else head[1],
-    )
-    event.hash = event_hash(event)
-    row_values = {c.name: getattr(event, c.name) for c in _EVENTS.columns}
+        "evidence_digest": sealed_digest(sealed) if sealed else _NO_EVIDENCE_DIGEST,
+        "prev_hash": GENESIS_HASH if head is None else head[1],
+    }
+    row_values["hash"] = digest = values_hash(row_values)
     # No row for no evidence: one write less on the hot path.
-    evidence_row = ({"event_seq": event.seq, "subject_id": new.subject_id, "data": sealed}
+    evidence_row = ({"event_seq": seq, "subject_id": new.subject_id, "data": sealed}
                     if sealed else None)
     deferred: _Deferred | None = session.info.get(_DEFERRED)
     if deferred is not None:
@@ -164,38 +183,82 @@ def append_event(
         conn.execute(_INSERT_EVENT, row_values)
         if evidence_row is not None:
             conn.execute(_INSERT_EVIDENCE, evidence_row)
-    note_append(session, CHAIN, _HEAD, event.seq, event.hash, stamp)
-    return event, False
+    note_append(session, CHAIN, _HEAD, seq, digest, stamp)
+    # A copy: the deferred row is the INSERT's, and the caller's is its own to keep.
+    return dict(row_values), False
 
 
 _READ_HEAD = "personvern.ledger_head_read"
 
 
-def lock_and_read_head(session: Session) -> None:
-    """Take the ledger's lock and read its head for the next :func:`append_event`, at the
-    start of a transaction (the group commit's batches).
+# A driver-level read sent with the lock and the head: psycopg SQL text and its parameters.
+DriverRead = tuple[str, tuple[Any, ...]]
 
-    PostgreSQL: the lock and the head's read go to the server together, one round trip
-    instead of two (psycopg's pipeline mode; psycopg still sends BEGIN and waits for its
-    answer first, libpq's trace shows, tests/storage/test_audit_lock.py). The server runs
-    them in order and the
-    read, a statement of its own (its own snapshot under READ COMMITTED), begins only once
-    the lock is held: it sees every append committed before, as a separate read would.
+
+def lock_and_read_head(session: Session, reads: Sequence[DriverRead] = ()
+                       ) -> list[list[tuple[Any, ...]]]:
+    """Take the ledger's lock and read its head for the next :func:`append_event`, at the
+    start of a transaction (the group commit's batches); ``reads`` (PostgreSQL only) are
+    sent after them, in the same round trip, and their rows returned in order.
+
+    PostgreSQL: the lock, the head's read and ``reads`` go to the server together, one
+    round trip instead of two or more (psycopg's pipeline mode; psycopg still sends BEGIN
+    and waits for its answer first, libpq's trace shows, tests/storage/test_audit_lock.py).
+    The server runs them in order and each read, a statement of its own (its own snapshot
+    under READ COMMITTED), begins only once the lock is held: it sees every append (and
+    every erasure, every key revoked) committed before, as a separate read would.
     SQLite: the lock as :func:`lock_chain` takes it; the head is read at the append.
     """
+    session.info.pop(_LEFT_TO_PRELOAD, None)
     conn = session.connection()
     if conn.dialect.name != "postgresql":
+        if reads:
+            raise ValueError("driver-level reads are PostgreSQL's")
         lock_chain(session, LedgerEvent.__tablename__)
-        return
+        return []
     driver = conn.connection.driver_connection
     assert driver is not None
-    with driver.pipeline(), driver.cursor() as lock, driver.cursor() as head:
-        lock.execute(LOCK_SQL, (chain_lock_key(LedgerEvent.__tablename__),))
-        head.execute(_anchored_head_sql(conn.dialect))
-        row = head.fetchone()  # the pipeline's results, the lock's first
+    statements: list[DriverRead] = [
+        (LOCK_SQL, (chain_lock_key(LedgerEvent.__tablename__),)),
+        (_anchored_head_sql(conn.dialect), ()), *reads]
+    cursors = [driver.cursor() for _ in statements]
+    try:
+        with driver.pipeline():
+            for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                # Seen by the engine's statement listeners as any statement is (the counts
+                # of tests and benchmarks), as storage.locks.lock_and_read sends its own.
+                conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, False)
+                cursor.execute(sql, params)
+            head = cursors[1].fetchone()  # the pipeline's results, in the order sent
+            rows = [cursor.fetchall() for cursor in cursors[2:]]
+    except conn.dialect.loaded_dbapi.Error as err:
+        # As SQLAlchemy raises a driver's error of its own statements (a lock timeout: an
+        # OperationalError, which storage_errors turns into a StorageError).
+        raise exc.DBAPIError.instance(statements[0][0], None, err,
+                                      conn.dialect.loaded_dbapi.Error,
+                                      dialect=conn.dialect) from err
+    finally:
+        for cursor in cursors:
+            cursor.close()
     note_locked(session, LedgerEvent.__tablename__)
-    assert row is not None  # scalar subqueries: always one row
-    session.info[_READ_HEAD] = (vet_head(session, CHAIN, row),)
+    assert head is not None  # scalar subqueries: always one row
+    session.info[_READ_HEAD] = (vet_head(session, CHAIN, head),)
+    return rows
+
+
+_LEFT_TO_PRELOAD = "personvern.ledger_lock_left_to_preload"
+
+
+def leave_lock_to_preload(session: Session) -> None:
+    """Let the batch's preload take the ledger's lock and head, with its reads in the same
+    round trip (:func:`lock_and_read_head`): the group commit on PostgreSQL."""
+    session.info[_LEFT_TO_PRELOAD] = True
+
+
+def lock_left_to_preload(session: Session) -> bool:
+    """Whether this transaction's preload is to take the ledger's lock with its reads (and
+    must read nothing before it)."""
+    return bool(session.info.get(_LEFT_TO_PRELOAD))
 
 
 _ANCHORED_HEAD_SQL: dict[str, str] = {}
@@ -250,30 +313,40 @@ def _drop_deferred(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_DEFERRED, None)
         session.info.pop(_READ_HEAD, None)
+        session.info.pop(_LEFT_TO_PRELOAD, None)
 
 
 def seal_evidence(session: Session, subject_id: str, evidence: dict[str, Any]) -> str | None:
     """``evidence`` in canonical JSON sealed under the subject's key; None when empty (no
     row is stored for no evidence)."""
     try:
-        canonical = json.loads(canonical_json(evidence))
+        canonical = canonical_json(evidence)
     except ValueError as err:  # NaN or ±Infinity (Python's JSON reads them; JSON has none)
         raise InvalidInput("evidence may hold only finite numbers, not NaN or Infinity"
                            ) from err
-    if not canonical:
+    if not evidence:
         return None
-    return keyring_for(session).seal_json(session.connection(), subject_id, EVIDENCE_CONTEXT,
-                                          canonical)
+    # The canonical text itself, the bytes Keyring.seal_json would seal for it (it is
+    # canonical already: read back and written again it is the same), without reading it
+    # back and writing it again under the ledger's lock.
+    return keyring_for(session).seal(session.connection(), subject_id, EVIDENCE_CONTEXT,
+                                     canonical.encode())
 
 
 def event_by_key(session: Session, key: str) -> LedgerEvent | None:
     """The event stored under idempotency ``key``, as a detached object, or None."""
+    stored = _values_by_key(session, key)
+    return None if stored is None else LedgerEvent(**stored)
+
+
+def _values_by_key(session: Session, key: str) -> dict[str, Any] | None:
+    """The column values of the event stored under idempotency ``key``, or None."""
     flush_appends(session)
     row = session.connection().execute(_BY_KEY, {"key": key}).first()
-    return None if row is None else LedgerEvent(**row._mapping)
+    return None if row is None else dict(row._mapping)
 
 
-def _replay(stored: LedgerEvent, new: NewEvent) -> LedgerEvent:
+def _replay(stored: dict[str, Any], new: NewEvent) -> dict[str, Any]:
     if not new.same_as(stored):
         raise Conflict(
             f"idempotency key {new.idempotency_key!r} was already used for a different event"

@@ -6,9 +6,9 @@ The web API, the CLI and the Python client all call these; none adds rules of it
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import ColumnElement, ScalarSelect, Select, Table, bindparam, select
 from sqlalchemy.orm import Session
@@ -24,11 +24,14 @@ from personvern.consent.events import (
 )
 from personvern.consent.ledger import (
     CONSENT_EVENT_COLUMNS,
+    DriverRead,
     NewEvent,
-    append_event,
+    append_values,
     consent_event_of,
     event_by_key,
     flush_appends,
+    lock_and_read_head,
+    lock_left_to_preload,
     seal_evidence,
 )
 from personvern.consent.subjects import (
@@ -53,6 +56,7 @@ from personvern.manifest.model import Manifest, Purpose
 from personvern.rights.acting import Act, Relation, consent_age, require_standing
 from personvern.rights.basis import require_objectable
 from personvern.storage.locks import lock_chain
+from personvern.storage.models import AwareDateTime
 
 
 class DecisionSources(Protocol):
@@ -189,7 +193,8 @@ def record_event(
                              evidence=evidence, idempotency_key=idempotency_key,
                              known=None if preloaded is None else preloaded.get(subject_id))
     # Checked under the lock already: nothing to read again.
-    return _append(session, ctx, prepared, at, prepared.subject)
+    values, replayed = _append(session, ctx, prepared, at, prepared.subject)
+    return LedgerEvent(**values), replayed
 
 
 def prepare_event(
@@ -238,6 +243,14 @@ def append_prepared(session: Session, ctx: ConsentContext, prepared: PreparedEve
     The subject is read again under the lock: one erased (or changed) since the checks
     is seen, and a changed one's standing judged again.
     """
+    values, replayed = append_prepared_values(session, ctx, prepared, at)
+    return LedgerEvent(**values), replayed
+
+
+def append_prepared_values(session: Session, ctx: ConsentContext, prepared: PreparedEvent,
+                           at: datetime) -> tuple[dict[str, Any], bool]:
+    """:func:`append_prepared`, the event given as its column values by name (no ORM
+    instance: the group commit's leader runs this for every write of a batch)."""
     lock_chain(session, LedgerEvent.__tablename__)
     preloaded: dict[str, SubjectRow | None] | None = session.info.get(_PRELOADED)
     if preloaded is not None and prepared.subject.id in preloaded:
@@ -271,21 +284,53 @@ def preload_subjects(session: Session, hints: list[object]) -> None:
     :func:`record_event` to take instead of reading each again. For :class:`WriteLookups`
     hints also the people they name by e-mail, phone or ``ext:`` (one statement) and
     their API keys' ``revoked_at`` (one statement), for :func:`subject_of_ref` and
-    :func:`key_revoked_at`."""
+    :func:`key_revoked_at`.
+
+    When the batch leaves the ledger's lock to it (PostgreSQL), these reads are sent with
+    the lock and the head, in one round trip (ledger.lock_and_read_head)."""
     ids = {h.subject.id if isinstance(h, PreparedEvent) else h for h in hints
            if isinstance(h, PreparedEvent | str)}
     lookups = [h for h in hints if isinstance(h, WriteLookups)]
-    named = _identity_refs(session, {r.strip() for h in lookups for r in h.refs})
+    # The lookup hashes first: computing one may read the lookup key, before the lock.
+    wanted = _identity_plan(session, {r.strip() for h in lookups for r in h.refs})
     ids.update(r.strip() for h in lookups for r in h.refs if _named_by(r.strip())[0] is None)
-    if lookups:
-        key_ids = sorted({h.key_id for h in lookups if h.key_id is not None})
+    key_ids = sorted({h.key_id for h in lookups if h.key_id is not None})
+    values = sorted({v for kind, digest, normal in wanted.values() for v in (digest, normal)})
+    kinds = sorted({kind for kind, digest, normal in wanted.values()})
+    subject_ids = sorted(ids)
+    keys: list[Any] = []
+    identities: list[Any] = []
+    subjects: list[Any] = []
+    if lock_left_to_preload(session):
+        reads: list[DriverRead] = []
         if key_ids:
-            revoked = dict(session.connection().execute(_KEYS_REVOKED_AT, {"ids": key_ids})
-                           .tuples().all())
-            session.info[_PRELOADED_KEYS] = {k: revoked.get(k, _NO_KEY) for k in key_ids}
+            reads.append((_KEYS_REVOKED_AT_SQL, (key_ids,)))
+        if wanted:
+            reads.append((_IDENTITY_ROWS_SQL, (kinds, values)))
+        if subject_ids:
+            reads.append((_SUBJECT_ROWS_SQL, (subject_ids,)))
+        got = iter(lock_and_read_head(session, reads))
+        dialect = session.connection().dialect
+        keys = [(k, _UTC.process_result_value(at, dialect)) for k, at in next(got)
+                ] if key_ids else []
+        identities = [_IdentityHit(*row) for row in next(got)] if wanted else []
+        subjects = list(next(got)) if subject_ids else []
+    else:
+        conn = session.connection()
+        if key_ids:
+            keys = list(conn.execute(_KEYS_REVOKED_AT, {"ids": key_ids}).tuples())
+        if wanted:
+            identities = [_IdentityHit(*row) for row in conn.execute(
+                _IDENTITY_ROWS, {"kinds": kinds, "values": values})]
+        if subject_ids:
+            subjects = [(r.id, r.birth_date) for r in subject_rows(session, subject_ids)]
+    if lookups and key_ids:
+        revoked = dict(keys)
+        session.info[_PRELOADED_KEYS] = {k: revoked.get(k, _NO_KEY) for k in key_ids}
+    named = _identity_refs(wanted, identities)
     if not ids and not named:
         return
-    found = {row.id: row for row in subject_rows(session, sorted(ids))} if ids else {}
+    found = {sid: SubjectRow(sid, birth) for sid, birth in subjects}
     refs: dict[str, SubjectRow | None] = {sid: found.get(sid) for sid in ids}
     refs.update(named)
     session.info[_PRELOADED] = {**{sid: found.get(sid) for sid in ids},
@@ -299,12 +344,11 @@ def preload_subjects(session: Session, hints: list[object]) -> None:
         keyring_for(session).warm(session.connection(), sorted(sealed_for))
 
 
-def _identity_refs(session: Session, refs: set[str]) -> dict[str, SubjectRow | None]:
-    """The subjects named by identity among ``refs`` (stripped), read in one statement as
-    :func:`subject_row_of` reads one: None for a reference found erased or not at all. A
-    reference that cannot be normalised, or that two rows match, is left out (looked up
-    on its own, with its own error)."""
-    wanted: dict[str, tuple[str, str, str]] = {}  # ref: (kind, its keyed hash, its normal)
+def _identity_plan(session: Session, refs: set[str]) -> dict[str, tuple[str, str, str]]:
+    """Of ``refs`` (stripped), those naming a person by identity, each with its kind, its
+    keyed hash and its normal form. A reference that cannot be normalised is left out
+    (looked up on its own, with its own error)."""
+    wanted: dict[str, tuple[str, str, str]] = {}
     for ref in refs:
         kind, value = _named_by(ref)
         if kind is None:
@@ -314,12 +358,25 @@ def _identity_refs(session: Session, refs: set[str]) -> dict[str, SubjectRow | N
         except PersonvernError:
             continue
         wanted[ref] = (kind, lookup_of(session, kind, normal), normal)
-    if not wanted:
-        return {}
-    values = sorted({v for kind, digest, normal in wanted.values() for v in (digest, normal)})
-    kinds = sorted({kind for kind, digest, normal in wanted.values()})
-    rows = session.connection().execute(_IDENTITY_ROWS, {"kinds": kinds, "values": values}
-                                        ).all()
+    return wanted
+
+
+class _IdentityHit(NamedTuple):
+    """A row of :data:`_IDENTITY_ROWS`."""
+
+    kind: str
+    lookup: str
+    plain: bool  # bulk-loaded in clear: ``lookup`` holds the normalised value
+    id: str
+    birth_date: date | None
+    erased_at: datetime | None
+
+
+def _identity_refs(wanted: dict[str, tuple[str, str, str]], rows: list[_IdentityHit]
+                   ) -> dict[str, SubjectRow | None]:
+    """The subjects named by identity (``wanted``, :func:`_identity_plan`) among ``rows``,
+    as :func:`subject_row_of` finds one: None for a reference found erased or not at all.
+    A reference that two rows match is left out (looked up on its own, with its error)."""
     out: dict[str, SubjectRow | None] = {}
     for ref, (kind, digest, normal) in wanted.items():
         hits = [r for r in rows if r.kind == kind
@@ -349,6 +406,19 @@ _IDENTITY_ROWS = (
     # scanned the whole table.
     .where(Identity.kind.in_(bindparam("kinds", expanding=True)),
            Identity.lookup.in_(bindparam("values", expanding=True))))
+# The same three reads as psycopg text, sent with the ledger's lock and head when the batch
+# leaves the lock to the preload (PostgreSQL); ``= ANY`` of an array, as the driver takes a
+# list (the identities' (kind, value) index serves it as it serves IN).
+_KEYS_REVOKED_AT_SQL = (f"SELECT id, revoked_at FROM {ApiKey.__tablename__} "
+                        "WHERE id = ANY(%s::integer[])")
+_IDENTITY_ROWS_SQL = (
+    f"SELECT i.kind, i.value, i.sealed IS NULL, s.id, s.birth_date, s.erased_at "
+    f"FROM {Identity.__tablename__} i JOIN {Subject.__tablename__} s ON s.id = i.subject_id "
+    "WHERE i.kind = ANY(%s::text[]) AND i.value = ANY(%s::text[])")
+_SUBJECT_ROWS_SQL = (f"SELECT id, birth_date FROM {Subject.__tablename__} "
+                     "WHERE id = ANY(%s::text[]) AND erased_at IS NULL")
+# revoked_at as the ORM column reads it back (UTC).
+_UTC = AwareDateTime()
 
 
 def subject_of_ref(session: Session, ref: str) -> SubjectRow:
@@ -374,7 +444,7 @@ def key_revoked_at(session: Session, key_id: int) -> tuple[bool, datetime | None
 
 
 def _append(session: Session, ctx: ConsentContext, prepared: PreparedEvent, at: datetime,
-            subject: SubjectRow) -> tuple[LedgerEvent, bool]:
+            subject: SubjectRow) -> tuple[dict[str, Any], bool]:
     new = prepared.new
     if subject != prepared.subject or at.date() != prepared.at.date():
         _check_actor(session, ctx, subject, at, new.type, new.actor, new.actor_subject_id)
@@ -382,7 +452,7 @@ def _append(session: Session, ctx: ConsentContext, prepared: PreparedEvent, at: 
     if new.type is EventType.CONSENT_WITHDRAWN and not _replaying(session, new.idempotency_key):
         _check_something_to_withdraw(session, subject, new.purpose, at)
     ctx.cache.invalidate_on_commit(session, subject.id)
-    return append_event(session, at, new, locked=True)
+    return append_values(session, at, new, locked=True)
 
 
 def _replaying(session: Session, key: str | None) -> bool:

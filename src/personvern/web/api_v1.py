@@ -26,7 +26,7 @@ from personvern.consent.events import EventType
 from personvern.consent.ledger import subject_events
 from personvern.consent.service import (
     WriteLookups,
-    append_prepared,
+    append_prepared_values,
     decide_cached,
     decide_for,
     decisions_for,
@@ -182,7 +182,8 @@ def add_guardian(ref: str, body: GuardianIn, request: Request, response: Respons
     return out
 
 
-_Written = tuple[EventOut, bool] | PersonvernError
+# A write's column values and whether it was a replay, or its refusal.
+_Written = tuple[dict[str, Any], bool] | PersonvernError
 
 
 def record_consent(
@@ -232,8 +233,9 @@ def _consent_write(body: ConsentIn, request: Request, key: ApiKey, idempotency_k
             # Refused before anything was written: this writer's answer; the batch, whose
             # transaction this changed nothing in, goes on with the others.
             return refused
-        row, replayed = append_prepared(session, rt.consent, prepared, at)
-        return _event_out(row), replayed
+        # The answer is shaped by the caller, once the batch has committed: not while
+        # the ledger's lock is held.
+        return append_prepared_values(session, rt.consent, prepared, at)
 
     return write, WriteLookups(refs, key.id)
 
@@ -242,7 +244,8 @@ def _consent_answer(done: _Written) -> Response:
     """The answer to a consent write once its batch has committed: its refusal raised."""
     if isinstance(done, PersonvernError):
         raise done
-    out, replayed = done
+    values, replayed = done
+    out = EventOut.model_validate(values)
     if replayed:
         return json_answer(out, 200, {"Idempotent-Replayed": "true"})
     return json_answer(out, 201)
