@@ -810,13 +810,16 @@ class Requests:
         email: str | None = None, channel: str = "api", details: dict[str, Any] | None = None,
         out_dir: Path | None = None, actor: str = "owner", prove: bool = True,
         lang: str | None = None, follow_up: bool = True,
+        vet: Callable[[Session], None] | None = None,
     ) -> RunResult:
         """Open a request whose identity was checked (``by.verified_by``) and carry it out
         at once: opened, audited as run and started in one transaction, committed before
         any dataset is changed (a crash after it leaves the request in progress, visible
         and run again), then carried out as :meth:`run` does; an erasure of SQL datasets
         finds the rows and keeps what it will change in that transaction. Nothing is stored
-        when the request cannot be opened or started."""
+        when the request cannot be opened or started. ``vet``: called first in the opening
+        transaction, before anything is read or stored (the API's check that the caller's
+        key is still live); what it raises stores nothing."""
         why = require_reason(reason, "run the request now")
         if not (by.verified_by or "").strip():
             raise InvalidInput("a request opened and run at once needs the person's identity "
@@ -829,6 +832,8 @@ class Requests:
         erasure, failed = self._erasure_begun(type, env)
         try:
             with self.transaction() as s, recording_in_bulk(s):
+                if vet is not None:
+                    vet(s)
                 # The person kept in hand: the job's snapshot finds them in the session.
                 new, _person = _open(s, self.ctx, type, subject=subject, email=email, by=by,
                                      channel=channel, details=details)
