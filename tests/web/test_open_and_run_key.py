@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import Connection, event, update
 
 from personvern.consent.tables import ApiKey
 from web.support import assert_problem, runtime_of
@@ -47,3 +47,25 @@ def test_an_unknown_key_is_refused_before_anything(api: TestClient, demo: Path) 
     api.headers["Authorization"] = "Bearer pv_" + "0" * 40
     assert_problem(erase(api, PARENT), 401, "not valid")
     assert stored(api, demo) == before
+
+
+def test_the_key_is_read_in_the_opening_transaction(api: TestClient) -> None:
+    """Once the host holds the key as verified, its row is read again in the transaction
+    that opens the request (the same connection, before the request's INSERT), not in a
+    thread and a connection of its own before it."""
+    assert erase(api, PUPIL).status_code == 200  # type: ignore[attr-defined]
+    engine = runtime_of(api).engine
+    sent: list[tuple[Connection, str]] = []  # the connections kept: their ids stay theirs
+
+    def keep(conn: Connection, _cursor: object, statement: str, *_: object) -> None:
+        sent.append((conn, " ".join(statement.split())))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        assert erase(api, PARENT).status_code == 200  # type: ignore[attr-defined]
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    [key_read] = [(c, i) for i, (c, sql) in enumerate(sent) if "api_keys" in sql]
+    opening = [i for i, (c, sql) in enumerate(sent)
+               if c is key_read[0] and sql.startswith("INSERT INTO requests ")]
+    assert opening and opening[0] > key_read[1]
