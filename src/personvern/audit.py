@@ -195,6 +195,13 @@ def _write_bulk_before_commit(session: Session) -> None:
     write_bulk(session)
 
 
+def held_in_bulk(session: Session) -> int | None:
+    """How many events an open :func:`audit_in_bulk` block holds unwritten (None: no
+    block is open)."""
+    bulk: list[dict[str, Any]] | None = session.info.get(_BULK)
+    return None if bulk is None else len(bulk)
+
+
 def write_bulk(session: Session) -> None:
     """Write the events :func:`audit_in_bulk` holds so far (a statement per chunk)."""
     bulk: list[dict[str, Any]] | None = session.info.get(_BULK)

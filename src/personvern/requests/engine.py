@@ -29,7 +29,13 @@ from sqlalchemy import ColumnElement, and_, event, insert, select
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.orm import Session, defer, sessionmaker
 
-from personvern.audit import append_audit, audit_in_bulk, require_reason
+from personvern.audit import (
+    append_audit,
+    audit_in_bulk,
+    held_in_bulk,
+    require_reason,
+    write_bulk,
+)
 from personvern.clock import Clock
 from personvern.consent.service import ConsentContext, decisions_for
 from personvern.consent.subjects import (
@@ -68,6 +74,7 @@ from personvern.requests.verification import MESSAGES, Issued, Outcome, check, i
 from personvern.rights.acting import Act, Relation, consent_age, require_standing
 from personvern.rights.basis import objection_targets
 from personvern.storage import queue as job_queue
+from personvern.storage.locks import sent_together
 from personvern.storage.session import transaction
 from personvern.wording import count
 
@@ -401,7 +408,9 @@ def _withdrawable(session: Session, ctx: Context, target: Subject, purpose: Any)
 # Inside recording_in_bulk: the history lines made so far, not yet written (session.info).
 _HISTORY = "personvern.requests.history"
 _EVENTS: SqlTable = RequestEvent.__table__  # type: ignore[assignment]
-_INSERT_EVENTS = insert(_EVENTS)  # built once: its cache key is computed once too
+# Built once (its cache key computed once too); inline: the new lines' ids are read by
+# nothing, so no RETURNING is asked of a single line (it can then go with the audit events).
+_INSERT_EVENTS = insert(_EVENTS).inline()
 
 
 @contextmanager
@@ -414,10 +423,12 @@ def recording_in_bulk(session: Session) -> Iterator[None]:
         yield
         return
     session.info[_HISTORY] = []
+    # The audit events are this block's to write unless an outer audit_in_bulk holds them.
+    owns_audit = held_in_bulk(session) is None
     try:
         with audit_in_bulk(session), session.no_autoflush:
             yield
-            _write_history(session)
+            _write_history(session, with_audit=owns_audit)
     finally:
         session.info.pop(_HISTORY, None)
 
@@ -429,15 +440,29 @@ def _write_history_before_commit(session: Session) -> None:
     _write_history(session)
 
 
-def _write_history(session: Session) -> None:
-    """Write the history lines :func:`recording_in_bulk` holds so far."""
+def _write_history(session: Session, *, with_audit: bool = False) -> None:
+    """Write the history lines :func:`recording_in_bulk` holds so far (``with_audit``:
+    and then the audit events its block holds, in the same round trip on PostgreSQL)."""
     lines: list[dict[str, Any]] | None = session.info.get(_HISTORY)
     if not lines:
+        if with_audit:
+            write_bulk(session)
         return
     held, lines[:] = list(lines), []
     session.flush()  # the requests the lines belong to first
-    for start in range(0, len(held), 1000):
-        session.connection().execute(_INSERT_EVENTS, held[start:start + 1000])
+    # Plain INSERTs, read back by nothing here: the lines and the events go together.
+    together = sent_together if with_audit and held_in_bulk(session) else _apart
+    with together(session):
+        for start in range(0, len(held), 1000):
+            session.connection().execute(_INSERT_EVENTS, held[start:start + 1000])
+        if with_audit:
+            write_bulk(session)
+
+
+@contextmanager
+def _apart(_session: Session) -> Iterator[None]:
+    """Each statement sent as it is executed (one INSERT: nothing to send together)."""
+    yield
 
 
 def transition(
@@ -812,13 +837,16 @@ class Requests:
         email: str | None = None, channel: str = "api", details: dict[str, Any] | None = None,
         out_dir: Path | None = None, actor: str = "owner", prove: bool = True,
         lang: str | None = None, follow_up: bool = True,
+        vet: Callable[[Session], None] | None = None,
     ) -> RunResult:
         """Open a request whose identity was checked (``by.verified_by``) and carry it out
         at once: opened, audited as run and started in one transaction, committed before
         any dataset is changed (a crash after it leaves the request in progress, visible
         and run again), then carried out as :meth:`run` does; an erasure of SQL datasets
         finds the rows and keeps what it will change in that transaction. Nothing is stored
-        when the request cannot be opened or started."""
+        when the request cannot be opened or started. ``vet``: called first in the opening
+        transaction, before anything is read or stored (the API's check that the caller's
+        key is still live); what it raises stores nothing."""
         why = require_reason(reason, "run the request now")
         if not (by.verified_by or "").strip():
             raise InvalidInput("a request opened and run at once needs the person's identity "
@@ -831,6 +859,8 @@ class Requests:
         erasure, failed = self._erasure_begun(type, env)
         try:
             with self.transaction() as s, recording_in_bulk(s):
+                if vet is not None:
+                    vet(s)
                 # The person kept in hand: the job's snapshot finds them in the session.
                 new, _person = _open(s, self.ctx, type, subject=subject, email=email, by=by,
                                      channel=channel, details=details)

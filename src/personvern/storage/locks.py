@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Select, event, exc, text
@@ -78,6 +80,30 @@ def lock_and_read(session: Session, table: str, query: Select[Any]) -> Any:
     if row is None:
         raise exc.NoResultFound("lock_and_read: the read returned no row")
     return row
+
+
+@contextmanager
+def sent_together(session: Session) -> Iterator[None]:
+    """The statements executed in the block go to PostgreSQL together and are answered
+    together at its end (psycopg's pipeline mode: one round trip, not one each), for
+    writes whose results nobody reads inside it (INSERTs, no RETURNING; no ORM flush,
+    which checks its rowcounts). The server runs them in order, in the session's
+    transaction, as it would one by one; they are seen by the engine's statement
+    listeners as any statement is. A driver error (a constraint broken) is raised at
+    the block's end as SQLAlchemy raises one of its own statements. Elsewhere (SQLite),
+    each statement goes as it is executed."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.pipeline():
+            yield
+    except conn.dialect.loaded_dbapi.Error as err:
+        raise exc.DBAPIError.instance(None, None, err, conn.dialect.loaded_dbapi.Error,
+                                      dialect=conn.dialect) from err
 
 
 # The text of each query :func:`lock_and_read` sends through the driver, compiled once (the

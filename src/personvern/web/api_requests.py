@@ -31,7 +31,7 @@ from personvern.requests import engine, packages
 from personvern.requests.bookkeeping import bookkeeping_rules, hide_bookkeeping
 from personvern.requests.tables import Request as RequestRow
 from personvern.runtime import Runtime
-from personvern.web.deps import need, runtime, unit
+from personvern.web.deps import need, runtime, still_live, unit
 from personvern.web.problems import responses
 from personvern.web.schemas import Strict, Utc
 
@@ -41,6 +41,10 @@ router = APIRouter(prefix="/api/v1/requests", tags=["requests"],
 # Deciding and carrying out requests is the controller's; an app that only opens them
 # for its users (and follows them) holds requests:open and requests:read.
 RunKey = Annotated[ApiKey, need("requests:run")]
+# Opening and running in one call reads the key's row again in its opening transaction
+# (deps.still_live), before anything is stored: no thread and no transaction of its own
+# for the key (a revoked key still stores nothing).
+RunKeyInRoute = Annotated[ApiKey, need("requests:run", checked_in_route=True)]
 RequestId = Annotated[str, Path(min_length=6, max_length=32, pattern=r"^[0-9a-fA-F]+$",
                                 description="the request id, or a unique prefix of 6+")]
 ForSubject = Annotated[str | None, Query(
@@ -430,7 +434,7 @@ def run_request(request_id: RequestId, body: RunIn, request: Request, key: RunKe
              responses={202: {"model": RunOut, "description": "waiting: a dataset was down or "
                                                               "a task is open; run it again"},
                         **responses(409, 500)})
-def open_and_run(body: OpenRunIn, request: Request, key: RunKey) -> Response:
+def open_and_run(body: OpenRunIn, request: Request, key: RunKeyInRoute) -> Response:
     """Open a request whose identity was checked (``verified_by``) and carry it out in the
     same call (200 completed, 202 waiting): opened and started in one transaction, committed
     before any dataset is touched; the proof and the notices follow the answer. One scope,
@@ -438,12 +442,13 @@ def open_and_run(body: OpenRunIn, request: Request, key: RunKey) -> Response:
     rt = runtime(request)
     ctx = _ctx(rt)
     by = engine.Requester(body.opened_by, body.acting_subject, body.verified_by)
-    result = _service(request, rt).open_and_run(
+    service = _service(request, rt)
+    result = service.open_and_run(
         body.type, by=by, reason=body.reason, subject=body.subject, email=body.email,
         channel=body.channel, details=body.details.model_dump(exclude_none=True),
         out_dir=_packages_dir(request), actor=_actor(key), prove=body.prove, lang=body.lang,
-        follow_up=False)
-    return _answered(_service(request, rt), ctx, result, _actor(key))
+        follow_up=False, vet=lambda session: still_live(session, rt, key))
+    return _answered(service, ctx, result, _actor(key))
 
 
 def _answered(service: engine.Requests, ctx: engine.Context, result: engine.RunResult,
