@@ -485,6 +485,24 @@ def test_breach_register_shows_the_72_hour_clock(client: TestClient) -> None:
     assert "Lost laptop" in r.text and "48 h 0 min left" in r.text
 
 
+def test_art33_3_breach_register_says_cross_border_not_stated(client: TestClient) -> None:
+    """GDPR Art. 33(3), 56: a breach recorded without the cross-border answer is shown as
+    "not stated", not as "no"; one recorded with countries shows them."""
+    from personvern.breach.register import record_breach
+
+    rt = runtime(client)
+    with rt.transaction() as s:
+        record_breach(s, rt.clock, title="Lost laptop", description="A laptop was lost.",
+                      risk="high", aware_at=datetime(2027, 1, 3, 12, tzinfo=UTC))
+        record_breach(s, rt.clock, title="Open bucket", description="A bucket was public.",
+                      risk="high", aware_at=datetime(2027, 1, 3, 12, tzinfo=UTC),
+                      countries=["SE"])
+    page = as_role(client, "owner").get("/dashboard/breaches").text
+    assert "Cross-border (Art. 33(3), 56)" in page
+    assert re.search(r"Lost laptop</td>.*?<td>not stated</td>", page, re.S)
+    assert re.search(r"Open bucket</td>.*?<td>yes \(SE\)</td>", page, re.S)
+
+
 def test_ropa_policy_and_retention_pages(client: TestClient) -> None:
     as_role(client, "privacy_officer")
     ropa = client.get("/dashboard/ropa").text

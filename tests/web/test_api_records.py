@@ -331,3 +331,27 @@ def test_breaches_are_read_with_records_read_and_written_with_breach_write(
     assert_problem(rec.get("/api/v1/breaches", headers=dpo), 403, "lacks the scope 'records:read'")
     assert len(rec.get("/api/v1/breaches", headers=auditor).json()) == 1
     assert rec.get("/api/v1/ropa", headers=auditor).status_code == 200
+
+
+# ---- cross-border (GDPR Art. 33(3), 56) ----------------------------------------------------
+
+def test_art33_3_breach_cross_border_left_out_is_null_and_not_stated_in_the_report(
+        rec: TestClient) -> None:
+    """Art. 33(3), 56: a breach recorded without cross_border says "not stated", never "no"."""
+    bid = rec.post("/api/v1/breaches", json=BREACH).json()["id"]
+    assert rec.get(f"/api/v1/breaches/{bid}").json()["cross_border"] is None
+    md = rec.get(f"/api/v1/breaches/{bid}/report", params={"lang": "en"}).text
+    assert "| Cross-border | Not stated |" in md
+    said_no = rec.post("/api/v1/breaches", json={**BREACH, "cross_border": False}).json()
+    assert said_no["cross_border"] is False
+    assert "| Cross-border | No |" in rec.get(f"/api/v1/breaches/{said_no['id']}/report",
+                                              params={"lang": "en"}).text
+    assert rec.post("/api/v1/breaches", json={**BREACH, "cross_border": True}
+                    ).json()["cross_border"] is True
+
+
+def test_art33_3_breach_cross_border_maybe_is_422_and_stores_nothing(rec: TestClient) -> None:
+    """Art. 33(3): cross_border is true, false or left out; anything else is refused."""
+    assert_problem(rec.post("/api/v1/breaches", json={**BREACH, "cross_border": "maybe"}),
+                   422, "cross_border")
+    assert breach_ids(rec) == []

@@ -14,7 +14,7 @@ leaves the register as it was; each change is appended to the audit trail.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -120,6 +120,14 @@ def updates_of(session: Session, breach_id: str) -> list[BreachUpdate]:
     return list(session.scalars(
         select(BreachUpdate).where(BreachUpdate.breach_id == breach_id).order_by(BreachUpdate.id)
     ))
+
+
+def cross_border_text(details: Mapping[str, Any]) -> str:
+    """yes (countries), no or not stated (Art. 33(3), 56): left out never reads as no."""
+    value = details.get("cross_border")
+    countries = ", ".join(details.get("countries") or [])
+    word = "not stated" if value is None else ("yes" if value else "no")
+    return word + (f" ({countries})" if countries else "")
 
 
 def recorded_details(session: Session, breach_id: str) -> dict[str, Any]:
@@ -236,7 +244,7 @@ def record_breach(
     no_notice_reason: str | None = None,
     notify_authority: bool | None = None,
     nature: Sequence[str] = (),
-    cross_border: bool = False,
+    cross_border: bool | None = None,
     countries: Sequence[str] = (),
     discovery: str | None = None,
     manifest: Manifest | None = None,
@@ -246,6 +254,8 @@ def record_breach(
 
     ``aware_at`` (default: now) starts the 72-hour clock and may not lie in the future.
     ``risk`` none or low needs ``no_notice_reason``; risk or high must be notified.
+    ``cross_border`` None is "not stated" (Art. 33(3), 56), kept as null, never as no;
+    naming an affected country answers it yes.
     """
     now = clock()
     aware = _aware(aware_at, "awareness time") if aware_at is not None else now
@@ -296,7 +306,8 @@ def record_breach(
     )
     session.add(breach)
     session.flush()
-    details = {"nature": natures, "cross_border": bool(cross_border or country_codes),
+    details = {"nature": natures,
+               "cross_border": True if country_codes else cross_border,
                "countries": country_codes, "discovery": (discovery or "").strip() or None,
                "risk": level, "notify_authority": notify, "undeclared": undeclared}
     _history(session, now, breach.id, "recorded", actor, title_text, details)

@@ -94,6 +94,7 @@ _L: dict[str, tuple[str, str]] = {
     "history": ("Historikk", "History"),
     "yes": ("Ja", "Yes"), "no": ("Nei", "No"), "unknown": ("Ukjent", "Unknown"),
     "not_given": ("Ikke oppgitt", "Not given"),
+    "not_stated": ("Ikke oppgitt", "Not stated"),
     "status": ("Status", "Status"),
     "undeclared": ("ikke i manifestet", "not in the manifest"),
 }
@@ -189,7 +190,8 @@ def build_report(session: Session, breach_id: str, manifest: Manifest, now: date
                               "at": _time(breach.subjects_notified_at, country),
                               "how": [u.text for u in told],
                               "required": breach.risk == "high"},
-        "cross_border": {"cross_border": bool(details.get("cross_border")),
+        # None is "not stated" (Art. 33(3), 56): the report must not say no for it.
+        "cross_border": {"cross_border": details.get("cross_border"),
                          "countries": list(details.get("countries") or [])},
         "history": [{"at": _time(u.at, country), "kind": u.kind, "text": u.text}
                     for u in history],
@@ -265,8 +267,9 @@ def _sections(r: dict[str, Any], lang: Lang, esc: Callable[[str], str] = _plain,
               if any(informed["mail"].values()) else []),
             (_t("notified", lang), v(informed["at"])),
             (_t("description", lang), v(informed["how"]))]),
-        (_t("cross_border", lang), [(_t("cross_border", lang), v(r["cross_border"]
-                                                                ["cross_border"])),
+        (_t("cross_border", lang), [(_t("cross_border", lang), _t("not_stated", lang)
+                                     if r["cross_border"]["cross_border"] is None
+                                     else v(r["cross_border"]["cross_border"])),
                                     (_t("countries", lang), v(r["cross_border"]
                                                               ["countries"]))]),
     ]

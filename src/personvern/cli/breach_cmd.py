@@ -38,6 +38,13 @@ class UpdateKind(StrEnum):
     subject_notice = "subject_notice"
 
 
+class Answer(StrEnum):
+    """A yes or no; leaving the option out is "not stated"."""
+
+    yes = "yes"
+    no = "no"
+
+
 class ReportFormat(StrEnum):
     """Formats of the report."""
 
@@ -70,7 +77,7 @@ def _when(value: str | None, what: str) -> datetime | None:
 
 def _lines(view: dict[str, Any], country: str) -> list[str]:
     """The human summary of a breach view."""
-    from personvern.breach.register import local_time
+    from personvern.breach.register import cross_border_text, local_time
 
     def t(at: datetime | None) -> str:
         return "-" if at is None else local_time(at, country).strftime("%Y-%m-%d %H:%M %z")
@@ -103,6 +110,9 @@ def _lines(view: dict[str, Any], country: str) -> list[str]:
         f"authority: {authority}",
         f"people:    {people}",
     ]
+    if "cross_border" in view:
+        lines.append(f"cross-border: {cross_border_text(view)}"
+                     + (" (GDPR Art. 33(3), 56)" if view["cross_border"] is None else ""))
     if view["closed_at"] is not None:
         lines.append(f"closed:    {t(view['closed_at'])}")
     for u in view.get("updates", []):
@@ -156,8 +166,9 @@ def record(
     measures: Annotated[str, typer.Option(help="Measures taken or proposed.")] = "",
     nature: Annotated[list[str] | None, typer.Option(
         "--nature", help="confidentiality, integrity or availability (repeat).")] = None,
-    cross_border: Annotated[bool, typer.Option(
-        "--cross-border", help="People in other EEA countries are affected.")] = False,
+    cross_border: Annotated[Answer | None, typer.Option(
+        "--cross-border", help="yes or no: people in other EEA countries are affected "
+        "(GDPR Art. 33(3), 56); left out, the report says not stated.")] = None,
     country: Annotated[list[str] | None, typer.Option(
         "--country", help="Country of affected people, e.g. SE (repeat).")] = None,
     discovery: Annotated[str | None, typer.Option(
@@ -177,7 +188,9 @@ def record(
             subject_categories=subject_category or [], approx_subjects=subjects,
             approx_records=records, consequences=consequences, measures=measures,
             no_notice_reason=no_notice_reason, notify_authority=True if notify_anyway else None,
-            nature=nature or [], cross_border=cross_border, countries=country or [],
+            nature=nature or [],
+            cross_border=None if cross_border is None else cross_border is Answer.yes,
+            countries=country or [],
             discovery=discovery, manifest=rt.loaded.manifest,
         )
         _show(s, breach, rt.clock(), rt.loaded.manifest.jurisdiction.country, as_json)

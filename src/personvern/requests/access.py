@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from personvern.escaping import csv_cell
+from personvern.manifest.model import Manifest
 from personvern.requests.datamap import Found, SqlDataset
 from personvern.requests.information import art15, render_summary
 from personvern.requests.jobs import Env, Job, find_all, plain, subject_purposes
@@ -48,10 +49,11 @@ def package(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any
                 data.setdefault(ds_id, {})[table] = table_rows
                 counts[f"{ds_id}.{table}"] = len(table_rows)
     info = art15(env.manifest, env.jurisdiction, job, env.language())
+    manual = manual_datasets(env.manifest, callbacks)
     path = env.out_dir / f"access-{job.request_id}.zip"
     generated = env.clock()
     document = {"request": job.request_id, "generated_at": generated, "information": info,
-                "datasets": data, "personvern": job.engine_records}
+                "datasets": data, "manual": manual, "personvern": job.engine_records}
     with _private_file(path) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
         # Streamed into the archive as it is encoded: the whole document is never held as
         # text, then again as bytes, beside the rows it was made from.
@@ -61,8 +63,24 @@ def package(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any
         for ds_id, tables in data.items():
             for table, table_rows in tables.items():
                 zf.writestr(f"{ds_id}/{table}.csv", _csv(table_rows))
-        zf.writestr("summary.html", render_summary(info, counts, generated, env.language()))
+        zf.writestr("summary.html", render_summary(info, counts, generated, env.language(),
+                                                   manual))
     return {"package": _file_facts(path), "rows": counts, "redacted": redacted}
+
+
+def manual_datasets(manifest: Manifest, answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each manual dataset a task was opened for: its processor, the task's state and the
+    note it was closed with (None while open), as the package was made (Art. 15(1), (3))."""
+    out = []
+    for ds in manifest.datasets:
+        task = (answers.get(ds.id) or {}).get("manual") if ds.kind == "manual" else None
+        if task is None:
+            continue
+        recipient = manifest.recipient(ds.recipient) if ds.recipient else None
+        out.append({"dataset": ds.id, "processor": recipient.name if recipient else None,
+                    "state": task["state"],
+                    "note": task["note"] if task["state"] == "done" else None})
+    return out
 
 
 def redact(ds: SqlDataset, found: Found) -> tuple[dict[str, list[dict[str, Any]]], int]:

@@ -9,6 +9,7 @@ as data (``data.json``) and as a readable page (``summary.html``).
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,13 @@ LABELS = {
            "generated": "Laget", "rows": "rader", "redacted": "Henvisninger til andre personer "
            "er skjult.", "not_stated": "ikke oppgitt i våre opplysninger",
            "no_country": "land ikke oppgitt i våre opplysninger",
-           "no_safeguard": "utenfor EØS, overføringsgrunnlag ikke oppgitt i våre opplysninger"},
+           "no_safeguard": "utenfor EØS, overføringsgrunnlag ikke oppgitt i våre opplysninger",
+           "manual": "Opplysninger som utleveres separat",
+           "manual_text": "Disse systemene hos våre databehandlere når vi ikke selv, så "
+           "opplysningene derfra er ikke i denne pakken. Forespørselen din avsluttes først når "
+           "svaret fra hver av dem er registrert.",
+           "unanswered": "ikke besvart ennå", "answered": "besvart",
+           "no_processor": "databehandler ikke oppgitt i våre opplysninger"},
     "en": {"title": "Access: your personal data", "controller": "Controller",
            "purposes": "What we use the data for", "basis": "Legal basis",
            "categories": "Data", "recipients": "Recipients", "retention": "How long",
@@ -41,7 +48,13 @@ LABELS = {
            "generated": "Generated", "rows": "rows", "redacted": "References to other people "
            "are redacted.", "not_stated": "not stated in our records",
            "no_country": "country not stated in our records",
-           "no_safeguard": "outside the EEA, safeguard not stated in our records"},
+           "no_safeguard": "outside the EEA, safeguard not stated in our records",
+           "manual": "Data handed over separately",
+           "manual_text": "We cannot reach these systems of our processors ourselves, so the "
+           "data held there is not in this package. Your request is completed only once each "
+           "one's answer is recorded.",
+           "unanswered": "not yet answered", "answered": "answered",
+           "no_processor": "processor not stated in our records"},
 }
 BASIS_NAMES = {
     "consent": ("samtykke", "consent"), "contract": ("avtale", "contract"),
@@ -147,6 +160,11 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;t
 <table>{% for table, n in counts.items() %}<tr><td>{{ table }}</td><td>{{ n }} {{ t.rows }}</td>
 </tr>{% endfor %}</table>
 <p>{{ t.redacted }}</p>
+{% if manual %}<h2>{{ t.manual }}</h2>
+<p>{{ t.manual_text }}</p>
+<ul>{% for m in manual %}<li>{{ m.dataset }} ({{ m.processor or t.no_processor }}): {% if
+ m.state == "done" %}{{ t.answered }}{% if m.note %}: {{ m.note }}{% endif %}{% else %}{{
+ t.unanswered }}{% endif %}</li>{% endfor %}</ul>{% endif %}
 </body></html>
 """
 
@@ -161,13 +179,14 @@ def _summary_template() -> Template:
 
 
 def render_summary(info: dict[str, Any], counts: dict[str, int], generated: datetime,
-                   lang: str) -> str:
-    """The readable HTML of the Art. 15 information and what data was found."""
+                   lang: str, manual: Sequence[dict[str, Any]] = ()) -> str:
+    """The readable HTML of the Art. 15 information, what data was found, and the manual
+    datasets whose data is handed over separately (``access.manual_datasets``)."""
     t = LABELS[lang]
     a = info["complaint"]
     complaint = t["complaint_text"].format(name=a["authority"], address=a["address"],
                                            url=a["complaint_url"])
     return _summary_template().render(t=t, info=info, counts=counts, lang=lang,
                                             generated=generated.isoformat(timespec="minutes"),
-                                            complaint=complaint)
+                                            complaint=complaint, manual=manual)
 

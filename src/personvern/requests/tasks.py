@@ -195,8 +195,13 @@ def pending(tasks: list[RequestTask], kind: str) -> list[RequestTask]:
 
 
 def answers(tasks: list[RequestTask]) -> dict[str, Any]:
-    """The http datasets' answers, by dataset, for the package or the outcome."""
-    return {t.dataset: t.result for t in tasks if t.kind == "http" and t.state == "done"}
+    """The http datasets' answers, and each manual task's state and note, by dataset, for
+    the package (Art. 15(1), (3): it names what a processor hands over separately)."""
+    found: dict[str, Any] = {t.dataset: t.result for t in tasks
+                             if t.kind == "http" and t.state == "done"}
+    found.update({t.dataset: {"manual": {"state": t.state, "note": t.note}}
+                  for t in tasks if t.kind == "manual"})
+    return found
 
 
 def settle(tasks: list[RequestTask]) -> None:

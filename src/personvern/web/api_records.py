@@ -307,7 +307,9 @@ class BreachIn(BaseModel):
     notify_authority: bool | None = None
     nature: list[Literal["confidentiality", "integrity", "availability"]] = Field(
         default_factory=list, max_length=3)
-    cross_border: bool = False
+    cross_border: bool | None = Field(
+        None, description="people in other EEA countries are affected (GDPR Art. 33(3), 56); "
+        "left out or null is kept as not stated, and the report says so, never no")
     countries: list[Annotated[str, Field(min_length=2, max_length=2)]] = Field(
         default_factory=list, max_length=30)
     discovery: Note | None = None

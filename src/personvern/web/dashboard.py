@@ -483,9 +483,11 @@ def breaches(request: Request, user: Annotated[Staff, permit("breaches.view")]) 
     """The breach register with each breach's 72-hour clock."""
     from personvern.breach.register import (
         breach_view,
+        cross_border_text,
         failed_unanswered,
         list_breaches,
         mail_delivery,
+        recorded_details,
     )
 
     rt = runtime(request)
@@ -493,7 +495,9 @@ def breaches(request: Request, user: Annotated[Staff, permit("breaches.view")]) 
     with unit(rt) as s:
         # With the outbox's counts: queued or failed letters have told nobody (Art. 34(1)).
         rows = [{**breach_view(b, now), "mail": mail_delivery(s, b.id),
-                 "untold": failed_unanswered(s, b)} for b in list_breaches(s)]
+                 "untold": failed_unanswered(s, b),
+                 "cross_border": cross_border_text(recorded_details(s, b.id))}
+                for b in list_breaches(s)]
     return _view(request, "breaches.html", user, breaches=rows)
 
 

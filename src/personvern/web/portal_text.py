@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from personvern.errors import PersonvernError
+from personvern.requests.information import LABELS
 from personvern.web.i18n import add_messages
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -80,6 +81,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "stored_in": {"nb": "Lagret i", "en": "Stored in"},
     "how_long": {"nb": "Hvor lenge", "en": "How long"},
     "none": {"nb": "Ingen", "en": "None"},
+    # A basis or period the manifest leaves out, in the access package's words (Art. 15(1)).
+    "not_stated": {lang: LABELS[lang]["not_stated"] for lang in ("nb", "en")},
     "export_title": {"nb": "Last ned dataene dine", "en": "Download your data"},
     "export_text": {
         "nb": "Du får en ZIP-fil med alt vi har om deg: data.json, én CSV-fil per tabell og "
