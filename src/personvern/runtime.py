@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from personvern.clock import Clock, system_clock
 from personvern.settings import Settings
@@ -98,17 +98,30 @@ class Runtime:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A session for reads that need no snapshot of their own: each statement runs on
-        its own (autocommit), so no BEGIN and no COMMIT are sent (two round trips less on
-        PostgreSQL). Nothing may be written through it."""
+        """A session for reads that need no snapshot of their own: no transaction is held,
+        each statement sees the database as it is when it runs, and no BEGIN and no COMMIT
+        are sent (two round trips less on PostgreSQL). Nothing may be written through it:
+        on SQLite a write is rolled back and raises RuntimeError."""
         from sqlalchemy.orm import Session
 
         from personvern.storage.engine import storage_errors
 
-        with storage_errors(self.engine.url), \
-                self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, \
-                Session(conn, expire_on_commit=False) as session:
-            yield session
+        with storage_errors(self.engine.url), self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            # SQLite's driver begins a transaction only before a write, so reads on the
+            # connection as it is already run on their own. Switched to autocommit, the
+            # connection is switched back at check-in with a PRAGMA after which SQLite
+            # re-prepares every statement it has cached (docs/performance.md, stop 25).
+            if not sqlite:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            driver: Any = conn.connection.driver_connection if sqlite else None  # sqlite3's
+            with Session(conn, expire_on_commit=False) as session:
+                yield session
+                # A write made the driver begin a transaction: refused, not kept silently
+                # nor lost silently (the session's close rolls it back).
+                if driver is not None and driver.in_transaction:
+                    raise RuntimeError("a write through Runtime.reading; "
+                                       "write in Runtime.transaction")
 
     @cached_property
     def ledger_writes(self) -> GroupCommit:

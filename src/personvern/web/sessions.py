@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from fastapi import Request, Response
 from sqlalchemy import Connection, Executable, bindparam, select, update
@@ -26,11 +26,7 @@ from sqlalchemy.orm import Session
 from personvern.clock import Clock
 from personvern.errors import Unauthorized
 from personvern.sessions.tables import WebSession
-from personvern.storage.engine import storage_errors
 from personvern.storage.models import as_utc
-
-if TYPE_CHECKING:
-    from personvern.runtime import Runtime
 
 Kind = Literal["subject", "staff"]
 KINDS: tuple[Kind, ...] = ("subject", "staff")
@@ -207,27 +203,11 @@ def _current(request: Request, kind: Kind) -> Current:
 
 
 @contextmanager
-def _page_reads(rt: Runtime) -> Iterator[Session]:
-    """A session for a page's reads, none of them in a transaction (see signed_in)."""
-    if rt.engine.dialect.name != "sqlite":
-        with rt.reading() as session:
-            yield session
-        return
-    # SQLite's driver begins a transaction only before a write, so reads on a connection as
-    # it is already run on their own. Runtime.reading's switch to autocommit is switched
-    # back at check-in with a PRAGMA after which SQLite re-prepares every statement the
-    # connection has cached: each page parsed and planned all its queries again (a fifth
-    # of a page's CPU, the people query most).
-    with storage_errors(rt.engine.url), rt.sessions() as session:
-        yield session
-
-
-@contextmanager
 def signed_in(request: Request, kind: Kind) -> Iterator[tuple[Session, Current]]:
     """A session for a page's reads, with its live session of ``kind`` read first: the
     page needs no connection (nor thread) of its own to find who is signed in.
 
-    The reads run without a transaction (``_page_reads``: no BEGIN, no COMMIT); nothing
+    The reads run without a transaction (``Runtime.reading``: no BEGIN, no COMMIT); nothing
     may be written through the session. The one write a page can need, the session's
     touch (at most once a minute) or its end when found over its time, is made after the
     reads, in a transaction of its own: a write holds SQLite's one write lock (and
@@ -240,7 +220,7 @@ def signed_in(request: Request, kind: Kind) -> Iterator[tuple[Session, Current]]
     from personvern.web.deps import runtime, unit
 
     rt = runtime(request)
-    with _page_reads(rt) as session:
+    with rt.reading() as session:
         # Nothing to look for on request.state first: a page is the request's only reader.
         current, due = _find(session.connection(), rt.clock, token_of(request, kind), kind)
         if current is not None:
