@@ -208,6 +208,26 @@ def test_the_daily_sweep_erases_them_when_the_manifest_says_so(demo: Path) -> No
     assert "children without guardian consent: 0 to erase" in after.stdout
 
 
+def test_a_child_with_a_restriction_in_force_is_kept_not_erased(demo: Path) -> None:
+    """GDPR Art. 18(1)(b): where processing is unlawful (a child's consent without the
+    guardian's, Art. 8(1)) and the person asks for restriction instead of erasure, the
+    data is kept, used for nothing; the check says why, the sweep erases no such child."""
+    [alone], _ = pupils_under(demo, NOW.date())
+    child, _ = subject_of(demo, alone)
+    opened = pv(demo, "request", "open", "restriction", "--subject", f"ext:{alone}",
+                "--verified-by", "the guardian came in with ID")
+    assert opened.returncode == 0, opened.stderr
+    ran = pv(demo, "request", "run", f"ext:{alone}", "--reason", "identity checked")
+    assert ran.returncode == 0, ran.stderr
+    check = pv(demo, "children", "check")
+    assert "0 children to erase" in check.stdout
+    assert (f"kept {child}" in check.stdout
+            and "a restriction is in force (GDPR Art. 18)" in check.stdout)
+    run = pv(demo, "retention", "run", "--reason", "the daily sweep")
+    assert run.returncode == 0, run.stderr
+    assert not pupil_row(demo, alone).startswith("slettet-")
+
+
 def test_with_the_switch_off_the_sweep_erases_no_child(demo: Path) -> None:
     [alone], _ = pupils_under(demo, NOW.date())
     child, _ = subject_of(demo, alone)

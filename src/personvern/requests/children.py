@@ -44,6 +44,7 @@ from personvern.manifest.categories import categories_meet
 from personvern.manifest.model import Manifest
 from personvern.requests.deadlines import receipt_date
 from personvern.requests.engine import Requester, Requests, open_request
+from personvern.requests.restrict import restricted_subjects
 from personvern.requests.tables import Request
 from personvern.rights.acting import consent_age, years_on
 
@@ -136,9 +137,14 @@ def find(session: Session, consent: ConsentContext, now: datetime) -> Found:
     authorised, lapsed = _guardian_consented(session, consent, ids, births, now)
     own_consent = _consent_given(session, manifest, ids)
     under_way = _open_erasures(session, ids)
+    restricted = set(restricted_subjects(session))
     for sid in ids:
         if sid in authorised:
             found.kept.append(Child(sid, children[sid], authorised[sid]))
+            continue
+        if sid in restricted:  # asked for restriction instead of erasure: Art. 18(1)(b)
+            found.kept.append(Child(sid, children[sid], "a restriction is in force (GDPR "
+                                    "Art. 18): kept, used for nothing, until it is lifted"))
             continue
         if sid in own_consent:
             why = ("consent on record not given by a guardian, for "
