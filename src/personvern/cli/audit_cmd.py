@@ -1,11 +1,16 @@
 """``personvern audit``: verify the audit trail, and sign its head as a checkpoint."""
 
-import json
 
 import typer
 
 from personvern.cli.common import emit, runtime
-from personvern.cli.ledger_cmd import AgainstOption, OutOption, read_checkpoint
+from personvern.cli.ledger_cmd import (
+    AgainstOption,
+    OutOption,
+    check_out,
+    read_checkpoint,
+    write_checkpoint,
+)
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
 
 app = typer.Typer(help="Inspect the audit trail.", no_args_is_help=True)
@@ -49,22 +54,8 @@ def checkpoint(out: OutOption = None, manifest: ManifestOption = None, db: DbOpt
     2 when FILE cannot be written.
     """
     from personvern.audit import sign_audit_trail
-    from personvern.errors import InvalidInput
 
-    if out is not None and not out.parent.is_dir():
-        raise InvalidInput(f"cannot write {out}: directory {out.parent} does not exist")
+    check_out(out)
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
         signed, adopted = sign_audit_trail(s, rt.clock, "cli")
-    text = json.dumps(signed.as_json(), indent=2) + "\n"
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        try:
-            out.write_text(text, encoding="utf-8")
-        except OSError as err:
-            raise InvalidInput(f"cannot write {out}: {err}") from None
-        emit(signed.as_json(), as_json, [f"checkpoint written to {out}: {signed}"])
-    if adopted:
-        typer.echo("note: no checkpoint was stored before, so the trail was signed as found; "
-                   "if checkpoints were in use, that absence is itself a sign of tampering",
-                   err=True)
+    write_checkpoint(signed, adopted, out, as_json, "trail")

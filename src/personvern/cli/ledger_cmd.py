@@ -68,12 +68,27 @@ def checkpoint(out: OutOption = None, manifest: ManifestOption = None, db: DbOpt
     2 when FILE cannot be written.
     """
     from personvern.consent.ledger import sign_ledger
+
+    check_out(out)
+    with runtime(manifest, db, now) as rt, rt.transaction() as s:
+        signed, adopted = sign_ledger(s, rt.clock())
+    write_checkpoint(signed, adopted, out, as_json, "ledger")
+
+
+def check_out(out: Path | None) -> None:
+    """Refuse (exit 2) an --out FILE whose directory does not exist, before signing."""
     from personvern.errors import InvalidInput
 
     if out is not None and not out.parent.is_dir():
         raise InvalidInput(f"cannot write {out}: directory {out.parent} does not exist")
-    with runtime(manifest, db, now) as rt, rt.transaction() as s:
-        signed, adopted = sign_ledger(s, rt.clock())
+
+
+def write_checkpoint(signed: "Checkpoint", adopted: bool, out: Path | None, as_json: bool,
+                     noun: str) -> None:
+    """Print ``signed`` or write it to ``out``, and warn on stderr when the ``noun`` (ledger,
+    trail) was adopted: signed as found, with no checkpoint stored before."""
+    from personvern.errors import InvalidInput
+
     text = json.dumps(signed.as_json(), indent=2) + "\n"
     if out is None:
         typer.echo(text, nl=False)
@@ -84,7 +99,7 @@ def checkpoint(out: OutOption = None, manifest: ManifestOption = None, db: DbOpt
             raise InvalidInput(f"cannot write {out}: {err}") from None
         emit(signed.as_json(), as_json, [f"checkpoint written to {out}: {signed}"])
     if adopted:
-        typer.echo("note: no checkpoint was stored before, so the ledger was signed as found; "
+        typer.echo(f"note: no checkpoint was stored before, so the {noun} was signed as found; "
                    "if checkpoints were in use, that absence is itself a sign of tampering",
                    err=True)
 
