@@ -5,12 +5,13 @@ state. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, update
 
+from consent.support import T0, lookup_people, outcome
 from personvern.apikeys import create_key
 from personvern.consent.service import (
     WriteLookups,
@@ -20,39 +21,16 @@ from personvern.consent.service import (
 )
 from personvern.consent.subjects import create_subject, subject_row_of
 from personvern.consent.tables import ApiKey
-from personvern.errors import PersonvernError
-from personvern.requests.erase import forget_subjects
 from personvern.storage.session import make_sessionmaker, transaction
-
-T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def _people(engine: Engine) -> tuple[str, str, str]:
-    with transaction(make_sessionmaker(engine)) as s:
-        sid = create_subject(s, lambda: T0, {"email": "Kari@Example.no", "phone": "+4791234567",
-                                             "external_id": "u-1"},
-                             birth_date=date(1990, 1, 2))[0].id
-        other = create_subject(s, lambda: T0, {"email": "ola@example.no"})[0].id
-        gone = create_subject(s, lambda: T0, {"email": "borte@example.no"})[0].id
-    with transaction(make_sessionmaker(engine)) as s:
-        forget_subjects(s, [gone], T0)
-    return sid, other, gone
-
-
-def _found(call: Any) -> object:
-    try:
-        return call()
-    except PersonvernError as err:
-        return type(err), str(err)
 
 
 def test_a_batch_finds_each_writers_person_as_a_lone_lookup_does(db_engine: Engine) -> None:
-    sid, other, gone = _people(db_engine)
+    sid, other, gone = lookup_people(db_engine)
     refs = (sid, f" {sid} ", "kari@example.no", " KARI@example.no", "+4791234567", "ext:u-1",
             "ola@example.no", other, gone, "borte@example.no", "nobody@example.no", "ext:u-2",
             "+4799999999", "0" * 32, "kari@@example", "ext:", "x" * 300)
     with transaction(make_sessionmaker(db_engine)) as s:
-        alone = {ref: _found(lambda ref=ref: subject_row_of(s, ref)) for ref in refs}
+        alone = {ref: outcome(lambda ref=ref: subject_row_of(s, ref)) for ref in refs}
     statements: list[str] = []
 
     def count(*args: Any) -> None:
@@ -62,7 +40,7 @@ def test_a_batch_finds_each_writers_person_as_a_lone_lookup_does(db_engine: Engi
         preload_subjects(s, [WriteLookups(refs[i:i + 3], None) for i in range(0, len(refs), 3)])
         event.listen(db_engine, "before_cursor_execute", count)
         try:
-            batched = {ref: _found(lambda ref=ref: subject_of_ref(s, ref)) for ref in refs}
+            batched = {ref: outcome(lambda ref=ref: subject_of_ref(s, ref)) for ref in refs}
         finally:
             event.remove(db_engine, "before_cursor_execute", count)
     assert batched == alone

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, update
 
+from consent.support import T0, lookup_people, outcome
 from personvern.apikeys import create_key
 from personvern.consent.group import GroupCommit
 from personvern.consent.ledger import leave_lock_to_preload, lock_left_to_preload
@@ -24,11 +25,7 @@ from personvern.consent.service import (
 )
 from personvern.consent.subjects import create_subject, subject_row_of
 from personvern.consent.tables import ApiKey
-from personvern.errors import PersonvernError
-from personvern.requests.erase import forget_subjects
 from personvern.storage.session import make_sessionmaker, transaction
-
-T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def _postgres(engine: Engine) -> None:
@@ -36,32 +33,20 @@ def _postgres(engine: Engine) -> None:
         pytest.skip("the pipeline is PostgreSQL's; SQLite takes its lock before the reads")
 
 
-def _found(call: Any) -> object:
-    try:
-        return call()
-    except PersonvernError as err:
-        return type(err), str(err)
-
-
 def test_lookups_sent_with_the_lock_find_what_a_lone_lookup_finds(db_engine: Engine) -> None:
     _postgres(db_engine)
+    sid, other, gone = lookup_people(db_engine)
     with transaction(make_sessionmaker(db_engine)) as s:
-        sid = create_subject(s, lambda: T0, {"email": "Kari@Example.no", "phone": "+4791234567",
-                                             "external_id": "u-1"},
-                             birth_date=date(1990, 1, 2))[0].id
-        other = create_subject(s, lambda: T0, {"email": "ola@example.no"})[0].id
-        gone = create_subject(s, lambda: T0, {"email": "borte@example.no"})[0].id
         create_key(s, lambda: T0, "live", ["consent:write"])
         create_key(s, lambda: T0, "revoked", ["consent:write"])
     with transaction(make_sessionmaker(db_engine)) as s:
-        forget_subjects(s, [gone], T0)
         keys = {k.name: k.id for k in s.query(ApiKey)}
         s.execute(update(ApiKey).where(ApiKey.id == keys["revoked"]).values(revoked_at=T0))
     refs = (sid, f" {sid} ", "kari@example.no", " KARI@example.no", "+4791234567", "ext:u-1",
             "ola@example.no", other, gone, "borte@example.no", "nobody@example.no", "ext:u-2",
             "0" * 32, "kari@@example", "ext:", "x" * 300)
     with transaction(make_sessionmaker(db_engine)) as s:
-        alone = {ref: _found(lambda ref=ref: subject_row_of(s, ref)) for ref in refs}
+        alone = {ref: outcome(lambda ref=ref: subject_row_of(s, ref)) for ref in refs}
     statements: list[str] = []
 
     def count(*args: Any) -> None:
@@ -78,7 +63,7 @@ def test_lookups_sent_with_the_lock_find_what_a_lone_lookup_finds(db_engine: Eng
         finally:
             event.remove(db_engine, "before_cursor_execute", count)
         assert not lock_left_to_preload(s)
-        batched = {ref: _found(lambda ref=ref: subject_of_ref(s, ref)) for ref in refs}
+        batched = {ref: outcome(lambda ref=ref: subject_of_ref(s, ref)) for ref in refs}
         assert key_revoked_at(s, keys["live"]) == (True, None)
         assert key_revoked_at(s, keys["revoked"]) == (True, T0)
         assert key_revoked_at(s, 10_000) == (False, None)
