@@ -7,46 +7,20 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-import typer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner
 
+from breach.support import EXAMPLES, T0, ok, run
 from personvern.breach.tables import Breach, BreachUpdate
-from personvern.cli import breach_cmd, subject_cmd
 from personvern.errors import InvalidInput, NotFound
 from personvern.mail.tables import OutboxMessage
 from personvern.storage.engine import create_engine_for
 from personvern.storage.models import AuditEvent
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXE = str(Path(sys.executable).parent / "personvern")
-T0 = "2027-03-01T12:00:00+01:00"
 AWARE = "2027-03-01T09:00:00+01:00"
-
-# The sub-apps mounted as cli/main.py mounts them.
-app = typer.Typer()
-app.add_typer(breach_cmd.app, name="breach")
-app.add_typer(subject_cmd.app, name="subject")
-
-
-@pytest.fixture
-def opts(tmp_path: Path) -> list[str]:
-    return ["--manifest", str(EXAMPLES / "minmentor.yaml"),
-            "--db", f"sqlite:///{tmp_path / 'pv.db'}"]
-
-
-def run(opts: list[str], *args: str) -> Any:
-    return CliRunner().invoke(app, [*args, *opts])
-
-
-def ok(opts: list[str], *args: str) -> Any:
-    result = run(opts, *args, "--json")
-    assert result.exit_code == 0, (result.output, result.exception)
-    return json.loads(result.stdout)
 
 
 def counts(opts: list[str]) -> tuple[int, ...]:

@@ -7,37 +7,13 @@ leads (Art. 56); the report to Datatilsynet must not say "no" when nobody said s
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from personvern.cli import breach_cmd
+from breach.support import T0, ok, run
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-T0 = "2027-03-01T12:00:00+01:00"
 RECORD = ("breach", "record", "--title", "Lost laptop", "--description", "A laptop was stolen",
           "--risk", "high", "--aware-at", "2027-03-01T09:00:00+01:00")
-app = typer.Typer()
-app.add_typer(breach_cmd.app, name="breach")
-
-
-@pytest.fixture
-def opts(tmp_path: Path) -> list[str]:
-    return ["--manifest", str(EXAMPLES / "minmentor.yaml"),
-            "--db", f"sqlite:///{tmp_path / 'pv.db'}"]
-
-
-def run(opts: list[str], *args: str) -> Any:
-    return CliRunner().invoke(app, [*args, *opts])
-
-
-def ok(opts: list[str], *args: str) -> Any:
-    result = run(opts, *args, "--json")
-    assert result.exit_code == 0, (result.output, result.exception)
-    return json.loads(result.stdout)
 
 
 def _report(opts: list[str], lang: str, fmt: str) -> str:
