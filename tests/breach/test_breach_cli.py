@@ -47,8 +47,8 @@ def test_full_flow(opts: list[str]) -> None:
     assert view["deadline"].startswith("2027-03-04T08:00:00")  # 09:00 +01:00, stored in UTC
     assert view["time_left_seconds"] == 69 * 3600 and view["subjects_must_be_told"]
     human = run(opts, "breach", "show", "B-2027-001", "--now", "2027-03-03T09:00:00+01:00")
-    assert "deadline:  2027-03-04 09:00 +0100  (24 h 0 min left)" in human.stdout
-    assert "people:    must be told: high risk (GDPR Art. 34)" in human.stdout
+    assert "deadline:     2027-03-04 09:00 +0100  (24 h 0 min left)" in human.stdout
+    assert "people:       must be told: high risk (GDPR Art. 34)" in human.stdout
     listed = ok(opts, "breach", "list", "--now", T0)
     assert [b["id"] for b in listed] == ["B-2027-001"]
     notified = ok(opts, "breach", "notify", "B-2027-001", "--authority", "--text",
@@ -68,7 +68,7 @@ def test_full_flow(opts: list[str]) -> None:
     assert data["subjects_informed"]["informed"] is False
     assert data["subjects_informed"]["mail"] == {"sent": 0, "waiting": 1, "failed": 0}
     shown = run(opts, "breach", "show", "B-2027-001", "--now", "2027-03-03T12:00:00+01:00")
-    assert "people:    not yet told: e-mail queued 2027-03-03 11:00 +0100, 0 sent, 1 waiting" \
+    assert "people:       not yet told: e-mail queued 2027-03-03 11:00 +0100, 0 sent, 1 waiting" \
         in shown.stdout
     assert data["times"]["discovery"] == "The owner reported it"
     md = run(opts, "breach", "report", "B-2027-001", "--now", T0).stdout
@@ -179,6 +179,6 @@ def test_installed_script(tmp_path: Path) -> None:
               "2027-03-05T09:00:00+01:00")
     assert late.returncode == 2 and "give the reasons for the delay" in late.stderr
     shown = pv("breach", "show", "B-2027-001", "--now", "2027-03-05T09:00:00+01:00")
-    assert "status:    overdue" in shown.stdout and "(24 h 0 min overdue)" in shown.stdout
+    assert "status:       overdue" in shown.stdout and "(24 h 0 min overdue)" in shown.stdout
     report = pv("breach", "report", "B-2027-001", "--format", "html", "--lang", "en")
     assert report.returncode == 0 and '<html lang="en">' in report.stdout

@@ -59,3 +59,19 @@ def test_art33_3_cross_border_maybe_is_refused_and_nothing_stored(opts: list[str
     assert "--cross-border" in result.output and "'maybe' is not one of" in result.output
     assert "yes" in result.output and "no" in result.output
     assert run(opts, "breach", "list", "--json").stdout.strip() == "[]"
+
+
+def test_breach_show_starts_every_value_in_one_column(opts: list[str]) -> None:
+    """`breach show`'s labelled lines line up: the cross-border line is no wider than the
+    others, closed included, so a reader scans one column of answers."""
+    ok(opts, *RECORD, "--now", T0)
+    ok(opts, "breach", "notify", "B-2027-001", "--authority", "--text", "Sent via Altinn",
+       "--now", "2027-03-02T10:00:00+01:00")
+    ok(opts, "breach", "close", "B-2027-001", "--subjects-exemption",
+       "The data was encrypted (Art. 34(3)(a))", "--now", "2027-03-10T12:00:00+01:00")
+    shown = run(opts, "breach", "show", "B-2027-001", "--now", T0).stdout.splitlines()
+    labelled = [line for line in shown[1:] if not line.startswith(" ")]
+    assert [line.split(":", 1)[0] for line in labelled] == [
+        "status", "aware", "deadline", "authority", "people", "cross-border", "closed"]
+    columns = {len(line) - len(line.split(":", 1)[1].lstrip()) for line in labelled}
+    assert columns == {len("cross-border: ")}

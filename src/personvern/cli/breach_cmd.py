@@ -75,6 +75,16 @@ def _when(value: str | None, what: str) -> datetime | None:
     return at
 
 
+# The widest label ("cross-border: ") sets the column every value starts in.
+_LABELS = ("status", "aware", "deadline", "authority", "people", "cross-border", "closed")
+_WIDTH = max(len(label) for label in _LABELS) + 2
+
+
+def _field(label: str, text: str) -> str:
+    """One labelled line of ``breach show``, its value in the column all values share."""
+    return f"{label + ':':<{_WIDTH}}{text}"
+
+
 def _lines(view: dict[str, Any], country: str) -> list[str]:
     """The human summary of a breach view."""
     from personvern.breach.register import cross_border_text, local_time
@@ -102,19 +112,19 @@ def _lines(view: dict[str, Any], country: str) -> list[str]:
         people = "not required"
     lines = [
         f"{view['id']}  {view['title']}",
-        f"status:    {view['status']}   risk: {view['risk']}",
-        f"aware:     {t(view['aware_at'])}",
-        f"deadline:  {t(view['deadline'])}"
-        + ("" if view["authority_notified_at"] or not view["notify_authority"]
-           else f"  ({view['time_left']})"),
-        f"authority: {authority}",
-        f"people:    {people}",
+        _field("status", f"{view['status']}   risk: {view['risk']}"),
+        _field("aware", t(view["aware_at"])),
+        _field("deadline", t(view["deadline"])
+               + ("" if view["authority_notified_at"] or not view["notify_authority"]
+                  else f"  ({view['time_left']})")),
+        _field("authority", authority),
+        _field("people", people),
     ]
     if "cross_border" in view:
-        lines.append(f"cross-border: {cross_border_text(view)}"
-                     + (" (GDPR Art. 33(3), 56)" if view["cross_border"] is None else ""))
+        lines.append(_field("cross-border", cross_border_text(view)
+                            + (" (GDPR Art. 33(3), 56)" if view["cross_border"] is None else "")))
     if view["closed_at"] is not None:
-        lines.append(f"closed:    {t(view['closed_at'])}")
+        lines.append(_field("closed", t(view["closed_at"])))
     for u in view.get("updates", []):
         lines.append(f"  {t(u['at'])}  {u['kind']}: {u['text']}")
     return lines
