@@ -68,4 +68,17 @@ def test_art15_1_b_overview_says_not_stated_in_bokmaal(vekstly: TestClient) -> N
     """Art. 12(1): the same in bokmål, in the access package's words."""
     card = _cookies_card(vekstly, "nb")
     assert "None" not in card
-    assert card.count("ikke oppgitt i våre opplysninger") == 2
+    assert card.count("ikke oppgitt i våre opplysninger") == 3
+
+
+@pytest.mark.parametrize(("lang", "label", "words", "never"), [
+    ("en", "Recipients", "not stated in our records", "None"),
+    ("nb", "Mottakere", "ikke oppgitt i våre opplysninger", "Ingen")])
+def test_art15_1_c_overview_purpose_without_recipients_says_not_stated_not_none(
+        vekstly: TestClient, lang: str, label: str, words: str, never: str) -> None:
+    """Art. 15(1)(c): a purpose the manifest lists no recipients for is no statement that
+    nobody receives the data; the overview says "not stated", in every language it has."""
+    card = _cookies_card(vekstly, lang)
+    recipients = card.split(label, 1)[1].split("Hvor lenge" if lang == "nb" else "How long",
+                                                1)[0].strip()
+    assert recipients == words and never not in card

@@ -73,3 +73,14 @@ def test_art15_2_a_transfer_outside_the_eea_without_a_safeguard_is_said_so(
     _, text = _information("minmentor", lang)
     assert re.search(r"Vercel \([^)]*US, " + re.escape(no_safeguard) + r"\)", text)
     assert re.search(r"Stripe Connect \([^)]*" + re.escape(unknown_country) + r"\)", text)
+
+
+@pytest.mark.parametrize(("lang", "label", "after", "words"), [
+    ("en", "Recipients", "How long", "not stated in our records"),
+    ("nb", "Mottakere", "Lagringstid", "ikke oppgitt i våre opplysninger")])
+def test_art15_1_c_a_purpose_without_recipients_says_not_stated(
+        lang: str, label: str, after: str, words: str) -> None:
+    # Seed 001 (Vekstly): its cookies list no recipient; that is no statement of "nobody".
+    _, text = _information("vekstly", lang)
+    card = text.split("Cookies" if lang == "en" else "Informasjonskapsler", 1)[1]
+    assert card.split(label, 1)[1].split(after, 1)[0].strip() == words

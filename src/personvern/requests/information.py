@@ -149,7 +149,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;t
 <dt>{{ t.recipients }}</dt><dd>{% for r in p.recipients %}{{ r.name }} ({{ r.service }}{%
  if r.country %}, {{ r.country }}{% else %}, {{ t.no_country }}{% endif %}{% if r.transfer
  %}, {{ r.transfer }}{% elif r.third_country %}, {{ t.no_safeguard }}{% endif
- %}){% if not loop.last %}; {% endif %}{% else %}—{% endfor %}</dd>
+ %}){% if not loop.last %}; {% endif %}{% else %}{{ t.not_stated }}{% endfor %}</dd>
 <dt>{{ t.retention }}</dt><dd>{{ p.retention | join("; ") or t.not_stated }}</dd>
 <dt>{{ t.rights }}</dt><dd>{{ p.rights | join(", ") }}</dd>
 {% if p.automated %}<dt>{{ t.automated }}</dt><dd>{{ p.automated }}</dd>{% endif %}

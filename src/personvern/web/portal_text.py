@@ -80,8 +80,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "recipients": {"nb": "Mottakere", "en": "Recipients"},
     "stored_in": {"nb": "Lagret i", "en": "Stored in"},
     "how_long": {"nb": "Hvor lenge", "en": "How long"},
-    "none": {"nb": "Ingen", "en": "None"},
-    # A basis or period the manifest leaves out, in the access package's words (Art. 15(1)).
+    # A basis, recipients or period the manifest leaves out, in the access package's words
+    # (Art. 15(1)): no recipient listed is no statement that nobody receives the data.
     "not_stated": {lang: LABELS[lang]["not_stated"] for lang in ("nb", "en")},
     "export_title": {"nb": "Last ned dataene dine", "en": "Download your data"},
     "export_text": {
