@@ -277,6 +277,34 @@ def test_a_manual_task_is_marked_done_and_completes_the_request(demo: Path, pv: 
     assert ok(pv, "run-due", "--now", T) == []
 
 
+def test_a_manual_task_closed_last_puts_its_answer_in_the_access_package(
+        demo: Path, pv: Any) -> None:
+    import json
+    import zipfile
+
+    import yaml
+
+    path = demo / "personvern.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["datasets"].append({"id": "crm", "kind": "manual", "recipient": "vipps",
+                             "contact": "personvern@crm.example.no"})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    opened = ok(pv, "open", "access", "--subject", "ext:12", "--verified-by", "known",
+                "--now", T)
+    code, _out, err = pv("run", opened["id"], "--reason", "identity checked", "--out",
+                         str(demo), "--now", T)
+    assert code == 1 and "waiting for the processor to answer: crm" in err
+    code, out, _ = pv("task-done", opened["id"], "crm", "--note", "CRM sent it by post",
+                      "--out", str(demo), "--now", T)
+    package = demo / f"access-{opened['id']}.zip"
+    assert code == 0 and f"the access package {package} gives each processor's answer" in out
+    with zipfile.ZipFile(package) as zf:
+        [crm] = json.loads(zf.read("data.json"))["manual"]
+    assert (crm["state"], crm["note"]) == ("done", "CRM sent it by post")
+    code, out, _ = pv("show", opened["id"], "--now", T)
+    assert "task crm (manual, access): done" in out and "note: CRM sent it by post" in out
+
+
 def test_what_postgresql_still_holds_is_said_with_the_command_to_end_it() -> None:
     from personvern.cli.common import vacuum_lines
 

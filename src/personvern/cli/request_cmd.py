@@ -382,9 +382,14 @@ def task_done(
     with _service(manifest, db, now) as service:
         result = service.task_done(request, dataset, note, out_dir=out)
     state = result.state if result else "waiting for other tasks"
+    package = (result.outcome.get("package") or {}).get("path") if result else None
     data = {"request": request, "dataset": dataset, "state": state,
-            "error": result.error if result else None}
-    emit(data, as_json, [f"task {dataset} of request {request} done; the request is {state}"])
+            "error": result.error if result else None, "package": package}
+    lines = [f"task {dataset} of request {request} done; the request is {state}"]
+    if package is not None:  # written before the answer: amended to give it (Art. 15(3))
+        lines.append(f"the access package {package} gives each processor's answer, and the "
+                     "letter says their data was handled by hand")
+    emit(data, as_json, lines)
 
 
 @app.command("run-due")

@@ -18,9 +18,11 @@ import os
 import time
 import zipfile
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from personvern.errors import Conflict
 from personvern.escaping import csv_cell
 from personvern.manifest.model import Manifest
 from personvern.requests.datamap import Found, SqlDataset
@@ -65,7 +67,40 @@ def package(job: Job, env: Env, datasets: Sequence[SqlDataset]) -> dict[str, Any
                 zf.writestr(f"{ds_id}/{table}.csv", _csv(table_rows))
         zf.writestr("summary.html", render_summary(info, counts, generated, env.language(),
                                                    manual))
-    return {"package": _file_facts(path), "rows": counts, "redacted": redacted}
+    # What the package says of each manual dataset, kept with the run's result: the
+    # answer amends the package when a task was closed after it was written.
+    return {"package": _file_facts(path), "rows": counts, "redacted": redacted,
+            "_manual": manual}
+
+
+def amend_manual(path: Path, manual: list[dict[str, Any]], at: datetime) -> dict[str, Any]:
+    """Rewrite the package at ``path`` with ``manual`` (:func:`manual_datasets` as the tasks
+    stand now) in ``data.json`` and ``summary.html``, every other member as it was; its new
+    file facts. A processor's answer recorded after the package was written reaches the
+    person's copy (Art. 15(1), (3)); ``amended_at`` says when, the rows stay as found."""
+    if not path.is_file():  # moved, removed, or a relative path read from elsewhere
+        raise Conflict(f"the access package {path} written before the processor answered "
+                           "is not there to be amended with the answer: put it back (or run "
+                           "from the directory it was written in) and run the request again")
+    with zipfile.ZipFile(path) as old:
+        document = json.loads(old.read("data.json"))
+        document["manual"], document["amended_at"] = manual, at
+        info = document["information"]
+        counts = {f"{ds_id}.{table}": len(rows) for ds_id, tables in document["datasets"].items()
+                  for table, rows in tables.items()}
+        summary = render_summary(info, counts, datetime.fromisoformat(document["generated_at"]),
+                                 info["language"], manual)
+        with _private_file(path) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+            for member in old.infolist():
+                if member.filename == "data.json":
+                    with zf.open(_entry("data.json"), "w", force_zip64=True) as raw, \
+                            io.TextIOWrapper(raw, encoding="utf-8") as out:
+                        json.dump(document, out, ensure_ascii=False, indent=2, default=plain)
+                elif member.filename == "summary.html":
+                    zf.writestr(member, summary)
+                else:
+                    zf.writestr(member, old.read(member))
+    return _file_facts(path)
 
 
 def manual_datasets(manifest: Manifest, answers: dict[str, Any]) -> list[dict[str, Any]]:

@@ -13,11 +13,14 @@ in its own module: :mod:`access` (also portability), :mod:`rectify`, :mod:`erase
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
+from personvern.manifest.model import Manifest
 from personvern.requests import access, erase, objection, rectify, restrict
 from personvern.requests.datamap import SqlDataset
 from personvern.requests.jobs import Env, Job
@@ -47,6 +50,8 @@ def finish(session: Session, consent: ConsentContext, clock: Clock, job: Job,
     ``forgotten``: an erasure whose engine side a batch did already (``erase.forget_many``)."""
     outcome = {k: v for k, v in done.items() if not k.startswith("_")}
     now = clock()
+    if job.type == "access" and "package" in done:
+        _amend_package(consent.manifest, job, done, outcome, now)
     if job.type in ("objection", "withdrawal"):
         outcome.update(objection.record(session, consent, now, job))
     elif job.type == "restriction":
@@ -56,6 +61,17 @@ def finish(session: Session, consent: ConsentContext, clock: Clock, job: Job,
     elif job.type == "erasure" and not forgotten:
         erase.forget(session, consent, job, outcome, now)
     return outcome
+
+
+def _amend_package(manifest: Manifest, job: Job, done: dict[str, Any],
+                   outcome: dict[str, Any], now: datetime) -> None:
+    """A package written while a manual task was open, answered once the last one closed:
+    amend it so the person's copy gives each processor's answer (Art. 15(1), (3)), never
+    "not yet answered" beside a letter that says the request is done."""
+    current = access.manual_datasets(manifest, job.callbacks)
+    if not current or done.get("_manual") == current:
+        return
+    outcome["package"] = access.amend_manual(Path(done["package"]["path"]), current, now)
 
 
 # ---- telling: the event note and the letter ------------------------------------------------
@@ -132,4 +148,10 @@ def letter(type: str, outcome: dict[str, Any]) -> str:
                      " Tilgangen er begrenset til dette formålet. Access is restricted to it.")
     if type == "access":
         lines.append("Kopien din kan lastes ned i portalen. Your copy is ready in the portal.")
+        by_hand = [t["dataset"] for t in outcome.get("tasks", []) if t["kind"] == "manual"]
+        if by_hand:  # Art. 15(1), (3): data the copy does not hold is named, not left out
+            lines.append(f"Opplysningene i {', '.join(by_hand)} ble behandlet manuelt av "
+                         "databehandleren vår og er ikke i kopien; kopien sier hva de svarte. "
+                         f"The data in {', '.join(by_hand)} was handled by hand by our "
+                         "processor and is not in your copy; the copy says what they answered.")
     return "\n".join(lines)

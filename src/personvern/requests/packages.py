@@ -1,7 +1,9 @@
 """How long the files a request makes (``access-<id>.zip``, ``portability-<id>.json``) wait
 in a server's export directory: removed once past their lifetime, counted from the
 request's completion by the caller's clock (time is an argument), never from the file's
-modification time. The portal, the API and the dashboard share one directory and this rule.
+modification time; the package of a request still waiting (for a processor's answer) is
+kept until it completes. The portal, the API and the dashboard share one directory and
+this rule.
 A package is written as ``.access-<id>.zip.part`` and renamed when whole; a part a killed
 run left is removed once its request is no longer in progress.
 """
@@ -45,8 +47,13 @@ def remove_expired(session: Session, directory: Path, now: datetime,
                            .where(Request.id.in_(ids))).tuples().all()
     done = {rid: closed for rid, closed, _ in rows}
     running = {rid for rid, _, state in rows if state == "in_progress"}
+    # A package written while a processor's answer is awaited is the one the request's
+    # answer amends and offers (requests.access.amend_manual): its lifetime starts then.
+    awaited = {rid for rid, _, state in rows if state == "waiting"}
     removed = 0
     for path, request_id in files.items():
+        if request_id in awaited:
+            continue
         if expired(done.get(request_id), now, lifetime):
             path.unlink(missing_ok=True)
             removed += 1

@@ -83,6 +83,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     # A basis, recipients or period the manifest leaves out, in the access package's words
     # (Art. 15(1)): no recipient listed is no statement that nobody receives the data.
     "not_stated": {lang: LABELS[lang]["not_stated"] for lang in ("nb", "en")},
+    # A manual dataset of an access request (a processor asked by e-mail): its data is not
+    # in the package, which gives the processor's answer as the owner recorded it.
+    "by_hand_title": {lang: LABELS[lang]["manual"] for lang in ("nb", "en")},
+    "by_hand_text": {
+        "nb": "Disse opplysningene ble behandlet manuelt av databehandleren vår og er ikke i "
+              "eksporten. Her er svaret deres, som det også står i eksporten:",
+        "en": "This data was handled by hand by our processor and is not in the export. "
+              "Here is their answer, as the export also gives it:",
+    },
     "export_title": {"nb": "Last ned dataene dine", "en": "Download your data"},
     "export_text": {
         "nb": "Du får en ZIP-fil med alt vi har om deg: data.json, én CSV-fil per tabell og "
