@@ -1245,23 +1245,38 @@ class Requests:
                 f"Art. 19 notices queued for {told}", action="request.notices")
 
     def run_follow_up(self, follow_up_id: int, *, actor: str = "owner") -> str:
-        """Run one follow-up (done already: nothing happens); its state. FollowUpFailed
-        when it fails, after recording the error where the request shows it."""
+        """Run one follow-up (done already, or running in another process: nothing
+        happens); its state. FollowUpFailed when it fails, after recording the error where
+        the request shows it."""
+        claimed = self.claim_follow_up(follow_up_id)
+        if isinstance(claimed, str):
+            return claimed
+        return self.carry_out_follow_up(claimed, actor=actor)
+
+    def claim_follow_up(self, follow_up_id: int) -> followups.Claim | str:
+        """Claim a follow-up to run (:func:`followups.claim`), committed: the claim, or the
+        state it is in when it is not to run now (``done``, ``running``)."""
         with self.transaction() as s:
-            fu = followups.claim(s, self.ctx.clock, follow_up_id)
-            if fu is None:
-                return "done"
-            kind, rid, input = fu.kind, fu.request_id, dict(fu.input or {})
-            if kind == "proof":
-                req = get_request(s, rid)
+            claimed = followups.claim(s, self.ctx.clock, follow_up_id)
+            if isinstance(claimed, followups.Claim) and claimed.kind == "proof":
+                req = get_request(s, claimed.request_id)
                 req.outcome = {**(req.outcome or {}), "proof": {"state": "running"}}
+            return claimed
+
+    def carry_out_follow_up(self, claimed: followups.Claim, *, actor: str = "owner") -> str:
+        """Do a claimed follow-up's work and record it, only while the claim holds: a run
+        taken over (past ``followups.STUCK_AFTER``) records neither result nor failure,
+        so the proof, the notices and their history lines are recorded once."""
+        kind, rid, input = claimed.kind, claimed.request_id, claimed.input
+        taken = False
         try:
             found = followups.prove(self.datasets(), input) if kind == "proof" else None
             with self.transaction() as s:
-                fu = s.get(FollowUp, follow_up_id)
-                assert fu is not None
-                req = get_request(s, rid)
-                if found is not None:
+                fu = followups.held(s, claimed)
+                if fu is None:
+                    taken = True
+                elif found is not None:
+                    req = get_request(s, rid)
                     result = followups.engine_side(s, fu, req.subject_id, input, found)
                     req.outcome = {**(req.outcome or {}), "proof": {**result, "state": "done"}}
                     note = "proof of erasure:" + fulfil.proof_note(result).split(":", 1)[1]
@@ -1272,24 +1287,35 @@ class Requests:
                             action="request.proof")
                 else:
                     self._notify(s, fu, input, actor)
-            return "done"
+            return self._taken_over(rid, kind) if taken else "done"
         except Exception as exc:
             if isinstance(exc, StorageError):
                 self.close()  # reconnect next time: the server may be back
             error = _one_line(exc)
             with self.transaction() as s:
-                fu = s.get(FollowUp, follow_up_id)
-                assert fu is not None
-                followups.fail(s, self.ctx.clock, fu, error)
-                req = get_request(s, rid)
-                if kind == "proof":
-                    req.outcome = {**(req.outcome or {}),
-                                   "proof": {"state": "failed", "error": error}}
-                _record(s, self.ctx, req, req.state, req.state, actor,
-                        f"{kind} after the answer failed: {error}",
-                        action=f"request.{kind}_failed")
+                fu = followups.held(s, claimed)
+                if fu is not None:
+                    followups.fail(s, self.ctx.clock, fu, error)
+                    req = get_request(s, rid)
+                    if kind == "proof":
+                        req.outcome = {**(req.outcome or {}),
+                                       "proof": {"state": "failed", "error": error}}
+                    _record(s, self.ctx, req, req.state, req.state, actor,
+                            f"{kind} after the answer failed: {error}",
+                            action=f"request.{kind}_failed")
+            if fu is None:  # another run holds it now: its outcome is the one to record
+                return self._taken_over(rid, kind)
             log.warning("request %s: the %s after the answer failed: %s", rid, kind, error)
             raise FollowUpFailed(f"request {rid}: the {kind} failed: {error}") from exc
+
+    def _taken_over(self, request_id: str, kind: str) -> str:
+        """A run whose claim another run took over: it records nothing; the state as the
+        other left it."""
+        log.warning("request %s: the %s was taken over by another run; this run records "
+                    "nothing", request_id, kind)
+        with self.transaction() as s:
+            states = {f.kind: f.state for f in followups.of_request(s, request_id)}
+        return states.get(kind, "done")
 
 
 def _with_intended(outcome: dict[str, Any] | None, counts: dict[str, dict[str, int]]

@@ -5,7 +5,10 @@ A follow-up is recorded in the transaction that completes the request, so it exi
 and only if the answer was recorded. With a job queue (PostgreSQL, ``PERSONVERN_JOBS=
 worker``) it is queued there in that same transaction too, and procrastinate retries it
 when it fails; otherwise the process that answered runs it right after the answer. The
-same code runs it either way (``Requests.run_follow_up``), and the request shows its state:
+same code runs it either way (``Requests.run_follow_up``), and the request shows its state.
+A run claims it as a new attempt and records its result only while that claim holds: a
+run past ``STUCK_AFTER`` may be taken over (its process presumed dead), and should it
+finish after all, it records nothing, so a proof or the notices are recorded once:
 
     pending ─> running ─> done
                   │  ^
@@ -16,6 +19,7 @@ same code runs it either way (``Requests.run_follow_up``), and the request shows
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -85,16 +89,52 @@ def schedule_many(session: Session, clock: Clock,
     return list(zip(made, jobs, strict=True))
 
 
-def claim(session: Session, clock: Clock, follow_up_id: int) -> FollowUp | None:
-    """Mark the follow-up running (locked against a second runner); None when it is done
-    already, so it runs once however often it is asked for."""
-    fu = session.get(FollowUp, follow_up_id, with_for_update=True)
+@dataclass(frozen=True)
+class Claim:
+    """A follow-up claimed to run: ``token`` is the attempt it was claimed as, checked when
+    the result is recorded, so a run that was taken over records nothing."""
+
+    id: int
+    token: int
+    kind: str
+    request_id: str
+    input: dict[str, Any]
+
+
+def _lock(session: Session, follow_up_id: int) -> FollowUp | None:
+    """The follow-up read under a write lock held to the commit: its row's on PostgreSQL,
+    the database's on SQLite (taken before the read, so the read is the latest)."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("UPDATE request_follow_ups SET id = id WHERE 0")
+    return session.get(FollowUp, follow_up_id, with_for_update=True, populate_existing=True)
+
+
+def claim(session: Session, clock: Clock, follow_up_id: int) -> Claim | str:
+    """Mark the follow-up running as a new attempt (locked against a second claimer); its
+    claim, or the state it is in when it is not to run now: ``done`` (it runs once however
+    often it is asked for) or ``running`` (another run holds it, for up to ``STUCK_AFTER``
+    from its start; past that it is taken over, and the late run records nothing)."""
+    fu = _lock(session, follow_up_id)
     if fu is None:
         raise NotFound(f"no follow-up {follow_up_id}")
+    now = clock()
     if fu.state == "done":
-        return None
-    fu.state, fu.started_at, fu.finished_at = "running", clock(), None
+        return "done"
+    if fu.state == "running" and fu.started_at is not None \
+            and as_utc(fu.started_at) + STUCK_AFTER > as_utc(now):
+        return "running"
+    fu.state, fu.started_at, fu.finished_at = "running", now, None
     fu.attempts += 1
+    return Claim(fu.id, fu.attempts, fu.kind, fu.request_id, dict(fu.input or {}))
+
+
+def held(session: Session, claim: Claim) -> FollowUp | None:
+    """The follow-up, locked, if ``claim`` still holds it (running as that attempt): the
+    one run that may record a result or a failure; None when it was taken over or done."""
+    fu = _lock(session, claim.id)
+    if fu is None or fu.state != "running" or fu.attempts != claim.token:
+        return None
     return fu
 
 
