@@ -615,3 +615,82 @@ def test_art34_breach_letters_the_outbox_gave_up_on_are_flagged(
     assert "1 e-mail(s) failed; told another way (recorded)" in client.get(
         "/dashboard/breaches").text
     assert "failed for good" not in client.get("/dashboard").text
+
+
+# ---- what the pages claim, and what backs it -----------------------------------------------
+
+def test_ropa_activity_with_no_recipient_listed_says_none_stated_not_none(
+        template: Path, tmp_path: Path, clock: MovingClock, hash_once: HashOnce) -> None:
+    """Art. 30(1)(d): a purpose the manifest lists no recipient for is no statement that
+    nobody receives the data: the record says "none stated in the manifest"."""
+    import yaml
+
+    for name in ("service.db", "personvern.db"):
+        shutil.copy(template / name, tmp_path / name)
+    data = yaml.safe_load((template / "personvern.yaml").read_text(encoding="utf-8").replace(
+        str(template / "service.db"), str(tmp_path / "service.db")))
+    newsletter = next(p for p in data["purposes"] if p["id"] == "newsletter")
+    newsletter["recipients"] = []
+    manifest = tmp_path / "personvern.yaml"
+    manifest.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    app = create_app(Settings(manifest=manifest,
+                              database_url=f"sqlite:///{tmp_path / 'personvern.db'}"), clock)
+    with TestClient(app, base_url="http://127.0.0.1", headers={"Accept-Language": "en"}) as c:
+        with runtime(c).transaction() as s:
+            add_user(s, clock, EMAIL["privacy_officer"], PASSWORD, role="privacy_officer")
+        page = as_role(c, "privacy_officer").get("/dashboard/ropa").text
+    card = page.split('id="h-a-newsletter"', 1)[1].split("</section>", 1)[0]
+    assert "<dt>Recipients</dt><dd>none stated in the manifest</dd>" in card
+    assert "<dd>none</dd>" not in page
+
+
+def test_a_follow_up_running_is_said_running_not_not_run_yet(client: TestClient) -> None:
+    """The request page says what a follow-up's state is: one a run has claimed is running
+    (since when, and when it is taken over), not "not run yet"."""
+    from personvern.requests import followups
+    from personvern.requests.engine import Requests
+
+    rid = request_ids(client)["erasure"]
+    rt = runtime(client)
+    svc = Requests(rt.sessions, Context(rt.consent, rt.clock))
+    try:
+        [proof, notices] = svc.run(rid, reason="ID card seen", follow_up=False).follow_ups
+    finally:
+        svc.close()
+    with rt.transaction() as s:
+        followups.claim(s, rt.clock, proof)
+    page = as_role(client, "owner").get(f"/dashboard/requests/{rid}").text
+    after = page.split('id="follow-ups"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(\w+)</td>.*?<td>([^<]*)</td></tr>", after)
+    said = {what: (state, result) for what, state, result in rows}
+    assert said["proof of erasure"][0] == "running"
+    assert said["proof of erasure"][1].startswith("running since 2027-01-04 12:00:00")
+    assert "run-due takes it over after 30 minutes" in said["proof of erasure"][1]
+    assert said["Art. 19 notices"] == ("pending", "not run yet: nothing is claimed until it has")
+    assert notices
+
+
+def test_bookkeeping_says_how_many_erasures_it_read_before_saying_none_kept(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page reads the most recent completed erasures only; "none kept" must say so, not
+    claim no erasure ever kept rows when an older one did."""
+    from personvern.web import dashboard
+
+    rid = request_ids(client)["erasure"]
+    as_role(client, "owner")
+    assert post(client, f"/dashboard/requests/{rid}/run", f"/dashboard/requests/{rid}",
+                reason="identity checked by phone").status_code == 303
+    later = opened(client, MovingClock(NOW), "erasure", "ext:3", NOW)  # bought nothing
+    assert post(client, f"/dashboard/requests/{later}/run", f"/dashboard/requests/{later}",
+                reason="identity checked by phone").status_code == 303
+    with runtime(client).transaction() as s:
+        req = s.get(Request, later)
+        assert req is not None and not (req.outcome or {}).get("kept")
+        s.execute(text("UPDATE requests SET closed_at = :t WHERE id = :id"),
+                  {"t": datetime(2027, 1, 5, tzinfo=UTC), "id": later})
+    monkeypatch.setattr(dashboard, "KEPT_LIMIT", 1)
+    books = as_role(client, "finance").get("/dashboard/bookkeeping").text
+    assert "No rows have been kept" not in books
+    assert "No rows are kept for bookkeeping after the 1 most recently completed erasures" \
+        in books
+    assert "From the 1 most recently completed erasures" in books

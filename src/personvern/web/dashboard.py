@@ -47,6 +47,9 @@ router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=Fa
                    dependencies=[Depends(_english_by_default)])
 
 ACTIONS = ("extend", "refuse", "run", "lift")
+# How many completed erasures the bookkeeping page reads; the page says so, since "none
+# kept" is then about those alone.
+KEPT_LIMIT = 500
 DONE = {"extend": "extended", "refuse": "refused", "run": "run", "lift": "restriction lifted"}
 # The navigation: (path, label, permission); a link shows only to roles that may use it.
 NAV = (
@@ -258,11 +261,13 @@ def _request_page(request: Request, user: Staff, ref: str, *, status: int = 200,
     today = _ctx(rt).today()
     from datetime import date
 
+    from personvern.requests import followups
     from personvern.requests.proof import describe
 
     mark = queries.mark_of(req["state"], date.fromisoformat(req["due_on"]), today)
     return _view(request, "request.html", user, status=status, req=req, mark=mark,
                  proof_says=describe,
+                 stuck_minutes=int(followups.STUCK_AFTER.total_seconds() // 60),
                  error=error, done=done, may_act=user.may("requests.act"),
                  lifted=is_lifted(req.get("outcome")))
 
@@ -420,11 +425,11 @@ def bookkeeping(request: Request, user: Annotated[Staff, permit("bookkeeping.vie
     rt = runtime(request)
     m = rt.loaded.manifest
     with unit(rt) as s:
-        kept = queries.bookkeeping_kept(s, m)
+        kept = queries.bookkeeping_kept(s, m, limit=KEPT_LIMIT)
         append_audit(s, rt.clock, user.actor, "dashboard.bookkeeping_viewed", "bookkeeping",
                      {"rows": sum(k["rows"] for k in kept)})
     return _view(request, "bookkeeping.html", user, holds=queries.bookkeeping_holds(m),
-                 kept=kept)
+                 kept=kept, kept_limit=KEPT_LIMIT)
 
 
 # ---- record of processing, policy, breaches, audit ----------------------------------------
