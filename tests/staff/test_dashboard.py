@@ -694,3 +694,20 @@ def test_bookkeeping_says_how_many_erasures_it_read_before_saying_none_kept(
     assert "No rows are kept for bookkeeping after the 1 most recently completed erasures" \
         in books
     assert "From the 1 most recently completed erasures" in books
+
+
+def test_art34_home_does_not_read_as_nothing_to_do_while_people_are_untold(
+        client: TestClient) -> None:
+    """A high-risk breach notified to the authority is no longer "waiting for a notice",
+    but its people are still to be told (Art. 34(1)): the overview says so."""
+    from personvern.breach.register import add_update, record_breach
+
+    rt = runtime(client)
+    with rt.transaction() as s:
+        b = record_breach(s, rt.clock, title="Lost laptop", description="A laptop was lost.",
+                          risk="high", aware_at=datetime(2027, 1, 3, 12, tzinfo=UTC))
+        add_update(s, rt.clock, b.id, "authority_notice", "Sent via Altinn")
+    home = as_role(client, "owner").get("/dashboard").text
+    assert "<strong>0</strong> breach(es) waiting for a notice to the authority" in home
+    assert re.search(r'id="breaches-untold"><strong>1</strong> open breach\(es\) with a high '
+                     r"risk whose people are not told yet \(GDPR Art. 34\)", home)

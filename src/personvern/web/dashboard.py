@@ -212,7 +212,7 @@ def sign_out(request: Request, user: StaffDep) -> Response:
 def home(request: Request, user: StaffDep) -> HTMLResponse:
     """What needs attention, for what this role may see."""
     rt = runtime(request)
-    counts = breaches = letters = None
+    counts = breaches = letters = untold = None
     with unit(rt) as s:
         if user.may("requests.view"):
             counts = queries.queue_counts(s, _ctx(rt))
@@ -223,16 +223,21 @@ def home(request: Request, user: StaffDep) -> HTMLResponse:
                 get_breach,
                 list_breaches,
                 status,
+                subjects_must_be_told,
             )
 
             now = rt.clock()
-            breaches = sum(status(b, now) in ("awaiting_notice", "overdue")
-                           for b in list_breaches(s, open_only=True))
+            still_open = list_breaches(s, open_only=True)
+            breaches = sum(status(b, now) in ("awaiting_notice", "overdue") for b in still_open)
+            # Art. 34(1): the authority told is not the people told; "0 waiting" alone
+            # would read as nothing left to do.
+            untold = sum(subjects_must_be_told(b) for b in still_open)
             # Art. 34(1): a letter the outbox gave up on told nobody, closed breach or not.
             letters = sum(failed_unanswered(s, get_breach(s, bid)) > 0
                           for bid in failed_letters(s))
     return _view(request, "home.html", user, counts=counts, open_breaches=breaches,
-                 failed_letters=letters, permissions=sorted(permissions_of(user.role)))
+                 failed_letters=letters, untold_breaches=untold,
+                 permissions=sorted(permissions_of(user.role)))
 
 
 @router.get("/requests", response_class=HTMLResponse)
