@@ -75,3 +75,18 @@ def test_art15_3_the_request_page_says_what_was_handled_by_hand(
     with zipfile.ZipFile(io.BytesIO(download.content)) as zf:
         manual = json.loads(zf.read("data.json"))["manual"]
     assert [(m["dataset"], m["state"], m["note"]) for m in manual] == [("crm", "done", NOTE)]
+
+
+@pytest.mark.parametrize(("lang", "never", "says"), [
+    ("en", "everything we hold", "handed over separately"),
+    ("nb", "alt vi har om deg", "utleveres separat")])
+def test_art15_3_the_export_offer_does_not_promise_everything(
+        client: TestClient, lang: str, never: str, says: str) -> None:
+    """The package holds what the data map finds; a processor's system the engine cannot
+    reach is handed over separately, so the offer must not say "everything we hold"."""
+    new_subject(client, KARI)
+    sign_in(client, KARI)
+    page = client.get(f"/portal?lang={lang}")
+    assert page.status_code == 200, page.text
+    offer = re.sub(r"\s+", " ", page.text.split('id="export-title"', 1)[1].split("</p>", 1)[0])
+    assert never not in offer and says in offer

@@ -93,11 +93,17 @@ MESSAGES: dict[str, dict[str, str]] = {
               "Here is their answer, as the export also gives it:",
     },
     "export_title": {"nb": "Last ned dataene dine", "en": "Download your data"},
+    # What the package holds is what the data map finds, never more: a processor's system
+    # the engine cannot reach is named in it and handed over separately (Art. 15(3)).
     "export_text": {
-        "nb": "Du får en ZIP-fil med alt vi har om deg: data.json, én CSV-fil per tabell og "
-              "en oversikt (summary.html).",
-        "en": "You get a ZIP file with everything we hold about you: data.json, one CSV file "
-              "per table and a summary (summary.html).",
+        "nb": "Du får en ZIP-fil med det vi finner om deg i systemene våre: data.json, én "
+              "CSV-fil per tabell og en oversikt (summary.html). Opplysninger hos "
+              "databehandlere som vi ikke når selv, står nevnt i oversikten og utleveres "
+              "separat.",
+        "en": "You get a ZIP file with the data we find about you in our systems: data.json, "
+              "one CSV file per table and a summary (summary.html). Data held by processors "
+              "whose systems we cannot reach ourselves is named in the summary and handed "
+              "over separately.",
     },
     "export_button": {"nb": "Lag eksport", "en": "Create export"},
     "download": {"nb": "Last ned eksporten (ZIP)", "en": "Download the export (ZIP)"},
