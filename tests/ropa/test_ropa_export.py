@@ -256,3 +256,25 @@ def test_html_shows_a_hostile_purpose_name_as_text(lang: str) -> None:
     # The reader sees the text as written: the heading, the name and the description.
     assert parser.text.count(HOSTILE) >= 3
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;onmouseover=alert(2) x" in page
+
+
+@pytest.mark.parametrize(("lang", "none_stated", "none"), [
+    ("en", "None stated in the manifest", "None"),
+    ("nb", "Ingen oppgitt i manifestet", "Ingen"),
+])
+def test_an_empty_list_in_the_manifest_is_not_recorded_as_none(
+        lang: str, none_stated: str, none: str) -> None:
+    """A purpose the manifest lists no recipient for is no statement, in the controller's
+    record (Art. 30(1)(d)), that nobody receives its data: CSV and HTML say "none stated";
+    the record's own findings (no gaps) still say "none"."""
+    m = manifest("minmentor")
+    bare = next(p for p in m.purposes if not p.recipients)
+    record = build_record(m, lang)  # type: ignore[arg-type]
+    row = next(r for r in csv.DictReader(io.StringIO(to_csv(record)))
+               if r["purpose_id"] == bare.id)
+    assert row["recipient_categories"] == none_stated
+    assert row["joint_controllers"] == none_stated
+    page = to_html(record)
+    section = page.split(escape(bare.name.get(lang)), 1)[1].split("</table>", 1)[0]
+    assert none_stated in section
+    assert f"<td>{none}</td>" not in section

@@ -132,7 +132,7 @@ def _category_text(c: DataCategory) -> str:
 
 
 def _list(items: list[str], lang: Lang) -> str:
-    return "; ".join(items) if items else word(lang, "none")
+    return "; ".join(items) if items else word(lang, "none_stated")
 
 
 def _rows(record: Record) -> list[dict[str, str]]:
@@ -207,7 +207,7 @@ def _render(template: str, lang: Lang, title: str, record: Record | ProcessorRec
     """One of the record's HTML templates, rendered with the labels in ``lang``."""
     labels = {key: nb if lang == "nb" else en for key, (nb, en) in _LABELS.items()}
     return html_templates(TEMPLATES).get_template(template).render(
-        lang=lang, title=title, l=labels, nothing=word(lang, "none"), record=record,
+        lang=lang, title=title, l=labels, nothing=word(lang, "none_stated"), record=record,
         recipient=lambda r: _recipient_text(r, lang), transfer=_transfer_text)
 
 

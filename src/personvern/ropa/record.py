@@ -139,6 +139,8 @@ WORDS: dict[Lang, dict[str, str]] = {
     "nb": {
         "not_stated": "Ikke oppgitt i manifestet",
         "none": "Ingen",
+        # An empty list in the manifest is no statement that there is none.
+        "none_stated": "Ingen oppgitt i manifestet",
         "no_dpo": "Personvernombud er ikke utnevnt",
         "no_privacy_contact": "Ingen egen personvernkontakt er oppgitt",
         "representative_not_required": (
@@ -173,6 +175,7 @@ WORDS: dict[Lang, dict[str, str]] = {
     "en": {
         "not_stated": "Not stated in the manifest",
         "none": "None",
+        "none_stated": "None stated in the manifest",
         "no_dpo": "No data protection officer appointed",
         "no_privacy_contact": "No separate privacy contact stated",
         "representative_not_required": (
