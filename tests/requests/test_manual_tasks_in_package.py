@@ -116,3 +116,24 @@ def test_art15_3_a_package_gone_before_the_answer_is_said_not_completed_without_
     with rt.transaction() as s:
         req = get_request(s, rid)
         assert req.state == "waiting" and "is not there to be amended" in req.outcome["error"]
+
+
+def test_a_package_written_to_a_relative_directory_is_found_from_another(
+        with_datasets: Any, opener: Callable[..., str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``request run --out .`` (the CLI's default) then ``request task-done`` from another
+    directory: the stored path is absolute, so the package is found and amended, not
+    reported missing while it sits where it was written."""
+    rt, service = with_datasets(CRM)
+    rid = opener(rt, service, "access", "ext:31")
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    monkeypatch.chdir(tmp_path / "first")
+    service.run(rid, reason="identity checked", out_dir=Path(), lang="en")
+    monkeypatch.chdir(tmp_path / "second")
+    done = service.task_done(rid, "crm", "CRM sent the person their data directly",
+                             out_dir=Path())
+    assert done is not None and done.state == "completed"
+    path = Path(done.outcome["package"]["path"])
+    assert path == tmp_path / "first" / f"access-{rid}.zip"
+    assert _read(path)[0]["manual"][0]["state"] == "done"

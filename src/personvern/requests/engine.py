@@ -1005,8 +1005,9 @@ class Requests:
              vacuum: bool) -> jobs.Env:
         """What the work needs; an erasure's plan is kept on request ``request_id``
         before each dataset commits (None: the caller keeps it)."""
+        # Absolute: the path is stored, and a later step (a task closed) may run elsewhere.
         return jobs.Env(self.ctx.manifest, self.ctx.jurisdiction, self.ctx.clock,
-                        out_dir or Path.cwd(), lang,
+                        (out_dir or Path.cwd()).absolute(), lang,
                         intend=None if request_id is None else
                         lambda counts: self._intend(request_id, counts),
                         vacuum=vacuum)
