@@ -109,6 +109,9 @@ class Wired(Protocol):
 
 # The reasons the engine gives when it runs a request itself (audited like a person's).
 RUN_AFTER_TASKS = "the last processor's answer was recorded"
+# How a run's error begins while a manual task is open: what is missing is a processor's
+# answer, which only a person can record, so running again will not bring it.
+WAITING_FOR_PROCESSOR = "waiting for the processor"
 RUN_DUE = "a dataset's back-off ran out, so it is called again"
 RUN_BY_SUBJECT = "the person asked for it in the portal"
 # The queued job that runs a request (personvern.jobs.worker carries it out).
@@ -924,8 +927,8 @@ class Requests:
         if isinstance(done, RunResult):
             return done
         if manual:
-            error = ("waiting for the processor to answer: " if len(manual) == 1 else
-                     "waiting for the processors to answer: ") + "; ".join(manual)
+            error = (f"{WAITING_FOR_PROCESSOR} to answer: " if len(manual) == 1 else
+                     f"{WAITING_FOR_PROCESSOR}s to answer: ") + "; ".join(manual)
             self.wait(job.request_id, actor, error, suffix="; record each answer with "
                        f"`personvern request task-done {job.request_id} DATASET --note TEXT`",
                        partial=_storable(done))

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from personvern.audit import append_audit
 from personvern.errors import Forbidden, PersonvernError
 from personvern.requests.bookkeeping import bookkeeping_rules
-from personvern.requests.engine import Context
+from personvern.requests.engine import WAITING_FOR_PROCESSOR, Context, Requests
 from personvern.runtime import Runtime
 from personvern.staff import queries
 from personvern.staff.roles import ROLE_NAMES, ROLES, may, permissions_of, require
@@ -50,7 +50,8 @@ ACTIONS = ("extend", "refuse", "run", "lift")
 # How many completed erasures the bookkeeping page reads; the page says so, since "none
 # kept" is then about those alone.
 KEPT_LIMIT = 500
-DONE = {"extend": "extended", "refuse": "refused", "run": "run", "lift": "restriction lifted"}
+DONE = {"extend": "extended", "refuse": "refused", "run": "run", "lift": "restriction lifted",
+        "task": "the processor's answer recorded"}
 # The navigation: (path, label, permission); a link shows only to roles that may use it.
 NAV = (
     ("/dashboard/requests", "Requests", "requests.view"),
@@ -268,11 +269,13 @@ def _request_page(request: Request, user: Staff, ref: str, *, status: int = 200,
 
     from personvern.requests import followups
     from personvern.requests.proof import describe
+    from personvern.requests.tasks import MAX_NOTE
 
     mark = queries.mark_of(req["state"], date.fromisoformat(req["due_on"]), today)
     return _view(request, "request.html", user, status=status, req=req, mark=mark,
                  proof_says=describe,
                  stuck_minutes=int(followups.STUCK_AFTER.total_seconds() // 60),
+                 task_note_max=MAX_NOTE,
                  error=error, done=done, may_act=user.may("requests.act"),
                  lifted=is_lifted(req.get("outcome")))
 
@@ -310,17 +313,43 @@ def request_action(
 
 
 def _run(request: Request, rt: Runtime, user: Staff, ref: str, reason: str) -> None:
-    from personvern.errors import StorageError
-    from personvern.requests.engine import Requests
+    from personvern.errors import Conflict, StorageError
 
-    service: Requests | None = getattr(request.app.state, "dashboard_requests", None)
-    if service is None:
-        service = request.app.state.dashboard_requests = Requests.of(rt)
+    service = _requests_service(request, rt)
     out: Path = request.app.state.export_dir  # the site's private directory for packages
     # The core checks the reason and audits it (request.run), as for the CLI and the API.
     result = service.run(ref, reason=reason, out_dir=out, actor=user.actor)
+    if result.error and result.error.startswith(WAITING_FOR_PROCESSOR):
+        # Running again will not bring a processor's answer: a person records it.
+        raise Conflict(f"the request is {result.error}; record each answer in the "
+                       "section \"Processors' part\" below once it comes")
     if result.error:
         raise StorageError(f"the request is waiting: {result.error}; run it again later")
+
+
+def _requests_service(request: Request, rt: Runtime) -> Requests:
+    """The dashboard's own request service, made once per app."""
+    service: Requests | None = getattr(request.app.state, "dashboard_requests", None)
+    if service is None:
+        service = request.app.state.dashboard_requests = Requests.of(rt)
+    return service
+
+
+@router.post("/requests/{ref}/tasks/{dataset}", response_class=HTMLResponse,
+             dependencies=[CsrfDep])
+def task_done(
+    request: Request, ref: str, dataset: str, user: Annotated[Staff, permit("requests.act")],
+    note: FormText = "",
+) -> Response:
+    """Record what a processor answered for a manual dataset (audited); the last answer
+    completes the request, its letter and package saying the dataset was handled by hand."""
+    rt = runtime(request)
+    try:
+        _requests_service(request, rt).task_done(
+            ref, dataset, note, actor=user.actor, out_dir=request.app.state.export_dir)
+    except PersonvernError as exc:
+        return _request_page(request, user, ref, status=exc.status, error=str(exc))
+    return RedirectResponse(f"/dashboard/requests/{ref}?done=task", status_code=303)
 
 
 # ---- subjects, consent, retention -------------------------------------------------------
