@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, select, true, update
 from sqlalchemy.orm import Session
@@ -299,29 +299,37 @@ class Executor:
             assert where is not None
             return where
 
-        def next_last(last: Any) -> Any:
+        def next_last(last: Any) -> tuple[Any, bool]:
             window = select(pkey).where(pfired)
             if last is not None:
                 window = window.where(pkey > last)
             ids = window.order_by(pkey).limit(due.batch).subquery()
+            # Its size too: a window short of ``batch`` parents is the last, and no walk
+            # of the rest of the table is needed to find the next one empty.
             with storage_errors(ds.engine.url), ds.engine.connect() as conn:
-                return conn.scalar(select(func.max(ids.c[0])))
+                upper, size = conn.execute(select(func.max(ids.c[0]), func.count())
+                                           .select_from(ids)).one()
+            return upper, size == due.batch
 
         self._direct_batches(rule, tr, result, chosen, next_last)
 
     def _direct_batches(self, rule: RetentionRule, tr: TableRules, result: StepResult,
                         chosen: Callable[[Any, Any], ColumnElement[bool]],
-                        next_last: Callable[[Any], Any] | None = None) -> None:
+                        next_last: Callable[[Any], tuple[Any, bool]] | None = None) -> None:
         """Run the batches: record pending, one statement, record done with the next.
         ``chosen(last, upper)``: the batch's rows after the cursor ``last`` (``upper``,
-        the window's last key by ``next_last``, when there is one)."""
+        the window's last key by ``next_last``, when there is one, with whether the
+        window is full: if not, it is the last)."""
         ds = self.due.res.datasets[tr.dataset]
         last: Any = None
+        upper: Any = None
+        full = True
         pending: tuple[int, int] | None = None  # (batch id, rows) of the batch before
         while True:
-            upper = next_last(last) if next_last is not None else None
-            if next_last is not None and upper is None:
-                break
+            if next_last is not None:
+                upper, full = next_last(last)
+                if upper is None:
+                    break
             with self.due.engine() as s:  # one engine commit per batch: close one, open the next
                 if pending is not None:
                     self._done(s, rule, tr, *pending)
@@ -346,6 +354,8 @@ class Executor:
             if self.progress is not None:
                 self.progress(f"{rule.id}: {tr.dataset}.{tr.table}", n)
             if next_last is not None:
+                if not full:
+                    break
                 last = upper
             elif n < self.due.batch:
                 break
@@ -360,8 +370,11 @@ class Executor:
         """Mark a batch done and audit it (no engine side: nobody to erase)."""
         now = self.due.now
         # One UPDATE: loading the batch's row first only to change it was a SELECT more.
-        s.execute(update(RetentionBatch).where(RetentionBatch.id == batch_id)
-                  .values(state="done", rows=rows, done_at=now))
+        # On the table, not the class: the session holds no batch to synchronise, and
+        # the ORM's bulk UPDATE would cost twice the CPU of the statement (0.3 ms a batch).
+        t = cast(Table, RetentionBatch.__table__)
+        s.connection().execute(update(t).where(t.c.id == batch_id)
+                               .values(state="done", rows=rows, done_at=now))
         append_audit(s, lambda: now, ACTOR, "retention.batch", f"{tr.dataset}.{tr.table}",
                      {"sweep": self.sweep_id, "rule": rule.id, "action": rule.action,
                       "rows": rows, "erased_subjects": 0, "restricted_subjects": 0})
