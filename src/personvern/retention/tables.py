@@ -36,7 +36,9 @@ class RetentionBatch(Base):
     sweep_id: Mapped[int] = mapped_column(ForeignKey("retention_sweeps.id"), index=True)
     step: Mapped[str] = mapped_column(String(300))
     seq: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))  # pending | done
+    # pending | done; indexed so a sweep's resume check reads the pending batches only,
+    # not every batch ever recorded (migration 0017).
+    state: Mapped[str] = mapped_column(String(16), index=True)
     # Row keys of the service table and pseudonymous subject ids: never e-mail or names.
     keys: Mapped[list[Any]] = mapped_column(JSON)
     subject_ids: Mapped[list[str]] = mapped_column(JSON)
