@@ -39,6 +39,8 @@ class _Traced:
         event.listen(engine, "checkout", self._checkout)
 
     def _checkout(self, dbapi: Any, *_: Any) -> None:
+        if any(pgconn is dbapi.pgconn for pgconn in self.traced):
+            return  # traced already: tracing it again drops what libpq has not written
         dbapi.pgconn.trace(self.out.fileno())
         self.traced.append(dbapi.pgconn)
 
