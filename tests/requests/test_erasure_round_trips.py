@@ -103,6 +103,7 @@ def test_the_erased_rows_are_gone_and_the_connection_is_left_as_it_was(
                                   follow_up=False)
     assert result.state == "completed", result
     assert result.outcome["deleted"]["app.login_events"] > 0, result.outcome
+    assert ds.engine.pool.checkedin() == 1  # type: ignore[attr-defined]  # the erasure's
     with ds.engine.connect() as conn:
         assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
         assert conn.scalar(text("SELECT count(*) FROM login_events WHERE user_id = 13")) == 0
@@ -136,6 +137,7 @@ def test_a_delete_a_foreign_key_refuses_fails_as_before_and_changes_nothing(
         service.open_and_run("erasure", subject="ext:14", by=OWNER, reason=WHY,
                              follow_up=False)
     assert "login_notes" in str(failed.value), failed.value
+    assert ds.engine.pool.checkedin() == 1  # type: ignore[attr-defined]  # the erasure's
     with ds.engine.connect() as conn:
         assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
         assert conn.execute(text("SELECT count(*) FROM login_events WHERE user_id = 14")
