@@ -63,6 +63,7 @@ from personvern.requests.jobs import Env, Job, walk_ids
 from personvern.requests.tables import Request
 from personvern.sessions.erased import ending_statements
 from personvern.storage.engine import scrub_erased, storage_errors
+from personvern.storage.locks import sent_together
 
 if TYPE_CHECKING:
     from personvern.consent.service import ConsentContext
@@ -298,9 +299,18 @@ class Erasure:
             for ds in datasets:
                 with storage_errors(ds.engine.url):
                     conn = ds.engine.connect()
-                    self._open.append((ds, conn, conn.begin()))
                     if conn.dialect.name == "postgresql":
-                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{PLAN_LOCK_TIMEOUT}'")
+                        # psycopg would send BEGIN and wait for it alone; in autocommit it
+                        # sends nothing of its own, so BEGIN goes with the lock timeout in
+                        # one simple query. Its commit and rollback still end the block
+                        # (they look at the server's transaction status); the pool puts
+                        # the connection back out of autocommit when it is returned.
+                        conn.execution_options(isolation_level="AUTOCOMMIT")
+                        self._open.append((ds, conn, conn.begin()))
+                        conn.exec_driver_sql(
+                            f"BEGIN; SET LOCAL lock_timeout = '{PLAN_LOCK_TIMEOUT}'")
+                    else:
+                        self._open.append((ds, conn, conn.begin()))
         except BaseException:
             self.close()
             raise
@@ -326,9 +336,9 @@ class Erasure:
         try:
             for (ds, conn, tx), planned in list(zip(self._open, self._planned, strict=True)):
                 with storage_errors(ds.engine.url):
-                    if conn.dialect.name == "postgresql":  # no engine lock held now
-                        conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
-                    _apply_in(conn, planned)
+                    # No engine lock is held now: the changes wait for locks as usual.
+                    _apply_in(conn, planned, "SET LOCAL lock_timeout = DEFAULT"
+                              if conn.dialect.name == "postgresql" else None)
                     tx.commit()
                 self._open.pop(0)
                 conn.close()
@@ -369,10 +379,15 @@ def _plan_in(ds: SqlDataset, conn: Connection, jobs: Sequence[Job], env: Env) ->
     return _Planned(ds, plans, _merge(plans.values()))
 
 
-def _apply_in(conn: Connection, planned: _Planned) -> None:
-    """Run the merged plan in the dataset's open transaction."""
+def _apply_in(conn: Connection, planned: _Planned, first: str | None = None) -> None:
+    """Run the merged plan in the dataset's open transaction (after ``first``, a statement
+    of no parameters), its statements sent together and answered at the end on
+    PostgreSQL (:func:`sent_together`: one round trip; nothing reads their results)."""
     try:
-        _apply(conn, planned.ds, planned.merged)
+        with sent_together(conn):
+            if first is not None:
+                conn.exec_driver_sql(first)
+            _apply(conn, planned.ds, planned.merged)
     except IntegrityError as exc:
         raise ConfigurationError(
             f"dataset {planned.ds.spec.id!r}: erasing broke a foreign key the data map does "

@@ -83,16 +83,16 @@ def lock_and_read(session: Session, table: str, query: Select[Any]) -> Any:
 
 
 @contextmanager
-def sent_together(session: Session) -> Iterator[None]:
+def sent_together(session: Session | Connection) -> Iterator[None]:
     """The statements executed in the block go to PostgreSQL together and are answered
     together at its end (psycopg's pipeline mode: one round trip, not one each), for
     writes whose results nobody reads inside it (INSERTs, no RETURNING; no ORM flush,
-    which checks its rowcounts). The server runs them in order, in the session's
-    transaction, as it would one by one; they are seen by the engine's statement
-    listeners as any statement is. A driver error (a constraint broken) is raised at
-    the block's end as SQLAlchemy raises one of its own statements. Elsewhere (SQLite),
-    each statement goes as it is executed."""
-    conn = session.connection()
+    which checks its rowcounts). The server runs them in order, in the session's (or the
+    connection's) transaction, as it would one by one; they are seen by the engine's
+    statement listeners as any statement is. A driver error (a constraint broken) is
+    raised at the block's end as SQLAlchemy raises one of its own statements. Elsewhere
+    (SQLite), each statement goes as it is executed."""
+    conn = session.connection() if isinstance(session, Session) else session
     if conn.dialect.name != "postgresql":
         yield
         return
