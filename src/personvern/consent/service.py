@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, ScalarSelect, Select, Table, bindparam, se
 from sqlalchemy.orm import Session
 
 from personvern.consent.cache import DecisionCache
-from personvern.consent.decide import Decision, SubjectState, decide_purpose
+from personvern.consent.decide import Decision, SubjectState, decide_purpose, decide_reusing
 from personvern.consent.events import (
     CONSENT_TYPES,
     OBJECTION_TYPES,
@@ -520,7 +520,7 @@ def decide_for(
     state = ctx.cache.inputs(session, subject_id, ctx.load_state)
     if fresh_consent_since is None:
         fresh_consent_since = ctx.sources.fresh_consent_since(session, at, purpose_id)
-    return decide_purpose(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
+    return decide_reusing(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
                           fresh_consent_since=fresh_consent_since)
 
 
@@ -532,7 +532,7 @@ def decide_cached(
     state = ctx.cache.peek(subject_id)
     if state is None:
         return None
-    return decide_purpose(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
+    return decide_reusing(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
                           fresh_consent_since=ctx.sources.fresh_consent_since(None, at, purpose_id))
 
 
