@@ -536,6 +536,22 @@ def decide_cached(
                           fresh_consent_since=ctx.sources.fresh_consent_since(None, at, purpose_id))
 
 
+def decide_cached_ref(
+    ctx: ConsentContext, ref: str, purpose_id: str, at: datetime, *, gpc: bool = False,
+) -> tuple[str, Decision] | None:
+    """:func:`decide_cached` for a subject named by ``ref`` (e-mail, phone, ``ext:ID``)
+    that a decision found before (``DecisionCache.link``): its id and the decision, or None
+    when the database must be asked."""
+    found = ctx.cache.peek_ref(ref)
+    if found is None:
+        return None
+    subject_id, state = found
+    purpose = ctx.purpose(purpose_id)
+    return subject_id, decide_reusing(
+        purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
+        fresh_consent_since=ctx.sources.fresh_consent_since(None, at, purpose_id))
+
+
 def decisions_for(
     session: Session, ctx: ConsentContext, subject_id: str, at: datetime
 ) -> list[Decision]:
