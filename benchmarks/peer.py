@@ -27,7 +27,8 @@ call by call so that drift of the shared machine falls on all alike:
   issue 15 names: at least 0.5x its rate) and all in one transaction;
 - a consent write over HTTP (``POST /api/v1/consents``): p50 from one client, and writes
   per second from 1, 8 and 32 connections (wrk);
-- a consent read over HTTP (``GET /api/v1/decisions``): p50 from one client, rate at 32.
+- a consent read over HTTP (``GET /api/v1/decisions``): p50 from one client, rate at 32
+  right after the writes (most decisions cold), then again with every person asked once.
 
 The limits: the hand-written SQL doing the same work in process (SELECT the rows; DELETE
 them in one transaction), and a bare FastAPI app doing that SQL over HTTP
@@ -366,8 +367,11 @@ def consent_rates(workdir: Path, ours_port: int, bare_port: int, token: str,
     }
     ports = {"ours": ours_port, "bare": bare_port}
     figures: dict[str, float] = {}
-    for label, kind, connections in [(f"consent_writes_{c}_clients", "write", c)
-                                     for c in CLIENTS] + [("decisions_32_clients", "read", 32)]:
+    runs = [(f"consent_writes_{c}_clients", "write", c) for c in CLIENTS]
+    runs += [("decisions_32_clients", "read", 32), ("warm_decisions_32_clients", "read", 32)]
+    for label, kind, connections in runs:
+        if label.startswith("warm_"):
+            ask_each(ports, token, people)
         for who in ("ours", "bare"):
             got = wrk(f"http://127.0.0.1:{ports[who]}/", scripts[who, kind], seconds,
                       connections=connections)
@@ -375,6 +379,19 @@ def consent_rates(workdir: Path, ours_port: int, bare_port: int, token: str,
             figures[f"{who}_{label}_p50_ms"] = got["p50_ms"]
             figures[f"{who}_{label}_non_2xx"] = got["non_2xx"]
     return figures
+
+
+def ask_each(ports: dict[str, int], token: str, people: list[int]) -> None:
+    """Every person asked about once by e-mail, ours and the bare app: the writes before
+    dropped each one's cached decisions, so the decisions timed after this are warm ones
+    (as benchmarks/consent.py times them); those timed before it are mostly cold."""
+    for who, port in ports.items():
+        route = "/api/v1/decisions" if who == "ours" else "/peer/decisions"
+        headers = {"Authorization": f"Bearer {token}"} if who == "ours" else {}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+            for n in people:
+                client.get(route, params={"subject": email_of(n), "purpose": PURPOSE}
+                           ).raise_for_status()
 
 
 def batch_rates(pv: Personvern, shop: Any, ours: list[int], by_hand: list[int],
@@ -601,6 +618,9 @@ def main() -> None:
             got[f"bare_consent_writes_{c}_clients_per_s"]) for c in CLIENTS},
         "decisions_per_s_vs_bare_fastapi": ratio(got["ours_decisions_32_clients_per_s"],
                                                  got["bare_decisions_32_clients_per_s"]),
+        "warm_decisions_per_s_vs_bare_fastapi": ratio(
+            got["ours_warm_decisions_32_clients_per_s"],
+            got["bare_warm_decisions_32_clients_per_s"]),
         # The bar: Fides's figures (issue 15), ours over theirs (below 1: faster).
         "consent_write_vs_fides_time": ratio(p50("consent_write_ours"),
                                              FIDES["consent_write_p50_ms"]),
@@ -643,7 +663,8 @@ def main() -> None:
     got["fides"] = FIDES
     got["targets"] = {"access_p50_ms": 40, "erasure_p50_ms": 20, "batch_vs_sql_rate_min": 0.5,
                       "consent_writes_per_s_32_clients": 1000, "decisions_vs_bare_min": 0.5}
-    decisions_ratio = ratios["decisions_per_s_vs_bare_fastapi"]
+    # Warm, as consent.py's HTTP decisions (by id); right after the writes, most are cold.
+    decisions_ratio = ratios["warm_decisions_per_s_vs_bare_fastapi"]
     got["targets_met"] = {
         **({"access_http_p50_at_most_40ms": p50("access_http") <= 40,
             "erasure_http_p50_at_most_20ms": p50("erasure_http") <= 20} if requests else {}),
@@ -651,6 +672,8 @@ def main() -> None:
             got["ours_consent_writes_32_clients_per_s"] >= 1000,
         "decisions_at_least_half_bare_fastapi":
             decisions_ratio >= 0.5,
+        "decisions_right_after_the_writes_at_least_half_bare_fastapi":
+            ratios["decisions_per_s_vs_bare_fastapi"] >= 0.5,
         **({"batch_erasure_at_least_half_the_handwritten_sql_rate":
             ratios["batch_erasure_rate_vs_handwritten_sql_rate"] >= 0.5} if requests else {}),
     }

@@ -5,12 +5,20 @@ the writer reads its own write) and, for writes by other processes, when their c
 notice arrives (PostgreSQL NOTIFY, personvern.storage.notify: milliseconds) or else
 when a sync finds newer ledger events — at most ``max_staleness`` seconds later. Subject facts
 changed elsewhere (birth date, closed account) are reloaded after ``facts_ttl``.
+
+A reference (an e-mail, a phone number, ``ext:ID``) found to name a subject is linked to
+that subject's entry, so its next decision needs no lookup; the link holds only while that
+very entry does, so it is dropped with it, by the same writes, notices and bounds. It is
+kept under a keyed hash with a key of this process's: the cache holds no address.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 from sqlalchemy import event, func, select
@@ -36,6 +44,10 @@ class DecisionCache:
         # load, and reads need no lock (single dict operations are atomic in CPython).
         self._entries: dict[str, tuple[float, SubjectState]] = {}
         self._lock = threading.Lock()
+        # Reference (keyed hash) -> the subject it names and the entry's inputs it was
+        # linked to (weakly: a dropped entry's inputs are not kept alive by a link).
+        self._refs: dict[bytes, tuple[str, weakref.ref[SubjectState]]] = {}
+        self._ref_key = os.urandom(32)
         self._seen_seq: int | None = None
         self._synced_at = float("-inf")
         self.hits = self.misses = 0
@@ -72,6 +84,38 @@ class DecisionCache:
         self.hits += 1
         return entry[1]
 
+    def link(self, ref: str, subject_id: str) -> None:
+        """Remember that ``ref`` names ``subject_id`` (just found so in the database), for
+        as long as the inputs cached for it now stay cached; nothing if none are."""
+        entry = self._entries.get(subject_id)
+        if entry is None:
+            return
+        key = self._ref_hash(ref)
+        with self._lock:
+            self._refs.pop(key, None)
+            self._refs[key] = (subject_id, weakref.ref(entry[1]))
+            if len(self._refs) > self.max_entries:
+                del self._refs[next(iter(self._refs))]
+
+    def peek_ref(self, ref: str) -> tuple[str, SubjectState] | None:
+        """:meth:`peek` for a subject named by ``ref``: its id and cached inputs, when
+        ``ref`` was linked to the entry that is cached for it now; else None."""
+        now = self._now()
+        if now - self._synced_at >= self.max_staleness:
+            return None
+        linked = self._refs.get(self._ref_hash(ref))
+        if linked is None:
+            return None
+        subject_id, state = linked
+        entry = self._entries.get(subject_id)
+        if entry is None or entry[1] is not state() or now - entry[0] >= self.facts_ttl:
+            return None
+        self.hits += 1
+        return subject_id, entry[1]
+
+    def _ref_hash(self, ref: str) -> bytes:
+        return hashlib.blake2b(ref.encode(), key=self._ref_key, digest_size=16).digest()
+
     def invalidate(self, subject_id: str) -> None:
         """Forget ``subject_id`` now."""
         with self._lock:
@@ -94,6 +138,7 @@ class DecisionCache:
         """Forget everything."""
         with self._lock:
             self._entries.clear()
+            self._refs.clear()
 
     def _sync(self, session: Session, now: float) -> None:
         if self._seen_seq is None:

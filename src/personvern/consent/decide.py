@@ -7,8 +7,8 @@ events, and returns a Decision. Storage and HTTP call it; they add nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from typing import NamedTuple, Protocol
 
 from dateutil.relativedelta import relativedelta
@@ -98,6 +98,10 @@ class SubjectState:
     facts: SubjectFacts
     by_purpose: dict[str | None, tuple[ConsentEvent, ...]]
     gpc_events: tuple[ConsentEvent, ...]
+    # decide_reusing's answers, kept with the state they were worked out from: dropping
+    # the state (a write, a notice, the cache's own bounds) drops them with it.
+    answers: dict[tuple[str, bool, datetime | None], _Kept] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, facts: SubjectFacts, events: Iterable[ConsentEvent]) -> SubjectState:
@@ -184,6 +188,68 @@ def decide_purpose(
              "vital_interests": "protects vital interests", "public_task": "a public task",
              "legitimate_interests": "legitimate interest, no objection"}
     return answer(True, basis, f"{names[basis]} ({article})")
+
+
+# What decide_reusing keeps: the inputs beside the state (the purpose, the age limit, the
+# jurisdiction), the span of ``at`` the answer holds for, and the answer.
+_Kept = tuple[Purpose, int, Jurisdiction, datetime, datetime | None, Decision]
+
+
+def decide_reusing(
+    purpose: Purpose,
+    age_limit: int,
+    jurisdiction: Jurisdiction,
+    state: SubjectState,
+    at: datetime,
+    *,
+    gpc: bool = False,
+    fresh_consent_since: datetime | None = None,
+) -> Decision:
+    """:func:`decide_purpose`'s answer, kept on ``state`` and given again (with this ``at``)
+    while no comparison it makes with ``at`` can come out otherwise."""
+    tz = at.tzinfo
+    if tz is None:  # a naive time: decided as given, it fails where decide_purpose fails
+        return decide_purpose(purpose, age_limit, jurisdiction, state, at, gpc=gpc,
+                              fresh_consent_since=fresh_consent_since)
+    key = (purpose.id, gpc, fresh_consent_since)
+    kept = state.answers.get(key)
+    if kept is not None:
+        k_purpose, k_age, k_jurisdiction, since, until, d = kept
+        if (k_purpose is purpose and k_age == age_limit and k_jurisdiction is jurisdiction
+                and d.at.tzinfo is tz and since <= at and (until is None or at < until)):
+            return Decision(d.allowed, d.purpose, d.basis, d.reason, d.code, at,
+                            d.events_considered)
+    d = decide_purpose(purpose, age_limit, jurisdiction, state, at, gpc=gpc,
+                       fresh_consent_since=fresh_consent_since)
+    state.answers[key] = (purpose, age_limit, jurisdiction, at,
+                          _unchanged_until(purpose, state, at, fresh_consent_since), d)
+    return d
+
+
+def _unchanged_until(purpose: Purpose, state: SubjectState, at: datetime,
+                     fresh_since: datetime | None) -> datetime | None:
+    """The first time after ``at`` at which one of :func:`decide_purpose`'s comparisons with
+    ``at`` may turn (None: none can); until then its answer is the same but for ``at``.
+
+    Each instant it compares ``at`` with: the restriction's start, every event of the
+    purpose and every GPC signal (later events are left out, earlier ones counted), the end
+    of every consent's validity, the policy change, and the next day for a person whose
+    age is judged on ``at``'s date. Taking them all is more than needed, never less.
+    """
+    facts = state.facts
+    mine = state.by_purpose.get(purpose.id, ())
+    times = [e.at for e in mine]
+    times += [e.at for e in state.gpc_events]
+    expiry = purpose.consent.expires_after if purpose.consent else None
+    if expiry is not None and not expiry.unlimited:
+        times += [add_duration(e.at, expiry) for e in mine if e.type is EventType.CONSENT_GIVEN]
+    if facts.restricted_since is not None:
+        times.append(facts.restricted_since)
+    if fresh_since is not None:
+        times.append(fresh_since)
+    if facts.birth_date is not None:
+        times.append(datetime.combine(at.date() + timedelta(days=1), time(), tzinfo=at.tzinfo))
+    return min((t for t in times if t > at), default=None)
 
 
 _GPC = frozenset({EventType.GPC_SEEN})

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, ScalarSelect, Select, Table, bindparam, se
 from sqlalchemy.orm import Session
 
 from personvern.consent.cache import DecisionCache
-from personvern.consent.decide import Decision, SubjectState, decide_purpose
+from personvern.consent.decide import Decision, SubjectState, decide_purpose, decide_reusing
 from personvern.consent.events import (
     CONSENT_TYPES,
     OBJECTION_TYPES,
@@ -520,7 +520,7 @@ def decide_for(
     state = ctx.cache.inputs(session, subject_id, ctx.load_state)
     if fresh_consent_since is None:
         fresh_consent_since = ctx.sources.fresh_consent_since(session, at, purpose_id)
-    return decide_purpose(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
+    return decide_reusing(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
                           fresh_consent_since=fresh_consent_since)
 
 
@@ -532,8 +532,24 @@ def decide_cached(
     state = ctx.cache.peek(subject_id)
     if state is None:
         return None
-    return decide_purpose(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
+    return decide_reusing(purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
                           fresh_consent_since=ctx.sources.fresh_consent_since(None, at, purpose_id))
+
+
+def decide_cached_ref(
+    ctx: ConsentContext, ref: str, purpose_id: str, at: datetime, *, gpc: bool = False,
+) -> tuple[str, Decision] | None:
+    """:func:`decide_cached` for a subject named by ``ref`` (e-mail, phone, ``ext:ID``)
+    that a decision found before (``DecisionCache.link``): its id and the decision, or None
+    when the database must be asked."""
+    found = ctx.cache.peek_ref(ref)
+    if found is None:
+        return None
+    subject_id, state = found
+    purpose = ctx.purpose(purpose_id)
+    return subject_id, decide_reusing(
+        purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
+        fresh_consent_since=ctx.sources.fresh_consent_since(None, at, purpose_id))
 
 
 def decisions_for(

@@ -28,6 +28,7 @@ from personvern.consent.service import (
     WriteLookups,
     append_prepared_values,
     decide_cached,
+    decide_cached_ref,
     decide_for,
     decisions_for,
     prepare_event,
@@ -41,6 +42,7 @@ from personvern.consent.subjects import (
     identities_of,
     link_guardian,
     record_activity,
+    subject_row_of,
 )
 from personvern.consent.tables import ApiKey, LedgerEvent, Subject
 from personvern.crypto.keyring import LOOKUP_KEY
@@ -465,9 +467,12 @@ def _decide(request: Request, ref: str, purpose: str, gpc: bool) -> DecisionOut:
 def _decided(rt: Runtime, session: Session, ref: str, by_id: bool, purpose: str, gpc: bool
              ) -> DecisionOut:
     # A subject id goes straight to the decision cache (which knows unknown ids are
-    # NotFound); e-mail, phone and ext: references are looked up first.
-    subject_id = ref if by_id else get_subject(session, ref).id
+    # NotFound); e-mail, phone and ext: references are looked up first, as a row (the same
+    # references and errors as get_subject, without building an ORM instance).
+    subject_id = ref if by_id else subject_row_of(session, ref).id
     d = decide_for(session, rt.consent, subject_id, purpose, rt.clock(), gpc=gpc)
+    if not by_id:  # the next decision by this reference is answered without the lookup
+        rt.consent.cache.link(ref, subject_id)
     return DecisionOut(allowed=d.allowed, purpose=d.purpose, basis=d.basis, reason=d.reason,
                        code=d.code, at=d.at, subject_id=subject_id, gpc=gpc)
 
@@ -477,15 +482,20 @@ async def decision(
     request: Request, subject: SubjectRef, purpose: Purpose, gpc: Gpc
 ) -> Response:
     """May ``purpose`` be carried out for ``subject`` now, on which basis, and why."""
-    # The hot path: a subject id whose events are cached is answered on the event loop;
-    # anything that needs the database runs in a worker thread.
+    # The hot path: a subject whose events are cached, named by its id or by a reference
+    # an earlier decision found it by, is answered on the event loop; anything that needs
+    # the database runs in a worker thread.
     rt = runtime(request)
     if _SUBJECT_ID.match(subject):
         d = decide_cached(rt.consent, subject, purpose, rt.clock(), gpc=gpc)
-        if d is not None:
-            return json_answer(DecisionOut(
-                allowed=d.allowed, purpose=d.purpose, basis=d.basis, reason=d.reason,
-                code=d.code, at=d.at, subject_id=subject, gpc=gpc), 200)
+        subject_id = subject
+    else:
+        known = decide_cached_ref(rt.consent, subject, purpose, rt.clock(), gpc=gpc)
+        d, subject_id = (None, subject) if known is None else (known[1], known[0])
+    if d is not None:
+        return json_answer(DecisionOut(
+            allowed=d.allowed, purpose=d.purpose, basis=d.basis, reason=d.reason,
+            code=d.code, at=d.at, subject_id=subject_id, gpc=gpc), 200)
     return json_answer(await anyio.to_thread.run_sync(_decide, request, subject, purpose, gpc),
                        200)
 
