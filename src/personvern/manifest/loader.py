@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +213,9 @@ def _problems_from(
             parent = path[:-1]
             message = f"unknown key {key!r}"
             allowed = _allowed_keys(parent, data)
+            # Imported here: a manifest without an unknown key has no use for difflib.
+            import difflib
+
             close = difflib.get_close_matches(str(key), allowed, n=1)
             if close:
                 message += f"; did you mean {close[0]!r}?"
