@@ -8,12 +8,15 @@ that it is still found whenever the switch lets it be, and never when it does no
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from personvern.cli.entry import run_check
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,3 +106,10 @@ def test_plugins_switched_on_after_start_up_are_found(plugin_path: Path) -> None
     assert "METADATA False" in out.stderr
     assert "PLUGIN A" not in out.stderr and "PLUGIN B" in out.stderr
 
+
+def test_check_in_process_leaves_the_cycle_collector_on(tmp_path: Path) -> None:
+    printed: list[str] = []
+    assert gc.isenabled()
+    code = run_check(ROOT / "examples" / "vekstly.yaml", "text", printed.append)
+    assert code == 1 and printed
+    assert gc.isenabled()
