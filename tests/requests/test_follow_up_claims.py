@@ -114,3 +114,21 @@ def test_a_run_taken_over_and_finishing_first_records_nothing_and_the_second_doe
         assert sorted(f.attempts for f in followups.of_request(s, rid)) == [2, 2]
         assert all(f.input is None for f in s.scalars(select(FollowUp).where(
             FollowUp.request_id == rid)))
+
+
+def test_the_owner_running_the_request_again_after_a_crash_takes_its_claims_over(
+        two: tuple[Runtime, Requests, Requests]) -> None:
+    """``request run`` again after the process was killed during the follow-ups: the
+    owner's run takes the dead run's claims over at once (waiting out STUCK_AFTER would
+    leave the proof and the notices undone), and they are recorded once."""
+    rt, a, b = two
+    rid, ids = answered(rt, a, "ext:11")
+    claims = [a.claim_follow_up(fid) for fid in ids]  # then the process is killed
+    assert all(isinstance(c, followups.Claim) for c in claims)
+    assert b.run(rid, reason="the run was killed").state == "completed"
+    once = recorded(rt, rid)
+    assert {k: once[k] for k in ONCE} == ONCE and once["notices"] == 2
+    # Had the first run been alive after all, it records nothing.
+    assert [a.carry_out_follow_up(c) for c in claims if isinstance(c, followups.Claim)] \
+        == ["done", "done"]
+    assert recorded(rt, rid) == once

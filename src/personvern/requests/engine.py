@@ -830,8 +830,8 @@ class Requests:
                 raise Conflict(f"request {req.id} is already {req.state}")
             else:
                 job, opened, calls, partial = self._start(s, req, why, actor, force)
-        if after is not None:
-            return self.run_follow_ups(after, actor=actor)
+        if after is not None:  # the owner's own run again: a claim its crash left is taken
+            return self.run_follow_ups(after, actor=actor, take_over=True)
         return self._carry_out(job, opened, calls, partial, out_dir=out_dir, actor=actor,
                                prove=prove, lang=lang, vacuum=vacuum, follow_up=follow_up)
 
@@ -1181,12 +1181,14 @@ class Requests:
                 outcome["notices"] = []  # nobody receives the data: nobody to tell
         return wanted
 
-    def run_follow_ups(self, result: RunResult, *, actor: str = "owner") -> RunResult:
+    def run_follow_ups(self, result: RunResult, *, actor: str = "owner",
+                       take_over: bool = False) -> RunResult:
         """Run the follow-ups ``result`` left to this process, one after another; the
-        result with the outcome as they left it. A failed one is recorded, not raised."""
+        result with the outcome as they left it. A failed one is recorded, not raised.
+        ``take_over``: see :func:`followups.claim`."""
         for fid in result.follow_ups:
             with contextlib.suppress(FollowUpFailed):
-                self.run_follow_up(fid, actor=actor)
+                self.run_follow_up(fid, actor=actor, take_over=take_over)
         with self.transaction() as s:
             outcome = dict(get_request(s, result.request_id).outcome or {})
         return replace(result, outcome=outcome, follow_ups=())
@@ -1248,20 +1250,22 @@ class Requests:
         _record(s, self.ctx, req, req.state, req.state, actor,
                 f"Art. 19 notices queued for {told}", action="request.notices")
 
-    def run_follow_up(self, follow_up_id: int, *, actor: str = "owner") -> str:
+    def run_follow_up(self, follow_up_id: int, *, actor: str = "owner",
+                      take_over: bool = False) -> str:
         """Run one follow-up (done already, or running in another process: nothing
-        happens); its state. FollowUpFailed when it fails, after recording the error where
-        the request shows it."""
-        claimed = self.claim_follow_up(follow_up_id)
+        happens, unless ``take_over``); its state. FollowUpFailed when it fails, after
+        recording the error where the request shows it."""
+        claimed = self.claim_follow_up(follow_up_id, take_over=take_over)
         if isinstance(claimed, str):
             return claimed
         return self.carry_out_follow_up(claimed, actor=actor)
 
-    def claim_follow_up(self, follow_up_id: int) -> followups.Claim | str:
+    def claim_follow_up(self, follow_up_id: int, *, take_over: bool = False
+                        ) -> followups.Claim | str:
         """Claim a follow-up to run (:func:`followups.claim`), committed: the claim, or the
         state it is in when it is not to run now (``done``, ``running``)."""
         with self.transaction() as s:
-            claimed = followups.claim(s, self.ctx.clock, follow_up_id)
+            claimed = followups.claim(s, self.ctx.clock, follow_up_id, take_over=take_over)
             if isinstance(claimed, followups.Claim) and claimed.kind == "proof":
                 req = get_request(s, claimed.request_id)
                 req.outcome = {**(req.outcome or {}), "proof": {"state": "running"}}

@@ -110,18 +110,21 @@ def _lock(session: Session, follow_up_id: int) -> FollowUp | None:
     return session.get(FollowUp, follow_up_id, with_for_update=True, populate_existing=True)
 
 
-def claim(session: Session, clock: Clock, follow_up_id: int) -> Claim | str:
+def claim(session: Session, clock: Clock, follow_up_id: int, *,
+          take_over: bool = False) -> Claim | str:
     """Mark the follow-up running as a new attempt (locked against a second claimer); its
     claim, or the state it is in when it is not to run now: ``done`` (it runs once however
     often it is asked for) or ``running`` (another run holds it, for up to ``STUCK_AFTER``
-    from its start; past that it is taken over, and the late run records nothing)."""
+    from its start; past that it is taken over, and the late run records nothing).
+    ``take_over``: take a running one over at once (the owner runs the request again
+    after a crash: its process is gone, and waiting would leave the proof undone)."""
     fu = _lock(session, follow_up_id)
     if fu is None:
         raise NotFound(f"no follow-up {follow_up_id}")
     now = clock()
     if fu.state == "done":
         return "done"
-    if fu.state == "running" and fu.started_at is not None \
+    if fu.state == "running" and not take_over and fu.started_at is not None \
             and as_utc(fu.started_at) + STUCK_AFTER > as_utc(now):
         return "running"
     fu.state, fu.started_at, fu.finished_at = "running", now, None
