@@ -470,3 +470,13 @@ def delete(request: Request, me: Subject, _: Csrf, for_: For = None,
     if person.role == "self":
         sessions.clear_cookie(response, request, "subject")
     return response
+
+
+# FastAPI tries a router's routes in the order they were declared, twice a request (once
+# to pick the router, once the route): the pages people read are tried first, not after
+# the sign-in routes. No two of the portal's paths match the same request path, and a
+# path's GET and POST keep their order (the sort is stable), so every answer is as before.
+_READ_FIRST = ("/portal", "/portal/consents", "/portal/requests", "/portal/details",
+               "/portal/requests/{request_id}", "/portal/delete")
+router.routes.sort(key=lambda r: (_READ_FIRST.index(p) if (p := getattr(r, "path", None))
+                                  in _READ_FIRST else len(_READ_FIRST)))
