@@ -179,6 +179,12 @@ def create_app(
         # Public and the same for everyone: caches may keep it for a day.
         return JSONResponse(body, headers={"Cache-Control": "public, max-age=86400"})
 
+    from personvern.web.gates import gate_included_routers
+
+    # Every router is in: each gets its path-prefix check (a portal page no longer tries
+    # the API's routes one by one first).
+    gate_included_routers(app)
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version,

@@ -45,6 +45,13 @@ Subject = Annotated[sessions.Current, Depends(sessions.subject_session)]
 # someone the signed-in subject may act for, however long, is NotFound (acting_for).
 ForQuery = Annotated[str | None, Query(alias="for")]
 
+
+def _query(request: Request, name: str) -> str | None:
+    """A query parameter of a read page, as FastAPI gave a ``str | None`` one (the last
+    value when repeated), read here: FastAPI's validation of parameters that accept any
+    string was a tenth of a page's CPU outside the page."""
+    return request.query_params.get(name)
+
 # Signed-in pages run in worker threads, at most this many at once (the API keeps anyio's
 # 40). A page is CPU work in the one process's GIL: 32 at once only take turns at it, and
 # the event loop, which must also take the GIL to send every answer, waits behind them.
@@ -208,9 +215,10 @@ def _lifetime(request: Request) -> timedelta:
 
 
 @router.get("", response_class=HTMLResponse)
-async def overview(request: Request, for_: ForQuery = None) -> Response:
-    """The person's data by purpose: why, on what basis, who receives it, how long."""
-    return await _in_page_thread(partial(_overview, request, for_))
+async def overview(request: Request) -> Response:
+    """The person's data by purpose: why, on what basis, who receives it, how long
+    (``?for=``: whom it is about)."""
+    return await _in_page_thread(partial(_overview, request, _query(request, "for")))
 
 
 def _overview(request: Request, for_: str | None) -> Response:
@@ -261,10 +269,10 @@ def download(request: Request, me: Subject, request_id: str) -> Response:
 
 
 @router.get("/consents", response_class=HTMLResponse)
-async def consents(request: Request, for_: ForQuery = None,
-                   saved: str | None = None) -> Response:
-    """Consents per purpose with what follows, and objections."""
-    return await _in_page_thread(partial(_consents, request, for_, saved))
+async def consents(request: Request) -> Response:
+    """Consents per purpose with what follows, and objections (``?for=``, ``?saved=``)."""
+    return await _in_page_thread(partial(_consents, request, _query(request, "for"),
+                                         _query(request, "saved")))
 
 
 def _consents(request: Request, for_: str | None, saved: str | None) -> Response:
@@ -337,10 +345,10 @@ def _category_name(rt: Any, category: str, ref: str, lang: str) -> str:
 
 
 @router.get("/details", response_class=HTMLResponse)
-async def details(request: Request, for_: ForQuery = None,
-                  saved: str | None = None) -> Response:
-    """The correction form."""
-    return await _in_page_thread(partial(_details, request, for_, saved))
+async def details(request: Request) -> Response:
+    """The correction form (``?for=``, ``?saved=``)."""
+    return await _in_page_thread(partial(_details, request, _query(request, "for"),
+                                         _query(request, "saved")))
 
 
 def _details(request: Request, for_: str | None, saved: str | None) -> Response:
@@ -378,9 +386,9 @@ def _details_work(request: Request, me: sessions.Current, target: str | None,
 
 
 @router.get("/requests", response_class=HTMLResponse)
-async def requests_list(request: Request, for_: ForQuery = None) -> Response:
-    """Requests about the person, with their deadlines."""
-    return await _in_page_thread(partial(_requests_list, request, for_))
+async def requests_list(request: Request) -> Response:
+    """Requests about the person, with their deadlines (``?for=``)."""
+    return await _in_page_thread(partial(_requests_list, request, _query(request, "for")))
 
 
 def _requests_list(request: Request, for_: str | None) -> Response:
@@ -470,3 +478,13 @@ def delete(request: Request, me: Subject, _: Csrf, for_: For = None,
     if person.role == "self":
         sessions.clear_cookie(response, request, "subject")
     return response
+
+
+# FastAPI tries a router's routes in the order they were declared, twice a request (once
+# to pick the router, once the route): the pages people read are tried first, not after
+# the sign-in routes. No two of the portal's paths match the same request path, and a
+# path's GET and POST keep their order (the sort is stable), so every answer is as before.
+_READ_FIRST = ("/portal", "/portal/consents", "/portal/requests", "/portal/details",
+               "/portal/requests/{request_id}", "/portal/delete")
+router.routes.sort(key=lambda r: (_READ_FIRST.index(p) if (p := getattr(r, "path", None))
+                                  in _READ_FIRST else len(_READ_FIRST)))
