@@ -36,7 +36,10 @@ def test_a_steady_load_of_loop_writers_keeps_one_leader(db_engine: Engine) -> No
     # Each writer was told only once a commit holding its write was counted.
     assert all(seq <= writes for seq, writes in told)
     assert group.batches < 160  # grouped
-    # Handing the lead on to a new thread every batch took one lead a batch.
-    assert group.leads <= group.batches // 2, (group.leads, group.batches)
+    # Never handed on while writers were queued: each lead began with no batch in
+    # progress. (How many leads that makes depends on whether the writers are back before
+    # the leader's short wait ends, which a loaded machine decides: not asserted.)
+    assert group.handovers == 0, (group.handovers, group.leads, group.batches)
+    assert group.leads <= group.batches
     with Session(db_engine) as s:
         assert verify_ledger(s) is None

@@ -90,6 +90,7 @@ class GroupCommit:
         self.writes = 0
         self.reruns = 0  # batches run again one savepoint a writer (a writer's work failed)
         self.leads = 0  # times a writer took the lead (each one a thread woken to lead)
+        self.handovers = 0  # times a leader handed the lead to a queued writer
 
     def run(self, work: Callable[[Session], T], *, hint: object = None) -> T:
         """Run ``work(session)`` inside a shared ledger transaction and return its result
@@ -169,6 +170,7 @@ class GroupCommit:
                         # which no caller waits on (its writer was told at its batch's
                         # commit): it leads on, saving each batch a hand-over through the
                         # loop to a new thread (two wake-ups, under load milliseconds).
+                        self.handovers += 1
                         self._queue[0].wake_up()
                         return
                     self._gather()
