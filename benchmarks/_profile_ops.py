@@ -96,6 +96,12 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=300, help="operations in the loop")
     parser.add_argument("--show", action="store_true",
                         help="print the SQL statements of one operation after the warm-up")
+    parser.add_argument("--cprofile", type=int, default=0, metavar="ROWS",
+                        help="profile the loop alone with cProfile: Python calls per "
+                             "operation and the top ROWS functions by tottime and ncalls")
+    parser.add_argument("--round-trips", action="store_true",
+                        help="count the loop's round trips (libpq's trace of every "
+                             "PostgreSQL connection: each Sync and simple Query waited on)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pv-profile-") as tmp, \
             databases(args.db, Path(tmp)) as (shop, engine):
@@ -106,13 +112,72 @@ def main() -> None:
         register(engine, args.customers)
         pv = Personvern(manifest, engine, Path(tmp))
         try:
-            run(args.op, pv, args.n, show=args.show)
+            run(args.op, pv, args.n, show=args.show, cprofile=args.cprofile,
+                round_trips=args.round_trips)
         finally:
             pv.close()
 
 
-def run(op: str, pv: Personvern, n: int, *, show: bool = False) -> None:
-    """Warm once, then the loop (``show``: one more, its statements printed, instead)."""
+def profiled(n: int, rows: int, body: Callable[[], None]) -> None:
+    """``body`` under cProfile: Python function calls per operation (a count load does
+    not move), then the ``rows`` costliest functions by own CPU time and by calls; the whole
+    profile is kept in the temporary directory's ``pv-profile-ops.prof`` for pstats."""
+    import cProfile
+    import io
+    import pstats
+
+    # CPU time, not wall: on a loaded machine the wall is mostly waiting on the server
+    profile = cProfile.Profile(time.process_time)
+    profile.runcall(body)
+    profile.dump_stats(Path(tempfile.gettempdir()) / "pv-profile-ops.prof")
+    stats = pstats.Stats(profile, stream=io.StringIO())
+    calls = sum(nc for (_cc, nc, _tt, _ct, _callers) in stats.stats.values())  # type: ignore[attr-defined]
+    log(f"Python calls per operation (cProfile): {calls / n:,.0f}")
+    for key in ("tottime", "ncalls"):
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats(key).print_stats(rows)
+        log(out.getvalue())
+
+
+def traced(n: int, body: Callable[[], None]) -> None:
+    """``body`` with every psycopg connection traced (those open now and those checked out
+    during it): round trips per operation, each Sync or simple Query libpq sent."""
+    import gc
+
+    import psycopg
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    path = Path(tempfile.gettempdir()) / "pv-profile-ops.trace"
+    seen: list[Any] = []
+    with path.open("w") as out:
+        def trace(dbapi: Any, *_: object) -> None:
+            pgconn = getattr(dbapi, "pgconn", None)
+            if pgconn is not None and not any(p is pgconn for p in seen):
+                pgconn.trace(out.fileno())
+                seen.append(pgconn)
+
+        for obj in gc.get_objects():  # the pools' idle connections, held since the warm-up
+            if isinstance(obj, psycopg.Connection) and not obj.closed:
+                trace(obj)
+        event.listen(Pool, "checkout", trace)
+        try:
+            body()
+        finally:
+            event.remove(Pool, "checkout", trace)
+            for pgconn in seen:
+                pgconn.untrace()
+    sent = [f[3] for f in (line.rstrip("\n").split("\t") for line in path.open())
+            if f[1:2] == ["F"] and len(f) > 3]
+    syncs, queries = sent.count("Sync"), sent.count("Query")
+    log(f"round trips per operation: {(syncs + queries) / n:.2f} ({syncs / n:.2f} Syncs, "
+        f"{queries / n:.2f} simple Queries; {len(seen)} connections)")
+
+
+def run(op: str, pv: Personvern, n: int, *, show: bool = False, cprofile: int = 0,
+        round_trips: bool = False) -> None:
+    """Warm once, then the loop (``show``: one more, its statements printed, instead;
+    ``cprofile``: the loop under cProfile; ``round_trips``: its round trips counted)."""
     from personvern.consent.events import EventType
     from personvern.consent.service import decide_for, record_event
     from personvern.consent.subjects import get_subject
@@ -147,7 +212,14 @@ def run(op: str, pv: Personvern, n: int, *, show: bool = False) -> None:
         shown(lambda: ops[op](n + 2))
         return
     before = getattr(rt.keyring, "hits", 0), getattr(rt.keyring, "misses", 0)
-    loop(op, n, lambda i: ops[op](i if op != "consent" else n + 1 + i))
+    if round_trips:
+        traced(n, lambda: loop(op, n, lambda i: ops[op](
+            i if op != "consent" else n + 1 + i)))
+    elif cprofile:
+        profiled(n, cprofile, lambda: loop(op, n, lambda i: ops[op](
+            i if op != "consent" else n + 1 + i)))
+    else:
+        loop(op, n, lambda i: ops[op](i if op != "consent" else n + 1 + i))
     if hasattr(rt.keyring, "hits"):
         hits, misses = rt.keyring.hits - before[0], rt.keyring.misses - before[1]
         log(f"subject keys in the loop: {hits} from the cache, {misses} read and unwrapped "
