@@ -106,6 +106,10 @@ class Reference:
     how: str
 
 
+# The note of a table whose rows could not be read.
+NOT_READ = "not read: "
+
+
 @dataclass
 class TableFinding:
     """One table: its key, its columns, its references and its date columns."""
@@ -117,6 +121,11 @@ class TableFinding:
     references: list[Reference] = field(default_factory=list)
     dates: list[str] = field(default_factory=list)
     note: str = ""
+
+    @property
+    def unread(self) -> bool:
+        """Whether the table could not be read (its columns are not classified)."""
+        return self.note.startswith(NOT_READ)
 
 
 @dataclass
@@ -176,7 +185,7 @@ def _scan(conn: Connection, sample: int) -> list[TableFinding]:
         try:
             rows = _sample(conn, table, sample)
         except SQLAlchemyError as err:  # one unreadable table does not stop the others
-            found.append(TableFinding(name, key, 0, [], note=f"not read: {one_line(err)}"))
+            found.append(TableFinding(name, key, 0, [], note=f"{NOT_READ}{one_line(err)}"))
             continue
         samples[name] = rows
         columns = [_classify(column, [row[column.name] for row in rows], name)
