@@ -149,7 +149,11 @@ def sync(
         finally:
             for ds in datasets:
                 ds.engine.dispose()
-    data = result.as_dict()
+    # Only SQL datasets can be listed: an app (http) or a processor (manual) is asked about
+    # one person at a time, so the people only they hold are not registered by a sync.
+    unlisted = [ds for ds in rt.loaded.manifest.datasets if ds.kind != "sql"]
+    data = {**result.as_dict(),
+            "not_read": [{"dataset": ds.id, "kind": ds.kind} for ds in unlisted]}
     verb = "would register" if dry_run else "registered"
     lines = [f"{verb} {count(sum(t.rows for t in result.tables), 'row')} of people the "
              "engine did not know" if dry_run else
@@ -164,4 +168,8 @@ def sync(
                      "to different people; look at them by hand")
     if not result.tables:
         lines.append("no mapped table has an identity column")
+    if unlisted:
+        lines.append("not read: " + ", ".join(f"{ds.id} ({ds.kind})" for ds in unlisted)
+                     + ": the engine cannot list the people they hold, so none of them is "
+                     "registered here")
     emit(data, as_json, lines)

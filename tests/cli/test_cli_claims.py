@@ -1,0 +1,44 @@
+"""What a CLI command reports as done covers all it was asked to cover: a dataset it cannot
+read is named, never counted as one with nothing in it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from demo_support import demo_cli, fresh_demo
+
+NOW = "2026-12-02T10:00:00+01:00"
+
+
+@pytest.fixture
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in ("PERSONVERN_MASTER_KEY_FILE", "PERSONVERN_MASTER_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    return fresh_demo(tmp_path, 20)
+
+
+def add_datasets(demo: Path, *datasets: dict[str, object]) -> None:
+    """Append ``datasets`` to the demo's manifest."""
+    path = demo / "personvern.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["datasets"].extend(datasets)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def test_sync_names_the_datasets_it_cannot_list_people_from(demo: Path) -> None:
+    add_datasets(demo, {"id": "crm", "kind": "manual", "recipient": "vipps",
+                        "contact": "personvern@crm.example.no"},
+                 {"id": "shop", "kind": "http", "callback": "https://shop.example.no/pv",
+                  "secret_env": "SHOP_SECRET"})
+    for args in (("--dry-run",), ()):
+        done = demo_cli(demo, "subject", "sync", *args, now=NOW)
+        assert done.returncode == 0, done.stderr
+        assert "not read: crm (manual), shop (http): the engine cannot list the people " \
+            "they hold, so none of them is registered here" in done.stdout, done.stdout
+    done = demo_cli(demo, "subject", "sync", "--json", now=NOW)
+    assert json.loads(done.stdout)["not_read"] == [
+        {"dataset": "crm", "kind": "manual"}, {"dataset": "shop", "kind": "http"}]
