@@ -42,3 +42,26 @@ def test_sync_names_the_datasets_it_cannot_list_people_from(demo: Path) -> None:
     done = demo_cli(demo, "subject", "sync", "--json", now=NOW)
     assert json.loads(done.stdout)["not_read"] == [
         {"dataset": "crm", "kind": "manual"}, {"dataset": "shop", "kind": "http"}]
+
+
+def test_request_list_never_reads_as_all_when_it_is_cut_or_the_state_is_misspelt(
+        demo: Path) -> None:
+    opened = []
+    for person in ("ext:9", "ext:10", "ext:11"):
+        done = demo_cli(demo, "request", "open", "access", "--subject", person,
+                        "--verified-by", "known", "--json", now=NOW)
+        assert done.returncode == 0, done.stderr
+        opened.append(json.loads(done.stdout)["id"])
+    # Cut at --limit: the rest is said to exist, on stderr, so --json stays a list.
+    done = demo_cli(demo, "request", "list", "--limit", "2", "--json", now=NOW)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) == 2
+    assert "more requests match than the 2 listed" in done.stderr, done.stderr
+    done = demo_cli(demo, "request", "list", "--limit", "3", now=NOW)
+    assert done.returncode == 0 and "more requests match" not in done.stderr
+    assert all(r in done.stdout for r in opened)
+    # A state no request can be in is refused, never answered with "no requests".
+    done = demo_cli(demo, "request", "list", "--state", "complete", now=NOW)
+    assert done.returncode == 2, done.stdout
+    assert "unknown state 'complete'" in done.stderr and "completed" in done.stderr
+    assert "no requests" not in done.stdout

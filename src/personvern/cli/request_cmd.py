@@ -138,18 +138,32 @@ def list_(
     = False,
     due_soon: Annotated[int | None, typer.Option(
         "--due-soon", help="Only open requests due within this many days.")] = None,
-    state: Annotated[str | None, typer.Option(help="Only requests in this state.")] = None,
+    state: Annotated[str | None, typer.Option(
+        help="Only requests in this state: received, verifying, verified, in_progress, "
+             "waiting, completed or refused.", show_default=False)] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="List at most this many.")]
+    = 1000,
     manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
     """Requests by due date."""
-    from personvern.requests.engine import list_requests
+    from personvern.errors import InvalidInput
+    from personvern.requests.engine import CLOSED, OPEN_STATES, list_requests
 
+    states = (*OPEN_STATES, *sorted(CLOSED))
+    if state is not None and state not in states:
+        # A misspelt state matches nothing: "no requests" would read as none in that state.
+        raise InvalidInput(f"unknown state {state!r}; use one of {', '.join(states)}")
     with _engine(manifest, db, now) as (s, ctx):
-        found = list_requests(s, ctx, overdue=overdue, due_within=due_soon, state=state)
-        rows = [_row(r) for r in found]
+        # One more than shown, to know whether the list is whole.
+        found = list_requests(s, ctx, overdue=overdue, due_within=due_soon, state=state,
+                              limit=limit + 1)
+        rows = [_row(r) for r in found[:limit]]
     lines = [f"{r['id']}  {r['type']:<13} {r['state']:<11} due {r['due_on']}" for r in rows]
     emit(rows, as_json, lines or ["no requests"])
+    if len(found) > limit:  # on stderr: --json stays a list a script reads
+        typer.echo(f"personvern: more requests match than the {limit:,} listed (by due "
+                   "date); give a larger --limit or a filter to see the rest", err=True)
 
 
 @app.command("show")
