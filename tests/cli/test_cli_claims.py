@@ -65,3 +65,29 @@ def test_request_list_never_reads_as_all_when_it_is_cut_or_the_state_is_misspelt
     assert done.returncode == 2, done.stdout
     assert "unknown state 'complete'" in done.stderr and "completed" in done.stderr
     assert "no requests" not in done.stdout
+
+
+def test_subject_add_on_someone_known_records_what_was_missing_or_refuses(demo: Path) -> None:
+    def add(*args: str) -> tuple[int, str, str]:
+        done = demo_cli(demo, "subject", "add", *args, now=NOW)
+        return done.returncode, done.stdout, done.stderr
+
+    code, out, err = add("--email", "ny@example.no")
+    assert code == 0 and out.startswith("created subject "), err
+    subject = out.split()[-1]
+    # Found, with a birth date the engine did not have: recorded, and said.
+    code, out, err = add("--email", "ny@example.no", "--birth-date", "2016-05-01")
+    assert code == 0, err
+    assert out.strip() == f"found subject {subject}; recorded: birth date 2016-05-01", out
+    shown = json.loads(demo_cli(demo, "subject", "show", subject, "--json", now=NOW).stdout)
+    assert shown["birth_date"] == "2016-05-01"
+    # A birth date that contradicts the one on record is refused, and nothing is changed.
+    code, out, err = add("--email", "ny@example.no", "--phone", "+47 912 34 567",
+                         "--birth-date", "2001-05-01")
+    assert code == 1, out
+    assert f"subject {subject} has birth date 2016-05-01 on record, not 2001-05-01" in err
+    shown = demo_cli(demo, "subject", "show", subject, "--json", now=NOW)
+    assert "+4791234567" not in shown.stdout
+    # Nothing new given: found, as before.
+    code, out, _ = add("--email", "ny@example.no", "--birth-date", "2016-05-01")
+    assert (code, out.strip()) == (0, f"found subject {subject}")

@@ -29,20 +29,23 @@ def add(
     now: NowOption = None,
 ) -> None:
     """Create a subject, or find the one these identities belong to."""
-    from personvern.consent.subjects import create_subject, get_subject, link_guardian
+    from personvern.consent.subjects import create_subject, fill_in, get_subject, link_guardian
 
     given = {k: v for k, v in (("email", email), ("phone", phone), ("external_id", external_id))
              if v is not None}
+    born = parse_date(birth_date, "--birth-date")
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
-        subject, created = create_subject(
-            s, rt.clock, given, birth_date=parse_date(birth_date, "--birth-date"), kind=kind,
-            existing_customer=customer,
-        )
+        subject, created = create_subject(s, rt.clock, given, birth_date=born, kind=kind,
+                                          existing_customer=customer)
+        # Found, the facts given would otherwise be dropped in silence: recorded or refused.
+        recorded = [] if created else fill_in(subject, birth_date=born, kind=kind,
+                                              existing_customer=customer)
         if guardian is not None:
             link_guardian(s, rt.clock, get_subject(s, guardian), subject, verified_by,
                           rt.consent.jurisdiction)
-        emit({"id": subject.id, "created": created}, as_json,
-             [f"{'created' if created else 'found'} subject {subject.id}"])
+        line = f"{'created' if created else 'found'} subject {subject.id}"
+        emit({"id": subject.id, "created": created, "recorded": recorded}, as_json,
+             [line + (f"; recorded: {', '.join(recorded)}" if recorded else "")])
 
 
 @app.command("show")
