@@ -91,3 +91,14 @@ def test_subject_add_on_someone_known_records_what_was_missing_or_refuses(demo: 
     # Nothing new given: found, as before.
     code, out, _ = add("--email", "ny@example.no", "--birth-date", "2016-05-01")
     assert (code, out.strip()) == (0, f"found subject {subject}")
+
+
+def test_request_open_says_the_code_is_queued_not_that_it_was_e_mailed(demo: Path) -> None:
+    done = demo_cli(demo, "request", "open", "access", "--subject", "ext:9", now=NOW)
+    assert done.returncode == 0, done.stderr
+    assert "e-mailed" not in done.stdout, done.stdout
+    [line] = [x for x in done.stdout.splitlines() if "verification code" in x]
+    assert line.startswith("a verification code to ") and "is queued (valid 15 minutes); " \
+        "it leaves with personvern mail send (or a running worker); " in line
+    outbox = demo_cli(demo, "mail", "list", "--status", "queued", "--json", now=NOW)
+    assert [m["kind"] for m in json.loads(outbox.stdout)] == ["request_verification"]

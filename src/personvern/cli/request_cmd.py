@@ -108,6 +108,7 @@ def open_(
     """Open a request; its deadline starts today."""
     from personvern.errors import InvalidInput
     from personvern.requests.engine import Requester, open_request
+    from personvern.requests.verification import LIFETIME
 
     if guardian and admin:
         raise InvalidInput("open as a guardian or as an admin, not both")
@@ -127,7 +128,10 @@ def open_(
         data = {**_row(r), "code_sent_to": opened.code_sent_to}
     lines = [f"opened {r.type} request {r.id}: {r.state}, due {r.due_on}"]
     if opened.code_sent_to:
-        lines.append(f"a verification code was e-mailed to {opened.code_sent_to}; "
+        # Queued in the outbox, not sent: saying "e-mailed" hid a code that may expire unsent.
+        lines.append(f"a verification code to {opened.code_sent_to} is queued (valid "
+                     f"{int(LIFETIME.total_seconds()) // 60} minutes); it leaves with "
+                     + "personvern mail send (or a running worker); "
                      f"then: personvern request verify {r.id} CODE")
     emit(data, as_json, lines)
 
