@@ -40,3 +40,23 @@ def test_a_table_the_reader_may_not_read_is_said_and_exits_1(postgres_url: str,
             conn.execute(text(f"DROP OWNED BY {role}"))
             conn.execute(text(f"DROP ROLE {role}"))
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_tables_in_another_schema_are_said_to_be_unread(postgres_url: str,
+                                                       tmp_path: Path) -> None:
+    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE members (id integer PRIMARY KEY, email text)"))
+        conn.execute(text("CREATE SCHEMA crm"))
+        conn.execute(text("CREATE TABLE crm.contacts (id integer PRIMARY KEY, email text)"))
+        conn.execute(text("CREATE TABLE crm.calls (id integer PRIMARY KEY, phone text)"))
+    engine.dispose()
+    out = tmp_path / "map.yaml"
+    done = run_personvern("discover", postgres_url, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "schema crm (2 tables) not read: only the default schema is read" in done.stderr
+    text_out = out.read_text(encoding="utf-8")
+    assert "# not read: schema crm (2 tables): only the default schema is read" in text_out
+    [dataset] = yaml.safe_load(text_out)["datasets"]
+    assert [t["name"] for t in dataset["tables"]] == ["members"]

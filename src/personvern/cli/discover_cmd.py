@@ -58,6 +58,9 @@ def discover(
             continue
         named.append(ids[n] if ids else dataset_id(url))
         failed += _say_unread(url, found[-1].tables)
+        for schema, tables in sorted(found[-1].other_schemas.items()):
+            typer.echo(f"personvern: discover {url}: schema {schema} ({tables} tables) not read: "
+                       "only the default schema is read", err=True)
     if found:
         text = (json.dumps([as_data(f) for f in found], indent=2, ensure_ascii=False)
                 if as_json else as_yaml(found, named))

@@ -135,6 +135,8 @@ class Discovery:
     url: str
     tables: list[TableFinding]
     seconds: float
+    # PostgreSQL schemas other than the default one, with their table count: not read.
+    other_schemas: dict[str, int] = field(default_factory=dict)
 
 
 def discover(url: str, *, sample: int = SAMPLE) -> Discovery:
@@ -146,10 +148,24 @@ def discover(url: str, *, sample: int = SAMPLE) -> Discovery:
     try:
         with storage_errors(engine.url), engine.connect() as conn:
             tables = _scan(conn, sample)
+            others = _other_schemas(conn)
     finally:
         engine.dispose()
     return Discovery(engine.url.render_as_string(hide_password=True), tables,
-                     time.perf_counter() - started)
+                     time.perf_counter() - started, others)
+
+
+def _other_schemas(conn: Connection) -> dict[str, int]:
+    """The PostgreSQL schemas besides the default one that hold tables, with their count;
+    only the default schema is read, and the rest must be said, not passed over."""
+    if conn.dialect.name != "postgresql":
+        return {}
+    inspector = inspect(conn)
+    skip = {inspector.default_schema_name, "information_schema"}
+    counts = {schema: len(inspector.get_table_names(schema=schema))
+              for schema in inspector.get_schema_names()
+              if schema not in skip and not schema.startswith("pg_")}
+    return {schema: n for schema, n in counts.items() if n}
 
 
 def _read_only_engine(url: str) -> Engine:
