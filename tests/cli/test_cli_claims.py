@@ -102,3 +102,14 @@ def test_request_open_says_the_code_is_queued_not_that_it_was_e_mailed(demo: Pat
         "it leaves with personvern mail send (or a running worker); " in line
     outbox = demo_cli(demo, "mail", "list", "--status", "queued", "--json", now=NOW)
     assert [m["kind"] for m in json.loads(outbox.stdout)] == ["request_verification"]
+
+
+def test_subject_show_never_says_never_active_while_a_source_was_not_read(demo: Path) -> None:
+    path = demo / "personvern.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        str(demo / "service.db"), str(demo / "gone" / "service.db")), encoding="utf-8")
+    done = demo_cli(demo, "subject", "show", "ext:5", now=NOW)
+    assert done.returncode == 0, done.stderr
+    assert "  last activity: never in the sources read; 1 source not read\n" in done.stdout, \
+        done.stdout
+    assert "app.users.last_login_at: not read (" in done.stdout

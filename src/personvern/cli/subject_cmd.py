@@ -7,6 +7,7 @@ import typer
 
 from personvern.cli.common import emit, parse_date, runtime
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+from personvern.wording import count
 
 app = typer.Typer(help="Add and show data subjects.", no_args_is_help=True)
 
@@ -98,7 +99,10 @@ def show(
                   f"(subject {r['id']})" for r in related[kind]]
     lines += [f"  organisation: {o['name']}" + (f" ({o['orgnr']})" if o["orgnr"] else "")
               + f", {o['role']}" for o in orgs]
-    lines.append(f"  last activity: {_when(activity.latest)}")
+    unread = sum(1 for src in activity.sources if src.error)
+    # The latest of the sources read only: "never" alone would pass for every source.
+    lines.append(f"  last activity: {_when(activity.latest)}" + (
+        f" in the sources read; {count(unread, 'source')} not read" if unread else ""))
     lines += [f"    {src.name}: " + (f"not read ({src.error})" if src.error else _when(src.at))
               for src in activity.sources]
     lines += [f"  {'yes' if d['allowed'] else 'no '} {d['purpose']}: {d['reason']}"
@@ -142,7 +146,6 @@ def sync(
     """
     from personvern.requests.datamap import open_datasets
     from personvern.requests.found import register_strangers
-    from personvern.wording import count
 
     with runtime(manifest, db, now) as rt:
         datasets = open_datasets(rt.loaded.manifest)
