@@ -113,3 +113,19 @@ def test_subject_show_never_says_never_active_while_a_source_was_not_read(demo: 
     assert "  last activity: never in the sources read; 1 source not read\n" in done.stdout, \
         done.stdout
     assert "app.users.last_login_at: not read (" in done.stdout
+
+
+def test_retention_names_the_datasets_no_sweep_reaches(demo: Path) -> None:
+    add_datasets(demo, {"id": "chat", "kind": "http", "callback": "https://chat.example.no/pv",
+                        "secret_env": "CHAT_SECRET"},
+                 {"id": "crm", "kind": "manual", "recipient": "vipps",
+                  "contact": "personvern@crm.example.no"})
+    later = "2027-06-01T12:00:00+02:00"
+    done = demo_cli(demo, "retention", "plan", now=later)
+    assert done.returncode == 0, done.stderr
+    assert "not enforced: chat (http), crm (manual): no sweep reaches a dataset outside SQL; " \
+        "what they hold is erased on a person's request only, never when a rule's time is " \
+        "up" in done.stdout, done.stdout
+    data = json.loads(demo_cli(demo, "retention", "plan", "--json", now=later).stdout)
+    assert data["unswept"] == [{"dataset": "chat", "kind": "http"},
+                               {"dataset": "crm", "kind": "manual"}]
