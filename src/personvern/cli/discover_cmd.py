@@ -2,9 +2,12 @@
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:  # the scanner loads only when discover runs
+    from personvern.discover.scan import TableFinding
 
 
 def discover(
@@ -30,8 +33,8 @@ def discover(
     data map: personal-data columns with their categories, identities, references and date
     columns, each with its evidence (values masked). Nothing leaves this machine.
 
-    A database that cannot be read is reported and the others are still read; then the
-    exit code is 1.
+    A database or table that cannot be read is reported and the others are still read;
+    then the exit code is 1.
     """
     from personvern.discover.refine import declared_in, refine
     from personvern.discover.report import as_data, as_yaml, dataset_id
@@ -54,6 +57,10 @@ def discover(
             typer.echo(f"personvern: discover {url}: {err}", err=True)
             continue
         named.append(ids[n] if ids else dataset_id(url))
+        failed += _say_unread(url, found[-1].tables)
+        for schema, tables in sorted(found[-1].other_schemas.items()):
+            typer.echo(f"personvern: discover {url}: schema {schema} ({tables} tables) not read: "
+                       "only the default schema is read", err=True)
     if found:
         text = (json.dumps([as_data(f) for f in found], indent=2, ensure_ascii=False)
                 if as_json else as_yaml(found, named))
@@ -65,3 +72,15 @@ def discover(
                        f"{len(found)} dataset(s)", err=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _say_unread(url: str, tables: list["TableFinding"]) -> int:
+    """Say on stderr each table of ``url`` that could not be read; 1 if any, else 0."""
+    unread = [t for t in tables if t.unread]
+    for t in unread:
+        typer.echo(f"personvern: discover {url}: table {t.name} {t.note}; its columns are "
+                   "not in the proposal", err=True)
+    if unread:
+        typer.echo(f"personvern: discover {url}: {len(tables) - len(unread)} of "
+                   f"{len(tables)} tables read", err=True)
+    return 1 if unread else 0

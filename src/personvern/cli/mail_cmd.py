@@ -30,7 +30,8 @@ def send(
     Exit 1 when any message could not be sent (it is retried later, or marked failed).
     """
     from personvern.errors import InvalidInput
-    from personvern.mail.smtp import send_pending
+    from personvern.mail.smtp import send_pending, waiting
+    from personvern.wording import count
 
     with runtime(manifest, db, now) as rt:
         address = sender or rt.loaded.manifest.controller.email
@@ -39,9 +40,20 @@ def send(
                                "in the manifest")
         with rt.sessions() as session:
             report = send_pending(session, rt.clock, smtp_host, smtp_port, address, limit=limit)
+        with rt.sessions() as session:
+            left = waiting(session)
     lines = [f"sent {report.sent}, failed {report.failed}, to retry {report.retry}"]
     lines += [f"  message {i}: {error}" for i, error in report.errors]
-    emit(report.as_dict(), as_json, lines)
+    # What is left is said, so "sent 0" never reads as an empty outbox.
+    if left["queued"]:
+        lines.append(f"{count(left['queued'], 'message')} still queued: "
+                     + "run personvern mail send again")
+    if left["sending"]:
+        lines.append(f"{count(left['sending'], 'message')} left in sending (by a sender that "
+                     "stopped, or one at work now): never sent again by itself; "
+                     + "see personvern mail list --status sending")
+    emit({**report.as_dict(), "still_queued": left["queued"], "left_sending": left["sending"]},
+         as_json, lines)
     if report.errors:
         raise typer.Exit(1)
 

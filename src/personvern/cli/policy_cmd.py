@@ -120,12 +120,18 @@ def publish(
     reports errors.
     """
     from personvern.check.gate import publish_checked
+    from personvern.policy.notices import without_email
     from personvern.policy.versions import describe
 
     when = _parse_effective(effective)
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
         done = publish_checked(s, rt.clock, rt.loaded, when)
-        data = {**describe(done.version), "notices_queued": done.notices}
+        # The policy promises a notice of a material change: say whom e-mail cannot reach.
+        promised = done.version.material and \
+            rt.loaded.manifest.policy_changes.email_on_material_change
+        unreachable = without_email(s) if promised else 0
+        data = {**describe(done.version), "notices_queued": done.notices,
+                "notices_unreachable": unreachable}
         starts = _local(rt, done.version.effective_from)
     v = done.version
     lines = [
@@ -136,6 +142,11 @@ def publish(
     if done.notices:
         lines.append(f"queued {done.notices} e-mail notices; send them with "
                      "`personvern mail send`")
+    if unreachable:
+        lines.append(f"not enforced: {count(unreachable, 'person', 'people')} "
+                     f"{'has' if unreachable == 1 else 'have'} no e-mail address on record: the "
+                     "notice of this material change the policy promises does not reach them; "
+                     "tell them another way")
     emit(data, as_json, lines)
 
 

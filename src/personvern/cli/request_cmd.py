@@ -108,6 +108,7 @@ def open_(
     """Open a request; its deadline starts today."""
     from personvern.errors import InvalidInput
     from personvern.requests.engine import Requester, open_request
+    from personvern.requests.verification import LIFETIME
 
     if guardian and admin:
         raise InvalidInput("open as a guardian or as an admin, not both")
@@ -127,7 +128,10 @@ def open_(
         data = {**_row(r), "code_sent_to": opened.code_sent_to}
     lines = [f"opened {r.type} request {r.id}: {r.state}, due {r.due_on}"]
     if opened.code_sent_to:
-        lines.append(f"a verification code was e-mailed to {opened.code_sent_to}; "
+        # Queued in the outbox, not sent: saying "e-mailed" hid a code that may expire unsent.
+        lines.append(f"a verification code to {opened.code_sent_to} is queued (valid "
+                     f"{int(LIFETIME.total_seconds()) // 60} minutes); it leaves with "
+                     + "personvern mail send (or a running worker); "
                      f"then: personvern request verify {r.id} CODE")
     emit(data, as_json, lines)
 
@@ -138,18 +142,32 @@ def list_(
     = False,
     due_soon: Annotated[int | None, typer.Option(
         "--due-soon", help="Only open requests due within this many days.")] = None,
-    state: Annotated[str | None, typer.Option(help="Only requests in this state.")] = None,
+    state: Annotated[str | None, typer.Option(
+        help="Only requests in this state: received, verifying, verified, in_progress, "
+             "waiting, completed or refused.", show_default=False)] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="List at most this many.")]
+    = 1000,
     manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
     """Requests by due date."""
-    from personvern.requests.engine import list_requests
+    from personvern.errors import InvalidInput
+    from personvern.requests.engine import CLOSED, OPEN_STATES, list_requests
 
+    states = (*OPEN_STATES, *sorted(CLOSED))
+    if state is not None and state not in states:
+        # A misspelt state matches nothing: "no requests" would read as none in that state.
+        raise InvalidInput(f"unknown state {state!r}; use one of {', '.join(states)}")
     with _engine(manifest, db, now) as (s, ctx):
-        found = list_requests(s, ctx, overdue=overdue, due_within=due_soon, state=state)
-        rows = [_row(r) for r in found]
+        # One more than shown, to know whether the list is whole.
+        found = list_requests(s, ctx, overdue=overdue, due_within=due_soon, state=state,
+                              limit=limit + 1)
+        rows = [_row(r) for r in found[:limit]]
     lines = [f"{r['id']}  {r['type']:<13} {r['state']:<11} due {r['due_on']}" for r in rows]
     emit(rows, as_json, lines or ["no requests"])
+    if len(found) > limit:  # on stderr: --json stays a list a script reads
+        typer.echo(f"personvern: more requests match than the {limit:,} listed (by due "
+                   "date); give a larger --limit or a filter to see the rest", err=True)
 
 
 @app.command("show")

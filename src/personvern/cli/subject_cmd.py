@@ -7,6 +7,7 @@ import typer
 
 from personvern.cli.common import emit, parse_date, runtime
 from personvern.cli.options import DbOption, JsonOption, ManifestOption, NowOption
+from personvern.wording import count
 
 app = typer.Typer(help="Add and show data subjects.", no_args_is_help=True)
 
@@ -29,20 +30,23 @@ def add(
     now: NowOption = None,
 ) -> None:
     """Create a subject, or find the one these identities belong to."""
-    from personvern.consent.subjects import create_subject, get_subject, link_guardian
+    from personvern.consent.subjects import create_subject, fill_in, get_subject, link_guardian
 
     given = {k: v for k, v in (("email", email), ("phone", phone), ("external_id", external_id))
              if v is not None}
+    born = parse_date(birth_date, "--birth-date")
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
-        subject, created = create_subject(
-            s, rt.clock, given, birth_date=parse_date(birth_date, "--birth-date"), kind=kind,
-            existing_customer=customer,
-        )
+        subject, created = create_subject(s, rt.clock, given, birth_date=born, kind=kind,
+                                          existing_customer=customer)
+        # Found, the facts given would otherwise be dropped in silence: recorded or refused.
+        recorded = [] if created else fill_in(subject, birth_date=born, kind=kind,
+                                              existing_customer=customer)
         if guardian is not None:
             link_guardian(s, rt.clock, get_subject(s, guardian), subject, verified_by,
                           rt.consent.jurisdiction)
-        emit({"id": subject.id, "created": created}, as_json,
-             [f"{'created' if created else 'found'} subject {subject.id}"])
+        line = f"{'created' if created else 'found'} subject {subject.id}"
+        emit({"id": subject.id, "created": created, "recorded": recorded}, as_json,
+             [line + (f"; recorded: {', '.join(recorded)}" if recorded else "")])
 
 
 @app.command("show")
@@ -95,7 +99,10 @@ def show(
                   f"(subject {r['id']})" for r in related[kind]]
     lines += [f"  organisation: {o['name']}" + (f" ({o['orgnr']})" if o["orgnr"] else "")
               + f", {o['role']}" for o in orgs]
-    lines.append(f"  last activity: {_when(activity.latest)}")
+    unread = sum(1 for src in activity.sources if src.error)
+    # The latest of the sources read only: "never" alone would pass for every source.
+    lines.append(f"  last activity: {_when(activity.latest)}" + (
+        f" in the sources read; {count(unread, 'source')} not read" if unread else ""))
     lines += [f"    {src.name}: " + (f"not read ({src.error})" if src.error else _when(src.at))
               for src in activity.sources]
     lines += [f"  {'yes' if d['allowed'] else 'no '} {d['purpose']}: {d['reason']}"
@@ -139,7 +146,6 @@ def sync(
     """
     from personvern.requests.datamap import open_datasets
     from personvern.requests.found import register_strangers
-    from personvern.wording import count
 
     with runtime(manifest, db, now) as rt:
         datasets = open_datasets(rt.loaded.manifest)
@@ -149,7 +155,11 @@ def sync(
         finally:
             for ds in datasets:
                 ds.engine.dispose()
-    data = result.as_dict()
+    # Only SQL datasets can be listed: an app (http) or a processor (manual) is asked about
+    # one person at a time, so the people only they hold are not registered by a sync.
+    unlisted = [ds for ds in rt.loaded.manifest.datasets if ds.kind != "sql"]
+    data = {**result.as_dict(),
+            "not_read": [{"dataset": ds.id, "kind": ds.kind} for ds in unlisted]}
     verb = "would register" if dry_run else "registered"
     lines = [f"{verb} {count(sum(t.rows for t in result.tables), 'row')} of people the "
              "engine did not know" if dry_run else
@@ -164,4 +174,8 @@ def sync(
                      "to different people; look at them by hand")
     if not result.tables:
         lines.append("no mapped table has an identity column")
+    if unlisted:
+        lines.append("not read: " + ", ".join(f"{ds.id} ({ds.kind})" for ds in unlisted)
+                     + ": the engine cannot list the people they hold, so none of them is "
+                     "registered here")
     emit(data, as_json, lines)

@@ -161,6 +161,29 @@ def create_subject(
     return subject, True
 
 
+def fill_in(subject: Subject, *, birth_date: date | None = None, kind: str | None = None,
+            existing_customer: bool = False) -> list[str]:
+    """Record on a found subject the facts it lacked; what was recorded, in words. A value
+    that contradicts the one on record is a Conflict: never overwritten in passing."""
+    recorded: list[str] = []
+    for field, given in (("birth date", birth_date), ("kind", kind)):
+        attr = field.replace(" ", "_")
+        held = getattr(subject, attr)
+        if given is None or held == given:
+            continue
+        if held is not None:
+            shown = held.isoformat() if isinstance(held, date) else held
+            wanted = given.isoformat() if isinstance(given, date) else given
+            raise Conflict(f"subject {subject.id} has {field} {shown} on record, not {wanted}; "
+                           "nothing was changed")
+        setattr(subject, attr, given)
+        recorded.append(f"{field} {given.isoformat() if isinstance(given, date) else given}")
+    if existing_customer and not subject.existing_customer:
+        subject.existing_customer = True
+        recorded.append("an existing customer")
+    return recorded
+
+
 def _add_missing(session: Session, clock: Clock, subject: Subject, normal: dict[str, str]) -> None:
     have = {(i.kind, i.value) for i in identities_of(session, subject.id)}
     for k, v in normal.items():

@@ -45,6 +45,9 @@ def _dataset(found: Discovery, ident: str) -> list[str]:
     else:  # never a secret in the manifest: the URL comes from the environment
         env = f"{ident.upper()}_URL"
         lines.append(f"    url_env: {env}  # set {env} to the database's URL")
+    for schema, n in sorted(found.other_schemas.items()):
+        lines.append(f"    # not read: schema {schema} ({n} tables): only the default schema "
+                     "is read")
     lines.append("    tables:")
     for table in found.tables:
         lines += _table(table)

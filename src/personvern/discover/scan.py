@@ -106,6 +106,10 @@ class Reference:
     how: str
 
 
+# The note of a table whose rows could not be read.
+NOT_READ = "not read: "
+
+
 @dataclass
 class TableFinding:
     """One table: its key, its columns, its references and its date columns."""
@@ -118,6 +122,11 @@ class TableFinding:
     dates: list[str] = field(default_factory=list)
     note: str = ""
 
+    @property
+    def unread(self) -> bool:
+        """Whether the table could not be read (its columns are not classified)."""
+        return self.note.startswith(NOT_READ)
+
 
 @dataclass
 class Discovery:
@@ -126,6 +135,8 @@ class Discovery:
     url: str
     tables: list[TableFinding]
     seconds: float
+    # PostgreSQL schemas other than the default one, with their table count: not read.
+    other_schemas: dict[str, int] = field(default_factory=dict)
 
 
 def discover(url: str, *, sample: int = SAMPLE) -> Discovery:
@@ -137,10 +148,24 @@ def discover(url: str, *, sample: int = SAMPLE) -> Discovery:
     try:
         with storage_errors(engine.url), engine.connect() as conn:
             tables = _scan(conn, sample)
+            others = _other_schemas(conn)
     finally:
         engine.dispose()
     return Discovery(engine.url.render_as_string(hide_password=True), tables,
-                     time.perf_counter() - started)
+                     time.perf_counter() - started, others)
+
+
+def _other_schemas(conn: Connection) -> dict[str, int]:
+    """The PostgreSQL schemas besides the default one that hold tables, with their count;
+    only the default schema is read, and the rest must be said, not passed over."""
+    if conn.dialect.name != "postgresql":
+        return {}
+    inspector = inspect(conn)
+    skip = {inspector.default_schema_name, "information_schema"}
+    counts = {schema: len(inspector.get_table_names(schema=schema))
+              for schema in inspector.get_schema_names()
+              if schema not in skip and not schema.startswith("pg_")}
+    return {schema: n for schema, n in counts.items() if n}
 
 
 def _read_only_engine(url: str) -> Engine:
@@ -176,7 +201,7 @@ def _scan(conn: Connection, sample: int) -> list[TableFinding]:
         try:
             rows = _sample(conn, table, sample)
         except SQLAlchemyError as err:  # one unreadable table does not stop the others
-            found.append(TableFinding(name, key, 0, [], note=f"not read: {one_line(err)}"))
+            found.append(TableFinding(name, key, 0, [], note=f"{NOT_READ}{one_line(err)}"))
             continue
         samples[name] = rows
         columns = [_classify(column, [row[column.name] for row in rows], name)

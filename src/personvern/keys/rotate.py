@@ -51,11 +51,18 @@ def rotate(sessions: sessionmaker[Session], clock: Clock, keyring: Keyring, new:
         run = s.scalars(select(KeyRotation).where(
             KeyRotation.old_key_id == old.key_id, KeyRotation.new_key_id == new.key_id,
             KeyRotation.finished_at.is_(None))).first()
-        resumed = run is not None
+        done = None
         if run is None:
             done = s.scalars(select(KeyRotation).where(
                 KeyRotation.old_key_id == old.key_id, KeyRotation.new_key_id == new.key_id,
                 KeyRotation.finished_at.is_not(None))).first()
+            # An engine still running with the old key after the run finished wraps new keys
+            # under it; the engine then asks for this command again, so it reopens the run.
+            if done is not None and _left_under(s, old.key_id):
+                done.finished_at = None
+                run = done
+        resumed = run is not None
+        if run is None:
             if done is not None:
                 raise InvalidInput(
                     f"the rotation from master key {old.key_id} to {new.key_id} already "
@@ -102,3 +109,9 @@ def rotate(sessions: sessionmaker[Session], clock: Clock, keyring: Keyring, new:
             progress(len(rows))
     keyring.clear_cache()
     return Rotation(run_id, old.key_id, new.key_id, total, resumed)
+
+
+def _left_under(s: Session, key_id: str) -> bool:
+    """Whether any subject key is still wrapped under master key ``key_id``."""
+    return s.scalar(select(_KEYS.c.subject_id).where(
+        _KEYS.c.master_key_id == key_id).limit(1)) is not None

@@ -22,7 +22,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
@@ -204,6 +204,15 @@ def _unreachable(session: Session, ids: list[int], error: str, max_attempts: int
             report.retry += 1
         report.errors.append((message_id, error))
     session.commit()
+
+
+def waiting(session: Session) -> dict[str, int]:
+    """How many messages are ``queued`` and ``sending`` now (each status, 0 when none)."""
+    found: dict[str, int] = dict(session.execute(
+        select(OutboxMessage.status, func.count()).where(
+            OutboxMessage.status.in_(("queued", "sending"))).group_by(OutboxMessage.status)
+    ).tuples().all())
+    return {"queued": found.get("queued", 0), "sending": found.get("sending", 0)}
 
 
 def list_messages(session: Session, status: str | None = None,

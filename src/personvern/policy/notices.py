@@ -103,6 +103,13 @@ def notice_for(manifest: Manifest, number: int, effective: date,
     return Notice(title, text, html)
 
 
+def without_email(session: Session) -> int:
+    """How many people (not erased) have no e-mail address on record: no notice reaches them."""
+    has_email = select(Identity.subject_id).where(Identity.kind == "email")
+    return int(session.scalar(select(func.count()).select_from(Subject).where(
+        Subject.erased_at.is_(None), Subject.id.not_in(has_email))) or 0)
+
+
 def queue_notices(session: Session, clock: Clock, version: PolicyVersion, manifest: Manifest,
                   changes: list[Change]) -> int:
     """Queue the notice of ``version`` to every subject with an e-mail address; the count.

@@ -89,7 +89,10 @@ class Report:
                 "strangers": self.strangers,
                 "resumed_batches": self.resumed_batches,
                 "left_until_vacuum": self.left_until_vacuum, "children": self.children,
-                "restricted": self.restricted}
+                "restricted": self.restricted,
+                # An app (http) or a processor (manual) is asked per person, never swept.
+                "unswept": [{"dataset": ds.id, "kind": ds.kind}
+                            for ds in res.manifest.datasets if ds.kind != "sql"]}
 
 
 def reason(rule: RetentionRule, res: Resolution, lang: str = "en") -> str:
@@ -121,7 +124,8 @@ def action_words(due: Due, rule: RetentionRule, tr: TableRules) -> str:
 def not_enforced(data: dict[str, Any]) -> list[str]:
     """Each retention promise a plan or run (``Report.as_dict``) shows cannot be kept, in
     words: what no rule can date, rules that reach no data, tables no purpose holds, rows
-    of people the engine does not know. The CLI and the dashboard say the same."""
+    of people the engine does not know, datasets no sweep reaches. The CLI and the
+    dashboard say the same."""
     lines = [f"{u['dataset']}.{u['table']} under rule {u['rule']} (purpose {u['purpose']}): "
              f"{u['why']}" for u in data["undated"]]
     lines += [f"rule {u['rule']} reaches no data: {u['why']}" for u in data["unmapped"]]
@@ -141,6 +145,10 @@ def not_enforced(data: dict[str, Any]) -> list[str]:
                   f"with no consent on record for purpose {c['purpose']} (GDPR Art. 7(1)), so "
                   "no withdrawal or expiry can end it; record the consent they gave, or erase "
                   "what rests on none" for c in u["no_consent"]]
+    if unswept := data.get("unswept"):
+        lines.append(", ".join(f"{u['dataset']} ({u['kind']})" for u in unswept)
+                     + ": no sweep reaches a dataset outside SQL; what they hold is erased on "
+                     "a person's request only, never when a rule's time is up")
     if restricted := data.get("restricted"):
         lines.append(f"{count(restricted, 'person', 'people')} with a restriction in force "
                      "(GDPR Art. 18): no rule deletes or changes their rows until it is "

@@ -1,0 +1,42 @@
+"""``personvern policy publish`` of a material change, in a manifest that promises an
+e-mail notice of one, says who the notice cannot reach: the people with no e-mail address
+on record, to whom "queued N e-mail notices" would otherwise pass for everyone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mail.test_mail_cli import env_for, ok
+from policy.support import lawful_data
+
+NOW = "2027-03-01T12:00:00+01:00"
+
+
+def test_a_material_change_names_the_people_no_notice_reaches(tmp_path: Path) -> None:
+    data = lawful_data()
+    env = env_for(tmp_path, data)
+    ok("policy", "publish", "--effective", "2027-03-08", "--now", NOW, env=env)
+    ok("subject", "add", "--email", "kari@example.no", "--now", NOW, env=env)
+    ok("subject", "add", "--phone", "+47 912 34 567", "--now", NOW, env=env)
+    ok("subject", "add", "--external-id", "elev-7", "--now", NOW, env=env)
+    data["recipients"].append({
+        "id": "sentry", "name": "Sentry", "role": "processor", "country": "US",
+        "service": {"nb": "Feilrapporter", "en": "Error reports"},
+        "transfer": {"mechanism": "scc"}, "dpa_signed": True})
+    data["purposes"][6]["recipients"].append("sentry")
+    data.pop("no_third_country_transfers")
+    env = env_for(tmp_path, data)
+    out = ok("policy", "publish", "--effective", "2027-03-09", "--now", NOW, env=env)
+    assert "queued 1 e-mail notices" in out
+    assert "not enforced: 2 people have no e-mail address on record: the notice of this " \
+        "material change the policy promises does not reach them; tell them another way" \
+        in out, out
+    data["recipients"].append({
+        "id": "bugsnag", "name": "Bugsnag", "role": "processor", "country": "US",
+        "service": {"nb": "Feilrapporter", "en": "Error reports"},
+        "transfer": {"mechanism": "scc"}, "dpa_signed": True})
+    data["purposes"][6]["recipients"].append("bugsnag")
+    env = env_for(tmp_path, data)
+    out = ok("policy", "publish", "--effective", "2027-03-10", "--now", NOW, "--json", env=env)
+    assert json.loads(out)["notices_unreachable"] == 2
