@@ -137,16 +137,19 @@ def identity_params(session: Session, ref: str) -> dict[str, str] | None:
 
 
 # The first subject _FIND_ROW finds for an identity (erased or not, as .first() takes it),
-# as a scalar subquery: a statement can find the person and read them at once. Its own
-# aliases and no correlation, so that it never binds to a ``subjects`` of the statement
-# around it.
+# as a scalar subquery over a CTE: a statement can find the person and read them at once,
+# and name them several times with the identities searched once. Its own aliases, so that
+# it never binds to a ``subjects`` of the statement around it. The value is matched with
+# IN, then the form checked: the same rows as _FIND_ROW's OR, but PostgreSQL can find
+# them by the (kind, value) index instead of reading every identity of the kind.
 _S, _I = aliased(Subject), aliased(Identity)
-FIRST_BY_IDENTITY = (
+_FIRST_HIT = (
     select(_S.id).join(_I, _I.subject_id == _S.id).where(
         _I.kind == bindparam("kind"),
-        or_(_I.lookup == bindparam("hash"),
-            and_(_I.value.is_(None), _I.lookup == bindparam("plain"))))
-    .limit(1).correlate(None).scalar_subquery())
+        _I.lookup.in_([bindparam("hash"), bindparam("plain")]),
+        or_(_I.lookup == bindparam("hash"), _I.value.is_(None)))
+    .limit(1).cte("identity_hit"))
+FIRST_BY_IDENTITY = select(_FIRST_HIT.c.id).scalar_subquery()
 
 
 def create_subject(
