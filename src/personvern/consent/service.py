@@ -594,7 +594,7 @@ def decide_cached_ref(
     ctx: ConsentContext, ref: str, purpose_id: str, at: datetime, *, gpc: bool = False,
 ) -> tuple[str, Decision] | None:
     """:func:`decide_cached` for a subject named by ``ref`` (e-mail, phone, ``ext:ID``)
-    that a decision found before (``DecisionCache.link``): its id and the decision, or None
+    that a decision found before (``DecisionCache.inputs_by_ref``): its id and the decision, or None
     when the database must be asked."""
     found = ctx.cache.peek_ref(ref)
     if found is None:
