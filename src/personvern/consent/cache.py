@@ -29,6 +29,8 @@ from personvern.consent.tables import LedgerEvent
 from personvern.storage.notify import SUBJECT, announce
 
 Loader = Callable[[Session, str], SubjectState]
+# A reference -> the subject's id and decision inputs, found and read together.
+RefLoader = Callable[[Session, str], tuple[str, SubjectState]]
 
 
 class DecisionCache:
@@ -70,6 +72,34 @@ class DecisionCache:
                 del self._entries[next(iter(self._entries))]
         return loaded
 
+    def inputs_by_ref(self, session: Session, ref: str, load: RefLoader
+                      ) -> tuple[str, SubjectState]:
+        """:meth:`inputs` for the subject named by ``ref``, found and loaded together by
+        ``load`` (its id and inputs); ``ref`` is then linked to the entry given, for as
+        long as that very entry stays cached (:meth:`peek_ref`).
+        A fresh entry already cached for that subject is kept and given (as :meth:`inputs`
+        would give it once the subject was looked up), with the answers kept on it."""
+        now = self._now()
+        if now - self._synced_at >= self.max_staleness:
+            self._sync(session, now)
+        self.misses += 1
+        subject_id, loaded = load(session, ref)
+        key = self._ref_hash(ref)
+        with self._lock:
+            entry = self._entries.get(subject_id)
+            if entry is not None and now - entry[0] < self.facts_ttl:
+                loaded = entry[1]
+            else:
+                self._entries.pop(subject_id, None)
+                self._entries[subject_id] = (now, loaded)
+                if len(self._entries) > self.max_entries:
+                    del self._entries[next(iter(self._entries))]
+            self._refs.pop(key, None)
+            self._refs[key] = (subject_id, weakref.ref(loaded))
+            if len(self._refs) > self.max_entries:
+                del self._refs[next(iter(self._refs))]
+        return subject_id, loaded
+
     def peek(self, subject_id: str) -> SubjectState | None:
         """The cached inputs if fresh and no sync is due; None means "ask :meth:`inputs`".
 
@@ -84,22 +114,9 @@ class DecisionCache:
         self.hits += 1
         return entry[1]
 
-    def link(self, ref: str, subject_id: str) -> None:
-        """Remember that ``ref`` names ``subject_id`` (just found so in the database), for
-        as long as the inputs cached for it now stay cached; nothing if none are."""
-        entry = self._entries.get(subject_id)
-        if entry is None:
-            return
-        key = self._ref_hash(ref)
-        with self._lock:
-            self._refs.pop(key, None)
-            self._refs[key] = (subject_id, weakref.ref(entry[1]))
-            if len(self._refs) > self.max_entries:
-                del self._refs[next(iter(self._refs))]
-
     def peek_ref(self, ref: str) -> tuple[str, SubjectState] | None:
         """:meth:`peek` for a subject named by ``ref``: its id and cached inputs, when
-        ``ref`` was linked to the entry that is cached for it now; else None."""
+        ``ref`` was linked (:meth:`inputs_by_ref`) to the entry cached for it now; else None."""
         now = self._now()
         if now - self._synced_at >= self.max_staleness:
             return None

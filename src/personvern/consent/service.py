@@ -5,12 +5,13 @@ The web API, the CLI and the Python client all call these; none adds rules of it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, Table, bindparam, select
+from sqlalchemy import ColumnElement, Row, ScalarSelect, Select, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from personvern.consent.cache import DecisionCache
@@ -36,10 +37,12 @@ from personvern.consent.ledger import (
 )
 from personvern.consent.subjects import (
     FACT_COLUMNS,
+    FIRST_BY_IDENTITY,
     SubjectRow,
     _named_by,
     facts_of_row,
     guardians_of,
+    identity_params,
     is_admin_for,
     lookup_of,
     normalise,
@@ -120,12 +123,24 @@ class ConsentContext:
         rows = session.execute(self.cold_load, {"subject_id": subject_id}).all()
         if not rows:
             raise UnknownSubject(f"no subject {subject_id!r}")
-        first = rows[0]
-        facts = replace(facts_of_row(*first[:3]), restricted_since=first[3],
-                        retained_for=None if first[4] is None else frozenset(first[4]))
-        # A person without events is one row whose event columns are NULL (the outer join).
-        events = [consent_event_of(*row[5:]) for row in rows if row[5] is not None]
-        return SubjectState.of(facts, events)
+        return _state_of(rows, 0)
+
+    def load_state_by_ref(self, session: Session, ref: str) -> tuple[str, SubjectState]:
+        """:meth:`load_state` for the subject named by ``ref`` (e-mail, phone, ``ext:ID``),
+        found and read in the same one statement: its id and decision inputs. The same
+        errors as :func:`subject_row_of` (InvalidInput for a malformed reference,
+        UnknownSubject for one nobody has, or an erased person has)."""
+        ref = ref.strip()
+        found_by = identity_params(session, ref)
+        if found_by is None:  # a subject id: read by it
+            subject_id = subject_row_of(session, ref).id
+            return subject_id, self.load_state(session, subject_id)
+        flush_appends(session)
+        # Core, not the ORM's execute: the rows are plain columns (a third of the calls).
+        rows = session.connection().execute(self.cold_load_by_identity, found_by).all()
+        if not rows:
+            raise UnknownSubject(f"no subject {ref!r}")
+        return rows[0][0], _state_of(rows, 1)
 
     @cached_property
     def cold_load(self) -> Select[Any]:
@@ -133,8 +148,18 @@ class ConsentContext:
         restriction and retention limit (scalar subqueries from the sources), and their
         events joined in ledger order. It was four statements (the subject, the
         restriction, the retention limit, the events)."""
-        sid = bindparam("subject_id", type_=_SUBJECTS.c.id.type)
-        return (select(*FACT_COLUMNS,
+        return self._cold_load(bindparam("subject_id", type_=_SUBJECTS.c.id.type))
+
+    @cached_property
+    def cold_load_by_identity(self) -> Select[Any]:
+        """:attr:`cold_load` with the person found by an identity's keyed hash in the same
+        statement (:data:`FIRST_BY_IDENTITY`, an uncorrelated scalar subquery, so each
+        database works it out once), the subject's id first. A cold decision by e-mail
+        was two statements (the lookup, then the load)."""
+        return self._cold_load(FIRST_BY_IDENTITY, _SUBJECTS.c.id)
+
+    def _cold_load(self, sid: ColumnElement[str], *lead: ColumnElement[Any]) -> Select[Any]:
+        return (select(*lead, *FACT_COLUMNS,
                        self.sources.restricted_since_of(sid).label("restricted_since"),
                        self.sources.retained_for_of(sid).label("retained_for"),
                        *CONSENT_EVENT_COLUMNS)
@@ -153,6 +178,19 @@ class ConsentContext:
     def child_age(self) -> int:
         """The age under which a guardian must consent (GDPR Art. 8(1))."""
         return consent_age(self.manifest, self.jurisdiction)
+
+
+def _state_of(rows: Sequence[Row[Any]], skip: int) -> SubjectState:
+    """The decision inputs from a cold load's rows, whose first ``skip`` columns are not
+    the load's."""
+    first = rows[0]
+    birth, customer, closed, restricted, retained = first[skip:skip + 5]
+    facts = replace(facts_of_row(birth, customer, closed), restricted_since=restricted,
+                    retained_for=None if retained is None else frozenset(retained))
+    # A person without events is one row whose event columns are NULL (the outer join).
+    start = skip + 5
+    events = [consent_event_of(*row[start:]) for row in rows if row[start] is not None]
+    return SubjectState.of(facts, events)
 
 
 @dataclass(frozen=True)
@@ -524,6 +562,22 @@ def decide_for(
                           fresh_consent_since=fresh_consent_since)
 
 
+def decide_for_ref(
+    session: Session, ctx: ConsentContext, ref: str, purpose_id: str, at: datetime,
+    *, gpc: bool = False,
+) -> tuple[str, Decision]:
+    """:func:`decide_for` for the subject named by ``ref`` (e-mail, phone, ``ext:ID``): its
+    id and the decision. A person not cached is found and read in one statement
+    (:meth:`ConsentContext.load_state_by_ref`), and ``ref`` is linked to the entry, so its
+    next decision is answered from memory (:func:`decide_cached_ref`). The errors come in
+    :func:`subject_row_of` then :func:`decide_for`'s order: the reference, then the purpose."""
+    subject_id, state = ctx.cache.inputs_by_ref(session, ref, ctx.load_state_by_ref)
+    purpose = ctx.purpose(purpose_id)
+    return subject_id, decide_reusing(
+        purpose, ctx.child_age(), ctx.jurisdiction, state, at, gpc=gpc,
+        fresh_consent_since=ctx.sources.fresh_consent_since(session, at, purpose_id))
+
+
 def decide_cached(
     ctx: ConsentContext, subject_id: str, purpose_id: str, at: datetime, *, gpc: bool = False,
 ) -> Decision | None:
@@ -540,7 +594,7 @@ def decide_cached_ref(
     ctx: ConsentContext, ref: str, purpose_id: str, at: datetime, *, gpc: bool = False,
 ) -> tuple[str, Decision] | None:
     """:func:`decide_cached` for a subject named by ``ref`` (e-mail, phone, ``ext:ID``)
-    that a decision found before (``DecisionCache.link``): its id and the decision, or None
+    that a decision found before (``DecisionCache.inputs_by_ref``): its id and the decision, or None
     when the database must be asked."""
     found = ctx.cache.peek_ref(ref)
     if found is None:

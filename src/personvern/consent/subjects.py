@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from personvern.clock import Clock
 from personvern.consent.decide import SubjectFacts
@@ -112,18 +112,44 @@ def subject_row_of(session: Session, ref: str) -> SubjectRow:
     """:func:`get_subject`'s subject (the same references, the same errors) as its id and
     birth date, read via Core: a consent write needs no more, and no ORM instance."""
     ref = ref.strip()
-    kind, value = _named_by(ref)
-    if kind is None:
+    found_by = identity_params(session, ref)
+    if found_by is None:
         row = session.connection().execute(_SUBJECT_ROW, {"id": ref}).first()
         if row is not None:
             return SubjectRow(row.id, row.birth_date)
     else:
-        normal = normalise(kind, value)
-        found = session.connection().execute(_FIND_ROW, {
-            "kind": kind, "hash": lookup_of(session, kind, normal), "plain": normal}).first()
+        found = session.connection().execute(_FIND_ROW, found_by).first()
         if found is not None and found.erased_at is None:
             return SubjectRow(found.id, found.birth_date)
     raise UnknownSubject(f"no subject {ref!r}")
+
+
+def identity_params(session: Session, ref: str) -> dict[str, str] | None:
+    """The values ``ref`` (stripped) is found by among the identities, as
+    :data:`FIRST_BY_IDENTITY` and ``_FIND_ROW`` bind them (its kind, keyed hash and
+    normal form); None when ``ref`` is a subject id. InvalidInput when it cannot be
+    normalised (a malformed e-mail address or phone number)."""
+    kind, value = _named_by(ref)
+    if kind is None:
+        return None
+    normal = normalise(kind, value)
+    return {"kind": kind, "hash": lookup_of(session, kind, normal), "plain": normal}
+
+
+# The first subject _FIND_ROW finds for an identity (erased or not, as .first() takes it),
+# as a scalar subquery over a CTE: a statement can find the person and read them at once,
+# and name them several times with the identities searched once. Its own aliases, so that
+# it never binds to a ``subjects`` of the statement around it. The value is matched with
+# IN, then the form checked: the same rows as _FIND_ROW's OR, but PostgreSQL can find
+# them by the (kind, value) index instead of reading every identity of the kind.
+_S, _I = aliased(Subject), aliased(Identity)
+_FIRST_HIT = (
+    select(_S.id).join(_I, _I.subject_id == _S.id).where(
+        _I.kind == bindparam("kind"),
+        _I.lookup.in_([bindparam("hash"), bindparam("plain")]),
+        or_(_I.lookup == bindparam("hash"), _I.value.is_(None)))
+    .limit(1).cte("identity_hit"))
+FIRST_BY_IDENTITY = select(_FIRST_HIT.c.id).scalar_subquery()
 
 
 def create_subject(

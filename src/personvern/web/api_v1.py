@@ -30,6 +30,7 @@ from personvern.consent.service import (
     decide_cached,
     decide_cached_ref,
     decide_for,
+    decide_for_ref,
     decisions_for,
     prepare_event,
     subject_of_ref,
@@ -42,7 +43,6 @@ from personvern.consent.subjects import (
     identities_of,
     link_guardian,
     record_activity,
-    subject_row_of,
 )
 from personvern.consent.tables import ApiKey, LedgerEvent, Subject
 from personvern.crypto.keyring import LOOKUP_KEY
@@ -467,12 +467,14 @@ def _decide(request: Request, ref: str, purpose: str, gpc: bool) -> DecisionOut:
 def _decided(rt: Runtime, session: Session, ref: str, by_id: bool, purpose: str, gpc: bool
              ) -> DecisionOut:
     # A subject id goes straight to the decision cache (which knows unknown ids are
-    # NotFound); e-mail, phone and ext: references are looked up first, as a row (the same
-    # references and errors as get_subject, without building an ORM instance).
-    subject_id = ref if by_id else subject_row_of(session, ref).id
-    d = decide_for(session, rt.consent, subject_id, purpose, rt.clock(), gpc=gpc)
-    if not by_id:  # the next decision by this reference is answered without the lookup
-        rt.consent.cache.link(ref, subject_id)
+    # NotFound); an e-mail, phone or ext: reference is found and its person read in one
+    # statement (the same references and errors as get_subject), and linked, so that its
+    # next decision is answered without the database.
+    if by_id:
+        subject_id = ref
+        d = decide_for(session, rt.consent, subject_id, purpose, rt.clock(), gpc=gpc)
+    else:
+        subject_id, d = decide_for_ref(session, rt.consent, ref, purpose, rt.clock(), gpc=gpc)
     return DecisionOut(allowed=d.allowed, purpose=d.purpose, basis=d.basis, reason=d.reason,
                        code=d.code, at=d.at, subject_id=subject_id, gpc=gpc)
 
