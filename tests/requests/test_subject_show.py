@@ -85,7 +85,7 @@ def test_a_service_database_that_cannot_be_read_is_named_and_the_rest_shown(
     manifest.write_text(manifest.read_text(encoding="utf-8").replace(
         str(demo / "service.db"), str(gone)), encoding="utf-8")
     lines = _show(demo, "ext:31")
-    at = lines.index("  last activity: never")
+    at = lines.index("  last activity: never in the sources read; 1 source not read")
     assert lines[at + 1] == "    recorded by the engine: never"
     assert lines[at + 2] == (f"    app.users.last_login_at: not read (cannot create SQLite "
                              f"database {gone}: directory {gone.parent} does not exist)")

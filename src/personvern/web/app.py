@@ -70,7 +70,9 @@ def _lifespan(settings: Settings, clock: Clock, export_dir: Path | None
             from personvern.jobs.invalidation import follow
 
             # Other hosts' consent writes, key revocations and publishes (PostgreSQL).
-            listener = follow(rt)
+            # Kept on the app: a test waits for it to be listening (its first connect
+            # clears every cache, which would drop what a request had just cached).
+            listener = app.state.listener = follow(rt)
             from personvern.jobs.retention import enabled, sweep_daily
             from personvern.web import exports
             from personvern.web.workers import sweep_lock
