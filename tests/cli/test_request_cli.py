@@ -269,6 +269,12 @@ def test_a_manual_task_is_marked_done_and_completes_the_request(demo: Path, pv: 
         assert code == exit_code and message in err, (args, code, err)
         assert "Traceback" not in err
     assert counts(demo) == before
+    # Retrying apps cannot bring a processor's answer: run-due says one is still awaited.
+    code, out, _ = pv("run-due", "--now", T)
+    assert code == 0 and out.splitlines() == [
+        "nothing due: no app (http dataset) is due for another call",
+        "1 manual task awaiting a processor's answer (this command cannot bring it): "
+        "record each with `personvern request task-done ID DATASET --note TEXT`"]
 
     done = ok(pv, "task-done", opened["id"][:8], "crm", "--note", "CRM confirmed", "--now", T)
     assert done["state"] == "completed"

@@ -421,12 +421,20 @@ def run_due(
 ) -> None:
     """Run again the waiting requests whose http datasets are due for another attempt
     (the back-off grows 1, 2, 4 ... minutes to 12 hours). Run it from cron."""
+    from personvern.requests.tasks import open_manual
+
     with _service(manifest, db, now) as service:
         results = service.run_due(out_dir=out, limit=limit)
+        with service.transaction() as s:
+            manual = open_manual(s)
     rows = [{"id": r.request_id, "state": r.state, "error": r.error} for r in results]
     lines = [f"{r['id']}: {r['state']}" + (f" ({r['error']})" if r["error"] else "")
-             for r in rows]
-    emit(rows, as_json, lines or ["nothing due"])
+             for r in rows] or ["nothing due: no app (http dataset) is due for another call"]
+    if manual:  # "nothing due" alone would pass for nothing waiting at all
+        lines.append(f"{count(manual, 'manual task')} awaiting a processor's answer (this "
+                     "command cannot bring it): record each with "
+                     "`personvern request task-done ID DATASET --note TEXT`")
+    emit(rows, as_json, lines)
 
 
 @app.command("erase-batch")

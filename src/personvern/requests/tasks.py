@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from personvern.audit import append_audit
@@ -219,6 +219,15 @@ def due_requests(session: Session, now: datetime, limit: int = 100) -> list[str]
         RequestTask.next_attempt_at <= as_utc(now)).order_by(RequestTask.next_attempt_at)
         .limit(limit))
     return list(dict.fromkeys(rows))
+
+
+def open_manual(session: Session) -> int:
+    """How many manual tasks of waiting requests wait for a processor's answer: what
+    ``run-due`` cannot bring, which a person records (``request task-done``)."""
+    return session.scalar(select(func.count()).select_from(RequestTask).join(
+        Request, Request.id == RequestTask.request_id).where(
+        Request.state == "waiting", RequestTask.kind == "manual",
+        RequestTask.state == "pending")) or 0
 
 
 def view(tasks: list[RequestTask]) -> list[dict[str, Any]]:
