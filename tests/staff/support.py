@@ -10,10 +10,30 @@ tests/staff/test_users.py, which is about the hashing, does not use it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(c: TestClient, path: str) -> str:
+    """The CSRF token the form on ``path`` carries."""
+    found = _TOKEN.search(c.get(path).text)
+    assert found, path
+    return found.group(1)
+
+
+def sign_in_as(c: TestClient, email: str, password: str) -> TestClient:
+    """``c`` signed in to the dashboard as ``email`` (a session of its own)."""
+    c.cookies.clear()
+    r = c.post("/dashboard/sign-in", data={"email": email, "password": password,
+               "csrf_token": csrf_token(c, "/dashboard/sign-in")}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return c
 
 
 class HashOnce(PasswordHasher):

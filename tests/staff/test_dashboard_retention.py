@@ -25,7 +25,7 @@ from personvern.staff.users import add_user
 from personvern.storage.models import AuditEvent
 from personvern.web import create_app
 from retention.support import build_service, column, person, urls, write_manifest
-from staff.support import HashOnce
+from staff.support import HashOnce, csrf_token, sign_in_as
 
 NOW = datetime(2027, 6, 1, 10, tzinfo=UTC)
 LONG_AGO = datetime(2025, 3, 1, 12, tzinfo=UTC)  # more than two years before NOW
@@ -37,7 +37,6 @@ SIGNUP = ("sessions", "subscription", "parent_payment", "complaints")
 # Accounts 1-3 have not signed in for over two years (the rule: "slettes senest 2 år etter
 # siste registrerte aktivitet"); 4 and 5 signed in lately. Account 1 has an invoice.
 ACCOUNTS = [(1, LONG_AGO), (2, LONG_AGO), (3, LONG_AGO), (4, LATELY), (5, LATELY)]
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def _service(tmp_path: Path, db_url: str) -> tuple[Path, str, str]:
@@ -86,23 +85,12 @@ def site(tmp_path: Path, db_url: str, hash_once: HashOnce
         yield c, manifest, engine_url, service_url
 
 
-def _token(c: TestClient, path: str) -> str:
-    found = _TOKEN.search(c.get(path).text)
-    assert found
-    return found.group(1)
-
-
 def _as(c: TestClient, role: str) -> TestClient:
-    c.cookies.clear()
-    r = c.post("/dashboard/sign-in", data={"email": f"{role}@example.no", "password": PASSWORD,
-                                           "csrf_token": _token(c, "/dashboard/sign-in")},
-               follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return c
+    return sign_in_as(c, f"{role}@example.no", PASSWORD)
 
 
 def _run_now(c: TestClient, reason: str, **extra: str) -> Any:
-    data = {"reason": reason, "csrf_token": _token(c, "/dashboard/retention"), **extra}
+    data = {"reason": reason, "csrf_token": csrf_token(c, "/dashboard/retention"), **extra}
     return c.post("/dashboard/retention/run", data=data, follow_redirects=False)
 
 
@@ -218,7 +206,7 @@ def test_support_and_finance_may_not_see_or_run_it(
     r = c.get("/dashboard/retention")
     assert r.status_code == 403 and "owner, privacy officer" in r.text
     r = c.post("/dashboard/retention/run", data={
-        "reason": "x", "csrf_token": _token(c, "/dashboard/sign-in")})
+        "reason": "x", "csrf_token": csrf_token(c, "/dashboard/sign-in")})
     assert r.status_code == 403 and "that is for: owner" in r.text
     assert _engine(c, select(RetentionSweep.id)) == []
     assert "slettet" not in "".join(column(service_url, "SELECT email FROM accounts"))
@@ -228,7 +216,7 @@ def test_privacy_officer_may_not_run_it(site: tuple[TestClient, Path, str, str])
     c, _, _, _ = site
     _as(c, "privacy_officer")
     r = c.post("/dashboard/retention/run", data={
-        "reason": "x", "csrf_token": _token(c, "/dashboard/retention")})
+        "reason": "x", "csrf_token": csrf_token(c, "/dashboard/retention")})
     assert r.status_code == 403 and "running the retention sweep" in r.text
     assert _engine(c, select(RetentionSweep.id)) == []
 

@@ -21,12 +21,11 @@ from personvern.settings import get_settings
 from personvern.staff.users import add_user
 from personvern.storage.models import AuditEvent
 from portal.support import KARI, new_subject
-from staff.support import HashOnce
+from staff.support import HashOnce, csrf_token, sign_in_as
 from web.support import T0, MovableClock, api_manifest_dict, runtime_of
 
 PASSWORD = "fjord lantern pebble 42"
 NOTE = "The CRM vendor <b>deleted</b> the person's record on 2 March"
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -50,19 +49,6 @@ def client(tmp_path: Path, sqlite_url: str, hash_once: HashOnce) -> Iterator[Tes
         yield c
 
 
-def _token(c: TestClient, path: str) -> str:
-    found = _TOKEN.search(c.get(path).text)
-    assert found
-    return found.group(1)
-
-
-def _sign_in(c: TestClient, email: str) -> None:
-    c.cookies.clear()
-    r = c.post("/dashboard/sign-in", data={"email": email, "password": PASSWORD,
-               "csrf_token": _token(c, "/dashboard/sign-in")}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-
-
 def _opened(c: TestClient, type_: str) -> str:
     rt = runtime_of(c)
     kari = new_subject(c, KARI)
@@ -73,7 +59,7 @@ def _opened(c: TestClient, type_: str) -> str:
 
 
 def _post(c: TestClient, path: str, page: str, **data: str) -> Any:
-    return c.post(path, data={**data, "csrf_token": _token(c, page)}, follow_redirects=False)
+    return c.post(path, data={**data, "csrf_token": csrf_token(c, page)}, follow_redirects=False)
 
 
 def _words(html: str, section: str) -> str:
@@ -87,7 +73,7 @@ def test_a_run_waiting_for_a_processor_says_to_record_its_answer_then_it_complet
         client: TestClient, type_: str) -> None:
     rid = _opened(client, type_)
     page = f"/dashboard/requests/{rid}"
-    _sign_in(client, "owner@example.no")
+    sign_in_as(client, "owner@example.no", PASSWORD)
     ran = _post(client, f"{page}/run", page, reason="identity checked")
     # Not "run it again later": only a person can bring the processor's answer.
     assert ran.status_code == 409, ran.text
@@ -115,7 +101,7 @@ def test_a_run_waiting_for_a_processor_says_to_record_its_answer_then_it_complet
 def test_bad_answers_are_refused_on_the_page_and_change_nothing(client: TestClient) -> None:
     rid = _opened(client, "access")
     page = f"/dashboard/requests/{rid}"
-    _sign_in(client, "owner@example.no")
+    sign_in_as(client, "owner@example.no", PASSWORD)
     assert _post(client, f"{page}/run", page, reason="identity checked").status_code == 409
     cases = [
         ("crm", {"note": "   "}, 422, "say what the processor answered"),
@@ -131,9 +117,9 @@ def test_bad_answers_are_refused_on_the_page_and_change_nothing(client: TestClie
     r = client.post(f"{page}/tasks/crm", data={"note": NOTE}, follow_redirects=False)
     assert r.status_code == 403
     # A role that may not act on requests.
-    _sign_in(client, "finance@example.no")
+    sign_in_as(client, "finance@example.no", PASSWORD)
     r = client.post(f"{page}/tasks/crm", data={"note": NOTE,
-                    "csrf_token": _token(client, "/dashboard/bookkeeping")},
+                    "csrf_token": csrf_token(client, "/dashboard/bookkeeping")},
                     follow_redirects=False)
     assert r.status_code == 403
     with runtime_of(client).transaction() as s:
