@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -641,9 +641,11 @@ def test_ropa_activity_with_no_recipient_listed_says_none_stated_not_none(
     assert "<dd>none</dd>" not in page
 
 
-def test_a_follow_up_running_is_said_running_not_not_run_yet(client: TestClient) -> None:
+def test_a_follow_up_running_is_said_running_not_not_run_yet(
+        client: TestClient, clock: MovingClock) -> None:
     """The request page says what a follow-up's state is: one a run has claimed is running
-    (since when, and when it is taken over), not "not run yet"."""
+    (since when, when its run last renewed its claim, and when it is taken over), not "not
+    run yet"."""
     from personvern.requests import followups
     from personvern.requests.engine import Requests
 
@@ -655,14 +657,20 @@ def test_a_follow_up_running_is_said_running_not_not_run_yet(client: TestClient)
     finally:
         svc.close()
     with rt.transaction() as s:
-        followups.claim(s, rt.clock, proof)
+        claim = followups.claim(s, rt.clock, proof)
+    assert isinstance(claim, followups.Claim) and isinstance(claim.input, followups.Input)
+    assert claim.input.lease is not None
+    clock.at = NOW + timedelta(minutes=20)
+    claim.input.lease.renew()  # its search goes on to the next table
     page = as_role(client, "owner").get(f"/dashboard/requests/{rid}").text
     after = page.split('id="follow-ups"', 1)[1].split("</table>", 1)[0]
     rows = re.findall(r"<tr><td>(.*?)</td><td>(\w+)</td>.*?<td>([^<]*)</td></tr>", after)
     said = {what: (state, result) for what, state, result in rows}
     assert said["proof of erasure"][0] == "running"
-    assert said["proof of erasure"][1].startswith("running since 2027-01-04 12:00:00")
-    assert "run-due takes it over after 30 minutes" in said["proof of erasure"][1]
+    assert said["proof of erasure"][1].startswith(
+        "running since 2027-01-04 12:00:00, last heard from 2027-01-04 12:20:00: ")
+    assert "run-due takes it over after 30 minutes without a sign of life" \
+        in said["proof of erasure"][1]
     assert said["Art. 19 notices"] == ("pending", "not run yet: nothing is claimed until it has")
     assert notices
 
