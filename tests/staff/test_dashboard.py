@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from personvern.settings import Settings
 from personvern.staff.users import SIGN_IN_FAILED, add_user, disable_user
 from personvern.storage.models import AuditEvent
 from personvern.web import create_app
-from staff.support import HashOnce
+from staff.support import HashOnce, csrf_token, sign_in_as
 
 NOW = datetime(2027, 1, 4, 12, tzinfo=UTC)  # a Monday
 PASSWORD = "fjord lantern pebble 42"
@@ -45,7 +45,6 @@ PAGES = {
     "/dashboard/bookkeeping": {"finance"},
     "/dashboard/users": {"owner"},
 }
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 class MovingClock:
@@ -118,29 +117,21 @@ def request_ids(c: TestClient) -> dict[str, str]:
         return {r.type: r.id for r in s.scalars(select(Request))}
 
 
-def token(c: TestClient, path: str) -> str:
-    """The CSRF token the form on ``path`` carries."""
-    page = c.get(path)
-    found = _TOKEN.search(page.text)
-    assert found, page.text
-    return found.group(1)
-
-
 def sign_in(c: TestClient, email: str, password: str = PASSWORD) -> Any:
+    """The sign-in form's answer (for the refusals; ``as_role`` signs in)."""
     c.cookies.clear()
     return c.post("/dashboard/sign-in", data={
-        "email": email, "password": password, "csrf_token": token(c, "/dashboard/sign-in")},
+        "email": email, "password": password, "csrf_token": csrf_token(c, "/dashboard/sign-in")},
         follow_redirects=False)
 
 
 def as_role(c: TestClient, role: str) -> TestClient:
-    r = sign_in(c, EMAIL[role])
-    assert r.status_code == 303 and r.headers["location"] == "/dashboard", r.text
-    return c
+    return sign_in_as(c, EMAIL[role], PASSWORD)
 
 
 def post(c: TestClient, path: str, form_page: str, **data: str) -> Any:
-    return c.post(path, data={**data, "csrf_token": token(c, form_page)}, follow_redirects=False)
+    return c.post(path, data={**data, "csrf_token": csrf_token(c, form_page)},
+                  follow_redirects=False)
 
 
 def audit(c: TestClient, action: str) -> list[AuditEvent]:
@@ -157,6 +148,12 @@ def test_signed_out_pages_send_to_sign_in(client: TestClient) -> None:
     for path in ["/dashboard", *PAGES]:
         r = client.get(path, follow_redirects=False)
         assert (r.status_code, r.headers["location"]) == (303, "/dashboard/sign-in"), path
+
+
+def test_signing_in_goes_to_the_dashboard(client: TestClient) -> None:
+    for role in ROLES:
+        r = sign_in(client, EMAIL[role])
+        assert r.status_code == 303 and r.headers["location"] == "/dashboard", r.text
 
 
 @pytest.mark.parametrize(("email", "password", "why"), [
@@ -211,7 +208,7 @@ def test_signing_in_again_ends_the_earlier_session(client: TestClient) -> None:
     first = client.cookies.get("pv_staff")
     r = client.post("/dashboard/sign-in", follow_redirects=False, data={
         "email": EMAIL["support"], "password": PASSWORD,
-        "csrf_token": token(client, "/dashboard/sign-in")})
+        "csrf_token": csrf_token(client, "/dashboard/sign-in")})
     assert r.status_code == 303 and client.cookies.get("pv_staff") != first
     client.cookies.clear()
     client.cookies.set("pv_staff", first or "")
@@ -644,9 +641,11 @@ def test_ropa_activity_with_no_recipient_listed_says_none_stated_not_none(
     assert "<dd>none</dd>" not in page
 
 
-def test_a_follow_up_running_is_said_running_not_not_run_yet(client: TestClient) -> None:
+def test_a_follow_up_running_is_said_running_not_not_run_yet(
+        client: TestClient, clock: MovingClock) -> None:
     """The request page says what a follow-up's state is: one a run has claimed is running
-    (since when, and when it is taken over), not "not run yet"."""
+    (since when, when its run last renewed its claim, and when it is taken over), not "not
+    run yet"."""
     from personvern.requests import followups
     from personvern.requests.engine import Requests
 
@@ -658,14 +657,20 @@ def test_a_follow_up_running_is_said_running_not_not_run_yet(client: TestClient)
     finally:
         svc.close()
     with rt.transaction() as s:
-        followups.claim(s, rt.clock, proof)
+        claim = followups.claim(s, rt.clock, proof)
+    assert isinstance(claim, followups.Claim) and isinstance(claim.input, followups.Input)
+    assert claim.input.lease is not None
+    clock.at = NOW + timedelta(minutes=20)
+    claim.input.lease.renew()  # its search goes on to the next table
     page = as_role(client, "owner").get(f"/dashboard/requests/{rid}").text
     after = page.split('id="follow-ups"', 1)[1].split("</table>", 1)[0]
     rows = re.findall(r"<tr><td>(.*?)</td><td>(\w+)</td>.*?<td>([^<]*)</td></tr>", after)
     said = {what: (state, result) for what, state, result in rows}
     assert said["proof of erasure"][0] == "running"
-    assert said["proof of erasure"][1].startswith("running since 2027-01-04 12:00:00")
-    assert "run-due takes it over after 30 minutes" in said["proof of erasure"][1]
+    assert said["proof of erasure"][1].startswith(
+        "running since 2027-01-04 12:00:00, last heard from 2027-01-04 12:20:00: ")
+    assert "run-due takes it over after 30 minutes without a sign of life" \
+        in said["proof of erasure"][1]
     assert said["Art. 19 notices"] == ("pending", "not run yet: nothing is claimed until it has")
     assert notices
 

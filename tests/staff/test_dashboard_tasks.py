@@ -126,3 +126,20 @@ def test_bad_answers_are_refused_on_the_page_and_change_nothing(client: TestClie
         [task] = s.scalars(select(RequestTask).where(RequestTask.request_id == rid))
         assert (task.state, task.note) == ("pending", None)
         assert s.get(Request, rid).state == "waiting"  # type: ignore[union-attr]
+
+
+def test_a_run_waiting_for_a_processor_says_so_in_a_field_and_in_the_same_words(
+        client: TestClient) -> None:
+    """``RunResult.waiting_for_processor`` tells the dashboard what is missing (not the
+    error's first words); the words the person reads are as they were, byte for byte."""
+    from personvern.requests.engine import Requests
+
+    rid = _opened(client, "erasure")
+    service = Requests.of(runtime_of(client))
+    try:
+        waiting = service.run(rid, reason="identity checked")
+    finally:
+        service.close()
+    assert (waiting.state, waiting.waiting_for_processor) == ("waiting", True)
+    assert waiting.error == \
+        "waiting for the processor to answer: crm (asked personvern@crm.example.no)"

@@ -628,7 +628,7 @@ def notify_subjects(
     for sid, address in emails.items():
         _msg, new = queue(session, clock, Mail(
             kind=MAIL_KIND, to_address=address, title=title, body_text=body, subject_id=sid,
-            dedupe_key=f"breach:{breach.id}:{sid}",
+            dedupe_key=f"breach:{breach.id}:{sid}", breach_id=breach.id,
         ))
         queued += new
         already += not new
@@ -653,8 +653,7 @@ def mail_delivery(session: Session, breach_id: str) -> dict[str, int]:
     being sent), failed (cancelled ones, for a person erased since, are left out)."""
     rows = session.execute(
         select(OutboxMessage.status, func.count()).where(
-            OutboxMessage.kind == MAIL_KIND,
-            OutboxMessage.dedupe_key.like(f"breach:{breach_id}:%"))
+            OutboxMessage.breach_id == breach_id, OutboxMessage.kind == MAIL_KIND)
         .group_by(OutboxMessage.status)).all()
     by = {status: int(n) for status, n in rows}
     return {"sent": by.get("sent", 0), "waiting": by.get("queued", 0) + by.get("sending", 0),
@@ -664,15 +663,12 @@ def mail_delivery(session: Session, breach_id: str) -> dict[str, int]:
 def failed_letters(session: Session) -> dict[str, int]:
     """Breach id -> how many of its e-mails to people the outbox gave up on (``failed``):
     those people are not told (Art. 34(1)) and nothing will send them again."""
-    keys = session.scalars(select(OutboxMessage.dedupe_key).where(
-        OutboxMessage.kind == MAIL_KIND, OutboxMessage.status == "failed"))
-    out: dict[str, int] = {}
-    for key in keys:
-        # dedupe_key is "breach:{id}:{subject}" (notify_subjects).
-        breach_id = (key or "").split(":")[1] if (key or "").count(":") >= 2 else ""
-        if breach_id:
-            out[breach_id] = out.get(breach_id, 0) + 1
-    return out
+    rows = session.execute(
+        select(OutboxMessage.breach_id, func.count()).where(
+            OutboxMessage.kind == MAIL_KIND, OutboxMessage.status == "failed",
+            OutboxMessage.breach_id.is_not(None))
+        .group_by(OutboxMessage.breach_id)).all()
+    return {str(breach_id): int(n) for breach_id, n in rows}
 
 
 def breach_view(breach: Breach, now: datetime,

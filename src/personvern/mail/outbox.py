@@ -30,6 +30,7 @@ class Mail:
     body_html: str | None = None
     subject_id: str | None = None
     dedupe_key: str | None = None
+    breach_id: str | None = None  # a breach's notice to a person (breach.register)
 
 
 def queue(session: Session, clock: Clock, mail: Mail) -> tuple[OutboxMessage, bool]:
@@ -44,7 +45,7 @@ def queue(session: Session, clock: Clock, mail: Mail) -> tuple[OutboxMessage, bo
         created_at=clock(), kind=mail.kind, subject_id=mail.subject_id,
         to_address=normalise_email(mail.to_address), title=mail.title,
         body_text=mail.body_text, body_html=mail.body_html, status="queued", attempts=0,
-        dedupe_key=mail.dedupe_key,
+        dedupe_key=mail.dedupe_key, breach_id=mail.breach_id,
     )
     session.add(message)
     session.flush()
@@ -75,7 +76,7 @@ def queue_many(session: Session, clock: Clock, mails: Sequence[Mail], *,
         rows.append({"created_at": clock(), "kind": mail.kind, "subject_id": mail.subject_id,
                      "to_address": to, "title": mail.title, "body_text": mail.body_text,
                      "body_html": mail.body_html, "status": "queued", "attempts": 0,
-                     "dedupe_key": mail.dedupe_key})
+                     "dedupe_key": mail.dedupe_key, "breach_id": mail.breach_id})
     if not rows:
         return 0
     conn = session.connection()
@@ -90,7 +91,7 @@ def queue_many(session: Session, clock: Clock, mails: Sequence[Mail], *,
 # SQLite and PostgreSQL. As text, compiled once: SQLAlchemy compiles a dialect's
 # ON CONFLICT insert anew at every call (it does not cache it).
 _COLUMNS = ("created_at", "kind", "subject_id", "to_address", "title", "body_text",
-            "body_html", "status", "attempts", "dedupe_key")
+            "body_html", "status", "attempts", "dedupe_key", "breach_id")
 _INSERT_NEW = text(
     f"INSERT INTO {_OUTBOX.name} ({', '.join(_COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in _COLUMNS)}) ON CONFLICT (dedupe_key) DO NOTHING"

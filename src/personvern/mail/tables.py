@@ -31,3 +31,6 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     # The same notice is never queued twice (e.g. a publish retried after a crash).
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The breach a notice to a person is about (Art. 34): its delivery is read by this
+    # index; a LIKE on dedupe_key's prefix read every breach notice (migration 0018).
+    breach_id: Mapped[str | None] = mapped_column(String(32), index=True)

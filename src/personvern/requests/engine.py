@@ -745,6 +745,9 @@ class RunResult:
     error: str | None = None
     # The follow-ups the answer left to run in this process (none: queued for a worker).
     follow_ups: tuple[int, ...] = ()
+    # Waiting for a processor's answer (a manual task), which only a person can record:
+    # running again will not bring it. The error says so in words (WAITING_FOR_PROCESSOR).
+    waiting_for_processor: bool = False
 
 
 class Requests:
@@ -932,7 +935,7 @@ class Requests:
             self.wait(job.request_id, actor, error, suffix="; record each answer with "
                        f"`personvern request task-done {job.request_id} DATASET --note TEXT`",
                        partial=_storable(done))
-            return RunResult(job.request_id, "waiting", {}, error)
+            return RunResult(job.request_id, "waiting", {}, error, waiting_for_processor=True)
         try:
             result = self._finish(job, done, actor, prove)
         except Exception as exc:  # the dataset side is done and re-runs safely: say so

@@ -6,9 +6,11 @@ and only if the answer was recorded. With a job queue (PostgreSQL, ``PERSONVERN_
 worker``) it is queued there in that same transaction too, and procrastinate retries it
 when it fails; otherwise the process that answered runs it right after the answer. The
 same code runs it either way (``Requests.run_follow_up``), and the request shows its state.
-A run claims it as a new attempt and records its result only while that claim holds: a
-run past ``STUCK_AFTER`` may be taken over (its process presumed dead), and should it
-finish after all, it records nothing, so a proof or the notices are recorded once:
+A run claims it as a new attempt and records its result only while that claim holds. The
+claim is a lease: the proof renews it (``heartbeat_at``) as its search goes from table to
+table, and one not heard from for ``STUCK_AFTER`` may be taken over (its process presumed
+dead); should it go on after all, it stops at its next renewal and records nothing, so a
+proof or the notices are recorded once:
 
     pending ─> running ─> done
                   │  ^
@@ -18,12 +20,14 @@ finish after all, it records nothing, so a proof or the notices are recorded onc
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
@@ -37,10 +41,16 @@ from personvern.requests.tables import FollowUp
 from personvern.storage import queue as job_queue
 from personvern.storage.models import as_utc
 
+log = logging.getLogger(__name__)
+
 KINDS = ("proof", "notices")
 # When ``run_due`` takes over a follow-up the answering process did not finish.
 LEFT_AFTER = timedelta(minutes=5)
+# A running one not heard from for this long is presumed dead and may be taken over.
 STUCK_AFTER = timedelta(minutes=30)
+# How often a running proof renews its lease: at most one UPDATE per 5 minutes of search
+# (none for a proof shorter than that), and a table's search may take up to the other 25.
+RENEW_EVERY = timedelta(minutes=5)
 # The queued job that runs a follow-up (personvern.jobs.worker carries it out).
 TASK = "request.follow_up"
 
@@ -89,6 +99,47 @@ def schedule_many(session: Session, clock: Clock,
     return list(zip(made, jobs, strict=True))
 
 
+class TakenOver(Exception):
+    """The run's claim no longer holds: another run took the follow-up over (or it is
+    done); this run stops and records nothing."""
+
+
+class Lease:
+    """A claim's hold on its follow-up, renewed by the run as its work goes on, each time
+    in a short transaction of its own on the engine's database (never the caller's)."""
+
+    def __init__(self, bind: Engine, clock: Clock, follow_up_id: int, token: int,
+                 renewed: datetime) -> None:
+        self.bind, self.clock, self.id, self.token = bind, clock, follow_up_id, token
+        self.renewed = renewed
+
+    def renew(self) -> None:
+        """Say the run is alive, when ``RENEW_EVERY`` has passed since it last did; raise
+        TakenOver when its claim no longer holds. A renewal the database refuses (locked,
+        unreachable) is tried again at the next step: the lease still runs till then."""
+        now = self.clock()
+        if as_utc(now) - as_utc(self.renewed) < RENEW_EVERY:
+            return
+        try:
+            with self.bind.begin() as conn:
+                held = conn.execute(update(FollowUp).where(
+                    FollowUp.id == self.id, FollowUp.state == "running",
+                    FollowUp.attempts == self.token).values(heartbeat_at=now)).rowcount
+        except DBAPIError as exc:
+            log.warning("follow-up %s: its lease could not be renewed now: %s", self.id, exc)
+            return
+        if held != 1:
+            raise TakenOver(f"follow-up {self.id} was taken over by another run")
+        self.renewed = now
+
+
+class Input(dict[str, Any]):
+    """A claimed follow-up's input, carrying the claim's lease: the work is handed the
+    input alone, and renews the lease through it as it goes."""
+
+    lease: Lease | None = None
+
+
 @dataclass(frozen=True)
 class Claim:
     """A follow-up claimed to run: ``token`` is the attempt it was claimed as, checked when
@@ -114,8 +165,9 @@ def claim(session: Session, clock: Clock, follow_up_id: int, *,
           take_over: bool = False) -> Claim | str:
     """Mark the follow-up running as a new attempt (locked against a second claimer); its
     claim, or the state it is in when it is not to run now: ``done`` (it runs once however
-    often it is asked for) or ``running`` (another run holds it, for up to ``STUCK_AFTER``
-    from its start; past that it is taken over, and the late run records nothing).
+    often it is asked for) or ``running`` (another run holds it, until it is not heard from
+    for ``STUCK_AFTER``; then it is taken over, and the late run records nothing). The
+    claim's input carries its lease (:class:`Input`), which the proof renews as it goes.
     ``take_over``: take a running one over at once (the owner runs the request again
     after a crash: its process is gone, and waiting would leave the proof undone)."""
     fu = _lock(session, follow_up_id)
@@ -124,12 +176,24 @@ def claim(session: Session, clock: Clock, follow_up_id: int, *,
     now = clock()
     if fu.state == "done":
         return "done"
-    if fu.state == "running" and not take_over and fu.started_at is not None \
-            and as_utc(fu.started_at) + STUCK_AFTER > as_utc(now):
+    heard = last_heard(fu)
+    if fu.state == "running" and not take_over and heard is not None \
+            and heard + STUCK_AFTER > as_utc(now):
         return "running"
-    fu.state, fu.started_at, fu.finished_at = "running", now, None
+    fu.state, fu.started_at, fu.heartbeat_at, fu.finished_at = "running", now, now, None
     fu.attempts += 1
-    return Claim(fu.id, fu.attempts, fu.kind, fu.request_id, dict(fu.input or {}))
+    input = Input(fu.input or {})
+    bind = session.get_bind()
+    input.lease = Lease(bind.engine if isinstance(bind, Connection) else bind, clock, fu.id,
+                        fu.attempts, now)
+    return Claim(fu.id, fu.attempts, fu.kind, fu.request_id, input)
+
+
+def last_heard(fu: FollowUp) -> datetime | None:
+    """When a running follow-up's run last said it is alive: its claim or its latest
+    renewal, whichever is later (None: it never started)."""
+    times = [as_utc(t) for t in (fu.started_at, fu.heartbeat_at) if t is not None]
+    return max(times, default=None)
 
 
 def held(session: Session, claim: Claim) -> FollowUp | None:
@@ -164,13 +228,15 @@ def unfinished(follow_ups: Sequence[FollowUp]) -> list[int]:
 
 def left_behind(session: Session, now: datetime, limit: int = 100) -> list[tuple[str, int]]:
     """(request id, follow-up id) of those a process left: pending for over
-    ``LEFT_AFTER`` (the process that answered was killed before it ran them), running for
-    over ``STUCK_AFTER`` (killed while running), failed and past their back-off."""
+    ``LEFT_AFTER`` (the process that answered was killed before it ran them), running and
+    not heard from for ``STUCK_AFTER`` (killed while running), failed and past their
+    back-off."""
     rows = session.scalars(select(FollowUp).where(FollowUp.state != "done")
                            .order_by(FollowUp.id).limit(limit * 4))
     out: list[tuple[str, int]] = []
     for f in rows:
-        since = as_utc(f.finished_at or f.started_at or f.created_at)
+        since = (last_heard(f) if f.state == "running" else None) \
+            or as_utc(f.finished_at or f.started_at or f.created_at)
         wait = {"pending": LEFT_AFTER, "running": STUCK_AFTER}.get(
             f.state, notices.backoff(f.attempts))
         if since + wait <= now:
@@ -183,6 +249,7 @@ def view(follow_ups: Sequence[FollowUp]) -> list[dict[str, Any]]:
     return [{"id": f.id, "kind": f.kind, "state": f.state, "attempts": f.attempts,
              "created_at": f.created_at.isoformat(),
              "started_at": f.started_at.isoformat() if f.started_at else None,
+             "heartbeat_at": f.heartbeat_at.isoformat() if f.heartbeat_at else None,
              "finished_at": f.finished_at.isoformat() if f.finished_at else None,
              "result": f.result, "error": f.error} for f in follow_ups]
 
@@ -198,10 +265,14 @@ def proof_input(identities: dict[str, list[str]], kept: dict[str, dict[str, set[
 
 
 def prove(datasets: Sequence[SqlDataset], input: dict[str, Any]) -> dict[str, Any]:
-    """Search every dataset for what is left of the person (no engine transaction open)."""
+    """Search every dataset for what is left of the person (no engine transaction open),
+    renewing the claim's lease between tables when ``input`` is a claim's (TakenOver when
+    another run took it over: this one stops searching)."""
     kept = {ds: {t: set(keys) for t, keys in tables.items()}
             for ds, tables in (input.get("kept") or {}).items()}
-    return prove_erased(datasets, input.get("identities") or {}, kept).as_dict()
+    lease = input.lease if isinstance(input, Input) else None
+    return prove_erased(datasets, input.get("identities") or {}, kept,
+                        renew=lease.renew if lease is not None else None).as_dict()
 
 
 def engine_side(session: Session, fu: FollowUp, subject_id: str | None,

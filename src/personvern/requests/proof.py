@@ -10,7 +10,7 @@ kinds, never the values searched for.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -87,9 +87,11 @@ def _escape(value: str) -> str:
 
 def prove_erased(
     datasets: Sequence[SqlDataset], identities: dict[str, list[str]],
-    kept: dict[str, dict[str, set[Any]]] | None = None,
+    kept: dict[str, dict[str, set[Any]]] | None = None, *,
+    renew: Callable[[], None] | None = None,
 ) -> Proof:
-    """Search ``datasets`` for ``identities``; ``kept`` names rows kept under a hold."""
+    """Search ``datasets`` for ``identities``; ``kept`` names rows kept under a hold;
+    ``renew`` is called before each table (a follow-up's lease: it may raise to stop)."""
     proof = Proof()
     kept = kept or {}
     ids = {k: [v for v in vs if v] for k, vs in identities.items()}
@@ -97,6 +99,8 @@ def prove_erased(
     for ds in datasets:
         with storage_errors(ds.engine.url), ds.engine.connect() as conn:
             for table in _tables(conn):
+                if renew is not None:
+                    renew()
                 _search_table(conn, ds, table, ids, kept.get(ds.spec.id, {}), proof)
     return proof
 

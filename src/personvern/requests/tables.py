@@ -113,6 +113,8 @@ class FollowUp(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
+    # When its run last said it is alive (renewing its claim, followups.Lease).
+    heartbeat_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     # What it found or did (the proof names tables, columns, keys: never the values).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

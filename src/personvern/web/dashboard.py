@@ -18,7 +18,7 @@ from markupsafe import Markup
 from personvern.audit import append_audit
 from personvern.errors import Forbidden, PersonvernError
 from personvern.requests.bookkeeping import bookkeeping_rules
-from personvern.requests.engine import WAITING_FOR_PROCESSOR, Context, Requests
+from personvern.requests.engine import Context, Requests
 from personvern.runtime import Runtime
 from personvern.staff import queries
 from personvern.staff.roles import ROLE_NAMES, ROLES, may, permissions_of, require
@@ -319,7 +319,7 @@ def _run(request: Request, rt: Runtime, user: Staff, ref: str, reason: str) -> N
     out: Path = request.app.state.export_dir  # the site's private directory for packages
     # The core checks the reason and audits it (request.run), as for the CLI and the API.
     result = service.run(ref, reason=reason, out_dir=out, actor=user.actor)
-    if result.error and result.error.startswith(WAITING_FOR_PROCESSOR):
+    if result.waiting_for_processor:
         # Running again will not bring a processor's answer: a person records it.
         raise Conflict(f"the request is {result.error}; record each answer in the "
                        "section \"Processors' part\" below once it comes")
