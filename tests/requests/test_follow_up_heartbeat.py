@@ -124,8 +124,8 @@ def test_a_killed_run_is_taken_over_stuck_after_its_last_renewal_not_its_start(
     rid, proof = answered(rt, a, "ext:10")
     start = clock()
     claim = a.claim_follow_up(proof)
-    assert isinstance(claim, followups.Claim) and isinstance(claim.input, followups.Input)
-    lease = claim.input.lease
+    assert isinstance(claim, followups.Claim)
+    lease = claim.lease
     assert lease is not None
     clock.advance(minutes=20)
     lease.renew()  # its search reads the next table, then the process is killed

@@ -658,10 +658,9 @@ def test_a_follow_up_running_is_said_running_not_not_run_yet(
         svc.close()
     with rt.transaction() as s:
         claim = followups.claim(s, rt.clock, proof)
-    assert isinstance(claim, followups.Claim) and isinstance(claim.input, followups.Input)
-    assert claim.input.lease is not None
+    assert isinstance(claim, followups.Claim) and claim.lease is not None
     clock.at = NOW + timedelta(minutes=20)
-    claim.input.lease.renew()  # its search goes on to the next table
+    claim.lease.renew()  # its search goes on to the next table
     page = as_role(client, "owner").get(f"/dashboard/requests/{rid}").text
     after = page.split('id="follow-ups"', 1)[1].split("</table>", 1)[0]
     rows = re.findall(r"<tr><td>(.*?)</td><td>(\w+)</td>.*?<td>([^<]*)</td></tr>", after)

@@ -1281,7 +1281,8 @@ class Requests:
         kind, rid, input = claimed.kind, claimed.request_id, claimed.input
         taken = False
         try:
-            found = followups.prove(self.datasets(), input) if kind == "proof" else None
+            found = (followups.prove(self.datasets(), input, claimed.lease) if kind == "proof"
+                     else None)
             with self.transaction() as s:
                 fu = followups.held(s, claimed)
                 if fu is None:

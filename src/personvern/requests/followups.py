@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,7 +99,7 @@ def schedule_many(session: Session, clock: Clock,
     return list(zip(made, jobs, strict=True))
 
 
-class TakenOver(Exception):
+class TakenOver(Conflict):
     """The run's claim no longer holds: another run took the follow-up over (or it is
     done); this run stops and records nothing."""
 
@@ -133,13 +133,6 @@ class Lease:
         self.renewed = now
 
 
-class Input(dict[str, Any]):
-    """A claimed follow-up's input, carrying the claim's lease: the work is handed the
-    input alone, and renews the lease through it as it goes."""
-
-    lease: Lease | None = None
-
-
 @dataclass(frozen=True)
 class Claim:
     """A follow-up claimed to run: ``token`` is the attempt it was claimed as, checked when
@@ -150,6 +143,8 @@ class Claim:
     kind: str
     request_id: str
     input: dict[str, Any]
+    # The claim's hold, which the proof renews as it searches (None: nothing to renew).
+    lease: Lease | None = field(default=None, compare=False)
 
 
 def _lock(session: Session, follow_up_id: int) -> FollowUp | None:
@@ -167,7 +162,7 @@ def claim(session: Session, clock: Clock, follow_up_id: int, *,
     claim, or the state it is in when it is not to run now: ``done`` (it runs once however
     often it is asked for) or ``running`` (another run holds it, until it is not heard from
     for ``STUCK_AFTER``; then it is taken over, and the late run records nothing). The
-    claim's input carries its lease (:class:`Input`), which the proof renews as it goes.
+    claim carries its lease (:class:`Lease`), which the proof renews as it goes.
     ``take_over``: take a running one over at once (the owner runs the request again
     after a crash: its process is gone, and waiting would leave the proof undone)."""
     fu = _lock(session, follow_up_id)
@@ -182,11 +177,10 @@ def claim(session: Session, clock: Clock, follow_up_id: int, *,
         return "running"
     fu.state, fu.started_at, fu.heartbeat_at, fu.finished_at = "running", now, now, None
     fu.attempts += 1
-    input = Input(fu.input or {})
     bind = session.get_bind()
-    input.lease = Lease(bind.engine if isinstance(bind, Connection) else bind, clock, fu.id,
-                        fu.attempts, now)
-    return Claim(fu.id, fu.attempts, fu.kind, fu.request_id, input)
+    lease = Lease(bind.engine if isinstance(bind, Connection) else bind, clock, fu.id,
+                  fu.attempts, now)
+    return Claim(fu.id, fu.attempts, fu.kind, fu.request_id, dict(fu.input or {}), lease)
 
 
 def last_heard(fu: FollowUp) -> datetime | None:
@@ -264,13 +258,13 @@ def proof_input(identities: dict[str, list[str]], kept: dict[str, dict[str, set[
                      for ds, tables in kept.items()}}
 
 
-def prove(datasets: Sequence[SqlDataset], input: dict[str, Any]) -> dict[str, Any]:
+def prove(datasets: Sequence[SqlDataset], input: dict[str, Any],
+          lease: Lease | None = None) -> dict[str, Any]:
     """Search every dataset for what is left of the person (no engine transaction open),
-    renewing the claim's lease between tables when ``input`` is a claim's (TakenOver when
+    renewing the claim's ``lease`` between tables when there is one (TakenOver when
     another run took it over: this one stops searching)."""
     kept = {ds: {t: set(keys) for t, keys in tables.items()}
             for ds, tables in (input.get("kept") or {}).items()}
-    lease = input.lease if isinstance(input, Input) else None
     return prove_erased(datasets, input.get("identities") or {}, kept,
                         renew=lease.renew if lease is not None else None).as_dict()
 
