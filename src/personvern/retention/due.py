@@ -269,11 +269,12 @@ class Due:
 
     def row_clause(self, rule: RetentionRule, tr: TableRules, ds: SqlDataset,
                    engine_ended: frozenset[str] = frozenset(),
-                   fired_here: ColumnElement[bool] | None = None
+                   fired_here: ColumnElement[bool] | None = None, *, guarded: bool = True
                    ) -> ColumnElement[bool] | None:
         """Rows of the table this step acts on: the rule fired (column-dated; or
         ``fired_here``, a narrower form of it), every other purpose holding the table has
-        ended, not kept on request, not yet acted on."""
+        ended, not kept on request, not yet acted on; and, to delete them, no row left
+        refers to them (``guarded=False``: that last check left out)."""
         mine = set(self.res.purposes_of(rule.id))
         parts: list[ColumnElement[bool]] = []
         h = holding(tr, rule)
@@ -306,7 +307,7 @@ class Due:
             if rule.action != "restrict":
                 return None
         elif how == "delete":
-            guard = clauses.unreferenced(ds, tr.table)
+            guard = clauses.unreferenced(ds, tr.table) if guarded else None
             if guard is not None:
                 parts.append(guard)
         else:
