@@ -15,6 +15,14 @@ if TYPE_CHECKING:
     from personvern.settings import Settings
 
 
+# What the in-process jobs (PERSONVERN_JOBS=serve, the only choice on SQLite) never do.
+UNSENT = ("note: serve sends no outbox e-mail (verification codes, policy, breach and "
+          "retention notices), delivers no webhook notice and retries no callback due again; "
+          "run `personvern mail send` and `personvern request run-due` from cron, and "
+          "`personvern request notices ID --deliver` (any request: it delivers every notice "
+          "due), or on PostgreSQL set PERSONVERN_JOBS=worker and run `personvern worker`")
+
+
 def serve(
     manifest: ManifestOption = None,
     db: DbOption = None,
@@ -44,7 +52,10 @@ def serve(
 ) -> None:
     """Serve the HTTP API (/api/v1/, /openapi.json), the subject portal (/portal), the
     privacy owner's dashboard (/dashboard) and the cookie banner script
-    (/static/banner.js) until interrupted."""
+    (/static/banner.js) until interrupted.
+
+    It sends no outbox e-mail: run `personvern mail send` from cron (or, on PostgreSQL,
+    `personvern worker` with PERSONVERN_JOBS=worker)."""
     import uvicorn
 
     from personvern.clock import parse_now
@@ -66,6 +77,9 @@ def serve(
     from personvern.runtime import open_runtime
 
     open_runtime(settings, clock).close()
+    if settings.jobs == "serve":
+        # In-process jobs are the retention sweep and expiring packages: say what is left.
+        typer.echo(UNSENT, err=True)
     proxies = settings.trusted_proxies()
     # uvicorn trusts 127.0.0.1 unless told otherwise; we trust only what was configured
     # (the app applies the same list itself, so its access log and the app agree).

@@ -47,6 +47,14 @@ def export_fides(manifest: Manifest, only: list[str] | None = None) -> Exported:
         known = ", ".join(ds.id for ds in manifest.datasets) or "none"
         raise InvalidInput(f"no dataset {', '.join(map(repr, missing))} in the manifest; "
                            f"its datasets: {known}")
+    # Asked for by name, a dataset left out would be "0 dataset(s)" passed off as done.
+    unfit = [ds for ds in wanted if only is not None and ds.kind != "sql"]
+    if unfit:
+        sql = ", ".join(ds.id for ds in manifest.datasets if ds.kind == "sql") or "none"
+        raise InvalidInput(
+            f"{', '.join(f'dataset {ds.id!r} is kind {ds.kind}' for ds in unfit)}: a Fides "
+            "dataset describes a database's collections and fields, so only kind sql is "
+            f"exported; nothing was written. The manifest's SQL datasets: {sql}")
     out = []
     for ds in wanted:
         if ds.kind != "sql":

@@ -31,7 +31,7 @@ from personvern.errors import Conflict, InvalidInput, NotFound
 from personvern.law import get_jurisdiction
 from personvern.manifest.loader import parse_manifest
 from personvern.policy.diff import Change, diff, first_version
-from personvern.policy.notices import queue_notices
+from personvern.policy.notices import queue_notices, without_email
 from personvern.policy.render import render_documents
 from personvern.policy.tables import PolicyVersion
 from personvern.storage.locks import lock_chain
@@ -46,11 +46,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Published:
-    """What a publish did: the version stored and the notices queued with it."""
+    """What a publish did: the version stored, the notices queued with it, and how many
+    people the notice the policy promises cannot reach (no e-mail address on record)."""
 
     version: PolicyVersion
     changes: list[Change]
     notices: int
+    unreachable: int = 0
 
 
 def content_sha256(documents: dict[str, dict[str, str]], manifest_hash: str) -> str:
@@ -206,15 +208,17 @@ def publish_with_notices(
     except IntegrityError:
         raise Conflict(f"policy version {number} was published at the same time by someone "
                        "else; try again") from None
-    notices = 0
+    notices = unreachable = 0
     if material and manifest.policy_changes.email_on_material_change:
         notices = queue_notices(session, clock, row, manifest, changes)
+        # Promised to everyone, sent only by e-mail: those without an address are told apart.
+        unreachable = without_email(session)
     append_audit(session, clock, actor, "policy.published", f"policy_version:{number}", {
         "number": number, "effective_from": as_utc(starts).isoformat(), "material": material,
         "content_sha256": row.content_sha256, "notices": notices,
     })
     announce(session, POLICY)  # every host reloads its timeline when this commits
-    return Published(row, changes, notices)
+    return Published(row, changes, notices, unreachable)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +41,9 @@ from personvern.requests.erase import Hold, _Plan, _unlinked, hold_until, row_da
 from personvern.requests.tables import Request
 from personvern.storage.engine import scrub_erased, storage_errors
 from personvern.wording import count
+
+if TYPE_CHECKING:
+    from personvern.manifest.model import Manifest
 
 ROLES = ("member", "admin")
 MAX_NAME = 300
@@ -172,6 +175,8 @@ class LeaveReport:
     deleted: dict[str, int] = field(default_factory=dict)  # the organisation's own rows
     unlinked: dict[str, int] = field(default_factory=dict)  # others' rows that named it
     errors: list[str] = field(default_factory=list)
+    # No table is marked organisation:, so the organisation's own rows are not looked for.
+    own_rows_not_mapped: bool = False
 
     @property
     def complete(self) -> bool:
@@ -183,7 +188,7 @@ class LeaveReport:
         return {"organisation": self.organisation, "complete": self.complete,
                 "erased": self.erased, "stayed": self.stayed, "waiting": self.waiting,
                 "kept": self.kept, "deleted": self.deleted, "unlinked": self.unlinked,
-                "errors": self.errors}
+                "errors": self.errors, "own_rows_not_mapped": self.own_rows_not_mapped}
 
 
 def organisation_leaves(
@@ -201,7 +206,8 @@ def organisation_leaves(
         if org.left_at is not None:
             raise Conflict(f"organisation {org.name!r} already left on "
                            f"{org.left_at.date().isoformat()}; nothing was changed")
-        report = LeaveReport(describe(org))
+        report = LeaveReport(describe(org),
+                             own_rows_not_mapped=not organisation_tables(ctx.manifest))
         label = f"{org.name} ({org.orgnr})" if org.orgnr else org.name
         members = [m.id for m, _ in members_of(s, org.id)]
         elsewhere = _other_organisations(s, org.id, members)
@@ -289,12 +295,17 @@ def _kept(k: dict[str, Any]) -> dict[str, Any]:
             "rule": k.get("rule"), "until": k.get("until"), "why": k["why"], "restricted": True}
 
 
+def organisation_tables(manifest: Manifest) -> list[str]:
+    """The SQL tables the data map marks with an organisation's rows (``organisation:``):
+    the only places leaving looks for them."""
+    return [f"{ds.id}.{t.name}" for ds in manifest.datasets if ds.kind == "sql"
+            for t in ds.tables if t.organisation]
+
+
 def _erase_rows(service: Requests, orgnr: str | None, report: LeaveReport) -> None:
     """The organisation's own rows in every SQL dataset whose map marks them, with every
     row referring to them; rows under an active legal hold (and what they point at) stay."""
-    marked = [t for ds in service.ctx.manifest.datasets if ds.kind == "sql"
-              for t in ds.tables if t.organisation]
-    if not marked:
+    if not organisation_tables(service.ctx.manifest):
         return
     if orgnr is None:
         raise InvalidInput("the organisation has no orgnr, and the data map finds an "

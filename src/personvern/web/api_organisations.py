@@ -132,6 +132,10 @@ class LeaveOut(BaseModel):
     deleted: dict[str, int]
     unlinked: dict[str, int]
     errors: list[str]
+    own_rows_not_mapped: bool = Field(description=(
+        "not enforced: true when the data map marks no table with an organisation's rows "
+        "(organisation: on a table), so its own rows were not looked for; only its members "
+        "were erased"))
 
 
 @router.post("", status_code=201, response_model=OrganisationOut,

@@ -201,14 +201,17 @@ def publish_policy(body: PublishIn, request: Request,
                    key: Annotated[ApiKey, need("policy:publish")]) -> dict[str, Any]:
     """Freeze the policy of the manifest as the next version (422 inside the notice period or
     while `personvern check` reports errors, 409 when unchanged; nothing is stored then).
-    A material change queues e-mail notices."""
+    A material change queues e-mail notices (``notices_queued``); ``notices_unreachable``
+    counts the people with no e-mail address on record, whom the promised notice does not
+    reach."""
     from personvern.check.gate import publish_checked
     from personvern.policy.versions import describe
 
     rt = runtime(request)
     with unit(rt) as session:
         done = publish_checked(session, rt.clock, rt.loaded, body.when(), actor=_actor(key))
-        return {**describe(done.version), "notices_queued": done.notices}
+        return {**describe(done.version), "notices_queued": done.notices,
+                "notices_unreachable": done.unreachable}
 
 
 # ---- the record of processing ----------------------------------------------------------

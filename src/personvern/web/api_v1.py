@@ -38,6 +38,7 @@ from personvern.consent.service import (
 from personvern.consent.subjects import (
     IDENTITY_KINDS,
     create_subject,
+    fill_in,
     get_subject,
     guardians_of,
     identities_of,
@@ -135,7 +136,9 @@ def _event_out(row: LedgerEvent) -> EventOut:
              responses={200: {"model": SubjectOut, "description": "found by an identity"},
                         **responses(409)}, dependencies=[need("subjects:write")])
 def ensure_subject(body: SubjectIn, request: Request, response: Response) -> SubjectOut:
-    """Find the subject owning these identities (200), or create it (201)."""
+    """Find the subject owning these identities (200), or create it (201). Found, a birth
+    date, kind or customer flag it lacked is recorded; one that contradicts what is on
+    record is 409, and nothing is changed."""
     rt = runtime(request)
     identities = {k: v for k in IDENTITY_KINDS if (v := getattr(body, k)) is not None}
     with unit(rt) as session:
@@ -143,6 +146,9 @@ def ensure_subject(body: SubjectIn, request: Request, response: Response) -> Sub
             session, rt.clock, identities, birth_date=body.birth_date, kind=body.kind,
             existing_customer=body.existing_customer,
         )
+        if not created:  # as `subject add`: recorded or refused, never dropped in silence
+            fill_in(subject, birth_date=body.birth_date, kind=body.kind,
+                    existing_customer=body.existing_customer)
         out = _subject_out(session, subject)
     response.status_code = 201 if created else 200
     return out

@@ -487,6 +487,7 @@ def policy(request: Request, user: Annotated[Staff, permit("policy.view")],
     compared in plain words when ``a`` and ``b`` are given."""
     from personvern.breach.register import local_time
     from personvern.policy.diff import diff
+    from personvern.policy.notices import without_email
     from personvern.policy.versions import get_version, in_force, version_changes, versions
     from personvern.policy.versions import version_manifest as manifest_of
 
@@ -495,6 +496,9 @@ def policy(request: Request, user: Annotated[Staff, permit("policy.view")],
     error, status = None, 200
     with unit(rt) as s:
         current = in_force(s, rt.clock())
+        # The notice of a material change is promised to everyone but sent only by e-mail.
+        unreachable = without_email(s) \
+            if rt.loaded.manifest.policy_changes.email_on_material_change else 0
         country = rt.loaded.manifest.jurisdiction.country
         rows = [(v.number, local_time(v.published_at, country),
                  local_time(v.effective_from, country), v.material,
@@ -513,6 +517,7 @@ def policy(request: Request, user: Annotated[Staff, permit("policy.view")],
     choices = ["current", *(str(r[0]) for r in rows)]
     return _view(request, "policy.html", user, status=status, versions=rows,
                  current=current.number if current else None, compared=compared,
+                 unreachable=unreachable,
                  choices=choices, error=error, a=a or (choices[1] if len(choices) > 1
                                                        else "current"), b=b or "current")
 
