@@ -157,17 +157,19 @@ class KeyCache:
                 del self._verified[digest]
 
 
-def revoke_key(session: Session, clock: Clock, prefix: str) -> ApiKey:
-    """Revoke the key whose token starts with ``prefix`` (as listed)."""
+def revoke_key(session: Session, clock: Clock, prefix: str) -> tuple[ApiKey, bool]:
+    """Revoke the key whose token starts with ``prefix`` (as listed); the key, and whether
+    this revoked it (False: it was revoked before, and its time is kept)."""
     row = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix[:12])).first()
     if row is None:
         raise NotFound(f"no API key {prefix!r}")
-    if row.revoked_at is None:
+    revoked = row.revoked_at is None
+    if revoked:
         row.revoked_at = clock()
     for cache in list(_CACHES):
         cache.forget(prefix)
     announce(session, KEY, row.prefix)  # the other hosts forget it when this commits
-    return row
+    return row, revoked
 
 
 def list_keys(session: Session) -> list[ApiKey]:

@@ -89,15 +89,12 @@ def revoke(
 ) -> None:
     """Revoke an API key: it stops working at once. A key revoked before is left as it was
     (exit 0), and the output says when it was revoked."""
-    from sqlalchemy import inspect
-
     from personvern.apikeys import revoke_key
 
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
-        row = revoke_key(s, rt.clock, prefix)
+        row, revoked = revoke_key(s, rt.clock, prefix)
         assert row.revoked_at is not None
-        # revoke_key sets revoked_at only on a live key: unchanged, it was revoked before.
-        already = not inspect(row).attrs.revoked_at.history.has_changes()
+        already = not revoked
         data = {"prefix": row.prefix, "name": row.name, "revoked_at": row.revoked_at.isoformat(),
                 "already_revoked": already}
     emit(data, as_json, [f"{row.prefix} ({row.name}) was already revoked on "

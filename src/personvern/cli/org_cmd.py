@@ -126,15 +126,7 @@ def leave(
             report = organisation_leaves(service, org, reason=reason, channel=channel)
         finally:
             service.close()
-        # The organisation's own rows are found by the tables marked organisation: alone.
-        unmapped = not any(t.organisation for ds in rt.loaded.manifest.datasets
-                           if ds.kind == "sql" for t in ds.tables)
-    lines = leave_lines(report)
-    if unmapped:
-        lines.append("not enforced: the data map marks no table with an organisation's rows "
-                     "(organisation: on a table), so its own rows were not looked for; only "
-                     "its members were erased")
-    emit({**report.as_dict(), "own_rows_not_mapped": unmapped}, as_json, lines)
+    emit(report.as_dict(), as_json, leave_lines(report))
     if not report.complete:
         typer.echo("error: the organisation has not left yet; fix what is said above and run "
                    f"`personvern org leave {report.organisation['id']} --reason TEXT` again",

@@ -120,16 +120,13 @@ def publish(
     reports errors.
     """
     from personvern.check.gate import publish_checked
-    from personvern.policy.notices import without_email
     from personvern.policy.versions import describe
 
     when = _parse_effective(effective)
     with runtime(manifest, db, now) as rt, rt.transaction() as s:
         done = publish_checked(s, rt.clock, rt.loaded, when)
         # The policy promises a notice of a material change: say whom e-mail cannot reach.
-        promised = done.version.material and \
-            rt.loaded.manifest.policy_changes.email_on_material_change
-        unreachable = without_email(s) if promised else 0
+        unreachable = done.unreachable
         data = {**describe(done.version), "notices_queued": done.notices,
                 "notices_unreachable": unreachable}
         starts = _local(rt, done.version.effective_from)

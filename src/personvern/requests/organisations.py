@@ -414,5 +414,9 @@ def leave_lines(report: LeaveReport) -> list[str]:
               f"{k['until'] or 'the end of the rule'}, restricted: {k['why']}"
               for k in report.kept]
     lines += [f"  error: {e}" for e in report.errors]
+    if report.own_rows_not_mapped:
+        lines.append("not enforced: the data map marks no table with an organisation's rows "
+                     "(organisation: on a table), so its own rows were not looked for; only "
+                     "its members were erased")
     return lines
 
