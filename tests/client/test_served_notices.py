@@ -94,3 +94,36 @@ def test_an_erasure_with_a_webhook_recipient_completes(server: Served) -> None:
         kept = conn.execute("SELECT identities FROM recipient_notices WHERE request_id = ?",
                             (rid,)).fetchall()
     assert kept and all(row[0] is None for row in kept)  # delivered: no copy left
+
+
+def test_deliver_notices_sends_every_due_notice_without_a_request_id(server: Served) -> None:
+    """`request deliver-notices` is the cron line serve's start-up note names: it sends the
+    due notices of every request, as the worker does each minute, and says what it did."""
+    first, _ = carry_out(server, "restriction", "per@example.no")
+    second, _ = carry_out(server, "restriction", "liv@example.no")
+    before = len(NOTICES)
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(Path(sys.executable).with_name("personvern")), "request", "deliver-notices",
+             *extra, "--manifest", str(server.manifest), "--db", server.db_url,
+             "--now", datetime.now(UTC).isoformat()],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, "HOSTING_HOOK_SECRET": SECRET})
+
+    done = run("--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["acknowledged"] == 2
+    assert sorted(n.request for n in NOTICES[before:]) == sorted([first, second])
+    again = run()
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "no notice was due: none sent"
+    assert len(NOTICES) == before + 2  # nothing sent twice
+
+
+def test_deliver_notices_refuses_a_bad_limit(server: Served) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("personvern")), "request", "deliver-notices",
+         "--limit", "0", "--manifest", str(server.manifest), "--db", server.db_url],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and "--limit" in done.stderr

@@ -16,9 +16,9 @@ from web.test_cli_keys_serve import _wait_for
 
 SAYS = ("note: serve sends no outbox e-mail (verification codes, policy, breach and "
         "retention notices), delivers no webhook notice and retries no callback due again; "
-        "run `personvern mail send` and `personvern request run-due` from cron, and "
-        "`personvern request notices ID --deliver` (any request: it delivers every notice "
-        "due), or on PostgreSQL set PERSONVERN_JOBS=worker and run `personvern worker`")
+        "run `personvern mail send`, `personvern request deliver-notices` and `personvern "
+        "request run-due` from cron, or on PostgreSQL set PERSONVERN_JOBS=worker and run "
+        "`personvern worker`")
 
 
 def test_serve_on_sqlite_says_it_sends_no_mail(tmp_path: Path, sqlite_url: str) -> None:

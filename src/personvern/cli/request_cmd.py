@@ -383,6 +383,25 @@ def notices_(
     emit(rows, as_json, lines or ["no recipients to tell"])
 
 
+@app.command("deliver-notices")
+def deliver_notices(
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many webhook "
+                                                              "notices.")] = 100,
+    manifest: ManifestOption = None, db: DbOption = None, as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Send every due Art. 19 webhook notice, of any request, and follow the e-mailed ones
+    through the outbox: what `personvern worker` does each minute. Run it from cron when
+    jobs run in-process (SQLite)."""
+    from personvern.requests import notices
+
+    with _engine(manifest, db, now) as (s, ctx):
+        counts = notices.deliver_due(s, ctx.clock, ctx.manifest, limit=limit)
+    said = [f"{n} {what}" for what, n in counts.items() if n]
+    emit(counts, as_json, ["notices: " + ", ".join(said)] if said
+         else ["no notice was due: none sent"])
+
+
 @app.command("task-done")
 def task_done(
     request: IdArg,

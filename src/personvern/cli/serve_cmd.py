@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 # What the in-process jobs (PERSONVERN_JOBS=serve, the only choice on SQLite) never do.
 UNSENT = ("note: serve sends no outbox e-mail (verification codes, policy, breach and "
           "retention notices), delivers no webhook notice and retries no callback due again; "
-          "run `personvern mail send` and `personvern request run-due` from cron, and "
-          "`personvern request notices ID --deliver` (any request: it delivers every notice "
-          "due), or on PostgreSQL set PERSONVERN_JOBS=worker and run `personvern worker`")
+          "run `personvern mail send`, `personvern request deliver-notices` and `personvern "
+          "request run-due` from cron, or on PostgreSQL set PERSONVERN_JOBS=worker and run "
+          "`personvern worker`")
 
 
 def serve(
