@@ -443,6 +443,8 @@ def _on_commit(conn: Connection) -> None:
 
 @event.listens_for(Engine, "rollback")
 def _on_rollback(conn: Connection) -> None:
+    if conn.invalidated:  # the server ended it: its info went with it, and reading it
+        return            # would raise instead of the error that ended the transaction
     conn.info.pop(_PENDING, None)
     conn.info.pop(_SHREDDED, None)
 
