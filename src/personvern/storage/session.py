@@ -50,22 +50,25 @@ def begin_with_first_statement(engine: Engine) -> None:
 def _begun(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
     """Run the first statement of a transaction with its BEGIN (see
     :func:`begin_with_first_statement`); False (SQLAlchemy runs it) for any other."""
+    # Most statements are not a transaction's first: answered here, at the least cost.
+    if cursor.connection.pgconn.transaction_status != _IDLE:
+        return False
     return _with_begin(cursor, statement, parameters)
 
 
 def _begun_no_params(cursor: Any, statement: str, _context: Any) -> bool:
     """:func:`_begun` for a statement without parameters."""
+    if cursor.connection.pgconn.transaction_status != _IDLE:
+        return False
     return _with_begin(cursor, statement, None)
 
 
 def _with_begin(cursor: Any, statement: str, parameters: Any) -> bool:
-    """BEGIN and the statement in psycopg's pipeline, if a transaction is to begin: the
-    server runs them in order and the statement's result (or error, of the same class
-    and text) is the cursor's, as if psycopg had sent BEGIN itself."""
+    """BEGIN and the statement in psycopg's pipeline, if a transaction is to begin (the
+    connection is idle: the callers checked): the server runs them in order and the
+    statement's result (or error, of the same class and text) is the cursor's, as if
+    psycopg had sent BEGIN itself."""
     conn = cursor.connection
-    # Most statements are not a transaction's first: answered before anything else.
-    if conn.pgconn.transaction_status != _IDLE:
-        return False
     # Imported here, not at the module's top: SQLite-only commands never load psycopg (it
     # is loaded already whenever this runs: the engine's driver is psycopg).
     import psycopg
