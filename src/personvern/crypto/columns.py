@@ -174,17 +174,31 @@ def _restore(mapper: Mapper[Any], conn: Any, target: Any) -> None:
 
 def _open(fields: Fields, target: Any, context: Any) -> None:
     session: Session = context.session
-    keyring = keyring_for(session)
     for key, typ in fields:
         raw = target.__dict__.get(key)
-        if isinstance(raw, Sealed):
-            # The connection only when there is something to open (a row loaded with its
-            # sealed columns deferred has none).
-            conn = None if keyring.store is not None else session.connection()
-            data = keyring.open(conn, getattr(target, typ.subject), typ.context, raw)
-            set_committed_value(target, key, typ.erased if data is None else typ.decode(data))
-        elif raw is None and typ.lookup is not None:
-            # A row written before encryption keeps its plain value in the lookup column.
-            legacy = target.__dict__.get(typ.lookup)
-            if legacy is not None and not str(legacy).startswith(HASH_PREFIX):
-                set_committed_value(target, key, legacy)
+        lookup = target.__dict__.get(typ.lookup) if typ.lookup is not None else None
+        if isinstance(raw, Sealed) or (raw is None and _legacy(lookup)):
+            set_committed_value(target, key, opened(session, typ, getattr(target, typ.subject),
+                                                    raw, lookup))
+
+
+def _legacy(lookup: Any) -> bool:
+    """Whether a lookup column holds a plain value (a row written before encryption)."""
+    return lookup is not None and not str(lookup).startswith(HASH_PREFIX)
+
+
+def opened(session: Session, typ: _Encrypted, subject_id: str, raw: Any, lookup: Any = None
+           ) -> Any:
+    """A sealed column's value as the load hook gives a mapped row (a row read through Core):
+    ``raw`` as the column type returns it, ``lookup`` the row's lookup column if it has
+    one (a row written before encryption keeps its plain value there)."""
+    if isinstance(raw, Sealed):
+        keyring = keyring_for(session)
+        # The connection only when there is something to open (a row loaded with its
+        # sealed columns deferred has none).
+        conn = None if keyring.store is not None else session.connection()
+        data = keyring.open(conn, subject_id, typ.context, raw)
+        return typ.erased if data is None else typ.decode(data)
+    if raw is None and typ.lookup is not None and _legacy(lookup):
+        return lookup
+    return raw

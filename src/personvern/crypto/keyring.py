@@ -26,6 +26,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     LargeBinary,
+    Select,
     Table,
     bindparam,
     event,
@@ -65,6 +66,20 @@ _LIVE_KEYS = select(_KEYS.c.subject_id, _KEYS.c.wrapped.is_not(None), _KEYS.c.ma
 _DESTROY_KEYS = update(_KEYS).where(_KEYS.c.subject_id.in_(bindparam("ids", expanding=True))
                                     ).values(wrapped=None, master_key_id=None,
                                              shredded_at=bindparam("at"))
+
+def _read_and_destroy() -> Select[Any]:
+    """:data:`_LIVE_KEYS` and :data:`_DESTROY_KEYS` as one statement (PostgreSQL: a
+    data-modifying CTE): the keys as they were before (the same rows, read from the same
+    snapshot the UPDATE starts from), and every live one among them destroyed."""
+    old = _LIVE_KEYS.cte("old_keys")
+    alive = old.c[1]
+    destroy = update(_KEYS).where(_KEYS.c.subject_id == old.c.subject_id, alive.is_(True)
+                                  ).values(wrapped=None, master_key_id=None,
+                                           shredded_at=bindparam("at")).cte("destroyed")
+    return select(old.c.subject_id, alive, old.c.master_key_id).add_cte(destroy)
+
+
+_READ_AND_DESTROY = _read_and_destroy()
 
 
 class DataKey(NamedTuple):
@@ -305,12 +320,16 @@ class Keyring:
         ids = list(dict.fromkeys(subject_ids))
         destroyed: dict[str, tuple[bool, str | None]] = {}
         with self._conn(conn) as c:
+            # PostgreSQL: the read and the UPDATE in one round trip (SQLite has no
+            # data-modifying CTE: two statements).
+            at_once = c.dialect.name == "postgresql"
             for start in range(0, len(ids), chunk):
                 part = ids[start:start + chunk]
-                live = {sid: (alive, master) for sid, alive, master in c.execute(
-                    _LIVE_KEYS, {"ids": part}).tuples()}
+                live = {sid: (bool(alive), master) for sid, alive, master in c.execute(
+                    _READ_AND_DESTROY if at_once else _LIVE_KEYS,
+                    {"ids": part, "at": at} if at_once else {"ids": part}).tuples()}
                 gone = [sid for sid in part if sid in live and live[sid][0]]
-                if gone:
+                if gone and not at_once:
                     c.execute(_DESTROY_KEYS, {"ids": gone, "at": at})
                 never = [sid for sid in part if sid not in live]
                 if never:
@@ -424,6 +443,8 @@ def _on_commit(conn: Connection) -> None:
 
 @event.listens_for(Engine, "rollback")
 def _on_rollback(conn: Connection) -> None:
+    if conn.invalidated:  # the server ended it: its info went with it, and reading it
+        return            # would raise instead of the error that ended the transaction
     conn.info.pop(_PENDING, None)
     conn.info.pop(_SHREDDED, None)
 

@@ -13,7 +13,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from personvern.audit import append_audit
@@ -66,11 +76,21 @@ def tasks_of(session: Session, request_id: str) -> list[RequestTask]:
                                 .order_by(RequestTask.id)))
 
 
-def tasks_of_many(session: Session, request_ids: Sequence[str]
+# Whether any of some requests has a task: a Core read (no ORM load), built once.
+_ANY_TASK = select(RequestTask.__table__.c.id).where(
+    RequestTask.__table__.c.request_id.in_(bindparam("ids", expanding=True))).limit(1)
+
+
+def tasks_of_many(session: Session, request_ids: Sequence[str], *, probe: bool = False
                   ) -> dict[str, list[RequestTask]]:
-    """:func:`tasks_of` for several requests, a statement per chunk; by request id."""
+    """:func:`tasks_of` for several requests, a statement per chunk; by request id.
+    ``probe``: most likely none has a task (no dataset outside the engine's reach), so a
+    chunk is first looked at with a cheap Core read and loaded only if it has one."""
     found: dict[str, list[RequestTask]] = {}
     for start in range(0, len(request_ids), 500):
+        if probe and session.connection().execute(
+                _ANY_TASK, {"ids": list(request_ids[start:start + 500])}).first() is None:
+            continue
         for t in session.scalars(select(RequestTask).where(
                 RequestTask.request_id.in_(request_ids[start:start + 500]))
                 .order_by(RequestTask.id)):
