@@ -192,15 +192,8 @@ def walk_ids(job: Job, ds: SqlDataset) -> dict[str, Sequence[Any]]:
     """
     out: dict[str, Sequence[Any]] = {}
     for kind, values in job.identities.items():
-        wanted = {kind, "user_id"} if kind == "external_id" else {kind}
-        types = set()
-        for table, column, k in ds.identity_columns():
-            if k in wanted:
-                try:
-                    types.add(ds.tables[table].c[column].type.python_type)
-                except NotImplementedError:
-                    types.add(object)
-        if types == {int}:
+        wanted = frozenset({kind, "user_id"} if kind == "external_id" else {kind})
+        if ds.identity_types(wanted) == {int}:
             out[kind] = [int(v) for v in values if v.strip().isdigit()]
         else:
             out[kind] = values
