@@ -455,7 +455,7 @@ def _as_dicts(result: CursorResult[Any]) -> list[dict[str, Any]]:
     """The rows as dicts by column name (``dict(row._mapping)``, without building a
     mapping per row: a batch's walk reads some 2,000 rows)."""
     names = list(result.keys())
-    return [dict(zip(names, row, strict=True)) for row in result]
+    return [dict(zip(names, row, strict=True)) for row in result.all()]
 
 
 class _Unattributed(Exception):
