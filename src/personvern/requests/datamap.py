@@ -16,7 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Column as SqlColumn
-from sqlalchemy import Connection, Engine, MetaData, Select, Table, bindparam, or_, select
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    MetaData,
+    Select,
+    Table,
+    bindparam,
+    or_,
+    select,
+)
 
 from personvern.errors import ConfigurationError, InvalidInput, StorageError
 from personvern.manifest.model import Column, Dataset, Manifest
@@ -154,6 +164,13 @@ class SqlDataset:
         # One statement per (table, columns) shape, built once: building and keying a new
         # select per query cost more than running it.
         self._statements: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
+        # The map's identity columns, found once: the manifest's models are frozen, and a
+        # batch asked for them some 4,000 times (per person and identity kind).
+        self._identity_columns: tuple[tuple[str, str, str], ...] = tuple(
+            (t.name, c.name, c.identity) for t in ds.tables for c in t.columns if c.identity)
+        # What depends on the reflected columns' types, kept until the next reflect().
+        self._identity_types: dict[frozenset[str], frozenset[type]] = {}
+        self._python_types: dict[tuple[str, str], type | None] = {}
 
     def reflect(self) -> None:
         """Read the real schema and check every mapped table and column exists."""
@@ -188,6 +205,8 @@ class SqlDataset:
                 f"have: {', '.join(sorted(set(problems)))}"
             )
         self.tables = {name: meta.tables[name] for name in self.mapped}
+        self._identity_types.clear()
+        self._python_types.clear()
 
     def _missing_tables(self, exc: Exception) -> str | None:
         from sqlalchemy import inspect
@@ -235,10 +254,29 @@ class SqlDataset:
 
     def identity_columns(self) -> Iterator[tuple[str, str, str]]:
         """(table, column, identity kind) for every identity column."""
-        for t in self.spec.tables:
-            for c in t.columns:
-                if c.identity:
-                    yield t.name, c.name, c.identity
+        return iter(self._identity_columns)
+
+    def identity_types(self, kinds: frozenset[str]) -> frozenset[type]:
+        """The Python types of the identity columns of ``kinds`` (``object`` for a type
+        without one), found once per set of kinds."""
+        types = self._identity_types.get(kinds)
+        if types is None:
+            found: set[type] = set()
+            for table, column, kind in self._identity_columns:
+                if kind in kinds:
+                    try:
+                        found.add(self.tables[table].c[column].type.python_type)
+                    except NotImplementedError:
+                        found.add(object)
+            types = self._identity_types[kinds] = frozenset(found)
+        return types
+
+    def _python_type(self, table: str, column: str) -> type | None:
+        """The reflected column's Python type (None without one), found once."""
+        key = (table, column)
+        if key not in self._python_types:
+            self._python_types[key] = column_python_type(self.tables[table].c[column])
+        return self._python_types[key]
 
     def find(self, conn: Connection, identities: dict[str, Sequence[Any]]) -> Found:
         """Every row of the subject with these identities (kind -> values).
@@ -263,11 +301,11 @@ class SqlDataset:
 
     def _seeds(self, identities: Mapping[str, Sequence[Any]]) -> dict[str, dict[str, list[Any]]]:
         wanted: dict[str, dict[str, list[Any]]] = {}
-        for table, column, kind in self.identity_columns():
+        for table, column, kind in self._identity_columns:
             values = list(identities.get(kind, ()))
             if kind == "user_id":
                 values += list(identities.get("external_id", ()))
-            values = as_column_type(self.tables[table].c[column], values)
+            values = as_python_type(self._python_type(table, column), values)
             if values:
                 wanted.setdefault(table, {})[column] = values
         return wanted
@@ -345,10 +383,14 @@ class SqlDataset:
                 raise _Unattributed(table) from None
             union = {c: list(values) for c, values in who.items()}
             mine: dict[str, list[dict[str, Any]]] = {}
+            # One column (the usual case): its index holds each person once per value
+            # already, as dict.fromkeys over the columns would leave them.
+            only = next(iter(who.items())) if len(who) == 1 else None
             for row in self._select_any(conn, table, union):
                 try:
-                    holders = list(dict.fromkeys(
-                        pid for c, index in who.items() for pid in index.get(row[c], ())))
+                    holders = (list(only[1].get(row[only[0]], ())) if only is not None
+                               else list(dict.fromkeys(pid for c, index in who.items()
+                                                       for pid in index.get(row[c], ()))))
                 except TypeError:
                     raise _Unattributed(table) from None
                 if not holders:
@@ -396,7 +438,7 @@ class SqlDataset:
                                          for c in shape[1])))
             self._statements[shape] = stmt
         params = {f"v_{c}": v for c, v in columns.items()}
-        return [dict(r._mapping) for r in conn.execute(stmt, params)]
+        return _as_dicts(conn.execute(stmt, params))
 
     def _select_in(
         self, conn: Connection, table: str, column: str, values: Sequence[Any]
@@ -405,8 +447,15 @@ class SqlDataset:
         out: list[dict[str, Any]] = []
         for start in range(0, len(values), CHUNK):
             chunk = list(values[start:start + CHUNK])
-            out += [dict(r._mapping) for r in conn.execute(select(t).where(t.c[column].in_(chunk)))]
+            out += _as_dicts(conn.execute(select(t).where(t.c[column].in_(chunk))))
         return out
+
+
+def _as_dicts(result: CursorResult[Any]) -> list[dict[str, Any]]:
+    """The rows as dicts by column name (``dict(row._mapping)``, without building a
+    mapping per row: a batch's walk reads some 2,000 rows)."""
+    names = list(result.keys())
+    return [dict(zip(names, row, strict=True)) for row in result.all()]
 
 
 class _Unattributed(Exception):
@@ -418,10 +467,19 @@ def as_column_type(column: SqlColumn[Any], values: list[Any]) -> list[Any]:
 
     PostgreSQL does not compare an integer column with the text "42" (SQLite does), and a
     value that cannot be an integer matches no row anyway."""
+    return as_python_type(column_python_type(column), values)
+
+
+def column_python_type(column: SqlColumn[Any]) -> type | None:
+    """The column type's Python type, None when it has none."""
     try:
-        python_type = column.type.python_type
+        return column.type.python_type
     except NotImplementedError:
-        return values
+        return None
+
+
+def as_python_type(python_type: type | None, values: list[Any]) -> list[Any]:
+    """:func:`as_column_type` with the column's Python type found already."""
     if python_type is int:
         return [int(v) for v in values if str(v).strip().lstrip("-").isdigit()]
     if python_type is str:

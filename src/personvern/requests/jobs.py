@@ -17,11 +17,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
 from personvern.consent.tables import Identity, LedgerEvent, Subject
+from personvern.crypto.columns import Sealed
+from personvern.crypto.keyring import HASH_PREFIX, Keyring, keyring_for
 from personvern.errors import NotFound
 from personvern.law import Jurisdiction
 from personvern.manifest.model import Manifest, Purpose
@@ -135,16 +137,21 @@ def snapshot_many(session: Session, reqs: Sequence[Request]) -> dict[str, Job | 
             except NotFound as exc:
                 out[r.id] = exc
     sids = list(dict.fromkeys(r.subject_id for r in simple))
-    subjects: dict[str, Subject] = {}
+    subjects: dict[str, Any] = {}
     identities: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     purposes: dict[str, set[str]] = defaultdict(set)
+    # Columns, not mapped objects: a batch's 200 subjects and 600 identities cost more as
+    # ORM instances (and their load hooks) than the rest of the reads.
+    keyring = keyring_for(session)
+    key_conn = None if keyring.store is not None else session.connection()
     for start in range(0, len(sids), 500):
         part = sids[start:start + 500]
-        subjects.update((s.id, s) for s in session.scalars(
-            select(Subject).where(Subject.id.in_(part))))
-        for ident in session.scalars(select(Identity).where(Identity.subject_id.in_(part))
-                                     .order_by(Identity.id)):
-            identities[ident.subject_id][ident.kind].append(ident.value)
+        subjects.update((s.id, s) for s in session.execute(
+            select(Subject.id, Subject.kind, Subject.erased_at).where(Subject.id.in_(part))))
+        for sid, kind, sealed, lookup in session.execute(
+                select(Identity.subject_id, Identity.kind, Identity.value, Identity.lookup)
+                .where(Identity.subject_id.in_(part)).order_by(Identity.id)):
+            identities[sid][kind].append(_opened(keyring, key_conn, sid, sealed, lookup))
         for sid, purpose in session.execute(select(LedgerEvent.subject_id, LedgerEvent.purpose)
                                             .where(LedgerEvent.subject_id.in_(part))):
             if purpose:
@@ -162,6 +169,22 @@ def snapshot_many(session: Session, reqs: Sequence[Request]) -> dict[str, Job | 
             consent_purposes=frozenset(purposes[subject.id]), engine_records={},
             intended=dict((req.outcome or {}).get(INTENDED) or {}))
     return out
+
+
+_IDENTITY_VALUE: Any = Identity.__table__.c.sealed.type
+
+
+def _opened(keyring: Keyring, conn: Connection | None, subject_id: str, sealed: Any,
+            lookup: str | None) -> Any:
+    """An identity's value as loading the Identity gives it (crypto.columns' load hook):
+    opened with the subject's key, [erased] when the key is gone, a row written before
+    encryption read from its lookup column, anything else as stored."""
+    if isinstance(sealed, Sealed):
+        data = keyring.open(conn, subject_id, _IDENTITY_VALUE.context, sealed)
+        return _IDENTITY_VALUE.erased if data is None else _IDENTITY_VALUE.decode(data)
+    if sealed is None and lookup is not None and not str(lookup).startswith(HASH_PREFIX):
+        return lookup
+    return sealed
 
 
 def needs_datasets(job: Job) -> bool:
@@ -192,15 +215,8 @@ def walk_ids(job: Job, ds: SqlDataset) -> dict[str, Sequence[Any]]:
     """
     out: dict[str, Sequence[Any]] = {}
     for kind, values in job.identities.items():
-        wanted = {kind, "user_id"} if kind == "external_id" else {kind}
-        types = set()
-        for table, column, k in ds.identity_columns():
-            if k in wanted:
-                try:
-                    types.add(ds.tables[table].c[column].type.python_type)
-                except NotImplementedError:
-                    types.add(object)
-        if types == {int}:
+        wanted = frozenset({kind, "user_id"} if kind == "external_id" else {kind})
+        if ds.identity_types(wanted) == {int}:
             out[kind] = [int(v) for v in values if v.strip().isdigit()]
         else:
             out[kind] = values
