@@ -17,13 +17,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from personvern.clock import Clock
 from personvern.consent.tables import Identity, LedgerEvent, Subject
-from personvern.crypto.columns import Sealed
-from personvern.crypto.keyring import HASH_PREFIX, Keyring, keyring_for
+from personvern.crypto.columns import opened
 from personvern.errors import NotFound
 from personvern.law import Jurisdiction
 from personvern.manifest.model import Manifest, Purpose
@@ -142,8 +141,6 @@ def snapshot_many(session: Session, reqs: Sequence[Request]) -> dict[str, Job | 
     purposes: dict[str, set[str]] = defaultdict(set)
     # Columns, not mapped objects: a batch's 200 subjects and 600 identities cost more as
     # ORM instances (and their load hooks) than the rest of the reads.
-    keyring = keyring_for(session)
-    key_conn = None if keyring.store is not None else session.connection()
     for start in range(0, len(sids), 500):
         part = sids[start:start + 500]
         subjects.update((s.id, s) for s in session.execute(
@@ -151,7 +148,7 @@ def snapshot_many(session: Session, reqs: Sequence[Request]) -> dict[str, Job | 
         for sid, kind, sealed, lookup in session.execute(
                 select(Identity.subject_id, Identity.kind, Identity.value, Identity.lookup)
                 .where(Identity.subject_id.in_(part)).order_by(Identity.id)):
-            identities[sid][kind].append(_opened(keyring, key_conn, sid, sealed, lookup))
+            identities[sid][kind].append(opened(session, _IDENTITY_VALUE, sid, sealed, lookup))
         for sid, purpose in session.execute(select(LedgerEvent.subject_id, LedgerEvent.purpose)
                                             .where(LedgerEvent.subject_id.in_(part))):
             if purpose:
@@ -171,20 +168,8 @@ def snapshot_many(session: Session, reqs: Sequence[Request]) -> dict[str, Job | 
     return out
 
 
+# The identity value's sealed column type: what opens it (its context, its erased text).
 _IDENTITY_VALUE: Any = Identity.__table__.c.sealed.type
-
-
-def _opened(keyring: Keyring, conn: Connection | None, subject_id: str, sealed: Any,
-            lookup: str | None) -> Any:
-    """An identity's value as loading the Identity gives it (crypto.columns' load hook):
-    opened with the subject's key, [erased] when the key is gone, a row written before
-    encryption read from its lookup column, anything else as stored."""
-    if isinstance(sealed, Sealed):
-        data = keyring.open(conn, subject_id, _IDENTITY_VALUE.context, sealed)
-        return _IDENTITY_VALUE.erased if data is None else _IDENTITY_VALUE.decode(data)
-    if sealed is None and lookup is not None and not str(lookup).startswith(HASH_PREFIX):
-        return lookup
-    return sealed
 
 
 def needs_datasets(job: Job) -> bool:
