@@ -5,6 +5,7 @@ on record, to whom "queued N e-mail notices" would otherwise pass for everyone."
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from mail.test_mail_cli import env_for, ok
@@ -40,3 +41,8 @@ def test_a_material_change_names_the_people_no_notice_reaches(tmp_path: Path) ->
     env = env_for(tmp_path, data)
     out = ok("policy", "publish", "--effective", "2027-03-10", "--now", NOW, "--json", env=env)
     assert json.loads(out)["notices_unreachable"] == 2
+    # The audit trail keeps it too: each publish's event says whom its notice missed.
+    with sqlite3.connect(tmp_path / "pv.db") as db:
+        said = [json.loads(d)["notices_unreachable"] for (d,) in db.execute(
+            "SELECT details FROM audit_events WHERE action = 'policy.published' ORDER BY id")]
+    assert said == [0, 2, 2]

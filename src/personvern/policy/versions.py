@@ -216,6 +216,8 @@ def publish_with_notices(
     append_audit(session, clock, actor, "policy.published", f"policy_version:{number}", {
         "number": number, "effective_from": as_utc(starts).isoformat(), "material": material,
         "content_sha256": row.content_sha256, "notices": notices,
+        # The record says whom the promised notice could not reach, as the publisher is told.
+        "notices_unreachable": unreachable,
     })
     announce(session, POLICY)  # every host reloads its timeline when this commits
     return Published(row, changes, notices, unreachable)
