@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from mail.test_mail_cli import env_for, ok
 from policy.support import lawful_data
@@ -14,30 +15,37 @@ from policy.support import lawful_data
 NOW = "2027-03-01T12:00:00+01:00"
 
 
-def test_a_material_change_names_the_people_no_notice_reaches(tmp_path: Path) -> None:
-    data = lawful_data()
+def first_version_with(tmp_path: Path, data: dict[str, Any], *people: tuple[str, str]) -> None:
+    """Version 1 of ``data``'s policy published by the CLI, then ``people`` added, each as
+    ``subject add``'s option and value."""
     env = env_for(tmp_path, data)
     ok("policy", "publish", "--effective", "2027-03-08", "--now", NOW, env=env)
-    ok("subject", "add", "--email", "kari@example.no", "--now", NOW, env=env)
-    ok("subject", "add", "--phone", "+47 912 34 567", "--now", NOW, env=env)
-    ok("subject", "add", "--external-id", "elev-7", "--now", NOW, env=env)
+    for option, value in people:
+        ok("subject", "add", option, value, "--now", NOW, env=env)
+
+
+def with_processor(data: dict[str, Any], recipient: str) -> None:
+    """A processor in the US added to the error reports: a material change."""
     data["recipients"].append({
-        "id": "sentry", "name": "Sentry", "role": "processor", "country": "US",
+        "id": recipient, "name": recipient.title(), "role": "processor", "country": "US",
         "service": {"nb": "Feilrapporter", "en": "Error reports"},
         "transfer": {"mechanism": "scc"}, "dpa_signed": True})
-    data["purposes"][6]["recipients"].append("sentry")
-    data.pop("no_third_country_transfers")
+    data["purposes"][6]["recipients"].append(recipient)
+    data.pop("no_third_country_transfers", None)
+
+
+def test_a_material_change_names_the_people_no_notice_reaches(tmp_path: Path) -> None:
+    data = lawful_data()
+    first_version_with(tmp_path, data, ("--email", "kari@example.no"),
+                       ("--phone", "+47 912 34 567"), ("--external-id", "elev-7"))
+    with_processor(data, "sentry")
     env = env_for(tmp_path, data)
     out = ok("policy", "publish", "--effective", "2027-03-09", "--now", NOW, env=env)
     assert "queued 1 e-mail notices" in out
     assert "not enforced: 2 people have no e-mail address on record: the notice of this " \
         "material change the policy promises does not reach them; tell them another way" \
         in out, out
-    data["recipients"].append({
-        "id": "bugsnag", "name": "Bugsnag", "role": "processor", "country": "US",
-        "service": {"nb": "Feilrapporter", "en": "Error reports"},
-        "transfer": {"mechanism": "scc"}, "dpa_signed": True})
-    data["purposes"][6]["recipients"].append("bugsnag")
+    with_processor(data, "bugsnag")
     env = env_for(tmp_path, data)
     out = ok("policy", "publish", "--effective", "2027-03-10", "--now", NOW, "--json", env=env)
     assert json.loads(out)["notices_unreachable"] == 2

@@ -6,28 +6,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
 
-from mail.test_mail_cli import env_for, ok
+from mail.test_mail_cli import env_for
 from personvern.settings import get_settings
 from policy.support import lawful_data
+from policy.test_publish_claims import NOW, first_version_with, with_processor
 from staff.support import sign_in_as
 from web.support import assert_problem, new_key, open_client, runtime_of
 
-NOW = "2027-03-01T12:00:00+01:00"
 PASSWORD = "fjord lantern pebble 42"
-
-
-def with_processor(data: dict[str, Any], recipient: str) -> None:
-    """A processor in the US added to the error reports: a material change."""
-    data["recipients"].append({
-        "id": recipient, "name": recipient.title(), "role": "processor", "country": "US",
-        "service": {"nb": "Feilrapporter", "en": "Error reports"},
-        "transfer": {"mechanism": "scc"}, "dpa_signed": True})
-    data["purposes"][6]["recipients"].append(recipient)
-    data.pop("no_third_country_transfers", None)
 
 
 def served(tmp_path: Path) -> TestClient:
@@ -56,11 +45,8 @@ def dashboard_policy(client: TestClient) -> str:
 def test_the_api_and_the_dashboard_count_the_people_no_notice_reaches(
         tmp_path: Path) -> None:
     data = lawful_data()
-    env = env_for(tmp_path, data)
-    ok("policy", "publish", "--effective", "2027-03-08", "--now", NOW, env=env)
-    ok("subject", "add", "--email", "kari@example.no", "--now", NOW, env=env)
-    ok("subject", "add", "--phone", "+47 912 34 567", "--now", NOW, env=env)
-    ok("subject", "add", "--external-id", "elev-7", "--now", NOW, env=env)
+    first_version_with(tmp_path, data, ("--email", "kari@example.no"),
+                       ("--phone", "+47 912 34 567"), ("--external-id", "elev-7"))
     with_processor(data, "sentry")
     env_for(tmp_path, data)
     with served(tmp_path) as api:
@@ -83,9 +69,7 @@ def test_the_api_and_the_dashboard_count_the_people_no_notice_reaches(
 def test_without_the_promise_nobody_is_counted(tmp_path: Path) -> None:
     data = lawful_data()
     data["policy_changes"]["email_on_material_change"] = False
-    env = env_for(tmp_path, data)
-    ok("policy", "publish", "--effective", "2027-03-08", "--now", NOW, env=env)
-    ok("subject", "add", "--phone", "+47 912 34 567", "--now", NOW, env=env)
+    first_version_with(tmp_path, data, ("--phone", "+47 912 34 567"))
     with_processor(data, "sentry")
     env_for(tmp_path, data)
     with served(tmp_path) as api:

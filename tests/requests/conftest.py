@@ -65,6 +65,17 @@ def service(rt: Runtime, clock: MovingClock) -> Iterator[Requests]:
     svc.close()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def two(request: pytest.FixtureRequest, clock: MovingClock
+        ) -> Iterator[tuple[Runtime, Requests, Requests]]:
+    """The demo's runtime and two request services on it (two claimers)."""
+    rt: Runtime = request.getfixturevalue("rt" if request.param == "sqlite" else "pg_demo")
+    first, second = (Requests(rt.sessions, Context(rt.consent, clock)) for _ in range(2))
+    yield rt, first, second
+    first.close()
+    second.close()
+
+
 Datasets = Callable[..., tuple[Runtime, Requests]]
 
 

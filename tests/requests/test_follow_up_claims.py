@@ -6,15 +6,13 @@ nothing: one proof, one set of notices, one history line each. On SQLite and Pos
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from demo_support import MovingClock, open_as_owner
 from personvern.requests import followups
-from personvern.requests.engine import Context, Requests, get_request
+from personvern.requests.engine import Requests, get_request
 from personvern.requests.tables import FollowUp, RecipientNotice, RequestEvent
 from personvern.runtime import Runtime
 from personvern.storage.models import AuditEvent
@@ -22,16 +20,6 @@ from personvern.storage.models import AuditEvent
 REASON = "identity checked"
 LATE = {"minutes": followups.STUCK_AFTER.total_seconds() / 60 + 1}
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def two(request: pytest.FixtureRequest, clock: MovingClock
-        ) -> Iterator[tuple[Runtime, Requests, Requests]]:
-    """The demo's runtime and two request services on it (two claimers)."""
-    rt: Runtime = request.getfixturevalue("rt" if request.param == "sqlite" else "pg_demo")
-    first, second = (Requests(rt.sessions, Context(rt.consent, clock)) for _ in range(2))
-    yield rt, first, second
-    first.close()
-    second.close()
 
 
 def recorded(rt: Runtime, rid: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,23 +17,13 @@ from sqlalchemy import event, select
 
 from demo_support import MovingClock, open_as_owner
 from personvern.requests import followups
-from personvern.requests.engine import Context, Requests, get_request, view
+from personvern.requests.engine import Requests, get_request, view
 from personvern.requests.tables import FollowUp, RequestEvent
 from personvern.runtime import Runtime
 
 REASON = "identity checked"
 TABLE_TAKES = {"minutes": 10}  # each table's search, on the test's clock
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def two(request: pytest.FixtureRequest, clock: MovingClock
-        ) -> Iterator[tuple[Runtime, Requests, Requests]]:
-    """The demo's runtime and two request services on it (two claimers)."""
-    rt: Runtime = request.getfixturevalue("rt" if request.param == "sqlite" else "pg_demo")
-    first, second = (Requests(rt.sessions, Context(rt.consent, clock)) for _ in range(2))
-    yield rt, first, second
-    first.close()
-    second.close()
 
 
 def answered(rt: Runtime, svc: Requests, who: str) -> tuple[str, int]:
